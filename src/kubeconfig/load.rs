@@ -1,0 +1,316 @@
+//! Which kubeconfig files are read and how they merge, following client-go's
+//! `tools/clientcmd/loader.go`, with each merged entry remembering its file.
+//!
+//! The merged view is a set of indexes into the loaded files rather than copies, so the
+//! shadowed entries (same name in a later file) stay reachable: `token rotate` edits them
+//! too, and every edit goes back to the file an entry came from.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::model::{FileConfig, NamedCluster, NamedContext, NamedUser};
+use super::{Files, KubeconfigError, MAX_FILE_SIZE};
+
+/// The files to read, in precedence order, as client-go picks them:
+/// `--kubeconfig` replaces everything; else `KUBECONFIG` (a path list; empty entries
+/// dropped, a path listed twice kept once, missing files skipped later); else
+/// `~/.kube/config`. Returns the list and whether it came from `--kubeconfig`.
+pub fn config_paths(
+    explicit: Option<&Path>,
+    env: Option<OsString>,
+    home: Option<PathBuf>,
+) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
+    }
+    if let Some(env) = env.filter(|e| !e.is_empty()) {
+        let mut seen = Vec::new();
+        for p in std::env::split_paths(&env) {
+            if !p.as_os_str().is_empty() && !seen.contains(&p) {
+                seen.push(p);
+            }
+        }
+        return seen;
+    }
+    match home {
+        Some(h) => vec![h.join(".kube").join("config")],
+        None => Vec::new(),
+    }
+}
+
+/// One file that was read.
+#[derive(Debug)]
+pub struct LoadedFile {
+    pub path: PathBuf,
+    pub config: FileConfig,
+}
+
+/// An entry of the merged view: which loaded file, and which position in its list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sourced {
+    pub file: usize,
+    pub index: usize,
+}
+
+/// Every file kubectl would read, and client-go's merge of them.
+#[derive(Debug, Default)]
+pub struct Kubeconfig {
+    /// The files that exist and were read, in precedence order.
+    pub files: Vec<LoadedFile>,
+    /// Every path considered, read or not, for messages.
+    pub searched: Vec<PathBuf>,
+    current_context: Option<String>,
+    clusters: HashMap<String, Sourced>,
+    contexts: HashMap<String, Sourced>,
+    users: HashMap<String, Sourced>,
+}
+
+impl Kubeconfig {
+    /// Read and merge `paths`. With `explicit`, the single path must exist (kubectl's
+    /// `--kubeconfig` rule); otherwise missing files are skipped.
+    pub fn load(paths: &[PathBuf], explicit: bool) -> Result<Kubeconfig, KubeconfigError> {
+        let mut kc = Kubeconfig {
+            searched: paths.to_vec(),
+            ..Kubeconfig::default()
+        };
+        for path in paths {
+            let Some(text) = read_file(path, explicit)? else {
+                continue;
+            };
+            let config = parse(path, &text)?;
+            kc.add(LoadedFile {
+                path: path.clone(),
+                config,
+            })?;
+        }
+        Ok(kc)
+    }
+
+    /// client-go merges by name: the first file that defines a cluster, context or user
+    /// wins and a later same-named entry is dropped whole (not merged field by field);
+    /// `current-context` comes from the first file that sets a non-empty one.
+    fn add(&mut self, file: LoadedFile) -> Result<(), KubeconfigError> {
+        let n = self.files.len();
+        let cfg = &file.config;
+        check_unique(&file.path, "clusters", cfg.clusters.iter().map(|c| &c.name))?;
+        check_unique(&file.path, "contexts", cfg.contexts.iter().map(|c| &c.name))?;
+        check_unique(&file.path, "users", cfg.users.iter().map(|c| &c.name))?;
+        if self.current_context.is_none() {
+            self.current_context = cfg.current_context.clone().filter(|c| !c.is_empty());
+        }
+        for (index, c) in cfg.clusters.iter().enumerate() {
+            self.clusters
+                .entry(c.name.clone())
+                .or_insert(Sourced { file: n, index });
+        }
+        for (index, c) in cfg.contexts.iter().enumerate() {
+            self.contexts
+                .entry(c.name.clone())
+                .or_insert(Sourced { file: n, index });
+        }
+        for (index, u) in cfg.users.iter().enumerate() {
+            self.users
+                .entry(u.name.clone())
+                .or_insert(Sourced { file: n, index });
+        }
+        self.files.push(file);
+        Ok(())
+    }
+
+    pub fn current_context(&self) -> Option<&str> {
+        self.current_context.as_deref()
+    }
+
+    /// The paths of the files that were read, or of all searched when none was.
+    pub fn files_for_messages(&self) -> Files {
+        if self.files.is_empty() {
+            Files(self.searched.clone())
+        } else {
+            Files(self.files.iter().map(|f| f.path.clone()).collect())
+        }
+    }
+
+    pub fn path(&self, file: usize) -> &Path {
+        &self.files[file].path
+    }
+
+    pub fn context(&self, name: &str) -> Option<(Sourced, &NamedContext)> {
+        let s = *self.contexts.get(name)?;
+        Some((s, &self.files[s.file].config.contexts[s.index]))
+    }
+
+    pub fn user(&self, name: &str) -> Option<(Sourced, &NamedUser)> {
+        let s = *self.users.get(name)?;
+        Some((s, &self.files[s.file].config.users[s.index]))
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<(Sourced, &NamedCluster)> {
+        let s = *self.clusters.get(name)?;
+        Some((s, &self.files[s.file].config.clusters[s.index]))
+    }
+
+    /// The merged contexts (shadowed ones excluded), sorted by name as kubectl lists them.
+    pub fn contexts(&self) -> Vec<(&str, &NamedContext)> {
+        let mut v: Vec<_> = self
+            .contexts
+            .iter()
+            .map(|(name, s)| (name.as_str(), &self.files[s.file].config.contexts[s.index]))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// Every user entry in every file, shadowed ones included, with its origin.
+    pub fn all_users(&self) -> impl Iterator<Item = (Sourced, &NamedUser)> {
+        self.files.iter().enumerate().flat_map(|(file, f)| {
+            f.config
+                .users
+                .iter()
+                .enumerate()
+                .map(move |(index, u)| (Sourced { file, index }, u))
+        })
+    }
+}
+
+fn check_unique<'a>(
+    path: &Path,
+    list: &'static str,
+    names: impl Iterator<Item = &'a String>,
+) -> Result<(), KubeconfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        if !seen.insert(name.as_str()) {
+            return Err(KubeconfigError::DuplicateName {
+                path: path.to_path_buf(),
+                list,
+                name: name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Read one file as text, refusing directories, huge files and non-UTF-8. `Ok(None)` is a
+/// missing file that may be skipped.
+fn read_file(path: &Path, explicit: bool) -> Result<Option<String>, KubeconfigError> {
+    let read_err = |source| KubeconfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return if explicit {
+                Err(KubeconfigError::ExplicitMissing(path.to_path_buf()))
+            } else {
+                Ok(None)
+            };
+        }
+        Err(e) => return Err(read_err(e)),
+    };
+    let meta = file.metadata().map_err(read_err)?;
+    if meta.is_dir() {
+        return Err(KubeconfigError::IsDirectory(path.to_path_buf()));
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(KubeconfigError::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            max: MAX_FILE_SIZE,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    // A file that grows past the cap while being read (or a device) is cut off at the cap
+    // and then refused, rather than read without bound.
+    (&mut file)
+        .take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(KubeconfigError::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            max: MAX_FILE_SIZE,
+        });
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| KubeconfigError::NotUtf8(path.to_path_buf()))
+}
+
+/// Parse one file's text. kubectl reads only the first YAML document, accepts an empty
+/// file as an empty config, treats a missing apiVersion/kind as v1/Config and refuses any
+/// other; it decodes with YAML 1.1 types into string fields, so `token: 123` or
+/// `token: yes` are errors there, and `no_schema` makes them errors here.
+pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
+    let doc = first_document(text);
+    if doc.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    let options = serde_saphyr::options! {
+        no_schema: true,
+        with_snippet: false,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+    };
+    let config: FileConfig =
+        serde_saphyr::from_str_with_options(doc, options).map_err(|e| yaml_error(path, &e))?;
+    let api_version = config.api_version.as_deref().unwrap_or("");
+    let kind = config.kind.as_deref().unwrap_or("");
+    let version_ok = matches!(api_version, "" | "v1");
+    let kind_ok = matches!(kind, "" | "Config");
+    if !version_ok || !kind_ok {
+        return Err(KubeconfigError::Version {
+            path: path.to_path_buf(),
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+        });
+    }
+    Ok(config)
+}
+
+fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> KubeconfigError {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let rendered = e.without_snippet().to_string();
+    // The parser's message may span lines and repeat the position; keep the first line.
+    let message = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid YAML")
+        .to_string();
+    KubeconfigError::Yaml {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// The text of the first YAML document: everything before a second `---` marker at the
+/// start of a line (a leading `---` opens the first document and is kept).
+fn first_document(text: &str) -> &str {
+    let mut offset = 0;
+    let mut seen_content = false;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_end_matches(['\n', '\r']);
+        let is_marker = trimmed == "---"
+            || trimmed.starts_with("--- ")
+            || trimmed.starts_with("---\t")
+            || trimmed == "..."
+            || trimmed.starts_with("... ");
+        if is_marker && seen_content {
+            return &text[..offset];
+        }
+        let blank_or_comment = trimmed.trim().is_empty() || trimmed.trim_start().starts_with('#');
+        if !blank_or_comment && !trimmed.starts_with('%') {
+            seen_content = true;
+        }
+        offset += line.len();
+    }
+    text
+}

@@ -1,0 +1,178 @@
+//! Picking the active context, user and cluster, and reading the user's token, as
+//! client-go's `DirectClientConfig` does: `--context` replaces current-context, `--user`
+//! replaces the context's user, and a `tokenFile` wins over an inline `token`.
+
+use std::path::{Path, PathBuf};
+
+use super::model::{NamedUser, User};
+use super::{base_dir, Kubeconfig, KubeconfigError, Sourced, Via};
+use crate::secret::Token;
+
+/// The flags that choose what is active, as given on the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Selection {
+    pub context: Option<String>,
+    pub user: Option<String>,
+}
+
+/// The active context's pieces, with where each came from.
+#[derive(Debug)]
+pub struct Resolved {
+    pub context: String,
+    pub context_origin: Sourced,
+    pub namespace: Option<String>,
+    pub cluster: Option<String>,
+    /// The cluster entry, when the context's cluster is defined in some file.
+    pub cluster_origin: Option<Sourced>,
+    pub server: Option<String>,
+    pub user: String,
+    pub user_origin: Sourced,
+}
+
+/// Where a token is kept, and the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// Inline, `users[].user.token`.
+    Inline(Token),
+    /// In a file named by `tokenFile` (the path as resolved against the kubeconfig's folder).
+    File { path: PathBuf, token: Token },
+}
+
+impl Credential {
+    pub fn token(&self) -> &Token {
+        match self {
+            Credential::Inline(t) => t,
+            Credential::File { token, .. } => token,
+        }
+    }
+}
+
+impl Kubeconfig {
+    /// The active context, its user and cluster. A missing cluster is not an error here:
+    /// the token is still defined (kubectl's `--minify` refuses such a context, `token show`
+    /// reports it instead).
+    pub fn resolve(&self, sel: &Selection) -> Result<Resolved, KubeconfigError> {
+        let wanted = sel.context.as_deref().filter(|c| !c.is_empty());
+        let name = match wanted.or(self.current_context()) {
+            Some(n) => n,
+            None if self.files.is_empty() => {
+                return Err(KubeconfigError::NoFiles(self.files_for_messages()))
+            }
+            None => return Err(KubeconfigError::NoCurrentContext(self.files_for_messages())),
+        };
+        let Some((context_origin, entry)) = self.context(name) else {
+            return Err(KubeconfigError::UnknownContext {
+                name: name.to_string(),
+                files: self.files_for_messages(),
+            });
+        };
+        let ctx = entry.context.as_ref();
+        let flag_user = sel.user.as_deref().filter(|u| !u.is_empty());
+        let (user, via) = match (flag_user, ctx.and_then(|c| c.user.as_deref())) {
+            (Some(u), _) => (u, Via::Flag),
+            (None, Some(u)) if !u.is_empty() => (u, Via::Context(name.to_string())),
+            (None, _) => {
+                return Err(KubeconfigError::ContextWithoutUser {
+                    context: name.to_string(),
+                    file: self.path(context_origin.file).to_path_buf(),
+                })
+            }
+        };
+        let Some((user_origin, _)) = self.user(user) else {
+            return Err(KubeconfigError::UnknownUser {
+                user: user.to_string(),
+                via,
+                files: self.files_for_messages(),
+            });
+        };
+        let cluster = ctx
+            .and_then(|c| c.cluster.clone())
+            .filter(|c| !c.is_empty());
+        let found = cluster.as_deref().and_then(|c| self.cluster(c));
+        Ok(Resolved {
+            context: name.to_string(),
+            context_origin,
+            namespace: ctx
+                .and_then(|c| c.namespace.clone())
+                .filter(|n| !n.is_empty()),
+            server: found
+                .and_then(|(_, c)| c.cluster.as_ref())
+                .and_then(|c| c.server.clone()),
+            cluster_origin: found.map(|(s, _)| s),
+            cluster,
+            user: user.to_string(),
+            user_origin,
+        })
+    }
+
+    /// The token of the user entry at `origin`.
+    pub fn credential(&self, origin: Sourced) -> Result<Credential, KubeconfigError> {
+        let file = self.path(origin.file);
+        let entry = &self.files[origin.file].config.users[origin.index];
+        credential_of(file, entry)
+    }
+}
+
+/// A user entry's token: the `tokenFile` content (trimmed) when `tokenFile` is set, as
+/// client-go prefers it, else the inline `token`; an error saying what the entry holds
+/// instead when it has neither.
+pub fn credential_of(file: &Path, entry: &NamedUser) -> Result<Credential, KubeconfigError> {
+    let empty = User::default();
+    let user = entry.user.as_ref().unwrap_or(&empty);
+    if let Some(tf) = user.token_file.as_deref().filter(|t| !t.is_empty()) {
+        let path = base_dir(file).join(tf);
+        let text = std::fs::read_to_string(&path).map_err(|source| KubeconfigError::TokenFile {
+            user: entry.name.clone(),
+            path: path.clone(),
+            file: file.to_path_buf(),
+            source,
+        })?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(KubeconfigError::EmptyTokenFile {
+                user: entry.name.clone(),
+                path,
+                file: file.to_path_buf(),
+            });
+        }
+        return Ok(Credential::File {
+            path,
+            token: Token::new(token),
+        });
+    }
+    if let Some(t) = user.token.as_deref().filter(|t| !t.is_empty()) {
+        return Ok(Credential::Inline(Token::new(t)));
+    }
+    let (holds, hint) = if user.exec.is_some() {
+        (
+            "runs an exec credential plugin",
+            "the plugin, not this kubeconfig, holds the credential",
+        )
+    } else if user.auth_provider.is_some() {
+        (
+            "uses an auth-provider",
+            "the provider, not this kubeconfig, holds the credential",
+        )
+    } else if user.client_certificate.is_some() || user.client_certificate_data.is_some() {
+        (
+            "authenticates with a client certificate",
+            "CoreWeave clusters use a bearer token; download a kubeconfig from the Console",
+        )
+    } else if user.username.is_some() {
+        (
+            "uses basic authentication",
+            "CoreWeave clusters use a bearer token; download a kubeconfig from the Console",
+        )
+    } else {
+        (
+            "holds no credentials",
+            "add a token with `kubectl coreweave token rotate`",
+        )
+    };
+    Err(KubeconfigError::NoToken {
+        user: entry.name.clone(),
+        file: file.to_path_buf(),
+        holds,
+        hint,
+    })
+}

@@ -1,0 +1,35 @@
+//! kubectl-coreweave: show and rotate the CoreWeave API access token kept in kubeconfig.
+//!
+//! `main.rs` parses the command line and calls [`run`]; everything else is here so the
+//! benchmarks, the fuzz targets and the tests reach the same code.
+
+pub mod cli;
+pub mod kubeconfig;
+pub mod secret;
+pub mod token;
+
+use std::io::Write;
+
+use cli::{Cli, Command, TokenCommand};
+use kubeconfig::resolve::Selection;
+use kubeconfig::{config_paths, Kubeconfig};
+
+/// Run one parsed command line, writing its result to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    let g = &cli.global;
+    let selection = Selection {
+        context: g.context.clone(),
+        user: g.user.clone(),
+    };
+    let paths = config_paths(
+        g.kubeconfig.as_deref(),
+        std::env::var_os("KUBECONFIG"),
+        dirs::home_dir(),
+    );
+    let kc = Kubeconfig::load(&paths, g.kubeconfig.is_some())?;
+    match cli.command {
+        Command::Token {
+            command: TokenCommand::Show(args),
+        } => token::show::run(&kc, &selection, &args, out),
+    }
+}

@@ -1,0 +1,3 @@
+//! The `token` commands: `show` reads the active user's token, `rotate` replaces it.
+
+pub mod show;
