@@ -119,6 +119,11 @@ impl Kubeconfig {
         Ok(())
     }
 
+    /// No file defines any cluster, context or user.
+    pub fn is_empty(&self) -> bool {
+        self.clusters.is_empty() && self.contexts.is_empty() && self.users.is_empty()
+    }
+
     pub fn current_context(&self) -> Option<&str> {
         self.current_context.as_deref()
     }
@@ -255,7 +260,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
     };
     let config: FileConfig =
-        serde_saphyr::from_str_with_options(doc, options).map_err(|e| yaml_error(path, &e))?;
+        serde_saphyr::from_str_with_options(doc, options).map_err(|e| yaml_error(path, doc, &e))?;
     let api_version = config.api_version.as_deref().unwrap_or("");
     let kind = config.kind.as_deref().unwrap_or("");
     let version_ok = matches!(api_version, "" | "v1");
@@ -270,25 +275,69 @@ pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
     Ok(config)
 }
 
-fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> KubeconfigError {
+fn yaml_error(path: &Path, doc: &str, e: &serde_saphyr::Error) -> KubeconfigError {
     let (line, column) = e
         .location()
         .map(|l| (l.line(), l.column()))
         .unwrap_or((0, 0));
     let rendered = e.without_snippet().to_string();
-    // The parser's message may span lines and repeat the position; keep the first line.
-    let message = rendered
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("invalid YAML")
-        .to_string();
+    let mut message = clean_parser_message(&rendered);
+    if message.starts_with("expected mapping start") && Some((line, column)) == first_content(doc) {
+        message = "not a kubeconfig: the document is not a mapping".into();
+    }
     KubeconfigError::Yaml {
         path: path.to_path_buf(),
         line,
         column,
         message,
     }
+}
+
+/// The parser's message on one line, without the position it repeats and without the
+/// values it quotes: those can be any scalar of the file, a token among them.
+fn clean_parser_message(rendered: &str) -> String {
+    let mut first = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid YAML");
+    if let Some(i) = first.rfind(" at line ") {
+        first = &first[..i];
+    }
+    let mut out = String::with_capacity(first.len());
+    let mut closing: Option<char> = None;
+    for c in first.chars() {
+        match closing {
+            Some(end) if c == end => closing = None,
+            Some(_) => {}
+            None => match c {
+                '"' | '`' => {
+                    out.push('…');
+                    closing = Some(c);
+                }
+                '[' => {
+                    out.push('…');
+                    closing = Some(']');
+                }
+                _ => out.push(c),
+            },
+        }
+    }
+    out
+}
+
+/// Line and column (1-based) of the first content of a document: what a parser reports
+/// when the whole document has the wrong type.
+fn first_content(doc: &str) -> Option<(u64, u64)> {
+    for (i, line) in doc.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') || t.starts_with('%') || t == "---" {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        return Some((i as u64 + 1, indent as u64 + 1));
+    }
+    None
 }
 
 /// The text of the first YAML document: everything before a second `---` marker at the

@@ -63,6 +63,8 @@ pub enum KubeconfigError {
     },
     #[error("no kubeconfig found (looked at {0}); pass --kubeconfig or set KUBECONFIG")]
     NoFiles(Files),
+    #[error("kubeconfig {0} is empty: no contexts, users or clusters")]
+    Empty(Files),
     #[error(
         "no current context is set in {0}; pass --context or run `kubectl config use-context NAME`"
     )]

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Deserializer};
 
 /// One kubeconfig file's content.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct FileConfig {
     #[serde(rename = "apiVersion", default)]
     pub api_version: Option<String>,
@@ -24,7 +24,7 @@ pub struct FileConfig {
     pub users: Vec<NamedUser>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct NamedCluster {
     #[serde(default, deserialize_with = "null_as_empty")]
     pub name: String,
@@ -32,13 +32,13 @@ pub struct NamedCluster {
     pub cluster: Option<Cluster>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct Cluster {
     #[serde(default)]
     pub server: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct NamedContext {
     #[serde(default, deserialize_with = "null_as_empty")]
     pub name: String,
@@ -46,7 +46,7 @@ pub struct NamedContext {
     pub context: Option<Context>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct Context {
     #[serde(default)]
     pub cluster: Option<String>,
@@ -56,7 +56,7 @@ pub struct Context {
     pub namespace: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct NamedUser {
     #[serde(default, deserialize_with = "null_as_empty")]
     pub name: String,
@@ -66,7 +66,7 @@ pub struct NamedUser {
 
 /// A user entry's credentials. Only `token` and `tokenFile` are read; the other kinds are
 /// recorded as present or absent so `token show` can say what the entry holds instead.
-#[derive(Default, Deserialize)]
+#[derive(Default, Clone, PartialEq, Deserialize)]
 pub struct User {
     #[serde(default)]
     pub token: Option<String>,

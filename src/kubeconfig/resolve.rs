@@ -58,6 +58,9 @@ impl Kubeconfig {
             None if self.files.is_empty() => {
                 return Err(KubeconfigError::NoFiles(self.files_for_messages()))
             }
+            None if self.is_empty() => {
+                return Err(KubeconfigError::Empty(self.files_for_messages()))
+            }
             None => return Err(KubeconfigError::NoCurrentContext(self.files_for_messages())),
         };
         let Some((context_origin, entry)) = self.context(name) else {
