@@ -60,6 +60,57 @@ pub enum TokenCommand {
         The token is masked (CW-SECRET-…1a2b) unless --raw is given. With --raw alone,\n\
         stdout is the token and a newline, nothing else.")]
     Show(ShowArgs),
+    /// Replace the active user's token everywhere it is stored, in place
+    #[command(after_help = "Examples:\n  \
+        # Paste a token created at https://console.coreweave.com/tokens (asks, echo off)\n  \
+        kubectl coreweave token rotate\n\n  \
+        # From a password manager, previewing first\n  \
+        kubectl coreweave token rotate --from-command 'pass show coreweave/token' --dry-run\n\n  \
+        # From the kubeconfig the Console downloads\n  \
+        kubectl coreweave token rotate --from-kubeconfig ~/Downloads/CWKubeconfig_cwtoken-1a2b-laptop\n\n\
+        Every user entry, in every kubeconfig file kubectl reads, whose token is the active\n\
+        user's token gets the new one (tokenFile users: the file is rewritten). Only the\n\
+        token's characters change; comments, order and layout are kept. Files are locked\n\
+        like kubectl locks them and replaced atomically.")]
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+#[command(group = clap::ArgGroup::new("source").multiple(false))]
+pub struct RotateArgs {
+    /// Read the new token from the first line of standard input
+    #[arg(long, group = "source")]
+    pub from_stdin: bool,
+    /// Read the new token from a file
+    #[arg(long, group = "source", value_name = "PATH")]
+    pub from_file: Option<PathBuf>,
+    /// Take the new token from a kubeconfig downloaded from the Console
+    #[arg(long, group = "source", value_name = "PATH")]
+    pub from_kubeconfig: Option<PathBuf>,
+    /// Run CMD with `sh -c` and take the first line of its output (a secret store)
+    #[arg(long, group = "source", value_name = "CMD")]
+    pub from_command: Option<String>,
+    /// Seconds --from-command may run before it is stopped
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub command_timeout: u64,
+    /// Change only the active user entry, not every entry holding the same token
+    #[arg(long)]
+    pub only_current: bool,
+    /// Show what would change (tokens masked) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep each changed file's original as <file>.bak-<UTC time> (mode 0600)
+    #[arg(long)]
+    pub backup: bool,
+    /// Seconds to wait for another writer's <file>.lock to go away
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub lock_timeout: u64,
+    /// Accept a token without the CW-SECRET- prefix; skip the confirmation prompt
+    #[arg(long)]
+    pub force: bool,
+    /// Do not ask for confirmation before writing
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]

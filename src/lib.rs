@@ -26,10 +26,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         std::env::var_os("KUBECONFIG"),
         dirs::home_dir(),
     );
-    let kc = Kubeconfig::load(&paths, g.kubeconfig.is_some())?;
     match cli.command {
         Command::Token {
             command: TokenCommand::Show(args),
-        } => token::show::run(&kc, &selection, &args, out),
+        } => {
+            let kc = Kubeconfig::load(&paths, g.kubeconfig.is_some())?;
+            token::show::run(&kc, &selection, &args, out)
+        }
+        Command::Token {
+            command: TokenCommand::Rotate(args),
+        } => token::rotate::run(&paths, g.kubeconfig.is_some(), &selection, &args, out),
     }
 }

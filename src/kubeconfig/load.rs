@@ -44,6 +44,8 @@ pub fn config_paths(
 #[derive(Debug)]
 pub struct LoadedFile {
     pub path: PathBuf,
+    /// The bytes as read: `token rotate` edits these and checks them again under the lock.
+    pub text: String,
     pub config: FileConfig,
 }
 
@@ -82,6 +84,7 @@ impl Kubeconfig {
             let config = parse(path, &text)?;
             kc.add(LoadedFile {
                 path: path.clone(),
+                text,
                 config,
             })?;
         }

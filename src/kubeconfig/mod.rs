@@ -6,12 +6,16 @@
 //! - `load.rs`: the file list (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`), reading with
 //!   limits, parsing, and client-go's merge with origin tracking.
 //! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
+//! - `edit.rs`: the format-preserving editor that changes only token scalars.
+//! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
 //!
-//! Nothing here writes files or touches the network.
+//! Nothing here touches the network.
 
+pub mod edit;
 pub mod load;
 pub mod model;
 pub mod resolve;
+pub mod write;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,319 @@
+//! `kubectl coreweave token rotate`: put a new token everywhere the active user's token is
+//! stored, in place, losing nothing.
+//!
+//! The order of work is what makes it safe: read and plan without locks (the new token may
+//! come from a prompt that takes minutes), then lock the files to change, read them again
+//! under the lock and plan again from what is really there, prepare every new content
+//! (the editor proves each one by re-parsing), and only then commit them one by one with
+//! rollback. `--dry-run` stops after the first plan and takes no lock.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+
+use crate::cli::RotateArgs;
+use crate::kubeconfig::edit::{replace_user_tokens, TokenEdit};
+use crate::kubeconfig::resolve::{credential_of, Selection};
+use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
+use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
+use crate::secret::Token;
+use crate::token::source::{self, Source};
+
+/// One user entry that holds the old token, and how it holds it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub file: PathBuf,
+    pub user: String,
+    /// Merged contexts that use this entry; empty for a shadowed entry.
+    pub contexts: Vec<String>,
+    /// Set when the token lives in a tokenFile (that file is rewritten).
+    pub token_file: Option<PathBuf>,
+    /// The inline `token` holds the old token too (also rewritten).
+    pub inline: bool,
+}
+
+/// Every file to write, with its bytes before and after.
+#[derive(Debug)]
+pub struct Plan {
+    pub targets: Vec<Target>,
+    pub writes: Vec<PlannedWrite>,
+}
+
+pub fn run(
+    paths: &[PathBuf],
+    explicit: bool,
+    sel: &Selection,
+    args: &RotateArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let kc = Kubeconfig::load(paths, explicit)?;
+    let resolved = kc.resolve(sel)?;
+    let old = kc.credential(resolved.user_origin)?.token().clone();
+    let active = resolved.user_origin;
+    let active_file = kc.path(active.file).to_path_buf();
+
+    let source = source_of(args)?;
+    let new = source::fetch(&source)?;
+    source::validate(&new, &old, &source.describe(), args.force)?;
+
+    let plan = make_plan(&kc, active, &old, &new, args.only_current)?;
+    if args.dry_run {
+        return print_dry_run(&plan, &old, &new, out);
+    }
+    if matches!(source, Source::Prompt) && !args.yes && !args.force {
+        let files: BTreeSet<_> = plan.writes.iter().map(|w| &w.path).collect();
+        source::confirm(&format!(
+            "Write the new token to {} in {}?",
+            count(plan.targets.len(), "user entry", "user entries"),
+            count(files.len(), "file", "files")
+        ))?;
+    }
+
+    let timeout = Duration::from_secs(args.lock_timeout);
+    // The files to lock come from the unlocked plan; if the plan under the lock needs a file
+    // that is not locked (someone edited in between), lock again with the larger set.
+    let mut to_lock: BTreeSet<PathBuf> = plan.writes.iter().map(|w| w.path.clone()).collect();
+    for _ in 0..3 {
+        let locks = lock_all(&to_lock, timeout)?;
+        let kc = Kubeconfig::load(paths, explicit)?;
+        let Some(active) = find_entry(&kc, &active_file, &resolved.user)
+            .or_else(|| kc.resolve(sel).ok().map(|r| r.user_origin))
+        else {
+            bail!(
+                "user {:?} disappeared from the kubeconfig while rotating; nothing was written",
+                resolved.user
+            );
+        };
+        if kc.credential(active).map(|c| c.token() == &old).ok() != Some(true) {
+            bail!(
+                "the token of user {:?} changed on disk while rotating (another rotate?); nothing was written",
+                resolved.user
+            );
+        }
+        let plan = make_plan(&kc, active, &old, &new, args.only_current)?;
+        let needed: BTreeSet<PathBuf> = plan.writes.iter().map(|w| w.path.clone()).collect();
+        if !needed.is_subset(&to_lock) {
+            drop(locks);
+            to_lock.extend(needed);
+            continue;
+        }
+        let mut backups = Vec::new();
+        if args.backup {
+            for w in &plan.writes {
+                backups.push(write::backup(&w.path)?);
+            }
+        }
+        write::commit(&plan.writes)?;
+        drop(locks);
+        return print_done(&plan, &backups, out);
+    }
+    bail!("the kubeconfig files kept changing while rotating; nothing was written")
+}
+
+fn source_of(args: &RotateArgs) -> Result<Source, source::SourceError> {
+    Ok(if args.from_stdin {
+        Source::Stdin
+    } else if let Some(p) = &args.from_file {
+        Source::File(p.clone())
+    } else if let Some(p) = &args.from_kubeconfig {
+        Source::Kubeconfig(p.clone())
+    } else if let Some(c) = &args.from_command {
+        Source::Command {
+            command: c.clone(),
+            timeout: Duration::from_secs(args.command_timeout),
+        }
+    } else {
+        Source::prompt_or_error()?
+    })
+}
+
+/// Locks in path order, so two rotates over the same files cannot wait on each other.
+fn lock_all(paths: &BTreeSet<PathBuf>, timeout: Duration) -> anyhow::Result<Vec<FileLock>> {
+    paths
+        .iter()
+        .map(|p| write::lock(p, timeout).map_err(anyhow::Error::from))
+        .collect()
+}
+
+fn find_entry(kc: &Kubeconfig, file: &Path, user: &str) -> Option<Sourced> {
+    kc.all_users()
+        .find(|(s, u)| kc.path(s.file) == file && u.name == user)
+        .map(|(s, _)| s)
+}
+
+/// Which entries hold `old`, and the new bytes of every file that changes. Entries are
+/// compared by the token client-go would use (tokenFile content first), in every loaded
+/// file, shadowed entries included.
+pub fn make_plan(
+    kc: &Kubeconfig,
+    active: Sourced,
+    old: &Token,
+    new: &Token,
+    only_current: bool,
+) -> anyhow::Result<Plan> {
+    let mut targets = Vec::new();
+    for (origin, entry) in kc.all_users() {
+        if only_current && origin != active {
+            continue;
+        }
+        let file = kc.path(origin.file);
+        let Ok(cred) = credential_of(file, entry) else {
+            continue;
+        };
+        if cred.token() != old {
+            continue;
+        }
+        let inline_token = entry.user.as_ref().and_then(|u| u.token.as_deref());
+        let (token_file, inline) = match cred {
+            Credential::Inline(_) => (None, true),
+            Credential::File { path, .. } => (Some(path), inline_token == Some(old.expose())),
+        };
+        targets.push(Target {
+            file: file.to_path_buf(),
+            user: entry.name.clone(),
+            contexts: contexts_using(kc, origin, &entry.name),
+            token_file,
+            inline,
+        });
+    }
+    if targets.is_empty() {
+        bail!("no user entry holds the active user's token any more; nothing to rotate");
+    }
+
+    let mut writes = Vec::new();
+    for loaded in &kc.files {
+        let edits: Vec<TokenEdit> = targets
+            .iter()
+            .filter(|t| t.inline && t.file == loaded.path)
+            .map(|t| TokenEdit {
+                user: &t.user,
+                new_token: new.expose(),
+            })
+            .collect();
+        if edits.is_empty() {
+            continue;
+        }
+        let text = replace_user_tokens(&loaded.text, &edits)
+            .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
+        writes.push(PlannedWrite {
+            path: loaded.path.clone(),
+            original: Some(loaded.text.clone().into_bytes()),
+            new: text.into_bytes(),
+        });
+    }
+    let token_files: BTreeSet<&PathBuf> = targets
+        .iter()
+        .filter_map(|t| t.token_file.as_ref())
+        .collect();
+    for path in token_files {
+        let original = std::fs::read(path)
+            .with_context(|| format!("cannot read tokenFile {}", path.display()))?;
+        writes.push(PlannedWrite {
+            path: path.clone(),
+            new: token_file_content(&original, new),
+            original: Some(original),
+        });
+    }
+    Ok(Plan { targets, writes })
+}
+
+/// The new token in place of the old one, keeping the file's trailing line break (or
+/// its absence), so tools that read the file the way they did still do.
+fn token_file_content(original: &[u8], new: &Token) -> Vec<u8> {
+    let trimmed_len = original
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let trailing = original.get(trimmed_len..).unwrap_or(&[]);
+    let mut v = new.expose().as_bytes().to_vec();
+    v.extend_from_slice(if trailing.is_empty() { b"" } else { trailing });
+    v
+}
+
+/// The merged contexts whose user is this entry (none when the entry is shadowed).
+fn contexts_using(kc: &Kubeconfig, origin: Sourced, user: &str) -> Vec<String> {
+    if kc.user(user).map(|(s, _)| s) != Some(origin) {
+        return Vec::new();
+    }
+    kc.contexts()
+        .into_iter()
+        .filter(|(_, c)| c.context.as_ref().and_then(|c| c.user.as_deref()) == Some(user))
+        .map(|(n, _)| n.to_string())
+        .collect()
+}
+
+fn describe(t: &Target) -> String {
+    let where_ = match &t.token_file {
+        Some(p) => format!(
+            "tokenFile {} of user {:?} in {}",
+            p.display(),
+            t.user,
+            t.file.display()
+        ),
+        None => format!("user {:?} in {}", t.user, t.file.display()),
+    };
+    let used = if t.contexts.is_empty() {
+        "shadowed by an earlier file, used by no context".to_string()
+    } else {
+        format!("contexts: {}", t.contexts.join(", "))
+    };
+    format!("{where_} ({used})")
+}
+
+fn print_done(plan: &Plan, backups: &[PathBuf], out: &mut dyn Write) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "Rotated the token of {} ({} written):",
+        count(plan.targets.len(), "user entry", "user entries"),
+        count(plan.writes.len(), "file", "files")
+    )?;
+    for t in &plan.targets {
+        writeln!(out, "  {}", describe(t))?;
+    }
+    for b in backups {
+        writeln!(out, "Backup: {}", b.display())?;
+    }
+    Ok(())
+}
+
+fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "Would rotate the token of {} ({} to write):",
+        count(plan.targets.len(), "user entry", "user entries"),
+        count(plan.writes.len(), "file", "files")
+    )?;
+    for t in &plan.targets {
+        writeln!(out, "  {}", describe(t))?;
+    }
+    for w in &plan.writes {
+        let before = mask(
+            &String::from_utf8_lossy(w.original.as_deref().unwrap_or_default()),
+            old,
+            new,
+        );
+        let after = mask(&String::from_utf8_lossy(&w.new), old, new);
+        let diff = similar::TextDiff::from_lines(&before, &after);
+        let name = w.path.display().to_string();
+        write!(
+            out,
+            "{}",
+            diff.unified_diff().context_radius(2).header(&name, &name)
+        )?;
+    }
+    writeln!(out, "Dry run: nothing was written.")?;
+    Ok(())
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Masks both tokens in text shown to the user.
+fn mask(text: &str, old: &Token, new: &Token) -> String {
+    text.replace(old.expose(), &old.masked())
+        .replace(new.expose(), &new.masked())
+}

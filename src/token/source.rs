@@ -1,0 +1,301 @@
+//! Where a new token comes from (`--from-stdin`, `--from-file`, `--from-kubeconfig`,
+//! `--from-command`, or a prompt on a terminal) and the checks every new token passes
+//! before anything is written.
+//!
+//! There is no public API that creates CoreWeave user tokens: the Console makes them. So
+//! every source here is a way of carrying a token the user already has into the plugin.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::kubeconfig::resolve::{credential_of, Selection};
+use crate::kubeconfig::{Kubeconfig, KubeconfigError};
+use crate::secret::{Token, COREWEAVE_PREFIX};
+
+/// Where the Console creates API access tokens.
+pub const CONSOLE_TOKENS_URL: &str = "https://console.coreweave.com/tokens";
+
+/// The source the user chose on the command line.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+    Kubeconfig(PathBuf),
+    Command {
+        command: String,
+        timeout: Duration,
+    },
+    /// Ask on the terminal (no source flag given).
+    Prompt,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("no new token given and stdin is not a terminal; pass --from-stdin, --from-file PATH, --from-kubeconfig PATH or --from-command CMD")]
+    NoSource,
+    #[error("cannot read the new token from standard input")]
+    Stdin(#[source] std::io::Error),
+    #[error("cannot read the new token from the terminal")]
+    Terminal(#[source] std::io::Error),
+    #[error("cannot read token file {path}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("downloaded kubeconfig {path}: {reason}")]
+    DownloadedKubeconfig { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Kubeconfig(#[from] KubeconfigError),
+    #[error("cannot run --from-command")]
+    CommandSpawn(#[source] std::io::Error),
+    #[error("--from-command exited with {status}; nothing was written")]
+    CommandFailed { status: String },
+    #[error("--from-command did not finish within {0:?}; it was stopped and nothing was written")]
+    CommandTimeout(Duration),
+    #[error("the new token from {origin} is empty")]
+    Empty { origin: String },
+    #[error("the new token from {origin} contains whitespace or control characters")]
+    BadCharacters { origin: String },
+    #[error("the new token from {origin} does not start with {COREWEAVE_PREFIX}; pass --force if that is intended")]
+    NotCoreWeave { origin: String },
+    #[error("the new token from {origin} is the token already in use; create a new one at {CONSOLE_TOKENS_URL}")]
+    Unchanged { origin: String },
+    #[error("not confirmed; nothing was written")]
+    NotConfirmed,
+}
+
+impl Source {
+    /// A short description for messages ("standard input", "file X", ...).
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Stdin => "standard input".into(),
+            Source::File(p) => format!("file {}", p.display()),
+            Source::Kubeconfig(p) => format!("kubeconfig {}", p.display()),
+            Source::Command { .. } => "--from-command".into(),
+            Source::Prompt => "the terminal".into(),
+        }
+    }
+
+    /// Choose the prompt only when a person can answer it.
+    pub fn prompt_or_error() -> Result<Source, SourceError> {
+        if std::io::stdin().is_terminal() {
+            Ok(Source::Prompt)
+        } else {
+            Err(SourceError::NoSource)
+        }
+    }
+}
+
+/// Get the new token from `source`, trimmed but not yet validated.
+pub fn fetch(source: &Source) -> Result<Token, SourceError> {
+    let raw = match source {
+        Source::Stdin => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(SourceError::Stdin)?;
+            line
+        }
+        Source::File(path) => {
+            std::fs::read_to_string(path).map_err(|source| SourceError::File {
+                path: path.clone(),
+                source,
+            })?
+        }
+        Source::Kubeconfig(path) => return from_downloaded_kubeconfig(path),
+        Source::Command { command, timeout } => first_line(&run_command(command, *timeout)?),
+        Source::Prompt => prompt()?,
+    };
+    Ok(Token::new(raw.trim()))
+}
+
+/// The checks of issue "token rotate": trimmed, non-empty, no whitespace or control
+/// characters, different from the old token, and CoreWeave-shaped unless forced.
+pub fn validate(new: &Token, old: &Token, origin: &str, force: bool) -> Result<(), SourceError> {
+    let origin = origin.to_string();
+    let v = new.expose();
+    if v.is_empty() {
+        return Err(SourceError::Empty { origin });
+    }
+    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(SourceError::BadCharacters { origin });
+    }
+    if new == old {
+        return Err(SourceError::Unchanged { origin });
+    }
+    if !force && !new.is_coreweave() {
+        return Err(SourceError::NotCoreWeave { origin });
+    }
+    Ok(())
+}
+
+/// The token of a kubeconfig the Console downloads (`CWKubeconfig_cwtoken-<hash>-<name>`):
+/// its current context's user's token, or else the one distinct token its users hold.
+fn from_downloaded_kubeconfig(path: &Path) -> Result<Token, SourceError> {
+    let kc = Kubeconfig::load(&[path.to_path_buf()], true)?;
+    let err = |reason: &str| SourceError::DownloadedKubeconfig {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if kc.current_context().is_some() {
+        let r = kc.resolve(&Selection::default())?;
+        return Ok(kc.credential(r.user_origin)?.token().clone());
+    }
+    let mut tokens: Vec<Token> = Vec::new();
+    for (origin, user) in kc.all_users() {
+        if let Ok(c) = credential_of(kc.path(origin.file), user) {
+            if !tokens.contains(c.token()) {
+                tokens.push(c.token().clone());
+            }
+        }
+    }
+    match tokens.len() {
+        1 => Ok(tokens.remove(0)),
+        0 => Err(err("holds no token")),
+        n => Err(err(&format!(
+            "has no current-context and {n} different tokens; set its current-context or use --from-file"
+        ))),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}
+
+/// Run `sh -c CMD` with stdout captured, stdin and stderr inherited (a password manager
+/// may ask for a passphrase), and stop it after `timeout`.
+fn run_command(command: &str, timeout: Duration) -> Result<String, SourceError> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(SourceError::CommandSpawn)?;
+    let mut stdout = child.stdout.take();
+    // Read on a thread so a command that writes more than a pipe holds cannot block us.
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(out) = stdout.as_mut() {
+            let _ = out.take(1024 * 1024).read_to_end(&mut buf);
+        }
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait().map_err(SourceError::CommandSpawn)? {
+            Some(status) => break status,
+            None if start.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SourceError::CommandTimeout(timeout));
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    // A command that exits but leaves a child holding stdout must not hang us either.
+    let deadline = timeout
+        .saturating_sub(start.elapsed())
+        .max(Duration::from_secs(1));
+    let out = join_with_timeout(reader, deadline).ok_or(SourceError::CommandTimeout(timeout))?;
+    if !status.success() {
+        return Err(SourceError::CommandFailed {
+            status: status.to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn join_with_timeout(h: std::thread::JoinHandle<Vec<u8>>, timeout: Duration) -> Option<Vec<u8>> {
+    let start = Instant::now();
+    while !h.is_finished() {
+        if start.elapsed() >= timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.join().ok()
+}
+
+/// Ask on the terminal, echo off.
+fn prompt() -> Result<String, SourceError> {
+    let mut err = std::io::stderr();
+    let _ = writeln!(
+        err,
+        "Create a new API access token at {CONSOLE_TOKENS_URL} (\"Create Token\", choose a name and\n\
+         an expiration), copy its Token Secret, and paste it here. Input is not echoed."
+    );
+    rpassword::prompt_password("New token: ").map_err(SourceError::Terminal)
+}
+
+/// Ask for a yes on the terminal before writing.
+pub fn confirm(question: &str) -> Result<(), SourceError> {
+    let answer = rpassword::prompt_password(format!("{question} [y/N] "));
+    // The answer is not secret, but the same terminal reader keeps this portable.
+    match answer {
+        Ok(a) if matches!(a.trim(), "y" | "Y" | "yes" | "YES" | "Yes") => Ok(()),
+        Ok(_) => Err(SourceError::NotConfirmed),
+        Err(e) => Err(SourceError::Terminal(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Token {
+        Token::new(s)
+    }
+
+    #[test]
+    fn validation_refuses_what_would_lock_users_out() {
+        let old = t("CW-SECRET-old-value-0000");
+        assert!(validate(&t("CW-SECRET-new-value-1111"), &old, "x", false).is_ok());
+        assert!(matches!(
+            validate(&t(""), &old, "x", false),
+            Err(SourceError::Empty { .. })
+        ));
+        assert!(matches!(
+            validate(&t("CW-SECRET-a b"), &old, "x", false),
+            Err(SourceError::BadCharacters { .. })
+        ));
+        assert!(matches!(
+            validate(&t("CW-SECRET-a\u{7}"), &old, "x", false),
+            Err(SourceError::BadCharacters { .. })
+        ));
+        assert!(matches!(
+            validate(&old, &old, "x", true),
+            Err(SourceError::Unchanged { .. })
+        ));
+        assert!(matches!(
+            validate(&t("eyJhbGciOi"), &old, "x", false),
+            Err(SourceError::NotCoreWeave { .. })
+        ));
+        assert!(validate(&t("eyJhbGciOi"), &old, "x", true).is_ok());
+    }
+
+    #[test]
+    fn command_output_first_line_and_failures() {
+        let s = Duration::from_secs(5);
+        assert_eq!(
+            first_line(&run_command("printf 'CW-SECRET-x\\nmore\\n'", s).expect("runs")),
+            "CW-SECRET-x"
+        );
+        assert!(matches!(
+            run_command("exit 3", s),
+            Err(SourceError::CommandFailed { .. })
+        ));
+        let start = Instant::now();
+        assert!(matches!(
+            run_command("sleep 5", Duration::from_millis(200)),
+            Err(SourceError::CommandTimeout(_))
+        ));
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "the hung command was not stopped"
+        );
+    }
+}
