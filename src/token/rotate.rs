@@ -29,6 +29,8 @@ pub struct Target {
     pub user: String,
     /// Merged contexts that use this entry; empty for a shadowed entry.
     pub contexts: Vec<String>,
+    /// The earlier file whose same-named entry hides this one from kubectl.
+    pub shadowed_by: Option<PathBuf>,
     /// Set when the token lives in a tokenFile (that file is rewritten).
     pub token_file: Option<PathBuf>,
     /// The inline `token` holds the old token too (also rewritten).
@@ -175,6 +177,10 @@ pub fn make_plan(
             file: file.to_path_buf(),
             user: entry.name.clone(),
             contexts: contexts_using(kc, origin, &entry.name),
+            shadowed_by: kc
+                .user(&entry.name)
+                .filter(|(winner, _)| *winner != origin)
+                .map(|(winner, _)| kc.path(winner.file).to_path_buf()),
             token_file,
             inline,
         });
@@ -255,10 +261,10 @@ fn describe(t: &Target) -> String {
         ),
         None => format!("user {:?} in {}", t.user, t.file.display()),
     };
-    let used = if t.contexts.is_empty() {
-        "shadowed by an earlier file, used by no context".to_string()
-    } else {
-        format!("contexts: {}", t.contexts.join(", "))
+    let used = match (&t.shadowed_by, t.contexts.is_empty()) {
+        (Some(f), _) => format!("shadowed by the entry in {}", f.display()),
+        (None, true) => "used by no context".to_string(),
+        (None, false) => format!("contexts: {}", t.contexts.join(", ")),
     };
     format!("{where_} ({used})")
 }

@@ -102,3 +102,33 @@ pub fn kubeconfig(
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
+
+/// `kubectl config view --raw -o json` over `kubeconfig_env`, with HOME sealed: the
+/// oracle's view of what the files mean. Panics (failing the test) when kubectl is
+/// missing: `.ci/run` installs it, and no test skips for want of it.
+pub fn kubectl_view(home: &Path, kubeconfig_env: &str) -> (bool, serde_json::Value, String) {
+    let o = Command::new("kubectl")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("KUBECONFIG", kubeconfig_env)
+        .args(["config", "view", "--raw", "-o", "json"])
+        .output()
+        .expect("kubectl must be installed (.ci/run installs Debian's kubernetes-client)");
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        o.status.success(),
+        v,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Replace every string equal to `from` inside a JSON value.
+pub fn replace_strings(v: &mut serde_json::Value, from: &str, to: &str) {
+    match v {
+        serde_json::Value::String(s) if s == from => *s = to.to_string(),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| replace_strings(x, from, to)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| replace_strings(x, from, to)),
+        _ => {}
+    }
+}
