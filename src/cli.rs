@@ -48,6 +48,25 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Print the plugin's version, git commit and target
+    Version,
+    /// Print a shell completion script for kubectl-coreweave
+    #[command(after_help = "Examples:\n  \
+        kubectl coreweave completion bash > ~/.local/share/bash-completion/completions/kubectl-coreweave\n\n\
+        For `kubectl coreweave <TAB>` (kubectl 1.26 or later), put the kubectl_complete-coreweave\n\
+        file from the release archive on PATH, or link it: ln -s \"$(command -v kubectl-coreweave)\"\n\
+        ~/.local/bin/kubectl_complete-coreweave")]
+    Completion {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Completion protocol used by kubectl_complete-coreweave (kubectl 1.26+)
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        /// The words after `kubectl coreweave`, the last being the one to complete
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 //! benchmarks, the fuzz targets and the tests reach the same code.
 
 pub mod cli;
+pub mod complete;
 pub mod kubeconfig;
 pub mod secret;
 pub mod token;
@@ -27,6 +28,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         dirs::home_dir(),
     );
     match cli.command {
+        Command::Version => {
+            writeln!(out, "{}", version_line())?;
+            Ok(())
+        }
+        Command::Completion { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "kubectl-coreweave", out);
+            Ok(())
+        }
+        Command::Complete { words } => Ok(complete::run(&words, out)?),
         Command::Token {
             command: TokenCommand::Show(args),
         } => {
@@ -37,4 +48,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             command: TokenCommand::Rotate(args),
         } => token::rotate::run(&paths, g.kubeconfig.is_some(), &selection, &args, out),
     }
+}
+
+/// `kubectl-coreweave v0.1.0 (commit 1a2b3c4d5e6f, x86_64-unknown-linux-gnu)`
+pub fn version_line() -> String {
+    format!(
+        "kubectl-coreweave v{} (commit {}, {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("KUBECTL_COREWEAVE_COMMIT"),
+        env!("KUBECTL_COREWEAVE_TARGET")
+    )
 }

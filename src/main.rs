@@ -7,7 +7,7 @@ use clap::Parser;
 use kubectl_coreweave::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match kubectl_coreweave::run(cli, &mut out) {
@@ -18,4 +18,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, with `__complete` put first when the binary runs under the name of
+/// kubectl's completion companion (`kubectl_complete-coreweave`, a link to this binary).
+fn args() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invoked_as = args
+        .first()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_stem())
+        .and_then(|s| s.to_str())
+        .unwrap_or("");
+    if invoked_as == "kubectl_complete-coreweave" {
+        args.insert(1, "__complete".into());
+    }
+    args
 }
