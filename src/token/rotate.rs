@@ -7,7 +7,7 @@
 //! (the editor proves each one by re-parsing), and only then commit them one by one with
 //! rollback. `--dry-run` stops after the first plan and takes no lock.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -156,6 +156,14 @@ pub fn make_plan(
     new: &Token,
     only_current: bool,
 ) -> anyhow::Result<Plan> {
+    // Which merged contexts name each user, computed once: 2,000 users times 2,000
+    // contexts, asked one by one, would be quadratic.
+    let mut contexts_of: HashMap<&str, Vec<String>> = HashMap::new();
+    for (name, ctx) in kc.contexts() {
+        if let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) {
+            contexts_of.entry(user).or_default().push(name.to_string());
+        }
+    }
     let mut targets = Vec::new();
     for (origin, entry) in kc.all_users() {
         if only_current && origin != active {
@@ -169,6 +177,10 @@ pub fn make_plan(
             continue;
         }
         let inline_token = entry.user.as_ref().and_then(|u| u.token.as_deref());
+        let shadowed_by = kc
+            .user(&entry.name)
+            .filter(|(winner, _)| *winner != origin)
+            .map(|(winner, _)| kc.path(winner.file).to_path_buf());
         let (token_file, inline) = match cred {
             Credential::Inline(_) => (None, true),
             Credential::File { path, .. } => (Some(path), inline_token == Some(old.expose())),
@@ -176,11 +188,11 @@ pub fn make_plan(
         targets.push(Target {
             file: file.to_path_buf(),
             user: entry.name.clone(),
-            contexts: contexts_using(kc, origin, &entry.name),
-            shadowed_by: kc
-                .user(&entry.name)
-                .filter(|(winner, _)| *winner != origin)
-                .map(|(winner, _)| kc.path(winner.file).to_path_buf()),
+            contexts: match &shadowed_by {
+                Some(_) => Vec::new(),
+                None => contexts_of.get(entry.name.as_str()).cloned().unwrap_or_default(),
+            },
+            shadowed_by,
             token_file,
             inline,
         });
@@ -239,18 +251,6 @@ fn token_file_content(original: &[u8], new: &Token) -> Vec<u8> {
     v
 }
 
-/// The merged contexts whose user is this entry (none when the entry is shadowed).
-fn contexts_using(kc: &Kubeconfig, origin: Sourced, user: &str) -> Vec<String> {
-    if kc.user(user).map(|(s, _)| s) != Some(origin) {
-        return Vec::new();
-    }
-    kc.contexts()
-        .into_iter()
-        .filter(|(_, c)| c.context.as_ref().and_then(|c| c.user.as_deref()) == Some(user))
-        .map(|(n, _)| n.to_string())
-        .collect()
-}
-
 fn describe(t: &Target) -> String {
     let where_ = match &t.token_file {
         Some(p) => format!(
@@ -269,6 +269,32 @@ fn describe(t: &Target) -> String {
     format!("{where_} ({used})")
 }
 
+/// Entries listed per file before the rest are counted: 2,000 lines help nobody.
+const LISTED_PER_FILE: usize = 10;
+
+fn print_targets(targets: &[Target], out: &mut dyn Write) -> std::io::Result<()> {
+    let mut shown: Vec<(&Path, usize)> = Vec::new();
+    for t in targets {
+        let n = match shown.iter_mut().find(|(f, _)| *f == t.file.as_path()) {
+            Some((_, n)) => n,
+            None => {
+                shown.push((&t.file, 0));
+                &mut shown.last_mut().expect("just pushed").1
+            }
+        };
+        *n += 1;
+        if *n <= LISTED_PER_FILE {
+            writeln!(out, "  {}", describe(t))?;
+        }
+    }
+    for (file, n) in shown {
+        if n > LISTED_PER_FILE {
+            writeln!(out, "  … and {} more in {}", n - LISTED_PER_FILE, file.display())?;
+        }
+    }
+    Ok(())
+}
+
 fn print_done(plan: &Plan, backups: &[PathBuf], out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(
         out,
@@ -276,9 +302,7 @@ fn print_done(plan: &Plan, backups: &[PathBuf], out: &mut dyn Write) -> anyhow::
         count(plan.targets.len(), "user entry", "user entries"),
         count(plan.writes.len(), "file", "files")
     )?;
-    for t in &plan.targets {
-        writeln!(out, "  {}", describe(t))?;
-    }
+    print_targets(&plan.targets, out)?;
     for b in backups {
         writeln!(out, "Backup: {}", b.display())?;
     }
@@ -292,9 +316,7 @@ fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> 
         count(plan.targets.len(), "user entry", "user entries"),
         count(plan.writes.len(), "file", "files")
     )?;
-    for t in &plan.targets {
-        writeln!(out, "  {}", describe(t))?;
-    }
+    print_targets(&plan.targets, out)?;
     for w in &plan.writes {
         let before = mask(
             &String::from_utf8_lossy(w.original.as_deref().unwrap_or_default()),

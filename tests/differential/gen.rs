@@ -525,6 +525,28 @@ enum Special {
     NullDoc,
 }
 
+const SPECIALS: [Special; 6] = [
+    Special::Empty,
+    Special::Blank,
+    Special::Comments,
+    Special::EmptyMap,
+    Special::DocMarker,
+    Special::NullDoc,
+];
+
+const MALFORMED: [Malformed; 10] = [
+    Malformed::DupUser,
+    Malformed::DupContext,
+    Malformed::DupCluster,
+    Malformed::KindFoo,
+    Malformed::ApiV2,
+    Malformed::UnclosedFlow,
+    Malformed::TabIndent,
+    Malformed::UnterminatedQuote,
+    Malformed::BadIndent,
+    Malformed::TopList,
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Malformed {
     DupUser,
@@ -565,6 +587,9 @@ struct Gen {
     sc: Scenario,
     /// Absolute token files already planned: (relative path, content).
     abs_token_files: Vec<(String, String)>,
+    /// A file kind this case must use at a slot, so every special and malformed kind is
+    /// covered whatever the dice say.
+    forced: Option<(usize, FileKind)>,
 }
 
 /// Generate case `n` of the run seeded with `seed`.
@@ -580,6 +605,7 @@ pub fn generate(seed: u64, n: usize) -> Scenario {
             ..Scenario::default()
         },
         abs_token_files: Vec::new(),
+        forced: None,
     };
     g.build();
     g.sc
@@ -613,6 +639,14 @@ impl Gen {
         // Slot 0 is $HOME/.kube/config when the home file is in play.
         let home_slot = matches!(mode, EnvMode::Unset | EnvMode::EmptyVar);
         let home_missing = home_slot && self.rng.percent(15);
+        // One case in 20 has a malformed file, one in 20 an odd but valid one, each kind
+        // in turn, at a random position.
+        let slot = self.rng.below(n_files);
+        self.forced = match self.case % 20 {
+            19 => Some((slot, FileKind::Malformed(MALFORMED[(self.case / 20) % MALFORMED.len()]))),
+            9 => Some((slot, FileKind::Special(SPECIALS[(self.case / 20) % SPECIALS.len()]))),
+            _ => None,
+        };
         let mut paths = Vec::new();
         for i in 0..n_files {
             if i == 0 && home_slot {
@@ -789,8 +823,8 @@ impl Gen {
             (15, 2),
             (10, 3),
             (10, 4),
-            (5, 5),
-            (5, 6),
+            (3, 5),
+            (3, 6),
         ]);
         match kind {
             0 => format!("{t}\n"),
@@ -810,25 +844,17 @@ impl Gen {
     }
 
     fn file(&mut self, slot: usize, n_files: usize) -> (String, FileInfo) {
-        let kind = self.rng.weighted(&[
-            (84, FileKind::Normal),
-            (2, FileKind::Special(Special::Empty)),
-            (1, FileKind::Special(Special::Blank)),
-            (2, FileKind::Special(Special::Comments)),
-            (1, FileKind::Special(Special::EmptyMap)),
-            (1, FileKind::Special(Special::DocMarker)),
-            (1, FileKind::Special(Special::NullDoc)),
-            (1, FileKind::Malformed(Malformed::DupUser)),
-            (1, FileKind::Malformed(Malformed::DupContext)),
-            (1, FileKind::Malformed(Malformed::DupCluster)),
-            (1, FileKind::Malformed(Malformed::KindFoo)),
-            (1, FileKind::Malformed(Malformed::ApiV2)),
-            (1, FileKind::Malformed(Malformed::UnclosedFlow)),
-            (1, FileKind::Malformed(Malformed::TabIndent)),
-            (1, FileKind::Malformed(Malformed::UnterminatedQuote)),
-            (1, FileKind::Malformed(Malformed::BadIndent)),
-            (1, FileKind::Malformed(Malformed::TopList)),
-        ]);
+        let kind = match self.forced {
+            Some((s, k)) if s == slot => k,
+            _ => {
+                let k = self.rng.weighted(&[(93, 0u8), (4, 1), (3, 2)]);
+                match k {
+                    0 => FileKind::Normal,
+                    1 => FileKind::Special(self.rng.pick(&SPECIALS)),
+                    _ => FileKind::Malformed(self.rng.pick(&MALFORMED)),
+                }
+            }
+        };
         let empty_info = |kind| FileInfo {
             kind,
             current_context: CurrentContext::Absent,
@@ -970,7 +996,7 @@ impl Gen {
         // contexts
         let mut context_items = Vec::new();
         for c in &contexts {
-            let body = match self.rng.weighted(&[(86, 0u8), (4, 1), (4, 2), (3, 3), (3, 4)]) {
+            let body = match self.rng.weighted(&[(92, 0u8), (2, 1), (2, 2), (2, 3), (2, 4)]) {
                 1 => {
                     self.sc.tag("context:null");
                     Some(Y::Null)
@@ -1053,7 +1079,7 @@ impl Gen {
         }
 
         // current-context
-        let cc = self.rng.weighted(&[(30, 0u8), (10, 1), (4, 2), (42, 3), (10, 4), (4, 5)]);
+        let cc = self.rng.weighted(&[(12, 0u8), (5, 1), (2, 2), (72, 3), (6, 4), (3, 5)]);
         let current_context = match cc {
             0 => CurrentContext::Absent,
             1 => CurrentContext::Empty,
@@ -1111,7 +1137,7 @@ impl Gen {
                     "extensions".into(),
                     Y::Seq(vec![map(vec![
                         ("name", s("cw")),
-                        ("extension", map(vec![("org", s("acme"))])),
+                        ("extension", map(vec![("org", s("acme")), ("tier", Y::Int(2))])),
                     ])]),
                 ));
             }
@@ -1139,7 +1165,7 @@ impl Gen {
         ghost: &str,
         what: &str,
     ) -> Option<String> {
-        match self.rng.weighted(&[(70, 0u8), (17, 1), (6, 2), (7, 3)]) {
+        match self.rng.weighted(&[(75, 0u8), (15, 1), (4, 2), (6, 3)]) {
             0 if !local.is_empty() => Some(self.rng.pick(local)),
             0 | 1 => Some(self.rng.pick(pool).to_string()),
             2 => {
@@ -1214,18 +1240,18 @@ impl Gen {
             NullToken,
         }
         let kind = self.rng.weighted(&[
-            (40, U::Token),
+            (50, U::Token),
             (15, U::TokenFile),
             (10, U::Both),
-            (4, U::Exec),
+            (3, U::Exec),
             (2, U::TokenAndExec),
-            (4, U::Cert),
-            (3, U::Basic),
+            (3, U::Cert),
+            (2, U::Basic),
             (2, U::AuthProvider),
-            (4, U::EmptyMap),
-            (4, U::Null),
-            (4, U::Absent),
-            (3, U::EmptyToken),
+            (3, U::EmptyMap),
+            (3, U::Null),
+            (3, U::Absent),
+            (2, U::EmptyToken),
             (2, U::NullToken),
         ]);
         let exec = || {
@@ -1385,7 +1411,7 @@ impl Gen {
         };
         let contexts = defined(&|i| &i.contexts);
         let users = defined(&|i| &i.users);
-        self.sc.context_flag = match self.rng.weighted(&[(58, 0u8), (30, 1), (8, 2), (4, 3)]) {
+        self.sc.context_flag = match self.rng.weighted(&[(60, 0u8), (30, 1), (6, 2), (4, 3)]) {
             0 => None,
             1 => {
                 let c = if !contexts.is_empty() && self.rng.percent(80) {
@@ -1409,7 +1435,7 @@ impl Gen {
                 Some(String::new())
             }
         };
-        self.sc.user_flag = match self.rng.weighted(&[(74, 0u8), (18, 1), (5, 2), (3, 3)]) {
+        self.sc.user_flag = match self.rng.weighted(&[(74, 0u8), (19, 1), (4, 2), (3, 3)]) {
             0 => None,
             1 => {
                 let u = if !users.is_empty() && self.rng.percent(80) {

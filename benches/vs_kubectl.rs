@@ -1,0 +1,236 @@
+//! Whole processes side by side, in one run on one machine: `kubectl-coreweave token show
+//! --raw` against `kubectl config view --raw --minify -o jsonpath='{.users[0].user.token}'`
+//! on the same files; how `token show` grows from 3 to 20,000 contexts; and the process CPU
+//! time and peak memory of `token rotate` on one token held by 2,000 entries over 3 files.
+//!
+//! Run: `cargo bench --bench vs_kubectl` (BENCHMARKS.md records the figures). Set
+//! `BENCH_RUNS` to change the number of timed runs per command (default 30).
+
+mod gen;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-coreweave");
+const JSONPATH: &str = "jsonpath={.users[0].user.token}";
+
+fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(30);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    println!("kubectl: {}", kubectl_version());
+    println!("runs per command: {runs} (median reported; commands alternate)\n");
+
+    println!("## token show --raw against the kubectl one-liner");
+    for (label, contexts, files) in [
+        ("small: 3 contexts, 1 file", 3, 1),
+        ("2,000 contexts over 3 files", 2000, 3),
+    ] {
+        let d = dir.path().join(format!("show-{contexts}"));
+        std::fs::create_dir_all(&d).expect("dir");
+        let env = gen::join_paths(&gen::kubeconfig_set(&d, contexts, files, false));
+        let plugin = || run(PLUGIN, &["token", "show", "--raw"], &env, &home);
+        let kubectl = || {
+            run(
+                "kubectl",
+                &["config", "view", "--raw", "--minify", "-o", JSONPATH],
+                &env,
+                &home,
+            )
+        };
+        assert_eq!(
+            output(PLUGIN, &["token", "show", "--raw"], &env, &home),
+            output(
+                "kubectl",
+                &["config", "view", "--raw", "--minify", "-o", JSONPATH],
+                &env,
+                &home
+            ) + "\n",
+            "the two disagree"
+        );
+        let (p, k) = alternate(runs, plugin, kubectl);
+        println!(
+            "{label:<30} plugin {:>8.2} ms   kubectl {:>8.2} ms   ratio {:>6.1}x",
+            ms(p),
+            ms(k),
+            k.as_secs_f64() / p.as_secs_f64()
+        );
+    }
+
+    println!("\n## token show --raw as the kubeconfig grows (3 files)");
+    println!(
+        "{:>8} {:>10} {:>12} {:>14}",
+        "contexts", "MB", "median ms", "µs/context"
+    );
+    for contexts in [3, 200, 2000, 20000] {
+        let d = dir.path().join(format!("scale-{contexts}"));
+        std::fs::create_dir_all(&d).expect("dir");
+        let paths = gen::kubeconfig_set(&d, contexts, 3, false);
+        let bytes: u64 = paths
+            .iter()
+            .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+            .sum();
+        let env = gen::join_paths(&paths);
+        let n = if contexts >= 20000 {
+            runs.min(10)
+        } else {
+            runs
+        };
+        let t = median(
+            (0..n)
+                .map(|_| run(PLUGIN, &["token", "show", "--raw"], &env, &home))
+                .collect(),
+        );
+        println!(
+            "{contexts:>8} {:>10.2} {:>12.2} {:>14.3}",
+            bytes as f64 / 1e6,
+            ms(t),
+            t.as_secs_f64() * 1e6 / contexts as f64
+        );
+    }
+
+    println!("\n## token rotate: one token held by 2,000 entries over 3 files");
+    let d = dir.path().join("rotate");
+    std::fs::create_dir_all(&d).expect("dir");
+    let paths = gen::kubeconfig_set(&d, 2000, 3, true);
+    let bytes: u64 = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let env = gen::join_paths(&paths);
+    let tokens = [d.join("token-a"), d.join("token-b")];
+    std::fs::write(&tokens[0], "CW-SECRET-bench-rotated-aaaa\n").expect("token");
+    std::fs::write(&tokens[1], "CW-SECRET-bench-rotated-bbbb\n").expect("token");
+    let mut cpu = Vec::new();
+    let mut wall = Vec::new();
+    let mut peak_kib = 0i64;
+    for i in 0..runs {
+        let from = &tokens[i % 2];
+        let (w, c, rss) = run_measured(
+            PLUGIN,
+            &["token", "rotate", "--from-file", path(from)],
+            &env,
+            &home,
+        );
+        wall.push(w);
+        cpu.push(c);
+        peak_kib = peak_kib.max(rss);
+    }
+    println!(
+        "files: {:.2} MB; each run rewrites 2,000 token scalars in 3 files",
+        bytes as f64 / 1e6
+    );
+    println!(
+        "process CPU time (user+sys) median {:.2} ms, max {:.2} ms",
+        ms(median(cpu.clone())),
+        ms(*cpu.iter().max().expect("runs"))
+    );
+    println!("wall time median {:.2} ms", ms(median(wall)));
+    println!("peak resident memory {:.1} MiB", peak_kib as f64 / 1024.0);
+}
+
+fn kubectl_version() -> String {
+    Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "missing: install it (apt-get install kubernetes-client)".into())
+}
+
+fn command(bin: &str, args: &[&str], env: &str, home: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("KUBECONFIG", env)
+        .stdin(Stdio::null());
+    c
+}
+
+fn output(bin: &str, args: &[&str], env: &str, home: &Path) -> String {
+    let o = command(bin, args, env, home).output().expect("run");
+    assert!(
+        o.status.success(),
+        "{bin} {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn run(bin: &str, args: &[&str], env: &str, home: &Path) -> Duration {
+    let start = Instant::now();
+    let s = command(bin, args, env, home)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run");
+    let t = start.elapsed();
+    assert!(s.success(), "{bin} {args:?} failed");
+    t
+}
+
+/// Wall time, the child's CPU time (user+sys) and its peak RSS in KiB, from wait4's rusage.
+fn run_measured(bin: &str, args: &[&str], env: &str, home: &Path) -> (Duration, Duration, i64) {
+    let start = Instant::now();
+    let child = command(bin, args, env, home)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child with valid pointers to locals.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{bin} {args:?} failed"
+    );
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    (
+        wall,
+        tv(usage.ru_utime) + tv(usage.ru_stime),
+        usage.ru_maxrss,
+    )
+}
+
+fn alternate(
+    runs: usize,
+    mut a: impl FnMut() -> Duration,
+    mut b: impl FnMut() -> Duration,
+) -> (Duration, Duration) {
+    a();
+    b();
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        xs.push(a());
+        ys.push(b());
+    }
+    (median(xs), median(ys))
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
