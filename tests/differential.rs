@@ -14,7 +14,8 @@
 //! - The other tests are hand-picked cases, one per behaviour worth naming.
 //!
 //! Replaying: `DIFF_SEED=0x… DIFF_CASES=N DIFF_ONLY=3,17 DIFF_KEEP=1 cargo test --test
-//! differential random -- --nocapture` (DIFF_KEEP keeps the case folders and prints where).
+//! differential random -- --nocapture` (DIFF_KEEP keeps the case folders and prints where;
+//! DIFF_VERBOSE=1 prints one line per case: the oracle's rules and the generator's tags).
 //!
 //! kubectl is required: a missing kubectl fails the test (`.ci/run` installs it).
 
@@ -71,7 +72,7 @@ fn substitute(text: &str, root: &Path) -> String {
 fn materialize(sc: &Scenario, root: &Path) -> Cx {
     let root_s = root.display().to_string();
     assert!(
-        gen::plain_safe(&root_s, true),
+        gen::plain_safe(&root_s),
         "the temporary folder {root_s} has characters the generator does not quote; set \
          TMPDIR to a plain path"
     );
@@ -235,7 +236,9 @@ fn compare(verdict: &Verdict, run: &Run, tokens: &[String]) -> Vec<String> {
             }
             for l in &stderr_lines {
                 if !l.starts_with("warning: ") {
-                    p.push(format!("on success stderr may hold only warning: lines; got {l:?}"));
+                    p.push(format!(
+                        "on success stderr may hold only warning: lines; got {l:?}"
+                    ));
                 }
             }
             if let Some(x) = warn_cluster {
@@ -258,7 +261,10 @@ fn compare(verdict: &Verdict, run: &Run, tokens: &[String]) -> Vec<String> {
                 ));
             }
             if !run.stdout.is_empty() {
-                p.push(format!("stdout must be empty on error; it is {:?}", run.stdout));
+                p.push(format!(
+                    "stdout must be empty on error; it is {:?}",
+                    run.stdout
+                ));
             }
             let one_error = stderr_lines.len() == 1 && stderr_lines[0].starts_with("error: ");
             if !one_error {
@@ -298,8 +304,7 @@ fn sh(s: &str) -> String {
         return out.replace(ROOT, "$d");
     }
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,".contains(c))
     {
         return s.to_string();
@@ -320,7 +325,6 @@ fn sh_printf(content: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            '%' => out.push_str("%%"),
             _ => out.push(c),
         }
     }
@@ -382,7 +386,11 @@ fn report(o: &Outcome) -> String {
     for n in &o.verdict.reasoning {
         let _ = writeln!(r, "    . {n}");
     }
-    let _ = writeln!(r, "  case folder (deleted unless DIFF_KEEP=1): {}", o.cx.root.display());
+    let _ = writeln!(
+        r,
+        "  case folder (deleted unless DIFF_KEEP=1): {}",
+        o.cx.root.display()
+    );
     let _ = writeln!(
         r,
         "  env: HOME={}  KUBECONFIG={}",
@@ -399,7 +407,11 @@ fn report(o: &Outcome) -> String {
     );
     r.push_str("  kubectl calls:\n");
     for c in &o.verdict.calls {
-        let _ = writeln!(r, "    $ kubectl {}", c.args.iter().map(|a| sh(a)).collect::<Vec<_>>().join(" "));
+        let _ = writeln!(
+            r,
+            "    $ kubectl {}",
+            c.args.iter().map(|a| sh(a)).collect::<Vec<_>>().join(" ")
+        );
         let _ = writeln!(
             r,
             "      exit {:?}; stdout {:?}; stderr {:?}",
@@ -410,7 +422,12 @@ fn report(o: &Outcome) -> String {
     let _ = writeln!(
         r,
         "    $ kubectl-coreweave {}",
-        o.run.args.iter().map(|a| sh(a)).collect::<Vec<_>>().join(" ")
+        o.run
+            .args
+            .iter()
+            .map(|a| sh(a))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let _ = writeln!(
         r,
@@ -425,15 +442,28 @@ fn report(o: &Outcome) -> String {
     let _ = writeln!(r, "  tokens in this case: {}", o.tokens.join(" "));
     // A script that rebuilds the case and runs both programs.
     r.push_str("  reproduce (bash; the plugin binary is target/debug/kubectl-coreweave):\n");
-    r.push_str("    d=$(mktemp -d) && cd \"$d\" && mkdir -p home\n");
-    for (path, content) in &sc.files {
+    let mut dirs: Vec<String> = vec!["home".into()];
+    for (path, _) in &sc.files {
         let dir = gen::parent(path);
-        if !dir.is_empty() {
-            let _ = writeln!(r, "    mkdir -p {}", sh(&dir));
+        if !dir.is_empty() && !dirs.contains(&dir) {
+            dirs.push(dir);
         }
+    }
+    let dirs: Vec<String> = dirs.iter().map(|d| sh(d)).collect();
+    let _ = writeln!(
+        r,
+        "    d=$(mktemp -d) && cd \"$d\" && mkdir -p {}",
+        dirs.join(" ")
+    );
+    for (path, content) in &sc.files {
         let _ = writeln!(r, "    printf '%b' {} > {}", sh_printf(content), sh(path));
     }
-    let mut kargs: Vec<String> = vec!["config".into(), "view".into(), "--raw".into(), "--minify".into()];
+    let mut kargs: Vec<String> = vec![
+        "config".into(),
+        "view".into(),
+        "--raw".into(),
+        "--minify".into(),
+    ];
     if let Some(f) = &sc.kubeconfig_flag {
         kargs.push(format!("--kubeconfig={f}"));
     }
@@ -576,6 +606,7 @@ const REQUIRED_TAGS: &[&str] = &[
     "file:malformed:UnterminatedQuote",
     "file:malformed:BadIndent",
     "file:malformed:TopList",
+    "file:malformed:WrongType",
     "file:malformed-not-first",
     "file:malformed-not-last",
 ];
@@ -602,7 +633,11 @@ fn random_cases_agree_with_kubectl() {
     let cases = env_u64("DIFF_CASES").map(|n| n as usize).unwrap_or(CASES);
     let only: Option<Vec<usize>> = std::env::var("DIFF_ONLY").ok().map(|v| {
         v.split(',')
-            .map(|n| n.trim().parse().expect("DIFF_ONLY: comma-separated case numbers"))
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .expect("DIFF_ONLY: comma-separated case numbers")
+            })
             .collect()
     });
     let keep = std::env::var_os("DIFF_KEEP").is_some();
@@ -638,6 +673,7 @@ fn random_cases_agree_with_kubectl() {
     let mut tags: BTreeMap<String, usize> = BTreeMap::new();
     let mut paths: BTreeMap<&str, usize> = BTreeMap::new();
     let (mut ok, mut fail) = (0, 0);
+    let calls: usize = results.iter().map(|(_, o)| o.verdict.calls.len()).sum();
     for (_, o) in &results {
         for t in &o.scenario.tags {
             *tags.entry(t.clone()).or_default() += 1;
@@ -650,11 +686,26 @@ fn random_cases_agree_with_kubectl() {
             Expected::Fail => fail += 1,
         }
     }
+    if std::env::var_os("DIFF_VERBOSE").is_some() {
+        for (_, o) in &results {
+            println!(
+                "{}: {} | {}",
+                o.scenario.label,
+                o.verdict.path.join(" "),
+                o.scenario
+                    .tags
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
     let mut stats = String::new();
     let _ = writeln!(
         stats,
         "differential: seed {seed:#x}, {} cases in {:.1}s ({THREADS} threads): kubectl \
-         has a token in {ok}, none in {fail}",
+         has a token in {ok}, none in {fail}; {calls} kubectl runs",
         results.len(),
         elapsed.as_secs_f64()
     );
@@ -961,7 +1012,10 @@ fn user_flag_needs_an_existing_context() {
 #[test]
 fn user_flag_without_any_context_is_an_error() {
     hand("user_flag_without_any_context_is_an_error")
-        .file("a/config", "users:\n- name: u\n  user: {token: CW-SECRET-a}\n")
+        .file(
+            "a/config",
+            "users:\n- name: u\n  user: {token: CW-SECRET-a}\n",
+        )
         .kubeconfig_env(&["a/config"])
         .user("u")
         .expect_fail();
@@ -983,7 +1037,9 @@ fn exec_user_has_no_token() {
     hand("exec_user_has_no_token")
         .file(
             "a/config",
-            &simple("{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: cw-login}}"),
+            &simple(
+                "{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: cw-login}}",
+            ),
         )
         .kubeconfig_env(&["a/config"])
         .expect_fail();
@@ -1013,7 +1069,10 @@ fn unknown_kind_in_a_later_file_fails_the_whole_load() {
 #[test]
 fn bad_yaml_fails_without_echoing_the_token() {
     hand("bad_yaml_fails_without_echoing_the_token")
-        .file("a/config", "users:\n- name: u\n  user: {token: \"CW-SECRET-unterminated\n")
+        .file(
+            "a/config",
+            "users:\n- name: u\n  user: {token: \"CW-SECRET-unterminated\n",
+        )
         .kubeconfig_env(&["a/config"])
         .expect_fail();
 }
@@ -1085,7 +1144,8 @@ fn unknown_key_that_looks_like_a_boolean_is_ignored() {
     hand("unknown_key_that_looks_like_a_boolean_is_ignored")
         .file(
             "a/config",
-            &simple("{token: CW-SECRET-a, y: 1}").replace("current-context", "on: 1\ncurrent-context"),
+            &simple("{token: CW-SECRET-a, y: 1}")
+                .replace("current-context", "on: 1\ncurrent-context"),
         )
         .kubeconfig_env(&["a/config"])
         .expect_token("CW-SECRET-a");
@@ -1097,9 +1157,107 @@ fn home_kube_config_is_read_when_kubeconfig_is_unset_or_empty() {
         h.file("home/.kube/config", &simple("{tokenFile: tok}"))
             .file("home/.kube/tok", "CW-SECRET-home\n")
     };
-    files(hand("home_kube_config_is_read_when_kubeconfig_is_unset"))
-        .expect_token("CW-SECRET-home");
+    files(hand("home_kube_config_is_read_when_kubeconfig_is_unset")).expect_token("CW-SECRET-home");
     let mut h = files(hand("home_kube_config_is_read_when_kubeconfig_is_empty"));
     h.sc.kubeconfig_env = Some(String::new());
     h.expect_token("CW-SECRET-home");
+}
+
+#[test]
+fn missing_cluster_with_user_flag_prints_the_flag_users_token_with_a_warning() {
+    hand("missing_cluster_with_user_flag_prints_the_flag_users_token_with_a_warning")
+        .file(
+            "a/config",
+            "current-context: ctx\ncontexts:\n- name: ctx\n  context: {cluster: nowhere, user: ghost}\nusers:\n- name: other\n  user: {token: CW-SECRET-other}\n",
+        )
+        .kubeconfig_env(&["a/config"])
+        .user("other")
+        .expect_token_warning("CW-SECRET-other", "nowhere");
+}
+
+/// client-go takes a shadowed context whole from the first file; it does not fill the
+/// first file's missing `user` from the later one.
+#[test]
+fn shadowed_context_is_taken_whole_from_the_first_file() {
+    hand("shadowed_context_is_taken_whole_from_the_first_file")
+        .file(
+            "a/config",
+            "current-context: ctx\nclusters:\n- {name: k, cluster: {server: https://k}}\ncontexts:\n- name: ctx\n  context: {cluster: k}\n",
+        )
+        .file("b/config", &simple("{token: CW-SECRET-b}"))
+        .kubeconfig_env(&["a/config", "b/config"])
+        .expect_fail();
+}
+
+#[test]
+fn context_flag_selects_a_context_defined_only_in_a_later_file() {
+    hand("context_flag_selects_a_context_defined_only_in_a_later_file")
+        .file("a/config", &simple("{token: CW-SECRET-a}"))
+        .file(
+            "b/config",
+            "contexts:\n- name: other\n  context: {cluster: k, user: v}\nusers:\n- name: v\n  user: {token: CW-SECRET-b-v}\n",
+        )
+        .kubeconfig_env(&["a/config", "b/config"])
+        .context("other")
+        .expect_token("CW-SECRET-b-v");
+}
+
+#[test]
+fn token_beside_exec_is_the_token() {
+    hand("token_beside_exec_is_the_token")
+        .file(
+            "a/config",
+            &simple("{token: CW-SECRET-with-exec, exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: cw-login}}"),
+        )
+        .kubeconfig_env(&["a/config"])
+        .expect_token("CW-SECRET-with-exec");
+}
+
+#[test]
+fn json_kubeconfig_is_read() {
+    hand("json_kubeconfig_is_read")
+        .file(
+            "a/config",
+            r#"{"apiVersion":"v1","kind":"Config","current-context":"ctx","contexts":[{"name":"ctx","context":{"cluster":"k","user":"u"}}],"clusters":[{"name":"k","cluster":{"server":"https://k"}}],"users":[{"name":"u","user":{"token":"CW-SECRET-json"}}]}"#,
+        )
+        .kubeconfig_env(&["a/config"])
+        .expect_token("CW-SECRET-json");
+}
+
+/// kubectl decodes every field it knows into its Go type, so a file with a quoted bool,
+/// bad base64 or a number for a string does not load, even in fields the plugin does not
+/// read.
+#[test]
+fn file_kubectl_cannot_decode_fails_the_load() {
+    for (name, broken) in [
+        (
+            "quoted_bool",
+            "  cluster: {server: https://k.example, insecure-skip-tls-verify: \"yes\"}",
+        ),
+        (
+            "bad_base64",
+            "  cluster: {server: https://k.example, certificate-authority-data: \"not base64!\"}",
+        ),
+    ] {
+        let file = simple("{token: CW-SECRET-a}")
+            .replace("  cluster:\n    server: https://k.example", broken);
+        hand(&format!("file_kubectl_cannot_decode_fails_the_load/{name}"))
+            .file("a/config", &file)
+            .kubeconfig_env(&["a/config"])
+            .expect_fail();
+    }
+    hand("file_kubectl_cannot_decode_fails_the_load/number_for_string")
+        .file("a/config", &simple("{token: CW-SECRET-a, username: 5}"))
+        .kubeconfig_env(&["a/config"])
+        .expect_fail();
+    hand("file_kubectl_cannot_decode_fails_the_load/preferences")
+        .file(
+            "a/config",
+            &format!(
+                "preferences: {{colors: maybe}}\n{}",
+                simple("{token: CW-SECRET-a}")
+            ),
+        )
+        .kubeconfig_env(&["a/config"])
+        .expect_fail();
 }

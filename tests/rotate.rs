@@ -59,7 +59,8 @@ fn every_layout_keeps_every_byte_but_the_token() {
             .expect("utf8")
             .replace(OLD, NEW)
     };
-    let cases: Vec<(&str, Box<dyn Fn(&[u8]) -> String>)> = vec![
+    type Expected = Box<dyn Fn(&[u8]) -> String>;
+    let cases: Vec<(&str, Expected)> = vec![
         ("commented.yaml", Box::new(whole)),
         ("flow.yaml", Box::new(whole)),
         ("quoted.yaml", Box::new(whole)),

@@ -66,10 +66,12 @@ pub enum EditError {
         reason: String,
     },
     /// No entry of the `users` list has this name.
-    #[error("user {user:?} is not in the users list")]
+    #[error("user {user:?} is not in the users list at {users_at}")]
     UserNotFound {
         /// The requested user name.
         user: String,
+        /// Position of the `users` list that was searched.
+        users_at: Position,
     },
     /// Two entries of the `users` list share a name; kubectl rejects such files.
     #[error(
@@ -84,14 +86,17 @@ pub enum EditError {
         second: Position,
     },
     /// The user exists but stores no `token` (for example only `tokenFile`).
-    #[error("user {user:?} at {position} has no token key{note}")]
+    #[error(
+        "user {user:?} at {position} has no token key{}",
+        .hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default()
+    )]
     NoToken {
         /// The requested user name.
         user: String,
         /// Position of the user's entry or `user` mapping.
         position: Position,
-        /// Extra context such as `": it uses tokenFile"`; may be empty.
-        note: String,
+        /// Extra context such as `"it only has tokenFile"`.
+        hint: Option<String>,
     },
     /// The `token` value is a mapping or a list.
     #[error("token of user {user:?} at {position} is a {found}, not a scalar")]
@@ -222,6 +227,8 @@ struct Node<'s> {
 struct Doc<'s> {
     /// Every non-comment event of the whole stream, in order.
     events: Vec<Event<'s>>,
+    /// The text of every comment of the whole stream, in order.
+    comments: Vec<Cow<'s, str>>,
     nodes: Vec<Node<'s>>,
     root: Option<NodeId>,
     anchor_nodes: HashMap<usize, NodeId>,
@@ -234,10 +241,11 @@ struct Doc<'s> {
 fn parser_options() -> granit_parser::Options {
     let mut options = granit_parser::Options::default();
     options.emit_anchor_events = true;
-    // Comments are not needed to locate or verify anything: all bytes outside the
-    // splices are compared verbatim, and comment emission has its own buffering limit
-    // that would reject files with long comment blocks.
-    options.emit_comments = false;
+    // Comments are compared during verification so a splice can never swallow one. The
+    // default buffering limit would reject long comment blocks in otherwise valid files;
+    // the buffer is bounded by the input size anyway.
+    options.emit_comments = true;
+    options.max_buffered_comment_events = 1 << 24;
     options
 }
 
@@ -273,6 +281,7 @@ impl<'s> Doc<'s> {
     fn parse(src: &'s str) -> Result<Self, EditError> {
         let mut doc = Doc {
             events: Vec::new(),
+            comments: Vec::new(),
             nodes: Vec::new(),
             root: None,
             anchor_nodes: HashMap::new(),
@@ -285,7 +294,8 @@ impl<'s> Doc<'s> {
         let mut stack: Vec<NodeId> = Vec::new();
         for item in Parser::new_from_str_with_options(src, parser_options()) {
             let (event, span) = item.map_err(|e| parse_error(&e))?;
-            if matches!(event, Event::Comment(..)) {
+            if let Event::Comment(text, _) = event {
+                doc.comments.push(text);
                 continue;
             }
             let index = doc.events.len();
@@ -294,12 +304,10 @@ impl<'s> Doc<'s> {
                     documents = documents.saturating_add(1);
                     building = documents == 1;
                 }
-                Event::DocumentEnd => {
-                    if building {
-                        building = false;
-                        let range = span.byte_range().ok_or_else(no_offsets)?;
-                        doc.doc_end = Some(range.end);
-                    }
+                Event::DocumentEnd if building => {
+                    building = false;
+                    let range = span.byte_range().ok_or_else(no_offsets)?;
+                    doc.doc_end = Some(range.end);
                 }
                 Event::Anchor(id, name) if building => {
                     doc.anchor_names.insert(*id, name.clone());
@@ -629,7 +637,7 @@ struct Slot<'e> {
 }
 
 fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<Splice>, EditError> {
-    let users = find_users_list(doc)?;
+    let (users_key, users) = find_users_list(doc)?;
     let entries = index_user_entries(doc, users)?;
 
     let mut slots: Vec<Slot<'_>> = Vec::new();
@@ -637,6 +645,7 @@ fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<Splice>
         let Some(entry) = entries.get(user) else {
             return Err(EditError::UserNotFound {
                 user: (*user).to_owned(),
+                users_at: doc.position(users_key),
             });
         };
         let (key, value) = find_token_slot(doc, user, *entry)?;
@@ -674,7 +683,8 @@ fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<Splice>
     Ok(splices)
 }
 
-fn find_users_list(doc: &Doc<'_>) -> Result<NodeId, EditError> {
+/// Returns the `users` key and its list.
+fn find_users_list(doc: &Doc<'_>) -> Result<(NodeId, NodeId), EditError> {
     let Some(root) = doc.root else {
         return Err(EditError::NoUsers {
             reason: "the file contains no yaml document".to_owned(),
@@ -695,13 +705,13 @@ fn find_users_list(doc: &Doc<'_>) -> Result<NodeId, EditError> {
             doc.position(root)
         )));
     }
-    let users = match doc.lookup(root, "users") {
+    let (users_key, users) = match doc.lookup(root, "users") {
         Lookup::Missing => {
             return Err(EditError::NoUsers {
                 reason: "the top-level mapping has no users key".to_owned(),
             })
         }
-        Lookup::Found { value, .. } => value,
+        Lookup::Found { key, value } => (key, value),
         Lookup::Duplicate { first, second } => {
             return Err(unsupported(format!(
                 "key \"users\" appears twice in the top-level mapping (at {} and {})",
@@ -723,7 +733,7 @@ fn find_users_list(doc: &Doc<'_>) -> Result<NodeId, EditError> {
         )));
     }
     match doc.node(users)?.kind {
-        Kind::Seq { .. } => Ok(users),
+        Kind::Seq { .. } => Ok((users_key, users)),
         _ => Err(EditError::NoUsers {
             reason: format!(
                 "users at {} is a {}, not a list",
@@ -792,13 +802,15 @@ fn find_token_slot(doc: &Doc<'_>, user: &str, item: NodeId) -> Result<(NodeId, N
             doc.position(item)
         )));
     }
-    let no_token = |at: NodeId, note: &str| EditError::NoToken {
+    let no_token = |at: NodeId, hint: Option<String>| EditError::NoToken {
         user: user.to_owned(),
         position: doc.position(at),
-        note: note.to_owned(),
+        hint,
     };
     let user_map = match doc.lookup(item, "user") {
-        Lookup::Missing => return Err(no_token(item, ": the entry has no user mapping")),
+        Lookup::Missing => {
+            return Err(no_token(item, Some("the entry has no user mapping".into())))
+        }
         Lookup::Found { value, .. } => value,
         Lookup::Duplicate { first, second } => {
             return Err(unsupported(format!(
@@ -821,18 +833,15 @@ fn find_token_slot(doc: &Doc<'_>, user: &str, item: NodeId) -> Result<(NodeId, N
         )));
     }
     if !doc.is_map(user_map) {
-        let note = format!(": its user value is a {}", doc.describe(user_map));
-        return Err(no_token(user_map, &note));
+        let hint = format!("its user value is a {}", doc.describe(user_map));
+        return Err(no_token(user_map, Some(hint)));
     }
     match doc.lookup(user_map, "token") {
         Lookup::Found { key, value } => Ok((key, value)),
         Lookup::Missing => {
-            let note = if matches!(doc.lookup(user_map, "tokenFile"), Lookup::Found { .. }) {
-                ": it only has tokenFile"
-            } else {
-                ""
-            };
-            Err(no_token(user_map, note))
+            let has_file = matches!(doc.lookup(user_map, "tokenFile"), Lookup::Found { .. });
+            let hint = has_file.then(|| "it only has tokenFile".to_owned());
+            Err(no_token(user_map, hint))
         }
         Lookup::Duplicate { first, second } => Err(unsupported(format!(
             "key \"token\" appears twice for user {user:?} (at {} and {})",
@@ -972,8 +981,8 @@ fn splice_for(
             }
             let (start, end, tail) = block_scalar_region(src, doc, key, node).ok_or_else(|| {
                 unsupported(format!(
-                    "token of user {user:?} at {at} is a block scalar whose header \
-                     the editor cannot locate"
+                    "token of user {user:?} at {at} is a block scalar whose extent \
+                     the editor cannot determine"
                 ))
             })?;
             let mut text = double_quoted(new_token);
@@ -1019,7 +1028,8 @@ fn block_scalar_region<'a>(
     let line_len = rest.find(['\r', '\n']).unwrap_or(rest.len());
     let tail = rest.get(..line_len)?;
     let tail_body = tail.trim_start_matches([' ', '\t']);
-    if !tail_body.is_empty() && !(tail_body.starts_with('#') && tail_body.len() < tail.len()) {
+    let comment_only = tail_body.starts_with('#') && tail_body.len() < tail.len();
+    if !tail_body.is_empty() && !comment_only {
         return None;
     }
     let line_end = header_end.checked_add(line_len)?;
@@ -1031,6 +1041,17 @@ fn block_scalar_region<'a>(
     let from_last = line_end.checked_add(last)?;
     let after = src.get(from_last..)?;
     let content_end = from_last.checked_add(after.find(['\r', '\n']).unwrap_or(after.len()))?;
+    // Every non-blank line being removed must be indented like the content, so the region
+    // cannot reach into a following comment or key whatever the parser's span says.
+    let indent = node.position.column.checked_sub(1)?;
+    let removed = src.get(line_end..content_end)?;
+    let outdented = removed.split(['\r', '\n']).any(|line| {
+        let body = line.trim_start_matches(' ');
+        !body.trim_start_matches('\t').is_empty() && line.len().saturating_sub(body.len()) < indent
+    });
+    if outdented {
+        return None;
+    }
     Some((indicator, content_end, tail))
 }
 
@@ -1157,9 +1178,9 @@ fn verify(
     splices: &[Splice],
     wanted: &[(&str, &str)],
 ) -> Result<(), EditError> {
-    let new_doc_end = verify_bytes(src, out, doc, splices)?;
+    verify_bytes(src, out, doc, splices)?;
     verify_events(out, doc, splices)?;
-    verify_data(src, out, doc, new_doc_end, wanted)
+    verify_data(src, out, wanted)
 }
 
 /// Bytes outside the splices are identical, and the first document's end moved by exactly
@@ -1217,6 +1238,7 @@ fn verify_bytes(
 fn verify_events(out: &str, doc: &Doc<'_>, splices: &[Splice]) -> Result<(), EditError> {
     let by_event: HashMap<usize, &Splice> = splices.iter().map(|s| (s.event, s)).collect();
     let mut index = 0usize;
+    let mut comment = 0usize;
     for item in Parser::new_from_str_with_options(out, parser_options()) {
         let (event, span) = item.map_err(|e| {
             verification(format!(
@@ -1225,7 +1247,16 @@ fn verify_events(out: &str, doc: &Doc<'_>, splices: &[Splice]) -> Result<(), Edi
                 e.marker().col().saturating_add(1)
             ))
         })?;
-        if matches!(event, Event::Comment(..)) {
+        // Comment placement hints may shift when a scalar's style changes; their text and
+        // order may not.
+        if let Event::Comment(text, _) = &event {
+            if doc.comments.get(comment) != Some(text) {
+                let at = marker_position(&span);
+                return Err(verification(format!(
+                    "a comment of the edited text differs from the original at {at}"
+                )));
+            }
+            comment = comment.saturating_add(1);
             continue;
         }
         let Some(original) = doc.events.get(index) else {
@@ -1260,55 +1291,36 @@ fn verify_events(out: &str, doc: &Doc<'_>, splices: &[Splice]) -> Result<(), Edi
             "the edited text has fewer yaml events than the original",
         ));
     }
+    if comment != doc.comments.len() {
+        return Err(verification(
+            "the edited text has fewer comments than the original",
+        ));
+    }
     Ok(())
 }
 
-fn data_options() -> serde_saphyr::Options {
-    let mut options = serde_saphyr::Options::default();
-    // Error text from the loader may quote source lines (and so tokens): only its
-    // location is ever reported, and snippets are not rendered at all.
-    options.with_snippet = false;
-    options.crop_radius = 0;
-    // kubectl's loader keeps the last duplicate; either way both texts are loaded alike.
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
-    if let Some(budget) = options.budget.as_mut() {
-        // Scale with large kubeconfigs; the parser itself bounds nesting.
-        budget.max_events = budget.max_events.max(8_000_000);
-        budget.max_nodes = budget.max_nodes.max(8_000_000);
-    }
-    options
-}
-
-fn load_data(text: &str, which: &str) -> Result<serde_json::Value, EditError> {
-    serde_saphyr::from_str_with_options::<serde_json::Value>(text, data_options()).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(" at {}:{}", l.line(), l.column()))
-            .unwrap_or_default();
-        verification(format!("the {which} document cannot be loaded as data{at}"))
-    })
-}
-
-/// An independent loader must see the original data with exactly the chosen tokens set.
-fn verify_data(
-    src: &str,
-    out: &str,
-    doc: &Doc<'_>,
-    new_doc_end: usize,
-    wanted: &[(&str, &str)],
-) -> Result<(), EditError> {
-    let old_text = doc
-        .doc_end
-        .and_then(|end| src.get(..end))
-        .ok_or_else(|| verification("the original first document cannot be isolated"))?;
-    let new_text = out
-        .get(..new_doc_end)
-        .ok_or_else(|| verification("the edited first document cannot be isolated"))?;
-    let mut expected = load_data(old_text, "original")?;
-    let actual = load_data(new_text, "edited")?;
+/// The plugin's own kubeconfig loader must read the edited text as the original with
+/// exactly the chosen tokens set. With the byte and event comparisons above this proves the
+/// edit; the loader is the lean one `token show` uses, so the check costs a few
+/// milliseconds on a 2 MB file where loading the whole document as generic data took
+/// hundreds (rotate's budget is 50 ms).
+fn verify_data(src: &str, out: &str, wanted: &[(&str, &str)]) -> Result<(), EditError> {
+    let nowhere = std::path::Path::new("");
+    let mut expected = super::load::parse(nowhere, src)
+        .map_err(|_| verification("the original document cannot be loaded as a kubeconfig"))?;
+    let actual = super::load::parse(nowhere, out)
+        .map_err(|_| verification("the edited document cannot be loaded as a kubeconfig"))?;
     for (user, new_token) in wanted {
-        set_token(&mut expected, user, new_token)?;
+        let mut matching = expected.users.iter_mut().filter(|u| u.name == *user);
+        let entry = matching
+            .next()
+            .ok_or_else(|| verification(format!("the loaded document has no user {user:?}")))?;
+        if matching.next().is_some() {
+            return Err(verification(format!(
+                "the loaded document has user {user:?} twice"
+            )));
+        }
+        entry.user.get_or_insert_with(Default::default).token = Some((*new_token).to_owned());
     }
     if expected != actual {
         return Err(verification(
@@ -1318,29 +1330,1368 @@ fn verify_data(
     Ok(())
 }
 
-fn set_token(root: &mut serde_json::Value, user: &str, new_token: &str) -> Result<(), EditError> {
-    let entries = root
-        .get_mut("users")
-        .and_then(serde_json::Value::as_array_mut)
-        .ok_or_else(|| verification("the loaded document has no users list"))?;
-    let mut matching = entries
-        .iter_mut()
-        .filter(|e| e.get("name").and_then(serde_json::Value::as_str) == Some(user));
-    let entry = matching
-        .next()
-        .ok_or_else(|| verification(format!("the loaded document has no user {user:?}")))?;
-    let user_map = entry
-        .get_mut("user")
-        .and_then(serde_json::Value::as_object_mut)
-        .ok_or_else(|| verification(format!("the loaded user {user:?} has no user mapping")))?;
-    user_map.insert(
-        "token".to_owned(),
-        serde_json::Value::String(new_token.to_owned()),
-    );
-    if matching.next().is_some() {
-        return Err(verification(format!(
-            "the loaded document has user {user:?} twice"
-        )));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An independent oracle for the tests: the first document as generic data.
+    fn data_options() -> serde_saphyr::Options {
+        let mut options = serde_saphyr::Options::default();
+        // Error text from the loader may quote source lines (and so tokens): only its
+        // location is ever reported, and snippets are not rendered at all.
+        options.with_snippet = false;
+        options.crop_radius = 0;
+        // kubectl's loader keeps the last duplicate; either way both texts are loaded alike.
+        options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+        options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
+        // Lets `~:` keys load instead of failing the whole check.
+        options.null_as_string = true;
+        if let Some(budget) = options.budget.as_mut() {
+            // Scale with large kubeconfigs; the parser itself bounds nesting.
+            budget.max_events = budget.max_events.max(8_000_000);
+            budget.max_nodes = budget.max_nodes.max(8_000_000);
+        }
+        options
     }
-    Ok(())
+
+    fn run(src: &str, edits: &[(&str, &str)]) -> Result<String, EditError> {
+        let edits: Vec<TokenEdit<'_>> = edits
+            .iter()
+            .map(|(user, new_token)| TokenEdit { user, new_token })
+            .collect();
+        replace_user_tokens(src, &edits)
+    }
+
+    #[track_caller]
+    fn ok(src: &str, edits: &[(&str, &str)]) -> String {
+        match run(src, edits) {
+            Ok(out) => out,
+            Err(e) => panic!("edit failed: {e}"),
+        }
+    }
+
+    #[track_caller]
+    fn err(src: &str, edits: &[(&str, &str)]) -> EditError {
+        match run(src, edits) {
+            Ok(out) => panic!("edit unexpectedly succeeded:\n{out}"),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(!msg.contains("CW-SECRET"), "token leaked into: {msg}");
+                assert!(!msg.contains('\n'), "multi-line message: {msg}");
+                for (_, new_token) in edits {
+                    assert!(new_token.is_empty() || !msg.contains(new_token), "{msg}");
+                }
+                e
+            }
+        }
+    }
+
+    #[test]
+    fn smoke() {
+        let src = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n";
+        assert_eq!(
+            ok(src, &[("a", "CW-SECRET-test-new-1")]),
+            "users:\n- name: a\n  user:\n    token: CW-SECRET-test-new-1\n"
+        );
+    }
+
+    fn big_kubeconfig(users: usize) -> String {
+        let mut s = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
+        let cert = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo".repeat(24);
+        for i in 0..users {
+            s.push_str(&format!(
+                "- name: cluster-{i}\n  cluster:\n    server: https://c{i}.example.invalid\n    certificate-authority-data: {cert}\n"
+            ));
+        }
+        s.push_str("users:\n");
+        for i in 0..users {
+            s.push_str(&format!(
+                "# user {i}\n- name: user-{i}\n  user:\n    token: CW-SECRET-test-old-{i} # rotated\n"
+            ));
+        }
+        s.push_str("current-context: ctx-0\n");
+        s
+    }
+
+    #[test]
+    fn large_file_many_edits_is_linear() {
+        let src = big_kubeconfig(2000);
+        assert!(src.len() > 1_900_000, "{}", src.len());
+        let names: Vec<String> = (0..700).map(|i| format!("user-{}", i * 2)).collect();
+        let tokens: Vec<String> = (0..700)
+            .map(|i| format!("CW-SECRET-test-new-{i}"))
+            .collect();
+        let edits: Vec<TokenEdit<'_>> = names
+            .iter()
+            .zip(&tokens)
+            .map(|(user, new_token)| TokenEdit { user, new_token })
+            .collect();
+        let started = std::time::Instant::now();
+        let out = replace_user_tokens(&src, &edits).expect("edit");
+        let elapsed = started.elapsed();
+        eprintln!("2000 users, 700 edits, {} bytes: {elapsed:?}", src.len());
+        assert!(out.contains("name: user-2\n  user:\n    token: CW-SECRET-test-new-1 # rotated\n"));
+        assert!(out.contains("name: user-3\n  user:\n    token: CW-SECRET-test-old-3 # rotated\n"));
+        // A per-edit re-parse would take minutes in a debug build.
+        assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+    }
+
+    const NEW: &str = "CW-SECRET-test-new-1";
+    const NEW2: &str = "CW-SECRET-test-new-2";
+
+    fn load(text: &str) -> serde_json::Value {
+        serde_saphyr::from_str_with_options(text, data_options()).expect("loads")
+    }
+
+    /// Independent of the editor's planning: the output's first document must load as the
+    /// original data with exactly the given tokens set.
+    #[track_caller]
+    fn assert_data(src: &str, out: &str, edits: &[(&str, &str)]) {
+        let mut expected = load(src);
+        for (user, token) in edits {
+            let users = expected["users"].as_array_mut().expect("users");
+            let entry = users
+                .iter_mut()
+                .find(|e| e["name"] == *user)
+                .expect("user entry");
+            entry["user"]["token"] = serde_json::Value::String((*token).to_owned());
+        }
+        assert_eq!(load(out), expected);
+    }
+
+    const KUBECTL: &str = "\
+apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: QUJD
+    server: https://api.example.invalid
+  name: cw
+contexts:
+- context:
+    cluster: cw
+    user: alice
+  name: cw
+current-context: cw
+kind: Config
+preferences: {}
+users:
+- name: alice
+  user:
+    token: CW-SECRET-test-old-1
+- name: bob
+  user:
+    token: CW-SECRET-test-old-2
+";
+
+    #[test]
+    fn kubectl_written_file() {
+        let out = ok(KUBECTL, &[("alice", NEW)]);
+        assert_eq!(
+            out,
+            KUBECTL.replace("token: CW-SECRET-test-old-1", "token: CW-SECRET-test-new-1")
+        );
+        assert_data(KUBECTL, &out, &[("alice", NEW)]);
+    }
+
+    #[test]
+    fn several_users_in_one_call() {
+        let out = ok(KUBECTL, &[("bob", NEW2), ("alice", NEW)]);
+        let expected = KUBECTL
+            .replace("CW-SECRET-test-old-1", NEW)
+            .replace("CW-SECRET-test-old-2", NEW2);
+        assert_eq!(out, expected);
+        // The same edit twice is harmless.
+        assert_eq!(
+            ok(KUBECTL, &[("bob", NEW2), ("alice", NEW), ("bob", NEW2)]),
+            expected
+        );
+    }
+
+    #[test]
+    fn hand_written_with_comments_everywhere() {
+        let src = "\
+# kubeconfig for the lab
+apiVersion: v1 # always v1
+kind: Config
+
+users:   # people
+  # first entry
+  - name: alice   # the admin
+    user:
+      # the token below is rotated monthly
+      token:   CW-SECRET-test-old-1    # rotated 2024-01
+      # trailing comment in the mapping
+
+  # second entry
+  - name: bob
+    user:
+      token: # value on the next line
+        CW-SECRET-test-old-2
+# the end
+";
+        let out = ok(src, &[("alice", NEW), ("bob", NEW2)]);
+        assert_eq!(
+            out,
+            src.replace("CW-SECRET-test-old-1", NEW)
+                .replace("CW-SECRET-test-old-2", NEW2)
+        );
+        assert_data(src, &out, &[("alice", NEW), ("bob", NEW2)]);
+    }
+
+    #[test]
+    fn four_space_and_indentless_sequences() {
+        let four = "users:\n    -   name: a\n        user:\n            token: CW-SECRET-test-old-1\n            other: x\n";
+        assert_eq!(
+            ok(four, &[("a", NEW)]),
+            four.replace("CW-SECRET-test-old-1", NEW)
+        );
+        let indentless = "users:\n- user:\n    token: 'CW-SECRET-test-old-1'\n  name: a\n- name: b\n  user: {token: CW-SECRET-test-old-2}\n";
+        assert_eq!(
+            ok(indentless, &[("a", NEW), ("b", NEW2)]),
+            indentless
+                .replace("CW-SECRET-test-old-1", NEW)
+                .replace("CW-SECRET-test-old-2", NEW2)
+        );
+    }
+
+    #[test]
+    fn flow_style() {
+        let src = "users: [{name: a, user: {token: CW-SECRET-test-old-1}}, {\"name\":\"b\",\"user\":{\"token\":\"CW-SECRET-test-old-2\"}}]\n";
+        let out = ok(src, &[("a", NEW), ("b", NEW2)]);
+        assert_eq!(
+            out,
+            "users: [{name: a, user: {token: CW-SECRET-test-new-1}}, {\"name\":\"b\",\"user\":{\"token\":\"CW-SECRET-test-new-2\"}}]\n"
+        );
+        // A value that is not plain-safe inside a flow mapping becomes double-quoted.
+        let out = ok(src, &[("a", "CW,SECRET}test")]);
+        assert_eq!(
+            out,
+            "users: [{name: a, user: {token: \"CW,SECRET}test\"}}, {\"name\":\"b\",\"user\":{\"token\":\"CW-SECRET-test-old-2\"}}]\n"
+        );
+        let multiline =
+            "users: [\n  {name: a, user: {\n    token: 'CW-SECRET-test-old-1'\n  }},\n]\n";
+        assert_eq!(
+            ok(multiline, &[("a", NEW)]),
+            "users: [\n  {name: a, user: {\n    token: 'CW-SECRET-test-new-1'\n  }},\n]\n"
+        );
+    }
+
+    #[test]
+    fn quoting_styles_are_kept() {
+        let src = "users:\n- name: p\n  user: {token: CW-SECRET-test-old-1}\n- name: s\n  user:\n    token: 'CW-SECRET-test-old-2'\n- name: d\n  user:\n    token: \"CW-SECRET-test-old-3\"\n";
+        let out = ok(src, &[("p", NEW), ("s", NEW), ("d", NEW)]);
+        assert_eq!(
+            out,
+            "users:\n- name: p\n  user: {token: CW-SECRET-test-new-1}\n- name: s\n  user:\n    token: 'CW-SECRET-test-new-1'\n- name: d\n  user:\n    token: \"CW-SECRET-test-new-1\"\n"
+        );
+        // Quote characters in the new value are escaped in the original style.
+        let out = ok(src, &[("s", "CW-it's"), ("d", "CW-\"q\"\\")]);
+        assert!(out.contains("    token: 'CW-it''s'\n"), "{out}");
+        assert!(out.contains("    token: \"CW-\\\"q\\\"\\\\\"\n"), "{out}");
+        assert_data(src, &out, &[("s", "CW-it's"), ("d", "CW-\"q\"\\")]);
+        // Control characters cannot be single-quoted: the scalar becomes double-quoted.
+        let out = ok(src, &[("s", "CW\ttab\u{7f}")]);
+        assert!(out.contains("    token: \"CW\\ttab\\x7F\"\n"), "{out}");
+        assert_data(src, &out, &[("s", "CW\ttab\u{7f}")]);
+        // Multi-line quoted originals are replaced whole.
+        let src =
+            "users:\n- name: m\n  user:\n    token: \"CW-SECRET-\n      test-old-1\"\n    x: 1\n";
+        assert_eq!(
+            ok(src, &[("m", NEW)]),
+            "users:\n- name: m\n  user:\n    token: \"CW-SECRET-test-new-1\"\n    x: 1\n"
+        );
+    }
+
+    #[test]
+    fn values_unsafe_as_plain_are_double_quoted() {
+        let src = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # keep\n";
+        for value in [
+            "yes",
+            "No",
+            "on",
+            "OFF",
+            "y",
+            "n",
+            "true",
+            "null",
+            "~",
+            "123",
+            "0x1F",
+            "1_000",
+            ".inf",
+            "1:20",
+            "2001-12-14",
+            "0o17",
+            "-1",
+            "+1",
+            "=",
+            "<<",
+            "a b",
+            "a: b",
+            "#x",
+            "-",
+            "[x]",
+            "*x",
+            "&x",
+            "!x",
+            "%x",
+            "@x",
+            "`x",
+            "a#b",
+            "é",
+        ] {
+            let out = ok(src, &[("a", value)]);
+            let expected = format!(
+                "users:\n- name: a\n  user:\n    token: {} # keep\n",
+                double_quoted(value)
+            );
+            assert_eq!(out, expected, "value {value:?}");
+            assert_data(src, &out, &[("a", value)]);
+        }
+        for value in [
+            "CW-SECRET-test-new-1",
+            "abc_DEF.ghi/jkl+mno=",
+            "_x",
+            "yesno",
+            "a~b",
+        ] {
+            let out = ok(src, &[("a", value)]);
+            assert_eq!(
+                out,
+                format!("users:\n- name: a\n  user:\n    token: {value} # keep\n")
+            );
+        }
+    }
+
+    #[test]
+    fn plain_safety_rules() {
+        assert!(is_plain_safe("CW-SECRET-test-new-1"));
+        assert!(is_plain_safe("Token_with.dots/and+eq="));
+        for bad in [
+            "",
+            "yes",
+            "YES",
+            "Yes",
+            "no",
+            "on",
+            "Off",
+            "y",
+            "N",
+            "true",
+            "False",
+            "null",
+            "NULL",
+            "1",
+            "0x1F",
+            "1_000",
+            "1e3",
+            "1:20",
+            "2001-12-14",
+            ".inf",
+            ".nan",
+            "-.inf",
+            "~",
+            "-",
+            "a b",
+            "a:b",
+            "a#b",
+            "a,b",
+            "a[b",
+            "a{b",
+            "a}b",
+            "a]b",
+            "a'b",
+            "a\"b",
+            "a\\b",
+            "a\tb",
+            "a\nb",
+            "é",
+        ] {
+            assert!(!is_plain_safe(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn double_quoting_escapes() {
+        assert_eq!(double_quoted("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(double_quoted("\n\r\t\0"), "\"\\n\\r\\t\\0\"");
+        assert_eq!(
+            double_quoted("\u{1}\u{85}\u{2028}\u{feff}"),
+            "\"\\x01\\x85\\u2028\\uFEFF\""
+        );
+        assert_eq!(double_quoted("é"), "\"é\"");
+        assert_eq!(single_quoted("it's"), Some("'it''s'".to_owned()));
+        assert_eq!(single_quoted("a\nb"), None);
+    }
+
+    #[test]
+    fn block_scalars_become_double_quoted_on_the_key_line() {
+        let cases = [
+            (
+                "users:\n- name: a\n  user:\n    token: |\n      CW-SECRET-test-old-1\n    next: x\n",
+                "users:\n- name: a\n  user:\n    token: \"CW-SECRET-test-new-1\"\n    next: x\n",
+            ),
+            (
+                "users:\n- name: a\n  user:\n    token: |-\n      CW-SECRET-test-old-1\n\n    # after the block\n    next: x\n",
+                "users:\n- name: a\n  user:\n    token: \"CW-SECRET-test-new-1\"\n\n    # after the block\n    next: x\n",
+            ),
+            (
+                "users:\n- name: a\n  user:\n    token: >- # folded\n      CW-SECRET-\n      test-old-1\n- name: b\n",
+                "users:\n- name: a\n  user:\n    token: \"CW-SECRET-test-new-1\" # folded\n- name: b\n",
+            ),
+            (
+                "users:\n- name: a\n  user:\n    token: |+2\n      CW-SECRET-test-old-1  \n\n\n",
+                "users:\n- name: a\n  user:\n    token: \"CW-SECRET-test-new-1\"\n\n\n",
+            ),
+            (
+                "users:\n- name: a\n  user:\n    token: !!str &t |\n      CW-SECRET-test-old-1",
+                "users:\n- name: a\n  user:\n    token: !!str &t \"CW-SECRET-test-new-1\"",
+            ),
+            (
+                "users:\n- name: a\n  user:\n    token: # comment first\n      |\n      CW-SECRET-test-old-1\n",
+                "users:\n- name: a\n  user:\n    token: # comment first\n      \"CW-SECRET-test-new-1\"\n",
+            ),
+            (
+                "users:\n- name: a\n  user:\n    token: |\n    next: x\n",
+                "users:\n- name: a\n  user:\n    token: \"CW-SECRET-test-new-1\"\n    next: x\n",
+            ),
+        ];
+        for (src, expected) in cases {
+            let out = ok(src, &[("a", NEW)]);
+            assert_eq!(out, expected, "source {src:?}");
+            assert_data(src, &out, &[("a", NEW)]);
+        }
+    }
+
+    #[test]
+    fn block_scalar_with_crlf_keeps_line_endings() {
+        let src = "users:\r\n- name: a\r\n  user:\r\n    token: | # hdr\r\n      CW-SECRET-test-old-1\r\n\r\n    # after\r\n    next: x\r\n";
+        let out = ok(src, &[("a", NEW)]);
+        assert_eq!(
+            out,
+            "users:\r\n- name: a\r\n  user:\r\n    token: \"CW-SECRET-test-new-1\" # hdr\r\n\r\n    # after\r\n    next: x\r\n"
+        );
+        assert_data(src, &out, &[("a", NEW)]);
+    }
+
+    #[test]
+    fn crlf_bom_and_no_trailing_newline() {
+        let crlf = KUBECTL.replace('\n', "\r\n");
+        assert_eq!(
+            ok(&crlf, &[("bob", NEW)]),
+            crlf.replace("CW-SECRET-test-old-2", NEW)
+        );
+        let bom = format!("\u{feff}{KUBECTL}");
+        let out = ok(&bom, &[("bob", NEW)]);
+        assert_eq!(out, bom.replace("CW-SECRET-test-old-2", NEW));
+        assert!(out.starts_with('\u{feff}'));
+        let bare = KUBECTL.trim_end_matches('\n');
+        assert_eq!(
+            ok(bare, &[("bob", NEW)]),
+            bare.replace("CW-SECRET-test-old-2", NEW)
+        );
+    }
+
+    #[test]
+    fn multi_document_and_directives() {
+        let src = "%YAML 1.2\n---\nusers:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n...\n---\nusers:\n- name: a\n  user:\n    token: CW-SECRET-test-old-2\n";
+        assert_eq!(
+            ok(src, &[("a", NEW)]),
+            src.replacen("CW-SECRET-test-old-1", NEW, 1)
+        );
+        let src = "---\nusers:\n- name: a\n  user: {token: CW-SECRET-test-old-1}\n---\nnot: [a, kubeconfig\n";
+        // A later document that does not parse makes the whole file invalid.
+        assert!(matches!(err(src, &[("a", NEW)]), EditError::Parse { .. }));
+        let src = "---\nusers:\n- name: a\n  user: {token: CW-SECRET-test-old-1}\n---\n- other: doc # c\n";
+        assert_eq!(
+            ok(src, &[("a", NEW)]),
+            src.replace("CW-SECRET-test-old-1", NEW)
+        );
+    }
+
+    #[test]
+    fn quoted_keys_and_explicit_keys() {
+        let src = "'users':\n- \"name\": a\n  \"user\":\n    \"token\": CW-SECRET-test-old-1\n- name: b\n  user:\n    ? token\n    : CW-SECRET-test-old-2\n";
+        assert_eq!(
+            ok(src, &[("a", NEW), ("b", NEW2)]),
+            src.replace("CW-SECRET-test-old-1", NEW)
+                .replace("CW-SECRET-test-old-2", NEW2)
+        );
+    }
+
+    #[test]
+    fn alias_keys_and_null_or_empty_tokens() {
+        let alias_key = "k: &k token\nusers:\n- name: a\n  user:\n    *k : CW-SECRET-test-old-1\n";
+        let out = ok(alias_key, &[("a", NEW)]);
+        assert_eq!(out, alias_key.replace("CW-SECRET-test-old-1", NEW));
+        assert_data(alias_key, &out, &[("a", NEW)]);
+        let null =
+            "users:\n- name: a\n  user:\n    token: null\n- name: b\n  user:\n    token: \"\"\n";
+        let out = ok(null, &[("a", NEW), ("b", NEW2)]);
+        assert_eq!(
+            out,
+            "users:\n- name: a\n  user:\n    token: CW-SECRET-test-new-1\n- name: b\n  user:\n    token: \"CW-SECRET-test-new-2\"\n"
+        );
+        assert_data(null, &out, &[("a", NEW), ("b", NEW2)]);
+    }
+
+    #[test]
+    fn tagged_tokens() {
+        let src = "users:\n- name: a\n  user:\n    token: !!str CW-SECRET-test-old-1\n- name: b\n  user:\n    token: ! 'CW-SECRET-test-old-2'\n";
+        let out = ok(src, &[("a", NEW), ("b", NEW2)]);
+        assert_eq!(
+            out,
+            "users:\n- name: a\n  user:\n    token: !!str CW-SECRET-test-new-1\n- name: b\n  user:\n    token: ! 'CW-SECRET-test-new-2'\n"
+        );
+        let custom = "users:\n- name: a\n  user:\n    token: !secret CW-SECRET-test-old-1\n";
+        let e = err(custom, &[("a", NEW)]);
+        assert!(matches!(e, EditError::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("tag"), "{e}");
+    }
+
+    #[test]
+    fn anchors_and_aliases() {
+        let shared = "users:\n- name: a\n  user:\n    token: &t CW-SECRET-test-old-1\n- name: b\n  user:\n    token: *t\n";
+        // Both users that share the anchor get the same new value: allowed, edited once.
+        let out = ok(shared, &[("a", NEW), ("b", NEW)]);
+        assert_eq!(out, shared.replace("CW-SECRET-test-old-1", NEW));
+        assert_data(shared, &out, &[("a", NEW), ("b", NEW)]);
+        // Editing only one of them would silently change the other.
+        for user in ["a", "b"] {
+            let e = err(shared, &[(user, NEW)]);
+            assert!(matches!(e, EditError::Unsupported { .. }), "{e}");
+            assert!(e.to_string().contains("shared through anchor &t"), "{e}");
+            assert!(e.to_string().contains(&format!("user \"{user}\"")), "{e}");
+        }
+        let e = err(shared, &[("a", NEW), ("b", NEW2)]);
+        assert!(e.to_string().contains("different new token"), "{e}");
+
+        // Anchor defined on a key that is not a token.
+        let other =
+            "defaults: &t CW-SECRET-test-old-1\nusers:\n- name: a\n  user:\n    token: *t\n";
+        let e = err(other, &[("a", NEW)]);
+        assert_eq!(
+            e.to_string(),
+            "token of user \"a\" at 5:12 is shared through anchor &t with other keys"
+        );
+
+        // An anchor nobody refers to is harmless and stays in place.
+        let lone = "users:\n- name: a\n  user:\n    token: &t 'CW-SECRET-test-old-1'\n";
+        assert_eq!(
+            ok(lone, &[("a", NEW)]),
+            lone.replace("CW-SECRET-test-old-1", NEW)
+        );
+
+        // Shared containers on the path are refused too.
+        let entry =
+            "users:\n- &e\n  name: a\n  user:\n    token: CW-SECRET-test-old-1\nbackup: *e\n";
+        assert!(err(entry, &[("a", NEW)])
+            .to_string()
+            .contains("shared through anchor &e"));
+        let user = "base: &u {token: CW-SECRET-test-old-1}\nusers:\n- name: a\n  user: *u\n";
+        assert!(err(user, &[("a", NEW)])
+            .to_string()
+            .contains("shared through anchor &u"));
+        let list = "all: &l\n- name: a\n  user: {token: CW-SECRET-test-old-1}\nusers: *l\n";
+        assert!(err(list, &[("a", NEW)])
+            .to_string()
+            .contains("shared through anchor &l"));
+        // Aliases of the name only are fine.
+        let name = "nm: &n a\nusers:\n- name: *n\n  user: {token: CW-SECRET-test-old-1}\n";
+        assert_eq!(
+            ok(name, &[("a", NEW)]),
+            name.replace("CW-SECRET-test-old-1", NEW)
+        );
+    }
+
+    #[test]
+    fn merge_keys() {
+        let from_merge =
+            "base: &b\n  token: CW-SECRET-test-old-1\nusers:\n- name: a\n  user:\n    <<: *b\n";
+        let e = err(from_merge, &[("a", NEW)]);
+        assert!(
+            e.to_string()
+                .contains("comes from the merge key (<<) at 6:5"),
+            "{e}"
+        );
+        let both = "base: &b\n  token: CW-SECRET-test-old-1\nusers:\n- name: a\n  user:\n    <<: *b\n    token: CW-SECRET-test-old-2\n";
+        let e = err(both, &[("a", NEW)]);
+        assert!(
+            e.to_string().contains("may also come from the merge key"),
+            "{e}"
+        );
+        let unrelated = "base: &b\n  client-key-data: QUJD\nusers:\n- name: a\n  user:\n    <<: [*b]\n    token: CW-SECRET-test-old-2\n";
+        let out = ok(unrelated, &[("a", NEW)]);
+        assert_eq!(out, unrelated.replace("CW-SECRET-test-old-2", NEW));
+        assert_data(unrelated, &out, &[("a", NEW)]);
+        let merged_name =
+            "nm: &n {name: a}\nusers:\n- <<: *n\n  user: {token: CW-SECRET-test-old-1}\n";
+        let out = ok(merged_name, &[("a", NEW)]);
+        assert_eq!(out, merged_name.replace("CW-SECRET-test-old-1", NEW));
+        let merged_users =
+            "d: &d {users: [{name: a, user: {token: CW-SECRET-test-old-1}}]}\n<<: *d\n";
+        assert!(matches!(
+            err(merged_users, &[("a", NEW)]),
+            EditError::Unsupported { .. }
+        ));
+    }
+
+    #[test]
+    fn lookup_failures() {
+        assert_eq!(
+            err(KUBECTL, &[("carol", NEW)]).to_string(),
+            "user \"carol\" is not in the users list at 15:1"
+        );
+        let token_file = "users:\n- name: a\n  user:\n    tokenFile: /var/run/token\n";
+        let e = err(token_file, &[("a", NEW)]);
+        assert_eq!(
+            e.to_string(),
+            "user \"a\" at 4:5 has no token key: it only has tokenFile"
+        );
+        let no_user = "users:\n- name: a\n";
+        assert!(matches!(
+            err(no_user, &[("a", NEW)]),
+            EditError::NoToken { .. }
+        ));
+        let null_user = "users:\n- name: a\n  user:\n";
+        assert!(matches!(
+            err(null_user, &[("a", NEW)]),
+            EditError::NoToken { .. }
+        ));
+        let dup = "users:\n- name: a\n  user: {token: CW-SECRET-test-old-1}\n- name: a\n  user: {token: CW-SECRET-test-old-2}\n";
+        let e = err(dup, &[("a", NEW)]);
+        assert_eq!(
+            e.to_string(),
+            "user name \"a\" appears more than once in the users list (at 2:3 and 4:3)"
+        );
+        let mapping = "users:\n- name: a\n  user:\n    token: {value: CW-SECRET-test-old-1}\n";
+        assert_eq!(
+            err(mapping, &[("a", NEW)]).to_string(),
+            "token of user \"a\" at 4:12 is a mapping, not a scalar"
+        );
+        let list = "users:\n- name: a\n  user:\n    token: [CW-SECRET-test-old-1]\n";
+        assert!(matches!(
+            err(list, &[("a", NEW)]),
+            EditError::NotScalar { found: "list", .. }
+        ));
+        let empty = "users:\n- name: a\n  user:\n    token:\n";
+        assert!(err(empty, &[("a", NEW)]).to_string().contains("is empty"));
+        let dup_key = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    token: CW-SECRET-test-old-2\n";
+        assert!(err(dup_key, &[("a", NEW)])
+            .to_string()
+            .contains("appears twice"));
+        assert!(matches!(
+            err(KUBECTL, &[("alice", NEW), ("alice", NEW2)]),
+            EditError::ConflictingEdits { .. }
+        ));
+    }
+
+    #[test]
+    fn documents_without_users() {
+        let cases = [
+            ("", "the file contains no yaml document"),
+            ("# only a comment\n", "the file contains no yaml document"),
+            (
+                "- a\n- b\n",
+                "the first document at 1:1 is a list, not a mapping",
+            ),
+            (
+                "just text\n",
+                "the first document at 1:1 is a scalar, not a mapping",
+            ),
+            ("apiVersion: v1\n", "the top-level mapping has no users key"),
+            ("users:\n", "users at 1:6 is a null value, not a list"),
+            ("users: {a: 1}\n", "users at 1:8 is a mapping, not a list"),
+        ];
+        for (src, reason) in cases {
+            let e = err(src, &[("a", NEW)]);
+            assert_eq!(
+                e.to_string(),
+                format!("kubeconfig has no users list: {reason}"),
+                "{src:?}"
+            );
+        }
+        assert!(matches!(
+            err("users: []\n", &[("a", NEW)]),
+            EditError::UserNotFound { .. }
+        ));
+    }
+
+    #[test]
+    fn malformed_yaml_is_a_parse_error() {
+        for src in [
+            "users: [\n",
+            "users:\n- name: a\n  user:\n    token: \"CW-SECRET-test-old-1\n",
+            "users:\n- name: a\n user: x\n",
+            "a: b: c\n",
+            "users:\n  - a\n - b\n",
+            "key: *nope\n",
+        ] {
+            let e = err(src, &[("a", NEW)]);
+            assert!(matches!(e, EditError::Parse { .. }), "{src:?}: {e}");
+            assert!(
+                e.to_string()
+                    .starts_with("kubeconfig is not valid yaml at "),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_edit_list_returns_input() {
+        assert_eq!(ok("not: [valid", &[]), "not: [valid");
+    }
+
+    #[test]
+    fn odd_new_tokens_never_panic() {
+        for value in [
+            "", " ", "\n", "a\r\nb", "\u{0}", "\u{2028}", "'", "\"", "\\", "💥",
+        ] {
+            let out = ok(KUBECTL, &[("alice", value)]);
+            assert_data(KUBECTL, &out, &[("alice", value)]);
+            let quoted = "users:\n- name: a\n  user:\n    token: 'CW-SECRET-test-old-1'\n";
+            let out = ok(quoted, &[("a", value)]);
+            assert_data(quoted, &out, &[("a", value)]);
+        }
+    }
+
+    fn wanted_a() -> [(&'static str, &'static str); 1] {
+        [("a", NEW)]
+    }
+
+    #[test]
+    fn verification_rejects_a_wrong_splice() {
+        let src = KUBECTL;
+        let wanted = [("alice", NEW)];
+        let doc = Doc::parse(src).expect("parse");
+        let splices = plan(src, &doc, &wanted).expect("plan");
+        let good = apply_splices(src, &splices).expect("apply");
+        assert!(verify(src, &good, &doc, &splices, &wanted).is_ok());
+
+        // The text says something else than the splice claims.
+        let mut wrong_value = splices.clone();
+        if let Some(s) = wrong_value.first_mut() {
+            s.replacement = "CW-SECRET-test-new-9".to_owned();
+        }
+        let out = apply_splices(src, &wrong_value).expect("apply");
+        let e = verify(src, &out, &doc, &splices, &wanted).expect_err("must fail");
+        assert!(matches!(e, EditError::Verification { .. }), "{e}");
+
+        // The splice breaks the structure.
+        let mut broken = splices.clone();
+        if let Some(s) = broken.first_mut() {
+            s.replacement = "x\n  evil: 1".to_owned();
+        }
+        let out = apply_splices(src, &broken).expect("apply");
+        assert!(verify(src, &out, &doc, &broken, &wanted).is_err());
+
+        // A byte outside the splices changed.
+        let tampered = good.replace("kind: Config", "kind: Confog");
+        assert!(verify(src, &tampered, &doc, &splices, &wanted).is_err());
+
+        // A splice that swallows a comment keeps the structure but must still be caught.
+        let commented = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # note\n";
+        let doc = Doc::parse(commented).expect("parse");
+        let mut splices = plan(commented, &doc, &wanted_a()).expect("plan");
+        if let Some(s) = splices.first_mut() {
+            s.end = commented.len() - 1;
+        }
+        let out = apply_splices(commented, &splices).expect("apply");
+        assert_eq!(
+            out,
+            "users:\n- name: a\n  user:\n    token: CW-SECRET-test-new-1\n"
+        );
+        let e = verify(commented, &out, &doc, &splices, &wanted_a()).expect_err("must fail");
+        assert!(e.to_string().contains("comment"), "{e}");
+
+        // The right bytes, but the wrong user was expected to change.
+        let doc = Doc::parse(src).expect("parse");
+        let splices = plan(src, &doc, &wanted).expect("plan");
+        let e = verify(src, &good, &doc, &splices, &[("bob", NEW)]).expect_err("must fail");
+        assert!(
+            e.to_string()
+                .contains("not the original with only the tokens changed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn error_messages_are_lowercase_single_line_and_token_free() {
+        let sources = [
+            "users:\n- name: a\n  user:\n    token: !x CW-SECRET-test-old-1\n",
+            "users:\n- name: a\n  user:\n    token: {CW-SECRET-test-old-1: 1}\n",
+            "x: &t CW-SECRET-test-old-1\nusers:\n- name: a\n  user:\n    token: *t\n",
+            "users:\n- name: a\n  user:\n    token: \"CW-SECRET-test-old-1\n",
+            "users:\n- name: CW-SECRET-test-old-1\n",
+        ];
+        for src in sources {
+            for edits in [&[("a", NEW)][..], &[("CW-SECRET-test-old-1", NEW)][..]] {
+                if let Err(e) = run(src, edits) {
+                    let msg = e.to_string();
+                    assert!(!msg.contains(NEW) && !msg.contains('\n'), "{msg}");
+                    if edits[0].0 == "a" {
+                        assert!(!msg.contains("CW-SECRET"), "{msg}");
+                    }
+                    let first = msg.chars().next().unwrap_or('x');
+                    assert!(first.is_lowercase(), "{msg}");
+                }
+            }
+        }
+    }
+
+    mod generated {
+        use super::super::*;
+        use super::load;
+        use proptest::prelude::*;
+        use serde_json::{json, Map, Value};
+
+        const NEW_TOKENS: [(&str, bool); 7] = [
+            ("CW-SECRET-test-new-1", true),
+            ("CW-SECRET-test-new-2", true),
+            ("yes", false),
+            ("123", false),
+            ("CW SECRET test", false),
+            ("CW-it's", false),
+            ("CW-\"q\"\\", false),
+        ];
+
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Style {
+            Plain,
+            Single,
+            Double,
+            /// Index into `BLOCK_HEADERS`.
+            Block(usize),
+        }
+
+        /// Header (with `{}` for the indentation step) and whether the value keeps its
+        /// final line break (clip) or not (strip).
+        const BLOCK_HEADERS: [(&str, bool); 5] = [
+            ("|", true),
+            ("|-", false),
+            (">", true),
+            (">-", false),
+            ("|{}-", false),
+        ];
+
+        #[derive(Debug, Clone)]
+        struct User {
+            name_style: u8,
+            style: Style,
+            comment_above: bool,
+            inline_comment: bool,
+            extra_before: bool,
+            extra_after: bool,
+            token_file: bool,
+            blank_after: bool,
+        }
+
+        #[derive(Debug, Clone)]
+        struct KubeDoc {
+            crlf: bool,
+            bom: bool,
+            indent: usize,
+            indentless: bool,
+            flow: bool,
+            flow_multiline: bool,
+            prefix: u8,
+            suffix: u8,
+            final_newline: bool,
+            users_first: bool,
+            users: Vec<User>,
+        }
+
+        /// Where a token was written, and what follows the new scalar for block headers.
+        #[derive(Debug, Clone)]
+        struct TokenLoc {
+            start: usize,
+            end: usize,
+            style: Style,
+            tail: String,
+        }
+
+        struct Rendered {
+            text: String,
+            tokens: Vec<Option<TokenLoc>>,
+            data: Value,
+        }
+
+        fn user_strategy() -> impl Strategy<Value = User> {
+            (
+                0u8..3,
+                prop_oneof![
+                    Just(Style::Plain),
+                    Just(Style::Single),
+                    Just(Style::Double),
+                    (0..BLOCK_HEADERS.len()).prop_map(Style::Block),
+                ],
+                any::<[bool; 6]>(),
+                proptest::bool::weighted(0.15),
+            )
+                .prop_map(|(name_style, style, flags, token_file)| User {
+                    name_style,
+                    style,
+                    comment_above: flags[0],
+                    inline_comment: flags[1],
+                    extra_before: flags[2],
+                    extra_after: flags[3],
+                    blank_after: flags[4],
+                    token_file,
+                })
+        }
+
+        fn doc_strategy() -> impl Strategy<Value = KubeDoc> {
+            (
+                any::<[bool; 8]>(),
+                prop_oneof![Just(2usize), Just(4usize)],
+                0u8..4,
+                0u8..4,
+                proptest::collection::vec(user_strategy(), 1..7),
+            )
+                .prop_map(|(f, indent, prefix, suffix, users)| KubeDoc {
+                    crlf: f[0],
+                    bom: f[1],
+                    indent,
+                    indentless: f[2],
+                    flow: f[3] && f[4],
+                    flow_multiline: f[5],
+                    prefix,
+                    suffix,
+                    final_newline: f[6],
+                    users_first: f[7],
+                    users,
+                })
+        }
+
+        struct Writer {
+            text: String,
+            nl: &'static str,
+        }
+
+        impl Writer {
+            fn line(&mut self, s: &str) {
+                self.text.push_str(s);
+                self.text.push_str(self.nl);
+            }
+            fn push(&mut self, s: &str) {
+                self.text.push_str(s);
+            }
+        }
+
+        fn old_token(i: usize) -> String {
+            format!("CW-SECRET-test-old-{i}")
+        }
+
+        fn quote_name(i: usize, style: u8) -> String {
+            match style {
+                0 => format!("u{i}"),
+                1 => format!("\"u{i}\""),
+                _ => format!("'u{i}'"),
+            }
+        }
+
+        fn render(doc: &KubeDoc) -> Rendered {
+            let mut w = Writer {
+                text: String::new(),
+                nl: if doc.crlf { "\r\n" } else { "\n" },
+            };
+            if doc.bom {
+                w.push("\u{feff}");
+            }
+            match doc.prefix {
+                1 => w.line("---"),
+                2 => {
+                    w.line("%YAML 1.2");
+                    w.line("---");
+                }
+                3 => w.line("# leading comment"),
+                _ => {}
+            }
+            let s = doc.indent;
+            let dash = if doc.indentless { 0 } else { s };
+            let pad = |n: usize| " ".repeat(n);
+            let mut tokens = Vec::new();
+            let mut users_json = Vec::new();
+
+            let others = |w: &mut Writer| {
+                w.line("apiVersion: v1");
+                w.line("kind: Config");
+                w.line("clusters:");
+                w.line(&format!("{}- cluster:", pad(dash)));
+                w.line(&format!(
+                    "{}server: https://c.example.invalid",
+                    pad(dash + 2 + s)
+                ));
+                w.line(&format!("{}name: c # the only cluster", pad(dash + 2)));
+                w.line("preferences: {}");
+            };
+            if !doc.users_first {
+                others(&mut w);
+            }
+            if doc.flow {
+                w.push("users: [");
+                for (i, u) in doc.users.iter().enumerate() {
+                    if i > 0 {
+                        w.push(",");
+                    }
+                    if doc.flow_multiline {
+                        w.push(w.nl);
+                        w.push(&pad(s));
+                    } else if i > 0 {
+                        w.push(" ");
+                    }
+                    w.push(&format!(
+                        "{{name: {}, user: {{",
+                        quote_name(i, u.name_style)
+                    ));
+                    let mut user = Map::new();
+                    if u.token_file {
+                        w.push(&format!("tokenFile: /t/{i}"));
+                        user.insert("tokenFile".into(), json!(format!("/t/{i}")));
+                        tokens.push(None);
+                    } else {
+                        w.push("token: ");
+                        let style = match u.style {
+                            Style::Block(_) => Style::Double,
+                            other => other,
+                        };
+                        let start = w.text.len();
+                        w.push(&written_token(i, style));
+                        tokens.push(Some(TokenLoc {
+                            start,
+                            end: w.text.len(),
+                            style,
+                            tail: String::new(),
+                        }));
+                        user.insert("token".into(), json!(old_token(i)));
+                    }
+                    if u.extra_after {
+                        w.push(&format!(", x-extra: v{i}"));
+                        user.insert("x-extra".into(), json!(format!("v{i}")));
+                    }
+                    w.push("}}");
+                    users_json.push(json!({"name": format!("u{i}"), "user": user}));
+                }
+                if doc.flow_multiline {
+                    w.push(w.nl);
+                }
+                w.line("]");
+            } else {
+                w.line("users: # people");
+                for (i, u) in doc.users.iter().enumerate() {
+                    if u.comment_above {
+                        w.line(&format!("{}# user {i}", pad(dash)));
+                    }
+                    w.line(&format!(
+                        "{}- name: {}",
+                        pad(dash),
+                        quote_name(i, u.name_style)
+                    ));
+                    w.line(&format!("{}user:", pad(dash + 2)));
+                    let key_pad = pad(dash + 2 + s);
+                    let mut user = Map::new();
+                    if u.extra_before {
+                        w.line(&format!("{key_pad}client-key-data: QUJD"));
+                        user.insert("client-key-data".into(), json!("QUJD"));
+                    }
+                    if u.token_file {
+                        w.line(&format!("{key_pad}tokenFile: /t/{i}"));
+                        user.insert("tokenFile".into(), json!(format!("/t/{i}")));
+                        tokens.push(None);
+                    } else {
+                        w.push(&format!("{key_pad}token: "));
+                        let start = w.text.len();
+                        let value = match u.style {
+                            Style::Block(b) => {
+                                let (header, clip) = BLOCK_HEADERS[b];
+                                w.push(&header.replace("{}", &s.to_string()));
+                                let tail = if u.inline_comment {
+                                    format!(" # header {i}")
+                                } else {
+                                    String::new()
+                                };
+                                w.push(&tail);
+                                w.push(w.nl);
+                                w.push(&format!("{}{}", pad(dash + 2 + 2 * s), old_token(i)));
+                                tokens.push(Some(TokenLoc {
+                                    start,
+                                    end: w.text.len(),
+                                    style: u.style,
+                                    tail,
+                                }));
+                                w.push(w.nl);
+                                if clip {
+                                    format!("{}\n", old_token(i))
+                                } else {
+                                    old_token(i)
+                                }
+                            }
+                            style => {
+                                w.push(&written_token(i, style));
+                                tokens.push(Some(TokenLoc {
+                                    start,
+                                    end: w.text.len(),
+                                    style,
+                                    tail: String::new(),
+                                }));
+                                if u.inline_comment {
+                                    w.push(" # rotated");
+                                }
+                                w.push(w.nl);
+                                old_token(i)
+                            }
+                        };
+                        user.insert("token".into(), json!(value));
+                    }
+                    if u.extra_after {
+                        w.line(&format!("{key_pad}x-extra: v{i}"));
+                        user.insert("x-extra".into(), json!(format!("v{i}")));
+                    }
+                    if u.blank_after {
+                        w.line("");
+                    }
+                    users_json.push(json!({"name": format!("u{i}"), "user": user}));
+                }
+            }
+            if doc.users_first {
+                others(&mut w);
+            }
+            w.line("current-context: ctx");
+            match doc.suffix {
+                1 => {
+                    w.line("---");
+                    w.line("second: doc");
+                }
+                2 => w.line("..."),
+                3 => {
+                    w.line("---");
+                    w.line("- x");
+                    w.line("...");
+                    w.line("# trailing");
+                }
+                _ => {}
+            }
+            if !doc.final_newline {
+                let len = w.text.len() - w.nl.len();
+                w.text.truncate(len);
+            }
+            let data = json!({
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"cluster": {"server": "https://c.example.invalid"}, "name": "c"}],
+                "preferences": {},
+                "current-context": "ctx",
+                "users": users_json,
+            });
+            Rendered {
+                text: w.text,
+                tokens,
+                data,
+            }
+        }
+
+        fn written_token(i: usize, style: Style) -> String {
+            match style {
+                Style::Single => format!("'{}'", old_token(i)),
+                Style::Double => format!("\"{}\"", old_token(i)),
+                _ => old_token(i),
+            }
+        }
+
+        fn expected_scalar(loc: &TokenLoc, value: &str, plain_safe: bool) -> String {
+            let dq = format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""));
+            match loc.style {
+                Style::Plain if plain_safe => value.to_owned(),
+                Style::Single => format!("'{}'", value.replace('\'', "''")),
+                Style::Block(_) => format!("{dq}{}", loc.tail),
+                _ => dq,
+            }
+        }
+
+        fn first_document(text: &str) -> Value {
+            let docs: Vec<Value> =
+                serde_saphyr::from_multiple_with_options(text, super::data_options())
+                    .expect("loads");
+            docs.into_iter().next().expect("one document")
+        }
+
+        fn edits_strategy() -> impl Strategy<Value = Vec<(usize, usize)>> {
+            proptest::collection::vec((0usize..8, 0..NEW_TOKENS.len()), 1..5)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+            #[test]
+            fn generated_kubeconfigs_change_only_token_spans(
+                doc in doc_strategy(),
+                picks in edits_strategy(),
+            ) {
+                let rendered = render(&doc);
+                prop_assert_eq!(first_document(&rendered.text), rendered.data.clone());
+
+                // Keep the first pick per user, only users that have a token.
+                let mut chosen: Vec<(usize, usize)> = Vec::new();
+                for (user, token) in picks {
+                    let user = user % rendered.tokens.len().max(1);
+                    let has_token = rendered.tokens.get(user).is_some_and(Option::is_some);
+                    if has_token && !chosen.iter().any(|c| c.0 == user) {
+                        chosen.push((user, token));
+                    }
+                }
+                prop_assume!(!chosen.is_empty());
+                let names: Vec<String> = chosen.iter().map(|c| format!("u{}", c.0)).collect();
+                let edits: Vec<TokenEdit<'_>> = chosen
+                    .iter()
+                    .zip(&names)
+                    .map(|(c, name)| TokenEdit { user: name, new_token: NEW_TOKENS[c.1].0 })
+                    .collect();
+                let out = replace_user_tokens(&rendered.text, &edits)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+
+                let mut locs: Vec<(TokenLoc, usize)> = chosen
+                    .iter()
+                    .filter_map(|c| Some((rendered.tokens.get(c.0)?.clone()?, c.1)))
+                    .collect();
+                locs.sort_by_key(|l| l.0.start);
+                let mut expected = String::new();
+                let mut cursor = 0;
+                for (loc, token) in &locs {
+                    let (value, plain_safe) = NEW_TOKENS[*token];
+                    expected.push_str(&rendered.text[cursor..loc.start]);
+                    expected.push_str(&expected_scalar(loc, value, plain_safe));
+                    cursor = loc.end;
+                }
+                expected.push_str(&rendered.text[cursor..]);
+                prop_assert_eq!(&out, &expected);
+
+                let mut data = rendered.data.clone();
+                for (c, name) in chosen.iter().zip(&names) {
+                    let users = data["users"].as_array_mut().expect("users");
+                    let entry = users.iter_mut().find(|e| e["name"] == *name).expect("entry");
+                    entry["user"]["token"] = json!(NEW_TOKENS[c.1].0);
+                }
+                prop_assert_eq!(first_document(&out), data);
+            }
+        }
+
+        const FRAGMENTS: [&str; 34] = [
+            "users",
+            "name",
+            "user",
+            "token",
+            "tokenFile",
+            "a",
+            "b",
+            ":",
+            ": ",
+            " ",
+            "  ",
+            "\n",
+            "\r\n",
+            "- ",
+            "-",
+            "{",
+            "}",
+            "[",
+            "]",
+            ", ",
+            "'",
+            "\"",
+            "# c",
+            "&t ",
+            "*t",
+            "!!str ",
+            "|",
+            ">-",
+            "<<: ",
+            "---\n",
+            "...\n",
+            "\t",
+            "\u{feff}",
+            "CW-SECRET-test-old-1",
+        ];
+
+        fn mutated_doc() -> impl Strategy<Value = String> {
+            (
+                doc_strategy(),
+                proptest::collection::vec(
+                    (any::<usize>(), any::<bool>(), 0..FRAGMENTS.len()),
+                    1..3,
+                ),
+            )
+                .prop_map(|(doc, mutations)| {
+                    let mut text = render(&doc).text;
+                    for (at, insert, fragment) in mutations {
+                        let mut at = at % (text.len() + 1);
+                        while !text.is_char_boundary(at) {
+                            at -= 1;
+                        }
+                        if insert {
+                            text.insert_str(at, FRAGMENTS[fragment]);
+                        } else if at < text.len() {
+                            text.remove(at);
+                        }
+                    }
+                    text
+                })
+        }
+
+        fn arbitrary_input() -> impl Strategy<Value = String> {
+            prop_oneof![
+                1 => any::<String>(),
+                1 => proptest::collection::vec(proptest::sample::select(FRAGMENTS.to_vec()), 0..40)
+                    .prop_map(|parts| parts.concat()),
+                4 => mutated_doc(),
+            ]
+        }
+
+        fn user_and_token() -> impl Strategy<Value = (String, String)> {
+            (
+                proptest::sample::select(vec!["u0", "u1", "u2", "u0", "u1", "a", ""]),
+                prop_oneof![
+                    proptest::sample::select(NEW_TOKENS.iter().map(|t| t.0).collect::<Vec<_>>())
+                        .prop_map(str::to_owned),
+                    any::<String>(),
+                ],
+            )
+                .prop_map(|(u, t)| (u.to_owned(), t))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_input_never_panics_and_ok_is_verified(
+                src in arbitrary_input(),
+                raw_edits in proptest::collection::vec(user_and_token(), 1..3),
+            ) {
+                let edits: Vec<TokenEdit<'_>> = raw_edits
+                    .iter()
+                    .map(|(user, new_token)| TokenEdit { user, new_token })
+                    .collect();
+                let Ok(out) = replace_user_tokens(&src, &edits) else {
+                    return Ok(());
+                };
+                if edits.is_empty() {
+                    prop_assert_eq!(out, src);
+                    return Ok(());
+                }
+                let old = Doc::parse(&src).expect("accepted input parses");
+                let new = Doc::parse(&out).expect("output parses");
+                let (old_end, new_end) = (old.doc_end.expect("end"), new.doc_end.expect("end"));
+                prop_assert_eq!(&src[old_end..], &out[new_end..]);
+                let mut expected = load(&src[..old_end]);
+                for edit in &edits {
+                    let users = expected["users"].as_array_mut().expect("users");
+                    let entry = users
+                        .iter_mut()
+                        .find(|e| e["name"] == *edit.user)
+                        .expect("entry");
+                    entry["user"]["token"] = json!(edit.new_token);
+                }
+                prop_assert_eq!(load(&out[..new_end]), expected);
+            }
+        }
+    }
 }

@@ -251,7 +251,10 @@ fn read_file(path: &Path, explicit: bool) -> Result<Option<String>, KubeconfigEr
 /// Parse one file's text. kubectl reads only the first YAML document, accepts an empty
 /// file as an empty config, treats a missing apiVersion/kind as v1/Config and refuses any
 /// other; it decodes with YAML 1.1 types into string fields, so `token: 123` or
-/// `token: yes` are errors there, and `no_schema` makes them errors here.
+/// `token: yes` are errors there, and `no_schema` makes them errors here. The price:
+/// `no_schema` also refuses mapping keys that YAML 1.1 reads as booleans or numbers
+/// (`n:`, `yes:`, `1:`), which kubectl turns into strings and ignores; no kubeconfig key
+/// looks like that, so the strictness on values is worth it.
 pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
     let doc = first_document(text);
     if doc.trim().is_empty() {
@@ -346,9 +349,14 @@ fn first_content(doc: &str) -> Option<(u64, u64)> {
 /// The text of the first YAML document: everything before a second `---` marker at the
 /// start of a line (a leading `---` opens the first document and is kept).
 fn first_document(text: &str) -> &str {
-    let mut offset = 0;
+    // A byte-order mark belongs to the stream, not to the first line's content.
+    let mut offset = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
     let mut seen_content = false;
-    for line in text.split_inclusive('\n') {
+    for line in text[offset..].split_inclusive('\n') {
         let trimmed = line.trim_end_matches(['\n', '\r']);
         let is_marker = trimmed == "---"
             || trimmed.starts_with("--- ")

@@ -61,23 +61,28 @@ pub fn run(
     let new = source::fetch(&source)?;
     source::validate(&new, &old, &source.describe(), args.force)?;
 
-    let plan = make_plan(&kc, active, &old, &new, args.only_current)?;
+    // Without the lock only the targets are found; the edits are made (and proven) once,
+    // under the lock, from the bytes that will really be replaced.
+    let targets = find_targets(&kc, active, &old, args.only_current)?;
     if args.dry_run {
+        let plan = Plan {
+            writes: prepare_writes(&kc, &targets, &new)?,
+            targets,
+        };
         return print_dry_run(&plan, &old, &new, out);
     }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
-        let files: BTreeSet<_> = plan.writes.iter().map(|w| &w.path).collect();
         source::confirm(&format!(
             "Write the new token to {} in {}?",
-            count(plan.targets.len(), "user entry", "user entries"),
-            count(files.len(), "file", "files")
+            count(targets.len(), "user entry", "user entries"),
+            count(files_of(&targets).len(), "file", "files")
         ))?;
     }
 
     let timeout = Duration::from_secs(args.lock_timeout);
     // The files to lock come from the unlocked plan; if the plan under the lock needs a file
     // that is not locked (someone edited in between), lock again with the larger set.
-    let mut to_lock: BTreeSet<PathBuf> = plan.writes.iter().map(|w| w.path.clone()).collect();
+    let mut to_lock = files_of(&targets);
     for _ in 0..3 {
         let locks = lock_all(&to_lock, timeout)?;
         let kc = Kubeconfig::load(paths, explicit)?;
@@ -95,13 +100,17 @@ pub fn run(
                 resolved.user
             );
         }
-        let plan = make_plan(&kc, active, &old, &new, args.only_current)?;
-        let needed: BTreeSet<PathBuf> = plan.writes.iter().map(|w| w.path.clone()).collect();
+        let targets = find_targets(&kc, active, &old, args.only_current)?;
+        let needed = files_of(&targets);
         if !needed.is_subset(&to_lock) {
             drop(locks);
             to_lock.extend(needed);
             continue;
         }
+        let plan = Plan {
+            writes: prepare_writes(&kc, &targets, &new)?,
+            targets,
+        };
         let mut backups = Vec::new();
         if args.backup {
             for w in &plan.writes {
@@ -146,16 +155,26 @@ fn find_entry(kc: &Kubeconfig, file: &Path, user: &str) -> Option<Sourced> {
         .map(|(s, _)| s)
 }
 
-/// Which entries hold `old`, and the new bytes of every file that changes. Entries are
-/// compared by the token client-go would use (tokenFile content first), in every loaded
-/// file, shadowed entries included.
-pub fn make_plan(
+/// The files a rotation of `targets` writes: kubeconfig files with inline tokens, and
+/// token files.
+fn files_of(targets: &[Target]) -> BTreeSet<PathBuf> {
+    targets
+        .iter()
+        .flat_map(|t| {
+            let inline = t.inline.then(|| t.file.clone());
+            inline.into_iter().chain(t.token_file.clone())
+        })
+        .collect()
+}
+
+/// Which entries hold `old`. Entries are compared by the token client-go would use
+/// (tokenFile content first), in every loaded file, shadowed entries included.
+pub fn find_targets(
     kc: &Kubeconfig,
     active: Sourced,
     old: &Token,
-    new: &Token,
     only_current: bool,
-) -> anyhow::Result<Plan> {
+) -> anyhow::Result<Vec<Target>> {
     // Which merged contexts name each user, computed once: 2,000 users times 2,000
     // contexts, asked one by one, would be quadratic.
     let mut contexts_of: HashMap<&str, Vec<String>> = HashMap::new();
@@ -190,7 +209,10 @@ pub fn make_plan(
             user: entry.name.clone(),
             contexts: match &shadowed_by {
                 Some(_) => Vec::new(),
-                None => contexts_of.get(entry.name.as_str()).cloned().unwrap_or_default(),
+                None => contexts_of
+                    .get(entry.name.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
             },
             shadowed_by,
             token_file,
@@ -200,7 +222,16 @@ pub fn make_plan(
     if targets.is_empty() {
         bail!("no user entry holds the active user's token any more; nothing to rotate");
     }
+    Ok(targets)
+}
 
+/// The new bytes of every file that changes: each kubeconfig edited by the proving
+/// editor, each token file replaced whole.
+pub fn prepare_writes(
+    kc: &Kubeconfig,
+    targets: &[Target],
+    new: &Token,
+) -> anyhow::Result<Vec<PlannedWrite>> {
     let mut writes = Vec::new();
     for loaded in &kc.files {
         let edits: Vec<TokenEdit> = targets
@@ -235,7 +266,7 @@ pub fn make_plan(
             original: Some(original),
         });
     }
-    Ok(Plan { targets, writes })
+    Ok(writes)
 }
 
 /// The new token in place of the old one, keeping the file's trailing line break (or
@@ -289,7 +320,12 @@ fn print_targets(targets: &[Target], out: &mut dyn Write) -> std::io::Result<()>
     }
     for (file, n) in shown {
         if n > LISTED_PER_FILE {
-            writeln!(out, "  … and {} more in {}", n - LISTED_PER_FILE, file.display())?;
+            writeln!(
+                out,
+                "  … and {} more in {}",
+                n - LISTED_PER_FILE,
+                file.display()
+            )?;
         }
     }
     Ok(())

@@ -216,8 +216,8 @@ impl<'a> Renderer<'a> {
         out
     }
 
-    fn scalar(&mut self, v: &str, in_flow: bool) -> String {
-        let plain = plain_safe(v, in_flow);
+    fn scalar(&mut self, v: &str) -> String {
+        let plain = plain_safe(v);
         if plain && !self.rng.percent(self.quoting) {
             return v.to_string();
         }
@@ -228,11 +228,11 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn key(&mut self, k: &str, in_flow: bool) -> String {
+    fn key(&mut self, k: &str) -> String {
         if self.layout == Layout::Kubectl || !self.rng.percent(10) {
             return k.to_string();
         }
-        self.scalar(k, in_flow)
+        self.scalar(k)
     }
 
     fn null(&mut self, after_key: bool) -> &'static str {
@@ -296,7 +296,7 @@ impl<'a> Renderer<'a> {
                     out.push_str(&" ".repeat(col));
                 }
             }
-            let key = self.key(k, false);
+            let key = self.key(k);
             out.push_str(&key);
             out.push(':');
             self.value_after_key(out, v, col);
@@ -369,7 +369,7 @@ impl<'a> Renderer<'a> {
 
     fn flow(&mut self, v: &Y) -> String {
         match v {
-            Y::Str(x) => self.scalar(x, true),
+            Y::Str(x) => self.scalar(x),
             Y::Bool(b) => b.to_string(),
             Y::Int(i) => i.to_string(),
             Y::Null => self.null(false).trim().to_string(),
@@ -377,7 +377,7 @@ impl<'a> Renderer<'a> {
                 let parts: Vec<String> = m
                     .iter()
                     .map(|(k, v)| {
-                        let k = self.key(k, true);
+                        let k = self.key(k);
                         let v = self.flow(v);
                         format!("{k}: {v}")
                     })
@@ -445,7 +445,7 @@ fn json(out: &mut String, v: &Y, pretty: bool, depth: usize) {
 /// Whether `v` may be written as a plain scalar and still read back as this string under
 /// YAML 1.1 (go-yaml, kubectl) and 1.2 (the plugin) alike. [`ROOT`] counts as an absolute
 /// path (the harness checks the real folder is plain-safe too).
-pub fn plain_safe(v: &str, _in_flow: bool) -> bool {
+pub fn plain_safe(v: &str) -> bool {
     let v = v.replace(ROOT, "/root");
     let Some(first) = v.chars().next() else {
         return false;
@@ -454,8 +454,7 @@ pub fn plain_safe(v: &str, _in_flow: bool) -> bool {
         "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~",
     ];
     (first.is_ascii_alphabetic() || first == '/' || first == '.')
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-._/@:".contains(c))
         && !v.ends_with(':')
         && !specials.contains(&v.to_ascii_lowercase().as_str())
@@ -534,7 +533,7 @@ const SPECIALS: [Special; 6] = [
     Special::NullDoc,
 ];
 
-const MALFORMED: [Malformed; 10] = [
+const MALFORMED: [Malformed; 11] = [
     Malformed::DupUser,
     Malformed::DupContext,
     Malformed::DupCluster,
@@ -545,6 +544,7 @@ const MALFORMED: [Malformed; 10] = [
     Malformed::UnterminatedQuote,
     Malformed::BadIndent,
     Malformed::TopList,
+    Malformed::WrongType,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -559,6 +559,9 @@ enum Malformed {
     UnterminatedQuote,
     BadIndent,
     TopList,
+    /// Valid YAML that kubectl cannot decode into its types: a quoted bool, bad base64, a
+    /// number for a string, in fields the plugin does not read.
+    WrongType,
 }
 
 /// How `current-context` is written in one file.
@@ -590,6 +593,8 @@ struct Gen {
     /// A file kind this case must use at a slot, so every special and malformed kind is
     /// covered whatever the dice say.
     forced: Option<(usize, FileKind)>,
+    wrong_type_user: bool,
+    wrong_type_prefs: bool,
 }
 
 /// Generate case `n` of the run seeded with `seed`.
@@ -606,6 +611,8 @@ pub fn generate(seed: u64, n: usize) -> Scenario {
         },
         abs_token_files: Vec::new(),
         forced: None,
+        wrong_type_user: false,
+        wrong_type_prefs: false,
     };
     g.build();
     g.sc
@@ -643,8 +650,14 @@ impl Gen {
         // in turn, at a random position.
         let slot = self.rng.below(n_files);
         self.forced = match self.case % 20 {
-            19 => Some((slot, FileKind::Malformed(MALFORMED[(self.case / 20) % MALFORMED.len()]))),
-            9 => Some((slot, FileKind::Special(SPECIALS[(self.case / 20) % SPECIALS.len()]))),
+            19 => Some((
+                slot,
+                FileKind::Malformed(MALFORMED[(self.case / 20) % MALFORMED.len()]),
+            )),
+            9 => Some((
+                slot,
+                FileKind::Special(SPECIALS[(self.case / 20) % SPECIALS.len()]),
+            )),
             _ => None,
         };
         let mut paths = Vec::new();
@@ -983,6 +996,34 @@ impl Gen {
             }
             cluster_items.push(map(vec![("name", s(c)), ("cluster", Y::Map(body))]));
         }
+        if kind == FileKind::Malformed(Malformed::WrongType) {
+            match self.rng.below(4) {
+                0 => cluster_items.push(map(vec![
+                    ("name", s("broken-tls")),
+                    (
+                        "cluster",
+                        map(vec![
+                            ("server", s("https://broken.example")),
+                            ("insecure-skip-tls-verify", s("yes")),
+                        ]),
+                    ),
+                ])),
+                1 => cluster_items.push(map(vec![
+                    ("name", s("broken-ca")),
+                    (
+                        "cluster",
+                        map(vec![
+                            ("server", s("https://broken.example")),
+                            ("certificate-authority-data", s("not base64!")),
+                        ]),
+                    ),
+                ])),
+                2 => {
+                    self.wrong_type_user = true;
+                }
+                _ => self.wrong_type_prefs = true,
+            }
+        }
         if kind == FileKind::Malformed(Malformed::DupCluster) {
             let c = self.rng.pick(&CLUSTERS).to_string();
             for _ in 0..2 {
@@ -996,7 +1037,10 @@ impl Gen {
         // contexts
         let mut context_items = Vec::new();
         for c in &contexts {
-            let body = match self.rng.weighted(&[(92, 0u8), (2, 1), (2, 2), (2, 3), (2, 4)]) {
+            let body = match self
+                .rng
+                .weighted(&[(92, 0u8), (2, 1), (2, 2), (2, 3), (2, 4)])
+            {
                 1 => {
                     self.sc.tag("context:null");
                     Some(Y::Null)
@@ -1070,16 +1114,31 @@ impl Gen {
         for u in &users {
             user_items.push(self.user_entry(u, slot));
         }
+        if std::mem::take(&mut self.wrong_type_user) {
+            let t = self.token();
+            user_items.push(map(vec![
+                ("name", s("broken-user")),
+                (
+                    "user",
+                    map(vec![("token", Y::Str(t)), ("username", Y::Int(5))]),
+                ),
+            ]));
+        }
         if kind == FileKind::Malformed(Malformed::DupUser) {
             let u = self.rng.pick(&USERS).to_string();
             for _ in 0..2 {
                 let t = self.token();
-                user_items.push(map(vec![("name", s(&u)), ("user", map(vec![("token", Y::Str(t))]))]));
+                user_items.push(map(vec![
+                    ("name", s(&u)),
+                    ("user", map(vec![("token", Y::Str(t))])),
+                ]));
             }
         }
 
         // current-context
-        let cc = self.rng.weighted(&[(12, 0u8), (5, 1), (2, 2), (72, 3), (6, 4), (3, 5)]);
+        let cc = self
+            .rng
+            .weighted(&[(12, 0u8), (5, 1), (2, 2), (72, 3), (6, 4), (3, 5)]);
         let current_context = match cc {
             0 => CurrentContext::Absent,
             1 => CurrentContext::Empty,
@@ -1123,7 +1182,9 @@ impl Gen {
         if let Some(k) = kind_v {
             top.push(("kind".into(), s(k)));
         }
-        if self.rng.percent(40) {
+        if std::mem::take(&mut self.wrong_type_prefs) {
+            top.push(("preferences".into(), map(vec![("colors", s("maybe"))])));
+        } else if self.rng.percent(40) {
             top.push(("preferences".into(), Y::Map(vec![])));
         }
         if let Some(u) = users_y {
@@ -1137,7 +1198,10 @@ impl Gen {
                     "extensions".into(),
                     Y::Seq(vec![map(vec![
                         ("name", s("cw")),
-                        ("extension", map(vec![("org", s("acme")), ("tier", Y::Int(2))])),
+                        (
+                            "extension",
+                            map(vec![("org", s("acme")), ("tier", Y::Int(2))]),
+                        ),
                     ])]),
                 ));
             }
@@ -1180,7 +1244,10 @@ impl Gen {
     }
 
     fn token_file_path(&mut self, slot: usize) -> String {
-        match self.rng.weighted(&[(30, 0u8), (12, 1), (10, 2), (10, 3), (28, 4), (10, 5)]) {
+        match self
+            .rng
+            .weighted(&[(30, 0u8), (12, 1), (10, 2), (10, 3), (28, 4), (10, 5)])
+        {
             0 => {
                 self.sc.tag("tokenfile:relative");
                 "tok".into()
@@ -1303,7 +1370,10 @@ impl Gen {
             }
             U::Basic => {
                 self.sc.tag("user:basic");
-                Some(map(vec![("username", s("admin")), ("password", s("hunter2"))]))
+                Some(map(vec![
+                    ("username", s("admin")),
+                    ("password", s("hunter2")),
+                ]))
             }
             U::AuthProvider => {
                 self.sc.tag("user:auth-provider");

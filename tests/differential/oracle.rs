@@ -203,7 +203,10 @@ impl Oracle<'_> {
     fn decide(&mut self) -> Expected {
         let user_flag = self.cx.user_flag.clone().filter(|u| !u.is_empty());
         let mut args = self.view_args(true);
-        args.push(fields(".users[0]", &[".name", ".user.token", ".user.tokenFile"]));
+        args.push(fields(
+            ".users[0]",
+            &[".name", ".user.token", ".user.tokenFile"],
+        ));
         let primary = self.kubectl(args);
         let mut warn_cluster = None;
         if primary.code != Some(0) {
@@ -339,7 +342,9 @@ impl Oracle<'_> {
             "user {name:?} (defined first in {defining}) has tokenFile {token_file:?} -> {}",
             path.display()
         ));
-        let content = std::fs::read(&path).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+        let content = std::fs::read(&path)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
         match content.as_deref().map(str::trim) {
             Some(t) if !t.is_empty() => {
                 self.v.path.push("token-file");
@@ -385,6 +390,10 @@ impl Oracle<'_> {
     /// time: `--kubeconfig Fi`).
     fn defining_file(&mut self, name: &str) -> Option<String> {
         for f in self.precedence() {
+            // client-go skips missing files; so does this search (saving a kubectl run).
+            if !self.cx.root.join(&f).exists() {
+                continue;
+            }
             let args = vec![
                 "config".to_string(),
                 "view".into(),
