@@ -181,6 +181,8 @@ fn run(bin: &str, args: &[&str], env: &str, home: &Path) -> Duration {
 }
 
 /// Wall time, the child's CPU time (user+sys) and its peak RSS in KiB, from wait4's rusage.
+// The child is reaped by wait4 itself, which std's `wait` cannot do with rusage.
+#[allow(clippy::zombie_processes)]
 fn run_measured(bin: &str, args: &[&str], env: &str, home: &Path) -> (Duration, Duration, i64) {
     let start = Instant::now();
     let child = command(bin, args, env, home)
