@@ -497,11 +497,8 @@ pub fn check_version(v: &str) -> std::result::Result<(), String> {
         Some((pre, build)) => (pre, ident_list(build)),
         None => (extra, true),
     };
-    let ok = ok
-        && (pre_and_build.is_empty()
-            || pre_and_build
-                .strip_prefix('-')
-                .is_some_and(|p| ident_list(p)));
+    let ok =
+        ok && (pre_and_build.is_empty() || pre_and_build.strip_prefix('-').is_some_and(ident_list));
     if !ok {
         return Err(format!(
             "is not semver: bad pre-release or build part {extra:?}"
