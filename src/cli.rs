@@ -31,7 +31,10 @@ pub struct Cli {
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file (replaces KUBECONFIG and ~/.kube/config; must exist)
-    #[arg(long, global = true, value_name = "PATH")]
+    // An empty value means "not given", as in kubectl (`--kubeconfig="$KC"` with KC unset);
+    // clap's PathBuf parser would refuse it, so parse it as a plain OS string.
+    #[arg(long, global = true, value_name = "PATH",
+          value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use (default: current-context)
     #[arg(long, global = true, value_name = "NAME")]

@@ -4,7 +4,9 @@
 //! benchmarks, the fuzz targets and the tests reach the same code.
 
 pub mod cli;
+pub mod cluster;
 pub mod complete;
+pub mod coreweave;
 pub mod kubeconfig;
 pub mod secret;
 pub mod token;
@@ -18,15 +20,15 @@ use kubeconfig::{config_paths, Kubeconfig};
 /// Run one parsed command line, writing its result to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let g = &cli.global;
+    let explicit = g
+        .kubeconfig
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty());
     let selection = Selection {
         context: g.context.clone(),
         user: g.user.clone(),
     };
-    let paths = config_paths(
-        g.kubeconfig.as_deref(),
-        std::env::var_os("KUBECONFIG"),
-        dirs::home_dir(),
-    );
+    let paths = config_paths(explicit, std::env::var_os("KUBECONFIG"), dirs::home_dir());
     match cli.command {
         Command::Version => {
             writeln!(out, "{}", version_line())?;
@@ -41,12 +43,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Show(args),
         } => {
-            let kc = Kubeconfig::load(&paths, g.kubeconfig.is_some())?;
+            let kc = Kubeconfig::load(&paths, explicit.is_some())?;
             token::show::run(&kc, &selection, &args, out)
         }
         Command::Token {
             command: TokenCommand::Rotate(args),
-        } => token::rotate::run(&paths, g.kubeconfig.is_some(), &selection, &args, out),
+        } => token::rotate::run(&paths, explicit.is_some(), &selection, &args, out),
     }
 }
 

@@ -257,7 +257,8 @@ fn read_file(path: &Path, explicit: bool) -> Result<Option<String>, KubeconfigEr
 /// looks like that, so the strictness on values is worth it.
 pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
     let doc = first_document(text);
-    if doc.trim().is_empty() {
+    if first_content(doc).is_none() {
+        // Empty, comments only, or a bare `---`: kubectl reads an empty config.
         return Ok(FileConfig::default());
     }
     let options = serde_saphyr::options! {
@@ -265,8 +266,11 @@ pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
         with_snippet: false,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
     };
+    // A document that is `null` or `~` is an empty config to kubectl, hence the Option.
     let config: FileConfig =
-        serde_saphyr::from_str_with_options(doc, options).map_err(|e| yaml_error(path, doc, &e))?;
+        serde_saphyr::from_str_with_options::<Option<FileConfig>>(doc, options)
+            .map_err(|e| yaml_error(path, doc, &e))?
+            .unwrap_or_default();
     let api_version = config.api_version.as_deref().unwrap_or("");
     let kind = config.kind.as_deref().unwrap_or("");
     let version_ok = matches!(api_version, "" | "v1");

@@ -122,28 +122,38 @@ impl Kubeconfig {
 pub fn credential_of(file: &Path, entry: &NamedUser) -> Result<Credential, KubeconfigError> {
     let empty = User::default();
     let user = entry.user.as_ref().unwrap_or(&empty);
+    let inline = user.token.as_deref().filter(|t| !t.is_empty());
     if let Some(tf) = user.token_file.as_deref().filter(|t| !t.is_empty()) {
         let path = base_dir(file).join(tf);
-        let text = std::fs::read_to_string(&path).map_err(|source| KubeconfigError::TokenFile {
-            user: entry.name.clone(),
-            path: path.clone(),
-            file: file.to_path_buf(),
-            source,
-        })?;
-        let token = text.trim();
-        if token.is_empty() {
-            return Err(KubeconfigError::EmptyTokenFile {
-                user: entry.name.clone(),
-                path,
-                file: file.to_path_buf(),
-            });
+        let content = std::fs::read_to_string(&path);
+        match (content, inline) {
+            (Ok(text), _) if !text.trim().is_empty() => {
+                return Ok(Credential::File {
+                    token: Token::new(text.trim()),
+                    path,
+                })
+            }
+            // client-go falls back to the inline token when the token file cannot be read
+            // or is blank (seen in the Authorization header kubectl sends).
+            (_, Some(_)) => {}
+            (Ok(_), None) => {
+                return Err(KubeconfigError::EmptyTokenFile {
+                    user: entry.name.clone(),
+                    path,
+                    file: file.to_path_buf(),
+                })
+            }
+            (Err(source), None) => {
+                return Err(KubeconfigError::TokenFile {
+                    user: entry.name.clone(),
+                    path,
+                    file: file.to_path_buf(),
+                    source,
+                })
+            }
         }
-        return Ok(Credential::File {
-            path,
-            token: Token::new(token),
-        });
     }
-    if let Some(t) = user.token.as_deref().filter(|t| !t.is_empty()) {
+    if let Some(t) = inline {
         return Ok(Credential::Inline(Token::new(t)));
     }
     let (holds, hint) = if user.exec.is_some() {

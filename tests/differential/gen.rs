@@ -559,8 +559,9 @@ enum Malformed {
     UnterminatedQuote,
     BadIndent,
     TopList,
-    /// Valid YAML that kubectl cannot decode into its types: a quoted bool, bad base64, a
-    /// number for a string, in fields the plugin does not read.
+    /// Valid YAML that kubectl cannot decode into its types, in fields the plugin reads: a
+    /// number or boolean where a string belongs. (Fields the plugin does not read are not
+    /// type-checked by it, a documented difference: see `unread_fields_are_not_type_checked`.)
     WrongType,
 }
 
@@ -779,7 +780,6 @@ impl Gen {
             self.sc.tag("list:some-files-unlisted");
         }
         let mut entries: Vec<String> = order.iter().map(|&i| self.spell(&paths[i])).collect();
-        let mut read = order.clone();
         if self.rng.percent(20) {
             let i = self.rng.below(entries.len());
             let dup = entries[i].clone();
@@ -801,17 +801,16 @@ impl Gen {
         let mut value = entries.join(":");
         if self.rng.percent(25) {
             self.sc.tag("list:empty-entry");
+            // `:a`, `a:`, or `a::b` (an empty entry between two; `a::` with one entry).
             value = match self.rng.below(3) {
                 0 => format!(":{value}"),
                 1 => format!("{value}:"),
-                _ => value.replacen(':', "::", 1).replace(":::", "::"),
+                _ if value.contains(':') => value.replacen(':', "::", 1),
+                _ => format!("{value}::"),
             };
-            if !value.contains("::") && !value.starts_with(':') && !value.ends_with(':') {
-                value.push(':');
-            }
         }
-        // Duplicates keep their first position: recompute from the final entry list.
-        read.clear();
+        // The files kubectl reads, in order: a repeated path keeps its first position.
+        let mut read = Vec::new();
         let mut seen = Vec::new();
         for e in value.split(':').filter(|e| !e.is_empty()) {
             let norm = e.replace(&format!("{ROOT}/"), "").replace("./", "");
@@ -1000,23 +999,11 @@ impl Gen {
             match self.rng.below(4) {
                 0 => cluster_items.push(map(vec![
                     ("name", s("broken-tls")),
-                    (
-                        "cluster",
-                        map(vec![
-                            ("server", s("https://broken.example")),
-                            ("insecure-skip-tls-verify", s("yes")),
-                        ]),
-                    ),
+                    ("cluster", map(vec![("server", Y::Int(6443))])),
                 ])),
                 1 => cluster_items.push(map(vec![
                     ("name", s("broken-ca")),
-                    (
-                        "cluster",
-                        map(vec![
-                            ("server", s("https://broken.example")),
-                            ("certificate-authority-data", s("not base64!")),
-                        ]),
-                    ),
+                    ("cluster", map(vec![("server", Y::Bool(true))])),
                 ])),
                 2 => {
                     self.wrong_type_user = true;
@@ -1120,7 +1107,7 @@ impl Gen {
                 ("name", s("broken-user")),
                 (
                     "user",
-                    map(vec![("token", Y::Str(t)), ("username", Y::Int(5))]),
+                    map(vec![("token", Y::Str(t)), ("tokenFile", Y::Int(5))]),
                 ),
             ]));
         }
@@ -1183,7 +1170,7 @@ impl Gen {
             top.push(("kind".into(), s(k)));
         }
         if std::mem::take(&mut self.wrong_type_prefs) {
-            top.push(("preferences".into(), map(vec![("colors", s("maybe"))])));
+            top.push(("current-context".into(), Y::Int(7)));
         } else if self.rng.percent(40) {
             top.push(("preferences".into(), Y::Map(vec![])));
         }
@@ -1448,21 +1435,18 @@ impl Gen {
         if count(&|i| &i.clusters) {
             self.sc.tag("shadow:cluster");
         }
-        let normal: Vec<&&FileInfo> = files
-            .iter()
-            .filter(|f| f.kind == FileKind::Normal)
-            .collect();
+        // Files that do not load make the case fail anyway; these tags describe the rest.
         let set = |f: &FileInfo| matches!(&f.current_context, CurrentContext::Name(_));
-        if normal.iter().all(|f| !set(f)) {
+        if files.iter().all(|f| !set(f)) {
             self.sc.tag("current-context:unset-everywhere");
-        } else if !set(normal[0]) {
+        } else if !set(files[0]) {
             self.sc.tag("current-context:later-file-only");
-            if normal[0].current_context == CurrentContext::Empty {
+            if files[0].current_context == CurrentContext::Empty {
                 self.sc.tag("current-context:empty-in-first");
             }
         }
-        let defined: Vec<&String> = normal.iter().flat_map(|f| f.contexts.iter()).collect();
-        if let Some(f) = normal.iter().find(|f| set(f)) {
+        let defined: Vec<&String> = files.iter().flat_map(|f| f.contexts.iter()).collect();
+        if let Some(f) = files.iter().find(|f| set(f)) {
             if let CurrentContext::Name(n) = &f.current_context {
                 if !defined.contains(&n) {
                     self.sc.tag("current-context:undefined");

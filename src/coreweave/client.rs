@@ -1,0 +1,819 @@
+//! The calls to the CoreWeave API: [`whoami`] (is this token accepted, and whose is it)
+//! and [`mint_service_account_token`] (the alpha OIDC exchange), with the settings they
+//! run on ([`ApiConfig`]) and the retry rules each follows.
+//!
+//! The plugin is synchronous; these functions are a blocking facade over async `reqwest`.
+//! Each call builds its own `tokio` current-thread runtime and drops it on return, so a
+//! command that never calls them (`token show` without `--check`) never starts a runtime,
+//! loads TLS roots or opens a socket. There are deliberately no lazy statics here. Do not
+//! call these from inside a tokio runtime: building a second one there panics.
+//!
+//! Retries are bounded in count ([`ApiConfig::max_retries`]), in each wait
+//! ([`MAX_BACKOFF`], [`MAX_RETRY_AFTER`]) and in total ([`MAX_TOTAL_WAIT`]), so the worst
+//! case of a call is `(max_retries + 1) × timeout + MAX_TOTAL_WAIT`. `whoami` is a read and
+//! retries anything transient; minting creates a token on the server, so it retries only
+//! what proves the server did nothing (a refused connection, a 429 with `Retry-After`).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::{redact, ApiError};
+use super::timeparse::{format_duration, parse_go_duration, parse_http_date, parse_rfc3339, unix_now};
+use crate::secret::Token;
+
+/// Where the API is when neither `--api-endpoint` nor `COREWEAVE_API_ENDPOINT` says.
+pub const DEFAULT_ENDPOINT: &str = "https://api.coreweave.com";
+/// The environment variable CoreWeave's own tools (the Terraform provider) read the
+/// endpoint from.
+pub const ENDPOINT_ENV: &str = "COREWEAVE_API_ENDPOINT";
+/// The environment variable CoreWeave's own tools read the HTTP timeout from (a Go
+/// duration, `10s`).
+pub const TIMEOUT_ENV: &str = "COREWEAVE_HTTP_TIMEOUT";
+/// The Terraform provider's default, kept so both tools behave alike.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Retries after the first try, for what is worth retrying.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// The identity probe.
+pub const WHOAMI_PATH: &str = "/v1beta1/auth/whoami";
+/// The OIDC → service-account token exchange. CoreWeave marks it alpha and internal and
+/// says the path will change when it is made public, hence a parameter of the call.
+pub const MINT_PATH: &str =
+    "/coreweave.directory.v1alpha.InternalDirectoryService/ServiceAccountOidcAuth";
+
+/// First backoff wait; it doubles on each retry.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest backoff wait.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// A `Retry-After` longer than this is not waited for: the call fails at once and says
+/// how long the server asked for, rather than hanging a command line for minutes.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// Most time spent waiting between tries of one call, all waits together.
+pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(20);
+/// Largest answer body read; the documented answers are a few hundred bytes.
+const MAX_BODY: usize = 1 << 20;
+
+/// How the API is reached: base URL (no trailing slash), the timeout of each HTTP try,
+/// and how many times a failed try may be repeated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    pub endpoint: String,
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            endpoint: DEFAULT_ENDPOINT.into(),
+            timeout: DEFAULT_TIMEOUT,
+            max_retries: DEFAULT_MAX_RETRIES,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The settings from the flags, else the environment (`COREWEAVE_API_ENDPOINT`,
+    /// `COREWEAVE_HTTP_TIMEOUT`), else the defaults; validated, so a bad value fails here,
+    /// before any token is read for sending. An empty flag or variable counts as unset.
+    pub fn resolve(
+        flag_endpoint: Option<&str>,
+        flag_timeout: Option<&str>,
+    ) -> Result<ApiConfig, ApiError> {
+        ApiConfig::resolve_with(flag_endpoint, flag_timeout, |k| std::env::var(k).ok())
+    }
+
+    /// [`ApiConfig::resolve`] with the environment given as a function (for tests).
+    pub fn resolve_with(
+        flag_endpoint: Option<&str>,
+        flag_timeout: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ApiConfig, ApiError> {
+        let given = |flag: Option<&str>, var: &'static str, flag_name: &'static str| {
+            match flag.map(str::trim).filter(|f| !f.is_empty()) {
+                Some(f) => Some((f.to_string(), flag_name)),
+                None => env(var)
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (v, var)),
+            }
+        };
+        let endpoint = match given(flag_endpoint, ENDPOINT_ENV, "--api-endpoint") {
+            Some((value, origin)) => normalize_endpoint(&value, origin)?,
+            None => DEFAULT_ENDPOINT.to_string(),
+        };
+        let timeout = match given(flag_timeout, TIMEOUT_ENV, "--request-timeout") {
+            Some((value, origin)) => {
+                parse_go_duration(&value).map_err(|reason| ApiError::InvalidTimeout {
+                    value,
+                    origin,
+                    reason,
+                })?
+            }
+            None => DEFAULT_TIMEOUT,
+        };
+        Ok(ApiConfig {
+            endpoint,
+            timeout,
+            max_retries: DEFAULT_MAX_RETRIES,
+        })
+    }
+}
+
+/// Who the API says a token belongs to (`GET /v1beta1/auth/whoami`). Nothing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Principal {
+    pub uid: String,
+    pub org_uid: String,
+    pub groups: Vec<String>,
+    pub console_actions: Vec<String>,
+}
+
+/// A service-account token from the OIDC exchange. `Debug` shows the token masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Minted {
+    pub token: Token,
+    /// RFC 3339, as the server sent it (checked to be one).
+    pub expire_time: String,
+}
+
+/// `GET /v1beta1/auth/whoami` with `token` as the bearer: the principal when the API
+/// accepts the token, [`ApiError::Rejected`] when it answers 401 or 403. A read, so 5xx,
+/// timeouts, broken connections and 429 are retried (see the module doc for the bounds).
+pub fn whoami(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
+    let url = request_url(cfg, WHOAMI_PATH)?;
+    let secrets = [token.expose()];
+    let body = run(cfg, &url, Idempotency::Idempotent, &secrets, |c| {
+        c.get(&url)
+            .bearer_auth(token.expose())
+            .header("Accept", "application/json")
+    })?;
+    parse_principal(&body, &url)
+}
+
+/// `POST <path>` (normally [`MINT_PATH`]) in the Connect protocol's JSON form: trade an
+/// OIDC token for a service-account bearer token valid for `duration` (whole seconds).
+/// Not idempotent (a repeat could mint a second token), so a 5xx, a timeout or a
+/// connection lost after sending is not retried; only a refused connection and a 429
+/// carrying `Retry-After` are, as the server did nothing then.
+pub fn mint_service_account_token(
+    cfg: &ApiConfig,
+    path: &str,
+    oidc_token: &Token,
+    service_account_uid: &str,
+    duration: Duration,
+) -> Result<Minted, ApiError> {
+    if !path.starts_with('/') || path.contains(|c: char| c.is_whitespace() || c == '?' || c == '#') {
+        return Err(ApiError::InvalidRequest(format!(
+            "the exchange path {path:?} must start with / and hold no spaces, query or fragment"
+        )));
+    }
+    let uid = service_account_uid.trim();
+    if uid.is_empty() {
+        return Err(ApiError::InvalidRequest(
+            "the service account uid is empty".into(),
+        ));
+    }
+    if oidc_token.expose().trim().is_empty() {
+        return Err(ApiError::InvalidRequest("the OIDC token is empty".into()));
+    }
+    if duration.as_secs() == 0 {
+        return Err(ApiError::InvalidRequest(format!(
+            "a minted token must last at least 1s, not {}",
+            format_duration(duration)
+        )));
+    }
+    let url = request_url(cfg, path)?;
+    let payload = serde_json::json!({
+        "oidcToken": oidc_token.expose(),
+        "serviceAccountUid": uid,
+        // protojson reads an int64 from a JSON number or string; FACTS documents a number.
+        "durationSeconds": duration.as_secs(),
+    })
+    .to_string();
+    // A server echoing a JWT in an error may quote one segment rather than the whole.
+    let mut secrets: Vec<&str> = vec![oidc_token.expose()];
+    secrets.extend(oidc_token.expose().split('.'));
+    let timeout_ms = cfg.timeout.as_millis().to_string();
+    let body = run(cfg, &url, Idempotency::NotIdempotent, &secrets, |c| {
+        c.post(&url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .header("Connect-Protocol-Version", "1")
+            // Tells the server to stop working on it when we stop waiting.
+            .header("Connect-Timeout-Ms", timeout_ms.as_str())
+            .body(payload.clone())
+    })?;
+    parse_minted(&body, &url, &secrets)
+}
+
+/// Whether a failed try may be repeated without risk of doing the work twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Idempotency {
+    Idempotent,
+    NotIdempotent,
+}
+
+/// One call: build a client and a runtime, try until success, a final failure or the
+/// retry budget runs out. Returns the body of a 2xx answer.
+fn run(
+    cfg: &ApiConfig,
+    url: &str,
+    idempotency: Idempotency,
+    secrets: &[&str],
+    build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+) -> Result<Vec<u8>, ApiError> {
+    let client = http_client(cfg, url)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ApiError::Client(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(with_retries(cfg, url, idempotency, secrets, || build(&client)))
+}
+
+/// A reqwest client for one call. rustls with the ring provider (installed once per
+/// process; "already installed" is fine), no redirects (the API does not redirect, and a
+/// redirect must not carry the bearer token elsewhere), and no proxy for a loopback
+/// endpoint (a proxy cannot reach the caller's loopback; tests run there).
+fn http_client(cfg: &ApiConfig, url: &str) -> Result<reqwest::Client, ApiError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .timeout(cfg.timeout)
+        .connect_timeout(cfg.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION")));
+    if reqwest::Url::parse(url).is_ok_and(|u| is_loopback(&u)) {
+        builder = builder.no_proxy();
+    }
+    builder
+        .build()
+        .map_err(|e| ApiError::Client(innermost_cause(&e)))
+}
+
+/// A try's answer: status, `Retry-After`, and the body (cut at [`MAX_BODY`]).
+struct Answer {
+    status: u16,
+    retry_after: Option<String>,
+    body: Vec<u8>,
+    cut: bool,
+}
+
+async fn send_once(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+    let mut response = request.send().await?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut body = Vec::new();
+    let mut cut = false;
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BODY {
+            body.truncate(MAX_BODY);
+            cut = true;
+            break;
+        }
+    }
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+        cut,
+    })
+}
+
+/// What to do after a failed try.
+enum Next {
+    /// Stop with this error.
+    Fail(ApiError),
+    /// Wait this long and try again, or stop with this error when the budget is spent.
+    Retry(Duration, ApiError),
+}
+
+async fn with_retries(
+    cfg: &ApiConfig,
+    url: &str,
+    idempotency: Idempotency,
+    secrets: &[&str],
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<Vec<u8>, ApiError> {
+    let mut tries: u32 = 0;
+    let mut waited = Duration::ZERO;
+    loop {
+        tries += 1;
+        let backoff = backoff(tries);
+        let next = match send_once(request()).await {
+            Ok(answer) if (200..300).contains(&answer.status) => {
+                if answer.cut {
+                    return Err(ApiError::Unexpected {
+                        url: url.into(),
+                        what: format!("an answer over {MAX_BODY} bytes"),
+                    });
+                }
+                return Ok(answer.body);
+            }
+            Ok(answer) => judge_status(answer, url, tries, idempotency, backoff, secrets),
+            Err(e) => judge_transport(&e, cfg, url, tries, idempotency, backoff, secrets),
+        };
+        match next {
+            Next::Fail(e) => return Err(e),
+            Next::Retry(wait, e) => {
+                if tries > cfg.max_retries || waited + wait > MAX_TOTAL_WAIT {
+                    return Err(e);
+                }
+                waited += wait;
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// The wait before try number `tries + 1`: 200 ms, doubling, at most [`MAX_BACKOFF`].
+/// No jitter: one person's command line is not a thundering herd.
+fn backoff(tries: u32) -> Duration {
+    let factor = 1u32 << tries.saturating_sub(1).min(16);
+    FIRST_BACKOFF.saturating_mul(factor).min(MAX_BACKOFF)
+}
+
+fn judge_status(
+    answer: Answer,
+    url: &str,
+    tries: u32,
+    idempotency: Idempotency,
+    backoff: Duration,
+    secrets: &[&str],
+) -> Next {
+    let (code, message) = connect_error(answer.status, &answer.body, secrets);
+    match answer.status {
+        401 | 403 => Next::Fail(ApiError::Rejected {
+            url: url.into(),
+            status: answer.status,
+            code,
+            message,
+        }),
+        429 => {
+            let asked = answer.retry_after.as_deref().and_then(retry_after);
+            let error = ApiError::RateLimited {
+                url: url.into(),
+                code,
+                retry_after: asked.map(format_duration),
+                tries,
+            };
+            match (asked, idempotency) {
+                (Some(wait), _) if wait > MAX_RETRY_AFTER => Next::Fail(error),
+                (Some(wait), _) => Next::Retry(wait, error),
+                (None, Idempotency::Idempotent) => Next::Retry(backoff, error),
+                (None, Idempotency::NotIdempotent) => Next::Fail(error),
+            }
+        }
+        status => {
+            let error = ApiError::Status {
+                url: url.into(),
+                status,
+                code,
+                message,
+                tries,
+            };
+            if status >= 500 && idempotency == Idempotency::Idempotent {
+                Next::Retry(backoff, error)
+            } else {
+                Next::Fail(error)
+            }
+        }
+    }
+}
+
+fn judge_transport(
+    e: &reqwest::Error,
+    cfg: &ApiConfig,
+    url: &str,
+    tries: u32,
+    idempotency: Idempotency,
+    backoff: Duration,
+    secrets: &[&str],
+) -> Next {
+    if e.is_builder() {
+        // The request could not be formed: a token a header cannot carry (a control
+        // character). The cause names no value; retrying cannot help.
+        return Next::Fail(ApiError::InvalidRequest(format!(
+            "cannot form the request to {url}: {}",
+            redact(&innermost_cause(e), secrets)
+        )));
+    }
+    let error = if e.is_timeout() {
+        ApiError::Timeout {
+            url: url.into(),
+            timeout: format_duration(cfg.timeout),
+            tries,
+        }
+    } else {
+        ApiError::Connection {
+            url: url.into(),
+            cause: redact(&innermost_cause(e), secrets),
+            tries,
+        }
+    };
+    // A failed connect sent nothing; anything later may have reached the server.
+    let retry = idempotency == Idempotency::Idempotent || (e.is_connect() && !e.is_timeout());
+    if retry {
+        Next::Retry(backoff, error)
+    } else {
+        Next::Fail(error)
+    }
+}
+
+/// The deepest error in a chain: "Connection refused (os error 111)" rather than
+/// reqwest's "error sending request for url (…)".
+fn innermost_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date (a date in the past is no wait).
+fn retry_after(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(v.parse().unwrap_or(u64::MAX)));
+    }
+    let at = parse_http_date(v)?;
+    Some(Duration::from_secs((at - unix_now()).max(0) as u64))
+}
+
+/// The Connect error's `code` and `message` from an error answer's body. Without a usable
+/// code, the one the Connect protocol assigns to the HTTP status (its clients do the
+/// same); `unknown` says nothing, so it counts as absent.
+fn connect_error(status: u16, body: &[u8], secrets: &[&str]) -> (Option<String>, Option<String>) {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let code = field("code")
+        .filter(|c| *c != "unknown")
+        .map(|c| redact(c, secrets))
+        .or_else(|| code_for_status(status).map(str::to_string));
+    let message = field("message").map(|m| redact(m, secrets));
+    (code, message)
+}
+
+/// The Connect protocol's HTTP status → code table, for answers without a Connect body.
+fn code_for_status(status: u16) -> Option<&'static str> {
+    Some(match status {
+        400 => "invalid_argument",
+        401 => "unauthenticated",
+        403 => "permission_denied",
+        404 => "not_found",
+        409 => "already_exists",
+        429 => "resource_exhausted",
+        500 => "internal",
+        501 => "unimplemented",
+        502..=504 => "unavailable",
+        _ => return None,
+    })
+}
+
+fn parse_principal(body: &[u8], url: &str) -> Result<Principal, ApiError> {
+    let unexpected = |what: &str| ApiError::Unexpected {
+        url: url.into(),
+        what: what.into(),
+    };
+    let v: Value = serde_json::from_slice(body).map_err(|_| unexpected("not JSON"))?;
+    let p = v
+        .get("principal")
+        .filter(|p| p.is_object())
+        .ok_or_else(|| unexpected("missing principal"))?;
+    let text = |name: &str| {
+        p.get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| unexpected(&format!("missing principal.{name}")))
+    };
+    let list = |name: &str| -> Result<Vec<String>, ApiError> {
+        match p.get(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| unexpected(&format!("principal.{name} is not a list of strings"))),
+            Some(_) => Err(unexpected(&format!(
+                "principal.{name} is not a list of strings"
+            ))),
+        }
+    };
+    Ok(Principal {
+        uid: text("uid")?,
+        org_uid: text("orgUid")?,
+        groups: list("groups")?,
+        console_actions: list("consoleActions")?,
+    })
+}
+
+/// `{"bearerToken","expireTime"}`; protojson may also spell them in snake_case (a
+/// handler marshalling with proto names), which CoreWeave's own client accepts too.
+fn parse_minted(body: &[u8], url: &str, secrets: &[&str]) -> Result<Minted, ApiError> {
+    let unexpected = |what: String| ApiError::Unexpected {
+        url: url.into(),
+        what,
+    };
+    let v: Value = serde_json::from_slice(body).map_err(|_| unexpected("not JSON".into()))?;
+    let field = |camel: &str, snake: &str| {
+        v.get(camel)
+            .or_else(|| v.get(snake))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let token = field("bearerToken", "bearer_token")
+        .ok_or_else(|| unexpected("missing bearerToken".into()))?;
+    let expire = field("expireTime", "expire_time")
+        .ok_or_else(|| unexpected("missing expireTime".into()))?;
+    if parse_rfc3339(expire).is_none() {
+        let mut all = secrets.to_vec();
+        all.push(token);
+        return Err(unexpected(format!(
+            "expireTime {:?} is not an RFC 3339 time",
+            redact(expire, &all)
+        )));
+    }
+    Ok(Minted {
+        token: Token::new(token),
+        expire_time: expire.to_string(),
+    })
+}
+
+/// The URL of `path` under the configured endpoint, checked again here (the fields are
+/// public, so a config need not have come from [`ApiConfig::resolve`]).
+fn request_url(cfg: &ApiConfig, path: &str) -> Result<String, ApiError> {
+    let base = normalize_endpoint(&cfg.endpoint, "the API configuration")?;
+    Ok(format!("{base}{path}"))
+}
+
+/// An endpoint as used: trailing slashes dropped; an absolute `https://` URL, or
+/// `http://` to loopback only; no credentials, query or fragment in it.
+fn normalize_endpoint(value: &str, origin: &'static str) -> Result<String, ApiError> {
+    let invalid = |reason: &str| ApiError::InvalidEndpoint {
+        endpoint: value.to_string(),
+        origin,
+        reason: reason.to_string(),
+    };
+    let trimmed = value.trim().trim_end_matches('/');
+    let url = reqwest::Url::parse(trimmed).map_err(|e| invalid(&e.to_string()))?;
+    if url.host().is_none() {
+        return Err(invalid("no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("credentials do not belong in the URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("a query or fragment is not allowed"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(ApiError::InsecureEndpoint {
+                endpoint: trimmed.to_string(),
+                origin,
+            })
+        }
+        _ => return Err(invalid("not an http(s) URL")),
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and `localhost`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn defaults_then_environment_then_flags() {
+        let none = ApiConfig::resolve_with(None, None, env_of(&[])).unwrap();
+        assert_eq!(none, ApiConfig::default());
+        let env = env_of(&[
+            (ENDPOINT_ENV, "https://api.example.test/"),
+            (TIMEOUT_ENV, "1m30s"),
+        ]);
+        let from_env = ApiConfig::resolve_with(None, None, &env).unwrap();
+        assert_eq!(from_env.endpoint, "https://api.example.test");
+        assert_eq!(from_env.timeout, Duration::from_secs(90));
+        let flags =
+            ApiConfig::resolve_with(Some("http://127.0.0.1:8080//"), Some("500ms"), &env).unwrap();
+        assert_eq!(flags.endpoint, "http://127.0.0.1:8080");
+        assert_eq!(flags.timeout, Duration::from_millis(500));
+        let empty = env_of(&[(ENDPOINT_ENV, ""), (TIMEOUT_ENV, " ")]);
+        assert_eq!(
+            ApiConfig::resolve_with(Some(""), None, empty).unwrap(),
+            ApiConfig::default()
+        );
+    }
+
+    #[test]
+    fn a_base_path_is_kept() {
+        let c = ApiConfig::resolve_with(Some("https://gw.example/coreweave/"), None, env_of(&[]))
+            .unwrap();
+        assert_eq!(
+            request_url(&c, WHOAMI_PATH).unwrap(),
+            "https://gw.example/coreweave/v1beta1/auth/whoami"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:1",
+            "http://127.8.9.10",
+            "http://[::1]:8080",
+            "http://localhost:9",
+            "http://LOCALHOST",
+            "http://[::ffff:127.0.0.1]",
+            "https://api.coreweave.com",
+        ] {
+            assert!(
+                ApiConfig::resolve_with(Some(ok), None, env_of(&[])).is_ok(),
+                "{ok}"
+            );
+        }
+        for insecure in [
+            "http://api.coreweave.com",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+            "http://localhost.evil.example",
+            "http://[::2]",
+        ] {
+            let e = ApiConfig::resolve_with(Some(insecure), None, env_of(&[])).unwrap_err();
+            assert!(matches!(e, ApiError::InsecureEndpoint { .. }), "{insecure}: {e}");
+            let msg = e.to_string();
+            assert!(msg.contains("only https is allowed"), "{msg}");
+            assert!(msg.contains("--api-endpoint"), "{msg}");
+        }
+        for bad in [
+            "api.coreweave.com",
+            "ftp://api.coreweave.com",
+            "https://user:pw@api.coreweave.com",
+            "https://api.coreweave.com/?x=1",
+            "https://",
+        ] {
+            let e = ApiConfig::resolve_with(Some(bad), None, env_of(&[])).unwrap_err();
+            assert!(matches!(e, ApiError::InvalidEndpoint { .. }), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_timeouts_name_their_origin() {
+        let env = env_of(&[(TIMEOUT_ENV, "soon")]);
+        let e = ApiConfig::resolve_with(None, None, &env).unwrap_err();
+        assert!(e.to_string().contains("COREWEAVE_HTTP_TIMEOUT"), "{e}");
+        let e = ApiConfig::resolve_with(None, Some("0s"), &env).unwrap_err();
+        assert!(e.to_string().contains("--request-timeout"), "{e}");
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(2), Duration::from_millis(400));
+        assert_eq!(backoff(3), Duration::from_millis(800));
+        assert_eq!(backoff(5), MAX_BACKOFF);
+        assert_eq!(backoff(400), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(retry_after("1"), Some(Duration::from_secs(1)));
+        assert_eq!(retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later = super::super::timeparse::format_rfc3339(unix_now() + 100);
+        // An IMF-fixdate 100 s ahead, built by hand from the RFC 3339 form.
+        let (date, time) = later.trim_end_matches('Z').split_once('T').unwrap();
+        let mut p = date.split('-');
+        let (y, m, d) = (p.next().unwrap(), p.next().unwrap(), p.next().unwrap());
+        let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+            [m.parse::<usize>().unwrap() - 1];
+        let http = format!("Mon, {d} {month} {y} {time} GMT");
+        let wait = retry_after(&http).unwrap();
+        assert!(wait > Duration::from_secs(95) && wait <= Duration::from_secs(100), "{wait:?}");
+        assert_eq!(retry_after("soon"), None);
+        assert_eq!(retry_after("-1"), None);
+    }
+
+    #[test]
+    fn connect_errors_and_status_codes() {
+        let (c, m) = connect_error(
+            401,
+            br#"{"code":"unauthenticated","message":"token CW-SECRET-zzzzzzzzzzzz9876 expired"}"#,
+            &[],
+        );
+        assert_eq!(c.as_deref(), Some("unauthenticated"));
+        assert_eq!(m.as_deref(), Some("token CW-SECRET-…9876 expired"));
+        let (c, m) = connect_error(503, b"<html>busy</html>", &[]);
+        assert_eq!(c.as_deref(), Some("unavailable"));
+        assert_eq!(m, None);
+        let (c, _) = connect_error(418, br#"{"code":"unknown"}"#, &[]);
+        assert_eq!(c, None);
+    }
+
+    #[test]
+    fn principal_shapes() {
+        let p = parse_principal(
+            br#"{"principal":{"uid":"u1","orgUid":"o1","groups":["g"],"extra":1}}"#,
+            "u",
+        )
+        .unwrap();
+        assert_eq!(p.uid, "u1");
+        assert_eq!(p.org_uid, "o1");
+        assert_eq!(p.groups, vec!["g".to_string()]);
+        assert!(p.console_actions.is_empty());
+        for (body, what) in [
+            (&b"nope"[..], "not JSON"),
+            (br#"{"uid":"u1"}"#, "missing principal"),
+            (br#"{"principal":{"orgUid":"o"}}"#, "missing principal.uid"),
+            (br#"{"principal":{"uid":"u"}}"#, "missing principal.orgUid"),
+            (
+                br#"{"principal":{"uid":"u","orgUid":"o","groups":"g"}}"#,
+                "principal.groups is not a list of strings",
+            ),
+        ] {
+            let e = parse_principal(body, "https://x/whoami").unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("unexpected answer from https://x/whoami ({what})")
+            );
+        }
+    }
+
+    #[test]
+    fn minted_shapes_and_debug() {
+        let m = parse_minted(
+            br#"{"bearer_token":"CW-SECRET-mintedmintedminted4321","expire_time":"2030-01-01T00:00:00Z"}"#,
+            "u",
+            &[],
+        )
+        .unwrap();
+        let shown = format!("{m:?}");
+        assert!(!shown.contains("mintedminted"), "{shown}");
+        let e = parse_minted(
+            br#"{"bearerToken":"CW-SECRET-mintedmintedminted4321","expireTime":"tomorrow CW-SECRET-mintedmintedminted4321"}"#,
+            "u",
+            &[],
+        )
+        .unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("mintedminted"), "{e:?}");
+    }
+
+    #[test]
+    fn nothing_is_sent_for_a_bad_mint_request() {
+        let cfg = ApiConfig {
+            endpoint: "https://127.0.0.1:1".into(),
+            ..ApiConfig::default()
+        };
+        let t = Token::new("a.b.c");
+        let d = Duration::from_secs(60);
+        for e in [
+            mint_service_account_token(&cfg, "no-slash", &t, "sa", d),
+            mint_service_account_token(&cfg, MINT_PATH, &t, " ", d),
+            mint_service_account_token(&cfg, MINT_PATH, &Token::new(""), "sa", d),
+            mint_service_account_token(&cfg, MINT_PATH, &t, "sa", Duration::from_millis(10)),
+        ] {
+            assert!(matches!(e, Err(ApiError::InvalidRequest(_))), "{e:?}");
+        }
+    }
+}
