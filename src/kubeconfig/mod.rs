@@ -5,6 +5,8 @@
 //! - `model.rs`: the serde types for one file (only the keys the plugin reads).
 //! - `load.rs`: the file list (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`), reading with
 //!   limits, parsing, and client-go's merge with origin tracking.
+//! - `fast.rs`: a fast path for the common block-style layouts (it gives up, and the full
+//!   parser decides, whenever it is unsure).
 //! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
 //! - `edit.rs`: the format-preserving editor that changes only token scalars.
 //! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
@@ -12,6 +14,7 @@
 //! Nothing here touches the network.
 
 pub mod edit;
+mod fast;
 pub mod load;
 pub mod model;
 pub mod resolve;
