@@ -136,11 +136,68 @@ pub fn replace_user_tokens(src: &str, edits: &[TokenEdit<'_>]) -> Result<String,
     if wanted.is_empty() {
         return Ok(src.to_owned());
     }
+    if let Some(out) = replace_fast(src, &wanted) {
+        return Ok(out);
+    }
+    replace_general(src, &wanted)
+}
+
+/// The general editor: any YAML layout, proven by comparing event streams.
+fn replace_general(src: &str, wanted: &[(&str, &str)]) -> Result<String, EditError> {
+    let wanted = wanted.to_vec();
     let doc = Doc::parse(src)?;
     let splices = plan(src, &doc, &wanted)?;
     let out = apply_splices(src, &splices)?;
     verify(src, &out, &doc, &splices, &wanted)?;
     Ok(out)
+}
+
+/// The fast path, for documents the line scanner of `fast.rs` reads whole: splice at the
+/// spans it reports, then require that it reads the result as the original with exactly
+/// the chosen tokens changed. In that subset every scalar, key and indicator stands on one
+/// line and each line is read on its own, so the bytes outside the spans being identical
+/// and the token lines reading back as intended prove the edit, as the event comparison
+/// does for the general case. `None` whenever it cannot prove it: the general editor then
+/// decides, error messages included. About 2 ms for 2 MB where the general path takes
+/// tens of milliseconds.
+fn replace_fast(src: &str, wanted: &[(&str, &str)]) -> Option<String> {
+    let doc = super::load::first_document(src);
+    let (mut expected, spans) = super::fast::parse_with_token_spans(doc)?;
+    let mut splices: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    for (user, new_token) in wanted {
+        let mut hits = expected
+            .users
+            .iter_mut()
+            .zip(&spans)
+            .filter(|(u, _)| u.name == *user);
+        let (entry, span) = hits.next()?;
+        if hits.next().is_some() {
+            return None;
+        }
+        let span = span.as_ref()?;
+        let text = match span.style {
+            super::fast::ScalarStyle::Plain if is_plain_safe(new_token) => (*new_token).to_owned(),
+            super::fast::ScalarStyle::Single => {
+                single_quoted(new_token).unwrap_or_else(|| double_quoted(new_token))
+            }
+            _ => double_quoted(new_token),
+        };
+        entry.user.get_or_insert_with(Default::default).token = Some((*new_token).to_owned());
+        splices.push((span.range.clone(), text));
+    }
+    splices.sort_by_key(|(r, _)| r.start);
+    let mut out =
+        String::with_capacity(src.len() + splices.iter().map(|(_, t)| t.len()).sum::<usize>());
+    let mut cursor = 0;
+    for (range, text) in &splices {
+        out.push_str(src.get(cursor..range.start)?);
+        out.push_str(text);
+        cursor = range.end;
+    }
+    let new_doc_end = out.len() + doc.len().checked_sub(cursor)?;
+    out.push_str(src.get(cursor..)?);
+    let actual = super::fast::parse(out.get(..new_doc_end)?)?;
+    (actual == expected).then_some(out)
 }
 
 /// One planned replacement of source bytes `start..end`.
@@ -1333,6 +1390,30 @@ fn verify_data(src: &str, out: &str, wanted: &[(&str, &str)]) -> Result<(), Edit
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_path_is_taken_and_agrees_with_the_general_editor() {
+        let layouts = [
+            "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: CW-SECRET-test-old-1 # c\n- name: v\n  user:\n    token: 'CW-SECRET-test-old-1'\n",
+            "users:\r\n  - name: u\r\n    user:\r\n      token: \"CW-SECRET-test-old-1\"\r\n  - name: v\r\n    user: {}\r\n",
+        ];
+        for src in layouts {
+            for new in ["CW-SECRET-test-new-2", "yes", "CW-SECRET-it's", "12345"] {
+                let wanted = [("u", new)];
+                let fast = replace_fast(src, &wanted)
+                    .unwrap_or_else(|| panic!("fast path not taken: {src:?} {new:?}"));
+                let general = replace_general(src, &wanted).expect("general editor");
+                assert_eq!(fast, general, "{src:?} {new:?}");
+            }
+        }
+        // Not provable by the fast path: it steps aside.
+        assert!(replace_fast(
+            "users:\n- name: u\n  user:\n    token: &a CW-SECRET-test-old-1\n",
+            &[("u", "CW-SECRET-x")]
+        )
+        .is_none());
+        assert!(replace_fast("users:\n- name: u\n  user: {}\n", &[("u", "CW-SECRET-x")]).is_none());
+    }
 
     /// An independent oracle for the tests: the first document as generic data.
     fn data_options() -> serde_saphyr::Options {

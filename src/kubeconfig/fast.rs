@@ -45,6 +45,15 @@ pub fn parse(doc: &str) -> Option<FileConfig> {
     if doc.len() > MAX_DOC_BYTES {
         return None;
     }
+    parse_with_token_spans(doc).map(|(config, _)| config)
+}
+
+/// [`parse`], and for each entry of `users` (in order) where its `token` scalar is, when
+/// it has a non-null one.
+pub fn parse_with_token_spans(doc: &str) -> Option<(FileConfig, Vec<Option<TokenSpan>>)> {
+    if doc.len() > MAX_DOC_BYTES {
+        return None;
+    }
     let mut p = Parser {
         src: doc,
         pos: 0,
@@ -52,11 +61,16 @@ pub fn parse(doc: &str) -> Option<FileConfig> {
         doc_start_allowed: true,
         nodes: 0,
         depth: 0,
+        token: None,
+        user_tokens: Vec::new(),
     };
     let config = p.file().ok()?;
     let version_ok = matches!(config.api_version.as_deref(), None | Some("" | "v1"));
     let kind_ok = matches!(config.kind.as_deref(), None | Some("" | "Config"));
-    (version_ok && kind_ok).then_some(config)
+    if p.user_tokens.len() != config.users.len() {
+        return None;
+    }
+    (version_ok && kind_ok).then_some((config, p.user_tokens))
 }
 
 /// Giving up: the full parser decides.
@@ -130,6 +144,25 @@ struct Parser<'a> {
     doc_start_allowed: bool,
     nodes: usize,
     depth: usize,
+    /// The `token` scalar of the user being read, for the editor.
+    token: Option<TokenSpan>,
+    /// One slot per entry of `users`, in order, for the editor.
+    user_tokens: Vec<Option<TokenSpan>>,
+}
+
+/// Where a user's `token` scalar stands in the document, quotes included, and how it is
+/// written: what the fast editing path replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSpan {
+    pub range: std::ops::Range<usize>,
+    pub style: ScalarStyle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarStyle {
+    Plain,
+    Single,
+    Double,
 }
 
 impl<'a> Parser<'a> {
@@ -348,6 +381,37 @@ impl<'a> Parser<'a> {
         Ok(s)
     }
 
+    /// Where the scalar written in `rest` stands in the document (None for no scalar).
+    fn span_of(&self, rest: Text<'a>) -> R<Option<TokenSpan>> {
+        let base = self.src.as_ptr() as usize;
+        let at = |inner: &str, quote: usize| -> R<std::ops::Range<usize>> {
+            let start = (inner.as_ptr() as usize)
+                .checked_sub(base)
+                .and_then(|o| o.checked_sub(quote))
+                .ok_or(Bail)?;
+            let end = start
+                .checked_add(inner.len())
+                .and_then(|e| e.checked_add(2 * quote))
+                .ok_or(Bail)?;
+            Ok(start..end)
+        };
+        Ok(match value(rest)? {
+            Val::Plain(s) if !is_null(s) => Some(TokenSpan {
+                range: at(s, 0)?,
+                style: ScalarStyle::Plain,
+            }),
+            Val::Single(s) => Some(TokenSpan {
+                range: at(s, 1)?,
+                style: ScalarStyle::Single,
+            }),
+            Val::Double(s) => Some(TokenSpan {
+                range: at(s, 1)?,
+                style: ScalarStyle::Double,
+            }),
+            _ => None,
+        })
+    }
+
     /// A list field (null as empty) of a mapping at column `n`.
     fn list<T>(
         &mut self,
@@ -536,6 +600,14 @@ impl<'a> Parser<'a> {
     }
 
     fn named_user(&mut self, m: usize, rest: Text<'a>) -> R<NamedUser> {
+        self.token = None;
+        let out = self.named_user_entry(m, rest)?;
+        let span = self.token.take();
+        self.user_tokens.push(span);
+        Ok(out)
+    }
+
+    fn named_user_entry(&mut self, m: usize, rest: Text<'a>) -> R<NamedUser> {
         let mut out = NamedUser::default();
         let Some(c) = self.item_map(m, rest)? else {
             return Ok(out);
@@ -568,6 +640,7 @@ impl<'a> Parser<'a> {
             match key {
                 "token" => {
                     once(&mut seen, 1)?;
+                    self.token = self.span_of(rest)?;
                     out.token = self.string(c, rest)?;
                 }
                 "tokenFile" => {

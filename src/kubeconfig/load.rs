@@ -288,7 +288,8 @@ pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, serde_saphyr::Er
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
     };
     // A document that is `null` or `~` is an empty config to kubectl, hence the Option.
-    serde_saphyr::from_str_with_options::<Option<FileConfig>>(doc, options).map(Option::unwrap_or_default)
+    serde_saphyr::from_str_with_options::<Option<FileConfig>>(doc, options)
+        .map(Option::unwrap_or_default)
 }
 
 fn check_version(path: &Path, config: FileConfig) -> Result<FileConfig, KubeconfigError> {
@@ -373,7 +374,7 @@ fn first_content(doc: &str) -> Option<(u64, u64)> {
 
 /// The text of the first YAML document: everything before a second `---` marker at the
 /// start of a line (a leading `---` opens the first document and is kept).
-fn first_document(text: &str) -> &str {
+pub(super) fn first_document(text: &str) -> &str {
     // A byte-order mark belongs to the stream, not to the first line's content.
     let mut offset = if text.starts_with('\u{feff}') {
         '\u{feff}'.len_utf8()

@@ -14,7 +14,7 @@
 //! Nothing here touches the network.
 
 pub mod edit;
-mod fast;
+pub(crate) mod fast;
 pub mod load;
 pub mod model;
 pub mod resolve;
