@@ -570,3 +570,41 @@ fn unsafe_layout_is_refused_whole() {
     no_token_in(&o);
     assert_eq!(std::fs::read_to_string(&k).expect("read"), text);
 }
+
+/// A kubeconfig listed twice in KUBECONFIG through a symlink is one file: rotated once.
+#[test]
+fn same_file_listed_twice_through_a_symlink_rotates_once() {
+    let sb = Sandbox::new();
+    let k = sb.write("config", layout("quoted.yaml"));
+    let link = sb.path("link");
+    std::os::unix::fs::symlink("config", &link).expect("symlink");
+    let env = format!("{}:{}", path_str(&k), path_str(&link));
+    let o = rotate_stdin(&sb, &env, NEW, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("(1 file written)"), "{}", stdout(&o));
+    let text = std::fs::read_to_string(&k).expect("read");
+    assert_eq!(
+        text,
+        String::from_utf8(layout("quoted.yaml"))
+            .expect("utf8")
+            .replace(OLD, NEW)
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("lstat")
+        .file_type()
+        .is_symlink());
+}
+
+/// A writer killed mid-write leaves `.config.tmp-*` holding a whole kubeconfig; the next
+/// rotate, holding the lock, removes it.
+#[test]
+fn stale_temporary_files_are_removed_under_the_lock() {
+    let sb = Sandbox::new();
+    let k = sb.write("config", layout("commented.yaml"));
+    let stale = sb.write(".config.tmp-99999-deadbeef", "a killed writer's copy");
+    let unrelated = sb.write(".other.tmp-1-2", "not ours");
+    let o = rotate_stdin(&sb, path_str(&k), NEW, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stale.exists(), "stale temp file kept");
+    assert!(unrelated.exists(), "a file that is not ours was removed");
+}

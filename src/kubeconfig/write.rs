@@ -57,6 +57,9 @@ const PRIVATE_MODE: u32 = 0o600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    #[error("interrupted while waiting for {lock}; nothing was written")]
+    Interrupted { lock: PathBuf },
+
     #[error(
         "{path} is locked by {lock}{}; another kubectl may be writing it: retry, or if none is running, remove {lock}",
         age_note(.age)
@@ -184,6 +187,56 @@ impl Drop for FileLock {
     }
 }
 
+/// Set by SIGINT, SIGTERM or SIGHUP while an [`InterruptGuard`] is alive.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a stop signal arrived while an [`InterruptGuard`] was alive.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// While alive, SIGINT, SIGTERM and SIGHUP only set a flag instead of killing the process,
+/// so a rotate waiting for a lock (or about to write) stops cleanly and its own `.lock`
+/// files are removed by their `Drop`, instead of being left behind to block every kubectl
+/// write. Taken only around the locked part: at a prompt, Ctrl-C still stops at once.
+pub struct InterruptGuard {
+    #[cfg(unix)]
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl InterruptGuard {
+    pub fn install() -> InterruptGuard {
+        #[cfg(unix)]
+        {
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+            let ids = [SIGINT, SIGTERM, SIGHUP]
+                .into_iter()
+                .filter_map(|sig| {
+                    // SAFETY: the action only stores to an atomic, which is async-signal-safe.
+                    unsafe {
+                        signal_hook::low_level::register(sig, || {
+                            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst)
+                        })
+                    }
+                    .ok()
+                })
+                .collect();
+            InterruptGuard { ids }
+        }
+        #[cfg(not(unix))]
+        InterruptGuard {}
+    }
+}
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
 /// Create `<path>.lock` with create_new (mode 0600). While it exists, retry every 20-50 ms
 /// until `timeout` has passed, then fail naming the lock file. A zero timeout tries once, which
 /// is what kubectl does.
@@ -210,6 +263,9 @@ pub fn lock(path: &Path, timeout: Duration) -> Result<FileLock, WriteError> {
                 });
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if interrupted() {
+                    return Err(WriteError::Interrupted { lock });
+                }
                 let waited = start.elapsed();
                 if waited >= timeout {
                     let age = fs::symlink_metadata(&lock)
@@ -336,6 +392,42 @@ fn fill_temp(
         return Err(("replacing the file", error));
     }
     Ok(())
+}
+
+/// Remove temporary files that a writer of `path` killed mid-write left behind
+/// (`.<name>.tmp-*` beside the real file). They hold a whole kubeconfig, tokens included.
+/// Call it only while holding `path`'s lock: then no live writer of `path` can own one.
+/// Best effort: a file that cannot be removed is left, and the next run tries again.
+pub fn remove_stale_temp_files(path: &Path) {
+    let Ok(target) = resolve(path) else {
+        return;
+    };
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        return;
+    };
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".tmp-");
+    let Some(prefix) = prefix.to_str() else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(prefix));
+        if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// `.<name>.tmp-<pid>-<random>` in `dir`: hidden, and on the same filesystem as the target so

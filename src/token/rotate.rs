@@ -83,6 +83,7 @@ pub fn run(
     // The files to lock come from the unlocked plan; if the plan under the lock needs a file
     // that is not locked (someone edited in between), lock again with the larger set.
     let mut to_lock = files_of(&targets);
+    let _signals = write::InterruptGuard::install();
     for _ in 0..3 {
         let locks = lock_all(&to_lock, timeout)?;
         let kc = Kubeconfig::load(paths, explicit)?;
@@ -116,6 +117,12 @@ pub fn run(
             for w in &plan.writes {
                 backups.push(write::backup(&w.path)?);
             }
+        }
+        if write::interrupted() {
+            bail!("interrupted; nothing was written");
+        }
+        for w in &plan.writes {
+            write::remove_stale_temp_files(&w.path);
         }
         write::commit(&plan.writes)?;
         drop(locks);
@@ -183,9 +190,24 @@ pub fn find_targets(
             contexts_of.entry(user).or_default().push(name.to_string());
         }
     }
+    // The same file listed twice under different names (a symlink in KUBECONFIG) is one
+    // file: its entries are edited once, through the first name.
+    let mut canonical: Vec<Option<PathBuf>> = Vec::new();
+    for f in &kc.files {
+        let c = std::fs::canonicalize(&f.path).ok();
+        let seen = c.is_some() && canonical.contains(&c);
+        canonical.push(if seen {
+            None
+        } else {
+            c.or_else(|| Some(f.path.clone()))
+        });
+    }
     let mut targets = Vec::new();
     for (origin, entry) in kc.all_users() {
         if only_current && origin != active {
+            continue;
+        }
+        if canonical[origin.file].is_none() && origin != active {
             continue;
         }
         let file = kc.path(origin.file);
