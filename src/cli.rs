@@ -78,9 +78,13 @@ pub enum TokenCommand {
     #[command(after_help = "Examples:\n  \
         kubectl coreweave token show\n  \
         kubectl coreweave token show --context my-cluster -o json\n  \
-        export COREWEAVE_API_TOKEN=\"$(kubectl coreweave token show --raw)\"\n\n\
+        export COREWEAVE_API_TOKEN=\"$(kubectl coreweave token show --raw)\"\n  \
+        kubectl coreweave token show --check\n\n\
         The token is masked (CW-SECRET-…1a2b) unless --raw is given. With --raw alone,\n\
-        stdout is the token and a newline, nothing else.")]
+        stdout is the token and a newline, nothing else. --check asks the CoreWeave API\n\
+        whether the token is accepted; it exits 1 when the token is rejected or the API\n\
+        cannot be reached. When the kubeconfig records the token's expiry (user extension\n\
+        coreweave.com/token), a token expired or expiring within 7 days gets a warning.")]
     Show(ShowArgs),
     /// Replace the active user's token everywhere it is stored, in place
     #[command(after_help = "Examples:\n  \
@@ -133,6 +137,8 @@ pub struct RotateArgs {
     /// Do not ask for confirmation before writing
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -143,6 +149,29 @@ pub struct ShowArgs {
     /// Output format: json or yaml (default: a human summary)
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
+    /// Ask the CoreWeave API whether it accepts the token (GET /v1beta1/auth/whoami); exit 1
+    /// if it does not. With --raw, the token is printed only when accepted
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+// Where and how the CoreWeave API is called, for the commands that call it (flattened into
+// each, so every command's `args.api` has them). The environment variables are the ones
+// CoreWeave's own tools (the Terraform provider) read. A plain comment, not a doc comment:
+// clap would take a doc comment here as the about text of the commands it is flattened into.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "CoreWeave API")]
+pub struct ApiArgs {
+    /// CoreWeave API base URL [default: $COREWEAVE_API_ENDPOINT, else https://api.coreweave.com];
+    /// https only, except http to loopback
+    #[arg(long, value_name = "URL")]
+    pub api_endpoint: Option<String>,
+    /// Timeout of each CoreWeave API request, e.g. 10s, 1m30s, 500ms or seconds
+    /// [default: $COREWEAVE_HTTP_TIMEOUT, else 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub request_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -94,7 +94,10 @@ pub struct ReviewOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClusterError {
     /// The cluster answered 401 or 403: the token is not accepted there.
-    #[error("cluster {server} rejected the token ({status} {reason}){}", suffix(message))]
+    #[error(
+        "cluster {server} rejected the token ({status} {reason}){}",
+        suffix(message)
+    )]
     Rejected {
         server: String,
         status: u16,
@@ -186,9 +189,9 @@ pub fn cluster_targets(
         let path = kc.path(origin.file);
         let entries = match parsed.entry(origin.file) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(
-                parse_clusters(path, &kc.files[origin.file].text).map_err(&config_err)?,
-            ),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(parse_clusters(path, &kc.files[origin.file].text).map_err(&config_err)?)
+            }
         };
         // Both parses read the same text with the same rules, so the positions agree; a
         // disagreement would mean the loader and this parser differ, and is refused.
@@ -274,20 +277,22 @@ fn parse_clusters(path: &Path, text: &str) -> Result<Vec<ClusterEntry>, String> 
         with_snippet: false,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
     };
-    let parsed: ClustersOnly = serde_saphyr::from_str_with_options(doc, options).map_err(|e| {
-        // The parser's message may quote a scalar of the file; only the place is kept.
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        format!(
-            "kubeconfig {}:{line}:{column}: a cluster entry field has the wrong type \
+    // A document that is `null`, `~` or only comments is an empty config, as in `load.rs`.
+    let parsed: Option<ClustersOnly> =
+        serde_saphyr::from_str_with_options(doc, options).map_err(|e| {
+            // The parser's message may quote a scalar of the file; only the place is kept.
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            format!(
+                "kubeconfig {}:{line}:{column}: a cluster entry field has the wrong type \
              (server, certificate-authority, certificate-authority-data, tls-server-name and \
              proxy-url are strings, insecure-skip-tls-verify is true or false)",
-            path.display()
-        )
-    })?;
-    Ok(parsed.clusters)
+                path.display()
+            )
+        })?;
+    Ok(parsed.map(|p| p.clusters).unwrap_or_default())
 }
 
 /// The text of the first YAML document, as `load.rs` cuts it (a copy of its private
@@ -503,7 +508,11 @@ async fn review_older(client: &Client, version: &str) -> Result<UserInfo, kube::
 }
 
 /// The `kube::Config` for one target, built by hand: nothing is read from the environment.
-fn client_config(t: &ClusterTarget, token: &Token, timeout: Duration) -> Result<Config, ClusterError> {
+fn client_config(
+    t: &ClusterTarget,
+    token: &Token,
+    timeout: Duration,
+) -> Result<Config, ClusterError> {
     let config_err = |detail: String| ClusterError::Config {
         context: t.context.clone(),
         detail,
@@ -517,7 +526,11 @@ fn client_config(t: &ClusterTarget, token: &Token, timeout: Duration) -> Result<
         )));
     }
     let mut config = Config::new(t.server.parse().map_err(|e| {
-        config_err(format!("{}: server {:?} is not a URL: {e}", entry(), t.server))
+        config_err(format!(
+            "{}: server {:?} is not a URL: {e}",
+            entry(),
+            t.server
+        ))
     })?);
     let has_ca = t.ca != CaSource::System;
     if t.insecure_skip_tls_verify && has_ca {
@@ -568,7 +581,11 @@ fn client_config(t: &ClusterTarget, token: &Token, timeout: Duration) -> Result<
     config.tls_server_name = t.tls_server_name.clone();
     if let Some(p) = &t.proxy_url {
         config.proxy_url = Some(p.parse().map_err(|e| {
-            config_err(format!("{}: proxy-url {p:?} is not a URL: {e}", entry()))
+            config_err(format!(
+                "{}: proxy-url {:?} is not a URL: {e}",
+                entry(),
+                without_userinfo(p)
+            ))
         })?);
     }
     config.connect_timeout = Some(timeout);
@@ -610,7 +627,11 @@ fn classify(t: &ClusterTarget, token: &Token, timeout: Duration, e: kube::Error)
                 status.reason.clone()
             };
             let message = shorten(&scrub(status.message.trim().to_string()));
-            let message = if message == reason { String::new() } else { message };
+            let message = if message == reason {
+                String::new()
+            } else {
+                message
+            };
             if matches!(status.code, 401 | 403) {
                 ClusterError::Rejected {
                     server,
@@ -637,7 +658,7 @@ fn classify(t: &ClusterTarget, token: &Token, timeout: Duration, e: kube::Error)
         | kube::Error::ProxyProtocolUnsupported { proxy_url } => ClusterError::Config {
             context: t.context.clone(),
             detail: format!(
-                "cluster {:?}: proxy-url scheme {:?} is not supported (use http:// or https://)",
+                "cluster {:?}: proxy-url scheme {:?} is not supported (use http://, https:// or socks5://)",
                 t.cluster,
                 proxy_url.scheme_str().unwrap_or("")
             ),
@@ -651,10 +672,30 @@ fn classify(t: &ClusterTarget, token: &Token, timeout: Duration, e: kube::Error)
                     trust: trust(t),
                 },
                 Cause::Timeout => ClusterError::Timeout { server, timeout },
-                Cause::Connect => ClusterError::Connect { server, detail },
+                Cause::Connect => ClusterError::Connect {
+                    server,
+                    detail: match &t.proxy_url {
+                        Some(p) => format!("through proxy-url {}: {detail}", without_userinfo(p)),
+                        None => detail,
+                    },
+                },
                 Cause::Other => ClusterError::Unexpected { server, detail },
             }
         }
+    }
+}
+
+/// A proxy URL without any `user:password@`, for messages.
+fn without_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            match rest[..end].rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://{host}{}", &rest[end..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
     }
 }
 
@@ -664,7 +705,10 @@ fn trust(t: &ClusterTarget) -> String {
         None => String::new(),
     };
     match &t.ca {
-        CaSource::Data(_) => format!("certificate-authority-data of cluster {:?}{name}", t.cluster),
+        CaSource::Data(_) => format!(
+            "certificate-authority-data of cluster {:?}{name}",
+            t.cluster
+        ),
         CaSource::File(p) => format!("certificate-authority {}{name}", p.display()),
         CaSource::System => format!("the system's roots{name}"),
     }
@@ -691,9 +735,7 @@ fn cause(e: &(dyn StdError + 'static)) -> Cause {
             match io.kind() {
                 TimedOut => return Cause::Timeout,
                 ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected
-                | AddrNotAvailable | HostUnreachable | NetworkUnreachable => {
-                    found = Cause::Connect
-                }
+                | AddrNotAvailable | HostUnreachable | NetworkUnreachable => found = Cause::Connect,
                 _ => {}
             }
             if let Some(inner) = io.get_ref() {
@@ -702,15 +744,14 @@ fn cause(e: &(dyn StdError + 'static)) -> Cause {
         }
         let text = e.to_string();
         // hyper-util's connector errors (the type is not reachable from here).
-        if text.starts_with("dns error")
+        let connector = text.starts_with("dns error")
             || text.starts_with("tcp connect error")
             || text.starts_with("tcp open error")
             || text.contains("proxy")
             || text.contains("tunnel")
-        {
-            if matches!(found, Cause::Other) {
-                found = Cause::Connect;
-            }
+            || text.starts_with("SOCKS error");
+        if connector && matches!(found, Cause::Other) {
+            found = Cause::Connect;
         }
         if let Some(s) = e.source() {
             stack.push(s);
@@ -719,14 +760,20 @@ fn cause(e: &(dyn StdError + 'static)) -> Cause {
     found
 }
 
-/// The error and its causes on one line, repeated texts dropped.
+/// The error and its causes on one line: kube's and hyper's wrappers (`ServiceError:`,
+/// `client error (Connect)`) and repeated texts dropped.
 fn chain(e: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut stack: Vec<&(dyn StdError + 'static)> = vec![e];
     while let Some(e) = stack.pop() {
-        let text = e.to_string();
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
+        let full = e.to_string();
+        let text = ["ServiceError: ", "HyperError: "]
+            .iter()
+            .find_map(|p| full.strip_prefix(p))
+            .unwrap_or(&full);
+        let wrapper = text.starts_with("client error (") && text.ends_with(')');
+        if !text.is_empty() && !wrapper && !parts.iter().any(|p| p.contains(text)) {
+            parts.push(text.to_string());
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             if let Some(inner) = io.get_ref() {
@@ -784,6 +831,15 @@ mod tests {
     fn first_document_stops_at_the_second_marker() {
         assert_eq!(first_document("a: 1\n---\nb: 2\n"), "a: 1\n");
         assert_eq!(first_document("---\na: 1\n"), "---\na: 1\n");
+    }
+
+    #[test]
+    fn proxy_credentials_stay_out_of_messages() {
+        assert_eq!(
+            without_userinfo("http://user:pa@ss@proxy:3128/x"),
+            "http://proxy:3128/x"
+        );
+        assert_eq!(without_userinfo("http://proxy:3128"), "http://proxy:3128");
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod cli;
 pub mod cluster;
 pub mod complete;
 pub mod coreweave;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kubeconfig;
 pub mod secret;
 pub mod token;

@@ -21,7 +21,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::error::{redact, ApiError};
-use super::timeparse::{format_duration, parse_go_duration, parse_http_date, parse_rfc3339, unix_now};
+use super::timeparse::{
+    format_duration, parse_go_duration, parse_http_date, parse_rfc3339, unix_now,
+};
 use crate::secret::Token;
 
 /// Where the API is when neither `--api-endpoint` nor `COREWEAVE_API_ENDPOINT` says.
@@ -91,14 +93,15 @@ impl ApiConfig {
         flag_timeout: Option<&str>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<ApiConfig, ApiError> {
-        let given = |flag: Option<&str>, var: &'static str, flag_name: &'static str| {
-            match flag.map(str::trim).filter(|f| !f.is_empty()) {
-                Some(f) => Some((f.to_string(), flag_name)),
-                None => env(var)
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (v, var)),
-            }
+        let given = |flag: Option<&str>, var: &'static str, flag_name: &'static str| match flag
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
+            Some(f) => Some((f.to_string(), flag_name)),
+            None => env(var)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .map(|v| (v, var)),
         };
         let endpoint = match given(flag_endpoint, ENDPOINT_ENV, "--api-endpoint") {
             Some((value, origin)) => normalize_endpoint(&value, origin)?,
@@ -166,7 +169,8 @@ pub fn mint_service_account_token(
     service_account_uid: &str,
     duration: Duration,
 ) -> Result<Minted, ApiError> {
-    if !path.starts_with('/') || path.contains(|c: char| c.is_whitespace() || c == '?' || c == '#') {
+    if !path.starts_with('/') || path.contains(|c: char| c.is_whitespace() || c == '?' || c == '#')
+    {
         return Err(ApiError::InvalidRequest(format!(
             "the exchange path {path:?} must start with / and hold no spaces, query or fragment"
         )));
@@ -231,7 +235,9 @@ fn run(
         .enable_all()
         .build()
         .map_err(|e| ApiError::Client(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(with_retries(cfg, url, idempotency, secrets, || build(&client)))
+    rt.block_on(with_retries(cfg, url, idempotency, secrets, || {
+        build(&client)
+    }))
 }
 
 /// A reqwest client for one call. rustls with the ring provider (installed once per
@@ -678,7 +684,10 @@ mod tests {
             "http://[::2]",
         ] {
             let e = ApiConfig::resolve_with(Some(insecure), None, env_of(&[])).unwrap_err();
-            assert!(matches!(e, ApiError::InsecureEndpoint { .. }), "{insecure}: {e}");
+            assert!(
+                matches!(e, ApiError::InsecureEndpoint { .. }),
+                "{insecure}: {e}"
+            );
             let msg = e.to_string();
             assert!(msg.contains("only https is allowed"), "{msg}");
             assert!(msg.contains("--api-endpoint"), "{msg}");
@@ -726,11 +735,15 @@ mod tests {
         let (date, time) = later.trim_end_matches('Z').split_once('T').unwrap();
         let mut p = date.split('-');
         let (y, m, d) = (p.next().unwrap(), p.next().unwrap(), p.next().unwrap());
-        let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-            [m.parse::<usize>().unwrap() - 1];
+        let month = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ][m.parse::<usize>().unwrap() - 1];
         let http = format!("Mon, {d} {month} {y} {time} GMT");
         let wait = retry_after(&http).unwrap();
-        assert!(wait > Duration::from_secs(95) && wait <= Duration::from_secs(100), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(95) && wait <= Duration::from_secs(100),
+            "{wait:?}"
+        );
         assert_eq!(retry_after("soon"), None);
         assert_eq!(retry_after("-1"), None);
     }

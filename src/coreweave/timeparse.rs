@@ -208,13 +208,13 @@ fn number(s: &str) -> Result<f64, &'static str> {
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
-        return if d.subsec_nanos() % 1_000_000 == 0 || ms > 0 {
+        return if ms > 0 || d.is_zero() {
             format!("{ms}ms")
         } else {
             format!("{}µs", d.as_micros())
         };
     }
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         let secs = d.as_secs_f64();
         return format!("{}s", (secs * 1000.0).round() / 1000.0);
     }
@@ -303,7 +303,14 @@ mod tests {
 
     #[test]
     fn rfc3339_round_trips_through_the_formatter() {
-        for t in [0, 1_748_779_200, 1_709_164_800, -86_400, 4_102_444_800, 951_782_400] {
+        for t in [
+            0,
+            1_748_779_200,
+            1_709_164_800,
+            -86_400,
+            4_102_444_800,
+            951_782_400,
+        ] {
             assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t), "{t}");
         }
         assert_eq!(format_rfc3339(1_748_779_200), "2025-06-01T12:00:00Z");
@@ -335,7 +342,9 @@ mod tests {
         assert_eq!(parse_go_duration("10"), Ok(ms(10_000)));
         assert_eq!(parse_go_duration("2.5"), Ok(ms(2_500)));
         assert_eq!(parse_go_duration(" 3s "), Ok(ms(3_000)));
-        for bad in ["", "0", "0s", "-5s", "5x", "s", "1..5s", "5 s", "1m30", "abc", "1e3s"] {
+        for bad in [
+            "", "0", "0s", "-5s", "5x", "s", "1..5s", "5 s", "1m30", "abc", "1e3s",
+        ] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?}");
         }
     }

@@ -323,7 +323,7 @@ fn tag_class(tag: Option<&Cow<'_, Tag>>) -> TagClass {
     }
 }
 
-fn parse_error(err: &granit_parser::ScanError) -> EditError {
+pub(super) fn parse_error(err: &granit_parser::ScanError) -> EditError {
     let reason = err.kind().to_string().replace(['\r', '\n'], " ");
     EditError::Parse {
         position: Position {
@@ -1160,7 +1160,7 @@ fn needs_escape(c: char) -> bool {
     matches!(c, '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}')
 }
 
-fn double_quoted(value: &str) -> String {
+pub(super) fn double_quoted(value: &str) -> String {
     use fmt::Write as _;
     let mut out = String::with_capacity(value.len().saturating_add(2));
     out.push('"');

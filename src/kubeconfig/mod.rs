@@ -9,11 +9,13 @@
 //!   parser decides, whenever it is unsure).
 //! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
 //! - `edit.rs`: the format-preserving editor that changes only token scalars.
+//! - `extension.rs`: records a token's expiry as the user's `coreweave.com/token` extension.
 //! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
 //!
 //! Nothing here touches the network.
 
 pub mod edit;
+pub mod extension;
 pub(crate) mod fast;
 pub mod load;
 pub mod model;

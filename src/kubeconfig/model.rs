@@ -82,6 +82,34 @@ pub struct User {
     pub client_certificate_data: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     pub username: Option<serde::de::IgnoredAny>,
+    /// Named extensions (client-go keeps them through its rewrites); `token show` reads
+    /// the `coreweave.com/token` one for the token's expiry.
+    #[serde(default)]
+    pub extensions: Option<Vec<NamedExtension>>,
+}
+
+/// One entry of a user's `extensions` list. `name` is read strictly, as client-go does;
+/// `extension` is any JSON value in client-go (`runtime.RawExtension`), so its content is
+/// read leniently: only the fields of [`CoreweaveTokenExtension`] that are strings are
+/// kept, and any other shape (another tool's extension, a scalar, a list) is `None`
+/// instead of an error. Callers check `name` before trusting `extension`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+pub struct NamedExtension {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_extension")]
+    pub extension: Option<CoreweaveTokenExtension>,
+}
+
+/// The `coreweave.com/token` extension's fields (all optional; unknown keys ignored):
+/// `{expires: <RFC 3339>, source: console|minted|..., rotatedAt: <RFC 3339>}`. Nothing
+/// secret is kept here.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CoreweaveTokenExtension {
+    pub expires: Option<String>,
+    pub source: Option<String>,
+    /// `rotatedAt` in the file.
+    pub rotated_at: Option<String>,
 }
 
 // By hand, so a derived Debug can never print a token.
@@ -92,6 +120,7 @@ impl std::fmt::Debug for User {
             .field("token_file", &self.token_file)
             .field("exec", &self.exec.is_some())
             .field("auth_provider", &self.auth_provider.is_some())
+            .field("extensions", &self.extensions)
             .finish_non_exhaustive()
     }
 }
@@ -104,4 +133,152 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `extension:` of a named extension: a mapping gives a [`CoreweaveTokenExtension`] of its
+/// string-valued `expires`, `source` and `rotatedAt`; anything else, at any depth, is
+/// skipped without error, because a kubeconfig kubectl reads must not become unreadable
+/// over some other tool's extension.
+fn lenient_extension<'de, D>(d: D) -> Result<Option<CoreweaveTokenExtension>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    struct ExtensionVisitor;
+
+    impl<'de> Visitor<'de> for ExtensionVisitor {
+        type Value = Option<CoreweaveTokenExtension>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut ext = CoreweaveTokenExtension::default();
+            while let Some(key) = map.next_key::<LenientString>()? {
+                let slot = match key.0.as_deref() {
+                    Some("expires") => &mut ext.expires,
+                    Some("source") => &mut ext.source,
+                    Some("rotatedAt") => &mut ext.rotated_at,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                };
+                // Duplicate keys: the last wins, as the loader's parser is set up to do.
+                *slot = map.next_value::<LenientString>()?.0;
+            }
+            Ok(Some(ext))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(ExtensionVisitor)
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    d.deserialize_any(ExtensionVisitor)
+}
+
+/// A value that is kept when it is a string and dropped (as `None`) when it is anything
+/// else, nested mappings and lists included.
+struct LenientString(Option<String>);
+
+impl<'de> Deserialize<'de> for LenientString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        use std::fmt;
+
+        struct V;
+
+        impl<'de> Visitor<'de> for V {
+            type Value = LenientString;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+
+            fn visit_str<E>(self, s: &str) -> Result<LenientString, E> {
+                Ok(LenientString(Some(s.to_string())))
+            }
+
+            fn visit_string<E>(self, s: String) -> Result<LenientString, E> {
+                Ok(LenientString(Some(s)))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LenientString, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(LenientString(None))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LenientString, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LenientString(None))
+            }
+
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<LenientString, D2::Error> {
+                d.deserialize_any(V)
+            }
+
+            fn visit_none<E>(self) -> Result<LenientString, E> {
+                Ok(LenientString(None))
+            }
+
+            fn visit_unit<E>(self) -> Result<LenientString, E> {
+                Ok(LenientString(None))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<LenientString, E> {
+                Ok(LenientString(None))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<LenientString, E> {
+                Ok(LenientString(None))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<LenientString, E> {
+                Ok(LenientString(None))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<LenientString, E> {
+                Ok(LenientString(None))
+            }
+        }
+
+        d.deserialize_any(V)
+    }
 }

@@ -4,6 +4,11 @@
 //! `--raw` is the hot path (a drop-in for the kubectl jsonpath one-liner in scripts): it
 //! resolves the one user and prints; the summary's extra work (other contexts, their token
 //! files) is done only for the other output forms.
+//!
+//! Two additions reach beyond the files: the expiry recorded in the user entry's
+//! `coreweave.com/token` extension (shown, and warned about on stderr when it is near or
+//! past), and `--check`, which asks the CoreWeave API whether it accepts the token. Only
+//! `--check` touches the network; without it no runtime, TLS or socket is ever set up.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,9 +17,18 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::cli::{OutputFormat, ShowArgs};
+use crate::coreweave::timeparse::{humanize_secs, parse_rfc3339, unix_now};
+use crate::coreweave::{self, ApiConfig, ApiError, TOKEN_EXTENSION};
+use crate::kubeconfig::model::CoreweaveTokenExtension;
 use crate::kubeconfig::resolve::{credential_of, Selection};
-use crate::kubeconfig::{Credential, Kubeconfig, Resolved};
+use crate::kubeconfig::{Credential, Kubeconfig, Resolved, Sourced};
 use crate::secret::Token;
+
+/// A token expiring within this many days gets a warning.
+pub const EXPIRY_WARNING_DAYS: i64 = 7;
+
+/// Where a new token is created, for the expiry warnings.
+const TOKENS_PAGE: &str = "https://console.coreweave.com/tokens";
 
 /// What `token show` reports, in the order the summary prints it.
 #[derive(Debug, Serialize)]
@@ -36,7 +50,92 @@ pub struct Report {
     pub coreweave_token: bool,
     /// Other contexts whose user has the same token (they change with a rotate).
     pub shared_with: Vec<String>,
+    /// From the `coreweave.com/token` extension, as written there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Whole days left (counted toward zero: 0 within the last day, negative once
+    /// expired); absent when `expires` is absent or not an RFC 3339 time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in_days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired: Option<bool>,
+    /// `in 3 days`, `expired 2 days ago`: the summary's wording of the same instant.
+    #[serde(skip)]
+    pub expires_relative: Option<String>,
+    /// The extension's `source` (`console`, `minted`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_source: Option<String>,
+    /// The extension's `rotatedAt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<String>,
+    /// The answer of the CoreWeave API, with `--check`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
     pub warnings: Vec<String>,
+}
+
+/// `--check`'s result: accepted with whose token it is, or rejected with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub accepted: bool,
+    /// The principal's uid.
+    pub principal: Option<String>,
+    /// The principal's organization uid.
+    pub org: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The token's expiry as the kubeconfig records it, against the clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expiry {
+    /// As written in the extension.
+    pub expires: String,
+    /// Seconds from now until it expires (negative once expired); `None` when `expires`
+    /// is not an RFC 3339 time.
+    pub in_secs: Option<i64>,
+}
+
+impl Expiry {
+    pub fn at(expires: &str, now: i64) -> Expiry {
+        Expiry {
+            expires: expires.to_string(),
+            in_secs: parse_rfc3339(expires.trim()).map(|t| t - now),
+        }
+    }
+
+    pub fn expired(&self) -> Option<bool> {
+        self.in_secs.map(|s| s <= 0)
+    }
+
+    pub fn in_days(&self) -> Option<i64> {
+        self.in_secs.map(|s| s / 86_400)
+    }
+
+    /// `in 3 days`, `expired 2 days ago`, `not an RFC 3339 time`.
+    pub fn relative(&self) -> String {
+        match self.in_secs {
+            Some(s) if s <= 0 => format!("expired {} ago", humanize_secs(s)),
+            Some(s) => format!("in {}", humanize_secs(s)),
+            None => "not an RFC 3339 time".into(),
+        }
+    }
+
+    /// The stderr warning, when the token is expired or expires within
+    /// [`EXPIRY_WARNING_DAYS`].
+    pub fn warning(&self) -> Option<String> {
+        let s = self.in_secs?;
+        let what = if s <= 0 {
+            format!("token expired {} ago", humanize_secs(s))
+        } else if s < EXPIRY_WARNING_DAYS * 86_400 {
+            format!("token expires in {}", humanize_secs(s))
+        } else {
+            return None;
+        };
+        Some(format!(
+            "{what} ({}); create a new one at {TOKENS_PAGE}, then run `kubectl coreweave token rotate`",
+            self.expires
+        ))
+    }
 }
 
 pub fn run(
@@ -47,15 +146,72 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let resolved = kc.resolve(sel)?;
     let credential = kc.credential(resolved.user_origin)?;
-    let warnings = warnings(&resolved, credential.token());
+    // Settings are checked before anything is printed or sent.
+    let api = if args.check {
+        Some(ApiConfig::resolve(
+            args.api.api_endpoint.as_deref(),
+            args.api.request_timeout.as_deref(),
+        )?)
+    } else {
+        None
+    };
+    let extension = token_extension(kc, resolved.user_origin);
+    let expiry = extension
+        .and_then(|e| e.expires.as_deref())
+        .map(|e| Expiry::at(e, unix_now()));
+    let mut warnings = warnings(&resolved, credential.token());
+    if let Some(e) = expiry.as_ref().filter(|e| e.in_secs.is_none()) {
+        warnings.push(format!(
+            "the {TOKEN_EXTENSION} extension of user {:?} has expires {:?}, which is not an RFC 3339 time",
+            resolved.user, e.expires
+        ));
+    }
+    if let Some(w) = expiry.as_ref().and_then(Expiry::warning) {
+        eprintln!("warning: {w}");
+    }
+    // A failure to get an answer is not a rejection: it ends the command here, with
+    // nothing on stdout, so no script mistakes it for a verdict on the token.
+    let verdict = match &api {
+        Some(cfg) => match coreweave::whoami(cfg, credential.token()) {
+            Err(e) if !e.is_rejection() => return Err(e.into()),
+            answer => Some(answer),
+        },
+        None => None,
+    };
+    let check = verdict.as_ref().map(|v| match v {
+        Ok(p) => Check {
+            accepted: true,
+            principal: Some(p.uid.clone()),
+            org: Some(p.org_uid.clone()),
+            error: None,
+        },
+        Err(e) => Check {
+            accepted: false,
+            principal: None,
+            org: None,
+            error: Some(e.to_string()),
+        },
+    });
+    let rejected: Option<ApiError> = verdict.and_then(Result::err);
     if args.raw && args.output.is_none() {
         for w in &warnings {
             eprintln!("warning: {w}");
         }
+        // With --check, the token goes to stdout only once the API has accepted it.
+        if let Some(e) = rejected {
+            return Err(e.into());
+        }
         writeln!(out, "{}", credential.token().expose()).context("cannot write to stdout")?;
         return Ok(());
     }
-    let report = report(kc, &resolved, &credential, args.raw, warnings);
+    let extras = Extras {
+        expiry,
+        extension,
+        check,
+    };
+    // Nor is a rejected token printed whole inside -o json|yaml --raw.
+    let raw = args.raw && rejected.is_none();
+    let report = report(kc, &resolved, &credential, raw, warnings, extras);
     let text = match args.output {
         Some(OutputFormat::Json) => {
             let mut s = serde_json::to_string_pretty(&report)?;
@@ -67,7 +223,33 @@ pub fn run(
     };
     out.write_all(text.as_bytes())
         .context("cannot write to stdout")?;
-    Ok(())
+    // Printed first, then exit 1: the report says why, and scripts can test the status.
+    match rejected {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// The `coreweave.com/token` extension of the user entry at `origin`, if it has one (the
+/// last one of that name, as a map keyed by name would keep).
+fn token_extension(kc: &Kubeconfig, origin: Sourced) -> Option<&CoreweaveTokenExtension> {
+    kc.files[origin.file].config.users[origin.index]
+        .user
+        .as_ref()?
+        .extensions
+        .as_ref()?
+        .iter()
+        .rev()
+        .find(|e| e.name == TOKEN_EXTENSION)?
+        .extension
+        .as_ref()
+}
+
+/// What the report shows beyond the kubeconfig's own entries.
+struct Extras<'a> {
+    expiry: Option<Expiry>,
+    extension: Option<&'a CoreweaveTokenExtension>,
+    check: Option<Check>,
 }
 
 fn warnings(r: &Resolved, token: &Token) -> Vec<String> {
@@ -98,8 +280,10 @@ fn report(
     cred: &Credential,
     raw: bool,
     warnings: Vec<String>,
+    extras: Extras,
 ) -> Report {
     let token = cred.token();
+    let ext = extras.extension;
     Report {
         context: r.context.clone(),
         context_file: kc.path(r.context_origin.file).to_path_buf(),
@@ -124,6 +308,13 @@ fn report(
         },
         coreweave_token: token.is_coreweave(),
         shared_with: shared_with(kc, &r.context, token),
+        expires: extras.expiry.as_ref().map(|e| e.expires.clone()),
+        expires_in_days: extras.expiry.as_ref().and_then(Expiry::in_days),
+        expired: extras.expiry.as_ref().and_then(Expiry::expired),
+        expires_relative: extras.expiry.as_ref().map(Expiry::relative),
+        token_source: ext.and_then(|e| e.source.clone()),
+        rotated_at: ext.and_then(|e| e.rotated_at.clone()),
+        check: extras.check,
         warnings,
     }
 }
@@ -167,12 +358,30 @@ fn summary(r: &Report) -> String {
         None => "token".into(),
     };
     rows.push(("Token", format!("{} (stored in {stored})", r.token)));
+    if let (Some(expires), Some(when)) = (&r.expires, &r.expires_relative) {
+        rows.push(("Expires", format!("{expires} ({when})")));
+    }
     let shared = if r.shared_with.is_empty() {
         "no other context".into()
     } else {
         r.shared_with.join(", ")
     };
     rows.push(("Shared with", shared));
+    if let Some(c) = &r.check {
+        let line = if c.accepted {
+            format!(
+                "accepted (principal {}, org {})",
+                c.principal.as_deref().unwrap_or("?"),
+                c.org.as_deref().unwrap_or("?")
+            )
+        } else {
+            format!(
+                "rejected: {}",
+                c.error.as_deref().unwrap_or("no reason given")
+            )
+        };
+        rows.push(("API check", line));
+    }
     let mut s = String::new();
     for (k, v) in rows {
         s.push_str(&format!("{:<12} {v}\n", format!("{k}:")));
@@ -181,4 +390,104 @@ fn summary(r: &Report) -> String {
         s.push_str(&format!("Warning:     {w}\n"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kubeconfig::load::parse;
+    use std::path::Path;
+
+    const NOW: i64 = 1_748_779_200; // 2025-06-01T12:00:00Z
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn expiry_in_days_and_words() {
+        let soon = Expiry::at("2025-06-04T13:00:00Z", NOW);
+        assert_eq!(soon.in_days(), Some(3));
+        assert_eq!(soon.expired(), Some(false));
+        assert_eq!(soon.relative(), "in 3 days");
+        let w = soon.warning().expect("within 7 days");
+        assert!(
+            w.starts_with("token expires in 3 days (2025-06-04T13:00:00Z)"),
+            "{w}"
+        );
+
+        let gone = Expiry::at("2025-05-30T11:00:00+00:00", NOW);
+        assert_eq!(gone.in_days(), Some(-2));
+        assert_eq!(gone.expired(), Some(true));
+        assert_eq!(gone.relative(), "expired 2 days ago");
+        assert!(gone
+            .warning()
+            .unwrap()
+            .starts_with("token expired 2 days ago"));
+
+        let hour = Expiry::at("2025-06-01T13:00:00Z", NOW);
+        assert_eq!(hour.in_days(), Some(0));
+        assert_eq!(hour.relative(), "in 1 hour");
+        assert!(hour.warning().is_some());
+
+        let far = Expiry::at("2025-06-09T12:00:01Z", NOW);
+        assert_eq!(far.in_days(), Some(8));
+        assert_eq!(far.warning(), None);
+        let edge = Expiry::at("2025-06-08T11:59:59Z", NOW);
+        assert!(edge.in_secs.unwrap() < EXPIRY_WARNING_DAYS * DAY);
+        assert!(edge.warning().is_some());
+
+        let bad = Expiry::at("next tuesday", NOW);
+        assert_eq!(
+            (bad.in_days(), bad.expired(), bad.warning()),
+            (None, None, None)
+        );
+        assert_eq!(bad.relative(), "not an RFC 3339 time");
+    }
+
+    fn extensions_of(yaml: &str) -> Option<Vec<crate::kubeconfig::model::NamedExtension>> {
+        let cfg = parse(Path::new("k"), yaml).expect("parses");
+        cfg.users[0].user.clone().unwrap().extensions
+    }
+
+    #[test]
+    fn the_token_extension_is_read_and_others_do_not_break_the_file() {
+        let yaml = r#"users:
+- name: u
+  user:
+    token: t
+    extensions:
+    - name: other.example/list
+      extension: [1, 2, {a: b}]
+    - name: other.example/scalar
+      extension: 5
+    - name: other.example/null
+      extension:
+    - name: other.example/nested
+      extension: {expires: {when: 1}, source: 12, rotatedAt: true}
+    - name: coreweave.com/token
+      extension:
+        expires: 2025-06-04T13:00:00Z
+        source: console
+        rotatedAt: "2025-05-01T00:00:00Z"
+        apiVersion: v1
+        extra: {deep: [x]}
+"#;
+        let ext = extensions_of(yaml).expect("extensions");
+        assert_eq!(ext.len(), 5);
+        assert_eq!(ext[0].extension, None);
+        assert_eq!(ext[1].extension, None);
+        assert_eq!(ext[2].extension, None);
+        assert_eq!(ext[3].extension, Some(CoreweaveTokenExtension::default()));
+        let ours = ext[4].extension.clone().expect("ours");
+        assert_eq!(ext[4].name, TOKEN_EXTENSION);
+        assert_eq!(ours.expires.as_deref(), Some("2025-06-04T13:00:00Z"));
+        assert_eq!(ours.source.as_deref(), Some("console"));
+        assert_eq!(ours.rotated_at.as_deref(), Some("2025-05-01T00:00:00Z"));
+        assert_eq!(
+            extensions_of("users:\n- name: u\n  user: {token: t}\n"),
+            None
+        );
+        assert_eq!(
+            extensions_of("users:\n- name: u\n  user: {token: t, extensions: null}\n"),
+            None
+        );
+    }
 }

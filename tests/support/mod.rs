@@ -132,3 +132,5 @@ pub fn replace_strings(v: &mut serde_json::Value, from: &str, to: &str) {
         _ => {}
     }
 }
+pub mod fake_coreweave;
+pub mod fake_kube;

@@ -1,0 +1,2677 @@
+//! Format-preserving recording of a token's expiry as a named user extension.
+//!
+//! When `token rotate` knows when the new token expires, it records that next to the token,
+//! as the `coreweave.com/token` entry of the user's `extensions` list. client-go keeps
+//! named extensions (`AuthInfo.Extensions`) when it reads and rewrites a kubeconfig, so
+//! `kubectl config set-credentials` and friends leave the record in place:
+//!
+//! ```yaml
+//! users:
+//! - name: token
+//!   user:
+//!     token: CW-SECRET-...
+//!     extensions:
+//!     - name: coreweave.com/token
+//!       extension:
+//!         expires: "2027-01-01T00:00:00Z"
+//!         source: "console"
+//!         rotatedAt: "2026-11-28T17:40:00Z"
+//! ```
+//!
+//! Like `edit.rs`, the editor changes the text rather than re-serialising it: one event pass
+//! with byte spans locates each user, and the new text is spliced in while every other byte
+//! is kept. What it does, per user:
+//!
+//! - A block `user` mapping without `extensions`: an `extensions:` list is inserted after
+//!   the line holding the mapping's last content (its trailing comment stays on that line;
+//!   blank lines and comments after the mapping stay after the insertion), at the column of
+//!   the mapping's keys, in the file's line ending, with the sequence indentation and the
+//!   indentation step the file uses for its `users` list and user mappings.
+//! - A block `extensions` list without our entry: an item is appended after the list's last
+//!   content line, with the dash column and dash-to-content spacing of its existing items.
+//! - A flow `user` mapping (`user: {token: x}`) or flow `extensions` list: the text
+//!   `, extensions: [{name: coreweave.com/token, extension: {…}}]` (or `, {…}` for the list)
+//!   is inserted on the same line right after the last entry, so the closing bracket and
+//!   anything between (a trailing comma, comments, line breaks) stay as they were.
+//! - An existing `coreweave.com/token` entry: its `extension` value is replaced, a block
+//!   mapping by a block mapping at the same column, a flow mapping by a flow mapping in place.
+//!   The entry is ours, so keys other than `expires`, `source` and `rotatedAt` inside it,
+//!   and comments between its keys, are dropped. An entry without `extension` gets one.
+//!
+//! Every value is written double-quoted (they are RFC 3339 times and short words; quoting
+//! keeps `2027-01-01` and `on` strings for every loader). With no expiry, no `expires` key
+//! is written.
+//!
+//! Refused (`EditError::Unsupported`) rather than guessed at: a `user` value that is null,
+//! a scalar, a list or an empty mapping (`user: {}`); anchors, aliases or explicit tags on
+//! any node of the path (top-level mapping, `users` list, users entry, `user` mapping,
+//! `extensions` list, our entry and its `extension` value), anchors inside the replaced
+//! value; merge keys (`<<`) in any mapping of the path; duplicate keys on the path; two
+//! `coreweave.com/token` entries; an `extensions` or `extension` value that is not a list
+//! or mapping; a flow mapping or list whose last value is empty (its position is not
+//! known exactly); indentation that cannot be read from the text.
+//!
+//! Every edit is proven before it is returned: every byte of the original is still present,
+//! in order, outside the replaced `extension` values; the result parses; the documents after
+//! the first are byte-identical; and the first document, loaded as plain data by
+//! serde-saphyr, equals the original data with exactly the requested extensions set, both
+//! as a whole (`serde_json::Value`) and through a small typed model of users, tokens and
+//! extensions. A file whose first document cannot be loaded as such data (for example
+//! with non-string keys) is refused by that check. The check loads the whole document,
+//! which is fine for this path: it runs only when an expiry is recorded.
+//!
+//! Error messages are single-line, give positions, user names and key names, and never
+//! contain a token or any other scalar value of the file.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use granit_parser::{Event, Parser, Span, StructureStyle};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::edit::{double_quoted, parse_error, EditError, Position};
+// The `name` of the extension entry this module owns (`token show` reads the same one).
+use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
+
+/// The fields to record; each is written as a double-quoted scalar (values are RFC3339
+/// times and short words, never secrets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenExtension<'a> {
+    /// When the token expires (RFC 3339); `None` writes no `expires` key.
+    pub expires: Option<&'a str>,
+    /// Where the token came from: `console`, `minted`, or whatever the caller names.
+    pub source: &'a str,
+    /// When it was rotated (RFC 3339).
+    pub rotated_at: &'a str,
+}
+
+impl TokenExtension<'_> {
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = Vec::with_capacity(3);
+        if let Some(expires) = self.expires {
+            fields.push(("expires", double_quoted(expires)));
+        }
+        fields.push(("source", double_quoted(self.source)));
+        fields.push(("rotatedAt", double_quoted(self.rotated_at)));
+        fields
+    }
+
+    fn to_json(self) -> Value {
+        let mut map = serde_json::Map::new();
+        if let Some(expires) = self.expires {
+            map.insert("expires".into(), Value::String(expires.to_owned()));
+        }
+        map.insert("source".into(), Value::String(self.source.to_owned()));
+        map.insert(
+            "rotatedAt".into(),
+            Value::String(self.rotated_at.to_owned()),
+        );
+        Value::Object(map)
+    }
+}
+
+/// Set the `coreweave.com/token` extension of each named user in the first document,
+/// keeping every other byte.
+///
+/// Users named twice are handled once; an empty `users` slice returns the input unchanged
+/// without parsing it. Either every user is edited or an error is returned.
+pub fn upsert_token_extension(
+    src: &str,
+    users: &[&str],
+    ext: &TokenExtension<'_>,
+) -> Result<String, EditError> {
+    let mut seen = HashSet::new();
+    let wanted: Vec<&str> = users.iter().copied().filter(|u| seen.insert(*u)).collect();
+    if wanted.is_empty() {
+        return Ok(src.to_owned());
+    }
+    let doc = Doc::parse(src)?;
+    let splices = plan(src, &doc, &wanted, ext)?;
+    let out = apply_splices(src, &splices)?;
+    verify(src, &out, &doc, &splices, &wanted, ext)?;
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// One event pass over the text: a light node tree of the first document with byte spans.
+// ---------------------------------------------------------------------------------------
+
+type NodeId = usize;
+
+#[derive(Debug)]
+enum Kind<'s> {
+    Scalar {
+        value: Cow<'s, str>,
+    },
+    Seq {
+        items: Vec<NodeId>,
+    },
+    /// Keys and values alternate.
+    Map {
+        entries: Vec<NodeId>,
+    },
+    Alias {
+        anchor: usize,
+    },
+}
+
+#[derive(Debug)]
+struct Node<'s> {
+    kind: Kind<'s>,
+    /// Start of the node's text: a scalar or alias, a block collection's first key or item,
+    /// a flow collection's opening bracket.
+    start: usize,
+    /// End of a scalar's or alias's span, of a flow collection's opening bracket, and
+    /// `start` for a block collection.
+    open_end: usize,
+    /// Span of a flow collection's closing bracket.
+    close: Option<Range<usize>>,
+    /// End of the last non-blank text inside a collection (its last key, value or item;
+    /// a block scalar counts without the trailing blank lines its span may include).
+    content_end: usize,
+    position: Position,
+    anchor: usize,
+    tagged: bool,
+    flow: bool,
+    /// One past the id of the last node inside this one (ids follow document order).
+    subtree_end: NodeId,
+}
+
+struct Doc<'s> {
+    nodes: Vec<Node<'s>>,
+    root: Option<NodeId>,
+    anchor_nodes: HashMap<usize, NodeId>,
+    anchor_names: HashMap<usize, Cow<'s, str>>,
+    /// Byte offset where the first document ends (after `...` if present).
+    doc_end: Option<usize>,
+}
+
+fn parser_options() -> granit_parser::Options {
+    let mut options = granit_parser::Options::default();
+    options.emit_anchor_events = true;
+    options.set_emit_comments(false);
+    options
+}
+
+fn marker_position(span: &Span) -> Position {
+    Position {
+        line: span.start.line(),
+        column: span.start.col().saturating_add(1),
+    }
+}
+
+fn byte_range(span: &Span) -> Result<Range<usize>, EditError> {
+    span.byte_range()
+        .ok_or_else(|| internal("parser reported no byte offsets"))
+}
+
+/// End of a leaf's last non-blank byte; `None` for an empty (implicit) scalar.
+fn leaf_end(src: &str, range: &Range<usize>) -> Option<usize> {
+    let text = src.get(range.clone())?;
+    let trimmed = text.trim_end_matches([' ', '\t', '\r', '\n']);
+    if trimmed.is_empty() {
+        return None;
+    }
+    range.start.checked_add(trimmed.len())
+}
+
+/// A node about to be added to the tree.
+struct NewNode<'s> {
+    kind: Kind<'s>,
+    range: Range<usize>,
+    position: Position,
+    anchor: usize,
+    tagged: bool,
+    flow: bool,
+}
+
+impl<'s> Doc<'s> {
+    fn parse(src: &'s str) -> Result<Self, EditError> {
+        let mut doc = Doc {
+            nodes: Vec::new(),
+            root: None,
+            anchor_nodes: HashMap::new(),
+            anchor_names: HashMap::new(),
+            doc_end: None,
+        };
+        let mut documents = 0usize;
+        let mut building = false;
+        let mut stack: Vec<NodeId> = Vec::new();
+        // The whole stream is read so that a later document that does not parse is an error.
+        for item in Parser::new_from_str_with_options(src, parser_options()) {
+            let (event, span) = item.map_err(|e| parse_error(&e))?;
+            match event {
+                Event::DocumentStart(..) => {
+                    documents = documents.saturating_add(1);
+                    building = documents == 1;
+                }
+                Event::DocumentEnd if building => {
+                    building = false;
+                    doc.doc_end = Some(byte_range(&span)?.end);
+                }
+                Event::Anchor(id, name) if building => {
+                    doc.anchor_names.insert(id, name);
+                    let end = byte_range(&span)?.end;
+                    if let Some(&top) = stack.last() {
+                        doc.bump(top, end);
+                    }
+                }
+                Event::Scalar(value, _, anchor, tag) if building => {
+                    let range = byte_range(&span)?;
+                    let end = leaf_end(src, &range);
+                    doc.add_leaf(
+                        &stack,
+                        NewNode {
+                            kind: Kind::Scalar { value },
+                            range,
+                            position: marker_position(&span),
+                            anchor,
+                            tagged: tag.is_some(),
+                            flow: false,
+                        },
+                        end,
+                    )?;
+                }
+                Event::Alias(anchor) if building => {
+                    let range = byte_range(&span)?;
+                    let end = Some(range.end);
+                    doc.add_leaf(
+                        &stack,
+                        NewNode {
+                            kind: Kind::Alias { anchor },
+                            range,
+                            position: marker_position(&span),
+                            anchor: 0,
+                            tagged: false,
+                            flow: false,
+                        },
+                        end,
+                    )?;
+                }
+                Event::SequenceStart(style, anchor, tag) if building => {
+                    let id = doc.add(
+                        &stack,
+                        NewNode {
+                            kind: Kind::Seq { items: Vec::new() },
+                            range: byte_range(&span)?,
+                            position: marker_position(&span),
+                            anchor,
+                            tagged: tag.is_some(),
+                            flow: style == StructureStyle::Flow,
+                        },
+                    )?;
+                    stack.push(id);
+                }
+                Event::MappingStart(style, anchor, tag) if building => {
+                    let id = doc.add(
+                        &stack,
+                        NewNode {
+                            kind: Kind::Map {
+                                entries: Vec::new(),
+                            },
+                            range: byte_range(&span)?,
+                            position: marker_position(&span),
+                            anchor,
+                            tagged: tag.is_some(),
+                            flow: style == StructureStyle::Flow,
+                        },
+                    )?;
+                    stack.push(id);
+                }
+                Event::SequenceEnd | Event::MappingEnd if building => {
+                    let range = byte_range(&span)?;
+                    let Some(id) = stack.pop() else {
+                        return Err(internal("collection end without a start"));
+                    };
+                    let subtree_end = doc.nodes.len();
+                    let node = doc
+                        .nodes
+                        .get_mut(id)
+                        .ok_or_else(|| internal("node id out of range"))?;
+                    node.subtree_end = subtree_end;
+                    let outer_end = if node.flow {
+                        node.close = Some(range.clone());
+                        range.end
+                    } else {
+                        node.content_end
+                    };
+                    if let Some(&parent) = stack.last() {
+                        doc.bump(parent, outer_end);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(doc)
+    }
+
+    fn add(&mut self, stack: &[NodeId], new: NewNode<'s>) -> Result<NodeId, EditError> {
+        let id = self.nodes.len();
+        let (start, open_end) =
+            if new.flow || !matches!(new.kind, Kind::Seq { .. } | Kind::Map { .. }) {
+                (new.range.start, new.range.end)
+            } else {
+                (new.range.start, new.range.start)
+            };
+        let parent = stack.last().copied();
+        if new.anchor != 0 {
+            self.anchor_nodes.insert(new.anchor, id);
+        }
+        self.nodes.push(Node {
+            kind: new.kind,
+            start,
+            open_end,
+            close: None,
+            content_end: open_end,
+            position: new.position,
+            anchor: new.anchor,
+            tagged: new.tagged,
+            flow: new.flow,
+            subtree_end: id.saturating_add(1),
+        });
+        match parent.and_then(|p| self.nodes.get_mut(p)) {
+            Some(Node {
+                kind: Kind::Seq { items },
+                ..
+            }) => items.push(id),
+            Some(Node {
+                kind: Kind::Map { entries },
+                ..
+            }) => entries.push(id),
+            Some(_) => return Err(internal("parent node is not a collection")),
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(id);
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    fn add_leaf(
+        &mut self,
+        stack: &[NodeId],
+        new: NewNode<'s>,
+        end: Option<usize>,
+    ) -> Result<NodeId, EditError> {
+        let id = self.add(stack, new)?;
+        if let (Some(end), Some(&parent)) = (end, stack.last()) {
+            self.bump(parent, end);
+        }
+        Ok(id)
+    }
+
+    fn bump(&mut self, id: NodeId, end: usize) {
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.content_end = node.content_end.max(end);
+        }
+    }
+
+    fn node(&self, id: NodeId) -> Result<&Node<'s>, EditError> {
+        self.nodes
+            .get(id)
+            .ok_or_else(|| internal("node id out of range"))
+    }
+
+    fn position(&self, id: NodeId) -> Position {
+        self.nodes
+            .get(id)
+            .map_or(Position { line: 0, column: 0 }, |n| n.position)
+    }
+
+    /// Follows one alias; anchors never sit on aliases, so one step is enough.
+    fn resolve(&self, id: NodeId) -> Option<NodeId> {
+        match &self.nodes.get(id)?.kind {
+            Kind::Alias { anchor } => self.anchor_nodes.get(anchor).copied(),
+            _ => Some(id),
+        }
+    }
+
+    fn scalar_text(&self, id: NodeId) -> Option<&str> {
+        match &self.nodes.get(self.resolve(id)?)?.kind {
+            Kind::Scalar { value } => Some(value.as_ref()),
+            _ => None,
+        }
+    }
+
+    fn pairs(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
+        match self.nodes.get(map).map(|n| &n.kind) {
+            Some(Kind::Map { entries }) => entries
+                .chunks_exact(2)
+                .filter_map(|c| Some((*c.first()?, *c.get(1)?)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn is_map(&self, id: NodeId) -> bool {
+        matches!(self.nodes.get(id).map(|n| &n.kind), Some(Kind::Map { .. }))
+    }
+
+    fn is_null(&self, id: NodeId) -> bool {
+        match self.nodes.get(id) {
+            Some(Node {
+                kind: Kind::Scalar { value },
+                tagged: false,
+                start,
+                open_end,
+                ..
+            }) => start == open_end || matches!(value.as_ref(), "~" | "null" | "Null" | "NULL"),
+            _ => false,
+        }
+    }
+
+    /// What a node is, with its article, for messages.
+    fn describe(&self, id: NodeId) -> &'static str {
+        match self.nodes.get(id).map(|n| &n.kind) {
+            Some(Kind::Map { entries }) if entries.is_empty() => "an empty mapping",
+            Some(Kind::Map { .. }) => "a mapping",
+            Some(Kind::Seq { .. }) => "a list",
+            Some(Kind::Scalar { .. }) if self.is_null(id) => "a null value",
+            Some(Kind::Scalar { .. }) => "a scalar",
+            Some(Kind::Alias { .. }) => "an alias",
+            None => "a missing node",
+        }
+    }
+
+    fn anchor_name(&self, anchor: usize) -> String {
+        self.anchor_names
+            .get(&anchor)
+            .map_or_else(|| "?".to_owned(), |n| n.escape_debug().to_string())
+    }
+
+    fn lookup(&self, map: NodeId, key: &str) -> Lookup {
+        let mut found: Option<(NodeId, NodeId)> = None;
+        for (k, v) in self.pairs(map) {
+            if self.scalar_text(k) == Some(key) {
+                if let Some((first, _)) = found {
+                    return Lookup::Duplicate { first, second: k };
+                }
+                found = Some((k, v));
+            }
+        }
+        match found {
+            Some((key, value)) => Lookup::Found { key, value },
+            None => Lookup::Missing,
+        }
+    }
+
+    /// The first merge key (`<<`, quoted or not: loaders disagree) of a mapping.
+    fn merge_key(&self, map: NodeId) -> Option<NodeId> {
+        self.pairs(map)
+            .into_iter()
+            .map(|(k, _)| k)
+            .find(|k| self.scalar_text(*k) == Some("<<"))
+    }
+
+    /// The first anchor defined inside (or on) a node.
+    fn anchor_inside(&self, id: NodeId) -> Option<usize> {
+        let end = self.nodes.get(id)?.subtree_end;
+        self.nodes
+            .get(id..end)?
+            .iter()
+            .map(|n| n.anchor)
+            .find(|a| *a != 0)
+    }
+}
+
+enum Lookup {
+    Missing,
+    Found { key: NodeId, value: NodeId },
+    Duplicate { first: NodeId, second: NodeId },
+}
+
+fn internal(what: &str) -> EditError {
+    EditError::Verification {
+        reason: format!("internal inconsistency ({what})"),
+    }
+}
+
+fn unsupported(detail: String) -> EditError {
+    EditError::Unsupported { detail }
+}
+
+/// Refuses aliases, anchors and explicit tags on a node of the edited path.
+fn check_node(doc: &Doc<'_>, id: NodeId, what: &str) -> Result<(), EditError> {
+    let node = doc.node(id)?;
+    let at = node.position;
+    if let Kind::Alias { anchor } = node.kind {
+        return Err(unsupported(format!(
+            "{what} at {at} is an alias (*{}); the editor does not edit through aliases",
+            doc.anchor_name(anchor)
+        )));
+    }
+    if node.anchor != 0 {
+        return Err(unsupported(format!(
+            "{what} at {at} carries anchor &{}; the editor does not edit anchored nodes",
+            doc.anchor_name(node.anchor)
+        )));
+    }
+    if node.tagged {
+        return Err(unsupported(format!(
+            "{what} at {at} carries an explicit tag"
+        )));
+    }
+    Ok(())
+}
+
+fn check_no_merge(doc: &Doc<'_>, map: NodeId, what: &str) -> Result<(), EditError> {
+    match doc.merge_key(map) {
+        Some(key) => Err(unsupported(format!(
+            "{what} at {} has a merge key (<<) at {}; the editor does not edit through merge keys",
+            doc.position(map),
+            doc.position(key)
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn duplicate_key(doc: &Doc<'_>, key: &str, what: &str, first: NodeId, second: NodeId) -> EditError {
+    unsupported(format!(
+        "key {key:?} appears twice in {what} (at {} and {})",
+        doc.position(first),
+        doc.position(second)
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Planning: one splice per user.
+// ---------------------------------------------------------------------------------------
+
+/// Replace source bytes `start..end` (an insertion when they are equal) by `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Splice {
+    start: usize,
+    end: usize,
+    text: String,
+}
+
+/// How the file lays out block lists: the dash's offset from the parent key's column, and
+/// the content's offset from the dash.
+#[derive(Debug, Clone, Copy)]
+struct ListLayout {
+    dash: usize,
+    content: usize,
+}
+
+const DEFAULT_LAYOUT: ListLayout = ListLayout {
+    dash: 0,
+    content: 2,
+};
+
+/// What a user's splice needs to know besides the document.
+struct Target<'a> {
+    user: &'a str,
+    ext: &'a TokenExtension<'a>,
+    /// Layout for a new `extensions` list, taken from the `users` list.
+    layout: ListLayout,
+}
+
+fn plan(
+    src: &str,
+    doc: &Doc<'_>,
+    wanted: &[&str],
+    ext: &TokenExtension<'_>,
+) -> Result<Vec<Splice>, EditError> {
+    let (users_key, users) = find_users_list(doc)?;
+    let (entries, unnamed_merge) = index_user_entries(doc, users)?;
+    let users_key_column = doc
+        .nodes
+        .get(users_key)
+        .and_then(|n| column_of(src, n.start));
+    let mut splices = Vec::with_capacity(wanted.len());
+    for user in wanted {
+        let Some(&item) = entries.get(user) else {
+            if let Some(merge) = unnamed_merge {
+                return Err(unsupported(format!(
+                    "user {user:?} is not named in the users list, but the name of the entry \
+                     with the merge key (<<) at {} is not known",
+                    doc.position(merge)
+                )));
+            }
+            return Err(EditError::UserNotFound {
+                user: (*user).to_owned(),
+                users_at: doc.position(users_key),
+            });
+        };
+        let layout = doc
+            .nodes
+            .get(item)
+            .and_then(|n| dash_of_item(src, n.start))
+            .zip(users_key_column)
+            .map_or(DEFAULT_LAYOUT, |((dash, content), key)| ListLayout {
+                dash: dash.saturating_sub(key),
+                content,
+            });
+        let target = Target { user, ext, layout };
+        splices.push(plan_user(src, doc, &target, item)?);
+    }
+    splices.sort_by_key(|s| s.start);
+    Ok(splices)
+}
+
+/// Returns the `users` key and its list.
+fn find_users_list(doc: &Doc<'_>) -> Result<(NodeId, NodeId), EditError> {
+    let Some(root) = doc.root else {
+        return Err(EditError::NoUsers {
+            reason: "the file contains no yaml document".to_owned(),
+        });
+    };
+    if !doc.is_map(root) {
+        return Err(EditError::NoUsers {
+            reason: format!(
+                "the first document at {} is {}, not a mapping",
+                doc.position(root),
+                doc.describe(root)
+            ),
+        });
+    }
+    check_node(doc, root, "the top-level mapping")?;
+    check_no_merge(doc, root, "the top-level mapping")?;
+    let (users_key, users) = match doc.lookup(root, "users") {
+        Lookup::Missing => {
+            return Err(EditError::NoUsers {
+                reason: "the top-level mapping has no users key".to_owned(),
+            })
+        }
+        Lookup::Found { key, value } => (key, value),
+        Lookup::Duplicate { first, second } => {
+            return Err(duplicate_key(
+                doc,
+                "users",
+                "the top-level mapping",
+                first,
+                second,
+            ))
+        }
+    };
+    check_node(doc, users, "the users list")?;
+    match doc.node(users)?.kind {
+        Kind::Seq { .. } => Ok((users_key, users)),
+        _ => Err(EditError::NoUsers {
+            reason: format!(
+                "users at {} is {}, not a list",
+                doc.position(users),
+                doc.describe(users)
+            ),
+        }),
+    }
+}
+
+/// Maps each user name to its entry. Also returns the merge key of the first entry whose
+/// name may come from a merge key (such an entry could be any user).
+fn index_user_entries<'d>(
+    doc: &'d Doc<'_>,
+    users: NodeId,
+) -> Result<(HashMap<&'d str, NodeId>, Option<NodeId>), EditError> {
+    let items: &[NodeId] = match &doc.node(users)?.kind {
+        Kind::Seq { items } => items,
+        _ => &[],
+    };
+    let mut by_name: HashMap<&str, NodeId> = HashMap::new();
+    let mut unnamed_merge = None;
+    for &item in items {
+        let Some(entry) = doc.resolve(item) else {
+            continue;
+        };
+        if !doc.is_map(entry) {
+            continue;
+        }
+        let name = match doc.lookup(entry, "name") {
+            Lookup::Found { value, .. } => value,
+            Lookup::Missing => {
+                if unnamed_merge.is_none() {
+                    unnamed_merge = doc.merge_key(entry);
+                }
+                continue;
+            }
+            Lookup::Duplicate { first, second } => {
+                let what = format!("the users entry at {}", doc.position(item));
+                return Err(duplicate_key(doc, "name", &what, first, second));
+            }
+        };
+        let Some(name) = doc.scalar_text(name) else {
+            continue;
+        };
+        if let Some(prev) = by_name.insert(name, item) {
+            return Err(EditError::DuplicateUser {
+                user: name.to_owned(),
+                first: doc.position(prev),
+                second: doc.position(item),
+            });
+        }
+    }
+    Ok((by_name, unnamed_merge))
+}
+
+fn plan_user(
+    src: &str,
+    doc: &Doc<'_>,
+    target: &Target<'_>,
+    item: NodeId,
+) -> Result<Splice, EditError> {
+    let user = target.user;
+    let what_entry = format!("the users entry of user {user:?}");
+    check_node(doc, item, &what_entry)?;
+    check_no_merge(doc, item, &what_entry)?;
+    let (user_key, user_map) = match doc.lookup(item, "user") {
+        Lookup::Found { key, value } => (key, value),
+        Lookup::Missing => {
+            return Err(unsupported(format!(
+                "{what_entry} at {} has no user mapping",
+                doc.position(item)
+            )))
+        }
+        Lookup::Duplicate { first, second } => {
+            return Err(duplicate_key(doc, "user", &what_entry, first, second))
+        }
+    };
+    let what_user = format!("the user mapping of user {user:?}");
+    check_node(doc, user_map, &what_user)?;
+    match &doc.node(user_map)?.kind {
+        Kind::Map { entries } if !entries.is_empty() => {}
+        _ => {
+            return Err(unsupported(format!(
+                "{what_user} at {} is {}; the editor adds extensions only to a user \
+                 mapping with content",
+                doc.position(user_map),
+                doc.describe(user_map)
+            )))
+        }
+    }
+    check_no_merge(doc, user_map, &what_user)?;
+    let map = doc.node(user_map)?;
+    // The indentation step of the file: how far the user mapping's keys sit right of `user`.
+    let key_column = column_of(src, map.start);
+    let step = doc
+        .nodes
+        .get(user_key)
+        .and_then(|k| column_of(src, k.start))
+        .zip(key_column)
+        .and_then(|(outer, inner)| inner.checked_sub(outer))
+        .filter(|s| *s > 0)
+        .unwrap_or(2);
+
+    match doc.lookup(user_map, "extensions") {
+        Lookup::Duplicate { first, second } => {
+            Err(duplicate_key(doc, "extensions", &what_user, first, second))
+        }
+        Lookup::Missing if map.flow => {
+            let at = flow_insert_point(doc, user_map, &what_user)?;
+            let text = format!(", extensions: [{}]", flow_item(target.ext));
+            Ok(Splice {
+                start: at,
+                end: at,
+                text,
+            })
+        }
+        Lookup::Missing => {
+            let Some(k) = key_column else {
+                return Err(unsupported(format!(
+                    "the indentation of {what_user} at {} cannot be determined",
+                    doc.position(user_map)
+                )));
+            };
+            let ListLayout { dash, content } = target.layout;
+            let dash_col = k.saturating_add(dash);
+            let item_col = dash_col.saturating_add(content);
+            let mut lines = vec![
+                format!("{}extensions:", pad(k)),
+                format!(
+                    "{}-{}name: {EXTENSION_NAME}",
+                    pad(dash_col),
+                    pad(content.saturating_sub(1))
+                ),
+                format!("{}extension:", pad(item_col)),
+            ];
+            lines.extend(block_fields(target.ext, item_col.saturating_add(step)));
+            insert_after_line(src, map.content_end, &lines)
+        }
+        Lookup::Found { value, .. } => plan_extensions_list(src, doc, target, value, step),
+    }
+}
+
+fn plan_extensions_list(
+    src: &str,
+    doc: &Doc<'_>,
+    target: &Target<'_>,
+    list: NodeId,
+    step: usize,
+) -> Result<Splice, EditError> {
+    let user = target.user;
+    let what = format!("the extensions list of user {user:?}");
+    check_node(doc, list, &what)?;
+    let node = doc.node(list)?;
+    let Kind::Seq { items } = &node.kind else {
+        return Err(unsupported(format!(
+            "{what} at {} is {}, not a list",
+            node.position,
+            doc.describe(list)
+        )));
+    };
+    let mut ours = Vec::new();
+    for &item in items {
+        let Some(entry) = doc.resolve(item) else {
+            continue;
+        };
+        if !doc.is_map(entry) {
+            continue;
+        }
+        match doc.lookup(entry, "name") {
+            Lookup::Found { value, .. } => {
+                if doc.scalar_text(value) == Some(EXTENSION_NAME) {
+                    ours.push(item);
+                }
+            }
+            Lookup::Missing => {
+                if let Some(merge) = doc.merge_key(entry) {
+                    return Err(unsupported(format!(
+                        "the name of the extension entry at {} of user {user:?} may come from \
+                         the merge key (<<) at {}",
+                        doc.position(item),
+                        doc.position(merge)
+                    )));
+                }
+            }
+            Lookup::Duplicate { first, second } => {
+                let what = format!("the extension entry at {}", doc.position(item));
+                return Err(duplicate_key(doc, "name", &what, first, second));
+            }
+        }
+    }
+    match ours.as_slice() {
+        [] if node.flow => {
+            let at = flow_insert_point(doc, list, &what)?;
+            let separator = if items.is_empty() { "" } else { ", " };
+            Ok(Splice {
+                start: at,
+                end: at,
+                text: format!("{separator}{}", flow_item(target.ext)),
+            })
+        }
+        [] => {
+            let layout = items
+                .iter()
+                .rev()
+                .filter_map(|i| doc.nodes.get(*i))
+                .find_map(|n| dash_of_item(src, n.start));
+            let Some((dash_col, content)) = layout else {
+                return Err(unsupported(format!(
+                    "the indentation of {what} at {} cannot be determined",
+                    node.position
+                )));
+            };
+            let item_col = dash_col.saturating_add(content);
+            let mut lines = vec![
+                format!(
+                    "{}-{}name: {EXTENSION_NAME}",
+                    pad(dash_col),
+                    pad(content.saturating_sub(1))
+                ),
+                format!("{}extension:", pad(item_col)),
+            ];
+            lines.extend(block_fields(target.ext, item_col.saturating_add(step)));
+            insert_after_line(src, node.content_end, &lines)
+        }
+        [entry] => plan_entry(src, doc, target, *entry, step),
+        [first, second, ..] => Err(unsupported(format!(
+            "user {user:?} has two {EXTENSION_NAME} extensions (at {} and {})",
+            doc.position(*first),
+            doc.position(*second)
+        ))),
+    }
+}
+
+fn plan_entry(
+    src: &str,
+    doc: &Doc<'_>,
+    target: &Target<'_>,
+    entry: NodeId,
+    step: usize,
+) -> Result<Splice, EditError> {
+    let user = target.user;
+    let what = format!("the {EXTENSION_NAME} extension entry of user {user:?}");
+    check_node(doc, entry, &what)?;
+    check_no_merge(doc, entry, &what)?;
+    let node = doc.node(entry)?;
+    match doc.lookup(entry, "extension") {
+        Lookup::Duplicate { first, second } => {
+            Err(duplicate_key(doc, "extension", &what, first, second))
+        }
+        Lookup::Missing if node.flow => {
+            let at = flow_insert_point(doc, entry, &what)?;
+            Ok(Splice {
+                start: at,
+                end: at,
+                text: format!(", extension: {}", flow_fields(target.ext)),
+            })
+        }
+        Lookup::Missing => {
+            let Some(col) = column_of(src, node.start) else {
+                return Err(unsupported(format!(
+                    "the indentation of {what} at {} cannot be determined",
+                    node.position
+                )));
+            };
+            let mut lines = vec![format!("{}extension:", pad(col))];
+            lines.extend(block_fields(target.ext, col.saturating_add(step)));
+            insert_after_line(src, node.content_end, &lines)
+        }
+        Lookup::Found { value, .. } => {
+            let what = format!("the {EXTENSION_NAME} extension of user {user:?}");
+            check_node(doc, value, &what)?;
+            let old = doc.node(value)?;
+            if let Some(anchor) = doc.anchor_inside(value) {
+                return Err(unsupported(format!(
+                    "{what} at {} defines anchor &{}, which other nodes may refer to",
+                    old.position,
+                    doc.anchor_name(anchor)
+                )));
+            }
+            match (&old.kind, &old.close) {
+                (Kind::Map { .. }, Some(close)) if old.flow => Ok(Splice {
+                    start: old.start,
+                    end: close.end,
+                    text: flow_fields(target.ext),
+                }),
+                (Kind::Map { entries }, _) if !old.flow && !entries.is_empty() => {
+                    let Some(col) = column_of(src, old.start) else {
+                        return Err(unsupported(format!(
+                            "the indentation of {what} at {} cannot be determined",
+                            old.position
+                        )));
+                    };
+                    let nl = line_break_after(src, old.start);
+                    let mut text = String::new();
+                    for (i, line) in block_fields(target.ext, col).iter().enumerate() {
+                        if i > 0 {
+                            text.push_str(nl);
+                            text.push_str(line);
+                        } else {
+                            text.push_str(line.trim_start_matches(' '));
+                        }
+                    }
+                    Ok(Splice {
+                        start: old.start,
+                        end: old.content_end,
+                        text,
+                    })
+                }
+                _ => Err(unsupported(format!(
+                    "{what} at {} is {}, not a mapping",
+                    old.position,
+                    doc.describe(value)
+                ))),
+            }
+        }
+    }
+}
+
+/// Where text is added to a flow collection: right after its last entry (or its opening
+/// bracket when empty). The last value must have a known end: an empty (implicit) value
+/// is reported at its key, and text put there would split the pair.
+fn flow_insert_point(doc: &Doc<'_>, id: NodeId, what: &str) -> Result<usize, EditError> {
+    let node = doc.node(id)?;
+    let children = match &node.kind {
+        Kind::Seq { items } => items,
+        Kind::Map { entries } => entries,
+        _ => return Err(internal("flow insertion into a scalar")),
+    };
+    let Some(&last) = children.last() else {
+        return Ok(node.open_end);
+    };
+    let last = doc.node(last)?;
+    if matches!(last.kind, Kind::Scalar { .. }) && last.start == last.open_end {
+        return Err(unsupported(format!(
+            "{what} at {} ends with an empty value at {}; give it a value first",
+            node.position, last.position
+        )));
+    }
+    match &node.close {
+        Some(close) if node.content_end <= close.start => Ok(node.content_end),
+        _ => Err(internal("flow collection without a closing bracket")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Text helpers.
+// ---------------------------------------------------------------------------------------
+
+fn pad(n: usize) -> String {
+    " ".repeat(n)
+}
+
+fn flow_fields(ext: &TokenExtension<'_>) -> String {
+    let fields: Vec<String> = ext
+        .fields()
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    format!("{{{}}}", fields.join(", "))
+}
+
+fn flow_item(ext: &TokenExtension<'_>) -> String {
+    format!(
+        "{{name: {EXTENSION_NAME}, extension: {}}}",
+        flow_fields(ext)
+    )
+}
+
+fn block_fields(ext: &TokenExtension<'_>, column: usize) -> Vec<String> {
+    ext.fields()
+        .into_iter()
+        .map(|(k, v)| format!("{}{k}: {v}", pad(column)))
+        .collect()
+}
+
+/// The text of `at`'s line before it, without a byte-order mark on the first line.
+fn line_prefix(src: &str, at: usize) -> Option<&str> {
+    let before = src.get(..at)?;
+    let line_start = before
+        .rfind(['\r', '\n'])
+        .map_or(0, |i| i.saturating_add(1));
+    let prefix = before.get(line_start..)?;
+    Some(if line_start == 0 {
+        prefix.trim_start_matches('\u{feff}')
+    } else {
+        prefix
+    })
+}
+
+/// The column of `at` when only spaces and sequence dashes precede it on its line (so
+/// bytes and characters agree); `None` otherwise (tabs, explicit-key markers, flow text).
+fn column_of(src: &str, at: usize) -> Option<usize> {
+    let prefix = line_prefix(src, at)?;
+    prefix
+        .chars()
+        .all(|c| c == ' ' || c == '-')
+        .then_some(prefix.len())
+}
+
+/// For a block list item starting at `at` on its dash's line (`  -   name: x`): the dash's
+/// column and the distance from the dash to `at`.
+fn dash_of_item(src: &str, at: usize) -> Option<(usize, usize)> {
+    let prefix = line_prefix(src, at)?;
+    let head = prefix.trim_end_matches(' ');
+    let before_dash = head.strip_suffix('-')?;
+    if !before_dash.chars().all(|c| c == ' ') {
+        return None;
+    }
+    let dash = before_dash.len();
+    let content = prefix.len().checked_sub(dash)?;
+    (content >= 2).then_some((dash, content))
+}
+
+/// The line break ending `at`'s line, or the file's first one, or `\n`.
+fn line_break_after(src: &str, at: usize) -> &'static str {
+    let rest = src.get(at..).unwrap_or("");
+    break_at_start(
+        rest.get(rest.find(['\r', '\n']).unwrap_or(rest.len())..)
+            .unwrap_or(""),
+    )
+    .or_else(|| break_at_start(src.get(src.find(['\r', '\n'])?..)?))
+    .unwrap_or("\n")
+}
+
+fn break_at_start(text: &str) -> Option<&'static str> {
+    if text.starts_with("\r\n") {
+        Some("\r\n")
+    } else if text.starts_with('\r') {
+        Some("\r")
+    } else if text.starts_with('\n') {
+        Some("\n")
+    } else {
+        None
+    }
+}
+
+/// Inserts `lines` after the line holding `content_end` (after its line break), each
+/// ending in that line break; at the end of a file without a final line break, each
+/// line is preceded by the file's line break instead.
+fn insert_after_line(src: &str, content_end: usize, lines: &[String]) -> Result<Splice, EditError> {
+    let rest = src
+        .get(content_end..)
+        .ok_or_else(|| internal("insertion point is not on a character boundary"))?;
+    let mut text = String::new();
+    let at = match rest.find(['\r', '\n']) {
+        Some(i) => {
+            let nl = rest.get(i..).and_then(break_at_start).unwrap_or("\n");
+            for line in lines {
+                text.push_str(line);
+                text.push_str(nl);
+            }
+            content_end
+                .checked_add(i)
+                .and_then(|b| b.checked_add(nl.len()))
+                .ok_or_else(|| internal("offset overflow"))?
+        }
+        None => {
+            let nl = line_break_after(src, 0);
+            for line in lines {
+                text.push_str(nl);
+                text.push_str(line);
+            }
+            src.len()
+        }
+    };
+    Ok(Splice {
+        start: at,
+        end: at,
+        text,
+    })
+}
+
+fn apply_splices(src: &str, splices: &[Splice]) -> Result<String, EditError> {
+    let added: usize = splices.iter().map(|s| s.text.len()).sum();
+    let mut out = String::with_capacity(src.len().saturating_add(added));
+    let mut cursor = 0usize;
+    for splice in splices {
+        if splice.start < cursor || splice.end < splice.start {
+            return Err(internal("overlapping edits"));
+        }
+        let keep = src
+            .get(cursor..splice.start)
+            .ok_or_else(|| internal("edit is not on character boundaries"))?;
+        out.push_str(keep);
+        out.push_str(&splice.text);
+        cursor = splice.end;
+    }
+    let rest = src
+        .get(cursor..)
+        .ok_or_else(|| internal("edit is not on character boundaries"))?;
+    out.push_str(rest);
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Verification.
+// ---------------------------------------------------------------------------------------
+
+fn verification(reason: impl Into<String>) -> EditError {
+    EditError::Verification {
+        reason: reason.into(),
+    }
+}
+
+fn verify(
+    src: &str,
+    out: &str,
+    doc: &Doc<'_>,
+    splices: &[Splice],
+    wanted: &[&str],
+    ext: &TokenExtension<'_>,
+) -> Result<(), EditError> {
+    let src_end = doc
+        .doc_end
+        .ok_or_else(|| verification("the original first document has no end"))?;
+    let expected_end = verify_bytes(src, out, splices, src_end)?;
+    let out_end = first_document_end(out)?;
+    if out_end != expected_end {
+        return Err(verification(
+            "the first document of the edited text does not end where expected",
+        ));
+    }
+    if src.get(src_end..) != out.get(out_end..) {
+        return Err(verification("a later document changed"));
+    }
+    let before = src
+        .get(..src_end)
+        .ok_or_else(|| verification("document end is not on a character boundary"))?;
+    let after = out
+        .get(..out_end)
+        .ok_or_else(|| verification("document end is not on a character boundary"))?;
+    verify_data(before, after, wanted, ext)?;
+    verify_model(before, after, wanted, ext)
+}
+
+/// Every byte of the original is present in order: outside the splices `out` is `src`,
+/// and each splice's text sits where it belongs. Replaced bytes were only ever an old
+/// extension value. Returns where the first document of `out` must end.
+fn verify_bytes(
+    src: &str,
+    out: &str,
+    splices: &[Splice],
+    doc_end: usize,
+) -> Result<usize, EditError> {
+    let mut src_cursor = 0usize;
+    let mut out_cursor = 0usize;
+    let mut growth: isize = 0;
+    for splice in splices {
+        if splice.start < src_cursor || splice.end < splice.start || splice.end > doc_end {
+            return Err(verification(
+                "an edit lies outside the first document or overlaps another",
+            ));
+        }
+        let gap = splice.start.saturating_sub(src_cursor);
+        let out_gap_end = out_cursor
+            .checked_add(gap)
+            .ok_or_else(|| verification("offset overflow"))?;
+        if src.as_bytes().get(src_cursor..splice.start)
+            != out.as_bytes().get(out_cursor..out_gap_end)
+        {
+            return Err(verification("text outside the edits changed"));
+        }
+        let out_splice_end = out_gap_end
+            .checked_add(splice.text.len())
+            .ok_or_else(|| verification("offset overflow"))?;
+        if out.as_bytes().get(out_gap_end..out_splice_end) != Some(splice.text.as_bytes()) {
+            return Err(verification("an edit has unexpected content"));
+        }
+        let removed = isize::try_from(splice.end.saturating_sub(splice.start))
+            .map_err(|_| verification("offset overflow"))?;
+        let added =
+            isize::try_from(splice.text.len()).map_err(|_| verification("offset overflow"))?;
+        growth = growth.saturating_add(added).saturating_sub(removed);
+        src_cursor = splice.end;
+        out_cursor = out_splice_end;
+    }
+    if src.as_bytes().get(src_cursor..) != out.as_bytes().get(out_cursor..) {
+        return Err(verification("text after the last edit changed"));
+    }
+    doc_end
+        .checked_add_signed(growth)
+        .ok_or_else(|| verification("offset overflow"))
+}
+
+/// Parses the whole edited text and returns where its first document ends.
+fn first_document_end(text: &str) -> Result<usize, EditError> {
+    let mut end = None;
+    for item in Parser::new_from_str_with_options(text, parser_options()) {
+        let (event, span) = item.map_err(|e| {
+            verification(format!(
+                "the edited text does not parse at {}:{}",
+                e.marker().line(),
+                e.marker().col().saturating_add(1)
+            ))
+        })?;
+        if matches!(event, Event::DocumentEnd) && end.is_none() {
+            end = Some(byte_range(&span)?.end);
+        }
+    }
+    end.ok_or_else(|| verification("the edited text has no document"))
+}
+
+fn data_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    // Error text from the loader may quote source lines (and so tokens): only its location
+    // is ever reported, and snippets are not rendered at all.
+    options.with_snippet = false;
+    options.crop_radius = 0;
+    // kubectl's loader keeps the last duplicate; either way both texts are loaded alike.
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
+    options.null_as_string = true;
+    if let Some(budget) = options.budget.as_mut() {
+        // Scale with large kubeconfigs; the parser itself bounds nesting.
+        budget.max_events = budget.max_events.max(8_000_000);
+        budget.max_nodes = budget.max_nodes.max(8_000_000);
+    }
+    options
+}
+
+fn load<T: serde::de::DeserializeOwned>(text: &str, which: &str) -> Result<T, EditError> {
+    serde_saphyr::from_str_with_options(text, data_options()).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(" at {}:{}", l.line(), l.column()))
+            .unwrap_or_default();
+        verification(format!("the {which} document cannot be loaded as data{at}"))
+    })
+}
+
+/// The first document as generic data equals the original with exactly the requested
+/// extensions set.
+fn verify_data(
+    before: &str,
+    after: &str,
+    wanted: &[&str],
+    ext: &TokenExtension<'_>,
+) -> Result<(), EditError> {
+    let mut expected: Value = load(before, "original")?;
+    let actual: Value = load(after, "edited")?;
+    set_expected(&mut expected, wanted, ext)?;
+    if expected != actual {
+        return Err(verification(format!(
+            "the edited document's data is not the original with only the {EXTENSION_NAME} \
+             extensions set"
+        )));
+    }
+    Ok(())
+}
+
+/// Applies the intended change to the original's data.
+fn set_expected(
+    data: &mut Value,
+    wanted: &[&str],
+    ext: &TokenExtension<'_>,
+) -> Result<(), EditError> {
+    let users = data
+        .get_mut("users")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| verification("the loaded document has no users list"))?;
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for (i, entry) in users.iter().enumerate() {
+        if let Some(name) = entry.get("name").and_then(Value::as_str) {
+            if by_name.insert(name, i).is_some() {
+                return Err(verification(format!(
+                    "the loaded document has user {name:?} twice"
+                )));
+            }
+        }
+    }
+    let indexes: Vec<usize> = wanted
+        .iter()
+        .map(|user| {
+            by_name
+                .get(user)
+                .copied()
+                .ok_or_else(|| verification(format!("the loaded document has no user {user:?}")))
+        })
+        .collect::<Result<_, _>>()?;
+    for (index, user) in indexes.into_iter().zip(wanted) {
+        let no_map = || {
+            verification(format!(
+                "user {user:?} has no user mapping in the loaded document"
+            ))
+        };
+        let auth = users
+            .get_mut(index)
+            .and_then(|e| e.get_mut("user"))
+            .and_then(Value::as_object_mut)
+            .ok_or_else(no_map)?;
+        let list = auth
+            .entry("extensions")
+            .or_insert_with(|| Value::Array(Vec::new()))
+            .as_array_mut()
+            .ok_or_else(|| verification(format!("extensions of user {user:?} is not a list")))?;
+        let mut ours = list
+            .iter_mut()
+            .filter(|e| e.get("name").and_then(Value::as_str) == Some(EXTENSION_NAME));
+        match (ours.next(), ours.next()) {
+            (Some(entry), None) => {
+                let entry = entry
+                    .as_object_mut()
+                    .ok_or_else(|| internal("extension entry is not a mapping"))?;
+                entry.insert("extension".into(), ext.to_json());
+            }
+            (None, _) => list.push(serde_json::json!({
+                "name": EXTENSION_NAME,
+                "extension": ext.to_json(),
+            })),
+            (Some(_), Some(_)) => {
+                return Err(verification(format!(
+                    "user {user:?} has two {EXTENSION_NAME} extensions in the loaded document"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The small typed view of what the edit must and must not change.
+#[derive(Debug, Deserialize)]
+struct ModelConfig {
+    #[serde(default)]
+    users: Option<Vec<ModelNamedUser>>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct ModelNamedUser {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    user: Option<ModelUser>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct ModelUser {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default, rename = "tokenFile")]
+    token_file: Option<String>,
+    #[serde(default)]
+    extensions: Option<Vec<ModelExtension>>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct ModelExtension {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    extension: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct ModelTokenExtension {
+    #[serde(default)]
+    expires: Option<String>,
+    source: String,
+    #[serde(rename = "rotatedAt")]
+    rotated_at: String,
+}
+
+fn foreign_extensions(user: &ModelUser) -> Vec<&ModelExtension> {
+    user.extensions
+        .iter()
+        .flatten()
+        .filter(|e| e.name.as_deref() != Some(EXTENSION_NAME))
+        .collect()
+}
+
+/// Through the typed model: the same users in the same order with the same tokens, the
+/// requested users carry exactly the extension that was set next to their other
+/// extensions, and the other users are unchanged.
+fn verify_model(
+    before: &str,
+    after: &str,
+    wanted: &[&str],
+    ext: &TokenExtension<'_>,
+) -> Result<(), EditError> {
+    let before: ModelConfig = load(before, "original")?;
+    let after: ModelConfig = load(after, "edited")?;
+    let (before, after) = (
+        before.users.unwrap_or_default(),
+        after.users.unwrap_or_default(),
+    );
+    if before.len() != after.len() {
+        return Err(verification(
+            "the edited document has a different number of users",
+        ));
+    }
+    let wanted: HashSet<&str> = wanted.iter().copied().collect();
+    let expected = ModelTokenExtension {
+        expires: ext.expires.map(str::to_owned),
+        source: ext.source.to_owned(),
+        rotated_at: ext.rotated_at.to_owned(),
+    };
+    let mut done = 0usize;
+    for (old, new) in before.iter().zip(&after) {
+        let targeted = old.name.as_deref().is_some_and(|n| wanted.contains(n));
+        if !targeted {
+            if old != new {
+                return Err(verification("a user that was not asked for changed"));
+            }
+            continue;
+        }
+        done = done.saturating_add(1);
+        let name = old.name.as_deref().unwrap_or_default();
+        let mismatch = || verification(format!("user {name:?} does not read back as intended"));
+        let (Some(old_user), Some(new_user)) = (&old.user, &new.user) else {
+            return Err(mismatch());
+        };
+        if old.name != new.name
+            || old_user.token != new_user.token
+            || old_user.token_file != new_user.token_file
+        {
+            return Err(mismatch());
+        }
+        if foreign_extensions(old_user) != foreign_extensions(new_user) {
+            return Err(mismatch());
+        }
+        let ours: Vec<&ModelExtension> = new_user
+            .extensions
+            .iter()
+            .flatten()
+            .filter(|e| e.name.as_deref() == Some(EXTENSION_NAME))
+            .collect();
+        let [entry] = ours.as_slice() else {
+            return Err(mismatch());
+        };
+        let read: ModelTokenExtension = entry
+            .extension
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .ok_or_else(mismatch)?;
+        if read != expected {
+            return Err(mismatch());
+        }
+    }
+    if done != wanted.len() {
+        return Err(verification(
+            "not every requested user was found in the edited document",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const EXT: TokenExtension<'static> = TokenExtension {
+        expires: Some("2027-01-01T00:00:00Z"),
+        source: "console",
+        rotated_at: "2026-11-28T17:40:00Z",
+    };
+
+    /// The block fields of `EXT` at `col`, each line ending in `nl`.
+    fn fields(col: usize, nl: &str) -> String {
+        let p = pad(col);
+        format!(
+            "{p}expires: \"2027-01-01T00:00:00Z\"{nl}{p}source: \"console\"{nl}{p}rotatedAt: \"2026-11-28T17:40:00Z\"{nl}"
+        )
+    }
+
+    const FLOW_EXT: &str = "{expires: \"2027-01-01T00:00:00Z\", source: \"console\", rotatedAt: \"2026-11-28T17:40:00Z\"}";
+
+    fn load_first(text: &str) -> Value {
+        let docs: Vec<Value> =
+            serde_saphyr::from_multiple_with_options(text, data_options()).expect("loads");
+        docs.into_iter().next().expect("one document")
+    }
+
+    /// The test's own statement of the intended change, on the original's data.
+    fn expected_data(src: &str, users: &[&str], ext: &TokenExtension<'_>) -> Value {
+        let mut data = load_first(src);
+        for user in users {
+            let entry = data["users"]
+                .as_array_mut()
+                .expect("users")
+                .iter_mut()
+                .find(|e| e["name"] == *user)
+                .expect("user entry");
+            let auth = entry["user"].as_object_mut().expect("user mapping");
+            let list = auth
+                .entry("extensions")
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .expect("extensions list");
+            let value = ext.to_json();
+            match list.iter_mut().find(|e| e["name"] == EXTENSION_NAME) {
+                Some(e) => e["extension"] = value,
+                None => list.push(json!({"name": EXTENSION_NAME, "extension": value})),
+            }
+        }
+        data
+    }
+
+    fn is_subsequence(small: &str, big: &str) -> bool {
+        let mut it = big.bytes();
+        small.bytes().all(|b| it.any(|c| c == b))
+    }
+
+    #[track_caller]
+    fn ok_with(src: &str, users: &[&str], ext: &TokenExtension<'_>) -> String {
+        let out = match upsert_token_extension(src, users, ext) {
+            Ok(out) => out,
+            Err(e) => panic!("edit failed: {e}\n{src}"),
+        };
+        assert_eq!(load_first(&out), expected_data(src, users, ext), "{out}");
+        out
+    }
+
+    #[track_caller]
+    fn ok(src: &str, users: &[&str]) -> String {
+        let out = ok_with(src, users, &EXT);
+        // These cases only insert: every byte of the original is still there, in order.
+        if !src.contains(EXTENSION_NAME) {
+            assert!(is_subsequence(src, &out), "{out}");
+        }
+        out
+    }
+
+    #[track_caller]
+    fn err(src: &str, users: &[&str]) -> EditError {
+        match upsert_token_extension(src, users, &EXT) {
+            Ok(out) => panic!("edit unexpectedly succeeded:\n{out}"),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(!msg.contains("CW-SECRET"), "token leaked into: {msg}");
+                assert!(!msg.contains('\n'), "multi-line message: {msg}");
+                e
+            }
+        }
+    }
+
+    #[track_caller]
+    fn unsupported_err(src: &str, users: &[&str], needle: &str) {
+        let e = err(src, users);
+        assert!(matches!(e, EditError::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains(needle), "{e}");
+    }
+
+    const KUBECTL: &str = "\
+apiVersion: v1
+clusters:
+- cluster:
+    server: https://api.example.invalid
+  name: cw
+contexts:
+- context:
+    cluster: cw
+    user: token
+  name: cw
+current-context: cw
+kind: Config
+preferences: {}
+users:
+- name: token
+  user:
+    token: CW-SECRET-test-old-1
+- name: other
+  user:
+    client-certificate-data: QUJD
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      args:
+      - get-token
+      command: cw
+";
+
+    #[test]
+    fn kubectl_written_user_gets_an_extensions_list() {
+        let out = ok(KUBECTL, &["token"]);
+        assert_eq!(
+            out,
+            "\
+apiVersion: v1
+clusters:
+- cluster:
+    server: https://api.example.invalid
+  name: cw
+contexts:
+- context:
+    cluster: cw
+    user: token
+  name: cw
+current-context: cw
+kind: Config
+preferences: {}
+users:
+- name: token
+  user:
+    token: CW-SECRET-test-old-1
+    extensions:
+    - name: coreweave.com/token
+      extension:
+        expires: \"2027-01-01T00:00:00Z\"
+        source: \"console\"
+        rotatedAt: \"2026-11-28T17:40:00Z\"
+- name: other
+  user:
+    client-certificate-data: QUJD
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      args:
+      - get-token
+      command: cw
+"
+        );
+    }
+
+    #[test]
+    fn several_users_in_one_call() {
+        // `other` ends with a nested mapping whose last value is an indentless list.
+        let out = ok(KUBECTL, &["other", "token", "other"]);
+        let ext = format!(
+            "    extensions:\n    - name: coreweave.com/token\n      extension:\n{}",
+            fields(8, "\n")
+        );
+        let expected = KUBECTL
+            .replace(
+                "    token: CW-SECRET-test-old-1\n",
+                &format!("    token: CW-SECRET-test-old-1\n{ext}"),
+            )
+            .replace("      command: cw\n", &format!("      command: cw\n{ext}"));
+        assert_eq!(out, expected);
+        // No users: the text is returned untouched, even when it is not YAML.
+        assert_eq!(
+            upsert_token_extension("{not yaml", &[], &EXT).expect("no-op"),
+            "{not yaml"
+        );
+    }
+
+    #[test]
+    fn hand_written_with_comments_and_blank_lines() {
+        let src = "\
+# lab kubeconfig
+users:   # people
+  # first entry
+  - name: alice   # the admin
+    user:
+      token:   CW-SECRET-test-old-1    # rotated 2024-01
+
+      # a comment after the mapping
+
+  - name: bob
+    user:
+      token: \"CW-SECRET-test-old-2\" # c
+# the end
+current-context: lab
+";
+        let out = ok(src, &["alice", "bob"]);
+        let ext = format!(
+            "      extensions:\n        - name: coreweave.com/token\n          extension:\n{}",
+            fields(12, "\n")
+        );
+        assert_eq!(
+            out,
+            format!(
+                "\
+# lab kubeconfig
+users:   # people
+  # first entry
+  - name: alice   # the admin
+    user:
+      token:   CW-SECRET-test-old-1    # rotated 2024-01
+{ext}
+      # a comment after the mapping
+
+  - name: bob
+    user:
+      token: \"CW-SECRET-test-old-2\" # c
+{ext}# the end
+current-context: lab
+"
+            )
+        );
+    }
+
+    #[test]
+    fn four_space_indent() {
+        let src = "users:\n    -   name: a\n        user:\n            token: CW-SECRET-test-old-1\n            x-extra: v # c\nclusters: []\n";
+        assert_eq!(
+            ok(src, &["a"]),
+            format!(
+                "users:\n    -   name: a\n        user:\n            token: CW-SECRET-test-old-1\n            x-extra: v # c\n            extensions:\n                -   name: coreweave.com/token\n                    extension:\n{}clusters: []\n",
+                fields(24, "\n")
+            )
+        );
+    }
+
+    #[test]
+    fn crlf_bom_and_no_final_line_break() {
+        let crlf = "users:\r\n- name: a\r\n  user:\r\n    token: CW-SECRET-test-old-1\r\n";
+        assert_eq!(
+            ok(crlf, &["a"]),
+            format!(
+                "{crlf}    extensions:\r\n    - name: coreweave.com/token\r\n      extension:\r\n{}",
+                fields(8, "\r\n")
+            )
+        );
+        let bom = format!("\u{feff}{crlf}");
+        assert_eq!(
+            ok(&bom, &["a"]),
+            format!(
+                "{bom}    extensions:\r\n    - name: coreweave.com/token\r\n      extension:\r\n{}",
+                fields(8, "\r\n")
+            )
+        );
+        // Without a final line break the new lines are each preceded by one instead.
+        let bare = crlf.trim_end_matches("\r\n");
+        let mut expected = format!(
+            "{bare}\r\n    extensions:\r\n    - name: coreweave.com/token\r\n      extension:\r\n{}",
+            fields(8, "\r\n")
+        );
+        expected.truncate(expected.len() - 2);
+        assert_eq!(ok(bare, &["a"]), expected);
+    }
+
+    #[test]
+    fn appends_to_an_existing_list() {
+        // kubectl sorts keys: `extensions` before `token`, `extension` before `name`.
+        let src = "\
+users:
+- name: token
+  user:
+    extensions:
+    - extension:
+        kind: Other
+      name: example.com/other # theirs
+    token: CW-SECRET-test-old-1
+";
+        assert_eq!(
+            ok(src, &["token"]),
+            format!(
+                "\
+users:
+- name: token
+  user:
+    extensions:
+    - extension:
+        kind: Other
+      name: example.com/other # theirs
+    - name: coreweave.com/token
+      extension:
+{}    token: CW-SECRET-test-old-1
+",
+                fields(8, "\n")
+            )
+        );
+        // An indented list keeps its dash column and spacing.
+        let indented = "users:\n  - name: a\n    user:\n      extensions:\n        -   name: example.com/other\n            extension: {kind: Other}\n      token: CW-SECRET-test-old-1\n";
+        assert_eq!(
+            ok(indented, &["a"]),
+            format!(
+                "users:\n  - name: a\n    user:\n      extensions:\n        -   name: example.com/other\n            extension: {{kind: Other}}\n        -   name: coreweave.com/token\n            extension:\n{}      token: CW-SECRET-test-old-1\n",
+                fields(14, "\n")
+            )
+        );
+    }
+
+    #[test]
+    fn appends_to_a_flow_list() {
+        let src = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions: [{name: example.com/other, extension: {kind: Other}}] # c\n";
+        assert_eq!(
+            ok(src, &["a"]),
+            format!("users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions: [{{name: example.com/other, extension: {{kind: Other}}}}, {{name: coreweave.com/token, extension: {FLOW_EXT}}}] # c\n")
+        );
+        let empty =
+            "users:\n- name: a\n  user:\n    extensions: []\n    token: CW-SECRET-test-old-1\n";
+        assert_eq!(
+            ok(empty, &["a"]),
+            format!("users:\n- name: a\n  user:\n    extensions: [{{name: coreweave.com/token, extension: {FLOW_EXT}}}]\n    token: CW-SECRET-test-old-1\n")
+        );
+    }
+
+    #[test]
+    fn replaces_an_existing_block_extension() {
+        let src = "\
+users:
+- name: token
+  user:
+    extensions:
+    - extension:
+        expires: \"2026-01-01T00:00:00Z\" # old
+        rotatedAt: \"2025-12-01T00:00:00Z\"
+        source: minted
+        stale: x   # kept
+      name: coreweave.com/token
+    - name: example.com/other
+      extension: {kind: Other}
+    token: CW-SECRET-test-old-1
+";
+        let out = ok(src, &["token"]);
+        assert_eq!(
+            out,
+            "\
+users:
+- name: token
+  user:
+    extensions:
+    - extension:
+        expires: \"2027-01-01T00:00:00Z\"
+        source: \"console\"
+        rotatedAt: \"2026-11-28T17:40:00Z\"   # kept
+      name: coreweave.com/token
+    - name: example.com/other
+      extension: {kind: Other}
+    token: CW-SECRET-test-old-1
+"
+        );
+        // Running it again with the same values is a fixed point.
+        assert_eq!(ok(&out, &["token"]), out);
+    }
+
+    #[test]
+    fn replaces_an_existing_flow_extension() {
+        let src = "users:\n- name: token\n  user:\n    token: CW-SECRET-test-old-1\n    extensions:\n    - {name: coreweave.com/token, extension: {expires: \"2026-01-01T00:00:00Z\", source: minted}} # ours\n";
+        assert_eq!(
+            ok(src, &["token"]),
+            format!("users:\n- name: token\n  user:\n    token: CW-SECRET-test-old-1\n    extensions:\n    - {{name: coreweave.com/token, extension: {FLOW_EXT}}} # ours\n")
+        );
+        let in_block = "users:\n- name: token\n  user:\n    extensions:\n    - name: coreweave.com/token\n      extension: {}\n    token: CW-SECRET-test-old-1\n";
+        assert_eq!(
+            ok(in_block, &["token"]),
+            format!("users:\n- name: token\n  user:\n    extensions:\n    - name: coreweave.com/token\n      extension: {FLOW_EXT}\n    token: CW-SECRET-test-old-1\n")
+        );
+    }
+
+    #[test]
+    fn adds_a_missing_extension_value_to_our_entry() {
+        let block = "users:\n- name: a\n  user:\n    extensions:\n    - name: coreweave.com/token\n    token: CW-SECRET-test-old-1\n";
+        assert_eq!(
+            ok_with(block, &["a"], &EXT),
+            format!(
+                "users:\n- name: a\n  user:\n    extensions:\n    - name: coreweave.com/token\n      extension:\n{}    token: CW-SECRET-test-old-1\n",
+                fields(8, "\n")
+            )
+        );
+        let flow = "users:\n- name: a\n  user:\n    extensions: [{name: coreweave.com/token}]\n    token: CW-SECRET-test-old-1\n";
+        assert_eq!(
+            ok_with(flow, &["a"], &EXT),
+            format!("users:\n- name: a\n  user:\n    extensions: [{{name: coreweave.com/token, extension: {FLOW_EXT}}}]\n    token: CW-SECRET-test-old-1\n")
+        );
+    }
+
+    #[test]
+    fn flow_style_user() {
+        let src = "users:\n- name: a\n  user: {token: CW-SECRET-test-old-1}\n";
+        assert_eq!(
+            ok(src, &["a"]),
+            format!("users:\n- name: a\n  user: {{token: CW-SECRET-test-old-1, extensions: [{{name: coreweave.com/token, extension: {FLOW_EXT}}}]}}\n")
+        );
+        let json_like =
+            "{\"users\":[{\"name\":\"a\",\"user\":{\"token\":\"CW-SECRET-test-old-1\"}}]}";
+        assert_eq!(
+            ok(json_like, &["a"]),
+            format!("{{\"users\":[{{\"name\":\"a\",\"user\":{{\"token\":\"CW-SECRET-test-old-1\", extensions: [{{name: coreweave.com/token, extension: {FLOW_EXT}}}]}}}}]}}")
+        );
+        // Across lines, with a trailing comma and a comment before the closing brace.
+        let multiline =
+            "users: [\n  {name: a, user: {\n    token: 'CW-SECRET-test-old-1',   # c\n  }},\n]\n";
+        assert_eq!(
+            ok(multiline, &["a"]),
+            format!("users: [\n  {{name: a, user: {{\n    token: 'CW-SECRET-test-old-1', extensions: [{{name: coreweave.com/token, extension: {FLOW_EXT}}}],   # c\n  }}}},\n]\n")
+        );
+        // A flow mapping ending in an empty value: where to write is not known exactly.
+        unsupported_err(
+            "users:\n- name: a\n  user: {token: CW-SECRET-test-old-1, x: }\n",
+            &["a"],
+            "ends with an empty value",
+        );
+    }
+
+    #[test]
+    fn expires_none_writes_no_expires_key() {
+        let ext = TokenExtension {
+            expires: None,
+            source: "minted",
+            rotated_at: "2026-11-28T17:40:00Z",
+        };
+        let src = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n";
+        let out = ok_with(src, &["a"], &ext);
+        assert_eq!(
+            out,
+            "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions:\n    - name: coreweave.com/token\n      extension:\n        source: \"minted\"\n        rotatedAt: \"2026-11-28T17:40:00Z\"\n"
+        );
+        // Replacing a record that had an expiry drops it.
+        let again = ok_with(&ok(src, &["a"]), &["a"], &ext);
+        assert_eq!(again, out);
+        let flow = "users:\n- name: a\n  user: {token: CW-SECRET-test-old-1}\n";
+        assert_eq!(
+            ok_with(flow, &["a"], &ext),
+            "users:\n- name: a\n  user: {token: CW-SECRET-test-old-1, extensions: [{name: coreweave.com/token, extension: {source: \"minted\", rotatedAt: \"2026-11-28T17:40:00Z\"}}]}\n"
+        );
+    }
+
+    #[test]
+    fn values_are_double_quoted_and_escaped() {
+        let ext = TokenExtension {
+            expires: Some("2027-01-01"),
+            source: "it's \"q\" \\ é\n",
+            rotated_at: "on",
+        };
+        let src = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n";
+        assert_eq!(
+            ok_with(src, &["a"], &ext),
+            "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions:\n    - name: coreweave.com/token\n      extension:\n        expires: \"2027-01-01\"\n        source: \"it's \\\"q\\\" \\\\ é\\n\"\n        rotatedAt: \"on\"\n"
+        );
+    }
+
+    #[test]
+    fn later_documents_and_markers_are_kept() {
+        let src = "%YAML 1.2\n---\nusers:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # c\n# after\n...\n---\nusers:\n- name: a\n  user:\n    token: CW-SECRET-test-old-2\n";
+        assert_eq!(
+            ok(src, &["a"]),
+            format!(
+                "%YAML 1.2\n---\nusers:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # c\n    extensions:\n    - name: coreweave.com/token\n      extension:\n{}# after\n...\n---\nusers:\n- name: a\n  user:\n    token: CW-SECRET-test-old-2\n",
+                fields(8, "\n")
+            )
+        );
+        let implicit =
+            "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n---\n- other\n";
+        assert_eq!(
+            ok(implicit, &["a"]),
+            format!(
+                "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions:\n    - name: coreweave.com/token\n      extension:\n{}---\n- other\n",
+                fields(8, "\n")
+            )
+        );
+    }
+
+    #[test]
+    fn block_scalar_and_multi_line_values_at_the_end() {
+        let src = "users:\n- name: a\n  user:\n    token: |\n      CW-SECRET-test-old-1\n\n\n    # c\n- name: b\n  user:\n    token: \"CW-SECRET-\n      test-old-2\"\n";
+        assert_eq!(
+            ok(src, &["a", "b"]),
+            format!(
+                "users:\n- name: a\n  user:\n    token: |\n      CW-SECRET-test-old-1\n    extensions:\n    - name: coreweave.com/token\n      extension:\n{f}\n\n    # c\n- name: b\n  user:\n    token: \"CW-SECRET-\n      test-old-2\"\n    extensions:\n    - name: coreweave.com/token\n      extension:\n{f}",
+                f = fields(8, "\n")
+            )
+        );
+    }
+
+    #[test]
+    fn values_that_would_absorb_the_insertion_are_refused_not_mangled() {
+        // A keep-chomped block scalar owns the blank lines after it: inserting before them
+        // would change the token, and verification says so.
+        let keep = "users:\n- name: a\n  user:\n    token: |+\n      CW-SECRET-test-old-1\n\n\n";
+        let e = err(keep, &["a"]);
+        assert!(matches!(e, EditError::Verification { .. }), "{e}");
+        // A flow entry in a block list is a flow user mapping like any other.
+        let flow_entry = "users:\n- {name: a, user: {token: CW-SECRET-test-old-1}}\n";
+        assert_eq!(
+            ok(flow_entry, &["a"]),
+            format!("users:\n- {{name: a, user: {{token: CW-SECRET-test-old-1, extensions: [{{name: coreweave.com/token, extension: {FLOW_EXT}}}]}}}}\n")
+        );
+    }
+
+    #[test]
+    fn missing_user() {
+        let e = err(KUBECTL, &["carol"]);
+        assert!(matches!(e, EditError::UserNotFound { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "user \"carol\" is not in the users list at 14:1"
+        );
+        // One missing user fails the whole call.
+        assert!(matches!(
+            err(KUBECTL, &["token", "carol"]),
+            EditError::UserNotFound { .. }
+        ));
+        assert_eq!(
+            err("kind: Config\n", &["a"]).to_string(),
+            "kubeconfig has no users list: the top-level mapping has no users key"
+        );
+        assert!(matches!(err("users: [\n", &["a"]), EditError::Parse { .. }));
+        let dup = "users:\n- name: a\n  user: {token: x}\n- name: a\n  user: {token: y}\n";
+        assert!(matches!(err(dup, &["a"]), EditError::DuplicateUser { .. }));
+    }
+
+    #[test]
+    fn user_without_a_usable_mapping() {
+        let cases = [
+            (
+                "users:\n- name: a\n  user: {}\n",
+                "at 3:9 is an empty mapping",
+            ),
+            ("users:\n- name: a\n  user:\n", "is a null value"),
+            ("users:\n- name: a\n  user: null\n", "is a null value"),
+            ("users:\n- name: a\n  user: [x]\n", "is a list"),
+            (
+                "users:\n- name: a\n  user: CW-SECRET-test-old-1\n",
+                "is a scalar",
+            ),
+            ("users:\n- name: a\n", "has no user mapping"),
+        ];
+        for (src, needle) in cases {
+            unsupported_err(src, &["a"], needle);
+        }
+        let e = err("users:\n- name: a\n  user: {}\n", &["a"]);
+        assert_eq!(
+            e.to_string(),
+            "the user mapping of user \"a\" at 3:9 is an empty mapping; the editor adds \
+             extensions only to a user mapping with content"
+        );
+    }
+
+    #[test]
+    fn anchors_aliases_tags_and_merge_keys_on_the_path_are_refused() {
+        let cases = [
+            (
+                "base: &u {token: CW-SECRET-test-old-1}\nusers:\n- name: a\n  user: *u\n",
+                "the user mapping of user \"a\" at 4:9 is an alias (*u)",
+            ),
+            (
+                "users:\n- name: a\n  user: &u\n    token: CW-SECRET-test-old-1\n",
+                "carries anchor &u",
+            ),
+            (
+                "users:\n- &e\n  name: a\n  user:\n    token: CW-SECRET-test-old-1\n",
+                "the users entry of user \"a\"",
+            ),
+            (
+                "all: &l\n- name: a\n  user: {token: CW-SECRET-test-old-1}\nusers: *l\n",
+                "the users list at 4:8 is an alias (*l)",
+            ),
+            (
+                "x: &x [{name: o}]\nusers:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions: *x\n",
+                "the extensions list of user \"a\"",
+            ),
+            (
+                "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions:\n    - name: coreweave.com/token\n      extension: &v {source: x}\n",
+                "carries anchor &v",
+            ),
+            (
+                "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions:\n    - name: coreweave.com/token\n      extension:\n        source: &s x\n",
+                "defines anchor &s",
+            ),
+            (
+                "users:\n- name: a\n  user: !!map\n    token: CW-SECRET-test-old-1\n",
+                "carries an explicit tag",
+            ),
+            (
+                "base: &b {token: CW-SECRET-test-old-1}\nusers:\n- name: a\n  user:\n    <<: *b\n",
+                "has a merge key (<<) at 5:5",
+            ),
+            (
+                "n: &n {name: a}\nusers:\n- <<: *n\n  user: {token: CW-SECRET-test-old-1}\n",
+                "the merge key (<<) at 3:3 is not known",
+            ),
+            (
+                "users:\n- name: a\n  <<: {x: 1}\n  user: {token: CW-SECRET-test-old-1}\n",
+                "has a merge key",
+            ),
+        ];
+        for (src, needle) in cases {
+            unsupported_err(src, &["a"], needle);
+        }
+        // Anchors and aliases off the path are fine.
+        let off_path =
+            "n: &n a\nusers:\n- name: *n\n  user:\n    token: &t CW-SECRET-test-old-1\nother: *t\n";
+        ok(off_path, &["a"]);
+    }
+
+    #[test]
+    fn odd_extension_lists_are_refused() {
+        let two = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions:\n    - name: coreweave.com/token\n    - name: coreweave.com/token\n";
+        unsupported_err(
+            two,
+            &["a"],
+            "has two coreweave.com/token extensions (at 6:7 and 7:7)",
+        );
+        let scalar = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions:\n    - name: coreweave.com/token\n      extension: soon\n";
+        unsupported_err(scalar, &["a"], "is a scalar, not a mapping");
+        let null = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1\n    extensions:\n";
+        unsupported_err(null, &["a"], "is a null value, not a list");
+        let dup = "users:\n- name: a\n  user:\n    extensions: []\n    extensions: []\n";
+        unsupported_err(dup, &["a"], "key \"extensions\" appears twice");
+    }
+
+    /// The verifier itself rejects texts that are not exactly the intended edit.
+    #[test]
+    fn verification_rejects_wrong_results() {
+        let src =
+            "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # c\n---\nlater: 1\n";
+        let doc = Doc::parse(src).expect("parses");
+        let splices = plan(src, &doc, &["a"], &EXT).expect("plans");
+        let good = apply_splices(src, &splices).expect("applies");
+        verify(src, &good, &doc, &splices, &["a"], &EXT).expect("the real edit verifies");
+        let reject = |out: &str, splices: &[Splice]| {
+            let e = verify(src, out, &doc, splices, &["a"], &EXT).expect_err("must be rejected");
+            assert!(matches!(e, EditError::Verification { .. }), "{e}");
+        };
+        // A byte elsewhere changed.
+        reject(&good.replace("# c", "# d"), &splices);
+        // A later document changed.
+        reject(&good.replace("later: 1", "later: 2"), &splices);
+        // The recorded value differs from the requested one (splice and text agree).
+        let wrong: Vec<Splice> = splices
+            .iter()
+            .map(|s| Splice {
+                text: s.text.replace("console", "minted"),
+                ..s.clone()
+            })
+            .collect();
+        reject(&apply_splices(src, &wrong).expect("applies"), &wrong);
+        // Text that changes more than the extension: the token moves into the new list.
+        let greedy = vec![Splice {
+            start: 0,
+            end: 0,
+            text: "x: 1\n".to_owned(),
+        }];
+        reject(&apply_splices(src, &greedy).expect("applies"), &greedy);
+    }
+
+    #[test]
+    fn large_file_is_linear() {
+        let mut src = String::from("apiVersion: v1\nkind: Config\nusers:\n");
+        for i in 0..3000 {
+            src.push_str(&format!(
+                "# user {i}\n- name: user-{i}\n  user:\n    token: CW-SECRET-test-old-{i} # rotated\n"
+            ));
+        }
+        let names: Vec<String> = (0..1000).map(|i| format!("user-{}", i * 3)).collect();
+        let users: Vec<&str> = names.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
+        let out = upsert_token_extension(&src, &users, &EXT).expect("edit");
+        let elapsed = started.elapsed();
+        eprintln!("3000 users, 1000 edits, {} bytes: {elapsed:?}", src.len());
+        assert_eq!(out.matches("- name: coreweave.com/token\n").count(), 1000);
+        assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+    }
+
+    /// client-go (through the real kubectl, with HOME sealed in a temporary folder) reads
+    /// the inserted extension under `users[].user.extensions` and keeps it when it rewrites
+    /// the file; the editor then updates the entry kubectl wrote in its own key order.
+    #[test]
+    fn kubectl_reads_and_keeps_the_extension() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let path = home.path().join("config");
+        let kubectl = |args: &[&str]| {
+            std::process::Command::new("kubectl")
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("HOME", home.path())
+                .env("KUBECONFIG", &path)
+                .args(args)
+                .output()
+                .expect("kubectl must be installed (.ci/run installs Debian's kubernetes-client)")
+        };
+        let view = || {
+            let o = kubectl(&["config", "view", "--raw", "-o", "json"]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            serde_json::from_slice::<Value>(&o.stdout).expect("json")
+        };
+        let user_of = |v: &Value, name: &str| -> Value {
+            v["users"]
+                .as_array()
+                .and_then(|u| u.iter().find(|e| e["name"] == name))
+                .map(|e| e["user"].clone())
+                .unwrap_or(Value::Null)
+        };
+        let ours = |ext: &TokenExtension<'_>| json!([{"name": EXTENSION_NAME, "extension": ext.to_json()}]);
+
+        std::fs::write(&path, ok(KUBECTL, &["token"])).expect("write");
+        let v = view();
+        assert_eq!(user_of(&v, "token")["extensions"], ours(&EXT), "{v}");
+        assert_eq!(user_of(&v, "token")["token"], "CW-SECRET-test-old-1");
+        assert_eq!(user_of(&v, "other")["extensions"], Value::Null, "{v}");
+
+        let o = kubectl(&["config", "set-credentials", "added", "--token=x"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let rewritten = std::fs::read_to_string(&path).expect("read");
+        assert!(rewritten.contains("name: added"), "{rewritten}");
+        let v = view();
+        assert_eq!(user_of(&v, "token")["extensions"], ours(&EXT), "{v}");
+
+        // kubectl's rewrite puts `extension` before `name`; replacing it there works too.
+        let next = TokenExtension {
+            expires: None,
+            source: "minted",
+            rotated_at: "2026-12-01T00:00:00Z",
+        };
+        let updated = ok_with(&rewritten, &["token", "added"], &next);
+        std::fs::write(&path, &updated).expect("write");
+        let v = view();
+        assert_eq!(user_of(&v, "token")["extensions"], ours(&next), "{v}");
+        assert_eq!(user_of(&v, "added")["extensions"], ours(&next), "{v}");
+        assert_eq!(user_of(&v, "added")["token"], "x");
+    }
+
+    /// Generated kubeconfigs: indentation, list style, comments, line endings and existing
+    /// extensions vary; every edit must verify and read back as what was set.
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+        use proptest::test_runner::TestCaseError;
+
+        #[derive(Debug, Clone)]
+        struct GenUser {
+            flow: bool,
+            /// 0 none, 1 another entry, 2 ours (block value), 3 ours (flow value),
+            /// 4 flow list with another entry, 5 empty flow list, 6 ours without a value.
+            existing: u8,
+            extensions_first: bool,
+            comment_after_token: bool,
+            extra_after: bool,
+            blank_after: bool,
+            comment_line_after: bool,
+            token_file: bool,
+        }
+
+        #[derive(Debug, Clone)]
+        struct GenDoc {
+            step: usize,
+            indented_lists: bool,
+            crlf: bool,
+            final_newline: bool,
+            users_first: bool,
+            later_document: bool,
+            users: Vec<GenUser>,
+        }
+
+        fn user_strategy() -> impl Strategy<Value = GenUser> {
+            (
+                any::<bool>(),
+                0u8..7,
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                proptest::bool::weighted(0.15),
+            )
+                .prop_map(
+                    |(
+                        flow,
+                        existing,
+                        extensions_first,
+                        comment_after_token,
+                        extra_after,
+                        blank_after,
+                        comment_line_after,
+                        token_file,
+                    )| GenUser {
+                        flow,
+                        existing,
+                        extensions_first,
+                        comment_after_token,
+                        extra_after,
+                        blank_after,
+                        comment_line_after,
+                        token_file,
+                    },
+                )
+        }
+
+        fn doc_strategy() -> impl Strategy<Value = GenDoc> {
+            (
+                prop_oneof![Just(2usize), Just(4usize), Just(3usize)],
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                proptest::collection::vec(user_strategy(), 1..5),
+            )
+                .prop_map(
+                    |(
+                        step,
+                        indented_lists,
+                        crlf,
+                        final_newline,
+                        users_first,
+                        later_document,
+                        users,
+                    )| GenDoc {
+                        step,
+                        indented_lists,
+                        crlf,
+                        final_newline,
+                        users_first,
+                        later_document,
+                        users,
+                    },
+                )
+        }
+
+        fn render(doc: &GenDoc) -> String {
+            let s = doc.step;
+            let d = if doc.indented_lists { s } else { 0 };
+            let mut lines: Vec<String> = Vec::new();
+            let others = |lines: &mut Vec<String>| {
+                lines.push("apiVersion: v1".into());
+                lines.push("clusters:".into());
+                lines.push(format!("{}-{}name: c", pad(d), pad(s - 1)));
+                lines.push(format!(
+                    "{}cluster: {{server: https://c.example.invalid}}",
+                    pad(d + s)
+                ));
+                lines.push("kind: Config # c".into());
+            };
+            if !doc.users_first {
+                others(&mut lines);
+            }
+            lines.push("users: # people".into());
+            for (i, u) in doc.users.iter().enumerate() {
+                let e = d + s; // entry keys
+                let k = e + s; // user mapping keys
+                lines.push(format!("{}-{}name: u{i}", pad(d), pad(s - 1)));
+                let credential = if u.token_file {
+                    format!("tokenFile: /t/{i}")
+                } else {
+                    format!("token: CW-SECRET-test-old-{i}")
+                };
+                if u.flow {
+                    let ext = match u.existing {
+                        1 | 4 => ", extensions: [{name: example.com/other, extension: {kind: Other}}]",
+                        2 => ", extensions: [{name: coreweave.com/token, extension: {expires: \"2020-01-01T00:00:00Z\", stale: x}}]",
+                        3 => ", extensions: [{name: example.com/other}, {name: coreweave.com/token, extension: {source: old}}]",
+                        5 => ", extensions: []",
+                        6 => ", extensions: [{name: coreweave.com/token}]",
+                        _ => "",
+                    };
+                    let extra = if u.extra_after { ", x-extra: v" } else { "" };
+                    lines.push(format!("{}user: {{{credential}{ext}{extra}}}", pad(e)));
+                } else {
+                    lines.push(format!("{}user:", pad(e)));
+                    let mut ext: Vec<String> = Vec::new();
+                    let (dash, item) = (k + d, k + d + s);
+                    match u.existing {
+                        1 => {
+                            ext.push(format!("{}extensions:", pad(k)));
+                            ext.push(format!("{}-{}name: example.com/other", pad(dash), pad(s - 1)));
+                            ext.push(format!("{}extension:", pad(item)));
+                            ext.push(format!("{}kind: Other # theirs", pad(item + s)));
+                        }
+                        2 => {
+                            ext.push(format!("{}extensions:", pad(k)));
+                            ext.push(format!("{}-{}extension:", pad(dash), pad(s - 1)));
+                            ext.push(format!("{}expires: \"2020-01-01T00:00:00Z\" # old", pad(item + s)));
+                            ext.push(format!("{}stale: x", pad(item + s)));
+                            ext.push(format!("{}name: coreweave.com/token", pad(item)));
+                        }
+                        3 => {
+                            ext.push(format!("{}extensions:", pad(k)));
+                            ext.push(format!("{}- {{name: coreweave.com/token, extension: {{source: old}}}}", pad(dash)));
+                        }
+                        4 => ext.push(format!(
+                            "{}extensions: [{{name: example.com/other, extension: {{kind: Other}}}}]",
+                            pad(k)
+                        )),
+                        5 => ext.push(format!("{}extensions: []", pad(k))),
+                        6 => {
+                            ext.push(format!("{}extensions:", pad(k)));
+                            ext.push(format!("{}-{}name: coreweave.com/token", pad(dash), pad(s - 1)));
+                        }
+                        _ => {}
+                    }
+                    if u.extensions_first {
+                        lines.append(&mut ext);
+                    }
+                    let comment = if u.comment_after_token {
+                        "   # rotated"
+                    } else {
+                        ""
+                    };
+                    lines.push(format!("{}{credential}{comment}", pad(k)));
+                    lines.append(&mut ext);
+                    if u.extra_after {
+                        lines.push(format!("{}x-extra: v", pad(k)));
+                    }
+                }
+                if u.blank_after {
+                    lines.push(String::new());
+                }
+                if u.comment_line_after {
+                    lines.push(format!("{}# after u{i}", pad(k_or(d, s))));
+                }
+            }
+            if doc.users_first {
+                others(&mut lines);
+            }
+            lines.push("current-context: ctx".into());
+            if doc.later_document {
+                lines.push("---".into());
+                lines.push("users: [{name: u0, user: {token: CW-SECRET-test-later}}]".into());
+            }
+            let nl = if doc.crlf { "\r\n" } else { "\n" };
+            let mut text = lines.join(nl);
+            if doc.final_newline {
+                text.push_str(nl);
+            }
+            text
+        }
+
+        fn k_or(d: usize, s: usize) -> usize {
+            d + s
+        }
+
+        fn ext_strategy() -> impl Strategy<Value = (Option<String>, String, String)> {
+            (
+                proptest::option::of(proptest::sample::select(vec![
+                    "2027-01-01T00:00:00Z",
+                    "2026-02-29T23:59:59.5+01:00",
+                    "",
+                ])),
+                prop_oneof![
+                    proptest::sample::select(vec![
+                        "console",
+                        "minted",
+                        "on",
+                        "it's \"q\"",
+                        "é\n\t#x"
+                    ])
+                    .prop_map(str::to_owned),
+                    any::<String>(),
+                ],
+                proptest::sample::select(vec!["2026-11-28T17:40:00Z", "null"])
+                    .prop_map(str::to_owned),
+            )
+                .prop_map(|(e, s, r)| (e.map(str::to_owned), s, r))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn generated_kubeconfigs_verify_and_read_back(
+                doc in doc_strategy(),
+                picks in proptest::collection::vec(0usize..5, 1..4),
+                (expires, source, rotated_at) in ext_strategy(),
+            ) {
+                let text = render(&doc);
+                let names: Vec<String> = picks
+                    .iter()
+                    .map(|p| format!("u{}", p % doc.users.len()))
+                    .collect();
+                let users: Vec<&str> = names.iter().map(String::as_str).collect();
+                let ext = TokenExtension {
+                    expires: expires.as_deref(),
+                    source: &source,
+                    rotated_at: &rotated_at,
+                };
+                let out = upsert_token_extension(&text, &users, &ext)
+                    .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+
+                // Independently of the editor's own verification.
+                prop_assert_eq!(load_first(&out), expected_data(&text, &users, &ext));
+                let data = load_first(&out);
+                for name in &names {
+                    let entry = data["users"]
+                        .as_array()
+                        .and_then(|u| u.iter().find(|e| e["name"] == name.as_str()))
+                        .ok_or_else(|| TestCaseError::fail("user missing"))?;
+                    let ours: Vec<&Value> = entry["user"]["extensions"]
+                        .as_array()
+                        .map(|l| l.iter().filter(|e| e["name"] == EXTENSION_NAME).collect())
+                        .unwrap_or_default();
+                    prop_assert_eq!(ours.len(), 1);
+                    prop_assert_eq!(&ours[0]["extension"], &ext.to_json());
+                }
+                let replaces = names.iter().any(|n| {
+                    let i: usize = n[1..].parse().unwrap_or(0);
+                    matches!(doc.users[i].existing, 2 | 3)
+                });
+                if !replaces {
+                    prop_assert!(is_subsequence(&text, &out));
+                }
+                if doc.later_document {
+                    let tail = text.find("---").map(|i| &text[i..]).unwrap_or_default();
+                    prop_assert!(out.ends_with(tail));
+                }
+                // The result is a fixed point: setting the same values again changes nothing.
+                let again = upsert_token_extension(&out, &users, &ext)
+                    .map_err(|e| TestCaseError::fail(format!("second run: {e}\n{out}")))?;
+                prop_assert_eq!(again, out);
+            }
+        }
+
+        const FRAGMENTS: [&str; 32] = [
+            "users",
+            "name",
+            "user",
+            "token",
+            "extensions",
+            "extension",
+            "coreweave.com/token",
+            ":",
+            ": ",
+            " ",
+            "  ",
+            "\n",
+            "\r\n",
+            "- ",
+            "-",
+            "{",
+            "}",
+            "[",
+            "]",
+            ", ",
+            "'",
+            "\"",
+            "# c",
+            "&t ",
+            "*t",
+            "!!str ",
+            "|",
+            "<<: ",
+            "---\n",
+            "...\n",
+            "\t",
+            "\u{feff}",
+        ];
+
+        fn mutated_doc() -> impl Strategy<Value = String> {
+            (
+                doc_strategy(),
+                proptest::collection::vec(
+                    (any::<usize>(), any::<bool>(), 0..FRAGMENTS.len()),
+                    1..4,
+                ),
+            )
+                .prop_map(|(doc, mutations)| {
+                    let mut text = render(&doc);
+                    for (at, insert, fragment) in mutations {
+                        let mut at = at % (text.len() + 1);
+                        while !text.is_char_boundary(at) {
+                            at -= 1;
+                        }
+                        if insert {
+                            text.insert_str(at, FRAGMENTS[fragment]);
+                        } else if at < text.len() {
+                            text.remove(at);
+                        }
+                    }
+                    text
+                })
+        }
+
+        fn arbitrary_input() -> impl Strategy<Value = String> {
+            prop_oneof![
+                1 => any::<String>(),
+                1 => proptest::collection::vec(proptest::sample::select(FRAGMENTS.to_vec()), 0..40)
+                    .prop_map(|parts| parts.concat()),
+                4 => mutated_doc(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_input_never_panics_and_ok_is_what_was_asked(
+                src in arbitrary_input(),
+                users in proptest::collection::vec(
+                    proptest::sample::select(vec!["u0", "u1", "u2", "a", "", "token"]),
+                    0..3,
+                ),
+                (expires, source, rotated_at) in ext_strategy(),
+            ) {
+                let ext = TokenExtension {
+                    expires: expires.as_deref(),
+                    source: &source,
+                    rotated_at: &rotated_at,
+                };
+                let Ok(out) = upsert_token_extension(&src, &users, &ext) else {
+                    return Ok(());
+                };
+                if users.is_empty() {
+                    prop_assert_eq!(out, src);
+                    return Ok(());
+                }
+                let old_end = Doc::parse(&src).expect("accepted input parses").doc_end.expect("end");
+                let new_end = first_document_end(&out).expect("output parses");
+                prop_assert_eq!(&src[old_end..], &out[new_end..]);
+                let expected = expected_data(&src[..old_end], &users, &ext);
+                prop_assert_eq!(load_first(&out[..new_end]), expected);
+            }
+        }
+    }
+}

@@ -1,0 +1,829 @@
+//! The cluster check (`kubectl_coreweave::cluster`) against a fake API server on
+//! loopback, with the real `kubectl auth whoami` as the oracle that keeps the fake honest.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kubectl_coreweave::cluster::{
+    self, CaSource, ClusterError, ClusterTarget, ReviewOutcome, UserInfo,
+};
+use kubectl_coreweave::kubeconfig::Kubeconfig;
+use kubectl_coreweave::secret::Token;
+use support::fake_kube::{
+    closed_port_url, write_kubeconfig, ClusterSpec, ConnectProxy, FakeKube, FakeKubeOptions,
+    FakeUser, SilentServer, TestCa, Trust,
+};
+use support::Sandbox;
+
+const ALICE: &str = "CW-SECRET-clustertest-alice-0123456789abcdef";
+const UNKNOWN: &str = "CW-SECRET-clustertest-nobody-fedcba987654321";
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn alice_fake() -> FakeKube {
+    FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))])
+}
+
+fn alice_fake_with(options: FakeKubeOptions) -> FakeKube {
+    FakeKube::start_with(&[(ALICE, FakeUser::new("alice@example.com"))], options)
+}
+
+/// Load `kubeconfig` as the plugin does and check `contexts` with `token`.
+fn check(
+    kubeconfig: &Path,
+    contexts: &[&str],
+    token: &str,
+    timeout: Duration,
+) -> Vec<ReviewOutcome> {
+    let targets = targets(kubeconfig, contexts);
+    let out = cluster::verify(&targets, &Token::new(token), timeout);
+    assert_eq!(out.len(), contexts.len());
+    for (o, c) in out.iter().zip(contexts) {
+        assert_eq!(&o.context, c, "outcomes come back in the targets' order");
+        assert_no_secret(o);
+    }
+    out
+}
+
+fn targets(kubeconfig: &Path, contexts: &[&str]) -> Vec<ClusterTarget> {
+    let kc = Kubeconfig::load(&[kubeconfig.to_path_buf()], true).expect("load kubeconfig");
+    let names: Vec<String> = contexts.iter().map(|c| c.to_string()).collect();
+    cluster::cluster_targets(&kc, &names).expect("cluster targets")
+}
+
+/// Neither Display nor Debug of an outcome shows any part of a token's secret.
+fn assert_no_secret(o: &ReviewOutcome) {
+    let mut shown = format!("{o:?}");
+    if let Err(e) = &o.result {
+        shown.push_str(&e.to_string());
+    }
+    for t in [ALICE, UNKNOWN] {
+        let secret = t.strip_prefix("CW-SECRET-").unwrap();
+        assert!(!shown.contains(secret), "token leaked: {shown}");
+    }
+}
+
+fn ok(o: &ReviewOutcome) -> &UserInfo {
+    match &o.result {
+        Ok(u) => u,
+        Err(e) => panic!("context {}: expected success, got {e} ({e:?})", o.context),
+    }
+}
+
+fn err(o: &ReviewOutcome) -> &ClusterError {
+    match &o.result {
+        Err(e) => e,
+        Ok(u) => panic!("context {}: expected an error, got {u:?}", o.context),
+    }
+}
+
+/// One cluster, one context `ctx`, one user holding `token`.
+fn single(sb: &Sandbox, file: &str, spec: ClusterSpec, token: &str) -> std::path::PathBuf {
+    let name = spec.name;
+    write_kubeconfig(
+        &sb.path(file),
+        &[spec],
+        &[("ctx", name, "u")],
+        &[("u", token)],
+    )
+}
+
+/// `kubectl auth whoami -o json` with HOME and KUBECONFIG sealed: (success, username, stderr).
+fn kubectl_whoami(sb: &Sandbox, kubeconfig: &Path) -> (bool, Option<String>, String) {
+    let o = Command::new("/usr/bin/kubectl")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", sb.path("home"))
+        .env("KUBECONFIG", kubeconfig)
+        .args(["auth", "whoami", "-o", "json", "--request-timeout=10s"])
+        .output()
+        .expect("/usr/bin/kubectl must exist: .ci/run installs it (Debian's kubernetes-client)");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let user = v["status"]["userInfo"]["username"]
+        .as_str()
+        .map(str::to_string);
+    (
+        o.status.success(),
+        user,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// The oracle
+// ---------------------------------------------------------------------------------------
+
+/// The real kubectl and `verify` agree on a known and an unknown token, on the user, and
+/// on what the fake saw; the fake answers everything kubectl asks.
+#[test]
+fn kubectl_auth_whoami_agrees_with_verify() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    for (token, known) in [(ALICE, true), (UNKNOWN, false)] {
+        let file = format!("{}.yaml", if known { "known" } else { "unknown" });
+        let k = single(
+            &sb,
+            &file,
+            ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+            token,
+        );
+        let before = fake.requests().len();
+        let (kubectl_ok, kubectl_user, stderr) = kubectl_whoami(&sb, &k);
+        let kubectl_requests: Vec<_> = fake.requests()[before..].to_vec();
+        let out = check(&k, &["ctx"], token, TIMEOUT);
+        assert_eq!(
+            kubectl_ok,
+            out[0].result.is_ok(),
+            "kubectl and verify disagree for the {} token; kubectl: {stderr}; verify: {:?}; \
+             kubectl sent {kubectl_requests:?}",
+            if known { "known" } else { "unknown" },
+            out[0].result
+        );
+        // Whatever kubectl asked, the fake answered it as a cluster would (nothing 404).
+        assert!(
+            kubectl_requests.iter().any(|r| r.method == "POST"
+                && r.path == "/apis/authentication.k8s.io/v1/selfsubjectreviews"),
+            "{kubectl_requests:?}"
+        );
+        assert!(
+            kubectl_requests.iter().all(|r| r.status != 404),
+            "kubectl asked for something the fake does not serve: {kubectl_requests:?}"
+        );
+        if known {
+            let u = ok(&out[0]);
+            assert_eq!(
+                kubectl_user.as_deref(),
+                Some("alice@example.com"),
+                "{stderr}"
+            );
+            assert_eq!(u.username, "alice@example.com");
+            assert_eq!(u.uid.as_deref(), Some("uid-alice@example.com"));
+            assert_eq!(u.groups, ["system:authenticated", "cw:org-admins"]);
+        } else {
+            assert!(stderr.contains("Unauthorized"), "{stderr}");
+            match err(&out[0]) {
+                ClusterError::Rejected { status, .. } => assert_eq!(*status, 401),
+                e => panic!("expected a rejection, got {e:?}"),
+            }
+            let shown = err(&out[0]).to_string();
+            assert_eq!(
+                shown,
+                format!(
+                    "cluster {} rejected the token (401 Unauthorized)",
+                    fake.url()
+                )
+            );
+        }
+        // verify sent exactly one review, with the token it was given.
+        let mine: Vec<_> = fake.requests()[before + kubectl_requests.len()..].to_vec();
+        assert_eq!(mine.len(), 1, "{mine:?}");
+        assert_eq!(
+            mine[0].path,
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+        );
+        assert_eq!(mine[0].bearer.as_deref(), Some(token));
+        let body: serde_json::Value = serde_json::from_str(&mine[0].body).unwrap();
+        assert_eq!(body["kind"], "SelfSubjectReview");
+        assert_eq!(body["apiVersion"], "authentication.k8s.io/v1");
+    }
+}
+
+/// A cluster from before 1.28 serves the review only as v1beta1: kubectl falls back to
+/// it, and so does verify.
+#[test]
+fn old_cluster_without_v1_falls_back_like_kubectl() {
+    let fake = alice_fake_with(FakeKubeOptions {
+        review_versions: vec!["v1beta1"],
+        ..FakeKubeOptions::default()
+    });
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+        ALICE,
+    );
+    let (kubectl_ok, kubectl_user, stderr) = kubectl_whoami(&sb, &k);
+    assert!(kubectl_ok, "{stderr}");
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert_eq!(Some(ok(&out[0]).username.clone()), kubectl_user);
+    let paths: Vec<_> = fake
+        .requests_with(ALICE)
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert!(
+        paths.ends_with(&[
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews".to_string(),
+            "/apis/authentication.k8s.io/v1beta1/selfsubjectreviews".to_string(),
+        ]),
+        "{paths:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Trust: certificate authority, insecure, server name
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn ca_from_certificate_authority_data() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+        ALICE,
+    );
+    let t = targets(&k, &["ctx"]);
+    assert_eq!(t[0].ca, CaSource::Data(fake.ca.data()));
+    assert_eq!(t[0].server, fake.url());
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert_eq!(ok(&out[0]).username, "alice@example.com");
+}
+
+/// `certificate-authority: certs/ca.pem` is relative to the kubeconfig's folder, not to the
+/// working directory (which is the crate's root while tests run).
+#[test]
+fn ca_from_a_relative_certificate_authority_path() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "nested/dir/config",
+        ClusterSpec::new(
+            "c",
+            fake.url(),
+            Trust::File {
+                rel: "certs/ca.pem",
+                pem: &fake.ca.pem,
+            },
+        ),
+        ALICE,
+    );
+    assert!(!Path::new("certs/ca.pem").exists());
+    let t = targets(&k, &["ctx"]);
+    assert_eq!(t[0].ca, CaSource::File(sb.path("nested/dir/certs/ca.pem")));
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert_eq!(ok(&out[0]).username, "alice@example.com");
+    // kubectl reads the same file the same way.
+    let (kubectl_ok, _, stderr) = kubectl_whoami(&sb, &k);
+    assert!(kubectl_ok, "{stderr}");
+}
+
+/// A CA file that is missing is a configuration error naming the resolved path; nothing
+/// is sent.
+#[test]
+fn missing_ca_file_is_a_config_error() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::System),
+        ALICE,
+    );
+    let text = std::fs::read_to_string(&k).unwrap().replace(
+        &format!("server: {}\n", fake.url()),
+        &format!(
+            "server: {}\n    certificate-authority: gone.pem\n",
+            fake.url()
+        ),
+    );
+    std::fs::write(&k, text).unwrap();
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    let e = err(&out[0]);
+    assert!(matches!(e, ClusterError::Config { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains(&*sb.path("gone.pem").to_string_lossy()),
+        "{e}"
+    );
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn insecure_skip_tls_verify_without_ca() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::Insecure),
+        ALICE,
+    );
+    let t = targets(&k, &["ctx"]);
+    assert!(t[0].insecure_skip_tls_verify);
+    assert_eq!(t[0].ca, CaSource::System);
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert_eq!(ok(&out[0]).username, "alice@example.com");
+}
+
+/// kubectl refuses a cluster that has both a CA and insecure-skip-tls-verify; so does
+/// verify, before sending anything.
+#[test]
+fn insecure_together_with_a_ca_is_refused_like_kubectl() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+        ALICE,
+    );
+    let text = std::fs::read_to_string(&k).unwrap().replace(
+        "    certificate-authority-data:",
+        "    insecure-skip-tls-verify: true\n    certificate-authority-data:",
+    );
+    std::fs::write(&k, text).unwrap();
+    let (kubectl_ok, _, stderr) = kubectl_whoami(&sb, &k);
+    assert!(!kubectl_ok, "kubectl accepted CA + insecure");
+    assert!(stderr.contains("insecure"), "{stderr}");
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    let e = err(&out[0]);
+    assert!(matches!(e, ClusterError::Config { .. }), "{e:?}");
+    assert!(e.to_string().contains("insecure-skip-tls-verify"), "{e}");
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+}
+
+/// A CA that did not sign the server's certificate: a TLS error, not a rejection, and the
+/// token never reached the server.
+#[test]
+fn wrong_ca_is_a_tls_error() {
+    let fake = alice_fake();
+    let other = TestCa::new("some other CA");
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&other.pem)),
+        ALICE,
+    );
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    let e = err(&out[0]);
+    assert!(matches!(e, ClusterError::Tls { .. }), "{e:?}");
+    let shown = e.to_string();
+    assert!(shown.contains(&fake.url()), "{shown}");
+    assert!(shown.contains("certificate-authority-data"), "{shown}");
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+    let (kubectl_ok, _, stderr) = kubectl_whoami(&sb, &k);
+    assert!(!kubectl_ok && stderr.contains("certificate"), "{stderr}");
+}
+
+/// No CA in the entry: the system's roots, which do not include the test's CA.
+#[test]
+fn no_ca_means_system_roots() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::System),
+        ALICE,
+    );
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    let e = err(&out[0]);
+    assert!(matches!(e, ClusterError::Tls { .. }), "{e:?}");
+    assert!(e.to_string().contains("system"), "{e}");
+    assert!(fake.requests().is_empty());
+}
+
+/// The certificate names only `kube.cluster.test`; the server URL is the IP. With
+/// `tls-server-name` the name is verified (and sent as SNI); without it the handshake fails.
+#[test]
+fn tls_server_name_verifies_a_name_the_url_lacks() {
+    let name = "kube.cluster.test";
+    let fake = alice_fake_with(FakeKubeOptions::only_name(name));
+    let sb = Sandbox::new();
+    let mut with = ClusterSpec::new("named", fake.url(), Trust::Data(&fake.ca.pem));
+    with.tls_server_name = Some(name);
+    let without = ClusterSpec::new("plain", fake.url(), Trust::Data(&fake.ca.pem));
+    let k = write_kubeconfig(
+        &sb.path("config"),
+        &[with, without],
+        &[("named", "named", "u"), ("plain", "plain", "u")],
+        &[("u", ALICE)],
+    );
+    let t = targets(&k, &["named"]);
+    assert_eq!(t[0].tls_server_name.as_deref(), Some(name));
+    let out = check(&k, &["named", "plain"], ALICE, TIMEOUT);
+    assert_eq!(ok(&out[0]).username, "alice@example.com");
+    let e = err(&out[1]);
+    assert!(matches!(e, ClusterError::Tls { .. }), "{e:?}");
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].sni.as_deref(), Some(name));
+    // kubectl agrees on both.
+    let (kubectl_ok, _, stderr) = kubectl_whoami(&sb, &k);
+    assert!(kubectl_ok, "{stderr}");
+}
+
+/// The extra-name certificate still covers the IP: tls-server-name set to the extra name
+/// is verified against it too (the helper for a cert with both is honest).
+#[test]
+fn tls_server_name_with_a_certificate_for_ip_and_name() {
+    let fake = alice_fake_with(FakeKubeOptions::with_extra_name("api.extra.test"));
+    let sb = Sandbox::new();
+    let mut spec = ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem));
+    spec.tls_server_name = Some("api.extra.test");
+    let k = single(&sb, "config", spec, ALICE);
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert_eq!(ok(&out[0]).username, "alice@example.com");
+    assert_eq!(fake.requests()[0].sni.as_deref(), Some("api.extra.test"));
+    let mut wrong = ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem));
+    wrong.tls_server_name = Some("not-in-the-cert.test");
+    let k = single(&sb, "wrong", wrong, ALICE);
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert!(
+        matches!(err(&out[0]), ClusterError::Tls { .. }),
+        "{:?}",
+        out[0]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Network failures
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn server_not_listening_is_a_connect_error() {
+    let sb = Sandbox::new();
+    let url = closed_port_url();
+    let ca = TestCa::new("unused");
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", url.clone(), Trust::Data(&ca.pem)),
+        ALICE,
+    );
+    let started = Instant::now();
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    let e = err(&out[0]);
+    assert!(matches!(e, ClusterError::Connect { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("cannot connect to cluster {url}")),
+        "{e}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_within_the_timeout() {
+    let silent = SilentServer::start();
+    let sb = Sandbox::new();
+    let ca = TestCa::new("unused");
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", silent.url(), Trust::Data(&ca.pem)),
+        ALICE,
+    );
+    let timeout = Duration::from_millis(700);
+    let started = Instant::now();
+    let out = check(&k, &["ctx"], ALICE, timeout);
+    let took = started.elapsed();
+    let e = err(&out[0]);
+    assert_eq!(
+        e,
+        &ClusterError::Timeout {
+            server: silent.url(),
+            timeout
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("cluster {} did not answer within 0.7s", silent.url())
+    );
+    assert!(took >= timeout, "{took:?}");
+    assert!(took < timeout + Duration::from_millis(1500), "{took:?}");
+}
+
+/// Reviews run concurrently: four silent clusters cost one timeout, not four.
+#[test]
+fn slow_clusters_are_checked_concurrently() {
+    let silent: Vec<_> = (0..4).map(|_| SilentServer::start()).collect();
+    let ca = TestCa::new("unused");
+    let sb = Sandbox::new();
+    let names = ["s0", "s1", "s2", "s3"];
+    let specs: Vec<_> = silent
+        .iter()
+        .zip(names)
+        .map(|(s, n)| ClusterSpec::new(n, s.url(), Trust::Data(&ca.pem)))
+        .collect();
+    let contexts: Vec<_> = names.iter().map(|n| (*n, *n, "u")).collect();
+    let k = write_kubeconfig(&sb.path("config"), &specs, &contexts, &[("u", ALICE)]);
+    let timeout = Duration::from_millis(800);
+    let started = Instant::now();
+    let out = check(&k, &names, ALICE, timeout);
+    let took = started.elapsed();
+    for o in &out {
+        assert!(matches!(err(o), ClusterError::Timeout { .. }), "{o:?}");
+    }
+    assert!(took < timeout * 2, "not concurrent: {took:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers
+// ---------------------------------------------------------------------------------------
+
+/// CoreWeave answers an expired token with 403: a rejection, with the server's message.
+#[test]
+fn forbidden_is_a_rejection_with_the_message() {
+    let body = serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "token expired", "reason": "Forbidden", "code": 403,
+    })
+    .to_string();
+    let fake = alice_fake_with(FakeKubeOptions {
+        canned: Some((403, body)),
+        ..FakeKubeOptions::default()
+    });
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+        ALICE,
+    );
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    let e = err(&out[0]);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "cluster {} rejected the token (403 Forbidden): token expired",
+            fake.url()
+        )
+    );
+    let (kubectl_ok, _, _) = kubectl_whoami(&sb, &k);
+    assert!(!kubectl_ok);
+}
+
+/// A 500, or a body that is not a review, is neither success nor rejection; an echo of
+/// the token in the server's message is masked.
+#[test]
+fn other_answers_are_unexpected_and_masked() {
+    let body = format!("<html>upstream broke on Bearer {ALICE}</html>");
+    let fake = alice_fake_with(FakeKubeOptions {
+        canned: Some((500, body)),
+        ..FakeKubeOptions::default()
+    });
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+        ALICE,
+    );
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    let e = err(&out[0]);
+    assert!(matches!(e, ClusterError::Unexpected { .. }), "{e:?}");
+    let shown = e.to_string();
+    assert!(shown.contains("500"), "{shown}");
+    assert!(shown.contains("CW-SECRET-…cdef"), "{shown}");
+
+    let fake = alice_fake_with(FakeKubeOptions {
+        canned: Some((201, "not json".into())),
+        ..FakeKubeOptions::default()
+    });
+    let k = single(
+        &sb,
+        "json",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+        ALICE,
+    );
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert!(
+        matches!(err(&out[0]), ClusterError::Unexpected { .. }),
+        "{:?}",
+        out[0]
+    );
+}
+
+/// Several contexts in one call: success, two contexts on one cluster, rejection (another
+/// cluster does not know the token), TLS, connection; each outcome in order.
+#[test]
+fn several_contexts_with_mixed_outcomes() {
+    let a = alice_fake();
+    let b = FakeKube::start(&[(UNKNOWN, FakeUser::new("someone-else"))]);
+    let sb = Sandbox::new();
+    let wrong = TestCa::new("wrong");
+    let closed = closed_port_url();
+    let k = write_kubeconfig(
+        &sb.path("config"),
+        &[
+            ClusterSpec::new("a", a.url(), Trust::Data(&a.ca.pem)),
+            ClusterSpec::new("b", b.url(), Trust::Data(&b.ca.pem)),
+            ClusterSpec::new("tls", a.url(), Trust::Data(&wrong.pem)),
+            ClusterSpec::new("down", closed.clone(), Trust::Data(&a.ca.pem)),
+        ],
+        &[
+            ("prod", "a", "u"),
+            ("prod-too", "a", "u"),
+            ("other-org", "b", "u"),
+            ("bad-ca", "tls", "u"),
+            ("down", "down", "u"),
+        ],
+        &[("u", ALICE)],
+    );
+    let contexts = ["prod", "other-org", "bad-ca", "down", "prod-too"];
+    let out = check(&k, &contexts, ALICE, TIMEOUT);
+    assert_eq!(ok(&out[0]).username, "alice@example.com");
+    assert!(
+        matches!(err(&out[1]), ClusterError::Rejected { status: 401, server, .. } if *server == b.url()),
+        "{:?}",
+        out[1]
+    );
+    assert!(
+        matches!(err(&out[2]), ClusterError::Tls { .. }),
+        "{:?}",
+        out[2]
+    );
+    assert!(
+        matches!(err(&out[3]), ClusterError::Connect { server, .. } if *server == closed),
+        "{:?}",
+        out[3]
+    );
+    assert_eq!(ok(&out[4]).username, "alice@example.com");
+    assert_eq!(a.requests_with(ALICE).len(), 2);
+    assert_eq!(b.requests_with(ALICE).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Proxy
+// ---------------------------------------------------------------------------------------
+
+/// `proxy-url: http://…` tunnels through the proxy with CONNECT, as kubectl does.
+#[test]
+fn proxy_url_goes_through_an_http_connect_proxy() {
+    let fake = alice_fake();
+    let proxy = ConnectProxy::start();
+    let sb = Sandbox::new();
+    let mut spec = ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem));
+    spec.proxy_url = Some(proxy.url());
+    let k = single(&sb, "config", spec, ALICE);
+    let t = targets(&k, &["ctx"]);
+    assert_eq!(t[0].proxy_url.as_deref(), Some(proxy.url().as_str()));
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert_eq!(ok(&out[0]).username, "alice@example.com");
+    assert_eq!(proxy.targets(), [fake.addr.to_string()]);
+    // kubectl goes through it too.
+    let (kubectl_ok, _, stderr) = kubectl_whoami(&sb, &k);
+    assert!(kubectl_ok, "{stderr}");
+    assert!(proxy.targets().len() >= 2, "{:?}", proxy.targets());
+}
+
+/// `proxy-url: socks5://…` as well, as kubectl does.
+#[test]
+fn proxy_url_goes_through_a_socks5_proxy() {
+    let fake = alice_fake();
+    let proxy = ConnectProxy::start_socks5();
+    let sb = Sandbox::new();
+    let mut spec = ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem));
+    spec.proxy_url = Some(proxy.url());
+    let k = single(&sb, "config", spec, ALICE);
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert_eq!(ok(&out[0]).username, "alice@example.com");
+    assert_eq!(proxy.targets(), [fake.addr.to_string()]);
+    let (kubectl_ok, _, stderr) = kubectl_whoami(&sb, &k);
+    assert!(kubectl_ok, "{stderr}");
+    assert!(proxy.targets().len() >= 2, "{:?}", proxy.targets());
+}
+
+/// A proxy that is not there is a connection error; an unknown scheme is refused.
+#[test]
+fn proxy_failures() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    let mut spec = ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem));
+    spec.proxy_url = Some(closed_port_url().replace("https://", "http://"));
+    let k = single(&sb, "down", spec, ALICE);
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert!(
+        matches!(err(&out[0]), ClusterError::Connect { .. }),
+        "{:?}",
+        out[0]
+    );
+    assert!(
+        err(&out[0])
+            .to_string()
+            .contains("through proxy-url http://"),
+        "{:?}",
+        out[0]
+    );
+
+    let mut spec = ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem));
+    spec.proxy_url = Some(closed_port_url().replace("https://", "socks5://user:hunter2@"));
+    let k = single(&sb, "socks-down", spec, ALICE);
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    let e = err(&out[0]);
+    assert!(matches!(e, ClusterError::Connect { .. }), "{e:?}");
+    assert!(!format!("{e} {e:?}").contains("hunter2"), "{e:?}");
+
+    let mut spec = ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem));
+    spec.proxy_url = Some("ftp://127.0.0.1:9".into());
+    let k = single(&sb, "ftp", spec, ALICE);
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    let e = err(&out[0]);
+    assert!(matches!(e, ClusterError::Config { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("proxy-url scheme \"ftp\" is not supported"),
+        "{e}"
+    );
+    assert!(fake.requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading the entries
+// ---------------------------------------------------------------------------------------
+
+/// The cluster entry comes from the first file that defines it (KUBECONFIG order), and its
+/// relative CA path from that file's folder, even when the context is in another file.
+#[test]
+fn targets_follow_the_file_that_defines_the_cluster() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    let first = sb.write(
+        "one/config",
+        "apiVersion: v1\nkind: Config\ncontexts:\n- name: ctx\n  context:\n    cluster: c\n    user: u\n\
+         users:\n- name: u\n  user:\n    token: x\ncurrent-context: ctx\n",
+    );
+    let second = write_kubeconfig(
+        &sb.path("two/config"),
+        &[ClusterSpec::new(
+            "c",
+            fake.url(),
+            Trust::File {
+                rel: "ca.pem",
+                pem: &fake.ca.pem,
+            },
+        )],
+        &[],
+        &[],
+    );
+    // A later file's same-named cluster is shadowed and must not be used.
+    let third = write_kubeconfig(
+        &sb.path("three/config"),
+        &[ClusterSpec::new("c", closed_port_url(), Trust::Insecure)],
+        &[],
+        &[],
+    );
+    let kc = Kubeconfig::load(&[first, second, third], false).unwrap();
+    let t = cluster::cluster_targets(&kc, &["ctx".to_string()]).unwrap();
+    assert_eq!(t[0].server, fake.url());
+    assert_eq!(t[0].ca, CaSource::File(sb.path("two/ca.pem")));
+    assert!(!t[0].insecure_skip_tls_verify);
+    let out = cluster::verify(&t, &Token::new(ALICE), TIMEOUT);
+    assert_eq!(ok(&out[0]).username, "alice@example.com");
+}
+
+#[test]
+fn targets_refuse_contexts_that_cannot_be_checked() {
+    let sb = Sandbox::new();
+    let k = sb.write(
+        "config",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: noserver\n  cluster:\n    insecure-skip-tls-verify: true\n\
+         contexts:\n- name: a\n  context:\n    cluster: noserver\n    user: u\n\
+         - name: b\n  context:\n    cluster: missing\n    user: u\n\
+         - name: c\n  context:\n    user: u\n\
+         users:\n- name: u\n  user:\n    token: x\n",
+    );
+    let kc = Kubeconfig::load(&[k], true).unwrap();
+    for (ctx, needle) in [
+        ("a", "has no server"),
+        ("b", "which no kubeconfig file defines"),
+        ("c", "names no cluster"),
+        ("zzz", "no such context"),
+    ] {
+        let e = cluster::cluster_targets(&kc, &[ctx.to_string()]).unwrap_err();
+        assert!(matches!(e, ClusterError::Config { .. }), "{e:?}");
+        let shown = e.to_string();
+        assert!(shown.contains(needle), "{ctx}: {shown}");
+        assert!(shown.starts_with(&format!("context {ctx:?}: ")), "{shown}");
+    }
+}
+
+/// A wrongly typed cluster field is reported with its place, never its value.
+#[test]
+fn targets_report_a_bad_field_without_its_value() {
+    let sb = Sandbox::new();
+    let k = sb.write(
+        "config",
+        format!(
+            "clusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: {ALICE}\n\
+             contexts:\n- name: a\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    token: x\n"
+        ),
+    );
+    let kc = Kubeconfig::load(std::slice::from_ref(&k), true).unwrap();
+    let e = cluster::cluster_targets(&kc, &["a".to_string()]).unwrap_err();
+    let shown = format!("{e} {e:?}");
+    assert!(shown.contains(&format!("{}:5:", k.display())), "{shown}");
+    assert!(!shown.contains("clustertest-alice"), "{shown}");
+}

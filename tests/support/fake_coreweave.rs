@@ -1,0 +1,323 @@
+//! A scriptable fake of the CoreWeave API for the tests: plain HTTP/1.1 on
+//! `127.0.0.1:<random port>`, std threads only, one request per connection.
+//!
+//! - Tokens it knows ([`FakeCoreweave::accept_token`]) get their principal from
+//!   `GET /v1beta1/auth/whoami`; any other token gets a Connect `401 unauthenticated`.
+//! - A test can script the next answers in order ([`FakeCoreweave::script`]): a status,
+//!   headers (`Retry-After`), any body (a Connect error, malformed JSON, missing fields),
+//!   a delay before answering, or hanging up without answering. The script is used up
+//!   first; after it, the default behaviour above answers (404 for other paths).
+//! - Every request is recorded (method, path, headers, body, arrival time), before it is
+//!   answered, so a test can check what was sent and how many tries were made.
+//! - Dropping the fake stops it: the accept loop ends and pending delays are cut short.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// Waited before answering (or before hanging up).
+    pub delay: Duration,
+    /// Close the connection after reading the request, without answering.
+    pub hang_up: bool,
+}
+
+impl Reply {
+    /// `status` with an empty body.
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: String::new(),
+            delay: Duration::ZERO,
+            hang_up: false,
+        }
+    }
+
+    /// `status` with a JSON body.
+    pub fn json(status: u16, body: serde_json::Value) -> Reply {
+        Reply::status(status).body(body.to_string())
+    }
+
+    /// A Connect protocol error: `{"code":…,"message":…}`.
+    pub fn connect_error(status: u16, code: &str, message: &str) -> Reply {
+        Reply::json(
+            status,
+            serde_json::json!({"code": code, "message": message, "details": []}),
+        )
+    }
+
+    /// whoami's success answer.
+    pub fn principal(uid: &str, org: &str) -> Reply {
+        Reply::json(
+            200,
+            serde_json::json!({"principal": {
+                "uid": uid, "orgUid": org,
+                "groups": ["admins"], "consoleActions": ["tokens.read"]
+            }}),
+        )
+    }
+
+    /// Read the request, then close the connection without a byte of answer.
+    pub fn hang_up() -> Reply {
+        Reply {
+            hang_up: true,
+            ..Reply::status(0)
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<String>) -> Reply {
+        self.body = body.into();
+        self
+    }
+
+    pub fn after(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A request as the fake received it. Header names are lowercase.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub at: Instant,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn authorization(&self) -> Option<&str> {
+        self.header("authorization")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("request body is JSON")
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// token → (uid, orgUid)
+    tokens: HashMap<String, (String, String)>,
+    script: VecDeque<Reply>,
+    requests: Vec<Recorded>,
+}
+
+struct Shared {
+    stop: AtomicBool,
+    state: Mutex<State>,
+}
+
+pub struct FakeCoreweave {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl FakeCoreweave {
+    pub fn start() -> FakeCoreweave {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+        });
+        let s = Arc::clone(&shared);
+        let accept = std::thread::spawn(move || {
+            while !s.stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let s = Arc::clone(&s);
+                        std::thread::spawn(move || serve(stream, &s));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FakeCoreweave {
+            addr,
+            shared,
+            accept: Some(accept),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// whoami answers `token` with this principal.
+    pub fn accept_token(&self, token: &str, uid: &str, org: &str) -> &FakeCoreweave {
+        self.state()
+            .tokens
+            .insert(token.to_string(), (uid.to_string(), org.to_string()));
+        self
+    }
+
+    /// Queue answers, used in order before the default behaviour.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) -> &FakeCoreweave {
+        self.state().script.extend(replies);
+        self
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state().requests.clone()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for FakeCoreweave {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.accept.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(stream: TcpStream, shared: &Shared) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let Some(request) = read_request(&stream) else {
+        return;
+    };
+    let reply = {
+        let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.requests.push(request.clone());
+        match state.script.pop_front() {
+            Some(r) => r,
+            None => default_reply(&state, &request),
+        }
+    };
+    let deadline = Instant::now() + reply.delay;
+    while Instant::now() < deadline && !shared.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if reply.hang_up {
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
+    }
+    let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
+    let has = |name: &str| {
+        reply
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(name))
+    };
+    if !has("content-type") {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in &reply.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        reply.body.len()
+    ));
+    let mut stream = stream;
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(reply.body.as_bytes());
+    let _ = stream.flush();
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// The answer when nothing is scripted: whoami by token, 404 elsewhere.
+fn default_reply(state: &State, request: &Recorded) -> Reply {
+    if request.path != "/v1beta1/auth/whoami" {
+        return Reply::connect_error(404, "not_found", "no such procedure");
+    }
+    let token = request
+        .authorization()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .unwrap_or("");
+    match state.tokens.get(token) {
+        Some((uid, org)) => Reply::principal(uid, org),
+        None => Reply::connect_error(401, "unauthenticated", "invalid or expired token"),
+    }
+}
+
+fn read_request(stream: &TcpStream) -> Option<Recorded> {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end_matches(['\r', '\n']);
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        at: Instant::now(),
+    })
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
