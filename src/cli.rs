@@ -98,7 +98,7 @@ pub enum TokenCommand {
         user's token gets the new one (tokenFile users: the file is rewritten). Only the\n\
         token's characters change; comments, order and layout are kept. Files are locked\n\
         like kubectl locks them and replaced atomically.")]
-    Rotate(RotateArgs),
+    Rotate(Box<RotateArgs>),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -137,6 +137,33 @@ pub struct RotateArgs {
     /// Do not ask for confirmation before writing
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Prove the new token before writing: api (CoreWeave accepts it, and it belongs to the
+    /// same principal and org as the old one unless --force), cluster (also every context
+    /// that will use it accepts it: a SelfSubjectReview, as `kubectl auth whoami`), none
+    #[arg(long, value_enum, default_value_t = Verify::Api, value_name = "HOW")]
+    pub verify: Verify,
+    /// When the new token expires, as chosen in the Console: an RFC 3339 time or a duration
+    /// from now (1h, 8h, 30d, 90d, 365d); recorded on each rotated user entry as the
+    /// `coreweave.com/token` extension, so `token show` can warn before it expires
+    #[arg(long, value_name = "WHEN")]
+    pub expires: Option<String>,
+    /// Mint the new token by CoreWeave's service-account OIDC exchange (alpha) instead of
+    /// reading one; needs --service-account and --oidc-token-file
+    #[arg(long, group = "source", requires_all = ["service_account", "oidc_token_file"])]
+    pub mint: bool,
+    /// The service account's UID (with --mint)
+    #[arg(long, value_name = "UID", requires = "mint")]
+    pub service_account: Option<String>,
+    /// A file holding the OIDC token to exchange (with --mint), e.g. a projected
+    /// service-account token
+    #[arg(long, value_name = "PATH", requires = "mint")]
+    pub oidc_token_file: Option<PathBuf>,
+    /// Lifetime of the minted token (with --mint)
+    #[arg(long, value_name = "DURATION", default_value = "1h", requires = "mint")]
+    pub duration: String,
+    /// API path of the OIDC exchange (CoreWeave marks it alpha; it may move)
+    #[arg(long, value_name = "PATH", default_value = crate::coreweave::MINT_PATH)]
+    pub mint_path: String,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -172,6 +199,17 @@ pub struct ApiArgs {
     /// [default: $COREWEAVE_HTTP_TIMEOUT, else 10s]
     #[arg(long, value_name = "DURATION")]
     pub request_timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Verify {
+    /// CoreWeave's whoami accepts the new token
+    #[default]
+    Api,
+    /// api, and every affected context's cluster accepts it
+    Cluster,
+    /// no check (offline)
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

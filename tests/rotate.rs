@@ -24,7 +24,7 @@ fn layout(name: &str) -> Vec<u8> {
 fn rotate_stdin(sb: &Sandbox, kubeconfig_env: &str, token: &str, args: &[&str]) -> Output {
     let mut child = sb
         .cmd(Some(kubeconfig_env))
-        .args(["token", "rotate", "--from-stdin"])
+        .args(["token", "rotate", "--verify", "none", "--from-stdin"])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -403,7 +403,7 @@ fn refused_new_tokens_change_nothing() {
     ];
     for (args, input, needle) in cases {
         let mut cmd = sb.cmd(Some(&k));
-        cmd.args(["token", "rotate"])
+        cmd.args(["token", "rotate", "--verify", "none"])
             .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -445,13 +445,25 @@ fn from_file_and_from_command_and_force() {
     let k = sb.write("config", layout("indented-4.yaml"));
     let k = path_str(&k).to_string();
     let f = sb.write("new-token", format!("  {NEW}\n"));
-    let o = sb.run(Some(&k), &["token", "rotate", "--from-file", path_str(&f)]);
+    let o = sb.run(
+        Some(&k),
+        &[
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-file",
+            path_str(&f),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = sb.run(
         Some(&k),
         &[
             "token",
             "rotate",
+            "--verify",
+            "none",
             "--from-command",
             "printf 'CW-SECRET-from-command-2\\nignored\\n'",
         ],
@@ -462,6 +474,8 @@ fn from_file_and_from_command_and_force() {
         &[
             "token",
             "rotate",
+            "--verify",
+            "none",
             "--from-command",
             "echo not-a-coreweave-token",
             "--force",
@@ -486,6 +500,8 @@ fn from_downloaded_kubeconfig() {
         &[
             "token",
             "rotate",
+            "--verify",
+            "none",
             "--from-kubeconfig",
             path_str(&downloaded),
         ],
@@ -505,7 +521,14 @@ fn from_downloaded_kubeconfig() {
     );
     let o = sb.run(
         Some(&k),
-        &["token", "rotate", "--from-kubeconfig", path_str(&two)],
+        &[
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-kubeconfig",
+            path_str(&two),
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("2 different tokens"), "{}", stderr(&o));
@@ -518,7 +541,7 @@ fn prompts_on_a_terminal() {
     let k = sb.write("config", layout("commented.yaml"));
     // `script` gives the plugin a real pseudo-terminal; answers are typed into it.
     let cmd = format!(
-        "KUBECONFIG={} HOME={} {} token rotate",
+        "KUBECONFIG={} HOME={} {} token rotate --verify none",
         path_str(&k),
         path_str(sb.dir.path()),
         support::bin()

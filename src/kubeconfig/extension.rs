@@ -51,6 +51,10 @@
 //! or mapping; a flow mapping or list whose last value is empty (its position is not
 //! known exactly); indentation that cannot be read from the text.
 //!
+//! Whatever the planner gets wrong instead of refusing (for example a keep-chomped block
+//! scalar as a mapping's last value, which owns the blank lines after it) fails the
+//! verification below and nothing is returned.
+//!
 //! Every edit is proven before it is returned: every byte of the original is still present,
 //! in order, outside the replaced `extension` values; the result parses; the documents after
 //! the first are byte-identical; and the first document, loaded as plain data by

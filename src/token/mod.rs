@@ -4,3 +4,4 @@
 pub mod rotate;
 pub mod show;
 pub mod source;
+pub mod verify;

@@ -16,11 +16,13 @@ use anyhow::{bail, Context as _};
 
 use crate::cli::RotateArgs;
 use crate::kubeconfig::edit::{replace_user_tokens, TokenEdit};
+use crate::kubeconfig::extension::{upsert_token_extension, TokenExtension};
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::Token;
 use crate::token::source::{self, Source};
+use crate::token::verify;
 
 /// One user entry that holds the old token, and how it holds it.
 #[derive(Debug, Clone)]
@@ -35,6 +37,16 @@ pub struct Target {
     pub token_file: Option<PathBuf>,
     /// The inline `token` holds the old token too (also rewritten).
     pub inline: bool,
+    /// The entry carries a `coreweave.com/token` extension (about the old token: it is
+    /// brought up to date, or its expiry would describe a token that is gone).
+    pub has_extension: bool,
+}
+
+impl Target {
+    /// Whether rotating this entry rewrites its kubeconfig file.
+    fn writes_kubeconfig(&self, expires_known: bool) -> bool {
+        self.inline || expires_known || self.has_extension
+    }
 }
 
 /// Every file to write, with its bytes before and after.
@@ -57,16 +69,45 @@ pub fn run(
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
 
-    let source = source_of(args)?;
-    let new = source::fetch(&source)?;
+    let (source, new, expires) = if args.mint {
+        let minted = mint(args)?;
+        (Source::Minted, minted.token, Some(minted.expire_time))
+    } else {
+        // Check --expires before asking for anything.
+        let expires = args.expires.as_deref().map(expiry_time).transpose()?;
+        let source = source_of(args)?;
+        (source.clone(), source::fetch(&source)?, expires)
+    };
     source::validate(&new, &old, &source.describe(), args.force)?;
 
     // Without the lock only the targets are found; the edits are made (and proven) once,
     // under the lock, from the bytes that will really be replaced.
     let targets = find_targets(&kc, active, &old, args.only_current)?;
+    let contexts: Vec<String> = targets
+        .iter()
+        .flat_map(|t| t.contexts.iter().cloned())
+        .collect();
+    let proof = verify::prove(
+        &kc,
+        &contexts,
+        &old,
+        &new,
+        args.verify,
+        &args.api,
+        args.force,
+    )?;
+    print_proof(&proof, out)?;
+    let rotated_at =
+        crate::coreweave::timeparse::format_rfc3339(crate::coreweave::timeparse::unix_now());
+    let record = TokenExtension {
+        expires: expires.as_deref(),
+        source: source.kind(),
+        rotated_at: &rotated_at,
+    };
+    let expires_known = expires.is_some();
     if args.dry_run {
         let plan = Plan {
-            writes: prepare_writes(&kc, &targets, &new)?,
+            writes: prepare_writes(&kc, &targets, &new, &record)?,
             targets,
         };
         return print_dry_run(&plan, &old, &new, out);
@@ -75,14 +116,14 @@ pub fn run(
         source::confirm(&format!(
             "Write the new token to {} in {}?",
             count(targets.len(), "user entry", "user entries"),
-            count(files_of(&targets).len(), "file", "files")
+            count(files_of(&targets, expires_known).len(), "file", "files")
         ))?;
     }
 
     let timeout = Duration::from_secs(args.lock_timeout);
     // The files to lock come from the unlocked plan; if the plan under the lock needs a file
     // that is not locked (someone edited in between), lock again with the larger set.
-    let mut to_lock = files_of(&targets);
+    let mut to_lock = files_of(&targets, expires_known);
     let _signals = write::InterruptGuard::install();
     for _ in 0..3 {
         let locks = lock_all(&to_lock, timeout)?;
@@ -102,14 +143,14 @@ pub fn run(
             );
         }
         let targets = find_targets(&kc, active, &old, args.only_current)?;
-        let needed = files_of(&targets);
+        let needed = files_of(&targets, expires_known);
         if !needed.is_subset(&to_lock) {
             drop(locks);
             to_lock.extend(needed);
             continue;
         }
         let plan = Plan {
-            writes: prepare_writes(&kc, &targets, &new)?,
+            writes: prepare_writes(&kc, &targets, &new, &record)?,
             targets,
         };
         let mut backups = Vec::new();
@@ -126,9 +167,67 @@ pub fn run(
         }
         write::commit(&plan.writes)?;
         drop(locks);
-        return print_done(&plan, &backups, out);
+        return print_done(&plan, &record, &backups, out);
     }
     bail!("the kubeconfig files kept changing while rotating; nothing was written")
+}
+
+/// `--mint`: the service-account OIDC exchange.
+fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
+    let (Some(uid), Some(oidc_file)) = (&args.service_account, &args.oidc_token_file) else {
+        bail!("--mint needs --service-account UID and --oidc-token-file PATH");
+    };
+    let duration = crate::coreweave::timeparse::parse_go_duration(&args.duration)
+        .map_err(|e| anyhow::anyhow!("--duration {:?}: {e}", args.duration))?;
+    let oidc = std::fs::read_to_string(oidc_file)
+        .with_context(|| format!("cannot read --oidc-token-file {}", oidc_file.display()))?;
+    let oidc = Token::new(oidc.trim());
+    let cfg = crate::coreweave::ApiConfig::resolve(
+        args.api.api_endpoint.as_deref(),
+        args.api.request_timeout.as_deref(),
+    )?;
+    Ok(crate::coreweave::mint_service_account_token(
+        &cfg,
+        &args.mint_path,
+        &oidc,
+        uid,
+        duration,
+    )?)
+}
+
+/// `--expires`: an RFC 3339 time, or a duration from now (`90d`, `8h`, `1h30m`), as UTC
+/// RFC 3339.
+fn expiry_time(text: &str) -> anyhow::Result<String> {
+    use crate::coreweave::timeparse::{format_rfc3339, parse_go_duration, parse_rfc3339, unix_now};
+    if let Some(t) = parse_rfc3339(text) {
+        return Ok(format_rfc3339(t));
+    }
+    let seconds = match text.strip_suffix('d').map(str::parse::<u64>) {
+        Some(Ok(days)) => days.checked_mul(86_400),
+        _ => parse_go_duration(text).ok().map(|d| d.as_secs()),
+    };
+    match seconds.and_then(|s| i64::try_from(s).ok()) {
+        Some(s) => Ok(format_rfc3339(unix_now().saturating_add(s))),
+        None => bail!("--expires {text:?}: give an RFC 3339 time (2027-01-31T00:00:00Z) or a duration (8h, 90d)"),
+    }
+}
+
+fn print_proof(proof: &verify::Proof, out: &mut dyn Write) -> std::io::Result<()> {
+    if let Some(p) = &proof.principal {
+        writeln!(
+            out,
+            "Verified: CoreWeave accepts the new token (principal {}, org {})",
+            p.uid, p.org_uid
+        )?;
+    }
+    if !proof.clusters.is_empty() {
+        writeln!(
+            out,
+            "Verified: the clusters of context {} accept it",
+            proof.clusters.join(", ")
+        )?;
+    }
+    Ok(())
 }
 
 fn source_of(args: &RotateArgs) -> Result<Source, source::SourceError> {
@@ -164,12 +263,12 @@ fn find_entry(kc: &Kubeconfig, file: &Path, user: &str) -> Option<Sourced> {
 
 /// The files a rotation of `targets` writes: kubeconfig files with inline tokens, and
 /// token files.
-fn files_of(targets: &[Target]) -> BTreeSet<PathBuf> {
+fn files_of(targets: &[Target], expires_known: bool) -> BTreeSet<PathBuf> {
     targets
         .iter()
         .flat_map(|t| {
-            let inline = t.inline.then(|| t.file.clone());
-            inline.into_iter().chain(t.token_file.clone())
+            let kubeconfig = t.writes_kubeconfig(expires_known).then(|| t.file.clone());
+            kubeconfig.into_iter().chain(t.token_file.clone())
         })
         .collect()
 }
@@ -239,6 +338,14 @@ pub fn find_targets(
             shadowed_by,
             token_file,
             inline,
+            has_extension: entry
+                .user
+                .as_ref()
+                .and_then(|u| u.extensions.as_ref())
+                .is_some_and(|e| {
+                    e.iter()
+                        .any(|x| x.name == crate::coreweave::TOKEN_EXTENSION)
+                }),
         });
     }
     if targets.is_empty() {
@@ -253,22 +360,36 @@ pub fn prepare_writes(
     kc: &Kubeconfig,
     targets: &[Target],
     new: &Token,
+    record: &TokenExtension<'_>,
 ) -> anyhow::Result<Vec<PlannedWrite>> {
+    let expires_known = record.expires.is_some();
     let mut writes = Vec::new();
     for loaded in &kc.files {
-        let edits: Vec<TokenEdit> = targets
+        let here: Vec<&Target> = targets
             .iter()
-            .filter(|t| t.inline && t.file == loaded.path)
+            .filter(|t| t.file == loaded.path && t.writes_kubeconfig(expires_known))
+            .collect();
+        if here.is_empty() {
+            continue;
+        }
+        let edits: Vec<TokenEdit> = here
+            .iter()
+            .filter(|t| t.inline)
             .map(|t| TokenEdit {
                 user: &t.user,
                 new_token: new.expose(),
             })
             .collect();
-        if edits.is_empty() {
-            continue;
-        }
-        let text = replace_user_tokens(&loaded.text, &edits)
-            .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
+        let cannot_edit = || format!("cannot edit kubeconfig {}", loaded.path.display());
+        let mut text = replace_user_tokens(&loaded.text, &edits).with_context(cannot_edit)?;
+        // The extension is written when the expiry is known, and brought up to date where
+        // one exists (else it would describe the token that is gone).
+        let users: Vec<&str> = here
+            .iter()
+            .filter(|t| expires_known || t.has_extension)
+            .map(|t| t.user.as_str())
+            .collect();
+        text = upsert_token_extension(&text, &users, record).with_context(cannot_edit)?;
         writes.push(PlannedWrite {
             path: loaded.path.clone(),
             original: Some(loaded.text.clone().into_bytes()),
@@ -353,7 +474,12 @@ fn print_targets(targets: &[Target], out: &mut dyn Write) -> std::io::Result<()>
     Ok(())
 }
 
-fn print_done(plan: &Plan, backups: &[PathBuf], out: &mut dyn Write) -> anyhow::Result<()> {
+fn print_done(
+    plan: &Plan,
+    record: &TokenExtension<'_>,
+    backups: &[PathBuf],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     writeln!(
         out,
         "Rotated the token of {} ({} written):",
@@ -361,6 +487,13 @@ fn print_done(plan: &Plan, backups: &[PathBuf], out: &mut dyn Write) -> anyhow::
         count(plan.writes.len(), "file", "files")
     )?;
     print_targets(&plan.targets, out)?;
+    if let Some(e) = record.expires {
+        writeln!(
+            out,
+            "Expires: {e} (recorded on each entry as the {} extension)",
+            crate::coreweave::TOKEN_EXTENSION
+        )?;
+    }
     for b in backups {
         writeln!(out, "Backup: {}", b.display())?;
     }

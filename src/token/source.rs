@@ -29,6 +29,8 @@ pub enum Source {
     },
     /// Ask on the terminal (no source flag given).
     Prompt,
+    /// `--mint`: made by the service-account OIDC exchange (fetched by the caller).
+    Minted,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +78,19 @@ impl Source {
             Source::Kubeconfig(p) => format!("kubeconfig {}", p.display()),
             Source::Command { .. } => "--from-command".into(),
             Source::Prompt => "the terminal".into(),
+            Source::Minted => "the service-account exchange".into(),
+        }
+    }
+
+    /// Where the token came from, as recorded in the `coreweave.com/token` extension.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Stdin => "stdin",
+            Source::File(_) => "file",
+            Source::Kubeconfig(_) => "console-kubeconfig",
+            Source::Command { .. } => "command",
+            Source::Prompt => "console",
+            Source::Minted => "minted",
         }
     }
 
@@ -109,6 +124,7 @@ pub fn fetch(source: &Source) -> Result<Token, SourceError> {
         Source::Kubeconfig(path) => return from_downloaded_kubeconfig(path),
         Source::Command { command, timeout } => first_line(&run_command(command, *timeout)?),
         Source::Prompt => prompt()?,
+        Source::Minted => String::new(),
     };
     Ok(Token::new(raw.trim()))
 }

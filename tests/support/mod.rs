@@ -43,6 +43,9 @@ impl Sandbox {
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
+            // No test may reach the real API: a default `--verify api` meets a closed
+            // loopback port unless the test points it at its fake.
+            .env("COREWEAVE_API_ENDPOINT", "http://127.0.0.1:9")
             .current_dir(self.dir.path());
         if let Some(k) = kubeconfig_env {
             c.env("KUBECONFIG", k);
