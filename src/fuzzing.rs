@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::kubeconfig::edit::{replace_user_tokens, TokenEdit};
 use crate::kubeconfig::load;
+use crate::token::diff::Line;
 
 const NEW: &str = "CW-SECRET-fuzz-new-token-0001";
 
@@ -90,13 +91,12 @@ pub fn check_edit(
             })
             .collect()
     };
-    let diff = similar::TextDiff::from_lines(src, out);
     let (mut removed, mut added) = (String::new(), String::new());
-    for change in diff.iter_all_changes() {
-        match change.tag() {
-            similar::ChangeTag::Delete => removed.push_str(&skeleton(change.value())),
-            similar::ChangeTag::Insert => added.push_str(&skeleton(change.value())),
-            similar::ChangeTag::Equal => {}
+    for line in crate::token::diff::lines(src, out) {
+        match line {
+            Line::Removed(l) => removed.push_str(&skeleton(l)),
+            Line::Added(l) => added.push_str(&skeleton(l)),
+            Line::Same(_) => {}
         }
     }
     assert_eq!(removed, added, "more than the token scalars changed");

@@ -515,13 +515,8 @@ fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> 
             new,
         );
         let after = mask(&String::from_utf8_lossy(&w.new), old, new);
-        let diff = similar::TextDiff::from_lines(&before, &after);
         let name = w.path.display().to_string();
-        write!(
-            out,
-            "{}",
-            diff.unified_diff().context_radius(2).header(&name, &name)
-        )?;
+        write!(out, "{}", super::diff::unified(&before, &after, &name, 2))?;
     }
     writeln!(out, "Dry run: nothing was written.")?;
     Ok(())

@@ -1,0 +1,143 @@
+//! A small line diff for `token rotate --dry-run` (and the editor's fuzzing property).
+//! Rotations change a few scattered lines in place (a token line, or a block scalar's two
+//! lines becoming one), so a greedy walk that re-synchronises within a few lines finds the
+//! same hunks a general diff would, at a fraction of a general diff library's size in a
+//! binary krew ships to every platform.
+
+/// One line of the walk, line break included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    Same(&'a str),
+    Removed(&'a str),
+    Added(&'a str),
+}
+
+/// How far ahead to look for the next line both texts share.
+const RESYNC: usize = 8;
+
+pub fn lines<'a>(a: &'a str, b: &'a str) -> Vec<Line<'a>> {
+    let a: Vec<&str> = a.split_inclusive('\n').collect();
+    let b: Vec<&str> = b.split_inclusive('\n').collect();
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            out.push(Line::Same(a[i]));
+            i += 1;
+            j += 1;
+            continue;
+        }
+        // The nearest (fewest lines skipped) pair of equal lines ahead.
+        let next = (1..=2 * RESYNC).find_map(|skip| {
+            (0..=skip.min(RESYNC)).find_map(|da| {
+                let db = skip - da;
+                (db <= RESYNC && a.get(i + da).is_some() && a.get(i + da) == b.get(j + db))
+                    .then_some((da, db))
+            })
+        });
+        let (da, db) = next.unwrap_or((1, 1));
+        out.extend(a[i..i + da].iter().map(|l| Line::Removed(l)));
+        out.extend(b[j..j + db].iter().map(|l| Line::Added(l)));
+        i += da;
+        j += db;
+    }
+    out.extend(a[i..].iter().map(|l| Line::Removed(l)));
+    out.extend(b[j..].iter().map(|l| Line::Added(l)));
+    out
+}
+
+/// A unified diff of `a` and `b` under `name`, with `context` lines around each change.
+pub fn unified(a: &str, b: &str, name: &str, context: usize) -> String {
+    let walk = lines(a, b);
+    let changed: Vec<usize> = walk
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !matches!(l, Line::Same(_)))
+        .map(|(k, _)| k)
+        .collect();
+    let mut out = String::new();
+    if changed.is_empty() {
+        return out;
+    }
+    out.push_str(&format!("--- {name}\n+++ {name}\n"));
+    // Group changes whose context windows touch into hunks.
+    let mut hunks: Vec<(usize, usize)> = Vec::new();
+    for &k in &changed {
+        let (start, end) = (k.saturating_sub(context), (k + context + 1).min(walk.len()));
+        match hunks.last_mut() {
+            Some(h) if start <= h.1 => h.1 = end,
+            _ => hunks.push((start, end)),
+        }
+    }
+    for (start, end) in hunks {
+        let (mut a_line, mut b_line) = (1, 1);
+        for l in &walk[..start] {
+            match l {
+                Line::Same(_) => {
+                    a_line += 1;
+                    b_line += 1;
+                }
+                Line::Removed(_) => a_line += 1,
+                Line::Added(_) => b_line += 1,
+            }
+        }
+        let part = &walk[start..end];
+        let a_count = part.iter().filter(|l| !matches!(l, Line::Added(_))).count();
+        let b_count = part
+            .iter()
+            .filter(|l| !matches!(l, Line::Removed(_)))
+            .count();
+        out.push_str(&format!("@@ -{a_line},{a_count} +{b_line},{b_count} @@\n"));
+        for l in part {
+            let (mark, text) = match l {
+                Line::Same(t) => (' ', t),
+                Line::Removed(t) => ('-', t),
+                Line::Added(t) => ('+', t),
+            };
+            out.push(mark);
+            out.push_str(text);
+            if !text.ends_with('\n') {
+                out.push_str("\n\\ No newline at end of file\n");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaced_and_shrunk_lines_make_tight_hunks() {
+        let a = "a\nb\ntoken: |-\n  OLD\nc\nd\ne\nf\ng\ntoken: OLD\nh\n";
+        let b = "a\nb\ntoken: \"NEW\"\nc\nd\ne\nf\ng\ntoken: NEW\nh\n";
+        assert_eq!(
+            unified(a, b, "f", 1),
+            "--- f\n+++ f\n@@ -2,4 +2,3 @@\n b\n-token: |-\n-  OLD\n+token: \"NEW\"\n c\n@@ -9,3 +8,3 @@\n g\n-token: OLD\n+token: NEW\n h\n"
+        );
+    }
+
+    #[test]
+    fn walking_both_texts_reproduces_them() {
+        let a = "x\ny\nz\n1\n2\n3";
+        let b = "x\nq\nz\n1\n4\n2\n3\n";
+        let walk = lines(a, b);
+        let back_a: String = walk
+            .iter()
+            .filter_map(|l| match l {
+                Line::Same(t) | Line::Removed(t) => Some(*t),
+                _ => None,
+            })
+            .collect();
+        let back_b: String = walk
+            .iter()
+            .filter_map(|l| match l {
+                Line::Same(t) | Line::Added(t) => Some(*t),
+                _ => None,
+            })
+            .collect();
+        assert_eq!((back_a.as_str(), back_b.as_str()), (a, b));
+        assert_eq!(unified(a, a, "f", 2), "");
+    }
+}
