@@ -268,7 +268,7 @@ struct ClusterFields {
 /// Parse the `clusters` list with the loader's options (`load::parse`): first document
 /// only, no YAML 1.1 type guessing, last duplicate key wins.
 fn parse_clusters(path: &Path, text: &str) -> Result<Vec<ClusterEntry>, String> {
-    let doc = first_document(text);
+    let doc = crate::kubeconfig::load::first_document(text);
     if doc.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -293,34 +293,6 @@ fn parse_clusters(path: &Path, text: &str) -> Result<Vec<ClusterEntry>, String> 
             )
         })?;
     Ok(parsed.map(|p| p.clusters).unwrap_or_default())
-}
-
-/// The text of the first YAML document, as `load.rs` cuts it (a copy of its private
-/// `first_document`: everything before a second `---` or a `...` marker after content).
-fn first_document(text: &str) -> &str {
-    let mut offset = if text.starts_with('\u{feff}') {
-        '\u{feff}'.len_utf8()
-    } else {
-        0
-    };
-    let mut seen_content = false;
-    for line in text[offset..].split_inclusive('\n') {
-        let trimmed = line.trim_end_matches(['\n', '\r']);
-        let is_marker = trimmed == "---"
-            || trimmed.starts_with("--- ")
-            || trimmed.starts_with("---\t")
-            || trimmed == "..."
-            || trimmed.starts_with("... ");
-        if is_marker && seen_content {
-            return &text[..offset];
-        }
-        let blank_or_comment = trimmed.trim().is_empty() || trimmed.trim_start().starts_with('#');
-        if !blank_or_comment && !trimmed.starts_with('%') {
-            seen_content = true;
-        }
-        offset += line.len();
-    }
-    text
 }
 
 /// `clusters: null` is an empty list and `name: null` an empty string, as in client-go.
@@ -826,12 +798,6 @@ fn canonical_reason(code: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn first_document_stops_at_the_second_marker() {
-        assert_eq!(first_document("a: 1\n---\nb: 2\n"), "a: 1\n");
-        assert_eq!(first_document("---\na: 1\n"), "---\na: 1\n");
-    }
 
     #[test]
     fn proxy_credentials_stay_out_of_messages() {

@@ -11,6 +11,7 @@ pub mod coreweave;
 pub mod fuzzing;
 pub mod kubeconfig;
 pub mod secret;
+pub mod time;
 pub mod token;
 
 use std::io::Write;

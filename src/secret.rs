@@ -57,7 +57,7 @@ impl fmt::Display for Token {
 mod tests {
     use super::*;
 
-    const SECRET: &str = "CW-SECRET-abcdefghijklmnopqrstuvwxyz0123";
+    const SECRET: &str = "CW-SECRET-fake-abcdefghijklmnop-qrstuvwxyz0123";
 
     #[test]
     fn debug_and_display_hide_the_secret() {

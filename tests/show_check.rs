@@ -6,7 +6,7 @@ mod support;
 use std::process::Output;
 use std::time::Duration;
 
-use kubectl_coreweave::coreweave::timeparse::{format_rfc3339, unix_now};
+use kubectl_coreweave::time::{format_rfc3339, unix_now};
 use support::fake_coreweave::{FakeCoreweave, Reply};
 use support::{kubeconfig, path_str, stderr, stdout, Sandbox};
 

@@ -21,10 +21,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::error::{redact, ApiError};
-use super::timeparse::{
-    format_duration, parse_go_duration, parse_http_date, parse_rfc3339, unix_now,
-};
 use crate::secret::Token;
+use crate::time::{format_duration, parse_go_duration, parse_http_date, parse_rfc3339, unix_now};
 
 /// Where the API is when neither `--api-endpoint` nor `COREWEAVE_API_ENDPOINT` says.
 pub const DEFAULT_ENDPOINT: &str = "https://api.coreweave.com";
@@ -730,7 +728,7 @@ mod tests {
             retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(Duration::ZERO)
         );
-        let later = super::super::timeparse::format_rfc3339(unix_now() + 100);
+        let later = crate::time::format_rfc3339(unix_now() + 100);
         // An IMF-fixdate 100 s ahead, built by hand from the RFC 3339 form.
         let (date, time) = later.trim_end_matches('Z').split_once('T').unwrap();
         let mut p = date.split('-');

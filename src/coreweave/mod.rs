@@ -5,15 +5,12 @@
 //! - `client.rs`: [`ApiConfig`] (endpoint, timeout, retries; from flags, environment,
 //!   defaults), the blocking calls and their retry rules.
 //! - `error.rs`: [`ApiError`], one line per failure, never carrying a token.
-//! - `timeparse.rs`: RFC 3339 and HTTP dates, Go durations; also used for the expiry kept
-//!   in the kubeconfig's `coreweave.com/token` extension.
 //!
 //! This is the only module that touches the network, and only when one of its calls is
 //! made: nothing here runs at load time.
 
 pub mod client;
 pub mod error;
-pub mod timeparse;
 
 pub use client::{
     mint_service_account_token, whoami, ApiConfig, Minted, Principal, DEFAULT_ENDPOINT,

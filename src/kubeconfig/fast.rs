@@ -1162,7 +1162,7 @@ preferences: {}
 users:
 - name: token
   user:
-    token: CW-SECRET-abcdef0123456789abcdef0123456789
+    token: CW-SECRET-fake-0123456789abcdef-0123456789abcdef
 "
         .to_string()
     }
@@ -1299,7 +1299,7 @@ null-list:
         let user = c.users[0].user.as_ref().expect("user");
         assert_eq!(
             user.token.as_deref(),
-            Some("CW-SECRET-abcdef0123456789abcdef0123456789")
+            Some("CW-SECRET-fake-0123456789abcdef-0123456789abcdef")
         );
 
         let h = accepted("hand", &hand_written());

@@ -374,7 +374,7 @@ fn first_content(doc: &str) -> Option<(u64, u64)> {
 
 /// The text of the first YAML document: everything before a second `---` marker at the
 /// start of a line (a leading `---` opens the first document and is kept).
-pub(super) fn first_document(text: &str) -> &str {
+pub(crate) fn first_document(text: &str) -> &str {
     // A byte-order mark belongs to the stream, not to the first line's content.
     let mut offset = if text.starts_with('\u{feff}') {
         '\u{feff}'.len_utf8()
@@ -399,4 +399,24 @@ pub(super) fn first_document(text: &str) -> &str {
         offset += line.len();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_document;
+
+    #[test]
+    fn first_document_stops_at_the_next_marker_after_content() {
+        assert_eq!(first_document("a: 1\n---\nb: 2\n"), "a: 1\n");
+        assert_eq!(first_document("---\na: 1\n"), "---\na: 1\n");
+        assert_eq!(
+            first_document("%YAML 1.1\n---\na: 1\n...\n---\nb\n"),
+            "%YAML 1.1\n---\na: 1\n"
+        );
+        assert_eq!(
+            first_document("\u{feff}# c\n---\na: 1\n"),
+            "\u{feff}# c\n---\na: 1\n"
+        );
+        assert_eq!(first_document("a: |\n  ---\n"), "a: |\n  ---\n");
+    }
 }

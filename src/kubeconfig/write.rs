@@ -584,32 +584,11 @@ fn backup_stamped(path: &Path, stamp: &str) -> Result<PathBuf, WriteError> {
     })
 }
 
-/// `YYYYMMDDTHHMMSSZ` in UTC. A clock before 1970 gives the epoch rather than failing a backup.
+/// `YYYYMMDDTHHMMSSZ` in UTC: RFC 3339 without its separators, so names sort by time. A
+/// clock before 1970 gives the epoch rather than failing a backup.
 fn utc_stamp(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
-}
-
-/// Days since 1970-01-01 to a Gregorian date: Howard Hinnant's `civil_from_days`, restricted
-/// to days after the epoch so it needs no signed arithmetic.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    crate::time::format_rfc3339(i64::try_from(secs).unwrap_or(i64::MAX)).replace(['-', ':'], "")
 }
 
 /// One planned change: the file, the exact bytes it was planned from, and the new bytes.

@@ -97,8 +97,7 @@ pub fn run(
         args.force,
     )?;
     print_proof(&proof, out)?;
-    let rotated_at =
-        crate::coreweave::timeparse::format_rfc3339(crate::coreweave::timeparse::unix_now());
+    let rotated_at = crate::time::format_rfc3339(crate::time::unix_now());
     let record = TokenExtension {
         expires: expires.as_deref(),
         source: source.kind(),
@@ -177,7 +176,7 @@ fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
     let (Some(uid), Some(oidc_file)) = (&args.service_account, &args.oidc_token_file) else {
         bail!("--mint needs --service-account UID and --oidc-token-file PATH");
     };
-    let duration = crate::coreweave::timeparse::parse_go_duration(&args.duration)
+    let duration = crate::time::parse_go_duration(&args.duration)
         .map_err(|e| anyhow::anyhow!("--duration {:?}: {e}", args.duration))?;
     let oidc = std::fs::read_to_string(oidc_file)
         .with_context(|| format!("cannot read --oidc-token-file {}", oidc_file.display()))?;
@@ -198,7 +197,7 @@ fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
 /// `--expires`: an RFC 3339 time, or a duration from now (`90d`, `8h`, `1h30m`), as UTC
 /// RFC 3339.
 fn expiry_time(text: &str) -> anyhow::Result<String> {
-    use crate::coreweave::timeparse::{format_rfc3339, parse_go_duration, parse_rfc3339, unix_now};
+    use crate::time::{format_rfc3339, parse_go_duration, parse_rfc3339, unix_now};
     if let Some(t) = parse_rfc3339(text) {
         return Ok(format_rfc3339(t));
     }

@@ -17,12 +17,12 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::cli::{OutputFormat, ShowArgs};
-use crate::coreweave::timeparse::{humanize_secs, parse_rfc3339, unix_now};
 use crate::coreweave::{self, ApiConfig, ApiError, TOKEN_EXTENSION};
 use crate::kubeconfig::model::CoreweaveTokenExtension;
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Credential, Kubeconfig, Resolved, Sourced};
 use crate::secret::Token;
+use crate::time::{humanize_secs, parse_rfc3339, unix_now};
 
 /// A token expiring within this many days gets a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 7;
