@@ -12,7 +12,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-coreweave");
+/// The plugin binary: the one cargo built for this bench (bench profile: opt-level 3, no
+/// LTO), or `BENCH_PLUGIN`, e.g. the shipped release build (`cargo build --release`: fat
+/// LTO, opt-level "s"), which BENCHMARKS.md reports.
+fn plugin() -> String {
+    std::env::var("BENCH_PLUGIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_kubectl-coreweave").to_string())
+}
 const JSONPATH: &str = "jsonpath={.users[0].user.token}";
 
 fn main() {
@@ -23,6 +29,9 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).expect("home");
+    let plugin = plugin();
+    let plugin = plugin.as_str();
+    println!("plugin: {plugin}");
     println!("kubectl: {}", kubectl_version());
     println!("runs per command: {runs} (median reported; commands alternate)\n");
 
@@ -34,7 +43,7 @@ fn main() {
         let d = dir.path().join(format!("show-{contexts}"));
         std::fs::create_dir_all(&d).expect("dir");
         let env = gen::join_paths(&gen::kubeconfig_set(&d, contexts, files, false));
-        let plugin = || run(PLUGIN, &["token", "show", "--raw"], &env, &home);
+        let ours = || run(plugin, &["token", "show", "--raw"], &env, &home);
         let kubectl = || {
             run(
                 "kubectl",
@@ -44,7 +53,7 @@ fn main() {
             )
         };
         assert_eq!(
-            output(PLUGIN, &["token", "show", "--raw"], &env, &home),
+            output(plugin, &["token", "show", "--raw"], &env, &home),
             output(
                 "kubectl",
                 &["config", "view", "--raw", "--minify", "-o", JSONPATH],
@@ -53,7 +62,7 @@ fn main() {
             ) + "\n",
             "the two disagree"
         );
-        let (p, k) = alternate(runs, plugin, kubectl);
+        let (p, k) = alternate(runs, ours, kubectl);
         println!(
             "{label:<30} plugin {:>8.2} ms   kubectl {:>8.2} ms   ratio {:>6.1}x",
             ms(p),
@@ -83,7 +92,7 @@ fn main() {
         };
         let t = median(
             (0..n)
-                .map(|_| run(PLUGIN, &["token", "show", "--raw"], &env, &home))
+                .map(|_| run(plugin, &["token", "show", "--raw"], &env, &home))
                 .collect(),
         );
         println!(
@@ -112,7 +121,7 @@ fn main() {
     for i in 0..runs {
         let from = &tokens[i % 2];
         let (w, c, rss) = run_measured(
-            PLUGIN,
+            plugin,
             &[
                 "token",
                 "rotate",

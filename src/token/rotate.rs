@@ -119,6 +119,9 @@ pub fn run(
         ))?;
     }
 
+    // Everything is read again under the lock; the first reading's texts (megabytes on
+    // big kubeconfigs) are not needed any more.
+    drop(kc);
     let timeout = Duration::from_secs(args.lock_timeout);
     // The files to lock come from the unlocked plan; if the plan under the lock needs a file
     // that is not locked (someone edited in between), lock again with the larger set.
