@@ -310,7 +310,7 @@ fn parser_options() -> granit_parser::Options {
     options
 }
 
-fn marker_position(span: &Span) -> Position {
+pub(super) fn marker_position(span: &Span) -> Position {
     Position {
         line: span.start.line(),
         column: span.start.col().saturating_add(1),
@@ -675,13 +675,13 @@ fn no_offsets() -> EditError {
     internal("parser reported no byte offsets")
 }
 
-fn internal(what: &str) -> EditError {
+pub(super) fn internal(what: &str) -> EditError {
     EditError::Verification {
         reason: format!("internal inconsistency ({what})"),
     }
 }
 
-fn unsupported(detail: String) -> EditError {
+pub(super) fn unsupported(detail: String) -> EditError {
     EditError::Unsupported { detail }
 }
 
@@ -1226,7 +1226,7 @@ fn apply_splices(src: &str, splices: &[Splice]) -> Result<String, EditError> {
 // Verification.
 // ---------------------------------------------------------------------------------------
 
-fn verification(reason: impl Into<String>) -> EditError {
+pub(super) fn verification(reason: impl Into<String>) -> EditError {
     EditError::Verification {
         reason: reason.into(),
     }

@@ -75,7 +75,10 @@ use granit_parser::{Event, Parser, Span, StructureStyle};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::edit::{double_quoted, parse_error, EditError, Position};
+use super::edit::{
+    double_quoted, internal, marker_position, parse_error, unsupported, verification, EditError,
+    Position,
+};
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
 
@@ -197,13 +200,6 @@ fn parser_options() -> granit_parser::Options {
     options.emit_anchor_events = true;
     options.set_emit_comments(false);
     options
-}
-
-fn marker_position(span: &Span) -> Position {
-    Position {
-        line: span.start.line(),
-        column: span.start.col().saturating_add(1),
-    }
 }
 
 fn byte_range(span: &Span) -> Result<Range<usize>, EditError> {
@@ -525,16 +521,6 @@ enum Lookup {
     Missing,
     Found { key: NodeId, value: NodeId },
     Duplicate { first: NodeId, second: NodeId },
-}
-
-fn internal(what: &str) -> EditError {
-    EditError::Verification {
-        reason: format!("internal inconsistency ({what})"),
-    }
-}
-
-fn unsupported(detail: String) -> EditError {
-    EditError::Unsupported { detail }
 }
 
 /// Refuses aliases, anchors and explicit tags on a node of the edited path.
@@ -1192,12 +1178,6 @@ fn apply_splices(src: &str, splices: &[Splice]) -> Result<String, EditError> {
 // ---------------------------------------------------------------------------------------
 // Verification.
 // ---------------------------------------------------------------------------------------
-
-fn verification(reason: impl Into<String>) -> EditError {
-    EditError::Verification {
-        reason: reason.into(),
-    }
-}
 
 fn verify(
     src: &str,
