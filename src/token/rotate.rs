@@ -518,7 +518,10 @@ fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> 
         );
         let after = mask(&String::from_utf8_lossy(&w.new), old, new);
         let name = w.path.display().to_string();
-        write!(out, "{}", super::diff::unified(&before, &after, &name, 2))?;
+        let diff = super::diff::unified(&before, &after, &name, 2);
+        for line in diff.lines() {
+            writeln!(out, "{}", hide_token_fragments(line, old, new))?;
+        }
     }
     writeln!(out, "Dry run: nothing was written.")?;
     Ok(())
@@ -528,8 +531,55 @@ fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A changed line of the dry-run diff that still shows part of a token: a token written
+/// over several lines (a quoted or block scalar with line breaks) is not caught by
+/// [`mask`], which replaces whole tokens. Such a line shows its key, if any, then `…`.
+fn hide_token_fragments<'a>(line: &'a str, old: &Token, new: &Token) -> std::borrow::Cow<'a, str> {
+    let changed = (line.starts_with('-') && !line.starts_with("---"))
+        || (line.starts_with('+') && !line.starts_with("+++"));
+    let masked = line.contains(&old.masked()) || line.contains(&new.masked());
+    let Some(body) = line.get(1..).filter(|_| changed && !masked) else {
+        return line.into();
+    };
+    let indent = &body[..body.len() - body.trim_start().len()];
+    let mark = &line[..1];
+    if let Some(at) = body.find("token") {
+        return format!("{mark}{}token …", &body[..at]).into();
+    }
+    match body.trim_start().split_once(": ") {
+        Some(_) => line.into(),
+        None if body.trim_end().ends_with(':') => line.into(),
+        None => format!("{mark}{indent}…").into(),
+    }
+}
+
 /// Masks both tokens in text shown to the user.
 fn mask(text: &str, old: &Token, new: &Token) -> String {
     text.replace(old.expose(), &old.masked())
         .replace(new.expose(), &new.masked())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_run_lines_never_show_a_token_split_over_lines() {
+        let (old, new) = (
+            Token::new("CW-SECRET-old-abcdefgh"),
+            Token::new("CW-SECRET-new-12345678"),
+        );
+        let hide = |l: &str| hide_token_fragments(l, &old, &new).into_owned();
+        assert_eq!(hide("-    token: \"CW-SECRET-old-ab"), "-    token …");
+        assert_eq!(hide("-      cdefgh\""), "-      …");
+        let shown = format!("+    token: {}", new.masked());
+        assert_eq!(hide(&shown), shown);
+        assert_eq!(hide("+    extensions:"), "+    extensions:");
+        assert_eq!(
+            hide("+        source: \"stdin\""),
+            "+        source: \"stdin\""
+        );
+        assert_eq!(hide(" unchanged context line"), " unchanged context line");
+        assert_eq!(hide("--- /path/config"), "--- /path/config");
+    }
 }
