@@ -1499,7 +1499,9 @@ mod tests {
     }
 
     #[test]
-    fn large_file_many_edits_is_linear() {
+    /// Correctness on a large file; how the cost grows is measured in
+    /// `benches/kubeconfig.rs`, not asserted here in seconds.
+    fn large_file_with_many_edits() {
         let src = big_kubeconfig(2000);
         assert!(src.len() > 1_900_000, "{}", src.len());
         let names: Vec<String> = (0..700).map(|i| format!("user-{}", i * 2)).collect();
@@ -1511,14 +1513,9 @@ mod tests {
             .zip(&tokens)
             .map(|(user, new_token)| TokenEdit { user, new_token })
             .collect();
-        let started = std::time::Instant::now();
         let out = replace_user_tokens(&src, &edits).expect("edit");
-        let elapsed = started.elapsed();
-        eprintln!("2000 users, 700 edits, {} bytes: {elapsed:?}", src.len());
         assert!(out.contains("name: user-2\n  user:\n    token: CW-SECRET-test-new-1 # rotated\n"));
         assert!(out.contains("name: user-3\n  user:\n    token: CW-SECRET-test-old-3 # rotated\n"));
-        // A per-edit re-parse would take minutes in a debug build.
-        assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
     }
 
     const NEW: &str = "CW-SECRET-test-new-1";

@@ -2193,7 +2193,9 @@ users:
     }
 
     #[test]
-    fn large_file_is_linear() {
+    /// Correctness on a large file; how the cost grows is measured in
+    /// `benches/kubeconfig.rs`, not asserted here in seconds.
+    fn large_file_with_many_users() {
         let mut src = String::from("apiVersion: v1\nkind: Config\nusers:\n");
         for i in 0..3000 {
             src.push_str(&format!(
@@ -2202,12 +2204,8 @@ users:
         }
         let names: Vec<String> = (0..1000).map(|i| format!("user-{}", i * 3)).collect();
         let users: Vec<&str> = names.iter().map(String::as_str).collect();
-        let started = std::time::Instant::now();
         let out = upsert_token_extension(&src, &users, &EXT).expect("edit");
-        let elapsed = started.elapsed();
-        eprintln!("3000 users, 1000 edits, {} bytes: {elapsed:?}", src.len());
         assert_eq!(out.matches("- name: coreweave.com/token\n").count(), 1000);
-        assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
     }
 
     /// client-go (through the real kubectl, with HOME sealed in a temporary folder) reads
