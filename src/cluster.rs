@@ -29,8 +29,18 @@
 //! narrow parse (the `clusters` list) of the files whose clusters it needs, from the exact
 //! text the loader read (`LoadedFile::text`), so both parses see the same bytes.
 //!
+//! Proxies: a cluster's `proxy-url` is honoured for `http://` and `https://` (a CONNECT
+//! tunnel, as client-go) and `socks5://`; any other scheme is a [`ClusterError::Config`]
+//! and nothing is sent. The `user:password@` of an `http(s)://` proxy-url is sent as
+//! `Proxy-Authorization: Basic`; that of a `socks5://` one is not sent (kube does not pass
+//! it on), so a SOCKS5 proxy that requires authentication refuses the check where kubectl
+//! would log in. An `https://` proxy's certificate is verified with the cluster entry's
+//! trust settings (CA, `insecure-skip-tls-verify`, `tls-server-name`): kube builds one TLS
+//! configuration for both.
+//!
 //! No error carries the token: messages are built from the target and from the causes'
-//! texts with any occurrence of the token replaced by its masked form.
+//! texts with any occurrence of the token replaced by its masked form. Nor a proxy's
+//! user or password: a proxy-url is shown without them.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -552,13 +562,34 @@ fn client_config(
     config.accept_invalid_certs = t.insecure_skip_tls_verify;
     config.tls_server_name = t.tls_server_name.clone();
     if let Some(p) = &t.proxy_url {
-        // kube's proxy support (http-proxy, socks5) costs about 260 KiB, which the 6 MiB
-        // budget of the krew binary does not have; a proxied cluster is refused up front.
-        return Err(config_err(format!(
-            "{}: has proxy-url {}, which --verify cluster does not support; use --verify api, or check with `kubectl auth whoami`",
-            entry(),
-            without_userinfo(p)
-        )));
+        let not_a_url = |why: String| {
+            let hint = if p.contains('@') {
+                " (a `/`, `?` or `#` in its user or password must be percent-encoded)"
+            } else {
+                ""
+            };
+            config_err(format!(
+                "{}: proxy-url {:?} is not a URL: {why}{hint}",
+                entry(),
+                without_userinfo(p)
+            ))
+        };
+        let uri = config
+            .proxy_url
+            .insert(p.parse().map_err(|e| not_a_url(format!("{e}")))?);
+        // The URI parser leaves the port unchecked: with an unescaped `/` in the password,
+        // the user name would become the proxy's host (and be looked up in DNS). Go's URL
+        // parser, and so kubectl, refuse such a proxy-url; so does the check. An empty
+        // port is the scheme's default for both.
+        let port = uri
+            .authority()
+            .and_then(|a| a.as_str().rsplit('@').next())
+            .and_then(|h| h.rsplit(']').next())
+            .and_then(|h| h.rsplit_once(':'))
+            .map(|(_, port)| port);
+        if port.is_some_and(|p| !p.is_empty()) && uri.port_u16().is_none() {
+            return Err(not_a_url("invalid port".into()));
+        }
     }
     config.connect_timeout = Some(timeout);
     config.read_timeout = Some(timeout);
@@ -657,17 +688,22 @@ fn classify(t: &ClusterTarget, token: &Token, timeout: Duration, e: kube::Error)
     }
 }
 
-/// A proxy URL without any `user:password@`, for messages.
+/// A proxy URL without any `user:password@`, for messages. Everything up to the last `@`
+/// goes, not only a well-formed userinfo: a password with an unescaped `/`, `@` or `:`
+/// makes the URL malformed, and that is exactly when it would be shown in an error.
 fn without_userinfo(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find('/').unwrap_or(rest.len());
-            match rest[..end].rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://{host}{}", &rest[end..]),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
+    let Some(at) = url.rfind('@') else {
+        return url.to_string();
+    };
+    let host = &url[at + 1..];
+    let scheme = url.split_once("://").map(|(s, _)| s).filter(|s| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    });
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}"),
+        None => host.to_string(),
     }
 }
 
@@ -806,6 +842,15 @@ mod tests {
             "http://proxy:3128/x"
         );
         assert_eq!(without_userinfo("http://proxy:3128"), "http://proxy:3128");
+        assert_eq!(
+            without_userinfo("http://user:pa/ss@proxy:3128"),
+            "http://proxy:3128"
+        );
+        assert_eq!(without_userinfo("user:pass@proxy:3128"), "proxy:3128");
+        assert_eq!(
+            without_userinfo("user:pass@socks5://proxy:1080"),
+            "socks5://proxy:1080"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use kubectl_coreweave::cluster::{
 use kubectl_coreweave::kubeconfig::Kubeconfig;
 use kubectl_coreweave::secret::Token;
 use support::fake_kube::{
-    closed_port_url, write_kubeconfig, ClusterSpec, ConnectProxy, FakeKube, FakeKubeOptions,
-    FakeUser, SilentServer, TestCa, Trust,
+    base64_encode, closed_port_url, write_kubeconfig, ClusterSpec, ConnectProxy, FakeKube,
+    FakeKubeOptions, FakeUser, SilentServer, TestCa, Trust,
 };
 use support::Sandbox;
 
@@ -659,42 +659,226 @@ fn several_contexts_with_mixed_outcomes() {
 // Proxy
 // ---------------------------------------------------------------------------------------
 
-/// A cluster behind `proxy-url` is refused before anything is sent (the plugin's build
-/// leaves out kube's proxy support to fit krew's size budget), with the way out named and
-/// no proxy password shown; kubectl itself does go through such a proxy.
+/// The password put in every proxy-url below; no outcome may show it.
+const PROXY_PASSWORD: &str = "proxy-pw-hunter2";
+
+/// `url` with a user and [`PROXY_PASSWORD`] in it.
+fn with_credentials(url: &str) -> String {
+    url.replacen("://", &format!("://proxy-user:{PROXY_PASSWORD}@"), 1)
+}
+
+fn assert_no_proxy_password(out: &[ReviewOutcome]) {
+    for o in out {
+        let mut shown = format!("{o:?}");
+        if let Err(e) = &o.result {
+            shown.push_str(&e.to_string());
+        }
+        assert!(
+            !shown.contains(PROXY_PASSWORD),
+            "proxy password shown: {shown}"
+        );
+    }
+}
+
+/// Through `proxy` (a proxy-url with a user and password): verify accepts the known token
+/// and reports the unknown one as rejected by the cluster, kubectl agrees on both through
+/// the same proxy, and every connection of either went through the proxy to the fake.
+/// Returns the index in `proxy`'s records of each of verify's own connections.
+fn verify_and_kubectl_agree_through(proxy: &ConnectProxy) -> Vec<usize> {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    let proxy_url = with_credentials(&proxy.url());
+    let mut mine = Vec::new();
+    for (token, known) in [(ALICE, true), (UNKNOWN, false)] {
+        let mut spec = ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem));
+        spec.proxy_url = Some(proxy_url.clone());
+        let k = single(&sb, if known { "known" } else { "unknown" }, spec, token);
+        assert_eq!(
+            targets(&k, &["ctx"])[0].proxy_url.as_deref(),
+            Some(proxy_url.as_str())
+        );
+
+        let through_before = proxy.targets().len();
+        let seen_before = fake.requests_with(token).len();
+        let out = check(&k, &["ctx"], token, TIMEOUT);
+        assert_no_proxy_password(&out);
+        if known {
+            assert_eq!(ok(&out[0]).username, "alice@example.com");
+        } else {
+            match err(&out[0]) {
+                ClusterError::Rejected { status, server, .. } => {
+                    assert_eq!(*status, 401);
+                    assert_eq!(*server, fake.url());
+                }
+                e => panic!("expected a rejection, got {e:?}"),
+            }
+        }
+        // One review, over one connection, which the proxy opened to the fake: the fake's
+        // review came through the tunnel, not past it.
+        assert_eq!(
+            proxy.targets()[through_before..],
+            [fake.addr.to_string()],
+            "verify's connection through the proxy"
+        );
+        assert_eq!(fake.requests_with(token).len(), seen_before + 1);
+        mine.push(through_before);
+
+        let (kubectl_ok, kubectl_user, stderr) = kubectl_whoami(&sb, &k);
+        assert_eq!(
+            kubectl_ok,
+            out[0].result.is_ok(),
+            "kubectl and verify disagree through {}; kubectl: {stderr}; verify: {:?}",
+            proxy.url(),
+            out[0].result
+        );
+        if known {
+            assert_eq!(
+                kubectl_user.as_deref(),
+                Some("alice@example.com"),
+                "{stderr}"
+            );
+        } else {
+            assert!(stderr.contains("Unauthorized"), "{stderr}");
+        }
+        let kubectl_through = proxy.targets()[through_before + 1..].to_vec();
+        assert!(
+            !kubectl_through.is_empty()
+                && kubectl_through.iter().all(|t| *t == fake.addr.to_string()),
+            "kubectl's connections through the proxy: {kubectl_through:?}"
+        );
+    }
+    mine
+}
+
+/// `proxy-url: http://…` tunnels through the proxy with CONNECT, as kubectl does, sending
+/// the proxy-url's user and password as `Proxy-Authorization`.
 #[test]
-fn proxy_url_is_refused_before_anything_is_sent() {
+fn proxy_url_goes_through_an_http_connect_proxy() {
+    let proxy = ConnectProxy::start();
+    let mine = verify_and_kubectl_agree_through(&proxy);
+    let basic = format!(
+        "Basic {}",
+        base64_encode(format!("proxy-user:{PROXY_PASSWORD}").as_bytes())
+    );
+    let sent = proxy.authorizations();
+    for i in mine {
+        assert_eq!(sent[i].as_deref(), Some(basic.as_str()), "{sent:?}");
+    }
+}
+
+/// `proxy-url: socks5://…` as well, as kubectl does.
+#[test]
+fn proxy_url_goes_through_a_socks5_proxy() {
+    let proxy = ConnectProxy::start_socks5();
+    assert!(proxy.url().starts_with("socks5://"));
+    let mine = verify_and_kubectl_agree_through(&proxy);
+    assert_eq!(mine.len(), 2);
+}
+
+/// A proxy that is not there is a connection error of the context behind it, naming the
+/// cluster and the proxy (without its password); nothing reaches the cluster through it,
+/// and a context without the proxy is unaffected. kubectl fails there too.
+#[test]
+fn a_dead_proxy_is_a_connection_error_of_its_context() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    let dead_http = closed_port_url().replace("https://", "http://");
+    let dead_socks = closed_port_url().replace("https://", "socks5://");
+    let mut via_http = ClusterSpec::new("via-http", fake.url(), Trust::Data(&fake.ca.pem));
+    via_http.proxy_url = Some(with_credentials(&dead_http));
+    let mut via_socks = ClusterSpec::new("via-socks", fake.url(), Trust::Data(&fake.ca.pem));
+    via_socks.proxy_url = Some(with_credentials(&dead_socks));
+    let k = write_kubeconfig(
+        &sb.path("config"),
+        &[
+            via_http,
+            via_socks,
+            ClusterSpec::new("direct", fake.url(), Trust::Data(&fake.ca.pem)),
+        ],
+        &[
+            ("behind-http-proxy", "via-http", "u"),
+            ("behind-socks-proxy", "via-socks", "u"),
+            ("direct", "direct", "u"),
+        ],
+        &[("u", ALICE)],
+    );
+    let contexts = ["behind-http-proxy", "behind-socks-proxy", "direct"];
+    let out = check(&k, &contexts, ALICE, TIMEOUT);
+    assert_no_proxy_password(&out);
+    for (o, (context, proxy)) in out.iter().zip([
+        ("behind-http-proxy", &dead_http),
+        ("behind-socks-proxy", &dead_socks),
+    ]) {
+        assert_eq!(o.context, context);
+        let e = err(o);
+        assert!(
+            matches!(e, ClusterError::Connect { .. }),
+            "{context}: {e:?}"
+        );
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with(&format!(
+                "cannot connect to cluster {}: through proxy-url {proxy}: ",
+                fake.url()
+            )),
+            "{context}: {shown}"
+        );
+    }
+    assert_eq!(ok(&out[2]).username, "alice@example.com");
+    assert_eq!(
+        fake.requests_with(ALICE).len(),
+        1,
+        "only the direct context"
+    );
+    // kubectl, on the current context (behind the dead HTTP proxy), fails as well.
+    let (kubectl_ok, _, stderr) = kubectl_whoami(&sb, &k);
+    assert!(!kubectl_ok, "kubectl got through a dead proxy: {stderr}");
+    assert_eq!(fake.requests_with(ALICE).len(), 1, "{stderr}");
+}
+
+/// A proxy-url kube cannot use is refused before anything is sent: a scheme other than
+/// http, https and socks5 (the ones kubectl knows), or text that is not a URL (a password
+/// with an unescaped `/`, which kubectl refuses too). The message names the context and
+/// shows no password.
+#[test]
+fn an_unusable_proxy_url_is_refused_before_anything_is_sent() {
     let fake = alice_fake();
     let proxy = ConnectProxy::start();
     let sb = Sandbox::new();
-    for (name, url) in [
-        ("http", proxy.url()),
+    let addr = proxy.addr;
+    for (name, url, needle) in [
         (
-            "socks",
-            proxy.url().replace("http://", "socks5://user:hunter2@"),
+            "ftp",
+            with_credentials(&format!("ftp://{addr}")),
+            "proxy-url scheme \"ftp\" is not supported",
+        ),
+        (
+            "socks4",
+            with_credentials(&format!("socks4://{addr}")),
+            "proxy-url scheme \"socks4\" is not supported",
+        ),
+        (
+            "slash-in-password",
+            format!("http://proxy-user:{PROXY_PASSWORD}/x@{addr}"),
+            &format!(
+                "proxy-url \"http://{addr}\" is not a URL: invalid port (a `/`, `?` or `#` in its \
+                 user or password must be percent-encoded)"
+            ),
         ),
     ] {
         let mut spec = ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem));
         spec.proxy_url = Some(url);
         let k = single(&sb, name, spec, ALICE);
         let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+        assert_no_proxy_password(&out);
         let e = err(&out[0]);
-        assert!(matches!(e, ClusterError::Config { .. }), "{e:?}");
-        assert!(e.to_string().contains("--verify api"), "{e}");
-        assert!(!format!("{e} {e:?}").contains("hunter2"), "{e:?}");
+        assert!(matches!(e, ClusterError::Config { .. }), "{name}: {e:?}");
+        let shown = e.to_string();
+        assert!(shown.starts_with("context \"ctx\": "), "{name}: {shown}");
+        assert!(shown.contains(needle), "{name}: {shown}");
     }
-    assert!(fake.requests().is_empty());
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
     assert!(proxy.targets().is_empty(), "{:?}", proxy.targets());
-    let mut spec = ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem));
-    spec.proxy_url = Some(proxy.url());
-    let k = single(&sb, "kubectl", spec, ALICE);
-    let (kubectl_ok, _, stderr) = kubectl_whoami(&sb, &k);
-    assert!(kubectl_ok, "{stderr}");
-    let through = proxy.targets();
-    assert!(
-        !through.is_empty() && through.iter().all(|t| *t == fake.addr.to_string()),
-        "{through:?}"
-    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Output;
 
 use support::fake_coreweave::{FakeCoreweave, Reply};
-use support::fake_kube::{write_kubeconfig, ClusterSpec, FakeKube, FakeUser, Trust};
+use support::fake_kube::{
+    closed_port_url, write_kubeconfig, ClusterSpec, ConnectProxy, FakeKube, FakeUser, Trust,
+};
 use support::{path_str, stderr, stdout, Sandbox};
 
 const OLD: &str = "CW-SECRET-verify-old-0000aaaa";
@@ -143,6 +145,15 @@ fn unreachable_api_writes_nothing_and_says_how_to_skip() {
 }
 
 fn cluster_setup(sb: &Sandbox, second_knows_new: bool) -> (String, FakeKube, FakeKube) {
+    cluster_setup_with_proxy(sb, second_knows_new, None)
+}
+
+/// As [`cluster_setup`], with `proxy_url` on the cluster of context b.
+fn cluster_setup_with_proxy(
+    sb: &Sandbox,
+    second_knows_new: bool,
+    proxy_url: Option<String>,
+) -> (String, FakeKube, FakeKube) {
     let good = FakeKube::start(&[(NEW, FakeUser::new("alice"))]);
     let users: Vec<(&str, FakeUser)> = if second_knows_new {
         vec![(NEW, FakeUser::new("alice"))]
@@ -152,11 +163,13 @@ fn cluster_setup(sb: &Sandbox, second_knows_new: bool) -> (String, FakeKube, Fak
     let other = FakeKube::start(&users);
     let pem1 = good.ca.pem.clone();
     let pem2 = other.ca.pem.clone();
+    let mut second = ClusterSpec::new("k2", other.url(), Trust::Data(&pem2));
+    second.proxy_url = proxy_url;
     let k = write_kubeconfig(
         &sb.path("config"),
         &[
             ClusterSpec::new("k1", good.url(), Trust::Data(&pem1)),
-            ClusterSpec::new("k2", other.url(), Trust::Data(&pem2)),
+            second,
         ],
         &[("a", "k1", "cw"), ("b", "k2", "cw")],
         &[("cw", OLD)],
@@ -197,6 +210,61 @@ fn a_cluster_that_rejects_the_token_stops_the_rotation() {
         "{err}"
     );
     assert!(!err.contains("context a"), "{err}");
+    assert_unchanged(&k, &before);
+}
+
+const PROXY_PASSWORD: &str = "proxy-pw-hunter2";
+
+/// A context whose cluster is behind `proxy-url` is checked through that proxy.
+#[test]
+fn cluster_check_goes_through_the_proxy_url() {
+    let sb = Sandbox::new();
+    let proxy = ConnectProxy::start();
+    let url = proxy
+        .url()
+        .replace("http://", &format!("http://proxy-user:{PROXY_PASSWORD}@"));
+    let (k, good, other) = cluster_setup_with_proxy(&sb, true, Some(url));
+    let api = FakeCoreweave::start();
+    api.accept_token(NEW, "user-1", "org-1");
+    let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster"]);
+    let printed = stdout(&o) + &stderr(&o);
+    assert!(!printed.contains(PROXY_PASSWORD), "{printed}");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Verified: the clusters of context a, b accept it"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(proxy.targets(), [other.addr.to_string()]);
+    assert_eq!(other.requests_with(NEW).len(), 1);
+    assert_eq!(good.requests_with(NEW).len(), 1);
+    assert!(std::fs::read_to_string(&k).expect("read").contains(NEW));
+}
+
+/// A proxy that is not there stops the rotation; the message names the context behind it
+/// and the proxy, without the proxy's password.
+#[test]
+fn a_dead_proxy_stops_the_rotation_naming_the_context() {
+    let sb = Sandbox::new();
+    let dead = closed_port_url().replace("https://", "http://");
+    let url = dead.replace("http://", &format!("http://proxy-user:{PROXY_PASSWORD}@"));
+    let (k, _good, other) = cluster_setup_with_proxy(&sb, true, Some(url));
+    let before = std::fs::read(&k).expect("read");
+    let api = FakeCoreweave::start();
+    api.accept_token(NEW, "user-1", "org-1");
+    let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "not accepted by context b (cannot connect to cluster {}: through proxy-url {dead}: ",
+            other.url()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("context a"), "{err}");
+    assert!(!(stdout(&o) + &err).contains(PROXY_PASSWORD), "{err}");
+    assert!(other.requests().is_empty(), "{:?}", other.requests());
     assert_unchanged(&k, &before);
 }
 

@@ -11,8 +11,8 @@
 //! review as protobuf; the fake reads no request body and always answers JSON, which
 //! kubectl accepts. Every request is recorded, with the SNI the client sent.
 //!
-//! Also here: a server that accepts and never answers, a tiny HTTP CONNECT proxy, and
-//! writers of kubeconfig files that point at a fake.
+//! Also here: a server that accepts and never answers, a tiny HTTP CONNECT or SOCKS5
+//! proxy, and writers of kubeconfig files that point at a fake.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -519,11 +519,13 @@ pub fn closed_port_url() -> String {
 }
 
 /// A tiny proxy on loopback, HTTP CONNECT or SOCKS5 (no authentication), that tunnels to
-/// loopback targets only and records each target; stops when dropped.
+/// loopback targets only and records each target (and, for CONNECT, the
+/// `Proxy-Authorization` it was sent, which it does not check); stops when dropped.
 pub struct ConnectProxy {
     pub addr: SocketAddr,
     socks5: bool,
     targets: Arc<Mutex<Vec<String>>>,
+    authorizations: Arc<Mutex<Vec<Option<String>>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -542,20 +544,22 @@ impl ConnectProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("addr");
         let targets = Arc::new(Mutex::new(Vec::new()));
+        let authorizations = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         {
-            let (targets, stop) = (targets.clone(), stop.clone());
+            let (targets, authorizations, stop) =
+                (targets.clone(), authorizations.clone(), stop.clone());
             thread::spawn(move || {
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
-                    let targets = targets.clone();
+                    let (targets, authorizations) = (targets.clone(), authorizations.clone());
                     if socks5 {
                         thread::spawn(move || socks5_tunnel(conn, &targets));
                     } else {
-                        thread::spawn(move || tunnel(conn, &targets));
+                        thread::spawn(move || tunnel(conn, &targets, &authorizations));
                     }
                 }
             });
@@ -564,6 +568,7 @@ impl ConnectProxy {
             addr,
             socks5,
             targets,
+            authorizations,
             stop,
         }
     }
@@ -577,6 +582,11 @@ impl ConnectProxy {
     pub fn targets(&self) -> Vec<String> {
         self.targets.lock().unwrap().clone()
     }
+
+    /// The `Proxy-Authorization` header of every HTTP CONNECT seen (None: not sent).
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.authorizations.lock().unwrap().clone()
+    }
 }
 
 impl Drop for ConnectProxy {
@@ -586,22 +596,33 @@ impl Drop for ConnectProxy {
     }
 }
 
-fn tunnel(client: TcpStream, targets: &Mutex<Vec<String>>) {
+fn tunnel(
+    client: TcpStream,
+    targets: &Mutex<Vec<String>>,
+    authorizations: &Mutex<Vec<Option<String>>>,
+) {
     let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
     let mut reader = BufReader::new(client);
     let mut line = String::new();
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
         return;
     }
+    let mut authorization = None;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
             break;
         }
+        if let Some((name, value)) = h.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("proxy-authorization") {
+                authorization = Some(value.trim().to_string());
+            }
+        }
     }
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     targets.lock().unwrap().push(target.to_string());
+    authorizations.lock().unwrap().push(authorization);
     let mut client = reader.into_inner();
     let allowed = target
         .parse::<SocketAddr>()
