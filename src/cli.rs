@@ -218,10 +218,164 @@ pub enum OutputFormat {
     Yaml,
 }
 
+impl Cli {
+    /// Parse the command line, taking the short way for the commands a shell prompt or a
+    /// script loop runs (see [`parse_token_show`]).
+    pub fn parse_args(args: &[std::ffi::OsString]) -> Cli {
+        parse_token_show(args).unwrap_or_else(|| Cli::parse_from(args))
+    }
+}
+
+/// `token show` with only `--raw`, `--kubeconfig`, `--context` and `--user`, parsed without
+/// clap. Building clap's command tree for every subcommand, parsing and dropping it is about
+/// 200,000 instructions, as much as the rest of `token show --raw` together. Anything else
+/// (other flags, a value that starts with `-`, a flag given twice, `--help`, non-UTF-8)
+/// returns `None` and goes to clap, which also writes every error; a test checks that both
+/// parse every line this accepts to the same [`Cli`].
+pub fn parse_token_show(args: &[std::ffi::OsString]) -> Option<Cli> {
+    let mut words = args.iter().skip(1).map(|a| a.to_str());
+    let mut global = GlobalArgs::default();
+    let mut show = ShowArgs::default();
+    let mut positionals = 0;
+    while let Some(word) = words.next() {
+        let word = word?;
+        let (flag, inline) = match word.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ => (word, None),
+        };
+        let slot = match flag {
+            "--raw" if positionals == 2 && inline.is_none() && !show.raw => {
+                show.raw = true;
+                continue;
+            }
+            "--kubeconfig" if global.kubeconfig.is_none() => &mut global.kubeconfig,
+            "--context" if global.context.is_none() => {
+                global.context = Some(value(inline, &mut words)?);
+                continue;
+            }
+            "--user" if global.user.is_none() => {
+                global.user = Some(value(inline, &mut words)?);
+                continue;
+            }
+            "token" if positionals == 0 => {
+                positionals = 1;
+                continue;
+            }
+            "show" if positionals == 1 => {
+                positionals = 2;
+                continue;
+            }
+            _ => return None,
+        };
+        *slot = Some(PathBuf::from(value(inline, &mut words)?));
+    }
+    (positionals == 2).then_some(Cli {
+        global,
+        command: Command::Token {
+            command: TokenCommand::Show(show),
+        },
+    })
+}
+
+/// A flag's value, from `--flag=value` or the next word; values clap would read
+/// differently (empty, or starting with `-`) are left to clap.
+fn value<'a>(
+    inline: Option<&'a str>,
+    words: &mut impl Iterator<Item = Option<&'a str>>,
+) -> Option<String> {
+    let v = match inline {
+        Some(v) => v,
+        None => words.next()??,
+    };
+    (!v.is_empty() && !v.starts_with('-')).then(|| v.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    fn os(words: &[&str]) -> Vec<std::ffi::OsString> {
+        std::iter::once("kubectl-coreweave")
+            .chain(words.iter().copied())
+            .map(Into::into)
+            .collect()
+    }
+
+    /// Every command line the short way accepts, clap parses to the same thing; the short
+    /// way accepts the common ones.
+    #[test]
+    fn the_short_way_agrees_with_clap() {
+        const WORDS: &[&str] = &[
+            "--raw",
+            "--context",
+            "c1",
+            "--context=c2",
+            "--user",
+            "u",
+            "--user=",
+            "--kubeconfig",
+            "/k",
+            "--kubeconfig=",
+            "--kubeconfig=/k2",
+            "-o",
+            "json",
+            "--raw=true",
+            "--",
+            "-x",
+            "rotate",
+            "--help",
+            "--check",
+            "--Context",
+            "token",
+            "show",
+        ];
+        let mut accepted = 0;
+        // A fixed pseudo-random walk (xorshift; the same lines every run): up to 6 words,
+        // with `token show` put in at random places in most lines.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let mut line: Vec<&str> = (0..next(7)).map(|_| WORDS[next(WORDS.len())]).collect();
+            if next(10) > 0 {
+                let at = next(line.len() + 1);
+                line.insert(at, "token");
+                let at = at + 1 + next(line.len() - at);
+                line.insert(at, "show");
+            }
+            let args = os(&line);
+            if let Some(fast) = parse_token_show(&args) {
+                accepted += 1;
+                let slow = Cli::try_parse_from(&args)
+                    .unwrap_or_else(|e| panic!("{line:?}: accepted, but clap says {e}"));
+                assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{line:?}");
+            }
+        }
+        assert!(accepted > 2_000, "only {accepted} lines took the short way");
+        for line in [
+            &["token", "show", "--raw"][..],
+            &["token", "show"],
+            &["--context", "c", "token", "show", "--raw"],
+            &["token", "show", "--kubeconfig=/k", "--user", "u", "--raw"],
+        ] {
+            assert!(parse_token_show(&os(line)).is_some(), "{line:?}");
+        }
+        for line in [
+            &["token", "show", "--raw", "--raw"][..],
+            &["token", "show", "--context"],
+            &["token", "show", "--context", "-c"],
+            &["token", "show", "-o", "json"],
+            &["show", "token"],
+            &["token"],
+        ] {
+            assert!(parse_token_show(&os(line)).is_none(), "{line:?}");
+        }
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

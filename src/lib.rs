@@ -1,7 +1,10 @@
 //! kubectl-coreweave: show and rotate the CoreWeave API access token kept in kubeconfig.
 //!
-//! `main.rs` parses the command line and calls [`run`]; everything else is here so the
-//! benchmarks, the fuzz targets and the tests reach the same code.
+//! Two executables share this library (see `network.rs`): `kubectl-coreweave`
+//! (`src/main.rs`) runs every command that stays on this machine and hands the others to
+//! `coreweave-net` (`src/bin/coreweave-net.rs`), which links the network code. Both parse
+//! the command line and call [`run`]; everything else is here so the benchmarks, the fuzz
+//! targets and the tests reach the same code.
 
 pub mod cli;
 pub mod cluster;
@@ -10,6 +13,7 @@ pub mod coreweave;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod kubeconfig;
+pub mod network;
 pub mod secret;
 pub mod time;
 pub mod token;
@@ -20,8 +24,9 @@ use cli::{Cli, Command, TokenCommand};
 use kubeconfig::resolve::Selection;
 use kubeconfig::{config_paths, Kubeconfig};
 
-/// Run one parsed command line, writing its result to `out`.
-pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+/// Run one parsed command line, writing its result to `out`. `net` is the table of network
+/// calls, `None` in `kubectl-coreweave` (which never runs a command that needs it).
+pub fn run(cli: Cli, net: Option<&network::Network>, out: &mut dyn Write) -> anyhow::Result<()> {
     let g = &cli.global;
     let explicit = g
         .kubeconfig
@@ -47,11 +52,24 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             command: TokenCommand::Show(args),
         } => {
             let kc = Kubeconfig::load(&paths, explicit.is_some())?;
-            token::show::run(&kc, &selection, &args, out)
+            token::show::run(&kc, &selection, &args, net, out)
         }
         Command::Token {
             command: TokenCommand::Rotate(args),
-        } => token::rotate::run(&paths, explicit.is_some(), &selection, &args, out),
+        } => token::rotate::run(&paths, explicit.is_some(), &selection, &args, net, out),
+    }
+}
+
+/// The exit status for a command's result (its own status, or 1 for an error, which is
+/// printed as one line on stderr).
+pub fn exit_status(result: anyhow::Result<u8>) -> u8 {
+    match result {
+        Ok(status) => status,
+        Err(e) => {
+            // `{:#}` prints the cause chain on one line: "cannot read kubeconfig x: Permission denied".
+            eprintln!("error: {e:#}");
+            1
+        }
     }
 }
 

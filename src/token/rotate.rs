@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use crate::cli::RotateArgs;
+use crate::cli::{RotateArgs, Verify};
 use crate::kubeconfig::edit::{replace_user_tokens, TokenEdit};
 use crate::kubeconfig::extension::{upsert_token_extension, TokenExtension};
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
+use crate::network::{self, Network};
 use crate::secret::Token;
 use crate::token::source::{self, Source};
 use crate::token::verify;
@@ -61,6 +62,7 @@ pub fn run(
     explicit: bool,
     sel: &Selection,
     args: &RotateArgs,
+    net: Option<&Network>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let kc = Kubeconfig::load(paths, explicit)?;
@@ -70,7 +72,7 @@ pub fn run(
     let active_file = kc.path(active.file).to_path_buf();
 
     let (source, new, expires) = if args.mint {
-        let minted = mint(args)?;
+        let minted = (net.ok_or_else(network::missing)?.mint)(args)?;
         (Source::Minted, minted.token, Some(minted.expire_time))
     } else {
         // Check --expires before asking for anything.
@@ -87,15 +89,18 @@ pub fn run(
         .iter()
         .flat_map(|t| t.contexts.iter().cloned())
         .collect();
-    let proof = verify::prove(
-        &kc,
-        &contexts,
-        &old,
-        &new,
-        args.verify,
-        &args.api,
-        args.force,
-    )?;
+    let proof = match args.verify {
+        Verify::None => verify::Proof::default(),
+        how => (net.ok_or_else(network::missing)?.prove)(&verify::Request {
+            kc: &kc,
+            contexts: &contexts,
+            old: &old,
+            new: &new,
+            how,
+            api: &args.api,
+            force: args.force,
+        })?,
+    };
     print_proof(&proof, out)?;
     let rotated_at = crate::time::format_rfc3339(crate::time::unix_now());
     let record = TokenExtension {
@@ -174,8 +179,8 @@ pub fn run(
     bail!("the kubeconfig files kept changing while rotating; nothing was written")
 }
 
-/// `--mint`: the service-account OIDC exchange.
-fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
+/// `--mint`: the service-account OIDC exchange (in `coreweave-net` only, see `network.rs`).
+pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
     let (Some(uid), Some(oidc_file)) = (&args.service_account, &args.oidc_token_file) else {
         bail!("--mint needs --service-account UID and --oidc-token-file PATH");
     };

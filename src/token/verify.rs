@@ -19,15 +19,29 @@ pub struct Proof {
     pub clusters: Vec<String>,
 }
 
-pub fn prove(
-    kc: &Kubeconfig,
-    contexts: &[String],
-    old: &Token,
-    new: &Token,
-    how: Verify,
-    api: &ApiArgs,
-    force: bool,
-) -> anyhow::Result<Proof> {
+/// What to prove: the new token, the old one (to compare owners), and the contexts that
+/// will use the new one.
+pub struct Request<'a> {
+    pub kc: &'a Kubeconfig,
+    pub contexts: &'a [String],
+    pub old: &'a Token,
+    pub new: &'a Token,
+    pub how: Verify,
+    pub api: &'a ApiArgs,
+    pub force: bool,
+}
+
+/// Runs in `coreweave-net` only (see `network.rs`); `--verify none` never gets here.
+pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
+    let &Request {
+        kc,
+        contexts,
+        old,
+        new,
+        how,
+        api,
+        force,
+    } = req;
     if how == Verify::None {
         return Ok(Proof::default());
     }
