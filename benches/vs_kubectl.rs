@@ -35,7 +35,9 @@ fn main() {
     println!("kubectl: {}", kubectl_version());
     println!("runs per command: {runs} (median reported; commands alternate)\n");
 
+    let floor_bin = floor_program(dir.path());
     println!("## token show --raw against the kubectl one-liner");
+    println!("(floor: a Rust program that only reads the same files and exits)");
     for (label, contexts, files) in [
         ("small: 3 contexts, 1 file", 3, 1),
         ("2,000 contexts over 3 files", 2000, 3),
@@ -62,12 +64,16 @@ fn main() {
             ) + "\n",
             "the two disagree"
         );
-        let (p, k) = alternate(runs, ours, kubectl);
+        let floor = || run(&floor_bin, &[], &env, &home);
+        let t = alternate(runs, &mut [&mut { ours }, &mut { kubectl }, &mut { floor }]);
+        let (p, k, f) = (t[0], t[1], t[2]);
         println!(
-            "{label:<30} plugin {:>8.2} ms   kubectl {:>8.2} ms   ratio {:>6.1}x",
+            "{label:<30} plugin {:>8.2} ms   kubectl {:>8.2} ms   ratio {:>6.1}x   (floor {:.2} ms, {:.1}x)",
             ms(p),
             ms(k),
-            k.as_secs_f64() / p.as_secs_f64()
+            k.as_secs_f64() / p.as_secs_f64(),
+            ms(f),
+            k.as_secs_f64() / f.as_secs_f64()
         );
     }
 
@@ -225,19 +231,55 @@ fn run_measured(bin: &str, args: &[&str], env: &str, home: &Path) -> (Duration, 
     )
 }
 
-fn alternate(
-    runs: usize,
-    mut a: impl FnMut() -> Duration,
-    mut b: impl FnMut() -> Duration,
-) -> (Duration, Duration) {
-    a();
-    b();
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
-        xs.push(a());
-        ys.push(b());
+/// The median time of each command, run in turn so that a busy moment of the machine
+/// falls on all of them.
+fn alternate(runs: usize, commands: &mut [&mut dyn FnMut() -> Duration]) -> Vec<Duration> {
+    for c in commands.iter_mut() {
+        c();
     }
-    (median(xs), median(ys))
+    let mut times = vec![Vec::new(); commands.len()];
+    for _ in 0..runs {
+        for (c, t) in commands.iter_mut().zip(&mut times) {
+            t.push(c());
+        }
+    }
+    times.into_iter().map(median).collect()
+}
+
+/// The floor under any `token show --raw`: a Rust program that only reads the kubeconfig
+/// files and exits, compiled here (rustc -O, as small as it gets).
+fn floor_program(dir: &Path) -> String {
+    let src = dir.join("floor.rs");
+    let bin = dir.join("floor");
+    std::fs::write(
+        &src,
+        r#"fn main() {
+    let list = std::env::var_os("KUBECONFIG").unwrap_or_default();
+    let bytes: usize = std::env::split_paths(&list)
+        .map(|p| std::fs::read(p).map(|b| b.len()).unwrap_or(0))
+        .sum();
+    println!("{bytes}");
+}
+"#,
+    )
+    .expect("floor.rs");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let s = Command::new(rustc)
+        .args([
+            "-C",
+            "opt-level=3",
+            "-C",
+            "panic=abort",
+            "-C",
+            "strip=symbols",
+            "-o",
+        ])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .expect("rustc");
+    assert!(s.success(), "cannot compile the floor program");
+    path(&bin).to_string()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
