@@ -72,7 +72,7 @@ pub enum CaSource {
 
 /// What the check needs of a cluster entry, read from the kubeconfig file that defines it
 /// (relative certificate-authority paths resolve against that file's folder).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClusterTarget {
     pub context: String,
     /// The cluster entry's name, for messages.
@@ -82,6 +82,21 @@ pub struct ClusterTarget {
     pub insecure_skip_tls_verify: bool,
     pub tls_server_name: Option<String>,
     pub proxy_url: Option<String>,
+}
+
+/// By hand, so that a debug print never shows a proxy-url's password.
+impl std::fmt::Debug for ClusterTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterTarget")
+            .field("context", &self.context)
+            .field("cluster", &self.cluster)
+            .field("server", &self.server)
+            .field("ca", &self.ca)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .field("tls_server_name", &self.tls_server_name)
+            .field("proxy_url", &self.proxy_url.as_deref().map(without_userinfo))
+            .finish()
+    }
 }
 
 /// Who the cluster says the token belongs to (`status.userInfo` of the review).
@@ -842,6 +857,17 @@ mod tests {
             "http://proxy:3128/x"
         );
         assert_eq!(without_userinfo("http://proxy:3128"), "http://proxy:3128");
+        let t = ClusterTarget {
+            context: "c".into(),
+            cluster: "k".into(),
+            server: "https://k".into(),
+            ca: CaSource::System,
+            insecure_skip_tls_verify: false,
+            tls_server_name: None,
+            proxy_url: Some("http://user:hunter2@proxy:3128".into()),
+        };
+        let shown = format!("{t:?}");
+        assert!(!shown.contains("hunter2") && shown.contains("proxy:3128"), "{shown}");
         assert_eq!(
             without_userinfo("http://user:pa/ss@proxy:3128"),
             "http://proxy:3128"
