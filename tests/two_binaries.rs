@@ -46,6 +46,14 @@ fn run(sb: &Sandbox, exe: &Path, kubeconfig: &Path, api: &str, args: &[&str]) ->
     c.output().expect("run plugin")
 }
 
+/// `token rotate --from-file <NEW>` with `extra` flags.
+fn rotate(sb: &Sandbox, exe: &Path, kubeconfig: &Path, api: &str, extra: &[&str]) -> Output {
+    let new_token = sb.write("new-token", format!("{NEW}\n"));
+    let mut args = vec!["token", "rotate", "--from-file", path_str(&new_token)];
+    args.extend_from_slice(extra);
+    run(sb, exe, kubeconfig, api, &args)
+}
+
 fn config(sb: &Sandbox) -> PathBuf {
     sb.write(
         "config",
@@ -148,20 +156,7 @@ fn without_coreweave_net_offline_commands_work_and_network_ones_say_what_is_miss
     assert!(fake.requests().is_empty(), "nothing may reach the API");
 
     // An offline rotate needs no network and stays in kubectl-coreweave.
-    let o = run(
-        &sb,
-        &exe,
-        &k,
-        &fake.url(),
-        &[
-            "token",
-            "rotate",
-            "--verify",
-            "none",
-            "--from-file",
-            path_str(&sb.path("new-token")),
-        ],
-    );
+    let o = rotate(&sb, &exe, &k, &fake.url(), &["--verify", "none"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let after = std::fs::read_to_string(&k).expect("read config");
     assert!(after.contains(NEW) && !after.contains(OLD), "{after}");
