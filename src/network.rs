@@ -81,7 +81,7 @@ pub fn hand_off(args: &[OsString]) -> anyhow::Result<u8> {
     let path = binary_path()?;
     if !path.is_file() {
         anyhow::bail!(
-            "this command talks to the network, which {} does (it should be installed beside kubectl-coreweave, at {}); reinstall the plugin, or pass --verify none to rotate offline",
+            "this command talks to the network, which {} does (it should be installed beside kubectl-coreweave, at {}); reinstall the plugin (from a checkout: cargo build --bins), or pass --verify none to rotate offline",
             NETWORK_BINARY,
             path.display()
         );
