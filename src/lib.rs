@@ -24,6 +24,9 @@ use cli::{Cli, Command, TokenCommand};
 use kubeconfig::resolve::Selection;
 use kubeconfig::{config_paths, Kubeconfig};
 
+/// How long `token show` waits for another writer's `<file>.lock` when a file does not load.
+const SHOW_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Run one parsed command line, writing its result to `out`. `net` is the table of network
 /// calls, `None` in `kubectl-coreweave` (which never runs a command that needs it).
 pub fn run(cli: Cli, net: Option<&network::Network>, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -51,7 +54,9 @@ pub fn run(cli: Cli, net: Option<&network::Network>, out: &mut dyn Write) -> any
         Command::Token {
             command: TokenCommand::Show(args),
         } => {
-            let kc = Kubeconfig::load(&paths, explicit.is_some())?;
+            // A second is plenty for kubectl to finish a write; a stale lock costs a broken
+            // file's error that second.
+            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
             token::show::run(&kc, &selection, &args, net, out)
         }
         Command::Token {

@@ -631,3 +631,97 @@ fn stale_temporary_files_are_removed_under_the_lock() {
     assert!(!stale.exists(), "stale temp file kept");
     assert!(unrelated.exists(), "a file that is not ours was removed");
 }
+
+/// A kubeconfig whose token is double-quoted, so that a file cut inside it does not parse.
+fn quoted_token_config() -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: https://k.example\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user:\n    token: \"{OLD}\"\n"
+    )
+}
+
+/// kubectl rewrites a kubeconfig in place (truncate, then write) while holding
+/// `<file>.lock`, and readers take no lock, so the first reading can catch a half-written
+/// file. Seen while the lock exists, such a file is read again once the lock goes: `token
+/// show` and `token rotate` both end as if they had come a moment later.
+#[test]
+fn a_half_written_file_under_a_writers_lock_is_read_again() {
+    let sb = Sandbox::new();
+    let whole = quoted_token_config();
+    // Cut inside the quoted token: an unterminated string, as a reader could see it.
+    let cut = whole.find(OLD).expect("token in fixture") + 5;
+    let k = sb.write("config", &whole[..cut]);
+    let lock = sb.write("config.lock", "");
+    let kubeconfig = path_str(&k).to_string();
+    let show = sb
+        .cmd(Some(&kubeconfig))
+        .args(["token", "show", "--raw"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn show");
+    let rotate = {
+        let new_token = sb.write("new-token", format!("{NEW}\n"));
+        sb.cmd(Some(&kubeconfig))
+            .args(["token", "rotate", "--verify", "none", "--from-file"])
+            .arg(&new_token)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rotate")
+    };
+    // The writer finishes: the whole file, then the lock goes (client-go's order).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(&k, &whole).expect("finish the write");
+    std::fs::remove_file(&lock).expect("unlock");
+
+    let o = show.wait_with_output().expect("show");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o) == format!("{OLD}\n") || stdout(&o) == format!("{NEW}\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = rotate.wait_with_output().expect("rotate");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&k).expect("read"),
+        whole.replace(OLD, NEW)
+    );
+}
+
+/// A file that does not load while a lock stays (a stale lock, or a writer that hangs):
+/// the error is the file's, and says the lock is there; nothing is written or removed.
+#[test]
+fn a_broken_file_under_a_lock_that_stays_names_the_lock() {
+    let sb = Sandbox::new();
+    let whole = quoted_token_config();
+    let cut = whole.find(OLD).expect("token in fixture") + 5;
+    let k = sb.write("config", &whole[..cut]);
+    let lock = sb.write("config.lock", "");
+    let kubeconfig = path_str(&k).to_string();
+    for args in [
+        &["token", "show", "--raw"][..],
+        &[
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-stdin",
+            "--lock-timeout",
+            "1",
+        ],
+    ] {
+        let o = sb.run(Some(&kubeconfig), args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("kubeconfig {kubeconfig}:")), "{err}");
+        assert!(
+            err.contains(&format!("and {}.lock exists", kubeconfig)),
+            "{err}"
+        );
+        no_token_in(&o);
+        assert!(lock.exists(), "{args:?} removed someone's lock");
+        assert_eq!(std::fs::read_to_string(&k).expect("read"), &whole[..cut]);
+    }
+}

@@ -91,6 +91,42 @@ impl Kubeconfig {
         Ok(kc)
     }
 
+    /// [`Kubeconfig::load`] for a reader that may meet a writer. client-go rewrites a
+    /// kubeconfig in place (truncate, then write) while it holds `<file>.lock`, and readers
+    /// take no lock, so a read can catch a half-written file. When loading fails while one
+    /// of the files is locked, wait up to `patience` for the locks to go and read once
+    /// more; if a lock stays, the error says so (a stale lock, or a slow writer).
+    pub fn load_settled(
+        paths: &[PathBuf],
+        explicit: bool,
+        patience: std::time::Duration,
+    ) -> Result<Kubeconfig, KubeconfigError> {
+        let error = match Kubeconfig::load(paths, explicit) {
+            Ok(kc) => return Ok(kc),
+            Err(e) => e,
+        };
+        let locked = || {
+            paths
+                .iter()
+                .map(|p| super::write::lock_path(p))
+                .find(|l| l.exists())
+        };
+        if locked().is_none() {
+            return Err(error);
+        }
+        let deadline = std::time::Instant::now() + patience;
+        while let Some(lock) = locked() {
+            if std::time::Instant::now() >= deadline {
+                return Err(KubeconfigError::Locked {
+                    error: Box::new(error),
+                    lock,
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Kubeconfig::load(paths, explicit)
+    }
+
     /// client-go merges by name: the first file that defines a cluster, context or user
     /// wins and a later same-named entry is dropped whole (not merged field by field);
     /// `current-context` comes from the first file that sets a non-empty one.

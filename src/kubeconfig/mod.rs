@@ -70,6 +70,13 @@ pub enum KubeconfigError {
         list: &'static str,
         name: String,
     },
+    #[error(
+        "{error} (and {lock} exists: another program is writing the file, or left a stale lock)"
+    )]
+    Locked {
+        error: Box<KubeconfigError>,
+        lock: PathBuf,
+    },
     #[error("no kubeconfig found (looked at {0}); pass --kubeconfig or set KUBECONFIG")]
     NoFiles(Files),
     #[error("kubeconfig {0} is empty: no contexts, users or clusters")]

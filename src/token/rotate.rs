@@ -65,7 +65,7 @@ pub fn run(
     net: Option<&Network>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let kc = Kubeconfig::load(paths, explicit)?;
+    let kc = Kubeconfig::load_settled(paths, explicit, Duration::from_secs(args.lock_timeout))?;
     let resolved = kc.resolve(sel)?;
     let old = kc.credential(resolved.user_origin)?.token().clone();
     let active = resolved.user_origin;
