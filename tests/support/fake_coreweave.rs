@@ -8,14 +8,16 @@
 //!   a delay before answering, or hanging up without answering. The script is used up
 //!   first; after it, the default behaviour above answers (404 for other paths).
 //! - Every request is recorded (method, path, headers, body, arrival time), before it is
-//!   answered, so a test can check what was sent and how many tries were made.
+//!   answered, so a test can check what was sent and how many tries were made. While
+//!   the fake holds a delayed answer it watches the connection: a client that closes it
+//!   (gives up) ends the wait, and when it left is recorded ([`Recorded::client_left`]).
 //! - Dropping the fake stops it: the accept loop ends and pending delays are cut short.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -99,6 +101,9 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub at: Instant,
+    /// When the client closed the connection while the fake was holding the answer (its
+    /// delay); None if the client stayed until answered (or there was no delay).
+    pub client_left: Option<Instant>,
 }
 
 impl Recorded {
@@ -125,11 +130,14 @@ struct State {
     tokens: HashMap<String, (String, String)>,
     script: VecDeque<Reply>,
     requests: Vec<Recorded>,
+    /// Recorded requests not yet answered, hung up on, or left by their client.
+    pending: usize,
 }
 
 struct Shared {
     stop: AtomicBool,
     state: Mutex<State>,
+    settled: Condvar,
 }
 
 pub struct FakeCoreweave {
@@ -146,6 +154,7 @@ impl FakeCoreweave {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             state: Mutex::new(State::default()),
+            settled: Condvar::new(),
         });
         let s = Arc::clone(&shared);
         let accept = std::thread::spawn(move || {
@@ -197,6 +206,20 @@ impl FakeCoreweave {
         self.state().requests.clone()
     }
 
+    /// Every request so far, once none is still being held: each was answered, hung up on,
+    /// or left by its client (the wait ends at the latest when the delay runs out).
+    pub fn settled(&self) -> Vec<Recorded> {
+        let mut state = self.state();
+        while state.pending > 0 {
+            state = self
+                .shared
+                .settled
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        state.requests.clone()
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -217,17 +240,45 @@ fn serve(stream: TcpStream, shared: &Shared) {
     let Some(request) = read_request(&stream) else {
         return;
     };
-    let reply = {
+    let (index, reply) = {
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         state.requests.push(request.clone());
-        match state.script.pop_front() {
+        state.pending += 1;
+        let reply = match state.script.pop_front() {
             Some(r) => r,
             None => default_reply(&state, &request),
-        }
+        };
+        (state.requests.len() - 1, reply)
     };
+    answer(stream, index, &reply, shared);
+    let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    state.pending -= 1;
+    shared.settled.notify_all();
+}
+
+/// Hold for the reply's delay, watching for the client to leave, then answer or hang up.
+fn answer(stream: TcpStream, index: usize, reply: &Reply, shared: &Shared) {
     let deadline = Instant::now() + reply.delay;
+    // A blocking read wakes as soon as the client closes; the timeout only lets the loop
+    // see the deadline and the stop flag.
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(10)));
+    let mut buf = [0u8; 1024];
     while Instant::now() < deadline && !shared.stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(10));
+        let left = match (&stream).read(&mut buf) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::Interrupted
+            ),
+        };
+        if left {
+            let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.requests[index].client_left = Some(Instant::now());
+            return;
+        }
     }
     if reply.hang_up {
         let _ = stream.shutdown(Shutdown::Both);
@@ -305,6 +356,7 @@ fn read_request(stream: &TcpStream) -> Option<Recorded> {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
         at: Instant::now(),
+        client_left: None,
     })
 }
 

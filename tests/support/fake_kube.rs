@@ -11,17 +11,18 @@
 //! review as protobuf; the fake reads no request body and always answers JSON, which
 //! kubectl accepts. Every request is recorded, with the SNI the client sent.
 //!
-//! Also here: a server that accepts and never answers, a tiny HTTP CONNECT or SOCKS5
-//! proxy, and writers of kubeconfig files that point at a fake.
+//! Also here: a server that accepts and never answers (recording how its connections
+//! ended and how many were open at once), a tiny HTTP CONNECT or SOCKS5 proxy, and
+//! writers of kubeconfig files that point at a fake.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -472,34 +473,161 @@ fn answer(shared: &Shared, req: &Request) -> (u16, String) {
     }
 }
 
-/// A server that accepts connections and never says anything; stops when dropped.
+/// How a connection held by a [`SilentServer`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldEnd {
+    /// The client closed (or reset) it: the client gave up.
+    ByClient,
+    /// The server closed it: its hold ran out, its group was released, or it was dropped.
+    ByServer,
+}
+
+/// One connection a [`SilentServer`] accepted, with times from the server's clock.
+#[derive(Debug, Clone)]
+pub struct HeldConnection {
+    /// The server that accepted it (servers of a group share one record).
+    pub server: SocketAddr,
+    pub accepted: Instant,
+    /// When and how it ended; None while it is still open.
+    pub ended: Option<(Instant, HeldEnd)>,
+    /// Bytes the client sent (its TLS hello); none is ever answered.
+    pub bytes_in: usize,
+}
+
+#[derive(Default)]
+struct HoldLog {
+    connections: Vec<HeldConnection>,
+    open: usize,
+    max_open: usize,
+    /// Close every connection once this many are open at the same moment.
+    release_at: Option<usize>,
+    released: bool,
+}
+
+/// What the servers of one group share.
+struct Holding {
+    log: Mutex<HoldLog>,
+    changed: Condvar,
+    /// Longest a connection is held; None: until the client leaves or the server is dropped.
+    hold: Option<Duration>,
+}
+
+impl Holding {
+    fn new(hold: Option<Duration>, release_at: Option<usize>) -> Arc<Holding> {
+        Arc::new(Holding {
+            log: Mutex::new(HoldLog {
+                release_at,
+                ..HoldLog::default()
+            }),
+            changed: Condvar::new(),
+            hold,
+        })
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, HoldLog> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A server that accepts connections and never says anything; stops when dropped. It
+/// records every connection (when it was accepted, when and by whom it was closed) and the
+/// most connections open at the same moment, so a test can see that a client gave up, or
+/// that clients were waiting at once, without timing anything itself.
 pub struct SilentServer {
     pub addr: SocketAddr,
+    holding: Arc<Holding>,
     stop: Arc<AtomicBool>,
 }
 
 impl SilentServer {
+    /// Holds every connection until the client closes it or the server is dropped.
     pub fn start() -> SilentServer {
+        SilentServer::start_in(Holding::new(None, None))
+    }
+
+    /// Holds every connection at most `hold`, then closes it without a word: a client that
+    /// gets a timeout error from a server held much longer than its timeout gave up itself.
+    pub fn holding(hold: Duration) -> SilentServer {
+        SilentServer::start_in(Holding::new(Some(hold), None))
+    }
+
+    /// `n` servers that hold every connection until `n` connections are open on the group
+    /// at the same moment, then close them all (and any later one at once). Clients that
+    /// wait on the servers one after the other never get them released.
+    pub fn released_together(n: usize) -> Vec<SilentServer> {
+        let holding = Holding::new(None, Some(n));
+        (0..n)
+            .map(|_| SilentServer::start_in(holding.clone()))
+            .collect()
+    }
+
+    fn start_in(holding: Arc<Holding>) -> SilentServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("addr");
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        thread::spawn(move || {
-            let mut held = Vec::new();
-            for conn in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    break;
+        {
+            let (holding, stop) = (holding.clone(), stop.clone());
+            thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let index = {
+                        let mut log = holding.log();
+                        log.connections.push(HeldConnection {
+                            server: addr,
+                            accepted: Instant::now(),
+                            ended: None,
+                            bytes_in: 0,
+                        });
+                        log.open += 1;
+                        log.max_open = log.max_open.max(log.open);
+                        if log.release_at.is_some_and(|n| log.open >= n) {
+                            log.released = true;
+                        }
+                        holding.changed.notify_all();
+                        log.connections.len() - 1
+                    };
+                    let (holding, stop) = (holding.clone(), stop.clone());
+                    thread::spawn(move || hold_connection(conn, index, &holding, &stop));
                 }
-                if let Ok(c) = conn {
-                    held.push(c);
-                }
-            }
-        });
-        SilentServer { addr, stop }
+            });
+        }
+        SilentServer {
+            addr,
+            holding,
+            stop,
+        }
     }
 
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    /// Every connection accepted so far (by the whole group, for [`Self::released_together`]).
+    pub fn connections(&self) -> Vec<HeldConnection> {
+        self.holding.log().connections.clone()
+    }
+
+    /// The most connections that were open at the same moment (on the whole group).
+    pub fn max_open(&self) -> usize {
+        self.holding.log().max_open
+    }
+
+    /// Waits until every connection accepted so far has ended, then returns them all. A
+    /// connection ends when the client leaves, or at the latest when the hold runs out,
+    /// the group is released, or the server is dropped.
+    pub fn wait_all_ended(&self) -> Vec<HeldConnection> {
+        let mut log = self.holding.log();
+        while log.connections.iter().any(|c| c.ended.is_none()) {
+            log = self
+                .holding
+                .changed
+                .wait(log)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        log.connections.clone()
     }
 }
 
@@ -508,6 +636,40 @@ impl Drop for SilentServer {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
     }
+}
+
+/// Read (and never answer) until the client leaves or the server lets go; record which.
+fn hold_connection(mut conn: TcpStream, index: usize, holding: &Holding, stop: &AtomicBool) {
+    // A blocking read wakes as soon as the client closes; the short timeout only lets the
+    // loop see the server's own reasons to let go.
+    let _ = conn.set_read_timeout(Some(Duration::from_millis(10)));
+    let accepted = Instant::now();
+    let mut buf = [0u8; 4096];
+    let end = loop {
+        if stop.load(Ordering::SeqCst)
+            || holding.log().released
+            || holding.hold.is_some_and(|h| accepted.elapsed() >= h)
+        {
+            break HeldEnd::ByServer;
+        }
+        match conn.read(&mut buf) {
+            Ok(0) => break HeldEnd::ByClient,
+            Ok(n) => holding.log().connections[index].bytes_in += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => break HeldEnd::ByClient,
+        }
+    };
+    let _ = conn.shutdown(Shutdown::Both);
+    let mut log = holding.log();
+    log.open -= 1;
+    log.connections[index].ended = Some((Instant::now(), end));
+    holding.changed.notify_all();
 }
 
 /// An address on loopback where nothing listens (bound, then released).
