@@ -464,7 +464,7 @@ fn mint_is_not_retried_on_server_errors_timeouts_or_lost_connections() {
     assert_eq!(fake.requests().len(), 1);
 
     let fake = FakeCoreweave::start();
-    fake.script([Reply::status(200).after(Duration::from_secs(2))]);
+    fake.script([Reply::status(200).after(Duration::from_secs(60))]);
     let c = ApiConfig::resolve(Some(&fake.url()), Some("300ms")).unwrap();
     let e = mint_service_account_token(
         &c,
@@ -571,7 +571,7 @@ fn environment_names_the_endpoint_and_the_timeout() {
     assert_eq!(fake.requests().len(), 2);
 
     let slow = FakeCoreweave::start();
-    slow.script((0..10).map(|_| Reply::principal("u", "o").after(Duration::from_secs(3))));
+    slow.script((0..10).map(|_| Reply::principal("u", "o").after(Duration::from_secs(60))));
     let o = sb
         .cmd(Some(&k))
         .env("COREWEAVE_API_ENDPOINT", slow.url())

