@@ -6,18 +6,20 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, ensure, Context, Result};
 use xtask::{
-    archive_name, host_os_arch, os_arch_of_target, pack, render, validate, BINARY,
-    COMPLETER_SCRIPT, PLACEHOLDER_SHA256, TEMPLATE_PATH,
+    archive_name, host_os_arch, os_arch_of_target, pack, render, validate, Binaries, BINARY,
+    COMPLETER_SCRIPT, NETWORK_BINARY, PLACEHOLDER_SHA256, TEMPLATE_PATH,
 };
 
 const USAGE: &str = "\
 usage:
-  cargo xtask dist [--target TRIPLE] [--builder cargo|cross|zigbuild] [--binary PATH]
+  cargo xtask dist [--target TRIPLE] [--builder cargo|cross|zigbuild] [--bin-dir DIR]
                    [--out DIR] [--sha256 OS_ARCH=HEX]...
-      Build `cargo build --release --locked` for the host or TRIPLE (unless --binary
-      names a built one), pack kubectl-coreweave_v<version>_<os>_<arch>.tar.gz (.zip on
-      Windows) into DIR (default <target-dir>/dist) with a .sha256 file beside it, and
-      render DIR/krew.yaml for it (other platforms: --sha256 values, else 64 zeros).
+      Build both executables, kubectl-coreweave and coreweave-net, with `cargo build
+      --release --locked` for the host or TRIPLE (unless --bin-dir names a folder that
+      holds both already built, named as cargo names them: .exe for a Windows TRIPLE),
+      pack them into kubectl-coreweave_v<version>_<os>_<arch>.tar.gz (.zip on Windows)
+      in --out (default <target-dir>/dist) with a .sha256 file beside it, and render
+      krew.yaml there for it (other platforms: --sha256 values, else 64 zeros).
   cargo xtask render [--version vX.Y.Z] [--sha256 OS_ARCH=HEX]... [--require-all]
                      [--template PATH] [--out PATH]
       Render the krew manifest from plugin-manifest/coreweave.yaml.tmpl (stdout unless
@@ -170,7 +172,16 @@ fn cargo_metadata() -> Result<(PathBuf, String)> {
 }
 
 fn dist(args: &[String]) -> Result<ExitCode> {
-    let o = parse_opts(args, &["target", "builder", "binary", "out", "sha256"], &[])?;
+    let o = parse_opts(
+        args,
+        &["target", "builder", "bin-dir", "binary", "out", "sha256"],
+        &[],
+    )?;
+    ensure!(
+        o.one("binary")?.is_none(),
+        "--binary is gone: the archive carries two executables; give --bin-dir DIR, the \
+         folder that holds {BINARY} and {NETWORK_BINARY}"
+    );
     ensure!(
         o.positional.is_empty(),
         "unexpected argument {:?}",
@@ -183,15 +194,14 @@ fn dist(args: &[String]) -> Result<ExitCode> {
         Some(t) => os_arch_of_target(t)?,
         None => host_os_arch()?,
     };
-    let exe = if os == "windows" { ".exe" } else { "" };
 
-    let binary = match o.one("binary")? {
-        Some(b) => {
+    let bin_dir = match o.one("bin-dir")? {
+        Some(d) => {
             ensure!(
                 o.one("builder")?.is_none(),
-                "--builder builds; --binary names a binary already built: give one"
+                "--builder builds; --bin-dir names executables already built: give one"
             );
-            PathBuf::from(b)
+            PathBuf::from(d)
         }
         None => {
             let builder = o.one("builder")?.unwrap_or("cargo");
@@ -208,6 +218,8 @@ fn dist(args: &[String]) -> Result<ExitCode> {
                 BINARY,
                 "--bin",
                 BINARY,
+                "--bin",
+                NETWORK_BINARY,
             ]);
             if let Some(t) = target {
                 argv.extend(["--target", t]);
@@ -227,10 +239,10 @@ fn dist(args: &[String]) -> Result<ExitCode> {
             if let Some(t) = target {
                 p.push(t);
             }
-            p.join("release").join(format!("{BINARY}{exe}"))
+            p.join("release")
         }
     };
-    ensure!(binary.is_file(), "no binary at {}", binary.display());
+    let binaries = Binaries::in_dir(&bin_dir, os)?;
 
     let out_dir = match o.one("out")? {
         Some(d) => PathBuf::from(d),
@@ -239,7 +251,7 @@ fn dist(args: &[String]) -> Result<ExitCode> {
     let completer = (os != "windows").then_some(COMPLETER_SCRIPT);
     let root = workspace_root();
     let archive = pack(
-        &binary,
+        &binaries,
         &root.join("LICENSE"),
         completer,
         &out_dir,
@@ -274,8 +286,12 @@ fn dist(args: &[String]) -> Result<ExitCode> {
     std::fs::write(&manifest_path, &manifest)
         .with_context(|| format!("cannot write {}", manifest_path.display()))?;
 
-    let size = std::fs::metadata(&binary)?.len();
-    println!("binary   {} ({size} bytes)", binary.display());
+    for exe in [&binaries.plugin, &binaries.network] {
+        let size = std::fs::metadata(exe)
+            .with_context(|| format!("cannot read {}", exe.display()))?
+            .len();
+        println!("binary   {} ({size} bytes)", exe.display());
+    }
     println!("archive  {}", archive.path.display());
     println!("sha256   {}", archive.sha256);
     println!("manifest {}", manifest_path.display());

@@ -1,6 +1,9 @@
-//! Pack the real plugin, install it the way krew does, and let the real kubectl find and
-//! run it: `kubectl plugin list`, `kubectl coreweave version`, and `kubectl coreweave
-//! <TAB>` through the completion file the caveats tell users to copy.
+//! Pack the real plugin (both executables), install it the way krew does, and let the
+//! real kubectl find and run it: `kubectl plugin list`, `kubectl coreweave version`,
+//! `token show --raw` (stays in kubectl-coreweave), `token show --check` (handed through
+//! krew's link to coreweave-net in the store folder; it only reaches a closed loopback
+//! port, never the internet), and `kubectl coreweave <TAB>` through the completion file
+//! the caveats tell users to copy.
 #![cfg(unix)]
 
 mod common;
@@ -11,11 +14,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
-use xtask::{host_os_arch, krew_install, pack, render, sha256_file, validate, COMPLETER_SCRIPT};
+use xtask::{
+    host_os_arch, krew_install, list_archive, pack, render, sha256_file, validate, Binaries,
+    COMPLETER_SCRIPT,
+};
 
-/// The root package's binary, built by `cargo build --locked` into the target directory
-/// and profile this test was built in (so it shares that build's cache and lock).
-fn plugin_binary() -> PathBuf {
+/// The token in the test's kubeconfig; no real secret.
+const TOKEN: &str = "CW-SECRET-krew-e2e-CANARY-0001";
+/// A loopback port nothing listens on (discard): the check fails fast and stays local.
+const CLOSED_API: &str = "http://127.0.0.1:9";
+/// What kubectl-coreweave says when coreweave-net is not beside it.
+const NOT_BESIDE: &str = "should be installed beside kubectl-coreweave";
+
+/// The root package's two executables, built by `cargo build --locked` into the target
+/// directory and profile this test was built in (so it shares that build's cache and lock).
+fn plugin_binaries() -> Binaries {
     let exe = std::env::current_exe().expect("current_exe");
     // <target-dir>[/<triple>]/<profile>/deps/<this test>
     let deps = exe.parent().expect("test binary in deps/");
@@ -47,9 +60,28 @@ fn plugin_binary() -> PathBuf {
         "kubectl-coreweave",
         "--bin",
         "kubectl-coreweave",
+        "--bin",
+        "coreweave-net",
     ])
     .env("CARGO_TARGET_DIR", &target_dir)
     .current_dir(workspace_root());
+    // Cargo runs this test with the xtask package's own variables (CARGO_PKG_NAME=xtask,
+    // CARGO_MANIFEST_DIR, …). ring's build script reruns when those change, so passing them
+    // on would make this build and the workspace's own build in the same target folder
+    // rebuild ring, rustls, kube and the plugin in turn.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        let set_by_cargo_for_this_test = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_"]
+            .iter()
+            .any(|p| k.starts_with(p))
+            || matches!(
+                &*k,
+                "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
+            );
+        if set_by_cargo_for_this_test {
+            cmd.env_remove(&key);
+        }
+    }
     match profile.as_str() {
         "debug" => {}
         "release" => {
@@ -71,14 +103,12 @@ fn plugin_binary() -> PathBuf {
         cmd,
         String::from_utf8_lossy(&out.stderr)
     );
-    let bin = profile_dir.join("kubectl-coreweave");
-    assert!(
-        bin.is_file(),
-        "cargo build succeeded but there is no {} (target dir {}, profile {profile})",
-        bin.display(),
-        target_dir.display()
-    );
-    bin
+    Binaries::in_dir(profile_dir, std::env::consts::OS).unwrap_or_else(|e| {
+        panic!(
+            "cargo build succeeded but {e:#} (target dir {}, profile {profile})",
+            target_dir.display()
+        )
+    })
 }
 
 /// kubectl from the test's PATH. Never skipped: CI installs it.
@@ -95,14 +125,42 @@ fn kubectl() -> PathBuf {
 }
 
 fn run(kubectl: &Path, path_env: &str, home: &Path, args: &[&str]) -> Output {
+    run_with(kubectl, path_env, home, &home.join("no-kubeconfig"), args)
+}
+
+/// kubectl with nothing of the caller's environment but what is given: no proxy variables,
+/// no real kubeconfig, and the CoreWeave API at a closed loopback port.
+fn run_with(
+    kubectl: &Path,
+    path_env: &str,
+    home: &Path,
+    kubeconfig: &Path,
+    args: &[&str],
+) -> Output {
     Command::new(kubectl)
         .args(args)
         .env_clear()
         .env("PATH", path_env)
         .env("HOME", home)
-        .env("KUBECONFIG", home.join("no-kubeconfig"))
+        .env("KUBECONFIG", kubeconfig)
+        .env("COREWEAVE_API_ENDPOINT", CLOSED_API)
+        .current_dir(home)
         .output()
         .unwrap_or_else(|e| panic!("cannot run kubectl {args:?}: {e}"))
+}
+
+fn kubeconfig(home: &Path) -> PathBuf {
+    let path = home.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: k\n  cluster:\n    server: \
+             https://127.0.0.1:9\ncontexts:\n- name: c\n  context:\n    cluster: k\n    \
+             user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: {TOKEN}\n"
+        ),
+    )
+    .unwrap();
+    path
 }
 
 fn text(out: &Output) -> (String, String) {
@@ -115,14 +173,14 @@ fn text(out: &Output) -> (String, String) {
 #[test]
 fn pack_install_like_krew_and_run_through_kubectl() {
     let kubectl = kubectl();
-    let binary = plugin_binary();
+    let binaries = plugin_binaries();
     let version = cargo_version_v();
     let (os, arch) = host_os_arch().unwrap();
     let tmp = tempfile::tempdir().unwrap();
 
     // Pack, render the manifest for this archive, and check they agree.
     let archive = pack(
-        &binary,
+        &binaries,
         &workspace_root().join("LICENSE"),
         Some(COMPLETER_SCRIPT),
         &tmp.path().join("dist"),
@@ -137,6 +195,19 @@ fn pack_install_like_krew_and_run_through_kubectl() {
     let declared = xtask::manifest_sha256(&manifest, os, arch).unwrap();
     assert_eq!(declared.as_deref(), Some(archive.sha256.as_str()));
     assert_eq!(sha256_file(&archive.path).unwrap(), archive.sha256);
+    let entries = list_archive(&archive.path).unwrap();
+    let listing: Vec<(&str, u32)> = entries.iter().map(|(n, m, _)| (n.as_str(), *m)).collect();
+    assert_eq!(
+        listing,
+        [
+            ("kubectl-coreweave", 0o755),
+            ("coreweave-net", 0o755),
+            ("LICENSE", 0o644),
+            ("kubectl_complete-coreweave", 0o755),
+        ]
+    );
+    assert!(entries[0].2 == std::fs::read(&binaries.plugin).unwrap());
+    assert!(entries[1].2 == std::fs::read(&binaries.network).unwrap());
 
     // Install into a krew-like root: store/coreweave/<version>/, bin/kubectl-coreweave.
     let root = tmp.path().join("krew");
@@ -150,11 +221,19 @@ fn pack_install_like_krew_and_run_through_kubectl() {
             .join("kubectl-coreweave")
     );
     let store = root.join("store/coreweave").join(&version);
-    assert_eq!(
-        std::fs::read(store.join("kubectl-coreweave")).unwrap(),
-        std::fs::read(&binary).unwrap()
+    assert!(
+        std::fs::read(store.join("kubectl-coreweave")).unwrap()
+            == std::fs::read(&binaries.plugin).unwrap()
     );
-    for f in ["kubectl-coreweave", "kubectl_complete-coreweave"] {
+    assert!(
+        std::fs::read(store.join("coreweave-net")).unwrap()
+            == std::fs::read(&binaries.network).unwrap()
+    );
+    for f in [
+        "kubectl-coreweave",
+        "coreweave-net",
+        "kubectl_complete-coreweave",
+    ] {
         let mode = std::fs::metadata(store.join(f))
             .unwrap()
             .permissions()
@@ -198,6 +277,59 @@ fn pack_install_like_krew_and_run_through_kubectl() {
         stdout.starts_with(&format!("{want} ")) || stdout.trim_end() == want,
         "kubectl coreweave version printed {stdout:?}, want it to start with {want:?}"
     );
+
+    // `token show --raw` stays in kubectl-coreweave and prints the token alone.
+    let config = kubeconfig(&home);
+    let out = run_with(
+        &kubectl,
+        &path_env,
+        &home,
+        &config,
+        &["coreweave", "token", "show", "--raw"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "token show --raw failed: {stderr}");
+    assert_eq!(stdout, format!("{TOKEN}\n"));
+
+    // `token show --check` runs through krew's link; kubectl-coreweave must find
+    // coreweave-net in the store folder the link leads to, and it is coreweave-net that
+    // fails: the API is a closed loopback port.
+    let check = ["coreweave", "token", "show", "--check"];
+    let out = run_with(&kubectl, &path_env, &home, &config, &check);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "token show --check:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        !stderr.contains(NOT_BESIDE) && !stderr.contains("cannot run"),
+        "the hand-off to coreweave-net failed: {stderr}"
+    );
+    assert!(
+        stderr.contains("cannot reach the CoreWeave API") && stderr.contains("127.0.0.1:9"),
+        "not coreweave-net's network error: {stderr}"
+    );
+    assert!(
+        !stdout.contains("CANARY") && !stderr.contains("CANARY"),
+        "the token leaked:\n{stdout}\n{stderr}"
+    );
+
+    // Control: the assertion above tells the two apart. Without coreweave-net in the store
+    // folder, the same command fails with the missing-file error, not a network one.
+    // The plugin names the folder of its resolved path (where /tmp is a link, not `store`).
+    let net = std::fs::canonicalize(&store).unwrap().join("coreweave-net");
+    let aside = tmp.path().join("coreweave-net.aside");
+    std::fs::rename(&net, &aside).unwrap();
+    let out = run_with(&kubectl, &path_env, &home, &config, &check);
+    let (_, stderr) = text(&out);
+    std::fs::rename(&aside, &net).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(NOT_BESIDE) && stderr.contains(&net.display().to_string()),
+        "without coreweave-net: {stderr}"
+    );
+    assert!(!stderr.contains("CoreWeave API"), "{stderr}");
 
     // Completion: do what the caveats say (copy the completion file next to the link),
     // then ask kubectl to complete `kubectl coreweave <TAB>`.

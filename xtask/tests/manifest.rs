@@ -239,6 +239,100 @@ fn refuses_a_bin_that_is_not_among_the_files_targets() {
     assert_refused("to: .", "to: ./", "not a clean path");
 }
 
+/// A unix platform's `files` entry for the network executable, as the template has it.
+const NET_FILE: &str = "    - from: coreweave-net\n      to: .\n";
+const NET_FILE_EXE: &str = "    - from: coreweave-net.exe\n      to: .\n";
+
+#[test]
+fn template_installs_the_network_executable_on_every_platform() {
+    let t = template();
+    let platforms = RELEASE_PLATFORMS.len();
+    let unix = RELEASE_PLATFORMS
+        .iter()
+        .filter(|p| p.os != "windows")
+        .count();
+    assert_eq!(t.matches(NET_FILE).count(), unix);
+    assert_eq!(t.matches(NET_FILE_EXE).count(), platforms - unix);
+    assert_eq!(t.matches("    files:\n").count(), platforms);
+}
+
+#[test]
+fn refuses_platform_files_without_the_network_executable() {
+    // Left out of the first (linux/amd64) platform, or of the Windows one.
+    assert_refused(
+        NET_FILE,
+        "",
+        "spec.platforms[0]: `files` do not install \"coreweave-net\" beside bin \"kubectl-coreweave\"",
+    );
+    assert_refused(
+        NET_FILE_EXE,
+        "",
+        "spec.platforms[4]: `files` do not install \"coreweave-net.exe\" beside bin",
+    );
+    // On Windows the plugin runs coreweave-net.exe; a file without .exe is not it.
+    assert_refused(
+        NET_FILE_EXE,
+        "    - from: coreweave-net.exe\n      to: coreweave-net\n",
+        "do not install \"coreweave-net.exe\"",
+    );
+    // Installed, but not in the folder of bin, the only place the plugin looks.
+    assert_refused(
+        NET_FILE,
+        "    - from: coreweave-net\n      to: net/coreweave-net\n",
+        "beside bin",
+    );
+    let good = valid_manifest();
+    let moved_bin = good
+        .replacen(
+            "    bin: kubectl-coreweave\n",
+            "    bin: sub/kubectl-coreweave\n",
+            1,
+        )
+        .replacen(
+            "    - from: kubectl-coreweave\n      to: .\n",
+            "    - from: kubectl-coreweave\n      to: sub/kubectl-coreweave\n",
+            1,
+        );
+    let errs = validate(&moved_bin).expect_err("coreweave-net is not beside sub/kubectl-coreweave");
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("\"sub/coreweave-net\" beside bin \"sub/kubectl-coreweave\"")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn accepts_the_network_executable_by_glob_by_default_files_or_beside_a_moved_bin() {
+    let good = valid_manifest();
+    let first_files = format!(
+        "    files:\n    - from: kubectl-coreweave\n      to: .\n{NET_FILE}    - from: LICENSE\n      to: .\n    - from: kubectl_complete-coreweave\n      to: .\n"
+    );
+    assert!(good.contains(&first_files), "the template's files changed");
+    // Every file of the archive into the plugin's folder.
+    let star = good.replacen(
+        &first_files,
+        "    files:\n    - from: \"*\"\n      to: .\n",
+        1,
+    );
+    assert_eq!(validate(&star), Ok(()));
+    // No `files`: krew's default, the whole archive.
+    let default = good.replacen(&first_files, "", 1);
+    assert_eq!(validate(&default), Ok(()));
+    // Both executables in the same sub-folder.
+    let sub = good
+        .replacen(
+            "    bin: kubectl-coreweave\n",
+            "    bin: sub/kubectl-coreweave\n",
+            1,
+        )
+        .replacen(
+            &first_files,
+            "    files:\n    - from: \"*\"\n      to: sub\n",
+            1,
+        );
+    assert_eq!(validate(&sub), Ok(()));
+}
+
 #[test]
 fn refuses_a_description_line_over_80_columns() {
     assert_refused(
@@ -276,6 +370,10 @@ fn check_manifest_command_exits_non_zero_with_the_reasons() {
     .unwrap();
     let misnamed = dir.path().join("other.yaml");
     std::fs::write(&misnamed, valid_manifest()).unwrap();
+    let no_net = dir.path().join("no-net");
+    std::fs::create_dir_all(&no_net).unwrap();
+    let no_net = no_net.join("coreweave.yaml");
+    std::fs::write(&no_net, valid_manifest().replace(NET_FILE, "")).unwrap();
 
     let run = |args: &[&std::path::Path]| {
         Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -295,6 +393,10 @@ fn check_manifest_command_exits_non_zero_with_the_reasons() {
     for (path, expect) in [
         (&bad, "kind is Some(\"Plugins\")"),
         (&misnamed, "plugins/coreweave.yaml"),
+        (
+            &no_net,
+            "spec.platforms[3]: `files` do not install \"coreweave-net\" beside bin",
+        ),
     ] {
         let out = run(&[path]);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -102,6 +102,11 @@ fn each_build_runs_xtask_dist_and_uploads() {
             .any(|r| r.contains("cargo xtask dist --target ${{ matrix.target }}")),
         "no `cargo xtask dist --target` step: {runs:#?}"
     );
+    // `--binary` named one executable; the archive now needs two (`--bin-dir`).
+    assert!(
+        !runs.iter().any(|r| r.contains("--binary")),
+        "a step passes --binary, which `cargo xtask dist` no longer takes: {runs:#?}"
+    );
     let uploads = job["steps"].as_array().unwrap().iter().any(|s| {
         s["uses"]
             .as_str()
