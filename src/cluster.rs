@@ -94,7 +94,10 @@ impl std::fmt::Debug for ClusterTarget {
             .field("ca", &self.ca)
             .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
             .field("tls_server_name", &self.tls_server_name)
-            .field("proxy_url", &self.proxy_url.as_deref().map(without_userinfo))
+            .field(
+                "proxy_url",
+                &self.proxy_url.as_deref().map(without_userinfo),
+            )
             .finish()
     }
 }
@@ -867,7 +870,10 @@ mod tests {
             proxy_url: Some("http://user:hunter2@proxy:3128".into()),
         };
         let shown = format!("{t:?}");
-        assert!(!shown.contains("hunter2") && shown.contains("proxy:3128"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("proxy:3128"),
+            "{shown}"
+        );
         assert_eq!(
             without_userinfo("http://user:pa/ss@proxy:3128"),
             "http://proxy:3128"
