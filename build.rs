@@ -23,11 +23,29 @@ fn main() {
         std::env::var("TARGET").unwrap_or_default()
     );
     println!("cargo:rerun-if-env-changed=KUBECTL_COREWEAVE_COMMIT");
-    // HEAD moves on commit and checkout; the ref file it names moves on commit.
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    if let Ok(head) = std::fs::read_to_string(".git/HEAD") {
-        if let Some(r) = head.strip_prefix("ref: ") {
-            println!("cargo:rerun-if-changed=.git/{}", r.trim());
-        }
+    // HEAD moves on checkout, the ref it names on commit. `git rev-parse --git-path` finds
+    // them in a linked worktree too (where `.git` is a file). Only files that exist are
+    // watched: cargo reruns a build script on every build for a missing one.
+    for path in git_paths() {
+        println!("cargo:rerun-if-changed={path}");
     }
+}
+
+fn git_paths() -> Vec<String> {
+    let git_path = |name: &str| -> Option<String> {
+        let out = Command::new("git")
+            .args(["rev-parse", "--git-path", name])
+            .output()
+            .ok()?;
+        let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && std::path::Path::new(&p).is_file()).then_some(p)
+    };
+    let Some(head) = git_path("HEAD") else {
+        return Vec::new();
+    };
+    let named = std::fs::read_to_string(&head)
+        .ok()
+        .and_then(|h| h.strip_prefix("ref: ").map(|r| r.trim().to_string()))
+        .and_then(|r| git_path(&r));
+    std::iter::once(head).chain(named).collect()
 }
