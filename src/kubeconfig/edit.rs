@@ -24,7 +24,8 @@ use std::fmt;
 use granit_parser::{Event, Parser, ScalarStyle};
 
 use super::yaml_tree::{
-    self, marker_position, parser_options, Doc, Kind, Node, NodeId, Stream, TagClass,
+    self, apply_splices, check_splices, marker_position, parser_options, ApplyFault, Doc, Kind,
+    Node, NodeId, Splice, SpliceFault, Stream, TagClass,
 };
 
 /// Replace `users[name == user].user.token` in the first YAML document with `new_token`.
@@ -150,7 +151,7 @@ fn replace_general(src: &str, wanted: &[(&str, &str)]) -> Result<String, EditErr
     let wanted = wanted.to_vec();
     let doc = Doc::parse(src, Stream::Keep)?;
     let splices = plan(src, &doc, &wanted)?;
-    let out = apply_splices(src, &splices)?;
+    let out = apply(src, &splices)?;
     verify(src, &out, &doc, &splices, &wanted)?;
     Ok(out)
 }
@@ -170,7 +171,7 @@ fn replace_fast(src: &str, wanted: &[(&str, &str)]) -> Option<String> {
         return None;
     }
     let (mut expected, spans) = super::fast::parse_with_token_spans(doc)?;
-    let mut splices: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    let mut splices: Vec<Splice> = Vec::new();
     for (user, new_token) in wanted {
         let mut hits = expected
             .users
@@ -190,29 +191,27 @@ fn replace_fast(src: &str, wanted: &[(&str, &str)]) -> Option<String> {
             _ => double_quoted(new_token),
         };
         entry.user.get_or_insert_with(Default::default).token = Some((*new_token).to_owned());
-        splices.push((span.range.clone(), text));
+        splices.push(Splice {
+            start: span.range.start,
+            end: span.range.end,
+            text,
+        });
     }
-    splices.sort_by_key(|(r, _)| r.start);
-    let mut out =
-        String::with_capacity(src.len() + splices.iter().map(|(_, t)| t.len()).sum::<usize>());
-    let mut cursor = 0;
-    for (range, text) in &splices {
-        out.push_str(src.get(cursor..range.start)?);
-        out.push_str(text);
-        cursor = range.end;
+    splices.sort_by_key(|s| s.start);
+    if splices.last().is_some_and(|s| s.end > doc.len()) {
+        return None;
     }
-    let new_doc_end = out.len() + doc.len().checked_sub(cursor)?;
-    out.push_str(src.get(cursor..)?);
+    let out = apply_splices(src, &splices).ok()?;
+    // Only the first document changed length: later bytes (blank here) follow it as before.
+    let new_doc_end = out.len().checked_sub(src.len().checked_sub(doc.len())?)?;
     let actual = super::fast::parse(out.get(..new_doc_end)?)?;
     (actual == expected).then_some(out)
 }
 
-/// One planned replacement of source bytes `start..end`.
+/// One planned token replacement, and what the edited text must hold in its place.
 #[derive(Debug, Clone)]
-struct Splice {
-    start: usize,
-    end: usize,
-    replacement: String,
+struct TokenSplice {
+    splice: Splice,
     /// Index of the replaced scalar among the non-comment events of the original stream.
     event: usize,
     /// The style the replacement parses back as.
@@ -403,7 +402,7 @@ struct Slot<'e> {
     value: NodeId,
 }
 
-fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<Splice>, EditError> {
+fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<TokenSplice>, EditError> {
     let (users_key, users) = find_users_list(doc)?;
     let entries = index_user_entries(doc, users)?;
 
@@ -446,7 +445,7 @@ fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<Splice>
             .map_or(slot.key, |s| s.key);
         splices.push(splice_for(src, doc, slot, key, target)?);
     }
-    splices.sort_by_key(|s| s.start);
+    splices.sort_by_key(|s| s.splice.start);
     Ok(splices)
 }
 
@@ -693,7 +692,7 @@ fn splice_for(
     slot: &Slot<'_>,
     key: NodeId,
     target: NodeId,
-) -> Result<Splice, EditError> {
+) -> Result<TokenSplice, EditError> {
     let node = doc.node(target)?;
     let Kind::Scalar { style, .. } = node.kind else {
         return Err(internal("token target is not a scalar"));
@@ -757,10 +756,12 @@ fn splice_for(
             (start, end, text, ScalarStyle::DoubleQuoted)
         }
     };
-    Ok(Splice {
-        start,
-        end,
-        replacement,
+    Ok(TokenSplice {
+        splice: Splice {
+            start,
+            end,
+            text: replacement,
+        },
         event: node.event,
         style: new_style,
         new_token: new_token.to_owned(),
@@ -906,26 +907,11 @@ fn single_quoted(value: &str) -> Option<String> {
     Some(format!("'{}'", value.replace('\'', "''")))
 }
 
-fn apply_splices(src: &str, splices: &[Splice]) -> Result<String, EditError> {
-    let added: usize = splices.iter().map(|s| s.replacement.len()).sum();
-    let mut out = String::with_capacity(src.len().saturating_add(added));
-    let mut cursor = 0usize;
-    for splice in splices {
-        if splice.start < cursor || splice.end < splice.start {
-            return Err(internal("overlapping token spans"));
-        }
-        let keep = src
-            .get(cursor..splice.start)
-            .ok_or_else(|| internal("splice is not on character boundaries"))?;
-        out.push_str(keep);
-        out.push_str(&splice.replacement);
-        cursor = splice.end;
-    }
-    let rest = src
-        .get(cursor..)
-        .ok_or_else(|| internal("splice is not on character boundaries"))?;
-    out.push_str(rest);
-    Ok(out)
+fn apply(src: &str, splices: &[TokenSplice]) -> Result<String, EditError> {
+    apply_splices(src, splices.iter().map(|s| &s.splice)).map_err(|fault| match fault {
+        ApplyFault::Overlap => internal("overlapping token spans"),
+        ApplyFault::NotOnCharBoundary => internal("splice is not on character boundaries"),
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -938,11 +924,20 @@ pub(super) fn verification(reason: impl Into<String>) -> EditError {
     }
 }
 
+/// The edited text does not parse; only the position is reported.
+pub(super) fn unparsable_edit(err: &granit_parser::ScanError) -> EditError {
+    verification(format!(
+        "the edited text does not parse at {}:{}",
+        err.marker().line(),
+        err.marker().col().saturating_add(1)
+    ))
+}
+
 fn verify(
     src: &str,
     out: &str,
     doc: &Doc<'_>,
-    splices: &[Splice],
+    splices: &[TokenSplice],
     wanted: &[(&str, &str)],
 ) -> Result<(), EditError> {
     verify_bytes(src, out, doc, splices)?;
@@ -950,70 +945,38 @@ fn verify(
     verify_data(src, out, wanted)
 }
 
-/// Bytes outside the splices are identical, and the first document's end moved by exactly
-/// the size change of the splices (all of which lie inside it).
+/// Bytes outside the splices are identical, and every splice lies inside the first
+/// document.
 fn verify_bytes(
     src: &str,
     out: &str,
     doc: &Doc<'_>,
-    splices: &[Splice],
-) -> Result<usize, EditError> {
+    splices: &[TokenSplice],
+) -> Result<(), EditError> {
     let doc_end = doc
         .doc_end
         .ok_or_else(|| verification("the original first document has no end"))?;
-    let mut src_cursor = 0usize;
-    let mut out_cursor = 0usize;
-    for splice in splices {
-        let gap = splice
-            .start
-            .checked_sub(src_cursor)
-            .ok_or_else(|| verification("token spans overlap"))?;
-        let out_gap_end = out_cursor
-            .checked_add(gap)
-            .ok_or_else(|| verification("offset overflow"))?;
-        if src.as_bytes().get(src_cursor..splice.start)
-            != out.as_bytes().get(out_cursor..out_gap_end)
-        {
-            return Err(verification("text outside the token spans changed"));
-        }
-        let out_splice_end = out_gap_end
-            .checked_add(splice.replacement.len())
-            .ok_or_else(|| verification("offset overflow"))?;
-        if out.as_bytes().get(out_gap_end..out_splice_end) != Some(splice.replacement.as_bytes()) {
-            return Err(verification("a replaced token span has unexpected content"));
-        }
-        if splice.end > doc_end {
-            return Err(verification("a token span lies outside the first document"));
-        }
-        src_cursor = splice.end;
-        out_cursor = out_splice_end;
-    }
-    if src.as_bytes().get(src_cursor..) != out.as_bytes().get(out_cursor..) {
-        return Err(verification("text after the last token changed"));
-    }
-    let tail = src
-        .len()
-        .checked_sub(doc_end)
-        .ok_or_else(|| verification("document end beyond the text"))?;
-    out.len()
-        .checked_sub(tail)
-        .ok_or_else(|| verification("edited text is shorter than the trailing documents"))
+    check_splices(src, out, splices.iter().map(|s| &s.splice), doc_end).map_err(|fault| {
+        verification(match fault {
+            SpliceFault::Overlap => "token spans overlap",
+            SpliceFault::PastDocumentEnd => "a token span lies outside the first document",
+            SpliceFault::OutsideChanged => "text outside the token spans changed",
+            SpliceFault::SpliceChanged => "a replaced token span has unexpected content",
+            SpliceFault::TailChanged => "text after the last token changed",
+            SpliceFault::Overflow => "offset overflow",
+        })
+    })?;
+    Ok(())
 }
 
 /// The edited text's event stream equals the original one except for the replaced scalars,
 /// which carry the new value, the chosen style and their original anchor and tag.
-fn verify_events(out: &str, doc: &Doc<'_>, splices: &[Splice]) -> Result<(), EditError> {
-    let by_event: HashMap<usize, &Splice> = splices.iter().map(|s| (s.event, s)).collect();
+fn verify_events(out: &str, doc: &Doc<'_>, splices: &[TokenSplice]) -> Result<(), EditError> {
+    let by_event: HashMap<usize, &TokenSplice> = splices.iter().map(|s| (s.event, s)).collect();
     let mut index = 0usize;
     let mut comment = 0usize;
     for item in Parser::new_from_str_with_options(out, parser_options(true)) {
-        let (event, span) = item.map_err(|e| {
-            verification(format!(
-                "the edited text does not parse at {}:{}",
-                e.marker().line(),
-                e.marker().col().saturating_add(1)
-            ))
-        })?;
+        let (event, span) = item.map_err(|e| unparsable_edit(&e))?;
         // Comment placement hints may shift when a scalar's style changes; their text and
         // order may not.
         if let Event::Comment(text, _) = &event {
@@ -1100,6 +1063,7 @@ fn verify_data(src: &str, out: &str, wanted: &[(&str, &str)]) -> Result<(), Edit
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kubeconfig::extension::data_options;
 
     #[test]
     fn fast_path_is_taken_and_agrees_with_the_general_editor() {
@@ -1123,26 +1087,6 @@ mod tests {
         )
         .is_none());
         assert!(replace_fast("users:\n- name: u\n  user: {}\n", &[("u", "CW-SECRET-x")]).is_none());
-    }
-
-    /// An independent oracle for the tests: the first document as generic data.
-    fn data_options() -> serde_saphyr::Options {
-        let mut options = serde_saphyr::Options::default();
-        // Error text from the loader may quote source lines (and so tokens): only its
-        // location is ever reported, and snippets are not rendered at all.
-        options.with_snippet = false;
-        options.crop_radius = 0;
-        // kubectl's loader keeps the last duplicate; either way both texts are loaded alike.
-        options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-        options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
-        // Lets `~:` keys load instead of failing the whole check.
-        options.null_as_string = true;
-        if let Some(budget) = options.budget.as_mut() {
-            // Scale with large kubeconfigs; the parser itself bounds nesting.
-            budget.max_events = budget.max_events.max(8_000_000);
-            budget.max_nodes = budget.max_nodes.max(8_000_000);
-        }
-        options
     }
 
     fn run(src: &str, edits: &[(&str, &str)]) -> Result<String, EditError> {
@@ -1228,6 +1172,7 @@ mod tests {
     const NEW2: &str = "CW-SECRET-test-new-2";
 
     fn load(text: &str) -> serde_json::Value {
+        // An independent oracle: the first document as generic data.
         serde_saphyr::from_str_with_options(text, data_options()).expect("loads")
     }
 
@@ -1853,24 +1798,24 @@ users:   # people
         let wanted = [("alice", NEW)];
         let doc = Doc::parse(src, Stream::Keep).expect("parse");
         let splices = plan(src, &doc, &wanted).expect("plan");
-        let good = apply_splices(src, &splices).expect("apply");
+        let good = apply(src, &splices).expect("apply");
         assert!(verify(src, &good, &doc, &splices, &wanted).is_ok());
 
         // The text says something else than the splice claims.
         let mut wrong_value = splices.clone();
         if let Some(s) = wrong_value.first_mut() {
-            s.replacement = "CW-SECRET-test-new-9".to_owned();
+            s.splice.text = "CW-SECRET-test-new-9".to_owned();
         }
-        let out = apply_splices(src, &wrong_value).expect("apply");
+        let out = apply(src, &wrong_value).expect("apply");
         let e = verify(src, &out, &doc, &splices, &wanted).expect_err("must fail");
         assert!(matches!(e, EditError::Verification { .. }), "{e}");
 
         // The splice breaks the structure.
         let mut broken = splices.clone();
         if let Some(s) = broken.first_mut() {
-            s.replacement = "x\n  evil: 1".to_owned();
+            s.splice.text = "x\n  evil: 1".to_owned();
         }
-        let out = apply_splices(src, &broken).expect("apply");
+        let out = apply(src, &broken).expect("apply");
         assert!(verify(src, &out, &doc, &broken, &wanted).is_err());
 
         // A byte outside the splices changed.
@@ -1882,9 +1827,9 @@ users:   # people
         let doc = Doc::parse(commented, Stream::Keep).expect("parse");
         let mut splices = plan(commented, &doc, &wanted_a()).expect("plan");
         if let Some(s) = splices.first_mut() {
-            s.end = commented.len() - 1;
+            s.splice.end = commented.len() - 1;
         }
-        let out = apply_splices(commented, &splices).expect("apply");
+        let out = apply(commented, &splices).expect("apply");
         assert_eq!(
             out,
             "users:\n- name: a\n  user:\n    token: CW-SECRET-test-new-1\n"

@@ -73,9 +73,10 @@ use granit_parser::{Event, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::edit::{double_quoted, internal, unsupported, verification, EditError};
+use super::edit::{double_quoted, internal, unparsable_edit, unsupported, verification, EditError};
 use super::yaml_tree::{
-    byte_range, parser_options, Doc, Kind, Lookup, Node, NodeId, Stream, TagClass,
+    apply_splices, byte_range, check_splices, parser_options, ApplyFault, Doc, Kind, Lookup, Node,
+    NodeId, Splice, SpliceFault, Stream, TagClass,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -134,7 +135,7 @@ pub fn upsert_token_extension(
     }
     let doc = Doc::parse(src, Stream::Drop)?;
     let splices = plan(src, &doc, &wanted, ext)?;
-    let out = apply_splices(src, &splices)?;
+    let out = apply(src, &splices)?;
     verify(src, &out, &doc, &splices, &wanted, ext)?;
     Ok(out)
 }
@@ -221,14 +222,6 @@ fn duplicate_key(doc: &Doc<'_>, key: &str, what: &str, first: NodeId, second: No
 // ---------------------------------------------------------------------------------------
 // Planning: one splice per user.
 // ---------------------------------------------------------------------------------------
-
-/// Replace source bytes `start..end` (an insertion when they are equal) by `text`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Splice {
-    start: usize,
-    end: usize,
-    text: String,
-}
 
 /// How the file lays out block lists: the dash's offset from the parent key's column, and
 /// the content's offset from the dash.
@@ -805,26 +798,11 @@ fn insert_after_line(src: &str, content_end: usize, lines: &[String]) -> Result<
     })
 }
 
-fn apply_splices(src: &str, splices: &[Splice]) -> Result<String, EditError> {
-    let added: usize = splices.iter().map(|s| s.text.len()).sum();
-    let mut out = String::with_capacity(src.len().saturating_add(added));
-    let mut cursor = 0usize;
-    for splice in splices {
-        if splice.start < cursor || splice.end < splice.start {
-            return Err(internal("overlapping edits"));
-        }
-        let keep = src
-            .get(cursor..splice.start)
-            .ok_or_else(|| internal("edit is not on character boundaries"))?;
-        out.push_str(keep);
-        out.push_str(&splice.text);
-        cursor = splice.end;
-    }
-    let rest = src
-        .get(cursor..)
-        .ok_or_else(|| internal("edit is not on character boundaries"))?;
-    out.push_str(rest);
-    Ok(out)
+fn apply(src: &str, splices: &[Splice]) -> Result<String, EditError> {
+    apply_splices(src, splices).map_err(|fault| match fault {
+        ApplyFault::Overlap => internal("overlapping edits"),
+        ApplyFault::NotOnCharBoundary => internal("edit is not on character boundaries"),
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -871,57 +849,24 @@ fn verify_bytes(
     splices: &[Splice],
     doc_end: usize,
 ) -> Result<usize, EditError> {
-    let mut src_cursor = 0usize;
-    let mut out_cursor = 0usize;
-    let mut growth: isize = 0;
-    for splice in splices {
-        if splice.start < src_cursor || splice.end < splice.start || splice.end > doc_end {
-            return Err(verification(
-                "an edit lies outside the first document or overlaps another",
-            ));
-        }
-        let gap = splice.start.saturating_sub(src_cursor);
-        let out_gap_end = out_cursor
-            .checked_add(gap)
-            .ok_or_else(|| verification("offset overflow"))?;
-        if src.as_bytes().get(src_cursor..splice.start)
-            != out.as_bytes().get(out_cursor..out_gap_end)
-        {
-            return Err(verification("text outside the edits changed"));
-        }
-        let out_splice_end = out_gap_end
-            .checked_add(splice.text.len())
-            .ok_or_else(|| verification("offset overflow"))?;
-        if out.as_bytes().get(out_gap_end..out_splice_end) != Some(splice.text.as_bytes()) {
-            return Err(verification("an edit has unexpected content"));
-        }
-        let removed = isize::try_from(splice.end.saturating_sub(splice.start))
-            .map_err(|_| verification("offset overflow"))?;
-        let added =
-            isize::try_from(splice.text.len()).map_err(|_| verification("offset overflow"))?;
-        growth = growth.saturating_add(added).saturating_sub(removed);
-        src_cursor = splice.end;
-        out_cursor = out_splice_end;
-    }
-    if src.as_bytes().get(src_cursor..) != out.as_bytes().get(out_cursor..) {
-        return Err(verification("text after the last edit changed"));
-    }
-    doc_end
-        .checked_add_signed(growth)
-        .ok_or_else(|| verification("offset overflow"))
+    check_splices(src, out, splices, doc_end).map_err(|fault| {
+        verification(match fault {
+            SpliceFault::Overlap | SpliceFault::PastDocumentEnd => {
+                "an edit lies outside the first document or overlaps another"
+            }
+            SpliceFault::OutsideChanged => "text outside the edits changed",
+            SpliceFault::SpliceChanged => "an edit has unexpected content",
+            SpliceFault::TailChanged => "text after the last edit changed",
+            SpliceFault::Overflow => "offset overflow",
+        })
+    })
 }
 
 /// Parses the whole edited text and returns where its first document ends.
 fn first_document_end(text: &str) -> Result<usize, EditError> {
     let mut end = None;
     for item in Parser::new_from_str_with_options(text, parser_options(false)) {
-        let (event, span) = item.map_err(|e| {
-            verification(format!(
-                "the edited text does not parse at {}:{}",
-                e.marker().line(),
-                e.marker().col().saturating_add(1)
-            ))
-        })?;
+        let (event, span) = item.map_err(|e| unparsable_edit(&e))?;
         if matches!(event, Event::DocumentEnd) && end.is_none() {
             end = Some(byte_range(&span)?.end);
         }
@@ -929,7 +874,7 @@ fn first_document_end(text: &str) -> Result<usize, EditError> {
     end.ok_or_else(|| verification("the edited text has no document"))
 }
 
-fn data_options() -> serde_saphyr::Options {
+pub(super) fn data_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     // Error text from the loader may quote source lines (and so tokens): only its location
     // is ever reported, and snippets are not rendered at all.
@@ -1816,7 +1761,7 @@ users:
             "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # c\n---\nlater: 1\n";
         let doc = Doc::parse(src, Stream::Drop).expect("parses");
         let splices = plan(src, &doc, &["a"], &EXT).expect("plans");
-        let good = apply_splices(src, &splices).expect("applies");
+        let good = apply(src, &splices).expect("applies");
         verify(src, &good, &doc, &splices, &["a"], &EXT).expect("the real edit verifies");
         let reject = |out: &str, splices: &[Splice]| {
             let e = verify(src, out, &doc, splices, &["a"], &EXT).expect_err("must be rejected");
@@ -1834,14 +1779,14 @@ users:
                 ..s.clone()
             })
             .collect();
-        reject(&apply_splices(src, &wrong).expect("applies"), &wrong);
+        reject(&apply(src, &wrong).expect("applies"), &wrong);
         // Text that changes more than the extension: the token moves into the new list.
         let greedy = vec![Splice {
             start: 0,
             end: 0,
             text: "x: 1\n".to_owned(),
         }];
-        reject(&apply_splices(src, &greedy).expect("applies"), &greedy);
+        reject(&apply(src, &greedy).expect("applies"), &greedy);
     }
 
     #[test]

@@ -475,3 +475,114 @@ pub(super) enum Lookup {
     Found { key: NodeId, value: NodeId },
     Duplicate { first: NodeId, second: NodeId },
 }
+
+// ---------------------------------------------------------------------------------------
+// Splicing, and the byte half of each editor's proof.
+// ---------------------------------------------------------------------------------------
+
+/// Replace source bytes `start..end` (an insertion when they are equal) by `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Splice {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) text: String,
+}
+
+/// Why splices cannot be applied (a planner bug); each editor words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ApplyFault {
+    /// A splice starts before the previous one ends, or ends before it starts.
+    Overlap,
+    /// A splice does not start or end on a character boundary.
+    NotOnCharBoundary,
+}
+
+/// Why a result is not the original with exactly the splices applied; each editor words
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SpliceFault {
+    /// A splice starts before the previous one ends, or ends before it starts.
+    Overlap,
+    /// A splice reaches past the end of the first document.
+    PastDocumentEnd,
+    /// Bytes between splices differ.
+    OutsideChanged,
+    /// A splice's place in the result does not hold its text.
+    SpliceChanged,
+    /// Bytes after the last splice differ.
+    TailChanged,
+    Overflow,
+}
+
+/// `src` with the splices, which must be sorted by start, applied.
+pub(super) fn apply_splices<'a, I>(src: &str, splices: I) -> Result<String, ApplyFault>
+where
+    I: IntoIterator<Item = &'a Splice>,
+    I::IntoIter: Clone,
+{
+    let splices = splices.into_iter();
+    let added: usize = splices.clone().map(|s| s.text.len()).sum();
+    let mut out = String::with_capacity(src.len().saturating_add(added));
+    let mut cursor = 0usize;
+    for splice in splices {
+        if splice.start < cursor || splice.end < splice.start {
+            return Err(ApplyFault::Overlap);
+        }
+        let keep = src
+            .get(cursor..splice.start)
+            .ok_or(ApplyFault::NotOnCharBoundary)?;
+        out.push_str(keep);
+        out.push_str(&splice.text);
+        cursor = splice.end;
+    }
+    let rest = src.get(cursor..).ok_or(ApplyFault::NotOnCharBoundary)?;
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Proves that `out` is `src` with exactly these splices applied, all of them inside the
+/// first document (which ends at `doc_end` in `src`): every other byte is kept, in order.
+/// Returns where the first document of `out` must end.
+pub(super) fn check_splices<'a>(
+    src: &str,
+    out: &str,
+    splices: impl IntoIterator<Item = &'a Splice>,
+    doc_end: usize,
+) -> Result<usize, SpliceFault> {
+    let mut src_cursor = 0usize;
+    let mut out_cursor = 0usize;
+    let mut growth: isize = 0;
+    for splice in splices {
+        if splice.start < src_cursor || splice.end < splice.start {
+            return Err(SpliceFault::Overlap);
+        }
+        if splice.end > doc_end {
+            return Err(SpliceFault::PastDocumentEnd);
+        }
+        let gap = splice.start.saturating_sub(src_cursor);
+        let out_gap_end = out_cursor.checked_add(gap).ok_or(SpliceFault::Overflow)?;
+        if src.as_bytes().get(src_cursor..splice.start)
+            != out.as_bytes().get(out_cursor..out_gap_end)
+        {
+            return Err(SpliceFault::OutsideChanged);
+        }
+        let out_splice_end = out_gap_end
+            .checked_add(splice.text.len())
+            .ok_or(SpliceFault::Overflow)?;
+        if out.as_bytes().get(out_gap_end..out_splice_end) != Some(splice.text.as_bytes()) {
+            return Err(SpliceFault::SpliceChanged);
+        }
+        let removed = isize::try_from(splice.end.saturating_sub(splice.start))
+            .map_err(|_| SpliceFault::Overflow)?;
+        let added = isize::try_from(splice.text.len()).map_err(|_| SpliceFault::Overflow)?;
+        growth = growth.saturating_add(added).saturating_sub(removed);
+        src_cursor = splice.end;
+        out_cursor = out_splice_end;
+    }
+    if src.as_bytes().get(src_cursor..) != out.as_bytes().get(out_cursor..) {
+        return Err(SpliceFault::TailChanged);
+    }
+    doc_end
+        .checked_add_signed(growth)
+        .ok_or(SpliceFault::Overflow)
+}
