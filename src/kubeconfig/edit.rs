@@ -510,55 +510,27 @@ fn find_users_list(doc: &Doc<'_>) -> Result<(NodeId, NodeId), EditError> {
     }
 }
 
-/// Maps each user name to its entry (the sequence item node). Refuses duplicate names
-/// and entries whose name cannot be determined.
+/// Maps each user name to its entry. A name that only a merge key supplies counts; one a
+/// merge key may override is refused.
 fn index_user_entries<'d>(
     doc: &'d Doc<'_>,
     users: NodeId,
 ) -> Result<HashMap<&'d str, NodeId>, EditError> {
-    let items: &[NodeId] = match &doc.node(users)?.kind {
-        Kind::Seq { items } => items,
-        _ => &[],
-    };
-    let mut by_name: HashMap<&str, NodeId> = HashMap::new();
-    for &item in items {
-        let Some(entry) = doc.resolve(item) else {
-            continue;
-        };
-        if !doc.is_map(entry) {
-            continue;
-        }
-        let name = match lookup(doc, entry, "name") {
-            Lookup::Found { value, .. } | Lookup::Merged { value, .. } => value,
-            Lookup::Missing => continue,
-            Lookup::Duplicate { first, second } => {
-                return Err(unsupported(format!(
-                    "key \"name\" appears twice in the users entry at {} (at {} and {})",
-                    doc.position(item),
-                    doc.position(first),
-                    doc.position(second)
-                )))
-            }
-            Lookup::Ambiguous { merge_key } => {
-                return Err(unsupported(format!(
-                    "the name of the users entry at {} may come from the merge key (<<) at {}",
-                    doc.position(item),
-                    doc.position(merge_key)
-                )))
-            }
-        };
-        let Some(name) = doc.scalar_text(name) else {
-            continue;
-        };
-        if let Some(prev) = by_name.insert(name, item) {
-            return Err(EditError::DuplicateUser {
-                user: name.to_owned(),
-                first: doc.position(prev),
-                second: doc.position(item),
-            });
-        }
-    }
-    Ok(by_name)
+    yaml_tree::index_user_entries(doc, users, |item, entry| match lookup(doc, entry, "name") {
+        Lookup::Found { value, .. } | Lookup::Merged { value, .. } => Ok(Some(value)),
+        Lookup::Missing => Ok(None),
+        Lookup::Duplicate { first, second } => Err(unsupported(format!(
+            "key \"name\" appears twice in the users entry at {} (at {} and {})",
+            doc.position(item),
+            doc.position(first),
+            doc.position(second)
+        ))),
+        Lookup::Ambiguous { merge_key } => Err(unsupported(format!(
+            "the name of the users entry at {} may come from the merge key (<<) at {}",
+            doc.position(item),
+            doc.position(merge_key)
+        ))),
+    })
 }
 
 fn find_token_slot(doc: &Doc<'_>, user: &str, item: NodeId) -> Result<(NodeId, NodeId), EditError> {

@@ -75,8 +75,8 @@ use serde_json::Value;
 
 use super::edit::{double_quoted, internal, unparsable_edit, unsupported, verification, EditError};
 use super::yaml_tree::{
-    apply_splices, byte_range, check_splices, parser_options, ApplyFault, Doc, Kind, Lookup, Node,
-    NodeId, Splice, SpliceFault, Stream, TagClass,
+    self, apply_splices, byte_range, check_splices, parser_options, ApplyFault, Doc, Kind, Lookup,
+    Node, NodeId, Splice, SpliceFault, Stream, TagClass,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -341,43 +341,21 @@ fn index_user_entries<'d>(
     doc: &'d Doc<'_>,
     users: NodeId,
 ) -> Result<(HashMap<&'d str, NodeId>, Option<NodeId>), EditError> {
-    let items: &[NodeId] = match &doc.node(users)?.kind {
-        Kind::Seq { items } => items,
-        _ => &[],
-    };
-    let mut by_name: HashMap<&str, NodeId> = HashMap::new();
     let mut unnamed_merge = None;
-    for &item in items {
-        let Some(entry) = doc.resolve(item) else {
-            continue;
-        };
-        if !doc.is_map(entry) {
-            continue;
-        }
-        let name = match doc.lookup(entry, "name") {
-            Lookup::Found { value, .. } => value,
+    let by_name =
+        yaml_tree::index_user_entries(doc, users, |item, entry| match doc.lookup(entry, "name") {
+            Lookup::Found { value, .. } => Ok(Some(value)),
             Lookup::Missing => {
                 if unnamed_merge.is_none() {
                     unnamed_merge = doc.merge_key(entry);
                 }
-                continue;
+                Ok(None)
             }
             Lookup::Duplicate { first, second } => {
                 let what = format!("the users entry at {}", doc.position(item));
-                return Err(duplicate_key(doc, "name", &what, first, second));
+                Err(duplicate_key(doc, "name", &what, first, second))
             }
-        };
-        let Some(name) = doc.scalar_text(name) else {
-            continue;
-        };
-        if let Some(prev) = by_name.insert(name, item) {
-            return Err(EditError::DuplicateUser {
-                user: name.to_owned(),
-                first: doc.position(prev),
-                second: doc.position(item),
-            });
-        }
-    }
+        })?;
     Ok((by_name, unnamed_merge))
 }
 

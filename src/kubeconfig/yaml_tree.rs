@@ -476,6 +476,45 @@ pub(super) enum Lookup {
     Duplicate { first: NodeId, second: NodeId },
 }
 
+/// Maps each user name to its entry (the item of the `users` list) and refuses a name
+/// used twice, as kubectl does. `name_of(item, entry)` is the editor's reading of an entry
+/// mapping's `name` value (the entry is the item with an alias followed): `None` skips the
+/// entry, an error stops the search. Items that are not mappings, and names that are not
+/// scalars, name no user.
+pub(super) fn index_user_entries<'d>(
+    doc: &'d Doc<'_>,
+    users: NodeId,
+    mut name_of: impl FnMut(NodeId, NodeId) -> Result<Option<NodeId>, EditError>,
+) -> Result<HashMap<&'d str, NodeId>, EditError> {
+    let items: &[NodeId] = match &doc.node(users)?.kind {
+        Kind::Seq { items } => items,
+        _ => &[],
+    };
+    let mut by_name: HashMap<&str, NodeId> = HashMap::new();
+    for &item in items {
+        let Some(entry) = doc.resolve(item) else {
+            continue;
+        };
+        if !doc.is_map(entry) {
+            continue;
+        }
+        let Some(name) = name_of(item, entry)? else {
+            continue;
+        };
+        let Some(name) = doc.scalar_text(name) else {
+            continue;
+        };
+        if let Some(prev) = by_name.insert(name, item) {
+            return Err(EditError::DuplicateUser {
+                user: name.to_owned(),
+                first: doc.position(prev),
+                second: doc.position(item),
+            });
+        }
+    }
+    Ok(by_name)
+}
+
 // ---------------------------------------------------------------------------------------
 // Splicing, and the byte half of each editor's proof.
 // ---------------------------------------------------------------------------------------
