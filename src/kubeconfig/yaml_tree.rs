@@ -453,10 +453,7 @@ impl<'s> Doc<'s> {
 
     /// The first merge key of a mapping.
     pub(super) fn merge_key(&self, map: NodeId) -> Option<NodeId> {
-        self.pairs(map)
-            .into_iter()
-            .map(|(k, _)| k)
-            .find(|k| self.scalar_text(*k) == Some("<<"))
+        self.merges(map).first().map(|(key, _)| *key)
     }
 
     /// The first anchor defined inside (or on) a node.
