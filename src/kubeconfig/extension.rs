@@ -67,17 +67,16 @@
 //! Error messages are single-line, give positions, user names and key names, and never
 //! contain a token or any other scalar value of the file.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::ops::Range;
 
-use granit_parser::{Event, Parser, Span, StructureStyle};
+use granit_parser::{Event, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::edit::{
-    double_quoted, internal, marker_position, parse_error, unsupported, verification, EditError,
-    Position,
+use super::edit::{double_quoted, internal, unparsable_edit, unsupported, verification, EditError};
+use super::yaml_tree::{
+    self, apply_splices, byte_range, check_splices, parser_options, ApplyFault, Doc, Kind, Lookup,
+    Node, NodeId, Splice, SpliceFault, Stream, TagClass,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -134,393 +133,47 @@ pub fn upsert_token_extension(
     if wanted.is_empty() {
         return Ok(src.to_owned());
     }
-    let doc = Doc::parse(src)?;
+    let doc = Doc::parse(src, Stream::Drop)?;
     let splices = plan(src, &doc, &wanted, ext)?;
-    let out = apply_splices(src, &splices)?;
+    let out = apply(src, &splices)?;
     verify(src, &out, &doc, &splices, &wanted, ext)?;
     Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------
-// One event pass over the text: a light node tree of the first document with byte spans.
+// Refusals on the edited path (the tree itself is `yaml_tree.rs`).
 // ---------------------------------------------------------------------------------------
 
-type NodeId = usize;
-
-#[derive(Debug)]
-enum Kind<'s> {
-    Scalar {
-        value: Cow<'s, str>,
-    },
-    Seq {
-        items: Vec<NodeId>,
-    },
-    /// Keys and values alternate.
-    Map {
-        entries: Vec<NodeId>,
-    },
-    Alias {
-        anchor: usize,
-    },
-}
-
-#[derive(Debug)]
-struct Node<'s> {
-    kind: Kind<'s>,
-    /// Start of the node's text: a scalar or alias, a block collection's first key or item,
-    /// a flow collection's opening bracket.
-    start: usize,
-    /// End of a scalar's or alias's span, of a flow collection's opening bracket, and
-    /// `start` for a block collection.
-    open_end: usize,
-    /// Span of a flow collection's closing bracket.
-    close: Option<Range<usize>>,
-    /// End of the last non-blank text inside a collection (its last key, value or item;
-    /// a block scalar counts without the trailing blank lines its span may include).
-    content_end: usize,
-    position: Position,
-    anchor: usize,
-    tagged: bool,
-    flow: bool,
-    /// One past the id of the last node inside this one (ids follow document order).
-    subtree_end: NodeId,
-}
-
-struct Doc<'s> {
-    nodes: Vec<Node<'s>>,
-    root: Option<NodeId>,
-    anchor_nodes: HashMap<usize, NodeId>,
-    anchor_names: HashMap<usize, Cow<'s, str>>,
-    /// Byte offset where the first document ends (after `...` if present).
-    doc_end: Option<usize>,
-}
-
-fn parser_options() -> granit_parser::Options {
-    let mut options = granit_parser::Options::default();
-    options.emit_anchor_events = true;
-    options.set_emit_comments(false);
-    options
-}
-
-fn byte_range(span: &Span) -> Result<Range<usize>, EditError> {
-    span.byte_range()
-        .ok_or_else(|| internal("parser reported no byte offsets"))
-}
-
-/// End of a leaf's last non-blank byte; `None` for an empty (implicit) scalar.
-fn leaf_end(src: &str, range: &Range<usize>) -> Option<usize> {
-    let text = src.get(range.clone())?;
-    let trimmed = text.trim_end_matches([' ', '\t', '\r', '\n']);
-    if trimmed.is_empty() {
-        return None;
-    }
-    range.start.checked_add(trimmed.len())
-}
-
-/// A node about to be added to the tree.
-struct NewNode<'s> {
-    kind: Kind<'s>,
-    range: Range<usize>,
-    position: Position,
-    anchor: usize,
-    tagged: bool,
-    flow: bool,
-}
-
-impl<'s> Doc<'s> {
-    fn parse(src: &'s str) -> Result<Self, EditError> {
-        let mut doc = Doc {
-            nodes: Vec::new(),
-            root: None,
-            anchor_nodes: HashMap::new(),
-            anchor_names: HashMap::new(),
-            doc_end: None,
-        };
-        let mut documents = 0usize;
-        let mut building = false;
-        let mut stack: Vec<NodeId> = Vec::new();
-        // The whole stream is read so that a later document that does not parse is an error.
-        for item in Parser::new_from_str_with_options(src, parser_options()) {
-            let (event, span) = item.map_err(|e| parse_error(&e))?;
-            match event {
-                Event::DocumentStart(..) => {
-                    documents = documents.saturating_add(1);
-                    building = documents == 1;
-                }
-                Event::DocumentEnd if building => {
-                    building = false;
-                    doc.doc_end = Some(byte_range(&span)?.end);
-                }
-                Event::Anchor(id, name) if building => {
-                    doc.anchor_names.insert(id, name);
-                    let end = byte_range(&span)?.end;
-                    if let Some(&top) = stack.last() {
-                        doc.bump(top, end);
-                    }
-                }
-                Event::Scalar(value, _, anchor, tag) if building => {
-                    let range = byte_range(&span)?;
-                    let end = leaf_end(src, &range);
-                    doc.add_leaf(
-                        &stack,
-                        NewNode {
-                            kind: Kind::Scalar { value },
-                            range,
-                            position: marker_position(&span),
-                            anchor,
-                            tagged: tag.is_some(),
-                            flow: false,
-                        },
-                        end,
-                    )?;
-                }
-                Event::Alias(anchor) if building => {
-                    let range = byte_range(&span)?;
-                    let end = Some(range.end);
-                    doc.add_leaf(
-                        &stack,
-                        NewNode {
-                            kind: Kind::Alias { anchor },
-                            range,
-                            position: marker_position(&span),
-                            anchor: 0,
-                            tagged: false,
-                            flow: false,
-                        },
-                        end,
-                    )?;
-                }
-                Event::SequenceStart(style, anchor, tag) if building => {
-                    let id = doc.add(
-                        &stack,
-                        NewNode {
-                            kind: Kind::Seq { items: Vec::new() },
-                            range: byte_range(&span)?,
-                            position: marker_position(&span),
-                            anchor,
-                            tagged: tag.is_some(),
-                            flow: style == StructureStyle::Flow,
-                        },
-                    )?;
-                    stack.push(id);
-                }
-                Event::MappingStart(style, anchor, tag) if building => {
-                    let id = doc.add(
-                        &stack,
-                        NewNode {
-                            kind: Kind::Map {
-                                entries: Vec::new(),
-                            },
-                            range: byte_range(&span)?,
-                            position: marker_position(&span),
-                            anchor,
-                            tagged: tag.is_some(),
-                            flow: style == StructureStyle::Flow,
-                        },
-                    )?;
-                    stack.push(id);
-                }
-                Event::SequenceEnd | Event::MappingEnd if building => {
-                    let range = byte_range(&span)?;
-                    let Some(id) = stack.pop() else {
-                        return Err(internal("collection end without a start"));
-                    };
-                    let subtree_end = doc.nodes.len();
-                    let node = doc
-                        .nodes
-                        .get_mut(id)
-                        .ok_or_else(|| internal("node id out of range"))?;
-                    node.subtree_end = subtree_end;
-                    let outer_end = if node.flow {
-                        node.close = Some(range.clone());
-                        range.end
-                    } else {
-                        node.content_end
-                    };
-                    if let Some(&parent) = stack.last() {
-                        doc.bump(parent, outer_end);
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(doc)
-    }
-
-    fn add(&mut self, stack: &[NodeId], new: NewNode<'s>) -> Result<NodeId, EditError> {
-        let id = self.nodes.len();
-        let (start, open_end) =
-            if new.flow || !matches!(new.kind, Kind::Seq { .. } | Kind::Map { .. }) {
-                (new.range.start, new.range.end)
-            } else {
-                (new.range.start, new.range.start)
-            };
-        let parent = stack.last().copied();
-        if new.anchor != 0 {
-            self.anchor_nodes.insert(new.anchor, id);
-        }
-        self.nodes.push(Node {
-            kind: new.kind,
+/// An untagged null or empty value; a quoted `"null"` counts too, as it always did here
+/// (only messages use it).
+fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
+    match doc.nodes.get(id) {
+        Some(Node {
+            kind: Kind::Scalar { value, .. },
+            tag: TagClass::None,
             start,
-            open_end,
-            close: None,
-            content_end: open_end,
-            position: new.position,
-            anchor: new.anchor,
-            tagged: new.tagged,
-            flow: new.flow,
-            subtree_end: id.saturating_add(1),
-        });
-        match parent.and_then(|p| self.nodes.get_mut(p)) {
-            Some(Node {
-                kind: Kind::Seq { items },
-                ..
-            }) => items.push(id),
-            Some(Node {
-                kind: Kind::Map { entries },
-                ..
-            }) => entries.push(id),
-            Some(_) => return Err(internal("parent node is not a collection")),
-            None => {
-                if self.root.is_none() {
-                    self.root = Some(id);
-                }
-            }
-        }
-        Ok(id)
-    }
-
-    fn add_leaf(
-        &mut self,
-        stack: &[NodeId],
-        new: NewNode<'s>,
-        end: Option<usize>,
-    ) -> Result<NodeId, EditError> {
-        let id = self.add(stack, new)?;
-        if let (Some(end), Some(&parent)) = (end, stack.last()) {
-            self.bump(parent, end);
-        }
-        Ok(id)
-    }
-
-    fn bump(&mut self, id: NodeId, end: usize) {
-        if let Some(node) = self.nodes.get_mut(id) {
-            node.content_end = node.content_end.max(end);
-        }
-    }
-
-    fn node(&self, id: NodeId) -> Result<&Node<'s>, EditError> {
-        self.nodes
-            .get(id)
-            .ok_or_else(|| internal("node id out of range"))
-    }
-
-    fn position(&self, id: NodeId) -> Position {
-        self.nodes
-            .get(id)
-            .map_or(Position { line: 0, column: 0 }, |n| n.position)
-    }
-
-    /// Follows one alias; anchors never sit on aliases, so one step is enough.
-    fn resolve(&self, id: NodeId) -> Option<NodeId> {
-        match &self.nodes.get(id)?.kind {
-            Kind::Alias { anchor } => self.anchor_nodes.get(anchor).copied(),
-            _ => Some(id),
-        }
-    }
-
-    fn scalar_text(&self, id: NodeId) -> Option<&str> {
-        match &self.nodes.get(self.resolve(id)?)?.kind {
-            Kind::Scalar { value } => Some(value.as_ref()),
-            _ => None,
-        }
-    }
-
-    fn pairs(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
-        match self.nodes.get(map).map(|n| &n.kind) {
-            Some(Kind::Map { entries }) => entries
-                .chunks_exact(2)
-                .filter_map(|c| Some((*c.first()?, *c.get(1)?)))
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    fn is_map(&self, id: NodeId) -> bool {
-        matches!(self.nodes.get(id).map(|n| &n.kind), Some(Kind::Map { .. }))
-    }
-
-    fn is_null(&self, id: NodeId) -> bool {
-        match self.nodes.get(id) {
-            Some(Node {
-                kind: Kind::Scalar { value },
-                tagged: false,
-                start,
-                open_end,
-                ..
-            }) => start == open_end || matches!(value.as_ref(), "~" | "null" | "Null" | "NULL"),
-            _ => false,
-        }
-    }
-
-    /// What a node is, with its article, for messages.
-    fn describe(&self, id: NodeId) -> &'static str {
-        match self.nodes.get(id).map(|n| &n.kind) {
-            Some(Kind::Map { entries }) if entries.is_empty() => "an empty mapping",
-            Some(Kind::Map { .. }) => "a mapping",
-            Some(Kind::Seq { .. }) => "a list",
-            Some(Kind::Scalar { .. }) if self.is_null(id) => "a null value",
-            Some(Kind::Scalar { .. }) => "a scalar",
-            Some(Kind::Alias { .. }) => "an alias",
-            None => "a missing node",
-        }
-    }
-
-    fn anchor_name(&self, anchor: usize) -> String {
-        self.anchor_names
-            .get(&anchor)
-            .map_or_else(|| "?".to_owned(), |n| n.escape_debug().to_string())
-    }
-
-    fn lookup(&self, map: NodeId, key: &str) -> Lookup {
-        let mut found: Option<(NodeId, NodeId)> = None;
-        for (k, v) in self.pairs(map) {
-            if self.scalar_text(k) == Some(key) {
-                if let Some((first, _)) = found {
-                    return Lookup::Duplicate { first, second: k };
-                }
-                found = Some((k, v));
-            }
-        }
-        match found {
-            Some((key, value)) => Lookup::Found { key, value },
-            None => Lookup::Missing,
-        }
-    }
-
-    /// The first merge key (`<<`, quoted or not: loaders disagree) of a mapping.
-    fn merge_key(&self, map: NodeId) -> Option<NodeId> {
-        self.pairs(map)
-            .into_iter()
-            .map(|(k, _)| k)
-            .find(|k| self.scalar_text(*k) == Some("<<"))
-    }
-
-    /// The first anchor defined inside (or on) a node.
-    fn anchor_inside(&self, id: NodeId) -> Option<usize> {
-        let end = self.nodes.get(id)?.subtree_end;
-        self.nodes
-            .get(id..end)?
-            .iter()
-            .map(|n| n.anchor)
-            .find(|a| *a != 0)
+            end,
+            ..
+        }) => start == end || matches!(value.as_ref(), "~" | "null" | "Null" | "NULL"),
+        _ => false,
     }
 }
 
-enum Lookup {
-    Missing,
-    Found { key: NodeId, value: NodeId },
-    Duplicate { first: NodeId, second: NodeId },
+/// What a node is, with its article, for messages.
+fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
+    match doc.nodes.get(id).map(|n| &n.kind) {
+        Some(Kind::Map { entries }) if entries.is_empty() => "an empty mapping",
+        Some(Kind::Map { .. }) => "a mapping",
+        Some(Kind::Seq { .. }) => "a list",
+        Some(Kind::Scalar { .. }) if is_null(doc, id) => "a null value",
+        Some(Kind::Scalar { .. }) => "a scalar",
+        Some(Kind::Alias { .. }) => "an alias",
+        None => "a missing node",
+    }
+}
+
+fn anchor_name(doc: &Doc<'_>, anchor: usize) -> String {
+    doc.anchor_name(anchor).unwrap_or_else(|| "?".to_owned())
 }
 
 /// Refuses aliases, anchors and explicit tags on a node of the edited path.
@@ -530,16 +183,16 @@ fn check_node(doc: &Doc<'_>, id: NodeId, what: &str) -> Result<(), EditError> {
     if let Kind::Alias { anchor } = node.kind {
         return Err(unsupported(format!(
             "{what} at {at} is an alias (*{}); the editor does not edit through aliases",
-            doc.anchor_name(anchor)
+            anchor_name(doc, anchor)
         )));
     }
     if node.anchor != 0 {
         return Err(unsupported(format!(
             "{what} at {at} carries anchor &{}; the editor does not edit anchored nodes",
-            doc.anchor_name(node.anchor)
+            anchor_name(doc, node.anchor)
         )));
     }
-    if node.tagged {
+    if node.tag != TagClass::None {
         return Err(unsupported(format!(
             "{what} at {at} carries an explicit tag"
         )));
@@ -569,14 +222,6 @@ fn duplicate_key(doc: &Doc<'_>, key: &str, what: &str, first: NodeId, second: No
 // ---------------------------------------------------------------------------------------
 // Planning: one splice per user.
 // ---------------------------------------------------------------------------------------
-
-/// Replace source bytes `start..end` (an insertion when they are equal) by `text`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Splice {
-    start: usize,
-    end: usize,
-    text: String,
-}
 
 /// How the file lays out block lists: the dash's offset from the parent key's column, and
 /// the content's offset from the dash.
@@ -654,7 +299,7 @@ fn find_users_list(doc: &Doc<'_>) -> Result<(NodeId, NodeId), EditError> {
             reason: format!(
                 "the first document at {} is {}, not a mapping",
                 doc.position(root),
-                doc.describe(root)
+                describe(doc, root)
             ),
         });
     }
@@ -684,7 +329,7 @@ fn find_users_list(doc: &Doc<'_>) -> Result<(NodeId, NodeId), EditError> {
             reason: format!(
                 "users at {} is {}, not a list",
                 doc.position(users),
-                doc.describe(users)
+                describe(doc, users)
             ),
         }),
     }
@@ -696,43 +341,21 @@ fn index_user_entries<'d>(
     doc: &'d Doc<'_>,
     users: NodeId,
 ) -> Result<(HashMap<&'d str, NodeId>, Option<NodeId>), EditError> {
-    let items: &[NodeId] = match &doc.node(users)?.kind {
-        Kind::Seq { items } => items,
-        _ => &[],
-    };
-    let mut by_name: HashMap<&str, NodeId> = HashMap::new();
     let mut unnamed_merge = None;
-    for &item in items {
-        let Some(entry) = doc.resolve(item) else {
-            continue;
-        };
-        if !doc.is_map(entry) {
-            continue;
-        }
-        let name = match doc.lookup(entry, "name") {
-            Lookup::Found { value, .. } => value,
+    let by_name =
+        yaml_tree::index_user_entries(doc, users, |item, entry| match doc.lookup(entry, "name") {
+            Lookup::Found { value, .. } => Ok(Some(value)),
             Lookup::Missing => {
                 if unnamed_merge.is_none() {
                     unnamed_merge = doc.merge_key(entry);
                 }
-                continue;
+                Ok(None)
             }
             Lookup::Duplicate { first, second } => {
                 let what = format!("the users entry at {}", doc.position(item));
-                return Err(duplicate_key(doc, "name", &what, first, second));
+                Err(duplicate_key(doc, "name", &what, first, second))
             }
-        };
-        let Some(name) = doc.scalar_text(name) else {
-            continue;
-        };
-        if let Some(prev) = by_name.insert(name, item) {
-            return Err(EditError::DuplicateUser {
-                user: name.to_owned(),
-                first: doc.position(prev),
-                second: doc.position(item),
-            });
-        }
-    }
+        })?;
     Ok((by_name, unnamed_merge))
 }
 
@@ -767,7 +390,7 @@ fn plan_user(
                 "{what_user} at {} is {}; the editor adds extensions only to a user \
                  mapping with content",
                 doc.position(user_map),
-                doc.describe(user_map)
+                describe(doc, user_map)
             )))
         }
     }
@@ -838,7 +461,7 @@ fn plan_extensions_list(
         return Err(unsupported(format!(
             "{what} at {} is {}, not a list",
             node.position,
-            doc.describe(list)
+            describe(doc, list)
         )));
     };
     let mut ours = Vec::new();
@@ -957,7 +580,7 @@ fn plan_entry(
                 return Err(unsupported(format!(
                     "{what} at {} defines anchor &{}, which other nodes may refer to",
                     old.position,
-                    doc.anchor_name(anchor)
+                    anchor_name(doc, anchor)
                 )));
             }
             match (&old.kind, &old.close) {
@@ -992,7 +615,7 @@ fn plan_entry(
                 _ => Err(unsupported(format!(
                     "{what} at {} is {}, not a mapping",
                     old.position,
-                    doc.describe(value)
+                    describe(doc, value)
                 ))),
             }
         }
@@ -1010,10 +633,10 @@ fn flow_insert_point(doc: &Doc<'_>, id: NodeId, what: &str) -> Result<usize, Edi
         _ => return Err(internal("flow insertion into a scalar")),
     };
     let Some(&last) = children.last() else {
-        return Ok(node.open_end);
+        return Ok(node.end);
     };
     let last = doc.node(last)?;
-    if matches!(last.kind, Kind::Scalar { .. }) && last.start == last.open_end {
+    if matches!(last.kind, Kind::Scalar { .. }) && last.start == last.end {
         return Err(unsupported(format!(
             "{what} at {} ends with an empty value at {}; give it a value first",
             node.position, last.position
@@ -1153,26 +776,11 @@ fn insert_after_line(src: &str, content_end: usize, lines: &[String]) -> Result<
     })
 }
 
-fn apply_splices(src: &str, splices: &[Splice]) -> Result<String, EditError> {
-    let added: usize = splices.iter().map(|s| s.text.len()).sum();
-    let mut out = String::with_capacity(src.len().saturating_add(added));
-    let mut cursor = 0usize;
-    for splice in splices {
-        if splice.start < cursor || splice.end < splice.start {
-            return Err(internal("overlapping edits"));
-        }
-        let keep = src
-            .get(cursor..splice.start)
-            .ok_or_else(|| internal("edit is not on character boundaries"))?;
-        out.push_str(keep);
-        out.push_str(&splice.text);
-        cursor = splice.end;
-    }
-    let rest = src
-        .get(cursor..)
-        .ok_or_else(|| internal("edit is not on character boundaries"))?;
-    out.push_str(rest);
-    Ok(out)
+fn apply(src: &str, splices: &[Splice]) -> Result<String, EditError> {
+    apply_splices(src, splices).map_err(|fault| match fault {
+        ApplyFault::Overlap => internal("overlapping edits"),
+        ApplyFault::NotOnCharBoundary => internal("edit is not on character boundaries"),
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1219,57 +827,24 @@ fn verify_bytes(
     splices: &[Splice],
     doc_end: usize,
 ) -> Result<usize, EditError> {
-    let mut src_cursor = 0usize;
-    let mut out_cursor = 0usize;
-    let mut growth: isize = 0;
-    for splice in splices {
-        if splice.start < src_cursor || splice.end < splice.start || splice.end > doc_end {
-            return Err(verification(
-                "an edit lies outside the first document or overlaps another",
-            ));
-        }
-        let gap = splice.start.saturating_sub(src_cursor);
-        let out_gap_end = out_cursor
-            .checked_add(gap)
-            .ok_or_else(|| verification("offset overflow"))?;
-        if src.as_bytes().get(src_cursor..splice.start)
-            != out.as_bytes().get(out_cursor..out_gap_end)
-        {
-            return Err(verification("text outside the edits changed"));
-        }
-        let out_splice_end = out_gap_end
-            .checked_add(splice.text.len())
-            .ok_or_else(|| verification("offset overflow"))?;
-        if out.as_bytes().get(out_gap_end..out_splice_end) != Some(splice.text.as_bytes()) {
-            return Err(verification("an edit has unexpected content"));
-        }
-        let removed = isize::try_from(splice.end.saturating_sub(splice.start))
-            .map_err(|_| verification("offset overflow"))?;
-        let added =
-            isize::try_from(splice.text.len()).map_err(|_| verification("offset overflow"))?;
-        growth = growth.saturating_add(added).saturating_sub(removed);
-        src_cursor = splice.end;
-        out_cursor = out_splice_end;
-    }
-    if src.as_bytes().get(src_cursor..) != out.as_bytes().get(out_cursor..) {
-        return Err(verification("text after the last edit changed"));
-    }
-    doc_end
-        .checked_add_signed(growth)
-        .ok_or_else(|| verification("offset overflow"))
+    check_splices(src, out, splices, doc_end).map_err(|fault| {
+        verification(match fault {
+            SpliceFault::Overlap | SpliceFault::PastDocumentEnd => {
+                "an edit lies outside the first document or overlaps another"
+            }
+            SpliceFault::OutsideChanged => "text outside the edits changed",
+            SpliceFault::SpliceChanged => "an edit has unexpected content",
+            SpliceFault::TailChanged => "text after the last edit changed",
+            SpliceFault::Overflow => "offset overflow",
+        })
+    })
 }
 
 /// Parses the whole edited text and returns where its first document ends.
 fn first_document_end(text: &str) -> Result<usize, EditError> {
     let mut end = None;
-    for item in Parser::new_from_str_with_options(text, parser_options()) {
-        let (event, span) = item.map_err(|e| {
-            verification(format!(
-                "the edited text does not parse at {}:{}",
-                e.marker().line(),
-                e.marker().col().saturating_add(1)
-            ))
-        })?;
+    for item in Parser::new_from_str_with_options(text, parser_options(false)) {
+        let (event, span) = item.map_err(|e| unparsable_edit(&e))?;
         if matches!(event, Event::DocumentEnd) && end.is_none() {
             end = Some(byte_range(&span)?.end);
         }
@@ -1277,7 +852,7 @@ fn first_document_end(text: &str) -> Result<usize, EditError> {
     end.ok_or_else(|| verification("the edited text has no document"))
 }
 
-fn data_options() -> serde_saphyr::Options {
+pub(super) fn data_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     // Error text from the loader may quote source lines (and so tokens): only its location
     // is ever reported, and snippets are not rendered at all.
@@ -2162,9 +1737,9 @@ users:
     fn verification_rejects_wrong_results() {
         let src =
             "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # c\n---\nlater: 1\n";
-        let doc = Doc::parse(src).expect("parses");
+        let doc = Doc::parse(src, Stream::Drop).expect("parses");
         let splices = plan(src, &doc, &["a"], &EXT).expect("plans");
-        let good = apply_splices(src, &splices).expect("applies");
+        let good = apply(src, &splices).expect("applies");
         verify(src, &good, &doc, &splices, &["a"], &EXT).expect("the real edit verifies");
         let reject = |out: &str, splices: &[Splice]| {
             let e = verify(src, out, &doc, splices, &["a"], &EXT).expect_err("must be rejected");
@@ -2182,14 +1757,14 @@ users:
                 ..s.clone()
             })
             .collect();
-        reject(&apply_splices(src, &wrong).expect("applies"), &wrong);
+        reject(&apply(src, &wrong).expect("applies"), &wrong);
         // Text that changes more than the extension: the token moves into the new list.
         let greedy = vec![Splice {
             start: 0,
             end: 0,
             text: "x: 1\n".to_owned(),
         }];
-        reject(&apply_splices(src, &greedy).expect("applies"), &greedy);
+        reject(&apply(src, &greedy).expect("applies"), &greedy);
     }
 
     #[test]
@@ -2648,7 +2223,7 @@ users:
                     prop_assert_eq!(out, src);
                     return Ok(());
                 }
-                let old_end = Doc::parse(&src).expect("accepted input parses").doc_end.expect("end");
+                let old_end = Doc::parse(&src, Stream::Drop).expect("accepted input parses").doc_end.expect("end");
                 let new_end = first_document_end(&out).expect("output parses");
                 prop_assert_eq!(&src[old_end..], &out[new_end..]);
                 let expected = expected_data(&src[..old_end], &users, &ext);

@@ -10,6 +10,7 @@
 //! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
 //! - `edit.rs`: the format-preserving editor that changes only token scalars.
 //! - `extension.rs`: records a token's expiry as the user's `coreweave.com/token` extension.
+//! - `yaml_tree.rs`: the node tree with byte spans that both editors plan their splices on.
 //! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
 //!
 //! Nothing here touches the network.
@@ -21,6 +22,7 @@ pub mod load;
 pub mod model;
 pub mod resolve;
 pub mod write;
+mod yaml_tree;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,624 @@
+//! The node tree both format-preserving editors plan on (`edit.rs` for tokens,
+//! `extension.rs` for the `coreweave.com/token` extension): one granit-parser event pass
+//! over the text that builds a light tree of the first document, each node with the byte
+//! spans an editor splices at, plus what the editors share around it: key lookup, merge
+//! keys, anchors, splicing, and the byte comparison that proves a splice changed nothing
+//! else.
+//!
+//! The tree records the union of what the two editors need; each editor keeps its own
+//! planning, its own refusals and the rest of its proof, so how strict it is stays visible
+//! in its own module.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use granit_parser::{Event, Parser, ScalarStyle, Span, StructureStyle, Tag};
+
+use super::edit::{internal, EditError, Position};
+
+pub(super) type NodeId = usize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TagClass {
+    None,
+    /// `!!str` or the non-specific `!`: the value stays a string whatever it looks like.
+    Str,
+    Other,
+}
+
+#[derive(Debug)]
+pub(super) enum Kind<'s> {
+    Scalar {
+        value: Cow<'s, str>,
+        style: ScalarStyle,
+    },
+    Seq {
+        items: Vec<NodeId>,
+    },
+    /// Keys and values alternate.
+    Map {
+        entries: Vec<NodeId>,
+    },
+    Alias {
+        anchor: usize,
+    },
+}
+
+#[derive(Debug)]
+pub(super) struct Node<'s> {
+    pub(super) kind: Kind<'s>,
+    /// Start of the node's text: a scalar or alias, a block collection's first key or item,
+    /// a flow collection's opening bracket.
+    pub(super) start: usize,
+    /// End of the parser's span: a scalar's or alias's text (a block scalar's may run on
+    /// over trailing blank lines), a flow collection's opening bracket.
+    pub(super) end: usize,
+    /// Span of a flow collection's closing bracket.
+    pub(super) close: Option<Range<usize>>,
+    /// End of the last non-blank text inside a collection (its last key, value or item;
+    /// a block scalar counts without the trailing blank lines its span may include).
+    pub(super) content_end: usize,
+    pub(super) position: Position,
+    pub(super) anchor: usize,
+    pub(super) tag: TagClass,
+    /// True when this node itself is a flow collection.
+    pub(super) flow: bool,
+    /// True when any enclosing collection is a flow collection.
+    pub(super) in_flow: bool,
+    /// Index of the node's event among the non-comment events of the stream.
+    pub(super) event: usize,
+    /// One past the id of the last node inside this one (ids follow document order).
+    pub(super) subtree_end: NodeId,
+}
+
+/// Whether `Doc::parse` keeps the event stream and the comments for a later comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stream {
+    /// Parse without comments and keep only the tree.
+    Drop,
+    /// Parse with comments and keep every non-comment event and every comment's text.
+    Keep,
+}
+
+pub(super) struct Doc<'s> {
+    /// With `Stream::Keep`, every non-comment event of the whole stream, in order.
+    pub(super) events: Vec<Event<'s>>,
+    /// With `Stream::Keep`, the text of every comment of the whole stream, in order.
+    pub(super) comments: Vec<Cow<'s, str>>,
+    pub(super) nodes: Vec<Node<'s>>,
+    pub(super) root: Option<NodeId>,
+    pub(super) anchor_nodes: HashMap<usize, NodeId>,
+    pub(super) anchor_names: HashMap<usize, Cow<'s, str>>,
+    /// The aliases that refer to each anchor.
+    pub(super) alias_refs: HashMap<usize, Vec<NodeId>>,
+    /// Byte offset where the first document ends (after `...` if present).
+    pub(super) doc_end: Option<usize>,
+}
+
+/// A node about to be added to the tree.
+struct NewNode<'s> {
+    kind: Kind<'s>,
+    range: Range<usize>,
+    position: Position,
+    anchor: usize,
+    tag: TagClass,
+    flow: bool,
+    event: usize,
+}
+
+/// With `comments`, comments become events so that a comparison sees every one of them.
+/// The default buffering limit would then reject long comment blocks in otherwise valid
+/// files; the buffer is bounded by the input size anyway.
+pub(super) fn parser_options(comments: bool) -> granit_parser::Options {
+    let mut options = granit_parser::Options::default();
+    options.emit_anchor_events = true;
+    if comments {
+        options.emit_comments = true;
+        options.max_buffered_comment_events = 1 << 24;
+    } else {
+        options.set_emit_comments(false);
+    }
+    options
+}
+
+pub(super) fn marker_position(span: &Span) -> Position {
+    Position {
+        line: span.start.line(),
+        column: span.start.col().saturating_add(1),
+    }
+}
+
+pub(super) fn parse_error(err: &granit_parser::ScanError) -> EditError {
+    let reason = err.kind().to_string().replace(['\r', '\n'], " ");
+    EditError::Parse {
+        position: Position {
+            line: err.marker().line(),
+            column: err.marker().col().saturating_add(1),
+        },
+        reason,
+    }
+}
+
+pub(super) fn byte_range(span: &Span) -> Result<Range<usize>, EditError> {
+    span.byte_range()
+        .ok_or_else(|| internal("parser reported no byte offsets"))
+}
+
+fn tag_class(tag: Option<&Cow<'_, Tag>>) -> TagClass {
+    match tag {
+        None => TagClass::None,
+        Some(tag) if tag.is_yaml_core_schema_tag("str") || tag.parts() == ("", "!") => {
+            TagClass::Str
+        }
+        Some(_) => TagClass::Other,
+    }
+}
+
+/// End of a leaf's last non-blank byte; `None` for an empty (implicit) scalar.
+fn leaf_end(src: &str, range: &Range<usize>) -> Option<usize> {
+    let text = src.get(range.clone())?;
+    let trimmed = text.trim_end_matches([' ', '\t', '\r', '\n']);
+    if trimmed.is_empty() {
+        return None;
+    }
+    range.start.checked_add(trimmed.len())
+}
+
+impl<'s> Doc<'s> {
+    /// Reads the whole stream, so that a later document that does not parse is an error,
+    /// and builds the tree of the first document.
+    pub(super) fn parse(src: &'s str, stream: Stream) -> Result<Self, EditError> {
+        let keep = stream == Stream::Keep;
+        let mut doc = Doc {
+            events: Vec::new(),
+            comments: Vec::new(),
+            nodes: Vec::new(),
+            root: None,
+            anchor_nodes: HashMap::new(),
+            anchor_names: HashMap::new(),
+            alias_refs: HashMap::new(),
+            doc_end: None,
+        };
+        let mut documents = 0usize;
+        let mut building = false;
+        let mut stack: Vec<NodeId> = Vec::new();
+        let mut index = 0usize;
+        for item in Parser::new_from_str_with_options(src, parser_options(keep)) {
+            let (event, span) = item.map_err(|e| parse_error(&e))?;
+            if let Event::Comment(text, _) = event {
+                if keep {
+                    doc.comments.push(text);
+                }
+                continue;
+            }
+            match &event {
+                Event::DocumentStart(..) => {
+                    documents = documents.saturating_add(1);
+                    building = documents == 1;
+                }
+                Event::DocumentEnd if building => {
+                    building = false;
+                    doc.doc_end = Some(byte_range(&span)?.end);
+                }
+                Event::Anchor(id, name) if building => {
+                    doc.anchor_names.insert(*id, name.clone());
+                    let end = byte_range(&span)?.end;
+                    if let Some(&top) = stack.last() {
+                        doc.bump(top, end);
+                    }
+                }
+                Event::Scalar(value, style, anchor, tag) if building => {
+                    let range = byte_range(&span)?;
+                    let end = leaf_end(src, &range);
+                    doc.add_leaf(
+                        &stack,
+                        NewNode {
+                            kind: Kind::Scalar {
+                                value: value.clone(),
+                                style: *style,
+                            },
+                            range,
+                            position: marker_position(&span),
+                            anchor: *anchor,
+                            tag: tag_class(tag.as_ref()),
+                            flow: false,
+                            event: index,
+                        },
+                        end,
+                    )?;
+                }
+                Event::Alias(anchor) if building => {
+                    let range = byte_range(&span)?;
+                    let end = Some(range.end);
+                    let id = doc.add_leaf(
+                        &stack,
+                        NewNode {
+                            kind: Kind::Alias { anchor: *anchor },
+                            range,
+                            position: marker_position(&span),
+                            anchor: 0,
+                            tag: TagClass::None,
+                            flow: false,
+                            event: index,
+                        },
+                        end,
+                    )?;
+                    doc.alias_refs.entry(*anchor).or_default().push(id);
+                }
+                Event::SequenceStart(style, anchor, tag) if building => {
+                    let id = doc.add(
+                        &stack,
+                        NewNode {
+                            kind: Kind::Seq { items: Vec::new() },
+                            range: byte_range(&span)?,
+                            position: marker_position(&span),
+                            anchor: *anchor,
+                            tag: tag_class(tag.as_ref()),
+                            flow: *style == StructureStyle::Flow,
+                            event: index,
+                        },
+                    )?;
+                    stack.push(id);
+                }
+                Event::MappingStart(style, anchor, tag) if building => {
+                    let id = doc.add(
+                        &stack,
+                        NewNode {
+                            kind: Kind::Map {
+                                entries: Vec::new(),
+                            },
+                            range: byte_range(&span)?,
+                            position: marker_position(&span),
+                            anchor: *anchor,
+                            tag: tag_class(tag.as_ref()),
+                            flow: *style == StructureStyle::Flow,
+                            event: index,
+                        },
+                    )?;
+                    stack.push(id);
+                }
+                Event::SequenceEnd | Event::MappingEnd if building => {
+                    let range = byte_range(&span)?;
+                    let Some(id) = stack.pop() else {
+                        return Err(internal("collection end without a start"));
+                    };
+                    let subtree_end = doc.nodes.len();
+                    let node = doc
+                        .nodes
+                        .get_mut(id)
+                        .ok_or_else(|| internal("node id out of range"))?;
+                    node.subtree_end = subtree_end;
+                    let outer_end = if node.flow {
+                        node.close = Some(range.clone());
+                        range.end
+                    } else {
+                        node.content_end
+                    };
+                    if let Some(&parent) = stack.last() {
+                        doc.bump(parent, outer_end);
+                    }
+                }
+                _ => {}
+            }
+            if keep {
+                doc.events.push(event);
+            }
+            index = index.saturating_add(1);
+        }
+        Ok(doc)
+    }
+
+    fn add(&mut self, stack: &[NodeId], new: NewNode<'s>) -> Result<NodeId, EditError> {
+        let id = self.nodes.len();
+        // A block collection has no text of its own before its first entry.
+        let block = !new.flow && matches!(new.kind, Kind::Seq { .. } | Kind::Map { .. });
+        let content_end = if block {
+            new.range.start
+        } else {
+            new.range.end
+        };
+        let parent = stack.last().copied();
+        let in_flow = parent
+            .and_then(|p| self.nodes.get(p))
+            .is_some_and(|p| p.in_flow || p.flow);
+        if new.anchor != 0 {
+            self.anchor_nodes.insert(new.anchor, id);
+        }
+        self.nodes.push(Node {
+            kind: new.kind,
+            start: new.range.start,
+            end: new.range.end,
+            close: None,
+            content_end,
+            position: new.position,
+            anchor: new.anchor,
+            tag: new.tag,
+            flow: new.flow,
+            in_flow,
+            event: new.event,
+            subtree_end: id.saturating_add(1),
+        });
+        match parent.and_then(|p| self.nodes.get_mut(p)) {
+            Some(Node {
+                kind: Kind::Seq { items },
+                ..
+            }) => items.push(id),
+            Some(Node {
+                kind: Kind::Map { entries },
+                ..
+            }) => entries.push(id),
+            Some(_) => return Err(internal("parent node is not a collection")),
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(id);
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    fn add_leaf(
+        &mut self,
+        stack: &[NodeId],
+        new: NewNode<'s>,
+        end: Option<usize>,
+    ) -> Result<NodeId, EditError> {
+        let id = self.add(stack, new)?;
+        if let (Some(end), Some(&parent)) = (end, stack.last()) {
+            self.bump(parent, end);
+        }
+        Ok(id)
+    }
+
+    fn bump(&mut self, id: NodeId, end: usize) {
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.content_end = node.content_end.max(end);
+        }
+    }
+
+    pub(super) fn node(&self, id: NodeId) -> Result<&Node<'s>, EditError> {
+        self.nodes
+            .get(id)
+            .ok_or_else(|| internal("node id out of range"))
+    }
+
+    pub(super) fn position(&self, id: NodeId) -> Position {
+        self.nodes
+            .get(id)
+            .map_or(Position { line: 0, column: 0 }, |n| n.position)
+    }
+
+    /// Follows one alias; anchors never sit on aliases, so one step is enough.
+    pub(super) fn resolve(&self, id: NodeId) -> Option<NodeId> {
+        match &self.nodes.get(id)?.kind {
+            Kind::Alias { anchor } => self.anchor_nodes.get(anchor).copied(),
+            _ => Some(id),
+        }
+    }
+
+    pub(super) fn scalar_text(&self, id: NodeId) -> Option<&str> {
+        match &self.nodes.get(self.resolve(id)?)?.kind {
+            Kind::Scalar { value, .. } => Some(value.as_ref()),
+            _ => None,
+        }
+    }
+
+    pub(super) fn pairs(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
+        match self.nodes.get(map).map(|n| &n.kind) {
+            Some(Kind::Map { entries }) => entries
+                .chunks_exact(2)
+                .filter_map(|c| Some((*c.first()?, *c.get(1)?)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub(super) fn is_map(&self, id: NodeId) -> bool {
+        matches!(self.nodes.get(id).map(|n| &n.kind), Some(Kind::Map { .. }))
+    }
+
+    /// The anchor's name, escaped for a single-line message.
+    pub(super) fn anchor_name(&self, anchor: usize) -> Option<String> {
+        self.anchor_names
+            .get(&anchor)
+            .map(|n| n.escape_debug().to_string())
+    }
+
+    /// The key's own entry in the mapping; merge keys are not followed.
+    pub(super) fn lookup(&self, map: NodeId, key: &str) -> Lookup {
+        let mut found: Option<(NodeId, NodeId)> = None;
+        for (k, v) in self.pairs(map) {
+            if self.scalar_text(k) == Some(key) {
+                if let Some((first, _)) = found {
+                    return Lookup::Duplicate { first, second: k };
+                }
+                found = Some((k, v));
+            }
+        }
+        match found {
+            Some((key, value)) => Lookup::Found { key, value },
+            None => Lookup::Missing,
+        }
+    }
+
+    /// The merge keys (`<<`) of a mapping and their values. Quoted `"<<"` is an ordinary
+    /// key in YAML, but not every loader agrees, so every spelling counts.
+    pub(super) fn merges(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
+        self.pairs(map)
+            .into_iter()
+            .filter(|(k, _)| self.scalar_text(*k) == Some("<<"))
+            .collect()
+    }
+
+    /// The first merge key of a mapping.
+    pub(super) fn merge_key(&self, map: NodeId) -> Option<NodeId> {
+        self.merges(map).first().map(|(key, _)| *key)
+    }
+
+    /// The first anchor defined inside (or on) a node.
+    pub(super) fn anchor_inside(&self, id: NodeId) -> Option<usize> {
+        let end = self.nodes.get(id)?.subtree_end;
+        self.nodes
+            .get(id..end)?
+            .iter()
+            .map(|n| n.anchor)
+            .find(|a| *a != 0)
+    }
+}
+
+pub(super) enum Lookup {
+    Missing,
+    Found { key: NodeId, value: NodeId },
+    Duplicate { first: NodeId, second: NodeId },
+}
+
+/// Maps each user name to its entry (the item of the `users` list) and refuses a name
+/// used twice, as kubectl does. `name_of(item, entry)` is the editor's reading of an entry
+/// mapping's `name` value (the entry is the item with an alias followed): `None` skips the
+/// entry, an error stops the search. Items that are not mappings, and names that are not
+/// scalars, name no user.
+pub(super) fn index_user_entries<'d>(
+    doc: &'d Doc<'_>,
+    users: NodeId,
+    mut name_of: impl FnMut(NodeId, NodeId) -> Result<Option<NodeId>, EditError>,
+) -> Result<HashMap<&'d str, NodeId>, EditError> {
+    let items: &[NodeId] = match &doc.node(users)?.kind {
+        Kind::Seq { items } => items,
+        _ => &[],
+    };
+    let mut by_name: HashMap<&str, NodeId> = HashMap::new();
+    for &item in items {
+        let Some(entry) = doc.resolve(item) else {
+            continue;
+        };
+        if !doc.is_map(entry) {
+            continue;
+        }
+        let Some(name) = name_of(item, entry)? else {
+            continue;
+        };
+        let Some(name) = doc.scalar_text(name) else {
+            continue;
+        };
+        if let Some(prev) = by_name.insert(name, item) {
+            return Err(EditError::DuplicateUser {
+                user: name.to_owned(),
+                first: doc.position(prev),
+                second: doc.position(item),
+            });
+        }
+    }
+    Ok(by_name)
+}
+
+// ---------------------------------------------------------------------------------------
+// Splicing, and the byte half of each editor's proof.
+// ---------------------------------------------------------------------------------------
+
+/// Replace source bytes `start..end` (an insertion when they are equal) by `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Splice {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) text: String,
+}
+
+/// Why splices cannot be applied (a planner bug); each editor words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ApplyFault {
+    /// A splice starts before the previous one ends, or ends before it starts.
+    Overlap,
+    /// A splice does not start or end on a character boundary.
+    NotOnCharBoundary,
+}
+
+/// Why a result is not the original with exactly the splices applied; each editor words
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SpliceFault {
+    /// A splice starts before the previous one ends, or ends before it starts.
+    Overlap,
+    /// A splice reaches past the end of the first document.
+    PastDocumentEnd,
+    /// Bytes between splices differ.
+    OutsideChanged,
+    /// A splice's place in the result does not hold its text.
+    SpliceChanged,
+    /// Bytes after the last splice differ.
+    TailChanged,
+    Overflow,
+}
+
+/// `src` with the splices, which must be sorted by start, applied.
+pub(super) fn apply_splices<'a, I>(src: &str, splices: I) -> Result<String, ApplyFault>
+where
+    I: IntoIterator<Item = &'a Splice>,
+    I::IntoIter: Clone,
+{
+    let splices = splices.into_iter();
+    let added: usize = splices.clone().map(|s| s.text.len()).sum();
+    let mut out = String::with_capacity(src.len().saturating_add(added));
+    let mut cursor = 0usize;
+    for splice in splices {
+        if splice.start < cursor || splice.end < splice.start {
+            return Err(ApplyFault::Overlap);
+        }
+        let keep = src
+            .get(cursor..splice.start)
+            .ok_or(ApplyFault::NotOnCharBoundary)?;
+        out.push_str(keep);
+        out.push_str(&splice.text);
+        cursor = splice.end;
+    }
+    let rest = src.get(cursor..).ok_or(ApplyFault::NotOnCharBoundary)?;
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Proves that `out` is `src` with exactly these splices applied, all of them inside the
+/// first document (which ends at `doc_end` in `src`): every other byte is kept, in order.
+/// Returns where the first document of `out` must end.
+pub(super) fn check_splices<'a>(
+    src: &str,
+    out: &str,
+    splices: impl IntoIterator<Item = &'a Splice>,
+    doc_end: usize,
+) -> Result<usize, SpliceFault> {
+    let mut src_cursor = 0usize;
+    let mut out_cursor = 0usize;
+    let mut growth: isize = 0;
+    for splice in splices {
+        if splice.start < src_cursor || splice.end < splice.start {
+            return Err(SpliceFault::Overlap);
+        }
+        if splice.end > doc_end {
+            return Err(SpliceFault::PastDocumentEnd);
+        }
+        let gap = splice.start.saturating_sub(src_cursor);
+        let out_gap_end = out_cursor.checked_add(gap).ok_or(SpliceFault::Overflow)?;
+        if src.as_bytes().get(src_cursor..splice.start)
+            != out.as_bytes().get(out_cursor..out_gap_end)
+        {
+            return Err(SpliceFault::OutsideChanged);
+        }
+        let out_splice_end = out_gap_end
+            .checked_add(splice.text.len())
+            .ok_or(SpliceFault::Overflow)?;
+        if out.as_bytes().get(out_gap_end..out_splice_end) != Some(splice.text.as_bytes()) {
+            return Err(SpliceFault::SpliceChanged);
+        }
+        let removed = isize::try_from(splice.end.saturating_sub(splice.start))
+            .map_err(|_| SpliceFault::Overflow)?;
+        let added = isize::try_from(splice.text.len()).map_err(|_| SpliceFault::Overflow)?;
+        growth = growth.saturating_add(added).saturating_sub(removed);
+        src_cursor = splice.end;
+        out_cursor = out_splice_end;
+    }
+    if src.as_bytes().get(src_cursor..) != out.as_bytes().get(out_cursor..) {
+        return Err(SpliceFault::TailChanged);
+    }
+    doc_end
+        .checked_add_signed(growth)
+        .ok_or(SpliceFault::Overflow)
+}
