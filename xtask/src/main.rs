@@ -44,6 +44,10 @@ fn run(args: &[String]) -> Result<ExitCode> {
         eprint!("{USAGE}");
         return Ok(ExitCode::from(2));
     };
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return Ok(ExitCode::SUCCESS);
+    }
     match cmd.as_str() {
         "dist" => dist(rest),
         "render" => render_cmd(rest),
