@@ -632,11 +632,28 @@ fn stale_temporary_files_are_removed_under_the_lock() {
     assert!(unrelated.exists(), "a file that is not ours was removed");
 }
 
-/// A kubeconfig whose token is double-quoted, so that a file cut inside it does not parse.
-fn quoted_token_config() -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: https://k.example\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user:\n    token: \"{OLD}\"\n"
-    )
+/// A kubeconfig as a reader can see it while kubectl rewrites it in place: cut inside the
+/// (double-quoted) token, so it does not parse, with kubectl's `<file>.lock` beside it.
+struct HalfWritten {
+    whole: String,
+    half: String,
+    file: std::path::PathBuf,
+    lock: std::path::PathBuf,
+}
+
+impl HalfWritten {
+    fn new(sb: &Sandbox) -> HalfWritten {
+        let whole = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: https://k.example\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user:\n    token: \"{OLD}\"\n"
+        );
+        let half = whole[..whole.find(OLD).expect("token in fixture") + 5].to_string();
+        HalfWritten {
+            file: sb.write("config", &half),
+            lock: sb.write("config.lock", ""),
+            whole,
+            half,
+        }
+    }
 }
 
 /// kubectl rewrites a kubeconfig in place (truncate, then write) while holding
@@ -646,11 +663,12 @@ fn quoted_token_config() -> String {
 #[test]
 fn a_half_written_file_under_a_writers_lock_is_read_again() {
     let sb = Sandbox::new();
-    let whole = quoted_token_config();
-    // Cut inside the quoted token: an unterminated string, as a reader could see it.
-    let cut = whole.find(OLD).expect("token in fixture") + 5;
-    let k = sb.write("config", &whole[..cut]);
-    let lock = sb.write("config.lock", "");
+    let HalfWritten {
+        whole,
+        file: k,
+        lock,
+        ..
+    } = HalfWritten::new(&sb);
     let kubeconfig = path_str(&k).to_string();
     let show = sb
         .cmd(Some(&kubeconfig))
@@ -694,10 +712,12 @@ fn a_half_written_file_under_a_writers_lock_is_read_again() {
 #[test]
 fn a_broken_file_under_a_lock_that_stays_names_the_lock() {
     let sb = Sandbox::new();
-    let whole = quoted_token_config();
-    let cut = whole.find(OLD).expect("token in fixture") + 5;
-    let k = sb.write("config", &whole[..cut]);
-    let lock = sb.write("config.lock", "");
+    let HalfWritten {
+        file: k,
+        lock,
+        half,
+        ..
+    } = HalfWritten::new(&sb);
     let kubeconfig = path_str(&k).to_string();
     for args in [
         &["token", "show", "--raw"][..],
@@ -722,6 +742,6 @@ fn a_broken_file_under_a_lock_that_stays_names_the_lock() {
         );
         no_token_in(&o);
         assert!(lock.exists(), "{args:?} removed someone's lock");
-        assert_eq!(std::fs::read_to_string(&k).expect("read"), &whole[..cut]);
+        assert_eq!(std::fs::read_to_string(&k).expect("read"), half);
     }
 }
