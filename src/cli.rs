@@ -243,31 +243,19 @@ pub fn parse_token_show(args: &[std::ffi::OsString]) -> Option<Cli> {
             Some((f, v)) if f.starts_with("--") => (f, Some(v)),
             _ => (word, None),
         };
-        let slot = match flag {
-            "--raw" if positionals == 2 && inline.is_none() && !show.raw => {
-                show.raw = true;
-                continue;
+        match flag {
+            "--raw" if positionals == 2 && inline.is_none() && !show.raw => show.raw = true,
+            "--kubeconfig" if global.kubeconfig.is_none() => {
+                global.kubeconfig = Some(PathBuf::from(value(inline, &mut words)?));
             }
-            "--kubeconfig" if global.kubeconfig.is_none() => &mut global.kubeconfig,
             "--context" if global.context.is_none() => {
                 global.context = Some(value(inline, &mut words)?);
-                continue;
             }
-            "--user" if global.user.is_none() => {
-                global.user = Some(value(inline, &mut words)?);
-                continue;
-            }
-            "token" if positionals == 0 => {
-                positionals = 1;
-                continue;
-            }
-            "show" if positionals == 1 => {
-                positionals = 2;
-                continue;
-            }
+            "--user" if global.user.is_none() => global.user = Some(value(inline, &mut words)?),
+            "token" if positionals == 0 => positionals = 1,
+            "show" if positionals == 1 => positionals = 2,
             _ => return None,
-        };
-        *slot = Some(PathBuf::from(value(inline, &mut words)?));
+        }
     }
     (positionals == 2).then_some(Cli {
         global,
