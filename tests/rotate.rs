@@ -745,3 +745,44 @@ fn a_broken_file_under_a_lock_that_stays_names_the_lock() {
         assert_eq!(std::fs::read_to_string(&k).expect("read"), half);
     }
 }
+
+/// An entry without `name` is the user named "" for kubectl; holding the old token, it is
+/// rotated with the others, on the editor's general path (flow style) too, and its expiry
+/// is recorded like theirs.
+#[test]
+fn an_unnamed_entry_holding_the_token_is_rotated() {
+    let sb = Sandbox::new();
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{{name: k, cluster: {{server: https://k.example}}}}]\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\nusers: [{{name: u, user: {{token: {OLD}}}}}, {{user: {{token: {OLD}}}}}]\n"
+    );
+    let k = sb.write("config", &text);
+    let kubeconfig = path_str(&k).to_string();
+    let home = tempfile::tempdir().expect("home");
+    let (ok, before, _) = kubectl_view(home.path(), &kubeconfig);
+    assert!(ok);
+    let o = rotate_stdin(&sb, &kubeconfig, NEW, &["--expires", "30d"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("user \"\" in"), "{}", stdout(&o));
+    no_token_in(&o);
+    let (ok, after, _) = kubectl_view(home.path(), &kubeconfig);
+    assert!(ok);
+    let users = after["users"].as_array().expect("users");
+    assert_eq!(users.len(), 2);
+    for u in users {
+        assert_eq!(u["user"]["token"], NEW, "{u}");
+        assert_eq!(
+            u["user"]["extensions"][0]["name"], "coreweave.com/token",
+            "{u}"
+        );
+    }
+    let mut expected = before;
+    replace_strings(&mut expected, OLD, NEW);
+    let mut got = after;
+    for u in got["users"].as_array_mut().expect("users") {
+        u["user"]
+            .as_object_mut()
+            .expect("user")
+            .remove("extensions");
+    }
+    assert_eq!(got, expected);
+}

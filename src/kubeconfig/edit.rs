@@ -24,8 +24,8 @@ use std::fmt;
 use granit_parser::{Event, Parser, ScalarStyle};
 
 use super::yaml_tree::{
-    self, apply_splices, check_splices, marker_position, parser_options, ApplyFault, Doc, Kind,
-    Node, NodeId, Splice, SpliceFault, Stream, TagClass,
+    self, apply_splices, check_splices, marker_position, parser_options, ApplyFault, Doc,
+    EntryName, Kind, Node, NodeId, Splice, SpliceFault, Stream, TagClass,
 };
 
 /// Replace `users[name == user].user.token` in the first YAML document with `new_token`.
@@ -173,11 +173,6 @@ fn replace_fast(src: &str, wanted: &[(&str, &str)]) -> Option<String> {
     let (mut expected, spans) = super::fast::parse_with_token_spans(doc)?;
     let mut splices: Vec<Splice> = Vec::new();
     for (user, new_token) in wanted {
-        // The scanner reads an entry without `name` as user "", the general editor does not
-        // index it; "" is left to the general editor so both give one answer.
-        if user.is_empty() {
-            return None;
-        }
         let mut hits = expected
             .users
             .iter_mut()
@@ -522,8 +517,8 @@ fn index_user_entries<'d>(
     users: NodeId,
 ) -> Result<HashMap<&'d str, NodeId>, EditError> {
     yaml_tree::index_user_entries(doc, users, |item, entry| match lookup(doc, entry, "name") {
-        Lookup::Found { value, .. } | Lookup::Merged { value, .. } => Ok(Some(value)),
-        Lookup::Missing => Ok(None),
+        Lookup::Found { value, .. } | Lookup::Merged { value, .. } => Ok(EntryName::At(value)),
+        Lookup::Missing => Ok(EntryName::Missing),
         Lookup::Duplicate { first, second } => Err(unsupported(format!(
             "key \"name\" appears twice in the users entry at {} (at {} and {})",
             doc.position(item),
@@ -1042,18 +1037,25 @@ mod tests {
     use super::*;
     use crate::kubeconfig::extension::data_options;
 
-    /// An entry without `name` is not user "": the fast path and the general editor agree
-    /// (found by the generated-input property below).
+    /// An entry without `name` is user "", as kubectl and the loader read it: both paths
+    /// edit it, alike (a disagreement found by the generated-input property below).
     #[test]
-    fn an_unnamed_entry_is_not_user_empty_on_either_path() {
+    fn an_unnamed_entry_is_user_empty_on_both_paths() {
         let src = "users:\n- name: u1\n  user:\n    token: a\n- ame: u2\n  user:\n    token: b\n";
+        let want = "users:\n- name: u1\n  user:\n    token: a\n- ame: u2\n  user:\n    token: c\n";
         let edit = [TokenEdit {
             user: "",
             new_token: "c",
         }];
-        assert!(replace_fast(src, &[("", "c")]).is_none());
-        let err = replace_user_tokens(src, &edit).expect_err("no user \"\"");
-        assert!(matches!(err, EditError::UserNotFound { .. }), "{err:?}");
+        assert_eq!(replace_fast(src, &[("", "c")]).as_deref(), Some(want));
+        // Flow style: the general editor's answer.
+        let flow = "users: [{name: u1, user: {token: a}}, {user: {token: b}}]\n";
+        assert!(replace_fast(flow, &[("", "c")]).is_none());
+        assert_eq!(
+            replace_user_tokens(flow, &edit).expect("edits the unnamed entry"),
+            "users: [{name: u1, user: {token: a}}, {user: {token: c}}]\n"
+        );
+        assert_eq!(replace_user_tokens(src, &edit).expect("edits"), want);
     }
 
     #[test]
@@ -2410,7 +2412,8 @@ users:   # people
                     let users = expected["users"].as_array_mut().expect("users");
                     let entry = users
                         .iter_mut()
-                        .find(|e| e["name"] == *edit.user)
+                        // An entry without `name` is user "".
+                        .find(|e| e["name"] == *edit.user || (edit.user.is_empty() && e.get("name").is_none()))
                         .expect("entry");
                     entry["user"]["token"] = json!(edit.new_token);
                 }

@@ -75,8 +75,8 @@ use serde_json::Value;
 
 use super::edit::{double_quoted, internal, unparsable_edit, unsupported, verification, EditError};
 use super::yaml_tree::{
-    self, apply_splices, byte_range, check_splices, parser_options, ApplyFault, Doc, Kind, Lookup,
-    Node, NodeId, Splice, SpliceFault, Stream, TagClass,
+    self, apply_splices, byte_range, check_splices, parser_options, ApplyFault, Doc, EntryName,
+    Kind, Lookup, Node, NodeId, Splice, SpliceFault, Stream, TagClass,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -344,13 +344,14 @@ fn index_user_entries<'d>(
     let mut unnamed_merge = None;
     let by_name =
         yaml_tree::index_user_entries(doc, users, |item, entry| match doc.lookup(entry, "name") {
-            Lookup::Found { value, .. } => Ok(Some(value)),
-            Lookup::Missing => {
-                if unnamed_merge.is_none() {
-                    unnamed_merge = doc.merge_key(entry);
+            Lookup::Found { value, .. } => Ok(EntryName::At(value)),
+            Lookup::Missing => match doc.merge_key(entry) {
+                Some(merge) => {
+                    unnamed_merge.get_or_insert(merge);
+                    Ok(EntryName::Unknown)
                 }
-                Ok(None)
-            }
+                None => Ok(EntryName::Missing),
+            },
             Lookup::Duplicate { first, second } => {
                 let what = format!("the users entry at {}", doc.position(item));
                 Err(duplicate_key(doc, "name", &what, first, second))
@@ -912,7 +913,12 @@ fn set_expected(
         .ok_or_else(|| verification("the loaded document has no users list"))?;
     let mut by_name: HashMap<&str, usize> = HashMap::new();
     for (i, entry) in users.iter().enumerate() {
-        if let Some(name) = entry.get("name").and_then(Value::as_str) {
+        // An entry without `name` is the user named "" (as the node tree reads it).
+        let name = match entry.get("name") {
+            None => Some(""),
+            Some(v) => v.as_str(),
+        };
+        if let Some(name) = name {
             if by_name.insert(name, i).is_some() {
                 return Err(verification(format!(
                     "the loaded document has user {name:?} twice"
@@ -1048,7 +1054,7 @@ fn verify_model(
     };
     let mut done = 0usize;
     for (old, new) in before.iter().zip(&after) {
-        let targeted = old.name.as_deref().is_some_and(|n| wanted.contains(n));
+        let targeted = wanted.contains(old.name.as_deref().unwrap_or_default());
         if !targeted {
             if old != new {
                 return Err(verification("a user that was not asked for changed"));
@@ -1131,7 +1137,8 @@ mod tests {
                 .as_array_mut()
                 .expect("users")
                 .iter_mut()
-                .find(|e| e["name"] == *user)
+                // An entry without `name` is user "".
+                .find(|e| e["name"] == *user || (user.is_empty() && e.get("name").is_none()))
                 .expect("user entry");
             let auth = entry["user"].as_object_mut().expect("user mapping");
             let list = auth

@@ -473,15 +473,26 @@ pub(super) enum Lookup {
     Duplicate { first: NodeId, second: NodeId },
 }
 
+/// An editor's reading of a users entry's `name`.
+pub(super) enum EntryName {
+    /// The scalar node that holds it.
+    At(NodeId),
+    /// The entry has no `name`: kubectl (and the loader) read it as the user named "",
+    /// so `token rotate` may have to change its token too.
+    Missing,
+    /// The name may come from somewhere the editor does not follow (a merge key): the
+    /// entry names no user it can edit.
+    Unknown,
+}
+
 /// Maps each user name to its entry (the item of the `users` list) and refuses a name
 /// used twice, as kubectl does. `name_of(item, entry)` is the editor's reading of an entry
-/// mapping's `name` value (the entry is the item with an alias followed): `None` skips the
-/// entry, an error stops the search. Items that are not mappings, and names that are not
-/// scalars, name no user.
+/// mapping's `name` (the entry is the item with an alias followed); an error stops the
+/// search. Items that are not mappings, and names that are not scalars, name no user.
 pub(super) fn index_user_entries<'d>(
     doc: &'d Doc<'_>,
     users: NodeId,
-    mut name_of: impl FnMut(NodeId, NodeId) -> Result<Option<NodeId>, EditError>,
+    mut name_of: impl FnMut(NodeId, NodeId) -> Result<EntryName, EditError>,
 ) -> Result<HashMap<&'d str, NodeId>, EditError> {
     let items: &[NodeId] = match &doc.node(users)?.kind {
         Kind::Seq { items } => items,
@@ -495,11 +506,13 @@ pub(super) fn index_user_entries<'d>(
         if !doc.is_map(entry) {
             continue;
         }
-        let Some(name) = name_of(item, entry)? else {
-            continue;
-        };
-        let Some(name) = doc.scalar_text(name) else {
-            continue;
+        let name = match name_of(item, entry)? {
+            EntryName::At(node) => match doc.scalar_text(node) {
+                Some(name) => name,
+                None => continue,
+            },
+            EntryName::Missing => "",
+            EntryName::Unknown => continue,
         };
         if let Some(prev) = by_name.insert(name, item) {
             return Err(EditError::DuplicateUser {
