@@ -505,30 +505,39 @@ impl<'a> Parser<'a> {
         Ok(Some(col))
     }
 
-    fn named_cluster(&mut self, m: usize, rest: Text<'a>) -> R<NamedCluster> {
-        let mut out = NamedCluster::default();
+    /// A list item `- name: N` with one inner mapping under `inner_key` (clusters,
+    /// contexts and users all have this shape); other keys are skipped.
+    fn named<T: Default>(
+        &mut self,
+        m: usize,
+        rest: Text<'a>,
+        inner_key: &str,
+        inner: fn(&mut Self, usize) -> R<T>,
+    ) -> R<(String, Option<T>)> {
+        let (mut name, mut value) = (String::new(), None);
         let Some(c) = self.item_map(m, rest)? else {
-            return Ok(out);
+            return Ok((name, value));
         };
         self.enter()?;
         let mut seen = 0u8;
         while let Some((key, rest)) = self.entry(c)? {
-            match key {
-                "name" => {
-                    once(&mut seen, 1)?;
-                    out.name = self.string(c, rest)?.unwrap_or_default();
-                }
-                "cluster" => {
-                    once(&mut seen, 2)?;
-                    out.cluster = self.opt_struct(c, rest, Self::cluster)?;
-                }
-                _ => {
-                    self.skip(c, rest)?;
-                }
+            if key == "name" {
+                once(&mut seen, 1)?;
+                name = self.string(c, rest)?.unwrap_or_default();
+            } else if key == inner_key {
+                once(&mut seen, 2)?;
+                value = self.opt_struct(c, rest, inner)?;
+            } else {
+                self.skip(c, rest)?;
             }
         }
         self.leave();
-        Ok(out)
+        Ok((name, value))
+    }
+
+    fn named_cluster(&mut self, m: usize, rest: Text<'a>) -> R<NamedCluster> {
+        let (name, cluster) = self.named(m, rest, "cluster", Self::cluster)?;
+        Ok(NamedCluster { name, cluster })
     }
 
     fn cluster(&mut self, c: usize) -> R<Cluster> {
@@ -549,29 +558,8 @@ impl<'a> Parser<'a> {
     }
 
     fn named_context(&mut self, m: usize, rest: Text<'a>) -> R<NamedContext> {
-        let mut out = NamedContext::default();
-        let Some(c) = self.item_map(m, rest)? else {
-            return Ok(out);
-        };
-        self.enter()?;
-        let mut seen = 0u8;
-        while let Some((key, rest)) = self.entry(c)? {
-            match key {
-                "name" => {
-                    once(&mut seen, 1)?;
-                    out.name = self.string(c, rest)?.unwrap_or_default();
-                }
-                "context" => {
-                    once(&mut seen, 2)?;
-                    out.context = self.opt_struct(c, rest, Self::context)?;
-                }
-                _ => {
-                    self.skip(c, rest)?;
-                }
-            }
-        }
-        self.leave();
-        Ok(out)
+        let (name, context) = self.named(m, rest, "context", Self::context)?;
+        Ok(NamedContext { name, context })
     }
 
     fn context(&mut self, c: usize) -> R<Context> {
@@ -608,29 +596,8 @@ impl<'a> Parser<'a> {
     }
 
     fn named_user_entry(&mut self, m: usize, rest: Text<'a>) -> R<NamedUser> {
-        let mut out = NamedUser::default();
-        let Some(c) = self.item_map(m, rest)? else {
-            return Ok(out);
-        };
-        self.enter()?;
-        let mut seen = 0u8;
-        while let Some((key, rest)) = self.entry(c)? {
-            match key {
-                "name" => {
-                    once(&mut seen, 1)?;
-                    out.name = self.string(c, rest)?.unwrap_or_default();
-                }
-                "user" => {
-                    once(&mut seen, 2)?;
-                    out.user = self.opt_struct(c, rest, Self::user)?;
-                }
-                _ => {
-                    self.skip(c, rest)?;
-                }
-            }
-        }
-        self.leave();
-        Ok(out)
+        let (name, user) = self.named(m, rest, "user", Self::user)?;
+        Ok(NamedUser { name, user })
     }
 
     fn user(&mut self, c: usize) -> R<User> {
