@@ -2338,8 +2338,8 @@ users:   # people
             "CW-SECRET-test-old-1",
         ];
 
-        fn mutated_doc() -> impl Strategy<Value = String> {
-            (
+        fn arbitrary_input() -> impl Strategy<Value = String> {
+            let mutated = (
                 doc_strategy(),
                 proptest::collection::vec(
                     (any::<usize>(), any::<bool>(), 0..FRAGMENTS.len()),
@@ -2347,29 +2347,13 @@ users:   # people
                 ),
             )
                 .prop_map(|(doc, mutations)| {
-                    let mut text = render(&doc).text;
-                    for (at, insert, fragment) in mutations {
-                        let mut at = at % (text.len() + 1);
-                        while !text.is_char_boundary(at) {
-                            at -= 1;
-                        }
-                        if insert {
-                            text.insert_str(at, FRAGMENTS[fragment]);
-                        } else if at < text.len() {
-                            text.remove(at);
-                        }
-                    }
-                    text
-                })
-        }
-
-        fn arbitrary_input() -> impl Strategy<Value = String> {
-            prop_oneof![
-                1 => any::<String>(),
-                1 => proptest::collection::vec(proptest::sample::select(FRAGMENTS.to_vec()), 0..40)
-                    .prop_map(|parts| parts.concat()),
-                4 => mutated_doc(),
-            ]
+                    crate::kubeconfig::yaml_tree::generated::mutate(
+                        render(&doc).text,
+                        &mutations,
+                        &FRAGMENTS,
+                    )
+                });
+            crate::kubeconfig::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
         }
 
         fn user_and_token() -> impl Strategy<Value = (String, String)> {

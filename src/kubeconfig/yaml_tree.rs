@@ -635,3 +635,45 @@ pub(super) fn check_splices<'a>(
         .checked_add_signed(growth)
         .ok_or(SpliceFault::Overflow)
 }
+
+/// Inputs for both editors' generated-input properties: their own documents, mutated with
+/// their own YAML fragments, next to arbitrary text.
+#[cfg(test)]
+pub(super) mod generated {
+    use proptest::prelude::*;
+
+    /// `text` with each `(at, insert, fragment)` applied: `fragments[fragment]` inserted at
+    /// byte `at` (wrapped to the text, moved back to a character boundary), or the
+    /// character there removed.
+    pub(in crate::kubeconfig) fn mutate(
+        mut text: String,
+        mutations: &[(usize, bool, usize)],
+        fragments: &[&str],
+    ) -> String {
+        for &(at, insert, fragment) in mutations {
+            let mut at = at % (text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            if insert {
+                text.insert_str(at, fragments[fragment % fragments.len()]);
+            } else if at < text.len() {
+                text.remove(at);
+            }
+        }
+        text
+    }
+
+    /// Arbitrary strings, runs of fragments, and (four times as often) `mutated` documents.
+    pub(in crate::kubeconfig) fn arbitrary_input(
+        fragments: &'static [&'static str],
+        mutated: impl Strategy<Value = String> + 'static,
+    ) -> impl Strategy<Value = String> {
+        prop_oneof![
+            1 => any::<String>(),
+            1 => proptest::collection::vec(proptest::sample::select(fragments), 0..40)
+                .prop_map(|parts| parts.concat()),
+            4 => mutated,
+        ]
+    }
+}
