@@ -1,10 +1,9 @@
 //! kubectl-coreweave: show and rotate the CoreWeave API access token kept in kubeconfig.
 //!
-//! Two executables share this library (see `network.rs`): `kubectl-coreweave`
-//! (`src/main.rs`) runs every command that stays on this machine and hands the others to
-//! `coreweave-net` (`src/bin/coreweave-net.rs`), which links the network code. Both parse
-//! the command line and call [`run`]; everything else is here so the benchmarks, the fuzz
-//! targets and the tests reach the same code.
+//! `src/main.rs` parses the command line and calls [`run`]; everything else is here so the
+//! benchmarks, the fuzz targets and the tests reach the same code. The network code
+//! (`coreweave`, `cluster`) is linked in but only runs when a command talks to CoreWeave or
+//! to a cluster: nothing builds a runtime or a TLS configuration before that.
 
 pub mod cli;
 pub mod cluster;
@@ -13,8 +12,8 @@ pub mod coreweave;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod kubeconfig;
-pub mod network;
 pub mod secret;
+pub mod stdout;
 pub mod time;
 pub mod token;
 
@@ -27,9 +26,8 @@ use kubeconfig::{config_paths, Kubeconfig};
 /// How long `token show` waits for another writer's `<file>.lock` when a file does not load.
 const SHOW_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Run one parsed command line, writing its result to `out`. `net` is the table of network
-/// calls, `None` in `kubectl-coreweave` (which never runs a command that needs it).
-pub fn run(cli: Cli, net: Option<&network::Network>, out: &mut dyn Write) -> anyhow::Result<()> {
+/// Run one parsed command line, writing its result to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let g = &cli.global;
     let explicit = g
         .kubeconfig
@@ -57,11 +55,11 @@ pub fn run(cli: Cli, net: Option<&network::Network>, out: &mut dyn Write) -> any
             // A second is plenty for kubectl to finish a write; a stale lock costs a broken
             // file's error that second.
             let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
-            token::show::run(&kc, &selection, &args, net, out)
+            token::show::run(&kc, &selection, &args, out)
         }
         Command::Token {
             command: TokenCommand::Rotate(args),
-        } => token::rotate::run(&paths, explicit.is_some(), &selection, &args, net, out),
+        } => token::rotate::run(&paths, explicit.is_some(), &selection, &args, out),
     }
 }
 
@@ -72,7 +70,7 @@ pub fn exit_status(result: anyhow::Result<u8>) -> u8 {
         Ok(status) => status,
         Err(e) => {
             // `{:#}` prints the cause chain on one line: "cannot read kubeconfig x: Permission denied".
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", without_os_error_codes(&format!("{e:#}")));
             1
         }
     }
@@ -86,4 +84,47 @@ pub fn version_line() -> String {
         env!("KUBECTL_COREWEAVE_COMMIT"),
         env!("KUBECTL_COREWEAVE_TARGET")
     )
+}
+
+/// An I/O error as a user reads it: "permission denied", not "Permission denied (os error 13)".
+pub fn io_message(e: &std::io::Error) -> String {
+    without_os_error_codes(&e.to_string())
+}
+
+/// Drops the " (os error N)" that std appends to every OS error's text: the number helps no
+/// user, and kubectl prints none.
+fn without_os_error_codes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(" (os error ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + " (os error ".len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && after[digits..].starts_with(')') {
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(" (os error ");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_error_codes_are_dropped() {
+        assert_eq!(
+            without_os_error_codes("cannot read x: Permission denied (os error 13)"),
+            "cannot read x: Permission denied"
+        );
+        assert_eq!(
+            without_os_error_codes("a (os error x) b"),
+            "a (os error x) b"
+        );
+        assert_eq!(without_os_error_codes("no tail"), "no tail");
+    }
 }

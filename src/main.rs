@@ -1,40 +1,36 @@
-//! `kubectl-coreweave`: parse, then run here or hand the command to `coreweave-net` (the
-//! network half, see `network.rs`), and turn errors into one line on stderr and an exit
-//! code (0 success, 1 failure, 2 usage error from clap).
-//!
-//! `token show --raw` sits in shell prompts and script loops, and most of its time is
-//! process start-up. So this binary starts at C's `main`, without Rust's runtime start-up,
-//! which reads /proc/self/maps to place a stack-overflow guard: about a fifth of the
-//! instructions of the whole command. What that start-up also did is done here or not
-//! needed: the exit goes through `std::process::exit`, which flushes stdout; SIGPIPE keeps
-//! its default, so `token show --raw | head -c0` ends quietly as kubectl does; a stack
-//! overflow is a plain SIGSEGV instead of a message (the parsers bound their depth).
-#![no_main]
+//! `kubectl-coreweave`: parse the command line with clap, run it, and turn the outcome into
+//! an exit status: 0 success, 1 failure (one `error: …` line on stderr), 2 usage error
+//! (clap's message). Writing to stdout is watched by [`Stdout`]: a reader that went away
+//! (EPIPE, `| head -c0`) ends the program quietly, as kubectl does; any other write error
+//! (`>&-`, `/dev/full`) is one error line and status 1.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::OsString;
+use std::process::ExitCode;
 
+use clap::Parser;
 use kubectl_coreweave::cli::Cli;
-use kubectl_coreweave::network;
+use kubectl_coreweave::stdout::{Stdout, WriteFailure};
 
-#[no_mangle]
-extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
-    // std reads the arguments itself (args_os), as it does for a Rust `main`.
-    let args = args();
-    let cli = Cli::parse_args(&args);
-    let result = if network::needed_by(&cli) {
-        network::hand_off(&args)
-    } else {
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        kubectl_coreweave::run(cli, None, &mut out).map(|()| 0)
-    };
-    std::process::exit(kubectl_coreweave::exit_status(result).into())
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(args());
+    let mut out = Stdout::new();
+    let result = kubectl_coreweave::run(cli, &mut out).and_then(|()| Ok(out.finish()?));
+    match out.failure() {
+        // The shell reports a program that SIGPIPE ended as 128 + 13; kubectl (Go) dies of
+        // the signal itself. Either way: no message, the reader asked for no more.
+        Some(WriteFailure::ReaderGone) => ExitCode::from(141),
+        Some(WriteFailure::Other(e)) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::from(kubectl_coreweave::exit_status(result.map(|()| 0))),
+    }
 }
 
 /// The command line, with `__complete` put first when the binary runs under the name of
 /// kubectl's completion companion (`kubectl_complete-coreweave`, a link to this binary).
-fn args() -> Vec<std::ffi::OsString> {
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+fn args() -> Vec<OsString> {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
     let invoked_as = args
         .first()
         .map(std::path::Path::new)

@@ -20,7 +20,6 @@ use crate::kubeconfig::extension::{upsert_token_extension, TokenExtension};
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
-use crate::network::{self, Network};
 use crate::secret::Token;
 use crate::token::source::{self, Source};
 use crate::token::verify;
@@ -62,7 +61,6 @@ pub fn run(
     explicit: bool,
     sel: &Selection,
     args: &RotateArgs,
-    net: Option<&Network>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let kc = Kubeconfig::load_settled(paths, explicit, Duration::from_secs(args.lock_timeout))?;
@@ -72,7 +70,7 @@ pub fn run(
     let active_file = kc.path(active.file).to_path_buf();
 
     let (source, new, expires) = if args.mint {
-        let minted = (net.ok_or_else(network::missing)?.mint)(args)?;
+        let minted = mint(args)?;
         (Source::Minted, minted.token, Some(minted.expire_time))
     } else {
         // Check --expires before asking for anything.
@@ -91,7 +89,7 @@ pub fn run(
         .collect();
     let proof = match args.verify {
         Verify::None => verify::Proof::default(),
-        how => (net.ok_or_else(network::missing)?.prove)(&verify::Request {
+        how => verify::prove(&verify::Request {
             kc: &kc,
             contexts: &contexts,
             old: &old,
@@ -179,7 +177,7 @@ pub fn run(
     bail!("the kubeconfig files kept changing while rotating; nothing was written")
 }
 
-/// `--mint`: the service-account OIDC exchange (in `coreweave-net` only, see `network.rs`).
+/// `--mint`: the service-account OIDC exchange.
 pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
     let (Some(uid), Some(oidc_file)) = (&args.service_account, &args.oidc_token_file) else {
         bail!("--mint needs --service-account UID and --oidc-token-file PATH");

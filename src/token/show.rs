@@ -21,7 +21,6 @@ use crate::coreweave::{ApiConfig, ApiError, TOKEN_EXTENSION};
 use crate::kubeconfig::model::CoreweaveTokenExtension;
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Credential, Kubeconfig, Resolved, Sourced};
-use crate::network::{self, Network};
 use crate::secret::Token;
 use crate::time::{humanize_secs, parse_rfc3339, unix_now};
 
@@ -143,7 +142,6 @@ pub fn run(
     kc: &Kubeconfig,
     sel: &Selection,
     args: &ShowArgs,
-    net: Option<&Network>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let resolved = kc.resolve(sel)?;
@@ -174,7 +172,7 @@ pub fn run(
     // A failure to get an answer is not a rejection: it ends the command here, with
     // nothing on stdout, so no script mistakes it for a verdict on the token.
     let verdict = match &api {
-        Some(cfg) => match (net.ok_or_else(network::missing)?.whoami)(cfg, credential.token()) {
+        Some(cfg) => match crate::coreweave::whoami(cfg, credential.token()) {
             Err(e) if !e.is_rejection() => return Err(e.into()),
             answer => Some(answer),
         },

@@ -31,7 +31,7 @@ pub struct Request<'a> {
     pub force: bool,
 }
 
-/// Runs in `coreweave-net` only (see `network.rs`); `--verify none` never gets here.
+/// `--verify none` never gets here.
 pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
     let &Request {
         kc,

@@ -9,7 +9,7 @@
 //! Timing knobs: `STRESS_SEED` (u64) replays the kill schedule of a failing run; the seed is
 //! printed by the kill tests (the timing of the machine still varies from run to run).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;

@@ -1,7 +1,7 @@
 //! `token show` run as a user runs it: output forms, masking, and one clear line for
 //! every kind of bad input. The kubectl comparison lives in `differential.rs`.
 
-mod support;
+use crate::support;
 
 use support::{kubeconfig, path_str, stderr, stdout, Sandbox};
 

@@ -2,7 +2,7 @@
 //! before except for the rotated tokens, and the bytes show nothing else moved.
 //! Concurrency, SIGKILL and fault injection live in `rotate_stress.rs`.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;

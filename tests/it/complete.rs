@@ -1,7 +1,7 @@
 //! `kubectl coreweave <TAB>` through the real kubectl: kubectl finds
 //! `kubectl_complete-coreweave` on PATH (here a link to the binary) and relays its answer.
 
-mod support;
+use crate::support;
 
 use support::{bin, path_str, stdout, Sandbox};
 

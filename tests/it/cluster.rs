@@ -1,7 +1,7 @@
 //! The cluster check (`kubectl_coreweave::cluster`) against a fake API server on
 //! loopback, with the real `kubectl auth whoami` as the oracle that keeps the fake honest.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! token. The environment variables are tested through the binary, each run with its own
 //! environment, so no test changes this process's environment under another.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

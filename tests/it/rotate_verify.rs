@@ -2,7 +2,7 @@
 //! loopback), the affected contexts' clusters (a TLS fake that kubectl itself accepts,
 //! see `cluster.rs`), and records what it knows of the token's expiry.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Output;

@@ -1,7 +1,7 @@
 //! `token show --check` and the expiry display, run as a user runs them: the binary, a
 //! sandboxed kubeconfig, and a fake CoreWeave API on loopback.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 use std::time::Duration;

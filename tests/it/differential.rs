@@ -19,9 +19,7 @@
 //!
 //! kubectl is required: a missing kubectl fails the test (`.ci/run` installs it).
 
-#[path = "differential/gen.rs"]
 mod gen;
-#[path = "differential/oracle.rs"]
 mod oracle;
 
 use std::collections::BTreeMap;

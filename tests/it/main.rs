@@ -1,0 +1,16 @@
+//! The integration tests: one test binary, so the fakes in `support` (a CoreWeave API and
+//! a TLS Kubernetes API on loopback) compile and link once. Each module runs the built
+//! `kubectl-coreweave` against temporary kubeconfigs, with the real kubectl as the oracle.
+
+mod support;
+
+mod cluster;
+mod complete;
+mod coreweave_api;
+mod differential;
+mod fuzz_editor;
+mod rotate;
+mod rotate_stress;
+mod rotate_verify;
+mod show;
+mod show_check;
