@@ -53,6 +53,48 @@ impl fmt::Display for Token {
     }
 }
 
+/// Every `CW-SECRET-<secret>` in `s` masked. The secret's alphabet is not documented, so
+/// the secret runs to the first character that cannot be part of a token in running
+/// text: whitespace, a quote, a bracket or separator, or the mask's own `…`.
+pub fn mask_coreweave_tokens(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(COREWEAVE_PREFIX) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + COREWEAVE_PREFIX.len()..];
+        let end = after
+            .find(|c: char| c.is_whitespace() || "\"'`,;()[]{}<>…\\".contains(c))
+            .unwrap_or(after.len());
+        if end == 0 {
+            out.push_str(COREWEAVE_PREFIX);
+        } else {
+            let token = format!("{COREWEAVE_PREFIX}{}", &after[..end]);
+            out.push_str(&Token::new(token).masked());
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `s` with every control character (ESC, BEL, CR, LF, backspace, DEL, C1) written as an
+/// escape (`\u{1b}`, `\n`), so text read from a file or a server cannot move the cursor,
+/// recolour the terminal or forge a line of output.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +108,18 @@ mod tests {
             assert!(!shown.contains("abcdefghijklmnop"), "{shown}");
             assert!(shown.contains("CW-SECRET-…0123"), "{shown}");
         }
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            escape_controls("a\x1b[31mb\r\n\x07\x08"),
+            "a\\u{1b}[31mb\\r\\n\\u{7}\\u{8}"
+        );
+        assert!(matches!(
+            escape_controls("plain é"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! back goes through [`redact`] first, which masks the secrets of the request and any
 //! `CW-SECRET-…` it finds. `Debug` is derived over the same redacted fields.
 
-use crate::secret::{Token, COREWEAVE_PREFIX};
+use crate::secret::Token;
 
 /// Longest server message kept in an error, in characters: enough for a Connect error's
 /// sentence, short of an HTML error page.
@@ -155,35 +155,11 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
             s = s.replace(secret, &Token::new(*secret).masked());
         }
     }
-    s = mask_coreweave_tokens(&s);
+    s = crate::secret::mask_coreweave_tokens(&s);
     if s.chars().count() > MAX_MESSAGE_CHARS {
         s = s.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
     }
     s
-}
-
-/// Every `CW-SECRET-<secret>` in `s` masked. The secret's alphabet is not documented, so
-/// the secret runs to the first character that cannot be part of a token in running
-/// text: whitespace, a quote, a bracket or separator, or the mask's own `…`.
-fn mask_coreweave_tokens(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find(COREWEAVE_PREFIX) {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + COREWEAVE_PREFIX.len()..];
-        let end = after
-            .find(|c: char| c.is_whitespace() || "\"'`,;()[]{}<>…\\".contains(c))
-            .unwrap_or(after.len());
-        if end == 0 {
-            out.push_str(COREWEAVE_PREFIX);
-        } else {
-            let token = format!("{COREWEAVE_PREFIX}{}", &after[..end]);
-            out.push_str(&Token::new(token).masked());
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
