@@ -37,7 +37,7 @@ const CLOSED_API: &str = "http://127.0.0.1:9";
 /// so cargo rebuilt a second copy of much of the dependency tree: 215 s on a clean 2-core
 /// machine. The packing path is the release one: the debug executable goes through the
 /// same `pack`, manifest and install steps as a release build.
-fn plugin_binary() -> PathBuf {
+fn workspace_test_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // <target-dir>[/<triple>]/<profile>/deps/<this test>
     let deps = exe.parent().expect("test binary in deps/");
@@ -192,27 +192,49 @@ fn xtask_smoke(archive: &Path, krew: &str, path_env: Option<&str>) -> Output {
     cmd.output().expect("run xtask smoke")
 }
 
-/// The debug build packed for this machine, as `cargo xtask dist` packs a release build.
-fn packed(dir: &Path) -> (PathBuf, xtask::Archive) {
-    let binary = plugin_binary();
-    let (os, arch) = host_os_arch().unwrap();
-    let archive = pack(
-        &binary,
-        &workspace_root().join("LICENSE"),
-        Some(COMPLETER_SCRIPT),
-        &dir.join("dist"),
-        os,
-        arch,
-        &cargo_version_v(),
-    )
-    .unwrap();
-    (binary, archive)
+/// The debug build, stripped of debug information as the release profile strips
+/// (`strip = true`), packed for this machine as `cargo xtask dist` packs a release build.
+/// Packed once for all tests of the module, under cargo's temporary folder for tests.
+///
+/// Stripping keeps the code and leaves 37 MB to compress instead of 168 MB: gzip -9 of the
+/// unstripped debug executable (twice, one per test, in unoptimized flate2) was most of the
+/// 215 s this module once took.
+fn packed() -> &'static (PathBuf, xtask::Archive) {
+    static PACKED: std::sync::OnceLock<(PathBuf, xtask::Archive)> = std::sync::OnceLock::new();
+    PACKED.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("krew_e2e");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("kubectl-coreweave");
+        // `-S`: debug information only; GNU and Apple strip both take it.
+        let status = Command::new("strip")
+            .arg("-S")
+            .arg("-o")
+            .arg(&binary)
+            .arg(workspace_test_binary())
+            .status()
+            .expect("strip (binutils, or Xcode's command line tools) is not installed");
+        assert!(status.success(), "strip failed");
+        let (os, arch) = host_os_arch().unwrap();
+        let archive = pack(
+            &binary,
+            &workspace_root().join("LICENSE"),
+            Some(COMPLETER_SCRIPT),
+            &dir.join("dist"),
+            os,
+            arch,
+            &cargo_version_v(),
+        )
+        .unwrap();
+        (binary, archive)
+    })
 }
 
 #[test]
 fn smoke_passes_every_step_on_the_real_archive_and_fails_without_krew() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_, archive) = packed(tmp.path());
+    let (_, archive) = packed();
 
     let out = xtask_smoke(&archive.path, "emulated", None);
     let (stdout, stderr) = text(&out);
@@ -304,7 +326,7 @@ fn pack_install_like_krew_and_run_through_kubectl() {
     let tmp = tempfile::tempdir().unwrap();
 
     // Pack, render the manifest for this archive, and check they agree.
-    let (binary, archive) = packed(tmp.path());
+    let (binary, archive) = packed();
     let shas = BTreeMap::from([(format!("{os}_{arch}"), archive.sha256.clone())]);
     let manifest = render(&template(), &version, &shas).unwrap();
     assert_eq!(validate(&manifest), Ok(()));
@@ -321,7 +343,7 @@ fn pack_install_like_krew_and_run_through_kubectl() {
             ("kubectl_complete-coreweave", 0o755),
         ]
     );
-    assert!(entries[0].2 == std::fs::read(&binary).unwrap());
+    assert!(entries[0].2 == std::fs::read(binary).unwrap());
 
     // Install into a krew-like root: store/coreweave/<version>/, bin/kubectl-coreweave.
     let root = tmp.path().join("krew");
@@ -336,7 +358,7 @@ fn pack_install_like_krew_and_run_through_kubectl() {
     );
     let store = root.join("store/coreweave").join(&version);
     assert!(
-        std::fs::read(store.join("kubectl-coreweave")).unwrap() == std::fs::read(&binary).unwrap()
+        std::fs::read(store.join("kubectl-coreweave")).unwrap() == std::fs::read(binary).unwrap()
     );
     for f in ["kubectl-coreweave", "kubectl_complete-coreweave"] {
         let mode = std::fs::metadata(store.join(f))
