@@ -31,12 +31,11 @@ const CLOSED_API: &str = "http://127.0.0.1:9";
 /// --workspace` (`.ci/run`) has already compiled for the root package's integration tests.
 ///
 /// Asking cargo for that same build (`cargo test --workspace --no-run`, same profile and
-/// target) costs a fingerprint check when it is fresh, and its JSON messages name the
-/// executable. A narrower request (`cargo build -p kubectl-coreweave --bin …`, as this test
-/// once made) resolves features without the rest of the workspace and the dev-dependencies,
-/// so cargo rebuilt a second copy of much of the dependency tree: 215 s on a clean 2-core
-/// machine. The packing path is the release one: the debug executable goes through the
-/// same `pack`, manifest and install steps as a release build.
+/// target) is a fingerprint check when it is fresh (under a second), and its JSON messages
+/// name the executable (re-linked into place even when fresh). A narrower request, `cargo
+/// build -p kubectl-coreweave --bin …` as this test once made, resolves features without
+/// the rest of the workspace and the dev-dependencies, so cargo compiled rustix, clap,
+/// clap_complete and the plugin a second time (49 s on the loaded 2-core machine).
 fn workspace_test_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // <target-dir>[/<triple>]/<profile>/deps/<this test>
@@ -197,8 +196,9 @@ fn xtask_smoke(archive: &Path, krew: &str, path_env: Option<&str>) -> Output {
 /// Packed once for all tests of the module, under cargo's temporary folder for tests.
 ///
 /// Stripping keeps the code and leaves 37 MB to compress instead of 168 MB: gzip -9 of the
-/// unstripped debug executable (twice, one per test, in unoptimized flate2) was most of the
-/// 215 s this module once took.
+/// unstripped debug executable, once per test and in unoptimized flate2 (the dev profile
+/// now optimizes it), took minutes; with the narrower build above it made the 215 s this
+/// module once took on a clean machine.
 fn packed() -> &'static (PathBuf, xtask::Archive) {
     static PACKED: std::sync::OnceLock<(PathBuf, xtask::Archive)> = std::sync::OnceLock::new();
     PACKED.get_or_init(|| {
