@@ -16,21 +16,30 @@ use xtask::{
 
 /// Release packaging for kubectl-coreweave (see plugin-manifest/README.md)
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", disable_version_flag = true)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    disable_version_flag = true
+)]
 enum Cli {
-    /// Build kubectl-coreweave with `cargo build --release --locked` for this machine or
-    /// --target (or take --binary, already built), pack it into
+    /// Build (or take --binary), pack one platform's archive, render krew.yaml for it
+    ///
+    /// Builds kubectl-coreweave with `cargo build --release --locked` for this machine or
+    /// --target (or takes --binary, already built), packs it into
     /// kubectl-coreweave_v<version>_<os>_<arch>.tar.gz (.zip for Windows) with a .sha256
-    /// file beside it, and render krew.yaml for it (other platforms: --sha256 values, else
-    /// 64 zeros)
+    /// file beside it, and renders krew.yaml for it (other platforms: --sha256 values, else
+    /// 64 zeros).
     Dist(DistArgs),
     /// Render the krew manifest from plugin-manifest/coreweave.yaml.tmpl (stdout unless --out)
     Render(RenderArgs),
     /// Validate manifests by krew's rules
     CheckManifest(CheckArgs),
-    /// Unpack a release archive built for this machine and run what a user runs: version,
-    /// token show --raw and token rotate on a copy of examples/coreweave-kubeconfig.yaml,
-    /// completion bash, then install it with krew and run `kubectl coreweave version`
+    /// Smoke-test this machine's release archive as a user would run it
+    ///
+    /// Unpacks the archive and runs version, token show --raw and token rotate --verify
+    /// none --from-stdin on a copy of examples/coreweave-kubeconfig.yaml, completion bash,
+    /// then installs it with `kubectl krew install --manifest --archive` and runs
+    /// `kubectl coreweave version`. Prints `smoke ok: <step>` after each step.
     Smoke(SmokeArgs),
 }
 
