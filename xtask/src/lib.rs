@@ -1,6 +1,8 @@
-//! Release packaging for `kubectl-coreweave`: the archives krew installs, the krew
-//! manifest rendered from `plugin-manifest/coreweave.yaml.tmpl`, and a validator that
-//! applies krew's rules to a manifest before it is published.
+//! Release packaging for `kubectl-coreweave`: the archive krew installs (one executable,
+//! the license and, on unix, the completion file), the krew manifest rendered from
+//! `plugin-manifest/coreweave.yaml.tmpl`, a validator that applies krew's rules to a
+//! manifest before it is published, and the smoke test each archive passes on its own
+//! platform before a release (`smoke.rs`).
 //!
 //! Everything here is a plain function so the tests call it directly; `main.rs` only
 //! parses arguments and runs cargo.
@@ -14,16 +16,13 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+mod smoke;
+pub use smoke::{smoke, KrewMode, SmokeInput, SAMPLE_KUBECONFIG, SMOKE_STEPS};
+
 /// The krew plugin name: `kubectl krew install coreweave`, `kubectl coreweave …`.
 pub const PLUGIN_NAME: &str = "coreweave";
 /// The plugin's executable (plus `.exe` on Windows).
 pub const BINARY: &str = "kubectl-coreweave";
-/// The plugin's network half (plus `.exe` on Windows): `kubectl-coreweave` runs it for the
-/// commands that talk to CoreWeave or a cluster, and looks for it only in the folder its
-/// own resolved executable is in, so every archive and every manifest platform must put
-/// it beside `kubectl-coreweave`. Must equal `NETWORK_BINARY` in the plugin's
-/// `src/network.rs` (a test compares them).
-pub const NETWORK_BINARY: &str = "coreweave-net";
 /// The executable kubectl (1.26 or later) runs to complete `kubectl coreweave <TAB>`.
 pub const COMPLETER: &str = "kubectl_complete-coreweave";
 /// What the completion file in the unix archives holds.
@@ -119,50 +118,17 @@ pub fn archive_name(version: &str, os: &str, arch: &str) -> String {
     format!("{BINARY}_{version}_{os}_{arch}.{ext}")
 }
 
-/// The plugin executable's name inside the archive for `os`.
+/// The plugin executable's name inside the archive for `os`: the name cargo gives it there.
 pub fn binary_name(os: &str) -> String {
     exe_name(BINARY, os)
 }
 
-/// The network executable's name inside the archive for `os`.
-pub fn network_binary_name(os: &str) -> String {
-    exe_name(NETWORK_BINARY, os)
-}
-
-fn exe_name(base: &str, os: &str) -> String {
+/// An executable's file name on `os`: `.exe` added on Windows.
+pub fn exe_name(base: &str, os: &str) -> String {
     if os == "windows" {
         format!("{base}.exe")
     } else {
         base.to_string()
-    }
-}
-
-/// The two built executables an archive carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binaries {
-    /// `kubectl-coreweave`, the one krew links.
-    pub plugin: PathBuf,
-    /// `coreweave-net`, installed beside it.
-    pub network: PathBuf,
-}
-
-impl Binaries {
-    /// Both executables in `dir` (such as `target/<triple>/release`), named as cargo names
-    /// them for `os` (`.exe` for Windows). Fails, naming the file, if either is missing.
-    pub fn in_dir(dir: &Path, os: &str) -> Result<Binaries> {
-        let b = Binaries {
-            plugin: dir.join(binary_name(os)),
-            network: dir.join(network_binary_name(os)),
-        };
-        for p in [&b.plugin, &b.network] {
-            ensure!(
-                p.is_file(),
-                "no built executable at {} (build both with `cargo build --release --bin \
-                 {BINARY} --bin {NETWORK_BINARY}`)",
-                p.display()
-            );
-        }
-        Ok(b)
     }
 }
 
@@ -214,12 +180,12 @@ fn archive_mtime() -> Result<u64> {
 
 /// Packs the files the manifest's `files` name for one platform into
 /// `out_dir/kubectl-coreweave_<version>_<os>_<arch>.tar.gz` (`.zip` on Windows):
-/// `kubectl-coreweave[.exe]` and `coreweave-net[.exe]` (mode 0755, so named whatever the
-/// input files are called), `LICENSE` (0644) and, on unix only,
-/// `kubectl_complete-coreweave` holding `completer` (0755). Entries sit at the archive's
-/// root, owned by 0:0, in that order, with a fixed timestamp.
+/// `kubectl-coreweave[.exe]` (mode 0755, so named whatever the input file is called),
+/// `LICENSE` (0644) and, on unix only, `kubectl_complete-coreweave` holding `completer`
+/// (0755). Entries sit at the archive's root, owned by 0:0, in that order, with a fixed
+/// timestamp.
 pub fn pack(
-    binaries: &Binaries,
+    binary: &Path,
     license: &Path,
     completer: Option<&str>,
     out_dir: &Path,
@@ -236,22 +202,9 @@ pub fn pack(
         "os {os:?} is not one of linux, darwin, windows"
     );
     ensure!(!arch.is_empty(), "arch is empty");
-    let read_exe = |p: &Path| -> Result<Vec<u8>> {
-        let bytes = fs::read(p).with_context(|| format!("cannot read binary {}", p.display()))?;
-        ensure!(!bytes.is_empty(), "binary {} is empty", p.display());
-        Ok(bytes)
-    };
-    let bin = read_exe(&binaries.plugin)?;
-    let net = read_exe(&binaries.network)?;
-    // Both paths naming one build output would ship a `coreweave-net` that is really
-    // `kubectl-coreweave`: it would hand each network command on to itself, forever.
-    ensure!(
-        bin != net,
-        "{} and {} have the same content: the archive needs {BINARY} and {NETWORK_BINARY}, \
-         two different executables",
-        binaries.plugin.display(),
-        binaries.network.display()
-    );
+    let bin =
+        fs::read(binary).with_context(|| format!("cannot read binary {}", binary.display()))?;
+    ensure!(!bin.is_empty(), "binary {} is empty", binary.display());
     let lic = fs::read(license).with_context(|| format!("cannot read {}", license.display()))?;
     ensure!(
         !lic.is_empty(),
@@ -261,7 +214,6 @@ pub fn pack(
 
     let mut entries: Vec<(String, Vec<u8>, u32)> = vec![
         (binary_name(os), bin, 0o755),
-        (network_binary_name(os), net, 0o755),
         ("LICENSE".into(), lic, 0o644),
     ];
     match (os, completer) {
@@ -669,8 +621,7 @@ fn parse_manifest(text: &str) -> std::result::Result<Manifest, String> {
 /// columns (a line that is one word, such as a URL, may be longer, as in krew's check),
 /// no usage examples in description, an http(s) homepage, an https uri ending in
 /// `.tar.gz`, `.tgz` or `.zip`, `bin` one of the files the `files` operations install,
-/// and a Windows `bin` ending in `.exe`. And this plugin's own rule: when a platform lists
-/// `files`, they install `coreweave-net` (`.exe` on Windows) in the folder of `bin`.
+/// and a Windows `bin` ending in `.exe`.
 pub fn validate(manifest_text: &str) -> std::result::Result<(), Vec<String>> {
     let m = parse_manifest(manifest_text).map_err(|e| vec![e])?;
     let mut errs = Vec::new();
@@ -959,29 +910,6 @@ fn validate_platform(at: &str, p: &Platform, errs: &mut Vec<String>) {
             to.to_string()
         };
         targets.push(target);
-    }
-    if files_ok {
-        // kubectl-coreweave looks for the network executable in the folder of its own
-        // resolved path only (krew's link leads to `bin` in the store), under the name it
-        // has on the OS it runs on.
-        let net = if windows_only {
-            format!("{NETWORK_BINARY}.exe")
-        } else {
-            NETWORK_BINARY.to_string()
-        };
-        let beside = match bin.as_deref().and_then(|b| b.rsplit_once('/')) {
-            Some((dir, _)) => format!("{dir}/{net}"),
-            None => net,
-        };
-        if !targets.iter().any(|t| glob_match(t, &beside)) {
-            errs.push(format!(
-                "{at}: `files` do not install {beside:?} beside bin {:?} (they install {}); \
-                 {BINARY} runs {NETWORK_BINARY} from its own folder for `token show --check` \
-                 and `token rotate`",
-                bin.as_deref().unwrap_or(""),
-                targets.join(", ")
-            ));
-        }
     }
     if let (true, Some(b)) = (files_ok, bin) {
         if !targets.iter().any(|t| glob_match(t, &b)) {

@@ -1,36 +1,141 @@
-//! `cargo xtask`: release packaging for kubectl-coreweave. See plugin-manifest/README.md.
+//! `cargo xtask`: release packaging for kubectl-coreweave: build and pack an archive,
+//! render and check the krew manifest, smoke-test an archive on the machine it is for.
+//! See plugin-manifest/README.md. This file parses options (clap) and runs cargo; the
+//! work is in the library.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, ensure, Context, Result};
+use clap::{Args, Parser, ValueEnum};
 use xtask::{
-    archive_name, host_os_arch, os_arch_of_target, pack, render, validate, Binaries, BINARY,
-    COMPLETER_SCRIPT, NETWORK_BINARY, PLACEHOLDER_SHA256, TEMPLATE_PATH,
+    archive_name, host_os_arch, os_arch_of_target, pack, render, smoke, validate, KrewMode, BINARY,
+    COMPLETER_SCRIPT, PLACEHOLDER_SHA256, SAMPLE_KUBECONFIG, TEMPLATE_PATH,
 };
 
-const USAGE: &str = "\
-usage:
-  cargo xtask dist [--target TRIPLE] [--builder cargo|cross|zigbuild] [--bin-dir DIR]
-                   [--out DIR] [--sha256 OS_ARCH=HEX]...
-      Build both executables, kubectl-coreweave and coreweave-net, with `cargo build
-      --release --locked` for the host or TRIPLE (unless --bin-dir names a folder that
-      holds both already built, named as cargo names them: .exe for a Windows TRIPLE),
-      pack them into kubectl-coreweave_v<version>_<os>_<arch>.tar.gz (.zip on Windows)
-      in --out (default <target-dir>/dist) with a .sha256 file beside it, and render
-      krew.yaml there for it (other platforms: --sha256 values, else 64 zeros).
-  cargo xtask render [--version vX.Y.Z] [--sha256 OS_ARCH=HEX]... [--require-all]
-                     [--template PATH] [--out PATH]
-      Render the krew manifest from plugin-manifest/coreweave.yaml.tmpl (stdout unless
-      --out). --version must equal Cargo.toml's version with a 'v'.
-  cargo xtask check-manifest [--release] PATH...
-      Validate manifests by krew's rules; --release also refuses placeholder sha256s.
-";
+/// Release packaging for kubectl-coreweave (see plugin-manifest/README.md)
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    disable_version_flag = true
+)]
+enum Cli {
+    /// Build (or take --binary), pack one platform's archive, render krew.yaml for it
+    ///
+    /// Builds kubectl-coreweave with `cargo build --release --locked` for this machine or
+    /// --target (or takes --binary, already built), packs it into
+    /// kubectl-coreweave_v<version>_<os>_<arch>.tar.gz (.zip for Windows) with a .sha256
+    /// file beside it, and renders krew.yaml for it (other platforms: --sha256 values, else
+    /// 64 zeros).
+    Dist(DistArgs),
+    /// Render the krew manifest from plugin-manifest/coreweave.yaml.tmpl (stdout unless --out)
+    Render(RenderArgs),
+    /// Validate manifests by krew's rules
+    CheckManifest(CheckArgs),
+    /// Smoke-test this machine's release archive as a user would run it
+    ///
+    /// Unpacks the archive and runs version, token show --raw and token rotate --verify
+    /// none --from-stdin on a copy of examples/coreweave-kubeconfig.yaml, completion bash,
+    /// then installs it with `kubectl krew install --manifest --archive` and runs
+    /// `kubectl coreweave version`. Prints `smoke ok: <step>` after each step.
+    Smoke(SmokeArgs),
+}
+
+#[derive(Debug, Args)]
+struct DistArgs {
+    /// Rust target triple to build and pack for [default: this machine]
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+    /// What builds the release binary [default: cargo]
+    #[arg(long, value_enum, conflicts_with = "binary")]
+    builder: Option<Builder>,
+    /// Pack this kubectl-coreweave executable, already built for --target (or this
+    /// machine), instead of building one
+    #[arg(long, value_name = "PATH")]
+    binary: Option<PathBuf>,
+    /// Where the archive, its .sha256 and krew.yaml go [default: <cargo target dir>/dist]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// The sha256 of another platform's archive, for krew.yaml (repeatable)
+    #[arg(long = "sha256", value_name = "OS_ARCH=HEX", value_parser = parse_sha)]
+    sha256: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Builder {
+    Cargo,
+    Cross,
+    Zigbuild,
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    /// The release version; must equal Cargo.toml's version with a 'v' [default: that]
+    #[arg(long, value_name = "vX.Y.Z")]
+    version: Option<String>,
+    /// A platform's archive sha256 (repeatable)
+    #[arg(long = "sha256", value_name = "OS_ARCH=HEX", value_parser = parse_sha)]
+    sha256: Vec<(String, String)>,
+    /// Fail unless every platform of the template has a --sha256
+    #[arg(long)]
+    require_all: bool,
+    /// The template [default: plugin-manifest/coreweave.yaml.tmpl]
+    #[arg(long, value_name = "PATH")]
+    template: Option<PathBuf>,
+    /// Write the manifest here instead of stdout
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Also refuse placeholder sha256 values (64 zeros)
+    #[arg(long)]
+    release: bool,
+    /// Manifests to check
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct SmokeArgs {
+    /// The archive to test; it must be the one for this machine's OS and CPU
+    #[arg(long, value_name = "PATH")]
+    archive: PathBuf,
+    /// The krew manifest to install with [default: the template rendered with this
+    /// archive's sha256]
+    #[arg(long, value_name = "PATH")]
+    manifest: Option<PathBuf>,
+    /// real: `kubectl krew install --manifest --archive` (krew on PATH as kubectl-krew);
+    /// emulated: xtask's own copy of krew's install steps, for machines without krew
+    #[arg(long, value_enum, default_value_t = KrewArg::Real)]
+    krew: KrewArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KrewArg {
+    Real,
+    Emulated,
+}
+
+fn parse_sha(s: &str) -> Result<(String, String), String> {
+    let (key, hex) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: want OS_ARCH=HEX, e.g. linux_amd64=ab12…"))?;
+    Ok((key.to_string(), hex.to_ascii_lowercase()))
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let cli = Cli::parse();
+    let done = match cli {
+        Cli::Dist(a) => dist(a),
+        Cli::Render(a) => render_cmd(a),
+        Cli::CheckManifest(a) => check_manifest(a),
+        Cli::Smoke(a) => smoke_cmd(a),
+    };
+    match done {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -39,97 +144,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &[String]) -> Result<ExitCode> {
-    let Some((cmd, rest)) = args.split_first() else {
-        eprint!("{USAGE}");
-        return Ok(ExitCode::from(2));
-    };
-    if rest.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{USAGE}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    match cmd.as_str() {
-        "dist" => dist(rest),
-        "render" => render_cmd(rest),
-        "check-manifest" => check_manifest(rest),
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        other => {
-            eprint!("error: unknown command {other:?}\n{USAGE}");
-            Ok(ExitCode::from(2))
-        }
-    }
-}
-
-/// A tiny option reader: `--flag VALUE`, `--flag=VALUE`, repeated flags, bare switches.
-struct Opts {
-    values: BTreeMap<String, Vec<String>>,
-    switches: Vec<String>,
-    positional: Vec<String>,
-}
-
-fn parse_opts(args: &[String], with_value: &[&str], switches: &[&str]) -> Result<Opts> {
-    let mut o = Opts {
-        values: BTreeMap::new(),
-        switches: Vec::new(),
-        positional: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if let Some(flag) = a.strip_prefix("--") {
-            let (name, inline) = match flag.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (flag, None),
-            };
-            if with_value.contains(&name) {
-                let v = match inline {
-                    Some(v) => v,
-                    None => it
-                        .next()
-                        .with_context(|| format!("--{name} needs a value"))?
-                        .clone(),
-                };
-                o.values.entry(name.to_string()).or_default().push(v);
-            } else if switches.contains(&name) && inline.is_none() {
-                o.switches.push(name.to_string());
-            } else {
-                bail!("unknown option --{name}\n{USAGE}");
-            }
-        } else {
-            o.positional.push(a.clone());
-        }
-    }
-    Ok(o)
-}
-
-impl Opts {
-    fn one(&self, name: &str) -> Result<Option<&str>> {
-        match self.values.get(name).map(Vec::as_slice) {
-            None => Ok(None),
-            Some([v]) => Ok(Some(v.as_str())),
-            Some(_) => bail!("--{name} given more than once"),
-        }
-    }
-    fn many(&self, name: &str) -> &[String] {
-        self.values.get(name).map(Vec::as_slice).unwrap_or(&[])
-    }
-    fn switch(&self, name: &str) -> bool {
-        self.switches.iter().any(|s| s == name)
-    }
-}
-
-fn parse_shas(flags: &[String]) -> Result<BTreeMap<String, String>> {
+fn shas_map(given: Vec<(String, String)>) -> Result<BTreeMap<String, String>> {
     let mut shas = BTreeMap::new();
-    for f in flags {
-        let (key, hex) = f
-            .split_once('=')
-            .with_context(|| format!("--sha256 {f:?}: want OS_ARCH=HEX, e.g. linux_amd64=ab12…"))?;
-        if shas
-            .insert(key.to_string(), hex.to_ascii_lowercase())
-            .is_some()
-        {
+    for (key, hex) in given {
+        if shas.insert(key.clone(), hex).is_some() {
             bail!("--sha256 {key}=… given more than once");
         }
     }
@@ -175,45 +193,23 @@ fn cargo_metadata() -> Result<(PathBuf, String)> {
     Ok((PathBuf::from(target_dir), version.to_string()))
 }
 
-fn dist(args: &[String]) -> Result<ExitCode> {
-    let o = parse_opts(
-        args,
-        &["target", "builder", "bin-dir", "binary", "out", "sha256"],
-        &[],
-    )?;
-    ensure!(
-        o.one("binary")?.is_none(),
-        "--binary is gone: the archive carries two executables; give --bin-dir DIR, the \
-         folder that holds {BINARY} and {NETWORK_BINARY}"
-    );
-    ensure!(
-        o.positional.is_empty(),
-        "unexpected argument {:?}",
-        o.positional[0]
-    );
+fn dist(a: DistArgs) -> Result<ExitCode> {
     let (target_dir, cargo_version) = cargo_metadata()?;
     let version = format!("v{cargo_version}");
-    let target = o.one("target")?;
+    let target = a.target.as_deref();
     let (os, arch) = match target {
         Some(t) => os_arch_of_target(t)?,
         None => host_os_arch()?,
     };
 
-    let bin_dir = match o.one("bin-dir")? {
-        Some(d) => {
-            ensure!(
-                o.one("builder")?.is_none(),
-                "--builder builds; --bin-dir names executables already built: give one"
-            );
-            PathBuf::from(d)
-        }
+    let binary = match a.binary {
+        Some(b) => b,
         None => {
-            let builder = o.one("builder")?.unwrap_or("cargo");
-            let (program, mut argv): (String, Vec<&str>) = match builder {
-                "cargo" => (cargo(), vec!["build"]),
-                "zigbuild" => (cargo(), vec!["zigbuild"]),
-                "cross" => ("cross".into(), vec!["build"]),
-                other => bail!("--builder {other:?}: cargo, cross or zigbuild"),
+            let (program, mut argv): (String, Vec<&str>) = match a.builder.unwrap_or(Builder::Cargo)
+            {
+                Builder::Cargo => (cargo(), vec!["build"]),
+                Builder::Zigbuild => (cargo(), vec!["zigbuild"]),
+                Builder::Cross => ("cross".into(), vec!["build"]),
             };
             argv.extend([
                 "--release",
@@ -222,8 +218,6 @@ fn dist(args: &[String]) -> Result<ExitCode> {
                 BINARY,
                 "--bin",
                 BINARY,
-                "--bin",
-                NETWORK_BINARY,
             ]);
             if let Some(t) = target {
                 argv.extend(["--target", t]);
@@ -243,19 +237,15 @@ fn dist(args: &[String]) -> Result<ExitCode> {
             if let Some(t) = target {
                 p.push(t);
             }
-            p.join("release")
+            p.join("release").join(xtask::binary_name(os))
         }
     };
-    let binaries = Binaries::in_dir(&bin_dir, os)?;
 
-    let out_dir = match o.one("out")? {
-        Some(d) => PathBuf::from(d),
-        None => target_dir.join("dist"),
-    };
+    let out_dir = a.out.unwrap_or_else(|| target_dir.join("dist"));
     let completer = (os != "windows").then_some(COMPLETER_SCRIPT);
     let root = workspace_root();
     let archive = pack(
-        &binaries,
+        &binary,
         &root.join("LICENSE"),
         completer,
         &out_dir,
@@ -268,7 +258,7 @@ fn dist(args: &[String]) -> Result<ExitCode> {
     std::fs::write(&sha_file, format!("{}  {name}\n", archive.sha256))
         .with_context(|| format!("cannot write {}", sha_file.display()))?;
 
-    let mut shas = parse_shas(o.many("sha256"))?;
+    let mut shas = shas_map(a.sha256)?;
     let key = format!("{os}_{arch}");
     if let Some(given) = shas.get(&key) {
         ensure!(
@@ -290,48 +280,35 @@ fn dist(args: &[String]) -> Result<ExitCode> {
     std::fs::write(&manifest_path, &manifest)
         .with_context(|| format!("cannot write {}", manifest_path.display()))?;
 
-    for exe in [&binaries.plugin, &binaries.network] {
-        let size = std::fs::metadata(exe)
-            .with_context(|| format!("cannot read {}", exe.display()))?
-            .len();
-        println!("binary   {} ({size} bytes)", exe.display());
-    }
+    let size = std::fs::metadata(&binary)
+        .with_context(|| format!("cannot read {}", binary.display()))?
+        .len();
+    println!("binary   {} ({size} bytes)", binary.display());
     println!("archive  {}", archive.path.display());
     println!("sha256   {}", archive.sha256);
     println!("manifest {}", manifest_path.display());
     Ok(ExitCode::SUCCESS)
 }
 
-fn render_cmd(args: &[String]) -> Result<ExitCode> {
-    let o = parse_opts(
-        args,
-        &["version", "sha256", "template", "out"],
-        &["require-all"],
-    )?;
-    ensure!(
-        o.positional.is_empty(),
-        "unexpected argument {:?}",
-        o.positional[0]
-    );
+fn render_cmd(a: RenderArgs) -> Result<ExitCode> {
     let (_, cargo_version) = cargo_metadata()?;
-    let version = match o.one("version")? {
+    let version = match a.version {
         Some(v) => {
             ensure!(
                 v == format!("v{cargo_version}"),
                 "--version {v} differs from Cargo.toml's version {cargo_version} (tag and \
                  Cargo.toml must agree: bump Cargo.toml, or tag v{cargo_version})"
             );
-            v.to_string()
+            v
         }
         None => format!("v{cargo_version}"),
     };
-    let template_path = match o.one("template")? {
-        Some(t) => PathBuf::from(t),
-        None => workspace_root().join(TEMPLATE_PATH),
-    };
+    let template_path = a
+        .template
+        .unwrap_or_else(|| workspace_root().join(TEMPLATE_PATH));
     let template = read(&template_path)?;
-    let shas = parse_shas(o.many("sha256"))?;
-    if o.switch("require-all") {
+    let shas = shas_map(a.sha256)?;
+    if a.require_all {
         let missing: Vec<String> = xtask::template_platforms(&template)
             .into_iter()
             .map(|(os, arch)| format!("{os}_{arch}"))
@@ -350,30 +327,23 @@ fn render_cmd(args: &[String]) -> Result<ExitCode> {
             errs.join("\n  ")
         );
     }
-    match o.one("out")? {
-        Some(p) => std::fs::write(p, &manifest).with_context(|| format!("cannot write {p}"))?,
+    match a.out {
+        Some(p) => std::fs::write(&p, &manifest)
+            .with_context(|| format!("cannot write {}", p.display()))?,
         None => print!("{manifest}"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn check_manifest(args: &[String]) -> Result<ExitCode> {
-    let o = parse_opts(args, &[], &["release"])?;
-    ensure!(
-        !o.positional.is_empty(),
-        "check-manifest needs a manifest path\n{USAGE}"
-    );
+fn check_manifest(a: CheckArgs) -> Result<ExitCode> {
     let mut failed = false;
-    for path in &o.positional {
-        let text = read(Path::new(path))?;
+    for path in &a.paths {
+        let text = read(path)?;
         let mut errs = validate(&text).err().unwrap_or_default();
         if errs.is_empty() {
             let (name, _) = xtask::manifest_name_version(&text)?;
             // In an index the file must be plugins/<name>.yaml; a release asset is krew.yaml.
-            let stem = Path::new(path)
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("");
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
             if stem != "krew" && stem != name {
                 errs.push(format!(
                     "the file is named {stem:?}.yaml but the plugin is {name:?}: krew reads \
@@ -381,7 +351,7 @@ fn check_manifest(args: &[String]) -> Result<ExitCode> {
                 ));
             }
         }
-        if o.switch("release") && text.contains(PLACEHOLDER_SHA256) {
+        if a.release && text.contains(PLACEHOLDER_SHA256) {
             errs.push(
                 "a sha256 is the placeholder of 64 zeros: render with every platform's \
                  --sha256 before releasing"
@@ -389,10 +359,10 @@ fn check_manifest(args: &[String]) -> Result<ExitCode> {
             );
         }
         if errs.is_empty() {
-            println!("{path}: ok");
+            println!("{}: ok", path.display());
         } else {
             failed = true;
-            eprintln!("{path}: {} problem(s):", errs.len());
+            eprintln!("{}: {} problem(s):", path.display(), errs.len());
             for e in &errs {
                 eprintln!("  - {e}");
             }
@@ -403,6 +373,24 @@ fn check_manifest(args: &[String]) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn smoke_cmd(a: SmokeArgs) -> Result<ExitCode> {
+    let (_, cargo_version) = cargo_metadata()?;
+    let root = workspace_root();
+    let manifest = a.manifest.as_deref().map(read).transpose()?;
+    smoke(&xtask::SmokeInput {
+        archive: &a.archive,
+        version: &format!("v{cargo_version}"),
+        template: &read(&root.join(TEMPLATE_PATH))?,
+        manifest: manifest.as_deref(),
+        sample: &root.join(SAMPLE_KUBECONFIG),
+        krew: match a.krew {
+            KrewArg::Real => KrewMode::Real,
+            KrewArg::Emulated => KrewMode::Emulated,
+        },
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read(path: &Path) -> Result<String> {

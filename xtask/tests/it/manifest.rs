@@ -2,12 +2,10 @@
 //! krew.yaml is the template's rendering and agrees with Cargo.toml, and `validate`
 //! refuses each kind of manifest krew (or krew-index review) refuses.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use xtask::{render, validate, PLACEHOLDER_SHA256, RELEASE_PLATFORMS};
 
 fn valid_manifest() -> String {
@@ -239,86 +237,41 @@ fn refuses_a_bin_that_is_not_among_the_files_targets() {
     assert_refused("to: .", "to: ./", "not a clean path");
 }
 
-/// A unix platform's `files` entry for the network executable, as the template has it.
-const NET_FILE: &str = "    - from: coreweave-net\n      to: .\n";
-const NET_FILE_EXE: &str = "    - from: coreweave-net.exe\n      to: .\n";
-
 #[test]
-fn template_installs_the_network_executable_on_every_platform() {
+fn template_installs_one_executable_per_platform() {
+    // One program: each platform's `files` are the archive's entries, in pack's order.
     let t = template();
-    let platforms = RELEASE_PLATFORMS.len();
-    let unix = RELEASE_PLATFORMS
+    let unix = "    files:\n    - from: kubectl-coreweave\n      to: .\n    - from: LICENSE\n      to: .\n    - from: kubectl_complete-coreweave\n      to: .\n";
+    let windows = "    files:\n    - from: kubectl-coreweave.exe\n      to: .\n    - from: LICENSE\n      to: .\n";
+    let n_unix = RELEASE_PLATFORMS
         .iter()
         .filter(|p| p.os != "windows")
         .count();
-    assert_eq!(t.matches(NET_FILE).count(), unix);
-    assert_eq!(t.matches(NET_FILE_EXE).count(), platforms - unix);
-    assert_eq!(t.matches("    files:\n").count(), platforms);
-}
-
-#[test]
-fn refuses_platform_files_without_the_network_executable() {
-    // Left out of the first (linux/amd64) platform, or of the Windows one.
-    assert_refused(
-        NET_FILE,
-        "",
-        "spec.platforms[0]: `files` do not install \"coreweave-net\" beside bin \"kubectl-coreweave\"",
-    );
-    assert_refused(
-        NET_FILE_EXE,
-        "",
-        "spec.platforms[4]: `files` do not install \"coreweave-net.exe\" beside bin",
-    );
-    // On Windows the plugin runs coreweave-net.exe; a file without .exe is not it.
-    assert_refused(
-        NET_FILE_EXE,
-        "    - from: coreweave-net.exe\n      to: coreweave-net\n",
-        "do not install \"coreweave-net.exe\"",
-    );
-    // Installed, but not in the folder of bin, the only place the plugin looks.
-    assert_refused(
-        NET_FILE,
-        "    - from: coreweave-net\n      to: net/coreweave-net\n",
-        "beside bin",
-    );
-    let good = valid_manifest();
-    let moved_bin = good
-        .replacen(
-            "    bin: kubectl-coreweave\n",
-            "    bin: sub/kubectl-coreweave\n",
-            1,
-        )
-        .replacen(
-            "    - from: kubectl-coreweave\n      to: .\n",
-            "    - from: kubectl-coreweave\n      to: sub/kubectl-coreweave\n",
-            1,
-        );
-    let errs = validate(&moved_bin).expect_err("coreweave-net is not beside sub/kubectl-coreweave");
+    assert_eq!(t.matches(unix).count(), n_unix, "{t}");
+    assert_eq!(t.matches(windows).count(), RELEASE_PLATFORMS.len() - n_unix);
+    assert_eq!(t.matches("    files:\n").count(), RELEASE_PLATFORMS.len());
     assert!(
-        errs.iter()
-            .any(|e| e.contains("\"sub/coreweave-net\" beside bin \"sub/kubectl-coreweave\"")),
-        "{errs:#?}"
+        !t.contains("coreweave-net"),
+        "the network executable is gone"
     );
 }
 
 #[test]
-fn accepts_the_network_executable_by_glob_by_default_files_or_beside_a_moved_bin() {
+fn accepts_files_by_glob_by_default_or_with_a_moved_bin() {
     let good = valid_manifest();
-    let first_files = format!(
-        "    files:\n    - from: kubectl-coreweave\n      to: .\n{NET_FILE}    - from: LICENSE\n      to: .\n    - from: kubectl_complete-coreweave\n      to: .\n"
-    );
-    assert!(good.contains(&first_files), "the template's files changed");
+    let first_files = "    files:\n    - from: kubectl-coreweave\n      to: .\n    - from: LICENSE\n      to: .\n    - from: kubectl_complete-coreweave\n      to: .\n";
+    assert!(good.contains(first_files), "the template's files changed");
     // Every file of the archive into the plugin's folder.
     let star = good.replacen(
-        &first_files,
+        first_files,
         "    files:\n    - from: \"*\"\n      to: .\n",
         1,
     );
     assert_eq!(validate(&star), Ok(()));
     // No `files`: krew's default, the whole archive.
-    let default = good.replacen(&first_files, "", 1);
+    let default = good.replacen(first_files, "", 1);
     assert_eq!(validate(&default), Ok(()));
-    // Both executables in the same sub-folder.
+    // The executable in a sub-folder.
     let sub = good
         .replacen(
             "    bin: kubectl-coreweave\n",
@@ -326,7 +279,7 @@ fn accepts_the_network_executable_by_glob_by_default_files_or_beside_a_moved_bin
             1,
         )
         .replacen(
-            &first_files,
+            first_files,
             "    files:\n    - from: \"*\"\n      to: sub\n",
             1,
         );
@@ -370,10 +323,14 @@ fn check_manifest_command_exits_non_zero_with_the_reasons() {
     .unwrap();
     let misnamed = dir.path().join("other.yaml");
     std::fs::write(&misnamed, valid_manifest()).unwrap();
-    let no_net = dir.path().join("no-net");
-    std::fs::create_dir_all(&no_net).unwrap();
-    let no_net = no_net.join("coreweave.yaml");
-    std::fs::write(&no_net, valid_manifest().replace(NET_FILE, "")).unwrap();
+    let no_exe = dir.path().join("no-exe");
+    std::fs::create_dir_all(&no_exe).unwrap();
+    let no_exe = no_exe.join("coreweave.yaml");
+    std::fs::write(
+        &no_exe,
+        valid_manifest().replace("bin: kubectl-coreweave.exe", "bin: kubectl-coreweave"),
+    )
+    .unwrap();
 
     let run = |args: &[&std::path::Path]| {
         Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -394,8 +351,8 @@ fn check_manifest_command_exits_non_zero_with_the_reasons() {
         (&bad, "kind is Some(\"Plugins\")"),
         (&misnamed, "plugins/coreweave.yaml"),
         (
-            &no_net,
-            "spec.platforms[3]: `files` do not install \"coreweave-net\" beside bin",
+            &no_exe,
+            "spec.platforms[4]: the Windows bin \"kubectl-coreweave\" does not end in .exe",
         ),
     ] {
         let out = run(&[path]);
@@ -406,7 +363,7 @@ fn check_manifest_command_exits_non_zero_with_the_reasons() {
 
     let release = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["check-manifest", "--release"])
-        .arg(common::workspace_root().join("krew.yaml"))
+        .arg(workspace_root().join("krew.yaml"))
         .output()
         .unwrap();
     assert_eq!(
@@ -415,6 +372,12 @@ fn check_manifest_command_exits_non_zero_with_the_reasons() {
         "placeholders are not releasable"
     );
     assert!(String::from_utf8_lossy(&release.stderr).contains("placeholder"));
+
+    // No manifest named: a usage error (clap's exit code 2), nothing checked.
+    let none = run(&[]);
+    assert_eq!(none.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    assert!(stderr.contains("<PATH>"), "{stderr}");
 }
 
 #[test]

@@ -1,34 +1,42 @@
-//! Pack the real plugin (both executables), install it the way krew does, and let the
-//! real kubectl find and run it: `kubectl plugin list`, `kubectl coreweave version`,
-//! `token show --raw` (stays in kubectl-coreweave), `token show --check` (handed through
-//! krew's link to coreweave-net in the store folder; it only reaches a closed loopback
-//! port, never the internet), and `kubectl coreweave <TAB>` through the completion file
-//! the caveats tell users to copy.
+//! Pack the real plugin, smoke-test the archive with `cargo xtask smoke` (what the
+//! release workflow runs on every platform before publishing), install it the way krew
+//! does, and let the real kubectl find and run it: `kubectl plugin list`, `kubectl
+//! coreweave version`, `token show --raw`, `token show --check` (the network code, in the
+//! same executable, reached through krew's link; it only reaches a closed loopback port,
+//! never the internet), and `kubectl coreweave <TAB>` through the completion file the
+//! caveats tell users to copy.
+//!
+//! krew itself cannot be installed here (no network but the package registries), so the
+//! install is xtask's `krew_install`, which follows krew's steps; the release workflow runs
+//! the same smoke with the real `kubectl krew install`.
 #![cfg(unix)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 use xtask::{
-    host_os_arch, krew_install, list_archive, pack, render, sha256_file, validate, Binaries,
-    COMPLETER_SCRIPT,
+    host_os_arch, krew_install, list_archive, pack, render, sha256_file, validate,
+    COMPLETER_SCRIPT, SMOKE_STEPS,
 };
 
 /// The token in the test's kubeconfig; no real secret.
 const TOKEN: &str = "CW-SECRET-krew-e2e-CANARY-0001";
 /// A loopback port nothing listens on (discard): the check fails fast and stays local.
 const CLOSED_API: &str = "http://127.0.0.1:9";
-/// What kubectl-coreweave says when coreweave-net is not beside it.
-const NOT_BESIDE: &str = "should be installed beside kubectl-coreweave";
 
-/// The root package's two executables, built by `cargo build --locked` into the target
-/// directory and profile this test was built in (so it shares that build's cache and lock).
-fn plugin_binaries() -> Binaries {
+/// The plugin executable of this workspace's own test build: what `cargo test
+/// --workspace` (`.ci/run`) has already compiled for the root package's integration tests.
+///
+/// Asking cargo for that same build (`cargo test --workspace --no-run`, same profile and
+/// target) is a fingerprint check when it is fresh (under a second), and its JSON messages
+/// name the executable (re-linked into place even when fresh). A narrower request, `cargo
+/// build -p kubectl-coreweave --bin …` as this test once made, resolves features without
+/// the rest of the workspace and the dev-dependencies, so cargo compiled rustix, clap,
+/// clap_complete and the plugin a second time (49 s on the loaded 2-core machine).
+fn workspace_test_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // <target-dir>[/<triple>]/<profile>/deps/<this test>
     let deps = exe.parent().expect("test binary in deps/");
@@ -54,14 +62,11 @@ fn plugin_binaries() -> Binaries {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
     let mut cmd = Command::new(&cargo);
     cmd.args([
-        "build",
+        "test",
+        "--workspace",
+        "--no-run",
         "--locked",
-        "-p",
-        "kubectl-coreweave",
-        "--bin",
-        "kubectl-coreweave",
-        "--bin",
-        "coreweave-net",
+        "--message-format=json-render-diagnostics",
     ])
     .env("CARGO_TARGET_DIR", &target_dir)
     .current_dir(workspace_root());
@@ -99,16 +104,22 @@ fn plugin_binaries() -> Binaries {
         .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
     assert!(
         out.status.success(),
-        "building the plugin failed ({:?}):\n{}",
-        cmd,
+        "building the workspace's tests failed ({cmd:?}):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Binaries::in_dir(profile_dir, std::env::consts::OS).unwrap_or_else(|e| {
-        panic!(
-            "cargo build succeeded but {e:#} (target dir {}, profile {profile})",
-            target_dir.display()
-        )
-    })
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let executable = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["name"] == xtask::BINARY
+                && m["target"]["kind"] == serde_json::json!(["bin"])
+        })
+        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("{cmd:?} named no {} executable", xtask::BINARY));
+    assert!(executable.is_file(), "{}", executable.display());
+    executable
 }
 
 /// kubectl from the test's PATH. Never skipped: CI installs it.
@@ -170,25 +181,152 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
+fn xtask_smoke(archive: &Path, krew: &str, path_env: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(["smoke", "--krew", krew, "--archive"])
+        .arg(archive);
+    if let Some(p) = path_env {
+        cmd.env("PATH", p);
+    }
+    cmd.output().expect("run xtask smoke")
+}
+
+/// The debug build, stripped of debug information as the release profile strips
+/// (`strip = true`), packed for this machine as `cargo xtask dist` packs a release build.
+/// Packed once for all tests of the module, under cargo's temporary folder for tests.
+///
+/// Stripping keeps the code and leaves 37 MB to compress instead of 168 MB: gzip -9 of the
+/// unstripped debug executable, once per test and in unoptimized flate2 (the dev profile
+/// now optimizes it), took minutes; with the narrower build above it made the 215 s this
+/// module once took on a clean machine.
+fn packed() -> &'static (PathBuf, xtask::Archive) {
+    static PACKED: std::sync::OnceLock<(PathBuf, xtask::Archive)> = std::sync::OnceLock::new();
+    PACKED.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("krew_e2e");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("kubectl-coreweave");
+        // `-S`: debug information only; GNU and Apple strip both take it.
+        let status = Command::new("strip")
+            .arg("-S")
+            .arg("-o")
+            .arg(&binary)
+            .arg(workspace_test_binary())
+            .status()
+            .expect("strip (binutils, or Xcode's command line tools) is not installed");
+        assert!(status.success(), "strip failed");
+        let (os, arch) = host_os_arch().unwrap();
+        let archive = pack(
+            &binary,
+            &workspace_root().join("LICENSE"),
+            Some(COMPLETER_SCRIPT),
+            &dir.join("dist"),
+            os,
+            arch,
+            &cargo_version_v(),
+        )
+        .unwrap();
+        (binary, archive)
+    })
+}
+
+#[test]
+fn smoke_passes_every_step_on_the_real_archive_and_fails_without_krew() {
+    let (_, archive) = packed();
+
+    let out = xtask_smoke(&archive.path, "emulated", None);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "smoke failed:\n{stdout}\n{stderr}");
+    let want: Vec<String> = SMOKE_STEPS
+        .iter()
+        .map(|s| format!("smoke ok: {s}"))
+        .collect();
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), want, "{stderr}");
+    assert!(!stdout.contains("CW-SECRET-") && !stderr.contains("CW-SECRET-"));
+
+    // The real krew is what the release runs: without it on PATH (kubectl has no `krew`
+    // command here), the smoke fails at that step instead of passing without it.
+    let path = format!("{}:/usr/bin:/bin", kubectl().parent().unwrap().display());
+    let out = xtask_smoke(&archive.path, "real", Some(&path));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("smoke ok: kubectl-coreweave completion bash"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.starts_with("error: kubectl krew install --manifest --archive: failed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn smoke_refuses_another_platforms_archive_and_a_plugin_that_misbehaves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = cargo_version_v();
+    let (os, arch) = host_os_arch().unwrap();
+    let license = workspace_root().join("LICENSE");
+    let other_arch = if arch == "amd64" { "arm64" } else { "amd64" };
+    // Each fake plugin passes the steps before the one it breaks.
+    let fakes = [
+        (
+            other_arch,
+            "#!/bin/sh\nexit 0\n".to_string(),
+            format!("is not this machine's archive: want kubectl-coreweave_{v}_{os}_{arch}"),
+        ),
+        (
+            arch,
+            "#!/bin/sh\necho kubectl-coreweave v0.0.0-old\n".to_string(),
+            format!(
+                "kubectl-coreweave version: printed \"kubectl-coreweave v0.0.0-old\", want \
+                 \"kubectl-coreweave {v}\" first"
+            ),
+        ),
+        (
+            arch,
+            format!(
+                "#!/bin/sh\n[ \"$1\" = version ] && echo kubectl-coreweave {v} && exit 0\n\
+                 echo CW-SECRET-not-the-sample\n"
+            ),
+            "kubectl-coreweave token show --raw: stdout (25 bytes) is not the sample's token"
+                .to_string(),
+        ),
+    ];
+    for (i, (arch, script, expect)) in fakes.iter().enumerate() {
+        let bin = tmp.path().join(format!("fake-{i}"));
+        std::fs::write(&bin, script).unwrap();
+        let archive = pack(
+            &bin,
+            &license,
+            Some(COMPLETER_SCRIPT),
+            &tmp.path().join(format!("dist-{i}")),
+            os,
+            arch,
+            &v,
+        )
+        .unwrap();
+        let out = xtask_smoke(&archive.path, "emulated", None);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{i}: {stdout}\n{stderr}");
+        assert!(
+            stderr.contains(expect.as_str()),
+            "{i}: want {expect:?} in {stderr}"
+        );
+        assert!(!stderr.contains("CW-SECRET-"), "{i}: {stderr}");
+    }
+}
+
 #[test]
 fn pack_install_like_krew_and_run_through_kubectl() {
     let kubectl = kubectl();
-    let binaries = plugin_binaries();
     let version = cargo_version_v();
     let (os, arch) = host_os_arch().unwrap();
     let tmp = tempfile::tempdir().unwrap();
 
     // Pack, render the manifest for this archive, and check they agree.
-    let archive = pack(
-        &binaries,
-        &workspace_root().join("LICENSE"),
-        Some(COMPLETER_SCRIPT),
-        &tmp.path().join("dist"),
-        os,
-        arch,
-        &version,
-    )
-    .unwrap();
+    let (binary, archive) = packed();
     let shas = BTreeMap::from([(format!("{os}_{arch}"), archive.sha256.clone())]);
     let manifest = render(&template(), &version, &shas).unwrap();
     assert_eq!(validate(&manifest), Ok(()));
@@ -201,13 +339,11 @@ fn pack_install_like_krew_and_run_through_kubectl() {
         listing,
         [
             ("kubectl-coreweave", 0o755),
-            ("coreweave-net", 0o755),
             ("LICENSE", 0o644),
             ("kubectl_complete-coreweave", 0o755),
         ]
     );
-    assert!(entries[0].2 == std::fs::read(&binaries.plugin).unwrap());
-    assert!(entries[1].2 == std::fs::read(&binaries.network).unwrap());
+    assert!(entries[0].2 == std::fs::read(binary).unwrap());
 
     // Install into a krew-like root: store/coreweave/<version>/, bin/kubectl-coreweave.
     let root = tmp.path().join("krew");
@@ -222,18 +358,9 @@ fn pack_install_like_krew_and_run_through_kubectl() {
     );
     let store = root.join("store/coreweave").join(&version);
     assert!(
-        std::fs::read(store.join("kubectl-coreweave")).unwrap()
-            == std::fs::read(&binaries.plugin).unwrap()
+        std::fs::read(store.join("kubectl-coreweave")).unwrap() == std::fs::read(binary).unwrap()
     );
-    assert!(
-        std::fs::read(store.join("coreweave-net")).unwrap()
-            == std::fs::read(&binaries.network).unwrap()
-    );
-    for f in [
-        "kubectl-coreweave",
-        "coreweave-net",
-        "kubectl_complete-coreweave",
-    ] {
+    for f in ["kubectl-coreweave", "kubectl_complete-coreweave"] {
         let mode = std::fs::metadata(store.join(f))
             .unwrap()
             .permissions()
@@ -291,9 +418,9 @@ fn pack_install_like_krew_and_run_through_kubectl() {
     assert!(out.status.success(), "token show --raw failed: {stderr}");
     assert_eq!(stdout, format!("{TOKEN}\n"));
 
-    // `token show --check` runs through krew's link; kubectl-coreweave must find
-    // coreweave-net in the store folder the link leads to, and it is coreweave-net that
-    // fails: the API is a closed loopback port.
+    // `token show --check` through krew's link: the network code is linked in the one
+    // executable and runs for this command; the API is a closed loopback port, so it is
+    // the network error that ends it.
     let check = ["coreweave", "token", "show", "--check"];
     let out = run_with(&kubectl, &path_env, &home, &config, &check);
     let (stdout, stderr) = text(&out);
@@ -303,33 +430,13 @@ fn pack_install_like_krew_and_run_through_kubectl() {
         "token show --check:\n{stdout}\n{stderr}"
     );
     assert!(
-        !stderr.contains(NOT_BESIDE) && !stderr.contains("cannot run"),
-        "the hand-off to coreweave-net failed: {stderr}"
-    );
-    assert!(
         stderr.contains("cannot reach the CoreWeave API") && stderr.contains("127.0.0.1:9"),
-        "not coreweave-net's network error: {stderr}"
+        "not the network error: {stderr}"
     );
     assert!(
         !stdout.contains("CANARY") && !stderr.contains("CANARY"),
         "the token leaked:\n{stdout}\n{stderr}"
     );
-
-    // Control: the assertion above tells the two apart. Without coreweave-net in the store
-    // folder, the same command fails with the missing-file error, not a network one.
-    // The plugin names the folder of its resolved path (where /tmp is a link, not `store`).
-    let net = std::fs::canonicalize(&store).unwrap().join("coreweave-net");
-    let aside = tmp.path().join("coreweave-net.aside");
-    std::fs::rename(&net, &aside).unwrap();
-    let out = run_with(&kubectl, &path_env, &home, &config, &check);
-    let (_, stderr) = text(&out);
-    std::fs::rename(&aside, &net).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(NOT_BESIDE) && stderr.contains(&net.display().to_string()),
-        "without coreweave-net: {stderr}"
-    );
-    assert!(!stderr.contains("CoreWeave API"), "{stderr}");
 
     // Completion: do what the caveats say (copy the completion file next to the link),
     // then ask kubectl to complete `kubectl coreweave <TAB>`.

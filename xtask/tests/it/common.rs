@@ -1,5 +1,5 @@
 //! Helpers shared by the xtask integration tests.
-#![allow(dead_code)] // each test file uses a different subset
+//! (One test binary: `it/main.rs` holds every module.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
