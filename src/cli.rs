@@ -51,6 +51,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Add kubeconfigs downloaded from the CoreWeave Console to your kubeconfig
+    Kubeconfig {
+        #[command(subcommand)]
+        command: KubeconfigCommand,
+    },
     /// Print the plugin's version, git commit and target
     Version,
     /// Print a shell completion script for kubectl-coreweave
@@ -101,9 +106,62 @@ pub enum TokenCommand {
     Rotate(Box<RotateArgs>),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum KubeconfigCommand {
+    /// Merge a kubeconfig downloaded from the Console into the file kubectl writes to, under
+    /// unique names, keeping every existing byte
+    #[command(after_help = "Examples:\n  \
+        # Add a downloaded cluster and switch to it\n  \
+        kubectl coreweave kubeconfig import ~/Downloads/CWKubeconfig_cwtoken-1a2b-laptop --set-current\n\n  \
+        # Preview first (tokens masked)\n  \
+        kubectl coreweave kubeconfig import ~/Downloads/CWKubeconfig_cwtoken-1a2b-laptop --dry-run\n\n\
+        The target is the file kubectl writes to: --kubeconfig, else the first KUBECONFIG file\n\
+        that exists (the last one if none does), else ~/.kube/config (created 0600 if missing).\n\
+        Clusters and contexts are named <cluster>-<org> after the API host\n\
+        (<org>-<hash>.k8s.<zone>.coreweave.com); a user entry is added per distinct token.\n\
+        Nothing existing is overwritten: a context that already reaches the same server with\n\
+        the same token is reused; one with another token is reported (--replace-token rotates\n\
+        it, as token rotate does).")]
+    Import(Box<ImportArgs>),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    /// The downloaded kubeconfig (`-` for standard input)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Name for the new cluster and context (default: <cluster>-<org> from the API host)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Switch current-context to the imported context (default: only when none is set)
+    #[arg(long)]
+    pub set_current: bool,
+    /// Namespace for the imported context (default: the downloaded one)
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Show what would change (tokens masked) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When a context already reaches the same server with another token, rotate every
+    /// entry holding that token to the imported one (as token rotate does)
+    #[arg(long)]
+    pub replace_token: bool,
+    /// Prove the imported token with CoreWeave's whoami before writing (api), or not (none)
+    #[arg(long, value_enum, default_value_t = Verify::Api, value_name = "HOW")]
+    pub verify: Verify,
+    /// Seconds to wait for another writer's <file>.lock to go away
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub lock_timeout: u64,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 #[command(group = clap::ArgGroup::new("source").multiple(false))]
 pub struct RotateArgs {
+    /// A token handed over by `kubeconfig import --replace-token` (never from the command line).
+    #[arg(skip)]
+    pub imported: Option<crate::secret::Token>,
     /// Read the new token from the first line of standard input
     #[arg(long, group = "source")]
     pub from_stdin: bool,

@@ -11,6 +11,7 @@ pub mod complete;
 pub mod coreweave;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod import;
 pub mod kubeconfig;
 pub mod secret;
 pub mod stdout;
@@ -19,7 +20,7 @@ pub mod token;
 
 use std::io::Write;
 
-use cli::{Cli, Command, TokenCommand};
+use cli::{Cli, Command, KubeconfigCommand, TokenCommand};
 use kubeconfig::resolve::Selection;
 use kubeconfig::{config_paths, Kubeconfig};
 
@@ -49,6 +50,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Complete { words } => Ok(complete::run(&words, out)?),
+        Command::Kubeconfig {
+            command: KubeconfigCommand::Import(args),
+        } => import::run(&paths, explicit.is_some(), &args, out),
         Command::Token {
             command: TokenCommand::Show(args),
         } => {

@@ -824,7 +824,7 @@ fn find_block_indicator(between: &str) -> Option<usize> {
 /// that could be a bool, null, number, timestamp or sexagesimal value in 1.1 or 1.2 is
 /// quoted. Values starting with a digit are always quoted, which covers every numeric,
 /// date and base-60 form at once.
-fn is_plain_safe(value: &str) -> bool {
+pub(super) fn is_plain_safe(value: &str) -> bool {
     const SPECIAL: [&str; 9] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
     let mut chars = value.chars();
     let Some(first) = chars.next() else {

@@ -853,7 +853,7 @@ fn first_document_end(text: &str) -> Result<usize, EditError> {
     end.ok_or_else(|| verification("the edited text has no document"))
 }
 
-pub(super) fn data_options() -> serde_saphyr::Options {
+pub(crate) fn data_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     // Error text from the loader may quote source lines (and so tokens): only its location
     // is ever reported, and snippets are not rendered at all.

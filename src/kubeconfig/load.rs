@@ -218,6 +218,15 @@ impl Kubeconfig {
     }
 }
 
+/// [`parse`], and the name checks the merge makes: a file kubectl would refuse alone.
+pub fn parse_alone(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
+    let cfg = parse(path, text)?;
+    check_unique(path, "clusters", cfg.clusters.iter().map(|c| &c.name))?;
+    check_unique(path, "contexts", cfg.contexts.iter().map(|c| &c.name))?;
+    check_unique(path, "users", cfg.users.iter().map(|c| &c.name))?;
+    Ok(cfg)
+}
+
 fn check_unique<'a>(
     path: &Path,
     list: &'static str,

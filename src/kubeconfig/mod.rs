@@ -15,6 +15,7 @@
 //!
 //! Nothing here touches the network.
 
+pub mod append;
 pub mod edit;
 pub mod extension;
 pub(crate) mod fast;

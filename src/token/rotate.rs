@@ -236,7 +236,9 @@ fn print_proof(proof: &verify::Proof, out: &mut dyn Write) -> std::io::Result<()
 }
 
 fn source_of(args: &RotateArgs) -> Result<Source, source::SourceError> {
-    Ok(if args.from_stdin {
+    Ok(if let Some(token) = &args.imported {
+        Source::Imported(token.clone())
+    } else if args.from_stdin {
         Source::Stdin
     } else if let Some(p) = &args.from_file {
         Source::File(p.clone())

@@ -31,6 +31,8 @@ pub enum Source {
     Prompt,
     /// `--mint`: made by the service-account OIDC exchange (fetched by the caller).
     Minted,
+    /// Handed over by `kubeconfig import --replace-token`, from a downloaded kubeconfig.
+    Imported(Token),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +81,7 @@ impl Source {
             Source::Command { .. } => "--from-command".into(),
             Source::Prompt => "the terminal".into(),
             Source::Minted => "the service-account exchange".into(),
+            Source::Imported(_) => "the imported kubeconfig".into(),
         }
     }
 
@@ -91,6 +94,7 @@ impl Source {
             Source::Command { .. } => "command",
             Source::Prompt => "console",
             Source::Minted => "minted",
+            Source::Imported(_) => "console-kubeconfig",
         }
     }
 
@@ -125,6 +129,7 @@ pub fn fetch(source: &Source) -> Result<Token, SourceError> {
         Source::Command { command, timeout } => first_line(&run_command(command, *timeout)?),
         Source::Prompt => prompt()?,
         Source::Minted => String::new(),
+        Source::Imported(token) => return Ok(token.clone()),
     };
     Ok(Token::new(raw.trim()))
 }

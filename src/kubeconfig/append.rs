@@ -1,0 +1,533 @@
+//! Format-preserving addition of whole list entries (clusters, contexts, users) to a
+//! kubeconfig, and setting its `current-context`: what `kubeconfig import` writes.
+//!
+//! New entries go after the last item of each list, in the list's own style (a block list
+//! gets block items at its indentation, a flow list gets flow items); a missing list or
+//! `current-context` is added at the end of the top-level mapping. Every existing byte
+//! stays. As with the token editor, the result must prove itself: loaded as data, it must
+//! equal the original with exactly the new entries appended (and the new current context),
+//! or nothing is returned. An anchor or merge key that would make the addition change
+//! something else fails that proof, and the file is left alone.
+
+use serde_json::{Map, Value};
+
+use super::edit::{double_quoted, is_plain_safe};
+use super::extension::data_options;
+use super::yaml_tree::{apply_splices, Doc, Kind, Lookup, NodeId, Splice, Stream};
+
+/// What to add to one file.
+#[derive(Debug, Default, Clone)]
+pub struct Additions {
+    /// New entries per list, each a whole entry (`{"name": …, "cluster": {…}}`).
+    pub clusters: Vec<Value>,
+    pub contexts: Vec<Value>,
+    pub users: Vec<Value>,
+    /// A new `current-context`, if it changes.
+    pub current_context: Option<String>,
+}
+
+impl Additions {
+    pub fn is_empty(&self) -> bool {
+        self.clusters.is_empty()
+            && self.contexts.is_empty()
+            && self.users.is_empty()
+            && self.current_context.is_none()
+    }
+
+    fn lists(&self) -> [(&'static str, &[Value]); 3] {
+        [
+            ("clusters", &self.clusters),
+            ("contexts", &self.contexts),
+            ("users", &self.users),
+        ]
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("{0}")]
+    Parse(#[from] super::edit::EditError),
+    #[error("the file's top level is not a mapping")]
+    NotAMapping,
+    #[error("its {0} is written in a way entries cannot be added to ({1})")]
+    Unsupported(&'static str, &'static str),
+    #[error("adding the entries would change other data in the file ({0}); add them by hand or with kubectl config")]
+    Proof(&'static str),
+}
+
+/// A new kubeconfig holding only `additions` (the target file does not exist yet), in the
+/// layout kubectl writes.
+pub fn new_file(additions: &Additions) -> Result<String, AppendError> {
+    let mut out = String::from("apiVersion: v1\nkind: Config\n");
+    for (key, entries) in additions.lists() {
+        out.push_str(key);
+        if entries.is_empty() {
+            out.push_str(": []\n");
+        } else {
+            out.push_str(":\n");
+            for e in entries {
+                out.push_str(&block_item(e, 0));
+            }
+        }
+    }
+    if let Some(c) = &additions.current_context {
+        out.push_str("current-context: ");
+        out.push_str(&scalar(c));
+        out.push('\n');
+    }
+    prove("", &out, additions)?;
+    Ok(out)
+}
+
+/// `text` with `additions` made, every other byte kept.
+pub fn append(text: &str, additions: &Additions) -> Result<String, AppendError> {
+    if text.trim().is_empty() {
+        // An empty file is an empty config to kubectl; it gets the whole new layout.
+        let fresh = new_file(additions)?;
+        return Ok(format!("{text}{fresh}"));
+    }
+    let doc = Doc::parse(text, Stream::Drop)?;
+    let root = doc.root.ok_or(AppendError::NotAMapping)?;
+    let root_node = doc.node(root)?;
+    if !doc.is_map(root) {
+        return Err(AppendError::NotAMapping);
+    }
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut splices = Vec::new();
+    // Keys missing from the file are added together after the mapping's last line.
+    let mut tail = String::new();
+    let root_indent = if root_node.flow {
+        None
+    } else {
+        Some(column_of(text, root_node.start))
+    };
+    for (key, entries) in additions.lists() {
+        if entries.is_empty() {
+            continue;
+        }
+        match doc.lookup(root, key) {
+            Lookup::Duplicate { .. } => {
+                return Err(AppendError::Unsupported(key, "the key appears twice"))
+            }
+            Lookup::Missing => {
+                let Some(indent) = root_indent else {
+                    return Err(AppendError::Unsupported(key, "a flow-style top level"));
+                };
+                let pad = " ".repeat(indent);
+                tail.push_str(&format!("{pad}{key}:\n"));
+                for e in entries {
+                    tail.push_str(&indent_lines(&block_item(e, 0), &pad));
+                }
+            }
+            Lookup::Found { value, .. } => {
+                splices.push(list_splice(text, &doc, key, value, entries)?)
+            }
+        }
+    }
+    if let Some(name) = &additions.current_context {
+        match doc.lookup(root, "current-context") {
+            Lookup::Duplicate { .. } => {
+                return Err(AppendError::Unsupported(
+                    "current-context",
+                    "the key appears twice",
+                ))
+            }
+            Lookup::Missing => {
+                let Some(indent) = root_indent else {
+                    return Err(AppendError::Unsupported(
+                        "current-context",
+                        "a flow-style top level",
+                    ));
+                };
+                tail.push_str(&format!(
+                    "{}current-context: {}\n",
+                    " ".repeat(indent),
+                    scalar(name)
+                ));
+            }
+            Lookup::Found { value, .. } => {
+                let node = doc.node(value)?;
+                match &node.kind {
+                    Kind::Scalar { style, .. }
+                        if node.start < node.end
+                            && matches!(
+                                style,
+                                granit_parser::ScalarStyle::Plain
+                                    | granit_parser::ScalarStyle::SingleQuoted
+                                    | granit_parser::ScalarStyle::DoubleQuoted
+                            ) =>
+                    {
+                        splices.push(Splice {
+                            start: node.start,
+                            end: node.end,
+                            text: scalar(name),
+                        });
+                    }
+                    Kind::Scalar { .. } => {
+                        // Empty (`current-context:`): the value goes right after the colon.
+                        let at = after_colon(text, &doc, root, "current-context").ok_or(
+                            AppendError::Unsupported("current-context", "no colon found"),
+                        )?;
+                        splices.push(Splice {
+                            start: at,
+                            end: at,
+                            text: format!(" {}", scalar(name)),
+                        });
+                    }
+                    _ => {
+                        return Err(AppendError::Unsupported(
+                            "current-context",
+                            "not a plain or quoted string",
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    if !tail.is_empty() {
+        let at = line_end(text, root_node.content_end);
+        let mut insert = String::new();
+        if at == text.len() && !text.ends_with('\n') {
+            insert.push_str(newline);
+        }
+        insert.push_str(&tail);
+        splices.push(Splice {
+            start: at,
+            end: at,
+            text: insert,
+        });
+    }
+    splices.sort_by_key(|s| (s.start, s.end));
+    for s in &mut splices {
+        if newline == "\r\n" {
+            s.text = s.text.replace("\r\n", "\n").replace('\n', "\r\n");
+        }
+    }
+    let out =
+        apply_splices(text, &splices).map_err(|_| AppendError::Proof("two additions overlap"))?;
+    prove(text, &out, additions)?;
+    Ok(out)
+}
+
+/// The splice that adds `entries` to the list at `value`.
+fn list_splice(
+    src: &str,
+    doc: &Doc<'_>,
+    key: &'static str,
+    value: NodeId,
+    entries: &[Value],
+) -> Result<Splice, AppendError> {
+    let node = doc.node(value)?;
+    let flow_items = || {
+        entries
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &node.kind {
+        Kind::Seq { items } if node.flow => {
+            // `[a, b]` gets `, {…}` before the bracket; `[]` gets `{…}`. JSON is YAML flow.
+            let close = node
+                .close
+                .clone()
+                .ok_or(AppendError::Unsupported(key, "an unclosed flow list"))?;
+            let at = trim_back(src, node.start + 1, close.start);
+            let text = if items.is_empty() {
+                flow_items()
+            } else {
+                format!(", {}", flow_items())
+            };
+            Ok(Splice {
+                start: at,
+                end: at,
+                text,
+            })
+        }
+        Kind::Seq { items } if !items.is_empty() => {
+            let first = doc.node(items[0])?;
+            let dash = dash_column(src, first.start).ok_or(AppendError::Unsupported(
+                key,
+                "items not written as `- …` lines",
+            ))?;
+            let pad = " ".repeat(dash);
+            let at = line_end(src, node.content_end);
+            let mut text = String::new();
+            if at == src.len() && !src.ends_with('\n') {
+                text.push('\n');
+            }
+            for e in entries {
+                text.push_str(&indent_lines(&block_item(e, 0), &pad));
+            }
+            Ok(Splice {
+                start: at,
+                end: at,
+                text,
+            })
+        }
+        Kind::Scalar { value: v, .. } if v.is_empty() || v == "null" || v == "~" => {
+            // `users:` (nothing) or `users: null`: a flow list of the new entries.
+            let flow = format!("[{}]", flow_items());
+            if node.start < node.end {
+                Ok(Splice {
+                    start: node.start,
+                    end: node.end,
+                    text: flow,
+                })
+            } else {
+                let root = doc.root.ok_or(AppendError::NotAMapping)?;
+                let at = after_colon(src, doc, root, key)
+                    .ok_or(AppendError::Unsupported(key, "no colon found"))?;
+                Ok(Splice {
+                    start: at,
+                    end: at,
+                    text: format!(" {flow}"),
+                })
+            }
+        }
+        Kind::Seq { .. } => Err(AppendError::Unsupported(key, "an empty block list")),
+        Kind::Alias { .. } => Err(AppendError::Unsupported(key, "an alias")),
+        _ => Err(AppendError::Unsupported(key, "not a list")),
+    }
+}
+
+/// The offset just after the `:` that follows `key` in the mapping `map`.
+fn after_colon(src: &str, doc: &Doc<'_>, map: NodeId, key: &str) -> Option<usize> {
+    let Lookup::Found { key: k, .. } = doc.lookup(map, key) else {
+        return None;
+    };
+    let node = doc.node(k).ok()?;
+    let rest = src.get(node.end..)?;
+    let colon = rest.find(':')?;
+    rest.get(..colon)?
+        .trim()
+        .is_empty()
+        .then_some(node.end + colon + 1)
+}
+
+/// `at` moved back over spaces and line breaks, not before `floor`.
+fn trim_back(src: &str, floor: usize, mut at: usize) -> usize {
+    let bytes = src.as_bytes();
+    while at > floor && matches!(bytes.get(at - 1), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at -= 1;
+    }
+    at
+}
+
+/// The offset after the line break that ends the line holding `at` (or the end of text).
+fn line_end(src: &str, at: usize) -> usize {
+    match src.get(at..).and_then(|rest| rest.find('\n')) {
+        Some(i) => at + i + 1,
+        None => src.len(),
+    }
+}
+
+/// The column of `at` on its line.
+fn column_of(src: &str, at: usize) -> usize {
+    let start = src
+        .get(..at)
+        .and_then(|s| s.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    at - start
+}
+
+/// The column of the `-` that introduces the block item starting at `at`: the text
+/// between the line's start and `at` must be spaces, a dash, and spaces.
+fn dash_column(src: &str, at: usize) -> Option<usize> {
+    let start = src.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let lead = src.get(start..at)?;
+    let dash = lead.find('-')?;
+    (lead[..dash].bytes().all(|b| b == b' ') && lead[dash + 1..].bytes().all(|b| b == b' '))
+        .then_some(dash)
+}
+
+/// Every line of `block` prefixed with `pad`.
+fn indent_lines(block: &str, pad: &str) -> String {
+    block.lines().map(|l| format!("{pad}{l}\n")).collect()
+}
+
+/// A string as a YAML scalar that every YAML 1.1 and 1.2 loader reads back as that string.
+fn scalar(s: &str) -> String {
+    // A `:` inside a plain scalar is text (`https://host:6443`) unless a space or the end
+    // follows it; the safe alphabet has no spaces, so only the end needs a look.
+    if is_plain_safe(&s.replace(':', "/")) && !s.ends_with(':') {
+        s.to_owned()
+    } else {
+        double_quoted(s)
+    }
+}
+
+/// One list item (`- key: …` and its continuation lines), in kubectl's block layout:
+/// two spaces per level, list items at their parent key's column.
+fn block_item(entry: &Value, indent: usize) -> String {
+    let mut out = String::new();
+    match entry {
+        Value::Object(map) if !map.is_empty() => {
+            let body = block_map(map, indent + 2);
+            // The first key goes on the dash's line.
+            out.push_str(&" ".repeat(indent));
+            out.push_str("- ");
+            out.push_str(body.trim_start());
+        }
+        other => {
+            out.push_str(&" ".repeat(indent));
+            out.push_str("- ");
+            out.push_str(&inline(other));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn block_map(map: &Map<String, Value>, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    let mut out = String::new();
+    for (k, v) in map {
+        out.push_str(&pad);
+        out.push_str(&scalar(k));
+        out.push(':');
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                out.push('\n');
+                out.push_str(&block_map(m, indent + 2));
+            }
+            Value::Array(items) if !items.is_empty() => {
+                out.push('\n');
+                for item in items {
+                    out.push_str(&block_item(item, indent));
+                }
+            }
+            other => {
+                out.push(' ');
+                out.push_str(&inline(other));
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// A value on one line: scalars as scalars, empty collections as `{}`/`[]`.
+fn inline(v: &Value) -> String {
+    match v {
+        Value::String(s) => scalar(s),
+        Value::Null => "null".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The proof: `after`, loaded as data, is `before` with exactly `additions` made.
+fn prove(before: &str, after: &str, additions: &Additions) -> Result<(), AppendError> {
+    let load = |text: &str| -> Result<Value, AppendError> {
+        if text.trim().is_empty() {
+            return Ok(Value::Object(Map::new()));
+        }
+        serde_saphyr::from_str_with_options::<Value>(text, data_options())
+            .map_err(|_| AppendError::Proof("the result does not load"))
+    };
+    let mut expected = match load(before)? {
+        Value::Object(m) => m,
+        Value::Null => Map::new(),
+        _ => return Err(AppendError::NotAMapping),
+    };
+    for (key, entries) in additions.lists() {
+        if entries.is_empty() {
+            continue;
+        }
+        let slot = expected.entry(key).or_insert(Value::Null);
+        if matches!(slot, Value::Null) || slot.as_str() == Some("") {
+            *slot = Value::Array(Vec::new());
+        }
+        match slot {
+            Value::Array(items) => items.extend(entries.iter().cloned()),
+            _ => return Err(AppendError::Unsupported(key, "not a list")),
+        }
+    }
+    if let Some(c) = &additions.current_context {
+        expected.insert("current-context".into(), Value::String(c.clone()));
+    }
+    let mut got = match load(after)? {
+        Value::Object(m) => m,
+        _ => return Err(AppendError::Proof("the result is not a mapping")),
+    };
+    if before.trim().is_empty() {
+        // A new file also carries apiVersion and kind.
+        got.remove("apiVersion");
+        got.remove("kind");
+        for (key, entries) in additions.lists() {
+            if entries.is_empty() && got.get(key) == Some(&Value::Array(Vec::new())) {
+                got.remove(key);
+            }
+        }
+    }
+    if got != expected {
+        return Err(AppendError::Proof(
+            "the result differs from the intended one",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn adds() -> Additions {
+        Additions {
+            clusters: vec![
+                json!({"name": "c2", "cluster": {"server": "https://b.example", "certificate-authority-data": "QUJD"}}),
+            ],
+            contexts: vec![
+                json!({"name": "c2", "context": {"cluster": "c2", "user": "u2", "namespace": "default"}}),
+            ],
+            users: vec![json!({"name": "u2", "user": {"token": "CW-SECRET-fake-new-1234"}})],
+            current_context: Some("c2".into()),
+        }
+    }
+
+    const BASE: &str = "apiVersion: v1\nkind: Config\n# my clusters\nclusters:\n- cluster:\n    server: https://a.example # prod\n  name: c1\ncontexts:\n  - name: c1\n    context:\n      cluster: c1\n      user: u1\ncurrent-context: c1\nusers:\n- name: u1\n  user:\n    token: 'CW-SECRET-fake-old-9999'\n# trailing comment\n";
+
+    #[test]
+    fn block_lists_get_block_items_and_every_byte_stays() {
+        let out = append(BASE, &adds()).expect("appends");
+        assert!(out.contains("# my clusters\n"), "{out}");
+        assert!(
+            out.contains("    server: https://a.example # prod\n  name: c1\n- cluster:\n"),
+            "{out}"
+        );
+        assert!(out.contains("      user: u1\n  - context:\n"), "{out}");
+        assert!(out.contains("current-context: c2\n"), "{out}");
+        assert!(out.ends_with("# trailing comment\n"), "{out}");
+    }
+
+    #[test]
+    fn missing_and_flow_and_empty_lists() {
+        for base in [
+            "apiVersion: v1\nkind: Config\n",
+            "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: [ ]\nusers: []\n",
+            "apiVersion: v1\nkind: Config\nclusters:\ncontexts: null\nusers: ~\ncurrent-context:\n",
+            "apiVersion: v1\r\nkind: Config\r\nusers:\r\n- name: u1\r\n  user: {token: x}\r\n",
+            "apiVersion: v1\nkind: Config\nusers: [{name: u1, user: {token: x}}]",
+            "",
+        ] {
+            let out = append(base, &adds()).unwrap_or_else(|e| panic!("{base:?}: {e}"));
+            assert!(out.len() > base.len(), "{base:?} -> {out:?}");
+        }
+    }
+
+    #[test]
+    fn an_anchored_list_shared_elsewhere_is_refused() {
+        let base = "apiVersion: v1\nkind: Config\nusers: &u\n- name: u1\n  user: {}\nextensions:\n- name: x\n  extension: *u\n";
+        assert!(matches!(append(base, &adds()), Err(AppendError::Proof(_))));
+    }
+
+    #[test]
+    fn new_files_are_what_kubectl_writes() {
+        let out = new_file(&adds()).expect("new file");
+        assert!(
+            out.starts_with("apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n"),
+            "{out}"
+        );
+    }
+}
