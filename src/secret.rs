@@ -77,22 +77,66 @@ pub fn mask_coreweave_tokens(s: &str) -> String {
     out
 }
 
-/// `s` with every control character (ESC, BEL, CR, LF, backspace, DEL, C1) written as an
-/// escape (`\u{1b}`, `\n`), so text read from a file or a server cannot move the cursor,
-/// recolour the terminal or forge a line of output.
+/// `s` with every control character (ESC, BEL, CR, LF, backspace, DEL, C1) and every
+/// invisible formatting character (zero-width spaces and joiners, bidirectional overrides
+/// and isolates, the byte-order mark) written as an escape (`\u{1b}`, `\n`, `\u{202e}`),
+/// so text read from a file or a server cannot move the cursor, recolour the terminal,
+/// reorder what is shown or forge a line of output.
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(is_hidden) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
+        push_escaped(&mut out, c);
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// The one way text that came from a kubeconfig (a name, a server, a scalar an error
+/// quotes, a line of a dry-run diff) is printed: every `CW-SECRET-…` run masked, control
+/// and invisible characters escaped. Credential values without the prefix are hidden
+/// before this, by whoever knows which key they sit under
+/// (`kubeconfig::mask::kubeconfig_lines` for whole files).
+pub fn shown(s: &str) -> String {
+    escape_controls(&mask_coreweave_tokens(s)).into_owned()
+}
+
+/// [`shown`] in double quotes, with `"` and `\` escaped as well: a name in a message
+/// (`context "dev" is not defined`) whose own quotes cannot end the quoting early.
+pub fn quoted(s: &str) -> String {
+    let masked = mask_coreweave_tokens(s);
+    let mut out = String::with_capacity(masked.len() + 2);
+    out.push('"');
+    for c in masked.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => push_escaped(&mut out, c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Characters that change how a terminal shows the rest of a line, or that show nothing.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    if c.is_control() {
+        out.extend(c.escape_debug());
+    } else if is_hidden(c) {
+        out.extend(c.escape_unicode());
+    } else {
+        out.push(c);
+    }
 }
 
 #[cfg(test)]
@@ -116,10 +160,20 @@ mod tests {
             escape_controls("a\x1b[31mb\r\n\x07\x08"),
             "a\\u{1b}[31mb\\r\\n\\u{7}\\u{8}"
         );
+        assert_eq!(escape_controls("a\u{202e}b\u{200b}"), "a\\u{202e}b\\u{200b}");
         assert!(matches!(
             escape_controls("plain é"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn shown_and_quoted_mask_tokens_and_escape() {
+        let s = format!("ctx {SECRET} \x1b[2J");
+        assert_eq!(shown(&s), "ctx CW-SECRET-…0123 \\u{1b}[2J");
+        assert_eq!(quoted(&s), "\"ctx CW-SECRET-…0123 \\u{1b}[2J\"");
+        assert_eq!(quoted("a\"b\\"), r#""a\"b\\""#);
+        assert_eq!(shown(&shown(&s)), shown(&s));
     }
 
     #[test]

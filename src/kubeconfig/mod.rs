@@ -8,6 +8,7 @@
 //! - `fast.rs`: a fast path for the common block-style layouts (it gives up, and the full
 //!   parser decides, whenever it is unsure).
 //! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
+//! - `mask.rs`: kubeconfig text as it may be printed, credentials hidden.
 //! - `edit.rs`: the format-preserving editor that changes only token scalars.
 //! - `extension.rs`: records a token's expiry as the user's `coreweave.com/token` extension.
 //! - `yaml_tree.rs`: the node tree with byte spans that both editors plan their splices on.
@@ -19,6 +20,7 @@ pub mod edit;
 pub mod extension;
 pub(crate) mod fast;
 pub mod load;
+pub mod mask;
 pub mod model;
 pub mod resolve;
 pub mod write;
