@@ -102,6 +102,11 @@ pub fn shown(s: &str) -> String {
     escape_controls(&mask_coreweave_tokens(s)).into_owned()
 }
 
+/// A path from a kubeconfig (or beside one) as [`shown`] prints it.
+pub fn shown_path(p: &std::path::Path) -> String {
+    shown(&p.display().to_string())
+}
+
 /// [`shown`] in double quotes, with `"` and `\` escaped as well: a name in a message
 /// (`context "dev" is not defined`) whose own quotes cannot end the quoting early.
 pub fn quoted(s: &str) -> String {

@@ -29,6 +29,8 @@ mod yaml_tree;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::secret::{quoted, shown, shown_path};
+
 pub use load::{config_paths, Kubeconfig, LoadedFile, Sourced};
 pub use resolve::{Credential, Resolved};
 
@@ -36,38 +38,41 @@ pub use resolve::{Credential, Resolved};
 pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Every way loading or resolving a kubeconfig can fail. Messages name the file and say
-/// what to do; none carries any part of a token.
+/// what to do; none carries any part of a token: every name, path or scalar a message
+/// quotes from a file goes through `secret::quoted`/`shown` (tokens masked, control
+/// characters escaped).
 #[derive(Debug, thiserror::Error)]
 pub enum KubeconfigError {
-    #[error("kubeconfig {0}: no such file (given with --kubeconfig)")]
+    #[error("kubeconfig {}: no such file (given with --kubeconfig)", shown_path(.0))]
     ExplicitMissing(PathBuf),
-    #[error("cannot read kubeconfig {path}")]
+    #[error("cannot read kubeconfig {}", shown_path(.path))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("kubeconfig {0} is a directory, not a file")]
+    #[error("kubeconfig {} is a directory, not a file", shown_path(.0))]
     IsDirectory(PathBuf),
-    #[error("kubeconfig {path} is {size} bytes, over the {max} byte limit")]
+    #[error("kubeconfig {} is {size} bytes, over the {max} byte limit", shown_path(.path))]
     TooLarge { path: PathBuf, size: u64, max: u64 },
-    #[error("kubeconfig {0} is not UTF-8 text")]
+    #[error("kubeconfig {} is not UTF-8 text", shown_path(.0))]
     NotUtf8(PathBuf),
-    #[error("kubeconfig {path}:{line}:{column}: {message}")]
+    #[error("kubeconfig {}:{line}:{column}: {}", shown_path(.path), shown(.message))]
     Yaml {
         path: PathBuf,
         line: u64,
         column: u64,
         message: String,
     },
-    #[error("kubeconfig {path}: unsupported apiVersion/kind {api_version:?}/{kind:?} (expected v1/Config)")]
+    #[error("kubeconfig {}: unsupported apiVersion/kind {}/{} (expected v1/Config)", shown_path(.path), quoted(.api_version), quoted(.kind))]
     Version {
         path: PathBuf,
         api_version: String,
         kind: String,
     },
     #[error(
-        "kubeconfig {path}: {list} has two entries named {name:?} (kubectl refuses this file too)"
+        "kubeconfig {}: {list} has two entries named {} (kubectl refuses this file too)",
+        shown_path(.path), quoted(.name)
     )]
     DuplicateName {
         path: PathBuf,
@@ -75,7 +80,8 @@ pub enum KubeconfigError {
         name: String,
     },
     #[error(
-        "{error} (and {lock} exists: another program is writing the file, or left a stale lock)"
+        "{error} (and {} exists: another program is writing the file, or left a stale lock)",
+        shown_path(.lock)
     )]
     Locked {
         error: Box<KubeconfigError>,
@@ -90,18 +96,19 @@ pub enum KubeconfigError {
     )]
     NoCurrentContext(Files),
     #[error(
-        "context {name:?} is not defined in {files}; `kubectl config get-contexts` lists them"
+        "context {} is not defined in {files}; `kubectl config get-contexts` lists them",
+        quoted(.name)
     )]
     UnknownContext { name: String, files: Files },
-    #[error("context {context:?} (in {file}) names no user; pass --user")]
+    #[error("context {} (in {}) names no user; pass --user", quoted(.context), shown_path(.file))]
     ContextWithoutUser { context: String, file: PathBuf },
-    #[error("user {user:?}{via} is not defined in {files}")]
+    #[error("user {}{via} is not defined in {files}", quoted(.user))]
     UnknownUser {
         user: String,
         via: Via,
         files: Files,
     },
-    #[error("cannot read tokenFile {path} of user {user:?} (in {file})")]
+    #[error("cannot read tokenFile {} of user {} (in {})", shown_path(.path), quoted(.user), shown_path(.file))]
     TokenFile {
         user: String,
         path: PathBuf,
@@ -109,13 +116,13 @@ pub enum KubeconfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("tokenFile {path} of user {user:?} (in {file}) is empty")]
+    #[error("tokenFile {} of user {} (in {}) is empty", shown_path(.path), quoted(.user), shown_path(.file))]
     EmptyTokenFile {
         user: String,
         path: PathBuf,
         file: PathBuf,
     },
-    #[error("user {user:?} (in {file}) has no token: it {holds}; {hint}")]
+    #[error("user {} (in {}) has no token: it {holds}; {hint}", quoted(.user), shown_path(.file))]
     NoToken {
         user: String,
         file: PathBuf,
@@ -132,15 +139,15 @@ impl fmt::Display for Files {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.as_slice() {
             [] => f.write_str("no file"),
-            [one] => write!(f, "{}", one.display()),
+            [one] => f.write_str(&shown_path(one)),
             [rest @ .., last] => {
                 for (i, p) in rest.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{}", p.display())?;
+                    f.write_str(&shown_path(p))?;
                 }
-                write!(f, " and {}", last.display())
+                write!(f, " and {}", shown_path(last))
             }
         }
     }
@@ -156,7 +163,7 @@ pub enum Via {
 impl fmt::Display for Via {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Via::Context(c) => write!(f, " (named by context {c:?})"),
+            Via::Context(c) => write!(f, " (named by context {})", quoted(c)),
             Via::Flag => f.write_str(" (given with --user)"),
         }
     }

@@ -20,7 +20,8 @@ use crate::kubeconfig::extension::{upsert_token_extension, TokenExtension};
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
-use crate::secret::Token;
+use crate::kubeconfig::mask;
+use crate::secret::{quoted, shown, shown_path, Token};
 use crate::token::source::{self, Source};
 use crate::token::verify;
 
@@ -112,7 +113,7 @@ pub fn run(
             writes: prepare_writes(&kc, &targets, &new, &record)?,
             targets,
         };
-        return print_dry_run(&plan, &old, &new, out);
+        return print_dry_run(&plan, out);
     }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
         source::confirm(&format!(
@@ -137,14 +138,14 @@ pub fn run(
             .or_else(|| kc.resolve(sel).ok().map(|r| r.user_origin))
         else {
             bail!(
-                "user {:?} disappeared from the kubeconfig while rotating; nothing was written",
-                resolved.user
+                "user {} disappeared from the kubeconfig while rotating; nothing was written",
+                quoted(&resolved.user)
             );
         };
         if kc.credential(active).map(|c| c.token() == &old).ok() != Some(true) {
             bail!(
-                "the token of user {:?} changed on disk while rotating (another rotate?); nothing was written",
-                resolved.user
+                "the token of user {} changed on disk while rotating (another rotate?); nothing was written",
+                quoted(&resolved.user)
             );
         }
         let targets = find_targets(&kc, active, &old, args.only_current)?;
@@ -229,7 +230,7 @@ fn print_proof(proof: &verify::Proof, out: &mut dyn Write) -> std::io::Result<()
         writeln!(
             out,
             "Verified: the clusters of context {} accept it",
-            proof.clusters.join(", ")
+            shown(&proof.clusters.join(", "))
         )?;
     }
     Ok(())
@@ -433,17 +434,17 @@ fn token_file_content(original: &[u8], new: &Token) -> Vec<u8> {
 fn describe(t: &Target) -> String {
     let where_ = match &t.token_file {
         Some(p) => format!(
-            "tokenFile {} of user {:?} in {}",
-            p.display(),
-            t.user,
-            t.file.display()
+            "tokenFile {} of user {} in {}",
+            shown_path(p),
+            quoted(&t.user),
+            shown_path(&t.file)
         ),
-        None => format!("user {:?} in {}", t.user, t.file.display()),
+        None => format!("user {} in {}", quoted(&t.user), shown_path(&t.file)),
     };
     let used = match (&t.shadowed_by, t.contexts.is_empty()) {
-        (Some(f), _) => format!("shadowed by the entry in {}", f.display()),
+        (Some(f), _) => format!("shadowed by the entry in {}", shown_path(f)),
         (None, true) => "used by no context".to_string(),
-        (None, false) => format!("contexts: {}", t.contexts.join(", ")),
+        (None, false) => format!("contexts: {}", shown(&t.contexts.join(", "))),
     };
     format!("{where_} ({used})")
 }
@@ -472,7 +473,7 @@ fn print_targets(targets: &[Target], out: &mut dyn Write) -> std::io::Result<()>
                 out,
                 "  … and {} more in {}",
                 n - LISTED_PER_FILE,
-                file.display()
+                shown_path(file)
             )?;
         }
     }
@@ -505,7 +506,7 @@ fn print_done(
     Ok(())
 }
 
-fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> anyhow::Result<()> {
+fn print_dry_run(plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(
         out,
         "Would rotate the token of {} ({} to write):",
@@ -514,17 +515,22 @@ fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> 
     )?;
     print_targets(&plan.targets, out)?;
     for w in &plan.writes {
-        let before = mask(
-            &String::from_utf8_lossy(w.original.as_deref().unwrap_or_default()),
-            old,
-            new,
-        );
-        let after = mask(&String::from_utf8_lossy(&w.new), old, new);
-        let name = w.path.display().to_string();
-        let diff = super::diff::unified(&before, &after, &name, 2);
-        for line in diff.lines() {
-            writeln!(out, "{}", hide_token_fragments(line, old, new))?;
-        }
+        let before = String::from_utf8_lossy(w.original.as_deref().unwrap_or_default());
+        let after = String::from_utf8_lossy(&w.new);
+        // Every line goes out through the masking of kubeconfig text: a token file is
+        // secret whole, a kubeconfig keeps all but its credentials readable.
+        let is_token_file = plan
+            .targets
+            .iter()
+            .any(|t| t.token_file.as_ref() == Some(&w.path));
+        let view = if is_token_file {
+            mask::token_file_lines
+        } else {
+            mask::kubeconfig_lines
+        };
+        let name = shown_path(&w.path);
+        let diff = super::diff::unified(&before, &after, &view(&before), &view(&after), &name, 2);
+        out.write_all(diff.as_bytes())?;
     }
     writeln!(out, "Dry run: nothing was written.")?;
     Ok(())
@@ -532,57 +538,4 @@ fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> 
 
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// A changed line of the dry-run diff that still shows part of a token: a token written
-/// over several lines (a quoted or block scalar with line breaks) is not caught by
-/// [`mask`], which replaces whole tokens. Such a line shows its key, if any, then `…`.
-fn hide_token_fragments<'a>(line: &'a str, old: &Token, new: &Token) -> std::borrow::Cow<'a, str> {
-    let changed = (line.starts_with('-') && !line.starts_with("---"))
-        || (line.starts_with('+') && !line.starts_with("+++"));
-    let masked = line.contains(&old.masked()) || line.contains(&new.masked());
-    let Some(body) = line.get(1..).filter(|_| changed && !masked) else {
-        return line.into();
-    };
-    let indent = &body[..body.len() - body.trim_start().len()];
-    let mark = &line[..1];
-    if let Some(at) = body.find("token") {
-        return format!("{mark}{}token …", &body[..at]).into();
-    }
-    match body.trim_start().split_once(": ") {
-        Some(_) => line.into(),
-        None if body.trim_end().ends_with(':') => line.into(),
-        None => format!("{mark}{indent}…").into(),
-    }
-}
-
-/// Masks both tokens in text shown to the user.
-fn mask(text: &str, old: &Token, new: &Token) -> String {
-    text.replace(old.expose(), &old.masked())
-        .replace(new.expose(), &new.masked())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dry_run_lines_never_show_a_token_split_over_lines() {
-        let (old, new) = (
-            Token::new("CW-SECRET-old-abcdefgh"),
-            Token::new("CW-SECRET-new-12345678"),
-        );
-        let hide = |l: &str| hide_token_fragments(l, &old, &new).into_owned();
-        assert_eq!(hide("-    token: \"CW-SECRET-old-ab"), "-    token …");
-        assert_eq!(hide("-      cdefgh\""), "-      …");
-        let shown = format!("+    token: {}", new.masked());
-        assert_eq!(hide(&shown), shown);
-        assert_eq!(hide("+    extensions:"), "+    extensions:");
-        assert_eq!(
-            hide("+        source: \"stdin\""),
-            "+        source: \"stdin\""
-        );
-        assert_eq!(hide(" unchanged context line"), " unchanged context line");
-        assert_eq!(hide("--- /path/config"), "--- /path/config");
-    }
 }
