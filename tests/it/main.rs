@@ -12,5 +12,6 @@ mod fuzz_editor;
 mod rotate;
 mod rotate_stress;
 mod rotate_verify;
+mod secrets;
 mod show;
 mod show_check;
