@@ -8,6 +8,14 @@ use std::fmt;
 /// The prefix of every CoreWeave API access token.
 pub const COREWEAVE_PREFIX: &str = "CW-SECRET-";
 
+/// The punctuation a CoreWeave-shaped secret may hold, besides ASCII letters and digits.
+pub const SECRET_ALPHABET: &str = "-_.~+/=";
+
+/// The fewest characters after [`COREWEAVE_PREFIX`] a CoreWeave-shaped token has: enough to
+/// refuse a truncated paste (`CW-SECRET-` alone, a few characters), far below the length
+/// of real tokens.
+pub const MIN_SECRET_CHARS: usize = 8;
+
 /// A bearer token. Compared by value; shown only masked.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Token(String);
@@ -24,6 +32,20 @@ impl Token {
 
     pub fn is_coreweave(&self) -> bool {
         self.0.starts_with(COREWEAVE_PREFIX)
+    }
+
+    /// Whether the token has the shape of a CoreWeave API access token, which `token
+    /// rotate` requires without `--force` (of the tokens it writes and of the tokens it
+    /// replaces). The secret's alphabet and length are not documented, so the rule is
+    /// conservative: [`COREWEAVE_PREFIX`], then at least [`MIN_SECRET_CHARS`] characters of
+    /// [`SECRET_ALPHABET`] (letters, digits and the URL-safe and base64 punctuation).
+    pub fn is_coreweave_shaped(&self) -> bool {
+        self.0.strip_prefix(COREWEAVE_PREFIX).is_some_and(|secret| {
+            secret.len() >= MIN_SECRET_CHARS
+                && secret
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || SECRET_ALPHABET.contains(c))
+        })
     }
 
     /// `CW-SECRET-…wxyz`: the well-known prefix and at most the last 4 characters. Short
@@ -179,6 +201,25 @@ mod tests {
         assert_eq!(quoted(&s), "\"ctx CW-SECRET-…0123 \\u{1b}[2J\"");
         assert_eq!(quoted("a\"b\\"), r#""a\"b\\""#);
         assert_eq!(shown(&shown(&s)), shown(&s));
+    }
+
+    #[test]
+    fn coreweave_shape_is_prefix_length_and_alphabet() {
+        assert!(Token::new(SECRET).is_coreweave_shaped());
+        assert!(Token::new("CW-SECRET-aZ09-_.~+/=").is_coreweave_shaped());
+        for bad in [
+            "CW-SECRET-",
+            "CW-SECRET-abc",
+            "CW-SECRET-abcdefg\u{200b}h",
+            "CW-SECRET-abcdefgh\u{feff}",
+            "CW-SECRET-abcdéfgh",
+            "CW-SECRET-abcd efgh",
+            "CW-SECRET-abcd\"efgh",
+            "cw-secret-abcdefgh",
+            "eyJhbGciOiJSUzI1NiJ9.x.y",
+        ] {
+            assert!(!Token::new(bad).is_coreweave_shaped(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -70,6 +70,14 @@ pub fn run(
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
 
+    // Without the lock only the targets are found; the edits are made (and proven) once,
+    // under the lock, from the bytes that will really be replaced. Whether they may be
+    // rotated at all is settled before a new token is asked for.
+    let targets = find_targets(&kc, active, &old, args.only_current)?;
+    if !args.force {
+        refuse_foreign(&kc, resolved.server.as_deref(), &targets, &old)?;
+    }
+
     let (source, new, expires) = if args.mint {
         let minted = mint(args)?;
         (Source::Minted, minted.token, Some(minted.expire_time))
@@ -79,11 +87,9 @@ pub fn run(
         let source = source_of(args)?;
         (source.clone(), source::fetch(&source)?, expires)
     };
+    let new = source::without_bom(new);
     source::validate(&new, &old, &source.describe(), args.force)?;
 
-    // Without the lock only the targets are found; the edits are made (and proven) once,
-    // under the lock, from the bytes that will really be replaced.
-    let targets = find_targets(&kc, active, &old, args.only_current)?;
     let contexts: Vec<String> = targets
         .iter()
         .flat_map(|t| t.contexts.iter().cloned())
@@ -149,6 +155,10 @@ pub fn run(
             );
         }
         let targets = find_targets(&kc, active, &old, args.only_current)?;
+        if !args.force {
+            let server = kc.resolve(sel).ok().and_then(|r| r.server);
+            refuse_foreign(&kc, server.as_deref(), &targets, &old)?;
+        }
         let needed = files_of(&targets, expires_known);
         if !needed.is_subset(&to_lock) {
             drop(locks);
@@ -358,6 +368,58 @@ pub fn find_targets(
         bail!("no user entry holds the active user's token any more; nothing to rotate");
     }
     Ok(targets)
+}
+
+/// Rotate changes CoreWeave credentials only: the token must be CoreWeave-shaped, and
+/// every cluster kubectl sends it to from a context using a target entry (and the active
+/// context, which `--user` may point elsewhere) must be a CoreWeave server
+/// ([`crate::coreweave::is_coreweave_server`]). A context whose cluster is not defined, or
+/// has no server, sends the token nowhere and does not count. `--force` skips this.
+fn refuse_foreign(
+    kc: &Kubeconfig,
+    active_server: Option<&str>,
+    targets: &[Target],
+    old: &Token,
+) -> anyhow::Result<()> {
+    let entry = |t: &Target| format!("user {} in {}", quoted(&t.user), shown_path(&t.file));
+    let Some(first) = targets.first() else {
+        return Ok(());
+    };
+    if !old.is_coreweave_shaped() {
+        bail!(
+            "{}: its token is not a CoreWeave API access token ({} and at least {} letters, digits or {}); pass --force to rotate it anyway; nothing was written",
+            entry(first),
+            crate::secret::COREWEAVE_PREFIX,
+            crate::secret::MIN_SECRET_CHARS,
+            crate::secret::SECRET_ALPHABET
+        );
+    }
+    let foreign = |server: &str| !server.is_empty() && !crate::coreweave::is_coreweave_server(server);
+    if let Some(server) = active_server.filter(|s| foreign(s)) {
+        bail!(
+            "{}: the active context sends its token to {}, which is not a CoreWeave cluster (https://….coreweave.com); pass --force to rotate it anyway; nothing was written",
+            entry(first),
+            shown(server)
+        );
+    }
+    for t in targets {
+        for name in &t.contexts {
+            let server = kc
+                .context(name)
+                .and_then(|(_, c)| c.context.as_ref()?.cluster.clone())
+                .and_then(|c| kc.cluster(&c))
+                .and_then(|(_, c)| c.cluster.as_ref()?.server.clone());
+            if let Some(server) = server.filter(|s| foreign(s)) {
+                bail!(
+                    "{}: context {} sends its token to {}, which is not a CoreWeave cluster (https://….coreweave.com); pass --force to rotate it anyway; nothing was written",
+                    entry(t),
+                    quoted(name),
+                    shown(&server)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The new bytes of every file that changes: each kubeconfig edited by the proving

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
-use crate::secret::{Token, COREWEAVE_PREFIX};
+use crate::secret::{Token, COREWEAVE_PREFIX, MIN_SECRET_CHARS, SECRET_ALPHABET};
 
 /// Where the Console creates API access tokens.
 pub const CONSOLE_TOKENS_URL: &str = "https://console.coreweave.com/tokens";
@@ -59,9 +59,14 @@ pub enum SourceError {
     CommandTimeout(Duration),
     #[error("the new token from {origin} is empty")]
     Empty { origin: String },
-    #[error("the new token from {origin} contains whitespace or control characters")]
-    BadCharacters { origin: String },
-    #[error("the new token from {origin} does not start with {COREWEAVE_PREFIX}; pass --force if that is intended")]
+    #[error("the new token from {origin} contains {what} at character {at}; a token is printable ASCII without spaces")]
+    BadCharacters {
+        origin: String,
+        /// The first character refused, as a code point (`U+200B`), never the token.
+        what: String,
+        at: usize,
+    },
+    #[error("the new token from {origin} is not a CoreWeave API access token: expected {COREWEAVE_PREFIX} and at least {MIN_SECRET_CHARS} letters, digits or {SECRET_ALPHABET}; pass --force if that is intended")]
     NotCoreWeave { origin: String },
     #[error("the new token from {origin} is the token already in use; create a new one at {CONSOLE_TOKENS_URL}")]
     Unchanged { origin: String },
@@ -129,21 +134,40 @@ pub fn fetch(source: &Source) -> Result<Token, SourceError> {
     Ok(Token::new(raw.trim()))
 }
 
-/// The checks of issue "token rotate": trimmed, non-empty, no whitespace or control
-/// characters, different from the old token, and CoreWeave-shaped unless forced.
+/// A byte-order mark at the start of what a token was read from (Windows editors write
+/// one) is not part of the token.
+pub fn without_bom(new: Token) -> Token {
+    match new.expose().strip_prefix('\u{feff}') {
+        Some(rest) => Token::new(rest.trim()),
+        None => new,
+    }
+}
+
+/// The checks every new token passes: non-empty; printable ASCII only (no whitespace,
+/// control, zero-width or other invisible character, nothing beyond ASCII: HTTP headers
+/// carry nothing else safely), even with `--force`; different from the old token; and
+/// CoreWeave-shaped ([`Token::is_coreweave_shaped`]) unless forced.
 pub fn validate(new: &Token, old: &Token, origin: &str, force: bool) -> Result<(), SourceError> {
     let origin = origin.to_string();
     let v = new.expose();
     if v.is_empty() {
         return Err(SourceError::Empty { origin });
     }
-    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(SourceError::BadCharacters { origin });
+    if let Some((at, c)) = v.chars().enumerate().find(|(_, c)| !c.is_ascii_graphic()) {
+        let what = match c {
+            ' ' => "a space".to_string(),
+            c => format!("U+{:04X}", u32::from(c)),
+        };
+        return Err(SourceError::BadCharacters {
+            origin,
+            what,
+            at: at + 1,
+        });
     }
     if new == old {
         return Err(SourceError::Unchanged { origin });
     }
-    if !force && !new.is_coreweave() {
+    if !force && !new.is_coreweave_shaped() {
         return Err(SourceError::NotCoreWeave { origin });
     }
     Ok(())
@@ -291,6 +315,24 @@ mod tests {
             Err(SourceError::NotCoreWeave { .. })
         ));
         assert!(validate(&t("eyJhbGciOi"), &old, "x", true).is_ok());
+        for short in ["CW-SECRET-", "CW-SECRET-abc"] {
+            assert!(
+                matches!(
+                    validate(&t(short), &old, "x", false),
+                    Err(SourceError::NotCoreWeave { .. })
+                ),
+                "{short}"
+            );
+        }
+        for hidden in ["CW-SECRET-new-\u{200b}value", "CW-SECRET-new-valué", "CW-SECRET-\u{202e}new-value"] {
+            let e = validate(&t(hidden), &old, "x", true).expect_err(hidden);
+            assert!(matches!(e, SourceError::BadCharacters { .. }), "{hidden}");
+            assert!(!e.to_string().contains("new-"), "{e}");
+        }
+        assert_eq!(
+            without_bom(t("\u{feff}CW-SECRET-new-value-1111")).expose(),
+            "CW-SECRET-new-value-1111"
+        );
     }
 
     #[test]
