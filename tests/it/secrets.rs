@@ -359,3 +359,95 @@ fn control_characters_in_names_and_servers_are_escaped() {
     assert!(!o.status.success());
     assert!(!stderr(&o).contains('\u{1b}'), "{:?}", stderr(&o));
 }
+
+/// Rotate refuses, with one line naming the entry and the reason, an entry that is not a
+/// CoreWeave credential; --force rotates it.
+#[test]
+fn rotate_changes_only_coreweave_credentials_unless_forced() {
+    for (name, reason) in [
+        (
+            "foreign-cluster.yaml",
+            "context \"corp\" sends its token to https://k8s.corp.example:6443, which is not a CoreWeave cluster",
+        ),
+        (
+            "foreign-token.yaml",
+            "its token is not a CoreWeave API access token",
+        ),
+    ] {
+        let sb = Sandbox::new();
+        let text = fixture(name);
+        let k = sb.write("config", &text);
+        let k = path_str(&k);
+        let args = ["token", "rotate", "--verify", "none", "--from-stdin"];
+        let o = run_with_stdin(&sb, k, &args, &format!("{NEW}\n"));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.contains(reason), "{name}: {err}");
+        assert!(err.contains("user \"") && err.contains(k), "{name}: {err}");
+        assert!(err.contains("--force"), "{name}: {err}");
+        assert_clean(name, &o);
+        assert_eq!(std::fs::read_to_string(k).expect("read"), text, "{name}");
+        // Refused before a token is read: with nothing on stdin, the same line.
+        let o = sb.run(Some(k), &args);
+        assert!(stderr(&o).contains(reason), "{name}: {}", stderr(&o));
+
+        let forced: Vec<&str> = args.iter().copied().chain(["--force"]).collect();
+        let o = run_with_stdin(&sb, k, &forced, &format!("{NEW}\n"));
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(std::fs::read_to_string(k).expect("read").contains(NEW));
+    }
+}
+
+/// New tokens are refused unless they have the CoreWeave shape; invisible and non-ASCII
+/// characters are refused even with --force; a byte-order mark before the token is not
+/// part of it.
+#[test]
+fn new_tokens_are_validated_for_shape() {
+    let sb = Sandbox::new();
+    let text = support::kubeconfig(Some("c"), &[("c", "k", "u")], &[("u", OLD)]);
+    let k = sb.write("config", &text);
+    let k = path_str(&k);
+    for (token, force, needle) in [
+        ("CW-SECRET-", false, "is not a CoreWeave API access token"),
+        ("CW-SECRET-ab", false, "is not a CoreWeave API access token"),
+        ("CW-SECRET-abc$defgh", false, "is not a CoreWeave API access token"),
+        ("CW-SECRET-abc\u{200b}defgh", true, "contains U+200B at character 14"),
+        ("CW-SECRET-abcdefgh\u{7f}", true, "contains U+007F at character 19"),
+        ("CW-SECRET-abcdéfgh", true, "contains U+00E9 at character 15"),
+        ("\u{202e}CW-SECRET-abcdefgh", true, "contains U+202E at character 1"),
+    ] {
+        let tok = sb.write("new-token", token);
+        let mut args = vec![
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-file",
+            path_str(&tok),
+        ];
+        if force {
+            args.push("--force");
+        }
+        let o = sb.run(Some(k), &args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{token:?}: {err}");
+        assert!(err.contains(needle), "{token:?}: {err}");
+        assert!(!err.contains("abcd"), "{token:?}: {err}");
+        assert_eq!(std::fs::read_to_string(k).expect("read"), text);
+    }
+    // A BOM (Windows Notepad) before the token in a file and on stdin.
+    let tok = sb.write("new-token", format!("\u{feff}{NEW}\r\n"));
+    let o = sb.run(
+        Some(k),
+        &["token", "rotate", "--verify", "none", "--from-file", path_str(&tok)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(k).expect("read");
+    assert!(after.contains(&format!("token: {NEW}\n")), "{after:?}");
+    let args = ["token", "rotate", "--verify", "none", "--from-stdin"];
+    let o = run_with_stdin(&sb, k, &args, &format!("\u{feff}{OLD}\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(k).expect("read");
+    assert!(after.contains(&format!("token: {OLD}\n")), "{after:?}");
+}
