@@ -187,7 +187,10 @@ mod tests {
             escape_controls("a\x1b[31mb\r\n\x07\x08"),
             "a\\u{1b}[31mb\\r\\n\\u{7}\\u{8}"
         );
-        assert_eq!(escape_controls("a\u{202e}b\u{200b}"), "a\\u{202e}b\\u{200b}");
+        assert_eq!(
+            escape_controls("a\u{202e}b\u{200b}"),
+            "a\\u{202e}b\\u{200b}"
+        );
         assert!(matches!(
             escape_controls("plain é"),
             std::borrow::Cow::Borrowed(_)

@@ -360,7 +360,8 @@ mod tests {
         assert_hidden(json);
         let escaped_key = "users: [{name: u, user: {\"tok\\u0065n\": \"CW-SECRET-abcdefghijklmnopqrst\", \"pass\\x77ord\": \"hunter2-pw-value-zzq\"}}]\n";
         assert_hidden(escaped_key);
-        let comment = "# old: CW-SECRET-abcdefghijklmnopqrst\n# password: hunter2-pw-value-zzq\nusers: []\n";
+        let comment =
+            "# old: CW-SECRET-abcdefghijklmnopqrst\n# password: hunter2-pw-value-zzq\nusers: []\n";
         assert_hidden(comment);
         let quoted_multiline = "users:\n- name: u\n  user:\n    token: \"CW-SECRET-abcdefghij\n      klmnopqrst\"\n    Password:\n      hunter2-pw-value-zzq\n";
         assert_hidden(quoted_multiline);
@@ -383,7 +384,10 @@ mod tests {
                 "    tokenFile: /tmp/x",
             ]
         );
-        assert_eq!(kubeconfig_lines("a: \"x\u{1b}[2J\"\r\n"), ["a: \"x\\u{1b}[2J\""]);
+        assert_eq!(
+            kubeconfig_lines("a: \"x\u{1b}[2J\"\r\n"),
+            ["a: \"x\\u{1b}[2J\""]
+        );
         assert_eq!(
             token_file_lines("CW-SECRET-abcdefghijklmnopqrst\n"),
             ["CW-SECRET-…qrst"]

@@ -169,7 +169,9 @@ mod tests {
     fn lines_print_through_the_view() {
         let (a, b) = ("k: 1\nt: OLD\n", "k: 1\nt: NEW\n");
         let view = |s: &str| -> Vec<String> {
-            s.lines().map(|l| l.replace("OLD", "o").replace("NEW", "n")).collect()
+            s.lines()
+                .map(|l| l.replace("OLD", "o").replace("NEW", "n"))
+                .collect()
         };
         assert_eq!(
             unified(a, b, &view(a), &view(b), "f", 1),

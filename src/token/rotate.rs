@@ -17,10 +17,10 @@ use anyhow::{bail, Context as _};
 use crate::cli::{RotateArgs, Verify};
 use crate::kubeconfig::edit::{replace_user_tokens, TokenEdit};
 use crate::kubeconfig::extension::{upsert_token_extension, TokenExtension};
+use crate::kubeconfig::mask;
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
-use crate::kubeconfig::mask;
 use crate::secret::{quoted, shown, shown_path, Token};
 use crate::token::source::{self, Source};
 use crate::token::verify;
@@ -394,7 +394,8 @@ fn refuse_foreign(
             crate::secret::SECRET_ALPHABET
         );
     }
-    let foreign = |server: &str| !server.is_empty() && !crate::coreweave::is_coreweave_server(server);
+    let foreign =
+        |server: &str| !server.is_empty() && !crate::coreweave::is_coreweave_server(server);
     if let Some(server) = active_server.filter(|s| foreign(s)) {
         bail!(
             "{}: the active context sends its token to {}, which is not a CoreWeave cluster (https://….coreweave.com); pass --force to rotate it anyway; nothing was written",

@@ -327,7 +327,9 @@ fn report(
         expires_in_days: extras.expiry.as_ref().and_then(Expiry::in_days),
         expired: extras.expiry.as_ref().and_then(Expiry::expired),
         expires_relative: extras.expiry.as_ref().map(Expiry::relative),
-        token_source: ext.and_then(|e| e.source.as_deref()).map(mask_coreweave_tokens),
+        token_source: ext
+            .and_then(|e| e.source.as_deref())
+            .map(mask_coreweave_tokens),
         rotated_at: ext
             .and_then(|e| e.rotated_at.as_deref())
             .map(mask_coreweave_tokens),
@@ -369,10 +371,7 @@ fn summary(r: &Report) -> String {
         "Namespace",
         r.namespace.clone().unwrap_or_else(|| "(default)".into()),
     ));
-    rows.push((
-        "User",
-        format!("{} (in {})", r.user, r.user_file.display()),
-    ));
+    rows.push(("User", format!("{} (in {})", r.user, r.user_file.display())));
     let stored = match &r.token_file {
         Some(p) => format!("tokenFile {}", p.display()),
         None => "token".into(),

@@ -324,7 +324,11 @@ mod tests {
                 "{short}"
             );
         }
-        for hidden in ["CW-SECRET-new-\u{200b}value", "CW-SECRET-new-valué", "CW-SECRET-\u{202e}new-value"] {
+        for hidden in [
+            "CW-SECRET-new-\u{200b}value",
+            "CW-SECRET-new-valué",
+            "CW-SECRET-\u{202e}new-value",
+        ] {
             let e = validate(&t(hidden), &old, "x", true).expect_err(hidden);
             assert!(matches!(e, SourceError::BadCharacters { .. }), "{hidden}");
             assert!(!e.to_string().contains("new-"), "{e}");

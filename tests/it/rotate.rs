@@ -131,7 +131,12 @@ fn kubectl_written_file() {
             String::from_utf8_lossy(&o.stderr)
         );
     };
-    kubectl(&["config", "set-cluster", "cw", "--server=https://cw.k8s.test.coreweave.com"]);
+    kubectl(&[
+        "config",
+        "set-cluster",
+        "cw",
+        "--server=https://cw.k8s.test.coreweave.com",
+    ]);
     kubectl(&[
         "config",
         "set-credentials",

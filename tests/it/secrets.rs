@@ -160,7 +160,10 @@ fn kubeconfig(style: Style) -> String {
             );
             for (name, kv) in users() {
                 let body: Vec<String> = kv.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-                s.push_str(&format!("{{name: {name}, user: {{{}}}}}, ", body.join(", ")));
+                s.push_str(&format!(
+                    "{{name: {name}, user: {{{}}}}}, ",
+                    body.join(", ")
+                ));
             }
             let body: Vec<String> = OIDC.iter().map(|(k, v)| format!("{k}: \"{v}\"")).collect();
             s.push_str(&format!(
@@ -179,7 +182,9 @@ fn kubeconfig(style: Style) -> String {
                     s.push_str(&format!("    {k}: {}\n", scalar(style, v, 4)));
                 }
             }
-            s.push_str("- name: oidc\n  user:\n    auth-provider:\n      name: oidc\n      config:\n");
+            s.push_str(
+                "- name: oidc\n  user:\n    auth-provider:\n      name: oidc\n      config:\n",
+            );
             for (k, v) in OIDC {
                 s.push_str(&format!(
                     "        {k}: {}   # {k} of the IdP\n",
@@ -245,7 +250,12 @@ fn no_credential_shows_in_any_output_of_any_style() {
             &["token", "show", "-o", "yaml"],
         ] {
             let o = sb.run(Some(k), args);
-            assert!(o.status.success(), "{}: {}", what(&args.join(" ")), stderr(&o));
+            assert!(
+                o.status.success(),
+                "{}: {}",
+                what(&args.join(" ")),
+                stderr(&o)
+            );
             assert_clean(&what(&args.join(" ")), &o);
         }
         let o = dry_run(&sb, k, &[]);
@@ -411,11 +421,31 @@ fn new_tokens_are_validated_for_shape() {
     for (token, force, needle) in [
         ("CW-SECRET-", false, "is not a CoreWeave API access token"),
         ("CW-SECRET-ab", false, "is not a CoreWeave API access token"),
-        ("CW-SECRET-abc$defgh", false, "is not a CoreWeave API access token"),
-        ("CW-SECRET-abc\u{200b}defgh", true, "contains U+200B at character 14"),
-        ("CW-SECRET-abcdefgh\u{7f}", true, "contains U+007F at character 19"),
-        ("CW-SECRET-abcdéfgh", true, "contains U+00E9 at character 15"),
-        ("\u{202e}CW-SECRET-abcdefgh", true, "contains U+202E at character 1"),
+        (
+            "CW-SECRET-abc$defgh",
+            false,
+            "is not a CoreWeave API access token",
+        ),
+        (
+            "CW-SECRET-abc\u{200b}defgh",
+            true,
+            "contains U+200B at character 14",
+        ),
+        (
+            "CW-SECRET-abcdefgh\u{7f}",
+            true,
+            "contains U+007F at character 19",
+        ),
+        (
+            "CW-SECRET-abcdéfgh",
+            true,
+            "contains U+00E9 at character 15",
+        ),
+        (
+            "\u{202e}CW-SECRET-abcdefgh",
+            true,
+            "contains U+202E at character 1",
+        ),
     ] {
         let tok = sb.write("new-token", token);
         let mut args = vec![
@@ -440,7 +470,14 @@ fn new_tokens_are_validated_for_shape() {
     let tok = sb.write("new-token", format!("\u{feff}{NEW}\r\n"));
     let o = sb.run(
         Some(k),
-        &["token", "rotate", "--verify", "none", "--from-file", path_str(&tok)],
+        &[
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-file",
+            path_str(&tok),
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let after = std::fs::read_to_string(k).expect("read");
