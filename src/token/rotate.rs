@@ -215,17 +215,29 @@ pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
 /// RFC 3339.
 fn expiry_time(text: &str) -> anyhow::Result<String> {
     use crate::time::{format_rfc3339, parse_go_duration, parse_rfc3339, unix_now};
-    if let Some(t) = parse_rfc3339(text) {
-        return Ok(format_rfc3339(t));
-    }
-    let seconds = match text.strip_suffix('d').map(str::parse::<u64>) {
-        Some(Ok(days)) => days.checked_mul(86_400),
-        _ => parse_go_duration(text).ok().map(|d| d.as_secs()),
+    let now = unix_now();
+    let at = match parse_rfc3339(text) {
+        Some(t) => t,
+        None => {
+            let seconds = match text.strip_suffix('d').map(str::parse::<u64>) {
+                Some(Ok(days)) => days.checked_mul(86_400),
+                _ => parse_go_duration(text).ok().map(|d| d.as_secs()),
+            };
+            match seconds.and_then(|s| i64::try_from(s).ok()) {
+                Some(s) => now.saturating_add(s),
+                None => bail!("--expires {}: give an RFC 3339 time (2027-01-31T00:00:00Z) or a duration (8h, 90d)", quoted(text)),
+            }
+        }
     };
-    match seconds.and_then(|s| i64::try_from(s).ok()) {
-        Some(s) => Ok(format_rfc3339(unix_now().saturating_add(s))),
-        None => bail!("--expires {text:?}: give an RFC 3339 time (2027-01-31T00:00:00Z) or a duration (8h, 90d)"),
+    // A token that has expired already would be recorded as one that works.
+    if at <= now {
+        bail!(
+            "--expires {}: {} is not in the future; give the new token's expiry as the Console shows it",
+            quoted(text),
+            format_rfc3339(at)
+        );
     }
+    Ok(format_rfc3339(at))
 }
 
 fn print_proof(proof: &verify::Proof, out: &mut dyn Write) -> std::io::Result<()> {

@@ -47,8 +47,15 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
-    #[error("downloaded kubeconfig {path}: {reason}")]
+    #[error("--from-kubeconfig {}: {reason}", crate::secret::shown_path(.path))]
     DownloadedKubeconfig { path: PathBuf, reason: String },
+    /// The downloaded kubeconfig does not load or resolve; the cause says why.
+    #[error("--from-kubeconfig {}", crate::secret::shown_path(.path))]
+    FromKubeconfig {
+        path: PathBuf,
+        #[source]
+        source: KubeconfigError,
+    },
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
     #[error("cannot run --from-command")]
@@ -176,14 +183,22 @@ pub fn validate(new: &Token, old: &Token, origin: &str, force: bool) -> Result<(
 /// The token of a kubeconfig the Console downloads (`CWKubeconfig_cwtoken-<hash>-<name>`):
 /// its current context's user's token, or else the one distinct token its users hold.
 fn from_downloaded_kubeconfig(path: &Path) -> Result<Token, SourceError> {
-    let kc = Kubeconfig::load(&[path.to_path_buf()], true)?;
     let err = |reason: &str| SourceError::DownloadedKubeconfig {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
+    // Errors name --from-kubeconfig: the loader's own words are about --kubeconfig.
+    let flag = |e: KubeconfigError| match e {
+        KubeconfigError::ExplicitMissing(_) => err("no such file"),
+        source => SourceError::FromKubeconfig {
+            path: path.to_path_buf(),
+            source,
+        },
+    };
+    let kc = Kubeconfig::load(&[path.to_path_buf()], true).map_err(flag)?;
     if kc.current_context().is_some() {
-        let r = kc.resolve(&Selection::default())?;
-        return Ok(kc.credential(r.user_origin)?.token().clone());
+        let r = kc.resolve(&Selection::default()).map_err(flag)?;
+        return Ok(kc.credential(r.user_origin).map_err(flag)?.token().clone());
     }
     let mut tokens: Vec<Token> = Vec::new();
     for (origin, user) in kc.all_users() {
