@@ -205,12 +205,11 @@ fn run_with_stdin(sb: &Sandbox, k: &str, args: &[&str], input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
+    // A command refused before it reads stdin closes it: that is not the test's failure.
+    let written = child.stdin.take().expect("stdin").write_all(input.as_bytes());
+    if let Err(e) = written {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+    }
     child.wait_with_output().expect("wait")
 }
 
@@ -487,4 +486,245 @@ fn new_tokens_are_validated_for_shape() {
     assert!(o.status.success(), "{}", stderr(&o));
     let after = std::fs::read_to_string(k).expect("read");
     assert!(after.contains(&format!("token: {OLD}\n")), "{after:?}");
+}
+
+/// Errors about the --from-kubeconfig file name that flag (not --kubeconfig), and no
+/// error carries an OS error number.
+#[test]
+fn from_kubeconfig_errors_name_that_flag() {
+    let sb = Sandbox::new();
+    let text = support::kubeconfig(Some("c"), &[("c", "k", "u")], &[("u", OLD)]);
+    let k = sb.write("config", &text);
+    let k = path_str(&k);
+    sb.write("broken", "users: [\n");
+    std::fs::create_dir(sb.path("a-folder")).expect("mkdir");
+    for (file, needle) in [
+        ("missing", "--from-kubeconfig missing: no such file"),
+        ("broken", "--from-kubeconfig broken: kubeconfig broken:"),
+        (
+            "a-folder",
+            "--from-kubeconfig a-folder: kubeconfig a-folder is a directory",
+        ),
+    ] {
+        let o = sb.run(
+            Some(k),
+            &[
+                "token",
+                "rotate",
+                "--verify",
+                "none",
+                "--from-kubeconfig",
+                file,
+            ],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{file}: {err}");
+        assert!(err.contains(needle), "{file}: {err}");
+        assert!(!err.contains("given with --kubeconfig"), "{file}: {err}");
+        assert!(!err.contains("(os error"), "{file}: {err}");
+    }
+    for args in [
+        &[
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-file",
+            "a-folder",
+        ][..],
+        &[
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-file",
+            "missing",
+        ],
+    ] {
+        let o = sb.run(Some(k), args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(!stderr(&o).contains("(os error"), "{}", stderr(&o));
+    }
+}
+
+/// `--verify none` is suggested when the API cannot be reached, not when it answers wrongly.
+#[test]
+fn the_verify_none_hint_only_where_it_applies() {
+    let sb = Sandbox::new();
+    let text = support::kubeconfig(Some("c"), &[("c", "k", "u")], &[("u", OLD)]);
+    let k = sb.write("config", &text);
+    let k = path_str(&k);
+    let tok = sb.write("new", format!("{NEW}\n"));
+    let run = |api: &str| {
+        sb.run(
+            Some(k),
+            &[
+                "token",
+                "rotate",
+                "--from-file",
+                path_str(&tok),
+                "--api-endpoint",
+                api,
+                "--request-timeout",
+                "2s",
+            ],
+        )
+    };
+    let api = support::fake_coreweave::FakeCoreweave::start();
+    api.script([support::fake_coreweave::Reply::connect_error(
+        404,
+        "not_found",
+        "no such procedure",
+    )]);
+    let o = run(&api.url());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("404"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("--verify none"), "{}", stderr(&o));
+    let o = run("http://127.0.0.1:9");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--verify none skips the check"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(k).expect("read"), text);
+}
+
+/// A past `--expires` is refused before anything is read or written.
+#[test]
+fn a_past_expiry_is_refused() {
+    let sb = Sandbox::new();
+    let text = support::kubeconfig(Some("c"), &[("c", "k", "u")], &[("u", OLD)]);
+    let k = sb.write("config", &text);
+    let k = path_str(&k);
+    for when in ["2020-01-01T00:00:00Z", "0d", "2000-06-01T00:00:00+02:00"] {
+        let args = [
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-stdin",
+            "--expires",
+            when,
+        ];
+        let o = run_with_stdin(&sb, k, &args, &format!("{NEW}\n"));
+        assert_eq!(o.status.code(), Some(1), "{when}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains("is not in the future"),
+            "{when}: {}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read_to_string(k).expect("read"), text, "{when}");
+    }
+}
+
+/// The dry run shows inserted lines as they will be written (no `…` after a key that merely
+/// contains "token"), and `-o json|yaml` carry the expiry warning show prints.
+#[test]
+fn dry_run_inserted_lines_and_structured_warnings() {
+    let sb = Sandbox::new();
+    let text = support::kubeconfig(Some("c"), &[("c", "k", "u")], &[("u", OLD)]);
+    let k = sb.write("config", &text);
+    let k = path_str(&k);
+    let o = dry_run(&sb, k, &["--expires", "2d"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("\n+  - name: coreweave.com/token\n")
+            || out.contains("\n+    - name: coreweave.com/token\n"),
+        "{out}"
+    );
+    for line in out
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+    {
+        assert!(
+            !line.ends_with('…') && !line.ends_with("… "),
+            "{line:?} in\n{out}"
+        );
+    }
+    let o = run_with_stdin(
+        &sb,
+        k,
+        &[
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-stdin",
+            "--expires",
+            "2d",
+        ],
+        &format!("{NEW}\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for format in ["json", "yaml"] {
+        let o = sb.run(Some(k), &["token", "show", "-o", format]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("warning: token expires in"),
+            "{}",
+            stderr(&o)
+        );
+        let doc: serde_json::Value = if format == "json" {
+            serde_json::from_str(&stdout(&o)).expect("json")
+        } else {
+            let v: serde_json::Value = serde_saphyr::from_str(&stdout(&o)).expect("yaml");
+            v
+        };
+        let warnings = doc["warnings"].as_array().cloned().unwrap_or_default();
+        assert!(
+            warnings.iter().any(|w| w
+                .as_str()
+                .is_some_and(|w| w.starts_with("token expires in"))),
+            "{format}: {doc}"
+        );
+    }
+    // The summary prints it once, on stderr, not again among its own lines.
+    let o = sb.run(Some(k), &["token", "show"]);
+    assert_eq!(
+        (stdout(&o) + &stderr(&o))
+            .matches("token expires in")
+            .count(),
+        1,
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+}
+
+/// README's first rotate example puts no token on a command line, and it works as shown.
+#[test]
+fn readme_rehearsal_reads_the_token_from_a_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let block = readme
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap_or(""))
+        .find(|b| b.contains("token rotate"))
+        .expect("a rotate example");
+    assert!(!block.contains("CW-SECRET-"), "{block}");
+    let command = block.replace("\\\n", " ");
+    let args: Vec<&str> = command
+        .split_whitespace()
+        .skip_while(|w| *w != "--")
+        .skip(1)
+        .collect();
+    let before = std::fs::read(root.join("examples/coreweave-kubeconfig.yaml")).expect("read");
+    let o = std::process::Command::new(support::bin())
+        .args(&args)
+        .current_dir(root)
+        .env("COREWEAVE_API_ENDPOINT", "http://127.0.0.1:9")
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Dry run: nothing was written."),
+        "{}",
+        stdout(&o)
+    );
+    assert_clean("README rehearsal", &o);
+    let after = std::fs::read(root.join("examples/coreweave-kubeconfig.yaml")).expect("read");
+    assert_eq!(before, after);
 }
