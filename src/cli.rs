@@ -14,8 +14,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "kubectl-coreweave",
     bin_name = "kubectl coreweave",
     version,
-    mut_subcommand("version", without_kubeconfig_flags),
-    mut_subcommand("completion", without_kubeconfig_flags),
     after_help = "Examples:\n  \
         # Which token does my current context use, and where is it stored?\n  \
         kubectl coreweave token show\n\n  \
@@ -53,17 +51,17 @@ pub const KUBECONFIG_HEADING: &str = "Kubeconfig";
 /// accepted there (as kubectl accepts them on `kubectl version`), but as hidden flags of
 /// their own, which clap's propagation of the global ones leaves in place: their help does
 /// not list flags that do nothing.
-fn without_kubeconfig_flags(cmd: clap::Command) -> clap::Command {
+fn hidden_kubeconfig_flags() -> [clap::Arg; 3] {
     // The value types match the global flags': clap hands a value given here up to them.
     let flag = |name: &'static str| clap::Arg::new(name).long(name).hide(true).num_args(1);
-    cmd.arg(
+    [
         flag("kubeconfig").value_parser(clap::builder::TypedValueParser::map(
             clap::builder::OsStringValueParser::new(),
             PathBuf::from,
         )),
-    )
-    .arg(flag("context").value_parser(clap::value_parser!(String)))
-    .arg(flag("user").value_parser(clap::value_parser!(String)))
+        flag("context").value_parser(clap::value_parser!(String)),
+        flag("user").value_parser(clap::value_parser!(String)),
+    ]
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,9 +72,10 @@ pub enum Command {
         command: TokenCommand,
     },
     /// Print the plugin's version, git commit and target
+    #[command(args = hidden_kubeconfig_flags())]
     Version,
     /// Print a shell completion script for kubectl-coreweave
-    #[command(after_help = "Examples:\n  \
+    #[command(args = hidden_kubeconfig_flags(), after_help = "Examples:\n  \
         kubectl coreweave completion bash > ~/.local/share/bash-completion/completions/kubectl-coreweave\n\n\
         For `kubectl coreweave <TAB>` (kubectl 1.26 or later), put the kubectl_complete-coreweave\n\
         file from the release archive on PATH, or link it: ln -s \"$(command -v kubectl-coreweave)\"\n\

@@ -206,7 +206,11 @@ fn run_with_stdin(sb: &Sandbox, k: &str, args: &[&str], input: &str) -> Output {
         .spawn()
         .expect("spawn");
     // A command refused before it reads stdin closes it: that is not the test's failure.
-    let written = child.stdin.take().expect("stdin").write_all(input.as_bytes());
+    let written = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes());
     if let Err(e) = written {
         assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
     }
