@@ -245,7 +245,8 @@ fn print_proof(proof: &verify::Proof, out: &mut dyn Write) -> std::io::Result<()
         writeln!(
             out,
             "Verified: CoreWeave accepts the new token (principal {}, org {})",
-            p.uid, p.org_uid
+            shown(&p.uid),
+            shown(&p.org_uid)
         )?;
     }
     if !proof.clusters.is_empty() {
@@ -571,12 +572,13 @@ fn print_done(
     if let Some(e) = record.expires {
         writeln!(
             out,
-            "Expires: {e} (recorded on each entry as the {} extension)",
+            "Expires: {} (recorded on each entry as the {} extension)",
+            shown(e),
             crate::coreweave::TOKEN_EXTENSION
         )?;
     }
     for b in backups {
-        writeln!(out, "Backup: {}", b.display())?;
+        writeln!(out, "Backup: {}", shown_path(b))?;
     }
     Ok(())
 }

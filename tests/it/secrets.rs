@@ -732,3 +732,32 @@ fn readme_rehearsal_reads_the_token_from_a_file() {
     let after = std::fs::read(root.join("examples/coreweave-kubeconfig.yaml")).expect("read");
     assert_eq!(before, after);
 }
+
+/// Completion prints kubeconfig names too: a name holding a token or a control character
+/// (which would also break the protocol's lines) is not offered, and the help column masks.
+#[test]
+fn completion_offers_no_token_and_no_control_character() {
+    let sb = Sandbox::new();
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncontexts:\n- name: good\n  context: {{user: {NEIGHBOUR}}}\n- name: {OLD}\n  context: {{user: u}}\n- name: \"bad\\e[2J\"\n  context: {{user: u}}\nusers:\n- name: u\n  user: {{token: {NEW}}}\n- name: {IN_COMMENT}\n  user: {{token: {NEW}}}\n"
+    );
+    let k = sb.write("config", &text);
+    for args in [
+        &["__complete", "token", "show", "--context", ""][..],
+        &["__complete", "token", "show", "--user", ""],
+    ] {
+        let o = sb.run(Some(path_str(&k)), args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_clean("completion", &o);
+        assert!(!stdout(&o).contains('\u{1b}'), "{:?}", stdout(&o));
+    }
+    let o = sb.run(
+        Some(path_str(&k)),
+        &["__complete", "token", "show", "--context", ""],
+    );
+    assert!(
+        stdout(&o).starts_with("good\tuser CW-SECRET-…"),
+        "{}",
+        stdout(&o)
+    );
+}
