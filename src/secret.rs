@@ -148,6 +148,35 @@ pub fn quoted(s: &str) -> String {
     out
 }
 
+/// JSON text (as serde_json writes it) with every control or invisible character inside
+/// its strings written as a `\uXXXX` escape: the same document, value for value, that a
+/// terminal shows without obeying it. serde_json escapes only C0 controls; DEL, C1 (CSI is
+/// U+009B) and bidirectional overrides pass through it. JSON is YAML too, so `-o yaml`
+/// falls back to this form when its own text would carry such a character.
+pub fn escape_json_text(json: &str) -> std::borrow::Cow<'_, str> {
+    // Outside strings serde_json writes only ASCII punctuation, digits, letters, spaces and
+    // line breaks, so every other hidden character is inside a string.
+    let hidden = |c: char| c != '\n' && is_hidden(c);
+    if !json.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if hidden(c) {
+            // Every hidden character is in the Basic Multilingual Plane: one escape each.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether `s` holds a control or invisible character [`escape_controls`] would escape.
+pub fn has_hidden(s: &str) -> bool {
+    s.chars().any(is_hidden)
+}
+
 /// Characters that change how a terminal shows the rest of a line, or that show nothing.
 fn is_hidden(c: char) -> bool {
     c.is_control()
@@ -223,6 +252,16 @@ mod tests {
         ] {
             assert!(!Token::new(bad).is_coreweave_shaped(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn json_text_escapes_what_serde_json_leaves() {
+        let v = serde_json::json!({"a": "x\u{9b}31m\u{202e}\u{7f}\u{1b}\nz"});
+        let text = serde_json::to_string_pretty(&v).expect("json");
+        let escaped = escape_json_text(&text);
+        assert!(!has_hidden(&escaped.replace('\n', "")), "{escaped:?}");
+        let back: serde_json::Value = serde_json::from_str(&escaped).expect("still json");
+        assert_eq!(back, v);
     }
 
     #[test]

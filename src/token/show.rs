@@ -21,7 +21,7 @@ use crate::coreweave::{ApiConfig, ApiError, TOKEN_EXTENSION};
 use crate::kubeconfig::model::CoreweaveTokenExtension;
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Credential, Kubeconfig, Resolved, Sourced};
-use crate::secret::{mask_coreweave_tokens, quoted, shown, Token};
+use crate::secret::{escape_json_text, has_hidden, mask_coreweave_tokens, quoted, shown, Token};
 use crate::time::{humanize_secs, parse_rfc3339, unix_now};
 
 /// A token expiring within this many days gets a warning.
@@ -217,13 +217,25 @@ pub fn run(
     // Nor is a rejected token printed whole inside -o json|yaml --raw.
     let raw = args.raw && rejected.is_none();
     let report = report(kc, &resolved, &credential, raw, warnings, extras);
+    // Structured output keeps every value exact, but never lets a name or a server from
+    // the file drive the terminal: control and invisible characters are escapes.
+    let json = || -> anyhow::Result<String> {
+        let mut s = escape_json_text(&serde_json::to_string_pretty(&report)?).into_owned();
+        s.push('\n');
+        Ok(s)
+    };
     let text = match args.output {
-        Some(OutputFormat::Json) => {
-            let mut s = serde_json::to_string_pretty(&report)?;
-            s.push('\n');
-            s
+        Some(OutputFormat::Json) => json()?,
+        Some(OutputFormat::Yaml) => {
+            let yaml = serde_saphyr::to_string(&report)?;
+            // The YAML writer leaves some of them (U+202E, …) as they are; JSON is YAML, and
+            // its escapes say the same.
+            if has_hidden(&yaml.replace('\n', "")) {
+                json()?
+            } else {
+                yaml
+            }
         }
-        Some(OutputFormat::Yaml) => serde_saphyr::to_string(&report)?,
         None => summary(&report),
     };
     out.write_all(text.as_bytes())

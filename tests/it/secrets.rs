@@ -356,14 +356,23 @@ fn control_characters_in_names_and_servers_are_escaped() {
     let o = sb.run(Some(path_str(&k)), &["token", "show"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\r'] {
+    for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\u{9b}', '\r'] {
         assert!(!out.contains(bad), "{bad:?} in {out:?}");
     }
     assert!(out.contains("\\u{1b}[2J"), "{out}");
     assert!(out.contains("\\u{202e}"), "{out}");
-    let o = sb.run(Some(path_str(&k)), &["token", "show", "-o", "yaml"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(!stdout(&o).contains('\u{1b}'), "{:?}", stdout(&o));
+    for format in ["json", "yaml"] {
+        let o = sb.run(Some(path_str(&k)), &["token", "show", "-o", format]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\u{9b}', '\r'] {
+            assert!(!out.contains(bad), "{format}: {bad:?} in {out:?}");
+        }
+        // Escaped, not altered: the document still says exactly what the file says.
+        let doc: serde_json::Value = serde_saphyr::from_str(&out).expect("yaml (json is yaml)");
+        assert_eq!(doc["context"], "dev\u{1b}[2J", "{format}: {out}");
+        assert_eq!(doc["sharedWith"][0], "other\u{9b}31m", "{format}: {out}");
+    }
     // An unknown context named with an escape: the error escapes it too.
     let o = sb.run(
         Some(path_str(&k)),
