@@ -173,3 +173,94 @@ impl fmt::Display for Via {
 pub fn base_dir(file: &Path) -> &Path {
     file.parent().unwrap_or(Path::new(""))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message that quotes a name, a path or a scalar from a file masks tokens in it
+    /// and escapes control characters, whatever the field.
+    #[test]
+    fn messages_mask_tokens_and_escape_controls_in_every_quoted_field() {
+        let hostile = "CW-SECRET-pastedAb3Cd5Ef7Gh9 \u{1b}[2J\u{202e}";
+        let s = || hostile.to_string();
+        let p = || PathBuf::from(format!("/tmp/{hostile}"));
+        let io = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let errors = [
+            KubeconfigError::ExplicitMissing(p()),
+            KubeconfigError::Read {
+                path: p(),
+                source: io(),
+            },
+            KubeconfigError::IsDirectory(p()),
+            KubeconfigError::TooLarge {
+                path: p(),
+                size: 1,
+                max: 0,
+            },
+            KubeconfigError::NotUtf8(p()),
+            KubeconfigError::Yaml {
+                path: p(),
+                line: 1,
+                column: 1,
+                message: s(),
+            },
+            KubeconfigError::Version {
+                path: p(),
+                api_version: s(),
+                kind: s(),
+            },
+            KubeconfigError::DuplicateName {
+                path: p(),
+                list: "users",
+                name: s(),
+            },
+            KubeconfigError::Locked {
+                error: Box::new(KubeconfigError::NotUtf8(p())),
+                lock: p(),
+            },
+            KubeconfigError::NoFiles(Files(vec![p(), p()])),
+            KubeconfigError::Empty(Files(vec![p()])),
+            KubeconfigError::NoCurrentContext(Files(vec![p()])),
+            KubeconfigError::UnknownContext {
+                name: s(),
+                files: Files(vec![p()]),
+            },
+            KubeconfigError::ContextWithoutUser {
+                context: s(),
+                file: p(),
+            },
+            KubeconfigError::UnknownUser {
+                user: s(),
+                via: Via::Context(s()),
+                files: Files(vec![p()]),
+            },
+            KubeconfigError::TokenFile {
+                user: s(),
+                path: p(),
+                file: p(),
+                source: io(),
+            },
+            KubeconfigError::EmptyTokenFile {
+                user: s(),
+                path: p(),
+                file: p(),
+            },
+            KubeconfigError::NoToken {
+                user: s(),
+                file: p(),
+                holds: "holds no credentials",
+                hint: "add one",
+            },
+        ];
+        for e in errors {
+            let text = e.to_string();
+            assert!(!text.contains("pastedAb"), "{text}");
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+                "{text:?}"
+            );
+            assert!(text.contains("CW-SECRET-…"), "{text}");
+        }
+    }
+}
