@@ -371,6 +371,65 @@ mod tests {
         assert_hidden(broken);
     }
 
+    use proptest::prelude::*;
+
+    /// A credential key in some ASCII case, written in one of the styles a kubeconfig may
+    /// use for it, somewhere in a user entry, with text around it.
+    fn credential_in_style(
+        key: &str,
+        value: &str,
+        style: u8,
+        upper: bool,
+        comment: bool,
+    ) -> String {
+        let key = if upper {
+            key.to_ascii_uppercase()
+        } else {
+            key.to_string()
+        };
+        let tail = if comment { "   # note" } else { "" };
+        let (a, b) = value.split_at(value.len() / 2);
+        let entry = match style {
+            0 => format!("    {key}: {value}{tail}\n"),
+            1 => format!("    {key}: \"{value}\"{tail}\n"),
+            2 => format!("    '{key}': '{value}'{tail}\n"),
+            3 => format!("    {key}: |-{tail}\n      {value}\n"),
+            4 => format!("    {key}: >\n      {a}\n      {b}\n"),
+            5 => format!("    {key}: \"{a}\\\n      {b}\"\n"),
+            6 => format!("    {key}:\n      {value}\n"),
+            7 => format!("    {{\"{key}\": \"{value}\", other: 1}}\n"),
+            8 => format!("    nested: {{deep: [{{{key}: {value}}}]}}\n"),
+            9 => format!("    {key}: &a1 {value}\n    copy: *a1\n"),
+            _ => format!("    # {key}: {value}\n"),
+        };
+        let user = if style == 7 {
+            format!("- name: u\n  user:\n{entry}")
+        } else {
+            format!("- name: u\n  user:\n{entry}    username: admin\n")
+        };
+        format!("apiVersion: v1\nkind: Config\nusers:\n{user}- name: v\n  user: {{token: x}}\n")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn no_credential_value_shows_in_any_style(
+            key in prop::sample::select(CREDENTIAL_KEYS),
+            value in "[A-Za-z0-9]{16,40}",
+            style in 0u8..11,
+            upper: bool,
+            comment: bool,
+        ) {
+            let text = credential_in_style(key, &value, style, upper, comment);
+            let shown = kubeconfig_lines(&text).join("\n");
+            for w in value.as_bytes().windows(8) {
+                let w = std::str::from_utf8(w).unwrap_or("");
+                prop_assert!(!shown.contains(w), "{w:?} shows in:\n{shown}\nfrom:\n{text}");
+            }
+            prop_assert_eq!(kubeconfig_lines(&text).len(), text.lines().count());
+        }
+    }
+
     #[test]
     fn the_rest_stays_readable() {
         let text = "users:\n- name: u # me\n  user:\n    token: CW-SECRET-abcdefghijklmnopqrst   # rotate me\n    tokenFile: /tmp/x\n";
