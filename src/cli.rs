@@ -33,15 +33,35 @@ pub struct GlobalArgs {
     /// Path to the kubeconfig file (replaces KUBECONFIG and ~/.kube/config; must exist)
     // An empty value means "not given", as in kubectl (`--kubeconfig="$KC"` with KC unset);
     // clap's PathBuf parser would refuse it, so parse it as a plain OS string.
-    #[arg(long, global = true, value_name = "PATH",
+    #[arg(long, global = true, value_name = "PATH", help_heading = KUBECONFIG_HEADING,
           value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use (default: current-context)
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", help_heading = KUBECONFIG_HEADING)]
     pub context: Option<String>,
     /// The kubeconfig user to use (default: the context's user)
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", help_heading = KUBECONFIG_HEADING)]
     pub user: Option<String>,
+}
+
+/// The help heading of `--kubeconfig`, `--context` and `--user`.
+pub const KUBECONFIG_HEADING: &str = "Kubeconfig";
+
+/// `version` and `completion` read no kubeconfig. The global kubeconfig flags are still
+/// accepted there (as kubectl accepts them on `kubectl version`), but as hidden flags of
+/// their own, which clap's propagation of the global ones leaves in place: their help does
+/// not list flags that do nothing.
+fn hidden_kubeconfig_flags() -> [clap::Arg; 3] {
+    // The value types match the global flags': clap hands a value given here up to them.
+    let flag = |name: &'static str| clap::Arg::new(name).long(name).hide(true).num_args(1);
+    [
+        flag("kubeconfig").value_parser(clap::builder::TypedValueParser::map(
+            clap::builder::OsStringValueParser::new(),
+            PathBuf::from,
+        )),
+        flag("context").value_parser(clap::value_parser!(String)),
+        flag("user").value_parser(clap::value_parser!(String)),
+    ]
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,9 +77,10 @@ pub enum Command {
         command: KubeconfigCommand,
     },
     /// Print the plugin's version, git commit and target
+    #[command(args = hidden_kubeconfig_flags())]
     Version,
     /// Print a shell completion script for kubectl-coreweave
-    #[command(after_help = "Examples:\n  \
+    #[command(args = hidden_kubeconfig_flags(), after_help = "Examples:\n  \
         kubectl coreweave completion bash > ~/.local/share/bash-completion/completions/kubectl-coreweave\n\n\
         For `kubectl coreweave <TAB>` (kubectl 1.26 or later), put the kubectl_complete-coreweave\n\
         file from the release archive on PATH, or link it: ln -s \"$(command -v kubectl-coreweave)\"\n\
@@ -284,6 +305,51 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn kubeconfig_flags_have_their_heading_and_only_where_they_act() {
+        let help = |path: &[&str]| {
+            let mut cmd = Cli::command();
+            cmd.build();
+            let mut sub = &mut cmd;
+            for p in path {
+                sub = sub.find_subcommand_mut(p).expect("subcommand");
+            }
+            sub.render_help().to_string()
+        };
+        for path in [&[][..], &["token", "show"], &["token", "rotate"]] {
+            let h = help(path);
+            let at = h
+                .find("Kubeconfig:")
+                .unwrap_or_else(|| panic!("{path:?}: {h}"));
+            for flag in ["--kubeconfig", "--context", "--user"] {
+                let pos = h
+                    .find(flag)
+                    .unwrap_or_else(|| panic!("{path:?} {flag}: {h}"));
+                assert!(pos > at, "{path:?}: {flag} not under its heading:\n{h}");
+            }
+        }
+        for path in [&["version"][..], &["completion"]] {
+            let h = help(path);
+            for flag in ["--kubeconfig", "--context", "--user", "Kubeconfig:"] {
+                assert!(!h.contains(flag), "{path:?} lists {flag}:\n{h}");
+            }
+        }
+        // Accepted there all the same, as kubectl accepts them on `kubectl version`.
+        for args in [
+            &["kubectl-coreweave", "version", "--context", "c"][..],
+            &["kubectl-coreweave", "--context", "c", "version"],
+            &[
+                "kubectl-coreweave",
+                "completion",
+                "bash",
+                "--kubeconfig",
+                "/k",
+            ],
+        ] {
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
     }
 
     #[test]

@@ -119,6 +119,13 @@ fn names(flags: &Flags, kind: Kind) -> Vec<(String, String)> {
             .map(|(_, u)| (u.name.clone(), String::new()))
             .collect(),
     };
+    // Names go out through the one masking function like all kubeconfig text; a name it
+    // would change (a token pasted as a name, a control character that would also break
+    // the completion protocol's lines) cannot be offered as typed, so it is not offered.
+    v.retain(|(name, _)| crate::secret::shown(name) == *name);
+    for (_, help) in &mut v {
+        *help = crate::secret::shown(help);
+    }
     v.sort();
     v.dedup_by(|a, b| a.0 == b.0);
     v

@@ -74,7 +74,11 @@ pub fn exit_status(result: anyhow::Result<u8>) -> u8 {
         Ok(status) => status,
         Err(e) => {
             // `{:#}` prints the cause chain on one line: "cannot read kubeconfig x: Permission denied".
-            eprintln!("error: {}", without_os_error_codes(&format!("{e:#}")));
+            // Each layer masks what it quotes; this last pass through the one masking
+            // function also catches a token or a control character in text a layer took
+            // from elsewhere (an OS error, a parser, a server).
+            let text = without_os_error_codes(&format!("{e:#}"));
+            eprintln!("error: {}", secret::shown(&text));
             1
         }
     }

@@ -8,6 +8,14 @@ use std::fmt;
 /// The prefix of every CoreWeave API access token.
 pub const COREWEAVE_PREFIX: &str = "CW-SECRET-";
 
+/// The punctuation a CoreWeave-shaped secret may hold, besides ASCII letters and digits.
+pub const SECRET_ALPHABET: &str = "-_.~+/=";
+
+/// The fewest characters after [`COREWEAVE_PREFIX`] a CoreWeave-shaped token has: enough to
+/// refuse a truncated paste (`CW-SECRET-` alone, a few characters), far below the length
+/// of real tokens.
+pub const MIN_SECRET_CHARS: usize = 8;
+
 /// A bearer token. Compared by value; shown only masked.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Token(String);
@@ -24,6 +32,20 @@ impl Token {
 
     pub fn is_coreweave(&self) -> bool {
         self.0.starts_with(COREWEAVE_PREFIX)
+    }
+
+    /// Whether the token has the shape of a CoreWeave API access token, which `token
+    /// rotate` requires without `--force` (of the tokens it writes and of the tokens it
+    /// replaces). The secret's alphabet and length are not documented, so the rule is
+    /// conservative: [`COREWEAVE_PREFIX`], then at least [`MIN_SECRET_CHARS`] characters of
+    /// [`SECRET_ALPHABET`] (letters, digits and the URL-safe and base64 punctuation).
+    pub fn is_coreweave_shaped(&self) -> bool {
+        self.0.strip_prefix(COREWEAVE_PREFIX).is_some_and(|secret| {
+            secret.len() >= MIN_SECRET_CHARS
+                && secret
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || SECRET_ALPHABET.contains(c))
+        })
     }
 
     /// `CW-SECRET-…wxyz`: the well-known prefix and at most the last 4 characters. Short
@@ -77,22 +99,100 @@ pub fn mask_coreweave_tokens(s: &str) -> String {
     out
 }
 
-/// `s` with every control character (ESC, BEL, CR, LF, backspace, DEL, C1) written as an
-/// escape (`\u{1b}`, `\n`), so text read from a file or a server cannot move the cursor,
-/// recolour the terminal or forge a line of output.
+/// `s` with every control character (ESC, BEL, CR, LF, backspace, DEL, C1) and every
+/// invisible formatting character (zero-width spaces and joiners, bidirectional overrides
+/// and isolates, the byte-order mark) written as an escape (`\u{1b}`, `\n`, `\u{202e}`),
+/// so text read from a file or a server cannot move the cursor, recolour the terminal,
+/// reorder what is shown or forge a line of output.
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(is_hidden) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
+        push_escaped(&mut out, c);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The one way text that came from a kubeconfig (a name, a server, a scalar an error
+/// quotes, a line of a dry-run diff) is printed: every `CW-SECRET-…` run masked, control
+/// and invisible characters escaped. Credential values without the prefix are hidden
+/// before this, by whoever knows which key they sit under
+/// (`kubeconfig::mask::kubeconfig_lines` for whole files).
+pub fn shown(s: &str) -> String {
+    escape_controls(&mask_coreweave_tokens(s)).into_owned()
+}
+
+/// A path from a kubeconfig (or beside one) as [`shown`] prints it.
+pub fn shown_path(p: &std::path::Path) -> String {
+    shown(&p.display().to_string())
+}
+
+/// [`shown`] in double quotes, with `"` and `\` escaped as well: a name in a message
+/// (`context "dev" is not defined`) whose own quotes cannot end the quoting early.
+pub fn quoted(s: &str) -> String {
+    let masked = mask_coreweave_tokens(s);
+    let mut out = String::with_capacity(masked.len() + 2);
+    out.push('"');
+    for c in masked.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => push_escaped(&mut out, c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// JSON text (as serde_json writes it) with every control or invisible character inside
+/// its strings written as a `\uXXXX` escape: the same document, value for value, that a
+/// terminal shows without obeying it. serde_json escapes only C0 controls; DEL, C1 (CSI is
+/// U+009B) and bidirectional overrides pass through it. JSON is YAML too, so `-o yaml`
+/// falls back to this form when its own text would carry such a character.
+pub fn escape_json_text(json: &str) -> std::borrow::Cow<'_, str> {
+    // Outside strings serde_json writes only ASCII punctuation, digits, letters, spaces and
+    // line breaks, so every other hidden character is inside a string.
+    let hidden = |c: char| c != '\n' && is_hidden(c);
+    if !json.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if hidden(c) {
+            // Every hidden character is in the Basic Multilingual Plane: one escape each.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
         } else {
             out.push(c);
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Whether `s` holds a control or invisible character [`escape_controls`] would escape.
+pub fn has_hidden(s: &str) -> bool {
+    s.chars().any(is_hidden)
+}
+
+/// Characters that change how a terminal shows the rest of a line, or that show nothing.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    if c.is_control() {
+        out.extend(c.escape_debug());
+    } else if is_hidden(c) {
+        out.extend(c.escape_unicode());
+    } else {
+        out.push(c);
+    }
 }
 
 #[cfg(test)]
@@ -116,10 +216,52 @@ mod tests {
             escape_controls("a\x1b[31mb\r\n\x07\x08"),
             "a\\u{1b}[31mb\\r\\n\\u{7}\\u{8}"
         );
+        assert_eq!(
+            escape_controls("a\u{202e}b\u{200b}"),
+            "a\\u{202e}b\\u{200b}"
+        );
         assert!(matches!(
             escape_controls("plain é"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn shown_and_quoted_mask_tokens_and_escape() {
+        let s = format!("ctx {SECRET} \x1b[2J");
+        assert_eq!(shown(&s), "ctx CW-SECRET-…0123 \\u{1b}[2J");
+        assert_eq!(quoted(&s), "\"ctx CW-SECRET-…0123 \\u{1b}[2J\"");
+        assert_eq!(quoted("a\"b\\"), r#""a\"b\\""#);
+        assert_eq!(shown(&shown(&s)), shown(&s));
+    }
+
+    #[test]
+    fn coreweave_shape_is_prefix_length_and_alphabet() {
+        assert!(Token::new(SECRET).is_coreweave_shaped());
+        assert!(Token::new("CW-SECRET-aZ09-_.~+/=").is_coreweave_shaped());
+        for bad in [
+            "CW-SECRET-",
+            "CW-SECRET-abc",
+            "CW-SECRET-abcdefg\u{200b}h",
+            "CW-SECRET-abcdefgh\u{feff}",
+            "CW-SECRET-abcdéfgh",
+            "CW-SECRET-abcd efgh",
+            "CW-SECRET-abcd\"efgh",
+            "cw-secret-abcdefgh",
+            "eyJhbGciOiJSUzI1NiJ9.x.y",
+        ] {
+            assert!(!Token::new(bad).is_coreweave_shaped(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_text_escapes_what_serde_json_leaves() {
+        let v = serde_json::json!({"a": "x\u{9b}31m\u{202e}\u{7f}\u{1b}\nz"});
+        let text = serde_json::to_string_pretty(&v).expect("json");
+        let escaped = escape_json_text(&text);
+        assert!(!has_hidden(&escaped.replace('\n', "")), "{escaped:?}");
+        let back: serde_json::Value = serde_json::from_str(&escaped).expect("still json");
+        assert_eq!(back, v);
     }
 
     #[test]

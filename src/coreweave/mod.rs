@@ -22,3 +22,48 @@ pub use error::ApiError;
 /// `users[].user.extensions: [{name: coreweave.com/token, extension: {expires, source,
 /// rotatedAt}}]`. client-go keeps named extensions when it rewrites a file.
 pub const TOKEN_EXTENSION: &str = "coreweave.com/token";
+
+/// Whether kubectl sends a token for `server` to a CoreWeave cluster: an `https` URL whose
+/// host is `coreweave.com` or ends in `.coreweave.com` (ASCII case ignored, a final dot
+/// ignored), as CKS servers are (`https://<org>-<hash>.k8s.<zone>.coreweave.com`). Any other
+/// scheme, host, IP address or a server that is not a URL is not.
+pub fn is_coreweave_server(server: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(server.trim()) else {
+        return false;
+    };
+    let Some(host) = url.domain() else {
+        return false;
+    };
+    let host = host.trim_end_matches('.');
+    url.scheme() == "https" && (host == "coreweave.com" || host.ends_with(".coreweave.com"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_coreweave_server;
+
+    #[test]
+    fn coreweave_servers_are_https_hosts_under_coreweave_com() {
+        for yes in [
+            "https://cw1234-a1b2c3.k8s.us-east-04a.coreweave.com",
+            "https://ORG-1.K8S.ORD1.COREWEAVE.COM:443/",
+            "https://x.coreweave.com./",
+            "https://coreweave.com",
+        ] {
+            assert!(is_coreweave_server(yes), "{yes}");
+        }
+        for no in [
+            "http://x.k8s.ord1.coreweave.com",
+            "https://x.coreweave.com.evil.example",
+            "https://evilcoreweave.com",
+            "https://coreweave.com@evil.example",
+            "https://127.0.0.1:6443",
+            "https://[::1]:6443",
+            "x.coreweave.com:443",
+            "",
+            "https://k.example",
+        ] {
+            assert!(!is_coreweave_server(no), "{no}");
+        }
+    }
+}

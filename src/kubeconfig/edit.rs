@@ -23,6 +23,8 @@ use std::fmt;
 
 use granit_parser::{Event, Parser, ScalarStyle};
 
+use crate::secret::{quoted, shown};
+
 use super::yaml_tree::{
     self, apply_splices, check_splices, marker_position, parser_options, ApplyFault, Doc,
     EntryName, Kind, Node, NodeId, Splice, SpliceFault, Stream, TagClass,
@@ -56,7 +58,7 @@ impl fmt::Display for Position {
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
     /// The text is not YAML that the parser accepts.
-    #[error("kubeconfig is not valid yaml at {position}: {reason}")]
+    #[error("kubeconfig is not valid yaml at {position}: {}", shown(.reason))]
     Parse {
         /// Where the parser stopped.
         position: Position,
@@ -70,7 +72,7 @@ pub enum EditError {
         reason: String,
     },
     /// No entry of the `users` list has this name.
-    #[error("user {user:?} is not in the users list at {users_at}")]
+    #[error("user {} is not in the users list at {users_at}", quoted(.user))]
     UserNotFound {
         /// The requested user name.
         user: String,
@@ -79,7 +81,8 @@ pub enum EditError {
     },
     /// Two entries of the `users` list share a name; kubectl rejects such files.
     #[error(
-        "user name {user:?} appears more than once in the users list (at {first} and {second})"
+        "user name {} appears more than once in the users list (at {first} and {second})",
+        quoted(.user)
     )]
     DuplicateUser {
         /// The repeated name.
@@ -91,7 +94,8 @@ pub enum EditError {
     },
     /// The user exists but stores no `token` (for example only `tokenFile`).
     #[error(
-        "user {user:?} at {position} has no token key{}",
+        "user {} at {position} has no token key{}",
+        quoted(.user),
         .hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default()
     )]
     NoToken {
@@ -103,7 +107,7 @@ pub enum EditError {
         hint: Option<String>,
     },
     /// The `token` value is a mapping or a list.
-    #[error("token of user {user:?} at {position} is a {found}, not a scalar")]
+    #[error("token of user {} at {position} is a {found}, not a scalar", quoted(.user))]
     NotScalar {
         /// The requested user name.
         user: String,
@@ -113,19 +117,19 @@ pub enum EditError {
         found: &'static str,
     },
     /// The token, or the path to it, uses a construct the editor cannot change safely.
-    #[error("{detail}")]
+    #[error("{}", shown(.detail))]
     Unsupported {
         /// Which construct, for which user, where.
         detail: String,
     },
     /// The same user appears in `edits` with two different new tokens.
-    #[error("user {user:?} is given two different new tokens")]
+    #[error("user {} is given two different new tokens", quoted(.user))]
     ConflictingEdits {
         /// The user named twice.
         user: String,
     },
     /// The edited text did not re-parse to the original with exactly the tokens changed.
-    #[error("verification of the edited kubeconfig failed: {reason}")]
+    #[error("verification of the edited kubeconfig failed: {}", shown(.reason))]
     Verification {
         /// Which check failed (positions only).
         reason: String,

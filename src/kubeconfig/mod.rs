@@ -8,6 +8,7 @@
 //! - `fast.rs`: a fast path for the common block-style layouts (it gives up, and the full
 //!   parser decides, whenever it is unsure).
 //! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
+//! - `mask.rs`: kubeconfig text as it may be printed, credentials hidden.
 //! - `edit.rs`: the format-preserving editor that changes only token scalars.
 //! - `extension.rs`: records a token's expiry as the user's `coreweave.com/token` extension.
 //! - `yaml_tree.rs`: the node tree with byte spans that both editors plan their splices on.
@@ -20,6 +21,7 @@ pub mod edit;
 pub mod extension;
 pub(crate) mod fast;
 pub mod load;
+pub mod mask;
 pub mod model;
 pub mod resolve;
 pub mod write;
@@ -28,6 +30,8 @@ mod yaml_tree;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::secret::{quoted, shown, shown_path};
+
 pub use load::{config_paths, Kubeconfig, LoadedFile, Sourced};
 pub use resolve::{Credential, Resolved};
 
@@ -35,38 +39,41 @@ pub use resolve::{Credential, Resolved};
 pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Every way loading or resolving a kubeconfig can fail. Messages name the file and say
-/// what to do; none carries any part of a token.
+/// what to do; none carries any part of a token: every name, path or scalar a message
+/// quotes from a file goes through `secret::quoted`/`shown` (tokens masked, control
+/// characters escaped).
 #[derive(Debug, thiserror::Error)]
 pub enum KubeconfigError {
-    #[error("kubeconfig {0}: no such file (given with --kubeconfig)")]
+    #[error("kubeconfig {}: no such file (given with --kubeconfig)", shown_path(.0))]
     ExplicitMissing(PathBuf),
-    #[error("cannot read kubeconfig {path}")]
+    #[error("cannot read kubeconfig {}", shown_path(.path))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("kubeconfig {0} is a directory, not a file")]
+    #[error("kubeconfig {} is a directory, not a file", shown_path(.0))]
     IsDirectory(PathBuf),
-    #[error("kubeconfig {path} is {size} bytes, over the {max} byte limit")]
+    #[error("kubeconfig {} is {size} bytes, over the {max} byte limit", shown_path(.path))]
     TooLarge { path: PathBuf, size: u64, max: u64 },
-    #[error("kubeconfig {0} is not UTF-8 text")]
+    #[error("kubeconfig {} is not UTF-8 text", shown_path(.0))]
     NotUtf8(PathBuf),
-    #[error("kubeconfig {path}:{line}:{column}: {message}")]
+    #[error("kubeconfig {}:{line}:{column}: {}", shown_path(.path), shown(.message))]
     Yaml {
         path: PathBuf,
         line: u64,
         column: u64,
         message: String,
     },
-    #[error("kubeconfig {path}: unsupported apiVersion/kind {api_version:?}/{kind:?} (expected v1/Config)")]
+    #[error("kubeconfig {}: unsupported apiVersion/kind {}/{} (expected v1/Config)", shown_path(.path), quoted(.api_version), quoted(.kind))]
     Version {
         path: PathBuf,
         api_version: String,
         kind: String,
     },
     #[error(
-        "kubeconfig {path}: {list} has two entries named {name:?} (kubectl refuses this file too)"
+        "kubeconfig {}: {list} has two entries named {} (kubectl refuses this file too)",
+        shown_path(.path), quoted(.name)
     )]
     DuplicateName {
         path: PathBuf,
@@ -74,7 +81,8 @@ pub enum KubeconfigError {
         name: String,
     },
     #[error(
-        "{error} (and {lock} exists: another program is writing the file, or left a stale lock)"
+        "{error} (and {} exists: another program is writing the file, or left a stale lock)",
+        shown_path(.lock)
     )]
     Locked {
         error: Box<KubeconfigError>,
@@ -89,18 +97,19 @@ pub enum KubeconfigError {
     )]
     NoCurrentContext(Files),
     #[error(
-        "context {name:?} is not defined in {files}; `kubectl config get-contexts` lists them"
+        "context {} is not defined in {files}; `kubectl config get-contexts` lists them",
+        quoted(.name)
     )]
     UnknownContext { name: String, files: Files },
-    #[error("context {context:?} (in {file}) names no user; pass --user")]
+    #[error("context {} (in {}) names no user; pass --user", quoted(.context), shown_path(.file))]
     ContextWithoutUser { context: String, file: PathBuf },
-    #[error("user {user:?}{via} is not defined in {files}")]
+    #[error("user {}{via} is not defined in {files}", quoted(.user))]
     UnknownUser {
         user: String,
         via: Via,
         files: Files,
     },
-    #[error("cannot read tokenFile {path} of user {user:?} (in {file})")]
+    #[error("cannot read tokenFile {} of user {} (in {})", shown_path(.path), quoted(.user), shown_path(.file))]
     TokenFile {
         user: String,
         path: PathBuf,
@@ -108,13 +117,13 @@ pub enum KubeconfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("tokenFile {path} of user {user:?} (in {file}) is empty")]
+    #[error("tokenFile {} of user {} (in {}) is empty", shown_path(.path), quoted(.user), shown_path(.file))]
     EmptyTokenFile {
         user: String,
         path: PathBuf,
         file: PathBuf,
     },
-    #[error("user {user:?} (in {file}) has no token: it {holds}; {hint}")]
+    #[error("user {} (in {}) has no token: it {holds}; {hint}", quoted(.user), shown_path(.file))]
     NoToken {
         user: String,
         file: PathBuf,
@@ -131,15 +140,15 @@ impl fmt::Display for Files {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.as_slice() {
             [] => f.write_str("no file"),
-            [one] => write!(f, "{}", one.display()),
+            [one] => f.write_str(&shown_path(one)),
             [rest @ .., last] => {
                 for (i, p) in rest.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{}", p.display())?;
+                    f.write_str(&shown_path(p))?;
                 }
-                write!(f, " and {}", last.display())
+                write!(f, " and {}", shown_path(last))
             }
         }
     }
@@ -155,7 +164,7 @@ pub enum Via {
 impl fmt::Display for Via {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Via::Context(c) => write!(f, " (named by context {c:?})"),
+            Via::Context(c) => write!(f, " (named by context {})", quoted(c)),
             Via::Flag => f.write_str(" (given with --user)"),
         }
     }
@@ -164,4 +173,95 @@ impl fmt::Display for Via {
 /// The folder relative paths inside `file` are resolved against (client-go's rule).
 pub fn base_dir(file: &Path) -> &Path {
     file.parent().unwrap_or(Path::new(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message that quotes a name, a path or a scalar from a file masks tokens in it
+    /// and escapes control characters, whatever the field.
+    #[test]
+    fn messages_mask_tokens_and_escape_controls_in_every_quoted_field() {
+        let hostile = "CW-SECRET-pastedAb3Cd5Ef7Gh9 \u{1b}[2J\u{202e}";
+        let s = || hostile.to_string();
+        let p = || PathBuf::from(format!("/tmp/{hostile}"));
+        let io = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let errors = [
+            KubeconfigError::ExplicitMissing(p()),
+            KubeconfigError::Read {
+                path: p(),
+                source: io(),
+            },
+            KubeconfigError::IsDirectory(p()),
+            KubeconfigError::TooLarge {
+                path: p(),
+                size: 1,
+                max: 0,
+            },
+            KubeconfigError::NotUtf8(p()),
+            KubeconfigError::Yaml {
+                path: p(),
+                line: 1,
+                column: 1,
+                message: s(),
+            },
+            KubeconfigError::Version {
+                path: p(),
+                api_version: s(),
+                kind: s(),
+            },
+            KubeconfigError::DuplicateName {
+                path: p(),
+                list: "users",
+                name: s(),
+            },
+            KubeconfigError::Locked {
+                error: Box::new(KubeconfigError::NotUtf8(p())),
+                lock: p(),
+            },
+            KubeconfigError::NoFiles(Files(vec![p(), p()])),
+            KubeconfigError::Empty(Files(vec![p()])),
+            KubeconfigError::NoCurrentContext(Files(vec![p()])),
+            KubeconfigError::UnknownContext {
+                name: s(),
+                files: Files(vec![p()]),
+            },
+            KubeconfigError::ContextWithoutUser {
+                context: s(),
+                file: p(),
+            },
+            KubeconfigError::UnknownUser {
+                user: s(),
+                via: Via::Context(s()),
+                files: Files(vec![p()]),
+            },
+            KubeconfigError::TokenFile {
+                user: s(),
+                path: p(),
+                file: p(),
+                source: io(),
+            },
+            KubeconfigError::EmptyTokenFile {
+                user: s(),
+                path: p(),
+                file: p(),
+            },
+            KubeconfigError::NoToken {
+                user: s(),
+                file: p(),
+                holds: "holds no credentials",
+                hint: "add one",
+            },
+        ];
+        for e in errors {
+            let text = e.to_string();
+            assert!(!text.contains("pastedAb"), "{text}");
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+                "{text:?}"
+            );
+            assert!(text.contains("CW-SECRET-…"), "{text}");
+        }
+    }
 }

@@ -47,7 +47,17 @@ pub fn lines<'a>(a: &'a str, b: &'a str) -> Vec<Line<'a>> {
 }
 
 /// A unified diff of `a` and `b` under `name`, with `context` lines around each change.
-pub fn unified(a: &str, b: &str, name: &str, context: usize) -> String {
+/// The walk compares the real lines, but every line is printed as `shown_a[i]` or
+/// `shown_b[j]` (line breaks not included): the caller's view of the texts, secrets hidden,
+/// one entry per line of each text. A line the view lacks prints as `…`.
+pub fn unified(
+    a: &str,
+    b: &str,
+    shown_a: &[String],
+    shown_b: &[String],
+    name: &str,
+    context: usize,
+) -> String {
     let walk = lines(a, b);
     let changed: Vec<usize> = walk
         .iter()
@@ -60,6 +70,20 @@ pub fn unified(a: &str, b: &str, name: &str, context: usize) -> String {
         return out;
     }
     out.push_str(&format!("--- {name}\n+++ {name}\n"));
+    // Each step's 0-based line numbers in `a` and `b`.
+    let mut numbers = Vec::with_capacity(walk.len());
+    let (mut i, mut j) = (0usize, 0usize);
+    for l in &walk {
+        numbers.push((i, j));
+        match l {
+            Line::Same(_) => {
+                i += 1;
+                j += 1;
+            }
+            Line::Removed(_) => i += 1,
+            Line::Added(_) => j += 1,
+        }
+    }
     // Group changes whose context windows touch into hunks.
     let mut hunks: Vec<(usize, usize)> = Vec::new();
     for &k in &changed {
@@ -69,35 +93,31 @@ pub fn unified(a: &str, b: &str, name: &str, context: usize) -> String {
             _ => hunks.push((start, end)),
         }
     }
+    let view = |v: &[String], n: usize| v.get(n).map_or("…", String::as_str).to_string();
     for (start, end) in hunks {
-        let (mut a_line, mut b_line) = (1, 1);
-        for l in &walk[..start] {
-            match l {
-                Line::Same(_) => {
-                    a_line += 1;
-                    b_line += 1;
-                }
-                Line::Removed(_) => a_line += 1,
-                Line::Added(_) => b_line += 1,
-            }
-        }
+        let (a_line, b_line) = numbers[start];
         let part = &walk[start..end];
         let a_count = part.iter().filter(|l| !matches!(l, Line::Added(_))).count();
         let b_count = part
             .iter()
             .filter(|l| !matches!(l, Line::Removed(_)))
             .count();
-        out.push_str(&format!("@@ -{a_line},{a_count} +{b_line},{b_count} @@\n"));
-        for l in part {
-            let (mark, text) = match l {
-                Line::Same(t) => (' ', t),
-                Line::Removed(t) => ('-', t),
-                Line::Added(t) => ('+', t),
+        out.push_str(&format!(
+            "@@ -{},{a_count} +{},{b_count} @@\n",
+            a_line + 1,
+            b_line + 1
+        ));
+        for (l, &(i, j)) in part.iter().zip(&numbers[start..end]) {
+            let (mark, text, shown) = match l {
+                Line::Same(t) => (' ', t, view(shown_a, i)),
+                Line::Removed(t) => ('-', t, view(shown_a, i)),
+                Line::Added(t) => ('+', t, view(shown_b, j)),
             };
             out.push(mark);
-            out.push_str(text);
+            out.push_str(&shown);
+            out.push('\n');
             if !text.ends_with('\n') {
-                out.push_str("\n\\ No newline at end of file\n");
+                out.push_str("\\ No newline at end of file\n");
             }
         }
     }
@@ -108,12 +128,16 @@ pub fn unified(a: &str, b: &str, name: &str, context: usize) -> String {
 mod tests {
     use super::*;
 
+    fn plain(s: &str) -> Vec<String> {
+        s.lines().map(String::from).collect()
+    }
+
     #[test]
     fn replaced_and_shrunk_lines_make_tight_hunks() {
         let a = "a\nb\ntoken: |-\n  OLD\nc\nd\ne\nf\ng\ntoken: OLD\nh\n";
         let b = "a\nb\ntoken: \"NEW\"\nc\nd\ne\nf\ng\ntoken: NEW\nh\n";
         assert_eq!(
-            unified(a, b, "f", 1),
+            unified(a, b, &plain(a), &plain(b), "f", 1),
             "--- f\n+++ f\n@@ -2,4 +2,3 @@\n b\n-token: |-\n-  OLD\n+token: \"NEW\"\n c\n@@ -9,3 +8,3 @@\n g\n-token: OLD\n+token: NEW\n h\n"
         );
     }
@@ -138,6 +162,20 @@ mod tests {
             })
             .collect();
         assert_eq!((back_a.as_str(), back_b.as_str()), (a, b));
-        assert_eq!(unified(a, a, "f", 2), "");
+        assert_eq!(unified(a, a, &plain(a), &plain(a), "f", 2), "");
+    }
+
+    #[test]
+    fn lines_print_through_the_view() {
+        let (a, b) = ("k: 1\nt: OLD\n", "k: 1\nt: NEW\n");
+        let view = |s: &str| -> Vec<String> {
+            s.lines()
+                .map(|l| l.replace("OLD", "o").replace("NEW", "n"))
+                .collect()
+        };
+        assert_eq!(
+            unified(a, b, &view(a), &view(b), "f", 1),
+            "--- f\n+++ f\n@@ -1,2 +1,2 @@\n k: 1\n-t: o\n+t: n\n"
+        );
     }
 }

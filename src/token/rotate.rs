@@ -17,10 +17,11 @@ use anyhow::{bail, Context as _};
 use crate::cli::{RotateArgs, Verify};
 use crate::kubeconfig::edit::{replace_user_tokens, TokenEdit};
 use crate::kubeconfig::extension::{upsert_token_extension, TokenExtension};
+use crate::kubeconfig::mask;
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
-use crate::secret::Token;
+use crate::secret::{quoted, shown, shown_path, Token};
 use crate::token::source::{self, Source};
 use crate::token::verify;
 
@@ -69,6 +70,14 @@ pub fn run(
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
 
+    // Without the lock only the targets are found; the edits are made (and proven) once,
+    // under the lock, from the bytes that will really be replaced. Whether they may be
+    // rotated at all is settled before a new token is asked for.
+    let targets = find_targets(&kc, active, &old, args.only_current)?;
+    if !args.force {
+        refuse_foreign(&kc, resolved.server.as_deref(), &targets, &old)?;
+    }
+
     let (source, new, expires) = if args.mint {
         let minted = mint(args)?;
         (Source::Minted, minted.token, Some(minted.expire_time))
@@ -78,11 +87,9 @@ pub fn run(
         let source = source_of(args)?;
         (source.clone(), source::fetch(&source)?, expires)
     };
+    let new = source::without_bom(new);
     source::validate(&new, &old, &source.describe(), args.force)?;
 
-    // Without the lock only the targets are found; the edits are made (and proven) once,
-    // under the lock, from the bytes that will really be replaced.
-    let targets = find_targets(&kc, active, &old, args.only_current)?;
     let contexts: Vec<String> = targets
         .iter()
         .flat_map(|t| t.contexts.iter().cloned())
@@ -112,7 +119,7 @@ pub fn run(
             writes: prepare_writes(&kc, &targets, &new, &record)?,
             targets,
         };
-        return print_dry_run(&plan, &old, &new, out);
+        return print_dry_run(&plan, out);
     }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
         source::confirm(&format!(
@@ -137,17 +144,21 @@ pub fn run(
             .or_else(|| kc.resolve(sel).ok().map(|r| r.user_origin))
         else {
             bail!(
-                "user {:?} disappeared from the kubeconfig while rotating; nothing was written",
-                resolved.user
+                "user {} disappeared from the kubeconfig while rotating; nothing was written",
+                quoted(&resolved.user)
             );
         };
         if kc.credential(active).map(|c| c.token() == &old).ok() != Some(true) {
             bail!(
-                "the token of user {:?} changed on disk while rotating (another rotate?); nothing was written",
-                resolved.user
+                "the token of user {} changed on disk while rotating (another rotate?); nothing was written",
+                quoted(&resolved.user)
             );
         }
         let targets = find_targets(&kc, active, &old, args.only_current)?;
+        if !args.force {
+            let server = kc.resolve(sel).ok().and_then(|r| r.server);
+            refuse_foreign(&kc, server.as_deref(), &targets, &old)?;
+        }
         let needed = files_of(&targets, expires_known);
         if !needed.is_subset(&to_lock) {
             drop(locks);
@@ -204,17 +215,29 @@ pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
 /// RFC 3339.
 fn expiry_time(text: &str) -> anyhow::Result<String> {
     use crate::time::{format_rfc3339, parse_go_duration, parse_rfc3339, unix_now};
-    if let Some(t) = parse_rfc3339(text) {
-        return Ok(format_rfc3339(t));
-    }
-    let seconds = match text.strip_suffix('d').map(str::parse::<u64>) {
-        Some(Ok(days)) => days.checked_mul(86_400),
-        _ => parse_go_duration(text).ok().map(|d| d.as_secs()),
+    let now = unix_now();
+    let at = match parse_rfc3339(text) {
+        Some(t) => t,
+        None => {
+            let seconds = match text.strip_suffix('d').map(str::parse::<u64>) {
+                Some(Ok(days)) => days.checked_mul(86_400),
+                _ => parse_go_duration(text).ok().map(|d| d.as_secs()),
+            };
+            match seconds.and_then(|s| i64::try_from(s).ok()) {
+                Some(s) => now.saturating_add(s),
+                None => bail!("--expires {}: give an RFC 3339 time (2027-01-31T00:00:00Z) or a duration (8h, 90d)", quoted(text)),
+            }
+        }
     };
-    match seconds.and_then(|s| i64::try_from(s).ok()) {
-        Some(s) => Ok(format_rfc3339(unix_now().saturating_add(s))),
-        None => bail!("--expires {text:?}: give an RFC 3339 time (2027-01-31T00:00:00Z) or a duration (8h, 90d)"),
+    // A token that has expired already would be recorded as one that works.
+    if at <= now {
+        bail!(
+            "--expires {}: {} is not in the future; give the new token's expiry as the Console shows it",
+            quoted(text),
+            format_rfc3339(at)
+        );
     }
+    Ok(format_rfc3339(at))
 }
 
 fn print_proof(proof: &verify::Proof, out: &mut dyn Write) -> std::io::Result<()> {
@@ -222,14 +245,15 @@ fn print_proof(proof: &verify::Proof, out: &mut dyn Write) -> std::io::Result<()
         writeln!(
             out,
             "Verified: CoreWeave accepts the new token (principal {}, org {})",
-            p.uid, p.org_uid
+            shown(&p.uid),
+            shown(&p.org_uid)
         )?;
     }
     if !proof.clusters.is_empty() {
         writeln!(
             out,
             "Verified: the clusters of context {} accept it",
-            proof.clusters.join(", ")
+            shown(&proof.clusters.join(", "))
         )?;
     }
     Ok(())
@@ -361,6 +385,59 @@ pub fn find_targets(
     Ok(targets)
 }
 
+/// Rotate changes CoreWeave credentials only: the token must be CoreWeave-shaped, and
+/// every cluster kubectl sends it to from a context using a target entry (and the active
+/// context, which `--user` may point elsewhere) must be a CoreWeave server
+/// ([`crate::coreweave::is_coreweave_server`]). A context whose cluster is not defined, or
+/// has no server, sends the token nowhere and does not count. `--force` skips this.
+fn refuse_foreign(
+    kc: &Kubeconfig,
+    active_server: Option<&str>,
+    targets: &[Target],
+    old: &Token,
+) -> anyhow::Result<()> {
+    let entry = |t: &Target| format!("user {} in {}", quoted(&t.user), shown_path(&t.file));
+    let Some(first) = targets.first() else {
+        return Ok(());
+    };
+    if !old.is_coreweave_shaped() {
+        bail!(
+            "{}: its token is not a CoreWeave API access token ({} and at least {} letters, digits or {}); pass --force to rotate it anyway; nothing was written",
+            entry(first),
+            crate::secret::COREWEAVE_PREFIX,
+            crate::secret::MIN_SECRET_CHARS,
+            crate::secret::SECRET_ALPHABET
+        );
+    }
+    let foreign =
+        |server: &str| !server.is_empty() && !crate::coreweave::is_coreweave_server(server);
+    if let Some(server) = active_server.filter(|s| foreign(s)) {
+        bail!(
+            "{}: the active context sends its token to {}, which is not a CoreWeave cluster (https://….coreweave.com); pass --force to rotate it anyway; nothing was written",
+            entry(first),
+            shown(server)
+        );
+    }
+    for t in targets {
+        for name in &t.contexts {
+            let server = kc
+                .context(name)
+                .and_then(|(_, c)| c.context.as_ref()?.cluster.clone())
+                .and_then(|c| kc.cluster(&c))
+                .and_then(|(_, c)| c.cluster.as_ref()?.server.clone());
+            if let Some(server) = server.filter(|s| foreign(s)) {
+                bail!(
+                    "{}: context {} sends its token to {}, which is not a CoreWeave cluster (https://….coreweave.com); pass --force to rotate it anyway; nothing was written",
+                    entry(t),
+                    quoted(name),
+                    shown(&server)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The new bytes of every file that changes: each kubeconfig edited by the proving
 /// editor, each token file replaced whole.
 pub fn prepare_writes(
@@ -435,17 +512,17 @@ fn token_file_content(original: &[u8], new: &Token) -> Vec<u8> {
 fn describe(t: &Target) -> String {
     let where_ = match &t.token_file {
         Some(p) => format!(
-            "tokenFile {} of user {:?} in {}",
-            p.display(),
-            t.user,
-            t.file.display()
+            "tokenFile {} of user {} in {}",
+            shown_path(p),
+            quoted(&t.user),
+            shown_path(&t.file)
         ),
-        None => format!("user {:?} in {}", t.user, t.file.display()),
+        None => format!("user {} in {}", quoted(&t.user), shown_path(&t.file)),
     };
     let used = match (&t.shadowed_by, t.contexts.is_empty()) {
-        (Some(f), _) => format!("shadowed by the entry in {}", f.display()),
+        (Some(f), _) => format!("shadowed by the entry in {}", shown_path(f)),
         (None, true) => "used by no context".to_string(),
-        (None, false) => format!("contexts: {}", t.contexts.join(", ")),
+        (None, false) => format!("contexts: {}", shown(&t.contexts.join(", "))),
     };
     format!("{where_} ({used})")
 }
@@ -474,7 +551,7 @@ fn print_targets(targets: &[Target], out: &mut dyn Write) -> std::io::Result<()>
                 out,
                 "  … and {} more in {}",
                 n - LISTED_PER_FILE,
-                file.display()
+                shown_path(file)
             )?;
         }
     }
@@ -497,17 +574,18 @@ fn print_done(
     if let Some(e) = record.expires {
         writeln!(
             out,
-            "Expires: {e} (recorded on each entry as the {} extension)",
+            "Expires: {} (recorded on each entry as the {} extension)",
+            shown(e),
             crate::coreweave::TOKEN_EXTENSION
         )?;
     }
     for b in backups {
-        writeln!(out, "Backup: {}", b.display())?;
+        writeln!(out, "Backup: {}", shown_path(b))?;
     }
     Ok(())
 }
 
-fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> anyhow::Result<()> {
+fn print_dry_run(plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(
         out,
         "Would rotate the token of {} ({} to write):",
@@ -516,17 +594,22 @@ fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> 
     )?;
     print_targets(&plan.targets, out)?;
     for w in &plan.writes {
-        let before = mask(
-            &String::from_utf8_lossy(w.original.as_deref().unwrap_or_default()),
-            old,
-            new,
-        );
-        let after = mask(&String::from_utf8_lossy(&w.new), old, new);
-        let name = w.path.display().to_string();
-        let diff = super::diff::unified(&before, &after, &name, 2);
-        for line in diff.lines() {
-            writeln!(out, "{}", hide_token_fragments(line, old, new))?;
-        }
+        let before = String::from_utf8_lossy(w.original.as_deref().unwrap_or_default());
+        let after = String::from_utf8_lossy(&w.new);
+        // Every line goes out through the masking of kubeconfig text: a token file is
+        // secret whole, a kubeconfig keeps all but its credentials readable.
+        let is_token_file = plan
+            .targets
+            .iter()
+            .any(|t| t.token_file.as_ref() == Some(&w.path));
+        let view = if is_token_file {
+            mask::token_file_lines
+        } else {
+            mask::kubeconfig_lines
+        };
+        let name = shown_path(&w.path);
+        let diff = super::diff::unified(&before, &after, &view(&before), &view(&after), &name, 2);
+        out.write_all(diff.as_bytes())?;
     }
     writeln!(out, "Dry run: nothing was written.")?;
     Ok(())
@@ -534,57 +617,4 @@ fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> 
 
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// A changed line of the dry-run diff that still shows part of a token: a token written
-/// over several lines (a quoted or block scalar with line breaks) is not caught by
-/// [`mask`], which replaces whole tokens. Such a line shows its key, if any, then `…`.
-fn hide_token_fragments<'a>(line: &'a str, old: &Token, new: &Token) -> std::borrow::Cow<'a, str> {
-    let changed = (line.starts_with('-') && !line.starts_with("---"))
-        || (line.starts_with('+') && !line.starts_with("+++"));
-    let masked = line.contains(&old.masked()) || line.contains(&new.masked());
-    let Some(body) = line.get(1..).filter(|_| changed && !masked) else {
-        return line.into();
-    };
-    let indent = &body[..body.len() - body.trim_start().len()];
-    let mark = &line[..1];
-    if let Some(at) = body.find("token") {
-        return format!("{mark}{}token …", &body[..at]).into();
-    }
-    match body.trim_start().split_once(": ") {
-        Some(_) => line.into(),
-        None if body.trim_end().ends_with(':') => line.into(),
-        None => format!("{mark}{indent}…").into(),
-    }
-}
-
-/// Masks both tokens in text shown to the user.
-fn mask(text: &str, old: &Token, new: &Token) -> String {
-    text.replace(old.expose(), &old.masked())
-        .replace(new.expose(), &new.masked())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dry_run_lines_never_show_a_token_split_over_lines() {
-        let (old, new) = (
-            Token::new("CW-SECRET-old-abcdefgh"),
-            Token::new("CW-SECRET-new-12345678"),
-        );
-        let hide = |l: &str| hide_token_fragments(l, &old, &new).into_owned();
-        assert_eq!(hide("-    token: \"CW-SECRET-old-ab"), "-    token …");
-        assert_eq!(hide("-      cdefgh\""), "-      …");
-        let shown = format!("+    token: {}", new.masked());
-        assert_eq!(hide(&shown), shown);
-        assert_eq!(hide("+    extensions:"), "+    extensions:");
-        assert_eq!(
-            hide("+        source: \"stdin\""),
-            "+        source: \"stdin\""
-        );
-        assert_eq!(hide(" unchanged context line"), " unchanged context line");
-        assert_eq!(hide("--- /path/config"), "--- /path/config");
-    }
 }

@@ -21,7 +21,7 @@ use crate::coreweave::{ApiConfig, ApiError, TOKEN_EXTENSION};
 use crate::kubeconfig::model::CoreweaveTokenExtension;
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Credential, Kubeconfig, Resolved, Sourced};
-use crate::secret::Token;
+use crate::secret::{escape_json_text, has_hidden, mask_coreweave_tokens, quoted, shown, Token};
 use crate::time::{humanize_secs, parse_rfc3339, unix_now};
 
 /// A token expiring within this many days gets a warning.
@@ -162,12 +162,17 @@ pub fn run(
     let mut warnings = warnings(&resolved, credential.token());
     if let Some(e) = expiry.as_ref().filter(|e| e.in_secs.is_none()) {
         warnings.push(format!(
-            "the {TOKEN_EXTENSION} extension of user {:?} has expires {:?}, which is not an RFC 3339 time",
-            resolved.user, e.expires
+            "the {TOKEN_EXTENSION} extension of user {} has expires {}, which is not an RFC 3339 time",
+            quoted(&resolved.user),
+            quoted(&e.expires)
         ));
     }
     if let Some(w) = expiry.as_ref().and_then(Expiry::warning) {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", shown(&w));
+        // A script reading -o json|yaml sees the same warning in the document.
+        if args.output.is_some() {
+            warnings.push(w);
+        }
     }
     // A failure to get an answer is not a rejection: it ends the command here, with
     // nothing on stdout, so no script mistakes it for a verdict on the token.
@@ -195,7 +200,7 @@ pub fn run(
     let rejected: Option<ApiError> = verdict.and_then(Result::err);
     if args.raw && args.output.is_none() {
         for w in &warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", shown(w));
         }
         // With --check, the token goes to stdout only once the API has accepted it.
         if let Some(e) = rejected {
@@ -212,13 +217,25 @@ pub fn run(
     // Nor is a rejected token printed whole inside -o json|yaml --raw.
     let raw = args.raw && rejected.is_none();
     let report = report(kc, &resolved, &credential, raw, warnings, extras);
+    // Structured output keeps every value exact, but never lets a name or a server from
+    // the file drive the terminal: control and invisible characters are escapes.
+    let json = || -> anyhow::Result<String> {
+        let mut s = escape_json_text(&serde_json::to_string_pretty(&report)?).into_owned();
+        s.push('\n');
+        Ok(s)
+    };
     let text = match args.output {
-        Some(OutputFormat::Json) => {
-            let mut s = serde_json::to_string_pretty(&report)?;
-            s.push('\n');
-            s
+        Some(OutputFormat::Json) => json()?,
+        Some(OutputFormat::Yaml) => {
+            let yaml = serde_saphyr::to_string(&report)?;
+            // The YAML writer leaves some of them (U+202E, …) as they are; JSON is YAML, and
+            // its escapes say the same.
+            if has_hidden(&yaml.replace('\n', "")) {
+                json()?
+            } else {
+                yaml
+            }
         }
-        Some(OutputFormat::Yaml) => serde_saphyr::to_string(&report)?,
         None => summary(&report),
     };
     out.write_all(text.as_bytes())
@@ -257,11 +274,15 @@ fn warnings(r: &Resolved, token: &Token) -> Vec<String> {
     if r.cluster_origin.is_none() {
         let cluster = r.cluster.as_deref().unwrap_or("");
         w.push(if cluster.is_empty() {
-            format!("context {:?} names no cluster; kubectl cannot use it", r.context)
+            format!(
+                "context {} names no cluster; kubectl cannot use it",
+                quoted(&r.context)
+            )
         } else {
             format!(
-                "context {:?} names cluster {cluster:?}, which no kubeconfig file defines; kubectl cannot use it",
-                r.context
+                "context {} names cluster {}, which no kubeconfig file defines; kubectl cannot use it",
+                quoted(&r.context),
+                quoted(cluster)
             )
         });
     }
@@ -285,13 +306,13 @@ fn report(
     let token = cred.token();
     let ext = extras.extension;
     Report {
-        context: r.context.clone(),
+        context: mask_coreweave_tokens(&r.context),
         context_file: kc.path(r.context_origin.file).to_path_buf(),
-        cluster: r.cluster.clone(),
+        cluster: r.cluster.as_deref().map(mask_coreweave_tokens),
         cluster_defined: r.cluster_origin.is_some(),
-        server: r.server.clone(),
-        namespace: r.namespace.clone(),
-        user: r.user.clone(),
+        server: r.server.as_deref().map(mask_coreweave_tokens),
+        namespace: r.namespace.as_deref().map(mask_coreweave_tokens),
+        user: mask_coreweave_tokens(&r.user),
         user_file: kc.path(r.user_origin.file).to_path_buf(),
         stored_in: match cred {
             Credential::Inline(_) => "token",
@@ -307,13 +328,23 @@ fn report(
             token.masked()
         },
         coreweave_token: token.is_coreweave(),
-        shared_with: shared_with(kc, &r.context, token),
-        expires: extras.expiry.as_ref().map(|e| e.expires.clone()),
+        shared_with: shared_with(kc, &r.context, token)
+            .iter()
+            .map(|c| mask_coreweave_tokens(c))
+            .collect(),
+        expires: extras
+            .expiry
+            .as_ref()
+            .map(|e| mask_coreweave_tokens(&e.expires)),
         expires_in_days: extras.expiry.as_ref().and_then(Expiry::in_days),
         expired: extras.expiry.as_ref().and_then(Expiry::expired),
         expires_relative: extras.expiry.as_ref().map(Expiry::relative),
-        token_source: ext.and_then(|e| e.source.clone()),
-        rotated_at: ext.and_then(|e| e.rotated_at.clone()),
+        token_source: ext
+            .and_then(|e| e.source.as_deref())
+            .map(mask_coreweave_tokens),
+        rotated_at: ext
+            .and_then(|e| e.rotated_at.as_deref())
+            .map(mask_coreweave_tokens),
         check: extras.check,
         warnings,
     }
@@ -382,12 +413,14 @@ fn summary(r: &Report) -> String {
         };
         rows.push(("API check", line));
     }
+    // Every value, a name from the file or an answer from the API, is printed through
+    // the one masking function (the token in it is masked already).
     let mut s = String::new();
     for (k, v) in rows {
-        s.push_str(&format!("{:<12} {v}\n", format!("{k}:")));
+        s.push_str(&format!("{:<12} {}\n", format!("{k}:"), shown(&v)));
     }
     for w in &r.warnings {
-        s.push_str(&format!("Warning:     {w}\n"));
+        s.push_str(&format!("Warning:     {}\n", shown(w)));
     }
     s
 }

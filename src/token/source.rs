@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
-use crate::secret::{Token, COREWEAVE_PREFIX};
+use crate::secret::{Token, COREWEAVE_PREFIX, MIN_SECRET_CHARS, SECRET_ALPHABET};
 
 /// Where the Console creates API access tokens.
 pub const CONSOLE_TOKENS_URL: &str = "https://console.coreweave.com/tokens";
@@ -49,8 +49,15 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
-    #[error("downloaded kubeconfig {path}: {reason}")]
+    #[error("--from-kubeconfig {}: {reason}", crate::secret::shown_path(.path))]
     DownloadedKubeconfig { path: PathBuf, reason: String },
+    /// The downloaded kubeconfig does not load or resolve; the cause says why.
+    #[error("--from-kubeconfig {}", crate::secret::shown_path(.path))]
+    FromKubeconfig {
+        path: PathBuf,
+        #[source]
+        source: KubeconfigError,
+    },
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
     #[error("cannot run --from-command")]
@@ -61,9 +68,14 @@ pub enum SourceError {
     CommandTimeout(Duration),
     #[error("the new token from {origin} is empty")]
     Empty { origin: String },
-    #[error("the new token from {origin} contains whitespace or control characters")]
-    BadCharacters { origin: String },
-    #[error("the new token from {origin} does not start with {COREWEAVE_PREFIX}; pass --force if that is intended")]
+    #[error("the new token from {origin} contains {what} at character {at}; a token is printable ASCII without spaces")]
+    BadCharacters {
+        origin: String,
+        /// The first character refused, as a code point (`U+200B`), never the token.
+        what: String,
+        at: usize,
+    },
+    #[error("the new token from {origin} is not a CoreWeave API access token: expected {COREWEAVE_PREFIX} and at least {MIN_SECRET_CHARS} letters, digits or {SECRET_ALPHABET}; pass --force if that is intended")]
     NotCoreWeave { origin: String },
     #[error("the new token from {origin} is the token already in use; create a new one at {CONSOLE_TOKENS_URL}")]
     Unchanged { origin: String },
@@ -134,21 +146,40 @@ pub fn fetch(source: &Source) -> Result<Token, SourceError> {
     Ok(Token::new(raw.trim()))
 }
 
-/// The checks of issue "token rotate": trimmed, non-empty, no whitespace or control
-/// characters, different from the old token, and CoreWeave-shaped unless forced.
+/// A byte-order mark at the start of what a token was read from (Windows editors write
+/// one) is not part of the token.
+pub fn without_bom(new: Token) -> Token {
+    match new.expose().strip_prefix('\u{feff}') {
+        Some(rest) => Token::new(rest.trim()),
+        None => new,
+    }
+}
+
+/// The checks every new token passes: non-empty; printable ASCII only (no whitespace,
+/// control, zero-width or other invisible character, nothing beyond ASCII: HTTP headers
+/// carry nothing else safely), even with `--force`; different from the old token; and
+/// CoreWeave-shaped ([`Token::is_coreweave_shaped`]) unless forced.
 pub fn validate(new: &Token, old: &Token, origin: &str, force: bool) -> Result<(), SourceError> {
     let origin = origin.to_string();
     let v = new.expose();
     if v.is_empty() {
         return Err(SourceError::Empty { origin });
     }
-    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(SourceError::BadCharacters { origin });
+    if let Some((at, c)) = v.chars().enumerate().find(|(_, c)| !c.is_ascii_graphic()) {
+        let what = match c {
+            ' ' => "a space".to_string(),
+            c => format!("U+{:04X}", u32::from(c)),
+        };
+        return Err(SourceError::BadCharacters {
+            origin,
+            what,
+            at: at + 1,
+        });
     }
     if new == old {
         return Err(SourceError::Unchanged { origin });
     }
-    if !force && !new.is_coreweave() {
+    if !force && !new.is_coreweave_shaped() {
         return Err(SourceError::NotCoreWeave { origin });
     }
     Ok(())
@@ -157,14 +188,22 @@ pub fn validate(new: &Token, old: &Token, origin: &str, force: bool) -> Result<(
 /// The token of a kubeconfig the Console downloads (`CWKubeconfig_cwtoken-<hash>-<name>`):
 /// its current context's user's token, or else the one distinct token its users hold.
 fn from_downloaded_kubeconfig(path: &Path) -> Result<Token, SourceError> {
-    let kc = Kubeconfig::load(&[path.to_path_buf()], true)?;
     let err = |reason: &str| SourceError::DownloadedKubeconfig {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
+    // Errors name --from-kubeconfig: the loader's own words are about --kubeconfig.
+    let flag = |e: KubeconfigError| match e {
+        KubeconfigError::ExplicitMissing(_) => err("no such file"),
+        source => SourceError::FromKubeconfig {
+            path: path.to_path_buf(),
+            source,
+        },
+    };
+    let kc = Kubeconfig::load(&[path.to_path_buf()], true).map_err(flag)?;
     if kc.current_context().is_some() {
-        let r = kc.resolve(&Selection::default())?;
-        return Ok(kc.credential(r.user_origin)?.token().clone());
+        let r = kc.resolve(&Selection::default()).map_err(flag)?;
+        return Ok(kc.credential(r.user_origin).map_err(flag)?.token().clone());
     }
     let mut tokens: Vec<Token> = Vec::new();
     for (origin, user) in kc.all_users() {
@@ -296,6 +335,28 @@ mod tests {
             Err(SourceError::NotCoreWeave { .. })
         ));
         assert!(validate(&t("eyJhbGciOi"), &old, "x", true).is_ok());
+        for short in ["CW-SECRET-", "CW-SECRET-abc"] {
+            assert!(
+                matches!(
+                    validate(&t(short), &old, "x", false),
+                    Err(SourceError::NotCoreWeave { .. })
+                ),
+                "{short}"
+            );
+        }
+        for hidden in [
+            "CW-SECRET-new-\u{200b}value",
+            "CW-SECRET-new-valué",
+            "CW-SECRET-\u{202e}new-value",
+        ] {
+            let e = validate(&t(hidden), &old, "x", true).expect_err(hidden);
+            assert!(matches!(e, SourceError::BadCharacters { .. }), "{hidden}");
+            assert!(!e.to_string().contains("new-"), "{e}");
+        }
+        assert_eq!(
+            without_bom(t("\u{feff}CW-SECRET-new-value-1111")).expose(),
+            "CW-SECRET-new-value-1111"
+        );
     }
 
     #[test]

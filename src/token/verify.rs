@@ -49,8 +49,16 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
     let new_p = coreweave::whoami(&cfg, new).map_err(|e| {
         if e.is_rejection() {
             anyhow!("the new token was not accepted: {e}; nothing was written")
+        } else if matches!(
+            e,
+            coreweave::ApiError::Connection { .. } | coreweave::ApiError::Timeout { .. }
+        ) {
+            // Offline, or the API cannot be reached from here: skipping the check is the
+            // way on. An answer that is wrong (an error status, a rate limit, a bad
+            // endpoint) is not fixed by skipping it, so no hint there.
+            anyhow!("cannot check the new token with CoreWeave: {e}; nothing was written (--verify none skips the check when the API cannot be reached)")
         } else {
-            anyhow!("cannot check the new token with CoreWeave: {e}; nothing was written (--verify none skips the check)")
+            anyhow!("cannot check the new token with CoreWeave: {e}; nothing was written")
         }
     })?;
     // The old token may be expired or revoked (often the reason to rotate); when it still

@@ -13,5 +13,6 @@ mod import;
 mod rotate;
 mod rotate_stress;
 mod rotate_verify;
+mod secrets;
 mod show;
 mod show_check;

@@ -131,7 +131,12 @@ fn kubectl_written_file() {
             String::from_utf8_lossy(&o.stderr)
         );
     };
-    kubectl(&["config", "set-cluster", "cw", "--server=https://cw.example"]);
+    kubectl(&[
+        "config",
+        "set-cluster",
+        "cw",
+        "--server=https://cw.k8s.test.coreweave.com",
+    ]);
     kubectl(&[
         "config",
         "set-credentials",
@@ -180,7 +185,7 @@ fn rotates_across_files_and_shadowed_entries() {
     let sb = Sandbox::new();
     let a = sb.write(
         "a/config",
-        format!("current-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: u}}\nclusters:\n- name: k\n  cluster: {{server: https://k}}\nusers:\n- name: u\n  user: {{token: {OLD}}}\n"),
+        format!("current-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: u}}\nclusters:\n- name: k\n  cluster: {{server: https://k.k8s.test.coreweave.com}}\nusers:\n- name: u\n  user: {{token: {OLD}}}\n"),
     );
     let b = sb.write(
         "b/config",
@@ -371,7 +376,7 @@ fn refused_new_tokens_change_nothing() {
         (
             vec!["--from-stdin"],
             Some("CW-SECRET-has space"),
-            "whitespace or control",
+            "contains a space at character 14",
         ),
         (
             vec!["--from-stdin"],
@@ -381,7 +386,7 @@ fn refused_new_tokens_change_nothing() {
         (
             vec!["--from-stdin"],
             Some("eyJhbGciOiJIUzI1NiJ9"),
-            "does not start with CW-SECRET-",
+            "is not a CoreWeave API access token",
         ),
         (
             vec!["--from-file", "/nonexistent/token"],
@@ -644,7 +649,7 @@ struct HalfWritten {
 impl HalfWritten {
     fn new(sb: &Sandbox) -> HalfWritten {
         let whole = format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: https://k.example\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user:\n    token: \"{OLD}\"\n"
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: https://k.k8s.test.coreweave.com\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user:\n    token: \"{OLD}\"\n"
         );
         let half = whole[..whole.find(OLD).expect("token in fixture") + 5].to_string();
         HalfWritten {
@@ -753,7 +758,7 @@ fn a_broken_file_under_a_lock_that_stays_names_the_lock() {
 fn an_unnamed_entry_holding_the_token_is_rotated() {
     let sb = Sandbox::new();
     let text = format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{{name: k, cluster: {{server: https://k.example}}}}]\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\nusers: [{{name: u, user: {{token: {OLD}}}}}, {{user: {{token: {OLD}}}}}]\n"
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{{name: k, cluster: {{server: https://k.k8s.test.coreweave.com}}}}]\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\nusers: [{{name: u, user: {{token: {OLD}}}}}, {{user: {{token: {OLD}}}}}]\n"
     );
     let k = sb.write("config", &text);
     let kubeconfig = path_str(&k).to_string();

@@ -60,7 +60,7 @@ impl Layout {
                 "# kubeconfig {folder} for the rotate stress test\n\
                  # the shared token is in several entries below; comments must survive\n\
                  apiVersion: v1\nkind: Config\nclusters:\n\
-                 - name: cl-{folder}\n  cluster:\n    server: https://cl-{folder}.example # server\n\
+                 - name: cl-{folder}\n  cluster:\n    server: https://cl-{folder}.k8s.test.coreweave.com # server\n\
                  contexts:\n\
                  - name: ctx-{folder}\n  context:\n    cluster: cl-{folder}\n    user: s-{folder}-0\n"
             );

@@ -148,7 +148,8 @@ fn cluster_setup(sb: &Sandbox, second_knows_new: bool) -> (String, FakeKube, Fak
     cluster_setup_with_proxy(sb, second_knows_new, None)
 }
 
-/// As [`cluster_setup`], with `proxy_url` on the cluster of context b.
+/// As [`cluster_setup`], with `proxy_url` on the cluster of context b. The clusters are
+/// on loopback, not CoreWeave hosts, so the rotations over them pass --force.
 fn cluster_setup_with_proxy(
     sb: &Sandbox,
     second_knows_new: bool,
@@ -183,7 +184,7 @@ fn cluster_check_proves_every_affected_context() {
     let (k, good, other) = cluster_setup(&sb, true);
     let api = FakeCoreweave::start();
     api.accept_token(NEW, "user-1", "org-1");
-    let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster"]);
+    let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster", "--force"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("Verified: the clusters of context a, b accept it"),
@@ -201,7 +202,7 @@ fn a_cluster_that_rejects_the_token_stops_the_rotation() {
     let before = std::fs::read(&k).expect("read");
     let api = FakeCoreweave::start();
     api.accept_token(NEW, "user-1", "org-1");
-    let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster"]);
+    let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster", "--force"]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(
@@ -226,7 +227,7 @@ fn cluster_check_goes_through_the_proxy_url() {
     let (k, good, other) = cluster_setup_with_proxy(&sb, true, Some(url));
     let api = FakeCoreweave::start();
     api.accept_token(NEW, "user-1", "org-1");
-    let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster"]);
+    let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster", "--force"]);
     let printed = stdout(&o) + &stderr(&o);
     assert!(!printed.contains(PROXY_PASSWORD), "{printed}");
     assert!(o.status.success(), "{}", stderr(&o));
@@ -252,7 +253,7 @@ fn a_dead_proxy_stops_the_rotation_naming_the_context() {
     let before = std::fs::read(&k).expect("read");
     let api = FakeCoreweave::start();
     api.accept_token(NEW, "user-1", "org-1");
-    let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster"]);
+    let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster", "--force"]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(

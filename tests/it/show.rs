@@ -74,7 +74,7 @@ fn json_and_yaml_carry_the_same_fields_masked_unless_raw() {
     assert_eq!(v["context"], "other");
     assert_eq!(v["user"], "other");
     assert_eq!(v["cluster"], "c-dev");
-    assert_eq!(v["server"], "https://c-dev.example");
+    assert_eq!(v["server"], "https://c-dev.k8s.test.coreweave.com");
     assert_eq!(v["storedIn"], "token");
     assert_eq!(v["token"], "CW-SECRET-…2222");
     assert_eq!(v["sharedWith"], serde_json::json!([]));

@@ -83,7 +83,7 @@ pub fn kubeconfig(
         }
         seen.push(cluster);
         s.push_str(&format!(
-            "- name: {cluster}\n  cluster:\n    server: https://{cluster}.example\n"
+            "- name: {cluster}\n  cluster:\n    server: https://{cluster}.k8s.test.coreweave.com\n"
         ));
     }
     s.push_str("contexts:\n");
