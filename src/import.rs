@@ -26,7 +26,8 @@ use crate::kubeconfig::model::FileConfig;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, PlannedWrite};
 use crate::kubeconfig::{load, Kubeconfig};
-use crate::secret::{escape_controls, Token};
+use crate::kubeconfig::mask::kubeconfig_lines;
+use crate::secret::{quoted, shown, shown_path, Token};
 
 /// A Console download is a few kilobytes; this leaves room for many clusters.
 const MAX_DOWNLOAD: u64 = 1024 * 1024;
@@ -112,13 +113,15 @@ pub fn run(
         if let Some(after) = after {
             let before = before.unwrap_or_default();
             let diff = crate::token::diff::unified(
-                &mask_text(&before),
-                &mask_text(&after),
-                &target.display().to_string(),
+                &before,
+                &after,
+                &kubeconfig_lines(&before),
+                &kubeconfig_lines(&after),
+                &shown_path(&target),
                 2,
             );
             for line in diff.lines() {
-                writeln!(out, "{}", escape_controls(line))?;
+                writeln!(out, "{line}")?;
             }
         }
         writeln!(out, "Dry run: nothing was written.")?;
@@ -189,25 +192,25 @@ fn read_download(file: &Path) -> anyhow::Result<(String, String)> {
             })?;
         "from standard input".to_owned()
     } else {
-        let shown = file.display().to_string();
+        let name = shown_path(file);
         let meta = std::fs::metadata(file).map_err(|e| {
             anyhow::anyhow!(
-                "cannot read downloaded kubeconfig {shown}: {}",
+                "cannot read downloaded kubeconfig {name}: {}",
                 crate::io_message(&e)
             )
         })?;
         if !meta.is_file() {
-            bail!("downloaded kubeconfig {shown} is not a regular file");
+            bail!("downloaded kubeconfig {name} is not a regular file");
         }
         std::fs::File::open(file)
             .and_then(|f| f.take(MAX_DOWNLOAD + 1).read_to_end(&mut bytes))
             .map_err(|e| {
                 anyhow::anyhow!(
-                    "cannot read downloaded kubeconfig {shown}: {}",
+                    "cannot read downloaded kubeconfig {name}: {}",
                     crate::io_message(&e)
                 )
             })?;
-        shown
+        name
     };
     if bytes.len() as u64 > MAX_DOWNLOAD {
         bail!("downloaded kubeconfig {origin} is over {MAX_DOWNLOAD} bytes; a Console download is a few kilobytes");
@@ -241,7 +244,7 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
     };
     let mut incoming = Vec::new();
     for ctx in &config.contexts {
-        let shown = escape_controls(&ctx.name).into_owned();
+        let name = quoted(&ctx.name);
         let c = ctx.context.clone().unwrap_or_default();
         let cluster_name = c.cluster.unwrap_or_default();
         let user_name = c.user.unwrap_or_default();
@@ -250,7 +253,7 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
             entry("clusters", &cluster_name),
             entry("users", &user_name),
         ) else {
-            bail!("downloaded kubeconfig {origin}: context {shown:?} names a cluster or user the file does not define");
+            bail!("downloaded kubeconfig {origin}: context {name} names a cluster or user the file does not define");
         };
         let server = cluster
             .get("cluster")
@@ -259,7 +262,7 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
             .unwrap_or("")
             .to_owned();
         if server.is_empty() {
-            bail!("downloaded kubeconfig {origin}: cluster of context {shown:?} has no server");
+            bail!("downloaded kubeconfig {origin}: cluster of context {name} has no server");
         }
         let u = user.get("user").cloned().unwrap_or(Value::Null);
         let token = u
@@ -526,8 +529,8 @@ fn report_conflicts(
         if let Decision::Conflict { context, old, new } = d {
             if !args.replace_token {
                 bail!(
-                    "context {:?} already reaches this cluster with another token ({old}); pass --replace-token to rotate it to the imported one, or --name to add the cluster beside it; nothing was written",
-                    escape_controls(context)
+                    "context {} already reaches this cluster with another token ({old}); pass --replace-token to rotate it to the imported one, or --name to add the cluster beside it; nothing was written",
+                    quoted(context)
                 );
             }
             conflicts.push((context.clone(), new.clone()));
@@ -577,11 +580,6 @@ fn unique(base: &str, taken: &BTreeSet<String>) -> String {
         .unwrap_or_else(|| base.to_owned())
 }
 
-/// Kubeconfig text as printed: every credential masked.
-fn mask_text(text: &str) -> String {
-    crate::secret::mask_coreweave_tokens(text)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn print_summary(
     decisions: &[Decision],
@@ -601,23 +599,23 @@ fn print_summary(
             .map(|(_, p)| {
                 format!(
                     "; the token belongs to {} in organization {}",
-                    escape_controls(&p.uid),
-                    escape_controls(&p.org_uid)
+                    shown(&p.uid),
+                    shown(&p.org_uid)
                 )
             })
             .unwrap_or_default();
         match d {
             Decision::Present { context } => writeln!(
                 out,
-                "Context {:?} already reaches {} with this token: nothing to add{whose}.",
-                escape_controls(context),
-                escape_controls(&inc.server)
+                "Context {} already reaches {} with this token: nothing to add{whose}.",
+                quoted(context),
+                shown(&inc.server)
             )?,
             Decision::Conflict { context, old, .. } => writeln!(
                 out,
-                "Context {:?} reaches {} with another token ({old}); {} it to {}{whose}.",
-                escape_controls(context),
-                escape_controls(&inc.server),
+                "Context {} reaches {} with another token ({old}); {} it to {}{whose}.",
+                quoted(context),
+                shown(&inc.server),
                 if dry_run { "would rotate" } else { "rotating" },
                 inc.token.as_ref().map(Token::masked).unwrap_or_default(),
             )?,
@@ -629,19 +627,19 @@ fn print_summary(
             } => {
                 writeln!(
                     out,
-                    "{verb} context {:?} (cluster {:?}, {} {:?}) for {} to {}{whose}.",
-                    escape_controls(context),
-                    escape_controls(cluster),
+                    "{verb} context {} (cluster {}, {} {}) for {} to {}{whose}.",
+                    quoted(context),
+                    quoted(cluster),
                     if *reuse_user { "existing user" } else { "user" },
-                    escape_controls(user),
-                    escape_controls(&inc.server),
-                    target.display()
+                    quoted(user),
+                    shown(&inc.server),
+                    shown_path(target)
                 )?;
                 if let Some(what) = inc.other_credential {
                     writeln!(
                         out,
-                        "Note: the user of context {:?} holds {what}, not a CoreWeave token; it was imported as it is.",
-                        escape_controls(&inc.context)
+                        "Note: the user of context {} holds {what}, not a CoreWeave token; it was imported as it is.",
+                        quoted(&inc.context)
                     )?;
                 }
             }
