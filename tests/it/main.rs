@@ -14,3 +14,5 @@ mod rotate_stress;
 mod rotate_verify;
 mod show;
 mod show_check;
+#[cfg(unix)]
+mod terminal;
