@@ -89,10 +89,9 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
 /// `week`, `hours`, spaces and commas, which Go and kubectl refuse.
 const GO_UNITS: [&str; 8] = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"];
 
-/// A Go duration (`10s`, `1m30s`, `500ms`, `1.5h`; units ns, us, µs, ms, s, m, h) or a
-/// plain number of seconds (`10`, `2.5`). Zero, negative and empty are refused: a timeout
-/// of nothing is a mistake, not "no timeout". jiff does the reading, so its rules apply
-/// within Go's syntax: units from largest to smallest, a fraction only on the last one.
+/// A Go duration (`10s`, `1m30s`, `500ms`, `1.5h`, `.5s`; units ns, us, µs, ms, s, m, h) or
+/// a plain number of seconds (`10`, `2.5`). Zero, negative and empty are refused: a timeout
+/// of nothing is a mistake, not "no timeout".
 pub fn parse_go_duration(text: &str) -> Result<Duration, &'static str> {
     let s = text.trim();
     if s.is_empty() {
@@ -103,34 +102,60 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, &'static str> {
     }
     let s = s.strip_prefix('+').unwrap_or(s);
     let is_number = |c: char| c.is_ascii_digit() || c == '.';
-    let friendly = if s.chars().all(is_number) {
-        format!("{s}s")
+    let seconds;
+    let mut rest = if s.chars().all(is_number) {
+        seconds = format!("{s}s");
+        seconds.as_str()
     } else {
-        if !s.ends_with(|c: char| !is_number(c)) {
-            return Err("a number without a unit");
-        }
-        if !s
-            .split(is_number)
-            .filter(|u| !u.is_empty())
-            .all(|u| GO_UNITS.contains(&u))
-        {
+        s
+    };
+    // Go takes units in any order and a fraction on any of them (`1.5h30m`), which jiff's
+    // friendly format does not; so each `<number><unit>` is read by jiff on its own.
+    let mut total = SignedDuration::ZERO;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c| !is_number(c))
+            .ok_or("a number without a unit")?;
+        let end = rest[n..].find(is_number).map_or(rest.len(), |u| n + u);
+        let (number, unit) = (&rest[..n], &rest[n..end]);
+        if !GO_UNITS.contains(&unit) {
             return Err("unknown unit (use ns, us, ms, s, m or h)");
         }
-        // Go also spells micro with the Greek letter mu; jiff only with the micro sign.
-        s.replace('μ', "µ")
-    };
-    let d: SignedDuration = jiff::fmt::friendly::SpanParser::new()
-        .parse_duration(&friendly)
-        .map_err(|_| "not a duration")?;
+        total = total
+            .checked_add(go_segment(number, unit)?)
+            .ok_or("too large")?;
+        rest = &rest[end..];
+    }
     // Go's limit is about 292 years; the plugin's waits are far below 31.
-    if d > SignedDuration::from_secs(1_000_000_000) {
+    if total > SignedDuration::from_secs(1_000_000_000) {
         return Err("too large");
     }
-    let d = Duration::try_from(d).map_err(|_| "negative")?;
+    let d = Duration::try_from(total).map_err(|_| "negative")?;
     if d.is_zero() {
         return Err("zero");
     }
     Ok(d)
+}
+
+/// One `<number><unit>` of a Go duration as jiff reads it. Go also writes `.5s` and `5.s`,
+/// and any number of decimals (jiff takes nine, a nanosecond's worth of an hour is finer).
+fn go_segment(number: &str, unit: &str) -> Result<SignedDuration, &'static str> {
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && frac.is_empty()) || frac.contains('.') {
+        return Err("not a number");
+    }
+    let whole = if whole.is_empty() { "0" } else { whole };
+    let frac = &frac[..frac.len().min(9)];
+    // Go also spells micro with the Greek letter mu; jiff only with the micro sign.
+    let unit = unit.replace('μ', "µ");
+    let text = if frac.is_empty() {
+        format!("{whole}{unit}")
+    } else {
+        format!("{whole}.{frac}{unit}")
+    };
+    jiff::fmt::friendly::SpanParser::new()
+        .parse_duration(&text)
+        .map_err(|_| "not a number")
 }
 
 /// A duration, short, in a form `parse_go_duration` and Go read back: `300ms`, `10s`,
@@ -300,6 +325,12 @@ mod tests {
             "P1D",
             "1w",
             "1000000001s",
+            ".",
+            ".s",
+            "+.s",
+            "1.2.3s",
+            "1s.",
+            "3h-5m",
         ] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?}");
         }
