@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+use rustix::termios::{tcgetattr, LocalModes, SpecialCodeIndex};
 use support::{path_str, Sandbox};
 
 const OLD: &str = "CW-SECRET-terminal-old-0000";
@@ -41,6 +42,37 @@ struct OnTerminal {
     output: mpsc::Receiver<Vec<u8>>,
     seen: Vec<u8>,
     tty: std::path::PathBuf,
+    before: Modes,
+}
+
+/// The settings a prompt may change: the local modes (ECHO, ISIG, ICANON...) and the
+/// special characters (VEOL...).
+#[derive(Debug, PartialEq)]
+struct Modes {
+    local: LocalModes,
+    special: Vec<u8>,
+}
+
+fn modes_of(tty: &Path) -> Modes {
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(tty)
+        .expect("open the terminal's other end");
+    let modes = tcgetattr(&tty).expect("tcgetattr");
+    Modes {
+        local: modes.local_modes,
+        special: [
+            SpecialCodeIndex::VINTR,
+            SpecialCodeIndex::VEOF,
+            SpecialCodeIndex::VEOL,
+            SpecialCodeIndex::VEOL2,
+        ]
+        .into_iter()
+        .map(|i| modes.special_codes[i])
+        .collect(),
+    }
 }
 
 impl OnTerminal {
@@ -48,6 +80,8 @@ impl OnTerminal {
         let pair = native_pty_system()
             .openpty(PtySize::default())
             .expect("open a pseudo-terminal");
+        let tty = pair.master.tty_name().expect("the terminal's name");
+        let before = modes_of(&tty);
         let mut cmd = CommandBuilder::new(support::bin());
         cmd.env_clear();
         cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
@@ -60,7 +94,6 @@ impl OnTerminal {
             .slave
             .spawn_command(cmd)
             .expect("spawn on the terminal");
-        let tty = pair.master.tty_name().expect("the terminal's name");
         // Only the child holds the terminal's other end now, so its exit ends the output.
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().expect("terminal reader");
@@ -82,6 +115,7 @@ impl OnTerminal {
             output,
             seen: Vec::new(),
             tty,
+            before,
         }
     }
 
@@ -96,6 +130,13 @@ impl OnTerminal {
         }
     }
 
+    /// Ctrl-C, then Enter: a plugin that ignored the Ctrl-C gets its line ended and fails
+    /// the test instead of waiting forever; one that obeyed has ended before the Enter.
+    fn press_ctrl_c(&mut self) {
+        self.type_bytes(CTRL_C);
+        self.type_bytes(b"\n");
+    }
+
     fn type_bytes(&mut self, bytes: &[u8]) {
         self.input.write_all(bytes).expect("type");
         self.input.flush().expect("flush");
@@ -105,7 +146,7 @@ impl OnTerminal {
     /// and all the terminal showed.
     fn finish(mut self) -> Finished {
         let status = self.child.wait().expect("wait");
-        let echo = self.echo_is_on();
+        let after = self.modes();
         while let Ok(chunk) = self.output.recv() {
             self.seen.extend(chunk);
         }
@@ -114,7 +155,10 @@ impl OnTerminal {
                 Some(signal) => format!("killed by {signal}"),
                 None => format!("exit {}", status.exit_code()),
             },
-            echo,
+            echo: after.local.contains(LocalModes::ECHO),
+            restored: (after == self.before)
+                .then_some(())
+                .ok_or_else(|| format!("before {:?}, after {after:?}", self.before)),
             shown: self.shown(),
         }
     }
@@ -123,24 +167,17 @@ impl OnTerminal {
         String::from_utf8_lossy(&self.seen).into_owned()
     }
 
-    /// `stty -a`'s ECHO: whether the terminal echoes input, read from its other end.
-    fn echo_is_on(&self) -> bool {
-        let tty = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOCTTY)
-            .open(&self.tty)
-            .expect("open the terminal's other end");
-        let modes = rustix::termios::tcgetattr(&tty).expect("tcgetattr");
-        modes
-            .local_modes
-            .contains(rustix::termios::LocalModes::ECHO)
+    /// What `stty -a` shows of the terminal's line settings, read from its other end.
+    fn modes(&self) -> Modes {
+        modes_of(&self.tty)
     }
 }
 
 struct Finished {
     status: String,
     echo: bool,
+    /// Every setting is as it was before the plugin started.
+    restored: Result<(), String>,
     shown: String,
 }
 
@@ -157,9 +194,15 @@ fn ctrl_c_at_the_hidden_token_prompt_gives_echo_back_and_exits_130() {
     t.wait_for("New token: ");
     // Half a token typed, then Ctrl-C.
     t.type_bytes(b"CW-SECRET-half");
-    t.type_bytes(CTRL_C);
+    t.press_ctrl_c();
     let f = t.finish();
     assert!(f.echo, "ECHO is off after the plugin ended: {}", f.shown);
+    assert_eq!(
+        f.restored,
+        Ok(()),
+        "the terminal's settings changed: {}",
+        f.shown
+    );
     assert_eq!(f.status, "exit 130", "the terminal showed: {}", f.shown);
     assert!(
         !f.shown.contains("CW-SECRET-half"),
@@ -187,9 +230,15 @@ fn ctrl_c_at_the_confirmation_gives_echo_back_and_exits_130() {
     t.wait_for("New token: ");
     t.type_bytes(format!("{NEW}\n").as_bytes());
     t.wait_for("[y/N] ");
-    t.type_bytes(CTRL_C);
+    t.press_ctrl_c();
     let f = t.finish();
     assert!(f.echo, "ECHO is off after the plugin ended: {}", f.shown);
+    assert_eq!(
+        f.restored,
+        Ok(()),
+        "the terminal's settings changed: {}",
+        f.shown
+    );
     assert_eq!(f.status, "exit 130", "the terminal showed: {}", f.shown);
     assert!(
         !f.shown.contains(NEW),
@@ -214,6 +263,12 @@ fn the_answer_is_echoed_and_the_token_is_not() {
     t.type_bytes(b"y\n");
     let f = t.finish();
     assert!(f.echo, "ECHO is off after the plugin ended: {}", f.shown);
+    assert_eq!(
+        f.restored,
+        Ok(()),
+        "the terminal's settings changed: {}",
+        f.shown
+    );
     assert_eq!(f.status, "exit 0", "the terminal showed: {}", f.shown);
     assert!(
         f.shown.contains("[y/N] y"),
@@ -244,6 +299,12 @@ fn an_answer_other_than_yes_writes_nothing() {
     t.type_bytes(b"n\n");
     let f = t.finish();
     assert!(f.echo, "ECHO is off after the plugin ended: {}", f.shown);
+    assert_eq!(
+        f.restored,
+        Ok(()),
+        "the terminal's settings changed: {}",
+        f.shown
+    );
     assert_eq!(f.status, "exit 1", "the terminal showed: {}", f.shown);
     assert!(
         f.shown.contains("[y/N] n"),
