@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
 use crate::secret::{Token, COREWEAVE_PREFIX};
-use crate::token::terminal::{self, Answer};
+use crate::token::terminal::{self, Answer, Echo};
 
 /// Where the Console creates API access tokens.
 pub const CONSOLE_TOKENS_URL: &str = "https://console.coreweave.com/tokens";
@@ -248,7 +248,7 @@ fn prompt() -> Result<String, SourceError> {
         "Create a new API access token at {CONSOLE_TOKENS_URL} (\"Create Token\", choose a name and\n\
          an expiration), copy its Token Secret, and paste it here. Input is not echoed."
     );
-    match terminal::read_line("New token: ", false).map_err(SourceError::Terminal)? {
+    match terminal::read_line("New token: ", Echo::Hidden).map_err(SourceError::Terminal)? {
         Answer::Line(token) => Ok(token),
         Answer::Interrupted => Err(SourceError::Interrupted),
     }
@@ -256,7 +256,9 @@ fn prompt() -> Result<String, SourceError> {
 
 /// Ask for a yes on the terminal before writing; the answer is echoed as typed.
 pub fn confirm(question: &str) -> Result<(), SourceError> {
-    match terminal::read_line(&format!("{question} [y/N] "), true).map_err(SourceError::Terminal)? {
+    match terminal::read_line(&format!("{question} [y/N] "), Echo::Shown)
+        .map_err(SourceError::Terminal)?
+    {
         Answer::Line(a) if matches!(a.trim(), "y" | "Y" | "yes" | "YES" | "Yes") => Ok(()),
         Answer::Line(_) => Err(SourceError::NotConfirmed),
         Answer::Interrupted => Err(SourceError::Interrupted),

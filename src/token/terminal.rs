@@ -17,13 +17,21 @@ pub enum Answer {
     Interrupted,
 }
 
+/// Whether the typed line is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Echo {
+    /// A secret: nothing shown but the Enter that ends it.
+    Hidden,
+    Shown,
+}
+
 /// A line is at most this long; a token is far shorter, and a terminal line (Linux's
 /// `MAX_CANON`) holds 4095 bytes.
 const MAX_LINE: usize = 16 * 1024;
 
-/// Write `prompt` to the terminal and read one line, echoed or not.
+/// Write `prompt` to the terminal and read one line.
 #[cfg(unix)]
-pub fn read_line(prompt: &str, echo: bool) -> io::Result<Answer> {
+pub fn read_line(prompt: &str, echo: Echo) -> io::Result<Answer> {
     use rustix::termios::{
         tcgetattr, tcsetattr, LocalModes, OptionalActions, SpecialCodeIndex as Code,
     };
@@ -45,7 +53,7 @@ pub fn read_line(prompt: &str, echo: bool) -> io::Result<Answer> {
         modes.special_codes[Code::VEOL] = intr;
     }
     modes.local_modes.insert(LocalModes::ICANON);
-    if !echo {
+    if echo == Echo::Hidden {
         // The Enter that ends the hidden line is still shown, as every password prompt does.
         modes.local_modes.remove(LocalModes::ECHO);
         modes.local_modes.insert(LocalModes::ECHONL);
@@ -127,9 +135,9 @@ impl Drop for Restore {
 /// Windows: the console's own line reading (rpassword turns its echo off); Ctrl-C there is
 /// the console's business.
 #[cfg(not(unix))]
-pub fn read_line(prompt: &str, echo: bool) -> io::Result<Answer> {
+pub fn read_line(prompt: &str, echo: Echo) -> io::Result<Answer> {
     use std::io::{BufRead, Read, Write};
-    if !echo {
+    if echo == Echo::Hidden {
         return rpassword::prompt_password(prompt).map(Answer::Line);
     }
     let mut err = io::stderr();

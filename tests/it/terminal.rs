@@ -322,3 +322,28 @@ fn an_answer_other_than_yes_writes_nothing() {
         "the kubeconfig changed"
     );
 }
+
+#[test]
+fn ctrl_d_at_the_hidden_token_prompt_is_no_token_and_gives_the_terminal_back() {
+    let sb = Sandbox::new();
+    let config = kubeconfig(&sb);
+    let before = std::fs::read(&config).expect("read");
+    let mut t = rotate_on_terminal(&sb, &config);
+    t.wait_for("New token: ");
+    t.type_bytes(b"\x04");
+    let f = t.finish();
+    assert!(f.echo, "ECHO is off after the plugin ended: {}", f.shown);
+    assert_eq!(
+        f.restored,
+        Ok(()),
+        "the terminal's settings changed: {}",
+        f.shown
+    );
+    assert_eq!(f.status, "exit 1", "the terminal showed: {}", f.shown);
+    assert!(f.shown.contains("is empty"), "{}", f.shown);
+    assert_eq!(
+        std::fs::read(&config).expect("read"),
+        before,
+        "the kubeconfig changed"
+    );
+}
