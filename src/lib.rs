@@ -72,6 +72,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
 pub fn exit_status(result: anyhow::Result<u8>) -> u8 {
     match result {
         Ok(status) => status,
+        Err(e) if interrupted_at_prompt(&e) => {
+            eprintln!("error: {e:#}");
+            130
+        }
         Err(e) => {
             // `{:#}` prints the cause chain on one line: "cannot read kubeconfig x: Permission denied".
             // Each layer masks what it quotes; this last pass through the one masking
@@ -82,6 +86,16 @@ pub fn exit_status(result: anyhow::Result<u8>) -> u8 {
             1
         }
     }
+}
+
+/// Ctrl-C at a prompt: 130, the status a shell gives a program that Ctrl-C stopped.
+fn interrupted_at_prompt(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<token::source::SourceError>(),
+            Some(token::source::SourceError::Interrupted)
+        )
+    })
 }
 
 /// `kubectl-coreweave v0.1.0 (commit 1a2b3c4d5e6f, x86_64-unknown-linux-gnu)`

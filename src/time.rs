@@ -1,126 +1,73 @@
-//! The few time formats the API side reads and writes, parsed by hand so no date crate is
-//! pulled in for three small grammars: RFC 3339 timestamps (`expireTime`, the kubeconfig
-//! token extension), HTTP dates (`Retry-After`) and Go durations (`COREWEAVE_HTTP_TIMEOUT`,
-//! whose syntax CoreWeave's own tools use, and `--request-timeout`).
-//!
-//! Everything works in whole Unix seconds (fractions are validated, then dropped): expiry
-//! is shown in days and retry waits are capped at seconds, so nothing needs more.
+//! The time formats the plugin reads and writes, all through `jiff`: RFC 3339 timestamps
+//! (`expireTime`, the kubeconfig token extension, backup names), HTTP dates (`Retry-After`),
+//! Go durations (`COREWEAVE_HTTP_TIMEOUT`, `--request-timeout`, `--duration`) and spans in
+//! words for expiry messages. What is here on top of jiff is the narrowing to what those
+//! formats allow (jiff's parsers accept more) and whole Unix seconds at the interface:
+//! expiry is shown in days and retry waits are capped at seconds, so nothing needs more.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-/// Seconds since the Unix epoch, now. Before 1970 (a broken clock) counts as 0.
+use jiff::fmt::friendly::{Designator, FractionalUnit, Spacing, SpanPrinter};
+use jiff::{RoundMode, SignedDuration, Span, SpanRound, Timestamp, Unit};
+
+/// Seconds since the Unix epoch, now.
 pub fn unix_now() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(_) => 0,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`), valid for every year this code meets.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
-/// `digits` ASCII digits at the start of `s`, as a number, and the rest.
-fn take_digits(s: &str, digits: usize) -> Option<(u32, &str)> {
-    let head = s.get(..digits)?;
-    if !head.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((head.parse().ok()?, &s[digits..]))
-}
-
-fn expect(s: &str, c: char) -> Option<&str> {
-    s.strip_prefix(c)
-}
-
-/// Seconds since the epoch of a calendar date and time of day, checking every range.
-fn to_unix(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32) -> Option<i64> {
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    // 60 is a leap second; it is read as the last second of the minute.
-    if h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let secs = i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s.min(59));
-    Some(days_from_civil(year, month, day) * 86_400 + secs)
+    Timestamp::now().as_second()
 }
 
 /// An RFC 3339 timestamp (`2025-06-01T12:00:00Z`, `2025-06-01T14:00:00.5+02:00`) as Unix
 /// seconds. `T`/`t` and `Z`/`z` in either case, as the RFC allows; anything else
 /// (a missing offset, a date alone, out-of-range fields) is `None`.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    let (year, s) = take_digits(text, 4)?;
-    let (month, s) = take_digits(expect(s, '-')?, 2)?;
-    let (day, s) = take_digits(expect(s, '-')?, 2)?;
-    let s = s.strip_prefix(['T', 't'])?;
-    let (h, s) = take_digits(s, 2)?;
-    let (m, s) = take_digits(expect(s, ':')?, 2)?;
-    let (sec, mut s) = take_digits(expect(s, ':')?, 2)?;
-    if let Some(frac) = s.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        s = &frac[digits..];
+    // jiff reads the wider Temporal/ISO 8601 syntax (a space for `T`, `+0200`, a bracketed
+    // zone...); RFC 3339's fixed shape is checked here and jiff checks the calendar.
+    const SHAPE: &[u8; 19] = b"dddd-dd-ddTdd:dd:dd";
+    let b = text.as_bytes();
+    let shaped = b.len() >= SHAPE.len()
+        && b.iter().zip(SHAPE).all(|(&c, &want)| match want {
+            b'd' => c.is_ascii_digit(),
+            b'T' => matches!(c, b'T' | b't'),
+            _ => c == want,
+        });
+    if !shaped {
+        return None;
     }
-    let offset = match s {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match s.chars().next()? {
-                '+' => 1,
-                '-' => -1,
-                _ => return None,
-            };
-            let (oh, rest) = take_digits(&s[1..], 2)?;
-            let (om, rest) = take_digits(expect(rest, ':')?, 2)?;
-            if !rest.is_empty() || oh > 23 || om > 59 {
+    // A fraction of any length is valid RFC 3339 (jiff takes at most 9 digits); only whole
+    // seconds are kept, so it is checked and dropped.
+    let rest = &text[19..];
+    let rest = match rest.strip_prefix('.') {
+        Some(frac) => {
+            let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+            if n == 0 {
                 return None;
             }
-            sign * (i64::from(oh) * 3600 + i64::from(om) * 60)
+            &frac[n..]
         }
+        None => rest,
     };
-    Some(to_unix(i64::from(year), month, day, h, m, sec)? - offset)
+    let offset_ok = match rest.as_bytes() {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit())
+                && (h1 - b'0') * 10 + (h2 - b'0') <= 23
+                && *m1 <= b'5'
+        }
+        _ => false,
+    };
+    if !offset_ok {
+        return None;
+    }
+    let ts: Timestamp = format!("{}{rest}", &text[..19]).parse().ok()?;
+    Some(ts.as_second())
 }
 
-/// An RFC 3339 UTC timestamp of Unix seconds: `2025-06-01T12:00:00Z`.
+/// An RFC 3339 UTC timestamp of Unix seconds: `2025-06-01T12:00:00Z`. Times beyond jiff's
+/// range (years -9999 to 9999) are clamped to it.
 pub fn format_rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let secs = unix.clamp(Timestamp::MIN.as_second() + 1, Timestamp::MAX.as_second());
+    Timestamp::from_second(secs)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_string()
 }
 
 /// An HTTP date in the IMF-fixdate form every current server sends
@@ -128,28 +75,22 @@ pub fn format_rfc3339(unix: i64) -> String {
 /// forms are `None`: for `Retry-After` the caller then falls back to its own backoff.
 pub fn parse_http_date(text: &str) -> Option<i64> {
     let s = text.trim();
-    let (weekday, s) = s.split_once(", ")?;
-    if !["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&weekday) {
+    // jiff reads RFC 2822, which also takes numeric and other zones; HTTP says GMT.
+    if !s.ends_with(" GMT") {
         return None;
     }
-    let (day, s) = take_digits(s, 2)?;
-    let s = expect(s, ' ')?;
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| s.starts_with(m))? as u32 + 1;
-    let (year, s) = take_digits(expect(&s[3..], ' ')?, 4)?;
-    let (h, s) = take_digits(expect(s, ' ')?, 2)?;
-    let (m, s) = take_digits(expect(s, ':')?, 2)?;
-    let (sec, s) = take_digits(expect(s, ':')?, 2)?;
-    if s != " GMT" {
-        return None;
-    }
-    to_unix(i64::from(year), month, day, h, m, sec)
+    let ts = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(s)
+        .ok()?;
+    Some(ts.as_second())
 }
 
-/// A Go duration (`10s`, `1m30s`, `500ms`, `1.5h`; units ns, us, µs, ms, s, m, h) or a
-/// plain number of seconds (`10`, `2.5`). Zero, negative and empty are refused: a timeout
+/// Go's duration units (`time.ParseDuration`): jiff's friendly format also takes `d`,
+/// `week`, `hours`, spaces and commas, which Go and kubectl refuse.
+const GO_UNITS: [&str; 8] = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"];
+
+/// A Go duration (`10s`, `1m30s`, `500ms`, `1.5h`, `.5s`; units ns, us, µs, ms, s, m, h) or
+/// a plain number of seconds (`10`, `2.5`). Zero, negative and empty are refused: a timeout
 /// of nothing is a mistake, not "no timeout".
 pub fn parse_go_duration(text: &str) -> Result<Duration, &'static str> {
     let s = text.trim();
@@ -160,96 +101,104 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, &'static str> {
         return Err("negative");
     }
     let s = s.strip_prefix('+').unwrap_or(s);
-    let total = if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        number(s)? * 1e9
+    let is_number = |c: char| c.is_ascii_digit() || c == '.';
+    let seconds;
+    let mut rest = if s.chars().all(is_number) {
+        seconds = format!("{s}s");
+        seconds.as_str()
     } else {
-        let mut rest = s;
-        let mut total = 0f64;
-        while !rest.is_empty() {
-            let n = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .ok_or("a number without a unit")?;
-            let value = number(&rest[..n])?;
-            let unit_len = rest[n..]
-                .find(|c: char| c.is_ascii_digit() || c == '.')
-                .unwrap_or(rest.len() - n);
-            let nanos_per = match &rest[n..n + unit_len] {
-                "ns" => 1.0,
-                "us" | "µs" | "μs" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                "m" => 60e9,
-                "h" => 3600e9,
-                _ => return Err("unknown unit (use ns, us, ms, s, m or h)"),
-            };
-            total += value * nanos_per;
-            rest = &rest[n + unit_len..];
-        }
-        total
+        s
     };
-    if !total.is_finite() || total > 1e18 {
+    // Go takes units in any order and a fraction on any of them (`1.5h30m`), which jiff's
+    // friendly format does not; so each `<number><unit>` is read by jiff on its own.
+    let mut total = SignedDuration::ZERO;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c| !is_number(c))
+            .ok_or("a number without a unit")?;
+        let end = rest[n..].find(is_number).map_or(rest.len(), |u| n + u);
+        let (number, unit) = (&rest[..n], &rest[n..end]);
+        if !GO_UNITS.contains(&unit) {
+            return Err("unknown unit (use ns, us, ms, s, m or h)");
+        }
+        total = total
+            .checked_add(go_segment(number, unit)?)
+            .ok_or("too large")?;
+        rest = &rest[end..];
+    }
+    // Go's limit is about 292 years; the plugin's waits are far below 31.
+    if total > SignedDuration::from_secs(1_000_000_000) {
         return Err("too large");
     }
-    let d = Duration::from_nanos(total.round() as u64);
+    let d = Duration::try_from(total).map_err(|_| "negative")?;
     if d.is_zero() {
         return Err("zero");
     }
     Ok(d)
 }
 
-fn number(s: &str) -> Result<f64, &'static str> {
-    if s.is_empty() || s == "." || s.matches('.').count() > 1 {
+/// One `<number><unit>` of a Go duration as jiff reads it. Go also writes `.5s` and `5.s`,
+/// and any number of decimals (jiff takes nine, a nanosecond's worth of an hour is finer).
+fn go_segment(number: &str, unit: &str) -> Result<SignedDuration, &'static str> {
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && frac.is_empty()) || frac.contains('.') {
         return Err("not a number");
     }
-    s.parse::<f64>().map_err(|_| "not a number")
-}
-
-/// A duration as Go prints it, short: `300ms`, `10s`, `1m30s`, `1.5s`.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        return if ms > 0 || d.is_zero() {
-            format!("{ms}ms")
-        } else {
-            format!("{}µs", d.as_micros())
-        };
-    }
-    if !ms.is_multiple_of(1000) {
-        let secs = d.as_secs_f64();
-        return format!("{}s", (secs * 1000.0).round() / 1000.0);
-    }
-    let secs = d.as_secs();
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 || (h > 0 && s > 0) {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
-}
-
-/// A span of seconds in words for expiry messages: `3 days`, `1 day`, `5 hours`,
-/// `1 hour`, `12 minutes`, `less than a minute`.
-pub fn humanize_secs(secs: i64) -> String {
-    let secs = secs.unsigned_abs();
-    let plural = |n: u64, unit: &str| {
-        if n == 1 {
-            format!("1 {unit}")
-        } else {
-            format!("{n} {unit}s")
-        }
+    let whole = if whole.is_empty() { "0" } else { whole };
+    let frac = &frac[..frac.len().min(9)];
+    // Go also spells micro with the Greek letter mu; jiff only with the micro sign.
+    let unit = unit.replace('μ', "µ");
+    let text = if frac.is_empty() {
+        format!("{whole}{unit}")
+    } else {
+        format!("{whole}.{frac}{unit}")
     };
-    match secs {
-        s if s >= 86_400 => plural(s / 86_400, "day"),
-        s if s >= 3600 => plural(s / 3600, "hour"),
-        s if s >= 60 => plural(s / 60, "minute"),
-        _ => "less than a minute".into(),
+    jiff::fmt::friendly::SpanParser::new()
+        .parse_duration(&text)
+        .map_err(|_| "not a number")
+}
+
+/// A duration, short, in a form `parse_go_duration` and Go read back: `300ms`, `10s`,
+/// `1m30s`, `1.5s`, `1h1s`.
+pub fn format_duration(d: Duration) -> String {
+    let d = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
+    let printer = SpanPrinter::new()
+        .designator(Designator::Compact)
+        .spacing(Spacing::None);
+    if d >= SignedDuration::from_secs(1) {
+        printer
+            .fractional(Some(FractionalUnit::Second))
+            .duration_to_string(&d)
+    } else {
+        printer.duration_to_string(&d)
     }
+}
+
+/// A span of seconds in words for expiry messages, truncated to its largest unit:
+/// `3 days`, `1 day`, `5 hours`, `1 hour`, `12 minutes`, `less than a minute`.
+pub fn humanize_secs(secs: i64) -> String {
+    let secs = secs.saturating_abs();
+    let largest = match secs {
+        s if s >= 86_400 => Unit::Day,
+        s if s >= 3600 => Unit::Hour,
+        s if s >= 60 => Unit::Minute,
+        _ => return "less than a minute".into(),
+    };
+    let span = Span::try_from(SignedDuration::from_secs(secs))
+        .and_then(|span| {
+            span.round(
+                SpanRound::new()
+                    .largest(largest)
+                    .smallest(largest)
+                    .mode(RoundMode::Trunc)
+                    .days_are_24_hours(),
+            )
+        })
+        .unwrap_or_default();
+    SpanPrinter::new()
+        .designator(Designator::Verbose)
+        .spacing(Spacing::BetweenUnitsAndDesignators)
+        .span_to_string(&span)
 }
 
 #[cfg(test)]
@@ -314,6 +263,8 @@ mod tests {
             assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t), "{t}");
         }
         assert_eq!(format_rfc3339(1_748_779_200), "2025-06-01T12:00:00Z");
+        // Backup names are made from any clock value; beyond jiff's range they clamp.
+        assert_eq!(format_rfc3339(i64::MAX), "9999-12-30T22:00:00Z");
     }
 
     #[test]
@@ -327,6 +278,9 @@ mod tests {
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
         assert_eq!(parse_http_date("Sun, 31 Nov 1994 08:49:37 GMT"), None);
         assert_eq!(parse_http_date("120"), None);
+        // The weekday must be the date's.
+        assert_eq!(parse_http_date("Mon, 06 Nov 1994 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 +0000"), None);
     }
 
     #[test]
@@ -349,16 +303,59 @@ mod tests {
         }
     }
 
+    /// Go's spellings, and what jiff's friendly format would take but Go and kubectl do not.
     #[test]
-    fn durations_print_like_go() {
+    fn go_duration_syntax_only() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_go_duration("1h30m"), Ok(ms(5_400_000)));
+        assert_eq!(parse_go_duration("+5s"), Ok(ms(5_000)));
+        assert_eq!(parse_go_duration("250μs"), Ok(Duration::from_micros(250)));
+        assert_eq!(
+            parse_go_duration("1h2m3s4ms5us6ns"),
+            Ok(Duration::new(3723, 4_005_006))
+        );
+        for bad in [
+            "1d",
+            "2 hours",
+            "1h 30m",
+            "1h, 30m",
+            "1hour",
+            "5s ago",
+            "01:00:00",
+            "P1D",
+            "1w",
+            "1000000001s",
+            ".",
+            ".s",
+            "+.s",
+            "1.2.3s",
+            "1s.",
+            "3h-5m",
+        ] {
+            assert!(parse_go_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn durations_print_short_and_read_back() {
         let ms = Duration::from_millis;
         assert_eq!(format_duration(ms(300)), "300ms");
         assert_eq!(format_duration(ms(10_000)), "10s");
         assert_eq!(format_duration(ms(90_000)), "1m30s");
         assert_eq!(format_duration(ms(3_600_000)), "1h");
-        assert_eq!(format_duration(ms(3_601_000)), "1h0m1s");
+        // Go prints 1h0m1s; both read back the same.
+        assert_eq!(format_duration(ms(3_601_000)), "1h1s");
         assert_eq!(format_duration(ms(1_500)), "1.5s");
         assert_eq!(format_duration(Duration::from_micros(250)), "250µs");
+        for d in [
+            ms(1),
+            ms(1_500),
+            ms(90_250),
+            ms(3_601_000),
+            Duration::from_nanos(1_234),
+        ] {
+            assert_eq!(parse_go_duration(&format_duration(d)), Ok(d), "{d:?}");
+        }
     }
 
     #[test]

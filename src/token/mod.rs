@@ -5,4 +5,5 @@ pub mod diff;
 pub mod rotate;
 pub mod show;
 pub mod source;
+pub mod terminal;
 pub mod verify;

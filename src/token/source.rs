@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
 use crate::secret::{Token, COREWEAVE_PREFIX, MIN_SECRET_CHARS, SECRET_ALPHABET};
+use crate::token::terminal::{self, Answer, Echo};
 
 /// Where the Console creates API access tokens.
 pub const CONSOLE_TOKENS_URL: &str = "https://console.coreweave.com/tokens";
@@ -81,6 +82,9 @@ pub enum SourceError {
     Unchanged { origin: String },
     #[error("not confirmed; nothing was written")]
     NotConfirmed,
+    /// Ctrl-C at a prompt: the program ends with 130, as a shell reports a Ctrl-C.
+    #[error("interrupted; nothing was written")]
+    Interrupted,
 }
 
 impl Source {
@@ -288,17 +292,20 @@ fn prompt() -> Result<String, SourceError> {
         "Create a new API access token at {CONSOLE_TOKENS_URL} (\"Create Token\", choose a name and\n\
          an expiration), copy its Token Secret, and paste it here. Input is not echoed."
     );
-    rpassword::prompt_password("New token: ").map_err(SourceError::Terminal)
+    match terminal::read_line("New token: ", Echo::Hidden).map_err(SourceError::Terminal)? {
+        Answer::Line(token) => Ok(token),
+        Answer::Interrupted => Err(SourceError::Interrupted),
+    }
 }
 
-/// Ask for a yes on the terminal before writing.
+/// Ask for a yes on the terminal before writing; the answer is echoed as typed.
 pub fn confirm(question: &str) -> Result<(), SourceError> {
-    let answer = rpassword::prompt_password(format!("{question} [y/N] "));
-    // The answer is not secret, but the same terminal reader keeps this portable.
-    match answer {
-        Ok(a) if matches!(a.trim(), "y" | "Y" | "yes" | "YES" | "Yes") => Ok(()),
-        Ok(_) => Err(SourceError::NotConfirmed),
-        Err(e) => Err(SourceError::Terminal(e)),
+    match terminal::read_line(&format!("{question} [y/N] "), Echo::Shown)
+        .map_err(SourceError::Terminal)?
+    {
+        Answer::Line(a) if matches!(a.trim(), "y" | "Y" | "yes" | "YES" | "Yes") => Ok(()),
+        Answer::Line(_) => Err(SourceError::NotConfirmed),
+        Answer::Interrupted => Err(SourceError::Interrupted),
     }
 }
 

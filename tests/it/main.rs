@@ -16,3 +16,5 @@ mod rotate_verify;
 mod secrets;
 mod show;
 mod show_check;
+#[cfg(unix)]
+mod terminal;
