@@ -142,6 +142,10 @@ pub struct RotateArgs {
     /// that will use it accepts it: a SelfSubjectReview, as `kubectl auth whoami`), none
     #[arg(long, value_enum, default_value_t = Verify::Api, value_name = "HOW")]
     pub verify: Verify,
+    /// Total time for all of --verify's checks together (CoreWeave's whoami for both
+    /// tokens, every cluster), whatever the request timeout and retries add up to
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub verify_timeout: String,
     /// When the new token expires, as chosen in the Console: an RFC 3339 time or a duration
     /// from now (1h, 8h, 30d, 90d, 365d); recorded on each rotated user entry as the
     /// `coreweave.com/token` extension, so `token show` can warn before it expires

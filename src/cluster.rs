@@ -47,17 +47,20 @@ use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::config::AuthInfo;
 use kube::{Client, Config};
 use serde::{Deserialize, Deserializer};
 
+use crate::coreweave::error::redact;
+use crate::coreweave::Deadline;
 use crate::kubeconfig::{base_dir, Kubeconfig};
 use crate::secret::Token;
 
 /// How many reviews are in flight at once.
 pub const MAX_CONCURRENT: usize = 8;
+/// Largest answer read from a cluster, as for the CoreWeave API: a review is a few hundred
+/// bytes, and an endless answer must not take the memory of the machine.
+pub const MAX_BODY: usize = crate::coreweave::client::MAX_BODY;
 
 /// Where the certificate authority that verifies a cluster's certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,9 +154,16 @@ pub enum ClusterError {
     /// or invalid CA, unsupported proxy, …): nothing was sent.
     #[error("context {context:?}: {detail}")]
     Config { context: String, detail: String },
-    /// An answer that is neither a review nor a rejection (404, 500, not JSON, …).
+    /// An answer that is neither a review nor a rejection (404, 500, not JSON, a review
+    /// without a user, a redirect, …).
     #[error("cluster {server}: {detail}")]
     Unexpected { server: String, detail: String },
+    /// The total time limit of the checks ran out before this cluster answered.
+    #[error(
+        "cluster {server}: stopped waiting, the checks' total time limit ({}, --verify-timeout) ran out",
+        seconds(limit)
+    )]
+    Deadline { server: String, limit: Duration },
 }
 
 fn suffix(message: &str) -> String {
@@ -240,12 +250,35 @@ pub fn cluster_targets(
                 path.display()
             )));
         }
+        // kubectl sends no credentials to an `http://` server; neither does the check.
+        if server
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        {
+            return Err(config_err(format!(
+                "cluster {cluster_name:?} (in {}): server {} is not TLS: cannot be verified \
+                 without exposing the token (--verify api skips the cluster check)",
+                path.display(),
+                redact(&server, &[])
+            )));
+        }
         let ca = match (
             fields.certificate_authority_data.filter(|d| !d.is_empty()),
             fields.certificate_authority.filter(|f| !f.is_empty()),
         ) {
-            // client-go: the data wins over the file when both are set.
-            (Some(data), _) => CaSource::Data(data),
+            // client-go's validation refuses both together ("certificate-authority-data
+            // and certificate-authority are both specified"), so kubectl cannot use the
+            // context: neither can the check.
+            (Some(_), Some(file)) => {
+                return Err(config_err(format!(
+                    "cluster {cluster_name:?} (in {}): certificate-authority-data and \
+                     certificate-authority ({}) are both set, which kubectl refuses as an \
+                     error in configuration; remove one of them",
+                    path.display(),
+                    base_dir(path).join(file).display()
+                )))
+            }
+            (Some(data), None) => CaSource::Data(data),
             (None, Some(file)) => CaSource::File(base_dir(path).join(file)),
             (None, None) => CaSource::System,
         };
@@ -341,6 +374,17 @@ where
 /// gets at most `timeout` (connection, TLS and answer together). Returns one outcome per
 /// target, in the targets' order. Never prints; never puts the token in an error.
 pub fn verify(targets: &[ClusterTarget], token: &Token, timeout: Duration) -> Vec<ReviewOutcome> {
+    verify_until(targets, token, timeout, Deadline::after(Duration::MAX))
+}
+
+/// [`verify`], all of it over by `deadline`: a target without an answer by then gets
+/// [`ClusterError::Deadline`].
+pub fn verify_until(
+    targets: &[ClusterTarget],
+    token: &Token,
+    timeout: Duration,
+    deadline: Deadline,
+) -> Vec<ReviewOutcome> {
     let outcome = |t: &ClusterTarget, result| ReviewOutcome {
         context: t.context.clone(),
         result,
@@ -398,19 +442,23 @@ pub fn verify(targets: &[ClusterTarget], token: &Token, timeout: Duration) -> Ve
                 });
                 next += 1;
             }
-            if let Some(Ok((i, result))) = set.join_next().await {
-                results[i] = Some(result);
+            match tokio::time::timeout_at(deadline.at.into(), set.join_next()).await {
+                Ok(Some(Ok((i, result)))) => results[i] = Some(result),
+                Ok(_) => {}
+                // Dropping the set aborts the reviews still running.
+                Err(_) => break,
             }
         }
     });
+    drop(runtime);
     targets
         .iter()
         .zip(results)
         .map(|(t, r)| {
             let r = r.unwrap_or_else(|| {
-                Err(ClusterError::Unexpected {
+                Err(ClusterError::Deadline {
                     server: t.server.clone(),
-                    detail: "the check stopped without an answer (internal error)".into(),
+                    limit: deadline.limit,
                 })
             });
             outcome(t, r)
@@ -453,58 +501,178 @@ async fn review(
 ) -> Result<UserInfo, ClusterError> {
     let config = client_config(t, token, timeout)?;
     let client = Client::try_from(config).map_err(|e| classify(t, token, timeout, e))?;
-    let v1: Api<SelfSubjectReview> = Api::all(client.clone());
-    match v1
-        .create(&PostParams::default(), &SelfSubjectReview::default())
-        .await
-    {
-        Ok(review) => {
-            let info = review.status.and_then(|s| s.user_info).unwrap_or_default();
-            Ok(UserInfo {
-                username: info.username.unwrap_or_default(),
-                uid: info.uid.filter(|u| !u.is_empty()),
-                groups: info.groups.unwrap_or_default(),
-            })
+    // As `kubectl auth whoami`: clusters before 1.28 serve only v1beta1 (1.27) or
+    // v1alpha1 (1.26). A 404 comes after authentication, but the user is wanted.
+    let mut last = None;
+    for version in ["v1", "v1beta1", "v1alpha1"] {
+        let (status, location, body) = post_review(&client, version)
+            .await
+            .map_err(|e| classify(t, token, timeout, e))?;
+        match judge(t, token, status, location.as_deref(), body) {
+            Judged::NotServed(e) => last = Some(e),
+            Judged::Done(r) => return r,
         }
-        // As `kubectl auth whoami`: clusters before 1.28 serve only v1beta1 (1.27) or
-        // v1alpha1 (1.26). A 404 there comes after authentication, but the user is wanted.
-        Err(kube::Error::Api(s)) if s.code == 404 => {
-            let mut last = kube::Error::Api(s);
-            for version in ["v1beta1", "v1alpha1"] {
-                match review_older(&client, version).await {
-                    Ok(info) => return Ok(info),
-                    Err(kube::Error::Api(s)) if s.code == 404 => last = kube::Error::Api(s),
-                    Err(e) => return Err(classify(t, token, timeout, e)),
-                }
-            }
-            Err(classify(t, token, timeout, last))
-        }
-        Err(e) => Err(classify(t, token, timeout, e)),
     }
+    Err(last.unwrap_or_else(|| ClusterError::Unexpected {
+        server: t.server.clone(),
+        detail: "answered 404 to every SelfSubjectReview version".into(),
+    }))
 }
 
-/// The same review through an older API version, which k8s-openapi no longer models.
-async fn review_older(client: &Client, version: &str) -> Result<UserInfo, kube::Error> {
-    let resource = ApiResource {
-        group: "authentication.k8s.io".into(),
-        version: version.into(),
-        api_version: format!("authentication.k8s.io/{version}"),
-        kind: "SelfSubjectReview".into(),
-        plural: "selfsubjectreviews".into(),
+/// The body of an answer to a review, as far as it was read.
+enum Body {
+    Read(Vec<u8>),
+    /// Over [`MAX_BODY`]: reading stopped there.
+    TooLong,
+}
+
+/// POST one review, as `kubectl auth whoami` does, and read the answer's status,
+/// `Location` and at most [`MAX_BODY`] bytes of its body. Redirects are not followed.
+async fn post_review(
+    client: &Client,
+    version: &str,
+) -> Result<(u16, Option<String>, Body), kube::Error> {
+    use http_body_util::BodyExt as _;
+    let review = serde_json::json!({
+        "apiVersion": format!("authentication.k8s.io/{version}"),
+        "kind": "SelfSubjectReview",
+        "metadata": {},
+    });
+    let request = http::Request::post(format!(
+        "/apis/authentication.k8s.io/{version}/selfsubjectreviews"
+    ))
+    .header(http::header::CONTENT_TYPE, "application/json")
+    .header(http::header::ACCEPT, "application/json")
+    .body(kube::client::Body::from(review.to_string().into_bytes()))
+    .map_err(kube::Error::HttpError)?;
+    let response = client.send(request).await?;
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)
+        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+    let mut body = response.into_body();
+    let mut read = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if read.len() + data.len() > MAX_BODY {
+                return Ok((status, location, Body::TooLong));
+            }
+            read.extend_from_slice(&data);
+        }
+    }
+    Ok((status, location, Body::Read(read)))
+}
+
+enum Judged {
+    /// 404: this version of the review is not served; try the next.
+    NotServed(ClusterError),
+    Done(Result<UserInfo, ClusterError>),
+}
+
+/// What an answer to a review means. Only a 2xx review naming a user is an acceptance;
+/// 401/403 is a rejection whatever the body; everything else keeps its HTTP status in
+/// the message. Every text of the server goes through [`redact`].
+fn judge(
+    t: &ClusterTarget,
+    token: &Token,
+    status: u16,
+    location: Option<&str>,
+    body: Body,
+) -> Judged {
+    let secrets = [token.expose()];
+    let unexpected = |detail: String| {
+        Judged::Done(Err(ClusterError::Unexpected {
+            server: t.server.clone(),
+            detail,
+        }))
     };
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-    let review = DynamicObject::new("", &resource);
-    let answer = api.create(&PostParams::default(), &review).await?;
-    let info = &answer.data["status"]["userInfo"];
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-    Ok(UserInfo {
-        username: text(&info["username"]).unwrap_or_default(),
-        uid: text(&info["uid"]).filter(|u| !u.is_empty()),
-        groups: info["groups"]
-            .as_array()
-            .map(|a| a.iter().filter_map(text).collect())
-            .unwrap_or_default(),
-    })
+    let body = match body {
+        Body::Read(b) => b,
+        Body::TooLong => {
+            return unexpected(format!(
+                "answered {status} with a body over {MAX_BODY} bytes; stopped reading"
+            ))
+        }
+    };
+    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let text = |v: &serde_json::Value| v.as_str().map(|s| redact(s, &secrets));
+    if (200..300).contains(&status) {
+        let Some(json) = json else {
+            return unexpected(format!(
+                "answered {status} with a body that is not a SelfSubjectReview (not JSON)"
+            ));
+        };
+        let info = &json["status"]["userInfo"];
+        let Some(username) = text(&info["username"]).filter(|u| !u.is_empty()) else {
+            return unexpected(format!(
+                "answered {status} without status.userInfo.username: the cluster did not say \
+                 who the token belongs to, so it is not an acceptance"
+            ));
+        };
+        return Judged::Done(Ok(UserInfo {
+            username,
+            uid: text(&info["uid"]).filter(|u| !u.is_empty()),
+            groups: info["groups"]
+                .as_array()
+                .map(|a| a.iter().filter_map(text).collect())
+                .unwrap_or_default(),
+        }));
+    }
+    if (300..400).contains(&status) {
+        let to = location
+            .map(|l| format!(" to {}", redact(l, &secrets)))
+            .unwrap_or_default();
+        return unexpected(format!(
+            "answered {status}, a redirect{to}, which the check does not follow (kubectl \
+             would not send the token there either)"
+        ));
+    }
+    // A Kubernetes Status, when the body is one; else the body itself (an HTML page).
+    let field = |name: &str| {
+        json.as_ref()
+            .and_then(|j| text(&j[name]))
+            .filter(|s| !s.is_empty())
+    };
+    let reason = field("reason").unwrap_or_else(|| canonical_reason(status).to_string());
+    let mut message = match &json {
+        Some(_) => field("message").unwrap_or_default(),
+        None => redact(&String::from_utf8_lossy(&body), &secrets),
+    };
+    if let Some(details) = json
+        .as_ref()
+        .map(|j| &j["details"])
+        .filter(|d| d.as_object().is_some_and(|o| !o.is_empty()))
+    {
+        let details = redact(&details.to_string(), &secrets);
+        message = if message.is_empty() {
+            format!("details {details}")
+        } else {
+            format!("{message} (details {details})")
+        };
+    }
+    if message == reason {
+        message.clear();
+    }
+    match status {
+        401 | 403 => Judged::Done(Err(ClusterError::Rejected {
+            server: t.server.clone(),
+            status,
+            reason,
+            message,
+        })),
+        404 => Judged::NotServed(ClusterError::Unexpected {
+            server: t.server.clone(),
+            detail: format!(
+                "answered 404 {reason} to a SelfSubjectReview{}",
+                suffix(&message)
+            ),
+        }),
+        _ => unexpected(format!(
+            "answered {status} {reason} to a SelfSubjectReview{}",
+            suffix(&message)
+        )),
+    }
 }
 
 /// The `kube::Config` for one target, built by hand: nothing is read from the environment.
@@ -639,38 +807,8 @@ fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 /// What went wrong, from kube's error and the chain of its causes.
 fn classify(t: &ClusterTarget, token: &Token, timeout: Duration, e: kube::Error) -> ClusterError {
     let server = t.server.clone();
-    let scrub = |s: String| scrub(s, token);
+    let scrub = |s: String| redact(&s, &[token.expose()]);
     match e {
-        kube::Error::Api(status) => {
-            let reason = if status.reason.is_empty() {
-                canonical_reason(status.code).to_string()
-            } else {
-                status.reason.clone()
-            };
-            let message = shorten(&scrub(status.message.trim().to_string()));
-            let message = if message == reason {
-                String::new()
-            } else {
-                message
-            };
-            if matches!(status.code, 401 | 403) {
-                ClusterError::Rejected {
-                    server,
-                    status: status.code,
-                    reason,
-                    message,
-                }
-            } else {
-                ClusterError::Unexpected {
-                    server,
-                    detail: format!(
-                        "answered {} {reason} to a SelfSubjectReview{}",
-                        status.code,
-                        suffix(&message)
-                    ),
-                }
-            }
-        }
         kube::Error::SerdeError(err) => ClusterError::Unexpected {
             server,
             detail: scrub(format!("the answer is not a SelfSubjectReview: {err}")),
@@ -811,28 +949,7 @@ fn chain(e: &(dyn StdError + 'static)) -> String {
             stack.push(s);
         }
     }
-    shorten(&parts.join(": "))
-}
-
-/// Any occurrence of the token, replaced by its masked form.
-fn scrub(s: String, token: &Token) -> String {
-    let secret = token.expose();
-    if secret.is_empty() || !s.contains(secret) {
-        s
-    } else {
-        s.replace(secret, &token.masked())
-    }
-}
-
-/// At most 300 characters on one line: server messages can be whole HTML pages.
-fn shorten(s: &str) -> String {
-    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= 300 {
-        one_line
-    } else {
-        let cut: String = one_line.chars().take(300).collect();
-        format!("{cut}…")
-    }
+    parts.join(": ")
 }
 
 fn canonical_reason(code: u16) -> &'static str {
@@ -883,14 +1000,6 @@ mod tests {
             without_userinfo("user:pass@socks5://proxy:1080"),
             "socks5://proxy:1080"
         );
-    }
-
-    #[test]
-    fn scrub_replaces_the_token() {
-        let t = Token::new("CW-SECRET-abcdefghijklmnop1234");
-        let s = scrub(format!("bad header Bearer {}", t.expose()), &t);
-        assert!(!s.contains("abcdefghijklmnop"), "{s}");
-        assert!(s.contains("CW-SECRET-…1234"), "{s}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod client;
 pub mod error;
 
 pub use client::{
-    mint_service_account_token, whoami, ApiConfig, Minted, Principal, DEFAULT_ENDPOINT,
+    mint_service_account_token, whoami, ApiConfig, Deadline, Minted, Principal, DEFAULT_ENDPOINT,
     DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENDPOINT_ENV, MINT_PATH, TIMEOUT_ENV, WHOAMI_PATH,
 };
 pub use error::ApiError;

@@ -273,9 +273,11 @@ fn minted_token_is_written_with_its_expiry() {
     let sb = Sandbox::new();
     let k = kubeconfig(&sb);
     let api = FakeCoreweave::start();
+    let expire =
+        kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + 7200);
     api.script([Reply::json(
         200,
-        serde_json::json!({"bearerToken": NEW, "expireTime": "2099-01-02T03:04:05Z"}),
+        serde_json::json!({"bearerToken": NEW, "expireTime": expire}),
     )]);
     api.accept_token(NEW, "sa-1", "org-1");
     let oidc = sb.write("oidc", "eyJhbGciOiJSUzI1NiJ9.oidc.sig\n");
@@ -297,7 +299,7 @@ fn minted_token_is_written_with_its_expiry() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("Expires: 2099-01-02T03:04:05Z"),
+        stdout(&o).contains(&format!("Expires: {expire}")),
         "{}",
         stdout(&o)
     );
@@ -311,7 +313,7 @@ fn minted_token_is_written_with_its_expiry() {
     assert_eq!(mint.json()["durationSeconds"], 7200);
     let show = sb.run(Some(&k), &["token", "show", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
-    assert_eq!(v["expires"], "2099-01-02T03:04:05Z");
+    assert_eq!(v["expires"], expire.as_str());
     assert_eq!(v["tokenSource"], "minted");
     assert_eq!(v["token"], "CW-SECRET-…bbbb");
 }

@@ -150,6 +150,11 @@ pub struct FakeKubeOptions {
     pub review_versions: Vec<&'static str>,
     /// Answer every review with this status and body instead.
     pub canned: Option<(u16, String)>,
+    /// Headers added to every answer (a `Location` for a redirect).
+    pub headers: Vec<(String, String)>,
+    /// Answer every review `201` with a chunked body that never ends (until the client
+    /// leaves).
+    pub endless: bool,
 }
 
 impl Default for FakeKubeOptions {
@@ -158,6 +163,8 @@ impl Default for FakeKubeOptions {
             sans: vec!["127.0.0.1".into(), "localhost".into()],
             review_versions: vec!["v1"],
             canned: None,
+            headers: Vec::new(),
+            endless: false,
         }
     }
 }
@@ -183,7 +190,11 @@ struct Shared {
     users: HashMap<String, FakeUser>,
     review_versions: Vec<&'static str>,
     canned: Option<(u16, String)>,
+    headers: Vec<(String, String)>,
+    endless: bool,
     requests: Mutex<Vec<Recorded>>,
+    /// TCP connections accepted, whether or not TLS then succeeded.
+    connections: std::sync::atomic::AtomicUsize,
 }
 
 /// A running fake API server; stops when dropped.
@@ -220,7 +231,10 @@ impl FakeKube {
                 .collect(),
             review_versions: options.review_versions,
             canned: options.canned,
+            headers: options.headers,
+            endless: options.endless,
             requests: Mutex::new(Vec::new()),
+            connections: std::sync::atomic::AtomicUsize::new(0),
         });
         let stop = Arc::new(AtomicBool::new(false));
         {
@@ -231,6 +245,7 @@ impl FakeKube {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
+                    shared.connections.fetch_add(1, Ordering::SeqCst);
                     let (shared, tls) = (shared.clone(), tls.clone());
                     thread::spawn(move || serve_connection(conn, tls, &shared));
                 }
@@ -251,6 +266,11 @@ impl FakeKube {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// TCP connections accepted so far, including those whose TLS handshake failed.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// The requests that carried `token`.
@@ -287,6 +307,17 @@ fn serve_connection(conn: TcpStream, tls: Arc<rustls::ServerConfig>, shared: &Sh
             sni,
             status,
         });
+        let stream = reader.get_mut();
+        let review = req.method == "POST" && req.path.contains("/selfsubjectreviews");
+        if shared.endless && review && status == 201 {
+            // An answer that never ends: 64 KiB chunks until the client goes away.
+            let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+            let head = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n";
+            if stream.write_all(head.as_bytes()).is_ok() {
+                while stream.write_all(chunk.as_bytes()).is_ok() {}
+            }
+            break;
+        }
         let reason = match status {
             200 => "OK",
             201 => "Created",
@@ -295,11 +326,15 @@ fn serve_connection(conn: TcpStream, tls: Arc<rustls::ServerConfig>, shared: &Sh
             404 => "Not Found",
             _ => "Status",
         };
+        let extra: String = shared
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let head = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n",
             body.len()
         );
-        let stream = reader.get_mut();
         if stream.write_all(head.as_bytes()).is_err()
             || stream.write_all(body.as_bytes()).is_err()
             || stream.flush().is_err()
