@@ -641,3 +641,16 @@ fn bad_environment_values_fail_before_anything_is_sent() {
     }
     assert_eq!(fake.requests().len(), 0);
 }
+
+/// A certificate the client does not trust will not be trusted on the next try: one
+/// connection, no retry. (The fake Kubernetes API's certificate comes from a test CA.)
+#[test]
+fn certificate_errors_are_not_retried() {
+    let tls = support::fake_kube::FakeKube::start(&[]);
+    let cfg = ApiConfig::resolve(Some(&tls.url()), Some("5s")).expect("https endpoint");
+    let e = whoami(&cfg, &token()).expect_err("untrusted certificate");
+    assert_clean(&e);
+    assert!(matches!(e, ApiError::Connection { tries: 1, .. }), "{e:?}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    assert_eq!(tls.connections(), 1, "{e}");
+}

@@ -364,3 +364,48 @@ fn no_extension_no_expires_line() {
         assert!(v.get(key).is_none(), "{key} in {v}");
     }
 }
+
+// ---- what the API says is text to show, not to obey (issue 15) ----
+
+/// A principal of 900 KB with escape sequences and an echo of the token, and a Connect
+/// error that paints the terminal: both reach the user masked, escaped and cut.
+#[test]
+fn server_texts_are_masked_escaped_and_cut() {
+    let s = Setup::new();
+    let uid = format!(
+        "\u{1b}[2J\u{1b}[31mBearer {TOKEN}\r\nAPI check:   forged {}",
+        "u".repeat(900_000)
+    );
+    s.fake.accept_token(TOKEN, &uid, "org\u{7}\u{8}");
+    let o = s.show(&["--check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_no_token(&o);
+    let out = stdout(&o);
+    assert!(out.len() < 4_000, "{} bytes printed", out.len());
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("API check:")).count(),
+        1,
+        "{out}"
+    );
+
+    let s = Setup::new();
+    s.fake.script([Reply::connect_error(
+        401,
+        "unauthenticated\u{1b}[31m",
+        &format!(
+            "token {TOKEN} is bad\n\u{1b}]0;owned\u{7}error: forged {}",
+            "m".repeat(100_000)
+        ),
+    )]);
+    let o = s.show(&["--check"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_no_token(&o);
+    let all = stdout(&o) + &stderr(&o);
+    assert!(all.len() < 4_000, "{} bytes printed", all.len());
+    assert!(!all.chars().any(|c| c.is_control() && c != '\n'), "{all:?}");
+    assert!(
+        !all.lines().any(|l| l.starts_with("error: forged")),
+        "{all}"
+    );
+}
