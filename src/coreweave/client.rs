@@ -350,7 +350,8 @@ fn run(
 /// A reqwest client for one call. rustls with the ring provider (installed once per
 /// process; "already installed" is fine), no redirects (the API does not redirect, and a
 /// redirect must not carry the bearer token elsewhere), and no proxy for a loopback
-/// endpoint (a proxy cannot reach the caller's loopback; tests run there).
+/// endpoint (a proxy cannot reach the caller's loopback; tests run there). The system's
+/// roots are loaded (by the platform verifier) only for an https endpoint.
 fn http_client(cfg: &ApiConfig, url: &str) -> Result<reqwest::Client, ApiError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
@@ -358,8 +359,14 @@ fn http_client(cfg: &ApiConfig, url: &str) -> Result<reqwest::Client, ApiError> 
         .connect_timeout(cfg.timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION")));
-    if reqwest::Url::parse(url).is_ok_and(|u| is_loopback(&u)) {
+    let parsed = reqwest::Url::parse(url);
+    if parsed.as_ref().is_ok_and(is_loopback) {
         builder = builder.no_proxy();
+    }
+    // Plain http (loopback only, see `normalize_endpoint`) never does TLS, and redirects
+    // are not followed: an empty root store spares reading the system's CA bundle.
+    if parsed.as_ref().is_ok_and(|u| u.scheme() == "http") {
+        builder = builder.tls_certs_only(std::iter::empty());
     }
     builder
         .build()
