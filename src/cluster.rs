@@ -47,8 +47,15 @@ use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kube::config::AuthInfo;
-use kube::{Client, Config};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::ServerName;
 use serde::{Deserialize, Deserializer};
 
 use crate::coreweave::error::redact;
@@ -424,10 +431,6 @@ pub fn verify_until(
                 .collect()
         }
     };
-    // kube builds its rustls configs with the process default provider; this crate links
-    // only ring, so installing it explicitly only guards against a second provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-
     let mut results: Vec<Option<Result<UserInfo, ClusterError>>> =
         (0..targets.len()).map(|_| None).collect();
     runtime.block_on(async {
@@ -499,15 +502,71 @@ async fn review(
     token: &Token,
     timeout: Duration,
 ) -> Result<UserInfo, ClusterError> {
-    let config = client_config(t, token, timeout)?;
-    let client = Client::try_from(config).map_err(|e| classify(t, token, timeout, e))?;
-    // As `kubectl auth whoami`: clusters before 1.28 serve only v1beta1 (1.27) or
-    // v1alpha1 (1.26). A 404 comes after authentication, but the user is wanted.
+    let setup = setup(t, token)?;
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_connect_timeout(Some(timeout));
+    // One connector type per kind of proxy; the reviews are the same over each.
+    match &setup.proxy {
+        None => reviews(t, token, timeout, &setup, https(&setup, tcp)).await,
+        Some(Proxy::Http { uri, auth }) => {
+            let mut tunnel = Tunnel::new(uri.clone(), tcp);
+            if let Some(a) = auth {
+                tunnel = tunnel.with_auth(a.clone());
+            }
+            reviews(t, token, timeout, &setup, https(&setup, tunnel)).await
+        }
+        // As kube and client-go: the proxy's certificate is verified with the cluster
+        // entry's trust settings.
+        Some(Proxy::Https { uri, auth }) => {
+            let mut tunnel = Tunnel::new(uri.clone(), https(&setup, tcp));
+            if let Some(a) = auth {
+                tunnel = tunnel.with_auth(a.clone());
+            }
+            reviews(t, token, timeout, &setup, https(&setup, tunnel)).await
+        }
+        Some(Proxy::Socks5 { uri }) => {
+            let socks = SocksV5::new(uri.clone(), tcp);
+            reviews(t, token, timeout, &setup, https(&setup, socks)).await
+        }
+    }
+}
+
+/// TLS over `inner`, with the target's trust and server name; plain http is refused
+/// earlier ([`cluster_targets`]).
+fn https<C>(setup: &Setup, inner: C) -> HttpsConnector<C> {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(setup.tls.clone())
+        .https_only();
+    match &setup.server_name {
+        Some(name) => builder
+            .with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name.clone()))
+            .enable_http1()
+            .wrap_connector(inner),
+        None => builder.enable_http1().wrap_connector(inner),
+    }
+}
+
+/// The review, falling back from v1 as `kubectl auth whoami` does: clusters before 1.28
+/// serve only v1beta1 (1.27) or v1alpha1 (1.26). A 404 comes after authentication, but
+/// the user is wanted.
+async fn reviews<C>(
+    t: &ClusterTarget,
+    token: &Token,
+    timeout: Duration,
+    setup: &Setup,
+    connector: C,
+) -> Result<UserInfo, ClusterError>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build::<_, Full<Bytes>>(connector);
     let mut last = None;
     for version in ["v1", "v1beta1", "v1alpha1"] {
-        let (status, location, body) = post_review(&client, version)
+        let (status, location, body) = post_review(&client, setup, version)
             .await
-            .map_err(|e| classify(t, token, timeout, e))?;
+            .map_err(|e| classify(t, token, timeout, &*e))?;
         match judge(t, token, status, location.as_deref(), body) {
             Judged::NotServed(e) => last = Some(e),
             Judged::Done(r) => return r,
@@ -526,12 +585,18 @@ enum Body {
     TooLong,
 }
 
+type BoxError = Box<dyn StdError + Send + Sync>;
+
 /// POST one review, as `kubectl auth whoami` does, and read the answer's status,
 /// `Location` and at most [`MAX_BODY`] bytes of its body. Redirects are not followed.
-async fn post_review(
-    client: &Client,
+async fn post_review<C>(
+    client: &hyper_util::client::legacy::Client<C, Full<Bytes>>,
+    setup: &Setup,
     version: &str,
-) -> Result<(u16, Option<String>, Body), kube::Error> {
+) -> Result<(u16, Option<String>, Body), BoxError>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
     use http_body_util::BodyExt as _;
     let review = serde_json::json!({
         "apiVersion": format!("authentication.k8s.io/{version}"),
@@ -539,13 +604,18 @@ async fn post_review(
         "metadata": {},
     });
     let request = http::Request::post(format!(
-        "/apis/authentication.k8s.io/{version}/selfsubjectreviews"
+        "{}/apis/authentication.k8s.io/{version}/selfsubjectreviews",
+        setup.base
     ))
     .header(http::header::CONTENT_TYPE, "application/json")
     .header(http::header::ACCEPT, "application/json")
-    .body(kube::client::Body::from(review.to_string().into_bytes()))
-    .map_err(kube::Error::HttpError)?;
-    let response = client.send(request).await?;
+    .header(http::header::AUTHORIZATION, setup.authorization.clone())
+    .header(
+        http::header::USER_AGENT,
+        concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION")),
+    )
+    .body(Full::new(Bytes::from(review.to_string())))?;
+    let response = client.request(request).await?;
     let status = response.status().as_u16();
     let location = response
         .headers()
@@ -675,31 +745,51 @@ fn judge(
     }
 }
 
-/// The `kube::Config` for one target, built by hand: nothing is read from the environment.
-fn client_config(
-    t: &ClusterTarget,
-    token: &Token,
-    timeout: Duration,
-) -> Result<Config, ClusterError> {
+/// How one target is reached: the base URL, the TLS configuration (trust as the cluster
+/// entry says), the server name to verify, the proxy, and the Authorization header.
+struct Setup {
+    base: String,
+    tls: rustls::ClientConfig,
+    server_name: Option<ServerName<'static>>,
+    proxy: Option<Proxy>,
+    authorization: http::HeaderValue,
+}
+
+enum Proxy {
+    Http {
+        uri: http::Uri,
+        auth: Option<http::HeaderValue>,
+    },
+    Https {
+        uri: http::Uri,
+        auth: Option<http::HeaderValue>,
+    },
+    /// kube did not send a socks5 proxy-url's user and password; neither does the check.
+    Socks5 { uri: http::Uri },
+}
+
+/// Everything one target needs, built by hand from its entry: nothing is read from the
+/// environment. Fails with [`ClusterError::Config`] before anything is sent.
+fn setup(t: &ClusterTarget, token: &Token) -> Result<Setup, ClusterError> {
     let config_err = |detail: String| ClusterError::Config {
         context: t.context.clone(),
         detail,
     };
     let entry = || format!("cluster {:?}", t.cluster);
-    if !(t.server.starts_with("https://") || t.server.starts_with("http://")) {
-        return Err(config_err(format!(
-            "{}: server {:?} does not start with https://",
-            entry(),
-            t.server
-        )));
-    }
-    let mut config = Config::new(t.server.parse().map_err(|e| {
+    let server: http::Uri = t.server.parse().map_err(|e| {
         config_err(format!(
             "{}: server {:?} is not a URL: {e}",
             entry(),
-            t.server
+            redact(&t.server, &[])
         ))
-    })?);
+    })?;
+    if server.scheme_str() != Some("https") || server.host().is_none_or(str::is_empty) {
+        return Err(config_err(format!(
+            "{}: server {:?} is not an https:// URL with a host",
+            entry(),
+            redact(&t.server, &[])
+        )));
+    }
     let has_ca = t.ca != CaSource::System;
     if t.insecure_skip_tls_verify && has_ca {
         // client-go refuses this combination, so kubectl cannot use the context either.
@@ -709,7 +799,7 @@ fn client_config(
             entry()
         )));
     }
-    config.root_cert = match &t.ca {
+    let listed = match &t.ca {
         CaSource::Data(b64) => {
             let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             use base64::Engine as _;
@@ -726,7 +816,7 @@ fn client_config(
             })?)
         }
         CaSource::File(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
+            let pem = read_ca_file(path).map_err(|e| {
                 config_err(format!(
                     "{}: cannot read certificate-authority {}: {e}",
                     entry(),
@@ -741,52 +831,119 @@ fn client_config(
                 ))
             })?)
         }
-        // No verification: an empty root store keeps the system store out of it.
-        CaSource::System if t.insecure_skip_tls_verify => Some(Vec::new()),
         CaSource::System => None,
     };
-    config.accept_invalid_certs = t.insecure_skip_tls_verify;
-    config.tls_server_name = t.tls_server_name.clone();
-    if let Some(p) = &t.proxy_url {
-        let not_a_url = |why: String| {
-            let hint = if p.contains('@') {
-                " (a `/`, `?` or `#` in its user or password must be percent-encoded)"
-            } else {
-                ""
-            };
-            config_err(format!(
-                "{}: proxy-url {:?} is not a URL: {why}{hint}",
-                entry(),
-                without_userinfo(p)
-            ))
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> =
+        match (t.insecure_skip_tls_verify, listed) {
+            (true, _) => Arc::new(tls::NoVerification::new(provider.clone())),
+            (false, Some(certs)) => Arc::new(
+                tls::ListedOrChained::new(certs, provider.clone())
+                    .map_err(|why| config_err(format!("{}: {why}", entry())))?,
+            ),
+            // The system's roots are loaded here, for a cluster that is about to be
+            // contacted over https, and nowhere else.
+            (false, None) => Arc::new(
+                rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
+                    config_err(format!("cannot load the system's root certificates: {e}"))
+                })?,
+            ),
         };
-        let uri = config
-            .proxy_url
-            .insert(p.parse().map_err(|e| not_a_url(format!("{e}")))?);
-        // The URI parser leaves the port unchecked: with an unescaped `/` in the password,
-        // the user name would become the proxy's host (and be looked up in DNS). Go's URL
-        // parser, and so kubectl, refuse such a proxy-url; so does the check. An empty
-        // port is the scheme's default for both.
-        let port = uri
-            .authority()
-            .and_then(|a| a.as_str().rsplit('@').next())
-            .and_then(|h| h.rsplit(']').next())
-            .and_then(|h| h.rsplit_once(':'))
-            .map(|(_, port)| port);
-        if port.is_some_and(|p| !p.is_empty()) && uri.port_u16().is_none() {
-            return Err(not_a_url("invalid port".into()));
-        }
-    }
-    config.connect_timeout = Some(timeout);
-    config.read_timeout = Some(timeout);
-    config.write_timeout = Some(timeout);
-    // A check answers once: no retries on 429/503/504 that would outlast the timeout.
-    config.default_retry = false;
-    config.auth_info = AuthInfo {
-        token: Some(token.expose().to_string().into()),
-        ..AuthInfo::default()
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_err(format!("TLS setup: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    let server_name = match &t.tls_server_name {
+        Some(n) => Some(ServerName::try_from(n.clone()).map_err(|_| {
+            config_err(format!(
+                "{}: tls-server-name {:?} is not a host name",
+                entry(),
+                redact(n, &[])
+            ))
+        })?),
+        None => None,
     };
-    Ok(config)
+    let proxy = match &t.proxy_url {
+        Some(p) => Some(proxy(t, p).map_err(config_err)?),
+        None => None,
+    };
+    let mut authorization = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| config_err("the token cannot be sent in an HTTP header".into()))?;
+    authorization.set_sensitive(true);
+    Ok(Setup {
+        base: t.server.trim_end_matches('/').to_string(),
+        tls,
+        server_name,
+        proxy,
+        authorization,
+    })
+}
+
+/// A CA file, bounded: a certificate bundle is kilobytes, not the gigabytes a wrong path
+/// (a device, a log) could hold.
+fn read_ca_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    const MAX_CA_FILE: u64 = 4 << 20;
+    let file = std::fs::File::open(path).map_err(|e| crate::io_message(&e))?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_FILE + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| crate::io_message(&e))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        return Err(format!("larger than {MAX_CA_FILE} bytes"));
+    }
+    Ok(pem)
+}
+
+/// The proxy of a `proxy-url`, as client-go takes it: `http://` and `https://` (CONNECT,
+/// with `Proxy-Authorization: Basic` from the URL's user and password) or `socks5://`.
+fn proxy(t: &ClusterTarget, p: &str) -> Result<Proxy, String> {
+    let entry = format!("cluster {:?}", t.cluster);
+    let not_a_url = |why: String| {
+        let hint = if p.contains('@') {
+            " (a `/`, `?` or `#` in its user or password must be percent-encoded)"
+        } else {
+            ""
+        };
+        format!(
+            "{entry}: proxy-url {:?} is not a URL: {why}{hint}",
+            without_userinfo(p)
+        )
+    };
+    let uri: http::Uri = p.parse().map_err(|e| not_a_url(format!("{e}")))?;
+    // The URI parser leaves the port unchecked: with an unescaped `/` in the password,
+    // the user name would become the proxy's host (and be looked up in DNS). Go's URL
+    // parser, and so kubectl, refuse such a proxy-url; so does the check. An empty port
+    // is the scheme's default for both.
+    let port = uri
+        .authority()
+        .and_then(|a| a.as_str().rsplit('@').next())
+        .and_then(|h| h.rsplit(']').next())
+        .and_then(|h| h.rsplit_once(':'))
+        .map(|(_, port)| port);
+    if port.is_some_and(|p| !p.is_empty()) && uri.port_u16().is_none() {
+        return Err(not_a_url("invalid port".into()));
+    }
+    let auth = || {
+        let userinfo = uri.authority()?.as_str().rsplit_once('@')?.0;
+        let decoded = percent_encoding::percent_decode_str(userinfo).collect::<Vec<u8>>();
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode(decoded);
+        let mut v = http::HeaderValue::from_str(&format!("Basic {basic}")).ok()?;
+        v.set_sensitive(true);
+        Some(v)
+    };
+    match uri.scheme_str() {
+        Some("http") => Ok(Proxy::Http { auth: auth(), uri }),
+        Some("https") => Ok(Proxy::Https { auth: auth(), uri }),
+        Some("socks5") => Ok(Proxy::Socks5 { uri }),
+        other => Err(format!(
+            "{entry}: proxy-url scheme {:?} is not supported (use http://, https:// or socks5://)",
+            redact(other.unwrap_or(""), &[])
+        )),
+    }
 }
 
 /// The DER certificates of a PEM bundle, or why there are none.
@@ -804,43 +961,30 @@ fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-/// What went wrong, from kube's error and the chain of its causes.
-fn classify(t: &ClusterTarget, token: &Token, timeout: Duration, e: kube::Error) -> ClusterError {
+/// What went wrong, from the error and the chain of its causes.
+fn classify(
+    t: &ClusterTarget,
+    token: &Token,
+    timeout: Duration,
+    e: &(dyn StdError + 'static),
+) -> ClusterError {
     let server = t.server.clone();
-    let scrub = |s: String| redact(&s, &[token.expose()]);
-    match e {
-        kube::Error::SerdeError(err) => ClusterError::Unexpected {
+    let detail = redact(&chain(e), &[token.expose()]);
+    match cause(e) {
+        Cause::Tls => ClusterError::Tls {
             server,
-            detail: scrub(format!("the answer is not a SelfSubjectReview: {err}")),
+            detail,
+            trust: trust(t),
         },
-        kube::Error::ProxyProtocolDisabled { proxy_url, .. }
-        | kube::Error::ProxyProtocolUnsupported { proxy_url } => ClusterError::Config {
-            context: t.context.clone(),
-            detail: format!(
-                "cluster {:?}: proxy-url scheme {:?} is not supported (use http://, https:// or socks5://)",
-                t.cluster,
-                proxy_url.scheme_str().unwrap_or("")
-            ),
+        Cause::Timeout => ClusterError::Timeout { server, timeout },
+        Cause::Connect => ClusterError::Connect {
+            server,
+            detail: match &t.proxy_url {
+                Some(p) => format!("through proxy-url {}: {detail}", without_userinfo(p)),
+                None => detail,
+            },
         },
-        other => {
-            let detail = scrub(chain(&other));
-            match cause(&other) {
-                Cause::Tls => ClusterError::Tls {
-                    server,
-                    detail,
-                    trust: trust(t),
-                },
-                Cause::Timeout => ClusterError::Timeout { server, timeout },
-                Cause::Connect => ClusterError::Connect {
-                    server,
-                    detail: match &t.proxy_url {
-                        Some(p) => format!("through proxy-url {}: {detail}", without_userinfo(p)),
-                        None => detail,
-                    },
-                },
-                Cause::Other => ClusterError::Unexpected { server, detail },
-            }
-        }
+        Cause::Other => ClusterError::Unexpected { server, detail },
     }
 }
 
@@ -963,6 +1107,166 @@ fn canonical_reason(code: u16) -> &'static str {
         503 => "ServiceUnavailable",
         504 => "GatewayTimeout",
         _ => "",
+    }
+}
+
+/// The certificate verifiers of the check, for rustls.
+mod tls {
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
+
+    /// Verifies against a cluster entry's certificate authority as kubectl (Go) does: a
+    /// chain to one of the listed certificates, checked by webpki; or, as Go trusts a leaf
+    /// that is itself in the root pool, a server certificate byte-equal to a listed one
+    /// (a self-signed certificate, CA or not, that rustls refuses as `CaUsedAsEndEntity`
+    /// or `UnknownIssuer`), whose host name and validity period are still checked.
+    #[derive(Debug)]
+    pub struct ListedOrChained {
+        chained: Arc<WebPkiServerVerifier>,
+        listed: Vec<CertificateDer<'static>>,
+    }
+
+    impl ListedOrChained {
+        pub fn new(certs: Vec<Vec<u8>>, provider: Arc<CryptoProvider>) -> Result<Self, String> {
+            let listed: Vec<CertificateDer<'static>> =
+                certs.into_iter().map(CertificateDer::from).collect();
+            let mut roots = rustls::RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(listed.iter().cloned());
+            if added == 0 {
+                return Err("no certificate of its certificate authority can be used".into());
+            }
+            let chained = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| format!("its certificate authority cannot be used: {e}"))?;
+            Ok(ListedOrChained { chained, listed })
+        }
+    }
+
+    impl ServerCertVerifier for ListedOrChained {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp_response: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            let chained = self.chained.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            );
+            let listed = self
+                .listed
+                .iter()
+                .any(|c| c.as_ref() == end_entity.as_ref());
+            if chained.is_ok() || !listed {
+                return chained;
+            }
+            let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_name(&parsed, server_name)?;
+            within_validity(end_entity, now)?;
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.chained.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.chained.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.chained.supported_verify_schemes()
+        }
+    }
+
+    fn within_validity(cert: &CertificateDer<'_>, now: UnixTime) -> Result<(), Error> {
+        let bad = || Error::InvalidCertificate(CertificateError::BadEncoding);
+        let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).map_err(|_| bad())?;
+        let now = i64::try_from(now.as_secs()).map_err(|_| bad())?;
+        let validity = parsed.validity();
+        if now < validity.not_before.timestamp() {
+            return Err(Error::InvalidCertificate(CertificateError::NotValidYet));
+        }
+        if now > validity.not_after.timestamp() {
+            return Err(Error::InvalidCertificate(CertificateError::Expired));
+        }
+        Ok(())
+    }
+
+    /// `insecure-skip-tls-verify: true`: any certificate, as kubectl; the handshake's
+    /// signatures are still checked (they prove the peer holds the certificate's key).
+    #[derive(Debug)]
+    pub struct NoVerification(Arc<CryptoProvider>);
+
+    impl NoVerification {
+        pub fn new(provider: Arc<CryptoProvider>) -> NoVerification {
+            NoVerification(provider)
+        }
+    }
+
+    impl ServerCertVerifier for NoVerification {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
     }
 }
 

@@ -1212,3 +1212,127 @@ fn a_plain_http_server_is_refused_before_sending() {
         assert!(e.to_string().contains("is not TLS"), "{e}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// A server certificate that is itself the certificate authority (issue 10)
+// ---------------------------------------------------------------------------------------
+
+/// kubectl (Go) trusts a server whose certificate is one of those in
+/// certificate-authority(-data), self-signed, CA or not; so does the check. The host name
+/// and the validity period are still checked (by both), and any other certificate is
+/// verified strictly.
+#[test]
+fn a_server_certificate_listed_as_the_ca_is_accepted_like_kubectl() {
+    use support::fake_kube::SelfSigned;
+    let sb = Sandbox::new();
+    let cases = [
+        (
+            "ca-true",
+            SelfSigned {
+                is_ca: true,
+                expired: false,
+            },
+            None,
+            true,
+        ),
+        (
+            "ca-false",
+            SelfSigned {
+                is_ca: false,
+                expired: false,
+            },
+            None,
+            true,
+        ),
+        (
+            "expired",
+            SelfSigned {
+                is_ca: true,
+                expired: true,
+            },
+            None,
+            false,
+        ),
+        (
+            "other-name",
+            SelfSigned {
+                is_ca: false,
+                expired: false,
+            },
+            Some("only.other.example"),
+            false,
+        ),
+    ];
+    for (name, how, only_name, accepted) in cases {
+        let mut options = FakeKubeOptions {
+            self_signed: Some(how),
+            ..FakeKubeOptions::default()
+        };
+        if let Some(n) = only_name {
+            options.sans = vec![n.to_string()];
+        }
+        let fake = alice_fake_with(options);
+        for trust in ["data", "file"] {
+            let file = format!("{name}-{trust}.yaml");
+            let rel = format!("{name}.pem");
+            let spec = match trust {
+                "data" => ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+                _ => ClusterSpec::new(
+                    "c",
+                    fake.url(),
+                    Trust::File {
+                        rel: &rel,
+                        pem: &fake.ca.pem,
+                    },
+                ),
+            };
+            let k = single(&sb, &file, spec, ALICE);
+            let (kubectl_ok, kubectl_user, stderr) = kubectl_whoami(&sb, &k);
+            assert_eq!(kubectl_ok, accepted, "{name}/{trust}: kubectl: {stderr}");
+            let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+            if accepted {
+                assert_eq!(
+                    Some(ok(&out[0]).username.clone()),
+                    kubectl_user,
+                    "{name}/{trust}"
+                );
+            } else {
+                assert!(
+                    matches!(err(&out[0]), ClusterError::Tls { .. }),
+                    "{name}/{trust}: {:?}",
+                    out[0]
+                );
+            }
+        }
+    }
+    // Another self-signed certificate than the one listed is refused by both.
+    let fake = alice_fake_with(FakeKubeOptions {
+        self_signed: Some(SelfSigned {
+            is_ca: true,
+            expired: false,
+        }),
+        ..FakeKubeOptions::default()
+    });
+    let stranger = alice_fake_with(FakeKubeOptions {
+        self_signed: Some(SelfSigned {
+            is_ca: true,
+            expired: false,
+        }),
+        ..FakeKubeOptions::default()
+    });
+    let k = single(
+        &sb,
+        "stranger.yaml",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&stranger.ca.pem)),
+        ALICE,
+    );
+    let (kubectl_ok, _, _) = kubectl_whoami(&sb, &k);
+    assert!(!kubectl_ok);
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert!(
+        matches!(err(&out[0]), ClusterError::Tls { .. }),
+        "{:?}",
+        out[0]
+    );
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+}

@@ -87,6 +87,51 @@ impl TestCa {
     }
 }
 
+/// A self-signed server certificate for `sans`, as its own "CA" (its PEM), and its key.
+fn self_signed(
+    sans: &[&str],
+    how: SelfSigned,
+) -> (TestCa, Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "fake-kube self-signed");
+    params.subject_alt_names = sans
+        .iter()
+        .map(|s| match s.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName((*s).try_into().expect("dns name")),
+        })
+        .collect();
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    if how.is_ca {
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+    } else {
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    }
+    if how.expired {
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    }
+    let key = KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-sign");
+    let der = cert.der().clone();
+    let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    (
+        TestCa {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        },
+        vec![der],
+        private,
+    )
+}
+
 pub fn base64_encode(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
@@ -155,6 +200,18 @@ pub struct FakeKubeOptions {
     /// Answer every review `201` with a chunked body that never ends (until the client
     /// leaves).
     pub endless: bool,
+    /// Serve a self-signed certificate instead of one issued by a CA; `ca` then holds that
+    /// certificate itself (so `Trust::Data(&fake.ca.pem)` lists the server's own).
+    pub self_signed: Option<SelfSigned>,
+}
+
+/// How a self-signed server certificate is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelfSigned {
+    /// Basic constraints CA:TRUE (and keyCertSign), as kubeadm-style self-signed CAs.
+    pub is_ca: bool,
+    /// Valid only in 2000.
+    pub expired: bool,
 }
 
 impl Default for FakeKubeOptions {
@@ -165,6 +222,7 @@ impl Default for FakeKubeOptions {
             canned: None,
             headers: Vec::new(),
             endless: false,
+            self_signed: None,
         }
     }
 }
@@ -212,9 +270,15 @@ impl FakeKube {
     }
 
     pub fn start_with(users: &[(&str, FakeUser)], options: FakeKubeOptions) -> FakeKube {
-        let ca = TestCa::new("fake-kube test CA");
         let sans: Vec<&str> = options.sans.iter().map(String::as_str).collect();
-        let (chain, key) = ca.issue(&sans);
+        let (ca, chain, key) = match options.self_signed {
+            None => {
+                let ca = TestCa::new("fake-kube test CA");
+                let (chain, key) = ca.issue(&sans);
+                (ca, chain, key)
+            }
+            Some(how) => self_signed(&sans, how),
+        };
         let tls = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .expect("protocol versions")
