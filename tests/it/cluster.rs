@@ -1179,7 +1179,7 @@ fn ca_data_with_a_ca_file_is_refused_like_kubectl() {
         let (kubectl_ok, _, stderr) = kubectl_whoami(&sb, &k);
         assert!(!kubectl_ok, "kubectl accepted it: {stderr}");
         assert!(stderr.contains("both specified"), "{stderr}");
-        let kc = Kubeconfig::load(&[k.clone()], true).unwrap();
+        let kc = Kubeconfig::load(std::slice::from_ref(&k), true).unwrap();
         let e = cluster::cluster_targets(&kc, &["ctx".to_string()]).expect_err(name);
         assert!(matches!(e, ClusterError::Config { .. }), "{e:?}");
         let shown = e.to_string();

@@ -630,6 +630,8 @@ fn verify_timeout_bounds_all_the_checks() {
 
 /// Runs `cmd` to the end and returns its output and its peak resident memory in bytes.
 #[cfg(unix)]
+// The child is reaped by wait4, which std's `wait` cannot replace.
+#[allow(clippy::zombie_processes)]
 fn output_and_peak_memory(mut cmd: std::process::Command) -> (Output, u64) {
     use std::io::Read as _;
     use std::os::unix::process::ExitStatusExt as _;
