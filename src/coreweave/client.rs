@@ -563,7 +563,8 @@ fn is_permanent(e: &(dyn std::error::Error + 'static)) -> bool {
             return true;
         }
         let text = e.to_string();
-        if text.contains("invalid peer certificate") || text.contains("unsupported proxy") {
+        // reqwest's words for a proxy (HTTPS_PROXY) whose scheme it cannot use.
+        if text.contains("invalid peer certificate") || text.contains("unsupported scheme") {
             return true;
         }
         if let Some(inner) = e

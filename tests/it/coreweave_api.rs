@@ -654,3 +654,31 @@ fn certificate_errors_are_not_retried() {
     assert!(e.to_string().contains("certificate"), "{e}");
     assert_eq!(tls.connections(), 1, "{e}");
 }
+
+/// A proxy in the environment that the client cannot use (a scheme it does not speak)
+/// fails at once: retrying cannot change the environment.
+#[test]
+fn an_unusable_proxy_is_not_retried() {
+    let sb = Sandbox::new();
+    let k = sb.write(
+        "config",
+        kubeconfig(Some("c"), &[("c", "k", "u")], &[("u", TOKEN)]),
+    );
+    let o = sb
+        .cmd(Some(path_str(&k)))
+        .env("HTTPS_PROXY", "socks5://127.0.0.1:9")
+        .args([
+            "token",
+            "show",
+            "--check",
+            // A reserved name (RFC 6761): never resolved, the proxy fails first.
+            "--api-endpoint",
+            "https://api.example.test",
+        ])
+        .output()
+        .expect("run plugin");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("unsupported scheme socks5"), "{err}");
+    assert!(!err.contains("gave up after"), "retried: {err}");
+}
