@@ -475,8 +475,8 @@ pub fn verify_until(
         .collect()
 }
 
-/// kube puts the token in an `Authorization` header and panics if it is not a valid
-/// header value; refuse such a token before anything is built.
+/// A token that cannot be a bearer (empty, or not printable ASCII) is refused for every
+/// target at once, with one clear reason, before anything is built.
 fn header_problem(token: &Token) -> Option<&'static str> {
     let t = token.expose();
     if t.is_empty() {
@@ -770,7 +770,8 @@ enum Proxy {
         uri: http::Uri,
         auth: Option<http::HeaderValue>,
     },
-    /// kube did not send a socks5 proxy-url's user and password; neither does the check.
+    /// A socks5 proxy-url's user and password are not sent (kube never did; see the
+    /// module doc).
     Socks5 { uri: http::Uri },
 }
 
@@ -1074,17 +1075,14 @@ fn cause(e: &(dyn StdError + 'static)) -> Cause {
     found
 }
 
-/// The error and its causes on one line: kube's and hyper's wrappers (`ServiceError:`,
-/// `client error (Connect)`) and repeated texts dropped.
+/// The error and its causes on one line: hyper-util's wrappers (`client error
+/// (Connect)`) and repeated texts dropped.
 fn chain(e: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut stack: Vec<&(dyn StdError + 'static)> = vec![e];
     while let Some(e) = stack.pop() {
         let full = e.to_string();
-        let text = ["ServiceError: ", "HyperError: "]
-            .iter()
-            .find_map(|p| full.strip_prefix(p))
-            .unwrap_or(&full);
+        let text = full.as_str();
         let wrapper = text.starts_with("client error (") && text.ends_with(')');
         if !text.is_empty() && !wrapper && !parts.iter().any(|p| p.contains(text)) {
             parts.push(text.to_string());
