@@ -460,14 +460,22 @@ pub fn verify_until(
         }
     });
     drop(runtime);
+    let ran_out = std::time::Instant::now() >= deadline.at;
     targets
         .iter()
         .zip(results)
         .map(|(t, r)| {
             let r = r.unwrap_or_else(|| {
-                Err(ClusterError::Deadline {
-                    server: t.server.clone(),
-                    limit: deadline.limit,
+                Err(match ran_out {
+                    true => ClusterError::Deadline {
+                        server: t.server.clone(),
+                        limit: deadline.limit,
+                    },
+                    // A review task that panicked.
+                    false => ClusterError::Unexpected {
+                        server: t.server.clone(),
+                        detail: "the check stopped without an answer (internal error)".into(),
+                    },
                 })
             });
             outcome(t, r)
