@@ -1,52 +1,20 @@
 //! The cluster check: proving that a Kubernetes cluster accepts a token before
-//! `token rotate` writes it, by sending the request `kubectl auth whoami` sends (a
-//! `SelfSubjectReview`, `authentication.k8s.io/v1`, falling back to v1beta1 and v1alpha1
-//! on 404) with that token.
+//! `token rotate` writes it, by sending what `kubectl auth whoami` sends (a
+//! `SelfSubjectReview`, v1, then v1beta1 and v1alpha1 on 404) with that token.
 //!
-//! What it owns:
-//! - [`cluster_targets`]: for each context, what the check needs of its cluster entry
-//!   (server, certificate authority, `insecure-skip-tls-verify`, `tls-server-name`,
-//!   `proxy-url`), read from the kubeconfig file that defines the entry, with relative
-//!   `certificate-authority` paths resolved against that file's folder (client-go's rule).
-//!   A context kubectl would not send a token to, or not use at all, is refused here,
-//!   before any token is sent anywhere: an `http://` server (kubectl sends no credentials
-//!   over cleartext), `certificate-authority-data` together with `certificate-authority`.
-//! - [`verify`] / [`verify_until`]: one review per target, concurrently (at most
-//!   [`MAX_CONCURRENT`] at a time) on a current-thread tokio runtime built for the call,
-//!   each bounded by the timeout and all by the deadline; the answer is the user the
-//!   cluster says the token belongs to, or a [`ClusterError`] that says why not: rejected
-//!   (401/403), TLS, connection, timeout, deadline, bad cluster entry, or an unexpected
-//!   answer (which keeps its HTTP status).
+//! - [`cluster_targets`]: what the check needs of each context's cluster entry, re-read
+//!   from the file that defines it (relative CA paths against its folder, as client-go).
+//!   A context kubectl would not send the token to (`http://` server) or would refuse
+//!   (CA data with a CA file, insecure with a CA) is refused here, before anything is sent.
+//! - [`verify_until`]: the reviews, concurrently, each within the timeout and all within
+//!   the deadline, over hyper-util and hyper-rustls built by hand from the target (no
+//!   environment, so only `proxy-url` is honoured, not `HTTPS_PROXY`). Trust is a rustls
+//!   verifier per target ([`tls`]: the listed CAs with Go's listed-leaf rule, none, or the
+//!   system's roots, loaded only for a target about to be contacted). Only a 2xx naming
+//!   the user is an acceptance; answers are read to [`MAX_BODY`]; redirects not followed.
 //!
-//! The transport is hyper-util's client over hyper-rustls, built by hand from the
-//! [`ClusterTarget`]: nothing is read from the environment or a kubeconfig, so unlike
-//! kubectl, `HTTPS_PROXY`/`NO_PROXY` are not honoured; only a cluster's `proxy-url` is.
-//! Trust is a rustls verifier per target: the listed CA certificates (with Go's rule that
-//! a server certificate byte-equal to a listed one is trusted, its name and validity
-//! still checked: `tls::ListedOrChained`), none (`insecure-skip-tls-verify`), or the
-//! system's roots through the platform verifier, which on Linux honours
-//! `SSL_CERT_FILE`/`SSL_CERT_DIR` as Go does and is built only for a target about to be
-//! contacted. Redirects are never followed; answers are read to [`MAX_BODY`] at most; a
-//! 2xx counts only when it names the user. Deciding what to do with an outcome (refuse
-//! to rotate, ask) is the caller's.
-//!
-//! Why the cluster fields are read here and not in `kubeconfig::model`: the loader's model
-//! is the hot path of `token show --raw`, which must not pay for parsing and keeping
-//! fields it never uses. Only a rotation that asks for the cluster check pays for a second,
-//! narrow parse (the `clusters` list) of the files whose clusters it needs, from the exact
-//! text the loader read (`LoadedFile::text`), so both parses see the same bytes.
-//!
-//! Proxies: a cluster's `proxy-url` is honoured for `http://` and `https://` (a CONNECT
-//! tunnel, as client-go) and `socks5://`; any other scheme is a [`ClusterError::Config`]
-//! and nothing is sent. The `user:password@` of an `http(s)://` proxy-url is sent as
-//! `Proxy-Authorization: Basic`; that of a `socks5://` one is not sent, so a SOCKS5 proxy
-//! that requires authentication refuses the check where kubectl would log in. An
-//! `https://` proxy's certificate is verified with the cluster entry's trust settings
-//! (CA, `insecure-skip-tls-verify`, `tls-server-name`), as kube and client-go do.
-//!
-//! No error carries the token: every text of a server or of an error cause goes through
-//! [`redact`] (the token and any `CW-SECRET-…` masked, control characters escaped, the
-//! length capped). Nor a proxy's user or password: a proxy-url is shown without them.
+//! It never prints or writes, and sends only the token it is given. Every server text and
+//! error cause goes through [`redact`]; a proxy-url is shown without its user and password.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -1123,7 +1091,7 @@ fn canonical_reason(code: u16) -> &'static str {
 }
 
 /// The certificate verifiers of the check, for rustls.
-mod tls {
+pub mod tls {
     use std::sync::Arc;
 
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};

@@ -97,7 +97,7 @@ pub fn run(
             how,
             api: &args.api,
             force: args.force,
-            verify_timeout: &args.verify_timeout,
+            verify_timeout: args.verify_timeout,
         })?,
     };
     print_proof(&proof, out)?;

@@ -30,8 +30,8 @@ pub struct Request<'a> {
     pub how: Verify,
     pub api: &'a ApiArgs,
     pub force: bool,
-    /// `--verify-timeout`: a duration for all the checks together.
-    pub verify_timeout: &'a str,
+    /// `--verify-timeout`: for all the checks together.
+    pub verify_timeout: std::time::Duration,
 }
 
 /// `--verify none` never gets here.
@@ -49,8 +49,6 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
     if how == Verify::None {
         return Ok(Proof::default());
     }
-    let limit = crate::time::parse_go_duration(verify_timeout)
-        .map_err(|e| anyhow!("--verify-timeout {verify_timeout:?}: {e}"))?;
     let mut cfg = ApiConfig::resolve(api.api_endpoint.as_deref(), api.request_timeout.as_deref())?;
     // Refuse what cannot be checked before a token is sent anywhere.
     let targets = if how == Verify::Cluster && !contexts.is_empty() {
@@ -59,7 +57,7 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
     } else {
         Vec::new()
     };
-    let deadline = Deadline::after(limit);
+    let deadline = Deadline::after(verify_timeout);
     cfg.deadline = Some(deadline);
     let new_p = coreweave::whoami(&cfg, new).map_err(|e| {
         if e.is_rejection() {

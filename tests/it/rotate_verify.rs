@@ -572,6 +572,15 @@ fn verify_timeout_bounds_all_the_checks() {
     let k = kubeconfig(&sb);
     let before = std::fs::read(&k).expect("read");
     let api = FakeCoreweave::start();
+    let o = rotate(&sb, &k, &api.url(), &["--verify-timeout", "soon"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("'--verify-timeout <DURATION>'"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(api.requests().is_empty());
+    let api = FakeCoreweave::start();
     api.script([Reply::principal("user-1", "org-1").after(std::time::Duration::from_secs(120))]);
     let o = rotate(
         &sb,
