@@ -221,6 +221,10 @@ pub struct RotateArgs {
     /// that will use it accepts it: a SelfSubjectReview, as `kubectl auth whoami`), none
     #[arg(long, value_enum, default_value_t = Verify::Api, value_name = "HOW")]
     pub verify: Verify,
+    /// Total time for all of --verify's checks together (CoreWeave's whoami for both
+    /// tokens, every cluster), whatever the request timeout and retries add up to
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = verify_timeout)]
+    pub verify_timeout: std::time::Duration,
     /// When the new token expires, as chosen in the Console: an RFC 3339 time or a duration
     /// from now (1h, 8h, 30d, 90d, 365d); recorded on each rotated user entry as the
     /// `coreweave.com/token` extension, so `token show` can warn before it expires
@@ -278,6 +282,12 @@ pub struct ApiArgs {
     /// [default: $COREWEAVE_HTTP_TIMEOUT, else 10s]
     #[arg(long, value_name = "DURATION")]
     pub request_timeout: Option<String>,
+}
+
+/// `--verify-timeout`, checked when the command line is read, before a token is asked for.
+fn verify_timeout(value: &str) -> Result<std::time::Duration, String> {
+    crate::time::parse_go_duration(value)
+        .map_err(|e| format!("{e}; use a duration such as 30s, 2m or 1m30s"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

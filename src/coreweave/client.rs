@@ -15,7 +15,7 @@
 //! what proves the server did nothing (a refused connection, a 429 with `Retry-After`).
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -53,15 +53,45 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Most time spent waiting between tries of one call, all waits together.
 pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(20);
 /// Largest answer body read; the documented answers are a few hundred bytes.
-const MAX_BODY: usize = 1 << 20;
+pub const MAX_BODY: usize = 1 << 20;
+/// Longest minted bearer token accepted: CoreWeave's tokens are well under 1 KiB, and a
+/// longer one is not a token the API meant to give.
+pub const MAX_MINTED_TOKEN: usize = 1024;
+/// How far past the requested duration a minted token's `expireTime` may lie (clock skew
+/// between us and the server, rounding up): 5 minutes plus a tenth of the duration.
+pub const MINT_EXPIRY_SLACK: Duration = Duration::from_secs(300);
 
 /// How the API is reached: base URL (no trailing slash), the timeout of each HTTP try,
-/// and how many times a failed try may be repeated.
+/// how many times a failed try may be repeated, and the moment by which the whole call
+/// must be over whatever its tries and waits add up to (`token rotate --verify-timeout`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
     pub endpoint: String,
     pub timeout: Duration,
     pub max_retries: u32,
+    pub deadline: Option<Deadline>,
+}
+
+/// A total time limit shared by several calls: when it is reached the call in flight is
+/// dropped and fails with [`ApiError::Deadline`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    pub at: Instant,
+    /// The limit as the user gave it, for messages.
+    pub limit: Duration,
+}
+
+impl Deadline {
+    /// `limit` from now; a limit too large for the clock is a century.
+    pub fn after(limit: Duration) -> Deadline {
+        let now = Instant::now();
+        Deadline {
+            at: now
+                .checked_add(limit)
+                .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400)),
+            limit,
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -70,6 +100,7 @@ impl Default for ApiConfig {
             endpoint: DEFAULT_ENDPOINT.into(),
             timeout: DEFAULT_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
+            deadline: None,
         }
     }
 }
@@ -119,11 +150,14 @@ impl ApiConfig {
             endpoint,
             timeout,
             max_retries: DEFAULT_MAX_RETRIES,
+            deadline: None,
         })
     }
 }
 
-/// Who the API says a token belongs to (`GET /v1beta1/auth/whoami`). Nothing secret.
+/// Who the API says a token belongs to (`GET /v1beta1/auth/whoami`). The public fields
+/// are the server's texts made fit to print ([`redact`]: masked, escaped, cut); two
+/// principals are compared with [`Principal::same_as`], on the whole texts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Principal {
@@ -131,6 +165,26 @@ pub struct Principal {
     pub org_uid: String,
     pub groups: Vec<String>,
     pub console_actions: Vec<String>,
+    #[serde(skip)]
+    identity: Identity,
+}
+
+impl Principal {
+    /// Same principal in the same org, compared as the server wrote them (the printable
+    /// forms are cut, so two long uids could print alike).
+    pub fn same_as(&self, other: &Principal) -> bool {
+        self.identity == other.identity
+    }
+}
+
+/// uid and orgUid as the server sent them; never shown.
+#[derive(Clone, PartialEq, Eq)]
+struct Identity(String, String);
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Identity(..)")
+    }
 }
 
 /// A service-account token from the OIDC exchange. `Debug` shows the token masked.
@@ -152,7 +206,7 @@ pub fn whoami(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
             .bearer_auth(token.expose())
             .header("Accept", "application/json")
     })?;
-    parse_principal(&body, &url)
+    parse_principal(&body, &url, &secrets)
 }
 
 /// `POST <path>` (normally [`MINT_PATH`]) in the Connect protocol's JSON form: trade an
@@ -209,7 +263,51 @@ pub fn mint_service_account_token(
             .header("Connect-Timeout-Ms", timeout_ms.as_str())
             .body(payload.clone())
     })?;
-    parse_minted(&body, &url, &secrets)
+    let minted = parse_minted(&body, &url, &secrets)?;
+    check_minted(&minted, duration, &url)?;
+    Ok(minted)
+}
+
+/// A minted token is refused, before anything uses it, when it cannot be what was asked
+/// for: longer than any CoreWeave token, not sendable as a header, already expired, or
+/// living far longer than the requested duration.
+fn check_minted(m: &Minted, duration: Duration, url: &str) -> Result<(), ApiError> {
+    let unexpected = |what: String| {
+        Err(ApiError::Unexpected {
+            url: url.into(),
+            what,
+        })
+    };
+    let token = m.token.expose();
+    if token.len() > MAX_MINTED_TOKEN {
+        return unexpected(format!(
+            "a bearerToken of {} bytes; a CoreWeave token is well under {MAX_MINTED_TOKEN}",
+            token.len()
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return unexpected("a bearerToken with spaces or control characters".into());
+    }
+    // parse_minted checked that it parses.
+    let expires = parse_rfc3339(&m.expire_time).unwrap_or(i64::MIN);
+    let now = unix_now();
+    if expires <= now {
+        return unexpected(format!(
+            "the minted token's expireTime {} is already past",
+            m.expire_time
+        ));
+    }
+    let slack = MINT_EXPIRY_SLACK + duration / 10;
+    let latest =
+        now.saturating_add(i64::try_from((duration + slack).as_secs()).unwrap_or(i64::MAX));
+    if expires > latest {
+        return unexpected(format!(
+            "the minted token's expireTime {} is far beyond the requested --duration {}",
+            m.expire_time,
+            format_duration(duration)
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a failed try may be repeated without risk of doing the work twice.
@@ -233,15 +331,27 @@ fn run(
         .enable_all()
         .build()
         .map_err(|e| ApiError::Client(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(with_retries(cfg, url, idempotency, secrets, || {
-        build(&client)
-    }))
+    rt.block_on(async {
+        let call = with_retries(cfg, url, idempotency, secrets, || build(&client));
+        match cfg.deadline {
+            None => call.await,
+            Some(d) => tokio::time::timeout_at(d.at.into(), call)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ApiError::Deadline {
+                        url: url.into(),
+                        limit: format_duration(d.limit),
+                    })
+                }),
+        }
+    })
 }
 
 /// A reqwest client for one call. rustls with the ring provider (installed once per
 /// process; "already installed" is fine), no redirects (the API does not redirect, and a
 /// redirect must not carry the bearer token elsewhere), and no proxy for a loopback
-/// endpoint (a proxy cannot reach the caller's loopback; tests run there).
+/// endpoint (a proxy cannot reach the caller's loopback; tests run there). The system's
+/// roots are loaded (by the platform verifier) only for an https endpoint.
 fn http_client(cfg: &ApiConfig, url: &str) -> Result<reqwest::Client, ApiError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
@@ -249,8 +359,14 @@ fn http_client(cfg: &ApiConfig, url: &str) -> Result<reqwest::Client, ApiError> 
         .connect_timeout(cfg.timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION")));
-    if reqwest::Url::parse(url).is_ok_and(|u| is_loopback(&u)) {
+    let parsed = reqwest::Url::parse(url);
+    if parsed.as_ref().is_ok_and(is_loopback) {
         builder = builder.no_proxy();
+    }
+    // Plain http (loopback only, see `normalize_endpoint`) never does TLS, and redirects
+    // are not followed: an empty root store spares reading the system's CA bundle.
+    if parsed.as_ref().is_ok_and(|u| u.scheme() == "http") {
+        builder = builder.tls_certs_only(std::iter::empty());
     }
     builder
         .build()
@@ -327,7 +443,8 @@ async fn with_retries(
         match next {
             Next::Fail(e) => return Err(e),
             Next::Retry(wait, e) => {
-                if tries > cfg.max_retries || waited + wait > MAX_TOTAL_WAIT {
+                let past_deadline = cfg.deadline.is_some_and(|d| Instant::now() + wait >= d.at);
+                if tries > cfg.max_retries || waited + wait > MAX_TOTAL_WAIT || past_deadline {
                     return Err(e);
                 }
                 waited += wait;
@@ -422,6 +539,11 @@ fn judge_transport(
             tries,
         }
     };
+    // A certificate the server presents, or a proxy we cannot use, will be the same on
+    // the next try.
+    if is_permanent(e) {
+        return Next::Fail(error);
+    }
     // A failed connect sent nothing; anything later may have reached the server.
     let retry = idempotency == Idempotency::Idempotent || (e.is_connect() && !e.is_timeout());
     if retry {
@@ -429,6 +551,33 @@ fn judge_transport(
     } else {
         Next::Fail(error)
     }
+}
+
+/// A transport failure that no retry can mend: TLS (the certificate, the name, the
+/// protocol) or a proxy setting. `io::Error` hides what it wraps from `source()`, so the
+/// walk looks inside it too.
+fn is_permanent(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut stack: Vec<&(dyn std::error::Error + 'static)> = vec![e];
+    while let Some(e) = stack.pop() {
+        if e.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        let text = e.to_string();
+        // reqwest's words for a proxy (HTTPS_PROXY) whose scheme it cannot use.
+        if text.contains("invalid peer certificate") || text.contains("unsupported scheme") {
+            return true;
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            stack.push(inner);
+        }
+        if let Some(s) = e.source() {
+            stack.push(s);
+        }
+    }
+    false
 }
 
 /// The deepest error in a chain: "Connection refused (os error 111)" rather than
@@ -488,7 +637,7 @@ fn code_for_status(status: u16) -> Option<&'static str> {
     })
 }
 
-fn parse_principal(body: &[u8], url: &str) -> Result<Principal, ApiError> {
+fn parse_principal(body: &[u8], url: &str, secrets: &[&str]) -> Result<Principal, ApiError> {
     let unexpected = |what: &str| ApiError::Unexpected {
         url: url.into(),
         what: what.into(),
@@ -510,7 +659,7 @@ fn parse_principal(body: &[u8], url: &str) -> Result<Principal, ApiError> {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_string))
+                .map(|i| i.as_str().map(|i| redact(i, secrets)))
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| unexpected(&format!("principal.{name} is not a list of strings"))),
             Some(_) => Err(unexpected(&format!(
@@ -518,11 +667,13 @@ fn parse_principal(body: &[u8], url: &str) -> Result<Principal, ApiError> {
             ))),
         }
     };
+    let (uid, org_uid) = (text("uid")?, text("orgUid")?);
     Ok(Principal {
-        uid: text("uid")?,
-        org_uid: text("orgUid")?,
+        uid: redact(&uid, secrets),
+        org_uid: redact(&org_uid, secrets),
         groups: list("groups")?,
         console_actions: list("consoleActions")?,
+        identity: Identity(uid, org_uid),
     })
 }
 
@@ -762,6 +913,7 @@ mod tests {
         let p = parse_principal(
             br#"{"principal":{"uid":"u1","orgUid":"o1","groups":["g"],"extra":1}}"#,
             "u",
+            &[],
         )
         .unwrap();
         assert_eq!(p.uid, "u1");
@@ -778,7 +930,7 @@ mod tests {
                 "principal.groups is not a list of strings",
             ),
         ] {
-            let e = parse_principal(body, "https://x/whoami").unwrap_err();
+            let e = parse_principal(body, "https://x/whoami", &[]).unwrap_err();
             assert_eq!(
                 e.to_string(),
                 format!("unexpected answer from https://x/whoami ({what})")

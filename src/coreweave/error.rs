@@ -88,6 +88,11 @@ pub enum ApiError {
         cause: String,
         tries: u32,
     },
+    /// The total time limit of the checks ran out before this call was over.
+    #[error(
+        "{url}: stopped waiting, the checks' total time limit ({limit}, --verify-timeout) ran out"
+    )]
+    Deadline { url: String, limit: String },
     /// A 2xx answer that is not what the API documents.
     #[error("unexpected answer from {url} ({what})")]
     Unexpected { url: String, what: String },
@@ -144,11 +149,14 @@ fn tries_note(tries: u32) -> String {
     }
 }
 
-/// A server's text made fit for an error message: one line, at most
-/// [`MAX_MESSAGE_CHARS`] characters, every secret of the request (`secrets`) and every
-/// `CW-SECRET-…` masked as [`Token::masked`] masks it.
+/// The one gate for text a server chose (a Connect `code` or `message`, a Kubernetes
+/// Status `reason`/`message`/`details`, a whoami uid, an HTML error page), before it goes
+/// into anything shown: every secret of the request (`secrets`: the bearer just sent) and
+/// every `CW-SECRET-…` masked as [`Token::masked`] masks it, control characters escaped
+/// (a server must not recolour the terminal or forge a line), at most
+/// [`MAX_MESSAGE_CHARS`] characters kept.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut s = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut s = text.trim().to_string();
     for secret in secrets {
         // Shorter fragments are as likely to be ordinary words as secrets.
         if secret.chars().count() >= 8 {
@@ -156,10 +164,12 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
         }
     }
     s = crate::secret::mask_coreweave_tokens(&s);
+    let s = crate::secret::escape_controls(&s);
     if s.chars().count() > MAX_MESSAGE_CHARS {
-        s = s.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
+        s.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…"
+    } else {
+        s.into_owned()
     }
-    s
 }
 
 #[cfg(test)]
@@ -182,7 +192,9 @@ mod tests {
         assert!(r.contains("\"CW-SECRET-…7777\""), "{r}");
         assert!(r.contains("(and CW-SECRET-)"), "{r}");
         assert!(r.ends_with("CW-SECRET-…"), "{r}");
-        assert!(!r.contains('\n'), "{r}");
+        assert!(!r.contains('\n') && r.contains("\\n"), "{r}");
+        let painted = redact("\x1b[2J\x1b[31mok\r\x08\x07", &[]);
+        assert!(!painted.chars().any(char::is_control), "{painted}");
     }
 
     #[test]

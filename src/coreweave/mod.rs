@@ -4,16 +4,18 @@
 //!
 //! - `client.rs`: [`ApiConfig`] (endpoint, timeout, retries; from flags, environment,
 //!   defaults), the blocking calls and their retry rules.
-//! - `error.rs`: [`ApiError`], one line per failure, never carrying a token.
+//! - `error.rs`: [`ApiError`], one line per failure, never carrying a token; and
+//!   [`error::redact`], the one gate every text a server chose passes before it is shown
+//!   (the CoreWeave API's and the clusters' alike).
 //!
-//! This is the only module that touches the network, and only when one of its calls is
-//! made: nothing here runs at load time.
+//! Nothing here runs at load time: a runtime, a TLS configuration and (for an https
+//! endpoint only) the system's roots are built when a call is made.
 
 pub mod client;
 pub mod error;
 
 pub use client::{
-    mint_service_account_token, whoami, ApiConfig, Minted, Principal, DEFAULT_ENDPOINT,
+    mint_service_account_token, whoami, ApiConfig, Deadline, Minted, Principal, DEFAULT_ENDPOINT,
     DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENDPOINT_ENV, MINT_PATH, TIMEOUT_ENV, WHOAMI_PATH,
 };
 pub use error::ApiError;

@@ -104,6 +104,7 @@ pub fn run(
             how,
             api: &args.api,
             force: args.force,
+            verify_timeout: args.verify_timeout,
         })?,
     };
     print_proof(&proof, out)?;

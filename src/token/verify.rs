@@ -3,12 +3,13 @@
 //! cluster that shared the old one. `--verify api` asks CoreWeave's whoami; `--verify
 //! cluster` also sends a SelfSubjectReview to each context that will use the token.
 //! Everything here runs before any lock is taken; a failure means nothing is written.
+//! All the checks of one rotate share one total time limit (`--verify-timeout`).
 
 use anyhow::{anyhow, bail};
 
 use crate::cli::{ApiArgs, Verify};
 use crate::cluster;
-use crate::coreweave::{self, ApiConfig, Principal};
+use crate::coreweave::{self, ApiConfig, Deadline, Principal};
 use crate::kubeconfig::Kubeconfig;
 use crate::secret::Token;
 
@@ -29,6 +30,8 @@ pub struct Request<'a> {
     pub how: Verify,
     pub api: &'a ApiArgs,
     pub force: bool,
+    /// `--verify-timeout`: for all the checks together.
+    pub verify_timeout: std::time::Duration,
 }
 
 /// `--verify none` never gets here.
@@ -41,11 +44,21 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
         how,
         api,
         force,
+        verify_timeout,
     } = req;
     if how == Verify::None {
         return Ok(Proof::default());
     }
-    let cfg = ApiConfig::resolve(api.api_endpoint.as_deref(), api.request_timeout.as_deref())?;
+    let mut cfg = ApiConfig::resolve(api.api_endpoint.as_deref(), api.request_timeout.as_deref())?;
+    // Refuse what cannot be checked before a token is sent anywhere.
+    let targets = if how == Verify::Cluster && !contexts.is_empty() {
+        cluster::cluster_targets(kc, contexts)
+            .map_err(|e| anyhow!("cannot check the clusters: {e}; nothing was written"))?
+    } else {
+        Vec::new()
+    };
+    let deadline = Deadline::after(verify_timeout);
+    cfg.deadline = Some(deadline);
     let new_p = coreweave::whoami(&cfg, new).map_err(|e| {
         if e.is_rejection() {
             anyhow!("the new token was not accepted: {e}; nothing was written")
@@ -61,25 +74,29 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
             anyhow!("cannot check the new token with CoreWeave: {e}; nothing was written")
         }
     })?;
-    // The old token may be expired or revoked (often the reason to rotate); when it still
-    // works, it tells whose token this was.
-    if let Ok(old_p) = coreweave::whoami(&cfg, old) {
-        let same = old_p.org_uid == new_p.org_uid && old_p.uid == new_p.uid;
-        if !same && !force {
-            bail!(
-                "the new token belongs to principal {} in org {}, the old one to principal {} in org {}; pass --force if that is intended; nothing was written",
-                new_p.uid, new_p.org_uid, old_p.uid, old_p.org_uid
-            );
+    // The old token may be expired or revoked (often the reason to rotate): only the API
+    // saying so (401/403) lets the comparison go. Any other failure leaves the question
+    // open, and an open question must not let another org's token through.
+    match coreweave::whoami(&cfg, old) {
+        Ok(old_p) => {
+            if !old_p.same_as(&new_p) && !force {
+                bail!(
+                    "the new token belongs to principal {} in org {}, the old one to principal {} in org {}; pass --force if that is intended; nothing was written",
+                    new_p.uid, new_p.org_uid, old_p.uid, old_p.org_uid
+                );
+            }
         }
+        Err(e) if e.is_rejection() || force => {}
+        Err(e) => bail!(
+            "cannot tell whose the old token is, so cannot check that the new one belongs to the same principal and org: {e}; pass --force to rotate anyway; nothing was written"
+        ),
     }
     let mut proof = Proof {
         principal: Some(new_p),
         clusters: Vec::new(),
     };
-    if how == Verify::Cluster && !contexts.is_empty() {
-        let targets = cluster::cluster_targets(kc, contexts)
-            .map_err(|e| anyhow!("cannot check the clusters: {e}; nothing was written"))?;
-        let failed: Vec<String> = cluster::verify(&targets, new, cfg.timeout)
+    if !targets.is_empty() {
+        let failed: Vec<String> = cluster::verify_until(&targets, new, cfg.timeout, deadline)
             .into_iter()
             .filter_map(|o| o.result.err().map(|e| format!("{} ({e})", o.context)))
             .collect();

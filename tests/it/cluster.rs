@@ -992,3 +992,347 @@ fn targets_report_a_bad_field_without_its_value() {
     assert!(shown.contains(&format!("{}:5:", k.display())), "{shown}");
     assert!(!shown.contains("clustertest-alice"), "{shown}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Answers a cluster must not be believed on (issue 15)
+// ---------------------------------------------------------------------------------------
+
+/// A fake that answers every review with `status` and `body` (and `headers`), trusted by
+/// its CA data, checked with ALICE.
+fn answered(status: u16, body: &str, headers: &[(&str, &str)]) -> (FakeKube, ReviewOutcome) {
+    let fake = alice_fake_with(FakeKubeOptions {
+        canned: Some((status, body.to_string())),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..FakeKubeOptions::default()
+    });
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+        ALICE,
+    );
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT).remove(0);
+    (fake, out)
+}
+
+/// A 2xx that does not say who the token belongs to proves nothing: `{}`, a review
+/// without `status`, one with an empty username.
+#[test]
+fn a_review_without_a_user_name_is_not_an_acceptance() {
+    for body in [
+        "{}".to_string(),
+        serde_json::json!({"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1"})
+            .to_string(),
+        serde_json::json!({"kind": "SelfSubjectReview", "status": {"userInfo": {"username": "", "groups": ["g"]}}})
+            .to_string(),
+    ] {
+        for status in [200, 201] {
+            let (fake, out) = answered(status, &body, &[]);
+            let e = err(&out);
+            assert!(matches!(e, ClusterError::Unexpected { .. }), "{body}: {e:?}");
+            let shown = e.to_string();
+            assert!(
+                shown.contains(&format!("answered {status}"))
+                    && shown.contains("status.userInfo.username"),
+                "{shown}"
+            );
+            assert_eq!(fake.requests_with(ALICE).len(), 1);
+        }
+    }
+}
+
+/// A 401 whose body is `{}` (or not JSON at all) is a rejection, with its status; other
+/// statuses keep theirs in the message.
+#[test]
+fn error_answers_keep_their_http_status() {
+    for body in ["{}", "", "<html>nope</html>"] {
+        let (_fake, out) = answered(401, body, &[]);
+        match err(&out) {
+            ClusterError::Rejected { status, .. } => assert_eq!(*status, 401, "{body}"),
+            e => panic!("{body:?}: expected a rejection, got {e:?}"),
+        }
+        assert!(
+            err(&out).to_string().contains("401 Unauthorized"),
+            "{}",
+            err(&out)
+        );
+    }
+    for status in [400, 409, 500, 503] {
+        let (_fake, out) = answered(status, "{}", &[]);
+        let shown = err(&out).to_string();
+        assert!(
+            matches!(err(&out), ClusterError::Unexpected { .. }),
+            "{shown}"
+        );
+        assert!(shown.contains(&format!("answered {status}")), "{shown}");
+    }
+}
+
+/// A redirect is reported as one, with where it pointed, and is not followed.
+#[test]
+fn a_redirect_is_reported_and_not_followed() {
+    let target = closed_port_url();
+    let (fake, out) = answered(
+        307,
+        "",
+        &[(
+            "Location",
+            &format!("{target}/apis/authentication.k8s.io/v1/selfsubjectreviews"),
+        )],
+    );
+    let shown = err(&out).to_string();
+    assert!(
+        matches!(err(&out), ClusterError::Unexpected { .. }),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("answered 307") && shown.contains("redirect") && shown.contains(&target),
+        "{shown}"
+    );
+    assert!(shown.contains("does not follow"), "{shown}");
+    assert_eq!(
+        fake.requests_with(ALICE).len(),
+        1,
+        "one request, no second one"
+    );
+}
+
+/// Whatever a cluster says in its Status (reason, message, details) reaches the user
+/// masked, with control characters escaped, and cut: no echo of the bearer, no escape
+/// sequence, no forged line, no megabyte of text.
+#[test]
+fn status_texts_are_masked_escaped_and_cut() {
+    let echo = format!("Authorization: Bearer {ALICE}");
+    let body = serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403,
+        "reason": format!("\u{1b}[2J\u{1b}[31mForbidden {echo}\r\nerror: forged line\u{7}\u{8}"),
+        "message": format!("{echo} {}", "x".repeat(900_000)),
+        "details": {"name": format!("{echo}\u{1b}]0;title\u{7}"), "causes": [{"message": "CW-SECRET-someoneelses-token-9999"}]},
+    })
+    .to_string();
+    for status in [403, 500] {
+        let (_fake, out) = answered(status, &body, &[]);
+        let e = err(&out);
+        for shown in [e.to_string(), format!("{e:?}")] {
+            assert!(!shown.contains("clustertest-alice"), "{shown}");
+            assert!(!shown.contains("someoneelses"), "{shown}");
+            assert!(
+                !shown.chars().any(|c| c.is_control()),
+                "a control character reached the message: {shown:?}"
+            );
+            assert!(shown.len() < 4_000, "{} bytes", shown.len());
+        }
+        assert!(e.to_string().contains(&format!("{status}")), "{e}");
+    }
+}
+
+/// An answer that never ends is cut at 1 MiB: the check fails, naming the status.
+#[test]
+fn an_endless_review_is_cut() {
+    let fake = alice_fake_with(FakeKubeOptions {
+        endless: true,
+        ..FakeKubeOptions::default()
+    });
+    let sb = Sandbox::new();
+    let k = single(
+        &sb,
+        "config",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+        ALICE,
+    );
+    let out = check(&k, &["ctx"], ALICE, Duration::from_secs(120)).remove(0);
+    let shown = err(&out).to_string();
+    assert!(
+        shown.contains("answered 201") && shown.contains("1048576 bytes"),
+        "{shown}"
+    );
+}
+
+/// `certificate-authority-data` together with `certificate-authority` is an error in
+/// configuration for kubectl, whether the file exists or not; the check refuses the
+/// context the same way and sends nothing.
+#[test]
+fn ca_data_with_a_ca_file_is_refused_like_kubectl() {
+    let fake = alice_fake();
+    let sb = Sandbox::new();
+    for (name, write_file) in [("gone", false), ("there", true)] {
+        let file = format!("{name}.yaml");
+        let k = single(
+            &sb,
+            &file,
+            ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+            ALICE,
+        );
+        let pem = format!("{name}.pem");
+        if write_file {
+            std::fs::write(sb.path(&pem), &fake.ca.pem).unwrap();
+        }
+        let text = std::fs::read_to_string(&k).unwrap().replace(
+            "    certificate-authority-data:",
+            &format!("    certificate-authority: {pem}\n    certificate-authority-data:"),
+        );
+        std::fs::write(&k, text).unwrap();
+        let (kubectl_ok, _, stderr) = kubectl_whoami(&sb, &k);
+        assert!(!kubectl_ok, "kubectl accepted it: {stderr}");
+        assert!(stderr.contains("both specified"), "{stderr}");
+        let kc = Kubeconfig::load(std::slice::from_ref(&k), true).unwrap();
+        let e = cluster::cluster_targets(&kc, &["ctx".to_string()]).expect_err(name);
+        assert!(matches!(e, ClusterError::Config { .. }), "{e:?}");
+        let shown = e.to_string();
+        assert!(
+            shown.contains("both set") && shown.contains(&*sb.path(&pem).to_string_lossy()),
+            "{shown}"
+        );
+    }
+    assert!(
+        fake.requests().iter().all(|r| r.bearer.is_none()),
+        "{:?}",
+        fake.requests()
+    );
+}
+
+/// A plain-http server gets no token: the context is refused before anything is sent.
+#[test]
+fn a_plain_http_server_is_refused_before_sending() {
+    let sb = Sandbox::new();
+    for server in ["http://127.0.0.1:8080", "HTTP://127.0.0.1:8080"] {
+        let k = single(
+            &sb,
+            "config",
+            ClusterSpec::new("c", server.to_string(), Trust::System),
+            ALICE,
+        );
+        let kc = Kubeconfig::load(&[k], true).unwrap();
+        let e = cluster::cluster_targets(&kc, &["ctx".to_string()]).expect_err(server);
+        assert!(matches!(e, ClusterError::Config { .. }), "{e:?}");
+        assert!(e.to_string().contains("is not TLS"), "{e}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A server certificate that is itself the certificate authority (issue 10)
+// ---------------------------------------------------------------------------------------
+
+/// kubectl (Go) trusts a server whose certificate is one of those in
+/// certificate-authority(-data), self-signed, CA or not; so does the check. The host name
+/// and the validity period are still checked (by both), and any other certificate is
+/// verified strictly.
+#[test]
+fn a_server_certificate_listed_as_the_ca_is_accepted_like_kubectl() {
+    use support::fake_kube::SelfSigned;
+    let sb = Sandbox::new();
+    let cases = [
+        (
+            "ca-true",
+            SelfSigned {
+                is_ca: true,
+                expired: false,
+            },
+            None,
+            true,
+        ),
+        (
+            "ca-false",
+            SelfSigned {
+                is_ca: false,
+                expired: false,
+            },
+            None,
+            true,
+        ),
+        (
+            "expired",
+            SelfSigned {
+                is_ca: true,
+                expired: true,
+            },
+            None,
+            false,
+        ),
+        (
+            "other-name",
+            SelfSigned {
+                is_ca: false,
+                expired: false,
+            },
+            Some("only.other.example"),
+            false,
+        ),
+    ];
+    for (name, how, only_name, accepted) in cases {
+        let mut options = FakeKubeOptions {
+            self_signed: Some(how),
+            ..FakeKubeOptions::default()
+        };
+        if let Some(n) = only_name {
+            options.sans = vec![n.to_string()];
+        }
+        let fake = alice_fake_with(options);
+        for trust in ["data", "file"] {
+            let file = format!("{name}-{trust}.yaml");
+            let rel = format!("{name}.pem");
+            let spec = match trust {
+                "data" => ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem)),
+                _ => ClusterSpec::new(
+                    "c",
+                    fake.url(),
+                    Trust::File {
+                        rel: &rel,
+                        pem: &fake.ca.pem,
+                    },
+                ),
+            };
+            let k = single(&sb, &file, spec, ALICE);
+            let (kubectl_ok, kubectl_user, stderr) = kubectl_whoami(&sb, &k);
+            assert_eq!(kubectl_ok, accepted, "{name}/{trust}: kubectl: {stderr}");
+            let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+            if accepted {
+                assert_eq!(
+                    Some(ok(&out[0]).username.clone()),
+                    kubectl_user,
+                    "{name}/{trust}"
+                );
+            } else {
+                assert!(
+                    matches!(err(&out[0]), ClusterError::Tls { .. }),
+                    "{name}/{trust}: {:?}",
+                    out[0]
+                );
+            }
+        }
+    }
+    // Another self-signed certificate than the one listed is refused by both.
+    let fake = alice_fake_with(FakeKubeOptions {
+        self_signed: Some(SelfSigned {
+            is_ca: true,
+            expired: false,
+        }),
+        ..FakeKubeOptions::default()
+    });
+    let stranger = alice_fake_with(FakeKubeOptions {
+        self_signed: Some(SelfSigned {
+            is_ca: true,
+            expired: false,
+        }),
+        ..FakeKubeOptions::default()
+    });
+    let k = single(
+        &sb,
+        "stranger.yaml",
+        ClusterSpec::new("c", fake.url(), Trust::Data(&stranger.ca.pem)),
+        ALICE,
+    );
+    let (kubectl_ok, _, _) = kubectl_whoami(&sb, &k);
+    assert!(!kubectl_ok);
+    let out = check(&k, &["ctx"], ALICE, TIMEOUT);
+    assert!(
+        matches!(err(&out[0]), ClusterError::Tls { .. }),
+        "{:?}",
+        out[0]
+    );
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+}

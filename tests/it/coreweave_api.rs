@@ -29,6 +29,11 @@ const CANARIES: [&str; 5] = [
 ];
 const ALL_TRIES: usize = DEFAULT_MAX_RETRIES as usize + 1;
 
+/// An `expireTime` `secs` from now, as the API writes one.
+fn expire_in(secs: i64) -> String {
+    kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + secs)
+}
+
 fn token() -> Token {
     Token::new(TOKEN)
 }
@@ -392,11 +397,11 @@ fn mint_sends_the_connect_request_and_reads_the_answer() {
     let fake = FakeCoreweave::start();
     fake.script([Reply::json(
         200,
-        serde_json::json!({"bearerToken": MINTED, "expireTime": "2030-01-02T03:04:05Z"}),
+        serde_json::json!({"bearerToken": MINTED, "expireTime": expire_in(3600)}),
     )]);
     let m = mint(&fake, MINT_PATH).expect("minted");
     assert_eq!(m.token.expose(), MINTED);
-    assert_eq!(m.expire_time, "2030-01-02T03:04:05Z");
+    assert!(m.expire_time.ends_with('Z'), "{}", m.expire_time);
     let shown = format!("{m:?}");
     assert!(!shown.contains("MINTCANARY"), "{shown}");
     assert!(shown.contains("CW-SECRET-…0002"), "{shown}");
@@ -420,16 +425,18 @@ fn mint_sends_the_connect_request_and_reads_the_answer() {
 #[test]
 fn mint_path_is_configurable_and_snake_case_answers_are_read() {
     let fake = FakeCoreweave::start();
+    // An hour from now, written in +01:00.
+    let expire = expire_in(2 * 3600).replace('Z', ".5+01:00");
     fake.script([Reply::json(
         200,
-        serde_json::json!({"bearer_token": MINTED, "expire_time": "2030-01-02T03:04:05.5+01:00"}),
+        serde_json::json!({"bearer_token": MINTED, "expire_time": expire}),
     )]);
     let m = mint(
         &fake,
         "/coreweave.directory.v1.DirectoryService/ServiceAccountOidcAuth",
     )
     .unwrap();
-    assert_eq!(m.expire_time, "2030-01-02T03:04:05.5+01:00");
+    assert_eq!(m.expire_time, expire);
     assert_eq!(
         fake.requests()[0].path,
         "/coreweave.directory.v1.DirectoryService/ServiceAccountOidcAuth"
@@ -486,7 +493,7 @@ fn mint_retries_a_429_only_when_told_when() {
         Reply::status(429).header("Retry-After", "0"),
         Reply::json(
             200,
-            serde_json::json!({"bearerToken": MINTED, "expireTime": "2030-01-01T00:00:00Z"}),
+            serde_json::json!({"bearerToken": MINTED, "expireTime": expire_in(3600)}),
         ),
     ]);
     mint(&fake, MINT_PATH).expect("second try");
@@ -633,4 +640,45 @@ fn bad_environment_values_fail_before_anything_is_sent() {
         assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     }
     assert_eq!(fake.requests().len(), 0);
+}
+
+/// A certificate the client does not trust will not be trusted on the next try: one
+/// connection, no retry. (The fake Kubernetes API's certificate comes from a test CA.)
+#[test]
+fn certificate_errors_are_not_retried() {
+    let tls = support::fake_kube::FakeKube::start(&[]);
+    let cfg = ApiConfig::resolve(Some(&tls.url()), Some("5s")).expect("https endpoint");
+    let e = whoami(&cfg, &token()).expect_err("untrusted certificate");
+    assert_clean(&e);
+    assert!(matches!(e, ApiError::Connection { tries: 1, .. }), "{e:?}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    assert_eq!(tls.connections(), 1, "{e}");
+}
+
+/// A proxy in the environment that the client cannot use (a scheme it does not speak)
+/// fails at once: retrying cannot change the environment.
+#[test]
+fn an_unusable_proxy_is_not_retried() {
+    let sb = Sandbox::new();
+    let k = sb.write(
+        "config",
+        kubeconfig(Some("c"), &[("c", "k", "u")], &[("u", TOKEN)]),
+    );
+    let o = sb
+        .cmd(Some(path_str(&k)))
+        .env("HTTPS_PROXY", "socks5://127.0.0.1:9")
+        .args([
+            "token",
+            "show",
+            "--check",
+            // A reserved name (RFC 6761): never resolved, the proxy fails first.
+            "--api-endpoint",
+            "https://api.example.test",
+        ])
+        .output()
+        .expect("run plugin");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("unsupported scheme socks5"), "{err}");
+    assert!(!err.contains("gave up after"), "retried: {err}");
 }

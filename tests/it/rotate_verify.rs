@@ -274,9 +274,11 @@ fn minted_token_is_written_with_its_expiry() {
     let sb = Sandbox::new();
     let k = kubeconfig(&sb);
     let api = FakeCoreweave::start();
+    let expire =
+        kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + 7200);
     api.script([Reply::json(
         200,
-        serde_json::json!({"bearerToken": NEW, "expireTime": "2099-01-02T03:04:05Z"}),
+        serde_json::json!({"bearerToken": NEW, "expireTime": expire}),
     )]);
     api.accept_token(NEW, "sa-1", "org-1");
     let oidc = sb.write("oidc", "eyJhbGciOiJSUzI1NiJ9.oidc.sig\n");
@@ -298,7 +300,7 @@ fn minted_token_is_written_with_its_expiry() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("Expires: 2099-01-02T03:04:05Z"),
+        stdout(&o).contains(&format!("Expires: {expire}")),
         "{}",
         stdout(&o)
     );
@@ -312,7 +314,7 @@ fn minted_token_is_written_with_its_expiry() {
     assert_eq!(mint.json()["durationSeconds"], 7200);
     let show = sb.run(Some(&k), &["token", "show", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
-    assert_eq!(v["expires"], "2099-01-02T03:04:05Z");
+    assert_eq!(v["expires"], expire.as_str());
     assert_eq!(v["tokenSource"], "minted");
     assert_eq!(v["token"], "CW-SECRET-…bbbb");
 }
@@ -382,4 +384,346 @@ fn bad_expires_is_refused_before_anything_happens() {
         stderr(&o)
     );
     assert_unchanged(&k, &before);
+}
+
+// ---------------------------------------------------------------------------------------
+// Misbehaving servers (issue 15)
+// ---------------------------------------------------------------------------------------
+
+/// An API that knows both tokens as one principal.
+fn same_principal_api() -> FakeCoreweave {
+    let api = FakeCoreweave::start();
+    api.accept_token(NEW, "user-1", "org-1")
+        .accept_token(OLD, "user-1", "org-1");
+    api
+}
+
+/// A cluster served over plain http, directly or behind a proxy-url, never sees the
+/// token: kubectl sends no credentials there. The context is refused by name and nothing
+/// is written; skipping the cluster check (`--verify api`) rotates without contacting it.
+#[test]
+fn a_plain_http_cluster_never_gets_the_token() {
+    let direct = FakeCoreweave::start();
+    let behind = FakeCoreweave::start();
+    let proxy = ConnectProxy::start();
+    for (context, proxied) in [("a", false), ("b", true)] {
+        let sb = Sandbox::new();
+        let server = if proxied { behind.url() } else { direct.url() };
+        let mut spec = ClusterSpec::new("k", server, Trust::System);
+        spec.proxy_url = proxied.then(|| proxy.url());
+        let k = write_kubeconfig(
+            &sb.path("config"),
+            &[spec],
+            &[(context, "k", "cw")],
+            &[("cw", OLD)],
+        );
+        let k = path_str(&k).to_string();
+        let before = std::fs::read(&k).expect("read");
+        let api = same_principal_api();
+        let o = rotate(&sb, &k, &api.url(), &["--verify", "cluster"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("context {context:?}")) && err.contains("is not TLS"),
+            "{err}"
+        );
+        assert_unchanged(&k, &before);
+        assert!(
+            api.requests().is_empty(),
+            "refused before any token was sent: {:?}",
+            api.requests()
+        );
+        let o = rotate(&sb, &k, &api.url(), &["--verify", "api"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert!(direct.requests().is_empty(), "{:?}", direct.requests());
+    assert!(behind.requests().is_empty(), "{:?}", behind.requests());
+    assert!(proxy.targets().is_empty(), "{:?}", proxy.targets());
+}
+
+/// Only a 401/403 on the old token means "already dead, nothing to compare". A 503, a
+/// malformed 200 or a 404 leaves the owner unknown: a token of another org is refused
+/// (saying why) unless --force.
+#[test]
+fn the_org_guard_fails_closed() {
+    let other_org = || Reply::principal("user-2", "org-2");
+    for (why, old_answer) in [
+        ("503", vec![Reply::status(503); 4]),
+        (
+            "malformed",
+            vec![Reply::status(200).body("{\"principal\":{}}")],
+        ),
+        ("404", vec![Reply::connect_error(404, "not_found", "gone")]),
+        (
+            "429",
+            vec![Reply::status(429).header("Retry-After", "3600")],
+        ),
+    ] {
+        let sb = Sandbox::new();
+        let k = kubeconfig(&sb);
+        let before = std::fs::read(&k).expect("read");
+        let api = FakeCoreweave::start();
+        api.script(std::iter::once(other_org()).chain(old_answer.clone()));
+        let o = rotate(&sb, &k, &api.url(), &[]);
+        assert_eq!(o.status.code(), Some(1), "{why}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("cannot tell whose the old token is") && err.contains("--force"),
+            "{why}: {err}"
+        );
+        assert_unchanged(&k, &before);
+        api.script(std::iter::once(other_org()).chain(old_answer));
+        let o = rotate(&sb, &k, &api.url(), &["--force"]);
+        assert!(o.status.success(), "{why}: {}", stderr(&o));
+    }
+    // A 403 on the old token: it is dead, and the new one is written.
+    let sb = Sandbox::new();
+    let k = kubeconfig(&sb);
+    let api = FakeCoreweave::start();
+    api.script([
+        other_org(),
+        Reply::connect_error(403, "permission_denied", "expired"),
+    ]);
+    let o = rotate(&sb, &k, &api.url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// Mint with `answer` as the exchange's answer.
+fn mint_with(sb: &Sandbox, k: &str, answer: serde_json::Value) -> (Output, FakeCoreweave) {
+    let api = FakeCoreweave::start();
+    api.script([Reply::json(200, answer)]);
+    let oidc = sb.write("oidc", "eyJhbGciOiJSUzI1NiJ9.oidc.sig\n");
+    let o = sb.run(
+        Some(k),
+        &[
+            "token",
+            "rotate",
+            "--mint",
+            "--service-account",
+            "sa-1",
+            "--oidc-token-file",
+            path_str(&oidc),
+            "--duration",
+            "1h",
+            "--api-endpoint",
+            &api.url(),
+        ],
+    );
+    (o, api)
+}
+
+/// A minted token that expired in 2001, that lives far beyond the hour asked for, or that
+/// is far longer than any token, is refused; nothing is written and nothing else is asked.
+#[test]
+fn insane_minted_tokens_are_refused() {
+    let long = format!("CW-SECRET-{}", "m".repeat(5000));
+    let far =
+        kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + 90 * 86_400);
+    let soon = kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + 3600);
+    for (what, token, expire) in [
+        ("already past", NEW, "2001-09-09T01:46:40Z".to_string()),
+        ("far beyond the requested --duration 1h", NEW, far),
+        ("a bearerToken of 5010 bytes", long.as_str(), soon),
+    ] {
+        let sb = Sandbox::new();
+        let k = kubeconfig(&sb);
+        let before = std::fs::read(&k).expect("read");
+        let (o, api) = mint_with(
+            &sb,
+            &k,
+            serde_json::json!({"bearerToken": token, "expireTime": expire}),
+        );
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", stderr(&o));
+        assert!(stderr(&o).contains(what), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("mmmmmmmm"), "{}", stderr(&o));
+        assert_unchanged(&k, &before);
+        assert_eq!(api.requests().len(), 1, "only the exchange was asked");
+    }
+}
+
+/// A whoami uid of 900 KB with escape sequences is printed escaped and cut.
+#[test]
+fn a_huge_painted_uid_is_escaped_and_cut() {
+    let sb = Sandbox::new();
+    let k = kubeconfig(&sb);
+    let uid = format!(
+        "\u{1b}[2J\u{1b}[31muser\r\nVerified: forged {}",
+        "u".repeat(900_000)
+    );
+    let api = FakeCoreweave::start();
+    api.accept_token(NEW, &uid, "org-1")
+        .accept_token(OLD, &uid, "org-1");
+    let o = rotate(&sb, &k, &api.url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.len() < 4_000, "{} bytes printed", out.len());
+    assert!(!out.contains('\u{1b}') && !out.contains('\r'), "{out:?}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("Verified")).count(),
+        1,
+        "{out}"
+    );
+}
+
+/// One total limit for the checks: a whoami that hangs longer than --request-timeout
+/// allows, or a cluster that never answers, is given up on when --verify-timeout runs out.
+#[test]
+fn verify_timeout_bounds_all_the_checks() {
+    let sb = Sandbox::new();
+    let k = kubeconfig(&sb);
+    let before = std::fs::read(&k).expect("read");
+    let api = FakeCoreweave::start();
+    let o = rotate(&sb, &k, &api.url(), &["--verify-timeout", "soon"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("'--verify-timeout <DURATION>'"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(api.requests().is_empty());
+    let api = FakeCoreweave::start();
+    api.script([Reply::principal("user-1", "org-1").after(std::time::Duration::from_secs(120))]);
+    let o = rotate(
+        &sb,
+        &k,
+        &api.url(),
+        &["--request-timeout", "100s", "--verify-timeout", "1s"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("total time limit (1s, --verify-timeout) ran out"),
+        "{}",
+        stderr(&o)
+    );
+    let seen = api.settled();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].client_left.is_some(), "the client did not leave");
+    assert_unchanged(&k, &before);
+
+    let silent = support::fake_kube::SilentServer::start();
+    let ca = support::fake_kube::TestCa::new("unused");
+    let k = write_kubeconfig(
+        &sb.path("silent"),
+        &[ClusterSpec::new("k", silent.url(), Trust::Data(&ca.pem))],
+        &[("a", "k", "cw")],
+        &[("cw", OLD)],
+    );
+    let k = path_str(&k).to_string();
+    let api = same_principal_api();
+    let o = rotate(
+        &sb,
+        &k,
+        &api.url(),
+        &[
+            "--verify",
+            "cluster",
+            "--request-timeout",
+            "100s",
+            "--verify-timeout",
+            "2s",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("total time limit (2s, --verify-timeout) ran out"),
+        "{}",
+        stderr(&o)
+    );
+    let conns = silent.wait_all_ended();
+    assert!(
+        conns
+            .iter()
+            .all(|c| c.ended.map(|(_, by)| by) == Some(support::fake_kube::HeldEnd::ByClient)),
+        "{conns:?}"
+    );
+}
+
+/// Runs `cmd` to the end and returns its output and its peak resident memory in bytes.
+#[cfg(unix)]
+// The child is reaped by wait4, which std's `wait` cannot replace.
+#[allow(clippy::zombie_processes)]
+fn output_and_peak_memory(mut cmd: std::process::Command) -> (Output, u64) {
+    use std::io::Read as _;
+    use std::os::unix::process::ExitStatusExt as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run plugin");
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: std can wait for a child but not tell its resource usage, and
+    // getrusage(RUSAGE_CHILDREN) would mix in every child of this multi-threaded test
+    // binary; wait4 on this child's own pid, with pointers to two locals, reaps it (the
+    // `Child` is not waited on again) and fills in its usage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    // Linux counts ru_maxrss in KiB, macOS in bytes.
+    let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
+    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * unit;
+    let output = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: out.join().expect("stdout"),
+        stderr: err.join().expect("stderr"),
+    };
+    (output, peak)
+}
+
+/// A cluster whose answer never ends costs a bounded amount of memory: the body is read
+/// to 1 MiB and no further. (Before the cap, the plugin held everything that came within
+/// the timeout: gigabytes.)
+#[cfg(unix)]
+#[test]
+fn an_endless_cluster_answer_takes_little_memory() {
+    let sb = Sandbox::new();
+    let fake = FakeKube::start_with(
+        &[(NEW, FakeUser::new("alice"))],
+        support::fake_kube::FakeKubeOptions {
+            endless: true,
+            ..Default::default()
+        },
+    );
+    let k = write_kubeconfig(
+        &sb.path("config"),
+        &[ClusterSpec::new("k", fake.url(), Trust::Data(&fake.ca.pem))],
+        &[("a", "k", "cw")],
+        &[("cw", OLD)],
+    );
+    let api = same_principal_api();
+    let tok = sb.write("new-token", format!("{NEW}\n"));
+    let mut cmd = sb.cmd(Some(path_str(&k)));
+    cmd.args([
+        "token",
+        "rotate",
+        "--from-file",
+        path_str(&tok),
+        "--api-endpoint",
+        &api.url(),
+        "--verify",
+        "cluster",
+        "--request-timeout",
+        "5s",
+    ]);
+    let (o, peak) = output_and_peak_memory(cmd);
+    eprintln!("peak memory of the plugin: {} KiB", peak / 1024);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("answered 201 with a body over 1048576 bytes"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(peak < 48 << 20, "peak memory {} KiB", peak / 1024);
+    assert_eq!(fake.requests_with(NEW).len(), 1);
 }

@@ -364,3 +364,149 @@ fn no_extension_no_expires_line() {
         assert!(v.get(key).is_none(), "{key} in {v}");
     }
 }
+
+// ---- what the API says is text to show, not to obey (issue 15) ----
+
+/// A principal of 900 KB with escape sequences and an echo of the token, and a Connect
+/// error that paints the terminal: both reach the user masked, escaped and cut.
+#[test]
+fn server_texts_are_masked_escaped_and_cut() {
+    let s = Setup::new();
+    let uid = format!(
+        "\u{1b}[2J\u{1b}[31mBearer {TOKEN}\r\nAPI check:   forged {}",
+        "u".repeat(900_000)
+    );
+    s.fake.accept_token(TOKEN, &uid, "org\u{7}\u{8}");
+    let o = s.show(&["--check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_no_token(&o);
+    let out = stdout(&o);
+    assert!(out.len() < 4_000, "{} bytes printed", out.len());
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("API check:")).count(),
+        1,
+        "{out}"
+    );
+
+    let s = Setup::new();
+    s.fake.script([Reply::connect_error(
+        401,
+        "unauthenticated\u{1b}[31m",
+        &format!(
+            "token {TOKEN} is bad\n\u{1b}]0;owned\u{7}error: forged {}",
+            "m".repeat(100_000)
+        ),
+    )]);
+    let o = s.show(&["--check"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_no_token(&o);
+    let all = stdout(&o) + &stderr(&o);
+    assert!(all.len() < 4_000, "{} bytes printed", all.len());
+    assert!(!all.chars().any(|c| c.is_control() && c != '\n'), "{all:?}");
+    assert!(
+        !all.lines().any(|l| l.starts_with("error: forged")),
+        "{all}"
+    );
+}
+
+// ---- nothing is loaded that the command does not use (issue 11) ----
+
+/// Runs `cmd` with the system CA bundle (`SSL_CERT_FILE`, read by the platform verifier
+/// on Linux) replaced by a FIFO, and says whether the plugin opened it. Opening a FIFO
+/// completes only when both ends are open, so a thread holding the writing end learns of
+/// the plugin's open; after the plugin exits the test opens the reading end itself to
+/// release that thread, marking the open as its own.
+#[cfg(target_os = "linux")]
+fn reads_ca_bundle(sb: &support::Sandbox, mut cmd: std::process::Command) -> (Output, bool) {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let fifo = sb.path(&format!("bundle-{}.pem", unix_now_nanos()));
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let empty_dir = sb.path("no-certs");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    let plugin_done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (fifo, plugin_done) = (fifo.clone(), plugin_done.clone());
+        std::thread::spawn(move || {
+            let f = std::fs::OpenOptions::new().write(true).open(&fifo);
+            let by_plugin = !plugin_done.load(Ordering::SeqCst);
+            drop(f);
+            by_plugin
+        })
+    };
+    let out = cmd
+        .env("SSL_CERT_FILE", &fifo)
+        .env("SSL_CERT_DIR", &empty_dir)
+        .output()
+        .expect("run plugin");
+    plugin_done.store(true, Ordering::SeqCst);
+    let _release = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo);
+    (out, writer.join().expect("writer thread"))
+}
+
+#[cfg(target_os = "linux")]
+fn unix_now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+}
+
+/// `show`, `show --check` and `rotate` against the loopback http fake, and `rotate
+/// --verify none`, never read the system's CA bundle; an https endpoint does (which
+/// proves the probe sees it). Linux: elsewhere the platform verifier asks the OS, not a
+/// bundle file.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_ca_bundle_is_read_only_for_an_https_endpoint() {
+    let s = Setup::new();
+    s.fake.accept_token(TOKEN, "u-1", "o-1");
+    s.fake
+        .accept_token("CW-SECRET-bundle-new-9999aaaa", "u-1", "o-1");
+    let new = s.sb.write("new", "CW-SECRET-bundle-new-9999aaaa\n");
+    let plugin = |args: &[&str]| {
+        let mut c = s.sb.cmd(Some(&s.kubeconfig));
+        c.env("COREWEAVE_API_ENDPOINT", s.fake.url()).args(args);
+        c
+    };
+    let rotate = |verify: &str| {
+        plugin(&[
+            "token",
+            "rotate",
+            "--from-file",
+            path_str(&new),
+            "--dry-run",
+            "--verify",
+            verify,
+        ])
+    };
+    for (what, cmd) in [
+        ("show", plugin(&["token", "show"])),
+        ("show --raw", plugin(&["token", "show", "--raw"])),
+        ("show --check", plugin(&["token", "show", "--check"])),
+        ("rotate --verify none", rotate("none")),
+        ("rotate --verify api", rotate("api")),
+    ] {
+        let (o, opened) = reads_ca_bundle(&s.sb, cmd);
+        assert!(o.status.success(), "{what}: {}", stderr(&o));
+        assert!(!opened, "{what} read the system's CA bundle");
+    }
+    let tls = support::fake_kube::FakeKube::start(&[]);
+    let mut cmd = plugin(&["token", "show", "--check", "--request-timeout", "5s"]);
+    cmd.env("COREWEAVE_API_ENDPOINT", tls.url());
+    let (o, opened) = reads_ca_bundle(&s.sb, cmd);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        opened,
+        "an https endpoint is verified against the system's roots"
+    );
+}

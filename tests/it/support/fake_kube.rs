@@ -87,6 +87,51 @@ impl TestCa {
     }
 }
 
+/// A self-signed server certificate for `sans`, as its own "CA" (its PEM), and its key.
+fn self_signed(
+    sans: &[&str],
+    how: SelfSigned,
+) -> (TestCa, Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "fake-kube self-signed");
+    params.subject_alt_names = sans
+        .iter()
+        .map(|s| match s.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName((*s).try_into().expect("dns name")),
+        })
+        .collect();
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    if how.is_ca {
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+    } else {
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    }
+    if how.expired {
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    }
+    let key = KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-sign");
+    let der = cert.der().clone();
+    let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    (
+        TestCa {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        },
+        vec![der],
+        private,
+    )
+}
+
 pub fn base64_encode(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
@@ -150,6 +195,23 @@ pub struct FakeKubeOptions {
     pub review_versions: Vec<&'static str>,
     /// Answer every review with this status and body instead.
     pub canned: Option<(u16, String)>,
+    /// Headers added to every answer (a `Location` for a redirect).
+    pub headers: Vec<(String, String)>,
+    /// Answer every review `201` with a chunked body that never ends (until the client
+    /// leaves).
+    pub endless: bool,
+    /// Serve a self-signed certificate instead of one issued by a CA; `ca` then holds that
+    /// certificate itself (so `Trust::Data(&fake.ca.pem)` lists the server's own).
+    pub self_signed: Option<SelfSigned>,
+}
+
+/// How a self-signed server certificate is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelfSigned {
+    /// Basic constraints CA:TRUE (and keyCertSign), as kubeadm-style self-signed CAs.
+    pub is_ca: bool,
+    /// Valid only in 2000.
+    pub expired: bool,
 }
 
 impl Default for FakeKubeOptions {
@@ -158,6 +220,9 @@ impl Default for FakeKubeOptions {
             sans: vec!["127.0.0.1".into(), "localhost".into()],
             review_versions: vec!["v1"],
             canned: None,
+            headers: Vec::new(),
+            endless: false,
+            self_signed: None,
         }
     }
 }
@@ -183,7 +248,11 @@ struct Shared {
     users: HashMap<String, FakeUser>,
     review_versions: Vec<&'static str>,
     canned: Option<(u16, String)>,
+    headers: Vec<(String, String)>,
+    endless: bool,
     requests: Mutex<Vec<Recorded>>,
+    /// TCP connections accepted, whether or not TLS then succeeded.
+    connections: std::sync::atomic::AtomicUsize,
 }
 
 /// A running fake API server; stops when dropped.
@@ -201,9 +270,15 @@ impl FakeKube {
     }
 
     pub fn start_with(users: &[(&str, FakeUser)], options: FakeKubeOptions) -> FakeKube {
-        let ca = TestCa::new("fake-kube test CA");
         let sans: Vec<&str> = options.sans.iter().map(String::as_str).collect();
-        let (chain, key) = ca.issue(&sans);
+        let (ca, chain, key) = match options.self_signed {
+            None => {
+                let ca = TestCa::new("fake-kube test CA");
+                let (chain, key) = ca.issue(&sans);
+                (ca, chain, key)
+            }
+            Some(how) => self_signed(&sans, how),
+        };
         let tls = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .expect("protocol versions")
@@ -220,7 +295,10 @@ impl FakeKube {
                 .collect(),
             review_versions: options.review_versions,
             canned: options.canned,
+            headers: options.headers,
+            endless: options.endless,
             requests: Mutex::new(Vec::new()),
+            connections: std::sync::atomic::AtomicUsize::new(0),
         });
         let stop = Arc::new(AtomicBool::new(false));
         {
@@ -231,6 +309,7 @@ impl FakeKube {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
+                    shared.connections.fetch_add(1, Ordering::SeqCst);
                     let (shared, tls) = (shared.clone(), tls.clone());
                     thread::spawn(move || serve_connection(conn, tls, &shared));
                 }
@@ -251,6 +330,11 @@ impl FakeKube {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// TCP connections accepted so far, including those whose TLS handshake failed.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// The requests that carried `token`.
@@ -287,6 +371,17 @@ fn serve_connection(conn: TcpStream, tls: Arc<rustls::ServerConfig>, shared: &Sh
             sni,
             status,
         });
+        let stream = reader.get_mut();
+        let review = req.method == "POST" && req.path.contains("/selfsubjectreviews");
+        if shared.endless && review && status == 201 {
+            // An answer that never ends: 64 KiB chunks until the client goes away.
+            let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+            let head = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n";
+            if stream.write_all(head.as_bytes()).is_ok() {
+                while stream.write_all(chunk.as_bytes()).is_ok() {}
+            }
+            break;
+        }
         let reason = match status {
             200 => "OK",
             201 => "Created",
@@ -295,11 +390,15 @@ fn serve_connection(conn: TcpStream, tls: Arc<rustls::ServerConfig>, shared: &Sh
             404 => "Not Found",
             _ => "Status",
         };
+        let extra: String = shared
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let head = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n",
             body.len()
         );
-        let stream = reader.get_mut();
         if stream.write_all(head.as_bytes()).is_err()
             || stream.write_all(body.as_bytes()).is_err()
             || stream.flush().is_err()
