@@ -18,6 +18,7 @@ use crate::cli::{RotateArgs, Verify};
 use crate::kubeconfig::edit::{replace_user_tokens, TokenEdit};
 use crate::kubeconfig::extension::{upsert_token_extension, TokenExtension};
 use crate::kubeconfig::resolve::{credential_of, Selection};
+use crate::kubeconfig::token_file;
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::Token;
@@ -109,16 +110,25 @@ pub fn run(
     let expires_known = expires.is_some();
     if args.dry_run {
         let plan = Plan {
-            writes: prepare_writes(&kc, &targets, &new, &record)?,
+            writes: prepare_writes(&kc, &targets, &new, &record, args.force)?,
             targets,
         };
         return print_dry_run(&plan, &old, &new, out);
     }
+    // Refused before the prompt and before any lock: a token file that is not one, and a
+    // file kubectl's writer could not write.
+    check_token_files(&kc, &targets, args.force)?;
+    let files = files_of(&targets, expires_known);
+    for f in &files {
+        write::check_writable(f)?;
+    }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         source::confirm(&format!(
-            "Write the new token to {} in {}?",
+            "Write the new token to {} in {}: {}?",
             count(targets.len(), "user entry", "user entries"),
-            count(files_of(&targets, expires_known).len(), "file", "files")
+            count(files.len(), "file", "files"),
+            names.join(", ")
         ))?;
     }
 
@@ -128,7 +138,7 @@ pub fn run(
     let timeout = Duration::from_secs(args.lock_timeout);
     // The files to lock come from the unlocked plan; if the plan under the lock needs a file
     // that is not locked (someone edited in between), lock again with the larger set.
-    let mut to_lock = files_of(&targets, expires_known);
+    let mut to_lock = files;
     let _signals = write::InterruptGuard::install();
     for _ in 0..3 {
         let locks = lock_all(&to_lock, timeout)?;
@@ -155,7 +165,7 @@ pub fn run(
             continue;
         }
         let plan = Plan {
-            writes: prepare_writes(&kc, &targets, &new, &record)?,
+            writes: prepare_writes(&kc, &targets, &new, &record, args.force)?,
             targets,
         };
         let mut backups = Vec::new();
@@ -252,12 +262,12 @@ fn source_of(args: &RotateArgs) -> Result<Source, source::SourceError> {
     })
 }
 
-/// Locks in path order, so two rotates over the same files cannot wait on each other.
+/// Every name's lock and every file's lock, in one global order (see [`write::lock_all`]).
 fn lock_all(paths: &BTreeSet<PathBuf>, timeout: Duration) -> anyhow::Result<Vec<FileLock>> {
-    paths
-        .iter()
-        .map(|p| write::lock(p, timeout).map_err(anyhow::Error::from))
-        .collect()
+    Ok(write::lock_all(
+        paths.iter().map(PathBuf::as_path),
+        timeout,
+    )?)
 }
 
 fn find_entry(kc: &Kubeconfig, file: &Path, user: &str) -> Option<Sourced> {
@@ -360,12 +370,13 @@ pub fn find_targets(
 }
 
 /// The new bytes of every file that changes: each kubeconfig edited by the proving
-/// editor, each token file replaced whole.
+/// editor, each token file replaced whole (once, whatever names reach it).
 pub fn prepare_writes(
     kc: &Kubeconfig,
     targets: &[Target],
     new: &Token,
     record: &TokenExtension<'_>,
+    force: bool,
 ) -> anyhow::Result<Vec<PlannedWrite>> {
     let expires_known = record.expires.is_some();
     let mut writes = Vec::new();
@@ -401,20 +412,77 @@ pub fn prepare_writes(
             new: text.into_bytes(),
         });
     }
-    let token_files: BTreeSet<&PathBuf> = targets
-        .iter()
-        .filter_map(|t| t.token_file.as_ref())
-        .collect();
-    for path in token_files {
-        let original = std::fs::read(path)
-            .with_context(|| format!("cannot read tokenFile {}", path.display()))?;
+    for (path, target) in token_files(targets) {
+        let original = read_rewritable_token_file(kc, target, path, force)?;
         writes.push(PlannedWrite {
-            path: path.clone(),
+            path: path.to_path_buf(),
             new: token_file_content(&original, new),
             original: Some(original),
         });
     }
     Ok(writes)
+}
+
+/// Each token file to rewrite once, by the first name that reaches it (`tok`, `./tok` and
+/// a symlink to it are one file), with the first entry that names it.
+fn token_files(targets: &[Target]) -> Vec<(&Path, &Target)> {
+    let mut files: Vec<(&Path, &Target)> = Vec::new();
+    for t in targets {
+        let Some(path) = t.token_file.as_deref() else {
+            continue;
+        };
+        if !files
+            .iter()
+            .any(|(seen, _)| *seen == path || token_file::same_file(seen, path))
+        {
+            files.push((path, t));
+        }
+    }
+    files
+}
+
+/// Every token file passes [`read_rewritable_token_file`]; called before the prompt.
+fn check_token_files(kc: &Kubeconfig, targets: &[Target], force: bool) -> anyhow::Result<()> {
+    for (path, target) in token_files(targets) {
+        read_rewritable_token_file(kc, target, path, force)?;
+    }
+    Ok(())
+}
+
+/// The bytes of a token file that rotate may replace whole: a regular file within the
+/// token size cap, not one of the loaded kubeconfig files (by identity, whatever the
+/// name), holding one token line (CoreWeave-shaped unless `force`). Anything else is
+/// refused naming the file: `tokenFile: config` or `tokenFile: ../etc/passwd` must never
+/// be overwritten by a token.
+fn read_rewritable_token_file(
+    kc: &Kubeconfig,
+    target: &Target,
+    path: &Path,
+    force: bool,
+) -> anyhow::Result<Vec<u8>> {
+    let refuse = |reason: &str| {
+        anyhow::anyhow!(
+            "refusing to rewrite tokenFile {} of user {:?} (in {}): {reason}; nothing was written",
+            path.display(),
+            target.user,
+            target.file.display()
+        )
+    };
+    if let Some(k) = kc
+        .files
+        .iter()
+        .find(|f| token_file::same_file(&f.path, path))
+    {
+        return Err(refuse(&format!(
+            "it is the kubeconfig file {}",
+            k.path.display()
+        )));
+    }
+    let bytes = token_file::read_token_file(path).map_err(|e| refuse(&crate::io_message(&e)))?;
+    if let Some(reason) = token_file::not_a_token_file(&bytes, force) {
+        return Err(refuse(&reason));
+    }
+    Ok(bytes)
 }
 
 /// The new token in place of the old one, keeping the file's trailing line break (or
