@@ -49,9 +49,22 @@ pub fn read_token_file(path: &Path) -> io::Result<Vec<u8>> {
     read_capped(file, MAX_TOKEN_BYTES)
 }
 
-/// Open `path` for reading, refusing anything but a regular file. On unix the open itself
-/// cannot block (`O_NONBLOCK`, which regular files ignore).
+/// Open `path` for reading, refusing anything but a regular file. A FIFO is never opened
+/// (its `stat` refuses it first; opening one, even non-blocking, would show a writer
+/// waiting on it a reader), and on unix the open itself cannot block (`O_NONBLOCK`, which
+/// regular files ignore) if the file is swapped for a FIFO in between; the open file is
+/// checked again.
 pub fn open_regular(path: &Path) -> io::Result<File> {
+    let not_regular = |meta: &std::fs::Metadata| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is {}, not a regular file", kind_of(meta)),
+        )
+    };
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -62,10 +75,7 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
     let file = options.open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("it is {}, not a regular file", kind_of(&meta)),
-        ));
+        return Err(not_regular(&meta));
     }
     Ok(file)
 }
