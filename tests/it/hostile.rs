@@ -689,7 +689,10 @@ fn timed_out_command_is_killed_with_its_process_group() {
     let k = sb.write("config", config(&inline_user("u", OLD)));
     let pid_file = sb.path("sleep.pid");
     let script = format!("sleep 1000 & echo $! > '{}'; wait", pid_file.display());
-    let o = sb
+    // Output to files, not pipes: a surviving `sleep` holds the command's stderr (the
+    // plugin's), and reading a pipe to its end would wait for it instead of failing.
+    let (out, err) = (sb.path("out"), sb.path("err"));
+    let status = sb
         .cmd(Some(path_str(&k)))
         .args([
             "token",
@@ -701,8 +704,15 @@ fn timed_out_command_is_killed_with_its_process_group() {
         ])
         .args(["--command-timeout", "1"])
         .stdin(Stdio::null())
-        .output()
+        .stdout(std::fs::File::create(&out).expect("out"))
+        .stderr(std::fs::File::create(&err).expect("err"))
+        .status()
         .expect("run");
+    let o = Output {
+        status,
+        stdout: std::fs::read(&out).expect("read out"),
+        stderr: std::fs::read(&err).expect("read err"),
+    };
     let err = refused(&o, "timed-out command");
     assert!(err.contains("did not finish"), "{err}");
     let pid = std::fs::read_to_string(&pid_file).expect("pid file");
