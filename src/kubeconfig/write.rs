@@ -415,9 +415,20 @@ fn check_existing(path: &Path, target: &Path, meta: &fs::Metadata) -> Result<(),
     #[cfg(unix)]
     {
         use rustix::fs::{access, Access};
+        use rustix::io::Errno;
         use std::os::unix::fs::MetadataExt;
-        if access(target, Access::WRITE_OK).is_err() {
-            return Err(denied());
+        match access(target, Access::WRITE_OK) {
+            Ok(()) => {}
+            Err(e) if e == Errno::ACCESS || e == Errno::PERM => return Err(denied()),
+            // A read-only filesystem, say: the error says so better than "permission".
+            Err(e) => {
+                return Err(WriteError::Write {
+                    path: path.to_path_buf(),
+                    target: target.to_path_buf(),
+                    step: "checking write access",
+                    error: e.into(),
+                })
+            }
         }
         if !can_keep_owner(meta.uid(), meta.gid()) {
             return Err(WriteError::Owner {

@@ -194,9 +194,17 @@ pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
     };
     let duration = crate::time::parse_go_duration(&args.duration)
         .map_err(|e| anyhow::anyhow!("--duration {:?}: {e}", args.duration))?;
-    let oidc = std::fs::read_to_string(oidc_file)
-        .with_context(|| format!("cannot read --oidc-token-file {}", oidc_file.display()))?;
-    let oidc = Token::new(oidc.trim());
+    // Bounded like every token read: a projected service-account token is a few KiB.
+    let oidc = std::fs::File::open(oidc_file)
+        .and_then(|f| token_file::read_capped(f, token_file::MAX_TOKEN_BYTES))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read --oidc-token-file {}: {}",
+                oidc_file.display(),
+                crate::io_message(&e)
+            )
+        })?;
+    let oidc = Token::new(String::from_utf8_lossy(&oidc).trim());
     let cfg = crate::coreweave::ApiConfig::resolve(
         args.api.api_endpoint.as_deref(),
         args.api.request_timeout.as_deref(),
