@@ -665,7 +665,7 @@ fn backup_stamped(path: &Path, stamp: &str) -> Result<PathBuf, WriteError> {
         path: path.to_path_buf(),
         error,
     };
-    let bytes = fs::read(path).map_err(read_error)?;
+    let bytes = read_current(path).map_err(read_error)?;
     #[cfg(unix)]
     let original = fs::metadata(path).map_err(read_error)?;
     for n in 0..1000 {
@@ -843,7 +843,7 @@ pub fn commit(writes: &[PlannedWrite]) -> Result<CommitReport, CommitError> {
 }
 
 fn unchanged_on_disk(w: &PlannedWrite) -> Result<(), WriteError> {
-    let now = match fs::read(&w.path) {
+    let now = match read_current(&w.path) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(error) => {
@@ -860,6 +860,14 @@ fn unchanged_on_disk(w: &PlannedWrite) -> Result<(), WriteError> {
             path: w.path.clone(),
         })
     }
+}
+
+/// The bytes of a file about to be backed up or replaced: a regular file, at most the
+/// kubeconfig size cap, so a file swapped for a FIFO or a device since it was planned can
+/// neither hang a rotate that holds locks nor fill its memory.
+fn read_current(path: &Path) -> io::Result<Vec<u8>> {
+    let file = super::token_file::open_regular(path)?;
+    super::token_file::read_capped(file, super::MAX_FILE_SIZE)
 }
 
 fn restore(w: &PlannedWrite) -> Result<(), WriteError> {
