@@ -1080,6 +1080,76 @@ mod tests {
         assert!(dir.path().join("config.lock").exists());
     }
 
+    /// `real`, `sub/../real` and a symlink to it are one file: locking all three names at
+    /// once takes `real.lock` once (no wait for itself) plus the link's own lock, and a
+    /// second locker through any of the names is shut out.
+    #[cfg(unix)]
+    #[test]
+    fn lock_all_takes_one_lock_per_file_whatever_the_names() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("real"), "x").unwrap();
+        std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
+        let paths = ["real", "sub/../real", "link"].map(|n| dir.path().join(n));
+
+        let held = lock_all(paths.iter().map(PathBuf::as_path), Duration::ZERO).unwrap();
+
+        let mut locks: Vec<String> = names_of(&held);
+        locks.sort();
+        assert_eq!(locks, ["link.lock", "real.lock"]);
+        for name in &paths {
+            let err = lock_all([name.as_path()], Duration::ZERO).unwrap_err();
+            assert!(
+                matches!(err, WriteError::Locked { .. }),
+                "{name:?}: {err:?}"
+            );
+        }
+        drop(held);
+        assert_eq!(names(dir.path()), ["link", "real", "sub"]);
+    }
+
+    #[cfg(unix)]
+    fn names_of(locks: &[FileLock]) -> Vec<String> {
+        locks
+            .iter()
+            .map(|l| l.path().file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_dead_writers_temp_files_are_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        fs::write(&config, "x").unwrap();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let gone_pid = gone.id();
+        gone.wait().unwrap();
+        let ours = format!(".config.tmp-{}-aaaaaaaa", std::process::id());
+        for name in [
+            ours.as_str(),
+            &format!(".config.tmp-{gone_pid}-bbbbbbbb"),
+            ".config.tmp-1-cccccccc",
+            ".config.tmp-nopid",
+            ".other.tmp-1-dddddddd",
+        ] {
+            fs::write(dir.path().join(name), "t").unwrap();
+        }
+
+        remove_stale_temp_files(&config);
+
+        // pid 1 runs; a name without a pid proves nothing; another file's temps are not ours.
+        let mut want = vec![
+            ".config.tmp-1-cccccccc",
+            ".config.tmp-nopid",
+            ".other.tmp-1-dddddddd",
+            "config",
+        ];
+        want.push(&ours);
+        want.sort();
+        assert_eq!(names(dir.path()), want);
+    }
+
     #[test]
     fn lock_in_a_missing_folder_fails_at_once_naming_the_lock_file() {
         let dir = tempfile::tempdir().unwrap();

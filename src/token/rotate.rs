@@ -70,6 +70,18 @@ pub fn run(
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
 
+    // Without the lock only the targets are found; the edits are made (and proven) once,
+    // under the lock, from the bytes that will really be replaced.
+    let targets = find_targets(&kc, active, &old, args.only_current)?;
+    // Refused before asking for a token, any check over the network, the prompt or a lock
+    // (a dry run too): a token file that is not one, and a file kubectl's writer could not
+    // write. A minted token and `--expires` both record an expiry in the kubeconfig.
+    check_token_files(&kc, &targets, args.force)?;
+    let files = files_of(&targets, args.mint || args.expires.is_some());
+    for f in &files {
+        write::check_writable(f)?;
+    }
+
     let (source, new, expires) = if args.mint {
         let minted = mint(args)?;
         (Source::Minted, minted.token, Some(minted.expire_time))
@@ -81,9 +93,6 @@ pub fn run(
     };
     source::validate(&new, &old, &source.describe(), args.force)?;
 
-    // Without the lock only the targets are found; the edits are made (and proven) once,
-    // under the lock, from the bytes that will really be replaced.
-    let targets = find_targets(&kc, active, &old, args.only_current)?;
     let contexts: Vec<String> = targets
         .iter()
         .flat_map(|t| t.contexts.iter().cloned())
@@ -114,13 +123,6 @@ pub fn run(
             targets,
         };
         return print_dry_run(&plan, &old, &new, out);
-    }
-    // Refused before the prompt and before any lock: a token file that is not one, and a
-    // file kubectl's writer could not write.
-    check_token_files(&kc, &targets, args.force)?;
-    let files = files_of(&targets, expires_known);
-    for f in &files {
-        write::check_writable(f)?;
     }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
         let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
