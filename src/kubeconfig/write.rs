@@ -43,7 +43,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -304,7 +304,7 @@ fn take_lock(path: &Path, lock: PathBuf, timeout: Duration) -> Result<FileLock, 
                 let token = format!(
                     "kubectl-coreweave pid {} {:08x}\n",
                     std::process::id(),
-                    random_u32()
+                    fastrand::u32(..)
                 );
                 if let Err(error) = file.write_all(token.as_bytes()) {
                     drop(file);
@@ -334,7 +334,7 @@ fn take_lock(path: &Path, lock: PathBuf, timeout: Duration) -> Result<FileLock, 
                     });
                 }
                 // Jitter keeps two waiting plugins from retrying in lockstep.
-                let pause = Duration::from_millis(20 + u64::from(random_u32() % 31));
+                let pause = Duration::from_millis(fastrand::u64(20..=50));
                 thread::sleep(pause.min(timeout - waited));
             }
             Err(error) => return Err(WriteError::Lock { lock, error }),
@@ -640,19 +640,6 @@ fn sync_folder(dir: &Path) {
     let _ = dir;
 }
 
-/// Not cryptographic: only spreads temp names and retry pauses. `RandomState` is seeded
-/// randomly per process, which is all the randomness std offers without a crate.
-fn random_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    if let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) {
-        hasher.write_u128(now.as_nanos());
-    }
-    hasher.finish() as u32
-}
-
 /// Copy the current bytes of `path` to `<path>.bak-<YYYYMMDDTHHMMSSZ>` (UTC), or `...Z-1`,
 /// `...Z-2` when that name is taken, with mode 0600 and the original's owner. Returns the
 /// backup's path. The backup sits beside `path` as given, even when it is a symlink.
@@ -905,7 +892,7 @@ fn injected_fault(path: &Path) -> bool {
 /// The armed fault spec and this call's number, counting calls made while it is armed.
 #[cfg(not(test))]
 fn fault_spec() -> Option<(String, u64)> {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let spec = std::env::var_os(FAULT_ENV)?;
     let call = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
     Some((spec.to_string_lossy().into_owned(), call))
