@@ -98,12 +98,19 @@ fn leftovers(dir: &Path) -> Vec<String> {
 // Item 3: a token file that is not a token is never overwritten
 // ---------------------------------------------------------------------------------------
 
-/// `tokenFile` naming the kubeconfig itself, by every kind of name: rotate reads the whole
-/// kubeconfig as "the token" (as client-go would) and used to replace the file with the new
-/// token. `--force` does not change that.
+/// `tokenFile` naming the kubeconfig itself, by every kind of name (a hard link too): rotate
+/// reads the whole kubeconfig as "the token" (as client-go would) and used to replace the
+/// file with the new token. `--force` does not change that; a dry run refuses it too.
 #[test]
 fn token_file_that_is_the_kubeconfig_is_refused_by_any_name() {
-    for name in ["config", "../k/config", "link-to-config", "sub/../config"] {
+    let names = [
+        "config",
+        "../k/config",
+        "link-to-config",
+        "sub/../config",
+        "hard-link-to-config",
+    ];
+    for (name, dry_run) in names.iter().flat_map(|n| [(*n, false), (*n, true)]) {
         let sb = Sandbox::new();
         std::fs::create_dir_all(sb.path("k/sub")).expect("mkdir");
         let text = String::from_utf8(fixture("token-file-is-kubeconfig.yaml"))
@@ -111,8 +118,14 @@ fn token_file_that_is_the_kubeconfig_is_refused_by_any_name() {
             .replace("tokenFile: config", &format!("tokenFile: {name}"));
         let k = sb.write("k/config", &text);
         symlink("config", sb.path("k/link-to-config")).expect("symlink");
+        std::fs::hard_link(&k, sb.path("k/hard-link-to-config")).expect("hard link");
 
-        let o = rotate(&sb, &k, &["--force"]);
+        let args: &[&str] = if dry_run {
+            &["--force", "--dry-run"]
+        } else {
+            &["--force"]
+        };
+        let o = rotate(&sb, &k, args);
 
         let err = refused(&o, name);
         assert!(
