@@ -430,7 +430,7 @@ fn check_existing(path: &Path, target: &Path, meta: &fs::Metadata) -> Result<(),
                 })
             }
         }
-        if !can_keep_owner(meta.uid(), meta.gid()) {
+        if !can_keep_owner(meta.uid(), meta.gid(), folder(target)) {
             return Err(WriteError::Owner {
                 path: path.to_path_buf(),
                 target: target.to_path_buf(),
@@ -446,18 +446,25 @@ fn check_existing(path: &Path, target: &Path, meta: &fs::Metadata) -> Result<(),
     Ok(())
 }
 
-/// Whether a file of ours can be given `uid`:`gid`: root can give it to anyone, others only
-/// keep their own user and give it one of their groups.
+/// Whether a new file of ours in `dir` can be given `uid`:`gid`: root can give it to
+/// anyone, others only keep their own user, and a group they belong to or the one the
+/// folder hands every new file (a setgid folder; any folder on BSD and macOS).
 #[cfg(unix)]
-fn can_keep_owner(uid: u32, gid: u32) -> bool {
+fn can_keep_owner(uid: u32, gid: u32, dir: &Path) -> bool {
     use rustix::process::{getegid, geteuid, getgroups};
+    use std::os::unix::fs::MetadataExt;
     let me = geteuid();
     if me.is_root() {
         return true;
     }
+    let inherited = || {
+        let bsd_groups = cfg!(any(target_vendor = "apple", target_os = "freebsd"));
+        fs::metadata(dir).is_ok_and(|d| d.gid() == gid && (bsd_groups || d.mode() & 0o2000 != 0))
+    };
     uid == me.as_raw()
         && (gid == getegid().as_raw()
-            || getgroups().is_ok_and(|groups| groups.iter().any(|g| g.as_raw() == gid)))
+            || getgroups().is_ok_and(|groups| groups.iter().any(|g| g.as_raw() == gid))
+            || inherited())
 }
 
 /// Replace the file at `path` with `contents` atomically. Symlinks (a chain too) are followed

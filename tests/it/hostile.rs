@@ -433,6 +433,20 @@ fn written_files_keep_owner_and_mode_and_backups_are_private() {
     assert_eq!(backups.len(), 1, "{backups:?}");
     assert_eq!(owner_and_mode(&backups[0]), (NOBODY, NOBODY, 0o600));
 
+    // A setgid folder hands its group to every new file: `nobody`'s file there keeps a
+    // group `nobody` is not in.
+    std::fs::create_dir(sb.path("g")).expect("mkdir");
+    own(&sb.path("g"), NOBODY, 4242, 0o2777);
+    let k = sb.write("g/config", config(&inline_user("u", OLD)));
+    own(&k, NOBODY, 4242, 0o640);
+    let o = run(
+        as_nobody(rotate_cmd(&sb, &k, &[])),
+        format!("{NEW}\n").as_bytes(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&k).expect("read").contains(NEW));
+    assert_eq!(owner_and_mode(&k), (NOBODY, 4242, 0o640));
+
     for (uid, gid, mode) in [(0, 0, 0o644), (NOBODY, NOBODY, 0o640)] {
         let sb = Sandbox::new();
         let k = sb.write("config", config(&inline_user("u", OLD)));
