@@ -125,13 +125,7 @@ pub fn run(
         return print_dry_run(&plan, &old, &new, out);
     }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
-        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        source::confirm(&format!(
-            "Write the new token to {} in {}: {}?",
-            count(targets.len(), "user entry", "user entries"),
-            count(files.len(), "file", "files"),
-            names.join(", ")
-        ))?;
+        source::confirm(&confirm_question(targets.len(), &files))?;
     }
 
     // Everything is read again under the lock; the first reading's texts (megabytes on
@@ -608,6 +602,17 @@ fn print_dry_run(plan: &Plan, old: &Token, new: &Token, out: &mut dyn Write) -> 
     Ok(())
 }
 
+/// The confirmation question names every file that will be written.
+fn confirm_question(entries: usize, files: &BTreeSet<PathBuf>) -> String {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    format!(
+        "Write the new token to {} in {}: {}?",
+        count(entries, "user entry", "user entries"),
+        count(files.len(), "file", "files"),
+        names.join(", ")
+    )
+}
+
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -643,6 +648,15 @@ fn mask(text: &str, old: &Token, new: &Token) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confirmation_names_every_file() {
+        let files: BTreeSet<PathBuf> = ["/k/config", "/k/tok"].map(PathBuf::from).into();
+        assert_eq!(
+            confirm_question(3, &files),
+            "Write the new token to 3 user entries in 2 files: /k/config, /k/tok?"
+        );
+    }
 
     #[test]
     fn dry_run_lines_never_show_a_token_split_over_lines() {
