@@ -1,4 +1,4 @@
-//! The only code that writes kubeconfig and token files. It owns four jobs:
+//! The only code that writes kubeconfig and token files. It owns five jobs:
 //!
 //! - **Locking** ([`lock_all`]): `<file>.lock`, created with `O_CREAT|O_EXCL` exactly as
 //!   client-go does before kubectl writes a kubeconfig, so kubectl and this plugin never write
@@ -7,9 +7,10 @@
 //! - **Permission** ([`check_writable`]): what kubectl's writer would refuse (a read-only
 //!   file, another user's file) is refused before any lock.
 //! - **Atomic replace** ([`write_atomic`]): a temporary file beside the real target, the
-//!   original's mode and owner exactly, `fsync`, `rename`, `fsync` of the folder. A crash or a full disk
-//!   leaves either the old file or the new one, never half of each (kubectl's own in-place
-//!   `os.WriteFile` can leave a truncated file). Symlinks are followed and kept, as kubectl does.
+//!   original's mode and owner exactly, `fsync`, `rename`, `fsync` of the folder. A crash or
+//!   a full disk leaves either the old file or the new one, never half of each (kubectl's own
+//!   in-place `os.WriteFile` can leave a truncated file). Symlinks are followed and kept, as
+//!   kubectl does.
 //! - **Backups** ([`backup`]): a private copy `<file>.bak-<UTC time>` before an edit.
 //! - **Multi-file commit** ([`commit`]): one rotation may touch several files; they are checked
 //!   against the bytes they were planned from, written in order, and if one fails the ones
