@@ -128,23 +128,22 @@ pub fn not_a_token_file(bytes: &[u8], force: bool) -> Option<String> {
     None
 }
 
-/// Whether two paths name one file (hard links and symlinks included): same device and
-/// inode on unix, same canonical path elsewhere. A path that cannot be looked at is not the
-/// same as anything.
-pub fn same_file(a: &Path, b: &Path) -> bool {
+/// What identifies a file whatever names reach it (hard links and symlinks included): its
+/// device and inode on unix, its canonical path elsewhere.
+#[cfg(unix)]
+pub type FileId = (u64, u64);
+#[cfg(not(unix))]
+pub type FileId = std::path::PathBuf;
+
+/// The identity of the file at `path`; `None` when it cannot be looked at.
+pub fn file_id(path: &Path) -> Option<FileId> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        match (std::fs::metadata(a), std::fs::metadata(b)) {
-            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-            _ => false,
-        }
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
     }
     #[cfg(not(unix))]
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+    std::fs::canonicalize(path).ok()
 }
 
 #[cfg(test)]

@@ -431,14 +431,16 @@ pub fn prepare_writes(
 /// a symlink to it are one file), with the first entry that names it.
 fn token_files(targets: &[Target]) -> Vec<(&Path, &Target)> {
     let mut files: Vec<(&Path, &Target)> = Vec::new();
+    let mut seen_ids = std::collections::HashSet::new();
+    let mut seen_names = BTreeSet::new();
     for t in targets {
         let Some(path) = t.token_file.as_deref() else {
             continue;
         };
-        if !files
-            .iter()
-            .any(|(seen, _)| *seen == path || token_file::same_file(seen, path))
-        {
+        if !seen_names.insert(path) {
+            continue;
+        }
+        if token_file::file_id(path).is_none_or(|id| seen_ids.insert(id)) {
             files.push((path, t));
         }
     }
@@ -472,10 +474,11 @@ fn read_rewritable_token_file(
             target.file.display()
         )
     };
+    let id = token_file::file_id(path);
     if let Some(k) = kc
         .files
         .iter()
-        .find(|f| token_file::same_file(&f.path, path))
+        .find(|f| id.is_some() && token_file::file_id(&f.path) == id)
     {
         return Err(refuse(&format!(
             "it is the kubeconfig file {}",
