@@ -114,9 +114,10 @@ impl Kubeconfig {
         if locked().is_none() {
             return Err(error);
         }
-        let deadline = std::time::Instant::now() + patience;
+        // No deadline at all when `patience` is beyond what an Instant can hold.
+        let deadline = std::time::Instant::now().checked_add(patience);
         while let Some(lock) = locked() {
-            if std::time::Instant::now() >= deadline {
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 return Err(KubeconfigError::Locked {
                     error: Box::new(error),
                     lock,

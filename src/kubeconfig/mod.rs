@@ -12,6 +12,7 @@
 //! - `edit.rs`: the format-preserving editor that changes only token scalars.
 //! - `extension.rs`: records a token's expiry as the user's `coreweave.com/token` extension.
 //! - `yaml_tree.rs`: the node tree with byte spans that both editors plan their splices on.
+//! - `token_file.rs`: bounded reading of tokens, and when a `tokenFile` may be rewritten.
 //! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
 //!
 //! Nothing here touches the network.
@@ -24,6 +25,7 @@ pub mod load;
 pub mod mask;
 pub mod model;
 pub mod resolve;
+pub mod token_file;
 pub mod write;
 mod yaml_tree;
 

@@ -125,7 +125,12 @@ pub fn credential_of(file: &Path, entry: &NamedUser) -> Result<Credential, Kubec
     let inline = user.token.as_deref().filter(|t| !t.is_empty());
     if let Some(tf) = user.token_file.as_deref().filter(|t| !t.is_empty()) {
         let path = base_dir(file).join(tf);
-        let content = std::fs::read_to_string(&path);
+        // Bounded and regular files only: a FIFO or /dev/zero named here must not hang or
+        // exhaust the plugin; such a file counts as unreadable.
+        let content = super::token_file::read_token_file(&path).and_then(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        });
         match (content, inline) {
             (Ok(text), _) if !text.trim().is_empty() => {
                 return Ok(Credential::File {

@@ -1,20 +1,23 @@
-//! The only code that writes kubeconfig and token files. It owns four jobs:
+//! The only code that writes kubeconfig and token files. It owns five jobs:
 //!
-//! - **Locking** ([`lock`]): `<file>.lock`, created with `O_CREAT|O_EXCL` exactly as
+//! - **Locking** ([`lock_all`]): `<file>.lock`, created with `O_CREAT|O_EXCL` exactly as
 //!   client-go does before kubectl writes a kubeconfig, so kubectl and this plugin never write
-//!   the same file at once. The lock is named after the path as given, not a symlink's target,
-//!   because that is the name kubectl locks.
+//!   the same file at once: one for the path as given (the name kubectl locks) and one for
+//!   the file it resolves to, so every name of one file meets on a lock.
+//! - **Permission** ([`check_writable`]): what kubectl's writer would refuse (a read-only
+//!   file, another user's file) is refused before any lock.
 //! - **Atomic replace** ([`write_atomic`]): a temporary file beside the real target, the
-//!   original's mode and owner, `fsync`, `rename`, `fsync` of the folder. A crash or a full disk
-//!   leaves either the old file or the new one, never half of each (kubectl's own in-place
-//!   `os.WriteFile` can leave a truncated file). Symlinks are followed and kept, as kubectl does.
+//!   original's mode and owner exactly, `fsync`, `rename`, `fsync` of the folder. A crash or
+//!   a full disk leaves either the old file or the new one, never half of each (kubectl's own
+//!   in-place `os.WriteFile` can leave a truncated file). Symlinks are followed and kept, as
+//!   kubectl does.
 //! - **Backups** ([`backup`]): a private copy `<file>.bak-<UTC time>` before an edit.
 //! - **Multi-file commit** ([`commit`]): one rotation may touch several files; they are checked
 //!   against the bytes they were planned from, written in order, and if one fails the ones
 //!   already written are put back, and the error says exactly which file holds what.
 //!
-//! Where its job stops: it never parses YAML, picks files or takes several locks in an order;
-//! callers plan the bytes and hold the locks.
+//! Where its job stops: it never parses YAML or picks files; callers plan the bytes and hold
+//! the locks.
 //!
 //! Errors are one line that names the path and says what to do. Each embeds its I/O cause
 //! instead of exposing it as `source()`, so printing the error chain shows every cause once.
@@ -41,7 +44,8 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -97,6 +101,17 @@ pub enum WriteError {
         target: PathBuf,
         step: &'static str,
         error: io::Error,
+    },
+
+    #[error("cannot write {path}{}: permission denied; it is left as it was (kubectl refuses it too); make it writable or run as its owner", via(.path, .target))]
+    PermissionDenied { path: PathBuf, target: PathBuf },
+
+    #[error("refusing to write {path}{}: it belongs to uid {uid} gid {gid}, and replacing it would change its owner; it is left as it was; run as its owner", via(.path, .target))]
+    Owner {
+        path: PathBuf,
+        target: PathBuf,
+        uid: u32,
+        gid: u32,
     },
 
     #[error("cannot remove {path}: {error}; remove it by hand")]
@@ -188,11 +203,14 @@ impl Drop for FileLock {
 }
 
 /// Set by SIGINT, SIGTERM or SIGHUP while an [`InterruptGuard`] is alive.
-static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+fn interrupt_flag() -> &'static Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(Arc::default)
+}
 
 /// Whether a stop signal arrived while an [`InterruptGuard`] was alive.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+    interrupt_flag().load(Ordering::SeqCst)
 }
 
 /// While alive, SIGINT, SIGTERM and SIGHUP only set a flag instead of killing the process,
@@ -212,13 +230,7 @@ impl InterruptGuard {
             let ids = [SIGINT, SIGTERM, SIGHUP]
                 .into_iter()
                 .filter_map(|sig| {
-                    // SAFETY: the action only stores to an atomic, which is async-signal-safe.
-                    unsafe {
-                        signal_hook::low_level::register(sig, || {
-                            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst)
-                        })
-                    }
-                    .ok()
+                    signal_hook::flag::register(sig, Arc::clone(interrupt_flag())).ok()
                 })
                 .collect();
             InterruptGuard { ids }
@@ -237,11 +249,55 @@ impl Drop for InterruptGuard {
     }
 }
 
+/// Lock every file in `paths` against every writer that follows client-go's protocol,
+/// whatever name it reaches the file by. Each file gets two locks: `<path>.lock` for the
+/// name as listed (the one kubectl takes) and `<target>.lock` for the file that name
+/// resolves to (symlinks followed, folders canonical), so `tok`, `/abs/tok`, `sub/../tok`
+/// and a symlink to `tok` all meet on one lock. Lock files that are one file under two
+/// names are taken once, and all are taken in the order of their canonical names: a rotate
+/// never waits for itself, and two rotates never wait for each other in a circle.
+pub fn lock_all<'a>(
+    paths: impl IntoIterator<Item = &'a Path>,
+    timeout: Duration,
+) -> Result<Vec<FileLock>, WriteError> {
+    let mut wanted: std::collections::BTreeMap<PathBuf, (PathBuf, PathBuf)> =
+        std::collections::BTreeMap::new();
+    for path in paths {
+        let target = resolve(path)?;
+        for (file, lock) in [
+            (path, lock_path(path)),
+            (target.as_path(), lock_path(&target)),
+        ] {
+            wanted
+                .entry(canonical_name(&lock))
+                .or_insert_with(|| (file.to_path_buf(), lock));
+        }
+    }
+    wanted
+        .into_values()
+        .map(|(file, lock)| take_lock(&file, lock, timeout))
+        .collect()
+}
+
+/// The name a possibly missing file is known by whatever path reaches it: its folder
+/// canonical, its own name kept. Falls back to the absolute path when the folder is missing
+/// (creating the lock fails there anyway, naming it).
+fn canonical_name(path: &Path) -> PathBuf {
+    match (fs::canonicalize(folder(path)), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+    }
+}
+
 /// Create `<path>.lock` with create_new (mode 0600). While it exists, retry every 20-50 ms
 /// until `timeout` has passed, then fail naming the lock file. A zero timeout tries once, which
 /// is what kubectl does.
 pub fn lock(path: &Path, timeout: Duration) -> Result<FileLock, WriteError> {
-    let lock = lock_path(path);
+    take_lock(path, lock_path(path), timeout)
+}
+
+/// Take the lock file `lock`, which guards `path` (named in messages).
+fn take_lock(path: &Path, lock: PathBuf, timeout: Duration) -> Result<FileLock, WriteError> {
     let start = Instant::now();
     loop {
         match create_private(&lock) {
@@ -249,7 +305,7 @@ pub fn lock(path: &Path, timeout: Duration) -> Result<FileLock, WriteError> {
                 let token = format!(
                     "kubectl-coreweave pid {} {:08x}\n",
                     std::process::id(),
-                    random_u32()
+                    fastrand::u32(..)
                 );
                 if let Err(error) = file.write_all(token.as_bytes()) {
                     drop(file);
@@ -279,7 +335,7 @@ pub fn lock(path: &Path, timeout: Duration) -> Result<FileLock, WriteError> {
                     });
                 }
                 // Jitter keeps two waiting plugins from retrying in lockstep.
-                let pause = Duration::from_millis(20 + u64::from(random_u32() % 31));
+                let pause = Duration::from_millis(fastrand::u64(20..=50));
                 thread::sleep(pause.min(timeout - waited));
             }
             Err(error) => return Err(WriteError::Lock { lock, error }),
@@ -328,11 +384,95 @@ fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
     })
 }
 
+/// Refuse, before any lock is taken, to write a file that kubectl's writer could not
+/// write: kubectl opens the file itself for writing, so a 0444 file or a file of another
+/// user fails there with "permission denied" although rename() in a writable folder would
+/// succeed. A file whose owner a replace could not keep is refused too, rather than handed
+/// to the caller (kubectl's in-place write keeps the owner; an atomic replace keeps it only
+/// by chown). A missing file passes: it is created 0600.
+pub fn check_writable(path: &Path) -> Result<(), WriteError> {
+    let target = resolve(path)?;
+    match fs::metadata(&target) {
+        Ok(meta) => check_existing(path, &target, &meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(WriteError::Read {
+            path: path.to_path_buf(),
+            error,
+        }),
+    }
+}
+
+fn check_existing(path: &Path, target: &Path, meta: &fs::Metadata) -> Result<(), WriteError> {
+    if !meta.is_file() {
+        return Err(WriteError::NotRegular {
+            path: path.to_path_buf(),
+            target: target.to_path_buf(),
+        });
+    }
+    let denied = || WriteError::PermissionDenied {
+        path: path.to_path_buf(),
+        target: target.to_path_buf(),
+    };
+    #[cfg(unix)]
+    {
+        use rustix::fs::{access, Access};
+        use rustix::io::Errno;
+        use std::os::unix::fs::MetadataExt;
+        match access(target, Access::WRITE_OK) {
+            Ok(()) => {}
+            Err(e) if e == Errno::ACCESS || e == Errno::PERM => return Err(denied()),
+            // A read-only filesystem, say: the error says so better than "permission".
+            Err(e) => {
+                return Err(WriteError::Write {
+                    path: path.to_path_buf(),
+                    target: target.to_path_buf(),
+                    step: "checking write access",
+                    error: e.into(),
+                })
+            }
+        }
+        if !can_keep_owner(meta.uid(), meta.gid(), folder(target)) {
+            return Err(WriteError::Owner {
+                path: path.to_path_buf(),
+                target: target.to_path_buf(),
+                uid: meta.uid(),
+                gid: meta.gid(),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    if meta.permissions().readonly() {
+        return Err(denied());
+    }
+    Ok(())
+}
+
+/// Whether a new file of ours in `dir` can be given `uid`:`gid`: root can give it to
+/// anyone, others only keep their own user, and a group they belong to or the one the
+/// folder hands every new file (a setgid folder; any folder on BSD and macOS).
+#[cfg(unix)]
+fn can_keep_owner(uid: u32, gid: u32, dir: &Path) -> bool {
+    use rustix::process::{getegid, geteuid, getgroups};
+    use std::os::unix::fs::MetadataExt;
+    let me = geteuid();
+    if me.is_root() {
+        return true;
+    }
+    let inherited = || {
+        let bsd_groups = cfg!(any(target_vendor = "apple", target_os = "freebsd"));
+        fs::metadata(dir).is_ok_and(|d| d.gid() == gid && (bsd_groups || d.mode() & 0o2000 != 0))
+    };
+    uid == me.as_raw()
+        && (gid == getegid().as_raw()
+            || getgroups().is_ok_and(|groups| groups.iter().any(|g| g.as_raw() == gid))
+            || inherited())
+}
+
 /// Replace the file at `path` with `contents` atomically. Symlinks (a chain too) are followed
-/// and left in place; the final target is replaced. The new file keeps the original's mode and
-/// owner (0600 and the caller's owner for a new file); when the owner cannot be kept, group
-/// and special bits are dropped rather than granted to a different group. On any error the
-/// original is untouched and no temporary file is left.
+/// and left in place; the final target is replaced. The new file has exactly the original's
+/// mode and owner (0600 and the caller's owner for a new file); a file the caller may not
+/// write, or whose owner could not be kept, is refused (see [`check_writable`]). On any
+/// error the original is untouched and no temporary file is left.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     // Evaluated first so `rename-fail:<n>` counts calls, not calls that got far.
     let fault = injected_fault(path);
@@ -345,13 +485,10 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     };
 
     let original = match fs::metadata(&target) {
-        Ok(meta) if !meta.is_file() => {
-            return Err(WriteError::NotRegular {
-                path: path.to_path_buf(),
-                target: target.clone(),
-            })
+        Ok(meta) => {
+            check_existing(path, &target, &meta)?;
+            Some(meta)
         }
-        Ok(meta) => Some(meta),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(fail("reading its metadata", e)),
     };
@@ -361,32 +498,29 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     };
     let dir = folder(&target);
 
-    let (temp, file) = create_temp(dir, name).map_err(|e| fail("creating a temporary file", e))?;
-    let result = fill_temp(file, original.as_ref(), contents, fault)
-        .and_then(|()| fs::rename(&temp, &target).map_err(|e| ("replacing the file", e)));
-    if let Err((step, error)) = result {
-        let _ = fs::remove_file(&temp);
-        return Err(fail(step, error));
-    }
+    // Dropping `temp` on an error path removes it.
+    let mut temp = create_temp(dir, name).map_err(|e| fail("creating a temporary file", e))?;
+    fill_temp(temp.as_file_mut(), original.as_ref(), contents, fault)
+        .map_err(|(step, error)| fail(step, error))?;
+    temp.persist(&target)
+        .map_err(|e| fail("replacing the file", e.error))?;
     sync_folder(dir);
     Ok(())
 }
 
-/// Give the temporary file its owner, mode and bytes, durably. Closes it, since Windows
-/// refuses to rename an open file in some configurations.
+/// Give the temporary file its owner, mode and bytes, durably.
 fn fill_temp(
-    mut file: File,
+    file: &mut File,
     original: Option<&fs::Metadata>,
     contents: &[u8],
     fault: bool,
 ) -> Result<(), (&'static str, io::Error)> {
     #[cfg(unix)]
-    set_owner_and_mode(&file, original).map_err(|e| ("setting its owner and mode", e))?;
+    set_owner_and_mode(file, original).map_err(|e| ("setting its owner and mode", e))?;
     #[cfg(not(unix))]
     let _ = original;
     file.write_all(contents).map_err(|e| ("writing", e))?;
     file.sync_all().map_err(|e| ("syncing to disk", e))?;
-    drop(file);
     if fault {
         let error = io::Error::other(format!("fault injected by {FAULT_ENV}"));
         return Err(("replacing the file", error));
@@ -394,63 +528,91 @@ fn fill_temp(
     Ok(())
 }
 
+/// The prefix of every temporary file this process makes for `name`:
+/// `.<name>.tmp-<pid>-`. The pid lets a later rotate tell a dead writer's leftover from a
+/// live writer's file in progress.
+fn temp_prefix(name: &std::ffi::OsStr, pid: Option<u32>) -> std::ffi::OsString {
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".tmp-");
+    if let Some(pid) = pid {
+        prefix.push(format!("{pid}-"));
+    }
+    prefix
+}
+
 /// Remove temporary files that a writer of `path` killed mid-write left behind
-/// (`.<name>.tmp-*` beside the real file). They hold a whole kubeconfig, tokens included.
-/// Call it only while holding `path`'s lock: then no live writer of `path` can own one.
-/// Best effort: a file that cannot be removed is left, and the next run tries again.
+/// (`.<name>.tmp-<pid>-*` beside the real file). They hold a whole kubeconfig, tokens
+/// included. Only provably stale ones go: the writer named in the file name is no longer
+/// running (another rotate's file in progress is never touched). Call it while holding
+/// `path`'s locks. Best effort: a file that cannot be removed is left for the next run.
+/// Elsewhere than unix a process cannot be asked about cheaply, and nothing is removed.
 pub fn remove_stale_temp_files(path: &Path) {
     let Ok(target) = resolve(path) else {
         return;
     };
-    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+    let Some(name) = target.file_name() else {
         return;
     };
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(name);
-    prefix.push(".tmp-");
+    let prefix = temp_prefix(name, None);
     let Some(prefix) = prefix.to_str() else {
         return;
     };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let Ok(entries) = fs::read_dir(dir) else {
+    let Ok(entries) = fs::read_dir(folder(&target)) else {
         return;
     };
     for entry in entries.flatten() {
-        let stale = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(prefix));
-        if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let writer = rest
+            .split('-')
+            .next()
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if writer.is_some_and(writer_is_gone) && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
 
-/// `.<name>.tmp-<pid>-<random>` in `dir`: hidden, and on the same filesystem as the target so
-/// the rename is atomic. create_new makes a name clash fail instead of writing into someone
-/// else's file; a few retries get past one.
-fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> io::Result<(PathBuf, File)> {
-    let mut last = None;
-    for _ in 0..8 {
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".tmp-{}-{:08x}", std::process::id(), random_u32()));
-        let temp = dir.join(temp_name);
-        match create_private(&temp) {
-            Ok(file) => return Ok((temp, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(e),
-        }
+/// Whether process `pid` has ended (so a temporary file it named is nobody's any more).
+#[cfg(unix)]
+fn writer_is_gone(pid: u32) -> bool {
+    use rustix::process::{test_kill_process, Pid};
+    if pid == std::process::id() {
+        return false;
     }
-    Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+        return false;
+    };
+    // EPERM means it exists (another user's process); only "no such process" is proof.
+    matches!(test_kill_process(pid), Err(e) if e == rustix::io::Errno::SRCH)
+}
+
+#[cfg(not(unix))]
+fn writer_is_gone(_pid: u32) -> bool {
+    false
+}
+
+/// `.<name>.tmp-<pid>-<random>` in `dir`, mode 0600 from creation: hidden, and on the same
+/// filesystem as the target so the rename is atomic. tempfile creates it exclusively and
+/// retries on a name clash, so it is never someone else's file.
+fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> io::Result<tempfile::NamedTempFile> {
+    let prefix = temp_prefix(name, Some(std::process::id()));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).rand_bytes(8);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(PRIVATE_MODE));
+    }
+    builder.tempfile_in(dir)
 }
 
 /// Owner first, mode second: chown clears set-id bits, and while the file is still 0600 no
-/// other user can open it between the two steps.
+/// other user can open it between the two steps. An owner that cannot be kept is an error,
+/// never a quiet change of owner (the caller checked beforehand; this catches a race).
 #[cfg(unix)]
 fn set_owner_and_mode(file: &File, original: Option<&fs::Metadata>) -> io::Result<()> {
     use std::os::unix::fs::{fchown, MetadataExt, PermissionsExt};
@@ -459,44 +621,19 @@ fn set_owner_and_mode(file: &File, original: Option<&fs::Metadata>) -> io::Resul
         return file.set_permissions(fs::Permissions::from_mode(PRIVATE_MODE));
     };
     let (want_uid, want_gid) = (original.uid(), original.gid());
-    let mut meta = file.metadata()?;
+    let meta = file.metadata()?;
     if (meta.uid(), meta.gid()) != (want_uid, want_gid) {
-        match fchown(file, Some(want_uid), Some(want_gid)) {
-            Ok(()) => {}
-            // Not root (EPERM), or an id the user namespace does not map (EINVAL): a non-root
-            // writer may still hand the file to one of its own groups; final_mode covers the rest.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::PermissionDenied | io::ErrorKind::InvalidInput
-                ) =>
-            {
-                let _ = fchown(file, None, Some(want_gid));
-            }
-            Err(e) => return Err(e),
-        }
-        meta = file.metadata()?;
+        fchown(file, Some(want_uid), Some(want_gid)).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot keep its owner (uid {want_uid}, gid {want_gid}): {}",
+                    crate::io_message(&e)
+                ),
+            )
+        })?;
     }
-    let mode = final_mode(
-        original.mode(),
-        (want_uid, want_gid),
-        (meta.uid(), meta.gid()),
-    );
-    file.set_permissions(fs::Permissions::from_mode(mode))
-}
-
-/// The original mode, minus what would grant access to someone new: group bits mean a
-/// different group when the group could not be kept, and set-id bits a different user.
-#[cfg(unix)]
-fn final_mode(mode: u32, want: (u32, u32), got: (u32, u32)) -> u32 {
-    let mut mode = mode & 0o7777;
-    if got.1 != want.1 {
-        mode &= !0o2070;
-    }
-    if got.0 != want.0 {
-        mode &= !0o4000;
-    }
-    mode
+    file.set_permissions(fs::Permissions::from_mode(original.mode() & 0o7777))
 }
 
 /// Makes the rename itself durable. Best effort: the file is already replaced and visible, so
@@ -511,19 +648,6 @@ fn sync_folder(dir: &Path) {
     let _ = dir;
 }
 
-/// Not cryptographic: only spreads temp names and retry pauses. `RandomState` is seeded
-/// randomly per process, which is all the randomness std offers without a crate.
-fn random_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    if let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) {
-        hasher.write_u128(now.as_nanos());
-    }
-    hasher.finish() as u32
-}
-
 /// Copy the current bytes of `path` to `<path>.bak-<YYYYMMDDTHHMMSSZ>` (UTC), or `...Z-1`,
 /// `...Z-2` when that name is taken, with mode 0600 and the original's owner. Returns the
 /// backup's path. The backup sits beside `path` as given, even when it is a symlink.
@@ -536,7 +660,7 @@ fn backup_stamped(path: &Path, stamp: &str) -> Result<PathBuf, WriteError> {
         path: path.to_path_buf(),
         error,
     };
-    let bytes = fs::read(path).map_err(read_error)?;
+    let bytes = read_current(path).map_err(read_error)?;
     #[cfg(unix)]
     let original = fs::metadata(path).map_err(read_error)?;
     for n in 0..1000 {
@@ -714,7 +838,7 @@ pub fn commit(writes: &[PlannedWrite]) -> Result<CommitReport, CommitError> {
 }
 
 fn unchanged_on_disk(w: &PlannedWrite) -> Result<(), WriteError> {
-    let now = match fs::read(&w.path) {
+    let now = match read_current(&w.path) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(error) => {
@@ -731,6 +855,14 @@ fn unchanged_on_disk(w: &PlannedWrite) -> Result<(), WriteError> {
             path: w.path.clone(),
         })
     }
+}
+
+/// The bytes of a file about to be backed up or replaced: a regular file, at most the
+/// kubeconfig size cap, so a file swapped for a FIFO or a device since it was planned can
+/// neither hang a rotate that holds locks nor fill its memory.
+fn read_current(path: &Path) -> io::Result<Vec<u8>> {
+    let file = super::token_file::open_regular(path)?;
+    super::token_file::read_capped(file, super::MAX_FILE_SIZE)
 }
 
 fn restore(w: &PlannedWrite) -> Result<(), WriteError> {
@@ -768,7 +900,7 @@ fn injected_fault(path: &Path) -> bool {
 /// The armed fault spec and this call's number, counting calls made while it is armed.
 #[cfg(not(test))]
 fn fault_spec() -> Option<(String, u64)> {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let spec = std::env::var_os(FAULT_ENV)?;
     let call = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
     Some((spec.to_string_lossy().into_owned(), call))
@@ -943,6 +1075,76 @@ mod tests {
         assert!(dir.path().join("config.lock").exists());
     }
 
+    /// `real`, `sub/../real` and a symlink to it are one file: locking all three names at
+    /// once takes `real.lock` once (no wait for itself) plus the link's own lock, and a
+    /// second locker through any of the names is shut out.
+    #[cfg(unix)]
+    #[test]
+    fn lock_all_takes_one_lock_per_file_whatever_the_names() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("real"), "x").unwrap();
+        std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
+        let paths = ["real", "sub/../real", "link"].map(|n| dir.path().join(n));
+
+        let held = lock_all(paths.iter().map(PathBuf::as_path), Duration::ZERO).unwrap();
+
+        let mut locks: Vec<String> = names_of(&held);
+        locks.sort();
+        assert_eq!(locks, ["link.lock", "real.lock"]);
+        for name in &paths {
+            let err = lock_all([name.as_path()], Duration::ZERO).unwrap_err();
+            assert!(
+                matches!(err, WriteError::Locked { .. }),
+                "{name:?}: {err:?}"
+            );
+        }
+        drop(held);
+        assert_eq!(names(dir.path()), ["link", "real", "sub"]);
+    }
+
+    #[cfg(unix)]
+    fn names_of(locks: &[FileLock]) -> Vec<String> {
+        locks
+            .iter()
+            .map(|l| l.path().file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_dead_writers_temp_files_are_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        fs::write(&config, "x").unwrap();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let gone_pid = gone.id();
+        gone.wait().unwrap();
+        let ours = format!(".config.tmp-{}-aaaaaaaa", std::process::id());
+        for name in [
+            ours.as_str(),
+            &format!(".config.tmp-{gone_pid}-bbbbbbbb"),
+            ".config.tmp-1-cccccccc",
+            ".config.tmp-nopid",
+            ".other.tmp-1-dddddddd",
+        ] {
+            fs::write(dir.path().join(name), "t").unwrap();
+        }
+
+        remove_stale_temp_files(&config);
+
+        // pid 1 runs; a name without a pid proves nothing; another file's temps are not ours.
+        let mut want = vec![
+            ".config.tmp-1-cccccccc",
+            ".config.tmp-nopid",
+            ".other.tmp-1-dddddddd",
+            "config",
+        ];
+        want.push(&ours);
+        want.sort();
+        assert_eq!(names(dir.path()), want);
+    }
+
     #[test]
     fn lock_in_a_missing_folder_fails_at_once_naming_the_lock_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -1018,16 +1220,6 @@ mod tests {
         let meta = fs::metadata(&config).unwrap();
         assert_eq!((meta.uid(), meta.gid()), want);
         assert_eq!(mode(&config), 0o640);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn mode_never_widens_when_the_owner_cannot_be_kept() {
-        assert_eq!(final_mode(0o100640, (1, 2), (1, 2)), 0o640);
-        assert_eq!(final_mode(0o640, (1, 2), (3, 2)), 0o640);
-        assert_eq!(final_mode(0o660, (1, 2), (1, 9)), 0o600);
-        assert_eq!(final_mode(0o6755, (1, 2), (3, 9)), 0o705);
-        assert_eq!(final_mode(0o6755, (1, 2), (1, 2)), 0o6755);
     }
 
     #[cfg(unix)]

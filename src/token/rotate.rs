@@ -19,6 +19,7 @@ use crate::kubeconfig::edit::{replace_user_tokens, TokenEdit};
 use crate::kubeconfig::extension::{upsert_token_extension, TokenExtension};
 use crate::kubeconfig::mask;
 use crate::kubeconfig::resolve::{credential_of, Selection};
+use crate::kubeconfig::token_file;
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::{quoted, shown, shown_path, Token};
@@ -72,10 +73,18 @@ pub fn run(
 
     // Without the lock only the targets are found; the edits are made (and proven) once,
     // under the lock, from the bytes that will really be replaced. Whether they may be
-    // rotated at all is settled before a new token is asked for.
+    // rotated at all is settled before a new token is asked for, any check over the
+    // network, the prompt or a lock (a dry run too): an entry that is not a CoreWeave
+    // credential, a token file that is not one, and a file kubectl's writer could not
+    // write. A minted token and `--expires` both record an expiry in the kubeconfig.
     let targets = find_targets(&kc, active, &old, args.only_current)?;
     if !args.force {
         refuse_foreign(&kc, resolved.server.as_deref(), &targets, &old)?;
+    }
+    check_token_files(&kc, &targets, args.force)?;
+    let files = files_of(&targets, args.mint || args.expires.is_some());
+    for f in &files {
+        write::check_writable(f)?;
     }
 
     let (source, new, expires) = if args.mint {
@@ -117,17 +126,13 @@ pub fn run(
     let expires_known = expires.is_some();
     if args.dry_run {
         let plan = Plan {
-            writes: prepare_writes(&kc, &targets, &new, &record)?,
+            writes: prepare_writes(&kc, &targets, &new, &record, args.force)?,
             targets,
         };
         return print_dry_run(&plan, out);
     }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
-        source::confirm(&format!(
-            "Write the new token to {} in {}?",
-            count(targets.len(), "user entry", "user entries"),
-            count(files_of(&targets, expires_known).len(), "file", "files")
-        ))?;
+        source::confirm(&confirm_question(targets.len(), &files))?;
     }
 
     // Everything is read again under the lock; the first reading's texts (megabytes on
@@ -136,7 +141,7 @@ pub fn run(
     let timeout = Duration::from_secs(args.lock_timeout);
     // The files to lock come from the unlocked plan; if the plan under the lock needs a file
     // that is not locked (someone edited in between), lock again with the larger set.
-    let mut to_lock = files_of(&targets, expires_known);
+    let mut to_lock = files;
     let _signals = write::InterruptGuard::install();
     for _ in 0..3 {
         let locks = lock_all(&to_lock, timeout)?;
@@ -167,7 +172,7 @@ pub fn run(
             continue;
         }
         let plan = Plan {
-            writes: prepare_writes(&kc, &targets, &new, &record)?,
+            writes: prepare_writes(&kc, &targets, &new, &record, args.force)?,
             targets,
         };
         let mut backups = Vec::new();
@@ -196,9 +201,17 @@ pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
     };
     let duration = crate::time::parse_go_duration(&args.duration)
         .map_err(|e| anyhow::anyhow!("--duration {:?}: {e}", args.duration))?;
-    let oidc = std::fs::read_to_string(oidc_file)
-        .with_context(|| format!("cannot read --oidc-token-file {}", oidc_file.display()))?;
-    let oidc = Token::new(oidc.trim());
+    // Bounded like every token read: a projected service-account token is a few KiB.
+    let oidc = std::fs::File::open(oidc_file)
+        .and_then(|f| token_file::read_capped(f, token_file::MAX_TOKEN_BYTES))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read --oidc-token-file {}: {}",
+                oidc_file.display(),
+                crate::io_message(&e)
+            )
+        })?;
+    let oidc = Token::new(String::from_utf8_lossy(&oidc).trim());
     let cfg = crate::coreweave::ApiConfig::resolve(
         args.api.api_endpoint.as_deref(),
         args.api.request_timeout.as_deref(),
@@ -279,12 +292,12 @@ fn source_of(args: &RotateArgs) -> Result<Source, source::SourceError> {
     })
 }
 
-/// Locks in path order, so two rotates over the same files cannot wait on each other.
+/// Every name's lock and every file's lock, in one global order (see [`write::lock_all`]).
 fn lock_all(paths: &BTreeSet<PathBuf>, timeout: Duration) -> anyhow::Result<Vec<FileLock>> {
-    paths
-        .iter()
-        .map(|p| write::lock(p, timeout).map_err(anyhow::Error::from))
-        .collect()
+    Ok(write::lock_all(
+        paths.iter().map(PathBuf::as_path),
+        timeout,
+    )?)
 }
 
 fn find_entry(kc: &Kubeconfig, file: &Path, user: &str) -> Option<Sourced> {
@@ -440,12 +453,13 @@ fn refuse_foreign(
 }
 
 /// The new bytes of every file that changes: each kubeconfig edited by the proving
-/// editor, each token file replaced whole.
+/// editor, each token file replaced whole (once, whatever names reach it).
 pub fn prepare_writes(
     kc: &Kubeconfig,
     targets: &[Target],
     new: &Token,
     record: &TokenExtension<'_>,
+    force: bool,
 ) -> anyhow::Result<Vec<PlannedWrite>> {
     let expires_known = record.expires.is_some();
     let mut writes = Vec::new();
@@ -481,20 +495,80 @@ pub fn prepare_writes(
             new: text.into_bytes(),
         });
     }
-    let token_files: BTreeSet<&PathBuf> = targets
-        .iter()
-        .filter_map(|t| t.token_file.as_ref())
-        .collect();
-    for path in token_files {
-        let original = std::fs::read(path)
-            .with_context(|| format!("cannot read tokenFile {}", path.display()))?;
+    for (path, target) in token_files(targets) {
+        let original = read_rewritable_token_file(kc, target, path, force)?;
         writes.push(PlannedWrite {
-            path: path.clone(),
+            path: path.to_path_buf(),
             new: token_file_content(&original, new),
             original: Some(original),
         });
     }
     Ok(writes)
+}
+
+/// Each token file to rewrite once, by the first name that reaches it (`tok`, `./tok` and
+/// a symlink to it are one file), with the first entry that names it.
+fn token_files(targets: &[Target]) -> Vec<(&Path, &Target)> {
+    let mut files: Vec<(&Path, &Target)> = Vec::new();
+    let mut seen_ids = std::collections::HashSet::new();
+    let mut seen_names = BTreeSet::new();
+    for t in targets {
+        let Some(path) = t.token_file.as_deref() else {
+            continue;
+        };
+        if !seen_names.insert(path) {
+            continue;
+        }
+        if token_file::file_id(path).is_none_or(|id| seen_ids.insert(id)) {
+            files.push((path, t));
+        }
+    }
+    files
+}
+
+/// Every token file passes [`read_rewritable_token_file`]; called before the prompt.
+fn check_token_files(kc: &Kubeconfig, targets: &[Target], force: bool) -> anyhow::Result<()> {
+    for (path, target) in token_files(targets) {
+        read_rewritable_token_file(kc, target, path, force)?;
+    }
+    Ok(())
+}
+
+/// The bytes of a token file that rotate may replace whole: a regular file within the
+/// token size cap, not one of the loaded kubeconfig files (by identity, whatever the
+/// name), holding one token line (CoreWeave-shaped unless `force`). Anything else is
+/// refused naming the file: `tokenFile: config` or `tokenFile: ../etc/passwd` must never
+/// be overwritten by a token.
+fn read_rewritable_token_file(
+    kc: &Kubeconfig,
+    target: &Target,
+    path: &Path,
+    force: bool,
+) -> anyhow::Result<Vec<u8>> {
+    let refuse = |reason: &str| {
+        anyhow::anyhow!(
+            "refusing to rewrite tokenFile {} of user {:?} (in {}): {reason}; nothing was written",
+            path.display(),
+            target.user,
+            target.file.display()
+        )
+    };
+    let id = token_file::file_id(path);
+    if let Some(k) = kc
+        .files
+        .iter()
+        .find(|f| id.is_some() && token_file::file_id(&f.path) == id)
+    {
+        return Err(refuse(&format!(
+            "it is the kubeconfig file {}",
+            k.path.display()
+        )));
+    }
+    let bytes = token_file::read_token_file(path).map_err(|e| refuse(&crate::io_message(&e)))?;
+    if let Some(reason) = token_file::not_a_token_file(&bytes, force) {
+        return Err(refuse(&reason));
+    }
+    Ok(bytes)
 }
 
 /// The new token in place of the old one, keeping the file's trailing line break (or
@@ -616,6 +690,31 @@ fn print_dry_run(plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The confirmation question names every file that will be written.
+fn confirm_question(entries: usize, files: &BTreeSet<PathBuf>) -> String {
+    let names: Vec<String> = files.iter().map(|f| crate::secret::shown_path(f)).collect();
+    format!(
+        "Write the new token to {} in {}: {}?",
+        count(entries, "user entry", "user entries"),
+        count(files.len(), "file", "files"),
+        names.join(", ")
+    )
+}
+
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirmation_names_every_file() {
+        let files: BTreeSet<PathBuf> = ["/k/config", "/k/tok"].map(PathBuf::from).into();
+        assert_eq!(
+            confirm_question(3, &files),
+            "Write the new token to 3 user entries in 2 files: /k/config, /k/tok?"
+        );
+    }
 }

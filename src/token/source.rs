@@ -5,12 +5,13 @@
 //! There is no public API that creates CoreWeave user tokens: the Console makes them. So
 //! every source here is a way of carrying a token the user already has into the plugin.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::kubeconfig::resolve::{credential_of, Selection};
+use crate::kubeconfig::token_file::{read_capped, read_line_capped, MAX_TOKEN_BYTES};
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
 use crate::secret::{Token, COREWEAVE_PREFIX, MIN_SECRET_CHARS, SECRET_ALPHABET};
 use crate::token::terminal::{self, Answer, Echo};
@@ -127,20 +128,18 @@ impl Source {
 /// Get the new token from `source`, trimmed but not yet validated.
 pub fn fetch(source: &Source) -> Result<Token, SourceError> {
     let raw = match source {
-        Source::Stdin => {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(SourceError::Stdin)?;
-            line
-        }
-        Source::File(path) => {
-            std::fs::read_to_string(path).map_err(|source| SourceError::File {
+        // Bounded: `< /dev/zero` or a runaway producer is refused after MAX_TOKEN_BYTES.
+        Source::Stdin => read_line_capped(std::io::stdin().lock(), MAX_TOKEN_BYTES)
+            .and_then(utf8)
+            .map_err(SourceError::Stdin)?,
+        // Any readable file, FIFOs too (`--from-file <(pass show cw)`), but bounded.
+        Source::File(path) => std::fs::File::open(path)
+            .and_then(|f| read_capped(f, MAX_TOKEN_BYTES))
+            .and_then(utf8)
+            .map_err(|source| SourceError::File {
                 path: path.clone(),
                 source,
-            })?
-        }
+            })?,
         Source::Kubeconfig(path) => return from_downloaded_kubeconfig(path),
         Source::Command { command, timeout } => first_line(&run_command(command, *timeout)?),
         Source::Prompt => prompt()?,
@@ -226,19 +225,41 @@ fn from_downloaded_kubeconfig(path: &Path) -> Result<Token, SourceError> {
     }
 }
 
+fn utf8(bytes: Vec<u8>) -> std::io::Result<String> {
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").to_string()
 }
 
 /// Run `sh -c CMD` with stdout captured, stdin and stderr inherited (a password manager
 /// may ask for a passphrase), and stop it after `timeout`.
+///
+/// On unix the command runs in a process group of its own, and a timeout kills the whole
+/// group: `sh -c 'sleep 1000 | cat'` leaves no `sleep` behind. Not when stdin is a terminal:
+/// a process outside the terminal's foreground group is stopped (SIGTTIN) as soon as it
+/// prompts, so there the command stays in ours, Ctrl-C reaches all of it, and a timeout
+/// kills only the shell.
 fn run_command(command: &str, timeout: Duration) -> Result<String, SourceError> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(SourceError::CommandSpawn)?;
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(command).stdout(Stdio::piped());
+    #[cfg(unix)]
+    let own_group = !std::io::stdin().is_terminal();
+    #[cfg(unix)]
+    if own_group {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn().map_err(SourceError::CommandSpawn)?;
+    let stop = |child: &mut std::process::Child| {
+        #[cfg(unix)]
+        if own_group {
+            kill_group(child.id());
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    };
     let mut stdout = child.stdout.take();
     // Read on a thread so a command that writes more than a pipe holds cannot block us.
     let reader = std::thread::spawn(move || {
@@ -253,8 +274,7 @@ fn run_command(command: &str, timeout: Duration) -> Result<String, SourceError> 
         match child.try_wait().map_err(SourceError::CommandSpawn)? {
             Some(status) => break status,
             None if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
+                stop(&mut child);
                 return Err(SourceError::CommandTimeout(timeout));
             }
             None => std::thread::sleep(Duration::from_millis(10)),
@@ -264,13 +284,25 @@ fn run_command(command: &str, timeout: Duration) -> Result<String, SourceError> 
     let deadline = timeout
         .saturating_sub(start.elapsed())
         .max(Duration::from_secs(1));
-    let out = join_with_timeout(reader, deadline).ok_or(SourceError::CommandTimeout(timeout))?;
+    let Some(out) = join_with_timeout(reader, deadline) else {
+        stop(&mut child);
+        return Err(SourceError::CommandTimeout(timeout));
+    };
     if !status.success() {
         return Err(SourceError::CommandFailed {
             status: status.to_string(),
         });
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// SIGKILL to every process of the group led by `pid` (the spawned shell made it).
+#[cfg(unix)]
+fn kill_group(pid: u32) {
+    use rustix::process::{kill_process_group, Pid, Signal};
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = kill_process_group(pid, Signal::KILL);
+    }
 }
 
 fn join_with_timeout(h: std::thread::JoinHandle<Vec<u8>>, timeout: Duration) -> Option<Vec<u8>> {

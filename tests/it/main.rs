@@ -9,6 +9,7 @@ mod complete;
 mod coreweave_api;
 mod differential;
 mod fuzz_editor;
+mod hostile;
 mod import;
 mod rotate;
 mod rotate_stress;
