@@ -170,6 +170,13 @@ pub struct ImportArgs {
     /// Prove the imported token with CoreWeave's whoami before writing (api), or not (none)
     #[arg(long, value_enum, default_value_t = Verify::Api, value_name = "HOW")]
     pub verify: Verify,
+    /// Total time for the token checks (whoami; with --replace-token, rotate's checks too)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = verify_timeout)]
+    pub verify_timeout: std::time::Duration,
+    /// With --replace-token: rotate even entries that are not CoreWeave credentials (a
+    /// server outside coreweave.com), or whose old token belongs to another principal or org
+    #[arg(long, requires = "replace_token")]
+    pub force: bool,
     /// Seconds to wait for another writer's <file>.lock to go away
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub lock_timeout: u64,

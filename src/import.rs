@@ -22,11 +22,11 @@ use serde_json::Value;
 use crate::cli::{ImportArgs, RotateArgs, Verify};
 use crate::coreweave::{ApiConfig, Principal};
 use crate::kubeconfig::append::{self, Additions};
+use crate::kubeconfig::mask::kubeconfig_lines;
 use crate::kubeconfig::model::FileConfig;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, PlannedWrite};
 use crate::kubeconfig::{load, Kubeconfig};
-use crate::kubeconfig::mask::kubeconfig_lines;
 use crate::secret::{quoted, shown, shown_path, Token};
 
 /// A Console download is a few kilobytes; this leaves room for many clusters.
@@ -82,10 +82,11 @@ pub fn run(
     // The new tokens are proven before anything is locked or written.
     let mut principals = Vec::new();
     if args.verify != Verify::None {
-        let api = ApiConfig::resolve(
+        let mut api = ApiConfig::resolve(
             args.api.api_endpoint.as_deref(),
             args.api.request_timeout.as_deref(),
         )?;
+        api.deadline = Some(crate::coreweave::Deadline::after(args.verify_timeout));
         let distinct: BTreeSet<&str> = incoming
             .iter()
             .filter_map(|i| i.token.as_ref().map(Token::expose))
@@ -167,6 +168,8 @@ pub fn run(
             verify: args.verify,
             api: args.api.clone(),
             lock_timeout: args.lock_timeout,
+            force: args.force,
+            verify_timeout: args.verify_timeout,
             yes: true,
             ..RotateArgs::default()
         };

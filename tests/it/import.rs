@@ -472,10 +472,29 @@ fn the_same_server_with_another_token_is_reported_or_rotated() {
     no_token_in(&o);
     assert_eq!(std::fs::read(&target).unwrap(), before);
     assert_eq!(whoami(&sb, &env, "my-cluster"), None);
+    // The fake listens on loopback, not a CoreWeave host: rotating it takes --force.
     let o = import(
         &sb,
         Some(&env),
         &[path_str(&new), "--verify", "none", "--replace-token"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not a CoreWeave cluster"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), before);
+    let o = import(
+        &sb,
+        Some(&env),
+        &[
+            path_str(&new),
+            "--verify",
+            "none",
+            "--replace-token",
+            "--force",
+        ],
     );
     ok(&o);
     no_token_in(&o);
