@@ -671,7 +671,7 @@ fn splice_for(
     };
     let at = node.position;
     let user = slot.user;
-    if node.tag == TagClass::Other {
+    if matches!(node.tag, TagClass::Other | TagClass::Merge) {
         return Err(unsupported(format!(
             "token of user {user:?} at {at} carries an explicit tag other than !!str"
         )));

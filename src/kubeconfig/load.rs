@@ -302,7 +302,39 @@ pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
         // Empty, comments only, or a bare `---`: kubectl reads an empty config.
         return Ok(FileConfig::default());
     }
+    if let Some(resolved) = super::merge::resolve(doc) {
+        return parse_merged(path, resolved);
+    }
     let config = deserialize_full(doc).map_err(|e| yaml_error(path, doc, &e))?;
+    check_version(path, config)
+}
+
+/// A document with merge keys, read as kubectl reads it (`merge.rs`); errors are placed at
+/// the node of the file they concern.
+fn parse_merged(
+    path: &Path,
+    resolved: Result<super::merge::Resolved, super::merge::MergeError>,
+) -> Result<FileConfig, KubeconfigError> {
+    let resolved = resolved.map_err(|e| KubeconfigError::Yaml {
+        path: path.to_path_buf(),
+        line: e.position.line as u64,
+        column: e.position.column as u64,
+        message: e.message.to_owned(),
+    })?;
+    let config = deserialize_full(&resolved.text).map_err(|e| {
+        let mut error = yaml_error(path, &resolved.text, &e);
+        if let KubeconfigError::Yaml { line, column, .. } = &mut error {
+            let at = usize::try_from(*line)
+                .ok()
+                .and_then(|l| l.checked_sub(1))
+                .and_then(|l| resolved.lines.get(l));
+            if let Some(at) = at {
+                *line = at.line as u64;
+                *column = at.column as u64;
+            }
+        }
+        error
+    })?;
     check_version(path, config)
 }
 
@@ -318,11 +350,32 @@ pub(crate) fn parse_full(doc: &str) -> Result<FileConfig, KubeconfigError> {
 }
 
 pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, serde_saphyr::Error> {
-    let options = serde_saphyr::options! {
+    let mut options = serde_saphyr::options! {
         no_schema: true,
         with_snippet: false,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
     };
+    // The parser's default budget (250,000 nodes) refuses about 27,000 contexts, far below
+    // the file size cap. Every node and alias takes at least a byte or two of text, so
+    // limits that grow with the document bound the work as the size cap does; only what
+    // aliases repeat is limited beyond that (alias bombs, which kubectl refuses too).
+    let n = doc.len();
+    if let Some(budget) = options.budget.as_mut() {
+        budget.max_nodes = budget.max_nodes.max(n.saturating_add(16));
+        budget.max_events = budget
+            .max_events
+            .max(n.saturating_mul(2).saturating_add(64));
+        budget.max_aliases = budget.max_aliases.max(n / 2);
+        budget.max_anchors = budget.max_anchors.max(n / 2);
+        budget.max_recorded_anchor_events = budget.max_recorded_anchor_events.max(n);
+        // Many aliases of one anchor (`user: *u` in every context) is ordinary; what they
+        // expand to is bounded below.
+        budget.enforce_alias_anchor_ratio = false;
+    }
+    options.alias_limits.max_total_replayed_events = options
+        .alias_limits
+        .max_total_replayed_events
+        .max(n.saturating_mul(4));
     // A document that is `null` or `~` is an empty config to kubectl, hence the Option.
     serde_saphyr::from_str_with_options::<Option<FileConfig>>(doc, options)
         .map(Option::unwrap_or_default)

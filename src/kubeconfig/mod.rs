@@ -10,6 +10,7 @@
 //! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
 //! - `edit.rs`: the format-preserving editor that changes only token scalars.
 //! - `extension.rs`: records a token's expiry as the user's `coreweave.com/token` extension.
+//! - `merge.rs`: merge keys (`<<`) applied as kubectl's YAML decoder applies them.
 //! - `yaml_tree.rs`: the node tree with byte spans that both editors plan their splices on.
 //! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
 //!
@@ -19,6 +20,7 @@ pub mod edit;
 pub mod extension;
 pub(crate) mod fast;
 pub mod load;
+mod merge;
 pub mod model;
 pub mod resolve;
 pub mod write;
