@@ -40,6 +40,40 @@ pub fn config_paths(
     }
 }
 
+/// The folder client-go takes the home folder to be (`homedir.HomeDir()`), for the
+/// default `~/.kube/config`. On Unix that is `$HOME` as it is: with `HOME` unset or empty,
+/// kubectl reads `.kube/config` in the current folder, and so does the plugin (not the
+/// password database's home folder). On Windows, the first of `%HOME%`,
+/// `%HOMEDRIVE%%HOMEPATH%` and `%USERPROFILE%` holding a `.kube\config`, else the first
+/// that exists, else the first set.
+pub fn home_dir() -> PathBuf {
+    #[cfg(windows)]
+    {
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let home = var("HOME");
+        let drive_path = var("HOMEDRIVE").zip(var("HOMEPATH")).map(|(mut d, p)| {
+            d.push(p);
+            d
+        });
+        let profile = var("USERPROFILE");
+        let with_config = [&home, &drive_path, &profile]
+            .into_iter()
+            .flatten()
+            .find(|p| Path::new(p).join(".kube").join("config").exists());
+        if let Some(p) = with_config {
+            return PathBuf::from(p);
+        }
+        let order = [&home, &profile, &drive_path];
+        let existing = order.into_iter().flatten().find(|p| Path::new(p).is_dir());
+        let first = order.into_iter().flatten().next();
+        existing.or(first).map(PathBuf::from).unwrap_or_default()
+    }
+    #[cfg(not(windows))]
+    {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+    }
+}
+
 /// One file that was read.
 #[derive(Debug)]
 pub struct LoadedFile {

@@ -29,7 +29,7 @@ mod yaml_tree;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use load::{config_paths, Kubeconfig, LoadedFile, Sourced};
+pub use load::{config_paths, home_dir, Kubeconfig, LoadedFile, Sourced};
 pub use resolve::{Credential, Resolved};
 
 /// Files larger than this are refused: a kubeconfig with thousands of contexts is a few MB.

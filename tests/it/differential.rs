@@ -1232,6 +1232,308 @@ fn json_kubeconfig_is_read() {
         .expect_token("CW-SECRET-json");
 }
 
+/// client-go looks the empty name up like any other: an empty or missing current-context
+/// selects a context named `""` (an entry without `name`), and a context naming no user
+/// selects the user named `""`. `--context ""` and `--user ""` mean "not given".
+#[test]
+fn empty_context_and_user_names_are_looked_up_like_any_other() {
+    let users = "users:\n- name: \"\"\n  user: {token: CW-SECRET-empty-user}\n- name: x\n  user: {token: CW-SECRET-x}\n";
+    let cluster = "clusters:\n- name: k\n  cluster: {server: https://k.example}\n";
+    let cases = [
+        (
+            "current_context_empty_selects_the_context_named_empty",
+            format!("current-context: \"\"\ncontexts:\n- name: \"\"\n  context: {{cluster: k, user: x}}\n{cluster}{users}"),
+            "CW-SECRET-x",
+        ),
+        (
+            "no_current_context_selects_the_unnamed_context",
+            format!("contexts:\n- context: {{cluster: k, user: x}}\n{cluster}{users}"),
+            "CW-SECRET-x",
+        ),
+        (
+            "context_user_empty_selects_the_user_named_empty",
+            format!("current-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: \"\"}}\n{cluster}{users}"),
+            "CW-SECRET-empty-user",
+        ),
+        (
+            "context_without_user_selects_the_user_named_empty",
+            format!("current-context: c\ncontexts:\n- name: c\n  context: {{cluster: k}}\n{cluster}{users}"),
+            "CW-SECRET-empty-user",
+        ),
+        (
+            "both_empty",
+            format!("contexts:\n- name: \"\"\n  context: {{cluster: k}}\n{cluster}users:\n- user: {{token: CW-SECRET-unnamed}}\n"),
+            "CW-SECRET-unnamed",
+        ),
+    ];
+    for (name, file, want) in cases {
+        hand(&format!("empty_names/{name}"))
+            .file("a/config", &file)
+            .kubeconfig_env(&["a/config"])
+            .expect_token(want);
+        hand(&format!("empty_names/{name}/empty_flags"))
+            .file("a/config", &file)
+            .kubeconfig_env(&["a/config"])
+            .context("")
+            .user("")
+            .expect_token(want);
+    }
+    hand("empty_names/user_flag_with_the_empty_context")
+        .file(
+            "a/config",
+            &format!("contexts:\n- name: \"\"\n  context: {{cluster: k}}\n{cluster}{users}"),
+        )
+        .kubeconfig_env(&["a/config"])
+        .user("x")
+        .expect_token("CW-SECRET-x");
+}
+
+/// client-go's default file is `$HOME/.kube/config` with `$HOME` as it is (`homedir.HomeDir`):
+/// unset or empty, that is `.kube/config` in the current folder, not the password
+/// database's home folder.
+#[test]
+fn without_home_the_default_kubeconfig_is_in_the_current_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join(".kube")).expect("mkdir");
+    std::fs::write(
+        dir.path().join(".kube/config"),
+        simple("{token: CW-SECRET-cwd}"),
+    )
+    .expect("write");
+    for home in [None, Some("")] {
+        let run = |program: &Path, args: &[&str]| {
+            let mut cmd = Command::new(program);
+            cmd.args(args).current_dir(dir.path()).env_clear();
+            if let Some(h) = home {
+                cmd.env("HOME", h);
+            }
+            let out = cmd.output().expect("run");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (code, stdout, stderr) = run(
+            oracle::kubectl(),
+            &[
+                "config",
+                "view",
+                "--raw",
+                "--minify",
+                "-o",
+                "jsonpath={.users[0].user.token}",
+            ],
+        );
+        assert_eq!(
+            (code, stdout.as_str()),
+            (Some(0), "CW-SECRET-cwd"),
+            "kubectl does not behave as this test assumes (HOME {home:?}): {stderr}"
+        );
+        let (code, stdout, stderr) = run(Path::new(PLUGIN), &["token", "show", "--raw"]);
+        assert_eq!(
+            (code, stdout.as_str()),
+            (Some(0), "CW-SECRET-cwd\n"),
+            "HOME {home:?}: {stderr}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Merge keys (`<<`): kubectl's decoder applies each where it stands, in document order
+// ---------------------------------------------------------------------------------------
+
+/// A file with one cluster, contexts `c1` (user `a`) and `c2` (user `b`), and `rest`
+/// appended (its users and any other keys).
+fn merge_file(head: &str, rest: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\n{head}clusters:\n- name: k\n  cluster: {{server: https://k.example}}\ncontexts:\n- name: c1\n  context: {{cluster: k, user: a}}\n- name: c2\n  context: {{cluster: k, user: b}}\n{rest}"
+    )
+}
+
+#[test]
+fn merge_keys_in_a_user_apply_in_document_order() {
+    let anchors = "x-m1: &m1 {token: CW-SECRET-merged-1}\nx-m2: &m2 {token: CW-SECRET-merged-2}\nx-none: &none {tokenFile: ''}\n";
+    let cases = [
+        (
+            "merge_after_explicit_overrides_it",
+            "    token: CW-SECRET-explicit\n    <<: *m1\n",
+            "CW-SECRET-merged-1",
+        ),
+        (
+            "explicit_after_merge_wins",
+            "    <<: *m1\n    token: CW-SECRET-explicit\n",
+            "CW-SECRET-explicit",
+        ),
+        (
+            "between_two_merges_the_last_wins",
+            "    <<: *m1\n    token: CW-SECRET-explicit\n    <<: *m2\n",
+            "CW-SECRET-merged-2",
+        ),
+        (
+            "a_later_merge_without_the_key_changes_nothing",
+            "    <<: *m1\n    token: CW-SECRET-explicit\n    <<: *none\n",
+            "CW-SECRET-explicit",
+        ),
+        (
+            "in_a_merge_list_the_first_mapping_wins",
+            "    token: CW-SECRET-explicit\n    <<: [*m2, *m1]\n",
+            "CW-SECRET-merged-2",
+        ),
+        (
+            "inline_merge_mapping",
+            "    token: CW-SECRET-explicit\n    <<: {token: CW-SECRET-inline}\n",
+            "CW-SECRET-inline",
+        ),
+    ];
+    for (name, body, want) in cases {
+        let file = merge_file(
+            "current-context: c1\n",
+            &format!("{anchors}users:\n- name: a\n  user:\n{body}"),
+        );
+        hand(&format!("merge_keys_in_a_user/{name}"))
+            .file("a/config", &file)
+            .kubeconfig_env(&["a/config"])
+            .expect_token(want);
+    }
+}
+
+#[test]
+fn merge_keys_in_list_entries_contexts_and_the_top_level_apply_in_document_order() {
+    let users = "users:\n- name: a\n  user: {token: CW-SECRET-user-a}\n- name: b\n  user: {token: CW-SECRET-user-b}\n";
+    let cases: [(&str, String, &str); 7] = [
+        (
+            "entry_user_replaced_by_a_later_merge",
+            merge_file("current-context: c1\n", "users:\n- name: a\n  user: {token: CW-SECRET-explicit}\n  <<: {user: {token: CW-SECRET-merged}}\n"),
+            "CW-SECRET-merged",
+        ),
+        (
+            "entry_renamed_by_a_later_merge",
+            merge_file("current-context: c1\n", "users:\n- name: other\n  <<: {name: a}\n  user: {token: CW-SECRET-renamed}\n"),
+            "CW-SECRET-renamed",
+        ),
+        (
+            "entry_name_after_the_merge_wins",
+            merge_file("current-context: c1\n", "users:\n- <<: {name: other}\n  name: a\n  user: {token: CW-SECRET-named}\n"),
+            "CW-SECRET-named",
+        ),
+        (
+            "context_user_replaced_by_a_later_merge",
+            merge_file("current-context: c3\n", &format!("x: 1\ncontexts2: []\n{users}")).replace(
+                "- name: c2\n",
+                "- name: c3\n  context:\n    cluster: k\n    user: a\n    <<: {user: b}\n- name: c2\n",
+            ),
+            "CW-SECRET-user-b",
+        ),
+        (
+            "context_user_after_the_merge_wins",
+            merge_file("current-context: c3\n", users).replace(
+                "- name: c2\n",
+                "- name: c3\n  context: {<<: {user: b, cluster: k}, user: a}\n- name: c2\n",
+            ),
+            "CW-SECRET-user-a",
+        ),
+        (
+            "top_level_current_context_from_a_later_merge",
+            merge_file("current-context: c1\n<<: {current-context: c2}\n", users),
+            "CW-SECRET-user-b",
+        ),
+        (
+            "top_level_current_context_after_the_merge_wins",
+            merge_file("<<: {current-context: c2}\ncurrent-context: c1\n", users),
+            "CW-SECRET-user-a",
+        ),
+    ];
+    for (name, file, want) in cases {
+        hand(&format!("merge_keys_at_every_level/{name}"))
+            .file("a/config", &file)
+            .kubeconfig_env(&["a/config"])
+            .expect_token(want);
+    }
+}
+
+/// `rotate` edits the entry kubectl reads: context `c3` names user `a` and then a merge
+/// key replaces it with `b`; `b`'s explicit token follows a merge key that also has one,
+/// so kubectl uses the explicit one. Only that scalar may change.
+#[test]
+fn rotate_edits_the_user_a_merge_key_selects() {
+    let kubeconfig = merge_file(
+        "current-context: c3\n",
+        "users:\n- name: a\n  user: {token: CW-SECRET-user-a}\n- name: b\n  user:\n    <<: {token: CW-SECRET-merged}\n    token: CW-SECRET-user-b\n",
+    )
+    .replace(
+        "- name: c2\n",
+        "- name: c3\n  context:\n    cluster: k\n    user: a\n    <<: {user: b}\n- name: c2\n",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("config");
+    std::fs::write(&path, &kubeconfig).expect("write");
+    let view = |jsonpath: &str| {
+        let out = Command::new(oracle::kubectl())
+            .args(["config", "view", "--raw", "-o"])
+            .arg(format!("jsonpath={jsonpath}"))
+            .arg("--kubeconfig")
+            .arg(&path)
+            .env_clear()
+            .env("HOME", dir.path())
+            .output()
+            .expect("run kubectl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(view("{.contexts[?(@.name==\"c3\")].context.user}"), "b");
+    assert_eq!(
+        view("{.users[?(@.name==\"b\")].user.token}"),
+        "CW-SECRET-user-b"
+    );
+    let mut child = Command::new(PLUGIN)
+        .args([
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-stdin",
+            "--yes",
+            "--kubeconfig",
+        ])
+        .arg(&path)
+        .env_clear()
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the plugin");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"CW-SECRET-rotated-new\n")
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let after = std::fs::read_to_string(&path).expect("read back");
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        view("{.users[?(@.name==\"a\")].user.token}"),
+        "CW-SECRET-user-a"
+    );
+    assert_eq!(
+        view("{.users[?(@.name==\"b\")].user.token}"),
+        "CW-SECRET-rotated-new"
+    );
+    assert_eq!(
+        after,
+        kubeconfig.replace("CW-SECRET-user-b", "CW-SECRET-rotated-new"),
+        "only b's own token scalar changes"
+    );
+}
+
 /// kubectl decodes every field it knows into its Go type, so a file with a quoted bool,
 /// bad base64 or a number for a string does not load, even in fields the plugin does not
 /// read.
