@@ -395,10 +395,12 @@ pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, serde_saphyr::Er
     // aliases repeat is limited beyond that (alias bombs, which kubectl refuses too).
     let n = doc.len();
     if let Some(budget) = options.budget.as_mut() {
-        budget.max_nodes = budget.max_nodes.max(n.saturating_add(16));
+        // Nodes repeated by aliases count too: what aliases may add is about the file's
+        // own size again.
+        budget.max_nodes = budget.max_nodes.max(n.saturating_mul(2).saturating_add(16));
         budget.max_events = budget
             .max_events
-            .max(n.saturating_mul(2).saturating_add(64));
+            .max(n.saturating_mul(4).saturating_add(64));
         budget.max_aliases = budget.max_aliases.max(n / 2);
         budget.max_anchors = budget.max_anchors.max(n / 2);
         budget.max_recorded_anchor_events = budget.max_recorded_anchor_events.max(n);
@@ -409,7 +411,7 @@ pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, serde_saphyr::Er
     options.alias_limits.max_total_replayed_events = options
         .alias_limits
         .max_total_replayed_events
-        .max(n.saturating_mul(4));
+        .max(n.saturating_mul(2));
     // A document that is `null` or `~` is an empty config to kubectl, hence the Option.
     serde_saphyr::from_str_with_options::<Option<FileConfig>>(doc, options)
         .map(Option::unwrap_or_default)

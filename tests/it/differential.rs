@@ -1339,6 +1339,68 @@ fn without_home_the_default_kubeconfig_is_in_the_current_folder() {
     }
 }
 
+/// A kubeconfig of `n` clusters, contexts and users, the last context current, as kubectl
+/// writes it (`flow`: every list item a flow mapping, which the fast path leaves to the
+/// full parser).
+fn many_contexts(n: usize, flow: bool) -> String {
+    let mut out = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: ctx-{}\n",
+        n - 1
+    );
+    for list in ["clusters", "contexts", "users"] {
+        out.push_str(list);
+        out.push_str(":\n");
+        for i in 0..n {
+            let item = match (list, flow) {
+                ("clusters", false) => format!("- cluster:\n    server: https://c{i}.k8s.us-east-04a.coreweave.com\n  name: cl-{i}\n"),
+                ("clusters", true) => format!("- {{name: cl-{i}, cluster: {{server: \"https://c{i}.k8s.us-east-04a.coreweave.com\"}}}}\n"),
+                ("contexts", false) => format!("- context:\n    cluster: cl-{i}\n    namespace: default\n    user: u-{i}\n  name: ctx-{i}\n"),
+                ("contexts", true) => format!("- {{name: ctx-{i}, context: {{cluster: cl-{i}, user: u-{i}, namespace: default}}}}\n"),
+                (_, false) => format!("- name: u-{i}\n  user:\n    token: CW-SECRET-user-{i}\n"),
+                (_, true) => format!("- {{name: u-{i}, user: {{token: CW-SECRET-user-{i}}}}}\n"),
+            };
+            out.push_str(&item);
+        }
+    }
+    out
+}
+
+/// The documented cap is 64 MiB; a parser budget once refused about 27,000 contexts
+/// (1.7 MB). 30,000 contexts load, block style (the fast path) and flow style (the full
+/// parser), and kubectl agrees on the token.
+#[test]
+fn thirty_thousand_contexts_load() {
+    for flow in [false, true] {
+        let text = many_contexts(30_000, flow);
+        assert!(text.len() > 1_700_000, "{}", text.len());
+        hand(&format!("thirty_thousand_contexts_load/flow={flow}"))
+            .file("a/config", &text)
+            .kubeconfig_env(&["a/config"])
+            .expect_token("CW-SECRET-user-29999");
+    }
+}
+
+/// Limits that grow with the file still stop alias bombs, which kubectl refuses too
+/// ("document contains excessive aliasing"), with or without merge keys.
+#[test]
+fn alias_bombs_are_refused_as_kubectl_refuses_them() {
+    for (name, text) in [
+        (
+            "alias-bomb",
+            include_str!("../fixtures/hostile/alias-bomb.yaml"),
+        ),
+        (
+            "merge-alias-bomb",
+            include_str!("../fixtures/hostile/merge-alias-bomb.yaml"),
+        ),
+    ] {
+        hand(&format!("alias_bombs/{name}"))
+            .file("a/config", text)
+            .kubeconfig_env(&["a/config"])
+            .expect_fail();
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Merge keys (`<<`): kubectl's decoder applies each where it stands, in document order
 // ---------------------------------------------------------------------------------------
