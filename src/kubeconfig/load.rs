@@ -78,9 +78,40 @@ pub fn home_dir() -> PathBuf {
 #[derive(Debug)]
 pub struct LoadedFile {
     pub path: PathBuf,
-    /// The bytes as read: `token rotate` edits these and checks them again under the lock.
+    /// The text as read (decoded when the file is UTF-16; a byte-order mark stays at its
+    /// start): `token rotate` edits this and checks it again under the lock.
     pub text: String,
+    pub encoding: Encoding,
     pub config: FileConfig,
+}
+
+/// How a kubeconfig file is encoded. kubectl's YAML reader (go-yaml) takes UTF-16 when
+/// the file starts with a UTF-16 byte-order mark (Windows PowerShell 5's `>` writes
+/// UTF-16LE with one), and UTF-8 otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8, with or without a byte-order mark (kept in the text).
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+}
+
+impl LoadedFile {
+    /// The text for the kubeconfig editors, which write bytes back as UTF-8: a UTF-16 file
+    /// is refused (by name) rather than rewritten in another encoding.
+    pub fn editable_text(&self) -> Result<&str, KubeconfigError> {
+        match self.encoding {
+            Encoding::Utf8 => Ok(&self.text),
+            Encoding::Utf16Le | Encoding::Utf16Be => Err(KubeconfigError::Utf16Write {
+                path: self.path.clone(),
+                endian: if self.encoding == Encoding::Utf16Le {
+                    "little"
+                } else {
+                    "big"
+                },
+            }),
+        }
+    }
 }
 
 /// An entry of the merged view: which loaded file, and which position in its list.
@@ -112,13 +143,14 @@ impl Kubeconfig {
             ..Kubeconfig::default()
         };
         for path in paths {
-            let Some(text) = read_file(path, explicit)? else {
+            let Some((text, encoding)) = read_file(path, explicit)? else {
                 continue;
             };
             let config = parse(path, &text)?;
             kc.add(LoadedFile {
                 path: path.clone(),
                 text,
+                encoding,
                 config,
             })?;
         }
@@ -270,9 +302,9 @@ fn check_unique<'a>(
     Ok(())
 }
 
-/// Read one file as text, refusing directories, huge files and non-UTF-8. `Ok(None)` is a
-/// missing file that may be skipped.
-fn read_file(path: &Path, explicit: bool) -> Result<Option<String>, KubeconfigError> {
+/// Read one file as text, refusing directories, huge files and what is neither UTF-8 nor
+/// UTF-16 with a byte-order mark. `Ok(None)` is a missing file that may be skipped.
+fn read_file(path: &Path, explicit: bool) -> Result<Option<(String, Encoding)>, KubeconfigError> {
     let read_err = |source| KubeconfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -313,9 +345,32 @@ fn read_file(path: &Path, explicit: bool) -> Result<Option<String>, KubeconfigEr
             max: MAX_FILE_SIZE,
         });
     }
-    String::from_utf8(bytes)
+    decode(&bytes)
         .map(Some)
-        .map_err(|_| KubeconfigError::NotUtf8(path.to_path_buf()))
+        .ok_or_else(|| KubeconfigError::NotUtf8(path.to_path_buf()))
+}
+
+/// The file's text and encoding: UTF-16 when it starts with a UTF-16 byte-order mark (the
+/// mark stays in the text, as a UTF-8 one does), UTF-8 otherwise; `None` when it is not
+/// valid in that encoding.
+pub(crate) fn decode(bytes: &[u8]) -> Option<(String, Encoding)> {
+    let utf16 = |encoding: Encoding, unit: fn([u8; 2]) -> u16| {
+        let (pairs, odd) = bytes.as_chunks::<2>();
+        if !odd.is_empty() {
+            return None;
+        }
+        let text = char::decode_utf16(pairs.iter().map(|p| unit(*p)))
+            .collect::<Result<String, _>>()
+            .ok()?;
+        Some((text, encoding))
+    };
+    match bytes {
+        [0xFF, 0xFE, ..] => utf16(Encoding::Utf16Le, u16::from_le_bytes),
+        [0xFE, 0xFF, ..] => utf16(Encoding::Utf16Be, u16::from_be_bytes),
+        _ => String::from_utf8(bytes.to_vec())
+            .ok()
+            .map(|t| (t, Encoding::Utf8)),
+    }
 }
 
 /// Parse one file's text. kubectl reads only the first YAML document, accepts an empty
@@ -528,7 +583,30 @@ pub(crate) fn first_document(text: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::first_document;
+    use super::{decode, first_document, Encoding};
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_decoded_and_invalid_utf16_refused() {
+        let le = [
+            0xFF, 0xFE, b'a', 0, b':', 0, b' ', 0, 0xE9, 0, b'\r', 0, b'\n', 0,
+        ];
+        assert_eq!(
+            decode(&le),
+            Some(("\u{feff}a: \u{e9}\r\n".to_owned(), Encoding::Utf16Le))
+        );
+        let be = [0xFE, 0xFF, 0, b'a'];
+        assert_eq!(
+            decode(&be),
+            Some(("\u{feff}a".to_owned(), Encoding::Utf16Be))
+        );
+        assert_eq!(decode(&[0xFF, 0xFE, b'a']), None, "odd length");
+        assert_eq!(decode(&[0xFF, 0xFE, 0x00, 0xD8]), None, "lone surrogate");
+        assert_eq!(
+            decode(b"\xEF\xBB\xBFa"),
+            Some(("\u{feff}a".to_owned(), Encoding::Utf8))
+        );
+        assert_eq!(decode(b"a\xFF"), None);
+    }
 
     #[test]
     fn first_document_stops_at_the_next_marker_after_content() {

@@ -29,7 +29,7 @@ mod yaml_tree;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use load::{config_paths, home_dir, Kubeconfig, LoadedFile, Sourced};
+pub use load::{config_paths, home_dir, Encoding, Kubeconfig, LoadedFile, Sourced};
 pub use resolve::{Credential, Resolved};
 
 /// Files larger than this are refused: a kubeconfig with thousands of contexts is a few MB.
@@ -51,8 +51,13 @@ pub enum KubeconfigError {
     IsDirectory(PathBuf),
     #[error("kubeconfig {path} is {size} bytes, over the {max} byte limit")]
     TooLarge { path: PathBuf, size: u64, max: u64 },
-    #[error("kubeconfig {0} is not UTF-8 text")]
+    #[error("kubeconfig {0} is not UTF-8 text (nor UTF-16 with a byte-order mark)")]
     NotUtf8(PathBuf),
+    #[error(
+        "kubeconfig {path} is UTF-16 ({endian}-endian); token rotate edits only UTF-8 \
+         kubeconfigs: save it as UTF-8 (kubectl reads both) and run it again"
+    )]
+    Utf16Write { path: PathBuf, endian: &'static str },
     #[error("kubeconfig {path}:{line}:{column}: {message}")]
     Yaml {
         path: PathBuf,

@@ -1401,6 +1401,113 @@ fn alias_bombs_are_refused_as_kubectl_refuses_them() {
     }
 }
 
+/// Windows PowerShell 5's `>` writes UTF-16LE with a byte-order mark and CRLF line
+/// endings; kubectl reads that, and UTF-16BE and UTF-8 with a mark too. `token show` reads
+/// them all as kubectl does. `token rotate` keeps a UTF-8 mark and line endings, and
+/// refuses a UTF-16 file by name, leaving it as it was (its editor writes UTF-8).
+#[test]
+fn byte_order_marks_and_utf16_are_read_as_kubectl_reads_them() {
+    let text = simple("{token: CW-SECRET-encoded}").replace('\n', "\r\n");
+    let utf16 = |le: bool| -> Vec<u8> {
+        let mut b = if le {
+            vec![0xFF, 0xFE]
+        } else {
+            vec![0xFE, 0xFF]
+        };
+        for unit in text.encode_utf16() {
+            b.extend(if le {
+                unit.to_le_bytes()
+            } else {
+                unit.to_be_bytes()
+            });
+        }
+        b
+    };
+    let utf8_bom = [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |program: &Path, args: &[&str], path: &Path, stdin: &[u8]| {
+        let mut child = Command::new(program)
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(path)
+            .env_clear()
+            .env("HOME", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run");
+        {
+            use std::io::Write as _;
+            let mut i = child.stdin.take().expect("stdin");
+            i.write_all(stdin).expect("stdin");
+        }
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let kubectl_token = |path: &Path| {
+        let jsonpath = "jsonpath={.users[0].user.token}";
+        let args = ["config", "view", "--raw", "--minify", "-o", jsonpath];
+        run(oracle::kubectl(), &args, path, b"")
+    };
+    let rotate = [
+        "token",
+        "rotate",
+        "--verify",
+        "none",
+        "--from-stdin",
+        "--yes",
+    ];
+    for (name, bytes) in [
+        ("utf16le", utf16(true)),
+        ("utf16be", utf16(false)),
+        ("utf8bom", utf8_bom.clone()),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).expect("write");
+        let (code, token, err) = kubectl_token(&path);
+        assert_eq!(
+            (code, token.as_str()),
+            (Some(0), "CW-SECRET-encoded"),
+            "kubectl does not read {name} as this test assumes: {err}"
+        );
+        let (code, out, err) = run(Path::new(PLUGIN), &["token", "show", "--raw"], &path, b"");
+        assert_eq!(
+            (code, out.as_str()),
+            (Some(0), "CW-SECRET-encoded\n"),
+            "{name}: {err}"
+        );
+        let (code, _, err) = run(Path::new(PLUGIN), &rotate, &path, b"CW-SECRET-new-one\n");
+        let after = std::fs::read(&path).expect("read back");
+        if name == "utf8bom" {
+            assert_eq!(code, Some(0), "{err}");
+            let want = [
+                &[0xEF, 0xBB, 0xBF][..],
+                text.replace("CW-SECRET-encoded", "CW-SECRET-new-one")
+                    .as_bytes(),
+            ]
+            .concat();
+            assert_eq!(after, want, "the mark and the CRLF line endings stay");
+            assert_eq!(kubectl_token(&path).1, "CW-SECRET-new-one");
+        } else {
+            assert_eq!(code, Some(1), "{name}: {err}");
+            let lines: Vec<&str> = err.lines().collect();
+            assert_eq!(lines.len(), 1, "{err}");
+            assert!(
+                lines[0].starts_with("error: ")
+                    && lines[0].contains(&path.display().to_string())
+                    && lines[0].contains("UTF-16"),
+                "{err}"
+            );
+            assert_eq!(after, bytes, "{name} left as it was");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Merge keys (`<<`): kubectl's decoder applies each where it stands, in document order
 // ---------------------------------------------------------------------------------------
