@@ -382,6 +382,57 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<(String, Encoding)> {
 /// looks like that, so the strictness on values is worth it.
 pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
     let doc = first_document(text);
+    parse_document(path, doc).map_err(|mut e| {
+        if let KubeconfigError::Yaml { line, column, .. } = &mut e {
+            (*line, *column) = kubectl_position(doc, *line, *column);
+        }
+        e
+    })
+}
+
+/// Where kubectl's reader (go-yaml, YAML 1.1) places a position the parser (YAML 1.2)
+/// reports: YAML 1.1 also ends a line at NEL, LS and PS (U+0085, U+2028, U+2029), so
+/// after one of those the line is one more and the column counts from it. Both count
+/// columns in characters, from 1, and neither counts a byte-order mark. (kubectl's own
+/// message gives only the line, 0-based for some errors and none on the first line; the
+/// plugin reports lines from 1 and the column too.)
+fn kubectl_position(doc: &str, line: u64, column: u64) -> (u64, u64) {
+    if line == 0 || !doc.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        return (line, column);
+    }
+    let (mut l, mut c) = (1u64, 1u64);
+    let (mut kl, mut kc) = (1u64, 1u64);
+    let mut chars = doc
+        .strip_prefix('\u{feff}')
+        .unwrap_or(doc)
+        .chars()
+        .peekable();
+    while l < line || (l == line && c < column) {
+        let Some(ch) = chars.next() else {
+            break;
+        };
+        match ch {
+            '\r' | '\n' => {
+                if ch == '\r' {
+                    chars.next_if_eq(&'\n');
+                }
+                (l, c) = (l.saturating_add(1), 1);
+                (kl, kc) = (kl.saturating_add(1), 1);
+            }
+            '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                c = c.saturating_add(1);
+                (kl, kc) = (kl.saturating_add(1), 1);
+            }
+            _ => {
+                c = c.saturating_add(1);
+                kc = kc.saturating_add(1);
+            }
+        }
+    }
+    (kl, kc)
+}
+
+fn parse_document(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError> {
     // The common layouts take the fast path (about 1 ms a megabyte); anything it is not
     // sure of goes to the full parser, which also writes the error messages.
     if let Some(config) = super::fast::parse(doc) {
@@ -584,6 +635,21 @@ pub(crate) fn first_document(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::{decode, first_document, Encoding};
+
+    /// kubectl's YAML 1.1 reader ends lines at NEL, LS and PS too; its message for this
+    /// file says `line 3` (and `line 2` for a CR-only or CRLF file of the same lines).
+    #[test]
+    fn error_positions_count_lines_as_kubectl_does() {
+        let at = |text: &str| match super::parse(std::path::Path::new("f"), text) {
+            Err(crate::kubeconfig::KubeconfigError::Yaml { line, column, .. }) => (line, column),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(at("# a\u{2028} b\na: b: c\n"), (3, 5));
+        assert_eq!(at("x: \"a\u{85}b\"\na: b: c\n"), (3, 5));
+        assert_eq!(at("\u{feff}x: 1\r\na: b: c\r\n"), (2, 5));
+        assert_eq!(at("x: 1\ra: b: c\r"), (2, 5));
+        assert_eq!(at("x: \"\u{e9}\u{e9}\" b\n"), (1, 9));
+    }
 
     #[test]
     fn utf16_with_a_byte_order_mark_is_decoded_and_invalid_utf16_refused() {

@@ -1508,6 +1508,67 @@ fn byte_order_marks_and_utf16_are_read_as_kubectl_reads_them() {
     }
 }
 
+/// A YAML error is reported at the line kubectl reports (for errors its scanner finds,
+/// where kubectl's `line N` counts from 1), counting NEL, LS and PS as line breaks as its
+/// YAML 1.1 reader does, in one `error:` line naming the file.
+#[test]
+fn yaml_error_lines_are_counted_as_kubectl_counts_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        (
+            "plain",
+            "apiVersion: v1\nusers:\n- name: u\n  user:\n    token: CW-SECRET-a\n  b: c: d\n",
+        ),
+        ("ls-in-comment", "# note\u{2028}\nusers: []\na: b: c\n"),
+        (
+            "nel-in-quotes",
+            "x: \"a\u{85}b\"\ntoken: CW-SECRET-b\na: b: c\n",
+        ),
+        ("ps-in-quotes", "x: 'a\u{2029}b'\na: b: c\n"),
+        ("cr-only", "x: 1\ry: 2\ra: b: c\r"),
+        ("crlf-bom", "\u{feff}x: 1\r\ny: 2\r\na: b: c\r\n"),
+    ];
+    for (name, text) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let run = |program: &Path, args: &[&str]| {
+            let out = Command::new(program)
+                .args(args)
+                .arg(format!("--kubeconfig={}", path.display()))
+                .env_clear()
+                .env("HOME", dir.path())
+                .output()
+                .expect("run");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (_, kubectl_err) = run(oracle::kubectl(), &["config", "view"]);
+        let line = after(&kubectl_err, "yaml: line ")
+            .and_then(|l| l.split(':').next().map(str::to_owned))
+            .unwrap_or_else(|| panic!("{name}: kubectl gives no line: {kubectl_err}"));
+        assert!(
+            kubectl_err.contains("mapping values are not allowed"),
+            "{name}: kubectl does not fail as this test assumes: {kubectl_err}"
+        );
+        let (code, err) = run(Path::new(PLUGIN), &["token", "show"]);
+        assert_eq!(code, Some(1), "{name}: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "{name}: {err}");
+        let want = format!("error: kubeconfig {}:{line}:", path.display());
+        assert!(
+            lines[0].starts_with(&want) && !err.contains("CW-SECRET-"),
+            "{name}: kubectl says line {line} ({kubectl_err:?}); the plugin: {err}"
+        );
+    }
+}
+
+fn after(text: &str, marker: &str) -> Option<String> {
+    let i = text.find(marker)?;
+    Some(text[i + marker.len()..].to_string())
+}
+
 // ---------------------------------------------------------------------------------------
 // Merge keys (`<<`): kubectl's decoder applies each where it stands, in document order
 // ---------------------------------------------------------------------------------------
