@@ -607,6 +607,10 @@ const REQUIRED_TAGS: &[&str] = &[
     "file:malformed:WrongType",
     "file:malformed-not-first",
     "file:malformed-not-last",
+    "merge:top",
+    "merge:user",
+    "merge:list-entry",
+    "merge:context",
 ];
 
 /// How often each oracle rule must have decided a case, so the run exercises success and
