@@ -396,7 +396,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
 /// columns in characters, from 1, and neither counts a byte-order mark. (kubectl's own
 /// message gives only the line, 0-based for some errors and none on the first line; the
 /// plugin reports lines from 1 and the column too.)
-fn kubectl_position(doc: &str, line: u64, column: u64) -> (u64, u64) {
+pub(crate) fn kubectl_position(doc: &str, line: u64, column: u64) -> (u64, u64) {
     if line == 0 || !doc.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
         return (line, column);
     }
@@ -438,58 +438,95 @@ fn parse_document(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError>
     if let Some(config) = super::fast::parse(doc) {
         return Ok(config);
     }
+    parse_full_at(path, doc)
+}
+
+fn parse_full_at(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError> {
     if first_content(doc).is_none() {
         // Empty, comments only, or a bare `---`: kubectl reads an empty config.
         return Ok(FileConfig::default());
     }
-    if let Some(resolved) = super::merge::resolve(doc) {
-        return parse_merged(path, resolved);
-    }
-    let config = deserialize_full(doc).map_err(|e| yaml_error(path, doc, &e))?;
-    check_version(path, config)
-}
-
-/// A document with merge keys, read as kubectl reads it (`merge.rs`); errors are placed at
-/// the node of the file they concern.
-fn parse_merged(
-    path: &Path,
-    resolved: Result<super::merge::Resolved, super::merge::MergeError>,
-) -> Result<FileConfig, KubeconfigError> {
-    let resolved = resolved.map_err(|e| KubeconfigError::Yaml {
-        path: path.to_path_buf(),
-        line: e.position.line as u64,
-        column: e.position.column as u64,
-        message: e.message.to_owned(),
-    })?;
-    let config = deserialize_full(&resolved.text).map_err(|e| {
-        let mut error = yaml_error(path, &resolved.text, &e);
-        if let KubeconfigError::Yaml { line, column, .. } = &mut error {
-            let at = usize::try_from(*line)
-                .ok()
-                .and_then(|l| l.checked_sub(1))
-                .and_then(|l| resolved.lines.get(l));
-            if let Some(at) = at {
-                *line = at.line as u64;
-                *column = at.column as u64;
-            }
-        }
-        error
-    })?;
-    check_version(path, config)
+    let config = from_document::<FileConfig>(doc).map_err(|e| yaml_error(path, doc, e))?;
+    check_version(path, config.unwrap_or_default())
 }
 
 /// The full parser alone on a first document (the fast path's oracle in its tests).
 #[cfg(test)]
 pub(crate) fn parse_full(doc: &str) -> Result<FileConfig, KubeconfigError> {
-    let nowhere = Path::new("");
-    if first_content(doc).is_none() {
-        return Ok(FileConfig::default());
-    }
-    let config = deserialize_full(doc).map_err(|e| yaml_error(nowhere, doc, &e))?;
-    check_version(nowhere, config)
+    parse_full_at(Path::new(""), doc)
 }
 
-pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, serde_saphyr::Error> {
+/// Why a document does not deserialize: where (as the parser counts; see
+/// [`kubectl_position`]) and the parser's message without any value it quotes.
+#[derive(Debug)]
+pub(crate) struct DocError {
+    pub(crate) line: u64,
+    pub(crate) column: u64,
+    pub(crate) message: String,
+}
+
+impl DocError {
+    fn from_parser(e: &serde_saphyr::Error) -> DocError {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        DocError {
+            line,
+            column,
+            message: clean_parser_message(&e.without_snippet().to_string()),
+        }
+    }
+
+    /// The same error at kubectl's line and column.
+    pub(crate) fn kubectl_position(mut self, doc: &str) -> DocError {
+        (self.line, self.column) = kubectl_position(doc, self.line, self.column);
+        self
+    }
+}
+
+/// A first document read into `T` as kubectl reads it: merge keys applied in document
+/// order (`merge.rs`), budgets that grow with the document, YAML 1.1 scalars refused in
+/// string fields (`no_schema`). `None` for a `null` document. Every reader of kubeconfig
+/// data goes through here, so they all read what kubectl reads.
+pub(crate) fn from_document<T: serde::de::DeserializeOwned>(
+    doc: &str,
+) -> Result<Option<T>, DocError> {
+    match super::merge::resolve(doc) {
+        None => deserialize(doc).map_err(|e| DocError::from_parser(&e)),
+        Some(Err(e)) => Err(DocError {
+            line: e.position.line as u64,
+            column: e.position.column as u64,
+            message: e.message.to_owned(),
+        }),
+        // Each line of the resolved text holds one node: an error there is reported at
+        // that node's place in the file.
+        Some(Ok(resolved)) => deserialize(&resolved.text).map_err(|e| {
+            let mut error = DocError::from_parser(&e);
+            let at = usize::try_from(error.line)
+                .ok()
+                .and_then(|l| l.checked_sub(1))
+                .and_then(|l| resolved.lines.get(l));
+            if let Some(at) = at {
+                error.line = at.line as u64;
+                error.column = at.column as u64;
+            }
+            error
+        }),
+    }
+}
+
+/// [`from_document`] for the whole file model, a `null` document being an empty config.
+#[cfg(test)]
+pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, String> {
+    from_document::<FileConfig>(doc)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+}
+
+fn deserialize<T: serde::de::DeserializeOwned>(
+    doc: &str,
+) -> Result<Option<T>, serde_saphyr::Error> {
     let mut options = serde_saphyr::options! {
         no_schema: true,
         with_snippet: false,
@@ -519,8 +556,7 @@ pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, serde_saphyr::Er
         .max_total_replayed_events
         .max(n.saturating_mul(2));
     // A document that is `null` or `~` is an empty config to kubectl, hence the Option.
-    serde_saphyr::from_str_with_options::<Option<FileConfig>>(doc, options)
-        .map(Option::unwrap_or_default)
+    serde_saphyr::from_str_with_options::<Option<T>>(doc, options)
 }
 
 fn check_version(path: &Path, config: FileConfig) -> Result<FileConfig, KubeconfigError> {
@@ -538,13 +574,12 @@ fn check_version(path: &Path, config: FileConfig) -> Result<FileConfig, Kubeconf
     Ok(config)
 }
 
-fn yaml_error(path: &Path, doc: &str, e: &serde_saphyr::Error) -> KubeconfigError {
-    let (line, column) = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    let rendered = e.without_snippet().to_string();
-    let mut message = clean_parser_message(&rendered);
+fn yaml_error(path: &Path, doc: &str, e: DocError) -> KubeconfigError {
+    let DocError {
+        line,
+        column,
+        mut message,
+    } = e;
     if message.starts_with("expected mapping start") && Some((line, column)) == first_content(doc) {
         message = "not a kubeconfig: the document is not a mapping".into();
     }

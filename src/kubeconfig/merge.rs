@@ -326,6 +326,23 @@ mod tests {
         assert!(text(tagged).ends_with("u: {\nt: M}}"));
     }
 
+    /// The block layout the fast path reads: it leaves `<<` to the full parser, which
+    /// reads it as kubectl does.
+    #[test]
+    fn the_loader_reads_merge_keys_as_kubectl_on_every_path() {
+        let doc = "users:\n- name: u\n  user:\n    token: explicit\n    <<:\n      token: merged\n";
+        assert!(crate::kubeconfig::fast::parse(doc).is_none());
+        let cfg = crate::kubeconfig::load::parse(std::path::Path::new(""), doc).expect("loads");
+        let token = cfg.users[0].user.as_ref().and_then(|u| u.token.as_deref());
+        assert_eq!(token, Some("merged"));
+        let err = crate::kubeconfig::load::parse(std::path::Path::new("f"), "u:\n  <<: [x]\n")
+            .expect_err("a merge of a scalar is refused");
+        assert_eq!(
+            err.to_string(),
+            "kubeconfig f:2:7: map merge requires map or sequence of maps as the value"
+        );
+    }
+
     #[test]
     fn scalars_keep_their_type() {
         let doc = "b: &b {n: 12, s: '12', e: , q: \"a: b\", p: a b}\nu: {<<: *b}\n";
