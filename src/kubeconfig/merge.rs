@@ -339,7 +339,7 @@ mod tests {
             .expect_err("a merge of a scalar is refused");
         assert_eq!(
             err.to_string(),
-            "kubeconfig f:2:7: map merge requires map or sequence of maps as the value"
+            "kubeconfig f:2:8: map merge requires map or sequence of maps as the value"
         );
     }
 
