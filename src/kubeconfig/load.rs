@@ -489,9 +489,35 @@ impl DocError {
 /// order (`merge.rs`), budgets that grow with the document, YAML 1.1 scalars refused in
 /// string fields (`no_schema`). `None` for a `null` document. Every reader of kubeconfig
 /// data goes through here, so they all read what kubectl reads.
-pub(crate) fn from_document<T: serde::de::DeserializeOwned>(
+pub(crate) fn from_document<T: serde::de::DeserializeOwned + Send>(
     doc: &str,
 ) -> Result<Option<T>, DocError> {
+    // The deserializer recurses once per level of nesting, and kubectl reads files nested
+    // up to 10,000 deep: the parse runs on a thread whose stack fits that (reserved, not
+    // committed, until used), so a deep file fails with an error or loads, but never
+    // overflows the main thread's stack (1 MiB on Windows).
+    std::thread::scope(|scope| {
+        let parse = std::thread::Builder::new()
+            .name("kubeconfig-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || from_document_here(doc));
+        match parse {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(e) => Err(DocError {
+                line: 0,
+                column: 0,
+                message: format!("cannot start the parser: {}", crate::io_message(&e)),
+            }),
+        }
+    })
+}
+
+/// The stack of the parser's thread: a few KiB a level of nesting in a debug build.
+const PARSE_STACK: usize = 512 << 20;
+
+fn from_document_here<T: serde::de::DeserializeOwned>(doc: &str) -> Result<Option<T>, DocError> {
     match super::merge::resolve(doc) {
         None => deserialize(doc).map_err(|e| DocError::from_parser(&e)),
         Some(Err(e)) => Err(DocError {
@@ -524,6 +550,9 @@ pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, String> {
         .map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))
 }
 
+/// Nesting the parser accepts: kubectl's decoder stops at 10,000 ("exceeded max depth").
+pub(super) const MAX_DEPTH: usize = 10_000;
+
 fn deserialize<T: serde::de::DeserializeOwned>(
     doc: &str,
 ) -> Result<Option<T>, serde_saphyr::Error> {
@@ -550,6 +579,8 @@ fn deserialize<T: serde::de::DeserializeOwned>(
         // Many aliases of one anchor (`user: *u` in every context) is ordinary; what they
         // expand to is bounded below.
         budget.enforce_alias_anchor_ratio = false;
+        budget.max_depth = MAX_DEPTH;
+        budget.flow_nesting_limit = MAX_DEPTH;
     }
     options.alias_limits.max_total_replayed_events = options
         .alias_limits

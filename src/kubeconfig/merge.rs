@@ -20,8 +20,8 @@ use super::edit::Position;
 use super::yaml_tree::{Doc, Kind, NodeId, Stream, TagClass};
 
 /// Nested collections and aliases followed at once; deeper is refused (a self-referencing
-/// anchor ends here too).
-const MAX_DEPTH: usize = 200;
+/// anchor ends here too). kubectl's limit, as the deserializer's (`load.rs`).
+const MAX_DEPTH: usize = super::load::MAX_DEPTH;
 
 /// The first document with kubectl's merge-key reading applied, as YAML text, and for
 /// each line of that text the place in the original of the node on it.

@@ -1384,6 +1384,50 @@ fn thirty_thousand_contexts_load() {
     }
 }
 
+/// kubectl reads files nested up to 10,000 deep (an unknown key's value, say) and
+/// refuses deeper ones; so does the plugin, without overflowing a small main-thread stack
+/// (Windows gives 1 MiB: here `ulimit -s 1024`).
+#[test]
+fn deep_nesting_is_read_up_to_kubectls_limit() {
+    let deep = |d: usize| {
+        format!(
+            "{}x: {}{}\n",
+            simple("{token: CW-SECRET-deep}"),
+            "[".repeat(d),
+            "]".repeat(d)
+        )
+    };
+    hand("deep_nesting/2000")
+        .file("a/config", &deep(2000))
+        .kubeconfig_env(&["a/config"])
+        .expect_token("CW-SECRET-deep");
+    hand("deep_nesting/10001")
+        .file("a/config", &deep(10_001))
+        .kubeconfig_env(&["a/config"])
+        .expect_fail();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("config");
+    std::fs::write(&path, deep(2000)).expect("write");
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -s 1024 && exec \"$0\" token show --raw --kubeconfig \"$1\"",
+        ])
+        .arg(PLUGIN)
+        .arg(&path)
+        .env_clear()
+        .env("HOME", dir.path())
+        .output()
+        .expect("run sh");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "CW-SECRET-deep\n",
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Limits that grow with the file still stop alias bombs, which kubectl refuses too
 /// ("document contains excessive aliasing"), with or without merge keys.
 #[test]
