@@ -471,10 +471,17 @@ impl DocError {
             .location()
             .map(|l| (l.line(), l.column()))
             .unwrap_or((0, 0));
+        let mut message = clean_parser_message(&e.without_snippet().to_string());
+        // The parser's limits, in kubectl's words for the same refusals.
+        if message.starts_with("budget breached: Depth") || message == "recursion limit exceeded" {
+            message = format!("exceeded max depth of {MAX_DEPTH}");
+        } else if message.starts_with("budget breached") || message.contains("alias replay") {
+            message = "document contains excessive aliasing".into();
+        }
         DocError {
             line,
             column,
-            message: clean_parser_message(&e.without_snippet().to_string()),
+            message,
         }
     }
 
@@ -715,6 +722,28 @@ mod tests {
         assert_eq!(at("\u{feff}x: 1\r\na: b: c\r\n"), (2, 5));
         assert_eq!(at("x: 1\ra: b: c\r"), (2, 5));
         assert_eq!(at("x: \"\u{e9}\u{e9}\" b\n"), (1, 9));
+    }
+
+    /// The parser's limits are reported in kubectl's words for the same refusals.
+    #[test]
+    fn alias_bombs_and_deep_nesting_are_refused_in_kubectls_words() {
+        let message = |text: &str| match super::parse(std::path::Path::new("f"), text) {
+            Err(crate::kubeconfig::KubeconfigError::Yaml { message, .. }) => message,
+            other => panic!("{other:?}"),
+        };
+        let mut bomb = String::from("a0: &a0 [x]\n");
+        for i in 1..8 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                vec![format!("*a{p}"); 9].join(", ")
+            ));
+        }
+        assert_eq!(message(&bomb), "document contains excessive aliasing");
+        let deep = format!("x: {}{}\n", "[".repeat(10_001), "]".repeat(10_001));
+        assert_eq!(message(&deep), "exceeded max depth of 10000");
+        let fine = format!("x: {}{}\n", "[".repeat(500), "]".repeat(500));
+        assert!(super::parse(std::path::Path::new("f"), &fine).is_ok());
     }
 
     #[test]
