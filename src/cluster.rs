@@ -314,19 +314,13 @@ fn parse_clusters(path: &Path, text: &str) -> Result<Vec<ClusterEntry>, String> 
     if doc.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let options = serde_saphyr::options! {
-        no_schema: true,
-        with_snippet: false,
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-    };
-    // A document that is `null`, `~` or only comments is an empty config, as in `load.rs`.
+    // A document that is `null`, `~` or only comments is an empty config, as in `load.rs`,
+    // whose reader (merge keys and limits as kubectl reads them) this shares.
     let parsed: Option<ClustersOnly> =
-        serde_saphyr::from_str_with_options(doc, options).map_err(|e| {
+        crate::kubeconfig::load::from_document(doc).map_err(|e| {
             // The parser's message may quote a scalar of the file; only the place is kept.
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((0, 0));
+            let e = e.kubectl_position(doc);
+            let (line, column) = (e.line, e.column);
             format!(
                 "kubeconfig {}:{line}:{column}: a cluster entry field has the wrong type \
              (server, certificate-authority, certificate-authority-data, tls-server-name and \

@@ -97,7 +97,11 @@ enum Kind {
 
 fn names(flags: &Flags, kind: Kind) -> Vec<(String, String)> {
     let explicit = flags.kubeconfig.as_deref().map(std::path::Path::new);
-    let paths = config_paths(explicit, std::env::var_os("KUBECONFIG"), dirs::home_dir());
+    let paths = config_paths(
+        explicit,
+        std::env::var_os("KUBECONFIG"),
+        Some(crate::kubeconfig::home_dir()),
+    );
     let Ok(kc) = Kubeconfig::load(&paths, explicit.is_some()) else {
         return Vec::new();
     };

@@ -38,7 +38,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         context: g.context.clone(),
         user: g.user.clone(),
     };
-    let paths = config_paths(explicit, std::env::var_os("KUBECONFIG"), dirs::home_dir());
+    let paths = config_paths(
+        explicit,
+        std::env::var_os("KUBECONFIG"),
+        Some(kubeconfig::home_dir()),
+    );
     match cli.command {
         Command::Version => {
             writeln!(out, "{}", version_line())?;

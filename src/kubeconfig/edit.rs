@@ -23,6 +23,7 @@ use std::fmt;
 
 use granit_parser::{Event, Parser, ScalarStyle};
 
+use super::merge::is_merge_key;
 use crate::secret::{quoted, shown};
 
 use super::yaml_tree::{
@@ -296,62 +297,70 @@ fn sharing(doc: &Doc<'_>, id: NodeId) -> Option<String> {
     referenced.then(|| anchor_label(doc, anchor))
 }
 
-/// The key's value in the mapping, or why it is not known for sure: a merge key (`<<`)
-/// may supply it, and loaders disagree on which one wins.
+/// The key's value in the mapping as kubectl reads it (`merge.rs`): the last writer in
+/// document order wins, whether the key itself or a merge key (`<<`) that provides it.
+/// A merge source the editor cannot follow makes the value unknown.
 fn lookup(doc: &Doc<'_>, map: NodeId, key: &str) -> Lookup {
-    let found = match doc.lookup(map, key) {
-        yaml_tree::Lookup::Duplicate { first, second } => {
-            return Lookup::Duplicate { first, second }
-        }
-        yaml_tree::Lookup::Found { key, value } => Some((key, value)),
-        yaml_tree::Lookup::Missing => None,
-    };
-    let merges = doc.merges(map);
-    let merged = search_merges(doc, &merges, key);
-    let merge_key = merges.first().map_or(map, |m| m.0);
-    match (found, merged) {
-        (Some((key, value)), MergeSearch::NotFound) => Lookup::Found { key, value },
-        (Some(_), _) => Lookup::Ambiguous { merge_key },
-        (None, MergeSearch::NotFound) => Lookup::Missing,
-        (None, MergeSearch::One(value)) => Lookup::Merged { merge_key, value },
-        (None, MergeSearch::Unknown) => Lookup::Ambiguous { merge_key },
-    }
+    lookup_at(doc, map, key, 0)
 }
 
-fn search_merges(doc: &Doc<'_>, merges: &[(NodeId, NodeId)], key: &str) -> MergeSearch {
-    const MAX_STEPS: usize = 10_000;
-    let mut stack: Vec<NodeId> = merges.iter().map(|m| m.1).collect();
-    let mut visited = HashSet::new();
-    let mut found = Vec::new();
-    let mut steps = 0usize;
-    while let Some(id) = stack.pop() {
-        steps = steps.saturating_add(1);
-        if steps > MAX_STEPS {
-            return MergeSearch::Unknown;
-        }
-        let Some(id) = doc.resolve(id) else {
-            return MergeSearch::Unknown;
-        };
-        if !visited.insert(id) {
-            continue;
-        }
-        match doc.nodes.get(id).map(|n| &n.kind) {
-            Some(Kind::Map { .. }) => {
-                for (k, v) in doc.pairs(id) {
-                    match doc.scalar_text(k) {
-                        Some(text) if text == key => found.push(v),
-                        Some("<<") => stack.push(v),
-                        _ => {}
+/// Merge sources nested deeper than this are not followed (the value is then unknown).
+const MAX_MERGE_DEPTH: usize = 32;
+
+fn lookup_at(doc: &Doc<'_>, map: NodeId, key: &str, depth: usize) -> Lookup {
+    let mut winner = Lookup::Missing;
+    let mut explicit: Option<NodeId> = None;
+    for (k, v) in doc.pairs(map) {
+        if is_merge_key(doc, k) {
+            match search_merge(doc, v, key, depth) {
+                MergeSearch::NotFound => {}
+                MergeSearch::One(value) => {
+                    winner = Lookup::Merged {
+                        merge_key: k,
+                        value,
                     }
                 }
+                MergeSearch::Unknown => winner = Lookup::Ambiguous { merge_key: k },
             }
-            Some(Kind::Seq { items }) => stack.extend(items.iter().copied()),
-            _ => return MergeSearch::Unknown,
+        } else if doc.scalar_text(k) == Some(key) {
+            if let Some(first) = explicit {
+                return Lookup::Duplicate { first, second: k };
+            }
+            explicit = Some(k);
+            winner = Lookup::Found { key: k, value: v };
         }
     }
-    match found.as_slice() {
-        [] => MergeSearch::NotFound,
-        [one] => MergeSearch::One(*one),
+    winner
+}
+
+/// What the merge value `value` provides for `key`: for a list of mappings, the first
+/// one that has it (go-yaml applies them last to first).
+fn search_merge(doc: &Doc<'_>, value: NodeId, key: &str, depth: usize) -> MergeSearch {
+    if depth > MAX_MERGE_DEPTH {
+        return MergeSearch::Unknown;
+    }
+    let Some(id) = doc.resolve(value) else {
+        return MergeSearch::Unknown;
+    };
+    let in_map = |m: NodeId| match lookup_at(doc, m, key, depth.saturating_add(1)) {
+        Lookup::Found { value, .. } | Lookup::Merged { value, .. } => MergeSearch::One(value),
+        Lookup::Missing => MergeSearch::NotFound,
+        Lookup::Duplicate { .. } | Lookup::Ambiguous { .. } => MergeSearch::Unknown,
+    };
+    match doc.nodes.get(id).map(|n| &n.kind) {
+        Some(Kind::Map { .. }) => in_map(id),
+        Some(Kind::Seq { items }) => {
+            for &item in items {
+                match doc.resolve(item) {
+                    Some(m) if doc.is_map(m) => match in_map(m) {
+                        MergeSearch::NotFound => {}
+                        found => return found,
+                    },
+                    _ => return MergeSearch::Unknown,
+                }
+            }
+            MergeSearch::NotFound
+        }
         _ => MergeSearch::Unknown,
     }
 }
@@ -371,8 +380,7 @@ enum Lookup {
         merge_key: NodeId,
         value: NodeId,
     },
-    /// A merge key may provide the key, and loaders disagree on precedence or the merge
-    /// source could not be followed.
+    /// A merge key may provide the key: its source could not be followed.
     Ambiguous {
         merge_key: NodeId,
     },
@@ -595,8 +603,8 @@ fn find_token_slot(doc: &Doc<'_>, user: &str, item: NodeId) -> Result<(NodeId, N
             doc.position(merge_key)
         ))),
         Lookup::Ambiguous { merge_key } => Err(unsupported(format!(
-            "token of user {user:?} may also come from the merge key (<<) at {}, \
-             and yaml loaders disagree on which one wins",
+            "token of user {user:?} may come from the merge key (<<) at {}, \
+             which the editor cannot follow",
             doc.position(merge_key)
         ))),
     }
@@ -675,7 +683,7 @@ fn splice_for(
     };
     let at = node.position;
     let user = slot.user;
-    if node.tag == TagClass::Other {
+    if matches!(node.tag, TagClass::Other | TagClass::Merge) {
         return Err(unsupported(format!(
             "token of user {user:?} at {at} carries an explicit tag other than !!str"
         )));
@@ -1644,12 +1652,42 @@ users:   # people
                 .contains("comes from the merge key (<<) at 6:5"),
             "{e}"
         );
-        let both = "base: &b\n  token: CW-SECRET-test-old-1\nusers:\n- name: a\n  user:\n    <<: *b\n    token: CW-SECRET-test-old-2\n";
-        let e = err(both, &[("a", NEW)]);
+        // kubectl's decoder applies `<<` where it stands: a key after it wins, a key
+        // before it loses. The editor edits the one kubectl reads, or refuses.
+        let token_of = |text: &str, user: &str| {
+            let cfg =
+                crate::kubeconfig::load::parse(std::path::Path::new(""), text).expect("loads");
+            cfg.users
+                .iter()
+                .find(|u| u.name == user)
+                .and_then(|u| u.user.as_ref()?.token.clone())
+        };
+        let after = "base: &b\n  token: CW-SECRET-test-old-1\nusers:\n- name: a\n  user:\n    <<: *b\n    token: CW-SECRET-test-old-2\n";
+        let out = ok(after, &[("a", NEW)]);
+        assert_eq!(out, after.replace("CW-SECRET-test-old-2", NEW));
+        assert_eq!(token_of(&out, "a").as_deref(), Some(NEW));
+        let before = "base: &b\n  token: CW-SECRET-test-old-1\nusers:\n- name: a\n  user:\n    token: CW-SECRET-test-old-2\n    <<: *b\n";
+        assert_eq!(
+            token_of(before, "a").as_deref(),
+            Some("CW-SECRET-test-old-1")
+        );
+        let e = err(before, &[("a", NEW)]);
         assert!(
-            e.to_string().contains("may also come from the merge key"),
+            e.to_string()
+                .contains("comes from the merge key (<<) at 7:5"),
             "{e}"
         );
+        let between = "b1: &b1 {token: CW-SECRET-test-old-1}\nb2: &b2 {tokenFile: f}\nusers:\n- name: a\n  user:\n    <<: *b1\n    token: CW-SECRET-test-old-2\n    <<: *b2\n";
+        let out = ok(between, &[("a", NEW)]);
+        assert_eq!(out, between.replace("CW-SECRET-test-old-2", NEW));
+        // A name written before a merge that renames the entry: kubectl reads user "b".
+        let renamed = "users:\n- name: a\n  <<: {name: b}\n  user: {token: CW-SECRET-test-old-1}\n";
+        assert!(matches!(
+            err(renamed, &[("a", NEW)]),
+            EditError::UserNotFound { .. }
+        ));
+        let out = ok(renamed, &[("b", NEW)]);
+        assert_eq!(token_of(&out, "b").as_deref(), Some(NEW));
         let unrelated = "base: &b\n  client-key-data: QUJD\nusers:\n- name: a\n  user:\n    <<: [*b]\n    token: CW-SECRET-test-old-2\n";
         let out = ok(unrelated, &[("a", NEW)]);
         assert_eq!(out, unrelated.replace("CW-SECRET-test-old-2", NEW));

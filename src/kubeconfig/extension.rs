@@ -342,21 +342,22 @@ fn index_user_entries<'d>(
     users: NodeId,
 ) -> Result<(HashMap<&'d str, NodeId>, Option<NodeId>), EditError> {
     let mut unnamed_merge = None;
-    let by_name =
-        yaml_tree::index_user_entries(doc, users, |item, entry| match doc.lookup(entry, "name") {
+    let by_name = yaml_tree::index_user_entries(doc, users, |item, entry| {
+        // A merge key may rename the entry, even after a `name` of its own (kubectl
+        // applies `<<` in document order); this editor does not follow merge keys.
+        if let Some(merge) = doc.merge_key(entry) {
+            unnamed_merge.get_or_insert(merge);
+            return Ok(EntryName::Unknown);
+        }
+        match doc.lookup(entry, "name") {
             Lookup::Found { value, .. } => Ok(EntryName::At(value)),
-            Lookup::Missing => match doc.merge_key(entry) {
-                Some(merge) => {
-                    unnamed_merge.get_or_insert(merge);
-                    Ok(EntryName::Unknown)
-                }
-                None => Ok(EntryName::Missing),
-            },
+            Lookup::Missing => Ok(EntryName::Missing),
             Lookup::Duplicate { first, second } => {
                 let what = format!("the users entry at {}", doc.position(item));
                 Err(duplicate_key(doc, "name", &what, first, second))
             }
-        })?;
+        }
+    })?;
     Ok((by_name, unnamed_merge))
 }
 
@@ -1710,8 +1711,9 @@ users:
                 "the merge key (<<) at 3:3 is not known",
             ),
             (
+                // A merge key may rename the entry even after its own `name`.
                 "users:\n- name: a\n  <<: {x: 1}\n  user: {token: CW-SECRET-test-old-1}\n",
-                "has a merge key",
+                "the merge key (<<) at 3:3 is not known",
             ),
         ];
         for (src, needle) in cases {

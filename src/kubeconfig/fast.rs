@@ -25,9 +25,8 @@ use super::model::{Cluster, Context, FileConfig, NamedCluster, NamedContext, Nam
 /// Larger documents go to the full parser, whose budget limits (64 MiB of scalars or of
 /// comments) must never be what tells the two apart.
 const MAX_DOC_BYTES: usize = 48 << 20;
-/// The full parser refuses more than 250,000 nodes and a nesting deeper than 64; stay well
-/// inside both.
-const MAX_NODES: usize = 200_000;
+/// The full parser refuses a nesting deeper than 64; stay well inside it. (Its node budget
+/// grows with the document, by at least one node a byte: `load.rs::deserialize_full`.)
 const MAX_DEPTH: usize = 40;
 /// The full parser looks at most 1,024 characters ahead for a key's colon.
 const MAX_KEY_LEN: usize = 256;
@@ -226,7 +225,7 @@ impl<'a> Parser<'a> {
 
     fn bump(&mut self, nodes: usize) -> R<()> {
         self.nodes = self.nodes.saturating_add(nodes);
-        if self.nodes > MAX_NODES {
+        if self.nodes > self.src.len() {
             return Err(Bail);
         }
         Ok(())

@@ -40,13 +40,78 @@ pub fn config_paths(
     }
 }
 
+/// The folder client-go takes the home folder to be (`homedir.HomeDir()`), for the
+/// default `~/.kube/config`. On Unix that is `$HOME` as it is: with `HOME` unset or empty,
+/// kubectl reads `.kube/config` in the current folder, and so does the plugin (not the
+/// password database's home folder). On Windows, the first of `%HOME%`,
+/// `%HOMEDRIVE%%HOMEPATH%` and `%USERPROFILE%` holding a `.kube\config`, else the first
+/// that exists, else the first set.
+pub fn home_dir() -> PathBuf {
+    #[cfg(windows)]
+    {
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let home = var("HOME");
+        let drive_path = var("HOMEDRIVE").zip(var("HOMEPATH")).map(|(mut d, p)| {
+            d.push(p);
+            d
+        });
+        let profile = var("USERPROFILE");
+        let with_config = [&home, &drive_path, &profile]
+            .into_iter()
+            .flatten()
+            .find(|p| Path::new(p).join(".kube").join("config").exists());
+        if let Some(p) = with_config {
+            return PathBuf::from(p);
+        }
+        let order = [&home, &profile, &drive_path];
+        let existing = order.into_iter().flatten().find(|p| Path::new(p).is_dir());
+        let first = order.into_iter().flatten().next();
+        existing.or(first).map(PathBuf::from).unwrap_or_default()
+    }
+    #[cfg(not(windows))]
+    {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+    }
+}
+
 /// One file that was read.
 #[derive(Debug)]
 pub struct LoadedFile {
     pub path: PathBuf,
-    /// The bytes as read: `token rotate` edits these and checks them again under the lock.
+    /// The text as read (decoded when the file is UTF-16; a byte-order mark stays at its
+    /// start): `token rotate` edits this and checks it again under the lock.
     pub text: String,
+    pub encoding: Encoding,
     pub config: FileConfig,
+}
+
+/// How a kubeconfig file is encoded. kubectl's YAML reader (go-yaml) takes UTF-16 when
+/// the file starts with a UTF-16 byte-order mark (Windows PowerShell 5's `>` writes
+/// UTF-16LE with one), and UTF-8 otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8, with or without a byte-order mark (kept in the text).
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+}
+
+impl LoadedFile {
+    /// The text for the kubeconfig editors, which write bytes back as UTF-8: a UTF-16 file
+    /// is refused (by name) rather than rewritten in another encoding.
+    pub fn editable_text(&self) -> Result<&str, KubeconfigError> {
+        match self.encoding {
+            Encoding::Utf8 => Ok(&self.text),
+            Encoding::Utf16Le | Encoding::Utf16Be => Err(KubeconfigError::Utf16Write {
+                path: self.path.clone(),
+                endian: if self.encoding == Encoding::Utf16Le {
+                    "little"
+                } else {
+                    "big"
+                },
+            }),
+        }
+    }
 }
 
 /// An entry of the merged view: which loaded file, and which position in its list.
@@ -78,13 +143,14 @@ impl Kubeconfig {
             ..Kubeconfig::default()
         };
         for path in paths {
-            let Some(text) = read_file(path, explicit)? else {
+            let Some((text, encoding)) = read_file(path, explicit)? else {
                 continue;
             };
             let config = parse(path, &text)?;
             kc.add(LoadedFile {
                 path: path.clone(),
                 text,
+                encoding,
                 config,
             })?;
         }
@@ -246,9 +312,9 @@ fn check_unique<'a>(
     Ok(())
 }
 
-/// Read one file as text, refusing directories, huge files and non-UTF-8. `Ok(None)` is a
-/// missing file that may be skipped.
-fn read_file(path: &Path, explicit: bool) -> Result<Option<String>, KubeconfigError> {
+/// Read one file as text, refusing directories, huge files and what is neither UTF-8 nor
+/// UTF-16 with a byte-order mark. `Ok(None)` is a missing file that may be skipped.
+fn read_file(path: &Path, explicit: bool) -> Result<Option<(String, Encoding)>, KubeconfigError> {
     let read_err = |source| KubeconfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -289,9 +355,32 @@ fn read_file(path: &Path, explicit: bool) -> Result<Option<String>, KubeconfigEr
             max: MAX_FILE_SIZE,
         });
     }
-    String::from_utf8(bytes)
+    decode(&bytes)
         .map(Some)
-        .map_err(|_| KubeconfigError::NotUtf8(path.to_path_buf()))
+        .ok_or_else(|| KubeconfigError::NotUtf8(path.to_path_buf()))
+}
+
+/// The file's text and encoding: UTF-16 when it starts with a UTF-16 byte-order mark (the
+/// mark stays in the text, as a UTF-8 one does), UTF-8 otherwise; `None` when it is not
+/// valid in that encoding.
+pub(crate) fn decode(bytes: &[u8]) -> Option<(String, Encoding)> {
+    let utf16 = |encoding: Encoding, unit: fn([u8; 2]) -> u16| {
+        let (pairs, odd) = bytes.as_chunks::<2>();
+        if !odd.is_empty() {
+            return None;
+        }
+        let text = char::decode_utf16(pairs.iter().map(|p| unit(*p)))
+            .collect::<Result<String, _>>()
+            .ok()?;
+        Some((text, encoding))
+    };
+    match bytes {
+        [0xFF, 0xFE, ..] => utf16(Encoding::Utf16Le, u16::from_le_bytes),
+        [0xFE, 0xFF, ..] => utf16(Encoding::Utf16Be, u16::from_be_bytes),
+        _ => String::from_utf8(bytes.to_vec())
+            .ok()
+            .map(|t| (t, Encoding::Utf8)),
+    }
 }
 
 /// Parse one file's text. kubectl reads only the first YAML document, accepts an empty
@@ -303,39 +392,219 @@ fn read_file(path: &Path, explicit: bool) -> Result<Option<String>, KubeconfigEr
 /// looks like that, so the strictness on values is worth it.
 pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
     let doc = first_document(text);
+    parse_document(path, doc).map_err(|mut e| {
+        if let KubeconfigError::Yaml { line, column, .. } = &mut e {
+            (*line, *column) = kubectl_position(doc, *line, *column);
+        }
+        e
+    })
+}
+
+/// Where kubectl's reader (go-yaml, YAML 1.1) places a position the parser (YAML 1.2)
+/// reports: YAML 1.1 also ends a line at NEL, LS and PS (U+0085, U+2028, U+2029), so
+/// after one of those the line is one more and the column counts from it. Both count
+/// columns in characters, from 1, and neither counts a byte-order mark. (kubectl's own
+/// message gives only the line, 0-based for some errors and none on the first line; the
+/// plugin reports lines from 1 and the column too.)
+pub(crate) fn kubectl_position(doc: &str, line: u64, column: u64) -> (u64, u64) {
+    if line == 0 || !doc.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        return (line, column);
+    }
+    let (mut l, mut c) = (1u64, 1u64);
+    let (mut kl, mut kc) = (1u64, 1u64);
+    let mut chars = doc
+        .strip_prefix('\u{feff}')
+        .unwrap_or(doc)
+        .chars()
+        .peekable();
+    while l < line || (l == line && c < column) {
+        let Some(ch) = chars.next() else {
+            break;
+        };
+        match ch {
+            '\r' | '\n' => {
+                if ch == '\r' {
+                    chars.next_if_eq(&'\n');
+                }
+                (l, c) = (l.saturating_add(1), 1);
+                (kl, kc) = (kl.saturating_add(1), 1);
+            }
+            '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                c = c.saturating_add(1);
+                (kl, kc) = (kl.saturating_add(1), 1);
+            }
+            _ => {
+                c = c.saturating_add(1);
+                kc = kc.saturating_add(1);
+            }
+        }
+    }
+    (kl, kc)
+}
+
+fn parse_document(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError> {
     // The common layouts take the fast path (about 1 ms a megabyte); anything it is not
     // sure of goes to the full parser, which also writes the error messages.
     if let Some(config) = super::fast::parse(doc) {
         return Ok(config);
     }
+    parse_full_at(path, doc)
+}
+
+fn parse_full_at(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError> {
     if first_content(doc).is_none() {
         // Empty, comments only, or a bare `---`: kubectl reads an empty config.
         return Ok(FileConfig::default());
     }
-    let config = deserialize_full(doc).map_err(|e| yaml_error(path, doc, &e))?;
-    check_version(path, config)
+    let config = from_document::<FileConfig>(doc).map_err(|e| yaml_error(path, doc, e))?;
+    check_version(path, config.unwrap_or_default())
 }
 
 /// The full parser alone on a first document (the fast path's oracle in its tests).
 #[cfg(test)]
 pub(crate) fn parse_full(doc: &str) -> Result<FileConfig, KubeconfigError> {
-    let nowhere = Path::new("");
-    if first_content(doc).is_none() {
-        return Ok(FileConfig::default());
-    }
-    let config = deserialize_full(doc).map_err(|e| yaml_error(nowhere, doc, &e))?;
-    check_version(nowhere, config)
+    parse_full_at(Path::new(""), doc)
 }
 
-pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, serde_saphyr::Error> {
-    let options = serde_saphyr::options! {
+/// Why a document does not deserialize: where (as the parser counts; see
+/// [`kubectl_position`]) and the parser's message without any value it quotes.
+#[derive(Debug)]
+pub(crate) struct DocError {
+    pub(crate) line: u64,
+    pub(crate) column: u64,
+    pub(crate) message: String,
+}
+
+impl DocError {
+    fn from_parser(e: &serde_saphyr::Error) -> DocError {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        let mut message = clean_parser_message(&e.without_snippet().to_string());
+        // The parser's limits, in kubectl's words for the same refusals.
+        if message.starts_with("budget breached: Depth") || message == "recursion limit exceeded" {
+            message = format!("exceeded max depth of {MAX_DEPTH}");
+        } else if message.starts_with("budget breached") || message.contains("alias replay") {
+            message = "document contains excessive aliasing".into();
+        }
+        DocError {
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// The same error at kubectl's line and column.
+    pub(crate) fn kubectl_position(mut self, doc: &str) -> DocError {
+        (self.line, self.column) = kubectl_position(doc, self.line, self.column);
+        self
+    }
+}
+
+/// A first document read into `T` as kubectl reads it: merge keys applied in document
+/// order (`merge.rs`), budgets that grow with the document, YAML 1.1 scalars refused in
+/// string fields (`no_schema`). `None` for a `null` document. Every reader of kubeconfig
+/// data goes through here, so they all read what kubectl reads.
+pub(crate) fn from_document<T: serde::de::DeserializeOwned + Send>(
+    doc: &str,
+) -> Result<Option<T>, DocError> {
+    // The deserializer recurses once per level of nesting, and kubectl reads files nested
+    // up to 10,000 deep: the parse runs on a thread whose stack fits that (reserved, not
+    // committed, until used), so a deep file fails with an error or loads, but never
+    // overflows the main thread's stack (1 MiB on Windows).
+    std::thread::scope(|scope| {
+        let parse = std::thread::Builder::new()
+            .name("kubeconfig-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || from_document_here(doc));
+        match parse {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(e) => Err(DocError {
+                line: 0,
+                column: 0,
+                message: format!("cannot start the parser: {}", crate::io_message(&e)),
+            }),
+        }
+    })
+}
+
+/// The stack of the parser's thread: a few KiB a level of nesting in a debug build.
+const PARSE_STACK: usize = 512 << 20;
+
+fn from_document_here<T: serde::de::DeserializeOwned>(doc: &str) -> Result<Option<T>, DocError> {
+    match super::merge::resolve(doc) {
+        None => deserialize(doc).map_err(|e| DocError::from_parser(&e)),
+        Some(Err(e)) => Err(DocError {
+            line: e.position.line as u64,
+            column: e.position.column as u64,
+            message: e.message.to_owned(),
+        }),
+        // Each line of the resolved text holds one node: an error there is reported at
+        // that node's place in the file.
+        Some(Ok(resolved)) => deserialize(&resolved.text).map_err(|e| {
+            let mut error = DocError::from_parser(&e);
+            let at = usize::try_from(error.line)
+                .ok()
+                .and_then(|l| l.checked_sub(1))
+                .and_then(|l| resolved.lines.get(l));
+            if let Some(at) = at {
+                error.line = at.line as u64;
+                error.column = at.column as u64;
+            }
+            error
+        }),
+    }
+}
+
+/// [`from_document`] for the whole file model, a `null` document being an empty config.
+#[cfg(test)]
+pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, String> {
+    from_document::<FileConfig>(doc)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+}
+
+/// Nesting the parser accepts: kubectl's decoder stops at 10,000 ("exceeded max depth").
+pub(super) const MAX_DEPTH: usize = 10_000;
+
+fn deserialize<T: serde::de::DeserializeOwned>(
+    doc: &str,
+) -> Result<Option<T>, serde_saphyr::Error> {
+    let mut options = serde_saphyr::options! {
         no_schema: true,
         with_snippet: false,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
     };
+    // The parser's default budget (250,000 nodes) refuses about 27,000 contexts, far below
+    // the file size cap. Every node and alias takes at least a byte or two of text, so
+    // limits that grow with the document bound the work as the size cap does; only what
+    // aliases repeat is limited beyond that (alias bombs, which kubectl refuses too).
+    let n = doc.len();
+    if let Some(budget) = options.budget.as_mut() {
+        // Nodes repeated by aliases count too: what aliases may add is about the file's
+        // own size again.
+        budget.max_nodes = budget.max_nodes.max(n.saturating_mul(2).saturating_add(16));
+        budget.max_events = budget
+            .max_events
+            .max(n.saturating_mul(4).saturating_add(64));
+        budget.max_aliases = budget.max_aliases.max(n / 2);
+        budget.max_anchors = budget.max_anchors.max(n / 2);
+        budget.max_recorded_anchor_events = budget.max_recorded_anchor_events.max(n);
+        // Many aliases of one anchor (`user: *u` in every context) is ordinary; what they
+        // expand to is bounded below.
+        budget.enforce_alias_anchor_ratio = false;
+        budget.max_depth = MAX_DEPTH;
+        budget.flow_nesting_limit = MAX_DEPTH;
+    }
+    options.alias_limits.max_total_replayed_events = options
+        .alias_limits
+        .max_total_replayed_events
+        .max(n.saturating_mul(2));
     // A document that is `null` or `~` is an empty config to kubectl, hence the Option.
-    serde_saphyr::from_str_with_options::<Option<FileConfig>>(doc, options)
-        .map(Option::unwrap_or_default)
+    serde_saphyr::from_str_with_options::<Option<T>>(doc, options)
 }
 
 fn check_version(path: &Path, config: FileConfig) -> Result<FileConfig, KubeconfigError> {
@@ -353,13 +622,12 @@ fn check_version(path: &Path, config: FileConfig) -> Result<FileConfig, Kubeconf
     Ok(config)
 }
 
-fn yaml_error(path: &Path, doc: &str, e: &serde_saphyr::Error) -> KubeconfigError {
-    let (line, column) = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    let rendered = e.without_snippet().to_string();
-    let mut message = clean_parser_message(&rendered);
+fn yaml_error(path: &Path, doc: &str, e: DocError) -> KubeconfigError {
+    let DocError {
+        line,
+        column,
+        mut message,
+    } = e;
     if message.starts_with("expected mapping start") && Some((line, column)) == first_content(doc) {
         message = "not a kubeconfig: the document is not a mapping".into();
     }
@@ -449,7 +717,67 @@ pub(crate) fn first_document(text: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::first_document;
+    use super::{decode, first_document, Encoding};
+
+    /// kubectl's YAML 1.1 reader ends lines at NEL, LS and PS too; its message for this
+    /// file says `line 3` (and `line 2` for a CR-only or CRLF file of the same lines).
+    #[test]
+    fn error_positions_count_lines_as_kubectl_does() {
+        let at = |text: &str| match super::parse(std::path::Path::new("f"), text) {
+            Err(crate::kubeconfig::KubeconfigError::Yaml { line, column, .. }) => (line, column),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(at("# a\u{2028} b\na: b: c\n"), (3, 5));
+        assert_eq!(at("x: \"a\u{85}b\"\na: b: c\n"), (3, 5));
+        assert_eq!(at("\u{feff}x: 1\r\na: b: c\r\n"), (2, 5));
+        assert_eq!(at("x: 1\ra: b: c\r"), (2, 5));
+        assert_eq!(at("x: \"\u{e9}\u{e9}\" b\n"), (1, 9));
+    }
+
+    /// The parser's limits are reported in kubectl's words for the same refusals.
+    #[test]
+    fn alias_bombs_and_deep_nesting_are_refused_in_kubectls_words() {
+        let message = |text: &str| match super::parse(std::path::Path::new("f"), text) {
+            Err(crate::kubeconfig::KubeconfigError::Yaml { message, .. }) => message,
+            other => panic!("{other:?}"),
+        };
+        let mut bomb = String::from("a0: &a0 [x]\n");
+        for i in 1..8 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                vec![format!("*a{p}"); 9].join(", ")
+            ));
+        }
+        assert_eq!(message(&bomb), "document contains excessive aliasing");
+        let deep = format!("x: {}{}\n", "[".repeat(10_001), "]".repeat(10_001));
+        assert_eq!(message(&deep), "exceeded max depth of 10000");
+        let fine = format!("x: {}{}\n", "[".repeat(500), "]".repeat(500));
+        assert!(super::parse(std::path::Path::new("f"), &fine).is_ok());
+    }
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_decoded_and_invalid_utf16_refused() {
+        let le = [
+            0xFF, 0xFE, b'a', 0, b':', 0, b' ', 0, 0xE9, 0, b'\r', 0, b'\n', 0,
+        ];
+        assert_eq!(
+            decode(&le),
+            Some(("\u{feff}a: \u{e9}\r\n".to_owned(), Encoding::Utf16Le))
+        );
+        let be = [0xFE, 0xFF, 0, b'a'];
+        assert_eq!(
+            decode(&be),
+            Some(("\u{feff}a".to_owned(), Encoding::Utf16Be))
+        );
+        assert_eq!(decode(&[0xFF, 0xFE, b'a']), None, "odd length");
+        assert_eq!(decode(&[0xFF, 0xFE, 0x00, 0xD8]), None, "lone surrogate");
+        assert_eq!(
+            decode(b"\xEF\xBB\xBFa"),
+            Some(("\u{feff}a".to_owned(), Encoding::Utf8))
+        );
+        assert_eq!(decode(b"a\xFF"), None);
+    }
 
     #[test]
     fn first_document_stops_at_the_next_marker_after_content() {

@@ -11,6 +11,7 @@
 //! - `mask.rs`: kubeconfig text as it may be printed, credentials hidden.
 //! - `edit.rs`: the format-preserving editor that changes only token scalars.
 //! - `extension.rs`: records a token's expiry as the user's `coreweave.com/token` extension.
+//! - `merge.rs`: merge keys (`<<`) applied as kubectl's YAML decoder applies them.
 //! - `yaml_tree.rs`: the node tree with byte spans that both editors plan their splices on.
 //! - `token_file.rs`: bounded reading of tokens, and when a `tokenFile` may be rewritten.
 //! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
@@ -23,6 +24,7 @@ pub mod extension;
 pub(crate) mod fast;
 pub mod load;
 pub mod mask;
+mod merge;
 pub mod model;
 pub mod resolve;
 pub mod token_file;
@@ -34,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 use crate::secret::{quoted, shown, shown_path};
 
-pub use load::{config_paths, Kubeconfig, LoadedFile, Sourced};
+pub use load::{config_paths, home_dir, Encoding, Kubeconfig, LoadedFile, Sourced};
 pub use resolve::{Credential, Resolved};
 
 /// Files larger than this are refused: a kubeconfig with thousands of contexts is a few MB.
@@ -58,8 +60,14 @@ pub enum KubeconfigError {
     IsDirectory(PathBuf),
     #[error("kubeconfig {} is {size} bytes, over the {max} byte limit", shown_path(.path))]
     TooLarge { path: PathBuf, size: u64, max: u64 },
-    #[error("kubeconfig {} is not UTF-8 text", shown_path(.0))]
+    #[error("kubeconfig {} is not UTF-8 text (nor UTF-16 with a byte-order mark)", shown_path(.0))]
     NotUtf8(PathBuf),
+    #[error(
+        "kubeconfig {} is UTF-16 ({endian}-endian); token rotate edits only UTF-8 \
+         kubeconfigs: save it as UTF-8 (kubectl reads both) and run it again",
+        shown_path(.path)
+    )]
+    Utf16Write { path: PathBuf, endian: &'static str },
     #[error("kubeconfig {}:{line}:{column}: {}", shown_path(.path), shown(.message))]
     Yaml {
         path: PathBuf,

@@ -55,6 +55,9 @@ impl Kubeconfig {
         let wanted = sel.context.as_deref().filter(|c| !c.is_empty());
         let name = match wanted.or(self.current_context()) {
             Some(n) => n,
+            // client-go looks the empty name up like any other: with current-context empty
+            // or missing, a context named "" (an entry without a name) is the one it uses.
+            None if self.context("").is_some() => "",
             None if self.files.is_empty() => {
                 return Err(KubeconfigError::NoFiles(self.files_for_messages()))
             }
@@ -74,6 +77,8 @@ impl Kubeconfig {
         let (user, via) = match (flag_user, ctx.and_then(|c| c.user.as_deref())) {
             (Some(u), _) => (u, Via::Flag),
             (None, Some(u)) if !u.is_empty() => (u, Via::Context(name.to_string())),
+            // Likewise a context without a user uses the user named "", if there is one.
+            (None, _) if self.user("").is_some() => ("", Via::Context(name.to_string())),
             (None, _) => {
                 return Err(KubeconfigError::ContextWithoutUser {
                     context: name.to_string(),

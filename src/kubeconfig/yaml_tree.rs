@@ -24,6 +24,8 @@ pub(super) enum TagClass {
     None,
     /// `!!str` or the non-specific `!`: the value stays a string whatever it looks like.
     Str,
+    /// `!!merge`: with the value `<<`, a merge key however it is quoted (go-yaml's rule).
+    Merge,
     Other,
 }
 
@@ -62,6 +64,8 @@ pub(super) struct Node<'s> {
     pub(super) position: Position,
     pub(super) anchor: usize,
     pub(super) tag: TagClass,
+    /// The resolved tag (`handle` and `suffix` joined) of a `TagClass::Other` node.
+    pub(super) tag_uri: Option<String>,
     /// True when this node itself is a flow collection.
     pub(super) flow: bool,
     /// True when any enclosing collection is a flow collection.
@@ -103,6 +107,7 @@ struct NewNode<'s> {
     position: Position,
     anchor: usize,
     tag: TagClass,
+    tag_uri: Option<String>,
     flow: bool,
     event: usize,
 }
@@ -151,8 +156,17 @@ fn tag_class(tag: Option<&Cow<'_, Tag>>) -> TagClass {
         Some(tag) if tag.is_yaml_core_schema_tag("str") || tag.parts() == ("", "!") => {
             TagClass::Str
         }
+        Some(tag) if tag.parts() == ("tag:yaml.org,2002:", "merge") => TagClass::Merge,
         Some(_) => TagClass::Other,
     }
+}
+
+fn tag_uri(tag: Option<&Cow<'_, Tag>>) -> Option<String> {
+    let tag = tag?;
+    (tag_class(Some(tag)) == TagClass::Other).then(|| {
+        let (handle, suffix) = tag.parts();
+        format!("{handle}{suffix}")
+    })
 }
 
 /// End of a leaf's last non-blank byte; `None` for an empty (implicit) scalar.
@@ -222,6 +236,7 @@ impl<'s> Doc<'s> {
                             position: marker_position(&span),
                             anchor: *anchor,
                             tag: tag_class(tag.as_ref()),
+                            tag_uri: tag_uri(tag.as_ref()),
                             flow: false,
                             event: index,
                         },
@@ -239,6 +254,7 @@ impl<'s> Doc<'s> {
                             position: marker_position(&span),
                             anchor: 0,
                             tag: TagClass::None,
+                            tag_uri: None,
                             flow: false,
                             event: index,
                         },
@@ -255,6 +271,7 @@ impl<'s> Doc<'s> {
                             position: marker_position(&span),
                             anchor: *anchor,
                             tag: tag_class(tag.as_ref()),
+                            tag_uri: tag_uri(tag.as_ref()),
                             flow: *style == StructureStyle::Flow,
                             event: index,
                         },
@@ -272,6 +289,7 @@ impl<'s> Doc<'s> {
                             position: marker_position(&span),
                             anchor: *anchor,
                             tag: tag_class(tag.as_ref()),
+                            tag_uri: tag_uri(tag.as_ref()),
                             flow: *style == StructureStyle::Flow,
                             event: index,
                         },
@@ -334,6 +352,7 @@ impl<'s> Doc<'s> {
             position: new.position,
             anchor: new.anchor,
             tag: new.tag,
+            tag_uri: new.tag_uri,
             flow: new.flow,
             in_flow,
             event: new.event,

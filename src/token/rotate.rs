@@ -480,7 +480,8 @@ pub fn prepare_writes(
             })
             .collect();
         let cannot_edit = || format!("cannot edit kubeconfig {}", loaded.path.display());
-        let mut text = replace_user_tokens(&loaded.text, &edits).with_context(cannot_edit)?;
+        let mut text =
+            replace_user_tokens(loaded.editable_text()?, &edits).with_context(cannot_edit)?;
         // The extension is written when the expiry is known, and brought up to date where
         // one exists (else it would describe the token that is gone).
         let users: Vec<&str> = here

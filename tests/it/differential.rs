@@ -607,6 +607,10 @@ const REQUIRED_TAGS: &[&str] = &[
     "file:malformed:WrongType",
     "file:malformed-not-first",
     "file:malformed-not-last",
+    "merge:top",
+    "merge:user",
+    "merge:list-entry",
+    "merge:context",
 ];
 
 /// How often each oracle rule must have decided a case, so the run exercises success and
@@ -1230,6 +1234,582 @@ fn json_kubeconfig_is_read() {
         )
         .kubeconfig_env(&["a/config"])
         .expect_token("CW-SECRET-json");
+}
+
+/// client-go looks the empty name up like any other: an empty or missing current-context
+/// selects a context named `""` (an entry without `name`), and a context naming no user
+/// selects the user named `""`. `--context ""` and `--user ""` mean "not given".
+#[test]
+fn empty_context_and_user_names_are_looked_up_like_any_other() {
+    let users = "users:\n- name: \"\"\n  user: {token: CW-SECRET-empty-user}\n- name: x\n  user: {token: CW-SECRET-x}\n";
+    let cluster = "clusters:\n- name: k\n  cluster: {server: https://k.example}\n";
+    let cases = [
+        (
+            "current_context_empty_selects_the_context_named_empty",
+            format!("current-context: \"\"\ncontexts:\n- name: \"\"\n  context: {{cluster: k, user: x}}\n{cluster}{users}"),
+            "CW-SECRET-x",
+        ),
+        (
+            "no_current_context_selects_the_unnamed_context",
+            format!("contexts:\n- context: {{cluster: k, user: x}}\n{cluster}{users}"),
+            "CW-SECRET-x",
+        ),
+        (
+            "context_user_empty_selects_the_user_named_empty",
+            format!("current-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: \"\"}}\n{cluster}{users}"),
+            "CW-SECRET-empty-user",
+        ),
+        (
+            "context_without_user_selects_the_user_named_empty",
+            format!("current-context: c\ncontexts:\n- name: c\n  context: {{cluster: k}}\n{cluster}{users}"),
+            "CW-SECRET-empty-user",
+        ),
+        (
+            "both_empty",
+            format!("contexts:\n- name: \"\"\n  context: {{cluster: k}}\n{cluster}users:\n- user: {{token: CW-SECRET-unnamed}}\n"),
+            "CW-SECRET-unnamed",
+        ),
+    ];
+    for (name, file, want) in cases {
+        hand(&format!("empty_names/{name}"))
+            .file("a/config", &file)
+            .kubeconfig_env(&["a/config"])
+            .expect_token(want);
+        hand(&format!("empty_names/{name}/empty_flags"))
+            .file("a/config", &file)
+            .kubeconfig_env(&["a/config"])
+            .context("")
+            .user("")
+            .expect_token(want);
+    }
+    hand("empty_names/user_flag_with_the_empty_context")
+        .file(
+            "a/config",
+            &format!("contexts:\n- name: \"\"\n  context: {{cluster: k}}\n{cluster}{users}"),
+        )
+        .kubeconfig_env(&["a/config"])
+        .user("x")
+        .expect_token("CW-SECRET-x");
+}
+
+/// client-go's default file is `$HOME/.kube/config` with `$HOME` as it is (`homedir.HomeDir`):
+/// unset or empty, that is `.kube/config` in the current folder, not the password
+/// database's home folder.
+#[test]
+fn without_home_the_default_kubeconfig_is_in_the_current_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join(".kube")).expect("mkdir");
+    std::fs::write(
+        dir.path().join(".kube/config"),
+        simple("{token: CW-SECRET-cwd}"),
+    )
+    .expect("write");
+    for home in [None, Some("")] {
+        let run = |program: &Path, args: &[&str]| {
+            let mut cmd = Command::new(program);
+            cmd.args(args).current_dir(dir.path()).env_clear();
+            if let Some(h) = home {
+                cmd.env("HOME", h);
+            }
+            let out = cmd.output().expect("run");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (code, stdout, stderr) = run(
+            oracle::kubectl(),
+            &[
+                "config",
+                "view",
+                "--raw",
+                "--minify",
+                "-o",
+                "jsonpath={.users[0].user.token}",
+            ],
+        );
+        assert_eq!(
+            (code, stdout.as_str()),
+            (Some(0), "CW-SECRET-cwd"),
+            "kubectl does not behave as this test assumes (HOME {home:?}): {stderr}"
+        );
+        let (code, stdout, stderr) = run(Path::new(PLUGIN), &["token", "show", "--raw"]);
+        assert_eq!(
+            (code, stdout.as_str()),
+            (Some(0), "CW-SECRET-cwd\n"),
+            "HOME {home:?}: {stderr}"
+        );
+    }
+}
+
+/// A kubeconfig of `n` clusters, contexts and users, the last context current, as kubectl
+/// writes it (`flow`: every list item a flow mapping, which the fast path leaves to the
+/// full parser).
+fn many_contexts(n: usize, flow: bool) -> String {
+    let mut out = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: ctx-{}\n",
+        n - 1
+    );
+    for list in ["clusters", "contexts", "users"] {
+        out.push_str(list);
+        out.push_str(":\n");
+        for i in 0..n {
+            let item = match (list, flow) {
+                ("clusters", false) => format!("- cluster:\n    server: https://c{i}.k8s.us-east-04a.coreweave.com\n  name: cl-{i}\n"),
+                ("clusters", true) => format!("- {{name: cl-{i}, cluster: {{server: \"https://c{i}.k8s.us-east-04a.coreweave.com\"}}}}\n"),
+                ("contexts", false) => format!("- context:\n    cluster: cl-{i}\n    namespace: default\n    user: u-{i}\n  name: ctx-{i}\n"),
+                ("contexts", true) => format!("- {{name: ctx-{i}, context: {{cluster: cl-{i}, user: u-{i}, namespace: default}}}}\n"),
+                (_, false) => format!("- name: u-{i}\n  user:\n    token: CW-SECRET-user-{i}\n"),
+                (_, true) => format!("- {{name: u-{i}, user: {{token: CW-SECRET-user-{i}}}}}\n"),
+            };
+            out.push_str(&item);
+        }
+    }
+    out
+}
+
+/// The documented cap is 64 MiB; a parser budget once refused about 27,000 contexts
+/// (1.7 MB). 30,000 contexts load, block style (the fast path) and flow style (the full
+/// parser), and kubectl agrees on the token.
+#[test]
+fn thirty_thousand_contexts_load() {
+    for flow in [false, true] {
+        let text = many_contexts(30_000, flow);
+        assert!(text.len() > 1_700_000, "{}", text.len());
+        hand(&format!("thirty_thousand_contexts_load/flow={flow}"))
+            .file("a/config", &text)
+            .kubeconfig_env(&["a/config"])
+            .expect_token("CW-SECRET-user-29999");
+    }
+}
+
+/// kubectl reads files nested up to 10,000 deep (an unknown key's value, say) and
+/// refuses deeper ones; so does the plugin, without overflowing a small main-thread stack
+/// (Windows gives 1 MiB: here `ulimit -s 1024`).
+#[test]
+fn deep_nesting_is_read_up_to_kubectls_limit() {
+    let deep = |d: usize| {
+        format!(
+            "{}x: {}{}\n",
+            simple("{token: CW-SECRET-deep}"),
+            "[".repeat(d),
+            "]".repeat(d)
+        )
+    };
+    hand("deep_nesting/2000")
+        .file("a/config", &deep(2000))
+        .kubeconfig_env(&["a/config"])
+        .expect_token("CW-SECRET-deep");
+    hand("deep_nesting/10001")
+        .file("a/config", &deep(10_001))
+        .kubeconfig_env(&["a/config"])
+        .expect_fail();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("config");
+    std::fs::write(&path, deep(2000)).expect("write");
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -s 1024 && exec \"$0\" token show --raw --kubeconfig \"$1\"",
+        ])
+        .arg(PLUGIN)
+        .arg(&path)
+        .env_clear()
+        .env("HOME", dir.path())
+        .output()
+        .expect("run sh");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "CW-SECRET-deep\n",
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Limits that grow with the file still stop alias bombs, which kubectl refuses too
+/// ("document contains excessive aliasing"), with or without merge keys.
+#[test]
+fn alias_bombs_are_refused_as_kubectl_refuses_them() {
+    for (name, text) in [
+        (
+            "alias-bomb",
+            include_str!("../fixtures/hostile/alias-bomb.yaml"),
+        ),
+        (
+            "merge-alias-bomb",
+            include_str!("../fixtures/hostile/merge-alias-bomb.yaml"),
+        ),
+    ] {
+        hand(&format!("alias_bombs/{name}"))
+            .file("a/config", text)
+            .kubeconfig_env(&["a/config"])
+            .expect_fail();
+    }
+}
+
+/// Windows PowerShell 5's `>` writes UTF-16LE with a byte-order mark and CRLF line
+/// endings; kubectl reads that, and UTF-16BE and UTF-8 with a mark too. `token show` reads
+/// them all as kubectl does. `token rotate` keeps a UTF-8 mark and line endings, and
+/// refuses a UTF-16 file by name, leaving it as it was (its editor writes UTF-8).
+#[test]
+fn byte_order_marks_and_utf16_are_read_as_kubectl_reads_them() {
+    let text = simple("{token: CW-SECRET-encoded}").replace('\n', "\r\n");
+    let utf16 = |le: bool| -> Vec<u8> {
+        let mut b = if le {
+            vec![0xFF, 0xFE]
+        } else {
+            vec![0xFE, 0xFF]
+        };
+        for unit in text.encode_utf16() {
+            b.extend(if le {
+                unit.to_le_bytes()
+            } else {
+                unit.to_be_bytes()
+            });
+        }
+        b
+    };
+    let utf8_bom = [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |program: &Path, args: &[&str], path: &Path, stdin: &[u8]| {
+        let mut child = Command::new(program)
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(path)
+            .env_clear()
+            .env("HOME", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run");
+        {
+            use std::io::Write as _;
+            let mut i = child.stdin.take().expect("stdin");
+            i.write_all(stdin).expect("stdin");
+        }
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let kubectl_token = |path: &Path| {
+        let jsonpath = "jsonpath={.users[0].user.token}";
+        let args = ["config", "view", "--raw", "--minify", "-o", jsonpath];
+        run(oracle::kubectl(), &args, path, b"")
+    };
+    let rotate = [
+        "token",
+        "rotate",
+        "--verify",
+        "none",
+        "--from-stdin",
+        "--yes",
+    ];
+    for (name, bytes) in [
+        ("utf16le", utf16(true)),
+        ("utf16be", utf16(false)),
+        ("utf8bom", utf8_bom.clone()),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).expect("write");
+        let (code, token, err) = kubectl_token(&path);
+        assert_eq!(
+            (code, token.as_str()),
+            (Some(0), "CW-SECRET-encoded"),
+            "kubectl does not read {name} as this test assumes: {err}"
+        );
+        let (code, out, err) = run(Path::new(PLUGIN), &["token", "show", "--raw"], &path, b"");
+        assert_eq!(
+            (code, out.as_str()),
+            (Some(0), "CW-SECRET-encoded\n"),
+            "{name}: {err}"
+        );
+        let (code, _, err) = run(Path::new(PLUGIN), &rotate, &path, b"CW-SECRET-new-one\n");
+        let after = std::fs::read(&path).expect("read back");
+        if name == "utf8bom" {
+            assert_eq!(code, Some(0), "{err}");
+            let want = [
+                &[0xEF, 0xBB, 0xBF][..],
+                text.replace("CW-SECRET-encoded", "CW-SECRET-new-one")
+                    .as_bytes(),
+            ]
+            .concat();
+            assert_eq!(after, want, "the mark and the CRLF line endings stay");
+            assert_eq!(kubectl_token(&path).1, "CW-SECRET-new-one");
+        } else {
+            assert_eq!(code, Some(1), "{name}: {err}");
+            let lines: Vec<&str> = err.lines().collect();
+            assert_eq!(lines.len(), 1, "{err}");
+            assert!(
+                lines[0].starts_with("error: ")
+                    && lines[0].contains(&path.display().to_string())
+                    && lines[0].contains("UTF-16"),
+                "{err}"
+            );
+            assert_eq!(after, bytes, "{name} left as it was");
+        }
+    }
+}
+
+/// A YAML error is reported at the line kubectl reports (for errors its scanner finds,
+/// where kubectl's `line N` counts from 1), counting NEL, LS and PS as line breaks as its
+/// YAML 1.1 reader does, in one `error:` line naming the file.
+#[test]
+fn yaml_error_lines_are_counted_as_kubectl_counts_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        (
+            "plain",
+            "apiVersion: v1\nusers:\n- name: u\n  user:\n    token: CW-SECRET-a\n  b: c: d\n",
+        ),
+        ("ls-in-comment", "# note\u{2028}\nusers: []\na: b: c\n"),
+        (
+            "nel-in-quotes",
+            "x: \"a\u{85}b\"\ntoken: CW-SECRET-b\na: b: c\n",
+        ),
+        ("ps-in-quotes", "x: 'a\u{2029}b'\na: b: c\n"),
+        ("cr-only", "x: 1\ry: 2\ra: b: c\r"),
+        ("crlf-bom", "\u{feff}x: 1\r\ny: 2\r\na: b: c\r\n"),
+    ];
+    for (name, text) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let run = |program: &Path, args: &[&str]| {
+            let out = Command::new(program)
+                .args(args)
+                .arg(format!("--kubeconfig={}", path.display()))
+                .env_clear()
+                .env("HOME", dir.path())
+                .output()
+                .expect("run");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (_, kubectl_err) = run(oracle::kubectl(), &["config", "view"]);
+        let line = after(&kubectl_err, "yaml: line ")
+            .and_then(|l| l.split(':').next().map(str::to_owned))
+            .unwrap_or_else(|| panic!("{name}: kubectl gives no line: {kubectl_err}"));
+        assert!(
+            kubectl_err.contains("mapping values are not allowed"),
+            "{name}: kubectl does not fail as this test assumes: {kubectl_err}"
+        );
+        let (code, err) = run(Path::new(PLUGIN), &["token", "show"]);
+        assert_eq!(code, Some(1), "{name}: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "{name}: {err}");
+        let want = format!("error: kubeconfig {}:{line}:", path.display());
+        assert!(
+            lines[0].starts_with(&want) && !err.contains("CW-SECRET-"),
+            "{name}: kubectl says line {line} ({kubectl_err:?}); the plugin: {err}"
+        );
+    }
+}
+
+fn after(text: &str, marker: &str) -> Option<String> {
+    let i = text.find(marker)?;
+    Some(text[i + marker.len()..].to_string())
+}
+
+// ---------------------------------------------------------------------------------------
+// Merge keys (`<<`): kubectl's decoder applies each where it stands, in document order
+// ---------------------------------------------------------------------------------------
+
+/// A file with one cluster, contexts `c1` (user `a`) and `c2` (user `b`), and `rest`
+/// appended (its users and any other keys).
+fn merge_file(head: &str, rest: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\n{head}clusters:\n- name: k\n  cluster: {{server: https://k.example}}\ncontexts:\n- name: c1\n  context: {{cluster: k, user: a}}\n- name: c2\n  context: {{cluster: k, user: b}}\n{rest}"
+    )
+}
+
+#[test]
+fn merge_keys_in_a_user_apply_in_document_order() {
+    let anchors = "x-m1: &m1 {token: CW-SECRET-merged-1}\nx-m2: &m2 {token: CW-SECRET-merged-2}\nx-none: &none {tokenFile: ''}\n";
+    let cases = [
+        (
+            "merge_after_explicit_overrides_it",
+            "    token: CW-SECRET-explicit\n    <<: *m1\n",
+            "CW-SECRET-merged-1",
+        ),
+        (
+            "explicit_after_merge_wins",
+            "    <<: *m1\n    token: CW-SECRET-explicit\n",
+            "CW-SECRET-explicit",
+        ),
+        (
+            "between_two_merges_the_last_wins",
+            "    <<: *m1\n    token: CW-SECRET-explicit\n    <<: *m2\n",
+            "CW-SECRET-merged-2",
+        ),
+        (
+            "a_later_merge_without_the_key_changes_nothing",
+            "    <<: *m1\n    token: CW-SECRET-explicit\n    <<: *none\n",
+            "CW-SECRET-explicit",
+        ),
+        (
+            "in_a_merge_list_the_first_mapping_wins",
+            "    token: CW-SECRET-explicit\n    <<: [*m2, *m1]\n",
+            "CW-SECRET-merged-2",
+        ),
+        (
+            "inline_merge_mapping",
+            "    token: CW-SECRET-explicit\n    <<: {token: CW-SECRET-inline}\n",
+            "CW-SECRET-inline",
+        ),
+    ];
+    for (name, body, want) in cases {
+        let file = merge_file(
+            "current-context: c1\n",
+            &format!("{anchors}users:\n- name: a\n  user:\n{body}"),
+        );
+        hand(&format!("merge_keys_in_a_user/{name}"))
+            .file("a/config", &file)
+            .kubeconfig_env(&["a/config"])
+            .expect_token(want);
+    }
+}
+
+#[test]
+fn merge_keys_in_list_entries_contexts_and_the_top_level_apply_in_document_order() {
+    let users = "users:\n- name: a\n  user: {token: CW-SECRET-user-a}\n- name: b\n  user: {token: CW-SECRET-user-b}\n";
+    let cases: [(&str, String, &str); 7] = [
+        (
+            "entry_user_replaced_by_a_later_merge",
+            merge_file("current-context: c1\n", "users:\n- name: a\n  user: {token: CW-SECRET-explicit}\n  <<: {user: {token: CW-SECRET-merged}}\n"),
+            "CW-SECRET-merged",
+        ),
+        (
+            "entry_renamed_by_a_later_merge",
+            merge_file("current-context: c1\n", "users:\n- name: other\n  <<: {name: a}\n  user: {token: CW-SECRET-renamed}\n"),
+            "CW-SECRET-renamed",
+        ),
+        (
+            "entry_name_after_the_merge_wins",
+            merge_file("current-context: c1\n", "users:\n- <<: {name: other}\n  name: a\n  user: {token: CW-SECRET-named}\n"),
+            "CW-SECRET-named",
+        ),
+        (
+            "context_user_replaced_by_a_later_merge",
+            merge_file("current-context: c3\n", &format!("x: 1\ncontexts2: []\n{users}")).replace(
+                "- name: c2\n",
+                "- name: c3\n  context:\n    cluster: k\n    user: a\n    <<: {user: b}\n- name: c2\n",
+            ),
+            "CW-SECRET-user-b",
+        ),
+        (
+            "context_user_after_the_merge_wins",
+            merge_file("current-context: c3\n", users).replace(
+                "- name: c2\n",
+                "- name: c3\n  context: {<<: {user: b, cluster: k}, user: a}\n- name: c2\n",
+            ),
+            "CW-SECRET-user-a",
+        ),
+        (
+            "top_level_current_context_from_a_later_merge",
+            merge_file("current-context: c1\n<<: {current-context: c2}\n", users),
+            "CW-SECRET-user-b",
+        ),
+        (
+            "top_level_current_context_after_the_merge_wins",
+            merge_file("<<: {current-context: c2}\ncurrent-context: c1\n", users),
+            "CW-SECRET-user-a",
+        ),
+    ];
+    for (name, file, want) in cases {
+        hand(&format!("merge_keys_at_every_level/{name}"))
+            .file("a/config", &file)
+            .kubeconfig_env(&["a/config"])
+            .expect_token(want);
+    }
+}
+
+/// `rotate` edits the entry kubectl reads: context `c3` names user `a` and then a merge
+/// key replaces it with `b`; `b`'s explicit token follows a merge key that also has one,
+/// so kubectl uses the explicit one. Only that scalar may change.
+#[test]
+fn rotate_edits_the_user_a_merge_key_selects() {
+    let kubeconfig = merge_file(
+        "current-context: c3\n",
+        "users:\n- name: a\n  user: {token: CW-SECRET-user-a}\n- name: b\n  user:\n    <<: {token: CW-SECRET-merged}\n    token: CW-SECRET-user-b\n",
+    )
+    .replace(
+        "- name: c2\n",
+        "- name: c3\n  context:\n    cluster: k\n    user: a\n    <<: {user: b}\n- name: c2\n",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("config");
+    std::fs::write(&path, &kubeconfig).expect("write");
+    let view = |jsonpath: &str| {
+        let out = Command::new(oracle::kubectl())
+            .args(["config", "view", "--raw", "-o"])
+            .arg(format!("jsonpath={jsonpath}"))
+            .arg("--kubeconfig")
+            .arg(&path)
+            .env_clear()
+            .env("HOME", dir.path())
+            .output()
+            .expect("run kubectl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(view("{.contexts[?(@.name==\"c3\")].context.user}"), "b");
+    assert_eq!(
+        view("{.users[?(@.name==\"b\")].user.token}"),
+        "CW-SECRET-user-b"
+    );
+    let mut child = Command::new(PLUGIN)
+        .args([
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-stdin",
+            "--yes",
+            "--kubeconfig",
+        ])
+        .arg(&path)
+        .env_clear()
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the plugin");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"CW-SECRET-rotated-new\n")
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let after = std::fs::read_to_string(&path).expect("read back");
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        view("{.users[?(@.name==\"a\")].user.token}"),
+        "CW-SECRET-user-a"
+    );
+    assert_eq!(
+        view("{.users[?(@.name==\"b\")].user.token}"),
+        "CW-SECRET-rotated-new"
+    );
+    assert_eq!(
+        after,
+        kubeconfig.replace("CW-SECRET-user-b", "CW-SECRET-rotated-new"),
+        "only b's own token scalar changes"
+    );
 }
 
 /// kubectl decodes every field it knows into its Go type, so a file with a quoted bool,

@@ -898,8 +898,11 @@ impl Gen {
                 self.sc.tag("file:malformed-not-last");
             }
         }
-        let (doc, mut info) = self.model(slot, kind);
+        let (mut doc, mut info) = self.model(slot, kind);
         info.kind = kind;
+        if kind == FileKind::Normal {
+            self.sprinkle_merges(&mut doc, slot);
+        }
         let layout = match kind {
             // Text corruptions are line based.
             FileKind::Malformed(
@@ -945,6 +948,94 @@ impl Gen {
             };
         }
         (text, info)
+    }
+
+    /// Merge keys (`<<`) in one file in seven: before, after or between the explicit keys
+    /// of the top-level mapping (`current-context`), of users entries (a whole `user`
+    /// mapping), of user mappings (`token`) and of contexts (`user`), as one mapping or a
+    /// list of two (the first wins). kubectl applies them in document order. Drawn from
+    /// a generator of their own, so the rest of each case is as before.
+    fn sprinkle_merges(&mut self, doc: &mut Y, slot: usize) {
+        let mut r = Rng::new(case_seed(0x3E26_E5ED_0000_0001, self.case * 8 + slot));
+        if !r.percent(15) {
+            return;
+        }
+        let Y::Map(top) = doc else {
+            return;
+        };
+        let case = self.case;
+        let mut n = 0usize;
+        let mut token = |r: &mut Rng| {
+            n += 1;
+            Y::Str(format!("CW-SECRET-{case}-m{slot}x{n}-{}", r.alnum(8)))
+        };
+        let mut tags: Vec<&str> = Vec::new();
+        if r.percent(35) {
+            let contexts: Vec<String> = top
+                .iter()
+                .filter(|(k, _)| k == "contexts")
+                .flat_map(|(_, v)| match v {
+                    Y::Seq(items) => items.clone(),
+                    _ => vec![],
+                })
+                .filter_map(|item| match item {
+                    Y::Map(e) => e.iter().find(|(k, _)| k == "name").map(|(_, v)| v.clone()),
+                    _ => None,
+                })
+                .filter_map(|v| match v {
+                    Y::Str(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            let mut pick = |r: &mut Rng| {
+                let name = if !contexts.is_empty() && r.percent(80) {
+                    r.pick(&contexts)
+                } else {
+                    r.pick(&CONTEXTS).to_string()
+                };
+                vec![("current-context".to_string(), Y::Str(name))]
+            };
+            insert_merge(&mut r, top, &mut pick);
+            tags.push("merge:top");
+        }
+        for (k, v) in top.iter_mut() {
+            let Y::Seq(items) = v else {
+                continue;
+            };
+            for item in items.iter_mut() {
+                let Y::Map(entry) = item else {
+                    continue;
+                };
+                if k == "users" {
+                    if r.percent(35) {
+                        if let Some((_, Y::Map(user))) = entry.iter_mut().find(|(k, _)| k == "user")
+                        {
+                            let mut content = |r: &mut Rng| vec![("token".to_string(), token(r))];
+                            insert_merge(&mut r, user, &mut content);
+                            tags.push("merge:user");
+                        }
+                    }
+                    if r.percent(15) {
+                        let mut content = |r: &mut Rng| {
+                            vec![("user".to_string(), map(vec![("token", token(r))]))]
+                        };
+                        insert_merge(&mut r, entry, &mut content);
+                        tags.push("merge:list-entry");
+                    }
+                } else if k == "contexts" && r.percent(30) {
+                    if let Some((_, Y::Map(ctx))) = entry.iter_mut().find(|(k, _)| k == "context") {
+                        let mut content = |r: &mut Rng| {
+                            vec![("user".to_string(), Y::Str(r.pick(&USERS).to_string()))]
+                        };
+                        insert_merge(&mut r, ctx, &mut content);
+                        tags.push("merge:context");
+                    }
+                }
+            }
+        }
+        for t in tags {
+            self.sc.tag(t);
+        }
     }
 
     /// A kubeconfig document and what it defines.
@@ -1514,6 +1605,21 @@ impl Gen {
             }
         };
     }
+}
+
+/// Insert `<<: {…}` (or `<<: [{…}, {…}]`) at a random place among `entries`.
+fn insert_merge(
+    r: &mut Rng,
+    entries: &mut Vec<(String, Y)>,
+    content: &mut dyn FnMut(&mut Rng) -> Vec<(String, Y)>,
+) {
+    let value = if r.percent(25) {
+        Y::Seq(vec![Y::Map(content(r)), Y::Map(content(r))])
+    } else {
+        Y::Map(content(r))
+    };
+    let at = r.below(entries.len() + 1);
+    entries.insert(at, ("<<".to_string(), value));
 }
 
 pub fn parent(rel: &str) -> String {

@@ -30,6 +30,13 @@
 //!    when there is none. No `token` and no `tokenFile` (exec, client certificate, basic
 //!    auth, empty user): no token.
 //!
+//! 5. The empty name is looked up like any other (client-go's `getContext` and
+//!    `getAuthInfo`; checked by hand through the `Authorization` header kubectl sends).
+//!    With current-context empty or missing (and no `--context`), a context named `""`
+//!    is used; `--minify` refuses it ("current-context must exist"), so the oracle reads
+//!    that context from the merged view. A context naming no user uses the user named
+//!    `""` when one exists (`--minify` shows no user then).
+//!
 //! kubectl's file order (client-go's loader): `--kubeconfig F` (non-empty) alone; else
 //! `KUBECONFIG` split on `:`, empty entries dropped, repeated paths kept once; else
 //! `$HOME/.kube/config`.
@@ -209,6 +216,7 @@ impl Oracle<'_> {
         ));
         let primary = self.kubectl(args);
         let mut warn_cluster = None;
+        let mut empty_context = false;
         if primary.code != Some(0) {
             let err = primary.stderr.clone();
             if let Some(x) = after(&err, "cannot locate cluster ") {
@@ -218,6 +226,16 @@ impl Oracle<'_> {
                      the token anyway, with a warning naming {x:?}"
                 ));
                 warn_cluster = Some(x);
+            } else if err.contains("current-context must exist")
+                && self.cx.context_flag.as_deref().unwrap_or("").is_empty()
+                && self.merged_context("").is_some()
+            {
+                self.v.path.push("empty-context-name");
+                self.note(
+                    "no current-context, but a context named \"\" exists: client-go uses it \
+                     (minify refuses it)",
+                );
+                empty_context = true;
             } else if user_flag.is_some() && after(&err, "cannot locate user ").is_some() {
                 self.note(
                     "minify fails on the context's own user, which --user replaces: the \
@@ -244,22 +262,34 @@ impl Oracle<'_> {
                     return Expected::Fail;
                 }
             }
-        } else if warn_cluster.is_some() {
-            let Some(ctx) = self.context_name() else {
-                self.set_oracle_error("minify found a context but the merged view has none");
+        } else if warn_cluster.is_some() || empty_context {
+            let ctx = if empty_context {
+                String::new()
+            } else {
+                let Some(ctx) = self.context_name() else {
+                    self.set_oracle_error("minify found a context but the merged view has none");
+                    return Expected::Fail;
+                };
+                ctx
+            };
+            let Some((user, cluster)) = self.merged_context(&ctx) else {
+                self.set_oracle_error(&format!("context {ctx:?} is not in the merged view"));
                 return Expected::Fail;
             };
-            let mut args = self.view_args(false);
-            args.push(fields(
-                &format!(".contexts[?(@.name==\"{ctx}\")]"),
-                &[".context.user"],
-            ));
-            let c = self.kubectl(args);
-            let user = lines(&c.stdout, 1)[0].clone();
-            if c.code != Some(0) || user.is_empty() {
+            if empty_context && !cluster.is_empty() && self.merged_cluster(&cluster).is_none() {
+                self.note(format!(
+                    "context \"\" names cluster {cluster:?}, undefined: warn"
+                ));
+                warn_cluster = Some(cluster);
+            }
+            if user.is_empty() && self.merged_user("").is_none() {
                 self.note(format!("context {ctx:?} names no user: no token"));
                 self.v.path.push("no-user");
                 return Expected::Fail;
+            }
+            if user.is_empty() {
+                self.v.path.push("empty-user-name");
+                self.note("the context names no user: client-go uses the user named \"\"");
             }
             match self.merged_user(&user) {
                 Some(x) => x,
@@ -272,11 +302,24 @@ impl Oracle<'_> {
         } else {
             let l = lines(&primary.stdout, 3);
             if l[0].is_empty() {
-                self.note("the minified view has no user: no token");
-                self.v.path.push("no-user");
-                return Expected::Fail;
+                // The context names no user (or ""); minify then shows none.
+                match self.merged_user("") {
+                    Some(x) => {
+                        self.v.path.push("empty-user-name");
+                        self.note(
+                            "the minified view has no user; client-go uses the user named \"\"",
+                        );
+                        x
+                    }
+                    None => {
+                        self.note("the minified view has no user: no token");
+                        self.v.path.push("no-user");
+                        return Expected::Fail;
+                    }
+                }
+            } else {
+                (l[0].clone(), l[1].clone(), l[2].clone())
             }
-            (l[0].clone(), l[1].clone(), l[2].clone())
         };
 
         match self.credential(&name, &token, &token_file) {
@@ -300,19 +343,35 @@ impl Oracle<'_> {
         Some(c.stdout.trim_end_matches('\n').to_string()).filter(|s| !s.is_empty())
     }
 
+    /// The fields of the merged view's entry of `list` named `name`, if there is one
+    /// (the name may be empty, so presence is marked separately).
+    fn merged_entry(&mut self, list: &str, name: &str, fields: &[&str]) -> Option<Vec<String>> {
+        let mut args = self.view_args(false);
+        let mut t = format!("jsonpath={{range .{list}[?(@.name==\"{name}\")]}}found{{\"\\n\"}}");
+        for f in fields {
+            t.push_str(&format!("{{{f}}}{{\"\\n\"}}"));
+        }
+        t.push_str("{end}");
+        args.push(t);
+        let c = self.kubectl(args);
+        let rest = c.stdout.strip_prefix("found\n")?;
+        (c.code == Some(0)).then(|| lines(rest, fields.len()))
+    }
+
     /// (name, token, tokenFile) of user `u` in the merged view, if defined.
     fn merged_user(&mut self, u: &str) -> Option<(String, String, String)> {
-        let mut args = self.view_args(false);
-        args.push(fields(
-            &format!(".users[?(@.name==\"{u}\")]"),
-            &[".name", ".user.token", ".user.tokenFile"],
-        ));
-        let c = self.kubectl(args);
-        let l = lines(&c.stdout, 3);
-        if c.code != Some(0) || l[0].is_empty() {
-            return None;
-        }
+        let l = self.merged_entry("users", u, &[".name", ".user.token", ".user.tokenFile"])?;
         Some((l[0].clone(), l[1].clone(), l[2].clone()))
+    }
+
+    /// (user, cluster) of context `c` in the merged view, if defined.
+    fn merged_context(&mut self, c: &str) -> Option<(String, String)> {
+        let l = self.merged_entry("contexts", c, &[".context.user", ".context.cluster"])?;
+        Some((l[0].clone(), l[1].clone()))
+    }
+
+    fn merged_cluster(&mut self, c: &str) -> Option<()> {
+        self.merged_entry("clusters", c, &[".name"]).map(|_| ())
     }
 
     /// Rule 4: the token client-go sends for this user entry, or None.
