@@ -13,17 +13,26 @@ use kubectl_coreweave::stdout::{Stdout, WriteFailure};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(args());
-    let mut out = Stdout::new();
+    let mut out = match Stdout::open() {
+        Ok(out) => out,
+        Err(e) => return report(&e),
+    };
     let result = kubectl_coreweave::run(cli, &mut out).and_then(|()| Ok(out.finish()?));
     match out.failure() {
+        Some(failure) => report(failure),
+        None => ExitCode::from(kubectl_coreweave::exit_status(result.map(|()| 0))),
+    }
+}
+
+fn report(failure: &WriteFailure) -> ExitCode {
+    match failure {
         // The shell reports a program that SIGPIPE ended as 128 + 13; kubectl (Go) dies of
         // the signal itself. Either way: no message, the reader asked for no more.
-        Some(WriteFailure::ReaderGone) => ExitCode::from(141),
-        Some(WriteFailure::Other(e)) => {
+        WriteFailure::ReaderGone => ExitCode::from(141),
+        WriteFailure::Other(e) => {
             eprintln!("error: cannot write to standard output: {e}");
             ExitCode::FAILURE
         }
-        None => ExitCode::from(kubectl_coreweave::exit_status(result.map(|()| 0))),
     }
 }
 

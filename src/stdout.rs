@@ -17,22 +17,27 @@ pub enum WriteFailure {
 pub struct Stdout {
     inner: io::StdoutLock<'static>,
     failure: Option<WriteFailure>,
-    checked: bool,
-}
-
-impl Default for Stdout {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl Stdout {
-    pub fn new() -> Stdout {
-        Stdout {
+    /// Stdout, or why it cannot be written at all. Checked before a command runs, so a
+    /// command whose result could not be shown changes nothing (a rotate never writes the
+    /// files and then fails to say so).
+    ///
+    /// A stdout that was closed when the program started (`>&-`) was replaced by /dev/null
+    /// in Rust's start-up (so that no file the program opens lands on descriptor 1), opened
+    /// read-write; a shell's `>/dev/null` opens it write-only. So /dev/null open read-write
+    /// counts as closed. A launcher that hands over /dev/null read-write itself (Python's
+    /// `subprocess.DEVNULL`) looks the same and is refused too: give it `>/dev/null`
+    /// write-only, or read the output.
+    pub fn open() -> Result<Stdout, WriteFailure> {
+        if closed_at_start() {
+            return Err(WriteFailure::Other("it is closed".into()));
+        }
+        Ok(Stdout {
             inner: io::stdout().lock(),
             failure: None,
-            checked: false,
-        }
+        })
     }
 
     /// Flush what is buffered; the error is also recorded.
@@ -54,27 +59,13 @@ impl Stdout {
         }
         e
     }
-
-    /// Before the first byte: a stdout that was closed when the program started (`>&-`)
-    /// was replaced by /dev/null in Rust's start-up (so no file the program opens can land
-    /// on descriptor 1); writing the output there would lose it without a word.
-    fn check_open(&mut self) -> io::Result<()> {
-        if !self.checked {
-            self.checked = true;
-            if closed_at_start() {
-                self.failure = Some(WriteFailure::Other("it is closed".into()));
-            }
-        }
-        match &self.failure {
-            Some(_) => Err(io::Error::other("standard output cannot be written")),
-            None => Ok(()),
-        }
-    }
 }
 
 impl Write for Stdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.check_open()?;
+        if self.failure.is_some() {
+            return Err(io::Error::other("standard output cannot be written"));
+        }
         self.inner.write(buf).map_err(|e| self.record(e))
     }
 
@@ -86,9 +77,8 @@ impl Write for Stdout {
     }
 }
 
-/// Whether descriptor 1 is the /dev/null that Rust's start-up opens (read-write) in place
-/// of a closed stdout. A shell's `>/dev/null` opens it write-only, so it is not mistaken
-/// for a closed one.
+/// Whether descriptor 1 is /dev/null open read-write: what Rust's start-up puts in place
+/// of a closed stdout (see [`Stdout::open`]).
 #[cfg(unix)]
 fn closed_at_start() -> bool {
     use rustix::fs::{fcntl_getfl, fstat, stat, OFlags};
