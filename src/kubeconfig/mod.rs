@@ -9,6 +9,8 @@
 //!   parser decides, whenever it is unsure).
 //! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
 //! - `edit.rs`: the format-preserving editor that changes only token scalars.
+//! - `exec_entry.rs`: swaps a user's inline token for an exec entry running this plugin
+//!   (`token store`) and back (`token unstore`).
 //! - `extension.rs`: records a token's expiry as the user's `coreweave.com/token` extension.
 //! - `yaml_tree.rs`: the node tree with byte spans that both editors plan their splices on.
 //! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
@@ -16,6 +18,7 @@
 //! Nothing here touches the network.
 
 pub mod edit;
+pub mod exec_entry;
 pub mod extension;
 pub(crate) mod fast;
 pub mod load;

@@ -1,0 +1,208 @@
+//! The OS keyring that `token store` moves tokens into and the exec plugin (`token
+//! credential`) reads them from: one item per reference, under the service name
+//! `kubectl-coreweave`, through keyring-core with the platform's own store (Keychain on
+//! macOS, Credential Manager on Windows, the Secret Service elsewhere on Unix).
+//!
+//! Errors say which of the three things a user can act on went wrong (no keyring reachable,
+//! keyring locked, no such item); none carries the secret (keyring-core's `BadEncoding`
+//! holds the raw bytes, so its text is never shown).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use keyring_core::{CredentialStore, Entry, Error};
+
+use crate::secret::Token;
+
+/// The service every item is filed under (`secret-tool search service kubectl-coreweave`).
+pub const SERVICE: &str = "kubectl-coreweave";
+
+/// Item references are short names that travel on the exec entry's command line.
+const MAX_REFERENCE_LEN: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error("no OS keyring is reachable ({0})")]
+    Unreachable(String),
+    #[error("the OS keyring is locked ({0}); unlock it (log in to the desktop session, or `gnome-keyring-daemon --unlock`) and try again")]
+    Locked(String),
+    #[error("the OS keyring has no item {0:?} (service {SERVICE}): it was deleted, or this kubeconfig came from another machine; put the token inline again and run `kubectl coreweave token store`")]
+    NoItem(String),
+    #[error(
+        "the OS keyring holds {count} items {reference:?} (service {SERVICE}); delete all but one"
+    )]
+    Ambiguous { reference: String, count: usize },
+    #[error("keyring item {0:?} does not hold a token (not UTF-8 text)")]
+    NotText(String),
+    #[error("keyring item reference {0:?} is not usable: use 1 to {MAX_REFERENCE_LEN} letters, digits and . _ @ : / -, starting with a letter or digit")]
+    BadReference(String),
+    #[error("keyring item {reference:?}: {detail}")]
+    Other { reference: String, detail: String },
+}
+
+/// A reference may name any item, but it is written on a kubeconfig command line and read
+/// back by kubectl: plain characters only, so it needs no quoting anywhere.
+pub fn check_reference(reference: &str) -> Result<(), KeyringError> {
+    let ok = !reference.is_empty()
+        && reference.len() <= MAX_REFERENCE_LEN
+        && reference.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && reference
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@:/-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(KeyringError::BadReference(
+            reference.escape_debug().to_string(),
+        ))
+    }
+}
+
+/// The platform's credential store, connected.
+pub struct Keyring {
+    store: Arc<CredentialStore>,
+}
+
+impl Keyring {
+    /// Connects to the platform's store; on the Secret Service this is the D-Bus session.
+    pub fn open() -> Result<Keyring, KeyringError> {
+        let store = platform_store().map_err(|e| KeyringError::Unreachable(detail(&e)))?;
+        Ok(Keyring { store })
+    }
+
+    fn entry(&self, reference: &str) -> Result<Entry, KeyringError> {
+        check_reference(reference)?;
+        let label = format!("kubectl-coreweave token {reference}");
+        let modifiers = HashMap::from([("label", label.as_str())]);
+        Entry::new_in_store_with_modifiers(&self.store, SERVICE, reference, &modifiers)
+            .or_else(|_| Entry::new_in_store(&self.store, SERVICE, reference))
+            .map_err(|e| classify(reference, e))
+    }
+
+    /// The token the item holds.
+    pub fn get(&self, reference: &str) -> Result<Token, KeyringError> {
+        let entry = self.entry(reference)?;
+        let text = entry.get_password().map_err(|e| classify(reference, e))?;
+        Ok(Token::new(text))
+    }
+
+    /// The token, or `None` when there is no such item.
+    pub fn find(&self, reference: &str) -> Result<Option<Token>, KeyringError> {
+        match self.get(reference) {
+            Ok(t) => Ok(Some(t)),
+            Err(KeyringError::NoItem(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the item (replacing its value) and reads it back: the caller changes no file
+    /// unless the keyring really holds the token.
+    pub fn put(&self, reference: &str, token: &Token) -> Result<(), KeyringError> {
+        let entry = self.entry(reference)?;
+        entry
+            .set_password(token.expose())
+            .map_err(|e| classify(reference, e))?;
+        let back = self.get(reference)?;
+        if &back != token {
+            return Err(KeyringError::Other {
+                reference: reference.to_string(),
+                detail: "the item read back differs from what was written".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes the item; a missing item is not an error.
+    pub fn delete(&self, reference: &str) -> Result<(), KeyringError> {
+        let entry = self.entry(reference)?;
+        match entry.delete_credential() {
+            Ok(()) | Err(Error::NoEntry) => Ok(()),
+            Err(e) => Err(classify(reference, e)),
+        }
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Ok(apple_native_keyring_store::keychain::Store::new()?)
+}
+
+#[cfg(windows)]
+fn platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Ok(windows_native_keyring_store::Store::new()?)
+}
+
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Ok(zbus_secret_service_keyring_store::Store::new()?)
+}
+
+#[cfg(not(any(windows, all(unix, not(any(target_os = "ios", target_os = "android"))))))]
+fn platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Err(Error::NotSupportedByStore(
+        "this platform has no supported keyring".into(),
+    ))
+}
+
+fn classify(reference: &str, e: Error) -> KeyringError {
+    let reference = reference.to_string();
+    match e {
+        Error::NoEntry => KeyringError::NoItem(reference),
+        Error::NoStorageAccess(p) => KeyringError::Locked(one_line(&p.to_string())),
+        Error::BadEncoding(_) => KeyringError::NotText(reference),
+        Error::Ambiguous(items) => KeyringError::Ambiguous {
+            reference,
+            count: items.len(),
+        },
+        Error::PlatformFailure(p) if unreachable_text(&p.to_string()) => {
+            KeyringError::Unreachable(one_line(&p.to_string()))
+        }
+        other => KeyringError::Other {
+            reference,
+            detail: detail(&other),
+        },
+    }
+}
+
+/// The D-Bus session went away between connecting and asking.
+fn unreachable_text(text: &str) -> bool {
+    text.contains("ServiceUnknown") || text.contains("connection") || text.contains("I/O error")
+}
+
+/// An error's text without the secret: variants that carry raw bytes are named only.
+fn detail(e: &Error) -> String {
+    match e {
+        Error::BadEncoding(_) => "the item does not hold UTF-8 text".into(),
+        Error::BadDataFormat(_, p) => one_line(&format!("unexpected item format: {p}")),
+        Error::PlatformFailure(p) | Error::NoStorageAccess(p) => one_line(&p.to_string()),
+        other => one_line(&other.to_string()),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    crate::secret::escape_controls(&crate::secret::mask_coreweave_tokens(text)).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_plain_words() {
+        for ok in ["cw-user", "a.b_c@d:e/f", "x"] {
+            assert!(check_reference(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-rm", "a b", "a\nb", "é", &"x".repeat(201)] {
+            assert!(check_reference(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn raw_bytes_of_a_bad_item_are_never_shown() {
+        let e = classify("r", Error::BadEncoding(b"CW-SECRET-abc\xff".to_vec()));
+        assert!(!e.to_string().contains("CW-SECRET"), "{e}");
+    }
+}
