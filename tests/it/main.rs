@@ -9,6 +9,7 @@ mod complete;
 mod coreweave_api;
 mod differential;
 mod fuzz_editor;
+mod keyring;
 mod rotate;
 mod rotate_stress;
 mod rotate_verify;
