@@ -65,7 +65,13 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let kc = Kubeconfig::load_settled(paths, explicit, Duration::from_secs(args.lock_timeout))?;
     let resolved = kc.resolve(sel)?;
-    let old = kc.credential(resolved.user_origin)?.token().clone();
+    let credential = super::store::credential(&kc, resolved.user_origin)?;
+    let old = credential.token().clone();
+    // A token `token store` moved into the OS keyring: the item is rotated too.
+    let keyring_item = match &credential {
+        Credential::Keyring { reference, .. } => Some(reference.clone()),
+        _ => None,
+    };
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
 
@@ -82,11 +88,14 @@ pub fn run(
 
     // Without the lock only the targets are found; the edits are made (and proven) once,
     // under the lock, from the bytes that will really be replaced.
-    let targets = find_targets(&kc, active, &old, args.only_current)?;
-    let contexts: Vec<String> = targets
+    let targets = targets_for(&kc, active, &old, args.only_current, keyring_item.is_some())?;
+    let mut contexts: Vec<String> = targets
         .iter()
         .flat_map(|t| t.contexts.iter().cloned())
         .collect();
+    if keyring_item.is_some() && !contexts.contains(&resolved.context) {
+        contexts.push(resolved.context.clone());
+    }
     let proof = match args.verify {
         Verify::None => verify::Proof::default(),
         how => verify::prove(&verify::Request {
@@ -112,6 +121,13 @@ pub fn run(
             writes: prepare_writes(&kc, &targets, &new, &record)?,
             targets,
         };
+        if let Some(item) = &keyring_item {
+            writeln!(
+                out,
+                "Would update keyring item {item:?} (service {})",
+                crate::keystore::SERVICE
+            )?;
+        }
         return print_dry_run(&plan, &old, &new, out);
     }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
@@ -141,13 +157,17 @@ pub fn run(
                 resolved.user
             );
         };
-        if kc.credential(active).map(|c| c.token() == &old).ok() != Some(true) {
+        if super::store::credential(&kc, active)
+            .map(|c| c.token() == &old)
+            .ok()
+            != Some(true)
+        {
             bail!(
                 "the token of user {:?} changed on disk while rotating (another rotate?); nothing was written",
                 resolved.user
             );
         }
-        let targets = find_targets(&kc, active, &old, args.only_current)?;
+        let targets = targets_for(&kc, active, &old, args.only_current, keyring_item.is_some())?;
         let needed = files_of(&targets, expires_known);
         if !needed.is_subset(&to_lock) {
             drop(locks);
@@ -170,9 +190,34 @@ pub fn run(
         for w in &plan.writes {
             write::remove_stale_temp_files(&w.path);
         }
-        write::commit(&plan.writes)?;
+        // The keyring item first (written and read back), then the files; if a file fails,
+        // the item gets the old token back, so nothing is left half rotated.
+        let keyring = match &keyring_item {
+            Some(item) => {
+                let keyring = crate::keystore::Keyring::open()?;
+                keyring.put(item, &new)?;
+                Some((keyring, item))
+            }
+            None => None,
+        };
+        if let Err(e) = write::commit(&plan.writes) {
+            if let Some((keyring, item)) = &keyring {
+                if let Err(restore) = keyring.put(item, &old) {
+                    bail!("{e}; putting the old token back into keyring item {item:?} failed too: {restore}");
+                }
+            }
+            return Err(e.into());
+        }
         drop(locks);
-        return print_done(&plan, &record, &backups, out);
+        print_done(&plan, &record, &backups, out)?;
+        if let Some(item) = &keyring_item {
+            writeln!(
+                out,
+                "Updated keyring item {item:?} (service {})",
+                crate::keystore::SERVICE
+            )?;
+        }
+        return Ok(());
     }
     bail!("the kubeconfig files kept changing while rotating; nothing was written")
 }
@@ -278,6 +323,20 @@ fn files_of(targets: &[Target], expires_known: bool) -> BTreeSet<PathBuf> {
         .collect()
 }
 
+/// [`find_targets`]; with the token in the keyring, no kubeconfig entry need hold it.
+fn targets_for(
+    kc: &Kubeconfig,
+    active: Sourced,
+    old: &Token,
+    only_current: bool,
+    in_keyring: bool,
+) -> anyhow::Result<Vec<Target>> {
+    match find_targets(kc, active, old, only_current) {
+        Err(_) if in_keyring => Ok(Vec::new()),
+        found => found,
+    }
+}
+
 /// Which entries hold `old`. Entries are compared by the token client-go would use
 /// (tokenFile content first), in every loaded file, shadowed entries included.
 pub fn find_targets(
@@ -329,6 +388,7 @@ pub fn find_targets(
         let (token_file, inline) = match cred {
             Credential::Inline(_) => (None, true),
             Credential::File { path, .. } => (Some(path), inline_token == Some(old.expose())),
+            Credential::Keyring { .. } => continue,
         };
         targets.push(Target {
             file: file.to_path_buf(),

@@ -52,6 +52,9 @@ pub fn store(
             active_file.display(),
             path.display()
         ),
+        Ok(Credential::Keyring { reference, .. }) => {
+            bail!("user {:?} is already stored in keyring item {reference:?}", resolved.user)
+        }
         Err(e) => {
             let text = &kc.files[active.file].text;
             if let Ok(Some(ExecKind::Plugin { reference })) = exec_of(text, &resolved.user) {
@@ -219,6 +222,47 @@ pub fn unstore(
         crate::keystore::SERVICE
     )?;
     Ok(())
+}
+
+/// The active user's token wherever it is kept: the kubeconfig (inline or tokenFile), or
+/// the OS keyring when the user's exec entry runs this plugin's `token credential ITEM`.
+/// An exec entry of another program is named in the error and never run.
+pub fn credential(
+    kc: &Kubeconfig,
+    origin: crate::kubeconfig::Sourced,
+) -> anyhow::Result<Credential> {
+    let err = match kc.credential(origin) {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
+    let has_exec = kc.files[origin.file].config.users[origin.index]
+        .user
+        .as_ref()
+        .is_some_and(|u| u.exec.is_some());
+    if !has_exec {
+        return Err(err.into());
+    }
+    let file = kc.path(origin.file);
+    let user = &kc.files[origin.file].config.users[origin.index].name;
+    match exec_of(&kc.files[origin.file].text, user) {
+        Ok(Some(ExecKind::Plugin { reference })) => {
+            let token = Keyring::open()
+                .and_then(|k| k.get(&reference))
+                .with_context(|| {
+                    format!(
+                        "user {user:?} (in {}) keeps its token in the OS keyring",
+                        file.display()
+                    )
+                })?;
+            Ok(Credential::Keyring { reference, token })
+        }
+        Ok(Some(ExecKind::Other { command })) => bail!(
+            "user {user:?} (in {}) gets its credential from another program ({:?}), which kubectl-coreweave does not run",
+            file.display(),
+            crate::secret::escape_controls(&command)
+        ),
+        _ => Err(err.into()),
+    }
 }
 
 /// The keyring for `store`, or the refusal that says what to do instead.

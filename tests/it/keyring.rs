@@ -176,7 +176,10 @@ fn store_then_kubectl_runs_the_plugin_and_unstore_gives_back_the_same_bytes() {
     assert!(w.status.success(), "kubectl: {}", stderr(&w));
     let v: serde_json::Value = serde_json::from_slice(&w.stdout).expect("json");
     assert_eq!(v["status"]["userInfo"]["username"], "alice@example.com");
-    assert!(fake.requests_with(ALICE).len() > before, "the fake saw the token");
+    assert!(
+        fake.requests_with(ALICE).len() > before,
+        "the fake saw the token"
+    );
 
     let u = plugin(&sb, &k, &["token", "unstore"]);
     assert!(u.status.success(), "{}", stderr(&u));
@@ -228,7 +231,9 @@ fn credential_prints_only_the_exec_credential() {
         (Some(V1_INFO), "client.authentication.k8s.io/v1"),
         (None, "client.authentication.k8s.io/v1"),
         (
-            Some(r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":true}}"#),
+            Some(
+                r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":true}}"#,
+            ),
             "client.authentication.k8s.io/v1beta1",
         ),
     ] {
@@ -253,7 +258,11 @@ fn bad_exec_info_and_a_missing_item_are_one_line_errors() {
     let sb = Sandbox::new();
     let cases = [
         ("kr-missing", Some(V1_INFO), "has no item \"kr-missing\""),
-        ("kr-missing", Some("{\"kind\":"), "KUBERNETES_EXEC_INFO is not JSON"),
+        (
+            "kr-missing",
+            Some("{\"kind\":"),
+            "KUBERNETES_EXEC_INFO is not JSON",
+        ),
         (
             "kr-missing",
             Some(r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v2"}"#),
@@ -307,7 +316,11 @@ fn another_tools_exec_entry_is_reported_and_left_alone() {
         assert_eq!(std::fs::read_to_string(&k).expect("read"), text);
     }
     let o = plugin(&sb, &k, &["token", "unstore"]);
-    assert!(stderr(&o).contains("another credential plugin (\"sh\")"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("another credential plugin (\"sh\")"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!sb.path("ran").exists(), "the other program never runs");
 }
 
@@ -352,4 +365,163 @@ fn a_locked_keyring_is_one_line() {
     assert_eq!(ours.len(), 1, "{err}");
     assert!(ours[0].contains("keyring is locked"), "{err}");
     assert!(!err.contains(ALICE));
+}
+
+#[test]
+fn show_follows_the_exec_entry_into_the_keyring() {
+    let item = "kr-show";
+    clear(item);
+    let fake = FakeKube::start(&[]);
+    let api = support::fake_coreweave::FakeCoreweave::start();
+    api.accept_token(ALICE, "u-1", "o-1");
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &fake, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = plugin(&sb, &k, &["token", "show"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    assert!(
+        stdout(&o).contains("(stored in OS keyring, item \"kr-show\")"),
+        "{}",
+        stdout(&o)
+    );
+    let o = plugin(&sb, &k, &["token", "show", "-o", "json"]);
+    assert_no_token(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["storedIn"], "keyring");
+    assert_eq!(v["keyringItem"], item);
+    let o = plugin(&sb, &k, &["token", "show", "--raw"]);
+    assert_eq!(stdout(&o), format!("{ALICE}\n"), "{}", stderr(&o));
+
+    let mut c = sb.cmd(Some(k.to_str().expect("utf-8")));
+    let o = c
+        .env("DBUS_SESSION_BUS_ADDRESS", bus())
+        .env("COREWEAVE_API_ENDPOINT", api.url())
+        .args(["token", "show", "--check"])
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    assert!(
+        stdout(&o).contains("accepted (principal u-1"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        api.requests()
+            .last()
+            .and_then(|r| r.authorization().map(str::to_string)),
+        Some(format!("Bearer {ALICE}"))
+    );
+
+    clear(item);
+    let o = plugin(&sb, &k, &["token", "show"]);
+    let err = one_error_line(&o);
+    assert!(err.contains("has no item \"kr-show\""), "{err}");
+}
+
+#[test]
+fn show_reports_another_programs_exec_entry_without_running_it() {
+    let sb = Sandbox::new();
+    let text = "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: eks\nclusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:9\nusers:\n- name: eks\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: sh\n      args: [-c, 'touch ran']\n      interactiveMode: Never\n";
+    let k = sb.write("config", text);
+    for args in [
+        &["token", "show"][..],
+        &["token", "show", "--raw"],
+        &["token", "show", "-o", "json"],
+    ] {
+        let o = plugin(&sb, &k, args);
+        let err = one_error_line(&o);
+        assert!(err.contains("another program (\"sh\")"), "{err}");
+    }
+    assert!(!sb.path("ran").exists());
+}
+
+#[test]
+fn rotate_updates_the_keyring_item_and_kubectl_sends_the_new_token() {
+    let item = "kr-rotate";
+    clear(item);
+    let fake = FakeKube::start(&[
+        (ALICE, FakeUser::new("alice@example.com")),
+        (BOB, FakeUser::new("alice@example.com")),
+    ]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &fake, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stored = std::fs::read(&k).expect("read");
+
+    let o = plugin(
+        &sb,
+        &k,
+        &[
+            "token",
+            "rotate",
+            "--from-file",
+            "new",
+            "--verify",
+            "none",
+            "--dry-run",
+        ],
+    );
+    assert!(!o.status.success(), "no such file yet");
+    sb.write("new", format!("{BOB}\n"));
+    let o = plugin(
+        &sb,
+        &k,
+        &["token", "rotate", "--from-file", "new", "--verify", "none"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    assert!(
+        stdout(&o).contains("Updated keyring item \"kr-rotate\""),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(lookup(item).as_deref(), Some(BOB));
+    assert_eq!(
+        std::fs::read(&k).expect("read"),
+        stored,
+        "the file keeps its exec entry"
+    );
+
+    let before = fake.requests_with(BOB).len();
+    let w = kubectl_whoami(&sb, &k);
+    assert!(w.status.success(), "kubectl: {}", stderr(&w));
+    assert!(
+        fake.requests_with(BOB).len() > before,
+        "the fake saw the new token"
+    );
+    clear(item);
+}
+
+/// A file write that fails after the keyring item was updated puts the old token back
+/// into the item: nothing is left half rotated.
+#[test]
+fn a_failed_rotate_puts_the_old_token_back_into_the_keyring() {
+    let (item, inline) = ("kr-rotate-fail", "kr-rotate-fail-inline");
+    clear(item);
+    let fake = FakeKube::start(&[]);
+    let sb = Sandbox::new();
+    // Two users share the token; only the active one is stored, so a rotate writes the
+    // file (the other entry) and the keyring item.
+    let k = kubeconfig_for(&sb, &fake, &[(item, ALICE), (inline, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stored = std::fs::read(&k).expect("read");
+    sb.write("new", format!("{BOB}\n"));
+    let o = sb
+        .cmd(Some(k.to_str().expect("utf-8")))
+        .env("DBUS_SESSION_BUS_ADDRESS", bus())
+        .env("KUBECTL_COREWEAVE_FAULT", "write-fail:config")
+        .args(["token", "rotate", "--from-file", "new", "--verify", "none"])
+        .output()
+        .expect("run");
+    let err = one_error_line(&o);
+    assert!(err.contains("fault injected"), "{err}");
+    assert_eq!(std::fs::read(&k).expect("read"), stored);
+    assert_eq!(lookup(item).as_deref(), Some(ALICE), "old token restored");
+    clear(item);
 }
