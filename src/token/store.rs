@@ -257,7 +257,7 @@ pub fn credential(
             Ok(Credential::Keyring { reference, token })
         }
         Ok(Some(ExecKind::Other { command })) => bail!(
-            "user {user:?} (in {}) gets its credential from another program ({:?}), which kubectl-coreweave does not run",
+            "user {user:?} (in {}) runs another exec credential plugin ({:?}); kubectl-coreweave does not run it",
             file.display(),
             crate::secret::escape_controls(&command)
         ),

@@ -434,7 +434,10 @@ fn show_reports_another_programs_exec_entry_without_running_it() {
     ] {
         let o = plugin(&sb, &k, args);
         let err = one_error_line(&o);
-        assert!(err.contains("another program (\"sh\")"), "{err}");
+        assert!(
+            err.contains("another exec credential plugin (\"sh\")"),
+            "{err}"
+        );
     }
     assert!(!sb.path("ran").exists());
 }
