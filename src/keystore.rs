@@ -3,6 +3,11 @@
 //! `kubectl-coreweave`, through keyring-core with the platform's own store (Keychain on
 //! macOS, Credential Manager on Windows, the Secret Service elsewhere on Unix).
 //!
+//! kubectl runs `token credential` before every command, and a Secret Service read costs a
+//! D-Bus connection and an encrypted session (see BENCHMARKS.md), so on Linux the plugin
+//! keeps a copy of the token in the kernel's session keyring for [`CACHE_SECONDS`]
+//! ([`read_for_plugin`]); every write through [`Keyring`] drops that copy.
+//!
 //! Errors say which of the three things a user can act on went wrong (no keyring reachable,
 //! keyring locked, no such item); none carries the secret (keyring-core's `BadEncoding`
 //! holds the raw bytes, so its text is never shown).
@@ -58,6 +63,79 @@ pub fn check_reference(reference: &str) -> Result<(), KeyringError> {
     }
 }
 
+/// How long `token credential` may answer from its copy in the kernel keyring.
+pub const CACHE_SECONDS: usize = 300;
+
+/// The exec plugin's read: the kernel keyring's copy when there is one, else the OS
+/// keyring (and a fresh copy for the next [`CACHE_SECONDS`]).
+pub fn read_for_plugin(reference: &str) -> Result<Token, KeyringError> {
+    check_reference(reference)?;
+    if let Some(token) = cache::get(reference) {
+        return Ok(token);
+    }
+    let token = Keyring::open()?.get(reference)?;
+    cache::put(reference, &token);
+    Ok(token)
+}
+
+/// A copy of items in the kernel's session keyring (Linux keyutils), only ever readable by
+/// processes of this login session, expiring on its own after [`CACHE_SECONDS`]. The
+/// description names the D-Bus session the item was read through, so a copy is only used
+/// with the Secret Service it came from.
+#[cfg(target_os = "linux")]
+mod cache {
+    use linux_keyutils::{KeyRing, KeyRingIdentifier};
+
+    use crate::secret::Token;
+
+    fn description(reference: &str) -> String {
+        let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default();
+        format!("kubectl-coreweave:{reference}:{bus}")
+    }
+
+    /// The session keyring, or the user's session keyring when the process has none (no
+    /// PAM session): never a new anonymous one, which would die with this process.
+    fn session() -> Option<KeyRing> {
+        KeyRing::from_special_id(KeyRingIdentifier::Session, false).ok()
+    }
+
+    pub(super) fn get(reference: &str) -> Option<Token> {
+        let key = session()?.search(&description(reference)).ok()?;
+        let bytes = key.read_to_vec().ok()?;
+        String::from_utf8(bytes).ok().map(Token::new)
+    }
+
+    /// Best effort: without a copy the plugin is only slower.
+    pub(super) fn put(reference: &str, token: &Token) {
+        let Some(ring) = session() else { return };
+        if let Ok(key) = ring.add_key(&description(reference), token.expose()) {
+            if key.set_timeout(super::CACHE_SECONDS).is_err() {
+                let _ = key.invalidate();
+            }
+        }
+    }
+
+    pub(super) fn forget(reference: &str) {
+        if let Some(key) = session().and_then(|r| r.search(&description(reference)).ok()) {
+            let _ = key.invalidate();
+        }
+    }
+}
+
+/// Other systems' keyrings answer without a D-Bus round trip: no copy is kept.
+#[cfg(not(target_os = "linux"))]
+mod cache {
+    use crate::secret::Token;
+
+    pub(super) fn get(_reference: &str) -> Option<Token> {
+        None
+    }
+
+    pub(super) fn put(_reference: &str, _token: &Token) {}
+
+    pub(super) fn forget(_reference: &str) {}
+}
+
 /// The platform's credential store, connected.
 pub struct Keyring {
     store: Arc<CredentialStore>,
@@ -99,6 +177,7 @@ impl Keyring {
     /// unless the keyring really holds the token.
     pub fn put(&self, reference: &str, token: &Token) -> Result<(), KeyringError> {
         let entry = self.entry(reference)?;
+        cache::forget(reference);
         entry
             .set_password(token.expose())
             .map_err(|e| classify(reference, e))?;
@@ -115,6 +194,7 @@ impl Keyring {
     /// Deletes the item; a missing item is not an error.
     pub fn delete(&self, reference: &str) -> Result<(), KeyringError> {
         let entry = self.entry(reference)?;
+        cache::forget(reference);
         match entry.delete_credential() {
             Ok(()) | Err(Error::NoEntry) => Ok(()),
             Err(e) => Err(classify(reference, e)),

@@ -7,10 +7,7 @@
 
 use std::io::Write;
 
-use anyhow::Context as _;
 use serde::Deserialize;
-
-use crate::keystore::Keyring;
 
 /// The ExecCredential versions this plugin answers in; the answer carries the version
 /// kubectl asked in (the two agree on `status.token`).
@@ -96,10 +93,7 @@ pub fn exec_info(value: Option<std::ffi::OsString>) -> Result<ExecInfo, ExecInfo
 
 pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let info = exec_info(std::env::var_os("KUBERNETES_EXEC_INFO"))?;
-    crate::keystore::check_reference(reference)?;
-    let keyring = Keyring::open()
-        .context("kubectl-coreweave cannot read the token (`token unstore` puts it back into the kubeconfig)")?;
-    let token = keyring.get(reference)?;
+    let token = crate::keystore::read_for_plugin(reference)?;
     let credential = serde_json::json!({
         "apiVersion": info.api_version,
         "kind": "ExecCredential",

@@ -528,3 +528,58 @@ fn a_failed_rotate_puts_the_old_token_back_into_the_keyring() {
     assert_eq!(lookup(item).as_deref(), Some(ALICE), "old token restored");
     clear(item);
 }
+
+/// `token credential` answers from its copy in the kernel keyring for a while (kubectl runs
+/// it before every command), and a write through the plugin drops the copy.
+#[test]
+fn credential_keeps_a_short_lived_copy_that_writes_drop() {
+    let item = "kr-copy";
+    let store = |token: &str| {
+        let o = secret_tool(
+            &[
+                "store",
+                "--label=t",
+                "service",
+                "kubectl-coreweave",
+                "username",
+                item,
+            ],
+            Some(token),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    store(ALICE);
+    let sb = Sandbox::new();
+    let credential = || {
+        plugin_on(
+            &sb,
+            None,
+            &bus(),
+            &["token", "credential", item],
+            Some(V1_INFO),
+        )
+    };
+    let first = credential();
+    assert!(stdout(&first).contains(ALICE), "{}", stderr(&first));
+    // Changed behind the plugin's back: the copy still answers.
+    store(BOB);
+    assert!(stdout(&credential()).contains(ALICE));
+    // Another D-Bus session (another Secret Service) never sees this copy.
+    let elsewhere: OsString = format!("unix:path={}", sb.path("no-bus").display()).into();
+    let o = plugin_on(
+        &sb,
+        None,
+        &elsewhere,
+        &["token", "credential", item],
+        Some(V1_INFO),
+    );
+    one_error_line(&o);
+    // A store through the plugin drops the copy.
+    let fake = FakeKube::start(&[]);
+    let k = kubeconfig_for(&sb, &fake, &[("kr-copy-user", BOB)]);
+    let o = plugin(&sb, &k, &["token", "store", "--item", item]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = credential();
+    assert!(stdout(&after).contains(BOB), "{}", stdout(&after));
+    clear(item);
+}
