@@ -68,14 +68,78 @@ pub const CACHE_SECONDS: usize = 300;
 
 /// The exec plugin's read: the kernel keyring's copy when there is one, else the OS
 /// keyring (and a fresh copy for the next [`CACHE_SECONDS`]).
-pub fn read_for_plugin(reference: &str) -> Result<Token, KeyringError> {
+/// A locked keyring is unlocked (the desktop's prompt) only when `interactive`.
+pub fn read_for_plugin(reference: &str, interactive: bool) -> Result<Token, KeyringError> {
     check_reference(reference)?;
     if let Some(token) = cache::get(reference) {
         return Ok(token);
     }
-    let token = Keyring::open()?.get(reference)?;
+    let token = plugin_read(reference, interactive)?;
     cache::put(reference, &token);
     Ok(token)
+}
+
+/// The Secret Service read of the item keyring-core's store writes (attributes `service`
+/// and `username`), asking for an unlock only when `interactive`: the store's own read
+/// always asks, and would raise a desktop prompt behind a non-interactive kubectl.
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn plugin_read(reference: &str, interactive: bool) -> Result<Token, KeyringError> {
+    use secret_service::blocking::SecretService;
+    use secret_service::{EncryptionType, Error as SsError};
+
+    let fail = |e: SsError| match e {
+        SsError::Locked | SsError::Prompt | SsError::PromptDisconnected => {
+            KeyringError::Locked(one_line(&e.to_string()))
+        }
+        SsError::NoResult => KeyringError::NoItem(reference.to_string()),
+        other => KeyringError::Other {
+            reference: reference.to_string(),
+            detail: one_line(&other.to_string()),
+        },
+    };
+    let ss = SecretService::connect(EncryptionType::Dh)
+        .map_err(|e| KeyringError::Unreachable(one_line(&e.to_string())))?;
+    let found = ss
+        .search_items(HashMap::from([
+            ("service", SERVICE),
+            ("username", reference),
+        ]))
+        .map_err(fail)?;
+    let item = match (found.unlocked.as_slice(), found.locked.as_slice()) {
+        ([item], []) => item,
+        ([], []) => return Err(KeyringError::NoItem(reference.to_string())),
+        ([], [item]) if interactive => {
+            ss.unlock_all(&[item]).map_err(fail)?;
+            item
+        }
+        ([], [_]) => {
+            return Err(KeyringError::Locked(
+                "kubectl runs the plugin without a terminal, so it does not ask to unlock".into(),
+            ))
+        }
+        (unlocked, locked) => {
+            return Err(KeyringError::Ambiguous {
+                reference: reference.to_string(),
+                count: unlocked.len() + locked.len(),
+            })
+        }
+    };
+    let bytes = item.get_secret().map_err(fail)?;
+    String::from_utf8(bytes)
+        .map(Token::new)
+        .map_err(|_| KeyringError::NotText(reference.to_string()))
+}
+
+/// Keychain and Credential Manager ask (or not) on their own terms.
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+)))]
+fn plugin_read(reference: &str, _interactive: bool) -> Result<Token, KeyringError> {
+    Keyring::open()?.get(reference)
 }
 
 /// A copy of items in the kernel's session keyring (Linux keyutils), only ever readable by

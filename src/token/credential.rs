@@ -93,7 +93,7 @@ pub fn exec_info(value: Option<std::ffi::OsString>) -> Result<ExecInfo, ExecInfo
 
 pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let info = exec_info(std::env::var_os("KUBERNETES_EXEC_INFO"))?;
-    let token = crate::keystore::read_for_plugin(reference)?;
+    let token = crate::keystore::read_for_plugin(reference, info.interactive)?;
     let credential = serde_json::json!({
         "apiVersion": info.api_version,
         "kind": "ExecCredential",

@@ -354,6 +354,7 @@ fn a_locked_keyring_is_one_line() {
          printf '%s' '{ALICE}' | secret-tool store --label=t service kubectl-coreweave username kr-locked"
     ));
     assert!(first.status.success(), "{}", stderr(&first));
+    // Not interactive (what kubectl says without a terminal): no unlock prompt is raised.
     let second = session(
         "gnome-keyring-daemon --start --components=secrets >/dev/null && \
          \"$BIN\" token credential kr-locked 2>err; echo \"rc=$?\"; cat err >&2",
@@ -361,9 +362,30 @@ fn a_locked_keyring_is_one_line() {
     let out = stdout(&second);
     assert_eq!(out.trim(), "rc=1", "{out} {}", stderr(&second));
     let err = stderr(&second);
-    let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    // gnome-keyring writes to the same stderr without a line break of its own.
+    let ours: Vec<&str> = err.lines().filter(|l| l.contains("error:")).collect();
     assert_eq!(ours.len(), 1, "{err}");
     assert!(ours[0].contains("keyring is locked"), "{err}");
+    assert!(ours[0].contains("without a terminal"), "{err}");
+    assert!(
+        !err.contains("SystemPrompter"),
+        "a prompt was raised: {err}"
+    );
+    assert!(!err.contains(ALICE));
+    // Interactive: the keyring's own unlock prompt is asked for (here it cannot show, so
+    // the read still fails, as locked).
+    let third = session(
+        "gnome-keyring-daemon --start --components=secrets >/dev/null && \
+         KUBERNETES_EXEC_INFO='{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\",\"spec\":{\"interactive\":true}}' \
+         \"$BIN\" token credential kr-locked 2>err; echo \"rc=$?\"; cat err >&2",
+    );
+    let err = stderr(&third);
+    assert_eq!(stdout(&third).trim(), "rc=1", "{err}");
+    assert!(
+        err.contains("SystemPrompter"),
+        "no prompt was asked for: {err}"
+    );
+    assert!(err.contains("keyring is locked"), "{err}");
     assert!(!err.contains(ALICE));
 }
 
