@@ -88,7 +88,7 @@ pub fn read_for_plugin(reference: &str, interactive: bool) -> Result<Token, Keyr
 ))]
 fn plugin_read(reference: &str, interactive: bool) -> Result<Token, KeyringError> {
     use secret_service::blocking::SecretService;
-    use secret_service::{EncryptionType, Error as SsError};
+    use secret_service::Error as SsError;
 
     let fail = |e: SsError| match e {
         SsError::Locked | SsError::Prompt | SsError::PromptDisconnected => {
@@ -100,7 +100,7 @@ fn plugin_read(reference: &str, interactive: bool) -> Result<Token, KeyringError
             detail: one_line(&other.to_string()),
         },
     };
-    let ss = SecretService::connect(EncryptionType::Dh)
+    let ss = SecretService::connect(session_encryption())
         .map_err(|e| KeyringError::Unreachable(one_line(&e.to_string())))?;
     let found = ss
         .search_items(HashMap::from([
@@ -131,6 +131,29 @@ fn plugin_read(reference: &str, interactive: bool) -> Result<Token, KeyringError
     String::from_utf8(bytes)
         .map(Token::new)
         .map_err(|_| KeyringError::NotText(reference.to_string()))
+}
+
+/// The Secret Service session's encryption guards the secret on a bus that leaves the
+/// machine. On a local socket it guards it from no one who could not ask the keyring
+/// directly, and its key exchange (two 1024-bit modular exponentiations, one on each side)
+/// was half of a cold `token credential` (BENCHMARKS.md): a plain session there.
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn session_encryption() -> secret_service::EncryptionType {
+    // Unset, the bus is $XDG_RUNTIME_DIR/bus, a local socket.
+    let local = std::env::var("DBUS_SESSION_BUS_ADDRESS").map_or(true, |address| {
+        address
+            .split(';')
+            .filter(|a| !a.is_empty())
+            .all(|a| a.starts_with("unix:"))
+    });
+    if local {
+        secret_service::EncryptionType::Plain
+    } else {
+        secret_service::EncryptionType::Dh
+    }
 }
 
 /// Keychain and Credential Manager ask (or not) on their own terms.
