@@ -100,7 +100,8 @@ fn plugin_read(reference: &str, interactive: bool) -> Result<Token, KeyringError
             detail: one_line(&other.to_string()),
         },
     };
-    let ss = SecretService::connect(session_encryption())
+    let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
+    let ss = SecretService::connect(session_encryption(bus.as_deref()))
         .map_err(|e| KeyringError::Unreachable(one_line(&e.to_string())))?;
     let found = ss
         .search_items(HashMap::from([
@@ -141,9 +142,9 @@ fn plugin_read(reference: &str, interactive: bool) -> Result<Token, KeyringError
     unix,
     not(any(target_os = "macos", target_os = "ios", target_os = "android"))
 ))]
-fn session_encryption() -> secret_service::EncryptionType {
+fn session_encryption(bus: Option<&str>) -> secret_service::EncryptionType {
     // Unset, the bus is $XDG_RUNTIME_DIR/bus, a local socket.
-    let local = std::env::var("DBUS_SESSION_BUS_ADDRESS").map_or(true, |address| {
+    let local = bus.is_none_or(|address| {
         address
             .split(';')
             .filter(|a| !a.is_empty())
@@ -365,6 +366,26 @@ mod tests {
         for bad in ["", "-rm", "a b", "a\nb", "é", &"x".repeat(201)] {
             assert!(check_reference(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[cfg(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ))]
+    #[test]
+    fn only_a_local_bus_gets_a_plain_session() {
+        use secret_service::EncryptionType::{Dh, Plain};
+        let plain = |bus| matches!(session_encryption(bus), Plain);
+        assert!(plain(None));
+        assert!(plain(Some("unix:path=/run/user/1000/bus")));
+        assert!(plain(Some(
+            "unix:abstract=/tmp/dbus-x,guid=1;unix:path=/tmp/b"
+        )));
+        assert!(matches!(
+            session_encryption(Some("tcp:host=10.0.0.1,port=9")),
+            Dh
+        ));
+        assert!(!plain(Some("unix:path=/a;tcp:host=h,port=1")));
     }
 
     #[test]
