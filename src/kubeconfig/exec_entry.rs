@@ -570,4 +570,75 @@ mod tests {
         assert_eq!(token_scalar("12"), "\"12\"");
         assert_eq!(token_scalar("a b"), "\"a b\"");
     }
+
+    mod generated {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const BASES: [&str; 4] = [
+            SRC_FOR_PROPERTIES,
+            "users:\n  - name: a\n    user:\n      token: 'CW-SECRET-q'\n  - name: b\n    user: {}\n",
+            "apiVersion: v1\r\nusers:\r\n- name: a\r\n  user:\r\n    token: \"x y\"  # c\r\n",
+            "users:\n- user:\n    token: t\n  name: a\n---\nusers: []\n",
+        ];
+        const SRC_FOR_PROPERTIES: &str = "users:\n- name: a\n  user:\n    token: CW-SECRET-aaaa\n- name: b\n  user:\n    token: CW-SECRET-aaaa\n";
+        const FRAGMENTS: [&str; 16] = [
+            "\n", " ", "  ", "- ", ": ", "#", "&x ", "*x", "{", "}", "[", "]", "\"", "'", "<<: ",
+            "token: ",
+        ];
+
+        fn input() -> impl Strategy<Value = String> {
+            let mutated = (
+                proptest::sample::select(BASES.to_vec()),
+                proptest::collection::vec(
+                    (any::<usize>(), any::<bool>(), 0..FRAGMENTS.len()),
+                    0..3,
+                ),
+            )
+                .prop_map(|(base, mutations)| {
+                    crate::kubeconfig::yaml_tree::generated::mutate(
+                        base.to_string(),
+                        &mutations,
+                        &FRAGMENTS,
+                    )
+                });
+            crate::kubeconfig::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
+        }
+
+        fn token_of(text: &str) -> Option<String> {
+            let data = load(crate::kubeconfig::load::first_document(text), "x").ok()?;
+            data.get("users")?
+                .as_array()?
+                .iter()
+                .find(|u| u.get("name").and_then(Value::as_str) == Some("a"))?
+                .get("user")?
+                .get("token")?
+                .as_str()
+                .map(str::to_string)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Any input: no panic; an accepted store gives an exec entry of this plugin,
+            /// and unstore with the same token gives back the same data.
+            #[test]
+            fn store_then_unstore_keeps_the_data(src in input()) {
+                let Ok(out) = token_to_exec(&src, &["a"], "ref", InteractiveMode::Never) else {
+                    return Ok(());
+                };
+                prop_assert_eq!(
+                    exec_of(&out, "a").expect("reads"),
+                    Some(ExecKind::Plugin { reference: "ref".into() })
+                );
+                let token = token_of(&src).expect("an accepted input has user a's token");
+                prop_assert!(token_of(&out).is_none());
+                let back = exec_to_token(&out, &[("a", &token)]).expect("unstores");
+                prop_assert_eq!(
+                    load(crate::kubeconfig::load::first_document(&back), "b").expect("loads"),
+                    load(crate::kubeconfig::load::first_document(&src), "s").expect("loads")
+                );
+            }
+        }
+    }
 }
