@@ -89,13 +89,10 @@ pub fn run(
     // Without the lock only the targets are found; the edits are made (and proven) once,
     // under the lock, from the bytes that will really be replaced.
     let targets = targets_for(&kc, active, &old, args.only_current, keyring_item.is_some())?;
-    let mut contexts: Vec<String> = targets
+    let contexts: Vec<String> = targets
         .iter()
         .flat_map(|t| t.contexts.iter().cloned())
         .collect();
-    if keyring_item.is_some() && !contexts.contains(&resolved.context) {
-        contexts.push(resolved.context.clone());
-    }
     let proof = match args.verify {
         Verify::None => verify::Proof::default(),
         how => verify::prove(&verify::Request {
@@ -323,7 +320,8 @@ fn files_of(targets: &[Target], expires_known: bool) -> BTreeSet<PathBuf> {
         .collect()
 }
 
-/// [`find_targets`]; with the token in the keyring, no kubeconfig entry need hold it.
+/// [`find_targets`]; with the token in the keyring, no kubeconfig entry need hold it, and the
+/// active entry is a target for its extension only.
 fn targets_for(
     kc: &Kubeconfig,
     active: Sourced,
@@ -331,10 +329,39 @@ fn targets_for(
     only_current: bool,
     in_keyring: bool,
 ) -> anyhow::Result<Vec<Target>> {
-    match find_targets(kc, active, old, only_current) {
-        Err(_) if in_keyring => Ok(Vec::new()),
-        found => found,
+    let mut targets = match find_targets(kc, active, old, only_current) {
+        Err(_) if in_keyring => Vec::new(),
+        found => found?,
+    };
+    if in_keyring {
+        // The entry whose exec entry reads the item: no token to edit, but its
+        // `coreweave.com/token` extension is kept up to date like any other's.
+        let entry = &kc.files[active.file].config.users[active.index];
+        targets.push(Target {
+            file: kc.path(active.file).to_path_buf(),
+            user: entry.name.clone(),
+            contexts: kc
+                .contexts()
+                .into_iter()
+                .filter(|(_, c)| {
+                    c.context.as_ref().and_then(|c| c.user.as_deref()) == Some(&entry.name)
+                })
+                .map(|(name, _)| name.to_string())
+                .collect(),
+            shadowed_by: None,
+            token_file: None,
+            inline: false,
+            has_extension: entry
+                .user
+                .as_ref()
+                .and_then(|u| u.extensions.as_ref())
+                .is_some_and(|e| {
+                    e.iter()
+                        .any(|x| x.name == crate::coreweave::TOKEN_EXTENSION)
+                }),
+        });
     }
+    Ok(targets)
 }
 
 /// Which entries hold `old`. Entries are compared by the token client-go would use

@@ -519,6 +519,39 @@ fn rotate_updates_the_keyring_item_and_kubectl_sends_the_new_token() {
         fake.requests_with(BOB).len() > before,
         "the fake saw the new token"
     );
+
+    // With an expiry, the stored entry's extension records it, as for an inline token.
+    sb.write("new", format!("{ALICE}\n"));
+    let o = plugin(
+        &sb,
+        &k,
+        &[
+            "token",
+            "rotate",
+            "--from-file",
+            "new",
+            "--verify",
+            "none",
+            "--expires",
+            "30d",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    let o = plugin(&sb, &k, &["token", "show", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["storedIn"], "keyring");
+    // 30 days from the rotate, counted toward zero a moment later.
+    let days = v["expiresInDays"].as_i64();
+    assert!(matches!(days, Some(29 | 30)), "{v}");
+    assert_eq!(lookup(item).as_deref(), Some(ALICE));
+    let u = plugin(&sb, &k, &["token", "unstore"]);
+    assert!(u.status.success(), "{}", stderr(&u));
+    let text = std::fs::read_to_string(&k).expect("read");
+    assert!(
+        text.contains(&format!("token: {ALICE}")) && !text.contains("exec:"),
+        "{text}"
+    );
     clear(item);
 }
 
