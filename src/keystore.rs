@@ -22,6 +22,10 @@ use crate::secret::Token;
 /// The service every item is filed under (`secret-tool search service kubectl-coreweave`).
 pub const SERVICE: &str = "kubectl-coreweave";
 
+/// A bearer token is tens of bytes; an item far larger than this holds something else, and
+/// kubectl would send it on every request.
+const MAX_TOKEN_LEN: usize = 64 * 1024;
+
 /// Item references are short names that travel on the exec entry's command line.
 const MAX_REFERENCE_LEN: usize = 200;
 
@@ -39,6 +43,8 @@ pub enum KeyringError {
     Ambiguous { reference: String, count: usize },
     #[error("keyring item {0:?} does not hold a token (not UTF-8 text)")]
     NotText(String),
+    #[error("keyring item {0:?} holds {1} bytes, over the {MAX_TOKEN_LEN} byte limit for a token")]
+    TooLarge(String, usize),
     #[error("keyring item reference {0:?} is not usable: use 1 to {MAX_REFERENCE_LEN} letters, digits and . _ @ : / -, starting with a letter or digit")]
     BadReference(String),
     #[error("keyring item {reference:?}: {detail}")]
@@ -128,7 +134,13 @@ fn plugin_read(reference: &str, interactive: bool) -> Result<Token, KeyringError
             })
         }
     };
-    let bytes = item.get_secret().map_err(fail)?;
+    token_from(reference, item.get_secret().map_err(fail)?)
+}
+
+fn token_from(reference: &str, bytes: Vec<u8>) -> Result<Token, KeyringError> {
+    if bytes.len() > MAX_TOKEN_LEN {
+        return Err(KeyringError::TooLarge(reference.to_string(), bytes.len()));
+    }
     String::from_utf8(bytes)
         .map(Token::new)
         .map_err(|_| KeyringError::NotText(reference.to_string()))
@@ -190,7 +202,7 @@ mod cache {
     pub(super) fn get(reference: &str) -> Option<Token> {
         let key = session()?.search(&description(reference)).ok()?;
         let bytes = key.read_to_vec().ok()?;
-        String::from_utf8(bytes).ok().map(Token::new)
+        super::token_from(reference, bytes).ok()
     }
 
     /// Best effort: without a copy the plugin is only slower.
@@ -249,7 +261,7 @@ impl Keyring {
     pub fn get(&self, reference: &str) -> Result<Token, KeyringError> {
         let entry = self.entry(reference)?;
         let text = entry.get_password().map_err(|e| classify(reference, e))?;
-        Ok(Token::new(text))
+        token_from(reference, text.into_bytes())
     }
 
     /// The token, or `None` when there is no such item.
@@ -264,6 +276,12 @@ impl Keyring {
     /// Writes the item (replacing its value) and reads it back: the caller changes no file
     /// unless the keyring really holds the token.
     pub fn put(&self, reference: &str, token: &Token) -> Result<(), KeyringError> {
+        if token.expose().len() > MAX_TOKEN_LEN {
+            return Err(KeyringError::TooLarge(
+                reference.to_string(),
+                token.expose().len(),
+            ));
+        }
         let entry = self.entry(reference)?;
         cache::forget(reference);
         entry
@@ -386,6 +404,19 @@ mod tests {
             Dh
         ));
         assert!(!plain(Some("unix:path=/a;tcp:host=h,port=1")));
+    }
+
+    #[test]
+    fn an_item_must_be_token_sized_text() {
+        assert!(token_from("r", b"CW-SECRET-a".to_vec()).is_ok());
+        assert!(matches!(
+            token_from("r", vec![b'x'; MAX_TOKEN_LEN + 1]),
+            Err(KeyringError::TooLarge(_, _))
+        ));
+        assert!(matches!(
+            token_from("r", b"\xff".to_vec()),
+            Err(KeyringError::NotText(_))
+        ));
     }
 
     #[test]

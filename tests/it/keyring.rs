@@ -638,3 +638,22 @@ fn credential_keeps_a_short_lived_copy_that_writes_drop() {
     assert!(stdout(&after).contains(BOB), "{}", stdout(&after));
     clear(item);
 }
+
+/// A "token" far larger than any token is refused before anything is written (kubectl
+/// would send it on every request; the plugin's read refuses such an item too).
+#[test]
+fn an_oversized_token_is_not_stored() {
+    let item = "kr-huge";
+    clear(item);
+    let sb = Sandbox::new();
+    let fake = FakeKube::start(&[]);
+    let huge = format!("CW-SECRET-{}", "x".repeat(70_000));
+    let k = kubeconfig_for(&sb, &fake, &[(item, &huge)]);
+    let original = std::fs::read(&k).expect("read");
+    let o = plugin(&sb, &k, &["token", "store"]);
+    let err = one_error_line(&o);
+    assert!(err.contains("over the 65536 byte limit"), "{err}");
+    assert!(!err.contains("xxxx"), "{err}");
+    assert_eq!(std::fs::read(&k).expect("read"), original);
+    assert_eq!(lookup(item), None);
+}
