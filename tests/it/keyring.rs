@@ -15,6 +15,8 @@ use support::{stderr, stdout, Sandbox};
 
 const ALICE: &str = "CW-SECRET-keyringtest-alice-0123456789abcdef";
 const BOB: &str = "CW-SECRET-keyringtest-bob-fedcba9876543210";
+/// A kubeconfig whose user runs another program through exec.
+const OTHER_TOOL: &str = include_str!("../fixtures/exec-other-tool.yaml");
 const V1_INFO: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
 
 /// The session bus the keyring runs on; a test without one fails (never skips).
@@ -307,7 +309,7 @@ fn without_a_keyring_store_refuses_and_changes_nothing() {
 #[test]
 fn another_tools_exec_entry_is_reported_and_left_alone() {
     let sb = Sandbox::new();
-    let text = "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: eks\nclusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:9\nusers:\n- name: eks\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: sh\n      args: [-c, 'touch ran; echo CW-SECRET-keyringtest-never']\n";
+    let text = OTHER_TOOL;
     let k = sb.write("config", text);
     for args in [["token", "unstore"], ["token", "store"]] {
         let o = plugin(&sb, &k, &args);
@@ -447,7 +449,7 @@ fn show_follows_the_exec_entry_into_the_keyring() {
 #[test]
 fn show_reports_another_programs_exec_entry_without_running_it() {
     let sb = Sandbox::new();
-    let text = "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: eks\nclusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:9\nusers:\n- name: eks\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: sh\n      args: [-c, 'touch ran']\n      interactiveMode: Never\n";
+    let text = OTHER_TOOL;
     let k = sb.write("config", text);
     for args in [
         &["token", "show"][..],
