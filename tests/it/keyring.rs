@@ -344,6 +344,7 @@ fn a_locked_keyring_is_one_line() {
     let session = |script: &str| {
         Command::new("dbus-run-session")
             .args(["--", "sh", "-c", script])
+            .current_dir(sb.dir.path())
             .env("HOME", &home)
             .env("XDG_RUNTIME_DIR", &run)
             .env("BIN", support::bin())
