@@ -125,6 +125,63 @@ pub enum TokenCommand {
         token's characters change; comments, order and layout are kept. Files are locked\n\
         like kubectl locks them and replaced atomically.")]
     Rotate(Box<RotateArgs>),
+    /// Move the active user's token into the OS keyring; the kubeconfig runs this plugin
+    #[command(after_help = "Examples:\n  \
+        kubectl coreweave token store --dry-run\n  \
+        kubectl coreweave token store --all\n\n\
+        The token is written to the OS keyring (macOS Keychain, Windows Credential Manager,\n\
+        the Secret Service on Linux) and read back; then the user entry's `token:` is\n\
+        replaced, in place, by an `exec:` entry that runs `kubectl-coreweave token\n\
+        credential <item>`. Nothing else in the file changes. `token unstore` undoes it.\n\
+        With no keyring reachable, nothing changes: keep the token in a 0600 tokenFile.")]
+    Store(StoreArgs),
+    /// Put the token kept in the OS keyring back inline into the kubeconfig (undo `store`)
+    #[command(after_help = "Examples:\n  \
+        kubectl coreweave token unstore\n  \
+        kubectl coreweave token unstore --all --dry-run\n\n\
+        The keyring item is kept (other kubeconfigs may use it); delete it with your\n\
+        keyring's tool, e.g. `secret-tool clear service kubectl-coreweave username <item>`.")]
+    Unstore(StoreArgs),
+    /// Print the token kept in the OS keyring as an ExecCredential (kubectl runs this)
+    #[command(
+        after_help = "kubectl runs this through the user entry `token store` wrote; it reads\n\
+        KUBERNETES_EXEC_INFO and prints a client.authentication.k8s.io/v1 ExecCredential."
+    )]
+    Credential {
+        /// The keyring item (`args` of the exec entry)
+        #[arg(value_name = "ITEM")]
+        reference: String,
+    },
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct StoreArgs {
+    /// Every user entry holding the same token, not only the active one
+    #[arg(long)]
+    pub all: bool,
+    /// Show what would change (tokens masked) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The keyring item to use (default: the active user's name)
+    #[arg(long, value_name = "NAME")]
+    pub item: Option<String>,
+    /// The exec entry's interactiveMode: may the plugin ask to unlock the keyring
+    #[arg(long, value_enum, default_value_t = Interactive::IfAvailable, value_name = "MODE")]
+    pub interactive_mode: Interactive,
+    /// Seconds to wait for another writer's <file>.lock to go away
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Interactive {
+    /// Ask to unlock the keyring when kubectl runs in a terminal
+    #[default]
+    #[value(name = "IfAvailable")]
+    IfAvailable,
+    /// Never ask; fail with one line when the keyring is locked
+    #[value(name = "Never")]
+    Never,
 }
 
 #[derive(Debug, Subcommand)]

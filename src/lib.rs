@@ -12,6 +12,7 @@ pub mod coreweave;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod import;
+pub mod keystore;
 pub mod kubeconfig;
 pub mod secret;
 pub mod stdout;
@@ -68,6 +69,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Rotate(args),
         } => token::rotate::run(&paths, explicit.is_some(), &selection, &args, out),
+        // kubectl runs this before every request: no kubeconfig is read.
+        Command::Token {
+            command: TokenCommand::Credential { reference },
+        } => token::credential::run(&reference, out),
+        Command::Token {
+            command: TokenCommand::Store(args),
+        } => token::store::store(&paths, explicit.is_some(), &selection, &args, out),
+        Command::Token {
+            command: TokenCommand::Unstore(args),
+        } => token::store::unstore(&paths, explicit.is_some(), &selection, &args, out),
     }
 }
 

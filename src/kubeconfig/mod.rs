@@ -10,6 +10,8 @@
 //! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
 //! - `mask.rs`: kubeconfig text as it may be printed, credentials hidden.
 //! - `edit.rs`: the format-preserving editor that changes only token scalars.
+//! - `exec_entry.rs`: swaps a user's inline token for an exec entry running this plugin
+//!   (`token store`) and back (`token unstore`).
 //! - `extension.rs`: records a token's expiry as the user's `coreweave.com/token` extension.
 //! - `merge.rs`: merge keys (`<<`) applied as kubectl's YAML decoder applies them.
 //! - `yaml_tree.rs`: the node tree with byte spans that both editors plan their splices on.
@@ -20,6 +22,7 @@
 
 pub mod append;
 pub mod edit;
+pub mod exec_entry;
 pub mod extension;
 pub(crate) mod fast;
 pub mod load;

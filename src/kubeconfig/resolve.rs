@@ -36,13 +36,17 @@ pub enum Credential {
     Inline(Token),
     /// In a file named by `tokenFile` (the path as resolved against the kubeconfig's folder).
     File { path: PathBuf, token: Token },
+    /// In the OS keyring item `reference`, read through an exec entry that runs this
+    /// plugin's `token credential` (never produced here: `token::store::credential` reads
+    /// the keyring).
+    Keyring { reference: String, token: Token },
 }
 
 impl Credential {
     pub fn token(&self) -> &Token {
         match self {
             Credential::Inline(t) => t,
-            Credential::File { token, .. } => token,
+            Credential::File { token, .. } | Credential::Keyring { token, .. } => token,
         }
     }
 }

@@ -67,7 +67,13 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let kc = Kubeconfig::load_settled(paths, explicit, Duration::from_secs(args.lock_timeout))?;
     let resolved = kc.resolve(sel)?;
-    let old = kc.credential(resolved.user_origin)?.token().clone();
+    let credential = super::store::credential(&kc, resolved.user_origin)?;
+    let old = credential.token().clone();
+    // A token `token store` moved into the OS keyring: the item is rotated too.
+    let keyring_item = match &credential {
+        Credential::Keyring { reference, .. } => Some(reference.clone()),
+        _ => None,
+    };
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
 
@@ -77,7 +83,7 @@ pub fn run(
     // network, the prompt or a lock (a dry run too): an entry that is not a CoreWeave
     // credential, a token file that is not one, and a file kubectl's writer could not
     // write. A minted token and `--expires` both record an expiry in the kubeconfig.
-    let targets = find_targets(&kc, active, &old, args.only_current)?;
+    let targets = targets_for(&kc, active, &old, args.only_current, keyring_item.is_some())?;
     if !args.force {
         refuse_foreign(&kc, resolved.server.as_deref(), &targets, &old)?;
     }
@@ -129,6 +135,14 @@ pub fn run(
             writes: prepare_writes(&kc, &targets, &new, &record, args.force)?,
             targets,
         };
+        if let Some(item) = &keyring_item {
+            writeln!(
+                out,
+                "Would update keyring item {} (service {})",
+                crate::secret::quoted(item),
+                crate::keystore::SERVICE
+            )?;
+        }
         return print_dry_run(&plan, out);
     }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
@@ -154,13 +168,17 @@ pub fn run(
                 quoted(&resolved.user)
             );
         };
-        if kc.credential(active).map(|c| c.token() == &old).ok() != Some(true) {
+        if super::store::credential(&kc, active)
+            .map(|c| c.token() == &old)
+            .ok()
+            != Some(true)
+        {
             bail!(
                 "the token of user {} changed on disk while rotating (another rotate?); nothing was written",
                 quoted(&resolved.user)
             );
         }
-        let targets = find_targets(&kc, active, &old, args.only_current)?;
+        let targets = targets_for(&kc, active, &old, args.only_current, keyring_item.is_some())?;
         if !args.force {
             let server = kc.resolve(sel).ok().and_then(|r| r.server);
             refuse_foreign(&kc, server.as_deref(), &targets, &old)?;
@@ -187,9 +205,34 @@ pub fn run(
         for w in &plan.writes {
             write::remove_stale_temp_files(&w.path);
         }
-        write::commit(&plan.writes)?;
+        // The keyring item first (written and read back), then the files; if a file fails,
+        // the item gets the old token back, so nothing is left half rotated.
+        let keyring = match &keyring_item {
+            Some(item) => {
+                let keyring = crate::keystore::Keyring::open()?;
+                keyring.put(item, &new)?;
+                Some((keyring, item))
+            }
+            None => None,
+        };
+        if let Err(e) = write::commit(&plan.writes) {
+            if let Some((keyring, item)) = &keyring {
+                if let Err(restore) = keyring.put(item, &old) {
+                    bail!("{e}; putting the old token back into keyring item {item:?} failed too: {restore}");
+                }
+            }
+            return Err(e.into());
+        }
         drop(locks);
-        return print_done(&plan, &record, &backups, out);
+        print_done(&plan, &record, &backups, out)?;
+        if let Some(item) = &keyring_item {
+            writeln!(
+                out,
+                "Updated keyring item {item:?} (service {})",
+                crate::keystore::SERVICE
+            )?;
+        }
+        return Ok(());
     }
     bail!("the kubeconfig files kept changing while rotating; nothing was written")
 }
@@ -318,6 +361,50 @@ fn files_of(targets: &[Target], expires_known: bool) -> BTreeSet<PathBuf> {
         .collect()
 }
 
+/// [`find_targets`]; with the token in the keyring, no kubeconfig entry need hold it, and the
+/// active entry is a target for its extension only.
+fn targets_for(
+    kc: &Kubeconfig,
+    active: Sourced,
+    old: &Token,
+    only_current: bool,
+    in_keyring: bool,
+) -> anyhow::Result<Vec<Target>> {
+    let mut targets = match find_targets(kc, active, old, only_current) {
+        Err(_) if in_keyring => Vec::new(),
+        found => found?,
+    };
+    if in_keyring {
+        // The entry whose exec entry reads the item: no token to edit, but its
+        // `coreweave.com/token` extension is kept up to date like any other's.
+        let entry = &kc.files[active.file].config.users[active.index];
+        targets.push(Target {
+            file: kc.path(active.file).to_path_buf(),
+            user: entry.name.clone(),
+            contexts: kc
+                .contexts()
+                .into_iter()
+                .filter(|(_, c)| {
+                    c.context.as_ref().and_then(|c| c.user.as_deref()) == Some(&entry.name)
+                })
+                .map(|(name, _)| name.to_string())
+                .collect(),
+            shadowed_by: None,
+            token_file: None,
+            inline: false,
+            has_extension: entry
+                .user
+                .as_ref()
+                .and_then(|u| u.extensions.as_ref())
+                .is_some_and(|e| {
+                    e.iter()
+                        .any(|x| x.name == crate::coreweave::TOKEN_EXTENSION)
+                }),
+        });
+    }
+    Ok(targets)
+}
+
 /// Which entries hold `old`. Entries are compared by the token client-go would use
 /// (tokenFile content first), in every loaded file, shadowed entries included.
 pub fn find_targets(
@@ -369,6 +456,7 @@ pub fn find_targets(
         let (token_file, inline) = match cred {
             Credential::Inline(_) => (None, true),
             Credential::File { path, .. } => (Some(path), inline_token == Some(old.expose())),
+            Credential::Keyring { .. } => continue,
         };
         targets.push(Target {
             file: file.to_path_buf(),

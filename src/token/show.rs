@@ -42,9 +42,13 @@ pub struct Report {
     pub namespace: Option<String>,
     pub user: String,
     pub user_file: PathBuf,
-    /// `token` or `tokenFile`: the key the token is kept under.
+    /// `token` or `tokenFile`: the key the token is kept under; `keyring` when an exec
+    /// entry of this plugin reads it from the OS keyring.
     pub stored_in: &'static str,
     pub token_file: Option<PathBuf>,
+    /// The OS keyring item, when `storedIn` is `keyring`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyring_item: Option<String>,
     /// Masked unless `--raw`.
     pub token: String,
     pub coreweave_token: bool,
@@ -145,7 +149,9 @@ pub fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let resolved = kc.resolve(sel)?;
-    let credential = kc.credential(resolved.user_origin)?;
+    // An exec entry of this plugin is followed into the keyring; another program's is
+    // reported, never run.
+    let credential = super::store::credential(kc, resolved.user_origin)?;
     // Settings are checked before anything is printed or sent.
     let api = if args.check {
         Some(ApiConfig::resolve(
@@ -317,10 +323,15 @@ fn report(
         stored_in: match cred {
             Credential::Inline(_) => "token",
             Credential::File { .. } => "tokenFile",
+            Credential::Keyring { .. } => "keyring",
         },
         token_file: match cred {
-            Credential::Inline(_) => None,
             Credential::File { path, .. } => Some(path.clone()),
+            _ => None,
+        },
+        keyring_item: match cred {
+            Credential::Keyring { reference, .. } => Some(reference.clone()),
+            _ => None,
         },
         token: if raw {
             token.expose().to_string()
@@ -384,9 +395,10 @@ fn summary(r: &Report) -> String {
         r.namespace.clone().unwrap_or_else(|| "(default)".into()),
     ));
     rows.push(("User", format!("{} (in {})", r.user, r.user_file.display())));
-    let stored = match &r.token_file {
-        Some(p) => format!("tokenFile {}", p.display()),
-        None => "token".into(),
+    let stored = match (&r.token_file, &r.keyring_item) {
+        (Some(p), _) => format!("tokenFile {}", p.display()),
+        (None, Some(item)) => format!("OS keyring, item {item:?}"),
+        (None, None) => "token".into(),
     };
     rows.push(("Token", format!("{} (stored in {stored})", r.token)));
     if let (Some(expires), Some(when)) = (&r.expires, &r.expires_relative) {

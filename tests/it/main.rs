@@ -11,6 +11,7 @@ mod differential;
 mod fuzz_editor;
 mod hostile;
 mod import;
+mod keyring;
 mod output;
 mod rotate;
 mod rotate_stress;

@@ -1,0 +1,644 @@
+//! Format-preserving swap of a user's credential between an inline `token:` and an
+//! `exec:` entry that runs this plugin's `token credential REF` (`token store` and `token
+//! unstore`), planned on `yaml_tree.rs`'s spans like the token editor.
+//!
+//! Only the plain layout kubectl itself writes is edited: block mappings, `token: VALUE`
+//! on one line, no anchors, aliases or merge keys anywhere in the entry. Anything else is
+//! refused with its position. Each edit is proven before it is returned: bytes outside the
+//! one splice per entry are unchanged, and the first document loaded as data equals the
+//! original with exactly those users' credential replaced. Writing `unstore`'s token back
+//! in the style kubectl writes (plain when it can be) makes `store` then `unstore` give
+//! back the original bytes whenever the original was written that way.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::edit::{double_quoted, internal, unsupported, verification, EditError};
+use super::yaml_tree::{check_splices, Doc, EntryName, Kind, Lookup, NodeId, Splice, Stream};
+
+/// The command an exec entry written by `token store` runs.
+pub const PLUGIN_COMMAND: &str = "kubectl-coreweave";
+/// The exec entry's `apiVersion`.
+pub const EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1";
+/// Shown by kubectl when `kubectl-coreweave` is not on PATH.
+pub const INSTALL_HINT: &str = "This kubeconfig keeps its CoreWeave token in the OS keyring \
+    through kubectl-coreweave. Install it with `kubectl krew install coreweave` \
+    (https://github.com/coreweave-community/kubectl-coreweave), or ask for a kubeconfig \
+    with an inline token.";
+
+/// How the exec entry lets the plugin prompt (client-go's `interactiveMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InteractiveMode {
+    IfAvailable,
+    Never,
+}
+
+impl InteractiveMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InteractiveMode::IfAvailable => "IfAvailable",
+            InteractiveMode::Never => "Never",
+        }
+    }
+}
+
+/// What a user entry's `exec:` runs, as far as `token show` and `unstore` need to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecKind {
+    /// This plugin's `token credential REF`.
+    Plugin { reference: String },
+    /// Some other program (named as written, or empty when no command is given).
+    Other { command: String },
+}
+
+/// The user's `exec:` entry, when the user exists and has one (read leniently: a layout the
+/// editor would refuse is still described).
+pub fn exec_of(src: &str, user: &str) -> Result<Option<ExecKind>, EditError> {
+    let doc = Doc::parse(src, Stream::Drop)?;
+    let entries = user_entries(&doc)?;
+    let Some(&item) = entries.get(user) else {
+        return Ok(None);
+    };
+    let Some(user_map) = found(&doc, item, "user").filter(|m| doc.is_map(*m)) else {
+        return Ok(None);
+    };
+    let Some((_, exec)) = found_pair(&doc, user_map, "exec") else {
+        return Ok(None);
+    };
+    let exec = doc.resolve(exec).unwrap_or(exec);
+    Ok(Some(classify(&doc, exec)))
+}
+
+/// Every user of the file whose exec entry runs this plugin, with its item reference.
+pub fn plugin_users(src: &str) -> Result<Vec<(String, String)>, EditError> {
+    let doc = Doc::parse(src, Stream::Drop)?;
+    let entries = user_entries(&doc)?;
+    let mut out = Vec::new();
+    for (name, item) in entries {
+        let exec = found(&doc, item, "user")
+            .filter(|m| doc.is_map(*m))
+            .and_then(|m| found(&doc, m, "exec"))
+            .and_then(|e| doc.resolve(e));
+        if let Some(ExecKind::Plugin { reference }) = exec.map(|e| classify(&doc, e)) {
+            out.push((name.to_string(), reference));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn classify(doc: &Doc<'_>, exec: NodeId) -> ExecKind {
+    let command = found(doc, exec, "command")
+        .and_then(|c| doc.scalar_text(c))
+        .unwrap_or("")
+        .to_string();
+    let args: Option<Vec<&str>> = found(doc, exec, "args")
+        .and_then(|a| doc.resolve(a))
+        .and_then(|a| match &doc.nodes.get(a)?.kind {
+            Kind::Seq { items } => items.iter().map(|i| doc.scalar_text(*i)).collect(),
+            _ => None,
+        });
+    let plugin = std::path::Path::new(&command)
+        .file_stem()
+        .is_some_and(|s| s == PLUGIN_COMMAND);
+    match args.as_deref() {
+        Some(["token", "credential", reference]) if plugin => ExecKind::Plugin {
+            reference: (*reference).to_string(),
+        },
+        _ => ExecKind::Other { command },
+    }
+}
+
+/// `token store`: replace each named user's inline `token:` by an exec entry running
+/// `kubectl-coreweave token credential REF`.
+pub fn token_to_exec(
+    src: &str,
+    users: &[&str],
+    reference: &str,
+    mode: InteractiveMode,
+) -> Result<String, EditError> {
+    let doc = Doc::parse(src, Stream::Drop)?;
+    let entries = user_entries(&doc)?;
+    let mut splices = Vec::new();
+    for user in users {
+        let user_map = editable_user_map(&doc, &entries, user)?;
+        for key in ["exec", "tokenFile"] {
+            if let Some((k, _)) = found_pair(&doc, user_map, key) {
+                return Err(unsupported(format!(
+                    "user {user:?} has {key} at {} next to its token; edit it by hand",
+                    doc.position(k)
+                )));
+            }
+        }
+        let Some((key, value)) = found_pair(&doc, user_map, "token") else {
+            return Err(EditError::NoToken {
+                user: (*user).to_string(),
+                position: doc.position(user_map),
+                hint: None,
+            });
+        };
+        let value_node = doc.node(value)?;
+        if !matches!(value_node.kind, Kind::Scalar { .. }) {
+            return Err(unsupported(format!(
+                "token of user {user:?} at {} is not a scalar",
+                doc.position(value)
+            )));
+        }
+        let start = doc.node(key)?.start;
+        let end = value_node.end;
+        let (indent, newline) = layout(src, start, end, user, &doc, key)?;
+        splices.push(Splice {
+            start,
+            end,
+            text: exec_text(&indent, newline, reference, mode),
+        });
+    }
+    splices.sort_by_key(|s| s.start);
+    let out = apply(src, &splices)?;
+    let expected = |data: &mut Value| {
+        for user in users {
+            let auth = user_auth(data, user)?;
+            auth.remove("token");
+            auth.insert("exec".into(), exec_json(reference, mode));
+        }
+        Ok(())
+    };
+    prove(src, &out, &doc, &splices, expected)?;
+    Ok(out)
+}
+
+/// `token unstore`: replace each named user's exec entry (one that runs this plugin) by an
+/// inline `token:` holding the given token.
+pub fn exec_to_token(src: &str, edits: &[(&str, &str)]) -> Result<String, EditError> {
+    let doc = Doc::parse(src, Stream::Drop)?;
+    let entries = user_entries(&doc)?;
+    let mut splices = Vec::new();
+    for (user, token) in edits {
+        let user_map = editable_user_map(&doc, &entries, user)?;
+        for key in ["token", "tokenFile"] {
+            if let Some((k, _)) = found_pair(&doc, user_map, key) {
+                return Err(unsupported(format!(
+                    "user {user:?} has {key} at {} next to its exec entry; edit it by hand",
+                    doc.position(k)
+                )));
+            }
+        }
+        let Some((key, exec)) = found_pair(&doc, user_map, "exec") else {
+            return Err(unsupported(format!(
+                "user {user:?} at {} has no exec entry",
+                doc.position(user_map)
+            )));
+        };
+        let node = doc.node(exec)?;
+        if node.flow || !doc.is_map(exec) {
+            return Err(unsupported(format!(
+                "the exec entry of user {user:?} at {} is not a block mapping",
+                doc.position(exec)
+            )));
+        }
+        if let ExecKind::Other { command } = classify(&doc, exec) {
+            return Err(unsupported(format!(
+                "the exec entry of user {user:?} at {} runs {command:?}, not `{PLUGIN_COMMAND} token credential`",
+                doc.position(exec)
+            )));
+        }
+        let start = doc.node(key)?.start;
+        splices.push(Splice {
+            start,
+            end: node.content_end,
+            text: format!("token: {}", token_scalar(token)),
+        });
+    }
+    splices.sort_by_key(|s| s.start);
+    let out = apply(src, &splices)?;
+    let expected = |data: &mut Value| {
+        for (user, token) in edits {
+            let auth = user_auth(data, user)?;
+            auth.remove("exec");
+            auth.insert("token".into(), Value::String((*token).to_string()));
+        }
+        Ok(())
+    };
+    prove(src, &out, &doc, &splices, expected)?;
+    Ok(out)
+}
+
+/// The token as kubectl writes it: plain when YAML reads that back as the same string.
+fn token_scalar(token: &str) -> String {
+    let plain = !token.is_empty()
+        && token.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.~+/=".contains(c))
+        && serde_saphyr::from_str::<Value>(token).ok() == Some(Value::String(token.to_string()));
+    if plain {
+        token.to_string()
+    } else {
+        double_quoted(token)
+    }
+}
+
+/// The exec mapping in kubectl's key order; the first line continues `token`'s line.
+fn exec_text(indent: &str, newline: &str, reference: &str, mode: InteractiveMode) -> String {
+    let lines = [
+        format!("apiVersion: {EXEC_API_VERSION}"),
+        "args:".into(),
+        "- token".into(),
+        "- credential".into(),
+        format!("- {reference}"),
+        format!("command: {PLUGIN_COMMAND}"),
+        format!("installHint: {}", double_quoted(INSTALL_HINT)),
+        format!("interactiveMode: {}", mode.as_str()),
+        "provideClusterInfo: false".into(),
+    ];
+    let mut text = String::from("exec:");
+    for line in lines {
+        text.push_str(newline);
+        text.push_str(indent);
+        text.push_str("  ");
+        text.push_str(&line);
+    }
+    text
+}
+
+fn exec_json(reference: &str, mode: InteractiveMode) -> Value {
+    serde_json::json!({
+        "apiVersion": EXEC_API_VERSION,
+        "args": ["token", "credential", reference],
+        "command": PLUGIN_COMMAND,
+        "installHint": INSTALL_HINT,
+        "interactiveMode": mode.as_str(),
+        "provideClusterInfo": false,
+    })
+}
+
+/// The token key's indentation (spaces only) and the line break its line ends with.
+fn layout<'s>(
+    src: &'s str,
+    start: usize,
+    end: usize,
+    user: &str,
+    doc: &Doc<'_>,
+    key: NodeId,
+) -> Result<(String, &'s str), EditError> {
+    let refuse = |why: &str| {
+        unsupported(format!(
+            "the token of user {user:?} at {} {why}; edit it by hand",
+            doc.position(key)
+        ))
+    };
+    let line_start = src
+        .get(..start)
+        .map_or(0, |s| s.rfind('\n').map_or(0, |i| i + 1));
+    let indent = src.get(line_start..start).unwrap_or("");
+    if !indent.chars().all(|c| c == ' ') {
+        return Err(refuse("does not start its own line"));
+    }
+    if src.get(start..end).is_none_or(|t| t.contains(['\n', '\r'])) {
+        return Err(refuse("spans several lines"));
+    }
+    let rest = src.get(end..).unwrap_or("");
+    let newline = match rest.find('\n') {
+        Some(i) if rest.get(..i).is_some_and(|l| l.ends_with('\r')) => "\r\n",
+        _ => "\n",
+    };
+    Ok((indent.to_string(), newline))
+}
+
+/// Name → users list item; the list and every entry must be plain block collections.
+fn user_entries<'d>(doc: &'d Doc<'_>) -> Result<HashMap<&'d str, NodeId>, EditError> {
+    let root = doc
+        .root
+        .filter(|r| doc.is_map(*r))
+        .ok_or_else(|| EditError::NoUsers {
+            reason: "the first document is not a mapping".into(),
+        })?;
+    let users = match doc.lookup(root, "users") {
+        Lookup::Found { value, .. } => value,
+        Lookup::Missing => {
+            return Err(EditError::NoUsers {
+                reason: "the top-level mapping has no users key".into(),
+            })
+        }
+        Lookup::Duplicate { second, .. } => {
+            return Err(unsupported(format!(
+                "key \"users\" appears twice in the top-level mapping (at {})",
+                doc.position(second)
+            )))
+        }
+    };
+    if doc.merge_key(root).is_some() {
+        return Err(unsupported(
+            "the top-level mapping has a merge key (<<)".into(),
+        ));
+    }
+    super::yaml_tree::index_user_entries(doc, users, |item, entry| {
+        match doc.lookup(entry, "name") {
+            Lookup::Found { value, .. } => Ok(EntryName::At(value)),
+            Lookup::Missing if doc.merge_key(entry).is_none() => Ok(EntryName::Missing),
+            Lookup::Missing => Ok(EntryName::Unknown),
+            Lookup::Duplicate { second, .. } => Err(unsupported(format!(
+                "key \"name\" appears twice in the users entry at {} (at {})",
+                doc.position(item),
+                doc.position(second)
+            ))),
+        }
+    })
+}
+
+/// The `user` mapping of an entry the editor may change: block style all the way down, no
+/// anchors, aliases or merge keys in the entry.
+fn editable_user_map(
+    doc: &Doc<'_>,
+    entries: &HashMap<&str, NodeId>,
+    user: &str,
+) -> Result<NodeId, EditError> {
+    let Some(&item) = entries.get(user) else {
+        return Err(EditError::UserNotFound {
+            user: user.to_string(),
+            users_at: doc.position(doc.root.unwrap_or(0)),
+        });
+    };
+    let refuse = |what: &str, at: NodeId| {
+        unsupported(format!(
+            "the users entry of user {user:?} at {} {what}; edit it by hand",
+            doc.position(at)
+        ))
+    };
+    let node = doc.node(item)?;
+    if !matches!(node.kind, Kind::Map { .. }) {
+        return Err(refuse("is an alias", item));
+    }
+    if node.flow || node.in_flow {
+        return Err(refuse("is written in flow style", item));
+    }
+    if doc.anchor_inside(item).is_some() {
+        return Err(refuse("holds an anchor", item));
+    }
+    let end = node.subtree_end;
+    for id in item..end {
+        let n = doc.node(id)?;
+        if matches!(n.kind, Kind::Alias { .. }) {
+            return Err(refuse("holds an alias", id));
+        }
+        if doc.is_map(id) && doc.merge_key(id).is_some() {
+            return Err(refuse("holds a merge key (<<)", id));
+        }
+    }
+    let user_map = match doc.lookup(item, "user") {
+        Lookup::Found { value, .. } => value,
+        Lookup::Missing => return Err(refuse("has no user mapping", item)),
+        Lookup::Duplicate { second, .. } => return Err(refuse("has key \"user\" twice", second)),
+    };
+    let m = doc.node(user_map)?;
+    if !doc.is_map(user_map) || m.flow {
+        return Err(refuse(
+            "has a user value that is not a block mapping",
+            user_map,
+        ));
+    }
+    Ok(user_map)
+}
+
+fn found_pair(doc: &Doc<'_>, map: NodeId, key: &str) -> Option<(NodeId, NodeId)> {
+    match doc.lookup(map, key) {
+        Lookup::Found { key, value } => Some((key, value)),
+        // A repeated key is caught by the data proof (kubectl keeps the last one; the
+        // editor would have changed the first).
+        Lookup::Duplicate { first, .. } => doc.pairs(map).into_iter().find(|(k, _)| *k == first),
+        Lookup::Missing => None,
+    }
+}
+
+fn found(doc: &Doc<'_>, map: NodeId, key: &str) -> Option<NodeId> {
+    found_pair(doc, map, key).map(|(_, v)| v)
+}
+
+fn apply(src: &str, splices: &[Splice]) -> Result<String, EditError> {
+    super::yaml_tree::apply_splices(src, splices)
+        .map_err(|_| internal("credential spans overlap or split a character"))
+}
+
+/// The bytes outside the splices are the original's, and the first document, loaded as
+/// data, is the original's with `change` applied.
+fn prove(
+    src: &str,
+    out: &str,
+    doc: &Doc<'_>,
+    splices: &[Splice],
+    change: impl FnOnce(&mut Value) -> Result<(), EditError>,
+) -> Result<(), EditError> {
+    let doc_end = doc
+        .doc_end
+        .ok_or_else(|| verification("the original first document has no end"))?;
+    check_splices(src, out, splices, doc_end)
+        .map_err(|_| verification("text outside the edited user entries changed"))?;
+    let mut expected = load(super::load::first_document(src), "original")?;
+    let actual = load(super::load::first_document(out), "edited")?;
+    change(&mut expected)?;
+    if expected != actual {
+        return Err(verification(
+            "the edited document's data is not the original with only the credentials swapped",
+        ));
+    }
+    // The plugin's own loader reads the result too (as `token show` will).
+    super::load::parse(std::path::Path::new(""), out)
+        .map_err(|_| verification("the edited document cannot be loaded as a kubeconfig"))?;
+    Ok(())
+}
+
+fn load(text: &str, which: &str) -> Result<Value, EditError> {
+    serde_saphyr::from_str_with_options(text, super::extension::data_options())
+        .map_err(|_| verification(format!("the {which} document cannot be loaded as data")))
+}
+
+fn user_auth<'v>(
+    data: &'v mut Value,
+    user: &str,
+) -> Result<&'v mut serde_json::Map<String, Value>, EditError> {
+    let users = data
+        .get_mut("users")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| verification("the loaded document has no users list"))?;
+    let mut matching = users.iter_mut().filter(|e| match e.get("name") {
+        None => user.is_empty(),
+        Some(v) => v.as_str() == Some(user),
+    });
+    let entry = matching
+        .next()
+        .ok_or_else(|| verification(format!("the loaded document has no user {user:?}")))?;
+    if matching.next().is_some() {
+        return Err(verification(format!(
+            "the loaded document has user {user:?} twice"
+        )));
+    }
+    entry
+        .get_mut("user")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| verification(format!("user {user:?} has no user mapping")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "apiVersion: v1\nkind: Config\n# users follow\nusers:\n- name: a\n  user:\n    token: CW-SECRET-aaaa1111 # note\n    extensions:\n    - name: x\n      extension: {}\n- name: b\n  user:\n    token: CW-SECRET-bbbb2222\ncontexts: []\n";
+
+    #[test]
+    fn store_then_unstore_gives_back_the_original_bytes() {
+        let stored =
+            token_to_exec(SRC, &["a"], "a-ref", InteractiveMode::IfAvailable).expect("stores");
+        assert!(!stored.contains("CW-SECRET-aaaa1111"), "{stored}");
+        assert!(stored.contains("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"));
+        assert!(
+            stored.contains("      provideClusterInfo: false # note\n"),
+            "{stored}"
+        );
+        assert!(stored.contains("token: CW-SECRET-bbbb2222"));
+        assert_eq!(
+            exec_of(&stored, "a").expect("reads"),
+            Some(ExecKind::Plugin {
+                reference: "a-ref".into()
+            })
+        );
+        let back = exec_to_token(&stored, &[("a", "CW-SECRET-aaaa1111")]).expect("unstores");
+        assert_eq!(back, SRC);
+    }
+
+    #[test]
+    fn crlf_and_deeper_indentation_are_kept() {
+        let src = "users:\r\n  - name: a\r\n    user:\r\n        token: \"CW-SECRET-q\"\r\n";
+        let stored = token_to_exec(src, &["a"], "r", InteractiveMode::Never).expect("stores");
+        assert!(
+            stored.contains("        exec:\r\n          apiVersion:"),
+            "{stored:?}"
+        );
+        assert!(stored.contains("interactiveMode: Never\r\n"));
+        let back = exec_to_token(&stored, &[("a", "CW-SECRET-q")]).expect("unstores");
+        // A quoted token comes back in kubectl's own (plain) style.
+        assert_eq!(back, src.replace("\"CW-SECRET-q\"", "CW-SECRET-q"));
+    }
+
+    #[test]
+    fn layouts_it_cannot_prove_are_refused() {
+        for (src, why) in [
+            (
+                "users:\n- name: a\n  user: {token: t}\n",
+                "not a block mapping",
+            ),
+            ("users:\n- name: a\n  user:\n    token: &x t\n", "anchor"),
+            (
+                "users:\n- name: a\n  user:\n    token: t\n    exec: {command: x}\n",
+                "exec",
+            ),
+            (
+                "users:\n- name: a\n  user:\n    tokenFile: /f\n    token: t\n",
+                "tokenFile",
+            ),
+            (
+                "users:\n- name: a\n  user:\n    token: \"a\n      b\"\n",
+                "several lines",
+            ),
+            ("users:\n- name: a\n  user:\n    tokenFile: /f\n", "token"),
+        ] {
+            let e = token_to_exec(src, &["a"], "r", InteractiveMode::Never)
+                .expect_err(src)
+                .to_string();
+            assert!(e.contains(why), "{src:?}: {e}");
+            assert!(!e.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn another_tools_exec_entry_is_described_and_never_replaced() {
+        let src = "users:\n- name: a\n  user:\n    exec:\n      command: aws\n      args: [eks, get-token]\n";
+        assert_eq!(
+            exec_of(src, "a").expect("reads"),
+            Some(ExecKind::Other {
+                command: "aws".into()
+            })
+        );
+        let e = exec_to_token(src, &[("a", "t")]).expect_err("not ours");
+        assert!(e.to_string().contains("runs \"aws\""), "{e}");
+    }
+
+    #[test]
+    fn tokens_that_need_quotes_get_them() {
+        assert_eq!(token_scalar("CW-SECRET-abc"), "CW-SECRET-abc");
+        assert_eq!(token_scalar("true"), "\"true\"");
+        assert_eq!(token_scalar("12"), "\"12\"");
+        assert_eq!(token_scalar("a b"), "\"a b\"");
+    }
+
+    mod generated {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const BASES: [&str; 4] = [
+            SRC_FOR_PROPERTIES,
+            "users:\n  - name: a\n    user:\n      token: 'CW-SECRET-q'\n  - name: b\n    user: {}\n",
+            "apiVersion: v1\r\nusers:\r\n- name: a\r\n  user:\r\n    token: \"x y\"  # c\r\n",
+            "users:\n- user:\n    token: t\n  name: a\n---\nusers: []\n",
+        ];
+        const SRC_FOR_PROPERTIES: &str = "users:\n- name: a\n  user:\n    token: CW-SECRET-aaaa\n- name: b\n  user:\n    token: CW-SECRET-aaaa\n";
+        const FRAGMENTS: [&str; 16] = [
+            "\n", " ", "  ", "- ", ": ", "#", "&x ", "*x", "{", "}", "[", "]", "\"", "'", "<<: ",
+            "token: ",
+        ];
+
+        fn input() -> impl Strategy<Value = String> {
+            let mutated = (
+                proptest::sample::select(BASES.to_vec()),
+                proptest::collection::vec(
+                    (any::<usize>(), any::<bool>(), 0..FRAGMENTS.len()),
+                    0..3,
+                ),
+            )
+                .prop_map(|(base, mutations)| {
+                    crate::kubeconfig::yaml_tree::generated::mutate(
+                        base.to_string(),
+                        &mutations,
+                        &FRAGMENTS,
+                    )
+                });
+            crate::kubeconfig::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
+        }
+
+        fn token_of(text: &str) -> Option<String> {
+            let data = load(crate::kubeconfig::load::first_document(text), "x").ok()?;
+            data.get("users")?
+                .as_array()?
+                .iter()
+                .find(|u| u.get("name").and_then(Value::as_str) == Some("a"))?
+                .get("user")?
+                .get("token")?
+                .as_str()
+                .map(str::to_string)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Any input: no panic; an accepted store gives an exec entry of this plugin,
+            /// and unstore with the same token gives back the same data.
+            #[test]
+            fn store_then_unstore_keeps_the_data(src in input()) {
+                let Ok(out) = token_to_exec(&src, &["a"], "ref", InteractiveMode::Never) else {
+                    return Ok(());
+                };
+                prop_assert_eq!(
+                    exec_of(&out, "a").expect("reads"),
+                    Some(ExecKind::Plugin { reference: "ref".into() })
+                );
+                let token = token_of(&src).expect("an accepted input has user a's token");
+                prop_assert!(token_of(&out).is_none());
+                let back = exec_to_token(&out, &[("a", &token)]).expect("unstores");
+                prop_assert_eq!(
+                    load(crate::kubeconfig::load::first_document(&back), "b").expect("loads"),
+                    load(crate::kubeconfig::load::first_document(&src), "s").expect("loads")
+                );
+            }
+        }
+    }
+}

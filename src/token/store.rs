@@ -1,0 +1,402 @@
+//! `kubectl coreweave token store` and `token unstore`: move the active user's token from
+//! the kubeconfig into the OS keyring (the user entry then runs `kubectl-coreweave token
+//! credential ITEM`), and back.
+//!
+//! The order keeps the token safe at every step: the keyring item is written and read back
+//! before any file changes; files are locked, read again and planned from what is really
+//! there (the exec editor proves each edit), then committed with rollback, as `rotate`
+//! does. Where no keyring is reachable nothing changes: the command refuses, it never falls
+//! back to a file.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+
+use crate::cli::{Interactive, StoreArgs};
+use crate::keystore::{check_reference, Keyring, KeyringError};
+use crate::kubeconfig::exec_entry::{
+    exec_of, exec_to_token, plugin_users, token_to_exec, ExecKind, InteractiveMode,
+};
+use crate::kubeconfig::resolve::Selection;
+use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
+use crate::kubeconfig::{Credential, Kubeconfig};
+use crate::secret::Token;
+
+/// One user entry to change.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Target {
+    file: PathBuf,
+    user: String,
+}
+
+pub fn store(
+    paths: &[PathBuf],
+    explicit: bool,
+    sel: &Selection,
+    args: &StoreArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(args.lock_timeout);
+    let kc = Kubeconfig::load_settled(paths, explicit, timeout)?;
+    let resolved = kc.resolve(sel)?;
+    let active = resolved.user_origin;
+    let active_file = kc.path(active.file).to_path_buf();
+    let token = match kc.credential(active) {
+        Ok(Credential::Inline(t)) => t,
+        Ok(Credential::File { path, .. }) => bail!(
+            "user {:?} (in {}) keeps its token in tokenFile {}; `token store` moves inline tokens only",
+            resolved.user,
+            active_file.display(),
+            path.display()
+        ),
+        Ok(Credential::Keyring { reference, .. }) => {
+            bail!("user {:?} is already stored in keyring item {reference:?}", resolved.user)
+        }
+        Err(e) => {
+            let text = &kc.files[active.file].text;
+            if let Ok(Some(ExecKind::Plugin { reference })) = exec_of(text, &resolved.user) {
+                bail!(
+                    "user {:?} (in {}) is already stored in keyring item {reference:?}",
+                    resolved.user,
+                    active_file.display()
+                );
+            }
+            return Err(e.into());
+        }
+    };
+    let reference = args.item.clone().unwrap_or_else(|| resolved.user.clone());
+    check_reference(&reference)
+        .map_err(|e| anyhow::anyhow!("{e}; choose an item name with --item"))?;
+    let mode = match args.interactive_mode {
+        Interactive::IfAvailable => InteractiveMode::IfAvailable,
+        Interactive::Never => InteractiveMode::Never,
+    };
+    let targets = store_targets(&kc, active, &token, args.all)?;
+    let plan = |kc: &Kubeconfig, targets: &[Target]| {
+        plan_writes(kc, targets, |text, users| {
+            token_to_exec(text, users, &reference, mode)
+        })
+    };
+
+    let keyring = open_for_store()?;
+    if let Some(held) = keyring.find(&reference)? {
+        if held != token {
+            bail!(
+                "keyring item {reference:?} already holds another token; choose another item with --item, or `token unstore` the users that use it"
+            );
+        }
+    }
+    if args.dry_run {
+        let writes = plan(&kc, &targets)?;
+        writeln!(
+            out,
+            "Would write the token to keyring item {reference:?} (service {}) and change {}:",
+            crate::keystore::SERVICE,
+            count(targets.len(), "user entry", "user entries")
+        )?;
+        print_targets(&targets, out)?;
+        print_diff(&writes, out)?;
+        writeln!(out, "Dry run: nothing was written.")?;
+        return Ok(());
+    }
+    drop(kc);
+
+    let _signals = write::InterruptGuard::install();
+    let files: BTreeSet<PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
+    let locks = lock_all(&files, timeout)?;
+    let kc = Kubeconfig::load(paths, explicit)?;
+    let still = kc
+        .all_users()
+        .find(|(s, u)| kc.path(s.file) == active_file && u.name == resolved.user)
+        .and_then(|(s, _)| kc.credential(s).ok())
+        .is_some_and(|c| matches!(&c, Credential::Inline(t) if t == &token));
+    if !still {
+        bail!(
+            "the token of user {:?} changed on disk while storing; nothing was written",
+            resolved.user
+        );
+    }
+    let writes = plan(&kc, &targets)?;
+    let existed = keyring.find(&reference)?.is_some();
+    keyring.put(&reference, &token)?;
+    if write::interrupted() {
+        bail!("interrupted; the keyring item {reference:?} was written, no file was changed");
+    }
+    for w in &writes {
+        write::remove_stale_temp_files(&w.path);
+    }
+    if let Err(e) = write::commit(&writes) {
+        // Files are as they were: an item no entry uses would only confuse.
+        if !existed && e.nothing_changed() {
+            let _ = keyring.delete(&reference);
+        }
+        return Err(e.into());
+    }
+    drop(locks);
+    writeln!(
+        out,
+        "Stored the token in keyring item {reference:?} (service {}); {} now run `kubectl-coreweave token credential {reference}`:",
+        crate::keystore::SERVICE,
+        count(targets.len(), "user entry", "user entries")
+    )?;
+    print_targets(&targets, out)?;
+    writeln!(out, "Undo with `kubectl coreweave token unstore`.")?;
+    Ok(())
+}
+
+pub fn unstore(
+    paths: &[PathBuf],
+    explicit: bool,
+    sel: &Selection,
+    args: &StoreArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(args.lock_timeout);
+    let kc = Kubeconfig::load_settled(paths, explicit, timeout)?;
+    let resolved = kc.resolve(sel)?;
+    let active = resolved.user_origin;
+    let active_file = kc.path(active.file).to_path_buf();
+    let cannot_read = || format!("cannot read kubeconfig {}", active_file.display());
+    let reference = match exec_of(&kc.files[active.file].text, &resolved.user)
+        .with_context(cannot_read)?
+    {
+        Some(ExecKind::Plugin { reference }) => reference,
+        Some(ExecKind::Other { command }) => bail!(
+            "user {:?} (in {}) runs another credential plugin ({command:?}), not kubectl-coreweave; nothing to unstore",
+            resolved.user,
+            active_file.display()
+        ),
+        None => bail!(
+            "user {:?} (in {}) has no exec entry of kubectl-coreweave; nothing to unstore",
+            resolved.user,
+            active_file.display()
+        ),
+    };
+    let targets = unstore_targets(&kc, &active_file, &resolved.user, &reference, args.all)?;
+    let keyring = Keyring::open()?;
+    let token = keyring.get(&reference)?;
+    let plan = |kc: &Kubeconfig, targets: &[Target]| {
+        plan_writes(kc, targets, |text, users| {
+            let edits: Vec<(&str, &str)> = users.iter().map(|u| (*u, token.expose())).collect();
+            exec_to_token(text, &edits)
+        })
+    };
+    if args.dry_run {
+        let writes = plan(&kc, &targets)?;
+        writeln!(
+            out,
+            "Would put the token of keyring item {reference:?} back into {}:",
+            count(targets.len(), "user entry", "user entries")
+        )?;
+        print_targets(&targets, out)?;
+        print_diff(&writes, out)?;
+        writeln!(out, "Dry run: nothing was written.")?;
+        return Ok(());
+    }
+    drop(kc);
+    let _signals = write::InterruptGuard::install();
+    let files: BTreeSet<PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
+    let locks = lock_all(&files, timeout)?;
+    let kc = Kubeconfig::load(paths, explicit)?;
+    let writes = plan(&kc, &targets)?;
+    if write::interrupted() {
+        bail!("interrupted; nothing was written");
+    }
+    for w in &writes {
+        write::remove_stale_temp_files(&w.path);
+    }
+    write::commit(&writes)?;
+    drop(locks);
+    writeln!(
+        out,
+        "Put the token back into {}:",
+        count(targets.len(), "user entry", "user entries")
+    )?;
+    print_targets(&targets, out)?;
+    writeln!(
+        out,
+        "Keyring item {reference:?} (service {}) is kept; other kubeconfigs may use it.",
+        crate::keystore::SERVICE
+    )?;
+    Ok(())
+}
+
+/// The active user's token wherever it is kept: the kubeconfig (inline or tokenFile), or
+/// the OS keyring when the user's exec entry runs this plugin's `token credential ITEM`.
+/// An exec entry of another program is named in the error and never run.
+pub fn credential(
+    kc: &Kubeconfig,
+    origin: crate::kubeconfig::Sourced,
+) -> anyhow::Result<Credential> {
+    let err = match kc.credential(origin) {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
+    let has_exec = kc.files[origin.file].config.users[origin.index]
+        .user
+        .as_ref()
+        .is_some_and(|u| u.exec.is_some());
+    if !has_exec {
+        return Err(err.into());
+    }
+    let file = kc.path(origin.file);
+    let user = &kc.files[origin.file].config.users[origin.index].name;
+    match exec_of(&kc.files[origin.file].text, user) {
+        Ok(Some(ExecKind::Plugin { reference })) => {
+            let token = Keyring::open()
+                .and_then(|k| k.get(&reference))
+                .with_context(|| {
+                    format!(
+                        "user {user:?} (in {}) keeps its token in the OS keyring",
+                        file.display()
+                    )
+                })?;
+            Ok(Credential::Keyring { reference, token })
+        }
+        Ok(Some(ExecKind::Other { command })) => bail!(
+            "user {user:?} (in {}) runs another exec credential plugin ({:?}); kubectl-coreweave does not run it",
+            file.display(),
+            crate::secret::escape_controls(&command)
+        ),
+        _ => Err(err.into()),
+    }
+}
+
+/// The keyring for `store`, or the refusal that says what to do instead.
+fn open_for_store() -> anyhow::Result<Keyring> {
+    Keyring::open().map_err(|e| match e {
+        KeyringError::Unreachable(_) => anyhow::anyhow!(
+            "{e}; nothing was changed. Without a keyring, keep the token in a file only you can read: \
+             write it to a file with mode 0600 and point the user's tokenFile at it"
+        ),
+        other => other.into(),
+    })
+}
+
+fn store_targets(
+    kc: &Kubeconfig,
+    active: crate::kubeconfig::Sourced,
+    token: &Token,
+    all: bool,
+) -> anyhow::Result<Vec<Target>> {
+    let found = super::rotate::find_targets(kc, active, token, !all)?;
+    let mut targets: Vec<Target> = found
+        .into_iter()
+        .filter(|t| t.inline && t.token_file.is_none())
+        .map(|t| Target {
+            file: t.file,
+            user: t.user,
+        })
+        .collect();
+    targets.sort();
+    targets.dedup();
+    if targets.is_empty() {
+        bail!("no user entry holds the token inline; nothing to store");
+    }
+    Ok(targets)
+}
+
+fn unstore_targets(
+    kc: &Kubeconfig,
+    active_file: &Path,
+    active_user: &str,
+    reference: &str,
+    all: bool,
+) -> anyhow::Result<Vec<Target>> {
+    if !all {
+        return Ok(vec![Target {
+            file: active_file.to_path_buf(),
+            user: active_user.to_string(),
+        }]);
+    }
+    let mut targets = Vec::new();
+    for f in &kc.files {
+        let users = plugin_users(&f.text)
+            .with_context(|| format!("cannot read kubeconfig {}", f.path.display()))?;
+        for (user, r) in users {
+            if r == reference {
+                targets.push(Target {
+                    file: f.path.clone(),
+                    user,
+                });
+            }
+        }
+    }
+    targets.sort();
+    targets.dedup();
+    Ok(targets)
+}
+
+fn plan_writes(
+    kc: &Kubeconfig,
+    targets: &[Target],
+    edit: impl Fn(&str, &[&str]) -> Result<String, crate::kubeconfig::edit::EditError>,
+) -> anyhow::Result<Vec<PlannedWrite>> {
+    let mut writes = Vec::new();
+    for loaded in &kc.files {
+        if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
+            continue;
+        }
+        let users: Vec<&str> = targets
+            .iter()
+            .filter(|t| t.file == loaded.path)
+            .map(|t| t.user.as_str())
+            .collect();
+        if users.is_empty() {
+            continue;
+        }
+        let text = edit(&loaded.text, &users)
+            .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
+        writes.push(PlannedWrite {
+            path: loaded.path.clone(),
+            original: Some(loaded.text.clone().into_bytes()),
+            new: text.into_bytes(),
+        });
+    }
+    Ok(writes)
+}
+
+fn lock_all(paths: &BTreeSet<PathBuf>, timeout: Duration) -> anyhow::Result<Vec<FileLock>> {
+    paths
+        .iter()
+        .map(|p| write::lock(p, timeout).map_err(anyhow::Error::from))
+        .collect()
+}
+
+fn print_targets(targets: &[Target], out: &mut dyn Write) -> std::io::Result<()> {
+    for t in targets {
+        writeln!(
+            out,
+            "  user {} in {}",
+            crate::secret::quoted(&t.user),
+            crate::secret::shown_path(&t.file)
+        )?;
+    }
+    Ok(())
+}
+
+/// The masked diff of each planned write (every line through the one masking function).
+fn print_diff(writes: &[PlannedWrite], out: &mut dyn Write) -> anyhow::Result<()> {
+    use crate::kubeconfig::mask::kubeconfig_lines;
+    for w in writes {
+        let before = String::from_utf8_lossy(w.original.as_deref().unwrap_or_default());
+        let after = String::from_utf8_lossy(&w.new);
+        let diff = super::diff::unified(
+            &before,
+            &after,
+            &kubeconfig_lines(&before),
+            &kubeconfig_lines(&after),
+            &crate::secret::shown_path(&w.path),
+            2,
+        );
+        write!(out, "{diff}")?;
+    }
+    Ok(())
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
