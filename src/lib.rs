@@ -58,20 +58,28 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             token::show::run(&kc, &selection, &args, out)
         }
         Command::Token {
+            command: TokenCommand::List(args),
+        } => {
+            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
+            token::list::run(&kc, &selection, &args, out)
+        }
+        Command::Token {
             command: TokenCommand::Rotate(args),
         } => token::rotate::run(&paths, explicit.is_some(), &selection, &args, out),
     }
 }
 
 /// The exit status for a command's result (its own status, or 1 for an error, which is
-/// printed as one line on stderr).
+/// printed as one line on stderr; an error that carries its own status, such as
+/// `token list --check`'s, ends with that one).
 pub fn exit_status(result: anyhow::Result<u8>) -> u8 {
     match result {
         Ok(status) => status,
         Err(e) => {
             // `{:#}` prints the cause chain on one line: "cannot read kubeconfig x: Permission denied".
             eprintln!("error: {}", without_os_error_codes(&format!("{e:#}")));
-            1
+            e.downcast_ref::<token::list::CheckFailed>()
+                .map_or(1, |f| f.status)
         }
     }
 }
