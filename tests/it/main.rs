@@ -9,6 +9,7 @@ mod complete;
 mod coreweave_api;
 mod differential;
 mod fuzz_editor;
+mod list;
 mod rotate;
 mod rotate_stress;
 mod rotate_verify;
