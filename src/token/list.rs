@@ -838,7 +838,7 @@ mod tests {
             holders: vec![Holder {
                 user: format!("{wide}-user-{n}"),
                 file: "/f".into(),
-                shadowed: n % 2 == 0,
+                shadowed: n.is_multiple_of(2),
                 storage: Storage::TokenFile {
                     path: format!("/very/long/directory/of/tokens/{wide}/token-{n}"),
                 },

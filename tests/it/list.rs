@@ -652,3 +652,32 @@ fn checks_run_a_few_at_a_time() {
     assert!(most > 1, "checks ran one at a time");
     assert!(most <= 4, "{most} checks at once, over the bound of 4");
 }
+
+#[test]
+fn names_from_the_files_are_escaped_and_masked() {
+    let sb = Sandbox::new();
+    let env = path_str(&sb.write(
+        "config",
+        format!(
+            "current-context: \"CW-SECRET-LISTCANARY-in-a-context-name-secretpart-1\"\ncontexts:\n- name: \"CW-SECRET-LISTCANARY-in-a-context-name-secretpart-1\"\n  context: {{cluster: k, user: \"evil\\e[31m\\rname\"}}\nusers:\n- name: \"evil\\e[31m\\rname\"\n  user: {{token: {A}}}\n"
+        ),
+    ))
+    .to_string();
+    for args in [
+        &["token", "list"][..],
+        &["token", "list", "-o", "json"],
+        &["token", "list", "-o", "yaml"],
+    ] {
+        let o = sb.run(Some(&env), args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_no_token(&format!("{args:?}"), &o);
+        let out = stdout(&o);
+        assert!(
+            !out.contains('\x1b') && !out.contains('\r'),
+            "{args:?}: {out:?}"
+        );
+    }
+    let out = stdout(&sb.run(Some(&env), &["token", "list"]));
+    assert!(out.contains("evil\\u{1b}[31m\\rname [1]"), "{out}");
+    assert!(out.contains("*CW-SECRET-…"), "{out}");
+}
