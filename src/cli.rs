@@ -46,7 +46,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show or rotate the token of the active kubeconfig user
+    /// Show, list or rotate the CoreWeave tokens in your kubeconfig
     Token {
         #[command(subcommand)]
         command: TokenCommand,
