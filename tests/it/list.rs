@@ -656,13 +656,15 @@ fn checks_run_a_few_at_a_time() {
 #[test]
 fn names_from_the_files_are_escaped_and_masked() {
     let sb = Sandbox::new();
-    let env = path_str(&sb.write(
-        "config",
-        format!(
-            "current-context: \"CW-SECRET-LISTCANARY-in-a-context-name-secretpart-1\"\ncontexts:\n- name: \"CW-SECRET-LISTCANARY-in-a-context-name-secretpart-1\"\n  context: {{cluster: k, user: \"evil\\e[31m\\rname\"}}\nusers:\n- name: \"evil\\e[31m\\rname\"\n  user: {{token: {A}}}\n"
-        ),
-    ))
-    .to_string();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/list/hostile-names.yaml");
+    let text = std::fs::read_to_string(fixture).expect("fixture");
+    let env = path_str(&sb.write("config", text)).to_string();
+    // The token file named by a token-like path exists, so its path is printed.
+    sb.write(
+        "CW-SECRET-LISTCANARY-as-a-path-secretpart-2\x1b]0;title\x07",
+        format!("{B}\n"),
+    );
     for args in [
         &["token", "list"][..],
         &["token", "list", "-o", "json"],
@@ -672,12 +674,18 @@ fn names_from_the_files_are_escaped_and_masked() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
         assert_no_token(&format!("{args:?}"), &o);
         let out = stdout(&o);
-        assert!(
-            !out.contains('\x1b') && !out.contains('\r'),
-            "{args:?}: {out:?}"
-        );
+        assert!(!out.contains(['\x1b', '\r', '\x07']), "{args:?}: {out:?}");
     }
     let out = stdout(&sb.run(Some(&env), &["token", "list"]));
-    assert!(out.contains("evil\\u{1b}[31m\\rname [1]"), "{out}");
+    // Escaped, then shortened to the column: the escapes show (possibly cut by the `…`).
+    assert!(
+        out.contains("evil\\u") && out.contains("\\rname [1]"),
+        "{out}"
+    );
     assert!(out.contains("*CW-SECRET-…"), "{out}");
+    assert!(out.contains("bell\\u{7"), "{out}");
+    let v: Value =
+        serde_json::from_slice(&sb.run(Some(&env), &["token", "list", "-o", "json"]).stdout)
+            .expect("json");
+    assert_eq!(v["tokens"][0]["holders"][0]["user"], "evil\x1b[31m\rname");
 }
