@@ -14,7 +14,6 @@ use std::sync::Mutex;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use unicode_width::UnicodeWidthStr;
 
 use crate::cli::{ListArgs, OutputFormat};
 use crate::coreweave::{ApiConfig, ApiError, Principal};
@@ -199,13 +198,20 @@ fn use_colour() -> bool {
 /// The listing (without checks), the distinct tokens in the same order as its rows, and
 /// the warnings for stderr.
 pub fn collect(kc: &Kubeconfig, sel: &Selection, now: i64) -> (Listing, Vec<Token>, Vec<String>) {
-    let file_name = |i: usize| clean(&kc.path(i).display().to_string());
     let mut warnings = Vec::new();
     let mut rows: Vec<TokenEntry> = Vec::new();
     let mut tokens: Vec<Token> = Vec::new();
-    let mut row_of: HashMap<Token, usize> = HashMap::new();
-    // (file, index) of a user entry → its row, for the contexts below.
-    let mut row_of_user: HashMap<(usize, usize), usize> = HashMap::new();
+    let users: usize = kc.files.iter().map(|f| f.config.users.len()).sum();
+    let mut row_of: HashMap<Token, usize> = HashMap::with_capacity(users);
+    // [file][index] of a user entry that kubectl uses → its row, for the contexts below.
+    let mut row_of_user: Vec<Vec<Option<usize>>> = kc
+        .files
+        .iter()
+        .map(|f| vec![None; f.config.users.len()])
+        .collect();
+    let file_names: Vec<String> = (0..kc.files.len())
+        .map(|i| clean(&kc.path(i).display().to_string()))
+        .collect();
     let mut expiries: Vec<Vec<Expiry>> = Vec::new();
     let mut other_users = 0;
     for (origin, entry) in kc.all_users() {
@@ -258,11 +264,11 @@ pub fn collect(kc: &Kubeconfig, sel: &Selection, now: i64) -> (Listing, Vec<Toke
         }
         let shadowed = kc.user(&entry.name).map(|(s, _)| s) != Some(origin);
         if !shadowed {
-            row_of_user.insert((origin.file, origin.index), row);
+            row_of_user[origin.file][origin.index] = Some(row);
         }
         rows[row].holders.push(Holder {
             user: clean(&entry.name),
-            file: file_name(origin.file),
+            file: file_names[origin.file].clone(),
             shadowed,
             storage,
             expires: recorded.map(|e| clean(&e)),
@@ -280,13 +286,13 @@ pub fn collect(kc: &Kubeconfig, sel: &Selection, now: i64) -> (Listing, Vec<Toke
         let Some((Sourced { file, index }, _)) = kc.user(user) else {
             continue;
         };
-        let Some(&row) = row_of_user.get(&(file, index)) else {
+        let Some(row) = row_of_user[file][index] else {
             continue;
         };
         let context_file = kc.context(name).map_or(0, |(s, _)| s.file);
         rows[row].contexts.push(ContextRef {
             name: clean(name),
-            file: file_name(context_file),
+            file: file_names[context_file].clone(),
             current: Some(name) == current,
         });
     }
@@ -312,7 +318,7 @@ pub fn collect(kc: &Kubeconfig, sel: &Selection, now: i64) -> (Listing, Vec<Toke
     }
     let listing = Listing {
         schema_version: SCHEMA_VERSION,
-        files: (0..kc.files.len()).map(file_name).collect(),
+        files: file_names,
         current_context: current.map(clean),
         tokens: rows,
         other_users,
@@ -461,16 +467,16 @@ impl Piece {
         }
     }
 
-    fn width(&self) -> usize {
-        self.head.width() + self.body.width() + self.tail.width()
+    fn cols(&self) -> usize {
+        cols(&self.head) + cols(&self.body) + cols(&self.tail)
     }
 
     /// The piece in at most `width` columns.
     fn fit(&self, width: usize) -> String {
-        let fixed = self.head.width() + self.tail.width();
+        let fixed = cols(&self.head) + cols(&self.tail);
         let body = elide(&self.body, width.saturating_sub(fixed), self.elide);
         let s = format!("{}{body}{}", self.head, self.tail);
-        if s.width() > width {
+        if cols(&s) > width {
             elide(&s, width, Elide::Middle)
         } else {
             s
@@ -478,9 +484,19 @@ impl Piece {
     }
 }
 
+/// Columns `s` takes on a terminal (its escapes already made printable).
+fn cols(s: &str) -> usize {
+    // Most names are ASCII: one column a byte, without a table lookup per character.
+    if s.is_ascii() {
+        s.len()
+    } else {
+        unicode_width::UnicodeWidthStr::width(s)
+    }
+}
+
 /// `s` in at most `width` columns, with `…` where text was cut.
 fn elide(s: &str, width: usize, how: Elide) -> String {
-    if s.width() <= width {
+    if cols(s) <= width {
         return s.to_string();
     }
     if width == 0 {
@@ -508,7 +524,7 @@ fn elide(s: &str, width: usize, how: Elide) -> String {
         Elide::Middle => {
             let front_room = budget.div_ceil(2);
             let front = take(&mut s.chars(), front_room);
-            let back_room = budget - front.width();
+            let back_room = budget - cols(&front);
             let back: String = take(&mut s.chars().rev(), back_room)
                 .chars()
                 .rev()
@@ -739,7 +755,7 @@ fn table(listing: &Listing, colour: bool) -> String {
     out.push_str("Files:\n");
     for (i, f) in listing.files.iter().enumerate() {
         let label = format!("  [{}] ", i + 1);
-        let room = TABLE_WIDTH - label.width();
+        let room = TABLE_WIDTH - cols(&label);
         out.push_str(&format!("{label}{}\n", elide(&shown(f), room, Elide::Left)));
     }
     out
@@ -779,8 +795,8 @@ fn column_widths(columns: &[Column]) -> Vec<usize> {
             c.cells
                 .iter()
                 .flatten()
-                .map(Piece::width)
-                .chain([c.header.width()])
+                .map(Piece::cols)
+                .chain([cols(c.header)])
                 .max()
                 .unwrap_or(0)
         })
@@ -804,7 +820,7 @@ fn line(texts: &[String], widths: &[usize], styles: &[Style], colour: bool) -> S
         if i > 0 {
             s.push_str("  ");
         }
-        let pad = w.saturating_sub(text.width());
+        let pad = w.saturating_sub(cols(text));
         match (colour, styles[i]) {
             (true, Style::Red) => s.push_str(&format!("\x1b[31m{text}\x1b[0m")),
             (true, Style::Yellow) => s.push_str(&format!("\x1b[33m{text}\x1b[0m")),
@@ -828,8 +844,8 @@ mod tests {
         assert_eq!(elide("abcdefghij", 10, Elide::Middle), "abcdefghij");
         assert_eq!(elide("abcdefghij", 5, Elide::Middle), "ab…ij");
         assert_eq!(elide("/a/b/c/file", 7, Elide::Left), "…c/file");
-        assert_eq!(elide("日本語のなまえ", 7, Elide::Middle).width(), 7);
-        assert!(elide("日本語のなまえ", 6, Elide::Middle).width() <= 6);
+        assert_eq!(cols(&elide("日本語のなまえ", 7, Elide::Middle)), 7);
+        assert!(cols(&elide("日本語のなまえ", 6, Elide::Middle)) <= 6);
     }
 
     fn piece_row(n: usize, wide: &str) -> TokenEntry {
@@ -883,7 +899,7 @@ mod tests {
                 .replace("\x1b[33m", "")
                 .replace("\x1b[0m", "");
             for l in plain.lines() {
-                assert!(l.width() <= TABLE_WIDTH, "{} > 80: {l}", l.width());
+                assert!(cols(l) <= TABLE_WIDTH, "{} > 80: {l}", cols(l));
             }
             assert!(plain.contains("+3 more"), "{plain}");
             assert!(plain.contains("[1]~"), "shadowed: {plain}");
