@@ -474,8 +474,14 @@ impl Piece {
     /// The piece in at most `width` columns.
     fn fit(&self, width: usize) -> String {
         let fixed = cols(&self.head) + cols(&self.tail);
-        let body = elide(&self.body, width.saturating_sub(fixed), self.elide);
-        let s = format!("{}{body}{}", self.head, self.tail);
+        let mut s = String::with_capacity(self.head.len() + self.body.len() + self.tail.len());
+        s.push_str(&self.head);
+        if cols(&self.body) + fixed <= width {
+            s.push_str(&self.body);
+        } else {
+            s.push_str(&elide(&self.body, width.saturating_sub(fixed), self.elide));
+        }
+        s.push_str(&self.tail);
         if cols(&s) > width {
             elide(&s, width, Elide::Middle)
         } else {
@@ -561,7 +567,11 @@ struct Column {
 
 /// Text for the table: every string from a kubeconfig or a server escaped and masked.
 fn shown(s: &str) -> String {
-    escape_controls(&mask_coreweave_tokens(s)).into_owned()
+    let masked = mask_coreweave_tokens(s);
+    match escape_controls(&masked) {
+        std::borrow::Cow::Borrowed(_) => masked,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
 }
 
 /// Up to [`MAX_LINES`] items; past that, the first ones and `+N more`.
@@ -575,7 +585,7 @@ fn capped<T: From<String>>(mut items: Vec<T>) -> Vec<T> {
 }
 
 fn table(listing: &Listing, colour: bool) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(80 * (listing.tokens.len() + 4));
     let file_number = |f: &str| {
         listing
             .files
@@ -687,7 +697,7 @@ fn table(listing: &Listing, colour: bool) -> String {
     }
     let widths = column_widths(&columns);
     let header: Vec<String> = columns.iter().map(|c| c.header.to_string()).collect();
-    out.push_str(&line(&header, &widths, &[Style::Plain; 6], false));
+    line(&mut out, &header, &widths, &[Style::Plain; 6], false);
     for (row, t) in listing.tokens.iter().enumerate() {
         let height = columns
             .iter()
@@ -709,7 +719,7 @@ fn table(listing: &Listing, colour: bool) -> String {
                     }
                 }
             }
-            out.push_str(&line(&texts, &widths, &styles, colour));
+            line(&mut out, &texts, &widths, &styles, colour);
         }
         if let Some(c) = &t.check {
             let detail = match c.status {
@@ -814,25 +824,33 @@ fn column_widths(columns: &[Column]) -> Vec<usize> {
     widths
 }
 
-fn line(texts: &[String], widths: &[usize], styles: &[Style], colour: bool) -> String {
-    let mut s = String::new();
+/// One line of the table appended to `s`: the cells padded to their widths, two spaces
+/// apart, no trailing spaces.
+fn line(s: &mut String, texts: &[String], widths: &[usize], styles: &[Style], colour: bool) {
     for (i, (text, w)) in texts.iter().zip(widths).enumerate() {
         if i > 0 {
             s.push_str("  ");
         }
         let pad = w.saturating_sub(cols(text));
-        match (colour, styles[i]) {
-            (true, Style::Red) => s.push_str(&format!("\x1b[31m{text}\x1b[0m")),
-            (true, Style::Yellow) => s.push_str(&format!("\x1b[33m{text}\x1b[0m")),
-            (true, Style::Green) => s.push_str(&format!("\x1b[32m{text}\x1b[0m")),
-            _ => s.push_str(text),
+        let code = match (colour, styles[i]) {
+            (true, Style::Red) => Some("\x1b[31m"),
+            (true, Style::Yellow) => Some("\x1b[33m"),
+            (true, Style::Green) => Some("\x1b[32m"),
+            _ => None,
+        };
+        match code {
+            Some(code) => {
+                s.push_str(code);
+                s.push_str(text);
+                s.push_str("\x1b[0m");
+            }
+            None => s.push_str(text),
         }
-        s.push_str(&" ".repeat(pad));
+        s.extend(std::iter::repeat_n(' ', pad));
     }
     let trimmed = s.trim_end_matches(' ').len();
     s.truncate(trimmed);
     s.push('\n');
-    s
 }
 
 #[cfg(test)]
