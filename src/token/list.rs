@@ -698,6 +698,8 @@ fn table(listing: &Listing, colour: bool) -> String {
     let widths = column_widths(&columns);
     let header: Vec<String> = columns.iter().map(|c| c.header.to_string()).collect();
     line(&mut out, &header, &widths, &[Style::Plain; 6], false);
+    let mut texts = Vec::with_capacity(columns.len());
+    let mut styles = Vec::with_capacity(columns.len());
     for (row, t) in listing.tokens.iter().enumerate() {
         let height = columns
             .iter()
@@ -705,8 +707,8 @@ fn table(listing: &Listing, colour: bool) -> String {
             .max()
             .unwrap_or(1);
         for l in 0..height {
-            let mut texts = Vec::new();
-            let mut styles = Vec::new();
+            texts.clear();
+            styles.clear();
             for (c, w) in columns.iter().zip(&widths) {
                 match c.cells[row].get(l) {
                     Some(p) => {
