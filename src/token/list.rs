@@ -152,6 +152,17 @@ pub fn run(
     if kc.files.is_empty() {
         return Err(KubeconfigError::NoFiles(kc.files_for_messages()).into());
     }
+    // `--context` only moves the current mark, but a name that is not there is a typo to
+    // report, as `token show` does, not a mark that silently goes nowhere.
+    if let Some(name) = sel.context.as_deref().filter(|c| !c.is_empty()) {
+        if kc.context(name).is_none() {
+            return Err(KubeconfigError::UnknownContext {
+                name: name.to_string(),
+                files: kc.files_for_messages(),
+            }
+            .into());
+        }
+    }
     // Settings are checked before anything is printed or sent.
     let api = if args.check {
         Some(ApiConfig::resolve(

@@ -410,6 +410,20 @@ fn json_schema_of_a_shared_token() {
 }
 
 #[test]
+fn an_unknown_context_is_an_error() {
+    let sb = Sandbox::new();
+    let env = two_files(&sb);
+    let o = sb.run(Some(&env), &["token", "list", "--context", "nope"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).starts_with("error: context \"nope\" is not defined in "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn raw_is_not_offered() {
     let sb = Sandbox::new();
     let env = two_files(&sb);
