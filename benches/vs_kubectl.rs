@@ -1,10 +1,12 @@
 //! Whole processes side by side, in one run on one machine: `kubectl-coreweave token show
 //! --raw` against `kubectl config view --raw --minify -o jsonpath='{.users[0].user.token}'`
 //! on the same files; how `token show` grows from 3 to 20,000 contexts; and the process CPU
-//! time and peak memory of `token rotate` on one token held by 2,000 entries over 3 files.
+//! time and peak memory of `token rotate` on one token held by 2,000 entries over 3 files;
+//! and `token list` against `token show` on 2,000 contexts over 3 files (target: within 2x).
 //!
 //! Run: `cargo bench --bench vs_kubectl` (BENCHMARKS.md records the figures). Set
-//! `BENCH_RUNS` to change the number of timed runs per command (default 30).
+//! `BENCH_RUNS` to change the number of timed runs per command (default 30), and
+//! `BENCH_ONLY=list` to run only the `token list` comparison.
 
 mod gen;
 
@@ -34,6 +36,11 @@ fn main() {
     println!("plugin: {plugin}");
     println!("kubectl: {}", kubectl_version());
     println!("runs per command: {runs} (median reported; commands alternate)\n");
+
+    list_against_show(plugin, dir.path(), &home, runs);
+    if std::env::var("BENCH_ONLY").is_ok_and(|o| o == "list") {
+        return;
+    }
 
     let floor_bin = floor_program(dir.path());
     println!("## token show --raw against the kubectl one-liner");
@@ -154,6 +161,32 @@ fn main() {
     );
     println!("wall time median {:.2} ms", ms(median(wall)));
     println!("peak resident memory {:.1} MiB", peak_kib as f64 / 1024.0);
+}
+
+/// `token list` (every token, every file) against `token show` (the active one, and the
+/// contexts sharing it) on the same 2,000 contexts over 3 files: one token per user, and
+/// one token held by every user.
+fn list_against_show(plugin: &str, dir: &Path, home: &Path, runs: usize) {
+    println!("## token list against token show: 2,000 contexts over 3 files");
+    for (label, shared) in [("a token per user", false), ("one shared token", true)] {
+        let d = dir.join(format!("list-{shared}"));
+        std::fs::create_dir_all(&d).expect("dir");
+        let env = gen::join_paths(&gen::kubeconfig_set(&d, 2000, 3, shared));
+        let listed = output(plugin, &["token", "list", "-o", "json"], &env, home);
+        let v: serde_json::Value = serde_json::from_str(&listed).expect("json");
+        let rows = v["tokens"].as_array().map_or(0, Vec::len);
+        assert_eq!(rows, if shared { 1 } else { 2000 }, "token list rows");
+        let list = || run(plugin, &["token", "list"], &env, home);
+        let show = || run(plugin, &["token", "show"], &env, home);
+        let t = alternate(runs, &mut [&mut { list }, &mut { show }]);
+        println!(
+            "{label:<20} list {:>8.2} ms   show {:>8.2} ms   list/show {:>5.2}x",
+            ms(t[0]),
+            ms(t[1]),
+            t[0].as_secs_f64() / t[1].as_secs_f64()
+        );
+    }
+    println!();
 }
 
 fn kubectl_version() -> String {

@@ -66,7 +66,7 @@ fn hidden_kubeconfig_flags() -> [clap::Arg; 3] {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show or rotate the token of the active kubeconfig user
+    /// Show, list or rotate the CoreWeave tokens in your kubeconfig
     Token {
         #[command(subcommand)]
         command: TokenCommand,
@@ -112,6 +112,20 @@ pub enum TokenCommand {
         cannot be reached. When the kubeconfig records the token's expiry (user extension\n\
         coreweave.com/token), a token expired or expiring within 7 days gets a warning.")]
     Show(ShowArgs),
+    /// List every CoreWeave token in the kubeconfig files: where it is stored, who uses it
+    #[command(after_help = "Examples:\n  \
+        kubectl coreweave token list\n  \
+        kubectl coreweave token list --check\n  \
+        kubectl coreweave token list -o json\n\n\
+        One row per distinct token, from every user entry of every file kubectl reads\n\
+        (entries shadowed by a same-named user in an earlier file included): the token\n\
+        masked, how it is stored, the user entries holding it ([n] numbers the files\n\
+        listed below the table), the contexts using it (* the current one) and the\n\
+        expiry recorded by `token rotate --expires`. Tokens are never shown whole.\n\n\
+        Exit status with --check: 0 every token accepted; 1 a token rejected or past its\n\
+        recorded expiry; 3 no answer from the API for some token (and none of the former);\n\
+        2 usage error.")]
+    List(ListArgs),
     /// Replace the active user's token everywhere it is stored, in place
     #[command(after_help = "Examples:\n  \
         # Paste a token created at https://console.coreweave.com/tokens (asks, echo off)\n  \
@@ -325,6 +339,19 @@ pub struct ShowArgs {
     pub output: Option<OutputFormat>,
     /// Ask the CoreWeave API whether it accepts the token (GET /v1beta1/auth/whoami); exit 1
     /// if it does not. With --raw, the token is printed only when accepted
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ListArgs {
+    /// Output format: json or yaml (default: a table); the schema is in the README
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+    /// Ask the CoreWeave API about each distinct token once (GET /v1beta1/auth/whoami, a
+    /// few at a time) and show whether it is accepted, with its principal and org
     #[arg(long)]
     pub check: bool,
     #[command(flatten)]

@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn subcommands_flags_and_values() {
-        assert!(complete(&[""]).contains("token\tShow or rotate"));
+        assert!(complete(&[""]).contains("token\tShow, list or rotate"));
         assert!(complete(&["tok"]).starts_with("token\t"));
         assert_eq!(
             complete(&["token", "r"])

@@ -67,6 +67,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             token::show::run(&kc, &selection, &args, out)
         }
         Command::Token {
+            command: TokenCommand::List(args),
+        } => {
+            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
+            token::list::run(&kc, &selection, &args, out)
+        }
+        Command::Token {
             command: TokenCommand::Rotate(args),
         } => token::rotate::run(&paths, explicit.is_some(), &selection, &args, out),
         // kubectl runs this before every request: no kubeconfig is read.
@@ -83,7 +89,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
 }
 
 /// The exit status for a command's result (its own status, or 1 for an error, which is
-/// printed as one line on stderr).
+/// printed as one line on stderr; an error that carries its own status, such as
+/// `token list --check`'s, ends with that one).
 pub fn exit_status(result: anyhow::Result<u8>) -> u8 {
     match result {
         Ok(status) => status,
@@ -98,7 +105,8 @@ pub fn exit_status(result: anyhow::Result<u8>) -> u8 {
             // from elsewhere (an OS error, a parser, a server).
             let text = without_os_error_codes(&format!("{e:#}"));
             eprintln!("error: {}", secret::shown(&text));
-            1
+            e.downcast_ref::<token::list::CheckFailed>()
+                .map_or(1, |f| f.status)
         }
     }
 }

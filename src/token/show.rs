@@ -255,7 +255,10 @@ pub fn run(
 
 /// The `coreweave.com/token` extension of the user entry at `origin`, if it has one (the
 /// last one of that name, as a map keyed by name would keep).
-fn token_extension(kc: &Kubeconfig, origin: Sourced) -> Option<&CoreweaveTokenExtension> {
+pub(crate) fn token_extension(
+    kc: &Kubeconfig,
+    origin: Sourced,
+) -> Option<&CoreweaveTokenExtension> {
     kc.files[origin.file].config.users[origin.index]
         .user
         .as_ref()?

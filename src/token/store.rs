@@ -265,6 +265,20 @@ pub fn credential(
     }
 }
 
+/// Whether a user entry is an exec entry of this plugin (what `token store` writes), and
+/// then its token from the keyring; `None` for any other entry.
+pub fn stored_credential(
+    kc: &Kubeconfig,
+    origin: crate::kubeconfig::Sourced,
+) -> Option<anyhow::Result<Credential>> {
+    let entry = &kc.files[origin.file].config.users[origin.index];
+    entry.user.as_ref()?.exec.as_ref()?;
+    match exec_of(&kc.files[origin.file].text, &entry.name) {
+        Ok(Some(ExecKind::Plugin { .. })) => Some(credential(kc, origin)),
+        _ => None,
+    }
+}
+
 /// The keyring for `store`, or the refusal that says what to do instead.
 fn open_for_store() -> anyhow::Result<Keyring> {
     Keyring::open().map_err(|e| match e {

@@ -447,6 +447,30 @@ fn show_follows_the_exec_entry_into_the_keyring() {
     assert!(err.contains("has no item \"kr-show\""), "{err}");
 }
 
+/// `token list` shows a stored token once, as kept in the keyring, with its user entry.
+#[test]
+fn list_shows_a_stored_token_as_kept_in_the_keyring() {
+    let item = "kr-list";
+    clear(item);
+    let fake = FakeKube::start(&[]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &fake, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = plugin(&sb, &k, &["token", "list", "-o", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let tokens = v["tokens"].as_array().expect("tokens");
+    assert_eq!(tokens.len(), 1, "{v}");
+    let storage = &tokens[0]["holders"][0]["storage"];
+    assert_eq!(storage["kind"], "keyring", "{v}");
+    assert_eq!(storage["item"], item, "{v}");
+    let o = plugin(&sb, &k, &["token", "list"]);
+    assert!(stdout(&o).contains("keyring"), "{}", stdout(&o));
+    assert_no_token(&o);
+}
+
 #[test]
 fn show_reports_another_programs_exec_entry_without_running_it() {
     let sb = Sandbox::new();

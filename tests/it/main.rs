@@ -12,6 +12,7 @@ mod fuzz_editor;
 mod hostile;
 mod import;
 mod keyring;
+mod list;
 mod output;
 mod rotate;
 mod rotate_stress;

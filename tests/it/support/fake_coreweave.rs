@@ -3,6 +3,7 @@
 //!
 //! - Tokens it knows ([`FakeCoreweave::accept_token`]) get their principal from
 //!   `GET /v1beta1/auth/whoami`; any other token gets a Connect `401 unauthenticated`.
+//!   Either answer can be held back for one token ([`FakeCoreweave::slow_token`]).
 //! - A test can script the next answers in order ([`FakeCoreweave::script`]): a status,
 //!   headers (`Retry-After`), any body (a Connect error, malformed JSON, missing fields),
 //!   a delay before answering, or hanging up without answering. The script is used up
@@ -128,6 +129,8 @@ impl Recorded {
 struct State {
     /// token → (uid, orgUid)
     tokens: HashMap<String, (String, String)>,
+    /// token → how long whoami holds its default answer
+    delays: HashMap<String, Duration>,
     script: VecDeque<Reply>,
     requests: Vec<Recorded>,
     /// Recorded requests not yet answered, hung up on, or left by their client.
@@ -192,6 +195,13 @@ impl FakeCoreweave {
         self.state()
             .tokens
             .insert(token.to_string(), (uid.to_string(), org.to_string()));
+        self
+    }
+
+    /// whoami holds its default answer for `token` this long (the token's own answer,
+    /// whichever request comes first, unlike a scripted delay).
+    pub fn slow_token(&self, token: &str, delay: Duration) -> &FakeCoreweave {
+        self.state().delays.insert(token.to_string(), delay);
         self
     }
 
@@ -317,9 +327,13 @@ fn default_reply(state: &State, request: &Recorded) -> Reply {
         .authorization()
         .and_then(|a| a.strip_prefix("Bearer "))
         .unwrap_or("");
-    match state.tokens.get(token) {
+    let reply = match state.tokens.get(token) {
         Some((uid, org)) => Reply::principal(uid, org),
         None => Reply::connect_error(401, "unauthenticated", "invalid or expired token"),
+    };
+    match state.delays.get(token) {
+        Some(delay) => reply.after(*delay),
+        None => reply,
     }
 }
 
