@@ -69,14 +69,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use granit_parser::{Event, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::edit::{double_quoted, internal, unparsable_edit, unsupported, verification, EditError};
+use super::edit::double_quoted;
+use super::edit_error::{internal, unsupported, verification, EditError};
 use super::yaml_tree::{
-    self, apply_splices, byte_range, check_splices, parser_options, ApplyFault, Doc, EntryName,
-    Kind, Lookup, Node, NodeId, Splice, SpliceFault, Stream, TagClass,
+    self, apply_splices, check_splices, load_data, ApplyFault, Doc, EntryName, Kind, Lookup, Node,
+    NodeId, Splice, SpliceFault, Stream, TagClass,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -801,7 +801,7 @@ fn verify(
         .doc_end
         .ok_or_else(|| verification("the original first document has no end"))?;
     let expected_end = verify_bytes(src, out, splices, src_end)?;
-    let out_end = first_document_end(out)?;
+    let out_end = yaml_tree::first_document_end(out)?;
     if out_end != expected_end {
         return Err(verification(
             "the first document of the edited text does not end where expected",
@@ -842,46 +842,6 @@ fn verify_bytes(
     })
 }
 
-/// Parses the whole edited text and returns where its first document ends.
-fn first_document_end(text: &str) -> Result<usize, EditError> {
-    let mut end = None;
-    for item in Parser::new_from_str_with_options(text, parser_options(false)) {
-        let (event, span) = item.map_err(|e| unparsable_edit(&e))?;
-        if matches!(event, Event::DocumentEnd) && end.is_none() {
-            end = Some(byte_range(&span)?.end);
-        }
-    }
-    end.ok_or_else(|| verification("the edited text has no document"))
-}
-
-pub(crate) fn data_options() -> serde_saphyr::Options {
-    let mut options = serde_saphyr::Options::default();
-    // Error text from the loader may quote source lines (and so tokens): only its location
-    // is ever reported, and snippets are not rendered at all.
-    options.with_snippet = false;
-    options.crop_radius = 0;
-    // kubectl's loader keeps the last duplicate; either way both texts are loaded alike.
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
-    options.null_as_string = true;
-    if let Some(budget) = options.budget.as_mut() {
-        // Scale with large kubeconfigs; the parser itself bounds nesting.
-        budget.max_events = budget.max_events.max(8_000_000);
-        budget.max_nodes = budget.max_nodes.max(8_000_000);
-    }
-    options
-}
-
-fn load<T: serde::de::DeserializeOwned>(text: &str, which: &str) -> Result<T, EditError> {
-    serde_saphyr::from_str_with_options(text, data_options()).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(" at {}:{}", l.line(), l.column()))
-            .unwrap_or_default();
-        verification(format!("the {which} document cannot be loaded as data{at}"))
-    })
-}
-
 /// The first document as generic data equals the original with exactly the requested
 /// extensions set.
 fn verify_data(
@@ -890,8 +850,8 @@ fn verify_data(
     wanted: &[&str],
     ext: &TokenExtension<'_>,
 ) -> Result<(), EditError> {
-    let mut expected: Value = load(before, "original")?;
-    let actual: Value = load(after, "edited")?;
+    let mut expected: Value = load_data(before, "original")?;
+    let actual: Value = load_data(after, "edited")?;
     set_expected(&mut expected, wanted, ext)?;
     if expected != actual {
         return Err(verification(format!(
@@ -1036,8 +996,8 @@ fn verify_model(
     wanted: &[&str],
     ext: &TokenExtension<'_>,
 ) -> Result<(), EditError> {
-    let before: ModelConfig = load(before, "original")?;
-    let after: ModelConfig = load(after, "edited")?;
+    let before: ModelConfig = load_data(before, "original")?;
+    let after: ModelConfig = load_data(after, "edited")?;
     let (before, after) = (
         before.users.unwrap_or_default(),
         after.users.unwrap_or_default(),
@@ -1106,6 +1066,7 @@ fn verify_model(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kubeconfig::yaml_tree::{data_options, first_document_end};
     use serde_json::json;
 
     const EXT: TokenExtension<'static> = TokenExtension {

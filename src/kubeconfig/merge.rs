@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use granit_parser::ScalarStyle;
 
-use super::edit::Position;
+use super::edit_error::Position;
 use super::yaml_tree::{Doc, Kind, NodeId, Stream, TagClass};
 
 /// Nested collections and aliases followed at once; deeper is refused (a self-referencing

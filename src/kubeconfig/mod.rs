@@ -20,6 +20,7 @@
 
 pub mod append;
 pub mod edit;
+mod edit_error;
 pub mod extension;
 pub(crate) mod fast;
 pub mod load;
@@ -38,6 +39,7 @@ use crate::secret::{quoted, shown, shown_path};
 
 pub use load::{config_paths, home_dir, Encoding, Kubeconfig, LoadedFile, Sourced};
 pub use resolve::{Credential, Resolved};
+pub(crate) use yaml_tree::data_options;
 
 /// Files larger than this are refused: a kubeconfig with thousands of contexts is a few MB.
 pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;

@@ -15,7 +15,7 @@ use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScalarStyle, Span, StructureStyle, Tag};
 
-use super::edit::{internal, EditError, Position};
+use super::edit_error::{internal, verification, EditError, Position};
 
 pub(super) type NodeId = usize;
 
@@ -653,6 +653,55 @@ pub(super) fn check_splices<'a>(
     doc_end
         .checked_add_signed(growth)
         .ok_or(SpliceFault::Overflow)
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading as plain data, the data half of each editor's proof.
+// ---------------------------------------------------------------------------------------
+
+/// The one set of serde-saphyr options every editor's proof loads text with.
+pub(crate) fn data_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    // Error text from the loader may quote source lines (and so tokens): only its location
+    // is ever reported, and snippets are not rendered at all.
+    options.with_snippet = false;
+    options.crop_radius = 0;
+    // kubectl's loader keeps the last duplicate; either way both texts are loaded alike.
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
+    options.null_as_string = true;
+    if let Some(budget) = options.budget.as_mut() {
+        // Scale with large kubeconfigs; the parser itself bounds nesting.
+        budget.max_events = budget.max_events.max(8_000_000);
+        budget.max_nodes = budget.max_nodes.max(8_000_000);
+    }
+    options
+}
+
+pub(super) fn load_data<T: serde::de::DeserializeOwned>(
+    text: &str,
+    which: &str,
+) -> Result<T, EditError> {
+    serde_saphyr::from_str_with_options(text, data_options()).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(" at {}:{}", l.line(), l.column()))
+            .unwrap_or_default();
+        verification(format!("the {which} document cannot be loaded as data{at}"))
+    })
+}
+
+/// Parses the whole edited text and returns where its first document ends; a text that
+/// no longer parses fails the proof with its position only.
+pub(super) fn first_document_end(text: &str) -> Result<usize, EditError> {
+    let doc = Doc::parse(text, Stream::Drop).map_err(|e| match e {
+        EditError::Parse { position, .. } => {
+            verification(format!("the edited text does not parse at {position}"))
+        }
+        other => other,
+    })?;
+    doc.doc_end
+        .ok_or_else(|| verification("the edited text has no document"))
 }
 
 /// Inputs for both editors' generated-input properties: their own documents, mutated with
