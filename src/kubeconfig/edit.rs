@@ -25,11 +25,11 @@ use granit_parser::{Event, Parser, ScalarStyle};
 
 use super::edit_error::{internal, unparsable_edit, unsupported, verification};
 pub use super::edit_error::{EditError, Position};
-use super::merge::is_merge_key;
 
 use super::yaml_tree::{
-    self, apply_splices, check_splices, marker_position, parser_options, ApplyFault, Doc,
-    EntryName, Kind, Node, NodeId, Splice, SpliceFault, Stream, TagClass,
+    self, apply_splices, check_splices, describe, find_users_list, lookup_merged, marker_position,
+    parser_options, ApplyFault, Doc, EntryName, Kind, MergedLookup, Node, NodeId, Splice,
+    SpliceFault, Stream, TagClass,
 };
 
 /// Replace `users[name == user].user.token` in the first YAML document with `new_token`.
@@ -153,33 +153,6 @@ fn dedup_edits<'a>(edits: &[TokenEdit<'a>]) -> Result<Vec<(&'a str, &'a str)>, E
 // anchors and follows merge keys far enough to refuse what they might change.
 // ---------------------------------------------------------------------------------------
 
-/// An untagged plain null.
-fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
-    match doc.nodes.get(id) {
-        Some(Node {
-            kind:
-                Kind::Scalar {
-                    value,
-                    style: ScalarStyle::Plain,
-                },
-            tag: TagClass::None,
-            ..
-        }) => matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL"),
-        _ => false,
-    }
-}
-
-fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
-    match doc.nodes.get(id).map(|n| &n.kind) {
-        Some(Kind::Map { .. }) => "mapping",
-        Some(Kind::Seq { .. }) => "list",
-        Some(Kind::Scalar { .. }) if is_null(doc, id) => "null value",
-        Some(Kind::Scalar { .. }) => "scalar",
-        Some(Kind::Alias { .. }) => "alias",
-        None => "missing node",
-    }
-}
-
 fn anchor_label(doc: &Doc<'_>, anchor: usize) -> String {
     match doc.anchor_name(anchor) {
         Some(name) => format!("&{name}"),
@@ -201,99 +174,16 @@ fn sharing(doc: &Doc<'_>, id: NodeId) -> Option<String> {
     referenced.then(|| anchor_label(doc, anchor))
 }
 
-/// The key's value in the mapping as kubectl reads it (`merge.rs`): the last writer in
-/// document order wins, whether the key itself or a merge key (`<<`) that provides it.
-/// A merge source the editor cannot follow makes the value unknown.
-fn lookup(doc: &Doc<'_>, map: NodeId, key: &str) -> Lookup {
-    lookup_at(doc, map, key, 0)
-}
-
-/// Merge sources nested deeper than this are not followed (the value is then unknown).
-const MAX_MERGE_DEPTH: usize = 32;
-
-fn lookup_at(doc: &Doc<'_>, map: NodeId, key: &str, depth: usize) -> Lookup {
-    let mut winner = Lookup::Missing;
-    let mut explicit: Option<NodeId> = None;
-    for (k, v) in doc.pairs(map) {
-        if is_merge_key(doc, k) {
-            match search_merge(doc, v, key, depth) {
-                MergeSearch::NotFound => {}
-                MergeSearch::One(value) => {
-                    winner = Lookup::Merged {
-                        merge_key: k,
-                        value,
-                    }
-                }
-                MergeSearch::Unknown => winner = Lookup::Ambiguous { merge_key: k },
-            }
-        } else if doc.scalar_text(k) == Some(key) {
-            if let Some(first) = explicit {
-                return Lookup::Duplicate { first, second: k };
-            }
-            explicit = Some(k);
-            winner = Lookup::Found { key: k, value: v };
-        }
+/// The token editor's rule for a node on the edited path: it may edit inside an anchored
+/// node that nothing refers to, never through a shared one.
+fn check_shared(doc: &Doc<'_>, id: NodeId, what: &str) -> Result<(), EditError> {
+    match sharing(doc, id) {
+        Some(anchor) => Err(unsupported(format!(
+            "{what} at {} is shared through anchor {anchor}",
+            doc.position(id)
+        ))),
+        None => Ok(()),
     }
-    winner
-}
-
-/// What the merge value `value` provides for `key`: for a list of mappings, the first
-/// one that has it (go-yaml applies them last to first).
-fn search_merge(doc: &Doc<'_>, value: NodeId, key: &str, depth: usize) -> MergeSearch {
-    if depth > MAX_MERGE_DEPTH {
-        return MergeSearch::Unknown;
-    }
-    let Some(id) = doc.resolve(value) else {
-        return MergeSearch::Unknown;
-    };
-    let in_map = |m: NodeId| match lookup_at(doc, m, key, depth.saturating_add(1)) {
-        Lookup::Found { value, .. } | Lookup::Merged { value, .. } => MergeSearch::One(value),
-        Lookup::Missing => MergeSearch::NotFound,
-        Lookup::Duplicate { .. } | Lookup::Ambiguous { .. } => MergeSearch::Unknown,
-    };
-    match doc.nodes.get(id).map(|n| &n.kind) {
-        Some(Kind::Map { .. }) => in_map(id),
-        Some(Kind::Seq { items }) => {
-            for &item in items {
-                match doc.resolve(item) {
-                    Some(m) if doc.is_map(m) => match in_map(m) {
-                        MergeSearch::NotFound => {}
-                        found => return found,
-                    },
-                    _ => return MergeSearch::Unknown,
-                }
-            }
-            MergeSearch::NotFound
-        }
-        _ => MergeSearch::Unknown,
-    }
-}
-
-enum Lookup {
-    Missing,
-    Found {
-        key: NodeId,
-        value: NodeId,
-    },
-    Duplicate {
-        first: NodeId,
-        second: NodeId,
-    },
-    /// Only a merge key (`<<`) provides the key.
-    Merged {
-        merge_key: NodeId,
-        value: NodeId,
-    },
-    /// A merge key may provide the key: its source could not be followed.
-    Ambiguous {
-        merge_key: NodeId,
-    },
-}
-
-enum MergeSearch {
-    NotFound,
-    One(NodeId),
-    Unknown,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -309,7 +199,7 @@ struct Slot<'e> {
 }
 
 fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<TokenSplice>, EditError> {
-    let (users_key, users) = find_users_list(doc)?;
+    let (users_key, users) = find_users_list(doc, |id, what| check_shared(doc, id, what))?;
     let entries = index_user_entries(doc, users)?;
 
     let mut slots: Vec<Slot<'_>> = Vec::new();
@@ -355,148 +245,84 @@ fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<TokenSp
     Ok(splices)
 }
 
-/// Returns the `users` key and its list.
-fn find_users_list(doc: &Doc<'_>) -> Result<(NodeId, NodeId), EditError> {
-    let Some(root) = doc.root else {
-        return Err(EditError::NoUsers {
-            reason: "the file contains no yaml document".to_owned(),
-        });
-    };
-    if !doc.is_map(root) {
-        return Err(EditError::NoUsers {
-            reason: format!(
-                "the first document at {} is a {}, not a mapping",
-                doc.position(root),
-                describe(doc, root)
-            ),
-        });
-    }
-    if let Some(anchor) = sharing(doc, root) {
-        return Err(unsupported(format!(
-            "the top-level mapping at {} is shared through anchor {anchor}",
-            doc.position(root)
-        )));
-    }
-    let (users_key, users) = match lookup(doc, root, "users") {
-        Lookup::Missing => {
-            return Err(EditError::NoUsers {
-                reason: "the top-level mapping has no users key".to_owned(),
-            })
-        }
-        Lookup::Found { key, value } => (key, value),
-        Lookup::Duplicate { first, second } => {
-            return Err(unsupported(format!(
-                "key \"users\" appears twice in the top-level mapping (at {} and {})",
-                doc.position(first),
-                doc.position(second)
-            )))
-        }
-        Lookup::Merged { merge_key, .. } | Lookup::Ambiguous { merge_key } => {
-            return Err(unsupported(format!(
-                "the users list may come from the merge key (<<) at {}",
-                doc.position(merge_key)
-            )))
-        }
-    };
-    if let Some(anchor) = sharing(doc, users) {
-        return Err(unsupported(format!(
-            "the users list at {} is shared through anchor {anchor}",
-            doc.position(users)
-        )));
-    }
-    match doc.node(users)?.kind {
-        Kind::Seq { .. } => Ok((users_key, users)),
-        _ => Err(EditError::NoUsers {
-            reason: format!(
-                "users at {} is a {}, not a list",
-                doc.position(users),
-                describe(doc, users)
-            ),
-        }),
-    }
-}
-
 /// Maps each user name to its entry. A name that only a merge key supplies counts; one a
 /// merge key may override is refused.
 fn index_user_entries<'d>(
     doc: &'d Doc<'_>,
     users: NodeId,
 ) -> Result<HashMap<&'d str, NodeId>, EditError> {
-    yaml_tree::index_user_entries(doc, users, |item, entry| match lookup(doc, entry, "name") {
-        Lookup::Found { value, .. } | Lookup::Merged { value, .. } => Ok(EntryName::At(value)),
-        Lookup::Missing => Ok(EntryName::Missing),
-        Lookup::Duplicate { first, second } => Err(unsupported(format!(
-            "key \"name\" appears twice in the users entry at {} (at {} and {})",
-            doc.position(item),
-            doc.position(first),
-            doc.position(second)
-        ))),
-        Lookup::Ambiguous { merge_key } => Err(unsupported(format!(
-            "the name of the users entry at {} may come from the merge key (<<) at {}",
-            doc.position(item),
-            doc.position(merge_key)
-        ))),
+    yaml_tree::index_user_entries(doc, users, |item, entry| {
+        match lookup_merged(doc, entry, "name") {
+            MergedLookup::Found { value, .. } | MergedLookup::Merged { value, .. } => {
+                Ok(EntryName::At(value))
+            }
+            MergedLookup::Missing => Ok(EntryName::Missing),
+            MergedLookup::Duplicate { first, second } => Err(unsupported(format!(
+                "key \"name\" appears twice in the users entry at {} (at {} and {})",
+                doc.position(item),
+                doc.position(first),
+                doc.position(second)
+            ))),
+            MergedLookup::Ambiguous { merge_key } => Err(unsupported(format!(
+                "the name of the users entry at {} may come from the merge key (<<) at {}",
+                doc.position(item),
+                doc.position(merge_key)
+            ))),
+        }
     })
 }
 
 fn find_token_slot(doc: &Doc<'_>, user: &str, item: NodeId) -> Result<(NodeId, NodeId), EditError> {
-    if let Some(anchor) = sharing(doc, item) {
-        return Err(unsupported(format!(
-            "the users entry of user {user:?} at {} is shared through anchor {anchor}",
-            doc.position(item)
-        )));
-    }
+    check_shared(doc, item, &format!("the users entry of user {user:?}"))?;
     let no_token = |at: NodeId, hint: Option<String>| EditError::NoToken {
         user: user.to_owned(),
         position: doc.position(at),
         hint,
     };
-    let user_map = match lookup(doc, item, "user") {
-        Lookup::Missing => {
+    let user_map = match lookup_merged(doc, item, "user") {
+        MergedLookup::Missing => {
             return Err(no_token(item, Some("the entry has no user mapping".into())))
         }
-        Lookup::Found { value, .. } => value,
-        Lookup::Duplicate { first, second } => {
+        MergedLookup::Found { value, .. } => value,
+        MergedLookup::Duplicate { first, second } => {
             return Err(unsupported(format!(
                 "key \"user\" appears twice in the entry of user {user:?} (at {} and {})",
                 doc.position(first),
                 doc.position(second)
             )))
         }
-        Lookup::Merged { merge_key, .. } | Lookup::Ambiguous { merge_key } => {
+        MergedLookup::Merged { merge_key, .. } | MergedLookup::Ambiguous { merge_key } => {
             return Err(unsupported(format!(
                 "the user mapping of user {user:?} may come from the merge key (<<) at {}",
                 doc.position(merge_key)
             )))
         }
     };
-    if let Some(anchor) = sharing(doc, user_map) {
-        return Err(unsupported(format!(
-            "the user mapping of user {user:?} at {} is shared through anchor {anchor}",
-            doc.position(user_map)
-        )));
-    }
+    check_shared(doc, user_map, &format!("the user mapping of user {user:?}"))?;
     if !doc.is_map(user_map) {
-        let hint = format!("its user value is a {}", describe(doc, user_map));
+        let hint = format!("its user value is {}", describe(doc, user_map));
         return Err(no_token(user_map, Some(hint)));
     }
-    match lookup(doc, user_map, "token") {
-        Lookup::Found { key, value } => Ok((key, value)),
-        Lookup::Missing => {
-            let has_file = matches!(lookup(doc, user_map, "tokenFile"), Lookup::Found { .. });
+    match lookup_merged(doc, user_map, "token") {
+        MergedLookup::Found { key, value } => Ok((key, value)),
+        MergedLookup::Missing => {
+            let has_file = matches!(
+                lookup_merged(doc, user_map, "tokenFile"),
+                MergedLookup::Found { .. }
+            );
             let hint = has_file.then(|| "it only has tokenFile".to_owned());
             Err(no_token(user_map, hint))
         }
-        Lookup::Duplicate { first, second } => Err(unsupported(format!(
+        MergedLookup::Duplicate { first, second } => Err(unsupported(format!(
             "key \"token\" appears twice for user {user:?} (at {} and {})",
             doc.position(first),
             doc.position(second)
         ))),
-        Lookup::Merged { merge_key, .. } => Err(unsupported(format!(
+        MergedLookup::Merged { merge_key, .. } => Err(unsupported(format!(
             "token of user {user:?} comes from the merge key (<<) at {}",
             doc.position(merge_key)
         ))),
-        Lookup::Ambiguous { merge_key } => Err(unsupported(format!(
+        MergedLookup::Ambiguous { merge_key } => Err(unsupported(format!(
             "token of user {user:?} may come from the merge key (<<) at {}, \
              which the editor cannot follow",
             doc.position(merge_key)

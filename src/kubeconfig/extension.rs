@@ -75,8 +75,8 @@ use serde_json::Value;
 use super::edit::double_quoted;
 use super::edit_error::{internal, unsupported, verification, EditError};
 use super::yaml_tree::{
-    self, apply_splices, check_splices, load_data, ApplyFault, Doc, EntryName, Kind, Lookup, Node,
-    NodeId, Splice, SpliceFault, Stream, TagClass,
+    self, apply_splices, check_splices, describe, duplicate_key, find_users_list, load_data,
+    ApplyFault, Doc, EntryName, Kind, Lookup, NodeId, Splice, SpliceFault, Stream, TagClass,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -144,34 +144,6 @@ pub fn upsert_token_extension(
 // Refusals on the edited path (the tree itself is `yaml_tree.rs`).
 // ---------------------------------------------------------------------------------------
 
-/// An untagged null or empty value; a quoted `"null"` counts too, as it always did here
-/// (only messages use it).
-fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
-    match doc.nodes.get(id) {
-        Some(Node {
-            kind: Kind::Scalar { value, .. },
-            tag: TagClass::None,
-            start,
-            end,
-            ..
-        }) => start == end || matches!(value.as_ref(), "~" | "null" | "Null" | "NULL"),
-        _ => false,
-    }
-}
-
-/// What a node is, with its article, for messages.
-fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
-    match doc.nodes.get(id).map(|n| &n.kind) {
-        Some(Kind::Map { entries }) if entries.is_empty() => "an empty mapping",
-        Some(Kind::Map { .. }) => "a mapping",
-        Some(Kind::Seq { .. }) => "a list",
-        Some(Kind::Scalar { .. }) if is_null(doc, id) => "a null value",
-        Some(Kind::Scalar { .. }) => "a scalar",
-        Some(Kind::Alias { .. }) => "an alias",
-        None => "a missing node",
-    }
-}
-
 fn anchor_name(doc: &Doc<'_>, anchor: usize) -> String {
     doc.anchor_name(anchor).unwrap_or_else(|| "?".to_owned())
 }
@@ -211,14 +183,6 @@ fn check_no_merge(doc: &Doc<'_>, map: NodeId, what: &str) -> Result<(), EditErro
     }
 }
 
-fn duplicate_key(doc: &Doc<'_>, key: &str, what: &str, first: NodeId, second: NodeId) -> EditError {
-    unsupported(format!(
-        "key {key:?} appears twice in {what} (at {} and {})",
-        doc.position(first),
-        doc.position(second)
-    ))
-}
-
 // ---------------------------------------------------------------------------------------
 // Planning: one splice per user.
 // ---------------------------------------------------------------------------------------
@@ -250,7 +214,13 @@ fn plan(
     wanted: &[&str],
     ext: &TokenExtension<'_>,
 ) -> Result<Vec<Splice>, EditError> {
-    let (users_key, users) = find_users_list(doc)?;
+    let (users_key, users) = find_users_list(doc, |id, what| {
+        check_node(doc, id, what)?;
+        match doc.root == Some(id) {
+            true => check_no_merge(doc, id, what),
+            false => Ok(()),
+        }
+    })?;
     let (entries, unnamed_merge) = index_user_entries(doc, users)?;
     let users_key_column = doc
         .nodes
@@ -285,54 +255,6 @@ fn plan(
     }
     splices.sort_by_key(|s| s.start);
     Ok(splices)
-}
-
-/// Returns the `users` key and its list.
-fn find_users_list(doc: &Doc<'_>) -> Result<(NodeId, NodeId), EditError> {
-    let Some(root) = doc.root else {
-        return Err(EditError::NoUsers {
-            reason: "the file contains no yaml document".to_owned(),
-        });
-    };
-    if !doc.is_map(root) {
-        return Err(EditError::NoUsers {
-            reason: format!(
-                "the first document at {} is {}, not a mapping",
-                doc.position(root),
-                describe(doc, root)
-            ),
-        });
-    }
-    check_node(doc, root, "the top-level mapping")?;
-    check_no_merge(doc, root, "the top-level mapping")?;
-    let (users_key, users) = match doc.lookup(root, "users") {
-        Lookup::Missing => {
-            return Err(EditError::NoUsers {
-                reason: "the top-level mapping has no users key".to_owned(),
-            })
-        }
-        Lookup::Found { key, value } => (key, value),
-        Lookup::Duplicate { first, second } => {
-            return Err(duplicate_key(
-                doc,
-                "users",
-                "the top-level mapping",
-                first,
-                second,
-            ))
-        }
-    };
-    check_node(doc, users, "the users list")?;
-    match doc.node(users)?.kind {
-        Kind::Seq { .. } => Ok((users_key, users)),
-        _ => Err(EditError::NoUsers {
-            reason: format!(
-                "users at {} is {}, not a list",
-                doc.position(users),
-                describe(doc, users)
-            ),
-        }),
-    }
 }
 
 /// Maps each user name to its entry. Also returns the merge key of the first entry whose

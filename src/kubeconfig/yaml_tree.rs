@@ -15,7 +15,7 @@ use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScalarStyle, Span, StructureStyle, Tag};
 
-use super::edit_error::{internal, verification, EditError, Position};
+use super::edit_error::{internal, unsupported, verification, EditError, Position};
 
 pub(super) type NodeId = usize;
 
@@ -484,6 +484,223 @@ impl<'s> Doc<'s> {
             .map(|n| n.anchor)
             .find(|a| *a != 0)
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading a mapping as kubectl does, and the users list every editor starts from.
+// ---------------------------------------------------------------------------------------
+
+/// Whether this key node is a merge key in go-yaml's reading.
+pub(super) fn is_merge_key(doc: &Doc<'_>, key: NodeId) -> bool {
+    let Some(node) = doc.nodes.get(key) else {
+        return false;
+    };
+    match &node.kind {
+        Kind::Scalar { value, style } if value.as_ref() == "<<" => {
+            (*style == ScalarStyle::Plain && node.tag == TagClass::None)
+                || node.tag == TagClass::Merge
+        }
+        _ => false,
+    }
+}
+
+/// The key's value in the mapping as kubectl reads it (`merge.rs`): the last writer in
+/// document order wins, whether the key itself or a merge key (`<<`) that provides it.
+/// A merge source the editor cannot follow makes the value unknown.
+pub(super) fn lookup_merged(doc: &Doc<'_>, map: NodeId, key: &str) -> MergedLookup {
+    lookup_at(doc, map, key, 0)
+}
+
+/// Merge sources nested deeper than this are not followed (the value is then unknown).
+const MAX_MERGE_DEPTH: usize = 32;
+
+fn lookup_at(doc: &Doc<'_>, map: NodeId, key: &str, depth: usize) -> MergedLookup {
+    let mut winner = MergedLookup::Missing;
+    let mut explicit: Option<NodeId> = None;
+    for (k, v) in doc.pairs(map) {
+        if is_merge_key(doc, k) {
+            match search_merge(doc, v, key, depth) {
+                MergeSearch::NotFound => {}
+                MergeSearch::One(value) => {
+                    winner = MergedLookup::Merged {
+                        merge_key: k,
+                        value,
+                    }
+                }
+                MergeSearch::Unknown => winner = MergedLookup::Ambiguous { merge_key: k },
+            }
+        } else if doc.scalar_text(k) == Some(key) {
+            if let Some(first) = explicit {
+                return MergedLookup::Duplicate { first, second: k };
+            }
+            explicit = Some(k);
+            winner = MergedLookup::Found { key: k, value: v };
+        }
+    }
+    winner
+}
+
+/// What the merge value `value` provides for `key`: for a list of mappings, the first
+/// one that has it (go-yaml applies them last to first).
+fn search_merge(doc: &Doc<'_>, value: NodeId, key: &str, depth: usize) -> MergeSearch {
+    if depth > MAX_MERGE_DEPTH {
+        return MergeSearch::Unknown;
+    }
+    let Some(id) = doc.resolve(value) else {
+        return MergeSearch::Unknown;
+    };
+    let in_map = |m: NodeId| match lookup_at(doc, m, key, depth.saturating_add(1)) {
+        MergedLookup::Found { value, .. } | MergedLookup::Merged { value, .. } => {
+            MergeSearch::One(value)
+        }
+        MergedLookup::Missing => MergeSearch::NotFound,
+        MergedLookup::Duplicate { .. } | MergedLookup::Ambiguous { .. } => MergeSearch::Unknown,
+    };
+    match doc.nodes.get(id).map(|n| &n.kind) {
+        Some(Kind::Map { .. }) => in_map(id),
+        Some(Kind::Seq { items }) => {
+            for &item in items {
+                match doc.resolve(item) {
+                    Some(m) if doc.is_map(m) => match in_map(m) {
+                        MergeSearch::NotFound => {}
+                        found => return found,
+                    },
+                    _ => return MergeSearch::Unknown,
+                }
+            }
+            MergeSearch::NotFound
+        }
+        _ => MergeSearch::Unknown,
+    }
+}
+
+pub(super) enum MergedLookup {
+    Missing,
+    Found {
+        key: NodeId,
+        value: NodeId,
+    },
+    Duplicate {
+        first: NodeId,
+        second: NodeId,
+    },
+    /// Only a merge key (`<<`) provides the key.
+    Merged {
+        merge_key: NodeId,
+        value: NodeId,
+    },
+    /// A merge key may provide the key: its source could not be followed.
+    Ambiguous {
+        merge_key: NodeId,
+    },
+}
+
+enum MergeSearch {
+    NotFound,
+    One(NodeId),
+    Unknown,
+}
+
+/// An untagged plain null.
+pub(super) fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
+    match doc.nodes.get(id) {
+        Some(Node {
+            kind:
+                Kind::Scalar {
+                    value,
+                    style: ScalarStyle::Plain,
+                },
+            tag: TagClass::None,
+            ..
+        }) => matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL"),
+        _ => false,
+    }
+}
+
+/// What a node is, with its article, for messages.
+pub(super) fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
+    match doc.nodes.get(id).map(|n| &n.kind) {
+        Some(Kind::Map { entries }) if entries.is_empty() => "an empty mapping",
+        Some(Kind::Map { .. }) => "a mapping",
+        Some(Kind::Seq { .. }) => "a list",
+        Some(Kind::Scalar { .. }) if is_null(doc, id) => "a null value",
+        Some(Kind::Scalar { .. }) => "a scalar",
+        Some(Kind::Alias { .. }) => "an alias",
+        None => "a missing node",
+    }
+}
+
+/// Returns the `users` key and its list in the first document. `guard(node, what)` is the
+/// editor's rule for anchors, aliases, merge keys and tags on a node of the edited path
+/// (the top-level mapping, then the list); the `users` key itself is read as kubectl reads
+/// it, and refused when a merge key may supply it.
+pub(super) fn find_users_list(
+    doc: &Doc<'_>,
+    guard: impl Fn(NodeId, &str) -> Result<(), EditError>,
+) -> Result<(NodeId, NodeId), EditError> {
+    let Some(root) = doc.root else {
+        return Err(EditError::NoUsers {
+            reason: "the file contains no yaml document".to_owned(),
+        });
+    };
+    if !doc.is_map(root) {
+        return Err(EditError::NoUsers {
+            reason: format!(
+                "the first document at {} is {}, not a mapping",
+                doc.position(root),
+                describe(doc, root)
+            ),
+        });
+    }
+    guard(root, "the top-level mapping")?;
+    let (users_key, users) = match lookup_merged(doc, root, "users") {
+        MergedLookup::Missing => {
+            return Err(EditError::NoUsers {
+                reason: "the top-level mapping has no users key".to_owned(),
+            })
+        }
+        MergedLookup::Found { key, value } => (key, value),
+        MergedLookup::Duplicate { first, second } => {
+            return Err(duplicate_key(
+                doc,
+                "users",
+                "the top-level mapping",
+                first,
+                second,
+            ))
+        }
+        MergedLookup::Merged { merge_key, .. } | MergedLookup::Ambiguous { merge_key } => {
+            return Err(unsupported(format!(
+                "the users list may come from the merge key (<<) at {}",
+                doc.position(merge_key)
+            )))
+        }
+    };
+    guard(users, "the users list")?;
+    match doc.node(users)?.kind {
+        Kind::Seq { .. } => Ok((users_key, users)),
+        _ => Err(EditError::NoUsers {
+            reason: format!(
+                "users at {} is {}, not a list",
+                doc.position(users),
+                describe(doc, users)
+            ),
+        }),
+    }
+}
+
+pub(super) fn duplicate_key(
+    doc: &Doc<'_>,
+    key: &str,
+    what: &str,
+    first: NodeId,
+    second: NodeId,
+) -> EditError {
+    unsupported(format!(
+        "key {key:?} appears twice in {what} (at {} and {})",
+        doc.position(first),
+        doc.position(second)
+    ))
 }
 
 pub(super) enum Lookup {
