@@ -27,9 +27,9 @@ use super::edit_error::{internal, unparsable_edit, unsupported, verification};
 pub use super::edit_error::{EditError, Position};
 
 use super::yaml_tree::{
-    self, apply_splices, check_splices, describe, find_users_list, lookup_merged, marker_position,
-    parser_options, ApplyFault, Doc, EntryName, Kind, MergedLookup, Node, NodeId, Splice,
-    SpliceFault, Stream, TagClass,
+    self, anchor_label, apply_splices, check_path, check_splices, describe, find_users_list,
+    lookup_merged, marker_position, parser_options, Doc, EntryName, Kind, MergedLookup, Node,
+    NodeId, PathRule, Splice, Stream, TagClass,
 };
 
 /// Replace `users[name == user].user.token` in the first YAML document with `new_token`.
@@ -153,39 +153,6 @@ fn dedup_edits<'a>(edits: &[TokenEdit<'a>]) -> Result<Vec<(&'a str, &'a str)>, E
 // anchors and follows merge keys far enough to refuse what they might change.
 // ---------------------------------------------------------------------------------------
 
-fn anchor_label(doc: &Doc<'_>, anchor: usize) -> String {
-    match doc.anchor_name(anchor) {
-        Some(name) => format!("&{name}"),
-        None => "an anchor".to_owned(),
-    }
-}
-
-/// If this node is an alias, or an anchored node that some alias refers to, editing
-/// inside it would also change the other place; returns the anchor's label.
-fn sharing(doc: &Doc<'_>, id: NodeId) -> Option<String> {
-    let node = doc.nodes.get(id)?;
-    let anchor = match node.kind {
-        Kind::Alias { anchor } => anchor,
-        _ if node.anchor != 0 => node.anchor,
-        _ => return None,
-    };
-    let referenced = matches!(node.kind, Kind::Alias { .. })
-        || doc.alias_refs.get(&anchor).is_some_and(|r| !r.is_empty());
-    referenced.then(|| anchor_label(doc, anchor))
-}
-
-/// The token editor's rule for a node on the edited path: it may edit inside an anchored
-/// node that nothing refers to, never through a shared one.
-fn check_shared(doc: &Doc<'_>, id: NodeId, what: &str) -> Result<(), EditError> {
-    match sharing(doc, id) {
-        Some(anchor) => Err(unsupported(format!(
-            "{what} at {} is shared through anchor {anchor}",
-            doc.position(id)
-        ))),
-        None => Ok(()),
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Locating the token scalars and planning the splices.
 // ---------------------------------------------------------------------------------------
@@ -199,7 +166,9 @@ struct Slot<'e> {
 }
 
 fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<TokenSplice>, EditError> {
-    let (users_key, users) = find_users_list(doc, |id, what| check_shared(doc, id, what))?;
+    let (users_key, users) = find_users_list(doc, |id, what| {
+        check_path(doc, PathRule::Unshared, id, what)
+    })?;
     let entries = index_user_entries(doc, users)?;
 
     let mut slots: Vec<Slot<'_>> = Vec::new();
@@ -273,7 +242,12 @@ fn index_user_entries<'d>(
 }
 
 fn find_token_slot(doc: &Doc<'_>, user: &str, item: NodeId) -> Result<(NodeId, NodeId), EditError> {
-    check_shared(doc, item, &format!("the users entry of user {user:?}"))?;
+    check_path(
+        doc,
+        PathRule::Unshared,
+        item,
+        &format!("the users entry of user {user:?}"),
+    )?;
     let no_token = |at: NodeId, hint: Option<String>| EditError::NoToken {
         user: user.to_owned(),
         position: doc.position(at),
@@ -298,7 +272,12 @@ fn find_token_slot(doc: &Doc<'_>, user: &str, item: NodeId) -> Result<(NodeId, N
             )))
         }
     };
-    check_shared(doc, user_map, &format!("the user mapping of user {user:?}"))?;
+    check_path(
+        doc,
+        PathRule::Unshared,
+        user_map,
+        &format!("the user mapping of user {user:?}"),
+    )?;
     if !doc.is_map(user_map) {
         let hint = format!("its user value is {}", describe(doc, user_map));
         return Err(no_token(user_map, Some(hint)));
@@ -612,10 +591,7 @@ fn single_quoted(value: &str) -> Option<String> {
 }
 
 fn apply(src: &str, splices: &[TokenSplice]) -> Result<String, EditError> {
-    apply_splices(src, splices.iter().map(|s| &s.splice)).map_err(|fault| match fault {
-        ApplyFault::Overlap => internal("overlapping token spans"),
-        ApplyFault::NotOnCharBoundary => internal("splice is not on character boundaries"),
-    })
+    apply_splices(src, splices.iter().map(|s| &s.splice))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -629,33 +605,12 @@ fn verify(
     splices: &[TokenSplice],
     wanted: &[(&str, &str)],
 ) -> Result<(), EditError> {
-    verify_bytes(src, out, doc, splices)?;
-    verify_events(out, doc, splices)?;
-    verify_data(src, out, wanted)
-}
-
-/// Bytes outside the splices are identical, and every splice lies inside the first
-/// document.
-fn verify_bytes(
-    src: &str,
-    out: &str,
-    doc: &Doc<'_>,
-    splices: &[TokenSplice],
-) -> Result<(), EditError> {
     let doc_end = doc
         .doc_end
         .ok_or_else(|| verification("the original first document has no end"))?;
-    check_splices(src, out, splices.iter().map(|s| &s.splice), doc_end).map_err(|fault| {
-        verification(match fault {
-            SpliceFault::Overlap => "token spans overlap",
-            SpliceFault::PastDocumentEnd => "a token span lies outside the first document",
-            SpliceFault::OutsideChanged => "text outside the token spans changed",
-            SpliceFault::SpliceChanged => "a replaced token span has unexpected content",
-            SpliceFault::TailChanged => "text after the last token changed",
-            SpliceFault::Overflow => "offset overflow",
-        })
-    })?;
-    Ok(())
+    check_splices(src, out, splices.iter().map(|s| &s.splice), doc_end)?;
+    verify_events(out, doc, splices)?;
+    verify_data(src, out, wanted)
 }
 
 /// The edited text's event stream equals the original one except for the replaced scalars,

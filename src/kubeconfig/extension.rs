@@ -75,8 +75,9 @@ use serde_json::Value;
 use super::edit::double_quoted;
 use super::edit_error::{internal, unsupported, verification, EditError};
 use super::yaml_tree::{
-    self, apply_splices, check_splices, describe, duplicate_key, find_users_list, load_data,
-    ApplyFault, Doc, EntryName, Kind, Lookup, NodeId, Splice, SpliceFault, Stream, TagClass,
+    self, anchor_label, apply_splices, check_no_merge, check_path, check_splices, describe,
+    duplicate_key, find_users_list, load_data, Doc, EntryName, Kind, Lookup, NodeId, PathRule,
+    Splice, Stream,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -135,7 +136,7 @@ pub fn upsert_token_extension(
     }
     let doc = Doc::parse(src, Stream::Drop)?;
     let splices = plan(src, &doc, &wanted, ext)?;
-    let out = apply(src, &splices)?;
+    let out = apply_splices(src, &splices)?;
     verify(src, &out, &doc, &splices, &wanted, ext)?;
     Ok(out)
 }
@@ -143,45 +144,6 @@ pub fn upsert_token_extension(
 // ---------------------------------------------------------------------------------------
 // Refusals on the edited path (the tree itself is `yaml_tree.rs`).
 // ---------------------------------------------------------------------------------------
-
-fn anchor_name(doc: &Doc<'_>, anchor: usize) -> String {
-    doc.anchor_name(anchor).unwrap_or_else(|| "?".to_owned())
-}
-
-/// Refuses aliases, anchors and explicit tags on a node of the edited path.
-fn check_node(doc: &Doc<'_>, id: NodeId, what: &str) -> Result<(), EditError> {
-    let node = doc.node(id)?;
-    let at = node.position;
-    if let Kind::Alias { anchor } = node.kind {
-        return Err(unsupported(format!(
-            "{what} at {at} is an alias (*{}); the editor does not edit through aliases",
-            anchor_name(doc, anchor)
-        )));
-    }
-    if node.anchor != 0 {
-        return Err(unsupported(format!(
-            "{what} at {at} carries anchor &{}; the editor does not edit anchored nodes",
-            anchor_name(doc, node.anchor)
-        )));
-    }
-    if node.tag != TagClass::None {
-        return Err(unsupported(format!(
-            "{what} at {at} carries an explicit tag"
-        )));
-    }
-    Ok(())
-}
-
-fn check_no_merge(doc: &Doc<'_>, map: NodeId, what: &str) -> Result<(), EditError> {
-    match doc.merge_key(map) {
-        Some(key) => Err(unsupported(format!(
-            "{what} at {} has a merge key (<<) at {}; the editor does not edit through merge keys",
-            doc.position(map),
-            doc.position(key)
-        ))),
-        None => Ok(()),
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Planning: one splice per user.
@@ -215,7 +177,7 @@ fn plan(
     ext: &TokenExtension<'_>,
 ) -> Result<Vec<Splice>, EditError> {
     let (users_key, users) = find_users_list(doc, |id, what| {
-        check_node(doc, id, what)?;
+        check_path(doc, PathRule::Untouched, id, what)?;
         match doc.root == Some(id) {
             true => check_no_merge(doc, id, what),
             false => Ok(()),
@@ -291,7 +253,7 @@ fn plan_user(
 ) -> Result<Splice, EditError> {
     let user = target.user;
     let what_entry = format!("the users entry of user {user:?}");
-    check_node(doc, item, &what_entry)?;
+    check_path(doc, PathRule::Untouched, item, &what_entry)?;
     check_no_merge(doc, item, &what_entry)?;
     let (user_key, user_map) = match doc.lookup(item, "user") {
         Lookup::Found { key, value } => (key, value),
@@ -306,7 +268,7 @@ fn plan_user(
         }
     };
     let what_user = format!("the user mapping of user {user:?}");
-    check_node(doc, user_map, &what_user)?;
+    check_path(doc, PathRule::Untouched, user_map, &what_user)?;
     match &doc.node(user_map)?.kind {
         Kind::Map { entries } if !entries.is_empty() => {}
         _ => {
@@ -379,7 +341,7 @@ fn plan_extensions_list(
 ) -> Result<Splice, EditError> {
     let user = target.user;
     let what = format!("the extensions list of user {user:?}");
-    check_node(doc, list, &what)?;
+    check_path(doc, PathRule::Untouched, list, &what)?;
     let node = doc.node(list)?;
     let Kind::Seq { items } = &node.kind else {
         return Err(unsupported(format!(
@@ -470,7 +432,7 @@ fn plan_entry(
 ) -> Result<Splice, EditError> {
     let user = target.user;
     let what = format!("the {EXTENSION_NAME} extension entry of user {user:?}");
-    check_node(doc, entry, &what)?;
+    check_path(doc, PathRule::Untouched, entry, &what)?;
     check_no_merge(doc, entry, &what)?;
     let node = doc.node(entry)?;
     match doc.lookup(entry, "extension") {
@@ -498,13 +460,13 @@ fn plan_entry(
         }
         Lookup::Found { value, .. } => {
             let what = format!("the {EXTENSION_NAME} extension of user {user:?}");
-            check_node(doc, value, &what)?;
+            check_path(doc, PathRule::Untouched, value, &what)?;
             let old = doc.node(value)?;
             if let Some(anchor) = doc.anchor_inside(value) {
                 return Err(unsupported(format!(
-                    "{what} at {} defines anchor &{}, which other nodes may refer to",
+                    "{what} at {} defines anchor {}, which other nodes may refer to",
                     old.position,
-                    anchor_name(doc, anchor)
+                    anchor_label(doc, anchor)
                 )));
             }
             match (&old.kind, &old.close) {
@@ -700,13 +662,6 @@ fn insert_after_line(src: &str, content_end: usize, lines: &[String]) -> Result<
     })
 }
 
-fn apply(src: &str, splices: &[Splice]) -> Result<String, EditError> {
-    apply_splices(src, splices).map_err(|fault| match fault {
-        ApplyFault::Overlap => internal("overlapping edits"),
-        ApplyFault::NotOnCharBoundary => internal("edit is not on character boundaries"),
-    })
-}
-
 // ---------------------------------------------------------------------------------------
 // Verification.
 // ---------------------------------------------------------------------------------------
@@ -722,7 +677,9 @@ fn verify(
     let src_end = doc
         .doc_end
         .ok_or_else(|| verification("the original first document has no end"))?;
-    let expected_end = verify_bytes(src, out, splices, src_end)?;
+    // Every byte of the original is present in order; replaced bytes were only ever an
+    // old extension value.
+    let expected_end = check_splices(src, out, splices, src_end)?;
     let out_end = yaml_tree::first_document_end(out)?;
     if out_end != expected_end {
         return Err(verification(
@@ -740,28 +697,6 @@ fn verify(
         .ok_or_else(|| verification("document end is not on a character boundary"))?;
     verify_data(before, after, wanted, ext)?;
     verify_model(before, after, wanted, ext)
-}
-
-/// Every byte of the original is present in order: outside the splices `out` is `src`,
-/// and each splice's text sits where it belongs. Replaced bytes were only ever an old
-/// extension value. Returns where the first document of `out` must end.
-fn verify_bytes(
-    src: &str,
-    out: &str,
-    splices: &[Splice],
-    doc_end: usize,
-) -> Result<usize, EditError> {
-    check_splices(src, out, splices, doc_end).map_err(|fault| {
-        verification(match fault {
-            SpliceFault::Overlap | SpliceFault::PastDocumentEnd => {
-                "an edit lies outside the first document or overlaps another"
-            }
-            SpliceFault::OutsideChanged => "text outside the edits changed",
-            SpliceFault::SpliceChanged => "an edit has unexpected content",
-            SpliceFault::TailChanged => "text after the last edit changed",
-            SpliceFault::Overflow => "offset overflow",
-        })
-    })
 }
 
 /// The first document as generic data equals the original with exactly the requested
@@ -1631,7 +1566,7 @@ users:
             "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # c\n---\nlater: 1\n";
         let doc = Doc::parse(src, Stream::Drop).expect("parses");
         let splices = plan(src, &doc, &["a"], &EXT).expect("plans");
-        let good = apply(src, &splices).expect("applies");
+        let good = apply_splices(src, &splices).expect("applies");
         verify(src, &good, &doc, &splices, &["a"], &EXT).expect("the real edit verifies");
         let reject = |out: &str, splices: &[Splice]| {
             let e = verify(src, out, &doc, splices, &["a"], &EXT).expect_err("must be rejected");
@@ -1649,14 +1584,14 @@ users:
                 ..s.clone()
             })
             .collect();
-        reject(&apply(src, &wrong).expect("applies"), &wrong);
+        reject(&apply_splices(src, &wrong).expect("applies"), &wrong);
         // Text that changes more than the extension: the token moves into the new list.
         let greedy = vec![Splice {
             start: 0,
             end: 0,
             text: "x: 1\n".to_owned(),
         }];
-        reject(&apply(src, &greedy).expect("applies"), &greedy);
+        reject(&apply_splices(src, &greedy).expect("applies"), &greedy);
     }
 
     #[test]

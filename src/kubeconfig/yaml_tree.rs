@@ -630,6 +630,74 @@ pub(super) fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
     }
 }
 
+/// The one rule for anchors, aliases and tags on an edited path (merge keys: `lookup_merged`
+/// and `check_no_merge`), in the two strengths the edits need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PathRule {
+    /// The edit passes through or replaces a leaf inside: refuse an alias, or an anchor
+    /// some alias refers to, since editing inside it would change the other place too.
+    Unshared,
+    /// The edit adds text inside this node: refuse every alias, anchor and explicit tag.
+    Untouched,
+}
+
+/// `&name` for messages (escaped), or `an anchor` when the parser gave none.
+pub(super) fn anchor_label(doc: &Doc<'_>, anchor: usize) -> String {
+    match doc.anchor_name(anchor) {
+        Some(name) => format!("&{name}"),
+        None => "an anchor".to_owned(),
+    }
+}
+
+/// Applies `rule` to the node `id`, described as `what` in the refusal.
+pub(super) fn check_path(
+    doc: &Doc<'_>,
+    rule: PathRule,
+    id: NodeId,
+    what: &str,
+) -> Result<(), EditError> {
+    let node = doc.node(id)?;
+    let at = node.position;
+    let referenced = |a: usize| doc.alias_refs.get(&a).is_some_and(|r| !r.is_empty());
+    match (rule, &node.kind) {
+        (PathRule::Unshared, Kind::Alias { anchor }) => Err(unsupported(format!(
+            "{what} at {at} is shared through anchor {}",
+            anchor_label(doc, *anchor)
+        ))),
+        (PathRule::Unshared, _) if node.anchor != 0 && referenced(node.anchor) => {
+            Err(unsupported(format!(
+                "{what} at {at} is shared through anchor {}",
+                anchor_label(doc, node.anchor)
+            )))
+        }
+        (PathRule::Unshared, _) => Ok(()),
+        (PathRule::Untouched, Kind::Alias { anchor }) => Err(unsupported(format!(
+            "{what} at {at} is an alias ({}); the editor does not edit through aliases",
+            anchor_label(doc, *anchor).replacen('&', "*", 1)
+        ))),
+        (PathRule::Untouched, _) if node.anchor != 0 => Err(unsupported(format!(
+            "{what} at {at} carries anchor {}; the editor does not edit anchored nodes",
+            anchor_label(doc, node.anchor)
+        ))),
+        (PathRule::Untouched, _) if node.tag != TagClass::None => Err(unsupported(format!(
+            "{what} at {at} carries an explicit tag"
+        ))),
+        (PathRule::Untouched, _) => Ok(()),
+    }
+}
+
+/// Refuses any merge key (`<<`) in the mapping `map`, for an edit that adds text inside it.
+pub(super) fn check_no_merge(doc: &Doc<'_>, map: NodeId, what: &str) -> Result<(), EditError> {
+    match doc.merge_key(map) {
+        Some(key) => Err(unsupported(format!(
+            "{what} at {} has a merge key (<<) at {}; the editor does not edit through merge keys",
+            doc.position(map),
+            doc.position(key)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Returns the `users` key and its list in the first document. `guard(node, what)` is the
 /// editor's rule for anchors, aliases, merge keys and tags on a node of the edited path
 /// (the top-level mapping, then the list); the `users` key itself is read as kubectl reads
@@ -773,34 +841,8 @@ pub(super) struct Splice {
     pub(super) text: String,
 }
 
-/// Why splices cannot be applied (a planner bug); each editor words it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ApplyFault {
-    /// A splice starts before the previous one ends, or ends before it starts.
-    Overlap,
-    /// A splice does not start or end on a character boundary.
-    NotOnCharBoundary,
-}
-
-/// Why a result is not the original with exactly the splices applied; each editor words
-/// it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum SpliceFault {
-    /// A splice starts before the previous one ends, or ends before it starts.
-    Overlap,
-    /// A splice reaches past the end of the first document.
-    PastDocumentEnd,
-    /// Bytes between splices differ.
-    OutsideChanged,
-    /// A splice's place in the result does not hold its text.
-    SpliceChanged,
-    /// Bytes after the last splice differ.
-    TailChanged,
-    Overflow,
-}
-
 /// `src` with the splices, which must be sorted by start, applied.
-pub(super) fn apply_splices<'a, I>(src: &str, splices: I) -> Result<String, ApplyFault>
+pub(super) fn apply_splices<'a, I>(src: &str, splices: I) -> Result<String, EditError>
 where
     I: IntoIterator<Item = &'a Splice>,
     I::IntoIter: Clone,
@@ -811,65 +853,66 @@ where
     let mut cursor = 0usize;
     for splice in splices {
         if splice.start < cursor || splice.end < splice.start {
-            return Err(ApplyFault::Overlap);
+            return Err(internal("overlapping edits"));
         }
         let keep = src
             .get(cursor..splice.start)
-            .ok_or(ApplyFault::NotOnCharBoundary)?;
+            .ok_or_else(|| internal("edit is not on character boundaries"))?;
         out.push_str(keep);
         out.push_str(&splice.text);
         cursor = splice.end;
     }
-    let rest = src.get(cursor..).ok_or(ApplyFault::NotOnCharBoundary)?;
+    let rest = src
+        .get(cursor..)
+        .ok_or_else(|| internal("edit is not on character boundaries"))?;
     out.push_str(rest);
     Ok(out)
 }
 
-/// Proves that `out` is `src` with exactly these splices applied, all of them inside the
-/// first document (which ends at `doc_end` in `src`): every other byte is kept, in order.
-/// Returns where the first document of `out` must end.
+/// The byte half of every editor's proof: `out` is `src` with exactly these splices
+/// applied, all of them inside the first document (which ends at `doc_end` in `src`), and
+/// every other byte kept, in order. Returns where the first document of `out` must end.
 pub(super) fn check_splices<'a>(
     src: &str,
     out: &str,
     splices: impl IntoIterator<Item = &'a Splice>,
     doc_end: usize,
-) -> Result<usize, SpliceFault> {
+) -> Result<usize, EditError> {
+    let overflow = || verification("offset overflow");
     let mut src_cursor = 0usize;
     let mut out_cursor = 0usize;
     let mut growth: isize = 0;
     for splice in splices {
         if splice.start < src_cursor || splice.end < splice.start {
-            return Err(SpliceFault::Overlap);
+            return Err(verification("edits overlap"));
         }
         if splice.end > doc_end {
-            return Err(SpliceFault::PastDocumentEnd);
+            return Err(verification("an edit lies outside the first document"));
         }
         let gap = splice.start.saturating_sub(src_cursor);
-        let out_gap_end = out_cursor.checked_add(gap).ok_or(SpliceFault::Overflow)?;
+        let out_gap_end = out_cursor.checked_add(gap).ok_or_else(overflow)?;
         if src.as_bytes().get(src_cursor..splice.start)
             != out.as_bytes().get(out_cursor..out_gap_end)
         {
-            return Err(SpliceFault::OutsideChanged);
+            return Err(verification("text outside the edits changed"));
         }
         let out_splice_end = out_gap_end
             .checked_add(splice.text.len())
-            .ok_or(SpliceFault::Overflow)?;
+            .ok_or_else(overflow)?;
         if out.as_bytes().get(out_gap_end..out_splice_end) != Some(splice.text.as_bytes()) {
-            return Err(SpliceFault::SpliceChanged);
+            return Err(verification("an edit has unexpected content"));
         }
-        let removed = isize::try_from(splice.end.saturating_sub(splice.start))
-            .map_err(|_| SpliceFault::Overflow)?;
-        let added = isize::try_from(splice.text.len()).map_err(|_| SpliceFault::Overflow)?;
+        let removed =
+            isize::try_from(splice.end.saturating_sub(splice.start)).map_err(|_| overflow())?;
+        let added = isize::try_from(splice.text.len()).map_err(|_| overflow())?;
         growth = growth.saturating_add(added).saturating_sub(removed);
         src_cursor = splice.end;
         out_cursor = out_splice_end;
     }
     if src.as_bytes().get(src_cursor..) != out.as_bytes().get(out_cursor..) {
-        return Err(SpliceFault::TailChanged);
+        return Err(verification("text after the last edit changed"));
     }
-    doc_end
-        .checked_add_signed(growth)
-        .ok_or(SpliceFault::Overflow)
+    doc_end.checked_add_signed(growth).ok_or_else(overflow)
 }
 
 // ---------------------------------------------------------------------------------------
