@@ -12,7 +12,8 @@
 use serde_json::{Map, Value};
 
 use super::edit::{double_quoted, is_plain_safe};
-use super::yaml_tree::{apply_splices, data_options, Doc, Kind, Lookup, NodeId, Splice, Stream};
+use super::proof::data_options;
+use super::yaml_tree::{apply_splices, Doc, Kind, Lookup, NodeId, Splice, Stream};
 
 /// What to add to one file.
 #[derive(Debug, Default, Clone)]

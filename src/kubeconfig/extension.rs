@@ -55,29 +55,27 @@
 //! scalar as a mapping's last value, which owns the blank lines after it) fails the
 //! verification below and nothing is returned.
 //!
-//! Every edit is proven before it is returned: every byte of the original is still present,
-//! in order, outside the replaced `extension` values; the result parses; the documents after
-//! the first are byte-identical; and the first document, loaded as plain data by
-//! serde-saphyr, equals the original data with exactly the requested extensions set, both
-//! as a whole (`serde_json::Value`) and through a small typed model of users, tokens and
-//! extensions. A file whose first document cannot be loaded as such data (for example
-//! with non-string keys) is refused by that check. The check loads the whole document,
-//! which is fine for this path: it runs only when an expiry is recorded.
+//! Every edit is proven before it is returned (`proof.rs`): every byte of the original is
+//! still present, in order, outside the replaced `extension` values; the result parses; the
+//! documents after the first are byte-identical; and the first document, loaded as plain
+//! data, equals the original data with exactly the requested extensions set. A file whose
+//! first document cannot be loaded as such data (for example with non-string keys) is
+//! refused by that check. The check loads the whole document, which is fine for this path:
+//! it runs only when an expiry is recorded.
 //!
 //! Error messages are single-line, give positions, user names and key names, and never
 //! contain a token or any other scalar value of the file.
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::edit::double_quoted;
 use super::edit_error::{internal, unsupported, verification, EditError};
+use super::proof::{prove_data, prove_splices};
 use super::yaml_tree::{
-    self, anchor_label, apply_splices, check_no_merge, check_path, check_splices, describe,
-    duplicate_key, find_users_list, load_data, Doc, EntryName, Kind, Lookup, NodeId, PathRule,
-    Splice, Stream,
+    self, anchor_label, apply_splices, check_no_merge, check_path, describe, duplicate_key,
+    find_users_list, Doc, EntryName, Kind, Lookup, NodeId, PathRule, Splice, Stream,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -674,49 +672,11 @@ fn verify(
     wanted: &[&str],
     ext: &TokenExtension<'_>,
 ) -> Result<(), EditError> {
-    let src_end = doc
-        .doc_end
-        .ok_or_else(|| verification("the original first document has no end"))?;
-    // Every byte of the original is present in order; replaced bytes were only ever an
-    // old extension value.
-    let expected_end = check_splices(src, out, splices, src_end)?;
-    let out_end = yaml_tree::first_document_end(out)?;
-    if out_end != expected_end {
-        return Err(verification(
-            "the first document of the edited text does not end where expected",
-        ));
-    }
-    if src.get(src_end..) != out.get(out_end..) {
-        return Err(verification("a later document changed"));
-    }
-    let before = src
-        .get(..src_end)
-        .ok_or_else(|| verification("document end is not on a character boundary"))?;
-    let after = out
-        .get(..out_end)
-        .ok_or_else(|| verification("document end is not on a character boundary"))?;
-    verify_data(before, after, wanted, ext)?;
-    verify_model(before, after, wanted, ext)
-}
-
-/// The first document as generic data equals the original with exactly the requested
-/// extensions set.
-fn verify_data(
-    before: &str,
-    after: &str,
-    wanted: &[&str],
-    ext: &TokenExtension<'_>,
-) -> Result<(), EditError> {
-    let mut expected: Value = load_data(before, "original")?;
-    let actual: Value = load_data(after, "edited")?;
-    set_expected(&mut expected, wanted, ext)?;
-    if expected != actual {
-        return Err(verification(format!(
-            "the edited document's data is not the original with only the {EXTENSION_NAME} \
-             extensions set"
-        )));
-    }
-    Ok(())
+    let (before, after) = prove_splices(src, out, doc, splices)?;
+    let changes = format!("the {EXTENSION_NAME} extensions set");
+    prove_data(before, after, &changes, |data| {
+        set_expected(data, wanted, ext)
+    })
 }
 
 /// Applies the intended change to the original's data.
@@ -793,137 +753,10 @@ fn set_expected(
     Ok(())
 }
 
-/// The small typed view of what the edit must and must not change.
-#[derive(Debug, Deserialize)]
-struct ModelConfig {
-    #[serde(default)]
-    users: Option<Vec<ModelNamedUser>>,
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct ModelNamedUser {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    user: Option<ModelUser>,
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct ModelUser {
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default, rename = "tokenFile")]
-    token_file: Option<String>,
-    #[serde(default)]
-    extensions: Option<Vec<ModelExtension>>,
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct ModelExtension {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    extension: Option<Value>,
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct ModelTokenExtension {
-    #[serde(default)]
-    expires: Option<String>,
-    source: String,
-    #[serde(rename = "rotatedAt")]
-    rotated_at: String,
-}
-
-fn foreign_extensions(user: &ModelUser) -> Vec<&ModelExtension> {
-    user.extensions
-        .iter()
-        .flatten()
-        .filter(|e| e.name.as_deref() != Some(EXTENSION_NAME))
-        .collect()
-}
-
-/// Through the typed model: the same users in the same order with the same tokens, the
-/// requested users carry exactly the extension that was set next to their other
-/// extensions, and the other users are unchanged.
-fn verify_model(
-    before: &str,
-    after: &str,
-    wanted: &[&str],
-    ext: &TokenExtension<'_>,
-) -> Result<(), EditError> {
-    let before: ModelConfig = load_data(before, "original")?;
-    let after: ModelConfig = load_data(after, "edited")?;
-    let (before, after) = (
-        before.users.unwrap_or_default(),
-        after.users.unwrap_or_default(),
-    );
-    if before.len() != after.len() {
-        return Err(verification(
-            "the edited document has a different number of users",
-        ));
-    }
-    let wanted: HashSet<&str> = wanted.iter().copied().collect();
-    let expected = ModelTokenExtension {
-        expires: ext.expires.map(str::to_owned),
-        source: ext.source.to_owned(),
-        rotated_at: ext.rotated_at.to_owned(),
-    };
-    let mut done = 0usize;
-    for (old, new) in before.iter().zip(&after) {
-        let targeted = wanted.contains(old.name.as_deref().unwrap_or_default());
-        if !targeted {
-            if old != new {
-                return Err(verification("a user that was not asked for changed"));
-            }
-            continue;
-        }
-        done = done.saturating_add(1);
-        let name = old.name.as_deref().unwrap_or_default();
-        let mismatch = || verification(format!("user {name:?} does not read back as intended"));
-        let (Some(old_user), Some(new_user)) = (&old.user, &new.user) else {
-            return Err(mismatch());
-        };
-        if old.name != new.name
-            || old_user.token != new_user.token
-            || old_user.token_file != new_user.token_file
-        {
-            return Err(mismatch());
-        }
-        if foreign_extensions(old_user) != foreign_extensions(new_user) {
-            return Err(mismatch());
-        }
-        let ours: Vec<&ModelExtension> = new_user
-            .extensions
-            .iter()
-            .flatten()
-            .filter(|e| e.name.as_deref() == Some(EXTENSION_NAME))
-            .collect();
-        let [entry] = ours.as_slice() else {
-            return Err(mismatch());
-        };
-        let read: ModelTokenExtension = entry
-            .extension
-            .clone()
-            .and_then(|v| serde_json::from_value(v).ok())
-            .ok_or_else(mismatch)?;
-        if read != expected {
-            return Err(mismatch());
-        }
-    }
-    if done != wanted.len() {
-        return Err(verification(
-            "not every requested user was found in the edited document",
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kubeconfig::yaml_tree::{data_options, first_document_end};
+    use crate::kubeconfig::proof::{data_options, first_document_end};
     use serde_json::json;
 
     const EXT: TokenExtension<'static> = TokenExtension {

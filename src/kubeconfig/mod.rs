@@ -27,6 +27,7 @@ pub mod load;
 pub mod mask;
 mod merge;
 pub mod model;
+mod proof;
 pub mod resolve;
 pub mod token_file;
 pub mod write;
@@ -38,8 +39,8 @@ use std::path::{Path, PathBuf};
 use crate::secret::{quoted, shown, shown_path};
 
 pub use load::{config_paths, home_dir, Encoding, Kubeconfig, LoadedFile, Sourced};
+pub(crate) use proof::data_options;
 pub use resolve::{Credential, Resolved};
-pub(crate) use yaml_tree::data_options;
 
 /// Files larger than this are refused: a kubeconfig with thousands of contexts is a few MB.
 pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;

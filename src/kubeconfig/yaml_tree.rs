@@ -15,7 +15,7 @@ use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScalarStyle, Span, StructureStyle, Tag};
 
-use super::edit_error::{internal, unsupported, verification, EditError, Position};
+use super::edit_error::{internal, unsupported, EditError, Position};
 
 pub(super) type NodeId = usize;
 
@@ -867,101 +867,6 @@ where
         .ok_or_else(|| internal("edit is not on character boundaries"))?;
     out.push_str(rest);
     Ok(out)
-}
-
-/// The byte half of every editor's proof: `out` is `src` with exactly these splices
-/// applied, all of them inside the first document (which ends at `doc_end` in `src`), and
-/// every other byte kept, in order. Returns where the first document of `out` must end.
-pub(super) fn check_splices<'a>(
-    src: &str,
-    out: &str,
-    splices: impl IntoIterator<Item = &'a Splice>,
-    doc_end: usize,
-) -> Result<usize, EditError> {
-    let overflow = || verification("offset overflow");
-    let mut src_cursor = 0usize;
-    let mut out_cursor = 0usize;
-    let mut growth: isize = 0;
-    for splice in splices {
-        if splice.start < src_cursor || splice.end < splice.start {
-            return Err(verification("edits overlap"));
-        }
-        if splice.end > doc_end {
-            return Err(verification("an edit lies outside the first document"));
-        }
-        let gap = splice.start.saturating_sub(src_cursor);
-        let out_gap_end = out_cursor.checked_add(gap).ok_or_else(overflow)?;
-        if src.as_bytes().get(src_cursor..splice.start)
-            != out.as_bytes().get(out_cursor..out_gap_end)
-        {
-            return Err(verification("text outside the edits changed"));
-        }
-        let out_splice_end = out_gap_end
-            .checked_add(splice.text.len())
-            .ok_or_else(overflow)?;
-        if out.as_bytes().get(out_gap_end..out_splice_end) != Some(splice.text.as_bytes()) {
-            return Err(verification("an edit has unexpected content"));
-        }
-        let removed =
-            isize::try_from(splice.end.saturating_sub(splice.start)).map_err(|_| overflow())?;
-        let added = isize::try_from(splice.text.len()).map_err(|_| overflow())?;
-        growth = growth.saturating_add(added).saturating_sub(removed);
-        src_cursor = splice.end;
-        out_cursor = out_splice_end;
-    }
-    if src.as_bytes().get(src_cursor..) != out.as_bytes().get(out_cursor..) {
-        return Err(verification("text after the last edit changed"));
-    }
-    doc_end.checked_add_signed(growth).ok_or_else(overflow)
-}
-
-// ---------------------------------------------------------------------------------------
-// Loading as plain data, the data half of each editor's proof.
-// ---------------------------------------------------------------------------------------
-
-/// The one set of serde-saphyr options every editor's proof loads text with.
-pub(crate) fn data_options() -> serde_saphyr::Options {
-    let mut options = serde_saphyr::Options::default();
-    // Error text from the loader may quote source lines (and so tokens): only its location
-    // is ever reported, and snippets are not rendered at all.
-    options.with_snippet = false;
-    options.crop_radius = 0;
-    // kubectl's loader keeps the last duplicate; either way both texts are loaded alike.
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
-    options.null_as_string = true;
-    if let Some(budget) = options.budget.as_mut() {
-        // Scale with large kubeconfigs; the parser itself bounds nesting.
-        budget.max_events = budget.max_events.max(8_000_000);
-        budget.max_nodes = budget.max_nodes.max(8_000_000);
-    }
-    options
-}
-
-pub(super) fn load_data<T: serde::de::DeserializeOwned>(
-    text: &str,
-    which: &str,
-) -> Result<T, EditError> {
-    serde_saphyr::from_str_with_options(text, data_options()).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(" at {}:{}", l.line(), l.column()))
-            .unwrap_or_default();
-        verification(format!("the {which} document cannot be loaded as data{at}"))
-    })
-}
-
-/// Parses the whole edited text and returns where its first document ends; a text that
-/// no longer parses fails the proof with its position only.
-pub(super) fn first_document_end(text: &str) -> Result<usize, EditError> {
-    let doc = Doc::parse(text, Stream::Drop).map_err(|e| match e {
-        EditError::Parse { position, .. } => {
-            verification(format!("the edited text does not parse at {position}"))
-        }
-        other => other,
-    })?;
-    doc.doc_end
-        .ok_or_else(|| verification("the edited text has no document"))
 }
 
 /// Inputs for both editors' generated-input properties: their own documents, mutated with
