@@ -1,22 +1,8 @@
-//! Format-preserving replacement of bearer-token scalars in kubeconfig text.
-//!
-//! This module owns the one place where the plugin writes a kubeconfig. Re-serialising
-//! the file through a YAML library would drop comments, reorder keys and change quoting,
-//! so instead the editor locates each chosen `users[].user.token` scalar with a single
-//! event pass over the original text and splices new scalar text over exactly that
-//! scalar's bytes. Everything else (comments, indentation, line endings, a BOM, later
-//! documents) is copied byte for byte.
-//!
-//! Splicing text is only safe if the result still means what we intended, so every edit
-//! is proven before it is returned: the new text is re-parsed and its event stream must
-//! equal the original one except for the replaced scalars, and the first document, loaded
-//! as plain data by an independent deserializer, must equal the original data with exactly
-//! the requested tokens changed. Constructs whose meaning differs between YAML parsers
-//! (merge keys that may supply a token, anchors shared with other keys, duplicate keys)
-//! are refused rather than guessed at.
-//!
-//! No error message ever contains a token value: errors describe positions, user names,
-//! key names and anchor names only.
+//! Replacement of bearer-token scalars (`users[].user.token`) in kubeconfig text, keeping
+//! every other byte: the fast path over `fast.rs`'s line scanner, else a plan of splices
+//! over `yaml_tree.rs` proven by `proof.rs` and an event-by-event comparison. Also the
+//! scalar rendering every editor writes with. Why it works this way: ARCHITECTURE.md,
+//! "Editing a kubeconfig". No error message carries a token value.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -28,9 +14,8 @@ pub use super::edit_error::{EditError, Position};
 
 use super::proof::{self, check_splices, prove_loaded};
 use super::yaml_tree::{
-    self, anchor_label, apply_splices, check_path, describe, find_users_list, lookup_merged,
-    marker_position, parser_options, Doc, EntryName, Kind, MergedLookup, Node, NodeId, PathRule,
-    Splice, Stream, TagClass,
+    self, anchor_label, apply_splices, check_path, describe, lookup_merged, marker_position,
+    parser_options, Doc, Kind, MergedLookup, Node, NodeId, PathRule, Splice, Stream, TagClass,
 };
 
 /// Replace `users[name == user].user.token` in the first YAML document with `new_token`.
@@ -150,11 +135,6 @@ fn dedup_edits<'a>(edits: &[TokenEdit<'a>]) -> Result<Vec<(&'a str, &'a str)>, E
 }
 
 // ---------------------------------------------------------------------------------------
-// Queries of the tree (`yaml_tree.rs`) only the token editor makes: it may edit through
-// anchors and follows merge keys far enough to refuse what they might change.
-// ---------------------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------------------
 // Locating the token scalars and planning the splices.
 // ---------------------------------------------------------------------------------------
 
@@ -167,20 +147,12 @@ struct Slot<'e> {
 }
 
 fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<TokenSplice>, EditError> {
-    let (users_key, users) = find_users_list(doc, |id, what| {
-        check_path(doc, PathRule::Unshared, id, what)
-    })?;
-    let entries = index_user_entries(doc, users)?;
+    let users = yaml_tree::users(doc, PathRule::Unshared)?;
 
     let mut slots: Vec<Slot<'_>> = Vec::new();
     for (user, new_token) in wanted {
-        let Some(entry) = entries.get(user) else {
-            return Err(EditError::UserNotFound {
-                user: (*user).to_owned(),
-                users_at: doc.position(users_key),
-            });
-        };
-        let (key, value) = find_token_slot(doc, user, *entry)?;
+        let entry = users.entry(doc, user)?;
+        let (key, value) = find_token_slot(doc, user, entry)?;
         slots.push(Slot {
             user,
             new_token,
@@ -213,33 +185,6 @@ fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<TokenSp
     }
     splices.sort_by_key(|s| s.splice.start);
     Ok(splices)
-}
-
-/// Maps each user name to its entry. A name that only a merge key supplies counts; one a
-/// merge key may override is refused.
-fn index_user_entries<'d>(
-    doc: &'d Doc<'_>,
-    users: NodeId,
-) -> Result<HashMap<&'d str, NodeId>, EditError> {
-    yaml_tree::index_user_entries(doc, users, |item, entry| {
-        match lookup_merged(doc, entry, "name") {
-            MergedLookup::Found { value, .. } | MergedLookup::Merged { value, .. } => {
-                Ok(EntryName::At(value))
-            }
-            MergedLookup::Missing => Ok(EntryName::Missing),
-            MergedLookup::Duplicate { first, second } => Err(unsupported(format!(
-                "key \"name\" appears twice in the users entry at {} (at {} and {})",
-                doc.position(item),
-                doc.position(first),
-                doc.position(second)
-            ))),
-            MergedLookup::Ambiguous { merge_key } => Err(unsupported(format!(
-                "the name of the users entry at {} may come from the merge key (<<) at {}",
-                doc.position(item),
-                doc.position(merge_key)
-            ))),
-        }
-    })
 }
 
 fn find_token_slot(doc: &Doc<'_>, user: &str, item: NodeId) -> Result<(NodeId, NodeId), EditError> {

@@ -1,9 +1,5 @@
-//! Format-preserving recording of a token's expiry as a named user extension.
-//!
-//! When `token rotate` knows when the new token expires, it records that next to the token,
-//! as the `coreweave.com/token` entry of the user's `extensions` list. client-go keeps
-//! named extensions (`AuthInfo.Extensions`) when it reads and rewrites a kubeconfig, so
-//! `kubectl config set-credentials` and friends leave the record in place:
+//! Records a token's expiry as the `coreweave.com/token` entry of a user's `extensions`
+//! list, which client-go keeps through its own rewrites, keeping every other byte:
 //!
 //! ```yaml
 //! users:
@@ -18,53 +14,9 @@
 //!         rotatedAt: "2026-11-28T17:40:00Z"
 //! ```
 //!
-//! Like `edit.rs`, the editor changes the text rather than re-serialising it: one event pass
-//! with byte spans locates each user, and the new text is spliced in while every other byte
-//! is kept. What it does, per user:
-//!
-//! - A block `user` mapping without `extensions`: an `extensions:` list is inserted after
-//!   the line holding the mapping's last content (its trailing comment stays on that line;
-//!   blank lines and comments after the mapping stay after the insertion), at the column of
-//!   the mapping's keys, in the file's line ending, with the sequence indentation and the
-//!   indentation step the file uses for its `users` list and user mappings.
-//! - A block `extensions` list without our entry: an item is appended after the list's last
-//!   content line, with the dash column and dash-to-content spacing of its existing items.
-//! - A flow `user` mapping (`user: {token: x}`) or flow `extensions` list: the text
-//!   `, extensions: [{name: coreweave.com/token, extension: {…}}]` (or `, {…}` for the list)
-//!   is inserted on the same line right after the last entry, so the closing bracket and
-//!   anything between (a trailing comma, comments, line breaks) stay as they were.
-//! - An existing `coreweave.com/token` entry: its `extension` value is replaced, a block
-//!   mapping by a block mapping at the same column, a flow mapping by a flow mapping in place.
-//!   The entry is ours, so keys other than `expires`, `source` and `rotatedAt` inside it,
-//!   and comments between its keys, are dropped. An entry without `extension` gets one.
-//!
-//! Every value is written double-quoted (they are RFC 3339 times and short words; quoting
-//! keeps `2027-01-01` and `on` strings for every loader). With no expiry, no `expires` key
-//! is written.
-//!
-//! Refused (`EditError::Unsupported`) rather than guessed at: a `user` value that is null,
-//! a scalar, a list or an empty mapping (`user: {}`); anchors, aliases or explicit tags on
-//! any node of the path (top-level mapping, `users` list, users entry, `user` mapping,
-//! `extensions` list, our entry and its `extension` value), anchors inside the replaced
-//! value; merge keys (`<<`) in any mapping of the path; duplicate keys on the path; two
-//! `coreweave.com/token` entries; an `extensions` or `extension` value that is not a list
-//! or mapping; a flow mapping or list whose last value is empty (its position is not
-//! known exactly); indentation that cannot be read from the text.
-//!
-//! Whatever the planner gets wrong instead of refusing (for example a keep-chomped block
-//! scalar as a mapping's last value, which owns the blank lines after it) fails the
-//! verification below and nothing is returned.
-//!
-//! Every edit is proven before it is returned (`proof.rs`): every byte of the original is
-//! still present, in order, outside the replaced `extension` values; the result parses; the
-//! documents after the first are byte-identical; and the first document, loaded as plain
-//! data, equals the original data with exactly the requested extensions set. A file whose
-//! first document cannot be loaded as such data (for example with non-string keys) is
-//! refused by that check. The check loads the whole document, which is fine for this path:
-//! it runs only when an expiry is recorded.
-//!
-//! Error messages are single-line, give positions, user names and key names, and never
-//! contain a token or any other scalar value of the file.
+//! A plan of splices over `yaml_tree.rs` in the file's own layout, proven by `proof.rs`;
+//! layout and refusal rules: ARCHITECTURE.md, "Editing a kubeconfig". With no expiry, no
+//! `expires` key is written.
 
 use std::collections::{HashMap, HashSet};
 
@@ -74,8 +26,8 @@ use super::edit::double_quoted;
 use super::edit_error::{internal, unsupported, verification, EditError};
 use super::proof::{prove_data, prove_splices};
 use super::yaml_tree::{
-    self, anchor_label, apply_splices, check_no_merge, check_path, describe, duplicate_key,
-    find_users_list, Doc, EntryName, Kind, Lookup, NodeId, PathRule, Splice, Stream,
+    self, anchor_label, apply_splices, check_no_merge, check_path, describe, duplicate_key, Doc,
+    Kind, Lookup, NodeId, PathRule, Splice, Stream,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -174,33 +126,14 @@ fn plan(
     wanted: &[&str],
     ext: &TokenExtension<'_>,
 ) -> Result<Vec<Splice>, EditError> {
-    let (users_key, users) = find_users_list(doc, |id, what| {
-        check_path(doc, PathRule::Untouched, id, what)?;
-        match doc.root == Some(id) {
-            true => check_no_merge(doc, id, what),
-            false => Ok(()),
-        }
-    })?;
-    let (entries, unnamed_merge) = index_user_entries(doc, users)?;
+    let users = yaml_tree::users(doc, PathRule::Untouched)?;
     let users_key_column = doc
         .nodes
-        .get(users_key)
+        .get(users.key)
         .and_then(|n| column_of(src, n.start));
     let mut splices = Vec::with_capacity(wanted.len());
     for user in wanted {
-        let Some(&item) = entries.get(user) else {
-            if let Some(merge) = unnamed_merge {
-                return Err(unsupported(format!(
-                    "user {user:?} is not named in the users list, but the name of the entry \
-                     with the merge key (<<) at {} is not known",
-                    doc.position(merge)
-                )));
-            }
-            return Err(EditError::UserNotFound {
-                user: (*user).to_owned(),
-                users_at: doc.position(users_key),
-            });
-        };
+        let item = users.entry(doc, user)?;
         let layout = doc
             .nodes
             .get(item)
@@ -215,32 +148,6 @@ fn plan(
     }
     splices.sort_by_key(|s| s.start);
     Ok(splices)
-}
-
-/// Maps each user name to its entry. Also returns the merge key of the first entry whose
-/// name may come from a merge key (such an entry could be any user).
-fn index_user_entries<'d>(
-    doc: &'d Doc<'_>,
-    users: NodeId,
-) -> Result<(HashMap<&'d str, NodeId>, Option<NodeId>), EditError> {
-    let mut unnamed_merge = None;
-    let by_name = yaml_tree::index_user_entries(doc, users, |item, entry| {
-        // A merge key may rename the entry, even after a `name` of its own (kubectl
-        // applies `<<` in document order); this editor does not follow merge keys.
-        if let Some(merge) = doc.merge_key(entry) {
-            unnamed_merge.get_or_insert(merge);
-            return Ok(EntryName::Unknown);
-        }
-        match doc.lookup(entry, "name") {
-            Lookup::Found { value, .. } => Ok(EntryName::At(value)),
-            Lookup::Missing => Ok(EntryName::Missing),
-            Lookup::Duplicate { first, second } => {
-                let what = format!("the users entry at {}", doc.position(item));
-                Err(duplicate_key(doc, "name", &what, first, second))
-            }
-        }
-    })?;
-    Ok((by_name, unnamed_merge))
 }
 
 fn plan_user(

@@ -1,13 +1,8 @@
-//! The node tree both format-preserving editors plan on (`edit.rs` for tokens,
-//! `extension.rs` for the `coreweave.com/token` extension): one granit-parser event pass
-//! over the text that builds a light tree of the first document, each node with the byte
-//! spans an editor splices at, plus what the editors share around it: key lookup, merge
-//! keys, anchors, splicing, and the byte comparison that proves a splice changed nothing
-//! else.
-//!
-//! The tree records the union of what the two editors need; each editor keeps its own
-//! planning, its own refusals and the rest of its proof, so how strict it is stays visible
-//! in its own module.
+//! The node tree every format-preserving editor plans on: one granit-parser event pass
+//! that builds a light tree of the first document with the byte spans an editor splices
+//! at, and what the editors share around it: kubectl's key lookup (merge keys included),
+//! the users list, the one rule for anchors, aliases, merge keys and tags on an edited
+//! path, and applying splices.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -698,14 +693,10 @@ pub(super) fn check_no_merge(doc: &Doc<'_>, map: NodeId, what: &str) -> Result<(
     }
 }
 
-/// Returns the `users` key and its list in the first document. `guard(node, what)` is the
-/// editor's rule for anchors, aliases, merge keys and tags on a node of the edited path
-/// (the top-level mapping, then the list); the `users` key itself is read as kubectl reads
-/// it, and refused when a merge key may supply it.
-pub(super) fn find_users_list(
-    doc: &Doc<'_>,
-    guard: impl Fn(NodeId, &str) -> Result<(), EditError>,
-) -> Result<(NodeId, NodeId), EditError> {
+/// Returns the `users` key and its list in the first document, with `rule` applied to the
+/// top-level mapping and the list (an `Untouched` top level may hold no merge key either);
+/// the `users` key is read as kubectl reads it, and refused when a merge key may supply it.
+fn find_users_list(doc: &Doc<'_>, rule: PathRule) -> Result<(NodeId, NodeId), EditError> {
     let Some(root) = doc.root else {
         return Err(EditError::NoUsers {
             reason: "the file contains no yaml document".to_owned(),
@@ -720,7 +711,10 @@ pub(super) fn find_users_list(
             ),
         });
     }
-    guard(root, "the top-level mapping")?;
+    check_path(doc, rule, root, "the top-level mapping")?;
+    if rule == PathRule::Untouched {
+        check_no_merge(doc, root, "the top-level mapping")?;
+    }
     let (users_key, users) = match lookup_merged(doc, root, "users") {
         MergedLookup::Missing => {
             return Err(EditError::NoUsers {
@@ -744,7 +738,7 @@ pub(super) fn find_users_list(
             )))
         }
     };
-    guard(users, "the users list")?;
+    check_path(doc, rule, users, "the users list")?;
     match doc.node(users)?.kind {
         Kind::Seq { .. } => Ok((users_key, users)),
         _ => Err(EditError::NoUsers {
@@ -777,48 +771,67 @@ pub(super) enum Lookup {
     Duplicate { first: NodeId, second: NodeId },
 }
 
-/// An editor's reading of a users entry's `name`.
-pub(super) enum EntryName {
-    /// The scalar node that holds it.
-    At(NodeId),
-    /// The entry has no `name`: kubectl (and the loader) read it as the user named "",
-    /// so `token rotate` may have to change its token too.
-    Missing,
-    /// The name may come from somewhere the editor does not follow (a merge key): the
-    /// entry names no user it can edit.
-    Unknown,
+/// The users list of the first document, its entries by name.
+pub(super) struct Users<'d> {
+    /// The `users` key.
+    pub(super) key: NodeId,
+    by_name: HashMap<&'d str, NodeId>,
+    /// The merge key of the first entry whose name may come from a merge key the rule
+    /// does not follow (such an entry could be any user).
+    unnamed_merge: Option<NodeId>,
 }
 
-/// Maps each user name to its entry (the item of the `users` list) and refuses a name
-/// used twice, as kubectl does. `name_of(item, entry)` is the editor's reading of an entry
-/// mapping's `name` (the entry is the item with an alias followed); an error stops the
-/// search. Items that are not mappings, and names that are not scalars, name no user.
-pub(super) fn index_user_entries<'d>(
-    doc: &'d Doc<'_>,
-    users: NodeId,
-    mut name_of: impl FnMut(NodeId, NodeId) -> Result<EntryName, EditError>,
-) -> Result<HashMap<&'d str, NodeId>, EditError> {
-    let items: &[NodeId] = match &doc.node(users)?.kind {
+/// Finds the users list (`find_users_list`) and maps each user name to its entry (the item
+/// of the list), refusing a name used twice, as kubectl does. An entry without `name` is
+/// the user named "" (kubectl reads it so). With `Unshared`, a name only a merge key
+/// supplies counts and one a merge key may override is refused; with `Untouched`, an entry
+/// with a merge key names no user. Items that are not mappings, and names that are not
+/// scalars, name no user.
+pub(super) fn users<'d>(doc: &'d Doc<'_>, rule: PathRule) -> Result<Users<'d>, EditError> {
+    let (key, list) = find_users_list(doc, rule)?;
+    let items: &[NodeId] = match &doc.node(list)?.kind {
         Kind::Seq { items } => items,
         _ => &[],
     };
-    let mut by_name: HashMap<&str, NodeId> = HashMap::new();
+    let mut users = Users {
+        key,
+        by_name: HashMap::new(),
+        unnamed_merge: None,
+    };
     for &item in items {
-        let Some(entry) = doc.resolve(item) else {
+        let Some(entry) = doc.resolve(item).filter(|e| doc.is_map(*e)) else {
             continue;
         };
-        if !doc.is_map(entry) {
-            continue;
-        }
-        let name = match name_of(item, entry)? {
-            EntryName::At(node) => match doc.scalar_text(node) {
-                Some(name) => name,
-                None => continue,
-            },
-            EntryName::Missing => "",
-            EntryName::Unknown => continue,
+        let name = match (rule, doc.merge_key(entry)) {
+            (PathRule::Untouched, Some(merge)) => {
+                // A merge key may rename the entry, even after a `name` of its own
+                // (kubectl applies `<<` in document order).
+                users.unnamed_merge.get_or_insert(merge);
+                continue;
+            }
+            _ => lookup_merged(doc, entry, "name"),
         };
-        if let Some(prev) = by_name.insert(name, item) {
+        let name = match name {
+            MergedLookup::Found { value, .. } | MergedLookup::Merged { value, .. } => {
+                match doc.scalar_text(value) {
+                    Some(name) => name,
+                    None => continue,
+                }
+            }
+            MergedLookup::Missing => "",
+            MergedLookup::Duplicate { first, second } => {
+                let what = format!("the users entry at {}", doc.position(item));
+                return Err(duplicate_key(doc, "name", &what, first, second));
+            }
+            MergedLookup::Ambiguous { merge_key } => {
+                return Err(unsupported(format!(
+                    "the name of the users entry at {} may come from the merge key (<<) at {}",
+                    doc.position(item),
+                    doc.position(merge_key)
+                )))
+            }
+        };
+        if let Some(prev) = users.by_name.insert(name, item) {
             return Err(EditError::DuplicateUser {
                 user: name.to_owned(),
                 first: doc.position(prev),
@@ -826,7 +839,27 @@ pub(super) fn index_user_entries<'d>(
             });
         }
     }
-    Ok(by_name)
+    Ok(users)
+}
+
+impl Users<'_> {
+    /// The entry of `user`, or why there is none.
+    pub(super) fn entry(&self, doc: &Doc<'_>, user: &str) -> Result<NodeId, EditError> {
+        if let Some(&item) = self.by_name.get(user) {
+            return Ok(item);
+        }
+        if let Some(merge) = self.unnamed_merge {
+            return Err(unsupported(format!(
+                "user {user:?} is not named in the users list, but the name of the entry \
+                 with the merge key (<<) at {} is not known",
+                doc.position(merge)
+            )));
+        }
+        Err(EditError::UserNotFound {
+            user: user.to_owned(),
+            users_at: doc.position(self.key),
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------
