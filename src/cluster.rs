@@ -30,7 +30,7 @@ use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::ServerName;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::coreweave::error::redact;
 use crate::coreweave::Deadline;
@@ -279,13 +279,13 @@ pub fn cluster_targets(
 /// Only the `clusters` list of a file, and of each entry only what the check uses.
 #[derive(Deserialize, Default)]
 struct ClustersOnly {
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "crate::kubeconfig::model::null_as_empty")]
     clusters: Vec<ClusterEntry>,
 }
 
 #[derive(Deserialize, Default)]
 struct ClusterEntry {
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "crate::kubeconfig::model::null_as_empty")]
     name: String,
     #[serde(default)]
     cluster: Option<ClusterFields>,
@@ -329,15 +329,6 @@ fn parse_clusters(path: &Path, text: &str) -> Result<Vec<ClusterEntry>, String> 
             )
         })?;
     Ok(parsed.map(|p| p.clusters).unwrap_or_default())
-}
-
-/// `clusters: null` is an empty list and `name: null` an empty string, as in client-go.
-fn null_as_empty<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 // ---------------------------------------------------------------------------------------

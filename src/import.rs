@@ -230,7 +230,7 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
     let data: Value = if text.trim().is_empty() {
         Value::Null
     } else {
-        serde_saphyr::from_str_with_options(text, crate::kubeconfig::extension::data_options())
+        serde_saphyr::from_str_with_options(text, crate::kubeconfig::data_options())
             .map_err(|_| anyhow::anyhow!("downloaded kubeconfig {origin} cannot be read as data"))?
     };
     if config.contexts.is_empty() {

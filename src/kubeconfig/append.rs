@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 
 use super::edit::{double_quoted, is_plain_safe};
-use super::extension::data_options;
+use super::proof::data_options;
 use super::yaml_tree::{apply_splices, Doc, Kind, Lookup, NodeId, Splice, Stream};
 
 /// What to add to one file.
@@ -46,7 +46,7 @@ impl Additions {
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
     #[error("{0}")]
-    Parse(#[from] super::edit::EditError),
+    Parse(#[from] super::edit_error::EditError),
     #[error("the file's top level is not a mapping")]
     NotAMapping,
     #[error("its {0} is written in a way entries cannot be added to ({1})")]

@@ -1,34 +1,21 @@
-//! Format-preserving replacement of bearer-token scalars in kubeconfig text.
-//!
-//! This module owns the one place where the plugin writes a kubeconfig. Re-serialising
-//! the file through a YAML library would drop comments, reorder keys and change quoting,
-//! so instead the editor locates each chosen `users[].user.token` scalar with a single
-//! event pass over the original text and splices new scalar text over exactly that
-//! scalar's bytes. Everything else (comments, indentation, line endings, a BOM, later
-//! documents) is copied byte for byte.
-//!
-//! Splicing text is only safe if the result still means what we intended, so every edit
-//! is proven before it is returned: the new text is re-parsed and its event stream must
-//! equal the original one except for the replaced scalars, and the first document, loaded
-//! as plain data by an independent deserializer, must equal the original data with exactly
-//! the requested tokens changed. Constructs whose meaning differs between YAML parsers
-//! (merge keys that may supply a token, anchors shared with other keys, duplicate keys)
-//! are refused rather than guessed at.
-//!
-//! No error message ever contains a token value: errors describe positions, user names,
-//! key names and anchor names only.
+//! Replacement of bearer-token scalars (`users[].user.token`) in kubeconfig text, keeping
+//! every other byte: the fast path over `fast.rs`'s line scanner, else a plan of splices
+//! over `yaml_tree.rs` proven by `proof.rs` and an event-by-event comparison. Also the
+//! scalar rendering every editor writes with. Why it works this way: ARCHITECTURE.md,
+//! "Editing a kubeconfig". No error message carries a token value.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use granit_parser::{Event, Parser, ScalarStyle};
 
-use super::merge::is_merge_key;
-use crate::secret::{quoted, shown};
+use super::edit_error::{internal, unparsable_edit, unsupported, verification};
+pub use super::edit_error::{EditError, Position};
 
+use super::proof::{self, check_splices, prove_loaded};
 use super::yaml_tree::{
-    self, apply_splices, check_splices, marker_position, parser_options, ApplyFault, Doc,
-    EntryName, Kind, Node, NodeId, Splice, SpliceFault, Stream, TagClass,
+    self, anchor_label, apply_splices, check_path, describe, lookup_merged, marker_position,
+    parser_options, Doc, Kind, MergedLookup, Node, NodeId, PathRule, Splice, Stream, TagClass,
 };
 
 /// Replace `users[name == user].user.token` in the first YAML document with `new_token`.
@@ -38,103 +25,6 @@ pub struct TokenEdit<'a> {
     pub user: &'a str,
     /// The token to store; the caller validates it, the editor only quotes it correctly.
     pub new_token: &'a str,
-}
-
-/// A 1-based line and column in the kubeconfig text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    /// 1-based line number.
-    pub line: usize,
-    /// 1-based column, counted in characters.
-    pub column: usize,
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
-    }
-}
-
-/// Why a token edit was refused. Messages are single-line and never contain token values.
-#[derive(Debug, thiserror::Error)]
-pub enum EditError {
-    /// The text is not YAML that the parser accepts.
-    #[error("kubeconfig is not valid yaml at {position}: {}", shown(.reason))]
-    Parse {
-        /// Where the parser stopped.
-        position: Position,
-        /// The parser's description of the problem (never quotes scalar text).
-        reason: String,
-    },
-    /// The first document has no usable `users` list.
-    #[error("kubeconfig has no users list: {reason}")]
-    NoUsers {
-        /// What was found instead.
-        reason: String,
-    },
-    /// No entry of the `users` list has this name.
-    #[error("user {} is not in the users list at {users_at}", quoted(.user))]
-    UserNotFound {
-        /// The requested user name.
-        user: String,
-        /// Position of the `users` list that was searched.
-        users_at: Position,
-    },
-    /// Two entries of the `users` list share a name; kubectl rejects such files.
-    #[error(
-        "user name {} appears more than once in the users list (at {first} and {second})",
-        quoted(.user)
-    )]
-    DuplicateUser {
-        /// The repeated name.
-        user: String,
-        /// Position of the first entry with that name.
-        first: Position,
-        /// Position of the second entry with that name.
-        second: Position,
-    },
-    /// The user exists but stores no `token` (for example only `tokenFile`).
-    #[error(
-        "user {} at {position} has no token key{}",
-        quoted(.user),
-        .hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default()
-    )]
-    NoToken {
-        /// The requested user name.
-        user: String,
-        /// Position of the user's entry or `user` mapping.
-        position: Position,
-        /// Extra context such as `"it only has tokenFile"`.
-        hint: Option<String>,
-    },
-    /// The `token` value is a mapping or a list.
-    #[error("token of user {} at {position} is a {found}, not a scalar", quoted(.user))]
-    NotScalar {
-        /// The requested user name.
-        user: String,
-        /// Position of the token value.
-        position: Position,
-        /// What the value is (`mapping`, `list`).
-        found: &'static str,
-    },
-    /// The token, or the path to it, uses a construct the editor cannot change safely.
-    #[error("{}", shown(.detail))]
-    Unsupported {
-        /// Which construct, for which user, where.
-        detail: String,
-    },
-    /// The same user appears in `edits` with two different new tokens.
-    #[error("user {} is given two different new tokens", quoted(.user))]
-    ConflictingEdits {
-        /// The user named twice.
-        user: String,
-    },
-    /// The edited text did not re-parse to the original with exactly the tokens changed.
-    #[error("verification of the edited kubeconfig failed: {}", shown(.reason))]
-    Verification {
-        /// Which check failed (positions only).
-        reason: String,
-    },
 }
 
 /// Returns the new text. Every byte outside the replaced token scalars is kept.
@@ -245,164 +135,6 @@ fn dedup_edits<'a>(edits: &[TokenEdit<'a>]) -> Result<Vec<(&'a str, &'a str)>, E
 }
 
 // ---------------------------------------------------------------------------------------
-// Queries of the tree (`yaml_tree.rs`) only the token editor makes: it may edit through
-// anchors and follows merge keys far enough to refuse what they might change.
-// ---------------------------------------------------------------------------------------
-
-/// An untagged plain null.
-fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
-    match doc.nodes.get(id) {
-        Some(Node {
-            kind:
-                Kind::Scalar {
-                    value,
-                    style: ScalarStyle::Plain,
-                },
-            tag: TagClass::None,
-            ..
-        }) => matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL"),
-        _ => false,
-    }
-}
-
-fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
-    match doc.nodes.get(id).map(|n| &n.kind) {
-        Some(Kind::Map { .. }) => "mapping",
-        Some(Kind::Seq { .. }) => "list",
-        Some(Kind::Scalar { .. }) if is_null(doc, id) => "null value",
-        Some(Kind::Scalar { .. }) => "scalar",
-        Some(Kind::Alias { .. }) => "alias",
-        None => "missing node",
-    }
-}
-
-fn anchor_label(doc: &Doc<'_>, anchor: usize) -> String {
-    match doc.anchor_name(anchor) {
-        Some(name) => format!("&{name}"),
-        None => "an anchor".to_owned(),
-    }
-}
-
-/// If this node is an alias, or an anchored node that some alias refers to, editing
-/// inside it would also change the other place; returns the anchor's label.
-fn sharing(doc: &Doc<'_>, id: NodeId) -> Option<String> {
-    let node = doc.nodes.get(id)?;
-    let anchor = match node.kind {
-        Kind::Alias { anchor } => anchor,
-        _ if node.anchor != 0 => node.anchor,
-        _ => return None,
-    };
-    let referenced = matches!(node.kind, Kind::Alias { .. })
-        || doc.alias_refs.get(&anchor).is_some_and(|r| !r.is_empty());
-    referenced.then(|| anchor_label(doc, anchor))
-}
-
-/// The key's value in the mapping as kubectl reads it (`merge.rs`): the last writer in
-/// document order wins, whether the key itself or a merge key (`<<`) that provides it.
-/// A merge source the editor cannot follow makes the value unknown.
-fn lookup(doc: &Doc<'_>, map: NodeId, key: &str) -> Lookup {
-    lookup_at(doc, map, key, 0)
-}
-
-/// Merge sources nested deeper than this are not followed (the value is then unknown).
-const MAX_MERGE_DEPTH: usize = 32;
-
-fn lookup_at(doc: &Doc<'_>, map: NodeId, key: &str, depth: usize) -> Lookup {
-    let mut winner = Lookup::Missing;
-    let mut explicit: Option<NodeId> = None;
-    for (k, v) in doc.pairs(map) {
-        if is_merge_key(doc, k) {
-            match search_merge(doc, v, key, depth) {
-                MergeSearch::NotFound => {}
-                MergeSearch::One(value) => {
-                    winner = Lookup::Merged {
-                        merge_key: k,
-                        value,
-                    }
-                }
-                MergeSearch::Unknown => winner = Lookup::Ambiguous { merge_key: k },
-            }
-        } else if doc.scalar_text(k) == Some(key) {
-            if let Some(first) = explicit {
-                return Lookup::Duplicate { first, second: k };
-            }
-            explicit = Some(k);
-            winner = Lookup::Found { key: k, value: v };
-        }
-    }
-    winner
-}
-
-/// What the merge value `value` provides for `key`: for a list of mappings, the first
-/// one that has it (go-yaml applies them last to first).
-fn search_merge(doc: &Doc<'_>, value: NodeId, key: &str, depth: usize) -> MergeSearch {
-    if depth > MAX_MERGE_DEPTH {
-        return MergeSearch::Unknown;
-    }
-    let Some(id) = doc.resolve(value) else {
-        return MergeSearch::Unknown;
-    };
-    let in_map = |m: NodeId| match lookup_at(doc, m, key, depth.saturating_add(1)) {
-        Lookup::Found { value, .. } | Lookup::Merged { value, .. } => MergeSearch::One(value),
-        Lookup::Missing => MergeSearch::NotFound,
-        Lookup::Duplicate { .. } | Lookup::Ambiguous { .. } => MergeSearch::Unknown,
-    };
-    match doc.nodes.get(id).map(|n| &n.kind) {
-        Some(Kind::Map { .. }) => in_map(id),
-        Some(Kind::Seq { items }) => {
-            for &item in items {
-                match doc.resolve(item) {
-                    Some(m) if doc.is_map(m) => match in_map(m) {
-                        MergeSearch::NotFound => {}
-                        found => return found,
-                    },
-                    _ => return MergeSearch::Unknown,
-                }
-            }
-            MergeSearch::NotFound
-        }
-        _ => MergeSearch::Unknown,
-    }
-}
-
-enum Lookup {
-    Missing,
-    Found {
-        key: NodeId,
-        value: NodeId,
-    },
-    Duplicate {
-        first: NodeId,
-        second: NodeId,
-    },
-    /// Only a merge key (`<<`) provides the key.
-    Merged {
-        merge_key: NodeId,
-        value: NodeId,
-    },
-    /// A merge key may provide the key: its source could not be followed.
-    Ambiguous {
-        merge_key: NodeId,
-    },
-}
-
-enum MergeSearch {
-    NotFound,
-    One(NodeId),
-    Unknown,
-}
-
-pub(super) fn internal(what: &str) -> EditError {
-    EditError::Verification {
-        reason: format!("internal inconsistency ({what})"),
-    }
-}
-
-pub(super) fn unsupported(detail: String) -> EditError {
-    EditError::Unsupported { detail }
-}
-
-// ---------------------------------------------------------------------------------------
 // Locating the token scalars and planning the splices.
 // ---------------------------------------------------------------------------------------
 
@@ -415,18 +147,12 @@ struct Slot<'e> {
 }
 
 fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<TokenSplice>, EditError> {
-    let (users_key, users) = find_users_list(doc)?;
-    let entries = index_user_entries(doc, users)?;
+    let users = yaml_tree::users(doc, PathRule::Unshared)?;
 
     let mut slots: Vec<Slot<'_>> = Vec::new();
     for (user, new_token) in wanted {
-        let Some(entry) = entries.get(user) else {
-            return Err(EditError::UserNotFound {
-                user: (*user).to_owned(),
-                users_at: doc.position(users_key),
-            });
-        };
-        let (key, value) = find_token_slot(doc, user, *entry)?;
+        let entry = users.entry(doc, user)?;
+        let (key, value) = find_token_slot(doc, user, entry)?;
         slots.push(Slot {
             user,
             new_token,
@@ -461,148 +187,67 @@ fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<TokenSp
     Ok(splices)
 }
 
-/// Returns the `users` key and its list.
-fn find_users_list(doc: &Doc<'_>) -> Result<(NodeId, NodeId), EditError> {
-    let Some(root) = doc.root else {
-        return Err(EditError::NoUsers {
-            reason: "the file contains no yaml document".to_owned(),
-        });
-    };
-    if !doc.is_map(root) {
-        return Err(EditError::NoUsers {
-            reason: format!(
-                "the first document at {} is a {}, not a mapping",
-                doc.position(root),
-                describe(doc, root)
-            ),
-        });
-    }
-    if let Some(anchor) = sharing(doc, root) {
-        return Err(unsupported(format!(
-            "the top-level mapping at {} is shared through anchor {anchor}",
-            doc.position(root)
-        )));
-    }
-    let (users_key, users) = match lookup(doc, root, "users") {
-        Lookup::Missing => {
-            return Err(EditError::NoUsers {
-                reason: "the top-level mapping has no users key".to_owned(),
-            })
-        }
-        Lookup::Found { key, value } => (key, value),
-        Lookup::Duplicate { first, second } => {
-            return Err(unsupported(format!(
-                "key \"users\" appears twice in the top-level mapping (at {} and {})",
-                doc.position(first),
-                doc.position(second)
-            )))
-        }
-        Lookup::Merged { merge_key, .. } | Lookup::Ambiguous { merge_key } => {
-            return Err(unsupported(format!(
-                "the users list may come from the merge key (<<) at {}",
-                doc.position(merge_key)
-            )))
-        }
-    };
-    if let Some(anchor) = sharing(doc, users) {
-        return Err(unsupported(format!(
-            "the users list at {} is shared through anchor {anchor}",
-            doc.position(users)
-        )));
-    }
-    match doc.node(users)?.kind {
-        Kind::Seq { .. } => Ok((users_key, users)),
-        _ => Err(EditError::NoUsers {
-            reason: format!(
-                "users at {} is a {}, not a list",
-                doc.position(users),
-                describe(doc, users)
-            ),
-        }),
-    }
-}
-
-/// Maps each user name to its entry. A name that only a merge key supplies counts; one a
-/// merge key may override is refused.
-fn index_user_entries<'d>(
-    doc: &'d Doc<'_>,
-    users: NodeId,
-) -> Result<HashMap<&'d str, NodeId>, EditError> {
-    yaml_tree::index_user_entries(doc, users, |item, entry| match lookup(doc, entry, "name") {
-        Lookup::Found { value, .. } | Lookup::Merged { value, .. } => Ok(EntryName::At(value)),
-        Lookup::Missing => Ok(EntryName::Missing),
-        Lookup::Duplicate { first, second } => Err(unsupported(format!(
-            "key \"name\" appears twice in the users entry at {} (at {} and {})",
-            doc.position(item),
-            doc.position(first),
-            doc.position(second)
-        ))),
-        Lookup::Ambiguous { merge_key } => Err(unsupported(format!(
-            "the name of the users entry at {} may come from the merge key (<<) at {}",
-            doc.position(item),
-            doc.position(merge_key)
-        ))),
-    })
-}
-
 fn find_token_slot(doc: &Doc<'_>, user: &str, item: NodeId) -> Result<(NodeId, NodeId), EditError> {
-    if let Some(anchor) = sharing(doc, item) {
-        return Err(unsupported(format!(
-            "the users entry of user {user:?} at {} is shared through anchor {anchor}",
-            doc.position(item)
-        )));
-    }
+    check_path(
+        doc,
+        PathRule::Unshared,
+        item,
+        &format!("the users entry of user {user:?}"),
+    )?;
     let no_token = |at: NodeId, hint: Option<String>| EditError::NoToken {
         user: user.to_owned(),
         position: doc.position(at),
         hint,
     };
-    let user_map = match lookup(doc, item, "user") {
-        Lookup::Missing => {
+    let user_map = match lookup_merged(doc, item, "user") {
+        MergedLookup::Missing => {
             return Err(no_token(item, Some("the entry has no user mapping".into())))
         }
-        Lookup::Found { value, .. } => value,
-        Lookup::Duplicate { first, second } => {
+        MergedLookup::Found { value, .. } => value,
+        MergedLookup::Duplicate { first, second } => {
             return Err(unsupported(format!(
                 "key \"user\" appears twice in the entry of user {user:?} (at {} and {})",
                 doc.position(first),
                 doc.position(second)
             )))
         }
-        Lookup::Merged { merge_key, .. } | Lookup::Ambiguous { merge_key } => {
+        MergedLookup::Merged { merge_key, .. } | MergedLookup::Ambiguous { merge_key } => {
             return Err(unsupported(format!(
                 "the user mapping of user {user:?} may come from the merge key (<<) at {}",
                 doc.position(merge_key)
             )))
         }
     };
-    if let Some(anchor) = sharing(doc, user_map) {
-        return Err(unsupported(format!(
-            "the user mapping of user {user:?} at {} is shared through anchor {anchor}",
-            doc.position(user_map)
-        )));
-    }
+    check_path(
+        doc,
+        PathRule::Unshared,
+        user_map,
+        &format!("the user mapping of user {user:?}"),
+    )?;
     if !doc.is_map(user_map) {
-        let hint = format!("its user value is a {}", describe(doc, user_map));
+        let hint = format!("its user value is {}", describe(doc, user_map));
         return Err(no_token(user_map, Some(hint)));
     }
-    match lookup(doc, user_map, "token") {
-        Lookup::Found { key, value } => Ok((key, value)),
-        Lookup::Missing => {
-            let has_file = matches!(lookup(doc, user_map, "tokenFile"), Lookup::Found { .. });
+    match lookup_merged(doc, user_map, "token") {
+        MergedLookup::Found { key, value } => Ok((key, value)),
+        MergedLookup::Missing => {
+            let has_file = matches!(
+                lookup_merged(doc, user_map, "tokenFile"),
+                MergedLookup::Found { .. }
+            );
             let hint = has_file.then(|| "it only has tokenFile".to_owned());
             Err(no_token(user_map, hint))
         }
-        Lookup::Duplicate { first, second } => Err(unsupported(format!(
+        MergedLookup::Duplicate { first, second } => Err(unsupported(format!(
             "key \"token\" appears twice for user {user:?} (at {} and {})",
             doc.position(first),
             doc.position(second)
         ))),
-        Lookup::Merged { merge_key, .. } => Err(unsupported(format!(
+        MergedLookup::Merged { merge_key, .. } => Err(unsupported(format!(
             "token of user {user:?} comes from the merge key (<<) at {}",
             doc.position(merge_key)
         ))),
-        Lookup::Ambiguous { merge_key } => Err(unsupported(format!(
+        MergedLookup::Ambiguous { merge_key } => Err(unsupported(format!(
             "token of user {user:?} may come from the merge key (<<) at {}, \
              which the editor cannot follow",
             doc.position(merge_key)
@@ -892,30 +537,12 @@ fn single_quoted(value: &str) -> Option<String> {
 }
 
 fn apply(src: &str, splices: &[TokenSplice]) -> Result<String, EditError> {
-    apply_splices(src, splices.iter().map(|s| &s.splice)).map_err(|fault| match fault {
-        ApplyFault::Overlap => internal("overlapping token spans"),
-        ApplyFault::NotOnCharBoundary => internal("splice is not on character boundaries"),
-    })
+    apply_splices(src, splices.iter().map(|s| &s.splice))
 }
 
 // ---------------------------------------------------------------------------------------
 // Verification.
 // ---------------------------------------------------------------------------------------
-
-pub(super) fn verification(reason: impl Into<String>) -> EditError {
-    EditError::Verification {
-        reason: reason.into(),
-    }
-}
-
-/// The edited text does not parse; only the position is reported.
-pub(super) fn unparsable_edit(err: &granit_parser::ScanError) -> EditError {
-    verification(format!(
-        "the edited text does not parse at {}:{}",
-        err.marker().line(),
-        err.marker().col().saturating_add(1)
-    ))
-}
 
 fn verify(
     src: &str,
@@ -924,33 +551,12 @@ fn verify(
     splices: &[TokenSplice],
     wanted: &[(&str, &str)],
 ) -> Result<(), EditError> {
-    verify_bytes(src, out, doc, splices)?;
-    verify_events(out, doc, splices)?;
-    verify_data(src, out, wanted)
-}
-
-/// Bytes outside the splices are identical, and every splice lies inside the first
-/// document.
-fn verify_bytes(
-    src: &str,
-    out: &str,
-    doc: &Doc<'_>,
-    splices: &[TokenSplice],
-) -> Result<(), EditError> {
     let doc_end = doc
         .doc_end
         .ok_or_else(|| verification("the original first document has no end"))?;
-    check_splices(src, out, splices.iter().map(|s| &s.splice), doc_end).map_err(|fault| {
-        verification(match fault {
-            SpliceFault::Overlap => "token spans overlap",
-            SpliceFault::PastDocumentEnd => "a token span lies outside the first document",
-            SpliceFault::OutsideChanged => "text outside the token spans changed",
-            SpliceFault::SpliceChanged => "a replaced token span has unexpected content",
-            SpliceFault::TailChanged => "text after the last token changed",
-            SpliceFault::Overflow => "offset overflow",
-        })
-    })?;
-    Ok(())
+    check_splices(src, out, splices.iter().map(|s| &s.splice), doc_end)?;
+    verify_events(out, doc, splices)?;
+    verify_data(src, out, wanted)
 }
 
 /// The edited text's event stream equals the original one except for the replaced scalars,
@@ -1013,41 +619,22 @@ fn verify_events(out: &str, doc: &Doc<'_>, splices: &[TokenSplice]) -> Result<()
     Ok(())
 }
 
-/// The plugin's own kubeconfig loader must read the edited text as the original with
-/// exactly the chosen tokens set. With the byte and event comparisons above this proves the
-/// edit; the loader is the lean one `token show` uses, so the check costs a few
-/// milliseconds on a 2 MB file where loading the whole document as generic data took
-/// hundreds (rotate's budget is 50 ms).
+/// The plugin's own loader reads the edited text as the original with exactly the chosen
+/// tokens set.
 fn verify_data(src: &str, out: &str, wanted: &[(&str, &str)]) -> Result<(), EditError> {
-    let nowhere = std::path::Path::new("");
-    let mut expected = super::load::parse(nowhere, src)
-        .map_err(|_| verification("the original document cannot be loaded as a kubeconfig"))?;
-    let actual = super::load::parse(nowhere, out)
-        .map_err(|_| verification("the edited document cannot be loaded as a kubeconfig"))?;
-    for (user, new_token) in wanted {
-        let mut matching = expected.users.iter_mut().filter(|u| u.name == *user);
-        let entry = matching
-            .next()
-            .ok_or_else(|| verification(format!("the loaded document has no user {user:?}")))?;
-        if matching.next().is_some() {
-            return Err(verification(format!(
-                "the loaded document has user {user:?} twice"
-            )));
+    prove_loaded(src, out, "the tokens changed", |expected| {
+        for (user, new_token) in wanted {
+            let entry = proof::loaded_user(expected, user)?;
+            entry.user.get_or_insert_with(Default::default).token = Some((*new_token).to_owned());
         }
-        entry.user.get_or_insert_with(Default::default).token = Some((*new_token).to_owned());
-    }
-    if expected != actual {
-        return Err(verification(
-            "the edited document's data is not the original with only the tokens changed",
-        ));
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kubeconfig::extension::data_options;
+    use crate::kubeconfig::proof::data_options;
 
     /// An entry without `name` is user "", as kubectl and the loader read it: both paths
     /// edit it, alike (a disagreement found by the generated-input property below).

@@ -14,8 +14,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::edit::{double_quoted, internal, unsupported, verification, EditError};
-use super::yaml_tree::{check_splices, Doc, EntryName, Kind, Lookup, NodeId, Splice, Stream};
+use super::edit::double_quoted;
+use super::edit_error::{internal, unsupported, verification, EditError};
+use super::proof::check_splices;
+use super::yaml_tree::{Doc, Kind, Lookup, NodeId, PathRule, Splice, Stream};
 
 /// The command an exec entry written by `token store` runs.
 pub const PLUGIN_COMMAND: &str = "kubectl-coreweave";
@@ -306,45 +308,12 @@ fn layout<'s>(
     Ok((indent.to_string(), newline))
 }
 
-/// Name → users list item; the list and every entry must be plain block collections.
+/// Name → users list item, found as every editor finds them (`yaml_tree::users`); what
+/// this editor may change in an entry is checked by [`editable_user_map`].
 fn user_entries<'d>(doc: &'d Doc<'_>) -> Result<HashMap<&'d str, NodeId>, EditError> {
-    let root = doc
-        .root
-        .filter(|r| doc.is_map(*r))
-        .ok_or_else(|| EditError::NoUsers {
-            reason: "the first document is not a mapping".into(),
-        })?;
-    let users = match doc.lookup(root, "users") {
-        Lookup::Found { value, .. } => value,
-        Lookup::Missing => {
-            return Err(EditError::NoUsers {
-                reason: "the top-level mapping has no users key".into(),
-            })
-        }
-        Lookup::Duplicate { second, .. } => {
-            return Err(unsupported(format!(
-                "key \"users\" appears twice in the top-level mapping (at {})",
-                doc.position(second)
-            )))
-        }
-    };
-    if doc.merge_key(root).is_some() {
-        return Err(unsupported(
-            "the top-level mapping has a merge key (<<)".into(),
-        ));
-    }
-    super::yaml_tree::index_user_entries(doc, users, |item, entry| {
-        match doc.lookup(entry, "name") {
-            Lookup::Found { value, .. } => Ok(EntryName::At(value)),
-            Lookup::Missing if doc.merge_key(entry).is_none() => Ok(EntryName::Missing),
-            Lookup::Missing => Ok(EntryName::Unknown),
-            Lookup::Duplicate { second, .. } => Err(unsupported(format!(
-                "key \"name\" appears twice in the users entry at {} (at {})",
-                doc.position(item),
-                doc.position(second)
-            ))),
-        }
-    })
+    Ok(super::yaml_tree::users(doc, PathRule::Unshared)?
+        .by_name()
+        .clone())
 }
 
 /// The `user` mapping of an entry the editor may change: block style all the way down, no
@@ -432,8 +401,7 @@ fn prove(
     let doc_end = doc
         .doc_end
         .ok_or_else(|| verification("the original first document has no end"))?;
-    check_splices(src, out, splices, doc_end)
-        .map_err(|_| verification("text outside the edited user entries changed"))?;
+    check_splices(src, out, splices, doc_end)?;
     let mut expected = load(super::load::first_document(src), "original")?;
     let actual = load(super::load::first_document(out), "edited")?;
     change(&mut expected)?;
@@ -449,7 +417,7 @@ fn prove(
 }
 
 fn load(text: &str, which: &str) -> Result<Value, EditError> {
-    serde_saphyr::from_str_with_options(text, super::extension::data_options())
+    serde_saphyr::from_str_with_options(text, super::data_options())
         .map_err(|_| verification(format!("the {which} document cannot be loaded as data")))
 }
 

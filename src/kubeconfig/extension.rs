@@ -1,9 +1,5 @@
-//! Format-preserving recording of a token's expiry as a named user extension.
-//!
-//! When `token rotate` knows when the new token expires, it records that next to the token,
-//! as the `coreweave.com/token` entry of the user's `extensions` list. client-go keeps
-//! named extensions (`AuthInfo.Extensions`) when it reads and rewrites a kubeconfig, so
-//! `kubectl config set-credentials` and friends leave the record in place:
+//! Records a token's expiry as the `coreweave.com/token` entry of a user's `extensions`
+//! list, which client-go keeps through its own rewrites, keeping every other byte:
 //!
 //! ```yaml
 //! users:
@@ -18,65 +14,20 @@
 //!         rotatedAt: "2026-11-28T17:40:00Z"
 //! ```
 //!
-//! Like `edit.rs`, the editor changes the text rather than re-serialising it: one event pass
-//! with byte spans locates each user, and the new text is spliced in while every other byte
-//! is kept. What it does, per user:
-//!
-//! - A block `user` mapping without `extensions`: an `extensions:` list is inserted after
-//!   the line holding the mapping's last content (its trailing comment stays on that line;
-//!   blank lines and comments after the mapping stay after the insertion), at the column of
-//!   the mapping's keys, in the file's line ending, with the sequence indentation and the
-//!   indentation step the file uses for its `users` list and user mappings.
-//! - A block `extensions` list without our entry: an item is appended after the list's last
-//!   content line, with the dash column and dash-to-content spacing of its existing items.
-//! - A flow `user` mapping (`user: {token: x}`) or flow `extensions` list: the text
-//!   `, extensions: [{name: coreweave.com/token, extension: {…}}]` (or `, {…}` for the list)
-//!   is inserted on the same line right after the last entry, so the closing bracket and
-//!   anything between (a trailing comma, comments, line breaks) stay as they were.
-//! - An existing `coreweave.com/token` entry: its `extension` value is replaced, a block
-//!   mapping by a block mapping at the same column, a flow mapping by a flow mapping in place.
-//!   The entry is ours, so keys other than `expires`, `source` and `rotatedAt` inside it,
-//!   and comments between its keys, are dropped. An entry without `extension` gets one.
-//!
-//! Every value is written double-quoted (they are RFC 3339 times and short words; quoting
-//! keeps `2027-01-01` and `on` strings for every loader). With no expiry, no `expires` key
-//! is written.
-//!
-//! Refused (`EditError::Unsupported`) rather than guessed at: a `user` value that is null,
-//! a scalar, a list or an empty mapping (`user: {}`); anchors, aliases or explicit tags on
-//! any node of the path (top-level mapping, `users` list, users entry, `user` mapping,
-//! `extensions` list, our entry and its `extension` value), anchors inside the replaced
-//! value; merge keys (`<<`) in any mapping of the path; duplicate keys on the path; two
-//! `coreweave.com/token` entries; an `extensions` or `extension` value that is not a list
-//! or mapping; a flow mapping or list whose last value is empty (its position is not
-//! known exactly); indentation that cannot be read from the text.
-//!
-//! Whatever the planner gets wrong instead of refusing (for example a keep-chomped block
-//! scalar as a mapping's last value, which owns the blank lines after it) fails the
-//! verification below and nothing is returned.
-//!
-//! Every edit is proven before it is returned: every byte of the original is still present,
-//! in order, outside the replaced `extension` values; the result parses; the documents after
-//! the first are byte-identical; and the first document, loaded as plain data by
-//! serde-saphyr, equals the original data with exactly the requested extensions set, both
-//! as a whole (`serde_json::Value`) and through a small typed model of users, tokens and
-//! extensions. A file whose first document cannot be loaded as such data (for example
-//! with non-string keys) is refused by that check. The check loads the whole document,
-//! which is fine for this path: it runs only when an expiry is recorded.
-//!
-//! Error messages are single-line, give positions, user names and key names, and never
-//! contain a token or any other scalar value of the file.
+//! A plan of splices over `yaml_tree.rs` in the file's own layout, proven by `proof.rs`;
+//! layout and refusal rules: ARCHITECTURE.md, "Editing a kubeconfig". With no expiry, no
+//! `expires` key is written.
 
 use std::collections::{HashMap, HashSet};
 
-use granit_parser::{Event, Parser};
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::edit::{double_quoted, internal, unparsable_edit, unsupported, verification, EditError};
+use super::edit::double_quoted;
+use super::edit_error::{internal, unsupported, verification, EditError};
+use super::proof::{prove_data, prove_splices};
 use super::yaml_tree::{
-    self, apply_splices, byte_range, check_splices, parser_options, ApplyFault, Doc, EntryName,
-    Kind, Lookup, Node, NodeId, Splice, SpliceFault, Stream, TagClass,
+    self, anchor_label, apply_splices, check_no_merge, check_path, describe, duplicate_key, Doc,
+    Kind, Lookup, NodeId, PathRule, Splice, Stream,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -135,7 +86,7 @@ pub fn upsert_token_extension(
     }
     let doc = Doc::parse(src, Stream::Drop)?;
     let splices = plan(src, &doc, &wanted, ext)?;
-    let out = apply(src, &splices)?;
+    let out = apply_splices(src, &splices)?;
     verify(src, &out, &doc, &splices, &wanted, ext)?;
     Ok(out)
 }
@@ -143,81 +94,6 @@ pub fn upsert_token_extension(
 // ---------------------------------------------------------------------------------------
 // Refusals on the edited path (the tree itself is `yaml_tree.rs`).
 // ---------------------------------------------------------------------------------------
-
-/// An untagged null or empty value; a quoted `"null"` counts too, as it always did here
-/// (only messages use it).
-fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
-    match doc.nodes.get(id) {
-        Some(Node {
-            kind: Kind::Scalar { value, .. },
-            tag: TagClass::None,
-            start,
-            end,
-            ..
-        }) => start == end || matches!(value.as_ref(), "~" | "null" | "Null" | "NULL"),
-        _ => false,
-    }
-}
-
-/// What a node is, with its article, for messages.
-fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
-    match doc.nodes.get(id).map(|n| &n.kind) {
-        Some(Kind::Map { entries }) if entries.is_empty() => "an empty mapping",
-        Some(Kind::Map { .. }) => "a mapping",
-        Some(Kind::Seq { .. }) => "a list",
-        Some(Kind::Scalar { .. }) if is_null(doc, id) => "a null value",
-        Some(Kind::Scalar { .. }) => "a scalar",
-        Some(Kind::Alias { .. }) => "an alias",
-        None => "a missing node",
-    }
-}
-
-fn anchor_name(doc: &Doc<'_>, anchor: usize) -> String {
-    doc.anchor_name(anchor).unwrap_or_else(|| "?".to_owned())
-}
-
-/// Refuses aliases, anchors and explicit tags on a node of the edited path.
-fn check_node(doc: &Doc<'_>, id: NodeId, what: &str) -> Result<(), EditError> {
-    let node = doc.node(id)?;
-    let at = node.position;
-    if let Kind::Alias { anchor } = node.kind {
-        return Err(unsupported(format!(
-            "{what} at {at} is an alias (*{}); the editor does not edit through aliases",
-            anchor_name(doc, anchor)
-        )));
-    }
-    if node.anchor != 0 {
-        return Err(unsupported(format!(
-            "{what} at {at} carries anchor &{}; the editor does not edit anchored nodes",
-            anchor_name(doc, node.anchor)
-        )));
-    }
-    if node.tag != TagClass::None {
-        return Err(unsupported(format!(
-            "{what} at {at} carries an explicit tag"
-        )));
-    }
-    Ok(())
-}
-
-fn check_no_merge(doc: &Doc<'_>, map: NodeId, what: &str) -> Result<(), EditError> {
-    match doc.merge_key(map) {
-        Some(key) => Err(unsupported(format!(
-            "{what} at {} has a merge key (<<) at {}; the editor does not edit through merge keys",
-            doc.position(map),
-            doc.position(key)
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn duplicate_key(doc: &Doc<'_>, key: &str, what: &str, first: NodeId, second: NodeId) -> EditError {
-    unsupported(format!(
-        "key {key:?} appears twice in {what} (at {} and {})",
-        doc.position(first),
-        doc.position(second)
-    ))
-}
 
 // ---------------------------------------------------------------------------------------
 // Planning: one splice per user.
@@ -250,27 +126,14 @@ fn plan(
     wanted: &[&str],
     ext: &TokenExtension<'_>,
 ) -> Result<Vec<Splice>, EditError> {
-    let (users_key, users) = find_users_list(doc)?;
-    let (entries, unnamed_merge) = index_user_entries(doc, users)?;
+    let users = yaml_tree::users(doc, PathRule::Untouched)?;
     let users_key_column = doc
         .nodes
-        .get(users_key)
+        .get(users.key)
         .and_then(|n| column_of(src, n.start));
     let mut splices = Vec::with_capacity(wanted.len());
     for user in wanted {
-        let Some(&item) = entries.get(user) else {
-            if let Some(merge) = unnamed_merge {
-                return Err(unsupported(format!(
-                    "user {user:?} is not named in the users list, but the name of the entry \
-                     with the merge key (<<) at {} is not known",
-                    doc.position(merge)
-                )));
-            }
-            return Err(EditError::UserNotFound {
-                user: (*user).to_owned(),
-                users_at: doc.position(users_key),
-            });
-        };
+        let item = users.entry(doc, user)?;
         let layout = doc
             .nodes
             .get(item)
@@ -287,80 +150,6 @@ fn plan(
     Ok(splices)
 }
 
-/// Returns the `users` key and its list.
-fn find_users_list(doc: &Doc<'_>) -> Result<(NodeId, NodeId), EditError> {
-    let Some(root) = doc.root else {
-        return Err(EditError::NoUsers {
-            reason: "the file contains no yaml document".to_owned(),
-        });
-    };
-    if !doc.is_map(root) {
-        return Err(EditError::NoUsers {
-            reason: format!(
-                "the first document at {} is {}, not a mapping",
-                doc.position(root),
-                describe(doc, root)
-            ),
-        });
-    }
-    check_node(doc, root, "the top-level mapping")?;
-    check_no_merge(doc, root, "the top-level mapping")?;
-    let (users_key, users) = match doc.lookup(root, "users") {
-        Lookup::Missing => {
-            return Err(EditError::NoUsers {
-                reason: "the top-level mapping has no users key".to_owned(),
-            })
-        }
-        Lookup::Found { key, value } => (key, value),
-        Lookup::Duplicate { first, second } => {
-            return Err(duplicate_key(
-                doc,
-                "users",
-                "the top-level mapping",
-                first,
-                second,
-            ))
-        }
-    };
-    check_node(doc, users, "the users list")?;
-    match doc.node(users)?.kind {
-        Kind::Seq { .. } => Ok((users_key, users)),
-        _ => Err(EditError::NoUsers {
-            reason: format!(
-                "users at {} is {}, not a list",
-                doc.position(users),
-                describe(doc, users)
-            ),
-        }),
-    }
-}
-
-/// Maps each user name to its entry. Also returns the merge key of the first entry whose
-/// name may come from a merge key (such an entry could be any user).
-fn index_user_entries<'d>(
-    doc: &'d Doc<'_>,
-    users: NodeId,
-) -> Result<(HashMap<&'d str, NodeId>, Option<NodeId>), EditError> {
-    let mut unnamed_merge = None;
-    let by_name = yaml_tree::index_user_entries(doc, users, |item, entry| {
-        // A merge key may rename the entry, even after a `name` of its own (kubectl
-        // applies `<<` in document order); this editor does not follow merge keys.
-        if let Some(merge) = doc.merge_key(entry) {
-            unnamed_merge.get_or_insert(merge);
-            return Ok(EntryName::Unknown);
-        }
-        match doc.lookup(entry, "name") {
-            Lookup::Found { value, .. } => Ok(EntryName::At(value)),
-            Lookup::Missing => Ok(EntryName::Missing),
-            Lookup::Duplicate { first, second } => {
-                let what = format!("the users entry at {}", doc.position(item));
-                Err(duplicate_key(doc, "name", &what, first, second))
-            }
-        }
-    })?;
-    Ok((by_name, unnamed_merge))
-}
-
 fn plan_user(
     src: &str,
     doc: &Doc<'_>,
@@ -369,7 +158,7 @@ fn plan_user(
 ) -> Result<Splice, EditError> {
     let user = target.user;
     let what_entry = format!("the users entry of user {user:?}");
-    check_node(doc, item, &what_entry)?;
+    check_path(doc, PathRule::Untouched, item, &what_entry)?;
     check_no_merge(doc, item, &what_entry)?;
     let (user_key, user_map) = match doc.lookup(item, "user") {
         Lookup::Found { key, value } => (key, value),
@@ -384,7 +173,7 @@ fn plan_user(
         }
     };
     let what_user = format!("the user mapping of user {user:?}");
-    check_node(doc, user_map, &what_user)?;
+    check_path(doc, PathRule::Untouched, user_map, &what_user)?;
     match &doc.node(user_map)?.kind {
         Kind::Map { entries } if !entries.is_empty() => {}
         _ => {
@@ -457,7 +246,7 @@ fn plan_extensions_list(
 ) -> Result<Splice, EditError> {
     let user = target.user;
     let what = format!("the extensions list of user {user:?}");
-    check_node(doc, list, &what)?;
+    check_path(doc, PathRule::Untouched, list, &what)?;
     let node = doc.node(list)?;
     let Kind::Seq { items } = &node.kind else {
         return Err(unsupported(format!(
@@ -548,7 +337,7 @@ fn plan_entry(
 ) -> Result<Splice, EditError> {
     let user = target.user;
     let what = format!("the {EXTENSION_NAME} extension entry of user {user:?}");
-    check_node(doc, entry, &what)?;
+    check_path(doc, PathRule::Untouched, entry, &what)?;
     check_no_merge(doc, entry, &what)?;
     let node = doc.node(entry)?;
     match doc.lookup(entry, "extension") {
@@ -576,13 +365,13 @@ fn plan_entry(
         }
         Lookup::Found { value, .. } => {
             let what = format!("the {EXTENSION_NAME} extension of user {user:?}");
-            check_node(doc, value, &what)?;
+            check_path(doc, PathRule::Untouched, value, &what)?;
             let old = doc.node(value)?;
             if let Some(anchor) = doc.anchor_inside(value) {
                 return Err(unsupported(format!(
-                    "{what} at {} defines anchor &{}, which other nodes may refer to",
+                    "{what} at {} defines anchor {}, which other nodes may refer to",
                     old.position,
-                    anchor_name(doc, anchor)
+                    anchor_label(doc, anchor)
                 )));
             }
             match (&old.kind, &old.close) {
@@ -778,13 +567,6 @@ fn insert_after_line(src: &str, content_end: usize, lines: &[String]) -> Result<
     })
 }
 
-fn apply(src: &str, splices: &[Splice]) -> Result<String, EditError> {
-    apply_splices(src, splices).map_err(|fault| match fault {
-        ApplyFault::Overlap => internal("overlapping edits"),
-        ApplyFault::NotOnCharBoundary => internal("edit is not on character boundaries"),
-    })
-}
-
 // ---------------------------------------------------------------------------------------
 // Verification.
 // ---------------------------------------------------------------------------------------
@@ -797,109 +579,11 @@ fn verify(
     wanted: &[&str],
     ext: &TokenExtension<'_>,
 ) -> Result<(), EditError> {
-    let src_end = doc
-        .doc_end
-        .ok_or_else(|| verification("the original first document has no end"))?;
-    let expected_end = verify_bytes(src, out, splices, src_end)?;
-    let out_end = first_document_end(out)?;
-    if out_end != expected_end {
-        return Err(verification(
-            "the first document of the edited text does not end where expected",
-        ));
-    }
-    if src.get(src_end..) != out.get(out_end..) {
-        return Err(verification("a later document changed"));
-    }
-    let before = src
-        .get(..src_end)
-        .ok_or_else(|| verification("document end is not on a character boundary"))?;
-    let after = out
-        .get(..out_end)
-        .ok_or_else(|| verification("document end is not on a character boundary"))?;
-    verify_data(before, after, wanted, ext)?;
-    verify_model(before, after, wanted, ext)
-}
-
-/// Every byte of the original is present in order: outside the splices `out` is `src`,
-/// and each splice's text sits where it belongs. Replaced bytes were only ever an old
-/// extension value. Returns where the first document of `out` must end.
-fn verify_bytes(
-    src: &str,
-    out: &str,
-    splices: &[Splice],
-    doc_end: usize,
-) -> Result<usize, EditError> {
-    check_splices(src, out, splices, doc_end).map_err(|fault| {
-        verification(match fault {
-            SpliceFault::Overlap | SpliceFault::PastDocumentEnd => {
-                "an edit lies outside the first document or overlaps another"
-            }
-            SpliceFault::OutsideChanged => "text outside the edits changed",
-            SpliceFault::SpliceChanged => "an edit has unexpected content",
-            SpliceFault::TailChanged => "text after the last edit changed",
-            SpliceFault::Overflow => "offset overflow",
-        })
+    let (before, after) = prove_splices(src, out, doc, splices)?;
+    let changes = format!("the {EXTENSION_NAME} extensions set");
+    prove_data(before, after, &changes, |data| {
+        set_expected(data, wanted, ext)
     })
-}
-
-/// Parses the whole edited text and returns where its first document ends.
-fn first_document_end(text: &str) -> Result<usize, EditError> {
-    let mut end = None;
-    for item in Parser::new_from_str_with_options(text, parser_options(false)) {
-        let (event, span) = item.map_err(|e| unparsable_edit(&e))?;
-        if matches!(event, Event::DocumentEnd) && end.is_none() {
-            end = Some(byte_range(&span)?.end);
-        }
-    }
-    end.ok_or_else(|| verification("the edited text has no document"))
-}
-
-pub(crate) fn data_options() -> serde_saphyr::Options {
-    let mut options = serde_saphyr::Options::default();
-    // Error text from the loader may quote source lines (and so tokens): only its location
-    // is ever reported, and snippets are not rendered at all.
-    options.with_snippet = false;
-    options.crop_radius = 0;
-    // kubectl's loader keeps the last duplicate; either way both texts are loaded alike.
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
-    options.null_as_string = true;
-    if let Some(budget) = options.budget.as_mut() {
-        // Scale with large kubeconfigs; the parser itself bounds nesting.
-        budget.max_events = budget.max_events.max(8_000_000);
-        budget.max_nodes = budget.max_nodes.max(8_000_000);
-    }
-    options
-}
-
-fn load<T: serde::de::DeserializeOwned>(text: &str, which: &str) -> Result<T, EditError> {
-    serde_saphyr::from_str_with_options(text, data_options()).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(" at {}:{}", l.line(), l.column()))
-            .unwrap_or_default();
-        verification(format!("the {which} document cannot be loaded as data{at}"))
-    })
-}
-
-/// The first document as generic data equals the original with exactly the requested
-/// extensions set.
-fn verify_data(
-    before: &str,
-    after: &str,
-    wanted: &[&str],
-    ext: &TokenExtension<'_>,
-) -> Result<(), EditError> {
-    let mut expected: Value = load(before, "original")?;
-    let actual: Value = load(after, "edited")?;
-    set_expected(&mut expected, wanted, ext)?;
-    if expected != actual {
-        return Err(verification(format!(
-            "the edited document's data is not the original with only the {EXTENSION_NAME} \
-             extensions set"
-        )));
-    }
-    Ok(())
 }
 
 /// Applies the intended change to the original's data.
@@ -976,136 +660,10 @@ fn set_expected(
     Ok(())
 }
 
-/// The small typed view of what the edit must and must not change.
-#[derive(Debug, Deserialize)]
-struct ModelConfig {
-    #[serde(default)]
-    users: Option<Vec<ModelNamedUser>>,
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct ModelNamedUser {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    user: Option<ModelUser>,
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct ModelUser {
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default, rename = "tokenFile")]
-    token_file: Option<String>,
-    #[serde(default)]
-    extensions: Option<Vec<ModelExtension>>,
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct ModelExtension {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    extension: Option<Value>,
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct ModelTokenExtension {
-    #[serde(default)]
-    expires: Option<String>,
-    source: String,
-    #[serde(rename = "rotatedAt")]
-    rotated_at: String,
-}
-
-fn foreign_extensions(user: &ModelUser) -> Vec<&ModelExtension> {
-    user.extensions
-        .iter()
-        .flatten()
-        .filter(|e| e.name.as_deref() != Some(EXTENSION_NAME))
-        .collect()
-}
-
-/// Through the typed model: the same users in the same order with the same tokens, the
-/// requested users carry exactly the extension that was set next to their other
-/// extensions, and the other users are unchanged.
-fn verify_model(
-    before: &str,
-    after: &str,
-    wanted: &[&str],
-    ext: &TokenExtension<'_>,
-) -> Result<(), EditError> {
-    let before: ModelConfig = load(before, "original")?;
-    let after: ModelConfig = load(after, "edited")?;
-    let (before, after) = (
-        before.users.unwrap_or_default(),
-        after.users.unwrap_or_default(),
-    );
-    if before.len() != after.len() {
-        return Err(verification(
-            "the edited document has a different number of users",
-        ));
-    }
-    let wanted: HashSet<&str> = wanted.iter().copied().collect();
-    let expected = ModelTokenExtension {
-        expires: ext.expires.map(str::to_owned),
-        source: ext.source.to_owned(),
-        rotated_at: ext.rotated_at.to_owned(),
-    };
-    let mut done = 0usize;
-    for (old, new) in before.iter().zip(&after) {
-        let targeted = wanted.contains(old.name.as_deref().unwrap_or_default());
-        if !targeted {
-            if old != new {
-                return Err(verification("a user that was not asked for changed"));
-            }
-            continue;
-        }
-        done = done.saturating_add(1);
-        let name = old.name.as_deref().unwrap_or_default();
-        let mismatch = || verification(format!("user {name:?} does not read back as intended"));
-        let (Some(old_user), Some(new_user)) = (&old.user, &new.user) else {
-            return Err(mismatch());
-        };
-        if old.name != new.name
-            || old_user.token != new_user.token
-            || old_user.token_file != new_user.token_file
-        {
-            return Err(mismatch());
-        }
-        if foreign_extensions(old_user) != foreign_extensions(new_user) {
-            return Err(mismatch());
-        }
-        let ours: Vec<&ModelExtension> = new_user
-            .extensions
-            .iter()
-            .flatten()
-            .filter(|e| e.name.as_deref() == Some(EXTENSION_NAME))
-            .collect();
-        let [entry] = ours.as_slice() else {
-            return Err(mismatch());
-        };
-        let read: ModelTokenExtension = entry
-            .extension
-            .clone()
-            .and_then(|v| serde_json::from_value(v).ok())
-            .ok_or_else(mismatch)?;
-        if read != expected {
-            return Err(mismatch());
-        }
-    }
-    if done != wanted.len() {
-        return Err(verification(
-            "not every requested user was found in the edited document",
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kubeconfig::proof::{data_options, first_document_end};
     use serde_json::json;
 
     const EXT: TokenExtension<'static> = TokenExtension {
@@ -1748,7 +1306,7 @@ users:
             "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # c\n---\nlater: 1\n";
         let doc = Doc::parse(src, Stream::Drop).expect("parses");
         let splices = plan(src, &doc, &["a"], &EXT).expect("plans");
-        let good = apply(src, &splices).expect("applies");
+        let good = apply_splices(src, &splices).expect("applies");
         verify(src, &good, &doc, &splices, &["a"], &EXT).expect("the real edit verifies");
         let reject = |out: &str, splices: &[Splice]| {
             let e = verify(src, out, &doc, splices, &["a"], &EXT).expect_err("must be rejected");
@@ -1766,14 +1324,14 @@ users:
                 ..s.clone()
             })
             .collect();
-        reject(&apply(src, &wrong).expect("applies"), &wrong);
+        reject(&apply_splices(src, &wrong).expect("applies"), &wrong);
         // Text that changes more than the extension: the token moves into the new list.
         let greedy = vec![Splice {
             start: 0,
             end: 0,
             text: "x: 1\n".to_owned(),
         }];
-        reject(&apply(src, &greedy).expect("applies"), &greedy);
+        reject(&apply_splices(src, &greedy).expect("applies"), &greedy);
     }
 
     #[test]

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 
 use granit_parser::ScalarStyle;
 
-use super::edit::Position;
-use super::yaml_tree::{Doc, Kind, NodeId, Stream, TagClass};
+use super::edit_error::Position;
+use super::yaml_tree::{is_merge_key, Doc, Kind, NodeId, Stream, TagClass};
 
 /// Nested collections and aliases followed at once; deeper is refused (a self-referencing
 /// anchor ends here too). kubectl's limit, as the deserializer's (`load.rs`).
@@ -35,20 +35,6 @@ pub(super) struct Resolved {
 pub(super) struct MergeError {
     pub(super) position: Position,
     pub(super) message: &'static str,
-}
-
-/// Whether this key node is a merge key in go-yaml's reading.
-pub(super) fn is_merge_key(doc: &Doc<'_>, key: NodeId) -> bool {
-    let Some(node) = doc.nodes.get(key) else {
-        return false;
-    };
-    match &node.kind {
-        Kind::Scalar { value, style } if value.as_ref() == "<<" => {
-            (*style == ScalarStyle::Plain && node.tag == TagClass::None)
-                || node.tag == TagClass::Merge
-        }
-        _ => false,
-    }
 }
 
 /// `None` when the first document of `doc_text` has no merge key, or does not parse (the

@@ -22,6 +22,7 @@
 
 pub mod append;
 pub mod edit;
+mod edit_error;
 pub mod exec_entry;
 pub mod extension;
 pub(crate) mod fast;
@@ -29,6 +30,7 @@ pub mod load;
 pub mod mask;
 mod merge;
 pub mod model;
+mod proof;
 pub mod resolve;
 pub mod token_file;
 pub mod write;
@@ -40,6 +42,7 @@ use std::path::{Path, PathBuf};
 use crate::secret::{quoted, shown, shown_path};
 
 pub use load::{config_paths, home_dir, Encoding, Kubeconfig, LoadedFile, Sourced};
+pub(crate) use proof::data_options;
 pub use resolve::{Credential, Resolved};
 
 /// Files larger than this are refused: a kubeconfig with thousands of contexts is a few MB.

@@ -127,7 +127,7 @@ impl std::fmt::Debug for User {
 
 /// client-go decodes through JSON, where `users: null` (or `users:` with nothing after it)
 /// is an empty list and `name: null` an empty string; serde would call both a type error.
-fn null_as_empty<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(crate) fn null_as_empty<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,

@@ -1,13 +1,8 @@
-//! The node tree both format-preserving editors plan on (`edit.rs` for tokens,
-//! `extension.rs` for the `coreweave.com/token` extension): one granit-parser event pass
-//! over the text that builds a light tree of the first document, each node with the byte
-//! spans an editor splices at, plus what the editors share around it: key lookup, merge
-//! keys, anchors, splicing, and the byte comparison that proves a splice changed nothing
-//! else.
-//!
-//! The tree records the union of what the two editors need; each editor keeps its own
-//! planning, its own refusals and the rest of its proof, so how strict it is stays visible
-//! in its own module.
+//! The node tree every format-preserving editor plans on: one granit-parser event pass
+//! that builds a light tree of the first document with the byte spans an editor splices
+//! at, and what the editors share around it: kubectl's key lookup (merge keys included),
+//! the users list, the one rule for anchors, aliases, merge keys and tags on an edited
+//! path, and applying splices.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -15,7 +10,7 @@ use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScalarStyle, Span, StructureStyle, Tag};
 
-use super::edit::{internal, EditError, Position};
+use super::edit_error::{internal, unsupported, EditError, Position};
 
 pub(super) type NodeId = usize;
 
@@ -486,54 +481,357 @@ impl<'s> Doc<'s> {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Reading a mapping as kubectl does, and the users list every editor starts from.
+// ---------------------------------------------------------------------------------------
+
+/// Whether this key node is a merge key in go-yaml's reading.
+pub(super) fn is_merge_key(doc: &Doc<'_>, key: NodeId) -> bool {
+    let Some(node) = doc.nodes.get(key) else {
+        return false;
+    };
+    match &node.kind {
+        Kind::Scalar { value, style } if value.as_ref() == "<<" => {
+            (*style == ScalarStyle::Plain && node.tag == TagClass::None)
+                || node.tag == TagClass::Merge
+        }
+        _ => false,
+    }
+}
+
+/// The key's value in the mapping as kubectl reads it (`merge.rs`): the last writer in
+/// document order wins, whether the key itself or a merge key (`<<`) that provides it.
+/// A merge source the editor cannot follow makes the value unknown.
+pub(super) fn lookup_merged(doc: &Doc<'_>, map: NodeId, key: &str) -> MergedLookup {
+    lookup_at(doc, map, key, 0)
+}
+
+/// Merge sources nested deeper than this are not followed (the value is then unknown).
+const MAX_MERGE_DEPTH: usize = 32;
+
+fn lookup_at(doc: &Doc<'_>, map: NodeId, key: &str, depth: usize) -> MergedLookup {
+    let mut winner = MergedLookup::Missing;
+    let mut explicit: Option<NodeId> = None;
+    for (k, v) in doc.pairs(map) {
+        if is_merge_key(doc, k) {
+            match search_merge(doc, v, key, depth) {
+                MergeSearch::NotFound => {}
+                MergeSearch::One(value) => {
+                    winner = MergedLookup::Merged {
+                        merge_key: k,
+                        value,
+                    }
+                }
+                MergeSearch::Unknown => winner = MergedLookup::Ambiguous { merge_key: k },
+            }
+        } else if doc.scalar_text(k) == Some(key) {
+            if let Some(first) = explicit {
+                return MergedLookup::Duplicate { first, second: k };
+            }
+            explicit = Some(k);
+            winner = MergedLookup::Found { key: k, value: v };
+        }
+    }
+    winner
+}
+
+/// What the merge value `value` provides for `key`: for a list of mappings, the first
+/// one that has it (go-yaml applies them last to first).
+fn search_merge(doc: &Doc<'_>, value: NodeId, key: &str, depth: usize) -> MergeSearch {
+    if depth > MAX_MERGE_DEPTH {
+        return MergeSearch::Unknown;
+    }
+    let Some(id) = doc.resolve(value) else {
+        return MergeSearch::Unknown;
+    };
+    let in_map = |m: NodeId| match lookup_at(doc, m, key, depth.saturating_add(1)) {
+        MergedLookup::Found { value, .. } | MergedLookup::Merged { value, .. } => {
+            MergeSearch::One(value)
+        }
+        MergedLookup::Missing => MergeSearch::NotFound,
+        MergedLookup::Duplicate { .. } | MergedLookup::Ambiguous { .. } => MergeSearch::Unknown,
+    };
+    match doc.nodes.get(id).map(|n| &n.kind) {
+        Some(Kind::Map { .. }) => in_map(id),
+        Some(Kind::Seq { items }) => {
+            for &item in items {
+                match doc.resolve(item) {
+                    Some(m) if doc.is_map(m) => match in_map(m) {
+                        MergeSearch::NotFound => {}
+                        found => return found,
+                    },
+                    _ => return MergeSearch::Unknown,
+                }
+            }
+            MergeSearch::NotFound
+        }
+        _ => MergeSearch::Unknown,
+    }
+}
+
+pub(super) enum MergedLookup {
+    Missing,
+    Found {
+        key: NodeId,
+        value: NodeId,
+    },
+    Duplicate {
+        first: NodeId,
+        second: NodeId,
+    },
+    /// Only a merge key (`<<`) provides the key.
+    Merged {
+        merge_key: NodeId,
+        value: NodeId,
+    },
+    /// A merge key may provide the key: its source could not be followed.
+    Ambiguous {
+        merge_key: NodeId,
+    },
+}
+
+enum MergeSearch {
+    NotFound,
+    One(NodeId),
+    Unknown,
+}
+
+/// An untagged plain null.
+pub(super) fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
+    match doc.nodes.get(id) {
+        Some(Node {
+            kind:
+                Kind::Scalar {
+                    value,
+                    style: ScalarStyle::Plain,
+                },
+            tag: TagClass::None,
+            ..
+        }) => matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL"),
+        _ => false,
+    }
+}
+
+/// What a node is, with its article, for messages.
+pub(super) fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
+    match doc.nodes.get(id).map(|n| &n.kind) {
+        Some(Kind::Map { entries }) if entries.is_empty() => "an empty mapping",
+        Some(Kind::Map { .. }) => "a mapping",
+        Some(Kind::Seq { .. }) => "a list",
+        Some(Kind::Scalar { .. }) if is_null(doc, id) => "a null value",
+        Some(Kind::Scalar { .. }) => "a scalar",
+        Some(Kind::Alias { .. }) => "an alias",
+        None => "a missing node",
+    }
+}
+
+/// The one rule for anchors, aliases and tags on an edited path (merge keys: `lookup_merged`
+/// and `check_no_merge`), in the two strengths the edits need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PathRule {
+    /// The edit passes through or replaces a leaf inside: refuse an alias, or an anchor
+    /// some alias refers to, since editing inside it would change the other place too.
+    Unshared,
+    /// The edit adds text inside this node: refuse every alias, anchor and explicit tag.
+    Untouched,
+}
+
+/// `&name` for messages (escaped), or `an anchor` when the parser gave none.
+pub(super) fn anchor_label(doc: &Doc<'_>, anchor: usize) -> String {
+    match doc.anchor_name(anchor) {
+        Some(name) => format!("&{name}"),
+        None => "an anchor".to_owned(),
+    }
+}
+
+/// Applies `rule` to the node `id`, described as `what` in the refusal.
+pub(super) fn check_path(
+    doc: &Doc<'_>,
+    rule: PathRule,
+    id: NodeId,
+    what: &str,
+) -> Result<(), EditError> {
+    let node = doc.node(id)?;
+    let at = node.position;
+    let referenced = |a: usize| doc.alias_refs.get(&a).is_some_and(|r| !r.is_empty());
+    match (rule, &node.kind) {
+        (PathRule::Unshared, Kind::Alias { anchor }) => Err(unsupported(format!(
+            "{what} at {at} is shared through anchor {}",
+            anchor_label(doc, *anchor)
+        ))),
+        (PathRule::Unshared, _) if node.anchor != 0 && referenced(node.anchor) => {
+            Err(unsupported(format!(
+                "{what} at {at} is shared through anchor {}",
+                anchor_label(doc, node.anchor)
+            )))
+        }
+        (PathRule::Unshared, _) => Ok(()),
+        (PathRule::Untouched, Kind::Alias { anchor }) => Err(unsupported(format!(
+            "{what} at {at} is an alias ({}); the editor does not edit through aliases",
+            anchor_label(doc, *anchor).replacen('&', "*", 1)
+        ))),
+        (PathRule::Untouched, _) if node.anchor != 0 => Err(unsupported(format!(
+            "{what} at {at} carries anchor {}; the editor does not edit anchored nodes",
+            anchor_label(doc, node.anchor)
+        ))),
+        (PathRule::Untouched, _) if node.tag != TagClass::None => Err(unsupported(format!(
+            "{what} at {at} carries an explicit tag"
+        ))),
+        (PathRule::Untouched, _) => Ok(()),
+    }
+}
+
+/// Refuses any merge key (`<<`) in the mapping `map`, for an edit that adds text inside it.
+pub(super) fn check_no_merge(doc: &Doc<'_>, map: NodeId, what: &str) -> Result<(), EditError> {
+    match doc.merge_key(map) {
+        Some(key) => Err(unsupported(format!(
+            "{what} at {} has a merge key (<<) at {}; the editor does not edit through merge keys",
+            doc.position(map),
+            doc.position(key)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Returns the `users` key and its list in the first document, with `rule` applied to the
+/// top-level mapping and the list (an `Untouched` top level may hold no merge key either);
+/// the `users` key is read as kubectl reads it, and refused when a merge key may supply it.
+fn find_users_list(doc: &Doc<'_>, rule: PathRule) -> Result<(NodeId, NodeId), EditError> {
+    let Some(root) = doc.root else {
+        return Err(EditError::NoUsers {
+            reason: "the file contains no yaml document".to_owned(),
+        });
+    };
+    if !doc.is_map(root) {
+        return Err(EditError::NoUsers {
+            reason: format!(
+                "the first document at {} is {}, not a mapping",
+                doc.position(root),
+                describe(doc, root)
+            ),
+        });
+    }
+    check_path(doc, rule, root, "the top-level mapping")?;
+    if rule == PathRule::Untouched {
+        check_no_merge(doc, root, "the top-level mapping")?;
+    }
+    let (users_key, users) = match lookup_merged(doc, root, "users") {
+        MergedLookup::Missing => {
+            return Err(EditError::NoUsers {
+                reason: "the top-level mapping has no users key".to_owned(),
+            })
+        }
+        MergedLookup::Found { key, value } => (key, value),
+        MergedLookup::Duplicate { first, second } => {
+            return Err(duplicate_key(
+                doc,
+                "users",
+                "the top-level mapping",
+                first,
+                second,
+            ))
+        }
+        MergedLookup::Merged { merge_key, .. } | MergedLookup::Ambiguous { merge_key } => {
+            return Err(unsupported(format!(
+                "the users list may come from the merge key (<<) at {}",
+                doc.position(merge_key)
+            )))
+        }
+    };
+    check_path(doc, rule, users, "the users list")?;
+    match doc.node(users)?.kind {
+        Kind::Seq { .. } => Ok((users_key, users)),
+        _ => Err(EditError::NoUsers {
+            reason: format!(
+                "users at {} is {}, not a list",
+                doc.position(users),
+                describe(doc, users)
+            ),
+        }),
+    }
+}
+
+pub(super) fn duplicate_key(
+    doc: &Doc<'_>,
+    key: &str,
+    what: &str,
+    first: NodeId,
+    second: NodeId,
+) -> EditError {
+    unsupported(format!(
+        "key {key:?} appears twice in {what} (at {} and {})",
+        doc.position(first),
+        doc.position(second)
+    ))
+}
+
 pub(super) enum Lookup {
     Missing,
     Found { key: NodeId, value: NodeId },
     Duplicate { first: NodeId, second: NodeId },
 }
 
-/// An editor's reading of a users entry's `name`.
-pub(super) enum EntryName {
-    /// The scalar node that holds it.
-    At(NodeId),
-    /// The entry has no `name`: kubectl (and the loader) read it as the user named "",
-    /// so `token rotate` may have to change its token too.
-    Missing,
-    /// The name may come from somewhere the editor does not follow (a merge key): the
-    /// entry names no user it can edit.
-    Unknown,
+/// The users list of the first document, its entries by name.
+pub(super) struct Users<'d> {
+    /// The `users` key.
+    pub(super) key: NodeId,
+    by_name: HashMap<&'d str, NodeId>,
+    /// The merge key of the first entry whose name may come from a merge key the rule
+    /// does not follow (such an entry could be any user).
+    unnamed_merge: Option<NodeId>,
 }
 
-/// Maps each user name to its entry (the item of the `users` list) and refuses a name
-/// used twice, as kubectl does. `name_of(item, entry)` is the editor's reading of an entry
-/// mapping's `name` (the entry is the item with an alias followed); an error stops the
-/// search. Items that are not mappings, and names that are not scalars, name no user.
-pub(super) fn index_user_entries<'d>(
-    doc: &'d Doc<'_>,
-    users: NodeId,
-    mut name_of: impl FnMut(NodeId, NodeId) -> Result<EntryName, EditError>,
-) -> Result<HashMap<&'d str, NodeId>, EditError> {
-    let items: &[NodeId] = match &doc.node(users)?.kind {
+/// Finds the users list (`find_users_list`) and maps each user name to its entry (the item
+/// of the list), refusing a name used twice, as kubectl does. An entry without `name` is
+/// the user named "" (kubectl reads it so). With `Unshared`, a name only a merge key
+/// supplies counts and one a merge key may override is refused; with `Untouched`, an entry
+/// with a merge key names no user. Items that are not mappings, and names that are not
+/// scalars, name no user.
+pub(super) fn users<'d>(doc: &'d Doc<'_>, rule: PathRule) -> Result<Users<'d>, EditError> {
+    let (key, list) = find_users_list(doc, rule)?;
+    let items: &[NodeId] = match &doc.node(list)?.kind {
         Kind::Seq { items } => items,
         _ => &[],
     };
-    let mut by_name: HashMap<&str, NodeId> = HashMap::new();
+    let mut users = Users {
+        key,
+        by_name: HashMap::new(),
+        unnamed_merge: None,
+    };
     for &item in items {
-        let Some(entry) = doc.resolve(item) else {
+        let Some(entry) = doc.resolve(item).filter(|e| doc.is_map(*e)) else {
             continue;
         };
-        if !doc.is_map(entry) {
-            continue;
-        }
-        let name = match name_of(item, entry)? {
-            EntryName::At(node) => match doc.scalar_text(node) {
-                Some(name) => name,
-                None => continue,
-            },
-            EntryName::Missing => "",
-            EntryName::Unknown => continue,
+        let name = match (rule, doc.merge_key(entry)) {
+            (PathRule::Untouched, Some(merge)) => {
+                // A merge key may rename the entry, even after a `name` of its own
+                // (kubectl applies `<<` in document order).
+                users.unnamed_merge.get_or_insert(merge);
+                continue;
+            }
+            _ => lookup_merged(doc, entry, "name"),
         };
-        if let Some(prev) = by_name.insert(name, item) {
+        let name = match name {
+            MergedLookup::Found { value, .. } | MergedLookup::Merged { value, .. } => {
+                match doc.scalar_text(value) {
+                    Some(name) => name,
+                    None => continue,
+                }
+            }
+            MergedLookup::Missing => "",
+            MergedLookup::Duplicate { first, second } => {
+                let what = format!("the users entry at {}", doc.position(item));
+                return Err(duplicate_key(doc, "name", &what, first, second));
+            }
+            MergedLookup::Ambiguous { merge_key } => {
+                return Err(unsupported(format!(
+                    "the name of the users entry at {} may come from the merge key (<<) at {}",
+                    doc.position(item),
+                    doc.position(merge_key)
+                )))
+            }
+        };
+        if let Some(prev) = users.by_name.insert(name, item) {
             return Err(EditError::DuplicateUser {
                 user: name.to_owned(),
                 first: doc.position(prev),
@@ -541,7 +839,32 @@ pub(super) fn index_user_entries<'d>(
             });
         }
     }
-    Ok(by_name)
+    Ok(users)
+}
+
+impl<'d> Users<'d> {
+    /// Every user name with its entry (the item of the list).
+    pub(super) fn by_name(&self) -> &HashMap<&'d str, NodeId> {
+        &self.by_name
+    }
+
+    /// The entry of `user`, or why there is none.
+    pub(super) fn entry(&self, doc: &Doc<'_>, user: &str) -> Result<NodeId, EditError> {
+        if let Some(&item) = self.by_name.get(user) {
+            return Ok(item);
+        }
+        if let Some(merge) = self.unnamed_merge {
+            return Err(unsupported(format!(
+                "user {user:?} is not named in the users list, but the name of the entry \
+                 with the merge key (<<) at {} is not known",
+                doc.position(merge)
+            )));
+        }
+        Err(EditError::UserNotFound {
+            user: user.to_owned(),
+            users_at: doc.position(self.key),
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -556,34 +879,8 @@ pub(super) struct Splice {
     pub(super) text: String,
 }
 
-/// Why splices cannot be applied (a planner bug); each editor words it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ApplyFault {
-    /// A splice starts before the previous one ends, or ends before it starts.
-    Overlap,
-    /// A splice does not start or end on a character boundary.
-    NotOnCharBoundary,
-}
-
-/// Why a result is not the original with exactly the splices applied; each editor words
-/// it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum SpliceFault {
-    /// A splice starts before the previous one ends, or ends before it starts.
-    Overlap,
-    /// A splice reaches past the end of the first document.
-    PastDocumentEnd,
-    /// Bytes between splices differ.
-    OutsideChanged,
-    /// A splice's place in the result does not hold its text.
-    SpliceChanged,
-    /// Bytes after the last splice differ.
-    TailChanged,
-    Overflow,
-}
-
 /// `src` with the splices, which must be sorted by start, applied.
-pub(super) fn apply_splices<'a, I>(src: &str, splices: I) -> Result<String, ApplyFault>
+pub(super) fn apply_splices<'a, I>(src: &str, splices: I) -> Result<String, EditError>
 where
     I: IntoIterator<Item = &'a Splice>,
     I::IntoIter: Clone,
@@ -594,65 +891,20 @@ where
     let mut cursor = 0usize;
     for splice in splices {
         if splice.start < cursor || splice.end < splice.start {
-            return Err(ApplyFault::Overlap);
+            return Err(internal("overlapping edits"));
         }
         let keep = src
             .get(cursor..splice.start)
-            .ok_or(ApplyFault::NotOnCharBoundary)?;
+            .ok_or_else(|| internal("edit is not on character boundaries"))?;
         out.push_str(keep);
         out.push_str(&splice.text);
         cursor = splice.end;
     }
-    let rest = src.get(cursor..).ok_or(ApplyFault::NotOnCharBoundary)?;
+    let rest = src
+        .get(cursor..)
+        .ok_or_else(|| internal("edit is not on character boundaries"))?;
     out.push_str(rest);
     Ok(out)
-}
-
-/// Proves that `out` is `src` with exactly these splices applied, all of them inside the
-/// first document (which ends at `doc_end` in `src`): every other byte is kept, in order.
-/// Returns where the first document of `out` must end.
-pub(super) fn check_splices<'a>(
-    src: &str,
-    out: &str,
-    splices: impl IntoIterator<Item = &'a Splice>,
-    doc_end: usize,
-) -> Result<usize, SpliceFault> {
-    let mut src_cursor = 0usize;
-    let mut out_cursor = 0usize;
-    let mut growth: isize = 0;
-    for splice in splices {
-        if splice.start < src_cursor || splice.end < splice.start {
-            return Err(SpliceFault::Overlap);
-        }
-        if splice.end > doc_end {
-            return Err(SpliceFault::PastDocumentEnd);
-        }
-        let gap = splice.start.saturating_sub(src_cursor);
-        let out_gap_end = out_cursor.checked_add(gap).ok_or(SpliceFault::Overflow)?;
-        if src.as_bytes().get(src_cursor..splice.start)
-            != out.as_bytes().get(out_cursor..out_gap_end)
-        {
-            return Err(SpliceFault::OutsideChanged);
-        }
-        let out_splice_end = out_gap_end
-            .checked_add(splice.text.len())
-            .ok_or(SpliceFault::Overflow)?;
-        if out.as_bytes().get(out_gap_end..out_splice_end) != Some(splice.text.as_bytes()) {
-            return Err(SpliceFault::SpliceChanged);
-        }
-        let removed = isize::try_from(splice.end.saturating_sub(splice.start))
-            .map_err(|_| SpliceFault::Overflow)?;
-        let added = isize::try_from(splice.text.len()).map_err(|_| SpliceFault::Overflow)?;
-        growth = growth.saturating_add(added).saturating_sub(removed);
-        src_cursor = splice.end;
-        out_cursor = out_splice_end;
-    }
-    if src.as_bytes().get(src_cursor..) != out.as_bytes().get(out_cursor..) {
-        return Err(SpliceFault::TailChanged);
-    }
-    doc_end
-        .checked_add_signed(growth)
-        .ok_or(SpliceFault::Overflow)
 }
 
 /// Inputs for both editors' generated-input properties: their own documents, mutated with
