@@ -523,7 +523,15 @@ fn rotate_updates_the_keyring_item_and_kubectl_sends_the_new_token() {
     let o = plugin(
         &sb,
         &k,
-        &["token", "rotate", "--from-file", "new", "--verify", "none"],
+        &[
+            "token",
+            "rotate",
+            "--force",
+            "--from-file",
+            "new",
+            "--verify",
+            "none",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_no_token(&o);
@@ -555,6 +563,7 @@ fn rotate_updates_the_keyring_item_and_kubectl_sends_the_new_token() {
         &[
             "token",
             "rotate",
+            "--force",
             "--from-file",
             "new",
             "--verify",
@@ -601,7 +610,15 @@ fn a_failed_rotate_puts_the_old_token_back_into_the_keyring() {
         .cmd(Some(k.to_str().expect("utf-8")))
         .env("DBUS_SESSION_BUS_ADDRESS", bus())
         .env("KUBECTL_COREWEAVE_FAULT", "write-fail:config")
-        .args(["token", "rotate", "--from-file", "new", "--verify", "none"])
+        .args([
+            "token",
+            "rotate",
+            "--force",
+            "--from-file",
+            "new",
+            "--verify",
+            "none",
+        ])
         .output()
         .expect("run");
     let err = one_error_line(&o);
