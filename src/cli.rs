@@ -217,6 +217,15 @@ pub enum KubeconfigCommand {
     Import(Box<ImportArgs>),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ImportStore {
+    /// `token: CW-SECRET-…` in the user entry
+    #[default]
+    Inline,
+    /// the OS keyring, read by this plugin's exec entry
+    Keyring,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct ImportArgs {
     /// The downloaded kubeconfig (`-` for standard input)
@@ -244,6 +253,11 @@ pub struct ImportArgs {
     /// Total time for the token checks (whoami; with --replace-token, rotate's checks too)
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = verify_timeout)]
     pub verify_timeout: std::time::Duration,
+    /// Where the imported token is kept: inline in the kubeconfig, as the Console wrote it,
+    /// or in the OS keyring with an exec entry running `kubectl-coreweave token credential`
+    /// (as `token store` leaves it; the token never touches the file)
+    #[arg(long, value_enum, default_value_t = ImportStore::Inline, value_name = "WHERE")]
+    pub store: ImportStore,
     /// With --replace-token: rotate even entries that are not CoreWeave credentials (a
     /// server outside coreweave.com), or whose old token belongs to another principal or org
     #[arg(long, requires = "replace_token")]

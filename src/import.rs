@@ -19,15 +19,18 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 
-use crate::cli::{ImportArgs, RotateArgs, Verify};
+use crate::cli::{ImportArgs, ImportStore, RotateArgs, Verify};
 use crate::coreweave::{ApiConfig, Principal};
+use crate::keystore::Keyring;
 use crate::kubeconfig::append::{self, Additions};
+use crate::kubeconfig::exec_entry::{exec_json, InteractiveMode};
 use crate::kubeconfig::mask::kubeconfig_lines;
 use crate::kubeconfig::model::FileConfig;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, PlannedWrite};
 use crate::kubeconfig::{load, Kubeconfig};
 use crate::secret::{quoted, shown, shown_path, Token};
+use crate::token::store::open_for_store;
 
 /// A Console download is a few kilobytes; this leaves room for many clusters.
 const MAX_DOWNLOAD: u64 = 1024 * 1024;
@@ -100,17 +103,33 @@ pub fn run(
     }
 
     let existing: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).cloned().collect();
-    let plan = |kc: Option<&Kubeconfig>| -> anyhow::Result<(Vec<Decision>, Additions)> {
-        plan(kc, &incoming, args)
+    let plan = |kc: Option<&Kubeconfig>| plan(kc, &incoming, args);
+    // The keyring is reached before anything is planned or locked: without one, nothing
+    // changes (never a silent fall back to the token in the file).
+    let keyring = match args.store {
+        ImportStore::Keyring => Some(open_for_store()?),
+        ImportStore::Inline => None,
     };
 
     if args.dry_run {
         let kc = load_existing(&existing)?;
-        let (decisions, additions) = plan(kc.as_ref())?;
+        let Plan {
+            decisions,
+            additions,
+            keyring_items,
+        } = plan(kc.as_ref())?;
         report_conflicts(&decisions, args)?;
         let before = read_target(&target)?;
         let after = render(&target, before.as_deref(), &additions)?;
         print_summary(&decisions, &incoming, &principals, &target, args, true, out)?;
+        for (item, _) in &keyring_items {
+            writeln!(
+                out,
+                "Would write the token to keyring item {} (service {}).",
+                quoted(item),
+                crate::keystore::SERVICE
+            )?;
+        }
         if let Some(after) = after {
             let before = before.unwrap_or_default();
             let diff = crate::token::diff::unified(
@@ -136,7 +155,11 @@ pub fn run(
     let lock = write::lock(&target, timeout)?;
     // Under the lock: read everything again and plan from what is really there.
     let kc = load_existing(&existing)?;
-    let (decisions, additions) = plan(kc.as_ref())?;
+    let Plan {
+        decisions,
+        additions,
+        keyring_items,
+    } = plan(kc.as_ref())?;
     drop(kc);
     let conflicts = report_conflicts(&decisions, args)?;
     let before = read_target(&target)?;
@@ -144,12 +167,32 @@ pub fn run(
         if write::interrupted() {
             bail!("interrupted; nothing was written");
         }
+        let created = match &keyring {
+            Some(k) => put_items(k, &keyring_items)?,
+            None => Vec::new(),
+        };
         write::remove_stale_temp_files(&target);
-        write::commit(&[PlannedWrite {
+        if let Err(e) = write::commit(&[PlannedWrite {
             path: target.clone(),
             original: before.map(String::into_bytes),
             new: after.into_bytes(),
-        }])?;
+        }]) {
+            // The file is as it was: items no entry uses would only confuse.
+            if let Some(k) = &keyring {
+                for item in &created {
+                    let _ = k.delete(item);
+                }
+            }
+            return Err(e.into());
+        }
+        for (item, _) in &keyring_items {
+            writeln!(
+                out,
+                "Stored the token in keyring item {} (service {}); the user entry runs `kubectl-coreweave token credential`.",
+                quoted(item),
+                crate::keystore::SERVICE
+            )?;
+        }
     }
     drop(lock);
     print_summary(
@@ -180,6 +223,40 @@ pub fn run(
         crate::token::rotate::run(paths, explicit, &sel, &rotate, out)?;
     }
     Ok(())
+}
+
+/// Writes each item and reads it back; an item that already holds another token is refused
+/// before anything is written. Returns the items that did not exist before.
+fn put_items(keyring: &Keyring, items: &[(String, Token)]) -> anyhow::Result<Vec<String>> {
+    for (item, token) in items {
+        crate::keystore::check_reference(item)
+            .map_err(|e| anyhow::anyhow!("{e}; choose another name with --name"))?;
+        if let Some(held) = keyring.find(item)? {
+            if &held != token {
+                bail!(
+                    "keyring item {} already holds another token; choose another name with --name; nothing was written",
+                    quoted(item)
+                );
+            }
+        }
+    }
+    let mut created = Vec::new();
+    for (item, token) in items {
+        if keyring.find(item)?.is_none() {
+            created.push(item.clone());
+        }
+        keyring.put(item, token)?;
+        if keyring.get(item).ok().as_ref() != Some(token) {
+            for c in &created {
+                let _ = keyring.delete(c);
+            }
+            bail!(
+                "keyring item {} did not read back as written; nothing was written",
+                quoted(item)
+            );
+        }
+    }
+    Ok(created)
 }
 
 /// The download's text and how to name it in messages.
@@ -383,12 +460,16 @@ fn create_parent(target: &Path) -> anyhow::Result<()> {
     })
 }
 
+/// What import will do: a decision per incoming context, the entries to append, and with
+/// `--store keyring` the items to write first (item, token).
+struct Plan {
+    decisions: Vec<Decision>,
+    additions: Additions,
+    keyring_items: Vec<(String, Token)>,
+}
+
 /// Names and entries for every incoming context, against the merged view `kc`.
-fn plan(
-    kc: Option<&Kubeconfig>,
-    incoming: &[Incoming],
-    args: &ImportArgs,
-) -> anyhow::Result<(Vec<Decision>, Additions)> {
+fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> anyhow::Result<Plan> {
     let mut taken: BTreeSet<String> = BTreeSet::new();
     let mut contexts_by_target = Vec::new(); // (context, server, token)
     let mut users_by_token: Vec<(String, Token)> = Vec::new();
@@ -431,6 +512,7 @@ fn plan(
     }
     let mut decisions = Vec::new();
     let mut additions = Additions::default();
+    let mut keyring_items = Vec::new();
     for inc in incoming {
         let same_server = contexts_by_target
             .iter()
@@ -482,6 +564,16 @@ fn plan(
         if !reuse_user {
             let mut u = inc.user.clone();
             u["name"] = Value::String(user.clone());
+            if args.store == ImportStore::Keyring && inc.other_credential.is_none() {
+                // The token goes to the keyring item named after the user (written and read
+                // back before the file changes); the entry runs this plugin instead.
+                u["user"] = serde_json::json!({
+                    "exec": exec_json(&user, InteractiveMode::IfAvailable)
+                });
+                if let Some(t) = &inc.token {
+                    keyring_items.push((user.clone(), t.clone()));
+                }
+            }
             additions.users.push(u);
             if let Some(t) = &inc.token {
                 users_by_token.push((user.clone(), t.clone()));
@@ -518,7 +610,11 @@ fn plan(
     };
     additions.current_context =
         wanted.filter(|w| kc.and_then(Kubeconfig::current_context) != Some(w.as_str()));
-    Ok((decisions, additions))
+    Ok(Plan {
+        decisions,
+        additions,
+        keyring_items,
+    })
 }
 
 /// The conflicts `--replace-token` resolves (context, new token); without the flag, the

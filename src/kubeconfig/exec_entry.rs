@@ -264,7 +264,8 @@ fn exec_text(indent: &str, newline: &str, reference: &str, mode: InteractiveMode
     text
 }
 
-fn exec_json(reference: &str, mode: InteractiveMode) -> Value {
+/// The `exec:` mapping that runs this plugin's `token credential REFERENCE`.
+pub fn exec_json(reference: &str, mode: InteractiveMode) -> Value {
     serde_json::json!({
         "apiVersion": EXEC_API_VERSION,
         "args": ["token", "credential", reference],

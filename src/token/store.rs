@@ -280,7 +280,7 @@ pub fn stored_credential(
 }
 
 /// The keyring for `store`, or the refusal that says what to do instead.
-fn open_for_store() -> anyhow::Result<Keyring> {
+pub(crate) fn open_for_store() -> anyhow::Result<Keyring> {
     Keyring::open().map_err(|e| match e {
         KeyringError::Unreachable(_) => anyhow::anyhow!(
             "{e}; nothing was changed. Without a keyring, keep the token in a file only you can read: \

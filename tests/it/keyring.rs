@@ -701,3 +701,54 @@ fn an_oversized_token_is_not_stored() {
     assert_eq!(std::fs::read(&k).expect("read"), original);
     assert_eq!(lookup(item), None);
 }
+
+/// `kubeconfig import --store keyring`: the downloaded token goes straight into the keyring
+/// (never into the file), the new user entry runs this plugin, and kubectl reaches the
+/// cluster with it. Without a keyring, nothing is written.
+#[test]
+fn import_can_store_the_token_in_the_keyring() {
+    let fake = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let download = sb.write(
+        "Downloads/dl.yaml",
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: my-cluster\n  cluster:\n    server: {}\n    certificate-authority-data: {}\ncontexts:\n- name: my-cluster\n  context: {{cluster: my-cluster, user: token}}\ncurrent-context: my-cluster\nusers:\n- name: token\n  user:\n    token: {ALICE}\n",
+            fake.url(),
+            support::fake_kube::base64_encode(fake.ca.pem.as_bytes())
+        ),
+    );
+    let k = sb.path("kc/config");
+    let dl = download.to_str().expect("utf-8");
+
+    let nowhere: OsString = format!("unix:path={}", sb.path("no-bus").display()).into();
+    let args = [
+        "kubeconfig",
+        "import",
+        dl,
+        "--verify",
+        "none",
+        "--store",
+        "keyring",
+    ];
+    let o = plugin_on(&sb, Some(&k), &nowhere, &args, None);
+    let err = one_error_line(&o);
+    assert!(err.contains("no OS keyring is reachable"), "{err}");
+    assert!(!k.exists(), "nothing may be written without a keyring");
+
+    let item = "my-cluster";
+    clear(item);
+    let o = plugin(&sb, &k, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    let text = std::fs::read_to_string(&k).expect("read");
+    assert!(!text.contains(ALICE), "the token is in the file:\n{text}");
+    assert!(text.contains("command: kubectl-coreweave"), "{text}");
+    assert_eq!(lookup(item).as_deref(), Some(ALICE));
+    let o = kubectl_whoami(&sb, &k);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !fake.requests_with(ALICE).is_empty(),
+        "the fake saw the stored token"
+    );
+    clear(item);
+}
