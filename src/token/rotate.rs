@@ -122,9 +122,10 @@ pub fn run(
         ))?;
     }
 
-    // Everything is read again under the lock; the first reading's texts (megabytes on
-    // big kubeconfigs) are not needed any more.
-    drop(kc);
+    // Everything is read again under the lock. Files that still hold the bytes planned
+    // from keep the first parse (parsing is most of a large rotate's CPU); after any change
+    // everything is parsed and planned again.
+    let mut first = Some(kc);
     let timeout = Duration::from_secs(args.lock_timeout);
     // The files to lock come from the unlocked plan; if the plan under the lock needs a file
     // that is not locked (someone edited in between), lock again with the larger set.
@@ -132,7 +133,13 @@ pub fn run(
     let _signals = write::InterruptGuard::install();
     for _ in 0..3 {
         let locks = lock_all(&to_lock, timeout)?;
-        let kc = Kubeconfig::load(paths, explicit)?;
+        let kc = match first
+            .take()
+            .filter(|kc| kc.unchanged_on_disk(paths, explicit))
+        {
+            Some(kc) => kc,
+            None => Kubeconfig::load(paths, explicit)?,
+        };
         let Some(active) = find_entry(&kc, &active_file, &resolved.user)
             .or_else(|| kc.resolve(sel).ok().map(|r| r.user_origin))
         else {
