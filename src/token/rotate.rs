@@ -403,7 +403,10 @@ pub fn prepare_writes(
             .filter(|t| expires_known || t.has_extension)
             .map(|t| t.user.as_str())
             .collect();
-        text = upsert_token_extension(&text, &users, record).with_context(cannot_edit)?;
+        if !users.is_empty() {
+            // (Without users it would return a copy: megabytes for nothing.)
+            text = upsert_token_extension(&text, &users, record).with_context(cannot_edit)?;
+        }
         writes.push(PlannedWrite {
             path: loaded.path.clone(),
             original: Some(loaded.text.clone().into_bytes()),
