@@ -162,7 +162,10 @@ fn main() {
         "files: {:.2} MB; the plugin rewrites 2,000 token scalars in 3 files, kubectl one entry",
         bytes as f64 / 1e6
     );
-    println!("{:<46} {:>9} {:>9} {:>9} {:>9}", "", "CPU ms", "max", "wall ms", "peak MiB");
+    println!(
+        "{:<46} {:>9} {:>9} {:>9} {:>9}",
+        "", "CPU ms", "max", "wall ms", "peak MiB"
+    );
     for (label, m) in [
         ("rotate --verify none", &none),
         ("rotate --verify api (loopback whoami)", &verified),
@@ -183,7 +186,12 @@ fn main() {
     let mut show = Measured::default();
     let mut kubectl = Measured::default();
     for _ in 0..runs.min(10) {
-        show.push(run_measured(plugin, &["token", "show", "--raw"], &env, &home));
+        show.push(run_measured(
+            plugin,
+            &["token", "show", "--raw"],
+            &env,
+            &home,
+        ));
         kubectl.push(run_measured(
             "kubectl",
             &["config", "view", "--raw", "--minify", "-o", JSONPATH],
@@ -191,7 +199,10 @@ fn main() {
             &home,
         ));
     }
-    println!("{:<46} {:>9} {:>9} {:>9} {:>9}", "", "CPU ms", "max", "wall ms", "peak MiB");
+    println!(
+        "{:<46} {:>9} {:>9} {:>9} {:>9}",
+        "", "CPU ms", "max", "wall ms", "peak MiB"
+    );
     show.print("token show --raw");
     kubectl.print("kubectl config view --raw --minify");
 }

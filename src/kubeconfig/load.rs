@@ -458,7 +458,10 @@ pub(crate) fn first_document(text: &str) -> &str {
     // Every later line starts after a `\n`: the markers are found by searching for
     // `\n---` and `\n...`, not by walking the 20,000 lines of a 2 MB kubeconfig (each
     // command reads every file through here, and `token rotate` does it three times).
-    let Some(rest) = text.get(offset.saturating_sub(1)..).filter(|_| offset < text.len()) else {
+    let Some(rest) = text
+        .get(offset.saturating_sub(1)..)
+        .filter(|_| offset < text.len())
+    else {
         return text;
     };
     let is_marker = |start: usize| {
