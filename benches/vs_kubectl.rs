@@ -1,8 +1,10 @@
 //! Whole processes side by side, in one run on one machine: `kubectl-coreweave token show
 //! --raw` against `kubectl config view --raw --minify -o jsonpath='{.users[0].user.token}'`
-//! on the same files; how `token show` grows from 3 to 20,000 contexts; and the process CPU
-//! time and peak memory of `token rotate` on one token held by 2,000 entries over 3 files;
-//! and `token list` against `token show` on 2,000 contexts over 3 files (target: within 2x).
+//! on the same files; how `token show` grows from 3 to 20,000 contexts; the process CPU
+//! time and peak memory of `token rotate` on one token held by 2,000 entries over 3 files
+//! (`--verify none`, and `--verify api` against a loopback whoami) against `kubectl config
+//! set-credentials` changing one entry of the same files; `token show`'s peak memory; and
+//! `token list` against `token show` on 2,000 contexts over 3 files (target: within 2x).
 //!
 //! Run: `cargo bench --bench vs_kubectl` (BENCHMARKS.md records the figures). Set
 //! `BENCH_RUNS` to change the number of timed runs per command (default 30), and
@@ -14,9 +16,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The plugin binary: the one cargo built for this bench (bench profile: opt-level 3, no
-/// LTO), or `BENCH_PLUGIN`, e.g. the shipped release build (`cargo build --release`: fat
-/// LTO, opt-level "s"), which BENCHMARKS.md reports.
+/// The plugin's one executable: the one cargo built for this bench (bench profile:
+/// opt-level 3, no LTO), or `BENCH_PLUGIN`, e.g. the shipped release build (`cargo build
+/// --release`: fat LTO, opt-level "s"), which BENCHMARKS.md reports.
 fn plugin() -> String {
     std::env::var("BENCH_PLUGIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_kubectl-coreweave").to_string())
@@ -117,50 +119,153 @@ fn main() {
     }
 
     println!("\n## token rotate: one token held by 2,000 entries over 3 files");
+    // The plugin and kubectl each edit their own copy of the same set, so that neither
+    // reads the other's output; commands alternate, CPU time and peak RSS from wait4.
     let d = dir.path().join("rotate");
+    let dk = dir.path().join("rotate-kubectl");
     std::fs::create_dir_all(&d).expect("dir");
+    std::fs::create_dir_all(&dk).expect("dir");
     let paths = gen::kubeconfig_set(&d, 2000, 3, true);
     let bytes: u64 = paths
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
     let env = gen::join_paths(&paths);
-    let tokens = [d.join("token-a"), d.join("token-b")];
-    std::fs::write(&tokens[0], "CW-SECRET-bench-rotated-aaaa\n").expect("token");
-    std::fs::write(&tokens[1], "CW-SECRET-bench-rotated-bbbb\n").expect("token");
-    let mut cpu = Vec::new();
-    let mut wall = Vec::new();
-    let mut peak_kib = 0i64;
+    let env_kubectl = gen::join_paths(&gen::kubeconfig_set(&dk, 2000, 3, true));
+    // Each rotate needs a token other than the one in place: three, in turn.
+    let tokens: Vec<_> = ["aaaa", "bbbb", "cccc"]
+        .iter()
+        .map(|t| {
+            let p = d.join(format!("token-{t}"));
+            std::fs::write(&p, format!("CW-SECRET-bench-rotated-{t}\n")).expect("token");
+            p
+        })
+        .collect();
+    let api = format!("http://{}", whoami_server());
+    let mut none = Measured::default();
+    let mut verified = Measured::default();
+    let mut kubectl = Measured::default();
     for i in 0..runs {
-        let from = &tokens[i % 2];
-        let (w, c, rss) = run_measured(
-            plugin,
-            &[
-                "token",
-                "rotate",
-                "--verify",
-                "none",
-                "--from-file",
-                path(from),
-            ],
-            &env,
+        let rotate = |from: &Path, verify: &[&str]| {
+            let mut args = vec!["token", "rotate", "--from-file", path(from)];
+            args.extend_from_slice(verify);
+            run_measured(plugin, &args, &env, &home)
+        };
+        none.push(rotate(&tokens[(2 * i) % 3], &["--verify", "none"]));
+        verified.push(rotate(
+            &tokens[(2 * i + 1) % 3],
+            &["--verify", "api", "--api-endpoint", &api],
+        ));
+        let token = format!("--token=CW-SECRET-kubectl-{i:04}");
+        let user = format!("user-{}", i % 2000);
+        kubectl.push(run_measured(
+            "kubectl",
+            &["config", "set-credentials", &user, &token],
+            &env_kubectl,
             &home,
-        );
-        wall.push(w);
-        cpu.push(c);
-        peak_kib = peak_kib.max(rss);
+        ));
     }
     println!(
-        "files: {:.2} MB; each run rewrites 2,000 token scalars in 3 files",
+        "files: {:.2} MB; the plugin rewrites 2,000 token scalars in 3 files, kubectl one entry",
         bytes as f64 / 1e6
     );
     println!(
-        "process CPU time (user+sys) median {:.2} ms, max {:.2} ms",
-        ms(median(cpu.clone())),
-        ms(*cpu.iter().max().expect("runs"))
+        "{:<46} {:>9} {:>9} {:>9} {:>9}",
+        "", "CPU ms", "max", "wall ms", "peak MiB"
     );
-    println!("wall time median {:.2} ms", ms(median(wall)));
-    println!("peak resident memory {:.1} MiB", peak_kib as f64 / 1024.0);
+    for (label, m) in [
+        ("rotate --verify none", &none),
+        ("rotate --verify api (loopback whoami)", &verified),
+        ("kubectl config set-credentials (one entry)", &kubectl),
+    ] {
+        m.print(label);
+    }
+    let k = median(kubectl.cpu.clone()).as_secs_f64();
+    println!(
+        "CPU ratio: kubectl / rotate --verify none {:.1}x, kubectl / rotate --verify api {:.1}x",
+        k / median(none.cpu.clone()).as_secs_f64(),
+        k / median(verified.cpu.clone()).as_secs_f64()
+    );
+
+    println!("\n## peak memory of token show --raw, 2,000 contexts over 3 files");
+    let d = dir.path().join("show-2000");
+    let env = gen::join_paths(&gen::kubeconfig_set(&d, 2000, 3, false));
+    let mut show = Measured::default();
+    let mut kubectl = Measured::default();
+    for _ in 0..runs.min(10) {
+        show.push(run_measured(
+            plugin,
+            &["token", "show", "--raw"],
+            &env,
+            &home,
+        ));
+        kubectl.push(run_measured(
+            "kubectl",
+            &["config", "view", "--raw", "--minify", "-o", JSONPATH],
+            &env,
+            &home,
+        ));
+    }
+    println!(
+        "{:<46} {:>9} {:>9} {:>9} {:>9}",
+        "", "CPU ms", "max", "wall ms", "peak MiB"
+    );
+    show.print("token show --raw");
+    kubectl.print("kubectl config view --raw --minify");
+}
+
+/// Wall time, CPU time and peak RSS of repeated runs of one command.
+#[derive(Default)]
+struct Measured {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+    peak_kib: i64,
+}
+
+impl Measured {
+    fn push(&mut self, (wall, cpu, rss): (Duration, Duration, i64)) {
+        self.wall.push(wall);
+        self.cpu.push(cpu);
+        self.peak_kib = self.peak_kib.max(rss);
+    }
+
+    fn print(&self, label: &str) {
+        println!(
+            "{label:<46} {:>9.2} {:>9.2} {:>9.2} {:>9.1}",
+            ms(median(self.cpu.clone())),
+            ms(*self.cpu.iter().max().expect("runs")),
+            ms(median(self.wall.clone())),
+            self.peak_kib as f64 / 1024.0
+        );
+    }
+}
+
+/// A loopback stand-in for CoreWeave's whoami, answering every request with the same
+/// principal (both tokens belong to it), one connection at a time, for `--verify api`.
+fn whoami_server() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let body = r#"{"principal":{"uid":"u-bench","orgUid":"org-bench","groups":[]}}"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    addr
 }
 
 /// `token list` (every token, every file) against `token show` (the active one, and the

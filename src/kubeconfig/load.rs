@@ -194,6 +194,25 @@ impl Kubeconfig {
         Kubeconfig::load(paths, explicit)
     }
 
+    /// Whether `paths` (the list this was loaded from) hold exactly the bytes that were read:
+    /// then a reading under a lock can keep this parse, which is most of the CPU a
+    /// `token rotate` of a large kubeconfig spends. Any difference, or a read error, is
+    /// `false`, and the caller loads again (and reports the error).
+    pub fn unchanged_on_disk(&self, paths: &[PathBuf], explicit: bool) -> bool {
+        let mut loaded = self.files.iter();
+        for path in paths {
+            match read_file(path, explicit) {
+                Ok(None) => continue,
+                Ok(Some((text, encoding))) => match loaded.next() {
+                    Some(f) if f.path == *path && f.text == text && f.encoding == encoding => {}
+                    _ => return false,
+                },
+                Err(_) => return false,
+            }
+        }
+        loaded.next().is_none()
+    }
+
     /// client-go merges by name: the first file that defines a cluster, context or user
     /// wins and a later same-named entry is dropped whole (not merged field by field);
     /// `current-context` comes from the first file that sets a non-empty one.
@@ -690,29 +709,49 @@ fn first_content(doc: &str) -> Option<(u64, u64)> {
 /// start of a line (a leading `---` opens the first document and is kept).
 pub(crate) fn first_document(text: &str) -> &str {
     // A byte-order mark belongs to the stream, not to the first line's content.
-    let mut offset = if text.starts_with('\u{feff}') {
+    let bom = if text.starts_with('\u{feff}') {
         '\u{feff}'.len_utf8()
     } else {
         0
     };
-    let mut seen_content = false;
-    for line in text[offset..].split_inclusive('\n') {
+    // A marker ends the document only after content (a leading `---` is content).
+    let mut offset = bom;
+    for line in text[bom..].split_inclusive('\n') {
+        offset += line.len();
         let trimmed = line.trim_end_matches(['\n', '\r']);
-        let is_marker = trimmed == "---"
-            || trimmed.starts_with("--- ")
-            || trimmed.starts_with("---\t")
-            || trimmed == "..."
-            || trimmed.starts_with("... ");
-        if is_marker && seen_content {
-            return &text[..offset];
-        }
         let blank_or_comment = trimmed.trim().is_empty() || trimmed.trim_start().starts_with('#');
         if !blank_or_comment && !trimmed.starts_with('%') {
-            seen_content = true;
+            break;
         }
-        offset += line.len();
     }
-    text
+    // Every later line starts after a `\n`: the markers are found by searching for
+    // `\n---` and `\n...`, not by walking the 20,000 lines of a 2 MB kubeconfig (each
+    // command reads every file through here, and `token rotate` does it three times).
+    let Some(rest) = text
+        .get(offset.saturating_sub(1)..)
+        .filter(|_| offset < text.len())
+    else {
+        return text;
+    };
+    let is_marker = |start: usize| {
+        let line = &text[start..];
+        let line = line[..memchr::memchr(b'\n', line.as_bytes()).unwrap_or(line.len())]
+            .trim_end_matches('\r');
+        line == "---"
+            || line.starts_with("--- ")
+            || line.starts_with("---\t")
+            || line == "..."
+            || line.starts_with("... ")
+    };
+    let first = |needle: &[u8]| {
+        memchr::memmem::find_iter(rest.as_bytes(), needle)
+            .map(|at| offset + at)
+            .find(|&start| is_marker(start))
+    };
+    match first(b"\n---").into_iter().chain(first(b"\n...")).min() {
+        Some(end) => &text[..end],
+        None => text,
+    }
 }
 
 #[cfg(test)]
@@ -792,5 +831,47 @@ mod tests {
             "\u{feff}# c\n---\na: 1\n"
         );
         assert_eq!(first_document("a: |\n  ---\n"), "a: |\n  ---\n");
+    }
+
+    /// The line-by-line reading `first_document` replaced: the oracle for its search.
+    fn first_document_by_lines(text: &str) -> &str {
+        let mut offset = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        let mut seen_content = false;
+        for line in text[offset..].split_inclusive('\n') {
+            let trimmed = line.trim_end_matches(['\n', '\r']);
+            let is_marker = trimmed == "---"
+                || trimmed.starts_with("--- ")
+                || trimmed.starts_with("---\t")
+                || trimmed == "..."
+                || trimmed.starts_with("... ");
+            if is_marker && seen_content {
+                return &text[..offset];
+            }
+            let blank = trimmed.trim().is_empty() || trimmed.trim_start().starts_with('#');
+            if !blank && !trimmed.starts_with('%') {
+                seen_content = true;
+            }
+            offset += line.len();
+        }
+        text
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000,
+            rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
+            ..Default::default()
+        })]
+        #[test]
+        fn first_document_agrees_with_reading_line_by_line(
+            pieces in proptest::collection::vec(0usize..16, 0..24)
+        ) {
+            const PIECES: [&str; 16] = [
+                "---", "...", "--- x", "...\t", "---\t", "a: 1", "# c", "%YAML 1.1", "\n",
+                "\r\n", "\r", " ", "\t", "\u{feff}", "-", ".",
+            ];
+            let text: String = pieces.iter().map(|&i| PIECES[i]).collect();
+            proptest::prop_assert_eq!(first_document(&text), first_document_by_lines(&text));
+        }
     }
 }

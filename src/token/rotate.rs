@@ -149,9 +149,10 @@ pub fn run(
         source::confirm(&confirm_question(targets.len(), &files))?;
     }
 
-    // Everything is read again under the lock; the first reading's texts (megabytes on
-    // big kubeconfigs) are not needed any more.
-    drop(kc);
+    // Everything is read again under the lock. Files that still hold the bytes planned
+    // from keep the first parse (parsing is most of a large rotate's CPU); after any change
+    // everything is parsed and planned again.
+    let mut first = Some(kc);
     let timeout = Duration::from_secs(args.lock_timeout);
     // The files to lock come from the unlocked plan; if the plan under the lock needs a file
     // that is not locked (someone edited in between), lock again with the larger set.
@@ -159,7 +160,13 @@ pub fn run(
     let _signals = write::InterruptGuard::install();
     for _ in 0..3 {
         let locks = lock_all(&to_lock, timeout)?;
-        let kc = Kubeconfig::load(paths, explicit)?;
+        let kc = match first
+            .take()
+            .filter(|kc| kc.unchanged_on_disk(paths, explicit))
+        {
+            Some(kc) => kc,
+            None => Kubeconfig::load(paths, explicit)?,
+        };
         let Some(active) = find_entry(&kc, &active_file, &resolved.user)
             .or_else(|| kc.resolve(sel).ok().map(|r| r.user_origin))
         else {
@@ -577,7 +584,10 @@ pub fn prepare_writes(
             .filter(|t| expires_known || t.has_extension)
             .map(|t| t.user.as_str())
             .collect();
-        text = upsert_token_extension(&text, &users, record).with_context(cannot_edit)?;
+        if !users.is_empty() {
+            // (Without users it would return a copy: megabytes for nothing.)
+            text = upsert_token_extension(&text, &users, record).with_context(cannot_edit)?;
+        }
         writes.push(PlannedWrite {
             path: loaded.path.clone(),
             original: Some(loaded.text.clone().into_bytes()),

@@ -791,3 +791,37 @@ fn an_unnamed_entry_holding_the_token_is_rotated() {
     }
     assert_eq!(got, expected);
 }
+
+/// A file that changes between the unlocked plan and the lock (here the token command
+/// itself adds an entry holding the old token, and moves every later byte) is read and
+/// planned again under the lock: the new entry is rotated too, and nothing is refused.
+/// The first reading's parse is kept only when the bytes under the lock are the same.
+#[test]
+fn a_file_changed_before_the_lock_is_planned_again() {
+    let sb = Sandbox::new();
+    let k = sb.write(
+        "config",
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: https://x}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u1}}\ncurrent-context: c\nusers:\n- name: u1\n  user:\n    token: {OLD}\n"),
+    );
+    let command = format!(
+        "printf -- '- name: u2\\n  user:\\n    token: {OLD}\\n' >> '{}' && echo {NEW}",
+        path_str(&k)
+    );
+    let o = sb.run(
+        Some(path_str(&k)),
+        &[
+            "token",
+            "rotate",
+            "--verify",
+            "none",
+            "--from-command",
+            &command,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    no_token_in(&o);
+    assert!(stdout(&o).contains("2 user entries"), "{}", stdout(&o));
+    let text = std::fs::read_to_string(&k).expect("read");
+    assert!(!text.contains(OLD), "an entry kept the old token");
+    assert_eq!(text.matches(NEW).count(), 2);
+}
