@@ -801,7 +801,7 @@ fn a_file_changed_before_the_lock_is_planned_again() {
     let sb = Sandbox::new();
     let k = sb.write(
         "config",
-        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: https://x}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u1}}\ncurrent-context: c\nusers:\n- name: u1\n  user:\n    token: {OLD}\n"),
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: https://c1-x.k8s.test.coreweave.com}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u1}}\ncurrent-context: c\nusers:\n- name: u1\n  user:\n    token: {OLD}\n"),
     );
     let command = format!(
         "printf -- '- name: u2\\n  user:\\n    token: {OLD}\\n' >> '{}' && echo {NEW}",
