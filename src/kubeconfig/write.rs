@@ -217,34 +217,59 @@ pub fn interrupted() -> bool {
 /// so a rotate waiting for a lock (or about to write) stops cleanly and its own `.lock`
 /// files are removed by their `Drop`, instead of being left behind to block every kubectl
 /// write. Taken only around the locked part: at a prompt, Ctrl-C still stops at once.
+///
+/// signal-hook cannot give a signal its default disposition back once it handles it, so
+/// the handlers are registered once, for the whole process, and outside a guard they run
+/// the default action themselves (`register_conditional_default`): Ctrl-C after the last
+/// guard is gone ends the program as it would have before the first.
 pub struct InterruptGuard {
-    #[cfg(unix)]
-    ids: Vec<signal_hook::SigId>,
+    _private: (),
+}
+
+/// How many guards are alive, and the flag that lets the handlers run the default action.
+#[cfg(unix)]
+fn guard_state() -> &'static (std::sync::Mutex<usize>, Arc<AtomicBool>) {
+    static STATE: OnceLock<(std::sync::Mutex<usize>, Arc<AtomicBool>)> = OnceLock::new();
+    STATE.get_or_init(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let default_action = Arc::new(AtomicBool::new(true));
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            // Registration fails only for forbidden signals; these three are not.
+            let _ =
+                signal_hook::flag::register_conditional_default(sig, Arc::clone(&default_action));
+            let _ = signal_hook::flag::register(sig, Arc::clone(interrupt_flag()));
+        }
+        (std::sync::Mutex::new(0), default_action)
+    })
 }
 
 impl InterruptGuard {
     pub fn install() -> InterruptGuard {
         #[cfg(unix)]
         {
-            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-            let ids = [SIGINT, SIGTERM, SIGHUP]
-                .into_iter()
-                .filter_map(|sig| {
-                    signal_hook::flag::register(sig, Arc::clone(interrupt_flag())).ok()
-                })
-                .collect();
-            InterruptGuard { ids }
+            let (alive, default_action) = guard_state();
+            let mut alive = alive
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *alive += 1;
+            default_action.store(false, Ordering::SeqCst);
         }
-        #[cfg(not(unix))]
-        InterruptGuard {}
+        InterruptGuard { _private: () }
     }
 }
 
 impl Drop for InterruptGuard {
     fn drop(&mut self) {
         #[cfg(unix)]
-        for id in self.ids.drain(..) {
-            signal_hook::low_level::unregister(id);
+        {
+            let (alive, default_action) = guard_state();
+            let mut alive = alive
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *alive = alive.saturating_sub(1);
+            if *alive == 0 {
+                default_action.store(true, Ordering::SeqCst);
+            }
         }
     }
 }
@@ -930,6 +955,22 @@ fn fault_matches(spec: &str, call: u64, path: &Path, target: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    /// Outside every guard the handlers run the signal's default action; inside any (they
+    /// nest, as `kubeconfig import --replace-token` nests a rotate), they only set the flag.
+    #[cfg(unix)]
+    #[test]
+    fn signals_act_as_before_once_the_last_guard_is_gone() {
+        let default_action = || guard_state().1.load(Ordering::SeqCst);
+        let outer = InterruptGuard::install();
+        let inner = InterruptGuard::install();
+        assert!(!default_action());
+        drop(inner);
+        assert!(!default_action(), "the outer guard is still alive");
+        drop(outer);
+        assert!(default_action());
+    }
+
     use super::*;
     use std::cell::RefCell;
 
