@@ -273,16 +273,9 @@ fn read_download(file: &Path) -> anyhow::Result<(String, String)> {
         "from standard input".to_owned()
     } else {
         let name = shown_path(file);
-        let meta = std::fs::metadata(file).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read downloaded kubeconfig {name}: {}",
-                crate::io_message(&e)
-            )
-        })?;
-        if !meta.is_file() {
-            bail!("downloaded kubeconfig {name} is not a regular file");
-        }
-        std::fs::File::open(file)
+        // Regular files only, opened without blocking (a FIFO named as the download would
+        // otherwise hang the command).
+        crate::kubeconfig::token_file::open_regular(file)
             .and_then(|f| f.take(MAX_DOWNLOAD + 1).read_to_end(&mut bytes))
             .map_err(|e| {
                 anyhow::anyhow!(
@@ -304,6 +297,12 @@ fn read_download(file: &Path) -> anyhow::Result<(String, String)> {
 /// kept whole (every key, as written) for copying.
 fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result<Vec<Incoming>> {
     let config: FileConfig = load::parse_alone(Path::new(origin), text)?;
+    // The entries are copied from a generic reading that applies merge keys by YAML's rule,
+    // not kubectl's: a download that has any is refused rather than copied differently
+    // from what kubectl reads (the Console writes none).
+    if load::has_merge_keys(text) {
+        bail!("downloaded kubeconfig {origin} uses merge keys (<<); write the entries out in full and import again");
+    }
     let data: Value = if text.trim().is_empty() {
         Value::Null
     } else {

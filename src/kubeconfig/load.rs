@@ -578,6 +578,11 @@ fn from_document_here<T: serde::de::DeserializeOwned>(doc: &str) -> Result<Optio
     }
 }
 
+/// Whether the first document of `text` holds a merge key (`<<`) that kubectl applies.
+pub fn has_merge_keys(text: &str) -> bool {
+    super::merge::resolve(first_document(text)).is_some()
+}
+
 /// [`from_document`] for the whole file model, a `null` document being an empty config.
 #[cfg(test)]
 pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, String> {

@@ -339,6 +339,9 @@ fn malformed_and_foreign_downloads_are_refused_and_nothing_is_written() {
         ("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n".to_owned(), "pod.yaml"),
         ("dangling.yaml", "apiVersion: v1\nkind: Config\ncontexts:\n- name: x\n  context: {cluster: nowhere, user: nobody}\n".to_owned(), "does not define"),
         ("dup.yaml", download("https://cw1-2.k8s.z.coreweave.com", None, TOKEN_A).replace("users:\n", "users:\n- name: token\n  user: {token: x}\n"), "dup.yaml"),
+        // kubectl applies `<<` in document order, YAML explicit keys first: the copy would
+        // differ from what kubectl reads.
+        ("merged.yaml", format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: &base {{server: 'https://cw1-2.k8s.z.coreweave.com'}}\n- name: d\n  cluster:\n    server: https://cw1-3.k8s.z.coreweave.com\n    <<: *base\ncontexts:\n- name: c\n  context: {{cluster: d, user: u}}\nusers:\n- name: u\n  user: {{token: {TOKEN_A}}}\n"), "merge keys"),
     ] {
         let dl = sb.write(name, body);
         let o = import(&sb, Some(&env), &[path_str(&dl), "--verify", "none"]);
@@ -348,6 +351,19 @@ fn malformed_and_foreign_downloads_are_refused_and_nothing_is_written() {
         no_token_in(&o);
         assert_eq!(std::fs::read(&target).unwrap(), before, "{name}");
     }
+}
+
+/// A FIFO given as the download is refused at once, not waited on.
+#[test]
+fn a_fifo_download_is_refused_without_waiting() {
+    let sb = Sandbox::new();
+    let fifo = sb.path("dl.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let o = import(&sb, None, &[path_str(&fifo), "--verify", "none"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert!(!sb.path(".kube").exists());
 }
 
 #[test]
