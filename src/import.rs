@@ -150,6 +150,8 @@ pub fn run(
 
     let timeout = Duration::from_secs(args.lock_timeout);
     // The lock file sits beside the target, so a new target's folder comes first (0700).
+    // What kubectl's writer could not write is refused before anything is created or locked.
+    write::check_writable(&target)?;
     create_parent(&target)?;
     let _signals = write::InterruptGuard::install();
     let lock = write::lock(&target, timeout)?;

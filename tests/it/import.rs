@@ -567,3 +567,34 @@ fn stdin_set_current_name_and_namespace() {
     assert_eq!(ctx["context"]["namespace"], "ml");
     let _ = Path::new("");
 }
+
+/// A target the user may not write is refused like kubectl's writer refuses it, before any
+/// lock or folder is made (the plugin runs as nobody; CI runs as root).
+#[test]
+fn a_read_only_target_is_refused_before_anything_is_done() {
+    use std::os::unix::process::CommandExt as _;
+    let sb = Sandbox::new();
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let target = sb.write(
+        "config",
+        support::kubeconfig(Some("c1"), &[("c1", "c1", "u1")], &[("u1", TOKEN_C)]),
+    );
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = std::fs::read(&target).unwrap();
+    let dl = sb.write(
+        "dl.yaml",
+        download("https://cw1-2.k8s.z.coreweave.com", None, TOKEN_A),
+    );
+    std::fs::set_permissions(&dl, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = sb
+        .cmd(Some(path_str(&target)))
+        .uid(65534)
+        .gid(65534)
+        .args(["kubeconfig", "import", path_str(&dl), "--verify", "none"])
+        .output()
+        .expect("run plugin");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("permission denied"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&target).unwrap(), before);
+    assert!(!sb.path("config.lock").exists());
+}
