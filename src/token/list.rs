@@ -235,10 +235,9 @@ pub fn collect(kc: &Kubeconfig, sel: &Selection, now: i64) -> (Listing, Vec<Toke
     for (origin, entry) in kc.all_users() {
         let credential = match credential_of(kc.path(origin.file), entry) {
             Ok(c) if c.token().is_coreweave() => c,
-            // `token store` moved it into the OS keyring: the exec entry leads there.
-            Err(KubeconfigError::NoToken { .. })
-                if super::store::stored_credential(kc, origin).is_some() =>
-            {
+            // `token store` moved it into the OS keyring: the exec entry leads there (one
+            // keyring read per such entry).
+            Err(KubeconfigError::NoToken { .. }) => {
                 match super::store::stored_credential(kc, origin) {
                     Some(Ok(c)) if c.token().is_coreweave() => c,
                     Some(Err(e)) => {
@@ -252,7 +251,7 @@ pub fn collect(kc: &Kubeconfig, sel: &Selection, now: i64) -> (Listing, Vec<Toke
                     }
                 }
             }
-            Ok(_) | Err(KubeconfigError::NoToken { .. }) => {
+            Ok(_) => {
                 other_users += 1;
                 continue;
             }
