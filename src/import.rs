@@ -22,8 +22,7 @@ use serde_json::Value;
 use crate::cli::{ImportArgs, ImportStore, RotateArgs, Verify};
 use crate::coreweave::{ApiConfig, Principal};
 use crate::keystore::Keyring;
-use crate::kubeconfig::append::{self, Additions};
-use crate::kubeconfig::exec_entry::{exec_json, InteractiveMode};
+use crate::kubeconfig::edit::{self, exec_json, Additions, Edit, InteractiveMode};
 use crate::kubeconfig::mask::kubeconfig_lines;
 use crate::kubeconfig::model::FileConfig;
 use crate::kubeconfig::resolve::Selection;
@@ -437,8 +436,8 @@ fn render(
         return Ok(None);
     }
     let after = match before {
-        Some(text) => append::append(text, additions),
-        None => append::new_file(additions),
+        Some(text) => edit::apply(text, &[Edit::Append(additions)]),
+        None => edit::new_file(additions),
     }
     .map_err(|e| anyhow::anyhow!("kubeconfig {}: {e}; nothing was written", target.display()))?;
     Ok(Some(after))

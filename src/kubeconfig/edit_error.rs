@@ -118,12 +118,3 @@ pub(super) fn verification(reason: impl Into<String>) -> EditError {
         reason: reason.into(),
     }
 }
-
-/// The edited text does not parse; only the position is reported.
-pub(super) fn unparsable_edit(err: &granit_parser::ScanError) -> EditError {
-    verification(format!(
-        "the edited text does not parse at {}:{}",
-        err.marker().line(),
-        err.marker().col().saturating_add(1)
-    ))
-}

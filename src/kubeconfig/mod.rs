@@ -9,28 +9,23 @@
 //!   parser decides, whenever it is unsure).
 //! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
 //! - `mask.rs`: kubeconfig text as it may be printed, credentials hidden.
-//! - `edit.rs`: the format-preserving editor that changes only token scalars.
-//! - `exec_entry.rs`: swaps a user's inline token for an exec entry running this plugin
-//!   (`token store`) and back (`token unstore`).
-//! - `extension.rs`: records a token's expiry as the user's `coreweave.com/token` extension.
+//! - `edit/`: the one format-preserving editor: token replacement, the `coreweave.com/token`
+//!   extension, the token⇄exec swap of `token store`/`unstore`, and whole entries added by
+//!   `kubeconfig import`, planned together on one parse and accepted by one proof.
 //! - `merge.rs`: merge keys (`<<`) applied as kubectl's YAML decoder applies them.
-//! - `yaml_tree.rs`: the node tree with byte spans that both editors plan their splices on.
+//! - `yaml_tree.rs`: the node tree with byte spans the editor plans its splices on.
 //! - `token_file.rs`: bounded reading of tokens, and when a `tokenFile` may be rewritten.
 //! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
 //!
 //! Nothing here touches the network.
 
-pub mod append;
 pub mod edit;
 mod edit_error;
-pub mod exec_entry;
-pub mod extension;
 pub(crate) mod fast;
 pub mod load;
 pub mod mask;
 mod merge;
 pub mod model;
-mod proof;
 pub mod resolve;
 pub mod token_file;
 pub mod write;
@@ -41,8 +36,8 @@ use std::path::{Path, PathBuf};
 
 use crate::secret::{quoted, shown, shown_path};
 
+pub(crate) use edit::data_options;
 pub use load::{config_paths, home_dir, Encoding, Kubeconfig, LoadedFile, Sourced};
-pub(crate) use proof::data_options;
 pub use resolve::{Credential, Resolved};
 
 /// Files larger than this are refused: a kubeconfig with thousands of contexts is a few MB.

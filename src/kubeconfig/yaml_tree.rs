@@ -65,26 +65,22 @@ pub(super) struct Node<'s> {
     pub(super) flow: bool,
     /// True when any enclosing collection is a flow collection.
     pub(super) in_flow: bool,
-    /// Index of the node's event among the non-comment events of the stream.
-    pub(super) event: usize,
     /// One past the id of the last node inside this one (ids follow document order).
     pub(super) subtree_end: NodeId,
 }
 
-/// Whether `Doc::parse` keeps the event stream and the comments for a later comparison.
+/// Whether `Doc::parse` keeps the comments' text, which the editor's proof compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stream {
     /// Parse without comments and keep only the tree.
     Drop,
-    /// Parse with comments and keep every non-comment event and every comment's text.
-    Keep,
+    /// Parse with comments and keep every comment's place and text, in order.
+    Comments,
 }
 
 pub(super) struct Doc<'s> {
-    /// With `Stream::Keep`, every non-comment event of the whole stream, in order.
-    pub(super) events: Vec<Event<'s>>,
-    /// With `Stream::Keep`, the text of every comment of the whole stream, in order.
-    pub(super) comments: Vec<Cow<'s, str>>,
+    /// With `Stream::Comments`, the text of every comment of the whole stream, in order.
+    pub(super) comments: Vec<(usize, Cow<'s, str>)>,
     pub(super) nodes: Vec<Node<'s>>,
     pub(super) root: Option<NodeId>,
     pub(super) anchor_nodes: HashMap<usize, NodeId>,
@@ -104,7 +100,6 @@ struct NewNode<'s> {
     tag: TagClass,
     tag_uri: Option<String>,
     flow: bool,
-    event: usize,
 }
 
 /// With `comments`, comments become events so that a comparison sees every one of them.
@@ -178,9 +173,8 @@ impl<'s> Doc<'s> {
     /// Reads the whole stream, so that a later document that does not parse is an error,
     /// and builds the tree of the first document.
     pub(super) fn parse(src: &'s str, stream: Stream) -> Result<Self, EditError> {
-        let keep = stream == Stream::Keep;
+        let keep = stream == Stream::Comments;
         let mut doc = Doc {
-            events: Vec::new(),
             comments: Vec::new(),
             nodes: Vec::new(),
             root: None,
@@ -192,12 +186,11 @@ impl<'s> Doc<'s> {
         let mut documents = 0usize;
         let mut building = false;
         let mut stack: Vec<NodeId> = Vec::new();
-        let mut index = 0usize;
         for item in Parser::new_from_str_with_options(src, parser_options(keep)) {
             let (event, span) = item.map_err(|e| parse_error(&e))?;
             if let Event::Comment(text, _) = event {
                 if keep {
-                    doc.comments.push(text);
+                    doc.comments.push((byte_range(&span)?.start, text));
                 }
                 continue;
             }
@@ -233,7 +226,6 @@ impl<'s> Doc<'s> {
                             tag: tag_class(tag.as_ref()),
                             tag_uri: tag_uri(tag.as_ref()),
                             flow: false,
-                            event: index,
                         },
                         end,
                     )?;
@@ -251,7 +243,6 @@ impl<'s> Doc<'s> {
                             tag: TagClass::None,
                             tag_uri: None,
                             flow: false,
-                            event: index,
                         },
                         end,
                     )?;
@@ -268,7 +259,6 @@ impl<'s> Doc<'s> {
                             tag: tag_class(tag.as_ref()),
                             tag_uri: tag_uri(tag.as_ref()),
                             flow: *style == StructureStyle::Flow,
-                            event: index,
                         },
                     )?;
                     stack.push(id);
@@ -286,7 +276,6 @@ impl<'s> Doc<'s> {
                             tag: tag_class(tag.as_ref()),
                             tag_uri: tag_uri(tag.as_ref()),
                             flow: *style == StructureStyle::Flow,
-                            event: index,
                         },
                     )?;
                     stack.push(id);
@@ -314,10 +303,6 @@ impl<'s> Doc<'s> {
                 }
                 _ => {}
             }
-            if keep {
-                doc.events.push(event);
-            }
-            index = index.saturating_add(1);
         }
         Ok(doc)
     }
@@ -350,7 +335,6 @@ impl<'s> Doc<'s> {
             tag_uri: new.tag_uri,
             flow: new.flow,
             in_flow,
-            event: new.event,
             subtree_end: id.saturating_add(1),
         });
         match parent.and_then(|p| self.nodes.get_mut(p)) {

@@ -15,8 +15,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 
 use crate::cli::{RotateArgs, Verify};
-use crate::kubeconfig::edit::{replace_user_tokens, TokenEdit};
-use crate::kubeconfig::extension::{upsert_token_extension, TokenExtension};
+use crate::kubeconfig::edit::{self, Edit, TokenExtension};
 use crate::kubeconfig::mask;
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::token_file;
@@ -566,28 +565,22 @@ pub fn prepare_writes(
         if here.is_empty() {
             continue;
         }
-        let edits: Vec<TokenEdit> = here
-            .iter()
-            .filter(|t| t.inline)
-            .map(|t| TokenEdit {
-                user: &t.user,
-                new_token: new.expose(),
-            })
-            .collect();
-        let cannot_edit = || format!("cannot edit kubeconfig {}", loaded.path.display());
-        let mut text =
-            replace_user_tokens(loaded.editable_text()?, &edits).with_context(cannot_edit)?;
+        let tokens = here.iter().filter(|t| t.inline).map(|t| Edit::Token {
+            user: &t.user,
+            new_token: new.expose(),
+        });
         // The extension is written when the expiry is known, and brought up to date where
         // one exists (else it would describe the token that is gone).
-        let users: Vec<&str> = here
+        let records = here
             .iter()
             .filter(|t| expires_known || t.has_extension)
-            .map(|t| t.user.as_str())
-            .collect();
-        if !users.is_empty() {
-            // (Without users it would return a copy: megabytes for nothing.)
-            text = upsert_token_extension(&text, &users, record).with_context(cannot_edit)?;
-        }
+            .map(|t| Edit::Extension {
+                user: &t.user,
+                record,
+            });
+        let edits: Vec<Edit> = tokens.chain(records).collect();
+        let text = edit::apply(loaded.editable_text()?, &edits)
+            .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
         writes.push(PlannedWrite {
             path: loaded.path.clone(),
             original: Some(loaded.text.clone().into_bytes()),

@@ -17,9 +17,7 @@ use anyhow::{bail, Context as _};
 
 use crate::cli::{Interactive, StoreArgs};
 use crate::keystore::{check_reference, Keyring, KeyringError};
-use crate::kubeconfig::exec_entry::{
-    exec_of, exec_to_token, plugin_users, token_to_exec, ExecKind, InteractiveMode,
-};
+use crate::kubeconfig::edit::{self, exec_of, plugin_users, Edit, ExecKind, InteractiveMode};
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig};
@@ -76,8 +74,10 @@ pub fn store(
     };
     let targets = store_targets(&kc, active, &token, args.all)?;
     let plan = |kc: &Kubeconfig, targets: &[Target]| {
-        plan_writes(kc, targets, |text, users| {
-            token_to_exec(text, users, &reference, mode)
+        plan_writes(kc, targets, |user| Edit::TokenToExec {
+            user,
+            reference: &reference,
+            mode,
         })
     };
 
@@ -179,9 +179,9 @@ pub fn unstore(
     let keyring = Keyring::open()?;
     let token = keyring.get(&reference)?;
     let plan = |kc: &Kubeconfig, targets: &[Target]| {
-        plan_writes(kc, targets, |text, users| {
-            let edits: Vec<(&str, &str)> = users.iter().map(|u| (*u, token.expose())).collect();
-            exec_to_token(text, &edits)
+        plan_writes(kc, targets, |user| Edit::ExecToToken {
+            user,
+            token: token.expose(),
         })
     };
     if args.dry_run {
@@ -344,25 +344,25 @@ fn unstore_targets(
     Ok(targets)
 }
 
-fn plan_writes(
+fn plan_writes<'t>(
     kc: &Kubeconfig,
-    targets: &[Target],
-    edit: impl Fn(&str, &[&str]) -> Result<String, crate::kubeconfig::edit::EditError>,
+    targets: &'t [Target],
+    edit_of: impl Fn(&'t str) -> Edit<'t>,
 ) -> anyhow::Result<Vec<PlannedWrite>> {
     let mut writes = Vec::new();
     for loaded in &kc.files {
         if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
             continue;
         }
-        let users: Vec<&str> = targets
+        let edits: Vec<Edit> = targets
             .iter()
             .filter(|t| t.file == loaded.path)
-            .map(|t| t.user.as_str())
+            .map(|t| edit_of(&t.user))
             .collect();
-        if users.is_empty() {
+        if edits.is_empty() {
             continue;
         }
-        let text = edit(&loaded.text, &users)
+        let text = edit::apply(&loaded.text, &edits)
             .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
         writes.push(PlannedWrite {
             path: loaded.path.clone(),

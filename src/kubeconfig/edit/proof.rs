@@ -1,13 +1,15 @@
-//! The proof every format-preserving edit ends with, over the node tree (`yaml_tree.rs`):
-//! the result is the original with exactly the planned splices (byte for byte elsewhere),
-//! it re-parses, and its first document, loaded as data, equals the original's data with
-//! exactly the intended changes made. Each editor calls the checks that fit its cost.
+//! The proof every format-preserving edit ends with ([`prove`]): the result is the original
+//! with exactly the planned splices (byte for byte elsewhere, comments included), it
+//! re-parses, and its first document, loaded as data, equals the original's data with
+//! exactly the intended changes made. Also the one set of serde-saphyr options data is
+//! loaded with.
+
+use std::ops::Range;
 
 use serde_json::Value;
 
-use super::edit_error::{verification, EditError};
-use super::model::{FileConfig, NamedUser};
-use super::yaml_tree::{Doc, Splice, Stream};
+use super::super::edit_error::{verification, EditError};
+use super::super::yaml_tree::{Doc, Splice, Stream};
 
 /// The byte half of every editor's proof: `out` is `src` with exactly these splices
 /// applied, all of them inside the first document (which ends at `doc_end` in `src`), and
@@ -74,10 +76,26 @@ pub(crate) fn data_options() -> serde_saphyr::Options {
     options
 }
 
+/// `text`'s first document as data; merge keys (`<<`) are applied as kubectl applies them
+/// (`merge.rs`), not as YAML's own rule would.
 pub(super) fn load_data<T: serde::de::DeserializeOwned>(
     text: &str,
     which: &str,
 ) -> Result<T, EditError> {
+    let resolved;
+    let text = match super::super::merge::resolve(text) {
+        None => text,
+        Some(Ok(r)) => {
+            resolved = r.text;
+            &resolved
+        }
+        Some(Err(e)) => {
+            return Err(verification(format!(
+                "the {which} document cannot be loaded as data at {}",
+                e.position
+            )))
+        }
+    };
     serde_saphyr::from_str_with_options(text, data_options()).map_err(|e| {
         let at = e
             .location()
@@ -87,97 +105,55 @@ pub(super) fn load_data<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Parses the whole edited text and returns where its first document ends; a text that
-/// no longer parses fails the proof with its position only.
-pub(super) fn first_document_end(text: &str) -> Result<usize, EditError> {
-    let doc = Doc::parse(text, Stream::Drop).map_err(|e| match e {
+/// The one proof every planned edit ends with. `out` is `src` with exactly `splices` (all
+/// inside the first document, every other byte kept, in order); it parses; its first
+/// document ends where the splices put it and later documents are byte-identical; its
+/// comments are the original's, in order, but for those inside `replaced` spans (a splice
+/// that swallowed one elsewhere keeps the data, and is caught here); its first document,
+/// loaded as data with kubectl's merge-key rule, is the original's with `intend` applied
+/// (`changes` names the changes for the message); and the plugin's own loader reads both,
+/// as `token show` will (a file it refuses is not a kubeconfig to rewrite). `doc` is the original, parsed
+/// with its comments.
+pub(super) fn prove(
+    src: &str,
+    out: &str,
+    doc: &Doc<'_>,
+    splices: &[Splice],
+    replaced: &[Range<usize>],
+    changes: &str,
+    intend: impl FnOnce(&mut Value) -> Result<(), EditError>,
+) -> Result<(), EditError> {
+    let src_end = doc
+        .doc_end
+        .ok_or_else(|| verification("the original first document has no end"))?;
+    let expected_end = check_splices(src, out, splices, src_end)?;
+    let edited = Doc::parse(out, Stream::Comments).map_err(|e| match e {
         EditError::Parse { position, .. } => {
             verification(format!("the edited text does not parse at {position}"))
         }
         other => other,
     })?;
-    doc.doc_end
-        .ok_or_else(|| verification("the edited text has no document"))
-}
-
-/// The byte and parse half of the proof for an edit whose result is not compared event by
-/// event: `out` is `src` with exactly `splices` (which end inside the first document), it
-/// parses, its first document ends where the splices put it, and later documents are
-/// byte-identical. Returns the two first documents.
-pub(super) fn prove_splices<'t>(
-    src: &'t str,
-    out: &'t str,
-    doc: &Doc<'_>,
-    splices: &[Splice],
-) -> Result<(&'t str, &'t str), EditError> {
-    let src_end = doc
-        .doc_end
-        .ok_or_else(|| verification("the original first document has no end"))?;
-    let expected_end = check_splices(src, out, splices, src_end)?;
-    let out_end = first_document_end(out)?;
-    if out_end != expected_end {
+    if edited.doc_end != Some(expected_end) {
         return Err(verification(
             "the first document of the edited text does not end where expected",
         ));
     }
-    if src.get(src_end..) != out.get(out_end..) {
+    if src.get(src_end..) != out.get(expected_end..) {
         return Err(verification("a later document changed"));
     }
+    let kept = doc
+        .comments
+        .iter()
+        .filter(|(at, _)| !replaced.iter().any(|r| r.contains(at)))
+        .map(|(_, text)| text);
+    if !kept.eq(edited.comments.iter().map(|(_, text)| text)) {
+        return Err(verification(
+            "the comments of the edited text differ from the original's",
+        ));
+    }
     let boundary = || verification("document end is not on a character boundary");
-    Ok((
-        src.get(..src_end).ok_or_else(boundary)?,
-        out.get(..out_end).ok_or_else(boundary)?,
-    ))
-}
-
-/// The plugin's own loader (the lean one `token show` uses: a few milliseconds on a 2 MB
-/// file, where loading it as generic data takes hundreds) reads `out` as `src` with
-/// `intend` applied to the data (`changes` names them for the message).
-pub(super) fn prove_loaded(
-    src: &str,
-    out: &str,
-    changes: &str,
-    intend: impl FnOnce(&mut FileConfig) -> Result<(), EditError>,
-) -> Result<(), EditError> {
-    let nowhere = std::path::Path::new("");
-    let mut expected = super::load::parse(nowhere, src)
-        .map_err(|_| verification("the original document cannot be loaded as a kubeconfig"))?;
-    let actual = super::load::parse(nowhere, out)
-        .map_err(|_| verification("the edited document cannot be loaded as a kubeconfig"))?;
-    intend(&mut expected)?;
-    if expected != actual {
-        return Err(verification(format!(
-            "the edited document's data is not the original with only {changes}"
-        )));
-    }
-    Ok(())
-}
-
-/// The one loaded user named `user`, which the intended change is made to.
-pub(super) fn loaded_user<'c>(
-    config: &'c mut FileConfig,
-    user: &str,
-) -> Result<&'c mut NamedUser, EditError> {
-    let mut matching = config.users.iter_mut().filter(|u| u.name == user);
-    let entry = matching
-        .next()
-        .ok_or_else(|| verification(format!("the loaded document has no user {user:?}")))?;
-    if matching.next().is_some() {
-        return Err(verification(format!(
-            "the loaded document has user {user:?} twice"
-        )));
-    }
-    Ok(entry)
-}
-
-/// The first documents of `before` and `after`, loaded as generic data with the options
-/// above: `after` must be `before` with `intend` applied.
-pub(super) fn prove_data(
-    before: &str,
-    after: &str,
-    changes: &str,
-    intend: impl FnOnce(&mut Value) -> Result<(), EditError>,
-) -> Result<(), EditError> {
+    let before = src.get(..src_end).ok_or_else(boundary)?;
+    let after = out.get(..expected_end).ok_or_else(boundary)?;
     let mut expected: Value = load_data(before, "original")?;
     let actual: Value = load_data(after, "edited")?;
     intend(&mut expected)?;
@@ -186,5 +162,48 @@ pub(super) fn prove_data(
             "the edited document's data is not the original with only {changes}"
         )));
     }
+    let nowhere = std::path::Path::new("");
+    super::super::load::parse(nowhere, src)
+        .map_err(|_| verification("the original document cannot be loaded as a kubeconfig"))?;
+    super::super::load::parse(nowhere, out)
+        .map_err(|_| verification("the edited document cannot be loaded as a kubeconfig"))?;
     Ok(())
+}
+
+/// The one `users` entry named `user` in loaded data (an entry without `name` is the user
+/// named "", as kubectl reads it), for an edit's intended change.
+pub(super) fn loaded_user<'v>(
+    data: &'v mut Value,
+    user: &str,
+) -> Result<&'v mut serde_json::Map<String, Value>, EditError> {
+    let users = data
+        .get_mut("users")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| verification("the loaded document has no users list"))?;
+    let mut matching = users.iter_mut().filter(|e| match e.get("name") {
+        None => user.is_empty(),
+        Some(v) => v.as_str() == Some(user),
+    });
+    let entry = matching
+        .next()
+        .ok_or_else(|| verification(format!("the loaded document has no user {user:?}")))?;
+    if matching.next().is_some() {
+        return Err(verification(format!(
+            "the loaded document has user {user:?} twice"
+        )));
+    }
+    entry
+        .as_object_mut()
+        .ok_or_else(|| verification(format!("user {user:?} is not a mapping")))
+}
+
+/// The `user` mapping of the loaded entry named `user`.
+pub(super) fn loaded_auth<'v>(
+    data: &'v mut Value,
+    user: &str,
+) -> Result<&'v mut serde_json::Map<String, Value>, EditError> {
+    loaded_user(data, user)?
+        .get_mut("user")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| verification(format!("user {user:?} has no user mapping")))
 }

@@ -4,19 +4,18 @@
 //! New entries go after the last item of each list, in the list's own style (a block list
 //! gets block items at its indentation, a flow list gets flow items); a missing list or
 //! `current-context` is added at the end of the top-level mapping. Every existing byte
-//! stays. As with the token editor, the result must prove itself: loaded as data, it must
-//! equal the original with exactly the new entries appended (and the new current context),
-//! or nothing is returned. An anchor or merge key that would make the addition change
-//! something else fails that proof, and the file is left alone.
+//! stays. An anchor or merge key that would make the addition change something else fails
+//! the planner's proof, and the file is left alone.
 
 use serde_json::{Map, Value};
 
-use super::edit::{double_quoted, is_plain_safe};
-use super::proof::data_options;
-use super::yaml_tree::{apply_splices, Doc, Kind, Lookup, NodeId, Splice, Stream};
+use super::super::edit_error::{unsupported, verification, EditError};
+use super::super::yaml_tree::{Doc, Kind, Lookup, NodeId, Splice};
+use super::proof::load_data;
+use super::text::{column_of, dash_of_item, double_quoted, is_plain_safe};
 
 /// What to add to one file.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Additions {
     /// New entries per list, each a whole entry (`{"name": …, "cluster": {…}}`).
     pub clusters: Vec<Value>,
@@ -43,21 +42,20 @@ impl Additions {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AppendError {
-    #[error("{0}")]
-    Parse(#[from] super::edit_error::EditError),
-    #[error("the file's top level is not a mapping")]
-    NotAMapping,
-    #[error("its {0} is written in a way entries cannot be added to ({1})")]
-    Unsupported(&'static str, &'static str),
-    #[error("adding the entries would change other data in the file ({0}); add them by hand or with kubectl config")]
-    Proof(&'static str),
+/// Why entries cannot be added to this file's `key`.
+fn cannot_add(key: &str, why: &str) -> EditError {
+    unsupported(format!(
+        "its {key} is written in a way entries cannot be added to ({why})"
+    ))
+}
+
+fn not_a_mapping() -> EditError {
+    unsupported("the file's top level is not a mapping".to_owned())
 }
 
 /// A new kubeconfig holding only `additions` (the target file does not exist yet), in the
 /// layout kubectl writes.
-pub fn new_file(additions: &Additions) -> Result<String, AppendError> {
+pub fn new_file(additions: &Additions) -> Result<String, EditError> {
     let mut out = String::from("apiVersion: v1\nkind: Config\n");
     for (key, entries) in additions.lists() {
         out.push_str(key);
@@ -75,22 +73,42 @@ pub fn new_file(additions: &Additions) -> Result<String, AppendError> {
         out.push_str(&scalar(c));
         out.push('\n');
     }
-    prove("", &out, additions)?;
+    // Nothing to keep, so the proof is the data alone.
+    let mut expected = Value::Object(Map::new());
+    intend(&mut expected, additions)?;
+    let got: Value = load_data(&out, "new")?;
+    let written = serde_json::json!({"apiVersion": "v1", "kind": "Config"});
+    let mut got = got;
+    if let (Some(got), Some(written)) = (got.as_object_mut(), written.as_object()) {
+        for (key, value) in written {
+            if got.get(key) == Some(value) {
+                got.remove(key);
+            }
+        }
+        for (key, entries) in additions.lists() {
+            if entries.is_empty() && got.get(key) == Some(&Value::Array(Vec::new())) {
+                got.remove(key);
+            }
+        }
+    }
+    if got != expected {
+        return Err(verification(
+            "the new file's data is not exactly the entries to add",
+        ));
+    }
     Ok(out)
 }
 
-/// `text` with `additions` made, every other byte kept.
-pub fn append(text: &str, additions: &Additions) -> Result<String, AppendError> {
-    if text.trim().is_empty() {
-        // An empty file is an empty config to kubectl; it gets the whole new layout.
-        let fresh = new_file(additions)?;
-        return Ok(format!("{text}{fresh}"));
-    }
-    let doc = Doc::parse(text, Stream::Drop)?;
-    let root = doc.root.ok_or(AppendError::NotAMapping)?;
+/// The splices that make `additions` in `text` (parsed as `doc`).
+pub(super) fn plan(
+    text: &str,
+    doc: &Doc<'_>,
+    additions: &Additions,
+) -> Result<Vec<Splice>, EditError> {
+    let root = doc.root.ok_or_else(not_a_mapping)?;
     let root_node = doc.node(root)?;
     if !doc.is_map(root) {
-        return Err(AppendError::NotAMapping);
+        return Err(not_a_mapping());
     }
     let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let mut splices = Vec::new();
@@ -99,19 +117,17 @@ pub fn append(text: &str, additions: &Additions) -> Result<String, AppendError> 
     let root_indent = if root_node.flow {
         None
     } else {
-        Some(column_of(text, root_node.start))
+        column_of(text, root_node.start)
     };
     for (key, entries) in additions.lists() {
         if entries.is_empty() {
             continue;
         }
         match doc.lookup(root, key) {
-            Lookup::Duplicate { .. } => {
-                return Err(AppendError::Unsupported(key, "the key appears twice"))
-            }
+            Lookup::Duplicate { .. } => return Err(cannot_add(key, "the key appears twice")),
             Lookup::Missing => {
                 let Some(indent) = root_indent else {
-                    return Err(AppendError::Unsupported(key, "a flow-style top level"));
+                    return Err(cannot_add(key, "a flow-style or unindentable top level"));
                 };
                 let pad = " ".repeat(indent);
                 tail.push_str(&format!("{pad}{key}:\n"));
@@ -120,23 +136,20 @@ pub fn append(text: &str, additions: &Additions) -> Result<String, AppendError> 
                 }
             }
             Lookup::Found { value, .. } => {
-                splices.push(list_splice(text, &doc, key, value, entries)?)
+                splices.push(list_splice(text, doc, key, value, entries)?)
             }
         }
     }
     if let Some(name) = &additions.current_context {
         match doc.lookup(root, "current-context") {
             Lookup::Duplicate { .. } => {
-                return Err(AppendError::Unsupported(
-                    "current-context",
-                    "the key appears twice",
-                ))
+                return Err(cannot_add("current-context", "the key appears twice"))
             }
             Lookup::Missing => {
                 let Some(indent) = root_indent else {
-                    return Err(AppendError::Unsupported(
+                    return Err(cannot_add(
                         "current-context",
-                        "a flow-style top level",
+                        "a flow-style or unindentable top level",
                     ));
                 };
                 tail.push_str(&format!(
@@ -165,9 +178,8 @@ pub fn append(text: &str, additions: &Additions) -> Result<String, AppendError> 
                     }
                     Kind::Scalar { .. } => {
                         // Empty (`current-context:`): the value goes right after the colon.
-                        let at = after_colon(text, &doc, root, "current-context").ok_or(
-                            AppendError::Unsupported("current-context", "no colon found"),
-                        )?;
+                        let at = after_colon(text, doc, root, "current-context")
+                            .ok_or_else(|| cannot_add("current-context", "no colon found"))?;
                         splices.push(Splice {
                             start: at,
                             end: at,
@@ -175,7 +187,7 @@ pub fn append(text: &str, additions: &Additions) -> Result<String, AppendError> 
                         });
                     }
                     _ => {
-                        return Err(AppendError::Unsupported(
+                        return Err(cannot_add(
                             "current-context",
                             "not a plain or quoted string",
                         ))
@@ -197,16 +209,12 @@ pub fn append(text: &str, additions: &Additions) -> Result<String, AppendError> 
             text: insert,
         });
     }
-    splices.sort_by_key(|s| (s.start, s.end));
     for s in &mut splices {
         if newline == "\r\n" {
             s.text = s.text.replace("\r\n", "\n").replace('\n', "\r\n");
         }
     }
-    let out =
-        apply_splices(text, &splices).map_err(|_| AppendError::Proof("two additions overlap"))?;
-    prove(text, &out, additions)?;
-    Ok(out)
+    Ok(splices)
 }
 
 /// The splice that adds `entries` to the list at `value`.
@@ -216,7 +224,7 @@ fn list_splice(
     key: &'static str,
     value: NodeId,
     entries: &[Value],
-) -> Result<Splice, AppendError> {
+) -> Result<Splice, EditError> {
     let node = doc.node(value)?;
     let flow_items = || {
         entries
@@ -231,7 +239,7 @@ fn list_splice(
             let close = node
                 .close
                 .clone()
-                .ok_or(AppendError::Unsupported(key, "an unclosed flow list"))?;
+                .ok_or_else(|| cannot_add(key, "an unclosed flow list"))?;
             let at = trim_back(src, node.start + 1, close.start);
             let text = if items.is_empty() {
                 flow_items()
@@ -246,10 +254,8 @@ fn list_splice(
         }
         Kind::Seq { items } if !items.is_empty() => {
             let first = doc.node(items[0])?;
-            let dash = dash_column(src, first.start).ok_or(AppendError::Unsupported(
-                key,
-                "items not written as `- …` lines",
-            ))?;
+            let (dash, _) = dash_of_item(src, first.start)
+                .ok_or_else(|| cannot_add(key, "items not written as `- …` lines"))?;
             let pad = " ".repeat(dash);
             let at = line_end(src, node.content_end);
             let mut text = String::new();
@@ -275,9 +281,9 @@ fn list_splice(
                     text: flow,
                 })
             } else {
-                let root = doc.root.ok_or(AppendError::NotAMapping)?;
+                let root = doc.root.ok_or_else(not_a_mapping)?;
                 let at = after_colon(src, doc, root, key)
-                    .ok_or(AppendError::Unsupported(key, "no colon found"))?;
+                    .ok_or_else(|| cannot_add(key, "no colon found"))?;
                 Ok(Splice {
                     start: at,
                     end: at,
@@ -285,9 +291,9 @@ fn list_splice(
                 })
             }
         }
-        Kind::Seq { .. } => Err(AppendError::Unsupported(key, "an empty block list")),
-        Kind::Alias { .. } => Err(AppendError::Unsupported(key, "an alias")),
-        _ => Err(AppendError::Unsupported(key, "not a list")),
+        Kind::Seq { .. } => Err(cannot_add(key, "an empty block list")),
+        Kind::Alias { .. } => Err(cannot_add(key, "an alias")),
+        _ => Err(cannot_add(key, "not a list")),
     }
 }
 
@@ -320,25 +326,6 @@ fn line_end(src: &str, at: usize) -> usize {
         Some(i) => at + i + 1,
         None => src.len(),
     }
-}
-
-/// The column of `at` on its line.
-fn column_of(src: &str, at: usize) -> usize {
-    let start = src
-        .get(..at)
-        .and_then(|s| s.rfind('\n'))
-        .map_or(0, |i| i + 1);
-    at - start
-}
-
-/// The column of the `-` that introduces the block item starting at `at`: the text
-/// between the line's start and `at` must be spaces, a dash, and spaces.
-fn dash_column(src: &str, at: usize) -> Option<usize> {
-    let start = src.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
-    let lead = src.get(start..at)?;
-    let dash = lead.find('-')?;
-    (lead[..dash].bytes().all(|b| b == b' ') && lead[dash + 1..].bytes().all(|b| b == b' '))
-        .then_some(dash)
 }
 
 /// Every line of `block` prefixed with `pad`.
@@ -416,61 +403,40 @@ fn inline(v: &Value) -> String {
     }
 }
 
-/// The proof: `after`, loaded as data, is `before` with exactly `additions` made.
-fn prove(before: &str, after: &str, additions: &Additions) -> Result<(), AppendError> {
-    let load = |text: &str| -> Result<Value, AppendError> {
-        if text.trim().is_empty() {
-            return Ok(Value::Object(Map::new()));
-        }
-        serde_saphyr::from_str_with_options::<Value>(text, data_options())
-            .map_err(|_| AppendError::Proof("the result does not load"))
-    };
-    let mut expected = match load(before)? {
-        Value::Object(m) => m,
-        Value::Null => Map::new(),
-        _ => return Err(AppendError::NotAMapping),
-    };
+/// The append's change to the original's data: the entries after each list's last, and
+/// the new current context.
+pub(super) fn intend(data: &mut Value, additions: &Additions) -> Result<(), EditError> {
+    if data.is_null() {
+        *data = Value::Object(Map::new());
+    }
+    let map = data.as_object_mut().ok_or_else(not_a_mapping)?;
     for (key, entries) in additions.lists() {
         if entries.is_empty() {
             continue;
         }
-        let slot = expected.entry(key).or_insert(Value::Null);
+        let slot = map.entry(key).or_insert(Value::Null);
         if matches!(slot, Value::Null) || slot.as_str() == Some("") {
             *slot = Value::Array(Vec::new());
         }
         match slot {
             Value::Array(items) => items.extend(entries.iter().cloned()),
-            _ => return Err(AppendError::Unsupported(key, "not a list")),
+            _ => return Err(cannot_add(key, "not a list")),
         }
     }
     if let Some(c) = &additions.current_context {
-        expected.insert("current-context".into(), Value::String(c.clone()));
-    }
-    let mut got = match load(after)? {
-        Value::Object(m) => m,
-        _ => return Err(AppendError::Proof("the result is not a mapping")),
-    };
-    if before.trim().is_empty() {
-        // A new file also carries apiVersion and kind.
-        got.remove("apiVersion");
-        got.remove("kind");
-        for (key, entries) in additions.lists() {
-            if entries.is_empty() && got.get(key) == Some(&Value::Array(Vec::new())) {
-                got.remove(key);
-            }
-        }
-    }
-    if got != expected {
-        return Err(AppendError::Proof(
-            "the result differs from the intended one",
-        ));
+        map.insert("current-context".into(), Value::String(c.clone()));
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::{apply, Edit};
     use super::*;
+
+    fn append(text: &str, additions: &Additions) -> Result<String, EditError> {
+        apply(text, &[Edit::Append(additions)])
+    }
     use serde_json::json;
 
     fn adds() -> Additions {
@@ -519,7 +485,10 @@ mod tests {
     #[test]
     fn an_anchored_list_shared_elsewhere_is_refused() {
         let base = "apiVersion: v1\nkind: Config\nusers: &u\n- name: u1\n  user: {}\nextensions:\n- name: x\n  extension: *u\n";
-        assert!(matches!(append(base, &adds()), Err(AppendError::Proof(_))));
+        assert!(matches!(
+            append(base, &adds()),
+            Err(EditError::Verification { .. })
+        ));
     }
 
     #[test]

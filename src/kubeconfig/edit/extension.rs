@@ -14,20 +14,20 @@
 //!         rotatedAt: "2026-11-28T17:40:00Z"
 //! ```
 //!
-//! A plan of splices over `yaml_tree.rs` in the file's own layout, proven by `proof.rs`;
-//! layout and refusal rules: ARCHITECTURE.md, "Editing a kubeconfig". With no expiry, no
+//! The planner's extension splices over `yaml_tree.rs`, in the file's own layout (layout
+//! and refusal rules: ARCHITECTURE.md, "Editing a kubeconfig"). With no expiry, no
 //! `expires` key is written.
-
-use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::edit::double_quoted;
-use super::edit_error::{internal, unsupported, verification, EditError};
-use super::proof::{prove_data, prove_splices};
-use super::yaml_tree::{
-    self, anchor_label, apply_splices, check_no_merge, check_path, describe, duplicate_key, Doc,
-    Kind, Lookup, NodeId, PathRule, Splice, Stream,
+use super::super::edit_error::{internal, unsupported, verification, EditError};
+use super::super::yaml_tree::{
+    self, anchor_label, check_no_merge, check_path, describe, duplicate_key, Doc, Kind, Lookup,
+    NodeId, PathRule, Splice,
+};
+use super::proof::loaded_auth;
+use super::text::{
+    column_of, dash_of_item, double_quoted, insert_after_line, line_break_after, pad,
 };
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
@@ -69,32 +69,6 @@ impl TokenExtension<'_> {
     }
 }
 
-/// Set the `coreweave.com/token` extension of each named user in the first document,
-/// keeping every other byte.
-///
-/// Users named twice are handled once; an empty `users` slice returns the input unchanged
-/// without parsing it. Either every user is edited or an error is returned.
-pub fn upsert_token_extension(
-    src: &str,
-    users: &[&str],
-    ext: &TokenExtension<'_>,
-) -> Result<String, EditError> {
-    let mut seen = HashSet::new();
-    let wanted: Vec<&str> = users.iter().copied().filter(|u| seen.insert(*u)).collect();
-    if wanted.is_empty() {
-        return Ok(src.to_owned());
-    }
-    let doc = Doc::parse(src, Stream::Drop)?;
-    let splices = plan(src, &doc, &wanted, ext)?;
-    let out = apply_splices(src, &splices)?;
-    verify(src, &out, &doc, &splices, &wanted, ext)?;
-    Ok(out)
-}
-
-// ---------------------------------------------------------------------------------------
-// Refusals on the edited path (the tree itself is `yaml_tree.rs`).
-// ---------------------------------------------------------------------------------------
-
 // ---------------------------------------------------------------------------------------
 // Planning: one splice per user.
 // ---------------------------------------------------------------------------------------
@@ -120,19 +94,19 @@ struct Target<'a> {
     layout: ListLayout,
 }
 
-fn plan(
+/// One splice per (user, record): a new entry, a new `extension`, or the fields replaced.
+pub(super) fn plan(
     src: &str,
     doc: &Doc<'_>,
-    wanted: &[&str],
-    ext: &TokenExtension<'_>,
+    records: &[(&str, &TokenExtension<'_>)],
 ) -> Result<Vec<Splice>, EditError> {
     let users = yaml_tree::users(doc, PathRule::Untouched)?;
     let users_key_column = doc
         .nodes
         .get(users.key)
         .and_then(|n| column_of(src, n.start));
-    let mut splices = Vec::with_capacity(wanted.len());
-    for user in wanted {
+    let mut splices = Vec::with_capacity(records.len());
+    for &(user, ext) in records {
         let item = users.entry(doc, user)?;
         let layout = doc
             .nodes
@@ -146,7 +120,6 @@ fn plan(
         let target = Target { user, ext, layout };
         splices.push(plan_user(src, doc, &target, item)?);
     }
-    splices.sort_by_key(|s| s.start);
     Ok(splices)
 }
 
@@ -443,10 +416,6 @@ fn flow_insert_point(doc: &Doc<'_>, id: NodeId, what: &str) -> Result<usize, Edi
 // Text helpers.
 // ---------------------------------------------------------------------------------------
 
-fn pad(n: usize) -> String {
-    " ".repeat(n)
-}
-
 fn flow_fields(ext: &TokenExtension<'_>) -> String {
     let fields: Vec<String> = ext
         .fields()
@@ -470,191 +439,35 @@ fn block_fields(ext: &TokenExtension<'_>, column: usize) -> Vec<String> {
         .collect()
 }
 
-/// The text of `at`'s line before it, without a byte-order mark on the first line.
-fn line_prefix(src: &str, at: usize) -> Option<&str> {
-    let before = src.get(..at)?;
-    let line_start = before
-        .rfind(['\r', '\n'])
-        .map_or(0, |i| i.saturating_add(1));
-    let prefix = before.get(line_start..)?;
-    Some(if line_start == 0 {
-        prefix.trim_start_matches('\u{feff}')
-    } else {
-        prefix
-    })
-}
-
-/// The column of `at` when only spaces and sequence dashes precede it on its line (so
-/// bytes and characters agree); `None` otherwise (tabs, explicit-key markers, flow text).
-fn column_of(src: &str, at: usize) -> Option<usize> {
-    let prefix = line_prefix(src, at)?;
-    prefix
-        .chars()
-        .all(|c| c == ' ' || c == '-')
-        .then_some(prefix.len())
-}
-
-/// For a block list item starting at `at` on its dash's line (`  -   name: x`): the dash's
-/// column and the distance from the dash to `at`.
-fn dash_of_item(src: &str, at: usize) -> Option<(usize, usize)> {
-    let prefix = line_prefix(src, at)?;
-    let head = prefix.trim_end_matches(' ');
-    let before_dash = head.strip_suffix('-')?;
-    if !before_dash.chars().all(|c| c == ' ') {
-        return None;
-    }
-    let dash = before_dash.len();
-    let content = prefix.len().checked_sub(dash)?;
-    (content >= 2).then_some((dash, content))
-}
-
-/// The line break ending `at`'s line, or the file's first one, or `\n`.
-fn line_break_after(src: &str, at: usize) -> &'static str {
-    let rest = src.get(at..).unwrap_or("");
-    break_at_start(
-        rest.get(rest.find(['\r', '\n']).unwrap_or(rest.len())..)
-            .unwrap_or(""),
-    )
-    .or_else(|| break_at_start(src.get(src.find(['\r', '\n'])?..)?))
-    .unwrap_or("\n")
-}
-
-fn break_at_start(text: &str) -> Option<&'static str> {
-    if text.starts_with("\r\n") {
-        Some("\r\n")
-    } else if text.starts_with('\r') {
-        Some("\r")
-    } else if text.starts_with('\n') {
-        Some("\n")
-    } else {
-        None
-    }
-}
-
-/// Inserts `lines` after the line holding `content_end` (after its line break), each
-/// ending in that line break; at the end of a file without a final line break, each
-/// line is preceded by the file's line break instead.
-fn insert_after_line(src: &str, content_end: usize, lines: &[String]) -> Result<Splice, EditError> {
-    let rest = src
-        .get(content_end..)
-        .ok_or_else(|| internal("insertion point is not on a character boundary"))?;
-    let mut text = String::new();
-    let at = match rest.find(['\r', '\n']) {
-        Some(i) => {
-            let nl = rest.get(i..).and_then(break_at_start).unwrap_or("\n");
-            for line in lines {
-                text.push_str(line);
-                text.push_str(nl);
-            }
-            content_end
-                .checked_add(i)
-                .and_then(|b| b.checked_add(nl.len()))
-                .ok_or_else(|| internal("offset overflow"))?
-        }
-        None => {
-            let nl = line_break_after(src, 0);
-            for line in lines {
-                text.push_str(nl);
-                text.push_str(line);
-            }
-            src.len()
-        }
-    };
-    Ok(Splice {
-        start: at,
-        end: at,
-        text,
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// Verification.
-// ---------------------------------------------------------------------------------------
-
-fn verify(
-    src: &str,
-    out: &str,
-    doc: &Doc<'_>,
-    splices: &[Splice],
-    wanted: &[&str],
-    ext: &TokenExtension<'_>,
-) -> Result<(), EditError> {
-    let (before, after) = prove_splices(src, out, doc, splices)?;
-    let changes = format!("the {EXTENSION_NAME} extensions set");
-    prove_data(before, after, &changes, |data| {
-        set_expected(data, wanted, ext)
-    })
-}
-
-/// Applies the intended change to the original's data.
-fn set_expected(
+/// The extension edit's change to the original's data.
+pub(super) fn intend(
     data: &mut Value,
-    wanted: &[&str],
+    user: &str,
     ext: &TokenExtension<'_>,
 ) -> Result<(), EditError> {
-    let users = data
-        .get_mut("users")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| verification("the loaded document has no users list"))?;
-    let mut by_name: HashMap<&str, usize> = HashMap::new();
-    for (i, entry) in users.iter().enumerate() {
-        // An entry without `name` is the user named "" (as the node tree reads it).
-        let name = match entry.get("name") {
-            None => Some(""),
-            Some(v) => v.as_str(),
-        };
-        if let Some(name) = name {
-            if by_name.insert(name, i).is_some() {
-                return Err(verification(format!(
-                    "the loaded document has user {name:?} twice"
-                )));
-            }
+    let list = loaded_auth(data, user)?
+        .entry("extensions")
+        .or_insert_with(|| Value::Array(Vec::new()))
+        .as_array_mut()
+        .ok_or_else(|| verification(format!("extensions of user {user:?} is not a list")))?;
+    let mut ours = list
+        .iter_mut()
+        .filter(|e| e.get("name").and_then(Value::as_str) == Some(EXTENSION_NAME));
+    match (ours.next(), ours.next()) {
+        (Some(entry), None) => {
+            let entry = entry
+                .as_object_mut()
+                .ok_or_else(|| internal("extension entry is not a mapping"))?;
+            entry.insert("extension".into(), ext.to_json());
         }
-    }
-    let indexes: Vec<usize> = wanted
-        .iter()
-        .map(|user| {
-            by_name
-                .get(user)
-                .copied()
-                .ok_or_else(|| verification(format!("the loaded document has no user {user:?}")))
-        })
-        .collect::<Result<_, _>>()?;
-    for (index, user) in indexes.into_iter().zip(wanted) {
-        let no_map = || {
-            verification(format!(
-                "user {user:?} has no user mapping in the loaded document"
-            ))
-        };
-        let auth = users
-            .get_mut(index)
-            .and_then(|e| e.get_mut("user"))
-            .and_then(Value::as_object_mut)
-            .ok_or_else(no_map)?;
-        let list = auth
-            .entry("extensions")
-            .or_insert_with(|| Value::Array(Vec::new()))
-            .as_array_mut()
-            .ok_or_else(|| verification(format!("extensions of user {user:?} is not a list")))?;
-        let mut ours = list
-            .iter_mut()
-            .filter(|e| e.get("name").and_then(Value::as_str) == Some(EXTENSION_NAME));
-        match (ours.next(), ours.next()) {
-            (Some(entry), None) => {
-                let entry = entry
-                    .as_object_mut()
-                    .ok_or_else(|| internal("extension entry is not a mapping"))?;
-                entry.insert("extension".into(), ext.to_json());
-            }
-            (None, _) => list.push(serde_json::json!({
-                "name": EXTENSION_NAME,
-                "extension": ext.to_json(),
-            })),
-            (Some(_), Some(_)) => {
-                return Err(verification(format!(
-                    "user {user:?} has two {EXTENSION_NAME} extensions in the loaded document"
-                )))
-            }
+        (None, _) => list.push(serde_json::json!({
+            "name": EXTENSION_NAME,
+            "extension": ext.to_json(),
+        })),
+        (Some(_), Some(_)) => {
+            return Err(verification(format!(
+                "user {user:?} has two {EXTENSION_NAME} extensions in the loaded document"
+            )))
         }
     }
     Ok(())
@@ -662,8 +475,48 @@ fn set_expected(
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::yaml_tree::{apply_splices, Stream};
+    use super::super::proof::{data_options, prove};
+    use super::super::{apply, Edit};
     use super::*;
-    use crate::kubeconfig::proof::{data_options, first_document_end};
+
+    /// The planner with one extension edit per user.
+    fn upsert_token_extension(
+        src: &str,
+        users: &[&str],
+        ext: &TokenExtension<'_>,
+    ) -> Result<String, EditError> {
+        let edits: Vec<Edit<'_>> = users
+            .iter()
+            .map(|user| Edit::Extension { user, record: ext })
+            .collect();
+        apply(src, &edits)
+    }
+
+    /// The planner's proof of extension edits alone.
+    fn verify(
+        src: &str,
+        out: &str,
+        doc: &Doc<'_>,
+        splices: &[Splice],
+        users: &[&str],
+        ext: &TokenExtension<'_>,
+    ) -> Result<(), EditError> {
+        let replaced: Vec<_> = splices.iter().map(|s| s.start..s.end).collect();
+        prove(
+            src,
+            out,
+            doc,
+            splices,
+            &replaced,
+            "the extensions set",
+            |data| users.iter().try_for_each(|u| intend(data, u, ext)),
+        )
+    }
+
+    fn first_document_end(text: &str) -> Result<usize, EditError> {
+        Ok(Doc::parse(text, Stream::Drop)?.doc_end.unwrap_or(0))
+    }
     use serde_json::json;
 
     const EXT: TokenExtension<'static> = TokenExtension {
@@ -1279,7 +1132,7 @@ users:
         }
         // Anchors and aliases off the path are fine.
         let off_path =
-            "n: &n a\nusers:\n- name: *n\n  user:\n    token: &t CW-SECRET-test-old-1\nother: *t\n";
+            "nm: &n a\nusers:\n- name: *n\n  user:\n    token: &t CW-SECRET-test-old-1\nother: *t\n";
         ok(off_path, &["a"]);
     }
 
@@ -1304,8 +1157,8 @@ users:
     fn verification_rejects_wrong_results() {
         let src =
             "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # c\n---\nlater: 1\n";
-        let doc = Doc::parse(src, Stream::Drop).expect("parses");
-        let splices = plan(src, &doc, &["a"], &EXT).expect("plans");
+        let doc = Doc::parse(src, Stream::Comments).expect("parses");
+        let splices = plan(src, &doc, &[("a", &EXT)]).expect("plans");
         let good = apply_splices(src, &splices).expect("applies");
         verify(src, &good, &doc, &splices, &["a"], &EXT).expect("the real edit verifies");
         let reject = |out: &str, splices: &[Splice]| {

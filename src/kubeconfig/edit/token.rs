@@ -1,55 +1,21 @@
-//! Replacement of bearer-token scalars (`users[].user.token`) in kubeconfig text, keeping
-//! every other byte: the fast path over `fast.rs`'s line scanner, else a plan of splices
-//! over `yaml_tree.rs` proven by `proof.rs` and an event-by-event comparison. Also the
-//! scalar rendering every editor writes with. Why it works this way: ARCHITECTURE.md,
-//! "Editing a kubeconfig". No error message carries a token value.
+//! Replacement of bearer-token scalars (`users[].user.token`): the fast path over
+//! `fast.rs`'s line scanner, and the planner's token splices over `yaml_tree.rs` (an
+//! anchored token shared by several chosen users is edited once; a block scalar is replaced
+//! by a double-quoted one). No error message carries a token value.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
-use granit_parser::{Event, Parser, ScalarStyle};
+use granit_parser::ScalarStyle;
+use serde_json::Value;
 
-use super::edit_error::{internal, unparsable_edit, unsupported, verification};
-pub use super::edit_error::{EditError, Position};
-
-use super::proof::{self, check_splices, prove_loaded};
-use super::yaml_tree::{
-    self, anchor_label, apply_splices, check_path, describe, lookup_merged, marker_position,
-    parser_options, Doc, Kind, MergedLookup, Node, NodeId, PathRule, Splice, Stream, TagClass,
+use super::super::edit_error::{internal, unsupported, EditError};
+use super::super::fast::ScalarStyle as ScanStyle;
+use super::super::yaml_tree::{
+    self, anchor_label, apply_splices, check_path, describe, lookup_merged, Doc, Kind,
+    MergedLookup, Node, NodeId, PathRule, Splice, TagClass,
 };
-
-/// Replace `users[name == user].user.token` in the first YAML document with `new_token`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TokenEdit<'a> {
-    /// The `name` of the entry in the kubeconfig `users` list.
-    pub user: &'a str,
-    /// The token to store; the caller validates it, the editor only quotes it correctly.
-    pub new_token: &'a str,
-}
-
-/// Returns the new text. Every byte outside the replaced token scalars is kept.
-///
-/// An empty `edits` slice returns the input unchanged without parsing it.
-pub fn replace_user_tokens(src: &str, edits: &[TokenEdit<'_>]) -> Result<String, EditError> {
-    let wanted = dedup_edits(edits)?;
-    if wanted.is_empty() {
-        return Ok(src.to_owned());
-    }
-    if let Some(out) = replace_fast(src, &wanted) {
-        return Ok(out);
-    }
-    replace_general(src, &wanted)
-}
-
-/// The general editor: any YAML layout, proven by comparing event streams.
-fn replace_general(src: &str, wanted: &[(&str, &str)]) -> Result<String, EditError> {
-    let wanted = wanted.to_vec();
-    let doc = Doc::parse(src, Stream::Keep)?;
-    let splices = plan(src, &doc, &wanted)?;
-    let out = apply(src, &splices)?;
-    verify(src, &out, &doc, &splices, &wanted)?;
-    Ok(out)
-}
+use super::proof::loaded_auth;
+use super::text::{double_quoted, is_plain_safe, single_quoted};
 
 /// The fast path, for documents the line scanner of `fast.rs` reads whole: splice at the
 /// spans it reports, then require that it reads the result as the original with exactly
@@ -59,13 +25,13 @@ fn replace_general(src: &str, wanted: &[(&str, &str)]) -> Result<String, EditErr
 /// does for the general case. `None` whenever it cannot prove it: the general editor then
 /// decides, error messages included. About 2 ms for 2 MB where the general path takes
 /// tens of milliseconds.
-fn replace_fast(src: &str, wanted: &[(&str, &str)]) -> Option<String> {
-    let doc = super::load::first_document(src);
+pub(super) fn replace_fast(src: &str, wanted: &[(&str, &str)]) -> Option<String> {
+    let doc = super::super::load::first_document(src);
     if !src.get(doc.len()..)?.trim().is_empty() {
         // Later documents: the general editor checks that they still parse.
         return None;
     }
-    let (mut expected, spans) = super::fast::parse_with_token_spans(doc)?;
+    let (mut expected, spans) = super::super::fast::parse_with_token_spans(doc)?;
     // Each wanted user's entry, found through an index: a rotate may edit every entry of a
     // file, and searching the list once per edit was quadratic (8% of the instructions of
     // a 2,000-entry rotate). A name listed twice is left to the general editor.
@@ -86,8 +52,8 @@ fn replace_fast(src: &str, wanted: &[(&str, &str)]) -> Option<String> {
         let entry = expected.users.get_mut(i)?;
         let span = spans.get(i)?.as_ref()?;
         let text = match span.style {
-            super::fast::ScalarStyle::Plain if is_plain_safe(new_token) => (*new_token).to_owned(),
-            super::fast::ScalarStyle::Single => {
+            ScanStyle::Plain if is_plain_safe(new_token) => (*new_token).to_owned(),
+            ScanStyle::Single => {
                 single_quoted(new_token).unwrap_or_else(|| double_quoted(new_token))
             }
             _ => double_quoted(new_token),
@@ -106,39 +72,8 @@ fn replace_fast(src: &str, wanted: &[(&str, &str)]) -> Option<String> {
     let out = apply_splices(src, &splices).ok()?;
     // Only the first document changed length: later bytes (blank here) follow it as before.
     let new_doc_end = out.len().checked_sub(src.len().checked_sub(doc.len())?)?;
-    let actual = super::fast::parse(out.get(..new_doc_end)?)?;
+    let actual = super::super::fast::parse(out.get(..new_doc_end)?)?;
     (actual == expected).then_some(out)
-}
-
-/// One planned token replacement, and what the edited text must hold in its place.
-#[derive(Debug, Clone)]
-struct TokenSplice {
-    splice: Splice,
-    /// Index of the replaced scalar among the non-comment events of the original stream.
-    event: usize,
-    /// The style the replacement parses back as.
-    style: ScalarStyle,
-    new_token: String,
-}
-
-fn dedup_edits<'a>(edits: &[TokenEdit<'a>]) -> Result<Vec<(&'a str, &'a str)>, EditError> {
-    let mut seen: HashMap<&str, &str> = HashMap::new();
-    let mut wanted = Vec::new();
-    for edit in edits {
-        match seen.get(edit.user) {
-            Some(prev) if *prev == edit.new_token => {}
-            Some(_) => {
-                return Err(EditError::ConflictingEdits {
-                    user: edit.user.to_owned(),
-                })
-            }
-            None => {
-                seen.insert(edit.user, edit.new_token);
-                wanted.push((edit.user, edit.new_token));
-            }
-        }
-    }
-    Ok(wanted)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -153,7 +88,12 @@ struct Slot<'e> {
     value: NodeId,
 }
 
-fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<TokenSplice>, EditError> {
+/// One splice per token scalar the `wanted` (user, new token) pairs reach.
+pub(super) fn plan(
+    src: &str,
+    doc: &Doc<'_>,
+    wanted: &[(&str, &str)],
+) -> Result<Vec<Splice>, EditError> {
     let users = yaml_tree::users(doc, PathRule::Unshared)?;
 
     let mut slots: Vec<Slot<'_>> = Vec::new();
@@ -190,7 +130,6 @@ fn plan(src: &str, doc: &Doc<'_>, wanted: &[(&str, &str)]) -> Result<Vec<TokenSp
             .map_or(slot.key, |s| s.key);
         splices.push(splice_for(src, doc, slot, key, target)?);
     }
-    splices.sort_by_key(|s| s.splice.start);
     Ok(splices)
 }
 
@@ -328,7 +267,7 @@ fn splice_for(
     slot: &Slot<'_>,
     key: NodeId,
     target: NodeId,
-) -> Result<TokenSplice, EditError> {
+) -> Result<Splice, EditError> {
     let node = doc.node(target)?;
     let Kind::Scalar { style, .. } = node.kind else {
         return Err(internal("token target is not a scalar"));
@@ -344,19 +283,19 @@ fn splice_for(
         .get(node.start..node.end)
         .ok_or_else(|| internal("scalar span is not on character boundaries"))?;
     let new_token = slot.new_token;
-    let (start, end, replacement, new_style) = match style {
+    let (start, end, replacement) = match style {
         ScalarStyle::Plain => {
             if raw.is_empty() {
                 return Err(unsupported(format!(
                     "token of user {user:?} at {at} is empty; write a placeholder value first"
                 )));
             }
-            let (text, style) = if is_plain_safe(new_token) {
-                (new_token.to_owned(), ScalarStyle::Plain)
+            let text = if is_plain_safe(new_token) {
+                new_token.to_owned()
             } else {
-                (double_quoted(new_token), ScalarStyle::DoubleQuoted)
+                double_quoted(new_token)
             };
-            (node.start, node.end, text, style)
+            (node.start, node.end, text)
         }
         ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
             let quote = if style == ScalarStyle::SingleQuoted {
@@ -369,11 +308,11 @@ fn splice_for(
                     "token of user {user:?} at {at} has a quoted span the editor does not recognise"
                 )));
             }
-            let (text, style) = match single_quoted(new_token) {
-                Some(text) if style == ScalarStyle::SingleQuoted => (text, style),
-                _ => (double_quoted(new_token), ScalarStyle::DoubleQuoted),
+            let text = match single_quoted(new_token) {
+                Some(text) if style == ScalarStyle::SingleQuoted => text,
+                _ => double_quoted(new_token),
             };
-            (node.start, node.end, text, style)
+            (node.start, node.end, text)
         }
         ScalarStyle::Literal | ScalarStyle::Folded => {
             if node.in_flow {
@@ -389,18 +328,13 @@ fn splice_for(
             })?;
             let mut text = double_quoted(new_token);
             text.push_str(tail);
-            (start, end, text, ScalarStyle::DoubleQuoted)
+            (start, end, text)
         }
     };
-    Ok(TokenSplice {
-        splice: Splice {
-            start,
-            end,
-            text: replacement,
-        },
-        event: node.event,
-        style: new_style,
-        new_token: new_token.to_owned(),
+    Ok(Splice {
+        start,
+        end,
+        text: replacement,
     })
 }
 
@@ -484,164 +418,45 @@ fn find_block_indicator(between: &str) -> Option<usize> {
 // Scalar rendering.
 // ---------------------------------------------------------------------------------------
 
-/// Conservative on purpose: kubectl reads kubeconfig with a YAML 1.1 loader, so anything
-/// that could be a bool, null, number, timestamp or sexagesimal value in 1.1 or 1.2 is
-/// quoted. Values starting with a digit are always quoted, which covers every numeric,
-/// date and base-60 form at once.
-pub(super) fn is_plain_safe(value: &str) -> bool {
-    const SPECIAL: [&str; 9] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
-    let mut chars = value.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    (first.is_ascii_alphabetic() || first == '_')
-        && chars.all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/' | '+' | '=' | '~')
-        })
-        && !SPECIAL.iter().any(|s| value.eq_ignore_ascii_case(s))
-}
-
-/// Characters that must not appear literally in a quoted scalar: non-printable ones in
-/// YAML 1.2, plus NEL/LS/PS (line breaks in YAML 1.1) and a BOM that loaders may strip.
-fn needs_escape(c: char) -> bool {
-    matches!(c, '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}')
-}
-
-pub(super) fn double_quoted(value: &str) -> String {
-    use fmt::Write as _;
-    let mut out = String::with_capacity(value.len().saturating_add(2));
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0' => out.push_str("\\0"),
-            c if needs_escape(c) => {
-                let code = u32::from(c);
-                // Writing to a String cannot fail.
-                let _ = if code <= 0xff {
-                    write!(out, "\\x{code:02X}")
-                } else {
-                    write!(out, "\\u{code:04X}")
-                };
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// `None` when the value cannot be written single-quoted on one line.
-fn single_quoted(value: &str) -> Option<String> {
-    if value.chars().any(|c| needs_escape(c) || c == '\t') {
-        return None;
-    }
-    Some(format!("'{}'", value.replace('\'', "''")))
-}
-
-fn apply(src: &str, splices: &[TokenSplice]) -> Result<String, EditError> {
-    apply_splices(src, splices.iter().map(|s| &s.splice))
-}
-
-// ---------------------------------------------------------------------------------------
-// Verification.
-// ---------------------------------------------------------------------------------------
-
-fn verify(
-    src: &str,
-    out: &str,
-    doc: &Doc<'_>,
-    splices: &[TokenSplice],
-    wanted: &[(&str, &str)],
-) -> Result<(), EditError> {
-    let doc_end = doc
-        .doc_end
-        .ok_or_else(|| verification("the original first document has no end"))?;
-    check_splices(src, out, splices.iter().map(|s| &s.splice), doc_end)?;
-    verify_events(out, doc, splices)?;
-    verify_data(src, out, wanted)
-}
-
-/// The edited text's event stream equals the original one except for the replaced scalars,
-/// which carry the new value, the chosen style and their original anchor and tag.
-fn verify_events(out: &str, doc: &Doc<'_>, splices: &[TokenSplice]) -> Result<(), EditError> {
-    let by_event: HashMap<usize, &TokenSplice> = splices.iter().map(|s| (s.event, s)).collect();
-    let mut index = 0usize;
-    let mut comment = 0usize;
-    for item in Parser::new_from_str_with_options(out, parser_options(true)) {
-        let (event, span) = item.map_err(|e| unparsable_edit(&e))?;
-        // Comment placement hints may shift when a scalar's style changes; their text and
-        // order may not.
-        if let Event::Comment(text, _) = &event {
-            if doc.comments.get(comment) != Some(text) {
-                let at = marker_position(&span);
-                return Err(verification(format!(
-                    "a comment of the edited text differs from the original at {at}"
-                )));
-            }
-            comment = comment.saturating_add(1);
-            continue;
-        }
-        let Some(original) = doc.events.get(index) else {
-            return Err(verification(
-                "the edited text has more yaml events than the original",
-            ));
-        };
-        let matches = match (by_event.get(&index), &event, original) {
-            (
-                Some(splice),
-                Event::Scalar(value, style, anchor, tag),
-                Event::Scalar(_, _, old_anchor, old_tag),
-            ) => {
-                value.as_ref() == splice.new_token
-                    && *style == splice.style
-                    && anchor == old_anchor
-                    && tag == old_tag
-            }
-            (Some(_), _, _) => false,
-            (None, new, old) => new == old,
-        };
-        if !matches {
-            let at = marker_position(&span);
-            return Err(verification(format!(
-                "the edited text differs structurally from the original at {at}"
-            )));
-        }
-        index = index.saturating_add(1);
-    }
-    if index != doc.events.len() {
-        return Err(verification(
-            "the edited text has fewer yaml events than the original",
-        ));
-    }
-    if comment != doc.comments.len() {
-        return Err(verification(
-            "the edited text has fewer comments than the original",
-        ));
-    }
+/// The token edit's change to the original's data.
+pub(super) fn intend(data: &mut Value, user: &str, new_token: &str) -> Result<(), EditError> {
+    loaded_auth(data, user)?.insert("token".into(), Value::String(new_token.to_owned()));
     Ok(())
-}
-
-/// The plugin's own loader reads the edited text as the original with exactly the chosen
-/// tokens set.
-fn verify_data(src: &str, out: &str, wanted: &[(&str, &str)]) -> Result<(), EditError> {
-    prove_loaded(src, out, "the tokens changed", |expected| {
-        for (user, new_token) in wanted {
-            let entry = proof::loaded_user(expected, user)?;
-            entry.user.get_or_insert_with(Default::default).token = Some((*new_token).to_owned());
-        }
-        Ok(())
-    })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::yaml_tree::Stream;
+    use super::super::proof::{data_options, prove};
+    use super::super::{replace_user_tokens, TokenEdit};
     use super::*;
-    use crate::kubeconfig::proof::data_options;
+
+    /// The planner's proof of token edits alone.
+    fn verify(
+        src: &str,
+        out: &str,
+        doc: &Doc<'_>,
+        splices: &[Splice],
+        wanted: &[(&str, &str)],
+    ) -> Result<(), EditError> {
+        prove(src, out, doc, splices, &[], "the tokens changed", |data| {
+            wanted.iter().try_for_each(|(u, t)| intend(data, u, t))
+        })
+    }
+
+    fn apply(src: &str, splices: &[Splice]) -> Result<String, EditError> {
+        apply_splices(src, splices)
+    }
+
+    /// The planner's general path, without the fast path.
+    fn replace_general(src: &str, wanted: &[(&str, &str)]) -> Result<String, EditError> {
+        let doc = Doc::parse(src, Stream::Comments)?;
+        let mut splices = plan(src, &doc, wanted)?;
+        splices.sort_by_key(|s| (s.start, s.end));
+        let out = apply(src, &splices)?;
+        verify(src, &out, &doc, &splices, wanted)?;
+        Ok(out)
+    }
 
     /// An entry without `name` is user "", as kubectl and the loader read it: both paths
     /// edit it, alike (a disagreement found by the generated-input property below).
@@ -1425,7 +1240,7 @@ users:   # people
     fn verification_rejects_a_wrong_splice() {
         let src = KUBECTL;
         let wanted = [("alice", NEW)];
-        let doc = Doc::parse(src, Stream::Keep).expect("parse");
+        let doc = Doc::parse(src, Stream::Comments).expect("parse");
         let splices = plan(src, &doc, &wanted).expect("plan");
         let good = apply(src, &splices).expect("apply");
         assert!(verify(src, &good, &doc, &splices, &wanted).is_ok());
@@ -1433,7 +1248,7 @@ users:   # people
         // The text says something else than the splice claims.
         let mut wrong_value = splices.clone();
         if let Some(s) = wrong_value.first_mut() {
-            s.splice.text = "CW-SECRET-test-new-9".to_owned();
+            s.text = "CW-SECRET-test-new-9".to_owned();
         }
         let out = apply(src, &wrong_value).expect("apply");
         let e = verify(src, &out, &doc, &splices, &wanted).expect_err("must fail");
@@ -1442,7 +1257,7 @@ users:   # people
         // The splice breaks the structure.
         let mut broken = splices.clone();
         if let Some(s) = broken.first_mut() {
-            s.splice.text = "x\n  evil: 1".to_owned();
+            s.text = "x\n  evil: 1".to_owned();
         }
         let out = apply(src, &broken).expect("apply");
         assert!(verify(src, &out, &doc, &broken, &wanted).is_err());
@@ -1453,10 +1268,10 @@ users:   # people
 
         // A splice that swallows a comment keeps the structure but must still be caught.
         let commented = "users:\n- name: a\n  user:\n    token: CW-SECRET-test-old-1 # note\n";
-        let doc = Doc::parse(commented, Stream::Keep).expect("parse");
+        let doc = Doc::parse(commented, Stream::Comments).expect("parse");
         let mut splices = plan(commented, &doc, &wanted_a()).expect("plan");
         if let Some(s) = splices.first_mut() {
-            s.splice.end = commented.len() - 1;
+            s.end = commented.len() - 1;
         }
         let out = apply(commented, &splices).expect("apply");
         assert_eq!(
@@ -1467,7 +1282,7 @@ users:   # people
         assert!(e.to_string().contains("comment"), "{e}");
 
         // The right bytes, but the wrong user was expected to change.
-        let doc = Doc::parse(src, Stream::Keep).expect("parse");
+        let doc = Doc::parse(src, Stream::Comments).expect("parse");
         let splices = plan(src, &doc, &wanted).expect("plan");
         let e = verify(src, &good, &doc, &splices, &[("bob", NEW)]).expect_err("must fail");
         assert!(
@@ -1502,8 +1317,7 @@ users:   # people
     }
 
     mod generated {
-        use super::super::*;
-        use super::load;
+        use super::*;
         use proptest::prelude::*;
         use serde_json::{json, Map, Value};
 
@@ -2023,8 +1837,8 @@ users:   # people
                     prop_assert_eq!(out, src);
                     return Ok(());
                 }
-                let old = Doc::parse(&src, Stream::Keep).expect("accepted input parses");
-                let new = Doc::parse(&out, Stream::Keep).expect("output parses");
+                let old = Doc::parse(&src, Stream::Comments).expect("accepted input parses");
+                let new = Doc::parse(&out, Stream::Comments).expect("output parses");
                 let (old_end, new_end) = (old.doc_end.expect("end"), new.doc_end.expect("end"));
                 prop_assert_eq!(&src[old_end..], &out[new_end..]);
                 let mut expected = load(&src[..old_end]);

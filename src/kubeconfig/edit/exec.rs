@@ -1,23 +1,22 @@
-//! Format-preserving swap of a user's credential between an inline `token:` and an
-//! `exec:` entry that runs this plugin's `token credential REF` (`token store` and `token
-//! unstore`), planned on `yaml_tree.rs`'s spans like the token editor.
+//! The exec entry this plugin writes, read back (`exec_of`, `plugin_users`), and the
+//! planner's swap of a user's credential between an inline `token:` and that entry
+//! (`token store` and `token unstore`).
 //!
 //! Only the plain layout kubectl itself writes is edited: block mappings, `token: VALUE`
 //! on one line, no anchors, aliases or merge keys anywhere in the entry. Anything else is
-//! refused with its position. Each edit is proven before it is returned: bytes outside the
-//! one splice per entry are unchanged, and the first document loaded as data equals the
-//! original with exactly those users' credential replaced. Writing `unstore`'s token back
-//! in the style kubectl writes (plain when it can be) makes `store` then `unstore` give
-//! back the original bytes whenever the original was written that way.
+//! refused with its position. Writing `unstore`'s token back in the style kubectl writes
+//! (plain when it can be) makes `store` then `unstore` give back the original bytes
+//! whenever the original was written that way.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::edit::double_quoted;
-use super::edit_error::{internal, unsupported, verification, EditError};
-use super::proof::check_splices;
-use super::yaml_tree::{Doc, Kind, Lookup, NodeId, PathRule, Splice, Stream};
+use super::super::edit_error::{unsupported, EditError};
+use super::super::yaml_tree::{Doc, Kind, Lookup, NodeId, PathRule, Splice, Stream};
+use super::proof::loaded_auth;
+use super::text::double_quoted;
+use super::Edit;
 
 /// The command an exec entry written by `token store` runs.
 pub const PLUGIN_COMMAND: &str = "kubectl-coreweave";
@@ -112,118 +111,130 @@ fn classify(doc: &Doc<'_>, exec: NodeId) -> ExecKind {
     }
 }
 
-/// `token store`: replace each named user's inline `token:` by an exec entry running
-/// `kubectl-coreweave token credential REF`.
-pub fn token_to_exec(
+/// One splice per swap ([`Edit::TokenToExec`] or [`Edit::ExecToToken`]): the `token:`
+/// key and value, or the `exec:` key and mapping, replaced by the other.
+pub(super) fn plan(
     src: &str,
-    users: &[&str],
-    reference: &str,
-    mode: InteractiveMode,
-) -> Result<String, EditError> {
-    let doc = Doc::parse(src, Stream::Drop)?;
-    let entries = user_entries(&doc)?;
+    doc: &Doc<'_>,
+    swaps: &[&Edit<'_>],
+) -> Result<Vec<Splice>, EditError> {
+    let entries = user_entries(doc)?;
     let mut splices = Vec::new();
-    for user in users {
-        let user_map = editable_user_map(&doc, &entries, user)?;
-        for key in ["exec", "tokenFile"] {
-            if let Some((k, _)) = found_pair(&doc, user_map, key) {
-                return Err(unsupported(format!(
-                    "user {user:?} has {key} at {} next to its token; edit it by hand",
-                    doc.position(k)
-                )));
-            }
-        }
-        let Some((key, value)) = found_pair(&doc, user_map, "token") else {
-            return Err(EditError::NoToken {
-                user: (*user).to_string(),
-                position: doc.position(user_map),
-                hint: None,
-            });
-        };
-        let value_node = doc.node(value)?;
-        if !matches!(value_node.kind, Kind::Scalar { .. }) {
-            return Err(unsupported(format!(
-                "token of user {user:?} at {} is not a scalar",
-                doc.position(value)
-            )));
-        }
-        let start = doc.node(key)?.start;
-        let end = value_node.end;
-        let (indent, newline) = layout(src, start, end, user, &doc, key)?;
-        splices.push(Splice {
-            start,
-            end,
-            text: exec_text(&indent, newline, reference, mode),
+    for swap in swaps {
+        splices.push(match **swap {
+            Edit::TokenToExec {
+                user,
+                reference,
+                mode,
+            } => to_exec(src, doc, &entries, user, reference, mode)?,
+            Edit::ExecToToken { user, token } => to_token(doc, &entries, user, token)?,
+            _ => continue,
         });
     }
-    splices.sort_by_key(|s| s.start);
-    let out = apply(src, &splices)?;
-    let expected = |data: &mut Value| {
-        for user in users {
-            let auth = user_auth(data, user)?;
-            auth.remove("token");
-            auth.insert("exec".into(), exec_json(reference, mode));
-        }
-        Ok(())
-    };
-    prove(src, &out, &doc, &splices, expected)?;
-    Ok(out)
+    Ok(splices)
 }
 
-/// `token unstore`: replace each named user's exec entry (one that runs this plugin) by an
-/// inline `token:` holding the given token.
-pub fn exec_to_token(src: &str, edits: &[(&str, &str)]) -> Result<String, EditError> {
-    let doc = Doc::parse(src, Stream::Drop)?;
-    let entries = user_entries(&doc)?;
-    let mut splices = Vec::new();
-    for (user, token) in edits {
-        let user_map = editable_user_map(&doc, &entries, user)?;
-        for key in ["token", "tokenFile"] {
-            if let Some((k, _)) = found_pair(&doc, user_map, key) {
-                return Err(unsupported(format!(
-                    "user {user:?} has {key} at {} next to its exec entry; edit it by hand",
-                    doc.position(k)
-                )));
-            }
-        }
-        let Some((key, exec)) = found_pair(&doc, user_map, "exec") else {
+fn to_exec(
+    src: &str,
+    doc: &Doc<'_>,
+    entries: &HashMap<&str, NodeId>,
+    user: &str,
+    reference: &str,
+    mode: InteractiveMode,
+) -> Result<Splice, EditError> {
+    let user_map = editable_user_map(doc, entries, user)?;
+    for key in ["exec", "tokenFile"] {
+        if let Some((k, _)) = found_pair(doc, user_map, key) {
             return Err(unsupported(format!(
-                "user {user:?} at {} has no exec entry",
-                doc.position(user_map)
-            )));
-        };
-        let node = doc.node(exec)?;
-        if node.flow || !doc.is_map(exec) {
-            return Err(unsupported(format!(
-                "the exec entry of user {user:?} at {} is not a block mapping",
-                doc.position(exec)
+                "user {user:?} has {key} at {} next to its token; edit it by hand",
+                doc.position(k)
             )));
         }
-        if let ExecKind::Other { command } = classify(&doc, exec) {
-            return Err(unsupported(format!(
-                "the exec entry of user {user:?} at {} runs {command:?}, not `{PLUGIN_COMMAND} token credential`",
-                doc.position(exec)
-            )));
-        }
-        let start = doc.node(key)?.start;
-        splices.push(Splice {
-            start,
-            end: node.content_end,
-            text: format!("token: {}", token_scalar(token)),
-        });
     }
-    splices.sort_by_key(|s| s.start);
-    let out = apply(src, &splices)?;
-    let expected = |data: &mut Value| {
-        for (user, token) in edits {
-            let auth = user_auth(data, user)?;
-            auth.remove("exec");
-            auth.insert("token".into(), Value::String((*token).to_string()));
-        }
-        Ok(())
+    let Some((key, value)) = found_pair(doc, user_map, "token") else {
+        return Err(EditError::NoToken {
+            user: user.to_string(),
+            position: doc.position(user_map),
+            hint: None,
+        });
     };
-    prove(src, &out, &doc, &splices, expected)?;
-    Ok(out)
+    let value_node = doc.node(value)?;
+    if !matches!(value_node.kind, Kind::Scalar { .. }) {
+        return Err(unsupported(format!(
+            "token of user {user:?} at {} is not a scalar",
+            doc.position(value)
+        )));
+    }
+    let start = doc.node(key)?.start;
+    let end = value_node.end;
+    let (indent, newline) = layout(src, start, end, user, doc, key)?;
+    Ok(Splice {
+        start,
+        end,
+        text: exec_text(&indent, newline, reference, mode),
+    })
+}
+
+fn to_token(
+    doc: &Doc<'_>,
+    entries: &HashMap<&str, NodeId>,
+    user: &str,
+    token: &str,
+) -> Result<Splice, EditError> {
+    let user_map = editable_user_map(doc, entries, user)?;
+    for key in ["token", "tokenFile"] {
+        if let Some((k, _)) = found_pair(doc, user_map, key) {
+            return Err(unsupported(format!(
+                "user {user:?} has {key} at {} next to its exec entry; edit it by hand",
+                doc.position(k)
+            )));
+        }
+    }
+    let Some((key, exec)) = found_pair(doc, user_map, "exec") else {
+        return Err(unsupported(format!(
+            "user {user:?} at {} has no exec entry",
+            doc.position(user_map)
+        )));
+    };
+    let node = doc.node(exec)?;
+    if node.flow || !doc.is_map(exec) {
+        return Err(unsupported(format!(
+            "the exec entry of user {user:?} at {} is not a block mapping",
+            doc.position(exec)
+        )));
+    }
+    if let ExecKind::Other { command } = classify(doc, exec) {
+        return Err(unsupported(format!(
+            "the exec entry of user {user:?} at {} runs {command:?}, not `{PLUGIN_COMMAND} token credential`",
+            doc.position(exec)
+        )));
+    }
+    Ok(Splice {
+        start: doc.node(key)?.start,
+        end: node.content_end,
+        text: format!("token: {}", token_scalar(token)),
+    })
+}
+
+/// [`Edit::TokenToExec`]'s change to the original's data.
+pub(super) fn intend_exec(
+    data: &mut Value,
+    user: &str,
+    reference: &str,
+    mode: InteractiveMode,
+) -> Result<(), EditError> {
+    let auth = loaded_auth(data, user)?;
+    auth.remove("token");
+    auth.insert("exec".into(), exec_json(reference, mode));
+    Ok(())
+}
+
+/// [`Edit::ExecToToken`]'s change to the original's data.
+pub(super) fn intend_token(data: &mut Value, user: &str, token: &str) -> Result<(), EditError> {
+    let auth = loaded_auth(data, user)?;
+    auth.remove("exec");
+    auth.insert("token".into(), Value::String(token.to_string()));
+    Ok(())
 }
 
 /// The token as kubectl writes it: plain when YAML reads that back as the same string.
@@ -312,7 +323,7 @@ fn layout<'s>(
 /// Name → users list item, found as every editor finds them (`yaml_tree::users`); what
 /// this editor may change in an entry is checked by [`editable_user_map`].
 fn user_entries<'d>(doc: &'d Doc<'_>) -> Result<HashMap<&'d str, NodeId>, EditError> {
-    Ok(super::yaml_tree::users(doc, PathRule::Unshared)?
+    Ok(super::super::yaml_tree::users(doc, PathRule::Unshared)?
         .by_name()
         .clone())
 }
@@ -385,72 +396,39 @@ fn found(doc: &Doc<'_>, map: NodeId, key: &str) -> Option<NodeId> {
     found_pair(doc, map, key).map(|(_, v)| v)
 }
 
-fn apply(src: &str, splices: &[Splice]) -> Result<String, EditError> {
-    super::yaml_tree::apply_splices(src, splices)
-        .map_err(|_| internal("credential spans overlap or split a character"))
-}
-
-/// The bytes outside the splices are the original's, and the first document, loaded as
-/// data, is the original's with `change` applied.
-fn prove(
-    src: &str,
-    out: &str,
-    doc: &Doc<'_>,
-    splices: &[Splice],
-    change: impl FnOnce(&mut Value) -> Result<(), EditError>,
-) -> Result<(), EditError> {
-    let doc_end = doc
-        .doc_end
-        .ok_or_else(|| verification("the original first document has no end"))?;
-    check_splices(src, out, splices, doc_end)?;
-    let mut expected = load(super::load::first_document(src), "original")?;
-    let actual = load(super::load::first_document(out), "edited")?;
-    change(&mut expected)?;
-    if expected != actual {
-        return Err(verification(
-            "the edited document's data is not the original with only the credentials swapped",
-        ));
-    }
-    // The plugin's own loader reads the result too (as `token show` will).
-    super::load::parse(std::path::Path::new(""), out)
-        .map_err(|_| verification("the edited document cannot be loaded as a kubeconfig"))?;
-    Ok(())
-}
-
-fn load(text: &str, which: &str) -> Result<Value, EditError> {
-    serde_saphyr::from_str_with_options(text, super::data_options())
-        .map_err(|_| verification(format!("the {which} document cannot be loaded as data")))
-}
-
-fn user_auth<'v>(
-    data: &'v mut Value,
-    user: &str,
-) -> Result<&'v mut serde_json::Map<String, Value>, EditError> {
-    let users = data
-        .get_mut("users")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| verification("the loaded document has no users list"))?;
-    let mut matching = users.iter_mut().filter(|e| match e.get("name") {
-        None => user.is_empty(),
-        Some(v) => v.as_str() == Some(user),
-    });
-    let entry = matching
-        .next()
-        .ok_or_else(|| verification(format!("the loaded document has no user {user:?}")))?;
-    if matching.next().is_some() {
-        return Err(verification(format!(
-            "the loaded document has user {user:?} twice"
-        )));
-    }
-    entry
-        .get_mut("user")
-        .and_then(Value::as_object_mut)
-        .ok_or_else(|| verification(format!("user {user:?} has no user mapping")))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::apply;
     use super::*;
+
+    fn token_to_exec(
+        src: &str,
+        users: &[&str],
+        reference: &str,
+        mode: InteractiveMode,
+    ) -> Result<String, EditError> {
+        let edits: Vec<Edit<'_>> = users
+            .iter()
+            .map(|user| Edit::TokenToExec {
+                user,
+                reference,
+                mode,
+            })
+            .collect();
+        apply(src, &edits)
+    }
+
+    fn load(text: &str, which: &str) -> Result<Value, EditError> {
+        super::super::proof::load_data(text, which)
+    }
+
+    fn exec_to_token(src: &str, edits: &[(&str, &str)]) -> Result<String, EditError> {
+        let edits: Vec<Edit<'_>> = edits
+            .iter()
+            .map(|(user, token)| Edit::ExecToToken { user, token })
+            .collect();
+        apply(src, &edits)
+    }
 
     const SRC: &str = "apiVersion: v1\nkind: Config\n# users follow\nusers:\n- name: a\n  user:\n    token: CW-SECRET-aaaa1111 # note\n    extensions:\n    - name: x\n      extension: {}\n- name: b\n  user:\n    token: CW-SECRET-bbbb2222\ncontexts: []\n";
 
@@ -541,7 +519,7 @@ mod tests {
     }
 
     mod generated {
-        use super::super::*;
+        use super::*;
         use proptest::prelude::*;
 
         const BASES: [&str; 4] = [

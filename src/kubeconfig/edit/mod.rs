@@ -1,0 +1,233 @@
+//! The one format-preserving kubeconfig editor. A change is a list of [`Edit`]s; the file
+//! is parsed once into `yaml_tree.rs`'s node tree, each kind of edit plans its splices on
+//! that tree (`token.rs`, `extension.rs`, `exec.rs`, `append.rs`), the splices are applied
+//! together, and one proof (`proof.rs`) accepts the result or refuses it: every byte outside
+//! the splices kept, the result re-parsed with the original's comments, and its data equal
+//! to the original's with exactly the intended changes. Token-only edits of files the line
+//! scanner reads whole take its faster, separately proven path first (`token.rs`).
+//! Why it works this way: ARCHITECTURE.md, "Editing a kubeconfig". No error message carries
+//! a scalar's value.
+
+mod append;
+mod exec;
+mod extension;
+mod proof;
+mod text;
+mod token;
+
+use serde_json::Value;
+
+use super::edit_error::unsupported;
+pub use super::edit_error::{EditError, Position};
+use super::yaml_tree::{apply_splices, Doc, Stream};
+pub use append::{new_file, Additions};
+pub use exec::{
+    exec_json, exec_of, plugin_users, ExecKind, InteractiveMode, EXEC_API_VERSION, INSTALL_HINT,
+    PLUGIN_COMMAND,
+};
+pub use extension::TokenExtension;
+pub(crate) use proof::data_options;
+pub(super) use text::double_quoted;
+
+/// One change to a kubeconfig's first document.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Edit<'a> {
+    /// Replace `users[name == user].user.token` by `new_token` (validated by the caller;
+    /// the editor only quotes it correctly).
+    Token { user: &'a str, new_token: &'a str },
+    /// Set the user's `coreweave.com/token` extension to `record`, adding it if missing.
+    Extension {
+        user: &'a str,
+        record: &'a TokenExtension<'a>,
+    },
+    /// Replace the user's inline `token:` by an exec entry running this plugin's
+    /// `token credential REFERENCE` (`token store`).
+    TokenToExec {
+        user: &'a str,
+        reference: &'a str,
+        mode: InteractiveMode,
+    },
+    /// Replace the user's exec entry (one that runs this plugin) by an inline `token:`
+    /// (`token unstore`).
+    ExecToToken { user: &'a str, token: &'a str },
+    /// Add whole list entries and set `current-context` (`kubeconfig import`).
+    Append(&'a Additions),
+}
+
+impl Edit<'_> {
+    /// The user whose credential this edit changes, for the one-edit-per-credential rule.
+    fn credential_of(&self) -> Option<&str> {
+        match self {
+            Edit::Token { user, .. }
+            | Edit::TokenToExec { user, .. }
+            | Edit::ExecToToken { user, .. } => Some(user),
+            Edit::Extension { .. } | Edit::Append(_) => None,
+        }
+    }
+
+    /// What the proof's message calls the change.
+    fn describe(&self) -> &'static str {
+        match self {
+            Edit::Token { .. } => "the tokens changed",
+            Edit::Extension { .. } => "the coreweave.com/token extensions set",
+            Edit::TokenToExec { .. } | Edit::ExecToToken { .. } => "the credentials swapped",
+            Edit::Append(_) => "the new entries added",
+        }
+    }
+
+    /// Makes this edit's change to the original's data, as the proof expects it.
+    fn intend(&self, data: &mut Value) -> Result<(), EditError> {
+        match *self {
+            Edit::Token { user, new_token } => token::intend(data, user, new_token),
+            Edit::Extension { user, record } => extension::intend(data, user, record),
+            Edit::TokenToExec {
+                user,
+                reference,
+                mode,
+            } => exec::intend_exec(data, user, reference, mode),
+            Edit::ExecToToken { user, token } => exec::intend_token(data, user, token),
+            Edit::Append(additions) => append::intend(data, additions),
+        }
+    }
+}
+
+/// `src` with `edits` made, every other byte kept; either all of them or an error.
+///
+/// Repeated edits are made once. Two different edits of one user's credential are refused,
+/// as is a second different extension record for one user. No edits return the input
+/// unchanged without parsing it.
+pub fn apply(src: &str, edits: &[Edit<'_>]) -> Result<String, EditError> {
+    let edits = distinct(edits)?;
+    if edits.is_empty() {
+        return Ok(src.to_owned());
+    }
+    let tokens: Vec<(&str, &str)> = edits
+        .iter()
+        .filter_map(|e| match e {
+            Edit::Token { user, new_token } => Some((*user, *new_token)),
+            _ => None,
+        })
+        .collect();
+    if tokens.len() == edits.len() {
+        if let Some(out) = token::replace_fast(src, &tokens) {
+            return Ok(out);
+        }
+    }
+    if src.trim().is_empty() {
+        if let [Edit::Append(additions)] = edits.as_slice() {
+            // An empty file is an empty config to kubectl; it gets the whole new layout.
+            return Ok(format!("{src}{}", new_file(additions)?));
+        }
+    }
+
+    let doc = Doc::parse(src, Stream::Comments)?;
+    let mut splices = Vec::new();
+    // Spans whose comments the plan drops with them: an old extension mapping or exec
+    // entry replaced whole. A token scalar holds none.
+    let mut replaced = Vec::new();
+    if !tokens.is_empty() {
+        splices.extend(token::plan(src, &doc, &tokens)?);
+    }
+    let records: Vec<(&str, &TokenExtension<'_>)> = edits
+        .iter()
+        .filter_map(|e| match e {
+            Edit::Extension { user, record } => Some((*user, *record)),
+            _ => None,
+        })
+        .collect();
+    if !records.is_empty() {
+        let planned = extension::plan(src, &doc, &records)?;
+        replaced.extend(planned.iter().map(|s| s.start..s.end));
+        splices.extend(planned);
+    }
+    let swaps: Vec<&Edit<'_>> = edits
+        .iter()
+        .filter(|e| matches!(e, Edit::TokenToExec { .. } | Edit::ExecToToken { .. }))
+        .collect();
+    if !swaps.is_empty() {
+        let planned = exec::plan(src, &doc, &swaps)?;
+        replaced.extend(planned.iter().map(|s| s.start..s.end));
+        splices.extend(planned);
+    }
+    for edit in &edits {
+        if let Edit::Append(additions) = edit {
+            splices.extend(append::plan(src, &doc, additions)?);
+        }
+    }
+    // An insertion at the end of a replaced span goes after the replacement.
+    splices.sort_by_key(|s| (s.start, s.end));
+    let out = apply_splices(src, &splices)?;
+
+    let mut changes: Vec<&str> = edits.iter().map(Edit::describe).collect();
+    changes.dedup();
+    let changes = changes.join(" and ");
+    proof::prove(src, &out, &doc, &splices, &replaced, &changes, |data| {
+        edits.iter().try_for_each(|e| e.intend(data))
+    })?;
+    Ok(out)
+}
+
+/// Token edits of `users[].user.token` only: [`apply`] with one [`Edit::Token`] each.
+pub fn replace_user_tokens(src: &str, edits: &[TokenEdit<'_>]) -> Result<String, EditError> {
+    let edits: Vec<Edit<'_>> = edits
+        .iter()
+        .map(|e| Edit::Token {
+            user: e.user,
+            new_token: e.new_token,
+        })
+        .collect();
+    apply(src, &edits)
+}
+
+/// Replace `users[name == user].user.token` in the first YAML document with `new_token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenEdit<'a> {
+    /// The `name` of the entry in the kubeconfig `users` list.
+    pub user: &'a str,
+    /// The token to store; the caller validates it, the editor only quotes it correctly.
+    pub new_token: &'a str,
+}
+
+/// The edits without repeats, in their first order; refuses two different changes of one
+/// user's credential or extension.
+fn distinct<'a>(edits: &[Edit<'a>]) -> Result<Vec<Edit<'a>>, EditError> {
+    let mut kept: Vec<Edit<'a>> = Vec::with_capacity(edits.len());
+    let mut credential: std::collections::HashMap<&str, usize> = Default::default();
+    let mut record: std::collections::HashMap<&str, usize> = Default::default();
+    for edit in edits {
+        let (seen, user) = match edit {
+            Edit::Extension { user, .. } => (&mut record, Some(*user)),
+            other => (&mut credential, other.credential_of()),
+        };
+        let Some(user) = user else {
+            if !kept.contains(edit) {
+                kept.push(*edit);
+            }
+            continue;
+        };
+        match seen.get(user).and_then(|i| kept.get(*i)) {
+            Some(prev) if prev == edit => {}
+            Some(Edit::Token { .. }) if matches!(edit, Edit::Token { .. }) => {
+                return Err(EditError::ConflictingEdits {
+                    user: user.to_owned(),
+                })
+            }
+            Some(_) => {
+                return Err(unsupported(format!(
+                    "user {} is given two different changes of its {}",
+                    crate::secret::quoted(user),
+                    if matches!(edit, Edit::Extension { .. }) {
+                        "coreweave.com/token extension"
+                    } else {
+                        "credential"
+                    }
+                )))
+            }
+            None => {
+                seen.insert(user, kept.len());
+                kept.push(*edit);
+            }
+        }
+    }
+    Ok(kept)
+}
