@@ -231,3 +231,126 @@ fn distinct<'a>(edits: &[Edit<'a>]) -> Result<Vec<Edit<'a>>, EditError> {
     }
     Ok(kept)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECORD: TokenExtension<'static> = TokenExtension {
+        expires: Some("2027-01-01T00:00:00Z"),
+        source: "minted",
+        rotated_at: "2026-11-30T00:00:00Z",
+    };
+
+    /// Flow style keeps the fast path out, so the planner decides.
+    const FLOW: &str = "users: [{name: a, user: {token: CW-SECRET-old-aaaa}}, # a\n  {name: b, user: {token: CW-SECRET-old-bbbb, extensions: [{name: coreweave.com/token, extension: {source: console}}]}}]\n";
+
+    #[test]
+    fn kinds_planned_together_equal_the_same_edits_one_after_another() {
+        let block = "users:\n- name: a\n  user:\n    token: CW-SECRET-old-aaaa # kept\n- name: b\n  user:\n    token: CW-SECRET-old-bbbb\n";
+        for src in [FLOW, block] {
+            let token = |user| Edit::Token {
+                user,
+                new_token: "CW-SECRET-new-1234",
+            };
+            let record = |user| Edit::Extension {
+                user,
+                record: &RECORD,
+            };
+            let together = apply(src, &[token("a"), record("a"), record("b"), token("b")])
+                .expect("plans together");
+            let mut one_by_one = src.to_owned();
+            for edit in [token("a"), token("b"), record("a"), record("b")] {
+                one_by_one = apply(&one_by_one, &[edit]).expect("plans alone");
+            }
+            assert_eq!(together, one_by_one, "{src}");
+            assert!(together.contains("# kept") || together.contains("# a"));
+        }
+    }
+
+    #[test]
+    fn two_different_changes_of_one_credential_are_refused_and_repeats_made_once() {
+        let token = |new_token| Edit::Token {
+            user: "a",
+            new_token,
+        };
+        assert!(matches!(
+            apply(
+                FLOW,
+                &[token("CW-SECRET-new-1111"), token("CW-SECRET-new-2222")]
+            ),
+            Err(EditError::ConflictingEdits { .. })
+        ));
+        let swap = Edit::TokenToExec {
+            user: "a",
+            reference: "r",
+            mode: InteractiveMode::Never,
+        };
+        let e = apply(FLOW, &[token("CW-SECRET-new-1111"), swap]).expect_err("two changes");
+        assert!(e.to_string().contains("two different changes"), "{e}");
+        let other = TokenExtension {
+            source: "console",
+            ..RECORD
+        };
+        let e = apply(
+            FLOW,
+            &[
+                Edit::Extension {
+                    user: "a",
+                    record: &RECORD,
+                },
+                Edit::Extension {
+                    user: "a",
+                    record: &other,
+                },
+            ],
+        )
+        .expect_err("two records");
+        assert!(e.to_string().contains("extension"), "{e}");
+        assert_eq!(
+            apply(
+                FLOW,
+                &[token("CW-SECRET-new-1111"), token("CW-SECRET-new-1111")]
+            )
+            .expect("a repeat is harmless"),
+            apply(FLOW, &[token("CW-SECRET-new-1111")]).expect("once")
+        );
+        assert_eq!(apply(FLOW, &[]).expect("nothing"), FLOW);
+    }
+
+    /// The proof lets a comment go only inside a span the plan replaces whole.
+    #[test]
+    fn a_comment_may_go_only_with_a_replaced_span() {
+        let src = "users:\n- name: a\n  user:\n    token: CW-SECRET-old-aaaa # note\n    extensions:\n    - name: coreweave.com/token\n      extension:\n        source: console # old\n        rotatedAt: \"2026-01-01T00:00:00Z\"\n";
+        let out = apply(
+            src,
+            &[Edit::Extension {
+                user: "a",
+                record: &RECORD,
+            }],
+        )
+        .expect("replaces the old record and its comment");
+        assert!(!out.contains("# old"), "{out}");
+        let doc = Doc::parse(src, Stream::Comments).expect("parses");
+        let at = src.find("CW-SECRET-old-aaaa").expect("token");
+        // A token splice that swallows the comment after it: the data agree.
+        let greedy = [super::super::yaml_tree::Splice {
+            start: at,
+            end: src.find(" # note\n").expect("comment") + " # note".len(),
+            text: "CW-SECRET-new-1234".to_owned(),
+        }];
+        let swallowed = apply_splices(src, &greedy).expect("applies");
+        let intend = |data: &mut Value| token::intend(data, "a", "CW-SECRET-new-1234");
+        let e = proof::prove(
+            src,
+            &swallowed,
+            &doc,
+            &greedy,
+            &[],
+            "the tokens changed",
+            intend,
+        )
+        .expect_err("a comment went");
+        assert!(e.to_string().contains("comments"), "{e}");
+    }
+}
