@@ -8,7 +8,8 @@
 //!
 //! Run: `cargo bench --bench vs_kubectl` (BENCHMARKS.md records the figures). Set
 //! `BENCH_RUNS` to change the number of timed runs per command (default 30), and
-//! `BENCH_ONLY=list` to run only the `token list` comparison.
+//! `BENCH_ONLY=list` (or `rotate`) to run only the `token list` (or `token rotate`)
+//! comparison.
 
 mod gen;
 
@@ -39,8 +40,13 @@ fn main() {
     println!("kubectl: {}", kubectl_version());
     println!("runs per command: {runs} (median reported; commands alternate)\n");
 
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only == "rotate" {
+        rotate_against_kubectl(plugin, dir.path(), &home, runs);
+        return;
+    }
     list_against_show(plugin, dir.path(), &home, runs);
-    if std::env::var("BENCH_ONLY").is_ok_and(|o| o == "list") {
+    if only == "list" {
         return;
     }
 
@@ -118,74 +124,7 @@ fn main() {
         );
     }
 
-    println!("\n## token rotate: one token held by 2,000 entries over 3 files");
-    // The plugin and kubectl each edit their own copy of the same set, so that neither
-    // reads the other's output; commands alternate, CPU time and peak RSS from wait4.
-    let d = dir.path().join("rotate");
-    let dk = dir.path().join("rotate-kubectl");
-    std::fs::create_dir_all(&d).expect("dir");
-    std::fs::create_dir_all(&dk).expect("dir");
-    let paths = gen::kubeconfig_set(&d, 2000, 3, true);
-    let bytes: u64 = paths
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    let env = gen::join_paths(&paths);
-    let env_kubectl = gen::join_paths(&gen::kubeconfig_set(&dk, 2000, 3, true));
-    // Each rotate needs a token other than the one in place: three, in turn.
-    let tokens: Vec<_> = ["aaaa", "bbbb", "cccc"]
-        .iter()
-        .map(|t| {
-            let p = d.join(format!("token-{t}"));
-            std::fs::write(&p, format!("CW-SECRET-bench-rotated-{t}\n")).expect("token");
-            p
-        })
-        .collect();
-    let api = format!("http://{}", whoami_server());
-    let mut none = Measured::default();
-    let mut verified = Measured::default();
-    let mut kubectl = Measured::default();
-    for i in 0..runs {
-        let rotate = |from: &Path, verify: &[&str]| {
-            let mut args = vec!["token", "rotate", "--from-file", path(from)];
-            args.extend_from_slice(verify);
-            run_measured(plugin, &args, &env, &home)
-        };
-        none.push(rotate(&tokens[(2 * i) % 3], &["--verify", "none"]));
-        verified.push(rotate(
-            &tokens[(2 * i + 1) % 3],
-            &["--verify", "api", "--api-endpoint", &api],
-        ));
-        let token = format!("--token=CW-SECRET-kubectl-{i:04}");
-        let user = format!("user-{}", i % 2000);
-        kubectl.push(run_measured(
-            "kubectl",
-            &["config", "set-credentials", &user, &token],
-            &env_kubectl,
-            &home,
-        ));
-    }
-    println!(
-        "files: {:.2} MB; the plugin rewrites 2,000 token scalars in 3 files, kubectl one entry",
-        bytes as f64 / 1e6
-    );
-    println!(
-        "{:<46} {:>9} {:>9} {:>9} {:>9}",
-        "", "CPU ms", "max", "wall ms", "peak MiB"
-    );
-    for (label, m) in [
-        ("rotate --verify none", &none),
-        ("rotate --verify api (loopback whoami)", &verified),
-        ("kubectl config set-credentials (one entry)", &kubectl),
-    ] {
-        m.print(label);
-    }
-    let k = median(kubectl.cpu.clone()).as_secs_f64();
-    println!(
-        "CPU ratio: kubectl / rotate --verify none {:.1}x, kubectl / rotate --verify api {:.1}x",
-        k / median(none.cpu.clone()).as_secs_f64(),
-        k / median(verified.cpu.clone()).as_secs_f64()
-    );
+    rotate_against_kubectl(plugin, dir.path(), &home, runs);
 
     println!("\n## peak memory of token show --raw, 2,000 contexts over 3 files");
     let d = dir.path().join("show-2000");
@@ -212,6 +151,79 @@ fn main() {
     );
     show.print("token show --raw");
     kubectl.print("kubectl config view --raw --minify");
+}
+
+/// `token rotate` (`--verify none` and `--verify api`) against `kubectl config
+/// set-credentials`: CPU time and peak memory.
+fn rotate_against_kubectl(plugin: &str, dir: &Path, home: &Path, runs: usize) {
+    println!("\n## token rotate: one token held by 2,000 entries over 3 files");
+    // The plugin and kubectl each edit their own copy of the same set, so that neither
+    // reads the other's output; commands alternate, CPU time and peak RSS from wait4.
+    let d = dir.join("rotate");
+    let dk = dir.join("rotate-kubectl");
+    std::fs::create_dir_all(&d).expect("dir");
+    std::fs::create_dir_all(&dk).expect("dir");
+    let paths = gen::kubeconfig_set(&d, 2000, 3, true);
+    let bytes: u64 = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let env = gen::join_paths(&paths);
+    let env_kubectl = gen::join_paths(&gen::kubeconfig_set(&dk, 2000, 3, true));
+    // Each rotate needs a token other than the one in place: three, in turn.
+    let tokens: Vec<_> = ["aaaa", "bbbb", "cccc"]
+        .iter()
+        .map(|t| {
+            let p = d.join(format!("token-{t}"));
+            std::fs::write(&p, format!("CW-SECRET-bench-rotated-{t}\n")).expect("token");
+            p
+        })
+        .collect();
+    let api = format!("http://{}", whoami_server());
+    let mut none = Measured::default();
+    let mut verified = Measured::default();
+    let mut kubectl = Measured::default();
+    for i in 0..runs {
+        let rotate = |from: &Path, verify: &[&str]| {
+            let mut args = vec!["token", "rotate", "--from-file", path(from)];
+            args.extend_from_slice(verify);
+            run_measured(plugin, &args, &env, home)
+        };
+        none.push(rotate(&tokens[(2 * i) % 3], &["--verify", "none"]));
+        verified.push(rotate(
+            &tokens[(2 * i + 1) % 3],
+            &["--verify", "api", "--api-endpoint", &api],
+        ));
+        let token = format!("--token=CW-SECRET-kubectl-{i:04}");
+        let user = format!("user-{}", i % 2000);
+        kubectl.push(run_measured(
+            "kubectl",
+            &["config", "set-credentials", &user, &token],
+            &env_kubectl,
+            home,
+        ));
+    }
+    println!(
+        "files: {:.2} MB; the plugin rewrites 2,000 token scalars in 3 files, kubectl one entry",
+        bytes as f64 / 1e6
+    );
+    println!(
+        "{:<46} {:>9} {:>9} {:>9} {:>9}",
+        "", "CPU ms", "max", "wall ms", "peak MiB"
+    );
+    for (label, m) in [
+        ("rotate --verify none", &none),
+        ("rotate --verify api (loopback whoami)", &verified),
+        ("kubectl config set-credentials (one entry)", &kubectl),
+    ] {
+        m.print(label);
+    }
+    let k = median(kubectl.cpu.clone()).as_secs_f64();
+    println!(
+        "CPU ratio: kubectl / rotate --verify none {:.1}x, kubectl / rotate --verify api {:.1}x",
+        k / median(none.cpu.clone()).as_secs_f64(),
+        k / median(verified.cpu.clone()).as_secs_f64()
+    );
 }
 
 /// Wall time, CPU time and peak RSS of repeated runs of one command.

@@ -1,5 +1,5 @@
-//! The error and position types every format-preserving editor reports, below the node
-//! tree (`yaml_tree.rs`) and the editors that plan on it, so that no module imports from a
+//! The error and position types the format-preserving editor reports, below the node
+//! tree (`yaml_tree.rs`) and the editor that plans on it, so that no module imports from a
 //! module that imports it. Messages are single-line and never carry a scalar's value.
 
 use std::fmt;

@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::fast::TokenSpan;
 use super::model::{FileConfig, NamedCluster, NamedContext, NamedUser};
 use super::{Files, KubeconfigError, MAX_FILE_SIZE};
 
@@ -83,6 +84,10 @@ pub struct LoadedFile {
     pub text: String,
     pub encoding: Encoding,
     pub config: FileConfig,
+    /// Where each entry of `config.users` has its token scalar in `text`, when the line
+    /// scanner (`fast.rs`) read the file: the editor's fast path starts from it instead of
+    /// reading the file again.
+    pub token_spans: Option<Vec<Option<TokenSpan>>>,
 }
 
 /// How a kubeconfig file is encoded. kubectl's YAML reader (go-yaml) takes UTF-16 when
@@ -146,12 +151,13 @@ impl Kubeconfig {
             let Some((text, encoding)) = read_file(path, explicit)? else {
                 continue;
             };
-            let config = parse(path, &text)?;
+            let (config, token_spans) = parse_scanned(path, &text)?;
             kc.add(LoadedFile {
                 path: path.clone(),
                 text,
                 encoding,
                 config,
+                token_spans,
             })?;
         }
         Ok(kc)
@@ -410,6 +416,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<(String, Encoding)> {
 /// (`n:`, `yes:`, `1:`), which kubectl turns into strings and ignores; no kubeconfig key
 /// looks like that, so the strictness on values is worth it.
 pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
+    parse_scanned(path, text).map(|(config, _)| config)
+}
+
+/// [`parse`], and where each user's token scalar is when the line scanner read the file.
+fn parse_scanned(path: &Path, text: &str) -> Result<Scanned, KubeconfigError> {
     let doc = first_document(text);
     parse_document(path, doc).map_err(|mut e| {
         if let KubeconfigError::Yaml { line, column, .. } = &mut e {
@@ -461,13 +472,16 @@ pub(crate) fn kubectl_position(doc: &str, line: u64, column: u64) -> (u64, u64) 
     (kl, kc)
 }
 
-fn parse_document(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError> {
+/// A file's reading, with its token spans when the line scanner read it.
+type Scanned = (FileConfig, Option<Vec<Option<TokenSpan>>>);
+
+fn parse_document(path: &Path, doc: &str) -> Result<Scanned, KubeconfigError> {
     // The common layouts take the fast path (about 1 ms a megabyte); anything it is not
     // sure of goes to the full parser, which also writes the error messages.
-    if let Some(config) = super::fast::parse(doc) {
-        return Ok(config);
+    if let Some((config, spans)) = super::fast::parse_with_token_spans(doc) {
+        return Ok((config, Some(spans)));
     }
-    parse_full_at(path, doc)
+    parse_full_at(path, doc).map(|config| (config, None))
 }
 
 fn parse_full_at(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError> {

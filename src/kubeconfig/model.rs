@@ -2,7 +2,7 @@
 //!
 //! These are plain serde types for one file, before merging. They name only the keys the
 //! plugin uses; every other key is skipped by the parser (never kept: files are edited as
-//! text by `edit.rs`, not re-serialised from these types, so nothing is lost by skipping).
+//! text by `edit/`, not re-serialised from these types, so nothing is lost by skipping).
 //! Field names and types follow client-go's `clientcmd/api/v1/types.go`.
 
 use serde::{Deserialize, Deserializer};

@@ -1,8 +1,9 @@
-//! The node tree every format-preserving editor plans on: one granit-parser event pass
-//! that builds a light tree of the first document with the byte spans an editor splices
-//! at, and what the editors share around it: kubectl's key lookup (merge keys included),
-//! the users list, the one rule for anchors, aliases, merge keys and tags on an edited
-//! path, and applying splices.
+//! The node tree the format-preserving editor (`edit/`) plans on: one granit-parser event
+//! pass that builds a light tree of the first document with the byte spans it splices at
+//! (and, for the proof, the comments), and what every kind of edit shares around it:
+//! kubectl's key lookup (merge keys included), the users list, the one rule for anchors,
+//! aliases, merge keys and tags on an edited path, and applying splices. `merge.rs` reads
+//! merge keys on the same tree.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -891,8 +892,8 @@ where
     Ok(out)
 }
 
-/// Inputs for both editors' generated-input properties: their own documents, mutated with
-/// their own YAML fragments, next to arbitrary text.
+/// Inputs for the editor's generated-input properties: each kind's own documents, mutated
+/// with its own YAML fragments, next to arbitrary text.
 #[cfg(test)]
 pub(super) mod generated {
     use proptest::prelude::*;

@@ -579,7 +579,9 @@ pub fn prepare_writes(
                 record,
             });
         let edits: Vec<Edit> = tokens.chain(records).collect();
-        let text = edit::apply(loaded.editable_text()?, &edits)
+        // (A UTF-16 file is refused here, by name.)
+        loaded.editable_text()?;
+        let text = edit::apply_loaded(loaded, &edits)
             .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
         writes.push(PlannedWrite {
             path: loaded.path.clone(),

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::edit_error::unsupported;
 pub use super::edit_error::{EditError, Position};
+use super::load::LoadedFile;
 use super::yaml_tree::{apply_splices, Doc, Stream};
 pub use append::{new_file, Additions};
 pub use exec::{
@@ -97,6 +98,27 @@ impl Edit<'_> {
 /// as is a second different extension record for one user. No edits return the input
 /// unchanged without parsing it.
 pub fn apply(src: &str, edits: &[Edit<'_>]) -> Result<String, EditError> {
+    apply_scanned(src, None, edits)
+}
+
+/// [`apply`] to a loaded file, whose reading by the line scanner (when it read the file)
+/// the token fast path starts from instead of reading the file again.
+pub fn apply_loaded(file: &LoadedFile, edits: &[Edit<'_>]) -> Result<String, EditError> {
+    let src = file
+        .editable_text()
+        .map_err(|e| unsupported(e.to_string()))?;
+    let scanned = file
+        .token_spans
+        .as_deref()
+        .map(|spans| (&file.config, spans));
+    apply_scanned(src, scanned, edits)
+}
+
+fn apply_scanned(
+    src: &str,
+    scanned: Option<token::Scanned<'_>>,
+    edits: &[Edit<'_>],
+) -> Result<String, EditError> {
     let edits = distinct(edits)?;
     if edits.is_empty() {
         return Ok(src.to_owned());
@@ -109,7 +131,7 @@ pub fn apply(src: &str, edits: &[Edit<'_>]) -> Result<String, EditError> {
         })
         .collect();
     if tokens.len() == edits.len() {
-        if let Some(out) = token::replace_fast(src, &tokens) {
+        if let Some(out) = token::replace_fast(src, scanned, &tokens) {
             return Ok(out);
         }
     }

@@ -9,7 +9,8 @@ use granit_parser::ScalarStyle;
 use serde_json::Value;
 
 use super::super::edit_error::{internal, unsupported, EditError};
-use super::super::fast::ScalarStyle as ScanStyle;
+use super::super::fast::{ScalarStyle as ScanStyle, TokenSpan};
+use super::super::model::FileConfig;
 use super::super::yaml_tree::{
     self, anchor_label, apply_splices, check_path, describe, lookup_merged, Doc, Kind,
     MergedLookup, Node, NodeId, PathRule, Splice, TagClass,
@@ -17,21 +18,36 @@ use super::super::yaml_tree::{
 use super::proof::loaded_auth;
 use super::text::{double_quoted, is_plain_safe, single_quoted};
 
+/// The line scanner's reading of a file and where each user's token scalar is.
+pub(super) type Scanned<'a> = (&'a FileConfig, &'a [Option<TokenSpan>]);
+
 /// The fast path, for documents the line scanner of `fast.rs` reads whole: splice at the
 /// spans it reports, then require that it reads the result as the original with exactly
 /// the chosen tokens changed. In that subset every scalar, key and indicator stands on one
 /// line and each line is read on its own, so the bytes outside the spans being identical
-/// and the token lines reading back as intended prove the edit, as the event comparison
-/// does for the general case. `None` whenever it cannot prove it: the general editor then
-/// decides, error messages included. About 2 ms for 2 MB where the general path takes
-/// tens of milliseconds.
-pub(super) fn replace_fast(src: &str, wanted: &[(&str, &str)]) -> Option<String> {
+/// and the token lines reading back as intended prove the edit, as the planner's proof
+/// does for the general case. `scanned` is the load's reading of `src`, when it has one
+/// (saving one reading of the file; the proof reads the result whatever it is told).
+/// `None` whenever it cannot prove it: the planner then decides, error messages included.
+/// About 2 ms for 2 MB where the general path takes tens of milliseconds.
+pub(super) fn replace_fast(
+    src: &str,
+    scanned: Option<Scanned<'_>>,
+    wanted: &[(&str, &str)],
+) -> Option<String> {
     let doc = super::super::load::first_document(src);
     if !src.get(doc.len()..)?.trim().is_empty() {
-        // Later documents: the general editor checks that they still parse.
+        // Later documents: the planner checks that they still parse.
         return None;
     }
-    let (mut expected, spans) = super::super::fast::parse_with_token_spans(doc)?;
+    let read;
+    let (mut expected, spans) = match scanned {
+        Some((config, spans)) => (config.clone(), spans),
+        None => {
+            read = super::super::fast::parse_with_token_spans(doc)?;
+            (read.0, read.1.as_slice())
+        }
+    };
     // Each wanted user's entry, found through an index: a rotate may edit every entry of a
     // file, and searching the list once per edit was quadratic (8% of the instructions of
     // a 2,000-entry rotate). A name listed twice is left to the general editor.
@@ -468,10 +484,10 @@ mod tests {
             user: "",
             new_token: "c",
         }];
-        assert_eq!(replace_fast(src, &[("", "c")]).as_deref(), Some(want));
+        assert_eq!(replace_fast(src, None, &[("", "c")]).as_deref(), Some(want));
         // Flow style: the general editor's answer.
         let flow = "users: [{name: u1, user: {token: a}}, {user: {token: b}}]\n";
-        assert!(replace_fast(flow, &[("", "c")]).is_none());
+        assert!(replace_fast(flow, None, &[("", "c")]).is_none());
         assert_eq!(
             replace_user_tokens(flow, &edit).expect("edits the unnamed entry"),
             "users: [{name: u1, user: {token: a}}, {user: {token: c}}]\n"
@@ -488,7 +504,7 @@ mod tests {
         for src in layouts {
             for new in ["CW-SECRET-test-new-2", "yes", "CW-SECRET-it's", "12345"] {
                 let wanted = [("u", new)];
-                let fast = replace_fast(src, &wanted)
+                let fast = replace_fast(src, None, &wanted)
                     .unwrap_or_else(|| panic!("fast path not taken: {src:?} {new:?}"));
                 let general = replace_general(src, &wanted).expect("general editor");
                 assert_eq!(fast, general, "{src:?} {new:?}");
@@ -497,10 +513,36 @@ mod tests {
         // Not provable by the fast path: it steps aside.
         assert!(replace_fast(
             "users:\n- name: u\n  user:\n    token: &a CW-SECRET-test-old-1\n",
+            None,
             &[("u", "CW-SECRET-x")]
         )
         .is_none());
-        assert!(replace_fast("users:\n- name: u\n  user: {}\n", &[("u", "CW-SECRET-x")]).is_none());
+        assert!(replace_fast(
+            "users:\n- name: u\n  user: {}\n",
+            None,
+            &[("u", "CW-SECRET-x")]
+        )
+        .is_none());
+    }
+
+    /// The load's reading saves the fast path one reading of the file; a reading of some
+    /// other text is caught by the proof, not trusted.
+    #[test]
+    fn the_loads_reading_gives_the_same_edit_and_a_stale_one_is_refused() {
+        let scan = |text: &str| {
+            crate::kubeconfig::fast::parse_with_token_spans(text).expect("the scanner reads it")
+        };
+        let wanted = [("alice", NEW), ("bob", NEW2)];
+        let (config, spans) = scan(KUBECTL);
+        let given = replace_fast(KUBECTL, Some((&config, &spans)), &wanted);
+        assert!(given.is_some());
+        assert_eq!(given, replace_fast(KUBECTL, None, &wanted));
+        let shifted = format!("# one more line\n{KUBECTL}");
+        let (config, spans) = scan(&shifted);
+        assert_eq!(
+            replace_fast(KUBECTL, Some((&config, &spans)), &wanted),
+            None
+        );
     }
 
     fn run(src: &str, edits: &[(&str, &str)]) -> Result<String, EditError> {
