@@ -234,7 +234,8 @@ pub fn run(
         if let Some(item) = &keyring_item {
             writeln!(
                 out,
-                "Updated keyring item {item:?} (service {})",
+                "Updated keyring item {} (service {})",
+                quoted(item),
                 crate::keystore::SERVICE
             )?;
         }

@@ -21,7 +21,7 @@ use crate::kubeconfig::edit::{self, exec_of, plugin_users, Edit, ExecKind, Inter
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig};
-use crate::secret::Token;
+use crate::secret::{quoted, shown, Token};
 
 /// One user entry to change.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,7 +93,8 @@ pub fn store(
         let writes = plan(&kc, &targets)?;
         writeln!(
             out,
-            "Would write the token to keyring item {reference:?} (service {}) and change {}:",
+            "Would write the token to keyring item {} (service {}) and change {}:",
+            quoted(&reference),
             crate::keystore::SERVICE,
             count(targets.len(), "user entry", "user entries")
         )?;
@@ -138,9 +139,11 @@ pub fn store(
     drop(locks);
     writeln!(
         out,
-        "Stored the token in keyring item {reference:?} (service {}); {} now run `kubectl-coreweave token credential {reference}`:",
+        "Stored the token in keyring item {} (service {}); {} now run `kubectl-coreweave token credential {}`:",
+        quoted(&reference),
         crate::keystore::SERVICE,
-        count(targets.len(), "user entry", "user entries")
+        count(targets.len(), "user entry", "user entries"),
+        shown(&reference)
     )?;
     print_targets(&targets, out)?;
     writeln!(out, "Undo with `kubectl coreweave token unstore`.")?;
@@ -188,7 +191,8 @@ pub fn unstore(
         let writes = plan(&kc, &targets)?;
         writeln!(
             out,
-            "Would put the token of keyring item {reference:?} back into {}:",
+            "Would put the token of keyring item {} back into {}:",
+            quoted(&reference),
             count(targets.len(), "user entry", "user entries")
         )?;
         print_targets(&targets, out)?;
@@ -218,7 +222,8 @@ pub fn unstore(
     print_targets(&targets, out)?;
     writeln!(
         out,
-        "Keyring item {reference:?} (service {}) is kept; other kubeconfigs may use it.",
+        "Keyring item {} (service {}) is kept; other kubeconfigs may use it.",
+        quoted(&reference),
         crate::keystore::SERVICE
     )?;
     Ok(())
@@ -385,7 +390,7 @@ fn print_targets(targets: &[Target], out: &mut dyn Write) -> std::io::Result<()>
         writeln!(
             out,
             "  user {} in {}",
-            crate::secret::quoted(&t.user),
+            quoted(&t.user),
             crate::secret::shown_path(&t.file)
         )?;
     }
