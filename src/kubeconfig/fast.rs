@@ -20,7 +20,10 @@
 
 use serde::de::IgnoredAny;
 
-use super::model::{Cluster, Context, FileConfig, NamedCluster, NamedContext, NamedUser, User};
+use super::model::{
+    Cluster, Context, CoreweaveTokenExtension, FileConfig, NamedCluster, NamedContext,
+    NamedExtension, NamedUser, User,
+};
 
 /// Larger documents go to the full parser, whose budget limits (64 MiB of scalars or of
 /// comments) must never be what tells the two apart.
@@ -411,16 +414,17 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// A list field (null as empty) of a mapping at column `n`.
-    fn list<T>(
+    /// A list field of a mapping at column `n`: `None` for null (the model's top-level
+    /// lists read that as empty, `extensions` as absent).
+    fn list<T, L: From<Vec<T>> + Default>(
         &mut self,
         n: usize,
         rest: Text<'a>,
         item: fn(&mut Self, usize, Text<'a>) -> R<T>,
-    ) -> R<Vec<T>> {
+    ) -> R<L> {
         match value(rest)? {
             Val::Empty => match self.nested(n, true)? {
-                Nested::Null => Ok(Vec::new()),
+                Nested::Null => Ok(L::default()),
                 Nested::Seq(m) => {
                     self.enter()?;
                     let mut out = Vec::new();
@@ -428,17 +432,17 @@ impl<'a> Parser<'a> {
                         out.push(item(self, m, rest)?);
                     }
                     self.leave();
-                    Ok(out)
+                    Ok(out.into())
                 }
                 Nested::Map(_) => Err(Bail),
             },
             Val::EmptySeq => {
                 self.no_deeper(n)?;
-                Ok(Vec::new())
+                Ok(Vec::new().into())
             }
             Val::Plain(s) if is_null(s) => {
                 self.no_deeper(n)?;
-                Ok(Vec::new())
+                Ok(L::default())
             }
             _ => Err(Bail),
         }
@@ -505,7 +509,8 @@ impl<'a> Parser<'a> {
     }
 
     /// A list item `- name: N` with one inner mapping under `inner_key` (clusters,
-    /// contexts and users all have this shape); other keys are skipped.
+    /// contexts, users and a user's extensions all have this shape); other keys are
+    /// skipped.
     fn named<T: Default>(
         &mut self,
         m: usize,
@@ -633,9 +638,43 @@ impl<'a> Parser<'a> {
                     once(&mut seen, 64)?;
                     out.username = self.presence(c, rest)?;
                 }
-                // The model reads the `coreweave.com/token` extension; that is rare
-                // enough to leave to the full parser.
-                "extensions" => return Err(Bail),
+                "extensions" => {
+                    once(&mut seen, 128)?;
+                    out.extensions = self.list(c, rest, Self::named_extension)?;
+                }
+                _ => {
+                    self.skip(c, rest)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// An entry of a user's `extensions`: its name, and the fields of the
+    /// `coreweave.com/token` record the model keeps (a mapping of strings; any other shape
+    /// goes to the full parser, whose lenient reading decides).
+    fn named_extension(&mut self, m: usize, rest: Text<'a>) -> R<NamedExtension> {
+        let (name, extension) = self.named(m, rest, "extension", Self::extension)?;
+        Ok(NamedExtension { name, extension })
+    }
+
+    fn extension(&mut self, c: usize) -> R<CoreweaveTokenExtension> {
+        let mut out = CoreweaveTokenExtension::default();
+        let mut seen = 0u8;
+        while let Some((key, rest)) = self.entry(c)? {
+            match key {
+                "expires" => {
+                    once(&mut seen, 1)?;
+                    out.expires = self.string(c, rest)?;
+                }
+                "source" => {
+                    once(&mut seen, 2)?;
+                    out.source = self.string(c, rest)?;
+                }
+                "rotatedAt" => {
+                    once(&mut seen, 4)?;
+                    out.rotated_at = self.string(c, rest)?;
+                }
                 _ => {
                     self.skip(c, rest)?;
                 }
@@ -1250,6 +1289,30 @@ null-list:
             );
             assert_eq!(a, accepted(name, &four), "{name} double indentation");
         }
+    }
+
+    /// What `token rotate --expires`/`--mint` and `kubeconfig import` write stays on the
+    /// fast path (it gave up on every `extensions` once, and `token show` took ten times
+    /// as long on such a file).
+    #[test]
+    fn the_token_extension_the_editor_writes_is_read() {
+        let doc = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: CW-SECRET-x\n    extensions:\n    - name: coreweave.com/token\n      extension:\n        expires: \"2027-01-01T00:00:00Z\"\n        source: \"minted\"\n        rotatedAt: \"2026-11-30T00:00:00Z\"\n    - name: other\n      extension:\n        version: v1.34.0\n    - name: empty\n      extension: {}\n- name: v\n  user:\n    extensions: ~\n";
+        let c = accepted("extension", doc);
+        let ext = c.users[0]
+            .user
+            .as_ref()
+            .and_then(|u| u.extensions.as_ref())
+            .expect("extensions");
+        assert_eq!(ext.len(), 3);
+        assert_eq!(ext[0].name, "coreweave.com/token");
+        let record = ext[0].extension.as_ref().expect("record");
+        assert_eq!(record.expires.as_deref(), Some("2027-01-01T00:00:00Z"));
+        assert_eq!(record.rotated_at.as_deref(), Some("2026-11-30T00:00:00Z"));
+        assert_eq!(ext[1].extension, Some(Default::default()));
+        assert_eq!(
+            c.users[1].user.as_ref().and_then(|u| u.extensions.clone()),
+            None
+        );
     }
 
     #[test]
@@ -1885,6 +1948,15 @@ users: # after a key
             opt_field("client-certificate", presence()),
             opt_field("client-certificate-data", presence()),
             opt_field("username", presence()),
+            opt_field("extensions", named_list("extension", extension().boxed())),
+        ])
+    }
+
+    fn extension() -> impl Strategy<Value = (Node, bool)> {
+        struct_field(vec![
+            opt_field("expires", string_field()),
+            opt_field("source", string_field()),
+            opt_field("rotatedAt", string_field()),
         ])
     }
 

@@ -1493,6 +1493,41 @@ impl Gen {
             }
             other => other,
         };
+        // The record rotate and import write (the line scanner reads it too), sometimes
+        // next to another tool's extension. Drawn from a generator of its own, so the rest
+        // of each case is as before.
+        let name_hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let mut r = Rng::new(case_seed(
+            0xE7E7_5EED_0000_0002 ^ name_hash,
+            self.case * 8 + slot,
+        ));
+        let body = match body {
+            Some(Y::Map(mut b)) if r.percent(10) => {
+                self.sc.tag("user:extensions");
+                let record = map(vec![
+                    ("name", s("coreweave.com/token")),
+                    (
+                        "extension",
+                        map(vec![
+                            ("expires", s("2027-01-01T00:00:00Z")),
+                            ("source", s("minted")),
+                        ]),
+                    ),
+                ]);
+                let mut list = vec![record];
+                if r.percent(50) {
+                    list.push(map(vec![
+                        ("name", s("example.com/other")),
+                        ("extension", map(vec![("version", s("v1"))])),
+                    ]));
+                }
+                b.push(("extensions".to_string(), Y::Seq(list)));
+                Some(Y::Map(b))
+            }
+            other => other,
+        };
         let mut entry = vec![("name".to_string(), s(name))];
         if let Some(b) = body {
             entry.push(("user".to_string(), b));
