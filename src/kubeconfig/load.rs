@@ -489,8 +489,59 @@ fn parse_full_at(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError> 
         // Empty, comments only, or a bare `---`: kubectl reads an empty config.
         return Ok(FileConfig::default());
     }
-    let config = from_document::<FileConfig>(doc).map_err(|e| yaml_error(path, doc, e))?;
+    let config = match from_document::<FileConfig>(doc) {
+        Ok(config) => config,
+        Err(e) => match root_end_before_junk(doc) {
+            Some(end) => from_document::<FileConfig>(doc.get(..end).unwrap_or(doc))
+                .map_err(|e| yaml_error(path, doc, e))?,
+            None => return Err(yaml_error(path, doc, e)),
+        },
+    };
     check_version(path, config.unwrap_or_default())
+}
+
+/// kubectl's decoder (go-yaml's `Unmarshal`) stops once the first document's root node is
+/// complete: it scans one token further and never asks for the next document's start, so
+/// text after a flow-style root (`{…}` and then more lines without a `---`), which YAML and
+/// this parser call an error, is not read at all. Where the parse fails after the root
+/// ends, where the root ends, when the next token is one go-yaml scans without error;
+/// `None` otherwise. Tokens whose scanning can fail (quoted and block scalars, tags,
+/// anchors, aliases, directives, reserved characters) are left as errors, as an unclosed
+/// quote there is one in kubectl too.
+fn root_end_before_junk(doc: &str) -> Option<usize> {
+    use granit_parser::{Event, Parser};
+    let mut depth = 0usize;
+    let mut root_end: Option<usize> = None;
+    for item in Parser::new_from_str(doc) {
+        let Ok((event, span)) = item else {
+            let end = root_end?;
+            let next = doc
+                .get(end..)?
+                .lines()
+                .map(str::trim_start)
+                .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+            let scans =
+                !next.starts_with(['"', '\'', '|', '>', '!', '&', '*', '%', '@', '`', '\t']);
+            return scans.then_some(end);
+        };
+        let ends_root = match event {
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                depth = depth.saturating_add(1);
+                false
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                depth = depth.saturating_sub(1);
+                depth == 0
+            }
+            Event::Scalar(..) | Event::Alias(..) => depth == 0,
+            Event::StreamEnd => return None,
+            _ => false,
+        };
+        if ends_root && root_end.is_none() {
+            root_end = Some(span.byte_range()?.end);
+        }
+    }
+    None
 }
 
 /// The full parser alone on a first document (the fast path's oracle in its tests).

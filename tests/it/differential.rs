@@ -557,6 +557,7 @@ const REQUIRED_TAGS: &[&str] = &[
     "user:client-cert",
     "user:basic",
     "user:auth-provider",
+    "user:extensions",
     "user:empty-map",
     "user:null",
     "user:absent",
@@ -876,6 +877,32 @@ fn simple(user_body: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Config\ncurrent-context: ctx\nclusters:\n- name: k\n  cluster:\n    server: https://k.example\ncontexts:\n- name: ctx\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user: {user_body}\n"
     )
+}
+
+/// A flow-style root followed by more text without `---`: kubectl's decoder stops at the
+/// end of the root and never reads the rest, unless the next token itself fails to scan.
+#[test]
+fn text_after_a_flow_root_is_not_read_as_kubectl_does_not() {
+    let root = "{apiVersion: v1, kind: Config, current-context: ctx, clusters: [{name: k, cluster: {server: 'https://k.example'}}], contexts: [{name: ctx, context: {cluster: k, user: u}}], users: [{name: u, user: {token: CW-SECRET-after-root}}]}\n";
+    for (i, junk) in [
+        "extra: [unclosed, x\n",
+        "# a comment first\n\nnote: \"unclosed\n",
+        "plain words: {\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        hand(&format!("text_after_a_flow_root_{i}"))
+            .file("a/config", &format!("{root}{junk}"))
+            .kubeconfig_env(&["a/config"])
+            .expect_token("CW-SECRET-after-root");
+    }
+    for (i, junk) in ["\"unclosed\n", "`reserved\n"].into_iter().enumerate() {
+        hand(&format!("text_after_a_flow_root_that_fails_{i}"))
+            .file("a/config", &format!("{root}{junk}"))
+            .kubeconfig_env(&["a/config"])
+            .expect_fail();
+    }
 }
 
 #[test]
