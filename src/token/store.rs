@@ -367,7 +367,7 @@ fn plan_writes<'t>(
         if edits.is_empty() {
             continue;
         }
-        let text = edit::apply(&loaded.text, &edits)
+        let text = edit::apply_loaded(loaded, &edits)
             .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
         writes.push(PlannedWrite {
             path: loaded.path.clone(),

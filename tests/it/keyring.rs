@@ -190,6 +190,27 @@ fn store_then_kubectl_runs_the_plugin_and_unstore_gives_back_the_same_bytes() {
     clear(item);
 }
 
+/// The editor writes UTF-8: a UTF-16 kubeconfig (Windows PowerShell 5's `>`) is refused
+/// by name, as rotate refuses it, and neither the file nor the keyring changes.
+#[test]
+fn store_refuses_a_utf16_kubeconfig_and_changes_nothing() {
+    let item = "kr-utf16";
+    clear(item);
+    let fake = FakeKube::start(&[]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &fake, &[(item, ALICE)]);
+    let text = std::fs::read_to_string(&k).expect("read");
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&k, &utf16).expect("write");
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(one_error_line(&o).contains("UTF-16"), "{}", stderr(&o));
+    assert_no_token(&o);
+    assert_eq!(std::fs::read(&k).expect("read"), utf16);
+    assert_eq!(lookup(item), None, "no item is written for a refused file");
+}
+
 #[test]
 fn store_all_moves_every_entry_holding_the_token() {
     let (a, b, other) = ("kr-all-a", "kr-all-b", "kr-all-other");

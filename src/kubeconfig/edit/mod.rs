@@ -98,31 +98,29 @@ impl Edit<'_> {
 /// as is a second different extension record for one user. No edits return the input
 /// unchanged without parsing it.
 pub fn apply(src: &str, edits: &[Edit<'_>]) -> Result<String, EditError> {
-    apply_scanned(src, None, edits)
+    apply_to(src, None, edits)
 }
 
-/// [`apply`] to a loaded file, whose reading by the line scanner (when it read the file)
-/// the token fast path starts from instead of reading the file again.
+/// [`apply`] to a file the loader read: it is a kubeconfig already (not read again to
+/// check), and the token fast path starts from the line scanner's reading of it, when the
+/// scanner read it. A UTF-16 file is refused: the editor writes UTF-8.
 pub fn apply_loaded(file: &LoadedFile, edits: &[Edit<'_>]) -> Result<String, EditError> {
     let src = file
         .editable_text()
         .map_err(|e| unsupported(e.to_string()))?;
-    let scanned = file
-        .token_spans
-        .as_deref()
-        .map(|spans| (&file.config, spans));
-    apply_scanned(src, scanned, edits)
+    apply_to(src, Some(file), edits)
 }
 
-fn apply_scanned(
+fn apply_to(
     src: &str,
-    scanned: Option<token::Scanned<'_>>,
+    loaded: Option<&LoadedFile>,
     edits: &[Edit<'_>],
 ) -> Result<String, EditError> {
     let edits = distinct(edits)?;
     if edits.is_empty() {
         return Ok(src.to_owned());
     }
+    let scanned = loaded.and_then(|f| Some((&f.config, f.token_spans.as_deref()?)));
     let tokens: Vec<(&str, &str)> = edits
         .iter()
         .filter_map(|e| match e {
@@ -175,6 +173,13 @@ fn apply_scanned(
         if let Edit::Append(additions) = edit {
             splices.extend(append::plan(src, &doc, additions)?);
         }
+    }
+    // (After planning, whose refusals say more.)
+    if loaded.is_none() {
+        // Only a kubeconfig is rewritten, and the proof compares with what it means.
+        super::load::parse(std::path::Path::new(""), src).map_err(|_| {
+            unsupported("the file cannot be loaded as a kubeconfig; nothing was changed".into())
+        })?;
     }
     // An insertion at the end of a replaced span goes after the replacement.
     splices.sort_by_key(|s| (s.start, s.end));
