@@ -231,6 +231,10 @@ impl Kubeconfig {
         if self.current_context.is_none() {
             self.current_context = cfg.current_context.clone().filter(|c| !c.is_empty());
         }
+        // (Sized once: growing the maps entry by entry rehashed them over and over.)
+        self.clusters.reserve(cfg.clusters.len());
+        self.contexts.reserve(cfg.contexts.len());
+        self.users.reserve(cfg.users.len());
         for (index, c) in cfg.clusters.iter().enumerate() {
             self.clusters
                 .entry(c.name.clone())
@@ -322,9 +326,9 @@ pub fn parse_alone(path: &Path, text: &str) -> Result<FileConfig, KubeconfigErro
 fn check_unique<'a>(
     path: &Path,
     list: &'static str,
-    names: impl Iterator<Item = &'a String>,
+    names: impl ExactSizeIterator<Item = &'a String>,
 ) -> Result<(), KubeconfigError> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
     for name in names {
         if !seen.insert(name.as_str()) {
             return Err(KubeconfigError::DuplicateName {

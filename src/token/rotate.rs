@@ -7,7 +7,7 @@
 //! (the editor proves each one by re-parsing), and only then commit them one by one with
 //! rollback. `--dry-run` stops after the first plan and takes no lock.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -83,8 +83,15 @@ pub fn run(
     // credential, a token file that is not one, and a file kubectl's writer could not
     // write. A minted token and `--expires` both record an expiry in the kubeconfig.
     let targets = targets_for(&kc, active, &old, args.only_current, keyring_item.is_some())?;
+    let mut coreweave_servers = HashSet::new();
     if !args.force {
-        refuse_foreign(&kc, resolved.server.as_deref(), &targets, &old)?;
+        refuse_foreign(
+            &kc,
+            resolved.server.as_deref(),
+            &targets,
+            &old,
+            &mut coreweave_servers,
+        )?;
     }
     check_token_files(&kc, &targets, args.force)?;
     let files = files_of(&targets, args.mint || args.expires.is_some());
@@ -187,7 +194,13 @@ pub fn run(
         let targets = targets_for(&kc, active, &old, args.only_current, keyring_item.is_some())?;
         if !args.force {
             let server = kc.resolve(sel).ok().and_then(|r| r.server);
-            refuse_foreign(&kc, server.as_deref(), &targets, &old)?;
+            refuse_foreign(
+                &kc,
+                server.as_deref(),
+                &targets,
+                &old,
+                &mut coreweave_servers,
+            )?;
         }
         let needed = files_of(&targets, expires_known);
         if !needed.is_subset(&to_lock) {
@@ -422,8 +435,9 @@ pub fn find_targets(
 ) -> anyhow::Result<Vec<Target>> {
     // Which merged contexts name each user, computed once: 2,000 users times 2,000
     // contexts, asked one by one, would be quadratic.
-    let mut contexts_of: HashMap<&str, Vec<String>> = HashMap::new();
-    for (name, ctx) in kc.contexts() {
+    let contexts = kc.contexts();
+    let mut contexts_of: HashMap<&str, Vec<String>> = HashMap::with_capacity(contexts.len());
+    for (name, ctx) in contexts {
         if let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) {
             contexts_of.entry(user).or_default().push(name.to_string());
         }
@@ -504,6 +518,7 @@ fn refuse_foreign(
     active_server: Option<&str>,
     targets: &[Target],
     old: &Token,
+    coreweave_servers: &mut HashSet<String>,
 ) -> anyhow::Result<()> {
     let entry = |t: &Target| format!("user {} in {}", quoted(&t.user), shown_path(&t.file));
     let Some(first) = targets.first() else {
@@ -518,8 +533,18 @@ fn refuse_foreign(
             crate::secret::SECRET_ALPHABET
         );
     }
-    let foreign =
-        |server: &str| !server.is_empty() && !crate::coreweave::is_coreweave_server(server);
+    // Each server is parsed once per run (the check runs again under the lock): a URL
+    // parse per context was a sixth of a 2,000-context rotate.
+    let mut foreign = |server: &str| {
+        if server.is_empty() || coreweave_servers.contains(server) {
+            return false;
+        }
+        let ours = crate::coreweave::is_coreweave_server(server);
+        if ours {
+            coreweave_servers.insert(server.to_owned());
+        }
+        !ours
+    };
     if let Some(server) = active_server.filter(|s| foreign(s)) {
         bail!(
             "{}: the active context sends its token to {}, which is not a CoreWeave cluster (https://….coreweave.com); pass --force to rotate it anyway; nothing was written",
@@ -531,15 +556,15 @@ fn refuse_foreign(
         for name in &t.contexts {
             let server = kc
                 .context(name)
-                .and_then(|(_, c)| c.context.as_ref()?.cluster.clone())
-                .and_then(|c| kc.cluster(&c))
-                .and_then(|(_, c)| c.cluster.as_ref()?.server.clone());
+                .and_then(|(_, c)| c.context.as_ref()?.cluster.as_deref())
+                .and_then(|c| kc.cluster(c))
+                .and_then(|(_, c)| c.cluster.as_ref()?.server.as_deref());
             if let Some(server) = server.filter(|s| foreign(s)) {
                 bail!(
                     "{}: context {} sends its token to {}, which is not a CoreWeave cluster (https://….coreweave.com); pass --force to rotate it anyway; nothing was written",
                     entry(t),
                     quoted(name),
-                    shown(&server)
+                    shown(server)
                 );
             }
         }
@@ -605,7 +630,7 @@ pub fn prepare_writes(
 /// a symlink to it are one file), with the first entry that names it.
 fn token_files(targets: &[Target]) -> Vec<(&Path, &Target)> {
     let mut files: Vec<(&Path, &Target)> = Vec::new();
-    let mut seen_ids = std::collections::HashSet::new();
+    let mut seen_ids = HashSet::new();
     let mut seen_names = BTreeSet::new();
     for t in targets {
         let Some(path) = t.token_file.as_deref() else {
