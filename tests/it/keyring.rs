@@ -771,5 +771,13 @@ fn import_can_store_the_token_in_the_keyring() {
         !fake.requests_with(ALICE).is_empty(),
         "the fake saw the stored token"
     );
+    // The same download again: the stored entry is recognised (its token is in the
+    // keyring now), so nothing changes and the token does not come back inline.
+    for again in [&args[..5], &args[..]] {
+        let o = plugin(&sb, &k, again);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_no_token(&o);
+        assert_eq!(std::fs::read_to_string(&k).expect("read"), text);
+    }
     clear(item);
 }
