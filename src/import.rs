@@ -490,7 +490,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                 .user
                 .as_deref()
                 .and_then(|u| kc.user(u))
-                .and_then(|(origin, _)| crate::token::store::credential(&kc, origin).ok())
+                .and_then(|(origin, _)| crate::token::store::credential(kc, origin).ok())
                 .map(|cred| cred.token().clone());
             if let Some(server) = server {
                 contexts_by_target.push((name.to_owned(), server, token));
@@ -504,7 +504,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                     if let Some((origin, _)) = kc.user(&u.name) {
                         // A token `token store` moved into the keyring counts too, or
                         // importing the same download again would write it back inline.
-                        if let Ok(cred) = crate::token::store::credential(&kc, origin) {
+                        if let Ok(cred) = crate::token::store::credential(kc, origin) {
                             users_by_token.push((u.name.clone(), cred.token().clone()));
                         }
                     }
