@@ -203,17 +203,29 @@ impl Kubeconfig {
     /// Whether `paths` (the list this was loaded from) hold exactly the bytes that were read:
     /// then a reading under a lock can keep this parse, which is most of the CPU a
     /// `token rotate` of a large kubeconfig spends. Any difference, or a read error, is
-    /// `false`, and the caller loads again (and reports the error).
+    /// `false`, and the caller loads again (and reports the error). A UTF-8 file is
+    /// compared as it streams in, without a second copy of it in memory.
     pub fn unchanged_on_disk(&self, paths: &[PathBuf], explicit: bool) -> bool {
         let mut loaded = self.files.iter();
         for path in paths {
-            match read_file(path, explicit) {
-                Ok(None) => continue,
-                Ok(Some((text, encoding))) => match loaded.next() {
-                    Some(f) if f.path == *path && f.text == text && f.encoding == encoding => {}
-                    _ => return false,
-                },
+            let file = match std::fs::File::open(path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => continue,
                 Err(_) => return false,
+            };
+            let Some(f) = loaded.next().filter(|f| f.path == *path) else {
+                return false;
+            };
+            let same = match f.encoding {
+                Encoding::Utf8 => holds(file, f.text.as_bytes()),
+                // Decoded when read: compared as decoded (rare; no need to stream).
+                Encoding::Utf16Le | Encoding::Utf16Be => {
+                    drop(file);
+                    matches!(read_file(path, explicit), Ok(Some((text, e))) if text == f.text && e == f.encoding)
+                }
+            };
+            if !same {
+                return false;
             }
         }
         loaded.next().is_none()
@@ -343,6 +355,29 @@ fn check_unique<'a>(
 
 /// Read one file as text, refusing directories, huge files and what is neither UTF-8 nor
 /// UTF-16 with a byte-order mark. `Ok(None)` is a missing file that may be skipped.
+/// Whether `file` holds exactly `expected`, read in blocks (a bounded read: it stops at the
+/// first difference or one block past `expected`'s length).
+fn holds(mut file: std::fs::File, expected: &[u8]) -> bool {
+    if file.metadata().map(|m| m.len()).ok() != u64::try_from(expected.len()).ok() {
+        return false;
+    }
+    let mut block = vec![0u8; 64 * 1024];
+    let mut at = 0usize;
+    loop {
+        let n = match file.read(&mut block) {
+            Ok(0) => return at == expected.len(),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        };
+        let end = at.saturating_add(n);
+        if expected.get(at..end) != block.get(..n) {
+            return false;
+        }
+        at = end;
+    }
+}
+
 fn read_file(path: &Path, explicit: bool) -> Result<Option<(String, Encoding)>, KubeconfigError> {
     let read_err = |source| KubeconfigError::Read {
         path: path.to_path_buf(),
@@ -831,6 +866,46 @@ pub(crate) fn first_document(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::{decode, first_document, Encoding};
+
+    /// What `token rotate` keeps its first parse on: the same bytes in the same files,
+    /// compared as they stream in; any change in content, length, or which files exist
+    /// is a difference.
+    #[test]
+    fn unchanged_on_disk_sees_every_kind_of_change() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        let missing = dir.path().join("missing");
+        let text = "users:\n- name: u\n  user:\n    token: CW-SECRET-unchanged-1\n";
+        std::fs::write(&a, text).expect("write");
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        std::fs::write(&b, &utf16).expect("write");
+        let paths = vec![a.clone(), missing.clone(), b.clone()];
+        let kc = super::Kubeconfig::load(&paths, false).expect("loads");
+        assert!(kc.unchanged_on_disk(&paths, false));
+        let same_length = text.replace("unchanged-1", "unchanged-2");
+        for (path, bytes) in [
+            (&a, same_length.as_bytes()),
+            (&a, &text.as_bytes()[..text.len() - 1]),
+            (&a, format!("{text}# more\n").as_bytes()),
+            (&b, &utf16[..utf16.len() - 2]),
+            (&missing, text.as_bytes()),
+        ] {
+            std::fs::write(path, bytes).expect("write");
+            assert!(!kc.unchanged_on_disk(&paths, false), "{path:?} {bytes:?}");
+            if path == &missing {
+                std::fs::remove_file(path).expect("remove");
+            } else if path == &a {
+                std::fs::write(path, text).expect("write");
+            } else {
+                std::fs::write(path, &utf16).expect("write");
+            }
+            assert!(kc.unchanged_on_disk(&paths, false));
+        }
+        std::fs::remove_file(&a).expect("remove");
+        assert!(!kc.unchanged_on_disk(&paths, false));
+    }
 
     /// kubectl's YAML 1.1 reader ends lines at NEL, LS and PS too; its message for this
     /// file says `line 3` (and `line 2` for a CR-only or CRLF file of the same lines).
