@@ -1,8 +1,9 @@
-//! A small line diff for `token rotate --dry-run` (and the editor's fuzzing property).
-//! Rotations change a few scattered lines in place (a token line, or a block scalar's two
-//! lines becoming one), so a greedy walk that re-synchronises within a few lines finds the
-//! same hunks a general diff would, at a fraction of a general diff library's size in a
-//! binary krew ships to every platform.
+//! The line diff every dry run prints (`token rotate`, `token store`/`unstore`,
+//! `kubeconfig import`), and the editor's fuzzing property reads: `similar`'s patience diff
+//! over the real lines (unique lines anchor it, so thousands of changed token lines in a
+//! 2 MB file stay fast), printed through the caller's masked view of each line.
+
+use similar::{Algorithm, DiffOp};
 
 /// One line of the walk, line break included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,37 +13,22 @@ pub enum Line<'a> {
     Added(&'a str),
 }
 
-/// How far ahead to look for the next line both texts share.
-const RESYNC: usize = 8;
-
 pub fn lines<'a>(a: &'a str, b: &'a str) -> Vec<Line<'a>> {
     let a: Vec<&str> = a.split_inclusive('\n').collect();
     let b: Vec<&str> = b.split_inclusive('\n').collect();
-    let (mut i, mut j) = (0, 0);
     let mut out = Vec::with_capacity(a.len().max(b.len()));
-    while i < a.len() && j < b.len() {
-        if a[i] == b[j] {
-            out.push(Line::Same(a[i]));
-            i += 1;
-            j += 1;
-            continue;
+    for op in similar::capture_diff_slices(Algorithm::Patience, &a, &b) {
+        let (old, new) = (op.old_range(), op.new_range());
+        match op {
+            DiffOp::Equal { .. } => {
+                out.extend(a.get(old).unwrap_or(&[]).iter().map(|l| Line::Same(l)))
+            }
+            _ => {
+                out.extend(a.get(old).unwrap_or(&[]).iter().map(|l| Line::Removed(l)));
+                out.extend(b.get(new).unwrap_or(&[]).iter().map(|l| Line::Added(l)));
+            }
         }
-        // The nearest (fewest lines skipped) pair of equal lines ahead.
-        let next = (1..=2 * RESYNC).find_map(|skip| {
-            (0..=skip.min(RESYNC)).find_map(|da| {
-                let db = skip - da;
-                (db <= RESYNC && a.get(i + da).is_some() && a.get(i + da) == b.get(j + db))
-                    .then_some((da, db))
-            })
-        });
-        let (da, db) = next.unwrap_or((1, 1));
-        out.extend(a[i..i + da].iter().map(|l| Line::Removed(l)));
-        out.extend(b[j..j + db].iter().map(|l| Line::Added(l)));
-        i += da;
-        j += db;
     }
-    out.extend(a[i..].iter().map(|l| Line::Removed(l)));
-    out.extend(b[j..].iter().map(|l| Line::Added(l)));
     out
 }
 
@@ -127,6 +113,24 @@ pub fn unified(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `token store` turns one token line into a nine-line exec entry and `import` adds whole
+    /// entries: a change of any size is one hunk of exactly its lines, and the lines after
+    /// it are context again.
+    #[test]
+    fn a_long_insertion_is_one_hunk() {
+        let before: String = (0..40).map(|i| format!("line {i}\n")).collect();
+        let inserted: String = (0..25).map(|i| format!("new {i}\n")).collect();
+        let after = before.replacen("line 10\n", &inserted, 1);
+        let walk = lines(&before, &after);
+        let removed = walk
+            .iter()
+            .filter(|l| matches!(l, Line::Removed(_)))
+            .count();
+        let added = walk.iter().filter(|l| matches!(l, Line::Added(_))).count();
+        assert_eq!((removed, added), (1, 25));
+        assert_eq!(walk.last(), Some(&Line::Same("line 39\n")));
+    }
 
     fn plain(s: &str) -> Vec<String> {
         s.lines().map(String::from).collect()
