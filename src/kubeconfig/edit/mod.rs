@@ -185,8 +185,12 @@ fn apply_to(
     splices.sort_by_key(|s| (s.start, s.end));
     let out = apply_splices(src, &splices)?;
 
-    let mut changes: Vec<&str> = edits.iter().map(Edit::describe).collect();
-    changes.dedup();
+    let mut changes: Vec<&str> = Vec::new();
+    for change in edits.iter().map(Edit::describe) {
+        if !changes.contains(&change) {
+            changes.push(change);
+        }
+    }
     let changes = changes.join(" and ");
     proof::prove(src, &out, &doc, &splices, &replaced, &changes, |data| {
         edits.iter().try_for_each(|e| e.intend(data))
