@@ -767,10 +767,10 @@ pub(super) struct Users<'d> {
 }
 
 /// Finds the users list (`find_users_list`) and maps each user name to its entry (the item
-/// of the list), refusing a name used twice, as kubectl does. An entry without `name` is
-/// the user named "" (kubectl reads it so). With `Unshared`, a name only a merge key
-/// supplies counts and one a merge key may override is refused; with `Untouched`, an entry
-/// with a merge key names no user. Items that are not mappings, and names that are not
+/// of the list), refusing a name used twice, as kubectl does. An entry without `name`, or
+/// with a null one, is the user named "" (kubectl reads both so). With `Unshared`, a name
+/// only a merge key supplies counts and one a merge key may override is refused; with
+/// `Untouched`, an entry with a merge key names no user. Items that are not mappings, and names that are not
 /// scalars, name no user.
 pub(super) fn users<'d>(doc: &'d Doc<'_>, rule: PathRule) -> Result<Users<'d>, EditError> {
     let (key, list) = find_users_list(doc, rule)?;
@@ -797,6 +797,12 @@ pub(super) fn users<'d>(doc: &'d Doc<'_>, rule: PathRule) -> Result<Users<'d>, E
             _ => lookup_merged(doc, entry, "name"),
         };
         let name = match name {
+            // A null name is the empty one: kubectl decodes `name:` and `name: ~` as "".
+            MergedLookup::Found { value, .. } | MergedLookup::Merged { value, .. }
+                if is_null(doc, value) =>
+            {
+                ""
+            }
             MergedLookup::Found { value, .. } | MergedLookup::Merged { value, .. } => {
                 match doc.scalar_text(value) {
                     Some(name) => name,

@@ -2,7 +2,7 @@
 //! every file of the committed corpus (`fuzz/corpus/editor`), then seeded byte-level
 //! mutations of them, through the same property the coverage-guided target checks
 //! (`kubectl_coreweave::fuzzing::editor`). Longer runs: `cargo fuzz run editor` (see
-//! `fuzz/fuzz_targets/editor.rs`), or `FUZZ_ITERATIONS=1000000 cargo test --test fuzz_editor`.
+//! `fuzz/fuzz_targets/editor.rs`), or `FUZZ_ITERATIONS=1000000 cargo test --test it fuzz_editor`.
 
 use std::path::Path;
 
@@ -79,7 +79,7 @@ fn mutated_corpus_holds_the_property() {
     let iterations: usize = std::env::var("FUZZ_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3000);
+        .unwrap_or(10_000);
     let corpus = corpus();
     let mut rng = Rng(0x006b_7562_6563_746c);
     for i in 0..iterations {

@@ -167,8 +167,8 @@ pub(super) fn prove(
     Ok(())
 }
 
-/// The one `users` entry named `user` in loaded data (an entry without `name` is the user
-/// named "", as kubectl reads it), for an edit's intended change.
+/// The one `users` entry named `user` in loaded data (an entry without `name`, or with a
+/// null one, is the user named "", as kubectl reads it), for an edit's intended change.
 pub(super) fn loaded_user<'v>(
     data: &'v mut Value,
     user: &str,
@@ -178,7 +178,7 @@ pub(super) fn loaded_user<'v>(
         .and_then(Value::as_array_mut)
         .ok_or_else(|| verification("the loaded document has no users list"))?;
     let mut matching = users.iter_mut().filter(|e| match e.get("name") {
-        None => user.is_empty(),
+        None | Some(Value::Null) => user.is_empty(),
         Some(v) => v.as_str() == Some(user),
     });
     let entry = matching

@@ -504,6 +504,40 @@ mod tests {
         assert_eq!(replace_user_tokens(src, &edit).expect("edits"), want);
     }
 
+    /// A null `name` (`name:`, `name: ~`) is the user named "" too, as kubectl decodes it;
+    /// with an unnamed entry beside it, that is a name used twice (a disagreement with
+    /// the loader the mutation fuzzer found).
+    #[test]
+    fn a_null_name_is_user_empty() {
+        for null in ["", " ~", " null"] {
+            let one = format!("users: [{{name:{null}, user: {{token: a}}}}]\n");
+            let out = replace_user_tokens(
+                &one,
+                &[TokenEdit {
+                    user: "",
+                    new_token: "c",
+                }],
+            )
+            .unwrap_or_else(|e| panic!("{one}: {e}"));
+            assert_eq!(out, one.replace("token: a", "token: c"));
+            let two =
+                format!("users: [{{name:{null}, user: {{token: a}}}}, {{user: {{token: b}}}}]\n");
+            assert!(
+                matches!(
+                    replace_user_tokens(
+                        &two,
+                        &[TokenEdit {
+                            user: "",
+                            new_token: "c"
+                        }]
+                    ),
+                    Err(EditError::DuplicateUser { .. })
+                ),
+                "{two}"
+            );
+        }
+    }
+
     #[test]
     fn fast_path_is_taken_and_agrees_with_the_general_editor() {
         let layouts = [
