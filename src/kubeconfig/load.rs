@@ -353,8 +353,6 @@ fn check_unique<'a>(
     Ok(())
 }
 
-/// Read one file as text, refusing directories, huge files and what is neither UTF-8 nor
-/// UTF-16 with a byte-order mark. `Ok(None)` is a missing file that may be skipped.
 /// Whether `file` holds exactly `expected`, read in blocks (a bounded read: it stops at the
 /// first difference or one block past `expected`'s length).
 fn holds(mut file: std::fs::File, expected: &[u8]) -> bool {
@@ -378,6 +376,8 @@ fn holds(mut file: std::fs::File, expected: &[u8]) -> bool {
     }
 }
 
+/// Read one file as text, refusing directories, huge files and what is neither UTF-8 nor
+/// UTF-16 with a byte-order mark. `Ok(None)` is a missing file that may be skipped.
 fn read_file(path: &Path, explicit: bool) -> Result<Option<(String, Encoding)>, KubeconfigError> {
     let read_err = |source| KubeconfigError::Read {
         path: path.to_path_buf(),
