@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::super::edit_error::{unsupported, verification, EditError};
 use super::super::yaml_tree::{Doc, Kind, Lookup, NodeId, Splice};
 use super::proof::load_data;
-use super::text::{column_of, dash_of_item, double_quoted, is_plain_safe};
+use super::text::{column_of, dash_of_item, scalar};
 
 /// What to add to one file.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -331,17 +331,6 @@ fn line_end(src: &str, at: usize) -> usize {
 /// Every line of `block` prefixed with `pad`.
 fn indent_lines(block: &str, pad: &str) -> String {
     block.lines().map(|l| format!("{pad}{l}\n")).collect()
-}
-
-/// A string as a YAML scalar that every YAML 1.1 and 1.2 loader reads back as that string.
-fn scalar(s: &str) -> String {
-    // A `:` inside a plain scalar is text (`https://host:6443`) unless a space or the end
-    // follows it; the safe alphabet has no spaces, so only the end needs a look.
-    if is_plain_safe(&s.replace(':', "/")) && !s.ends_with(':') {
-        s.to_owned()
-    } else {
-        double_quoted(s)
-    }
 }
 
 /// One list item (`- key: …` and its continuation lines), in kubectl's block layout:

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::super::edit_error::{unsupported, EditError};
 use super::super::yaml_tree::{Doc, Kind, Lookup, NodeId, PathRule, Splice, Stream};
 use super::proof::loaded_auth;
-use super::text::double_quoted;
+use super::text::{double_quoted, scalar};
 use super::Edit;
 
 /// The command an exec entry written by `token store` runs.
@@ -212,7 +212,7 @@ fn to_token(
     Ok(Splice {
         start: doc.node(key)?.start,
         end: node.content_end,
-        text: format!("token: {}", token_scalar(token)),
+        text: format!("token: {}", scalar(token)),
     })
 }
 
@@ -235,21 +235,6 @@ pub(super) fn intend_token(data: &mut Value, user: &str, token: &str) -> Result<
     auth.remove("exec");
     auth.insert("token".into(), Value::String(token.to_string()));
     Ok(())
-}
-
-/// The token as kubectl writes it: plain when YAML reads that back as the same string.
-fn token_scalar(token: &str) -> String {
-    let plain = !token.is_empty()
-        && token.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && token
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.~+/=".contains(c))
-        && serde_saphyr::from_str::<Value>(token).ok() == Some(Value::String(token.to_string()));
-    if plain {
-        token.to_string()
-    } else {
-        double_quoted(token)
-    }
 }
 
 /// The exec mapping in kubectl's key order; the first line continues `token`'s line.
@@ -512,10 +497,14 @@ mod tests {
 
     #[test]
     fn tokens_that_need_quotes_get_them() {
-        assert_eq!(token_scalar("CW-SECRET-abc"), "CW-SECRET-abc");
-        assert_eq!(token_scalar("true"), "\"true\"");
-        assert_eq!(token_scalar("12"), "\"12\"");
-        assert_eq!(token_scalar("a b"), "\"a b\"");
+        assert_eq!(scalar("CW-SECRET-abc"), "CW-SECRET-abc");
+        assert_eq!(scalar("true"), "\"true\"");
+        assert_eq!(scalar("12"), "\"12\"");
+        assert_eq!(scalar("a b"), "\"a b\"");
+        // YAML 1.1 (kubectl's reader) sees booleans and numbers that 1.2 does not.
+        for v in ["yes", "on", "n", "1_000", "0b101", "12:30"] {
+            assert_eq!(scalar(v), format!("\"{v}\""), "{v}");
+        }
     }
 
     mod generated {

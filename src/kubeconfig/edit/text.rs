@@ -24,6 +24,17 @@ pub(super) fn is_plain_safe(value: &str) -> bool {
         && !SPECIAL.iter().any(|s| value.eq_ignore_ascii_case(s))
 }
 
+/// A string as a YAML scalar that every YAML 1.1 and 1.2 loader reads back as that string.
+pub(super) fn scalar(s: &str) -> String {
+    // A `:` inside a plain scalar is text (`https://host:6443`) unless a space or the end
+    // follows it; the safe alphabet has no spaces, so only the end needs a look.
+    if is_plain_safe(&s.replace(':', "/")) && !s.ends_with(':') {
+        s.to_owned()
+    } else {
+        double_quoted(s)
+    }
+}
+
 /// Characters that must not appear literally in a quoted scalar: non-printable ones in
 /// YAML 1.2, plus NEL/LS/PS (line breaks in YAML 1.1) and a BOM that loaders may strip.
 fn needs_escape(c: char) -> bool {
