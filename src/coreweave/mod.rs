@@ -11,6 +11,7 @@
 //! Nothing here runs at load time: a runtime, a TLS configuration and (for an https
 //! endpoint only) the system's roots are built when a call is made.
 
+pub mod access_key;
 pub mod client;
 pub mod error;
 
