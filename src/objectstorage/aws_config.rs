@@ -119,7 +119,7 @@ fn names_exactly(header: &str, name: &str) -> bool {
 
 /// The section's settings as data: comments and blank lines dropped, `key = value`
 /// spacing ignored, indentation kept only as "nested or not".
-fn settings<'a>(body: &[&'a str]) -> Vec<(bool, String)> {
+fn settings(body: &[&str]) -> Vec<(bool, String)> {
     body.iter()
         .filter(|l| {
             let t = l.trim();

@@ -84,7 +84,7 @@ fn token_of(kc: &Kubeconfig, origin: Sourced) -> anyhow::Result<Token> {
         Err(e) => e,
     };
     let entry = &kc.files[origin.file].config.users[origin.index];
-    if !entry.user.as_ref().is_some_and(|u| u.exec.is_some()) {
+    if entry.user.as_ref().is_none_or(|u| u.exec.is_none()) {
         return Err(err.into());
     }
     let file = crate::secret::shown_path(kc.path(origin.file));

@@ -809,3 +809,43 @@ fn aws_cli_lists_buckets_through_the_profile_with_the_minted_key() {
     let holding = files_holding(&w.sb.path(".aws"), token, started);
     assert!(holding.is_empty(), "the token is in {holding:?}");
 }
+
+/// The session bus of `.ci/with-keyring`; a test without one fails (never skips).
+fn bus() -> std::ffi::OsString {
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").unwrap_or_else(|| {
+        panic!("no D-Bus session: run the tests through .ci/with-keyring (see README)")
+    })
+}
+
+#[test]
+fn a_token_kept_in_the_os_keyring_makes_keys_and_unstore_drops_them() {
+    let w = World::new("keyring");
+    let item = format!("objstore-{}-{:08x}", std::process::id(), fastrand::u32(..));
+    let run = |args: &[&str]| {
+        let mut c = w.sb.cmd(Some(support::path_str(&w.kubeconfig)));
+        c.env("COREWEAVE_API_ENDPOINT", w.fake.url())
+            .env("DBUS_SESSION_BUS_ADDRESS", bus())
+            .args(args);
+        w.ring.apply(&mut c);
+        c.output().expect("run plugin")
+    };
+    let o = run(&["token", "store", "--item", &item]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&w.kubeconfig).unwrap();
+    assert!(!text.contains(&w.token) && text.contains("exec:"), "{text}");
+    let first = json_of(&run(&["objectstorage", "credentials"]));
+    assert_aws_contract(&first);
+    assert_eq!(w.fake.access_keys()[0].token, w.token);
+    assert_eq!(json_of(&run(&["objectstorage", "credentials"])), first);
+    assert_eq!(w.mints(), 1);
+    // Unstore puts the token back inline and drops the kept key.
+    let o = run(&["token", "unstore"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = json_of(&run(&["objectstorage", "credentials"]));
+    assert_ne!(after["AccessKeyId"], first["AccessKeyId"]);
+    assert_eq!(w.mints(), 2);
+    let _ = Command::new("secret-tool")
+        .args(["clear", "service", "kubectl-coreweave", "username", &item])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus())
+        .output();
+}
