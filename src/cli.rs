@@ -212,7 +212,7 @@ pub enum ObjectstorageCommand {
         kubectl coreweave objectstorage credentials\n  \
         eval \"$(kubectl coreweave objectstorage credentials -o env)\"; rclone lsd :s3:\n\n\
         POST /v1/cwobject/access-key with the active user's token (inline, tokenFile or the\n\
-        OS keyring). A temporary key is reused while more than max(5 minutes, a tenth of its\n\
+        OS keyring). A temporary key is reused while more than max(10 minutes, a tenth of its\n\
         life) is left; it is kept in the kernel session keyring (Linux) or the OS keyring,\n\
         never in a file, and is dropped when the token is rotated or unstored.")]
     Credentials(ObjectCredentialsArgs),

@@ -60,7 +60,9 @@ fn is_comment(trimmed: &str) -> bool {
 
 /// The header's name, when `line` is read as a section header.
 fn header_of(line: &str) -> Option<&str> {
-    let t = line.trim();
+    // A BOM before the first header: Python keeps it and then fails on the file; a reader
+    // that drops it sees the header.
+    let t = line.trim().trim_start_matches('\u{feff}').trim();
     if is_comment(t) {
         return None;
     }
@@ -106,15 +108,31 @@ fn names(header: &str, name: &str) -> bool {
     names_exactly(header, name) || names_exactly(first, name)
 }
 
+/// Case is ignored (botocore minds it; other SDKs' readers may not).
 fn names_exactly(header: &str, name: &str) -> bool {
     let h = header.trim();
-    if unquote(h) == name {
+    if unquote(h).eq_ignore_ascii_case(name) {
         return true;
     }
-    match h.strip_prefix("profile") {
-        Some(rest) if rest.starts_with(char::is_whitespace) => unquote(rest) == name,
+    let keyword = h.get(..7).filter(|k| k.eq_ignore_ascii_case("profile"));
+    match keyword.map(|_| &h[7..]) {
+        Some(rest) if rest.starts_with(char::is_whitespace) => {
+            unquote(rest).eq_ignore_ascii_case(name)
+        }
         _ => false,
     }
+}
+
+/// The sections of another AWS file (the shared credentials file) that could name
+/// profile `name`, by their header's line number; a text that is not UTF-8 is read as
+/// far as it is.
+pub fn lines_naming(bytes: &[u8], name: &str) -> Vec<usize> {
+    let text = String::from_utf8_lossy(bytes);
+    sections(&text)
+        .into_iter()
+        .filter(|s| names(s.header, name))
+        .map(|s| s.line)
+        .collect()
 }
 
 /// The section's settings as data: comments and blank lines dropped, `key = value`
@@ -265,6 +283,10 @@ mod tests {
             "[profile \"cw\"]\n",
             "[profile 'cw'] ; comment ]\n",
             "  [profile cw]\n",
+            "\u{feff}[profile cw]\n",
+            "[PROFILE CW]\n",
+            "[profile\tcw]\n",
+            "[profile cw]]\n",
             "[profile x]\ns3 =\n  [profile cw]\n",
             "[profile cw]\ncredential_process = /evil objectstorage credentials\nendpoint_url = https://cwobject.com\ns3 =\n  addressing_style = virtual\n",
         ] {

@@ -7,8 +7,9 @@
 //! One item per token, named by a hash of it (`cwobject:<40 hex>`, SHA-256 over a domain
 //! label and the token; never the token itself), so a rotated token never finds a key
 //! made with the old one. The item holds one key per API endpoint and duration asked. A
-//! key is reused while more than its margin is left: max(5 minutes, a tenth of the key's
-//! whole life); the kernel copy times out on its own when the last key in it stops being
+//! key is reused while more than its margin is left: max(10 minutes, a tenth of the key's
+//! whole life). Ten minutes is botocore's mandatory refresh window: a key handed out with
+//! less left would make an AWS SDK re-run the process before every request. The kernel copy times out on its own when the last key in it stops being
 //! reusable. A permanent key is never kept. `token rotate` and `token unstore` drop the
 //! item of the old token ([`forget`]).
 
@@ -20,8 +21,8 @@ use sha2::{Digest, Sha256};
 use crate::coreweave::access_key::AccessKey;
 use crate::secret::Token;
 
-/// Least time left for a key to be handed out again.
-pub const MIN_MARGIN_SECS: i64 = 300;
+/// Least time left for a key to be handed out again (botocore's mandatory refresh window).
+pub const MIN_MARGIN_SECS: i64 = 600;
 /// An item is a few hundred bytes; anything far larger is not ours.
 const MAX_ITEM: usize = 16 * 1024;
 
@@ -35,7 +36,7 @@ pub fn item_name(token: &Token) -> String {
     format!("cwobject:{hex}")
 }
 
-/// The margin of a key that lived `lifetime` seconds: max(5 min, 10%).
+/// The margin of a key that lived `lifetime` seconds: max(10 min, 10%).
 pub fn margin_secs(lifetime: i64) -> i64 {
     MIN_MARGIN_SECS.max(lifetime / 10)
 }
@@ -246,9 +247,10 @@ mod tests {
     }
 
     #[test]
-    fn margin_is_five_minutes_or_a_tenth() {
-        assert_eq!(margin_secs(900), 300);
-        assert_eq!(margin_secs(3600), 360);
+    fn margin_is_ten_minutes_or_a_tenth() {
+        assert_eq!(margin_secs(900), 600);
+        assert_eq!(margin_secs(3600), 600);
+        assert_eq!(margin_secs(7200), 720);
         assert_eq!(margin_secs(43_200), 4320);
         let k = Kept {
             id: "a".into(),
@@ -257,8 +259,8 @@ mod tests {
             minted: 0,
             expiry: 3600,
         };
-        assert_eq!(k.reusable_for(0), 3240);
-        assert_eq!(k.reusable_for(3240), 0);
+        assert_eq!(k.reusable_for(0), 3000);
+        assert_eq!(k.reusable_for(3000), 0);
     }
 
     #[test]

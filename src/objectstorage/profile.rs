@@ -36,6 +36,18 @@ pub fn run(g: &GlobalArgs, args: &ObjectProfileArgs, out: &mut dyn Write) -> any
     check_profile_name(&args.name)?;
     let command = credential_process(g, args.duration)?;
     let section = section(&args.name, &command);
+    // Static keys in the credentials file win over credential_process in botocore: the
+    // profile would silently use them.
+    if let Some((file, lines)) = shadowing_credentials(&args.name)? {
+        let what = format!(
+            "{file} has a profile {:?} too (line {lines}); the AWS CLI uses its keys instead of credential_process",
+            args.name
+        );
+        if args.write {
+            bail!("{what}; remove it there or choose another name; nothing was changed");
+        }
+        eprintln!("warning: {what}");
+    }
     if !args.write {
         out.write_all(section.as_bytes())?;
         return Ok(());
@@ -208,16 +220,42 @@ fn quote_word(w: &str) -> String {
 /// `AWS_CONFIG_FILE` (a leading `~/` is the home folder, as botocore expands it), else
 /// `~/.aws/config`.
 pub fn config_path() -> anyhow::Result<PathBuf> {
+    Ok(env_path(CONFIG_ENV, &[".aws", "config"]))
+}
+
+/// Where botocore reads static keys: `AWS_SHARED_CREDENTIALS_FILE`, else
+/// `~/.aws/credentials`.
+pub const CREDENTIALS_ENV: &str = "AWS_SHARED_CREDENTIALS_FILE";
+
+/// The credentials file and the lines of its sections that could name profile `name`.
+fn shadowing_credentials(name: &str) -> anyhow::Result<Option<(String, String)>> {
+    let path = env_path(CREDENTIALS_ENV, &[".aws", "credentials"]);
+    // Only a regular file is opened (a FIFO would block the read).
+    if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
+    let Some(bytes) = read_bounded(&path)? else {
+        return Ok(None);
+    };
+    let lines = super::aws_config::lines_naming(&bytes, name);
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let lines = lines.iter().map(ToString::to_string).collect::<Vec<_>>();
+    Ok(Some((shown_path(&path), lines.join(", "))))
+}
+
+fn env_path(var: &str, default: &[&str]) -> PathBuf {
     let home = crate::kubeconfig::home_dir();
-    match std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
         Some(v) => {
             let p = PathBuf::from(&v);
-            Ok(match p.strip_prefix("~") {
+            match p.strip_prefix("~") {
                 Ok(rest) => home.join(rest),
                 Err(_) => p,
-            })
+            }
         }
-        None => Ok(home.join(".aws").join("config")),
+        None => default.iter().fold(home, |p, part| p.join(part)),
     }
 }
 

@@ -290,9 +290,9 @@ fn two_calls_mint_once_and_print_aws_contract() {
 #[test]
 fn keys_expire_out_of_the_cache_and_permanent_keys_are_never_kept() {
     let w = World::new("perm");
-    // A 5-minute key has no life left beyond its margin (5 minutes): every call mints.
+    // A 10-minute key has no life left beyond its margin (10 minutes): every call mints.
     for _ in 0..2 {
-        json_of(&w.plugin(&["objectstorage", "credentials", "--duration", "5m"]));
+        json_of(&w.plugin(&["objectstorage", "credentials", "--duration", "10m"]));
     }
     assert_eq!(w.mints(), 2);
     // A permanent key: asked with 0, printed without Expiration, never reused.
@@ -558,6 +558,33 @@ fn profile_prints_and_writes_without_touching_other_bytes() {
     std::fs::write(&cfg, "[cw]\n[profile cw]\n").unwrap();
     let e = one_error_line(&w.plugin(&["objectstorage", "profile", "cw", "--write"]));
     assert!(e.contains("2 sections"), "{e}");
+    // Static keys of that name in the credentials file would win over the profile.
+    std::fs::write(&cfg, "").unwrap();
+    let creds = w.sb.write(
+        ".aws/credentials",
+        "[default]\n[Cw]\naws_access_key_id = A\n",
+    );
+    let e = one_error_line(&w.plugin(&["objectstorage", "profile", "cw", "--write"]));
+    assert!(
+        e.contains("instead of credential_process") && e.contains("line 2"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "");
+    let o = w.plugin(&["objectstorage", "profile", "cw"]);
+    assert!(
+        o.status.success() && stderr(&o).starts_with("warning: "),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_file(creds).unwrap();
+    // Not a file to edit: too large, or not text.
+    std::fs::write(&cfg, vec![b'#'; 1024 * 1024 + 1]).unwrap();
+    let e = one_error_line(&w.plugin(&["objectstorage", "profile", "cw", "--write"]));
+    assert!(e.contains("over 1048576 bytes"), "{e}");
+    std::fs::write(&cfg, b"\xff\xfe[\0d\0]\0").unwrap();
+    let e = one_error_line(&w.plugin(&["objectstorage", "profile", "cw", "--write"]));
+    assert!(e.contains("not UTF-8 text"), "{e}");
+    assert_eq!(std::fs::read(&cfg).unwrap(), b"\xff\xfe[\0d\0]\0");
     let e = one_error_line(&w.plugin(&["objectstorage", "profile", "a]b"]));
     assert!(e.contains("not usable"), "{e}");
     assert!(w.fake.requests().is_empty());
