@@ -250,6 +250,8 @@ fn two_calls_mint_once_and_print_aws_contract() {
     let second = json_of(&w.plugin(&["objectstorage", "credentials"]));
     assert_eq!(first, second);
     assert_eq!(w.mints(), 1);
+    // One API round trip for the mint, none for the kept answer.
+    assert_eq!(w.fake.requests().len(), 1);
     let keys = w.fake.access_keys();
     assert_eq!(keys[0].access_key_id, first["AccessKeyId"]);
     assert_eq!(keys[0].secret_key, first["SecretAccessKey"]);
