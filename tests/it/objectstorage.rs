@@ -878,3 +878,47 @@ fn a_token_kept_in_the_os_keyring_makes_keys_and_unstore_drops_them() {
         .env("DBUS_SESSION_BUS_ADDRESS", bus())
         .output();
 }
+
+#[test]
+fn a_token_file_user_and_the_context_flag_pick_the_token() {
+    let w = World::new("tokenfile");
+    let file_token = unique_token("file");
+    w.fake.accept_token(&file_token, "uid-f", "org-1");
+    w.sb.write("tok", format!("{file_token}\n"));
+    let k = w.sb.write(
+        "two-users",
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c1\n  cluster:\n    server: https://c1.k8s.test.coreweave.com\ncontexts:\n- name: inline\n  context:\n    cluster: c1\n    user: alice\n- name: filed\n  context:\n    cluster: c1\n    user: fred\nusers:\n- name: alice\n  user:\n    token: {}\n- name: fred\n  user:\n    tokenFile: tok\ncurrent-context: inline\n",
+            w.token
+        ),
+    );
+    let kc = support::path_str(&k);
+    json_of(&w.plugin(&[
+        "--kubeconfig",
+        kc,
+        "objectstorage",
+        "credentials",
+        "--context",
+        "filed",
+    ]));
+    json_of(&w.plugin(&["--kubeconfig", kc, "objectstorage", "credentials"]));
+    let keys = w.fake.access_keys();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].token, file_token);
+    assert_eq!(keys[1].token, w.token);
+    // The profile carries the flags, the kubeconfig made absolute.
+    let o = w.plugin(&[
+        "--kubeconfig",
+        "two-users",
+        "--context",
+        "filed",
+        "objectstorage",
+        "profile",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("credentials --kubeconfig {kc} --context filed\n")),
+        "{}",
+        stdout(&o)
+    );
+}
