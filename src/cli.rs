@@ -76,6 +76,12 @@ pub enum Command {
         #[command(subcommand)]
         command: KubeconfigCommand,
     },
+    /// Make CoreWeave AI Object Storage (S3) keys from the token, for the AWS CLI and others
+    #[command(name = "objectstorage")]
+    Objectstorage {
+        #[command(subcommand)]
+        command: ObjectstorageCommand,
+    },
     /// Print the plugin's version, git commit and target
     #[command(args = hidden_kubeconfig_flags())]
     Version,
@@ -196,6 +202,87 @@ pub enum Interactive {
     /// Never ask; fail with one line when the keyring is locked
     #[value(name = "Never")]
     Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ObjectstorageCommand {
+    /// Print an Object Storage access key made from the token, as AWS's credential_process
+    /// expects it (or as environment variables)
+    #[command(after_help = "Examples:\n  \
+        kubectl coreweave objectstorage credentials\n  \
+        eval \"$(kubectl coreweave objectstorage credentials -o env)\"; rclone lsd :s3:\n\n\
+        POST /v1/cwobject/access-key with the active user's token (inline, tokenFile or the\n\
+        OS keyring). A temporary key is reused while more than max(10 minutes, a tenth of its\n\
+        life) is left; it is kept in the kernel session keyring (Linux) or the OS keyring,\n\
+        never in a file, and is dropped when the token is rotated or unstored.")]
+    Credentials(ObjectCredentialsArgs),
+    /// Print (or add to ~/.aws/config) the AWS profile that runs `objectstorage credentials`
+    #[command(after_help = "Examples:\n  \
+        kubectl coreweave objectstorage profile\n  \
+        kubectl coreweave objectstorage profile cw --write && aws --profile cw s3 ls\n\n\
+        The profile runs this plugin by its absolute path, with the --kubeconfig, --context,\n\
+        --user and --duration given here. --write adds it to $AWS_CONFIG_FILE, else\n\
+        ~/.aws/config, atomically, keeping every other byte; a profile of that name that\n\
+        says something else is refused, an identical one is left as it is.")]
+    Profile(ObjectProfileArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyOutput {
+    /// AWS's credential_process JSON (Version 1)
+    Json,
+    /// `export AWS_ACCESS_KEY_ID=…` lines, for `eval` in a shell
+    Env,
+    /// `AWS_ACCESS_KEY_ID=…` lines without `export`, for env files
+    #[value(name = "env-no-export")]
+    EnvNoExport,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ObjectCredentialsArgs {
+    /// Lifetime of a new key (at most 12h)
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = key_duration, conflicts_with = "permanent")]
+    pub duration: std::time::Duration,
+    /// Make a key that never expires (never taken from or kept in the cache)
+    #[arg(long)]
+    pub permanent: bool,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = KeyOutput::Json, value_name = "FORMAT")]
+    pub output: KeyOutput,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ObjectProfileArgs {
+    /// The profile's name
+    #[arg(value_name = "NAME", default_value = "coreweave")]
+    pub name: String,
+    /// Add it to the AWS config file instead of printing it
+    #[arg(long)]
+    pub write: bool,
+    /// The keys' lifetime, passed on to `objectstorage credentials`
+    #[arg(long, value_name = "DURATION", value_parser = key_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Seconds to wait for another writer's <file>.lock to go away
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub lock_timeout: u64,
+}
+
+/// `--duration` of an Object Storage key: 1s to 12h.
+fn key_duration(value: &str) -> Result<std::time::Duration, String> {
+    let d = crate::time::parse_go_duration(value)
+        .map_err(|e| format!("{e}; use a duration such as 15m, 1h or 12h"))?;
+    if d.as_secs() == 0
+        || d > crate::coreweave::access_key::MAX_KEY_DURATION
+        || d.subsec_nanos() != 0
+    {
+        return Err(
+            "a key lasts whole seconds, 1s to 12h (--permanent for a key that never expires)"
+                .into(),
+        );
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Subcommand)]

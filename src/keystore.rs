@@ -308,6 +308,12 @@ impl Keyring {
     }
 }
 
+/// The platform's store itself, for items that are not tokens (the Object Storage key
+/// cache, `objectstorage/cache.rs`, files its own items under [`SERVICE`]).
+pub fn platform_credential_store() -> Result<Arc<CredentialStore>, KeyringError> {
+    platform_store().map_err(|e| KeyringError::Unreachable(detail(&e)))
+}
+
 #[cfg(target_os = "macos")]
 fn platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
     Ok(apple_native_keyring_store::keychain::Store::new()?)

@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod import;
 pub mod keystore;
 pub mod kubeconfig;
+pub mod objectstorage;
 pub mod secret;
 pub mod stdout;
 pub mod time;
@@ -21,7 +22,7 @@ pub mod token;
 
 use std::io::Write;
 
-use cli::{Cli, Command, KubeconfigCommand, TokenCommand};
+use cli::{Cli, Command, KubeconfigCommand, ObjectstorageCommand, TokenCommand};
 use kubeconfig::resolve::Selection;
 use kubeconfig::{config_paths, Kubeconfig};
 
@@ -58,6 +59,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Kubeconfig {
             command: KubeconfigCommand::Import(args),
         } => import::run(&paths, explicit.is_some(), &args, out),
+        Command::Objectstorage {
+            command: ObjectstorageCommand::Credentials(args),
+        } => {
+            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
+            objectstorage::credentials::run(&kc, &selection, &args, out)
+        }
+        Command::Objectstorage {
+            command: ObjectstorageCommand::Profile(args),
+        } => objectstorage::profile::run(g, &args, out),
         Command::Token {
             command: TokenCommand::Show(args),
         } => {

@@ -268,6 +268,35 @@ pub fn mint_service_account_token(
     Ok(minted)
 }
 
+/// The hook for calls kept in their own files (`access_key.rs`): `POST <path>` of a JSON
+/// `payload` with `bearer` as the bearer token, through this file's client, retries and
+/// error rules. `idempotent`: whether a 5xx, a timeout or a 429 without `Retry-After` may
+/// be retried (see [`Idempotency`]). Returns the request's URL (for messages) and the body
+/// of the 2xx answer; `secrets` are masked in any server text.
+pub(crate) fn post_json(
+    cfg: &ApiConfig,
+    path: &str,
+    bearer: &Token,
+    payload: String,
+    idempotent: bool,
+    secrets: &[&str],
+) -> Result<(String, Vec<u8>), ApiError> {
+    let url = request_url(cfg, path)?;
+    let idempotency = if idempotent {
+        Idempotency::Idempotent
+    } else {
+        Idempotency::NotIdempotent
+    };
+    let body = run(cfg, &url, idempotency, secrets, |c| {
+        c.post(&url)
+            .bearer_auth(bearer.expose())
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .body(payload.clone())
+    })?;
+    Ok((url, body))
+}
+
 /// A minted token is refused, before anything uses it, when it cannot be what was asked
 /// for: longer than any CoreWeave token, not sendable as a header, already expired, or
 /// living far longer than the requested duration.

@@ -4,6 +4,8 @@
 //!
 //! - `client.rs`: [`ApiConfig`] (endpoint, timeout, retries; from flags, environment,
 //!   defaults), the blocking calls and their retry rules.
+//! - `access_key.rs`: `POST /v1/cwobject/access-key` (Object Storage keys, for
+//!   `objectstorage credentials`), through `client.rs`'s one `post_json` hook.
 //! - `error.rs`: [`ApiError`], one line per failure, never carrying a token; and
 //!   [`error::redact`], the one gate every text a server chose passes before it is shown
 //!   (the CoreWeave API's and the clusters' alike).
@@ -11,6 +13,7 @@
 //! Nothing here runs at load time: a runtime, a TLS configuration and (for an https
 //! endpoint only) the system's roots are built when a call is made.
 
+pub mod access_key;
 pub mod client;
 pub mod error;
 

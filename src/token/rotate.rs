@@ -243,6 +243,8 @@ pub fn run(
             return Err(e.into());
         }
         drop(locks);
+        // Object Storage keys made with the old token are not handed out again.
+        crate::objectstorage::cache::forget(&old);
         print_done(&plan, &record, &backups, out)?;
         if let Some(item) = &keyring_item {
             writeln!(

@@ -214,6 +214,8 @@ pub fn unstore(
     }
     write::commit(&writes)?;
     drop(locks);
+    // Object Storage keys kept for this token go with its keyring storage.
+    crate::objectstorage::cache::forget(&token);
     writeln!(
         out,
         "Put the token back into {}:",

@@ -13,6 +13,8 @@ mod hostile;
 mod import;
 mod keyring;
 mod list;
+#[cfg(target_os = "linux")]
+mod objectstorage;
 mod output;
 mod rotate;
 mod rotate_stress;

@@ -12,6 +12,10 @@
 //!   answered, so a test can check what was sent and how many tries were made. While
 //!   the fake holds a delayed answer it watches the connection: a client that closes it
 //!   (gives up) ends the wait, and when it left is recorded ([`Recorded::client_left`]).
+//! - `POST /v1/cwobject/access-key` with a known token makes an Object Storage key: the
+//!   next one given to [`FakeCoreweave::provide_keys`] (keys a local S3 stand-in knows),
+//!   else a made-up one, expiring `durationSeconds` from now (the epoch for 0, as the API
+//!   reports a permanent key). Every key made is recorded ([`FakeCoreweave::access_keys`]).
 //! - Dropping the fake stops it: the accept loop ends and pending delays are cut short.
 
 use std::collections::{HashMap, VecDeque};
@@ -125,8 +129,22 @@ impl Recorded {
     }
 }
 
+/// An Object Storage key the fake made.
+#[derive(Debug, Clone)]
+pub struct MintedKey {
+    pub token: String,
+    pub access_key_id: String,
+    pub secret_key: String,
+    pub duration_seconds: u64,
+}
+
 #[derive(Default)]
 struct State {
+    /// Keys to hand out next, in order.
+    key_supply: VecDeque<(String, String)>,
+    access_keys: Vec<MintedKey>,
+    /// Spell the key id `accessKeyID`, as some of CoreWeave's examples do.
+    upper_id: bool,
     /// token → (uid, orgUid)
     tokens: HashMap<String, (String, String)>,
     /// token → how long whoami holds its default answer
@@ -211,6 +229,23 @@ impl FakeCoreweave {
         self
     }
 
+    /// Object Storage keys to hand out, in order, before made-up ones.
+    pub fn provide_keys(&self, keys: impl IntoIterator<Item = (String, String)>) -> &FakeCoreweave {
+        self.state().key_supply.extend(keys);
+        self
+    }
+
+    /// Answer with `accessKeyID` instead of `accessKeyId`.
+    pub fn spell_key_id_upper(&self, upper: bool) -> &FakeCoreweave {
+        self.state().upper_id = upper;
+        self
+    }
+
+    /// Every Object Storage key made so far.
+    pub fn access_keys(&self) -> Vec<MintedKey> {
+        self.state().access_keys.clone()
+    }
+
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.state().requests.clone()
@@ -256,6 +291,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
         state.pending += 1;
         let reply = match state.script.pop_front() {
             Some(r) => r,
+            None if request.path == "/v1/cwobject/access-key" => access_key(&mut state, &request),
             None => default_reply(&state, &request),
         };
         (state.requests.len() - 1, reply)
@@ -335,6 +371,56 @@ fn default_reply(state: &State, request: &Recorded) -> Reply {
         Some(delay) => reply.after(*delay),
         None => reply,
     }
+}
+
+/// `POST /v1/cwobject/access-key`: a key for a known token.
+fn access_key(state: &mut State, request: &Recorded) -> Reply {
+    let token = request
+        .authorization()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if request.method != "POST" {
+        return Reply::connect_error(405, "unimplemented", "POST only");
+    }
+    if !state.tokens.contains_key(token) {
+        return Reply::connect_error(401, "unauthenticated", "invalid or expired token");
+    }
+    let Some(duration) = serde_json::from_str::<serde_json::Value>(&request.body)
+        .ok()
+        .and_then(|v| v.get("durationSeconds").and_then(serde_json::Value::as_u64))
+    else {
+        return Reply::connect_error(400, "invalid_argument", "durationSeconds missing");
+    };
+    let (id, secret) = state.key_supply.pop_front().unwrap_or_else(|| {
+        let n = state.access_keys.len();
+        (
+            format!("CWFAKE{n:04}{}", fastrand::u32(..)),
+            (0..40).map(|_| fastrand::alphanumeric()).collect(),
+        )
+    });
+    let expiry = if duration == 0 {
+        jiff::Timestamp::UNIX_EPOCH
+    } else {
+        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(duration as i64)
+    };
+    state.access_keys.push(MintedKey {
+        token: token.to_string(),
+        access_key_id: id.clone(),
+        secret_key: secret.clone(),
+        duration_seconds: duration,
+    });
+    let id_field = if state.upper_id {
+        "accessKeyID"
+    } else {
+        "accessKeyId"
+    };
+    let mut body = serde_json::json!({
+        "secretKey": secret,
+        "principalName": "fake-principal",
+        "expiry": expiry.to_string(),
+    });
+    body[id_field] = id.into();
+    Reply::json(200, body)
 }
 
 fn read_request(stream: &TcpStream) -> Option<Recorded> {

@@ -1,0 +1,324 @@
+//! `kubectl coreweave objectstorage profile [NAME] [--write]`: the AWS config profile that
+//! gets its keys from `objectstorage credentials`:
+//!
+//! ```ini
+//! [profile coreweave]
+//! credential_process = /home/me/.krew/bin/kubectl-coreweave objectstorage credentials
+//! endpoint_url = https://cwobject.com
+//! s3 =
+//!   addressing_style = virtual
+//! ```
+//!
+//! The command names the plugin by its absolute path (the AWS CLI runs it without a shell
+//! and with its own PATH) and carries the `--kubeconfig`, `--context`, `--user` and
+//! `--duration` given here; without them the profile follows the current context of the
+//! kubeconfig the AWS CLI's environment points at. Words are quoted for botocore's split
+//! (shlex on POSIX, the Windows rules on Windows). `--write` adds the section with
+//! `aws_config.rs`'s plan under `<file>.lock`, replacing the file atomically (owner and
+//! mode kept, a new file 0600 in a 0700 folder).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+
+use super::aws_config::{plan_add, Plan, MAX_AWS_CONFIG};
+use super::S3_ENDPOINT;
+use crate::cli::{GlobalArgs, ObjectProfileArgs};
+use crate::kubeconfig::write;
+use crate::secret::shown_path;
+
+/// Where the AWS CLI reads its config from when `AWS_CONFIG_FILE` is unset.
+pub const CONFIG_ENV: &str = "AWS_CONFIG_FILE";
+
+pub fn run(g: &GlobalArgs, args: &ObjectProfileArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    check_profile_name(&args.name)?;
+    let command = credential_process(g, args.duration)?;
+    let section = section(&args.name, &command);
+    // Static keys in the credentials file win over credential_process in botocore: the
+    // profile would silently use them.
+    if let Some((file, lines)) = shadowing_credentials(&args.name)? {
+        let what = format!(
+            "{file} has a profile {:?} too (line {lines}); the AWS CLI uses its keys instead of credential_process",
+            args.name
+        );
+        if args.write {
+            bail!("{what}; remove it there or choose another name; nothing was changed");
+        }
+        eprintln!("warning: {what}");
+    }
+    if !args.write {
+        out.write_all(section.as_bytes())?;
+        return Ok(());
+    }
+    let path = config_path()?;
+    let shown = shown_path(&path);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            create_private_dir(dir)
+                .with_context(|| format!("cannot create {}", shown_path(dir)))?;
+        }
+    }
+    write::check_writable(&path)?;
+    let lock = write::lock(&path, Duration::from_secs(args.lock_timeout))?;
+    // Read and planned under the lock, from what is really there.
+    let result = (|| -> anyhow::Result<bool> {
+        let original = read_bounded(&path)?;
+        match plan_add(original.as_deref(), &args.name, &section)
+            .with_context(|| format!("not adding profile {:?} to {shown}", args.name))?
+        {
+            Plan::Present => Ok(false),
+            Plan::Write(bytes) => {
+                write::write_atomic(&path, &bytes)?;
+                Ok(true)
+            }
+        }
+    })();
+    lock.release()?;
+    if result? {
+        writeln!(out, "profile {} added to {shown}", args.name)?;
+    } else {
+        writeln!(
+            out,
+            "profile {} is already in {shown}; nothing changed",
+            args.name
+        )?;
+    }
+    Ok(())
+}
+
+/// `[profile NAME]` (`[default]` for the default profile) and its settings, `\n` ended.
+pub fn section(name: &str, command: &str) -> String {
+    let header = if name == "default" {
+        "[default]".to_string()
+    } else {
+        format!("[profile {name}]")
+    };
+    format!(
+        "{header}\ncredential_process = {command}\nendpoint_url = {S3_ENDPOINT}\ns3 =\n  addressing_style = virtual\n"
+    )
+}
+
+/// Profile names botocore reads back the same from `[profile NAME]`: letters, digits and
+/// `- _ . @ +`, at most 64.
+fn check_profile_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@+".contains(c));
+    if !ok {
+        bail!(
+            "profile name {} is not usable: use 1 to 64 letters, digits and - _ . @ +",
+            crate::secret::quoted(name)
+        );
+    }
+    Ok(())
+}
+
+/// The `credential_process` value: the plugin's absolute path and the flags to pass on.
+fn credential_process(g: &GlobalArgs, duration: Option<Duration>) -> anyhow::Result<String> {
+    let exe = plugin_command_path()?;
+    let mut words = vec![text_of(&exe, "the plugin's path")?];
+    words.push("objectstorage".into());
+    words.push("credentials".into());
+    if let Some(k) = g
+        .kubeconfig
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        let abs = std::path::absolute(k)
+            .with_context(|| format!("cannot make {} absolute", shown_path(k)))?;
+        words.push("--kubeconfig".into());
+        words.push(text_of(&abs, "--kubeconfig")?);
+    }
+    for (flag, value) in [("--context", &g.context), ("--user", &g.user)] {
+        if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+            if v.chars().any(char::is_control) {
+                bail!(
+                    "{flag} {} holds a control character; a profile line cannot carry it",
+                    crate::secret::quoted(v)
+                );
+            }
+            words.push(flag.into());
+            words.push(v.to_string());
+        }
+    }
+    if let Some(d) = duration {
+        words.push("--duration".into());
+        words.push(crate::time::format_duration(d));
+    }
+    Ok(words
+        .iter()
+        .map(|w| quote_word(w))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+fn text_of(p: &Path, what: &str) -> anyhow::Result<String> {
+    match p.to_str() {
+        Some(s) if !s.chars().any(char::is_control) => Ok(s.to_string()),
+        _ => bail!(
+            "{what} {} is not plain UTF-8 text; an AWS config line cannot name it",
+            shown_path(p)
+        ),
+    }
+}
+
+/// The absolute path the profile runs the plugin by. kubectl starts a plugin by the full
+/// path it found on PATH (krew's `~/.krew/bin/kubectl-coreweave` link, which survives
+/// upgrades), so an absolute `argv[0]` naming this same executable is kept as it is;
+/// otherwise the executable's own path. (Issue 19 writes the one rule for exec entries;
+/// this is to be unified with it.)
+pub fn plugin_command_path() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the plugin's own path")?;
+    let same = |p: &Path| match (std::fs::canonicalize(p), std::fs::canonicalize(&exe)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if let Some(arg0) = std::env::args_os().next().map(PathBuf::from) {
+        if arg0.is_absolute() && same(&arg0) {
+            return Ok(arg0);
+        }
+    }
+    Ok(exe)
+}
+
+/// One word of the command as botocore splits it: shlex on POSIX, the Windows command-line
+/// rules on Windows.
+fn quote_word(w: &str) -> String {
+    if cfg!(windows) {
+        if !w.is_empty() && !w.contains([' ', '\t', '"']) {
+            return w.to_string();
+        }
+        let mut out = String::from("\"");
+        let mut backslashes = 0;
+        for c in w.chars() {
+            match c {
+                '\\' => backslashes += 1,
+                '"' => {
+                    out.push_str(&"\\".repeat(backslashes * 2 + 1));
+                    out.push('"');
+                    backslashes = 0;
+                }
+                c => {
+                    out.push_str(&"\\".repeat(backslashes));
+                    out.push(c);
+                    backslashes = 0;
+                }
+            }
+        }
+        out.push_str(&"\\".repeat(backslashes * 2));
+        out.push('"');
+        out
+    } else {
+        super::credentials::sh_quote(w)
+    }
+}
+
+/// `AWS_CONFIG_FILE` (a leading `~/` is the home folder, as botocore expands it), else
+/// `~/.aws/config`.
+pub fn config_path() -> anyhow::Result<PathBuf> {
+    Ok(env_path(CONFIG_ENV, &[".aws", "config"]))
+}
+
+/// Where botocore reads static keys: `AWS_SHARED_CREDENTIALS_FILE`, else
+/// `~/.aws/credentials`.
+pub const CREDENTIALS_ENV: &str = "AWS_SHARED_CREDENTIALS_FILE";
+
+/// The credentials file and the lines of its sections that could name profile `name`.
+fn shadowing_credentials(name: &str) -> anyhow::Result<Option<(String, String)>> {
+    let path = env_path(CREDENTIALS_ENV, &[".aws", "credentials"]);
+    // Only a regular file is opened (a FIFO would block the read).
+    if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
+    let Some(bytes) = read_bounded(&path)? else {
+        return Ok(None);
+    };
+    let lines = super::aws_config::lines_naming(&bytes, name);
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let lines = lines.iter().map(ToString::to_string).collect::<Vec<_>>();
+    Ok(Some((shown_path(&path), lines.join(", "))))
+}
+
+fn env_path(var: &str, default: &[&str]) -> PathBuf {
+    let home = crate::kubeconfig::home_dir();
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(v) => {
+            let p = PathBuf::from(&v);
+            match p.strip_prefix("~") {
+                Ok(rest) => home.join(rest),
+                Err(_) => p,
+            }
+        }
+        None => default.iter().fold(home, |p, part| p.join(part)),
+    }
+}
+
+fn read_bounded(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => bail!(
+            "cannot read {}: {}",
+            shown_path(path),
+            crate::io_message(&e)
+        ),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_AWS_CONFIG + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", shown_path(path)))?;
+    if bytes.len() as u64 > MAX_AWS_CONFIG {
+        bail!(
+            "{} is over {} bytes; not an AWS config file this command edits",
+            shown_path(path),
+            MAX_AWS_CONFIG
+        );
+    }
+    Ok(Some(bytes))
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_names_are_plain() {
+        for ok in ["coreweave", "cw-prod_1.x@y+z", "default"] {
+            assert!(check_profile_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a b", "a]", "[a", "a\nb", "a=b", "a;b", &"x".repeat(65)] {
+            assert!(check_profile_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_default_profile_has_no_prefix() {
+        assert!(section("default", "p").starts_with("[default]\n"));
+        assert!(section("cw", "p").starts_with("[profile cw]\ncredential_process = p\n"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn words_are_quoted_for_shlex() {
+        assert_eq!(
+            quote_word("/usr/bin/kubectl-coreweave"),
+            "/usr/bin/kubectl-coreweave"
+        );
+        assert_eq!(quote_word("/my dir/it's"), r"'/my dir/it'\''s'");
+        assert_eq!(quote_word(""), "''");
+    }
+}
