@@ -9,8 +9,6 @@
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -371,36 +369,33 @@ fn clean(s: &str) -> String {
     mask_coreweave_tokens(s)
 }
 
-/// Ask whoami about every token, [`CHECK_CONCURRENCY`] at a time; the results in order.
+/// Ask whoami about every token, [`CHECK_CONCURRENCY`] at a time, as tasks on the
+/// network layer's runtime; the results in order.
 pub fn check_all(cfg: &ApiConfig, tokens: &[Token]) -> Vec<CheckResult> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<CheckResult>>> = Mutex::new(vec![None; tokens.len()]);
-    std::thread::scope(|s| {
-        for _ in 0..CHECK_CONCURRENCY.min(tokens.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(token) = tokens.get(i) else {
-                    break;
-                };
-                let result = to_check(crate::coreweave::whoami(cfg, token));
-                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .map(|r| {
-            // Every index below tokens.len() was taken by exactly one worker.
-            r.unwrap_or(CheckResult {
-                status: Verdict::Unreachable,
-                principal: None,
-                org: None,
-                error: Some("not checked".into()),
-            })
+    let not_checked = |why: String| CheckResult {
+        status: Verdict::Unreachable,
+        principal: None,
+        org: None,
+        error: Some(why),
+    };
+    let jobs: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            let (cfg, token) = (cfg.clone(), token.clone());
+            async move { to_check(crate::coreweave::client::whoami_async(&cfg, &token).await) }
         })
-        .collect()
+        .collect();
+    match crate::net::block_on(crate::net::all_bounded(
+        jobs,
+        CHECK_CONCURRENCY,
+        cfg.deadline,
+    )) {
+        Ok(results) => results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| not_checked("not checked".into())))
+            .collect(),
+        Err(why) => tokens.iter().map(|_| not_checked(why.clone())).collect(),
+    }
 }
 
 fn to_check(answer: Result<Principal, ApiError>) -> CheckResult {
