@@ -360,6 +360,30 @@ pub fn verify_with(
     deadline: Deadline,
     env: &ProxyEnv,
 ) -> Vec<ReviewOutcome> {
+    match net::block_on(verify_async(targets, token, timeout, deadline, env)) {
+        Ok(out) => out,
+        Err(why) => targets
+            .iter()
+            .map(|t| ReviewOutcome {
+                context: t.context.clone(),
+                result: Err(ClusterError::Unexpected {
+                    server: t.server.clone(),
+                    detail: why.clone(),
+                }),
+            })
+            .collect(),
+    }
+}
+
+/// [`verify_with`] as a future, for a command that makes other calls on the same
+/// runtime ([`net::block_on`]).
+pub async fn verify_async(
+    targets: &[ClusterTarget],
+    token: &Token,
+    timeout: Duration,
+    deadline: Deadline,
+    env: &ProxyEnv,
+) -> Vec<ReviewOutcome> {
     let outcome = |t: &ClusterTarget, result| ReviewOutcome {
         context: t.context.clone(),
         result,
@@ -385,23 +409,7 @@ pub fn verify_with(
             async move { review_within(&t, &token, timeout, &env).await }
         })
         .collect();
-    let results = match net::block_on(net::all_bounded(jobs, MAX_CONCURRENT, Some(deadline))) {
-        Ok(results) => results,
-        Err(why) => {
-            return targets
-                .iter()
-                .map(|t| {
-                    outcome(
-                        t,
-                        Err(ClusterError::Unexpected {
-                            server: t.server.clone(),
-                            detail: why.clone(),
-                        }),
-                    )
-                })
-                .collect()
-        }
-    };
+    let results = net::all_bounded(jobs, MAX_CONCURRENT, Some(deadline)).await;
     let ran_out = std::time::Instant::now() >= deadline.at;
     targets
         .iter()

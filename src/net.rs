@@ -2,10 +2,10 @@
 //! `token rotate --verify api|cluster`, `--mint`): what the CoreWeave API calls
 //! (`coreweave/client.rs`) and the cluster check (`cluster.rs`) share.
 //!
-//! - The runtime: one `tokio` current-thread runtime per command (per thread), built on
-//!   the first call that needs the network and kept for the command's later calls; a
-//!   command that makes none (`show`, `rotate --verify none`, `version`) never builds it,
-//!   nor a TLS configuration or a root store ([`block_on`]).
+//! - The runtime: a `tokio` current-thread runtime for each check a command makes,
+//!   built when it starts and dropped when it ends ([`block_on`]); a command that makes
+//!   none (`show`, `rotate --verify none`, `version`) never builds one, nor a TLS
+//!   configuration or a root store.
 //! - Concurrency: one model, tokio tasks on that runtime, bounded ([`all_bounded`]).
 //! - Deadlines: a total time limit shared by several calls ([`Deadline`]).
 //! - Server text: [`redact`] is the one gate every text a server chose passes before it
@@ -14,7 +14,6 @@
 //!
 //! Nothing here prints. Do not call [`block_on`] from inside a task of the runtime.
 
-use std::cell::OnceCell;
 use std::future::Future;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -52,28 +51,21 @@ impl Deadline {
     }
 }
 
-thread_local! {
-    /// The command's runtime, built by the first [`block_on`] of this thread.
-    static RUNTIME: OnceCell<tokio::runtime::Runtime> = const { OnceCell::new() };
-}
-
-/// Runs `f` to completion on this thread's runtime, building the runtime on first use.
-/// Fails only when the runtime cannot be built (no event loop: out of file descriptors).
+/// Runs `f` to completion on a `tokio` current-thread runtime built for it, then drops
+/// the runtime. A command makes its calls inside one such run where they belong together
+/// (`list --check`'s whoami calls, the cluster check's reviews), so building it is paid
+/// once per check, and only by a command that makes one. Dropping the runtime on return
+/// ends every task and connection it holds: a try that timed out is closed at once, not
+/// left open until the process exits (a kept runtime would not run its tasks again, so
+/// they would stay half-done). Fails only when the runtime cannot be built (no event
+/// loop: out of file descriptors).
 pub fn block_on<F: Future>(f: F) -> Result<F::Output, String> {
-    RUNTIME.with(|cell| {
-        if cell.get().is_none() {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .enable_time()
-                .build()
-                .map_err(|e| format!("cannot start the network runtime: {e}"))?;
-            let _ = cell.set(rt);
-        }
-        let rt = cell
-            .get()
-            .ok_or_else(|| "cannot start the network runtime".to_string())?;
-        Ok(rt.block_on(f))
-    })
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+    Ok(rt.block_on(f))
 }
 
 /// Runs `jobs` as tokio tasks, at most `limit` at once, and waits for them until
