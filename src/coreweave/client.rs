@@ -24,7 +24,8 @@ use serde_json::Value;
 
 use super::error::{redact, ApiError};
 use crate::secret::Token;
-use crate::time::{format_duration, parse_go_duration, parse_http_date, parse_rfc3339, unix_now};
+use crate::time::{format_duration, parse_go_duration, parse_http_date, parse_rfc3339};
+use jiff::{SignedDuration, Timestamp};
 
 /// Where the API is when neither `--api-endpoint` nor `COREWEAVE_API_ENDPOINT` says.
 pub const DEFAULT_ENDPOINT: &str = "https://api.coreweave.com";
@@ -278,8 +279,8 @@ fn check_minted(m: &Minted, duration: Duration, url: &str) -> Result<(), ApiErro
         return unexpected("a bearerToken with spaces or control characters".into());
     }
     // parse_minted checked that it parses.
-    let expires = parse_rfc3339(&m.expire_time).unwrap_or(i64::MIN);
-    let now = unix_now();
+    let expires = parse_rfc3339(&m.expire_time).unwrap_or(Timestamp::MIN);
+    let now = Timestamp::now();
     if expires <= now {
         return unexpected(format!(
             "the minted token's expireTime {} is already past",
@@ -287,8 +288,10 @@ fn check_minted(m: &Minted, duration: Duration, url: &str) -> Result<(), ApiErro
         ));
     }
     let slack = MINT_EXPIRY_SLACK + duration / 10;
-    let latest =
-        now.saturating_add(i64::try_from((duration + slack).as_secs()).unwrap_or(i64::MAX));
+    let latest = SignedDuration::try_from(duration + slack)
+        .ok()
+        .and_then(|d| now.checked_add(d).ok())
+        .unwrap_or(Timestamp::MAX);
     if expires > latest {
         return unexpected(format!(
             "the minted token's expireTime {} is far beyond the requested --duration {}",
@@ -594,7 +597,7 @@ fn retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(v.parse().unwrap_or(u64::MAX)));
     }
     let at = parse_http_date(v)?;
-    Some(Duration::from_secs((at - unix_now()).max(0) as u64))
+    Some(Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO))
 }
 
 /// The Connect error's `code` and `message` from an error answer's body. Without a usable

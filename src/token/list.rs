@@ -18,8 +18,9 @@ use crate::coreweave::{ApiConfig, ApiError, Principal};
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Credential, Kubeconfig, KubeconfigError, Sourced};
 use crate::secret::{escape_controls, mask_coreweave_tokens, Token};
-use crate::time::{humanize_secs, unix_now};
+use crate::time::humanize;
 use crate::token::show::{token_extension, Expiry, EXPIRY_WARNING_DAYS};
+use jiff::{SignedDuration, Timestamp};
 
 /// At most this many whoami calls are in flight at once: enough to hide the latency of a
 /// fleet of tokens, few enough not to look like a flood to the API's rate limiter.
@@ -177,7 +178,7 @@ pub fn run(
     } else {
         None
     };
-    let (mut listing, tokens, warnings) = collect(kc, sel, unix_now());
+    let (mut listing, tokens, warnings) = collect(kc, sel, Timestamp::now());
     for w in &warnings {
         eprintln!("warning: {}", escape_controls(&mask_coreweave_tokens(w)));
     }
@@ -213,7 +214,11 @@ fn use_colour() -> bool {
 
 /// The listing (without checks), the distinct tokens in the same order as its rows, and
 /// the warnings for stderr.
-pub fn collect(kc: &Kubeconfig, sel: &Selection, now: i64) -> (Listing, Vec<Token>, Vec<String>) {
+pub fn collect(
+    kc: &Kubeconfig,
+    sel: &Selection,
+    now: Timestamp,
+) -> (Listing, Vec<Token>, Vec<String>) {
     let mut warnings = Vec::new();
     let mut rows: Vec<TokenEntry> = Vec::new();
     let mut tokens: Vec<Token> = Vec::new();
@@ -339,8 +344,8 @@ pub fn collect(kc: &Kubeconfig, sel: &Selection, now: i64) -> (Listing, Vec<Toke
         // holder records a readable one.
         let Some(expiry) = found
             .iter()
-            .filter(|e| e.in_secs.is_some())
-            .min_by_key(|e| e.in_secs)
+            .filter(|e| e.left.is_some())
+            .min_by_key(|e| e.left)
             .or(found.first())
         else {
             continue;
@@ -348,7 +353,7 @@ pub fn collect(kc: &Kubeconfig, sel: &Selection, now: i64) -> (Listing, Vec<Toke
         row.expires = Some(clean(&expiry.expires));
         row.expires_in_days = expiry.in_days();
         row.expired = expiry.expired();
-        row.expires_in_secs = expiry.in_secs;
+        row.expires_in_secs = expiry.left.map(|d| d.as_secs());
         if let Some(w) = expiry.warning() {
             row.expiry_warning = true;
             warnings.push(format!("{}: {w}", token.masked()));
@@ -830,11 +835,11 @@ fn expiry_piece(t: &TokenEntry) -> Piece {
         },
         Some(s) if s < EXPIRY_WARNING_DAYS * 86_400 => Piece {
             style: Style::Yellow,
-            ..Piece::new(format!("in {}", humanize_secs(s)))
+            ..Piece::new(format!("in {}", humanize(SignedDuration::from_secs(s))))
         },
         // The UTC date alone: far enough away that the hour does not matter.
         Some(_) => Piece::new(match crate::time::parse_rfc3339(expires.trim()) {
-            Some(at) => crate::time::format_rfc3339(at).chars().take(10).collect(),
+            Some(at) => at.to_string().chars().take(10).collect(),
             None => expires.clone(),
         }),
     }

@@ -274,8 +274,9 @@ fn minted_token_is_written_with_its_expiry() {
     let sb = Sandbox::new();
     let k = kubeconfig(&sb);
     let api = FakeCoreweave::start();
-    let expire =
-        kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + 7200);
+    let expire = kubectl_coreweave::time::format_rfc3339(
+        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(7200),
+    );
     api.script([Reply::json(
         200,
         serde_json::json!({"bearerToken": NEW, "expireTime": expire}),
@@ -519,9 +520,12 @@ fn mint_with(sb: &Sandbox, k: &str, answer: serde_json::Value) -> (Output, FakeC
 #[test]
 fn insane_minted_tokens_are_refused() {
     let long = format!("CW-SECRET-{}", "m".repeat(5000));
-    let far =
-        kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + 90 * 86_400);
-    let soon = kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + 3600);
+    let far = kubectl_coreweave::time::format_rfc3339(
+        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(90 * 86_400),
+    );
+    let soon = kubectl_coreweave::time::format_rfc3339(
+        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600),
+    );
     for (what, token, expire) in [
         ("already past", NEW, "2001-09-09T01:46:40Z".to_string()),
         ("far beyond the requested --duration 1h", NEW, far),
