@@ -249,7 +249,7 @@ impl ProxyEnv {
                 continue;
             }
             let (phost, pport) = match split_host_port(&entry) {
-                Some((h, _)) if h.is_empty() => continue,
+                Some(("", _)) => continue,
                 Some((h, p)) => (
                     h.trim_start_matches('[').trim_end_matches(']').to_string(),
                     p,

@@ -1377,7 +1377,8 @@ fn https_proxy_from_the_environment_is_used_exactly_when_kubectl_uses_it() {
     let dead = closed_port_url().replacen("https://", "http://", 1);
     let sb = Sandbox::new();
     // (environment, server, proxy-url, goes through the proxy)
-    let cases: Vec<(Vec<(&str, String)>, &str, Option<&str>, bool)> = vec![
+    type Case<'a> = (Vec<(&'a str, String)>, &'a str, Option<&'a str>, bool);
+    let cases: Vec<Case> = vec![
         (vec![("HTTPS_PROXY", live.clone())], &by_name, None, true),
         (vec![("https_proxy", live.clone())], &by_name, None, true),
         (
