@@ -7,11 +7,18 @@
 //!   A context kubectl would not send the token to (`http://` server) or would refuse
 //!   (CA data with a CA file, insecure with a CA) is refused here, before anything is sent.
 //! - [`verify_until`]: the reviews, concurrently, each within the timeout and all within
-//!   the deadline, over hyper-util and hyper-rustls built by hand from the target (no
-//!   environment, so only `proxy-url` is honoured, not `HTTPS_PROXY`). Trust is a rustls
-//!   verifier per target ([`tls`]: the listed CAs with Go's listed-leaf rule, none, or the
-//!   system's roots, loaded only for a target about to be contacted). Only a 2xx naming
-//!   the user is an acceptance; answers are read to [`MAX_BODY`]; redirects not followed.
+//!   the deadline, as tasks on the network layer (`crate::net`). Each goes through a
+//!   `kube::Client` built for its target: a `kube::Config` of the cluster and the user
+//!   (server, `tls-server-name`, the bearer), kube's base-URI and auth layers, kube's
+//!   typed create request (k8s-openapi's `SelfSubjectReview` for v1, a `DynamicObject`
+//!   for v1beta1 and v1alpha1, which k8s-openapi no longer has), over a hyper-rustls
+//!   connector of ours: the proxy is the entry's `proxy-url`, else `HTTPS_PROXY` with
+//!   `NO_PROXY` as kubectl reads them (`net::ProxyEnv`). Trust is kube's rustls
+//!   configuration with its verifier replaced by ours ([`tls`]: the listed CAs with Go's
+//!   listed-leaf rule, or none), or the system's roots, loaded only for a target about to
+//!   be contacted. Only a 2xx naming the user is an acceptance; answers are read to
+//!   [`MAX_BODY`]; redirects not followed. Failures are told apart by the types of their
+//!   causes (rustls, I/O, hyper-util's connector), into [`ClusterError`].
 //!
 //! It never prints or writes, and sends only the token it is given. Every server text and
 //! error cause goes through [`redact`]; a proxy-url is shown without its user and password.
