@@ -624,6 +624,12 @@ fn capped<T: From<String>>(mut items: Vec<T>) -> Vec<T> {
     items
 }
 
+/// The table, laid out here rather than by a table crate. comfy-table 8 (measured
+/// 2026-12-05: about 140 KB with its `tty` feature, needed for colour) fits a width by
+/// wrapping a cell onto more lines, or, with a row height of one, by cutting its end; this
+/// table keeps one line per token and cuts long names in the middle, keeping both ends
+/// (a context's region, a token's last four characters). Its colour follows a terminal
+/// check alone (`NO_COLOR` would still be ours, [`use_colour`]).
 fn table(listing: &Listing, colour: bool) -> String {
     let mut out = String::with_capacity(80 * (listing.tokens.len() + 4));
     let file_number = |f: &str| {
