@@ -173,10 +173,27 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
 /// for a cluster without `proxy-url`. Only `https://` servers are checked, so only
 /// `HTTPS_PROXY` (then `https_proxy`) matters, with `NO_PROXY` (then `no_proxy`); the
 /// first non-empty spelling wins, as Go's `getEnvAny`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ProxyEnv {
     pub https_proxy: Option<String>,
     pub no_proxy: String,
+}
+
+/// By hand, so that a debug print never shows a proxy's user and password.
+impl std::fmt::Debug for ProxyEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self
+            .https_proxy
+            .as_deref()
+            .map(|p| match p.rsplit_once('@') {
+                Some((_, host)) => format!("…@{host}"),
+                None => p.to_string(),
+            });
+        f.debug_struct("ProxyEnv")
+            .field("https_proxy", &shown)
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
 }
 
 impl ProxyEnv {
@@ -356,6 +373,16 @@ mod tests {
         // HTTP_PROXY alone is not for https.
         let e = ProxyEnv::from_lookup(|n| (n == "HTTP_PROXY").then(|| "http://p:1".into()));
         assert_eq!(e.for_https("k.example", 443), None);
+    }
+
+    #[test]
+    fn debug_hides_the_proxy_password() {
+        let e = env("http://user:hunter2@proxy:3128", "");
+        let shown = format!("{e:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("proxy:3128"),
+            "{shown}"
+        );
     }
 
     #[test]
