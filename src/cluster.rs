@@ -7,11 +7,18 @@
 //!   A context kubectl would not send the token to (`http://` server) or would refuse
 //!   (CA data with a CA file, insecure with a CA) is refused here, before anything is sent.
 //! - [`verify_until`]: the reviews, concurrently, each within the timeout and all within
-//!   the deadline, over hyper-util and hyper-rustls built by hand from the target (no
-//!   environment, so only `proxy-url` is honoured, not `HTTPS_PROXY`). Trust is a rustls
-//!   verifier per target ([`tls`]: the listed CAs with Go's listed-leaf rule, none, or the
-//!   system's roots, loaded only for a target about to be contacted). Only a 2xx naming
-//!   the user is an acceptance; answers are read to [`MAX_BODY`]; redirects not followed.
+//!   the deadline, as tasks on the network layer (`crate::net`). Each goes through a
+//!   `kube::Client` built for its target: a `kube::Config` of the cluster and the user
+//!   (server, `tls-server-name`, the bearer), kube's base-URI and auth layers, kube's
+//!   typed create request (k8s-openapi's `SelfSubjectReview` for v1, a `DynamicObject`
+//!   for v1beta1 and v1alpha1, which k8s-openapi no longer has), over a hyper-rustls
+//!   connector of ours: the proxy is the entry's `proxy-url`, else `HTTPS_PROXY` with
+//!   `NO_PROXY` as kubectl reads them (`net::ProxyEnv`). Trust is kube's rustls
+//!   configuration with its verifier replaced by ours ([`tls`]: the listed CAs with Go's
+//!   listed-leaf rule, or none), or the system's roots, loaded only for a target about to
+//!   be contacted. Only a 2xx naming the user is an acceptance; answers are read to
+//!   [`MAX_BODY`]; redirects not followed. Failures are told apart by the types of their
+//!   causes (rustls, I/O, hyper-util's connector), into [`ClusterError`].
 //!
 //! It never prints or writes, and sends only the token it is given. Every server text and
 //! error cause goes through [`redact`]; a proxy-url is shown without its user and password.
@@ -23,8 +30,6 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
@@ -32,16 +37,15 @@ use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::ServerName;
 use serde::Deserialize;
 
-use crate::coreweave::error::redact;
-use crate::coreweave::Deadline;
 use crate::kubeconfig::{base_dir, Kubeconfig};
+use crate::net::{self, redact, Capped, Deadline, ProxyEnv};
 use crate::secret::Token;
 
 /// How many reviews are in flight at once.
 pub const MAX_CONCURRENT: usize = 8;
 /// Largest answer read from a cluster, as for the CoreWeave API: a review is a few hundred
 /// bytes, and an endless answer must not take the memory of the machine.
-pub const MAX_BODY: usize = crate::coreweave::client::MAX_BODY;
+pub const MAX_BODY: usize = net::MAX_BODY;
 
 /// Where the certificate authority that verifies a cluster's certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,7 +340,7 @@ fn parse_clusters(path: &Path, text: &str) -> Result<Vec<ClusterEntry>, String> 
 // ---------------------------------------------------------------------------------------
 
 /// Sends one SelfSubjectReview per target with `token`, concurrently (at most
-/// [`MAX_CONCURRENT`] at once), on one current-thread tokio runtime built here. Each target
+/// [`MAX_CONCURRENT`] at once), as tasks on the network layer's runtime. Each target
 /// gets at most `timeout` (connection, TLS and answer together). Returns one outcome per
 /// target, in the targets' order. Never prints; never puts the token in an error.
 pub fn verify(targets: &[ClusterTarget], token: &Token, timeout: Duration) -> Vec<ReviewOutcome> {
@@ -344,12 +348,48 @@ pub fn verify(targets: &[ClusterTarget], token: &Token, timeout: Duration) -> Ve
 }
 
 /// [`verify`], all of it over by `deadline`: a target without an answer by then gets
-/// [`ClusterError::Deadline`].
+/// [`ClusterError::Deadline`]. A target without `proxy-url` goes through the proxy of
+/// this process's environment as kubectl would ([`ProxyEnv`]).
 pub fn verify_until(
     targets: &[ClusterTarget],
     token: &Token,
     timeout: Duration,
     deadline: Deadline,
+) -> Vec<ReviewOutcome> {
+    verify_with(targets, token, timeout, deadline, &ProxyEnv::from_process())
+}
+
+/// [`verify_until`] with the proxy environment given.
+pub fn verify_with(
+    targets: &[ClusterTarget],
+    token: &Token,
+    timeout: Duration,
+    deadline: Deadline,
+    env: &ProxyEnv,
+) -> Vec<ReviewOutcome> {
+    match net::block_on(verify_async(targets, token, timeout, deadline, env)) {
+        Ok(out) => out,
+        Err(why) => targets
+            .iter()
+            .map(|t| ReviewOutcome {
+                context: t.context.clone(),
+                result: Err(ClusterError::Unexpected {
+                    server: t.server.clone(),
+                    detail: why.clone(),
+                }),
+            })
+            .collect(),
+    }
+}
+
+/// [`verify_with`] as a future, for a command that makes other calls on the same
+/// runtime ([`net::block_on`]).
+pub async fn verify_async(
+    targets: &[ClusterTarget],
+    token: &Token,
+    timeout: Duration,
+    deadline: Deadline,
+    env: &ProxyEnv,
 ) -> Vec<ReviewOutcome> {
     let outcome = |t: &ClusterTarget, result| ReviewOutcome {
         context: t.context.clone(),
@@ -369,50 +409,14 @@ pub fn verify_until(
             })
             .collect();
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return targets
-                .iter()
-                .map(|t| {
-                    outcome(
-                        t,
-                        Err(ClusterError::Unexpected {
-                            server: t.server.clone(),
-                            detail: format!("cannot start the network runtime: {e}"),
-                        }),
-                    )
-                })
-                .collect()
-        }
-    };
-    let mut results: Vec<Option<Result<UserInfo, ClusterError>>> =
-        (0..targets.len()).map(|_| None).collect();
-    runtime.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        let mut next = 0;
-        while next < targets.len() || !set.is_empty() {
-            while next < targets.len() && set.len() < MAX_CONCURRENT {
-                let (i, target, token) = (next, targets[next].clone(), token.clone());
-                set.spawn(async move {
-                    let result = review_within(&target, &token, timeout).await;
-                    (i, result)
-                });
-                next += 1;
-            }
-            match tokio::time::timeout_at(deadline.at.into(), set.join_next()).await {
-                Ok(Some(Ok((i, result)))) => results[i] = Some(result),
-                Ok(_) => {}
-                // Dropping the set aborts the reviews still running.
-                Err(_) => break,
-            }
-        }
-    });
-    drop(runtime);
+    let jobs: Vec<_> = targets
+        .iter()
+        .map(|t| {
+            let (t, token, env) = (t.clone(), token.clone(), env.clone());
+            async move { review_within(&t, &token, timeout, &env).await }
+        })
+        .collect();
+    let results = net::all_bounded(jobs, MAX_CONCURRENT, Some(deadline)).await;
     let ran_out = std::time::Instant::now() >= deadline.at;
     targets
         .iter()
@@ -453,12 +457,13 @@ async fn review_within(
     t: &ClusterTarget,
     token: &Token,
     timeout: Duration,
+    env: &ProxyEnv,
 ) -> Result<UserInfo, ClusterError> {
     let timed_out = || ClusterError::Timeout {
         server: t.server.clone(),
         timeout,
     };
-    match tokio::time::timeout(timeout, review(t, token, timeout)).await {
+    match tokio::time::timeout(timeout, review(t, token, timeout, env)).await {
         Ok(Err(ClusterError::Timeout { .. })) | Err(_) => Err(timed_out()),
         Ok(r) => r,
     }
@@ -468,15 +473,16 @@ async fn review(
     t: &ClusterTarget,
     token: &Token,
     timeout: Duration,
+    env: &ProxyEnv,
 ) -> Result<UserInfo, ClusterError> {
-    let setup = setup(t, token)?;
+    let setup = setup(t, token, env)?;
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_connect_timeout(Some(timeout));
     // One connector type per kind of proxy; the reviews are the same over each.
     match &setup.proxy {
         None => reviews(t, token, timeout, &setup, https(&setup, tcp)).await,
-        Some(Proxy::Http { uri, auth }) => {
+        Some((_, Proxy::Http { uri, auth })) => {
             let mut tunnel = Tunnel::new(uri.clone(), tcp);
             if let Some(a) = auth {
                 tunnel = tunnel.with_auth(a.clone());
@@ -485,14 +491,14 @@ async fn review(
         }
         // As kube and client-go: the proxy's certificate is verified with the cluster
         // entry's trust settings.
-        Some(Proxy::Https { uri, auth }) => {
+        Some((_, Proxy::Https { uri, auth })) => {
             let mut tunnel = Tunnel::new(uri.clone(), https(&setup, tcp));
             if let Some(a) = auth {
                 tunnel = tunnel.with_auth(a.clone());
             }
             reviews(t, token, timeout, &setup, https(&setup, tunnel)).await
         }
-        Some(Proxy::Socks5 { uri }) => {
+        Some((_, Proxy::Socks5 { uri })) => {
             let socks = SocksV5::new(uri.clone(), tcp);
             reviews(t, token, timeout, &setup, https(&setup, socks)).await
         }
@@ -514,9 +520,12 @@ fn https<C>(setup: &Setup, inner: C) -> HttpsConnector<C> {
     }
 }
 
-/// The review, falling back from v1 as `kubectl auth whoami` does: clusters before 1.28
-/// serve only v1beta1 (1.27) or v1alpha1 (1.26). A 404 comes after authentication, but
-/// the user is wanted.
+/// The review versions, newest first, as `kubectl auth whoami` tries them: clusters
+/// before 1.28 serve only v1beta1 (1.27) or v1alpha1 (1.26).
+const REVIEW_VERSIONS: [&str; 3] = ["v1", "v1beta1", "v1alpha1"];
+
+/// The review through a `kube::Client` over `connector`, falling back from v1 on 404 as
+/// `kubectl auth whoami` does. A 404 comes after authentication, but the user is wanted.
 async fn reviews<C>(
     t: &ClusterTarget,
     token: &Token,
@@ -527,14 +536,31 @@ async fn reviews<C>(
 where
     C: Connect + Clone + Send + Sync + 'static,
 {
-    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .build::<_, Full<Bytes>>(connector);
+    use kube::client::ConfigExt as _;
+    let config_err = |detail: String| ClusterError::Config {
+        context: t.context.clone(),
+        detail,
+    };
+    let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build::<_, kube::client::Body>(connector);
+    let auth = setup.config.auth_layer().map_err(|e| {
+        config_err(format!(
+            "the token cannot be sent: {}",
+            redact(&e.to_string(), &[token.expose()])
+        ))
+    })?;
+    let service = tower::ServiceBuilder::new()
+        .layer(setup.config.base_uri_layer())
+        .option_layer(auth)
+        .map_err(tower::BoxError::from)
+        .service(http);
+    let client = kube::Client::new(service, "default");
     let mut last = None;
-    for version in ["v1", "v1beta1", "v1alpha1"] {
-        let (status, location, body) = post_review(&client, setup, version)
+    for version in REVIEW_VERSIONS {
+        let answer = post_review(&client, version)
             .await
-            .map_err(|e| classify(t, token, timeout, &*e))?;
-        match judge(t, token, status, location.as_deref(), body) {
+            .map_err(|e| classify(t, token, timeout, setup, &e))?;
+        match judge(t, token, answer) {
             Judged::NotServed(e) => last = Some(e),
             Judged::Done(r) => return r,
         }
@@ -545,60 +571,70 @@ where
     }))
 }
 
-/// The body of an answer to a review, as far as it was read.
-enum Body {
-    Read(Vec<u8>),
-    /// Over [`MAX_BODY`]: reading stopped there.
-    TooLong,
+/// An answer to a review: status, `Location`, and the body as far as it was read.
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    body: Capped,
 }
 
-type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// POST one review, as `kubectl auth whoami` does, and read the answer's status,
-/// `Location` and at most [`MAX_BODY`] bytes of its body. Redirects are not followed.
-async fn post_review<C>(
-    client: &hyper_util::client::legacy::Client<C, Full<Bytes>>,
-    setup: &Setup,
-    version: &str,
-) -> Result<(u16, Option<String>, Body), BoxError>
-where
-    C: Connect + Clone + Send + Sync + 'static,
-{
-    use http_body_util::BodyExt as _;
-    let review = serde_json::json!({
-        "apiVersion": format!("authentication.k8s.io/{version}"),
-        "kind": "SelfSubjectReview",
-        "metadata": {},
-    });
-    let request = http::Request::post(format!(
-        "{}/apis/authentication.k8s.io/{version}/selfsubjectreviews",
-        setup.base
+/// POST one review, as `kubectl auth whoami` does: for v1 k8s-openapi's
+/// `SelfSubjectReview`; for the versions k8s-openapi no longer has, the same object as a
+/// `DynamicObject` of that version. Both go as kube's typed create request; the answer's
+/// status, `Location` and at most [`MAX_BODY`] bytes of its body are read here rather than
+/// by `kube::Api` (which reads any length and follows no redirect but drops `Location`).
+async fn post_review(client: &kube::Client, version: &str) -> Result<Answer, kube::Error> {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let body = match version {
+        "v1" => serde_json::to_vec(&SelfSubjectReview::default()),
+        older => serde_json::to_vec(&kube::core::DynamicObject {
+            types: Some(kube::core::TypeMeta {
+                api_version: format!("authentication.k8s.io/{older}"),
+                kind: "SelfSubjectReview".into(),
+            }),
+            metadata: Default::default(),
+            data: serde_json::json!({}),
+        }),
+    }
+    .map_err(kube::Error::SerdeError)?;
+    let request = kube::core::Request::new(format!(
+        "/apis/authentication.k8s.io/{version}/selfsubjectreviews"
     ))
-    .header(http::header::CONTENT_TYPE, "application/json")
-    .header(http::header::ACCEPT, "application/json")
-    .header(http::header::AUTHORIZATION, setup.authorization.clone())
-    .header(
+    .create(&kube::api::PostParams::default(), body)
+    .map_err(kube::Error::BuildRequest)?;
+    let (mut parts, body) = request.into_parts();
+    // kube's create leaves an empty query (`…/selfsubjectreviews?`); kubectl sends none.
+    if let Some(path) = parts.uri.path_and_query().filter(|p| p.query() == Some("")) {
+        let path = path.path().to_string();
+        parts.uri = path
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| kube::Error::HttpError(http::Error::from(e)))?;
+    }
+    parts.headers.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    parts.headers.insert(
         http::header::USER_AGENT,
-        concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION")),
-    )
-    .body(Full::new(Bytes::from(review.to_string())))?;
-    let response = client.request(request).await?;
+        http::HeaderValue::from_static(concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION"))),
+    );
+    let response = client
+        .send(http::Request::from_parts(
+            parts,
+            kube::client::Body::from(body),
+        ))
+        .await?;
     let status = response.status().as_u16();
     let location = response
         .headers()
         .get(http::header::LOCATION)
         .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
-    let mut body = response.into_body();
-    let mut read = Vec::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            if read.len() + data.len() > MAX_BODY {
-                return Ok((status, location, Body::TooLong));
-            }
-            read.extend_from_slice(&data);
-        }
-    }
-    Ok((status, location, Body::Read(read)))
+    let body = net::read_capped(response.into_body(), MAX_BODY).await?;
+    Ok(Answer {
+        status,
+        location,
+        body,
+    })
 }
 
 enum Judged {
@@ -610,13 +646,13 @@ enum Judged {
 /// What an answer to a review means. Only a 2xx review naming a user is an acceptance;
 /// 401/403 is a rejection whatever the body; everything else keeps its HTTP status in
 /// the message. Every text of the server goes through [`redact`].
-fn judge(
-    t: &ClusterTarget,
-    token: &Token,
-    status: u16,
-    location: Option<&str>,
-    body: Body,
-) -> Judged {
+fn judge(t: &ClusterTarget, token: &Token, answer: Answer) -> Judged {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReviewStatus;
+    let Answer {
+        status,
+        location,
+        body,
+    } = answer;
     let secrets = [token.expose()];
     let unexpected = |detail: String| {
         Judged::Done(Err(ClusterError::Unexpected {
@@ -625,23 +661,26 @@ fn judge(
         }))
     };
     let body = match body {
-        Body::Read(b) => b,
-        Body::TooLong => {
+        Capped::Whole(b) => b,
+        Capped::Over(_) => {
             return unexpected(format!(
                 "answered {status} with a body over {MAX_BODY} bytes; stopped reading"
             ))
         }
     };
     let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-    let text = |v: &serde_json::Value| v.as_str().map(|s| redact(s, &secrets));
+    let text = |s: &str| redact(s, &secrets);
     if (200..300).contains(&status) {
         let Some(json) = json else {
             return unexpected(format!(
                 "answered {status} with a body that is not a SelfSubjectReview (not JSON)"
             ));
         };
-        let info = &json["status"]["userInfo"];
-        let Some(username) = text(&info["username"]).filter(|u| !u.is_empty()) else {
+        // The review's status has one shape in v1, v1beta1 and v1alpha1: k8s-openapi's.
+        let review: Option<SelfSubjectReviewStatus> =
+            serde_json::from_value(json["status"].clone()).ok();
+        let info = review.and_then(|r| r.user_info).unwrap_or_default();
+        let Some(username) = info.username.as_deref().map(text).filter(|u| !u.is_empty()) else {
             return unexpected(format!(
                 "answered {status} without status.userInfo.username: the cluster did not say \
                  who the token belongs to, so it is not an acceptance"
@@ -649,16 +688,18 @@ fn judge(
         };
         return Judged::Done(Ok(UserInfo {
             username,
-            uid: text(&info["uid"]).filter(|u| !u.is_empty()),
-            groups: info["groups"]
-                .as_array()
-                .map(|a| a.iter().filter_map(text).collect())
-                .unwrap_or_default(),
+            uid: info.uid.as_deref().map(text).filter(|u| !u.is_empty()),
+            groups: info
+                .groups
+                .unwrap_or_default()
+                .iter()
+                .map(|g| text(g))
+                .collect(),
         }));
     }
     if (300..400).contains(&status) {
         let to = location
-            .map(|l| format!(" to {}", redact(l, &secrets)))
+            .map(|l| format!(" to {}", redact(&l, &secrets)))
             .unwrap_or_default();
         return unexpected(format!(
             "answered {status}, a redirect{to}, which the check does not follow (kubectl \
@@ -668,7 +709,8 @@ fn judge(
     // A Kubernetes Status, when the body is one; else the body itself (an HTML page).
     let field = |name: &str| {
         json.as_ref()
-            .and_then(|j| text(&j[name]))
+            .and_then(|j| j[name].as_str())
+            .map(text)
             .filter(|s| !s.is_empty())
     };
     let reason = field("reason").unwrap_or_else(|| canonical_reason(status).to_string());
@@ -712,14 +754,14 @@ fn judge(
     }
 }
 
-/// How one target is reached: the base URL, the TLS configuration (trust as the cluster
-/// entry says), the server name to verify, the proxy, and the Authorization header.
+/// How one target is reached: kube's configuration of the cluster and user (URL, server
+/// name, the bearer), the TLS configuration (trust as the cluster entry says), the
+/// server name to verify, and the proxy with where it came from (for messages).
 struct Setup {
-    base: String,
+    config: kube::Config,
     tls: rustls::ClientConfig,
     server_name: Option<ServerName<'static>>,
-    proxy: Option<Proxy>,
-    authorization: http::HeaderValue,
+    proxy: Option<(String, Proxy)>,
 }
 
 enum Proxy {
@@ -736,9 +778,11 @@ enum Proxy {
     Socks5 { uri: http::Uri },
 }
 
-/// Everything one target needs, built by hand from its entry: nothing is read from the
-/// environment. Fails with [`ClusterError::Config`] before anything is sent.
-fn setup(t: &ClusterTarget, token: &Token) -> Result<Setup, ClusterError> {
+/// Everything one target needs, built from its entry, and for a cluster without
+/// `proxy-url` the proxy of the environment as kubectl chooses it. Fails with
+/// [`ClusterError::Config`] before anything is sent.
+fn setup(t: &ClusterTarget, token: &Token, env: &ProxyEnv) -> Result<Setup, ClusterError> {
+    use kube::client::ConfigExt as _;
     let config_err = |detail: String| ClusterError::Config {
         context: t.context.clone(),
         detail,
@@ -801,28 +845,34 @@ fn setup(t: &ClusterTarget, token: &Token) -> Result<Setup, ClusterError> {
         }
         CaSource::System => None,
     };
+    // kube's configuration of this cluster and user. Its TLS configuration is taken and
+    // its verifier replaced by ours where the entry lists a CA or skips verification, so
+    // it is given an empty root store there (its own would load the system's roots, and
+    // refuse a bundle with one unreadable certificate, which Go skips); with neither, its
+    // verifier is the platform's, loaded here for a cluster about to be contacted.
+    let mut config = kube::Config::new(server);
+    config.tls_server_name = t.tls_server_name.clone();
+    config.accept_invalid_certs = t.insecure_skip_tls_verify;
+    config.root_cert = (has_ca || t.insecure_skip_tls_verify).then(Vec::new);
+    config.auth_info.token = Some(token.expose().to_string().into());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut tls = config.rustls_client_config().map_err(|e| {
+        config_err(match t.ca {
+            CaSource::System => format!("cannot load the system's root certificates: {e}"),
+            _ => format!("TLS setup: {e}"),
+        })
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> =
-        match (t.insecure_skip_tls_verify, listed) {
-            (true, _) => Arc::new(tls::NoVerification::new(provider.clone())),
-            (false, Some(certs)) => Arc::new(
-                tls::ListedOrChained::new(certs, provider.clone())
-                    .map_err(|why| config_err(format!("{}: {why}", entry())))?,
-            ),
-            // The system's roots are loaded here, for a cluster that is about to be
-            // contacted over https, and nowhere else.
-            (false, None) => Arc::new(
-                rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
-                    config_err(format!("cannot load the system's root certificates: {e}"))
-                })?,
-            ),
-        };
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| config_err(format!("TLS setup: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+    match (t.insecure_skip_tls_verify, listed) {
+        (true, _) => tls
+            .dangerous()
+            .set_certificate_verifier(Arc::new(tls::NoVerification::new(provider))),
+        (false, Some(certs)) => tls.dangerous().set_certificate_verifier(Arc::new(
+            tls::ListedOrChained::new(certs, provider)
+                .map_err(|why| config_err(format!("{}: {why}", entry())))?,
+        )),
+        (false, None) => {}
+    }
     let server_name = match &t.tls_server_name {
         Some(n) => Some(ServerName::try_from(n.clone()).map_err(|_| {
             config_err(format!(
@@ -834,19 +884,34 @@ fn setup(t: &ClusterTarget, token: &Token) -> Result<Setup, ClusterError> {
         None => None,
     };
     let proxy = match &t.proxy_url {
-        Some(p) => Some(proxy(t, p).map_err(config_err)?),
-        None => None,
+        Some(p) => Some((
+            format!("proxy-url {}", without_userinfo(p)),
+            proxy(t, p).map_err(config_err)?,
+        )),
+        None => match env_proxy(t, env) {
+            Some(p) => Some((
+                format!("HTTPS_PROXY {}", without_userinfo(&p)),
+                proxy(t, &p).map_err(|why| {
+                    config_err(format!("{why} (from HTTPS_PROXY in the environment)"))
+                })?,
+            )),
+            None => None,
+        },
     };
-    let mut authorization = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-        .map_err(|_| config_err("the token cannot be sent in an HTTP header".into()))?;
-    authorization.set_sensitive(true);
     Ok(Setup {
-        base: t.server.trim_end_matches('/').to_string(),
+        config,
         tls,
         server_name,
         proxy,
-        authorization,
     })
+}
+
+/// The environment's proxy for this target's server, as kubectl chooses it (only when the
+/// entry has no `proxy-url`).
+fn env_proxy(t: &ClusterTarget, env: &ProxyEnv) -> Option<String> {
+    let uri: http::Uri = t.server.parse().ok()?;
+    let host = uri.host()?;
+    env.for_https(host, uri.port_u16().unwrap_or(443))
 }
 
 /// A CA file, bounded: a certificate bundle is kilobytes, not the gigabytes a wrong path
@@ -929,16 +994,23 @@ fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-/// What went wrong, from the error and the chain of its causes.
+/// What went wrong, from the error's type and the types of its causes.
 fn classify(
     t: &ClusterTarget,
     token: &Token,
     timeout: Duration,
-    e: &(dyn StdError + 'static),
+    setup: &Setup,
+    e: &kube::Error,
 ) -> ClusterError {
     let server = t.server.clone();
-    let detail = redact(&chain(e), &[token.expose()]);
-    match cause(e) {
+    // kube's own wrapper says only which layer failed; the causes say what.
+    let inner: &(dyn StdError + 'static) = match e {
+        kube::Error::Service(inner) => &**inner,
+        kube::Error::HyperError(inner) => inner,
+        other => other,
+    };
+    let detail = redact(&chain(inner), &[token.expose()]);
+    match cause(inner) {
         Cause::Tls => ClusterError::Tls {
             server,
             detail,
@@ -947,8 +1019,8 @@ fn classify(
         Cause::Timeout => ClusterError::Timeout { server, timeout },
         Cause::Connect => ClusterError::Connect {
             server,
-            detail: match &t.proxy_url {
-                Some(p) => format!("through proxy-url {}: {detail}", without_userinfo(p)),
+            detail: match &setup.proxy {
+                Some((through, _)) => format!("through {through}: {detail}"),
                 None => detail,
             },
         },
@@ -990,6 +1062,11 @@ fn trust(t: &ClusterTarget) -> String {
     }
 }
 
+/// How a request failed, by the types in the chain of causes: a rustls error is TLS; an
+/// I/O timeout a timeout; a connector failure of hyper-util's client (DNS, TCP, the
+/// proxy's CONNECT or SOCKS answer) or a refused or reset connection is a connection
+/// error. Looks inside `io::Error`s too (their `source()` skips the error they wrap,
+/// which is where rustls puts its own).
 enum Cause {
     Tls,
     Timeout,
@@ -997,8 +1074,6 @@ enum Cause {
     Other,
 }
 
-/// Walk the causes, looking inside `io::Error`s too (their `source()` skips the error they
-/// wrap, which is where rustls puts its own).
 fn cause(e: &(dyn StdError + 'static)) -> Cause {
     use std::io::ErrorKind::*;
     let mut stack: Vec<&(dyn StdError + 'static)> = vec![e];
@@ -1018,15 +1093,10 @@ fn cause(e: &(dyn StdError + 'static)) -> Cause {
                 stack.push(inner);
             }
         }
-        let text = e.to_string();
-        // hyper-util's connector errors (the type is not reachable from here).
-        let connector = text.starts_with("dns error")
-            || text.starts_with("tcp connect error")
-            || text.starts_with("tcp open error")
-            || text.contains("proxy")
-            || text.contains("tunnel")
-            || text.starts_with("SOCKS error");
-        if connector && matches!(found, Cause::Other) {
+        if e.downcast_ref::<hyper_util::client::legacy::Error>()
+            .is_some_and(|e| e.is_connect())
+            && matches!(found, Cause::Other)
+        {
             found = Cause::Connect;
         }
         if let Some(s) = e.source() {
@@ -1036,17 +1106,18 @@ fn cause(e: &(dyn StdError + 'static)) -> Cause {
     found
 }
 
-/// The error and its causes on one line: hyper-util's wrappers (`client error
+/// The error and its causes on one line: hyper-util's client wrapper (`client error
 /// (Connect)`) and repeated texts dropped.
 fn chain(e: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut stack: Vec<&(dyn StdError + 'static)> = vec![e];
     while let Some(e) = stack.pop() {
-        let full = e.to_string();
-        let text = full.as_str();
-        let wrapper = text.starts_with("client error (") && text.ends_with(')');
-        if !text.is_empty() && !wrapper && !parts.iter().any(|p| p.contains(text)) {
-            parts.push(text.to_string());
+        let wrapper = e
+            .downcast_ref::<hyper_util::client::legacy::Error>()
+            .is_some();
+        let text = e.to_string();
+        if !text.is_empty() && !wrapper && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             if let Some(inner) = io.get_ref() {

@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod import;
 pub mod keystore;
 pub mod kubeconfig;
+pub mod net;
 pub mod objectstorage;
 pub mod secret;
 pub mod stdout;

@@ -1,24 +1,22 @@
-//! The time formats the plugin reads and writes, all through `jiff`: RFC 3339 timestamps
-//! (`expireTime`, the kubeconfig token extension, backup names), HTTP dates (`Retry-After`),
-//! Go durations (`COREWEAVE_HTTP_TIMEOUT`, `--request-timeout`, `--duration`) and spans in
-//! words for expiry messages. What is here on top of jiff is the narrowing to what those
-//! formats allow (jiff's parsers accept more) and whole Unix seconds at the interface:
-//! expiry is shown in days and retry waits are capped at seconds, so nothing needs more.
+//! What the plugin needs of time that `jiff` does not do by itself. Times are
+//! `jiff::Timestamp`s and spans `jiff::SignedDuration`s everywhere (now is
+//! `Timestamp::now()`); here are only the narrowings of jiff's parsers to what the formats
+//! allow (jiff reads more): RFC 3339 in its strict shape, read and written in whole
+//! seconds (`expireTime`, the kubeconfig token extension, backup names); HTTP dates in
+//! the IMF-fixdate form (`Retry-After`); Go durations (`COREWEAVE_HTTP_TIMEOUT`,
+//! `--request-timeout`, `--duration`), which are `std::time::Duration` because they are
+//! positive by construction and go straight into timeouts; and spans in words for expiry
+//! messages.
 
 use std::time::Duration;
 
 use jiff::fmt::friendly::{Designator, FractionalUnit, Spacing, SpanPrinter};
 use jiff::{RoundMode, SignedDuration, Span, SpanRound, Timestamp, Unit};
 
-/// Seconds since the Unix epoch, now.
-pub fn unix_now() -> i64 {
-    Timestamp::now().as_second()
-}
-
-/// An RFC 3339 timestamp (`2025-06-01T12:00:00Z`, `2025-06-01T14:00:00.5+02:00`) as Unix
-/// seconds. `T`/`t` and `Z`/`z` in either case, as the RFC allows; anything else
+/// An RFC 3339 timestamp (`2025-06-01T12:00:00Z`, `2025-06-01T14:00:00.5+02:00`), to
+/// the whole second. `T`/`t` and `Z`/`z` in either case, as the RFC allows; anything else
 /// (a missing offset, a date alone, out-of-range fields) is `None`.
-pub fn parse_rfc3339(text: &str) -> Option<i64> {
+pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
     // jiff reads the wider Temporal/ISO 8601 syntax (a space for `T`, `+0200`, a bracketed
     // zone...); RFC 3339's fixed shape is checked here and jiff checks the calendar.
     const SHAPE: &[u8; 19] = b"dddd-dd-ddTdd:dd:dd";
@@ -57,32 +55,29 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     if !offset_ok {
         return None;
     }
-    let ts: Timestamp = format!("{}{rest}", &text[..19]).parse().ok()?;
-    Some(ts.as_second())
+    format!("{}{rest}", &text[..19]).parse().ok()
 }
 
-/// An RFC 3339 UTC timestamp of Unix seconds: `2025-06-01T12:00:00Z`. Times beyond jiff's
-/// range (years -9999 to 9999) are clamped to it.
-pub fn format_rfc3339(unix: i64) -> String {
-    let secs = unix.clamp(Timestamp::MIN.as_second() + 1, Timestamp::MAX.as_second());
-    Timestamp::from_second(secs)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
+/// An RFC 3339 UTC timestamp to the whole second (`2025-06-01T12:00:00Z`; jiff's own
+/// form would add any fraction of a second).
+pub fn format_rfc3339(t: Timestamp) -> String {
+    Timestamp::from_second(t.as_second())
+        .unwrap_or(t)
         .to_string()
 }
 
 /// An HTTP date in the IMF-fixdate form every current server sends
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7), as Unix seconds. The two obsolete
 /// forms are `None`: for `Retry-After` the caller then falls back to its own backoff.
-pub fn parse_http_date(text: &str) -> Option<i64> {
+pub fn parse_http_date(text: &str) -> Option<Timestamp> {
     let s = text.trim();
     // jiff reads RFC 2822, which also takes numeric and other zones; HTTP says GMT.
     if !s.ends_with(" GMT") {
         return None;
     }
-    let ts = jiff::fmt::rfc2822::DateTimeParser::new()
+    jiff::fmt::rfc2822::DateTimeParser::new()
         .parse_timestamp(s)
-        .ok()?;
-    Some(ts.as_second())
+        .ok()
 }
 
 /// Go's duration units (`time.ParseDuration`): jiff's friendly format also takes `d`,
@@ -174,10 +169,10 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-/// A span of seconds in words for expiry messages, truncated to its largest unit:
+/// A span in words for expiry messages, either sign, truncated to its largest unit:
 /// `3 days`, `1 day`, `5 hours`, `1 hour`, `12 minutes`, `less than a minute`.
-pub fn humanize_secs(secs: i64) -> String {
-    let secs = secs.saturating_abs();
+pub fn humanize(span: SignedDuration) -> String {
+    let secs = span.as_secs().saturating_abs();
     let largest = match secs {
         s if s >= 86_400 => Unit::Day,
         s if s >= 3600 => Unit::Hour,
@@ -205,25 +200,38 @@ pub fn humanize_secs(secs: i64) -> String {
 mod tests {
     use super::*;
 
+    fn secs(t: Timestamp) -> i64 {
+        t.as_second()
+    }
+
     #[test]
     fn rfc3339_utc_offsets_and_fractions() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2025-06-01T12:00:00Z"), Some(1_748_779_200));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").map(secs), Some(0));
         assert_eq!(
-            parse_rfc3339("2025-06-01T14:00:00+02:00"),
+            parse_rfc3339("2025-06-01T12:00:00Z").map(secs),
             Some(1_748_779_200)
         );
         assert_eq!(
-            parse_rfc3339("2025-06-01T07:30:00-04:30"),
+            parse_rfc3339("2025-06-01T14:00:00+02:00").map(secs),
             Some(1_748_779_200)
         );
         assert_eq!(
-            parse_rfc3339("2025-06-01t12:00:00.123456789z"),
+            parse_rfc3339("2025-06-01T07:30:00-04:30").map(secs),
             Some(1_748_779_200)
         );
-        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Some(1_709_164_800));
-        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Some(-1));
-        assert_eq!(parse_rfc3339("2016-12-31T23:59:60Z"), Some(1_483_228_799));
+        assert_eq!(
+            parse_rfc3339("2025-06-01t12:00:00.123456789z").map(secs),
+            Some(1_748_779_200)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00Z").map(secs),
+            Some(1_709_164_800)
+        );
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z").map(secs), Some(-1));
+        assert_eq!(
+            parse_rfc3339("2016-12-31T23:59:60Z").map(secs),
+            Some(1_483_228_799)
+        );
     }
 
     #[test]
@@ -246,7 +254,7 @@ mod tests {
             "2025-06-01T12:00:00Zjunk",
             "２０２５-06-01T12:00:00Z",
         ] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+            assert_eq!(parse_rfc3339(bad).map(secs), None, "{bad:?}");
         }
     }
 
@@ -260,17 +268,20 @@ mod tests {
             4_102_444_800,
             951_782_400,
         ] {
-            assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t), "{t}");
+            let ts = Timestamp::from_second(t).unwrap();
+            assert_eq!(parse_rfc3339(&format_rfc3339(ts)).map(secs), Some(t), "{t}");
         }
-        assert_eq!(format_rfc3339(1_748_779_200), "2025-06-01T12:00:00Z");
-        // Backup names are made from any clock value; beyond jiff's range they clamp.
-        assert_eq!(format_rfc3339(i64::MAX), "9999-12-30T22:00:00Z");
+        let ts = Timestamp::from_second(1_748_779_200).unwrap();
+        assert_eq!(format_rfc3339(ts), "2025-06-01T12:00:00Z");
+        // Whole seconds: a fraction is not written.
+        let later = ts + SignedDuration::from_millis(999);
+        assert_eq!(format_rfc3339(later), "2025-06-01T12:00:00Z");
     }
 
     #[test]
     fn http_dates() {
         assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").map(secs),
             Some(784_111_777)
         );
         assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
@@ -360,11 +371,17 @@ mod tests {
 
     #[test]
     fn spans_in_words() {
-        assert_eq!(humanize_secs(3 * 86_400 + 5), "3 days");
-        assert_eq!(humanize_secs(-86_400), "1 day");
-        assert_eq!(humanize_secs(7200), "2 hours");
-        assert_eq!(humanize_secs(3600), "1 hour");
-        assert_eq!(humanize_secs(61), "1 minute");
-        assert_eq!(humanize_secs(59), "less than a minute");
+        assert_eq!(
+            humanize(SignedDuration::from_secs(3 * 86_400 + 5)),
+            "3 days"
+        );
+        assert_eq!(humanize(SignedDuration::from_secs(-86_400)), "1 day");
+        assert_eq!(humanize(SignedDuration::from_secs(7200)), "2 hours");
+        assert_eq!(humanize(SignedDuration::from_secs(3600)), "1 hour");
+        assert_eq!(humanize(SignedDuration::from_secs(61)), "1 minute");
+        assert_eq!(
+            humanize(SignedDuration::from_secs(59)),
+            "less than a minute"
+        );
     }
 }

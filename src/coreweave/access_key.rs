@@ -160,7 +160,6 @@ fn parse_access_key(body: &[u8], url: &str, token: &Token) -> Result<AccessKey, 
         None => None,
         Some(text) => Some(
             crate::time::parse_rfc3339(text.trim())
-                .and_then(|s| Timestamp::from_second(s).ok())
                 .ok_or_else(|| {
                     unexpected(format!(
                         "expiry {:?} is not an RFC 3339 time",

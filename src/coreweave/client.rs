@@ -2,11 +2,13 @@
 //! and [`mint_service_account_token`] (the alpha OIDC exchange), with the settings they
 //! run on ([`ApiConfig`]) and the retry rules each follows.
 //!
-//! The plugin is synchronous; these functions are a blocking facade over async `reqwest`.
-//! Each call builds its own `tokio` current-thread runtime and drops it on return, so a
-//! command that never calls them (`token show` without `--check`) never starts a runtime,
-//! loads TLS roots or opens a socket. There are deliberately no lazy statics here. Do not
-//! call these from inside a tokio runtime: building a second one there panics.
+//! The plugin is synchronous; these functions are a blocking facade over async `reqwest`,
+//! run on the network layer's runtime (`crate::net`: one per command, built by the first
+//! call), so a command that never calls them (`token show` without `--check`) never
+//! starts a runtime, loads TLS roots or opens a socket. Do not call the blocking ones from
+//! inside that runtime; use [`whoami_async`] there. A new call is a path, an idempotency,
+//! the secrets to redact and a request builder handed to `call` (async) or `run`
+//! (blocking), then a parser of the 2xx body.
 //!
 //! Retries are bounded in count ([`ApiConfig::max_retries`]), in each wait
 //! ([`MAX_BACKOFF`], [`MAX_RETRY_AFTER`]) and in total ([`MAX_TOTAL_WAIT`]), so the worst
@@ -22,7 +24,8 @@ use serde_json::Value;
 
 use super::error::{redact, ApiError};
 use crate::secret::Token;
-use crate::time::{format_duration, parse_go_duration, parse_http_date, parse_rfc3339, unix_now};
+use crate::time::{format_duration, parse_go_duration, parse_http_date, parse_rfc3339};
+use jiff::{SignedDuration, Timestamp};
 
 /// Where the API is when neither `--api-endpoint` nor `COREWEAVE_API_ENDPOINT` says.
 pub const DEFAULT_ENDPOINT: &str = "https://api.coreweave.com";
@@ -52,8 +55,8 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Most time spent waiting between tries of one call, all waits together.
 pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(20);
-/// Largest answer body read; the documented answers are a few hundred bytes.
-pub const MAX_BODY: usize = 1 << 20;
+/// Largest answer body read (the network layer's cap).
+pub use crate::net::MAX_BODY;
 /// Longest minted bearer token accepted: CoreWeave's tokens are well under 1 KiB, and a
 /// longer one is not a token the API meant to give.
 pub const MAX_MINTED_TOKEN: usize = 1024;
@@ -72,27 +75,7 @@ pub struct ApiConfig {
     pub deadline: Option<Deadline>,
 }
 
-/// A total time limit shared by several calls: when it is reached the call in flight is
-/// dropped and fails with [`ApiError::Deadline`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline {
-    pub at: Instant,
-    /// The limit as the user gave it, for messages.
-    pub limit: Duration,
-}
-
-impl Deadline {
-    /// `limit` from now; a limit too large for the clock is a century.
-    pub fn after(limit: Duration) -> Deadline {
-        let now = Instant::now();
-        Deadline {
-            at: now
-                .checked_add(limit)
-                .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400)),
-            limit,
-        }
-    }
-}
+pub use crate::net::Deadline;
 
 impl Default for ApiConfig {
     fn default() -> ApiConfig {
@@ -199,13 +182,20 @@ pub struct Minted {
 /// accepts the token, [`ApiError::Rejected`] when it answers 401 or 403. A read, so 5xx,
 /// timeouts, broken connections and 429 are retried (see the module doc for the bounds).
 pub fn whoami(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
+    crate::net::block_on(whoami_async(cfg, token)).map_err(ApiError::Client)?
+}
+
+/// [`whoami`] as a future, for several calls at once on the network layer's runtime
+/// (`token list --check`).
+pub async fn whoami_async(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
     let url = request_url(cfg, WHOAMI_PATH)?;
     let secrets = [token.expose()];
-    let body = run(cfg, &url, Idempotency::Idempotent, &secrets, |c| {
+    let body = call(cfg, &url, Idempotency::Idempotent, &secrets, |c| {
         c.get(&url)
             .bearer_auth(token.expose())
             .header("Accept", "application/json")
-    })?;
+    })
+    .await?;
     parse_principal(&body, &url, &secrets)
 }
 
@@ -318,8 +308,8 @@ fn check_minted(m: &Minted, duration: Duration, url: &str) -> Result<(), ApiErro
         return unexpected("a bearerToken with spaces or control characters".into());
     }
     // parse_minted checked that it parses.
-    let expires = parse_rfc3339(&m.expire_time).unwrap_or(i64::MIN);
-    let now = unix_now();
+    let expires = parse_rfc3339(&m.expire_time).unwrap_or(Timestamp::MIN);
+    let now = Timestamp::now();
     if expires <= now {
         return unexpected(format!(
             "the minted token's expireTime {} is already past",
@@ -327,8 +317,10 @@ fn check_minted(m: &Minted, duration: Duration, url: &str) -> Result<(), ApiErro
         ));
     }
     let slack = MINT_EXPIRY_SLACK + duration / 10;
-    let latest =
-        now.saturating_add(i64::try_from((duration + slack).as_secs()).unwrap_or(i64::MAX));
+    let latest = SignedDuration::try_from(duration + slack)
+        .ok()
+        .and_then(|d| now.checked_add(d).ok())
+        .unwrap_or(Timestamp::MAX);
     if expires > latest {
         return unexpected(format!(
             "the minted token's expireTime {} is far beyond the requested --duration {}",
@@ -346,8 +338,8 @@ enum Idempotency {
     NotIdempotent,
 }
 
-/// One call: build a client and a runtime, try until success, a final failure or the
-/// retry budget runs out. Returns the body of a 2xx answer.
+/// One call, blocking: on the command's runtime ([`crate::net::block_on`]), try until
+/// success, a final failure or the retry budget runs out. Returns the body of a 2xx answer.
 fn run(
     cfg: &ApiConfig,
     url: &str,
@@ -355,25 +347,33 @@ fn run(
     secrets: &[&str],
     build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
 ) -> Result<Vec<u8>, ApiError> {
+    crate::net::block_on(call(cfg, url, idempotency, secrets, build)).map_err(ApiError::Client)?
+}
+
+/// One call: build a client, try until success, a final failure or the retry budget runs
+/// out, all of it within `cfg.deadline`. Returns the body of a 2xx answer. This is the
+/// shape of every CoreWeave API call: a path, an [`Idempotency`], the secrets to redact
+/// from answers, and a request builder.
+async fn call(
+    cfg: &ApiConfig,
+    url: &str,
+    idempotency: Idempotency,
+    secrets: &[&str],
+    build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+) -> Result<Vec<u8>, ApiError> {
     let client = http_client(cfg, url)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ApiError::Client(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(async {
-        let call = with_retries(cfg, url, idempotency, secrets, || build(&client));
-        match cfg.deadline {
-            None => call.await,
-            Some(d) => tokio::time::timeout_at(d.at.into(), call)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ApiError::Deadline {
-                        url: url.into(),
-                        limit: format_duration(d.limit),
-                    })
-                }),
-        }
-    })
+    let call = with_retries(cfg, url, idempotency, secrets, || build(&client));
+    match cfg.deadline {
+        None => call.await,
+        Some(d) => tokio::time::timeout_at(d.at.into(), call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ApiError::Deadline {
+                    url: url.into(),
+                    limit: format_duration(d.limit),
+                })
+            }),
+    }
 }
 
 /// A reqwest client for one call. rustls with the ring provider (installed once per
@@ -626,7 +626,7 @@ fn retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(v.parse().unwrap_or(u64::MAX)));
     }
     let at = parse_http_date(v)?;
-    Some(Duration::from_secs((at - unix_now()).max(0) as u64))
+    Some(Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO))
 }
 
 /// The Connect error's `code` and `message` from an error answer's body. Without a usable

@@ -6,11 +6,8 @@
 //! back goes through [`redact`] first, which masks the secrets of the request and any
 //! `CW-SECRET-…` it finds. `Debug` is derived over the same redacted fields.
 
-use crate::secret::Token;
-
-/// Longest server message kept in an error, in characters: enough for a Connect error's
-/// sentence, short of an HTML error page.
-const MAX_MESSAGE_CHARS: usize = 300;
+#[cfg(test)]
+use crate::net::MAX_MESSAGE_CHARS;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -149,28 +146,8 @@ fn tries_note(tries: u32) -> String {
     }
 }
 
-/// The one gate for text a server chose (a Connect `code` or `message`, a Kubernetes
-/// Status `reason`/`message`/`details`, a whoami uid, an HTML error page), before it goes
-/// into anything shown: every secret of the request (`secrets`: the bearer just sent) and
-/// every `CW-SECRET-…` masked as [`Token::masked`] masks it, control characters escaped
-/// (a server must not recolour the terminal or forge a line), at most
-/// [`MAX_MESSAGE_CHARS`] characters kept.
-pub fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut s = text.trim().to_string();
-    for secret in secrets {
-        // Shorter fragments are as likely to be ordinary words as secrets.
-        if secret.chars().count() >= 8 {
-            s = s.replace(secret, &Token::new(*secret).masked());
-        }
-    }
-    s = crate::secret::mask_coreweave_tokens(&s);
-    let s = crate::secret::escape_controls(&s);
-    if s.chars().count() > MAX_MESSAGE_CHARS {
-        s.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…"
-    } else {
-        s.into_owned()
-    }
-}
+/// The one gate for server text; it lives in the network layer (`net::redact`).
+pub use crate::net::redact;
 
 #[cfg(test)]
 mod tests {

@@ -47,7 +47,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The environment variable read by the fault-injection hook (debug builds only).
 pub const FAULT_ENV: &str = "KUBECTL_COREWEAVE_FAULT";
@@ -736,8 +736,11 @@ fn backup_stamped(path: &Path, stamp: &str) -> Result<PathBuf, WriteError> {
 /// `YYYYMMDDTHHMMSSZ` in UTC: RFC 3339 without its separators, so names sort by time. A
 /// clock before 1970 gives the epoch rather than failing a backup.
 fn utc_stamp(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    crate::time::format_rfc3339(i64::try_from(secs).unwrap_or(i64::MAX)).replace(['-', ':'], "")
+    let at = jiff::Timestamp::try_from(time)
+        .ok()
+        .filter(|t| *t >= jiff::Timestamp::UNIX_EPOCH)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    crate::time::format_rfc3339(at).replace(['-', ':'], "")
 }
 
 /// One planned change: the file, the exact bytes it was planned from, and the new bytes.
@@ -1426,7 +1429,7 @@ mod tests {
 
     #[test]
     fn utc_stamp_formats_known_instants() {
-        let at = |secs| utc_stamp(UNIX_EPOCH + Duration::from_secs(secs));
+        let at = |secs| utc_stamp(std::time::UNIX_EPOCH + Duration::from_secs(secs));
         assert_eq!(at(0), "19700101T000000Z");
         assert_eq!(at(951_782_400), "20000229T000000Z");
         assert_eq!(at(1_709_251_199), "20240229T235959Z");

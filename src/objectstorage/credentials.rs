@@ -61,7 +61,8 @@ pub fn run(
 /// A kept key with more than its margin left, else a new one (kept for the next call).
 fn key_for(api: &ApiConfig, token: &Token, duration: Duration) -> anyhow::Result<AccessKey> {
     let secs = duration.as_secs();
-    let now = crate::time::unix_now();
+    // The kept record counts whole seconds since the Unix epoch.
+    let now = jiff::Timestamp::now().as_second();
     if let Some(kept) = cache::get(token, &api.endpoint, secs, now) {
         return Ok(kept);
     }

@@ -129,7 +129,7 @@ pub fn run(
         })?,
     };
     print_proof(&proof, out)?;
-    let rotated_at = crate::time::format_rfc3339(crate::time::unix_now());
+    let rotated_at = crate::time::format_rfc3339(jiff::Timestamp::now());
     let record = TokenExtension {
         expires: expires.as_deref(),
         source: source.kind(),
@@ -293,8 +293,9 @@ pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
 /// `--expires`: an RFC 3339 time, or a duration from now (`90d`, `8h`, `1h30m`), as UTC
 /// RFC 3339.
 fn expiry_time(text: &str) -> anyhow::Result<String> {
-    use crate::time::{format_rfc3339, parse_go_duration, parse_rfc3339, unix_now};
-    let now = unix_now();
+    use crate::time::{format_rfc3339, parse_go_duration, parse_rfc3339};
+    use jiff::{SignedDuration, Timestamp};
+    let now = Timestamp::now();
     let at = match parse_rfc3339(text) {
         Some(t) => t,
         None => {
@@ -302,8 +303,12 @@ fn expiry_time(text: &str) -> anyhow::Result<String> {
                 Some(Ok(days)) => days.checked_mul(86_400),
                 _ => parse_go_duration(text).ok().map(|d| d.as_secs()),
             };
-            match seconds.and_then(|s| i64::try_from(s).ok()) {
-                Some(s) => now.saturating_add(s),
+            let later = seconds.and_then(|s| i64::try_from(s).ok()).map(|s| {
+                now.checked_add(SignedDuration::from_secs(s))
+                    .unwrap_or(Timestamp::MAX)
+            });
+            match later {
+                Some(at) => at,
                 None => bail!("--expires {}: give an RFC 3339 time (2027-01-31T00:00:00Z) or a duration (8h, 90d)", quoted(text)),
             }
         }

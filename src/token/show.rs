@@ -22,7 +22,8 @@ use crate::kubeconfig::model::CoreweaveTokenExtension;
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Credential, Kubeconfig, Resolved, Sourced};
 use crate::secret::{escape_json_text, has_hidden, mask_coreweave_tokens, quoted, shown, Token};
-use crate::time::{humanize_secs, parse_rfc3339, unix_now};
+use crate::time::{humanize, parse_rfc3339};
+use jiff::{SignedDuration, Timestamp};
 
 /// A token expiring within this many days gets a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 7;
@@ -94,32 +95,32 @@ pub struct Check {
 pub struct Expiry {
     /// As written in the extension.
     pub expires: String,
-    /// Seconds from now until it expires (negative once expired); `None` when `expires`
-    /// is not an RFC 3339 time.
-    pub in_secs: Option<i64>,
+    /// From now until it expires (negative once expired); `None` when `expires` is not an
+    /// RFC 3339 time.
+    pub left: Option<SignedDuration>,
 }
 
 impl Expiry {
-    pub fn at(expires: &str, now: i64) -> Expiry {
+    pub fn at(expires: &str, now: Timestamp) -> Expiry {
         Expiry {
             expires: expires.to_string(),
-            in_secs: parse_rfc3339(expires.trim()).map(|t| t - now),
+            left: parse_rfc3339(expires.trim()).map(|t| t.duration_since(now)),
         }
     }
 
     pub fn expired(&self) -> Option<bool> {
-        self.in_secs.map(|s| s <= 0)
+        self.left.map(|d| d <= SignedDuration::ZERO)
     }
 
     pub fn in_days(&self) -> Option<i64> {
-        self.in_secs.map(|s| s / 86_400)
+        self.left.map(|d| d.as_secs() / 86_400)
     }
 
     /// `in 3 days`, `expired 2 days ago`, `not an RFC 3339 time`.
     pub fn relative(&self) -> String {
-        match self.in_secs {
-            Some(s) if s <= 0 => format!("expired {} ago", humanize_secs(s)),
-            Some(s) => format!("in {}", humanize_secs(s)),
+        match self.left {
+            Some(d) if d <= SignedDuration::ZERO => format!("expired {} ago", humanize(d)),
+            Some(d) => format!("in {}", humanize(d)),
             None => "not an RFC 3339 time".into(),
         }
     }
@@ -127,11 +128,11 @@ impl Expiry {
     /// The stderr warning, when the token is expired or expires within
     /// [`EXPIRY_WARNING_DAYS`].
     pub fn warning(&self) -> Option<String> {
-        let s = self.in_secs?;
-        let what = if s <= 0 {
-            format!("token expired {} ago", humanize_secs(s))
-        } else if s < EXPIRY_WARNING_DAYS * 86_400 {
-            format!("token expires in {}", humanize_secs(s))
+        let d = self.left?;
+        let what = if d <= SignedDuration::ZERO {
+            format!("token expired {} ago", humanize(d))
+        } else if d < SignedDuration::from_secs(EXPIRY_WARNING_DAYS * 86_400) {
+            format!("token expires in {}", humanize(d))
         } else {
             return None;
         };
@@ -164,9 +165,9 @@ pub fn run(
     let extension = token_extension(kc, resolved.user_origin);
     let expiry = extension
         .and_then(|e| e.expires.as_deref())
-        .map(|e| Expiry::at(e, unix_now()));
+        .map(|e| Expiry::at(e, Timestamp::now()));
     let mut warnings = warnings(&resolved, credential.token());
-    if let Some(e) = expiry.as_ref().filter(|e| e.in_secs.is_none()) {
+    if let Some(e) = expiry.as_ref().filter(|e| e.left.is_none()) {
         warnings.push(format!(
             "the {TOKEN_EXTENSION} extension of user {} has expires {}, which is not an RFC 3339 time",
             quoted(&resolved.user),
@@ -447,11 +448,15 @@ mod tests {
     use std::path::Path;
 
     const NOW: i64 = 1_748_779_200; // 2025-06-01T12:00:00Z
+
+    fn now() -> Timestamp {
+        Timestamp::from_second(NOW).unwrap()
+    }
     const DAY: i64 = 86_400;
 
     #[test]
     fn expiry_in_days_and_words() {
-        let soon = Expiry::at("2025-06-04T13:00:00Z", NOW);
+        let soon = Expiry::at("2025-06-04T13:00:00Z", now());
         assert_eq!(soon.in_days(), Some(3));
         assert_eq!(soon.expired(), Some(false));
         assert_eq!(soon.relative(), "in 3 days");
@@ -461,7 +466,7 @@ mod tests {
             "{w}"
         );
 
-        let gone = Expiry::at("2025-05-30T11:00:00+00:00", NOW);
+        let gone = Expiry::at("2025-05-30T11:00:00+00:00", now());
         assert_eq!(gone.in_days(), Some(-2));
         assert_eq!(gone.expired(), Some(true));
         assert_eq!(gone.relative(), "expired 2 days ago");
@@ -470,19 +475,19 @@ mod tests {
             .unwrap()
             .starts_with("token expired 2 days ago"));
 
-        let hour = Expiry::at("2025-06-01T13:00:00Z", NOW);
+        let hour = Expiry::at("2025-06-01T13:00:00Z", now());
         assert_eq!(hour.in_days(), Some(0));
         assert_eq!(hour.relative(), "in 1 hour");
         assert!(hour.warning().is_some());
 
-        let far = Expiry::at("2025-06-09T12:00:01Z", NOW);
+        let far = Expiry::at("2025-06-09T12:00:01Z", now());
         assert_eq!(far.in_days(), Some(8));
         assert_eq!(far.warning(), None);
-        let edge = Expiry::at("2025-06-08T11:59:59Z", NOW);
-        assert!(edge.in_secs.unwrap() < EXPIRY_WARNING_DAYS * DAY);
+        let edge = Expiry::at("2025-06-08T11:59:59Z", now());
+        assert!(edge.left.unwrap() < SignedDuration::from_secs(EXPIRY_WARNING_DAYS * DAY));
         assert!(edge.warning().is_some());
 
-        let bad = Expiry::at("next tuesday", NOW);
+        let bad = Expiry::at("next tuesday", now());
         assert_eq!(
             (bad.in_days(), bad.expired(), bad.warning()),
             (None, None, None)

@@ -9,6 +9,7 @@ use anyhow::{anyhow, bail};
 
 use crate::cli::{ApiArgs, Verify};
 use crate::cluster;
+use crate::coreweave::client::whoami_async;
 use crate::coreweave::{self, ApiConfig, Deadline, Principal};
 use crate::kubeconfig::Kubeconfig;
 use crate::secret::Token;
@@ -59,7 +60,31 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
     };
     let deadline = Deadline::after(verify_timeout);
     cfg.deadline = Some(deadline);
-    let new_p = coreweave::whoami(&cfg, new).map_err(|e| {
+    // Every call of the check on one runtime (`net::block_on`): whoami of the new token,
+    // of the old one when the new one is accepted, then the clusters.
+    let env = crate::net::ProxyEnv::from_process();
+    let (new_answer, old_answer, reviews) = crate::net::block_on(async {
+        let new_answer = whoami_async(&cfg, new).await;
+        if new_answer.is_err() {
+            return (new_answer, None, Vec::new());
+        }
+        let old_answer = whoami_async(&cfg, old).await;
+        // The clusters are asked only when the owners' comparison below lets the rotation
+        // go on, as before any token is sent to them.
+        let go_on = force
+            || match (&new_answer, &old_answer) {
+                (Ok(new_p), Ok(old_p)) => old_p.same_as(new_p),
+                (_, Err(e)) => e.is_rejection(),
+                (Err(_), _) => false,
+            };
+        let reviews = match targets.is_empty() || !go_on {
+            true => Vec::new(),
+            false => cluster::verify_async(&targets, new, cfg.timeout, deadline, &env).await,
+        };
+        (new_answer, Some(old_answer), reviews)
+    })
+    .map_err(|why| anyhow!("cannot check the new token: {why}; nothing was written"))?;
+    let new_p = new_answer.map_err(|e| {
         if e.is_rejection() {
             anyhow!("the new token was not accepted: {e}; nothing was written")
         } else if matches!(
@@ -77,7 +102,7 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
     // The old token may be expired or revoked (often the reason to rotate): only the API
     // saying so (401/403) lets the comparison go. Any other failure leaves the question
     // open, and an open question must not let another org's token through.
-    match coreweave::whoami(&cfg, old) {
+    match old_answer.unwrap_or_else(|| Err(coreweave::ApiError::Client("not asked".into()))) {
         Ok(old_p) => {
             if !old_p.same_as(&new_p) && !force {
                 bail!(
@@ -96,7 +121,7 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
         clusters: Vec::new(),
     };
     if !targets.is_empty() {
-        let failed: Vec<String> = cluster::verify_until(&targets, new, cfg.timeout, deadline)
+        let failed: Vec<String> = reviews
             .into_iter()
             .filter_map(|o| o.result.err().map(|e| format!("{} ({e})", o.context)))
             .collect();

@@ -1336,3 +1336,191 @@ fn a_server_certificate_listed_as_the_ca_is_accepted_like_kubectl() {
     );
     assert!(fake.requests().is_empty(), "{:?}", fake.requests());
 }
+
+/// `kubectl auth whoami` with `env` added to the sealed environment of [`kubectl_whoami`]:
+/// (success, stderr).
+fn kubectl_whoami_with(sb: &Sandbox, kubeconfig: &Path, env: &[(&str, String)]) -> (bool, String) {
+    let o = Command::new("/usr/bin/kubectl")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", sb.path("home"))
+        .env("KUBECONFIG", kubeconfig)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["auth", "whoami", "-o", "json", "--request-timeout=10s"])
+        .output()
+        .expect("/usr/bin/kubectl must exist: .ci/run installs it (Debian's kubernetes-client)");
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Without a proxy-url, the check goes through an `HTTPS_PROXY` CONNECT proxy on loopback
+/// exactly when kubectl does (Go's rules: `HTTPS_PROXY` then `https_proxy`, a value
+/// without a scheme is http, `NO_PROXY` by domain, subdomain, port, `*`; never for
+/// `localhost` or a loopback address; `HTTP_PROXY` is not for https; a proxy-url wins).
+/// The server is named by a host that only the proxy resolves (to loopback), so a
+/// client that goes direct cannot reach it and one that goes through the proxy can: the
+/// proxy's log and the outcome say which way each went.
+#[test]
+fn https_proxy_from_the_environment_is_used_exactly_when_kubectl_uses_it() {
+    use kubectl_coreweave::net::{Deadline, ProxyEnv};
+    const NAME: &str = "kube.proxied.test";
+    let fake = alice_fake_with(FakeKubeOptions::with_extra_name(NAME));
+    let proxy = ConnectProxy::start_resolving(NAME);
+    let port = fake.addr.port();
+    let by_name = format!("https://{NAME}:{port}");
+    let by_ip = fake.url();
+    let by_localhost = format!("https://localhost:{port}");
+    let live = proxy.url();
+    let bare = proxy.addr.to_string();
+    let dead = closed_port_url().replacen("https://", "http://", 1);
+    let sb = Sandbox::new();
+    // (environment, server, proxy-url, goes through the proxy)
+    type Case<'a> = (Vec<(&'a str, String)>, &'a str, Option<&'a str>, bool);
+    let cases: Vec<Case> = vec![
+        (vec![("HTTPS_PROXY", live.clone())], &by_name, None, true),
+        (vec![("https_proxy", live.clone())], &by_name, None, true),
+        (
+            vec![
+                ("HTTPS_PROXY", String::new()),
+                ("https_proxy", live.clone()),
+            ],
+            &by_name,
+            None,
+            true,
+        ),
+        (vec![("HTTPS_PROXY", bare.clone())], &by_name, None, true),
+        (vec![("HTTP_PROXY", live.clone())], &by_name, None, false),
+        (
+            vec![
+                ("HTTPS_PROXY", live.clone()),
+                ("NO_PROXY", "proxied.test".into()),
+            ],
+            &by_name,
+            None,
+            false,
+        ),
+        (
+            vec![
+                ("HTTPS_PROXY", live.clone()),
+                ("no_proxy", ".proxied.test".into()),
+            ],
+            &by_name,
+            None,
+            false,
+        ),
+        (
+            vec![
+                ("HTTPS_PROXY", live.clone()),
+                ("NO_PROXY", "*.proxied.test".into()),
+            ],
+            &by_name,
+            None,
+            false,
+        ),
+        (
+            vec![
+                ("HTTPS_PROXY", live.clone()),
+                ("NO_PROXY", format!("other.test, KUBE.proxied.test:{port}")),
+            ],
+            &by_name,
+            None,
+            false,
+        ),
+        (
+            vec![
+                ("HTTPS_PROXY", live.clone()),
+                ("NO_PROXY", format!("{NAME}:1")),
+            ],
+            &by_name,
+            None,
+            true,
+        ),
+        (
+            vec![
+                ("HTTPS_PROXY", live.clone()),
+                ("NO_PROXY", "xkube.proxied.test,other.test".into()),
+            ],
+            &by_name,
+            None,
+            true,
+        ),
+        (
+            vec![("HTTPS_PROXY", live.clone()), ("NO_PROXY", "*".into())],
+            &by_name,
+            None,
+            false,
+        ),
+        (vec![("HTTPS_PROXY", live.clone())], &by_ip, None, false),
+        (
+            vec![("HTTPS_PROXY", live.clone())],
+            &by_localhost,
+            None,
+            false,
+        ),
+        (
+            vec![("HTTPS_PROXY", dead.clone())],
+            &by_name,
+            Some(&live),
+            true,
+        ),
+        (
+            vec![("HTTPS_PROXY", live.clone()), ("NO_PROXY", NAME.into())],
+            &by_name,
+            Some(&live),
+            true,
+        ),
+    ];
+    for (i, (env, server, proxy_url, proxied)) in cases.into_iter().enumerate() {
+        let mut spec = ClusterSpec::new("c", server.to_string(), Trust::Data(&fake.ca.pem));
+        spec.proxy_url = proxy_url.map(str::to_string);
+        let k = single(&sb, &format!("case-{i}"), spec, ALICE);
+        let about = format!("case {i}: {env:?}, server {server}, proxy-url {proxy_url:?}");
+
+        let before = proxy.targets().len();
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        let out = cluster::verify_with(
+            &targets(&k, &["ctx"]),
+            &Token::new(ALICE),
+            TIMEOUT,
+            Deadline::after(Duration::from_secs(60)),
+            &ProxyEnv::from_lookup(lookup),
+        );
+        assert_no_secret(&out[0]);
+        let mine = proxy.targets()[before..].to_vec();
+        let (kubectl_ok, stderr) = kubectl_whoami_with(&sb, &k, &env);
+        let theirs = proxy.targets()[before + mine.len()..].to_vec();
+
+        let reached = format!(
+            "{}:{port}",
+            server
+                .trim_start_matches("https://")
+                .rsplit_once(':')
+                .unwrap()
+                .0
+        );
+        for (who, seen) in [("verify", &mine), ("kubectl", &theirs)] {
+            if proxied {
+                assert!(
+                    !seen.is_empty() && seen.iter().all(|t| *t == reached),
+                    "{about}: {who} should have gone through the proxy to {reached}: {seen:?}"
+                );
+            } else {
+                assert!(
+                    seen.is_empty(),
+                    "{about}: {who} went through the proxy: {seen:?}"
+                );
+            }
+        }
+        // Through the proxy, or direct to a loopback address, the fake answers; direct to
+        // the name that only the proxy resolves, nothing does.
+        let reachable = proxied || server != by_name;
+        assert_eq!(kubectl_ok, reachable, "{about}: kubectl: {stderr}");
+        match &out[0].result {
+            Ok(u) if reachable => assert_eq!(u.username, "alice@example.com"),
+            Err(ClusterError::Connect { .. }) if !reachable => {}
+            other => panic!("{about}: verify: {other:?}; kubectl: {kubectl_ok} {stderr}"),
+        }
+    }
+}

@@ -31,7 +31,9 @@ const ALL_TRIES: usize = DEFAULT_MAX_RETRIES as usize + 1;
 
 /// An `expireTime` `secs` from now, as the API writes one.
 fn expire_in(secs: i64) -> String {
-    kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + secs)
+    kubectl_coreweave::time::format_rfc3339(
+        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(secs),
+    )
 }
 
 fn token() -> Token {

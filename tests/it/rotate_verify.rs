@@ -269,13 +269,83 @@ fn a_dead_proxy_stops_the_rotation_naming_the_context() {
     assert_unchanged(&k, &before);
 }
 
+/// Through the command: a cluster without proxy-url is checked through `HTTPS_PROXY` from
+/// the environment, unless `NO_PROXY` names it, as kubectl does (the differential against
+/// kubectl itself is `cluster::https_proxy_from_the_environment_is_used_exactly_when_kubectl_uses_it`).
+/// The server's name resolves only at the proxy, so going direct fails.
+#[test]
+fn cluster_check_goes_through_https_proxy_unless_no_proxy_names_it() {
+    const NAME: &str = "kube.proxied.test";
+    let sb = Sandbox::new();
+    let fake = FakeKube::start_with(
+        &[(NEW, FakeUser::new("alice"))],
+        support::fake_kube::FakeKubeOptions::with_extra_name(NAME),
+    );
+    let proxy = ConnectProxy::start_resolving(NAME);
+    let port = fake.addr.port();
+    let server = format!("https://{NAME}:{port}");
+    let pem = fake.ca.pem.clone();
+    let k = write_kubeconfig(
+        &sb.path("config"),
+        &[ClusterSpec::new("k1", server.clone(), Trust::Data(&pem))],
+        &[("a", "k1", "cw")],
+        &[("cw", OLD)],
+    );
+    let k = path_str(&k).to_string();
+    let api = FakeCoreweave::start();
+    api.accept_token(NEW, "user-1", "org-1");
+    let tok = sb.write("new-token", format!("{NEW}\n"));
+    let run = |env: &[(&str, String)]| {
+        let o = sb
+            .cmd(Some(&k))
+            .envs(env.iter().map(|(n, v)| (*n, v.as_str())))
+            .args(["token", "rotate", "--from-file", path_str(&tok)])
+            .args([
+                "--api-endpoint",
+                &api.url(),
+                "--verify",
+                "cluster",
+                "--force",
+            ])
+            .output()
+            .expect("run plugin");
+        let printed = stdout(&o) + &stderr(&o);
+        assert!(
+            !printed.contains(NEW) && !printed.contains(OLD),
+            "a token was printed: {printed}"
+        );
+        o
+    };
+
+    let before = std::fs::read(&k).expect("read");
+    let o = run(&[
+        ("HTTPS_PROXY", proxy.url()),
+        ("NO_PROXY", ".proxied.test".into()),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("cannot connect to cluster {server}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(proxy.targets().is_empty(), "{:?}", proxy.targets());
+    assert_unchanged(&k, &before);
+
+    let o = run(&[("https_proxy", proxy.url())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(proxy.targets(), [format!("{NAME}:{port}")]);
+    assert_eq!(fake.requests_with(NEW).len(), 1);
+    assert!(std::fs::read_to_string(&k).expect("read").contains(NEW));
+}
+
 #[test]
 fn minted_token_is_written_with_its_expiry() {
     let sb = Sandbox::new();
     let k = kubeconfig(&sb);
     let api = FakeCoreweave::start();
-    let expire =
-        kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + 7200);
+    let expire = kubectl_coreweave::time::format_rfc3339(
+        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(7200),
+    );
     api.script([Reply::json(
         200,
         serde_json::json!({"bearerToken": NEW, "expireTime": expire}),
@@ -519,9 +589,12 @@ fn mint_with(sb: &Sandbox, k: &str, answer: serde_json::Value) -> (Output, FakeC
 #[test]
 fn insane_minted_tokens_are_refused() {
     let long = format!("CW-SECRET-{}", "m".repeat(5000));
-    let far =
-        kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + 90 * 86_400);
-    let soon = kubectl_coreweave::time::format_rfc3339(kubectl_coreweave::time::unix_now() + 3600);
+    let far = kubectl_coreweave::time::format_rfc3339(
+        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(90 * 86_400),
+    );
+    let soon = kubectl_coreweave::time::format_rfc3339(
+        jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600),
+    );
     for (what, token, expire) in [
         ("already past", NEW, "2001-09-09T01:46:40Z".to_string()),
         ("far beyond the requested --duration 1h", NEW, far),

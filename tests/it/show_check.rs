@@ -6,12 +6,19 @@ use crate::support;
 use std::process::Output;
 use std::time::Duration;
 
-use kubectl_coreweave::time::{format_rfc3339, unix_now};
 use support::fake_coreweave::{FakeCoreweave, Reply};
 use support::{kubeconfig, path_str, stderr, stdout, Sandbox};
 
 const TOKEN: &str = "CW-SECRET-checktest-SHOWCANARY-cccc-0003";
 const DAY: i64 = 86_400;
+
+fn unix_now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+fn format_rfc3339(unix: i64) -> String {
+    kubectl_coreweave::time::format_rfc3339(jiff::Timestamp::from_second(unix).unwrap())
+}
 
 struct Setup {
     sb: Sandbox,

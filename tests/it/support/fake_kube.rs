@@ -801,15 +801,30 @@ impl ConnectProxy {
         ConnectProxy::start_kind(true)
     }
 
+    /// An HTTP CONNECT proxy that resolves `name` to 127.0.0.1 itself: a client that goes
+    /// through it reaches a loopback server by a name that resolves nowhere else, and that
+    /// is neither `localhost` nor a loopback address (which Go never proxies).
+    pub fn start_resolving(name: &str) -> ConnectProxy {
+        ConnectProxy::start_inner(false, Some(name.to_string()))
+    }
+
     fn start_kind(socks5: bool) -> ConnectProxy {
+        ConnectProxy::start_inner(socks5, None)
+    }
+
+    fn start_inner(socks5: bool, alias: Option<String>) -> ConnectProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("addr");
         let targets = Arc::new(Mutex::new(Vec::new()));
         let authorizations = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         {
-            let (targets, authorizations, stop) =
-                (targets.clone(), authorizations.clone(), stop.clone());
+            let (targets, authorizations, stop, alias) = (
+                targets.clone(),
+                authorizations.clone(),
+                stop.clone(),
+                alias.clone(),
+            );
             thread::spawn(move || {
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -817,10 +832,13 @@ impl ConnectProxy {
                     }
                     let Ok(conn) = conn else { continue };
                     let (targets, authorizations) = (targets.clone(), authorizations.clone());
+                    let alias = alias.clone();
                     if socks5 {
                         thread::spawn(move || socks5_tunnel(conn, &targets));
                     } else {
-                        thread::spawn(move || tunnel(conn, &targets, &authorizations));
+                        thread::spawn(move || {
+                            tunnel(conn, &targets, &authorizations, alias.as_deref())
+                        });
                     }
                 }
             });
@@ -861,6 +879,7 @@ fn tunnel(
     client: TcpStream,
     targets: &Mutex<Vec<String>>,
     authorizations: &Mutex<Vec<Option<String>>>,
+    alias: Option<&str>,
 ) {
     let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
     let mut reader = BufReader::new(client);
@@ -885,6 +904,13 @@ fn tunnel(
     targets.lock().unwrap().push(target.to_string());
     authorizations.lock().unwrap().push(authorization);
     let mut client = reader.into_inner();
+    let target = match (alias, target.rsplit_once(':')) {
+        (Some(name), Some((host, port))) if host.eq_ignore_ascii_case(name) => {
+            format!("127.0.0.1:{port}")
+        }
+        _ => target.to_string(),
+    };
+    let target = target.as_str();
     let allowed = target
         .parse::<SocketAddr>()
         .is_ok_and(|a| a.ip().is_loopback());
