@@ -226,17 +226,27 @@ pub fn run(
         }
         // The keyring item first (written and read back), then the files; if a file fails,
         // the item gets the old token back, so nothing is left half rotated.
+        // The item stays bound to its servers, and to those of the contexts whose users
+        // hold the token (rotate vetted them above unless --force).
         let keyring = match &keyring_item {
             Some(item) => {
                 let keyring = crate::keystore::Keyring::open()?;
-                keyring.put(item, &new)?;
-                Some((keyring, item))
+                let before = keyring.get_item(item)?;
+                let servers = super::store::servers_of(
+                    &kc,
+                    plan.targets
+                        .iter()
+                        .map(|t| (t.file.as_path(), t.user.as_str())),
+                    out,
+                )?;
+                keyring.put(item, &new, &servers)?;
+                Some((keyring, item, before))
             }
             None => None,
         };
         if let Err(e) = write::commit(&plan.writes) {
-            if let Some((keyring, item)) = &keyring {
-                if let Err(restore) = keyring.put(item, &old) {
+            if let Some((keyring, item, before)) = &keyring {
+                if let Err(restore) = keyring.put_item(item, before) {
                     bail!("{e}; putting the old token back into keyring item {item:?} failed too: {restore}");
                 }
             }

@@ -51,16 +51,12 @@ pub fn store(
             path.display()
         ),
         Ok(Credential::Keyring { reference, .. }) => {
-            bail!("user {:?} is already stored in keyring item {reference:?}", resolved.user)
+            return rebind(paths, explicit, &kc, active, &reference, args, out)
         }
         Err(e) => {
             let text = &kc.files[active.file].text;
             if let Ok(Some(ExecKind::Plugin { reference })) = exec_of(text, &resolved.user) {
-                bail!(
-                    "user {:?} (in {}) is already stored in keyring item {reference:?}",
-                    resolved.user,
-                    active_file.display()
-                );
+                return rebind(paths, explicit, &kc, active, &reference, args, out);
             }
             return Err(e.into());
         }
@@ -122,7 +118,8 @@ pub fn store(
     }
     let writes = plan(&kc, &targets)?;
     let existed = keyring.find(&reference)?.is_some();
-    keyring.put(&reference, &token)?;
+    let servers = bound_servers(&kc, &targets, out)?;
+    keyring.put(&reference, &token, &servers)?;
     if write::interrupted() {
         bail!("interrupted; the keyring item {reference:?} was written, no file was changed");
     }
@@ -147,6 +144,124 @@ pub fn store(
     )?;
     print_targets(&targets, out)?;
     writeln!(out, "Undo with `kubectl coreweave token unstore`.")?;
+    Ok(())
+}
+
+/// `token store` for a user already stored: bind its item to the servers of the user's
+/// contexts (with --all, of every entry that reads the item), and write the entries again
+/// as `store` writes them now (`provideClusterInfo: true`). This is the one-command fix
+/// for entries and items from before bindings.
+fn rebind(
+    paths: &[PathBuf],
+    explicit: bool,
+    kc: &Kubeconfig,
+    active: crate::kubeconfig::Sourced,
+    reference: &str,
+    args: &StoreArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(args.lock_timeout);
+    let active_file = kc.path(active.file).to_path_buf();
+    let user = kc.files[active.file].config.users[active.index].name.clone();
+    if args.item.as_deref().is_some_and(|i| i != reference) {
+        bail!(
+            "user {user:?} (in {}) is already stored in keyring item {reference:?}; `token unstore` it first to move it to another item",
+            active_file.display()
+        );
+    }
+    let mode = match args.interactive_mode {
+        Interactive::IfAvailable => InteractiveMode::IfAvailable,
+        Interactive::Never => InteractiveMode::Never,
+    };
+    let targets = unstore_targets(kc, &active_file, &user, reference, args.all)?;
+    let keyring = open_for_store()?;
+    let item = keyring.get_item(reference)?;
+    let plan = |kc: &Kubeconfig| -> anyhow::Result<Vec<PlannedWrite>> {
+        let mut writes = Vec::new();
+        for loaded in &kc.files {
+            if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
+                continue;
+            }
+            let here: Vec<&Target> = targets.iter().filter(|t| t.file == loaded.path).collect();
+            if here.is_empty() {
+                continue;
+            }
+            let cannot = || format!("cannot edit kubeconfig {}", loaded.path.display());
+            // The entry is swapped back to a token and out again, each step proven; the
+            // token lives only in memory in between.
+            let back: Vec<Edit> = here
+                .iter()
+                .map(|t| Edit::ExecToToken {
+                    user: &t.user,
+                    token: item.token.expose(),
+                })
+                .collect();
+            let middle = edit::apply_loaded(loaded, &back).with_context(cannot)?;
+            let again: Vec<Edit> = here
+                .iter()
+                .map(|t| Edit::TokenToExec {
+                    user: &t.user,
+                    reference,
+                    mode,
+                })
+                .collect();
+            let text = edit::apply(&middle, &again).with_context(cannot)?;
+            if text != loaded.text {
+                writes.push(PlannedWrite {
+                    path: loaded.path.clone(),
+                    original: Some(loaded.text.clone().into_bytes()),
+                    new: text.into_bytes(),
+                });
+            }
+        }
+        Ok(writes)
+    };
+    let servers = bound_servers(kc, &targets, out)?;
+    let shown_servers = if servers.is_empty() {
+        "no server".to_string()
+    } else {
+        servers.iter().map(|s| shown(s)).collect::<Vec<_>>().join(", ")
+    };
+    if args.dry_run {
+        let writes = plan(kc)?;
+        writeln!(
+            out,
+            "Would bind keyring item {} (service {}) to {shown_servers} and rewrite {}:",
+            quoted(reference),
+            crate::keystore::SERVICE,
+            count(writes.len(), "file", "files")
+        )?;
+        print_targets(&targets, out)?;
+        print_diff(&writes, out)?;
+        writeln!(out, "Dry run: nothing was written.")?;
+        return Ok(());
+    }
+    let _signals = write::InterruptGuard::install();
+    let files: BTreeSet<PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
+    let locks = lock_all(&files, timeout)?;
+    let kc = Kubeconfig::load(paths, explicit)?;
+    let writes = plan(&kc)?;
+    keyring.put(reference, &item.token, &servers)?;
+    if write::interrupted() {
+        bail!("interrupted; keyring item {reference:?} was bound, no file was changed");
+    }
+    for w in &writes {
+        write::remove_stale_temp_files(&w.path);
+    }
+    if let Err(e) = write::commit(&writes) {
+        let _ = keyring.put_item(reference, &item);
+        return Err(e.into());
+    }
+    drop(locks);
+    writeln!(
+        out,
+        "Bound keyring item {} (service {}) to {shown_servers}; {} run `kubectl-coreweave token credential {}`:",
+        quoted(reference),
+        crate::keystore::SERVICE,
+        count(targets.len(), "user entry", "user entries"),
+        shown(reference)
+    )?;
+    print_targets(&targets, out)?;
     Ok(())
 }
 
@@ -181,6 +296,16 @@ pub fn unstore(
     let targets = unstore_targets(&kc, &active_file, &resolved.user, &reference, args.all)?;
     let keyring = Keyring::open()?;
     let token = keyring.get(&reference)?;
+    // What is written back follows rotate's rules for a new token (not empty, printable
+    // ASCII only), so an emptied or tampered item never becomes `token: ""` or a token
+    // kubectl would send mangled. The shape rule is rotate's `--force` one: `store` took the
+    // token as the file held it, and `unstore` gives it back.
+    super::source::validate(
+        &token,
+        &Token::new(""),
+        &format!("keyring item {}", quoted(&reference)),
+        true,
+    )?;
     let plan = |kc: &Kubeconfig, targets: &[Target]| {
         plan_writes(kc, targets, |user| Edit::ExecToToken {
             user,
@@ -282,6 +407,66 @@ pub fn stored_credential(
         Ok(Some(ExecKind::Plugin { .. })) => Some(credential(kc, origin)),
         _ => None,
     }
+}
+
+/// The servers the contexts of these user entries send their token to, normalised as
+/// `token credential` compares them: what an item holding their token is bound to. A
+/// server that cannot be normalised is left out, with a note.
+pub(crate) fn servers_of<'a>(
+    kc: &Kubeconfig,
+    entries: impl IntoIterator<Item = (&'a Path, &'a str)>,
+    out: &mut dyn Write,
+) -> std::io::Result<Vec<String>> {
+    let entries: BTreeSet<(&Path, &str)> = entries.into_iter().collect();
+    let mut servers = BTreeSet::new();
+    for (name, ctx) in kc.contexts() {
+        let Some(c) = ctx.context.as_ref() else {
+            continue;
+        };
+        let Some(user) = c.user.as_deref() else {
+            continue;
+        };
+        // The entry kubectl uses for this name (a shadowed one is not reached).
+        let Some((origin, _)) = kc.user(user) else {
+            continue;
+        };
+        if !entries.contains(&(kc.path(origin.file), user)) {
+            continue;
+        }
+        let Some(server) = c
+            .cluster
+            .as_deref()
+            .and_then(|cl| kc.cluster(cl))
+            .and_then(|(_, cl)| cl.cluster.as_ref()?.server.as_deref())
+        else {
+            continue;
+        };
+        match super::credential::normal_server(server) {
+            Ok(s) => {
+                servers.insert(s);
+            }
+            Err(why) => writeln!(
+                out,
+                "Note: context {} is not bound: {why} ({})",
+                quoted(name),
+                shown(server)
+            )?,
+        }
+    }
+    Ok(servers.into_iter().collect())
+}
+
+fn bound_servers(
+    kc: &Kubeconfig,
+    targets: &[Target],
+    out: &mut dyn Write,
+) -> anyhow::Result<Vec<String>> {
+    let servers = servers_of(
+        kc,
+        targets.iter().map(|t| (t.file.as_path(), t.user.as_str())),
+        out,
+    )?;
+    Ok(servers)
 }
 
 /// The keyring for `store`, or the refusal that says what to do instead.

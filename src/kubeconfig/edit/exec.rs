@@ -100,15 +100,24 @@ fn classify(doc: &Doc<'_>, exec: NodeId) -> ExecKind {
             Kind::Seq { items } => items.iter().map(|i| doc.scalar_text(*i)).collect(),
             _ => None,
         });
-    let plugin = std::path::Path::new(&command)
-        .file_stem()
-        .is_some_and(|s| s == PLUGIN_COMMAND);
+    let plugin = is_plugin_program(&command);
     match args.as_deref() {
         Some(["token", "credential", reference]) if plugin => ExecKind::Plugin {
             reference: (*reference).to_string(),
         },
         _ => ExecKind::Other { command },
     }
+}
+
+/// Whether an exec `command` runs this plugin as kubectl would run it: the program's file
+/// name (after the last `/`, or `\` for a Windows path) is exactly `kubectl-coreweave`, or
+/// `kubectl-coreweave.exe`. A name that merely starts the same (`kubectl-coreweave.sh`)
+/// is another program, which kubectl would run.
+pub fn is_plugin_program(command: &str) -> bool {
+    // Only Windows reads `\` as a folder separator; elsewhere it is part of a file name.
+    let separators: &[char] = if cfg!(windows) { &['/', '\\'] } else { &['/'] };
+    let name = command.rsplit(separators).next().unwrap_or("");
+    name == PLUGIN_COMMAND || name == "kubectl-coreweave.exe"
 }
 
 /// One splice per swap ([`Edit::TokenToExec`] or [`Edit::ExecToToken`]): the `token:`
@@ -248,7 +257,9 @@ fn exec_text(indent: &str, newline: &str, reference: &str, mode: InteractiveMode
         format!("command: {PLUGIN_COMMAND}"),
         format!("installHint: {}", double_quoted(INSTALL_HINT)),
         format!("interactiveMode: {}", mode.as_str()),
-        "provideClusterInfo: false".into(),
+        // kubectl names the server in KUBERNETES_EXEC_INFO, and `token credential`
+        // serves the item only to the servers it is bound to.
+        "provideClusterInfo: true".into(),
     ];
     let mut text = String::from("exec:");
     for line in lines {
@@ -268,7 +279,7 @@ pub fn exec_json(reference: &str, mode: InteractiveMode) -> Value {
         "command": PLUGIN_COMMAND,
         "installHint": INSTALL_HINT,
         "interactiveMode": mode.as_str(),
-        "provideClusterInfo": false,
+        "provideClusterInfo": true,
     })
 }
 
