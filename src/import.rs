@@ -384,10 +384,8 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
             }
         }
         let exec_command = exec.map(|e| {
-            crate::secret::escape_controls(
-                e.get("command").and_then(Value::as_str).unwrap_or(""),
-            )
-            .into_owned()
+            crate::secret::escape_controls(e.get("command").and_then(Value::as_str).unwrap_or(""))
+                .into_owned()
         });
         let other_credential = if u.get("tokenFile").is_some() {
             Some("a tokenFile")
@@ -626,10 +624,9 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
         // A new context for a user whose token is in a keyring item binds the item to its
         // server too (import is an explicit act of the user, like `token store`).
         if reuse_user {
-            if let (Some(reference), Some(t)) = (
-                kc.and_then(|kc| stored_reference(kc, &user)),
-                &inc.token,
-            ) {
+            if let (Some(reference), Some(t)) =
+                (kc.and_then(|kc| stored_reference(kc, &user)), &inc.token)
+            {
                 keyring_items.push((reference, t.clone(), bound(&inc.server)));
             }
         }

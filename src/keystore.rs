@@ -59,14 +59,18 @@ impl std::fmt::Debug for Item {
 }
 
 impl Item {
-    /// The secret value: `{"kubectl-coreweave":1,"servers":[…],"token":"…"}`.
+    /// The secret value: `{"kubectl-coreweave":1,"servers":[…],"token":"…"}`, or the bare
+    /// token for an item that is bound to nothing yet (as it was written).
     fn encode(&self) -> String {
-        serde_json::json!({
-            RECORD_TAG: 1,
-            "servers": self.servers.clone().unwrap_or_default(),
-            "token": self.token.expose(),
-        })
-        .to_string()
+        match &self.servers {
+            Some(servers) => serde_json::json!({
+                RECORD_TAG: 1,
+                "servers": servers,
+                "token": self.token.expose(),
+            })
+            .to_string(),
+            None => self.token.expose().to_string(),
+        }
     }
 
     /// Reads an item's value: the versioned record, or (an item written before bindings,
@@ -83,10 +87,11 @@ impl Item {
             token: String,
         }
         if bytes.starts_with(b"{\"kubectl-coreweave\"") {
-            let record: Record = serde_json::from_slice(&bytes).map_err(|_| KeyringError::Other {
-                reference: reference.to_string(),
-                detail: "the item's record is not readable; store the token again".into(),
-            })?;
+            let record: Record =
+                serde_json::from_slice(&bytes).map_err(|_| KeyringError::Other {
+                    reference: reference.to_string(),
+                    detail: "the item's record is not readable; store the token again".into(),
+                })?;
             if record.version != 1 {
                 return Err(KeyringError::Other {
                     reference: reference.to_string(),
@@ -412,12 +417,8 @@ impl Keyring {
         }
         let entry = self.entry(reference)?;
         cache::forget(reference);
-        let value = match item.servers {
-            Some(_) => item.encode(),
-            None => token.expose().to_string(),
-        };
         entry
-            .set_password(&value)
+            .set_password(&item.encode())
             .map_err(|e| classify(reference, e))?;
         let back = self.get_item(reference)?;
         if &back != item {
@@ -549,6 +550,26 @@ mod tests {
             token_from("r", b"\xff".to_vec()),
             Err(KeyringError::NotText(_))
         ));
+    }
+
+    #[test]
+    fn an_item_reads_back_as_written_bound_or_not() {
+        for servers in [None, Some(vec![]), Some(vec!["https://a".to_string()])] {
+            let item = Item {
+                token: Token::new("CW-SECRET-abc"),
+                servers,
+            };
+            let back = Item::decode("r", item.encode().into_bytes()).expect("reads");
+            assert_eq!(back, item);
+        }
+        let bare = Item::decode("r", b"CW-SECRET-abc".to_vec()).expect("reads");
+        assert_eq!(bare.servers, None);
+        assert!(Item::decode(
+            "r",
+            br#"{"kubectl-coreweave":2,"servers":[],"token":"x"}"#.to_vec()
+        )
+        .is_err());
+        assert!(Item::decode("r", br#"{"kubectl-coreweave":1,"token":"x"}"#.to_vec()).is_err());
     }
 
     #[test]

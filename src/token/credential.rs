@@ -113,7 +113,8 @@ pub fn exec_info(value: Option<std::ffi::OsString>) -> Result<ExecInfo, ExecInfo
 }
 
 /// The one-command fix for an entry or item from before bindings.
-const REBIND: &str = "run `kubectl coreweave token store` in this context to bind the item to its cluster";
+const REBIND: &str =
+    "run `kubectl coreweave token store` in this context to bind the item to its cluster";
 
 pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let info = exec_info(std::env::var_os("KUBERNETES_EXEC_INFO"))?;
@@ -126,9 +127,7 @@ pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     let shown_server = crate::secret::shown(server);
     let wanted = normal_server(server).map_err(|why| {
-        anyhow::anyhow!(
-            "keyring item {item_name} is not sent to server {shown_server}: {why}"
-        )
+        anyhow::anyhow!("keyring item {item_name} is not sent to server {shown_server}: {why}")
     })?;
     let item = crate::keystore::read_for_plugin(reference, info.interactive)?;
     let Some(servers) = &item.servers else {
@@ -190,13 +189,22 @@ pub fn normal_server(server: &str) -> Result<String, &'static str> {
         return Err("the server URL's host is percent-encoded");
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (inside, after) = v6.split_once(']').ok_or("the server URL's host is not valid")?;
-        if inside.is_empty() || !inside.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+        let (inside, after) = v6
+            .split_once(']')
+            .ok_or("the server URL's host is not valid")?;
+        if inside.is_empty()
+            || !inside
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
             return Err("the server URL's host is not valid");
         }
         let port = match after {
             "" => None,
-            p => Some(p.strip_prefix(':').ok_or("the server URL's host is not valid")?),
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or("the server URL's host is not valid")?,
+            ),
         };
         (format!("[{}]", inside.to_ascii_lowercase()), port)
     } else {
@@ -209,7 +217,8 @@ pub fn normal_server(server: &str) -> Result<String, &'static str> {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
                 && !l.starts_with("xn--")
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
         if host.is_empty() || !host.split('.').all(label_ok) {
             return Err("the server URL's host is not a plain ASCII host name");
@@ -290,7 +299,11 @@ mod tests {
             "https://a.example.com:443//",
         ];
         for s in same {
-            assert_eq!(normal_server(s).as_deref(), Ok("https://a.example.com"), "{s}");
+            assert_eq!(
+                normal_server(s).as_deref(),
+                Ok("https://a.example.com"),
+                "{s}"
+            );
         }
         assert_eq!(
             normal_server("https://127.0.0.1:6443/p/").as_deref(),

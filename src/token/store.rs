@@ -162,7 +162,9 @@ fn rebind(
 ) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(args.lock_timeout);
     let active_file = kc.path(active.file).to_path_buf();
-    let user = kc.files[active.file].config.users[active.index].name.clone();
+    let user = kc.files[active.file].config.users[active.index]
+        .name
+        .clone();
     if args.item.as_deref().is_some_and(|i| i != reference) {
         bail!(
             "user {user:?} (in {}) is already stored in keyring item {reference:?}; `token unstore` it first to move it to another item",
@@ -220,7 +222,11 @@ fn rebind(
     let shown_servers = if servers.is_empty() {
         "no server".to_string()
     } else {
-        servers.iter().map(|s| shown(s)).collect::<Vec<_>>().join(", ")
+        servers
+            .iter()
+            .map(|s| shown(s))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     if args.dry_run {
         let writes = plan(kc)?;

@@ -17,7 +17,9 @@ const ALICE: &str = "CW-SECRET-keyringtest-alice-0123456789abcdef";
 const BOB: &str = "CW-SECRET-keyringtest-bob-fedcba9876543210";
 /// A kubeconfig whose user runs another program through exec.
 const OTHER_TOOL: &str = include_str!("../fixtures/exec-other-tool.yaml");
-const V1_INFO: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
+/// The server the hand-written items below are bound to, and kubectl's exec info naming it.
+const BOUND: &str = "https://bound.k8s.test.coreweave.com";
+const V1_INFO: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false,"cluster":{"server":"https://bound.k8s.test.coreweave.com/"}}}"#;
 
 /// The session bus the keyring runs on; a test without one fails (never skips).
 fn bus() -> OsString {
@@ -86,12 +88,61 @@ fn secret_tool(args: &[&str], input: Option<&str>) -> Output {
 }
 
 /// The item's value as `secret-tool lookup` reads it, if any.
-fn lookup(item: &str) -> Option<String> {
+fn lookup_raw(item: &str) -> Option<String> {
     let o = secret_tool(
         &["lookup", "service", "kubectl-coreweave", "username", item],
         None,
     );
     o.status.success().then(|| stdout(&o))
+}
+
+/// The item's record (`{"kubectl-coreweave":1,"servers":[…],"token":"…"}`), read
+/// independently of the plugin.
+fn record(item: &str) -> Option<serde_json::Value> {
+    let raw = lookup_raw(item)?;
+    let v: serde_json::Value = serde_json::from_str(&raw).expect("the item holds a record");
+    assert_eq!(v["kubectl-coreweave"], 1, "{v}");
+    Some(v)
+}
+
+/// The token the item holds, if any.
+fn lookup(item: &str) -> Option<String> {
+    record(item).map(|v| v["token"].as_str().expect("token").to_string())
+}
+
+/// The servers the item is bound to.
+fn bound_servers(item: &str) -> Vec<String> {
+    record(item).map_or_else(Vec::new, |v| {
+        v["servers"]
+            .as_array()
+            .expect("servers")
+            .iter()
+            .map(|s| s.as_str().expect("string").to_string())
+            .collect()
+    })
+}
+
+/// Writes an item behind the plugin's back: a record bound to `servers`, or (None) a bare
+/// token as items were written before bindings.
+fn put_item(item: &str, token: &str, servers: Option<&[&str]>) {
+    let value = match servers {
+        Some(s) => {
+            serde_json::json!({"kubectl-coreweave": 1, "servers": s, "token": token}).to_string()
+        }
+        None => token.to_string(),
+    };
+    let o = secret_tool(
+        &[
+            "store",
+            "--label=test",
+            "service",
+            "kubectl-coreweave",
+            "username",
+            item,
+        ],
+        Some(&value),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 fn clear(item: &str) {
@@ -123,8 +174,9 @@ fn one_error_line(o: &Output) -> String {
 
 /// `kubectl auth whoami` through the kubeconfig, with the plugin on PATH.
 fn kubectl_whoami(sb: &Sandbox, kubeconfig: &Path) -> Output {
-    Command::new("kubectl")
-        .env_clear()
+    let mut c = Command::new("kubectl");
+    sb.session.join(&mut c);
+    c.env_clear()
         .env("PATH", path_with_plugin())
         .env("HOME", sb.path("home"))
         .env("KUBECONFIG", kubeconfig)
@@ -171,7 +223,12 @@ fn store_then_kubectl_runs_the_plugin_and_unstore_gives_back_the_same_bytes() {
         "{stored}"
     );
     assert!(stored.contains("interactiveMode: IfAvailable"));
-    assert!(stored.contains("provideClusterInfo: false"));
+    assert!(stored.contains("provideClusterInfo: true"));
+    assert_eq!(
+        bound_servers(item),
+        [fake.url()],
+        "bound to the context's server"
+    );
 
     let before = fake.requests_with(ALICE).len();
     let w = kubectl_whoami(&sb, &k);
@@ -237,25 +294,13 @@ fn store_all_moves_every_entry_holding_the_token() {
 #[test]
 fn credential_prints_only_the_exec_credential() {
     let item = "kr-credential";
-    let o = secret_tool(
-        &[
-            "store",
-            "--label=test",
-            "service",
-            "kubectl-coreweave",
-            "username",
-            item,
-        ],
-        Some(BOB),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    put_item(item, BOB, Some(&[BOUND]));
     let sb = Sandbox::new();
     for (info, version) in [
         (Some(V1_INFO), "client.authentication.k8s.io/v1"),
-        (None, "client.authentication.k8s.io/v1"),
         (
             Some(
-                r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":true}}"#,
+                r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":true,"cluster":{"server":"HTTPS://Bound.K8s.Test.CoreWeave.com:443"}}}"#,
             ),
             "client.authentication.k8s.io/v1beta1",
         ),
@@ -363,8 +408,9 @@ fn a_locked_keyring_is_one_line() {
         }
     }
     let session = |script: &str| {
-        Command::new("dbus-run-session")
-            .args(["--", "sh", "-c", script])
+        let mut c = Command::new("dbus-run-session");
+        sb.session.join(&mut c);
+        c.args(["--", "sh", "-c", script])
             .current_dir(sb.dir.path())
             .env("HOME", &home)
             .env("XDG_RUNTIME_DIR", &run)
@@ -400,7 +446,7 @@ fn a_locked_keyring_is_one_line() {
     // the read still fails, as locked).
     let third = session(
         "gnome-keyring-daemon --start --components=secrets >/dev/null && \
-         KUBERNETES_EXEC_INFO='{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\",\"spec\":{\"interactive\":true}}' \
+         KUBERNETES_EXEC_INFO='{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\",\"spec\":{\"interactive\":true,\"cluster\":{\"server\":\"https://bound.k8s.test.coreweave.com\"}}}' \
          \"$BIN\" token credential kr-locked 2>err; echo \"rc=$?\"; cat err >&2",
     );
     let err = stderr(&third);
@@ -654,20 +700,7 @@ fn a_failed_rotate_puts_the_old_token_back_into_the_keyring() {
 #[test]
 fn credential_keeps_a_short_lived_copy_that_writes_drop() {
     let item = "kr-copy";
-    let store = |token: &str| {
-        let o = secret_tool(
-            &[
-                "store",
-                "--label=t",
-                "service",
-                "kubectl-coreweave",
-                "username",
-                item,
-            ],
-            Some(token),
-        );
-        assert!(o.status.success(), "{}", stderr(&o));
-    };
+    let store = |token: &str| put_item(item, token, Some(&[BOUND]));
     store(ALICE);
     let sb = Sandbox::new();
     let credential = || {
@@ -684,16 +717,16 @@ fn credential_keeps_a_short_lived_copy_that_writes_drop() {
     // Changed behind the plugin's back: the copy still answers.
     store(BOB);
     assert!(stdout(&credential()).contains(ALICE));
-    // Another D-Bus session (another Secret Service) never sees this copy.
-    let elsewhere: OsString = format!("unix:path={}", sb.path("no-bus").display()).into();
+    // Another session keyring (another login session) has no copy: it reads the item.
+    let other = Sandbox::new();
     let o = plugin_on(
-        &sb,
+        &other,
         None,
-        &elsewhere,
+        &bus(),
         &["token", "credential", item],
         Some(V1_INFO),
     );
-    one_error_line(&o);
+    assert!(stdout(&o).contains(BOB), "{}", stderr(&o));
     // A store through the plugin drops the copy.
     let fake = FakeKube::start(&[]);
     let k = kubeconfig_for(&sb, &fake, &[("kr-copy-user", BOB)]);
@@ -778,6 +811,221 @@ fn import_can_store_the_token_in_the_keyring() {
         assert!(o.status.success(), "{}", stderr(&o));
         assert_no_token(&o);
         assert_eq!(std::fs::read_to_string(&k).expect("read"), text);
+    }
+    clear(item);
+}
+
+/// The exec entry `token store` wrote for `user` in `stored` (from `exec:` to its last
+/// line), to put into another kubeconfig as an attacker who can write it would.
+fn exec_block(stored: &str) -> String {
+    let start = stored.find("exec:").expect("an exec entry");
+    let end = stored[start..]
+        .find("provideClusterInfo: true")
+        .map(|i| start + i + "provideClusterInfo: true".len())
+        .expect("provideClusterInfo");
+    stored[start..end].to_string()
+}
+
+/// The issue's check: a kubeconfig that names a stored item against a server the item is
+/// not bound to gets no token. The real kubectl runs the exec entry against a second TLS
+/// server that records every bearer it is sent; it sees none, and kubectl shows the one
+/// line that names the server and the item. The bound server, spelled differently, is
+/// still served.
+#[test]
+fn a_stored_item_is_sent_only_to_the_servers_it_is_bound_to() {
+    let item = "kr-bound";
+    clear(item);
+    let ours = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let evil = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &ours, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(bound_servers(item), [ours.url()]);
+    let stored = std::fs::read_to_string(&k).expect("read");
+    let w = kubectl_whoami(&sb, &k);
+    assert!(w.status.success(), "kubectl: {}", stderr(&w));
+    assert!(!ours.requests_with(ALICE).is_empty());
+
+    // The hostile kubeconfig: the same exec entry, against another server (its own CA, so
+    // only the item's binding stands between the token and that server). The copy in the
+    // kernel keyring is warm from the command above.
+    let hostile_dir = Sandbox::new();
+    let hostile = kubeconfig_for(&hostile_dir, &evil, &[(item, ALICE)]);
+    let text = std::fs::read_to_string(&hostile).expect("read");
+    let text = text.replace(&format!("token: {ALICE}"), &exec_block(&stored));
+    assert!(!text.contains(ALICE), "{text}");
+    for (variant, want) in [
+        (text.clone(), "is not bound to server"),
+        (
+            text.replace("provideClusterInfo: true", "provideClusterInfo: false"),
+            "kubectl gave no cluster",
+        ),
+    ] {
+        std::fs::write(&hostile, &variant).expect("write");
+        let w = kubectl_whoami(&sb, &hostile);
+        assert!(!w.status.success(), "kubectl: {}", stdout(&w));
+        let err = stderr(&w);
+        assert_no_token(&w);
+        let ours_line: Vec<&str> = err.lines().filter(|l| l.contains("kr-bound")).collect();
+        assert!(!ours_line.is_empty(), "{err}");
+        assert!(err.contains(want), "{err}");
+        if want.contains("not bound") {
+            assert!(err.contains(&evil.url()), "the server is named: {err}");
+        } else {
+            assert!(err.contains("token store"), "the fix is named: {err}");
+        }
+        assert!(
+            evil.requests().iter().all(|r| r.bearer.is_none()),
+            "the other server was sent a token"
+        );
+    }
+    assert!(evil.requests_with(ALICE).is_empty());
+
+    // The bound server under another spelling (a trailing slash, the scheme in capitals)
+    // is the same server to kubectl, and is served.
+    let respelled = stored.replace(
+        &format!("server: {}", ours.url()),
+        &format!("server: {}/", ours.url().replace("https://", "HTTPS://")),
+    );
+    assert_ne!(respelled, stored);
+    std::fs::write(&k, &respelled).expect("write");
+    let before = ours.requests_with(ALICE).len();
+    let w = kubectl_whoami(&sb, &k);
+    assert!(w.status.success(), "kubectl: {}", stderr(&w));
+    assert!(ours.requests_with(ALICE).len() > before);
+    clear(item);
+}
+
+/// An entry and item written before bindings (a bare token in the item,
+/// `provideClusterInfo: false` in the file) are not served; the message names the one
+/// command that fixes them, and after it kubectl works again.
+#[test]
+fn an_entry_stored_before_bindings_gets_a_one_command_fix() {
+    let item = "kr-legacy";
+    clear(item);
+    let ours = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &ours, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stored = std::fs::read_to_string(&k).expect("read");
+    let old_style = stored.replace("provideClusterInfo: true", "provideClusterInfo: false");
+    std::fs::write(&k, &old_style).expect("write");
+    put_item(item, ALICE, None);
+
+    let w = kubectl_whoami(&sb, &k);
+    assert!(!w.status.success(), "kubectl: {}", stdout(&w));
+    assert!(
+        stderr(&w).contains("kubectl coreweave token store"),
+        "{}",
+        stderr(&w)
+    );
+    assert!(ours.requests_with(ALICE).is_empty(), "nothing was sent");
+    // The item alone from before bindings (the entry already new): refused too, warm
+    // copy or not.
+    std::fs::write(&k, &stored).expect("write");
+    for _ in 0..2 {
+        let w = kubectl_whoami(&sb, &k);
+        assert!(!w.status.success(), "kubectl: {}", stdout(&w));
+        assert!(stderr(&w).contains("bound to no cluster"), "{}", stderr(&w));
+    }
+    assert!(ours.requests_with(ALICE).is_empty(), "nothing was sent");
+
+    // The fix: `token store` again, for the entry of the old style.
+    std::fs::write(&k, &old_style).expect("write");
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    assert!(
+        stdout(&o).contains("Bound keyring item \"kr-legacy\""),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&k).expect("read"), stored);
+    assert_eq!(bound_servers(item), [ours.url()]);
+    assert_eq!(lookup(item).as_deref(), Some(ALICE));
+    let w = kubectl_whoami(&sb, &k);
+    assert!(w.status.success(), "kubectl: {}", stderr(&w));
+    assert!(!ours.requests_with(ALICE).is_empty());
+    clear(item);
+}
+
+/// The short-lived copy is keyed by the item, not by how the bus address is spelled: a
+/// rotate run with the address written one way drops the copy that `token credential`
+/// reads with it written another (with `,guid=`, without it, unset so the default
+/// `$XDG_RUNTIME_DIR/bus` is used).
+#[test]
+fn rotate_drops_the_copy_however_the_bus_address_is_spelled() {
+    let item = "kr-spelling";
+    clear(item);
+    let fake = FakeKube::start(&[]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &fake, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let full = bus().into_string().expect("utf-8 bus address");
+    let (no_guid, _) = full
+        .split_once(",guid=")
+        .expect("dbus-run-session gives an address with a guid");
+    let socket = no_guid
+        .strip_prefix("unix:path=")
+        .expect("a unix:path= address");
+    let run = sb.path("run");
+    std::fs::create_dir(&run).expect("mkdir");
+    std::os::unix::fs::symlink(socket, run.join("bus")).expect("symlink");
+    let spellings = [Some(full.as_str()), Some(no_guid), None];
+    let info = format!(
+        r#"{{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{{"interactive":false,"cluster":{{"server":"{}"}}}}}}"#,
+        fake.url()
+    );
+    let run_with = |spelling: Option<&str>, args: &[&str], exec_info: Option<&str>| {
+        let mut c = sb.cmd(Some(k.to_str().expect("utf-8")));
+        match spelling {
+            Some(address) => c.env("DBUS_SESSION_BUS_ADDRESS", address),
+            None => c.env("XDG_RUNTIME_DIR", &run),
+        };
+        if let Some(i) = exec_info {
+            c.env("KUBERNETES_EXEC_INFO", i);
+        }
+        c.args(args).output().expect("run plugin")
+    };
+    let credential = |spelling| run_with(spelling, &["token", "credential", item], Some(&info));
+    let mut current = ALICE;
+    for (i, rotate_with) in spellings.iter().enumerate() {
+        let read_with = spellings[(i + 1) % 3];
+        let o = credential(read_with);
+        assert!(stdout(&o).contains(current), "{}", stderr(&o));
+        let next = if current == ALICE { BOB } else { ALICE };
+        sb.write("new", format!("{next}\n"));
+        let o = run_with(
+            *rotate_with,
+            &[
+                "token",
+                "rotate",
+                "--force",
+                "--from-file",
+                "new",
+                "--verify",
+                "none",
+            ],
+            None,
+        );
+        assert!(
+            o.status.success(),
+            "rotate with {rotate_with:?}: {}",
+            stderr(&o)
+        );
+        for spelling in spellings {
+            let o = credential(spelling);
+            assert!(
+                stdout(&o).contains(next),
+                "rotated with {rotate_with:?}, read with {spelling:?}: a stale copy answered ({})",
+                stderr(&o)
+            );
+        }
+        current = next;
     }
     clear(item);
 }

@@ -435,7 +435,7 @@ mod tests {
         assert!(!stored.contains("CW-SECRET-aaaa1111"), "{stored}");
         assert!(stored.contains("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"));
         assert!(
-            stored.contains("      provideClusterInfo: false # note\n"),
+            stored.contains("      provideClusterInfo: true # note\n"),
             "{stored}"
         );
         assert!(stored.contains("token: CW-SECRET-bbbb2222"));
@@ -587,5 +587,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_plugin_is_recognised_by_its_exact_program_name() {
+        for ours in [
+            "kubectl-coreweave",
+            "/home/u/.krew/bin/kubectl-coreweave",
+            "kubectl-coreweave.exe",
+            "./kubectl-coreweave",
+        ] {
+            assert!(is_plugin_program(ours), "{ours}");
+        }
+        for other in [
+            "/tmp/x/kubectl-coreweave.sh",
+            "kubectl-coreweave.py",
+            "kubectl-coreweave-wrapper",
+            "kubectl-coreweave/",
+            "kubectl-Coreweave",
+            "kubectl",
+            "",
+        ] {
+            assert!(!is_plugin_program(other), "{other}");
+        }
+        let src = "users:\n- name: a\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /tmp/x/kubectl-coreweave.sh\n      args: [token, credential, a]\n";
+        assert_eq!(
+            exec_of(src, "a").expect("reads"),
+            Some(ExecKind::Other {
+                command: "/tmp/x/kubectl-coreweave.sh".into()
+            })
+        );
     }
 }
