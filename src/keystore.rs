@@ -117,7 +117,7 @@ impl Item {
 /// Item references are short names that travel on the exec entry's command line.
 const MAX_REFERENCE_LEN: usize = 200;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KeyringError {
     #[error("no OS keyring is reachable ({0})")]
     Unreachable(String),
@@ -325,6 +325,42 @@ mod cache {
     pub(super) fn forget(_reference: &str) {}
 }
 
+/// The item, read at most once per process (connecting once): `show`, `list`, `rotate` and
+/// `import` ask for each entry that reads an item, and many entries may read one. Writes
+/// through [`Keyring`] update what later reads here see.
+pub fn read_once(reference: &str) -> Result<Item, KeyringError> {
+    let mut guard = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let read = guard.get_or_insert_with(HashMap::new);
+    if let Some(known) = read.get(reference) {
+        return known.clone();
+    }
+    let item = SHARED
+        .get_or_init(Keyring::open)
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|k| k.get_item(reference));
+    read.insert(reference.to_string(), item.clone());
+    item
+}
+
+static SHARED: std::sync::OnceLock<Result<Keyring, KeyringError>> = std::sync::OnceLock::new();
+static READ: std::sync::Mutex<Option<HashMap<String, Result<Item, KeyringError>>>> =
+    std::sync::Mutex::new(None);
+
+/// What a write through [`Keyring`] left in the item (`None`: deleted, or unknown).
+fn remember(reference: &str, item: Option<&Item>) {
+    let mut guard = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let read = guard.get_or_insert_with(HashMap::new);
+    match item {
+        Some(i) => read.insert(reference.to_string(), Ok(i.clone())),
+        None => read.remove(reference),
+    };
+}
+
 /// The platform's credential store, connected.
 pub struct Keyring {
     store: Arc<CredentialStore>,
@@ -417,6 +453,7 @@ impl Keyring {
         }
         let entry = self.entry(reference)?;
         cache::forget(reference);
+        remember(reference, None);
         entry
             .set_password(&item.encode())
             .map_err(|e| classify(reference, e))?;
@@ -427,6 +464,7 @@ impl Keyring {
                 detail: "the item read back differs from what was written".into(),
             });
         }
+        remember(reference, Some(item));
         Ok(())
     }
 
@@ -434,6 +472,7 @@ impl Keyring {
     pub fn delete(&self, reference: &str) -> Result<(), KeyringError> {
         let entry = self.entry(reference)?;
         cache::forget(reference);
+        remember(reference, None);
         match entry.delete_credential() {
             Ok(()) | Err(Error::NoEntry) => Ok(()),
             Err(e) => Err(classify(reference, e)),

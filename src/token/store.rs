@@ -17,7 +17,7 @@ use anyhow::{bail, Context as _};
 
 use crate::cli::{Interactive, StoreArgs};
 use crate::keystore::{check_reference, Keyring, KeyringError};
-use crate::kubeconfig::edit::{self, exec_of, plugin_users, Edit, ExecKind, InteractiveMode};
+use crate::kubeconfig::edit::{self, Edit, ExecKind, InteractiveMode};
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig};
@@ -54,8 +54,10 @@ pub fn store(
             return rebind(paths, explicit, &kc, active, &reference, args, out)
         }
         Err(e) => {
-            let text = &kc.files[active.file].text;
-            if let Ok(Some(ExecKind::Plugin { reference })) = exec_of(text, &resolved.user) {
+            if let Ok(Some(ExecKind::Plugin { reference })) =
+                kc.files[active.file].exec_kind(&resolved.user)
+            {
+                let reference = reference.clone();
                 return rebind(paths, explicit, &kc, active, &reference, args, out);
             }
             return Err(e.into());
@@ -284,8 +286,11 @@ pub fn unstore(
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
     let cannot_read = || format!("cannot read kubeconfig {}", active_file.display());
-    let reference = match exec_of(&kc.files[active.file].text, &resolved.user)
+    let reference = match kc.files[active.file]
+        .exec_kind(&resolved.user)
+        .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(cannot_read)?
+        .cloned()
     {
         Some(ExecKind::Plugin { reference }) => reference,
         Some(ExecKind::Other { command }) => bail!(
@@ -380,10 +385,11 @@ pub fn credential(
     }
     let file = kc.path(origin.file);
     let user = &kc.files[origin.file].config.users[origin.index].name;
-    match exec_of(&kc.files[origin.file].text, user) {
+    match kc.files[origin.file].exec_kind(user) {
         Ok(Some(ExecKind::Plugin { reference })) => {
-            let token = Keyring::open()
-                .and_then(|k| k.get(&reference))
+            let reference = reference.clone();
+            let token = crate::keystore::read_once(&reference)
+                .map(|item| item.token)
                 .with_context(|| {
                     format!(
                         "user {user:?} (in {}) keeps its token in the OS keyring",
@@ -409,7 +415,7 @@ pub fn stored_credential(
 ) -> Option<anyhow::Result<Credential>> {
     let entry = &kc.files[origin.file].config.users[origin.index];
     entry.user.as_ref()?.exec.as_ref()?;
-    match exec_of(&kc.files[origin.file].text, &entry.name) {
+    match kc.files[origin.file].exec_kind(&entry.name) {
         Ok(Some(ExecKind::Plugin { .. })) => Some(credential(kc, origin)),
         _ => None,
     }
@@ -524,13 +530,14 @@ fn unstore_targets(
     }
     let mut targets = Vec::new();
     for f in &kc.files {
-        let users = plugin_users(&f.text)
-            .with_context(|| format!("cannot read kubeconfig {}", f.path.display()))?;
-        for (user, r) in users {
-            if r == reference {
+        for u in &f.config.users {
+            let kind = f
+                .exec_kind(&u.name)
+                .map_err(|e| anyhow::anyhow!("cannot read kubeconfig {}: {e}", f.path.display()))?;
+            if matches!(kind, Some(ExecKind::Plugin { reference: r }) if r == reference) {
                 targets.push(Target {
                     file: f.path.clone(),
-                    user,
+                    user: u.name.clone(),
                 });
             }
         }

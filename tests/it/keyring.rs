@@ -1029,3 +1029,166 @@ fn rotate_drops_the_copy_however_the_bus_address_is_spelled() {
     }
     clear(item);
 }
+
+/// The check for rotate: with `KUBECONFIG=a.yaml:b.yaml`, the old token held
+/// inline in a.yaml, in keyring item C (one entry) and item D (two entries) in b.yaml and
+/// in a tokenFile, a rotate from a.yaml's context reaches every holder: afterwards
+/// `token show --raw` on each prints the new token, the report names every entry and item,
+/// and kubectl reaches the cluster with the new token through an item.
+#[test]
+fn rotate_reaches_every_holder_across_files_and_items() {
+    let (item_c, item_d) = ("kr-holders-c", "kr-holders-d");
+    for i in [item_c, item_d] {
+        clear(i);
+    }
+    let fake = FakeKube::start(&[
+        (ALICE, FakeUser::new("alice@example.com")),
+        (BOB, FakeUser::new("alice@example.com")),
+    ]);
+    let sb = Sandbox::new();
+    let a = write_kubeconfig(
+        &sb.path("a.yaml"),
+        &[ClusterSpec::new(
+            "ca",
+            fake.url(),
+            Trust::Data(&fake.ca.pem),
+        )],
+        &[("ctx-a", "ca", "alice")],
+        &[("alice", ALICE)],
+    );
+    let b = write_kubeconfig(
+        &sb.path("b.yaml"),
+        &[ClusterSpec::new(
+            "cb",
+            fake.url(),
+            Trust::Data(&fake.ca.pem),
+        )],
+        &[
+            ("ctx-bob", "cb", "bob"),
+            ("ctx-carol", "cb", "carol"),
+            ("ctx-dave", "cb", "dave"),
+        ],
+        &[
+            ("bob", ALICE),
+            ("carol", ALICE),
+            ("dave", ALICE),
+            ("other", BOB),
+        ],
+    );
+    sb.write("erin-token", format!("{ALICE}\n"));
+    let text = std::fs::read_to_string(&b).expect("read");
+    let text = text.replace(
+        "users:\n",
+        "users:\n- name: erin\n  user:\n    tokenFile: erin-token\n",
+    );
+    std::fs::write(&b, text).expect("write");
+    let b_only = b.to_str().expect("utf-8");
+    for (user, item) in [("bob", item_c), ("carol", item_d), ("dave", item_d)] {
+        let o = sb
+            .cmd(Some(b_only))
+            .env("DBUS_SESSION_BUS_ADDRESS", bus())
+            .args(["--user", user, "token", "store", "--item", item])
+            .output()
+            .expect("run");
+        assert!(o.status.success(), "{user}: {}", stderr(&o));
+    }
+    let both = format!("{}:{}", a.display(), b.display());
+    let run = |args: &[&str]| {
+        sb.cmd(Some(&both))
+            .env("DBUS_SESSION_BUS_ADDRESS", bus())
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    // `token list` shows the one token with all its holders.
+    let o = run(&["token", "list", "-o", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listed = stdout(&o);
+    for holder in ["alice", "bob", "carol", "dave", "erin"] {
+        assert!(
+            listed.contains(&format!("\"{holder}\"")),
+            "{holder}: {listed}"
+        );
+    }
+
+    sb.write("new", format!("{BOB}\n"));
+    let rotate = [
+        "--context",
+        "ctx-a",
+        "token",
+        "rotate",
+        "--force",
+        "--from-file",
+        "new",
+        "--verify",
+        "none",
+    ];
+    let mut dry = rotate.to_vec();
+    dry.push("--dry-run");
+    let o = run(&dry);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    let report = stdout(&o);
+    for line in [
+        "Would rotate the token of 5 user entries",
+        "keyring item \"kr-holders-c\" of user \"bob\"",
+        "keyring item \"kr-holders-d\" of user \"carol\"",
+        "keyring item \"kr-holders-d\" of user \"dave\"",
+        "Would update keyring item \"kr-holders-c\"",
+        "Would update keyring item \"kr-holders-d\"",
+    ] {
+        assert!(report.contains(line), "{line}: {report}");
+    }
+    assert_eq!(
+        lookup(item_c).as_deref(),
+        Some(ALICE),
+        "a dry run writes nothing"
+    );
+
+    let o = run(&rotate);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    let report = stdout(&o);
+    for line in [
+        "Rotated the token of 5 user entries",
+        "user \"alice\" in",
+        "tokenFile",
+        "keyring item \"kr-holders-c\" of user \"bob\"",
+        "keyring item \"kr-holders-d\" of user \"carol\"",
+        "keyring item \"kr-holders-d\" of user \"dave\"",
+        "Updated keyring item \"kr-holders-c\"",
+        "Updated keyring item \"kr-holders-d\"",
+    ] {
+        assert!(report.contains(line), "{line}: {report}");
+    }
+    for user in ["alice", "bob", "carol", "dave", "erin", "other"] {
+        let o = run(&["--user", user, "token", "show", "--raw"]);
+        assert!(o.status.success(), "{user}: {}", stderr(&o));
+        assert_eq!(stdout(&o).trim(), BOB, "{user} holds the new token");
+    }
+    // Through kubectl: an item holder's context reaches the cluster with the new token.
+    let before = fake.requests_with(BOB).len();
+    let w = {
+        let mut c = Command::new("kubectl");
+        sb.session.join(&mut c);
+        c.env_clear()
+            .env("PATH", path_with_plugin())
+            .env("HOME", sb.path("home"))
+            .env("KUBECONFIG", &both)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus())
+            .args([
+                "--context",
+                "ctx-dave",
+                "auth",
+                "whoami",
+                "--request-timeout=10s",
+            ])
+            .output()
+            .expect("kubectl")
+    };
+    assert!(w.status.success(), "kubectl: {}", stderr(&w));
+    assert!(fake.requests_with(BOB).len() > before);
+    for i in [item_c, item_d] {
+        clear(i);
+    }
+}

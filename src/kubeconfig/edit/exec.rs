@@ -71,6 +71,25 @@ pub fn exec_of(src: &str, user: &str) -> Result<Option<ExecKind>, EditError> {
     Ok(Some(classify(&doc, exec)))
 }
 
+/// Every user of the file with an exec entry, and what it runs: [`exec_of`] for all users
+/// on one parse.
+pub fn exec_kinds(src: &str) -> Result<HashMap<String, ExecKind>, EditError> {
+    let doc = Doc::parse(src, Stream::Drop)?;
+    let entries = user_entries(&doc)?;
+    let mut out = HashMap::new();
+    for (name, item) in entries {
+        let Some(user_map) = found(&doc, item, "user").filter(|m| doc.is_map(*m)) else {
+            continue;
+        };
+        let Some((_, exec)) = found_pair(&doc, user_map, "exec") else {
+            continue;
+        };
+        let exec = doc.resolve(exec).unwrap_or(exec);
+        out.insert(name.to_string(), classify(&doc, exec));
+    }
+    Ok(out)
+}
+
 /// Every user of the file whose exec entry runs this plugin, with its item reference.
 pub fn plugin_users(src: &str) -> Result<Vec<(String, String)>, EditError> {
     let doc = Doc::parse(src, Stream::Drop)?;
