@@ -457,6 +457,30 @@ fn a_locked_keyring_is_one_line() {
     );
     assert!(err.contains("keyring is locked"), "{err}");
     assert!(!err.contains(ALICE));
+
+    // One command asks at most once, however many stored entries it reads: `token list`
+    // over three entries in three items.
+    let mut config = String::from("apiVersion: v1\nkind: Config\nusers:\n");
+    for n in 1..=3 {
+        config.push_str(&format!("- name: u{n}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      args:\n      - token\n      - credential\n      - kr-locked-{n}\n      command: kubectl-coreweave\n      interactiveMode: IfAvailable\n      provideClusterInfo: true\n"));
+    }
+    sb.write("three.yaml", &config);
+    let store = session(&format!(
+        "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
+         for n in 1 2 3; do printf '%s' '{ALICE}' | secret-tool store --label=t service kubectl-coreweave username kr-locked-$n || exit 1; done"
+    ));
+    assert!(store.status.success(), "{}", stderr(&store));
+    let list = session(
+        "gnome-keyring-daemon --start --components=secrets >/dev/null && \
+         \"$BIN\" token list --kubeconfig three.yaml 2>err; echo \"rc=$?\"; cat err >&2",
+    );
+    let err = stderr(&list);
+    assert_eq!(
+        err.matches("Activating service name='org.gnome.keyring.SystemPrompter'")
+            .count(),
+        1,
+        "one unlock prompt for the command: {err}"
+    );
 }
 
 #[test]
