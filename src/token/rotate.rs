@@ -474,7 +474,12 @@ pub fn find_targets(
             Ok(c) => c,
             Err(_) => match kc.files[origin.file].exec_kind(&entry.name) {
                 Ok(Some(edit::ExecKind::Plugin { reference })) => {
-                    let item = crate::keystore::read_once(reference).with_context(|| {
+                    // An item that is gone holds no token.
+                    let read = crate::keystore::read_once(reference);
+                    if let Err(crate::keystore::KeyringError::NoItem(_)) = read {
+                        continue;
+                    }
+                    let item = read.with_context(|| {
                         format!(
                             "user {} in {} keeps its token in keyring item {}, which must be read to know whether it holds the token; nothing was written",
                             quoted(&entry.name),

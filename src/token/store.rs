@@ -145,6 +145,15 @@ pub fn store(
         shown(&reference)
     )?;
     print_targets(&targets, out)?;
+    let bound = crate::keystore::read_once(&reference)
+        .ok()
+        .and_then(|i| i.servers)
+        .unwrap_or(servers);
+    writeln!(
+        out,
+        "`token credential` sends it only to {}.",
+        shown_servers(&bound)
+    )?;
     writeln!(out, "Undo with `kubectl coreweave token unstore`.")?;
     Ok(())
 }
@@ -466,6 +475,18 @@ pub(crate) fn servers_of<'a>(
         }
     }
     Ok(servers.into_iter().collect())
+}
+
+fn shown_servers(servers: &[String]) -> String {
+    if servers.is_empty() {
+        "no server".to_string()
+    } else {
+        servers
+            .iter()
+            .map(|s| shown(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 fn bound_servers(
