@@ -410,7 +410,7 @@ pub fn credential(
         Ok(Some(ExecKind::Other { command })) => bail!(
             "user {user:?} (in {}) runs another exec credential plugin ({:?}); kubectl-coreweave does not run it",
             file.display(),
-            crate::secret::escape_controls(&command)
+            crate::secret::escape_controls(command)
         ),
         _ => Err(err.into()),
     }
