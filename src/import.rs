@@ -228,13 +228,26 @@ pub fn run(
     Ok(())
 }
 
-/// The server, normalised, as an item's binding; none when it cannot be normalised (the
-/// item is then not sent to it, and `token credential` says why).
-fn bound(server: &str) -> Vec<String> {
-    crate::token::credential::normal_server(server)
-        .ok()
-        .into_iter()
-        .collect()
+/// The download's cluster as an item's binding (server, CA data, TLS server name); none
+/// when it cannot be bound (a CA file, no verification, a server that cannot be
+/// normalised): the item is then not sent to it, and `token credential` says why.
+fn bound(cluster: &Value) -> Vec<crate::keystore::Binding> {
+    let c = cluster.get("cluster").unwrap_or(&Value::Null);
+    let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("");
+    if !text("certificate-authority").is_empty() {
+        return Vec::new();
+    }
+    crate::token::credential::binding(
+        text("server"),
+        text("certificate-authority-data"),
+        text("tls-server-name"),
+        c.get("insecure-skip-tls-verify")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    )
+    .ok()
+    .into_iter()
+    .collect()
 }
 
 /// The keyring item of the entry kubectl uses for `user`, when it runs this plugin.
@@ -250,7 +263,7 @@ fn stored_reference(kc: &Kubeconfig, user: &str) -> Option<String> {
 /// before anything is written. Returns the items that did not exist before.
 fn put_items(
     keyring: &Keyring,
-    items: &[(String, Token, Vec<String>)],
+    items: &[(String, Token, Vec<crate::keystore::Binding>)],
 ) -> anyhow::Result<Vec<String>> {
     for (item, token, _) in items {
         crate::keystore::check_reference(item)
@@ -533,7 +546,7 @@ struct Plan {
     decisions: Vec<Decision>,
     additions: Additions,
     /// Item name, token, and the servers the item is bound to.
-    keyring_items: Vec<(String, Token, Vec<String>)>,
+    keyring_items: Vec<(String, Token, Vec<crate::keystore::Binding>)>,
 }
 
 /// Names and entries for every incoming context, against the merged view `kc`.
@@ -627,7 +640,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
             if let (Some(reference), Some(t)) =
                 (kc.and_then(|kc| stored_reference(kc, &user)), &inc.token)
             {
-                keyring_items.push((reference, t.clone(), bound(&inc.server)));
+                keyring_items.push((reference, t.clone(), bound(&inc.cluster)));
             }
         }
         let mut cluster = inc.cluster.clone();
@@ -650,7 +663,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                     "exec": exec_json(&user, InteractiveMode::IfAvailable)
                 });
                 if let Some(t) = &inc.token {
-                    keyring_items.push((user.clone(), t.clone(), bound(&inc.server)));
+                    keyring_items.push((user.clone(), t.clone(), bound(&inc.cluster)));
                 }
             }
             additions.users.push(u);

@@ -39,14 +39,29 @@ const MAX_ITEM_LEN: usize = 256 * 1024;
 /// The record key that marks an item holding a token and its binding (version 1).
 const RECORD_TAG: &str = "kubectl-coreweave";
 
-/// What an item holds: the token, and the servers (normalised, see
-/// [`crate::token::credential::normal_server`]) `token credential` may send it to.
+/// What an item holds: the token, and the servers `token credential` may send it to.
 /// `servers` is `None` for an item written before items were bound (a bare token), which
 /// is served to no server until `token store` binds it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Item {
     pub token: Token,
-    pub servers: Option<Vec<String>>,
+    pub servers: Option<Vec<Binding>>,
+}
+
+/// One server an item may be sent to, with the trust kubectl verifies it by: a server
+/// name alone would let a kubeconfig that names the same server, but its own certificate
+/// authority and a `proxy-url` it runs, read the token. Public data, no secret.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Binding {
+    /// The server URL, normalised ([`crate::token::credential::normal_server`]).
+    pub server: String,
+    /// The certificate authority's bytes, base64 (standard alphabet, padded) as kubectl
+    /// passes them in `KUBERNETES_EXEC_INFO`; empty for the system's roots.
+    #[serde(default)]
+    pub ca: String,
+    /// `tls-server-name`, lower case; empty when not set.
+    #[serde(rename = "tlsServerName", default)]
+    pub tls_server_name: String,
 }
 
 impl std::fmt::Debug for Item {
@@ -83,7 +98,7 @@ impl Item {
         struct Record {
             #[serde(rename = "kubectl-coreweave")]
             version: u32,
-            servers: Vec<String>,
+            servers: Vec<Binding>,
             token: String,
         }
         if bytes.starts_with(b"{\"kubectl-coreweave\"") {
@@ -423,9 +438,9 @@ impl Keyring {
         &self,
         reference: &str,
         token: &Token,
-        servers: &[String],
+        servers: &[Binding],
     ) -> Result<(), KeyringError> {
-        let mut bound: Vec<String> = self
+        let mut bound: Vec<Binding> = self
             .find_item(reference)?
             .and_then(|i| i.servers)
             .unwrap_or_default();
@@ -593,7 +608,12 @@ mod tests {
 
     #[test]
     fn an_item_reads_back_as_written_bound_or_not() {
-        for servers in [None, Some(vec![]), Some(vec!["https://a".to_string()])] {
+        let b = Binding {
+            server: "https://a".into(),
+            ca: "eA==".into(),
+            tls_server_name: String::new(),
+        };
+        for servers in [None, Some(vec![]), Some(vec![b])] {
             let item = Item {
                 token: Token::new("CW-SECRET-abc"),
                 servers,

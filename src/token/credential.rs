@@ -36,6 +36,11 @@ pub struct ExecInfo {
     /// The server kubectl is about to call (`spec.cluster.server`), when the exec entry
     /// asks for cluster info.
     pub server: Option<String>,
+    /// How kubectl verifies that server (`spec.cluster`'s CA bytes, base64, TLS server
+    /// name, whether it skips verification).
+    pub ca: String,
+    pub tls_server_name: String,
+    pub insecure: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +79,12 @@ struct RawSpec {
 struct RawCluster {
     #[serde(default)]
     server: Option<String>,
+    #[serde(rename = "certificate-authority-data", default)]
+    ca: Option<String>,
+    #[serde(rename = "tls-server-name", default)]
+    tls_server_name: Option<String>,
+    #[serde(rename = "insecure-skip-tls-verify", default)]
+    insecure: Option<bool>,
 }
 
 /// Reads `KUBERNETES_EXEC_INFO`. Unset (the plugin run by hand) means v1, not interactive.
@@ -83,6 +94,9 @@ pub fn exec_info(value: Option<std::ffi::OsString>) -> Result<ExecInfo, ExecInfo
             api_version: API_VERSIONS[0].to_string(),
             interactive: false,
             server: None,
+            ca: String::new(),
+            tls_server_name: String::new(),
+            insecure: false,
         });
     };
     if value.len() > MAX_EXEC_INFO {
@@ -105,10 +119,25 @@ pub fn exec_info(value: Option<std::ffi::OsString>) -> Result<ExecInfo, ExecInfo
         ));
     }
     let spec = raw.spec;
-    Ok(ExecInfo {
-        api_version,
-        interactive: spec.as_ref().and_then(|s| s.interactive).unwrap_or(false),
-        server: spec.and_then(|s| s.cluster).and_then(|c| c.server),
+    let interactive = spec.as_ref().and_then(|s| s.interactive).unwrap_or(false);
+    let cluster = spec.and_then(|s| s.cluster);
+    Ok(match cluster {
+        Some(c) => ExecInfo {
+            api_version,
+            interactive,
+            server: c.server,
+            ca: c.ca.unwrap_or_default(),
+            tls_server_name: c.tls_server_name.unwrap_or_default(),
+            insecure: c.insecure.unwrap_or(false),
+        },
+        None => ExecInfo {
+            api_version,
+            interactive,
+            server: None,
+            ca: String::new(),
+            tls_server_name: String::new(),
+            insecure: false,
+        },
     })
 }
 
@@ -126,9 +155,10 @@ pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
         );
     };
     let shown_server = crate::secret::shown(server);
-    let wanted = normal_server(server).map_err(|why| {
-        anyhow::anyhow!("keyring item {item_name} is not sent to server {shown_server}: {why}")
-    })?;
+    let wanted =
+        binding(server, &info.ca, &info.tls_server_name, info.insecure).map_err(|why| {
+            anyhow::anyhow!("keyring item {item_name} is not sent to server {shown_server}: {why}")
+        })?;
     let item = crate::keystore::read_for_plugin(reference, info.interactive)?;
     let Some(servers) = &item.servers else {
         anyhow::bail!(
@@ -137,7 +167,7 @@ pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     if !servers.contains(&wanted) {
         anyhow::bail!(
-            "keyring item {item_name} is not bound to server {shown_server}, so its token is not sent; if this cluster is yours, run `kubectl coreweave token store` in this context"
+            "keyring item {item_name} is not bound to server {shown_server} (with this certificate authority and TLS server name), so its token is not sent; if this cluster is yours, run `kubectl coreweave token store` in this context"
         );
     }
     let token = item.token;
@@ -148,6 +178,38 @@ pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     });
     writeln!(out, "{credential}")?;
     Ok(())
+}
+
+/// The binding kubectl's connection would need: the normalised server, the CA bytes in
+/// one base64 spelling (standard, padded; `ca` as kubectl passes it, or as a kubeconfig's
+/// `certificate-authority-data` holds it), the TLS server name in lower case. A server
+/// reached without verifying its certificate cannot be bound.
+pub fn binding(
+    server: &str,
+    ca: &str,
+    tls_server_name: &str,
+    insecure: bool,
+) -> Result<crate::keystore::Binding, &'static str> {
+    use base64::Engine as _;
+    if insecure {
+        return Err("kubectl does not verify its certificate (insecure-skip-tls-verify)");
+    }
+    let server = normal_server(server)?;
+    let ca = if ca.is_empty() {
+        String::new()
+    } else {
+        // Go's base64 decoder (kubectl's) skips line breaks.
+        let compact: String = ca.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|_| "its certificate-authority-data is not base64")?;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    Ok(crate::keystore::Binding {
+        server,
+        ca,
+        tls_server_name: tls_server_name.to_ascii_lowercase(),
+    })
 }
 
 /// A server URL in the one spelling kubectl would reach it by: scheme and host in lower
@@ -340,5 +402,31 @@ mod tests {
         ] {
             assert!(normal_server(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_binding_is_the_server_and_the_trust_it_is_reached_by() {
+        let b = binding("HTTPS://A.example.com/", "eA==", "N.Example", false).expect("binds");
+        assert_eq!(b.server, "https://a.example.com");
+        assert_eq!(b.ca, "eA==");
+        assert_eq!(b.tls_server_name, "n.example");
+        // Line breaks in base64 (Go's decoder skips them) are the same bytes.
+        assert_eq!(
+            binding("https://a.example.com", "e\nA==", "", false)
+                .expect("binds")
+                .ca,
+            "eA=="
+        );
+        assert_ne!(
+            binding("https://a.example.com", "eA==", "", false),
+            binding("https://a.example.com", "eQ==", "", false)
+        );
+        assert!(binding("https://a.example.com", "", "", true).is_err());
+        assert!(binding("https://a.example.com", "not base64!", "", false).is_err());
+        let i = info(r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"cluster":{"server":"https://a","certificate-authority-data":"eA==","tls-server-name":"n","insecure-skip-tls-verify":true}}}"#).expect("reads");
+        assert_eq!(
+            (i.ca.as_str(), i.tls_server_name.as_str(), i.insecure),
+            ("eA==", "n", true)
+        );
     }
 }

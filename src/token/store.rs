@@ -230,15 +230,7 @@ fn rebind(
         Ok(writes)
     };
     let servers = bound_servers(kc, &targets, out)?;
-    let shown_servers = if servers.is_empty() {
-        "no server".to_string()
-    } else {
-        servers
-            .iter()
-            .map(|s| shown(s))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let shown_servers = shown_servers(&servers);
     if args.dry_run {
         let writes = plan(kc)?;
         writeln!(
@@ -430,21 +422,20 @@ pub fn stored_credential(
     }
 }
 
-/// The servers the contexts of these user entries send their token to, normalised as
-/// `token credential` compares them: what an item holding their token is bound to. A
-/// server that cannot be normalised is left out, with a note.
+/// The servers the contexts of these user entries send their token to, with the trust
+/// kubectl verifies each by (CA, TLS server name), as `token credential` compares them:
+/// what an item holding their token is bound to. A context whose cluster cannot be bound
+/// (no server, no TLS verification, an unreadable CA) is left out, with a note.
 pub(crate) fn servers_of<'a>(
     kc: &Kubeconfig,
     entries: impl IntoIterator<Item = (&'a Path, &'a str)>,
     out: &mut dyn Write,
-) -> std::io::Result<Vec<String>> {
+) -> std::io::Result<Vec<crate::keystore::Binding>> {
+    use base64::Engine as _;
     let entries: BTreeSet<(&Path, &str)> = entries.into_iter().collect();
     let mut servers = BTreeSet::new();
     for (name, ctx) in kc.contexts() {
-        let Some(c) = ctx.context.as_ref() else {
-            continue;
-        };
-        let Some(user) = c.user.as_deref() else {
+        let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) else {
             continue;
         };
         // The entry kubectl uses for this name (a shadowed one is not reached).
@@ -454,38 +445,62 @@ pub(crate) fn servers_of<'a>(
         if !entries.contains(&(kc.path(origin.file), user)) {
             continue;
         }
-        let Some(server) = c
-            .cluster
-            .as_deref()
-            .and_then(|cl| kc.cluster(cl))
-            .and_then(|(_, cl)| cl.cluster.as_ref()?.server.as_deref())
-        else {
-            continue;
+        let note = |out: &mut dyn Write, why: &str| {
+            writeln!(out, "Note: context {} is not bound: {why}", quoted(name))
         };
-        match super::credential::normal_server(server) {
-            Ok(s) => {
-                servers.insert(s);
+        let target = match crate::cluster::cluster_targets(kc, &[name.to_string()]) {
+            Ok(mut t) if t.len() == 1 => t.remove(0),
+            Ok(_) => continue,
+            Err(e) => {
+                note(out, &e.to_string())?;
+                continue;
             }
-            Err(why) => writeln!(
-                out,
-                "Note: context {} is not bound: {why} ({})",
-                quoted(name),
-                shown(server)
-            )?,
+        };
+        let ca = match &target.ca {
+            crate::cluster::CaSource::Data(d) => d.clone(),
+            crate::cluster::CaSource::System => String::new(),
+            crate::cluster::CaSource::File(p) => {
+                // A CA bundle is a few kB; 1 MiB leaves room for many.
+                let read = crate::kubeconfig::token_file::open_regular(p)
+                    .and_then(|f| crate::kubeconfig::token_file::read_capped(f, 1024 * 1024));
+                match read {
+                    Ok(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
+                    Err(e) => {
+                        note(
+                            out,
+                            &format!(
+                                "cannot read its certificate-authority {}: {}",
+                                crate::secret::shown_path(p),
+                                crate::io_message(&e)
+                            ),
+                        )?;
+                        continue;
+                    }
+                }
+            }
+        };
+        match super::credential::binding(
+            &target.server,
+            &ca,
+            target.tls_server_name.as_deref().unwrap_or(""),
+            target.insecure_skip_tls_verify,
+        ) {
+            Ok(b) => {
+                servers.insert(b);
+            }
+            Err(why) => note(out, &format!("{why} ({})", shown(&target.server)))?,
         }
     }
     Ok(servers.into_iter().collect())
 }
 
-fn shown_servers(servers: &[String]) -> String {
+fn shown_servers(servers: &[crate::keystore::Binding]) -> String {
     if servers.is_empty() {
         "no server".to_string()
     } else {
-        servers
-            .iter()
-            .map(|s| shown(s))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut names: Vec<String> = servers.iter().map(|b| shown(&b.server)).collect();
+        names.dedup();
+        names.join(", ")
     }
 }
 
@@ -493,7 +508,7 @@ fn bound_servers(
     kc: &Kubeconfig,
     targets: &[Target],
     out: &mut dyn Write,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<crate::keystore::Binding>> {
     let servers = servers_of(
         kc,
         targets.iter().map(|t| (t.file.as_path(), t.user.as_str())),

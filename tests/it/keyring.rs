@@ -117,7 +117,7 @@ fn bound_servers(item: &str) -> Vec<String> {
             .as_array()
             .expect("servers")
             .iter()
-            .map(|s| s.as_str().expect("string").to_string())
+            .map(|s| s["server"].as_str().expect("string").to_string())
             .collect()
     })
 }
@@ -127,6 +127,10 @@ fn bound_servers(item: &str) -> Vec<String> {
 fn put_item(item: &str, token: &str, servers: Option<&[&str]>) {
     let value = match servers {
         Some(s) => {
+            let s: Vec<serde_json::Value> = s
+                .iter()
+                .map(|server| serde_json::json!({"server": server, "ca": "", "tlsServerName": ""}))
+                .collect();
             serde_json::json!({"kubectl-coreweave": 1, "servers": s, "token": token}).to_string()
         }
         None => token.to_string(),
@@ -906,6 +910,31 @@ fn a_stored_item_is_sent_only_to_the_servers_it_is_bound_to() {
     }
     assert!(evil.requests_with(ALICE).is_empty());
 
+    // The bound server's own name, but trusted through another certificate authority (the
+    // attacker's, with a proxy-url of theirs it would read the token), or not verified at
+    // all: refused before kubectl connects.
+    let ours_ca = support::fake_kube::base64_encode(ours.ca.pem.as_bytes());
+    let evil_ca = support::fake_kube::base64_encode(evil.ca.pem.as_bytes());
+    assert!(stored.contains(&ours_ca));
+    let before = ours.requests_with(ALICE).len();
+    for (variant, want) in [
+        (stored.replace(&ours_ca, &evil_ca), "certificate authority"),
+        (
+            stored.replace(
+                &format!("certificate-authority-data: {ours_ca}"),
+                "insecure-skip-tls-verify: true",
+            ),
+            "insecure-skip-tls-verify",
+        ),
+    ] {
+        std::fs::write(&hostile, &variant).expect("write");
+        let w = kubectl_whoami(&sb, &hostile);
+        assert!(!w.status.success(), "kubectl: {}", stdout(&w));
+        assert!(stderr(&w).contains(want), "{}", stderr(&w));
+        assert!(stderr(&w).contains("kr-bound"), "{}", stderr(&w));
+    }
+    assert_eq!(ours.requests_with(ALICE).len(), before, "nothing was sent");
+
     // The bound server under another spelling (a trailing slash, the scheme in capitals)
     // is the same server to kubectl, and is served.
     let respelled = stored.replace(
@@ -1001,8 +1030,9 @@ fn rotate_drops_the_copy_however_the_bus_address_is_spelled() {
     std::os::unix::fs::symlink(socket, run.join("bus")).expect("symlink");
     let spellings = [Some(full.as_str()), Some(no_guid), None];
     let info = format!(
-        r#"{{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{{"interactive":false,"cluster":{{"server":"{}"}}}}}}"#,
-        fake.url()
+        r#"{{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{{"interactive":false,"cluster":{{"server":"{}","certificate-authority-data":"{}"}}}}}}"#,
+        fake.url(),
+        support::fake_kube::base64_encode(fake.ca.pem.as_bytes())
     );
     let run_with = |spelling: Option<&str>, args: &[&str], exec_info: Option<&str>| {
         let mut c = sb.cmd(Some(k.to_str().expect("utf-8")));
