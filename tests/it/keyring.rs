@@ -1246,3 +1246,54 @@ fn rotate_reaches_every_holder_across_files_and_items() {
         clear(i);
     }
 }
+
+/// `unstore` writes back only what rotate would accept as a token: an emptied item or one
+/// holding a space is refused, and the file keeps its exec entry.
+#[test]
+fn unstore_applies_rotates_token_rules() {
+    let item = "kr-unstore-rules";
+    clear(item);
+    let fake = FakeKube::start(&[]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &fake, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stored = std::fs::read(&k).expect("read");
+    for (bad, says) in [("", "is empty"), ("CW-SECRET-a b", "a space")] {
+        put_item(item, bad, Some(&[BOUND]));
+        let o = plugin(&sb, &k, &["token", "unstore"]);
+        let err = one_error_line(&o);
+        assert!(err.contains(says), "{err}");
+        assert!(err.contains(item), "{err}");
+        assert_eq!(std::fs::read(&k).expect("read"), stored);
+    }
+    clear(item);
+}
+
+/// A program whose file name merely starts like the plugin's is another program, as kubectl
+/// would run it: `show` and `rotate` name it and never read the keyring for it.
+#[test]
+fn a_lookalike_program_is_not_taken_for_the_plugin() {
+    let sb = Sandbox::new();
+    let text = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://c.k8s.test.coreweave.com\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      args:\n      - token\n      - credential\n      - kr-lookalike\n      command: /tmp/x/kubectl-coreweave.sh\n      provideClusterInfo: true\n";
+    let k = sb.write("config", text);
+    put_item("kr-lookalike", ALICE, Some(&[BOUND]));
+    for args in [
+        &["token", "show", "--raw"][..],
+        &[
+            "token",
+            "rotate",
+            "--from-file",
+            "new",
+            "--verify",
+            "none",
+            "--dry-run",
+        ][..],
+    ] {
+        let o = plugin(&sb, &k, args);
+        let err = one_error_line(&o);
+        assert!(err.contains("kubectl-coreweave.sh"), "{args:?}: {err}");
+        assert!(err.contains("another exec credential plugin"), "{err}");
+    }
+    clear("kr-lookalike");
+}
