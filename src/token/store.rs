@@ -433,7 +433,7 @@ pub(crate) fn servers_of<'a>(
 ) -> std::io::Result<Vec<crate::keystore::Binding>> {
     use base64::Engine as _;
     let entries: BTreeSet<(&Path, &str)> = entries.into_iter().collect();
-    let mut servers = BTreeSet::new();
+    let mut names = Vec::new();
     for (name, ctx) in kc.contexts() {
         let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) else {
             continue;
@@ -442,17 +442,34 @@ pub(crate) fn servers_of<'a>(
         let Some((origin, _)) = kc.user(user) else {
             continue;
         };
-        if !entries.contains(&(kc.path(origin.file), user)) {
-            continue;
+        if entries.contains(&(kc.path(origin.file), user)) {
+            names.push(name.to_string());
         }
-        let note = |out: &mut dyn Write, why: &str| {
-            writeln!(out, "Note: context {} is not bound: {why}", quoted(name))
+    }
+    // All at once (each file's clusters read once); context by context only when one of
+    // them cannot be read, to name it and bind the others.
+    let targets: Vec<(String, Result<crate::cluster::ClusterTarget, String>)> =
+        match crate::cluster::cluster_targets(kc, &names) {
+            Ok(t) => names.iter().cloned().zip(t.into_iter().map(Ok)).collect(),
+            Err(_) => names
+                .iter()
+                .map(|n| {
+                    let one = crate::cluster::cluster_targets(kc, std::slice::from_ref(n))
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut t| t.pop().ok_or_else(|| "no cluster".to_string()));
+                    (n.clone(), one)
+                })
+                .collect(),
         };
-        let target = match crate::cluster::cluster_targets(kc, &[name.to_string()]) {
-            Ok(mut t) if t.len() == 1 => t.remove(0),
-            Ok(_) => continue,
+    let mut servers = BTreeSet::new();
+    for (name, target) in targets {
+        let note = |out: &mut dyn Write, why: &str| {
+            writeln!(out, "Note: context {} is not bound: {why}", quoted(&name))
+        };
+        let target = match target {
+            Ok(t) => t,
             Err(e) => {
-                note(out, &e.to_string())?;
+                note(out, &e)?;
                 continue;
             }
         };

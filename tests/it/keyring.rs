@@ -827,7 +827,11 @@ fn import_can_store_the_token_in_the_keyring() {
     assert!(text.contains("command: kubectl-coreweave"), "{text}");
     assert!(text.contains("provideClusterInfo: true"), "{text}");
     assert_eq!(lookup(item).as_deref(), Some(ALICE));
-    assert_eq!(bound_servers(item), [fake.url()], "bound to the download's server");
+    assert_eq!(
+        bound_servers(item),
+        [fake.url()],
+        "bound to the download's server"
+    );
     let o = kubectl_whoami(&sb, &k);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
