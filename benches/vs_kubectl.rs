@@ -45,10 +45,15 @@ fn main() {
         rotate_against_kubectl(plugin, dir.path(), &home, runs);
         return;
     }
+    if only == "exec" {
+        exec_users_against_kubectl(plugin, dir.path(), &home, runs);
+        return;
+    }
     list_against_show(plugin, dir.path(), &home, runs);
     if only == "list" {
         return;
     }
+    exec_users_against_kubectl(plugin, dir.path(), &home, runs);
 
     let floor_bin = floor_program(dir.path());
     println!("## token show --raw against the kubectl one-liner");
@@ -304,6 +309,65 @@ fn list_against_show(plugin: &str, dir: &Path, home: &Path, runs: usize) {
         );
     }
     println!();
+}
+
+/// `token list` and `kubeconfig import --dry-run` on one file of 2,000 exec users (EKS's
+/// `aws eks get-token` entries, each with its cluster and context) against `kubectl config
+/// view` of the same file: each file is read once per command, whatever the number of
+/// exec users (issue 22: one parse per exec user made this quadratic).
+fn exec_users_against_kubectl(plugin: &str, dir: &Path, home: &Path, runs: usize) {
+    println!("## 2,000 exec users in one file: token list, import --dry-run, kubectl config view");
+    let d = dir.join("exec-users");
+    std::fs::create_dir_all(&d).expect("dir");
+    let n = 2000;
+    let mut s = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "- name: c{i}\n  cluster:\n    server: https://c{i}.gr7.us-west-2.eks.amazonaws.com\n"
+        ));
+    }
+    s.push_str("contexts:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "- name: x{i}\n  context:\n    cluster: c{i}\n    user: u{i}\n"
+        ));
+    }
+    s.push_str("current-context: x0\nusers:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "- name: u{i}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      args:\n      - --region\n      - us-west-2\n      - eks\n      - get-token\n      - --cluster-name\n      - c{i}\n      command: aws\n      env:\n      - name: AWS_PROFILE\n        value: p{i}\n      interactiveMode: IfAvailable\n      provideClusterInfo: false\n"
+        ));
+    }
+    let config = d.join("config");
+    std::fs::write(&config, s).expect("write");
+    let download = d.join("download.yaml");
+    std::fs::write(
+        &download,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: new\n  cluster:\n    server: https://cw1-2.k8s.z.coreweave.com\ncontexts:\n- name: new\n  context: {cluster: new, user: token}\ncurrent-context: new\nusers:\n- name: token\n  user:\n    token: CW-SECRET-benchexecusers0123456789\n",
+    )
+    .expect("write");
+    let env = path(&config).to_string();
+    let dl = path(&download).to_string();
+    let import = [
+        "kubeconfig",
+        "import",
+        dl.as_str(),
+        "--dry-run",
+        "--verify",
+        "none",
+    ];
+    let list = || run(plugin, &["token", "list"], &env, home);
+    let import = || run(plugin, &import, &env, home);
+    let view = || run("kubectl", &["config", "view"], &env, home);
+    let t = alternate(runs, &mut [&mut { list }, &mut { import }, &mut { view }]);
+    println!(
+        "token list {:>8.2} ms   import --dry-run {:>8.2} ms   kubectl config view {:>8.2} ms   (kubectl/list {:.1}x, kubectl/import {:.1}x)\n",
+        ms(t[0]),
+        ms(t[1]),
+        ms(t[2]),
+        t[2].as_secs_f64() / t[0].as_secs_f64(),
+        t[2].as_secs_f64() / t[1].as_secs_f64()
+    );
 }
 
 fn kubectl_version() -> String {

@@ -44,6 +44,8 @@ struct Incoming {
     token: Option<Token>,
     /// What the user entry holds, when it is not a plain token (imported as it is).
     other_credential: Option<&'static str>,
+    /// The program an exec entry runs (named in the warning before it is imported).
+    exec_command: Option<String>,
 }
 
 /// What import decided for one incoming context.
@@ -121,7 +123,7 @@ pub fn run(
         let before = read_target(&target)?;
         let after = render(&target, before.as_deref(), &additions)?;
         print_summary(&decisions, &incoming, &principals, &target, args, true, out)?;
-        for (item, _) in &keyring_items {
+        for (item, _, _) in &keyring_items {
             writeln!(
                 out,
                 "Would write the token to keyring item {} (service {}).",
@@ -186,7 +188,7 @@ pub fn run(
             }
             return Err(e.into());
         }
-        for (item, _) in &keyring_items {
+        for (item, _, _) in &keyring_items {
             writeln!(
                 out,
                 "Stored the token in keyring item {} (service {}); the user entry runs `kubectl-coreweave token credential`.",
@@ -226,10 +228,44 @@ pub fn run(
     Ok(())
 }
 
+/// The download's cluster as an item's binding (server, CA data, TLS server name); none
+/// when it cannot be bound (a CA file, no verification, a server that cannot be
+/// normalised): the item is then not sent to it, and `token credential` says why.
+fn bound(cluster: &Value) -> Vec<crate::keystore::Binding> {
+    let c = cluster.get("cluster").unwrap_or(&Value::Null);
+    let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("");
+    if !text("certificate-authority").is_empty() {
+        return Vec::new();
+    }
+    crate::token::credential::binding(
+        text("server"),
+        text("certificate-authority-data"),
+        text("tls-server-name"),
+        c.get("insecure-skip-tls-verify")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    )
+    .ok()
+    .into_iter()
+    .collect()
+}
+
+/// The keyring item of the entry kubectl uses for `user`, when it runs this plugin.
+fn stored_reference(kc: &Kubeconfig, user: &str) -> Option<String> {
+    let (origin, _) = kc.user(user)?;
+    match crate::token::store::stored_credential(kc, origin)? {
+        Ok(crate::kubeconfig::Credential::Keyring { reference, .. }) => Some(reference),
+        _ => None,
+    }
+}
+
 /// Writes each item and reads it back; an item that already holds another token is refused
 /// before anything is written. Returns the items that did not exist before.
-fn put_items(keyring: &Keyring, items: &[(String, Token)]) -> anyhow::Result<Vec<String>> {
-    for (item, token) in items {
+fn put_items(
+    keyring: &Keyring,
+    items: &[(String, Token, Vec<crate::keystore::Binding>)],
+) -> anyhow::Result<Vec<String>> {
+    for (item, token, _) in items {
         crate::keystore::check_reference(item)
             .map_err(|e| anyhow::anyhow!("{e}; choose another name with --name"))?;
         if let Some(held) = keyring.find(item)? {
@@ -242,11 +278,11 @@ fn put_items(keyring: &Keyring, items: &[(String, Token)]) -> anyhow::Result<Vec
         }
     }
     let mut created = Vec::new();
-    for (item, token) in items {
+    for (item, token, servers) in items {
         if keyring.find(item)?.is_none() {
             created.push(item.clone());
         }
-        keyring.put(item, token)?;
+        keyring.put(item, token, servers)?;
         if keyring.get(item).ok().as_ref() != Some(token) {
             for c in &created {
                 let _ = keyring.delete(c);
@@ -350,9 +386,23 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
             .map(Token::new);
+        let exec = u.get("exec").filter(|e| !e.is_null());
+        if let Some(exec) = exec {
+            if runs_this_plugin(exec) {
+                bail!(
+                    "downloaded kubeconfig {origin}: the user of context {} runs kubectl-coreweave as its exec credential plugin, which a Console download never does (it would hand a token from this machine's keyring to server {}); refusing it",
+                    quoted(&ctx.name),
+                    shown(&server)
+                );
+            }
+        }
+        let exec_command = exec.map(|e| {
+            crate::secret::escape_controls(e.get("command").and_then(Value::as_str).unwrap_or(""))
+                .into_owned()
+        });
         let other_credential = if u.get("tokenFile").is_some() {
             Some("a tokenFile")
-        } else if u.get("exec").is_some() {
+        } else if exec.is_some() {
             Some("an exec plugin")
         } else if u.get("client-certificate-data").is_some()
             || u.get("client-certificate").is_some()
@@ -381,9 +431,39 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
             server,
             token,
             other_credential,
+            exec_command,
         });
     }
     Ok(incoming)
+}
+
+/// Whether a downloaded exec entry runs this plugin, however it is spelled: the program
+/// named kubectl-coreweave (any folder, any case, any extension), kubectl's `coreweave`
+/// subcommand, or any argument or environment value that names it (a shell wrapper).
+fn runs_this_plugin(exec: &Value) -> bool {
+    let names_plugin = |s: &str| s.to_ascii_lowercase().contains("kubectl-coreweave");
+    let command = exec.get("command").and_then(Value::as_str).unwrap_or("");
+    let program = command
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let args: Vec<&str> = exec
+        .get("args")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let env_values = exec
+        .get("env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("value").and_then(Value::as_str));
+    names_plugin(command)
+        || (program.starts_with("kubectl")
+            && args.iter().any(|a| a.eq_ignore_ascii_case("coreweave")))
+        || args.iter().any(|a| names_plugin(a))
+        || env_values.into_iter().any(names_plugin)
 }
 
 /// The file kubectl writes new entries to (client-go's `GetDefaultFilename`): the
@@ -465,7 +545,8 @@ fn create_parent(target: &Path) -> anyhow::Result<()> {
 struct Plan {
     decisions: Vec<Decision>,
     additions: Additions,
-    keyring_items: Vec<(String, Token)>,
+    /// Item name, token, and the servers the item is bound to.
+    keyring_items: Vec<(String, Token, Vec<crate::keystore::Binding>)>,
 }
 
 /// Names and entries for every incoming context, against the merged view `kc`.
@@ -553,6 +634,15 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
             Some(u) => (u, true),
             None => (name.clone(), false),
         };
+        // A new context for a user whose token is in a keyring item binds the item to its
+        // server too (import is an explicit act of the user, like `token store`).
+        if reuse_user {
+            if let (Some(reference), Some(t)) =
+                (kc.and_then(|kc| stored_reference(kc, &user)), &inc.token)
+            {
+                keyring_items.push((reference, t.clone(), bound(&inc.cluster)));
+            }
+        }
         let mut cluster = inc.cluster.clone();
         cluster["name"] = Value::String(name.clone());
         let mut context = inc.context_entry.clone();
@@ -573,7 +663,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                     "exec": exec_json(&user, InteractiveMode::IfAvailable)
                 });
                 if let Some(t) = &inc.token {
-                    keyring_items.push((user.clone(), t.clone()));
+                    keyring_items.push((user.clone(), t.clone(), bound(&inc.cluster)));
                 }
             }
             additions.users.push(u);
@@ -736,7 +826,15 @@ fn print_summary(
                     shown(&inc.server),
                     shown_path(target)
                 )?;
-                if let Some(what) = inc.other_credential {
+                if let Some(command) = &inc.exec_command {
+                    writeln!(
+                        out,
+                        "Warning: the user of context {} runs the exec command {}; kubectl will run it before every request to {}.",
+                        quoted(&inc.context),
+                        quoted(command),
+                        shown(&inc.server)
+                    )?;
+                } else if let Some(what) = inc.other_credential {
                     writeln!(
                         out,
                         "Note: the user of context {} holds {what}, not a CoreWeave token; it was imported as it is.",

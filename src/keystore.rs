@@ -5,8 +5,15 @@
 //!
 //! kubectl runs `token credential` before every command, and a Secret Service read costs a
 //! D-Bus connection and an encrypted session (see BENCHMARKS.md), so on Linux the plugin
-//! keeps a copy of the token in the kernel's session keyring for [`CACHE_SECONDS`]
-//! ([`read_for_plugin`]); every write through [`Keyring`] drops that copy.
+//! keeps a copy of the item in the kernel's session keyring for [`CACHE_SECONDS`]
+//! ([`read_for_plugin`]); every write through [`Keyring`] drops that copy. The copy is
+//! keyed by what names the item (service, item name, the user's uid), never by how the
+//! environment spells the bus address, so every write drops the copy `credential` reads.
+//!
+//! An item holds its token and the servers it may be sent to ([`Item`]), together in the
+//! secret value as one versioned record, so every platform store keeps them the same way,
+//! and they are written and read in one call: a token is never found without its binding.
+//! Items written before bindings existed hold the bare token; they read as unbound.
 //!
 //! Errors say which of the three things a user can act on went wrong (no keyring reachable,
 //! keyring locked, no such item); none carries the secret (keyring-core's `BadEncoding`
@@ -26,10 +33,106 @@ pub const SERVICE: &str = "kubectl-coreweave";
 /// kubectl would send it on every request.
 const MAX_TOKEN_LEN: usize = 64 * 1024;
 
+/// The whole item: the token and its servers (a few hundred bytes each).
+const MAX_ITEM_LEN: usize = 256 * 1024;
+
+/// The record key that marks an item holding a token and its binding (version 1).
+const RECORD_TAG: &str = "kubectl-coreweave";
+
+/// What an item holds: the token, and the servers `token credential` may send it to.
+/// `servers` is `None` for an item written before items were bound (a bare token), which
+/// is served to no server until `token store` binds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Item {
+    pub token: Token,
+    pub servers: Option<Vec<Binding>>,
+}
+
+/// One server an item may be sent to, with the trust kubectl verifies it by: a server
+/// name alone would let a kubeconfig that names the same server, but its own certificate
+/// authority and a `proxy-url` it runs, read the token. Public data, no secret.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Binding {
+    /// The server URL, normalised ([`crate::token::credential::normal_server`]).
+    pub server: String,
+    /// The certificate authority's bytes, base64 (standard alphabet, padded) as kubectl
+    /// passes them in `KUBERNETES_EXEC_INFO`; empty for the system's roots.
+    #[serde(default)]
+    pub ca: String,
+    /// `tls-server-name`, lower case; empty when not set.
+    #[serde(rename = "tlsServerName", default)]
+    pub tls_server_name: String,
+}
+
+impl std::fmt::Debug for Item {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Item")
+            .field("token", &self.token)
+            .field("servers", &self.servers)
+            .finish()
+    }
+}
+
+impl Item {
+    /// The secret value: `{"kubectl-coreweave":1,"servers":[…],"token":"…"}`, or the bare
+    /// token for an item that is bound to nothing yet (as it was written).
+    fn encode(&self) -> String {
+        match &self.servers {
+            Some(servers) => serde_json::json!({
+                RECORD_TAG: 1,
+                "servers": servers,
+                "token": self.token.expose(),
+            })
+            .to_string(),
+            None => self.token.expose().to_string(),
+        }
+    }
+
+    /// Reads an item's value: the versioned record, or (an item written before bindings,
+    /// or by hand with `secret-tool store`) the bare token, unbound.
+    fn decode(reference: &str, bytes: Vec<u8>) -> Result<Item, KeyringError> {
+        if bytes.len() > MAX_ITEM_LEN {
+            return Err(KeyringError::TooLarge(reference.to_string(), bytes.len()));
+        }
+        #[derive(serde::Deserialize)]
+        struct Record {
+            #[serde(rename = "kubectl-coreweave")]
+            version: u32,
+            servers: Vec<Binding>,
+            token: String,
+        }
+        if bytes.starts_with(b"{\"kubectl-coreweave\"") {
+            let record: Record =
+                serde_json::from_slice(&bytes).map_err(|_| KeyringError::Other {
+                    reference: reference.to_string(),
+                    detail: "the item's record is not readable; store the token again".into(),
+                })?;
+            if record.version != 1 {
+                return Err(KeyringError::Other {
+                    reference: reference.to_string(),
+                    detail: format!(
+                        "the item was written by a newer kubectl-coreweave (record version {})",
+                        record.version
+                    ),
+                });
+            }
+            let token = token_from(reference, record.token.into_bytes())?;
+            return Ok(Item {
+                token,
+                servers: Some(record.servers),
+            });
+        }
+        Ok(Item {
+            token: token_from(reference, bytes)?,
+            servers: None,
+        })
+    }
+}
+
 /// Item references are short names that travel on the exec entry's command line.
 const MAX_REFERENCE_LEN: usize = 200;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KeyringError {
     #[error("no OS keyring is reachable ({0})")]
     Unreachable(String),
@@ -75,14 +178,14 @@ pub const CACHE_SECONDS: usize = 300;
 /// The exec plugin's read: the kernel keyring's copy when there is one, else the OS
 /// keyring (and a fresh copy for the next [`CACHE_SECONDS`]).
 /// A locked keyring is unlocked (the desktop's prompt) only when `interactive`.
-pub fn read_for_plugin(reference: &str, interactive: bool) -> Result<Token, KeyringError> {
+pub fn read_for_plugin(reference: &str, interactive: bool) -> Result<Item, KeyringError> {
     check_reference(reference)?;
-    if let Some(token) = cache::get(reference) {
-        return Ok(token);
+    if let Some(item) = cache::get(reference) {
+        return Ok(item);
     }
-    let token = plugin_read(reference, interactive)?;
-    cache::put(reference, &token);
-    Ok(token)
+    let item = plugin_read(reference, interactive)?;
+    cache::put(reference, &item);
+    Ok(item)
 }
 
 /// The Secret Service read of the item keyring-core's store writes (attributes `service`
@@ -92,7 +195,7 @@ pub fn read_for_plugin(reference: &str, interactive: bool) -> Result<Token, Keyr
     unix,
     not(any(target_os = "macos", target_os = "ios", target_os = "android"))
 ))]
-fn plugin_read(reference: &str, interactive: bool) -> Result<Token, KeyringError> {
+fn plugin_read(reference: &str, interactive: bool) -> Result<Item, KeyringError> {
     use secret_service::blocking::SecretService;
     use secret_service::Error as SsError;
 
@@ -134,7 +237,7 @@ fn plugin_read(reference: &str, interactive: bool) -> Result<Token, KeyringError
             })
         }
     };
-    token_from(reference, item.get_secret().map_err(fail)?)
+    Item::decode(reference, item.get_secret().map_err(fail)?)
 }
 
 fn token_from(reference: &str, bytes: Vec<u8>) -> Result<Token, KeyringError> {
@@ -174,23 +277,24 @@ fn session_encryption(bus: Option<&str>) -> secret_service::EncryptionType {
     unix,
     not(any(target_os = "macos", target_os = "ios", target_os = "android"))
 )))]
-fn plugin_read(reference: &str, _interactive: bool) -> Result<Token, KeyringError> {
-    Keyring::open()?.get(reference)
+fn plugin_read(reference: &str, _interactive: bool) -> Result<Item, KeyringError> {
+    Keyring::open()?.get_item(reference)
 }
 
 /// A copy of items in the kernel's session keyring (Linux keyutils), only ever readable by
 /// processes of this login session, expiring on its own after [`CACHE_SECONDS`]. The
-/// description names the D-Bus session the item was read through, so a copy is only used
-/// with the Secret Service it came from.
+/// description names the item as the store does (service and item name) and the user, and
+/// nothing the environment may spell two ways: a write through the plugin drops the one
+/// copy `credential` would read, however the bus address is written.
 #[cfg(target_os = "linux")]
 mod cache {
     use linux_keyutils::{KeyRing, KeyRingIdentifier};
 
-    use crate::secret::Token;
+    use super::Item;
 
     fn description(reference: &str) -> String {
-        let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default();
-        format!("kubectl-coreweave:{reference}:{bus}")
+        let uid = rustix::process::getuid().as_raw();
+        format!("{}:{uid}:{reference}", super::SERVICE)
     }
 
     /// The session keyring, or the user's session keyring when the process has none (no
@@ -199,16 +303,16 @@ mod cache {
         KeyRing::from_special_id(KeyRingIdentifier::Session, false).ok()
     }
 
-    pub(super) fn get(reference: &str) -> Option<Token> {
+    pub(super) fn get(reference: &str) -> Option<Item> {
         let key = session()?.search(&description(reference)).ok()?;
         let bytes = key.read_to_vec().ok()?;
-        super::token_from(reference, bytes).ok()
+        Item::decode(reference, bytes).ok()
     }
 
     /// Best effort: without a copy the plugin is only slower.
-    pub(super) fn put(reference: &str, token: &Token) {
+    pub(super) fn put(reference: &str, item: &Item) {
         let Some(ring) = session() else { return };
-        if let Ok(key) = ring.add_key(&description(reference), token.expose()) {
+        if let Ok(key) = ring.add_key(&description(reference), item.encode().as_bytes()) {
             if key.set_timeout(super::CACHE_SECONDS).is_err() {
                 let _ = key.invalidate();
             }
@@ -225,15 +329,51 @@ mod cache {
 /// Other systems' keyrings answer without a D-Bus round trip: no copy is kept.
 #[cfg(not(target_os = "linux"))]
 mod cache {
-    use crate::secret::Token;
+    use super::Item;
 
-    pub(super) fn get(_reference: &str) -> Option<Token> {
+    pub(super) fn get(_reference: &str) -> Option<Item> {
         None
     }
 
-    pub(super) fn put(_reference: &str, _token: &Token) {}
+    pub(super) fn put(_reference: &str, _item: &Item) {}
 
     pub(super) fn forget(_reference: &str) {}
+}
+
+/// The item, read at most once per process (connecting once): `show`, `list`, `rotate` and
+/// `import` ask for each entry that reads an item, and many entries may read one. Writes
+/// through [`Keyring`] update what later reads here see.
+pub fn read_once(reference: &str) -> Result<Item, KeyringError> {
+    let mut guard = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let read = guard.get_or_insert_with(HashMap::new);
+    if let Some(known) = read.get(reference) {
+        return known.clone();
+    }
+    let item = SHARED
+        .get_or_init(Keyring::open)
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|k| k.get_item(reference));
+    read.insert(reference.to_string(), item.clone());
+    item
+}
+
+static SHARED: std::sync::OnceLock<Result<Keyring, KeyringError>> = std::sync::OnceLock::new();
+static READ: std::sync::Mutex<Option<HashMap<String, Result<Item, KeyringError>>>> =
+    std::sync::Mutex::new(None);
+
+/// What a write through [`Keyring`] left in the item (`None`: deleted, or unknown).
+fn remember(reference: &str, item: Option<&Item>) {
+    let mut guard = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let read = guard.get_or_insert_with(HashMap::new);
+    match item {
+        Some(i) => read.insert(reference.to_string(), Ok(i.clone())),
+        None => read.remove(reference),
+    };
 }
 
 /// The platform's credential store, connected.
@@ -259,23 +399,67 @@ impl Keyring {
 
     /// The token the item holds.
     pub fn get(&self, reference: &str) -> Result<Token, KeyringError> {
+        self.get_item(reference).map(|i| i.token)
+    }
+
+    /// The token and the servers it is bound to. After a locked keyring refused once, every
+    /// later read in this process fails the same way without asking again: one command
+    /// prompts at most once, however many entries it reads.
+    pub fn get_item(&self, reference: &str) -> Result<Item, KeyringError> {
+        static LOCKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        if let Some(why) = LOCKED.get() {
+            return Err(KeyringError::Locked(why.clone()));
+        }
         let entry = self.entry(reference)?;
-        let text = entry.get_password().map_err(|e| classify(reference, e))?;
-        token_from(reference, text.into_bytes())
+        let bytes = entry.get_secret().map_err(|e| classify(reference, e));
+        if let Err(KeyringError::Locked(why)) = &bytes {
+            let _ = LOCKED.set(why.clone());
+        }
+        Item::decode(reference, bytes?)
     }
 
     /// The token, or `None` when there is no such item.
     pub fn find(&self, reference: &str) -> Result<Option<Token>, KeyringError> {
-        match self.get(reference) {
-            Ok(t) => Ok(Some(t)),
+        Ok(self.find_item(reference)?.map(|i| i.token))
+    }
+
+    /// The item, or `None` when there is no such item.
+    pub fn find_item(&self, reference: &str) -> Result<Option<Item>, KeyringError> {
+        match self.get_item(reference) {
+            Ok(i) => Ok(Some(i)),
             Err(KeyringError::NoItem(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Writes the item (replacing its value) and reads it back: the caller changes no file
-    /// unless the keyring really holds the token.
-    pub fn put(&self, reference: &str, token: &Token) -> Result<(), KeyringError> {
+    /// Writes `token` to the item, bound to the servers it was bound to (when it exists)
+    /// and to `servers`: a binding only grows through an explicit store, import or rotate.
+    pub fn put(
+        &self,
+        reference: &str,
+        token: &Token,
+        servers: &[Binding],
+    ) -> Result<(), KeyringError> {
+        let mut bound: Vec<Binding> = self
+            .find_item(reference)?
+            .and_then(|i| i.servers)
+            .unwrap_or_default();
+        bound.extend(servers.iter().cloned());
+        bound.sort();
+        bound.dedup();
+        self.put_item(
+            reference,
+            &Item {
+                token: token.clone(),
+                servers: Some(bound),
+            },
+        )
+    }
+
+    /// Writes the item exactly (replacing its value) and reads it back: the caller changes
+    /// no file unless the keyring really holds it.
+    pub fn put_item(&self, reference: &str, item: &Item) -> Result<(), KeyringError> {
+        let token = &item.token;
         if token.expose().len() > MAX_TOKEN_LEN {
             return Err(KeyringError::TooLarge(
                 reference.to_string(),
@@ -284,16 +468,18 @@ impl Keyring {
         }
         let entry = self.entry(reference)?;
         cache::forget(reference);
+        remember(reference, None);
         entry
-            .set_password(token.expose())
+            .set_password(&item.encode())
             .map_err(|e| classify(reference, e))?;
-        let back = self.get(reference)?;
-        if &back != token {
+        let back = self.get_item(reference)?;
+        if &back != item {
             return Err(KeyringError::Other {
                 reference: reference.to_string(),
                 detail: "the item read back differs from what was written".into(),
             });
         }
+        remember(reference, Some(item));
         Ok(())
     }
 
@@ -301,6 +487,7 @@ impl Keyring {
     pub fn delete(&self, reference: &str) -> Result<(), KeyringError> {
         let entry = self.entry(reference)?;
         cache::forget(reference);
+        remember(reference, None);
         match entry.delete_credential() {
             Ok(()) | Err(Error::NoEntry) => Ok(()),
             Err(e) => Err(classify(reference, e)),
@@ -423,6 +610,31 @@ mod tests {
             token_from("r", b"\xff".to_vec()),
             Err(KeyringError::NotText(_))
         ));
+    }
+
+    #[test]
+    fn an_item_reads_back_as_written_bound_or_not() {
+        let b = Binding {
+            server: "https://a".into(),
+            ca: "eA==".into(),
+            tls_server_name: String::new(),
+        };
+        for servers in [None, Some(vec![]), Some(vec![b])] {
+            let item = Item {
+                token: Token::new("CW-SECRET-abc"),
+                servers,
+            };
+            let back = Item::decode("r", item.encode().into_bytes()).expect("reads");
+            assert_eq!(back, item);
+        }
+        let bare = Item::decode("r", b"CW-SECRET-abc".to_vec()).expect("reads");
+        assert_eq!(bare.servers, None);
+        assert!(Item::decode(
+            "r",
+            br#"{"kubectl-coreweave":2,"servers":[],"token":"x"}"#.to_vec()
+        )
+        .is_err());
+        assert!(Item::decode("r", br#"{"kubectl-coreweave":1,"token":"x"}"#.to_vec()).is_err());
     }
 
     #[test]

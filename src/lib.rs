@@ -53,7 +53,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         Command::Completion { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "kubectl-coreweave", out);
+            // clap_complete panics when its writer fails: the script (a few kB) is built
+            // in memory and written like any other output (EPIPE quiet, others one line).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "kubectl-coreweave", &mut script);
+            out.write_all(&script)?;
             Ok(())
         }
         Command::Complete { words } => Ok(complete::run(&words, out)?),

@@ -92,12 +92,16 @@ fn token_of(kc: &Kubeconfig, origin: Sourced) -> anyhow::Result<Token> {
     match exec_of(&kc.files[origin.file].text, &entry.name) {
         Ok(Some(ExecKind::Plugin { reference })) => {
             let interactive = std::io::stdin().is_terminal();
-            crate::keystore::read_for_plugin(&reference, interactive).with_context(|| {
-                format!(
-                    "user {} (in {file}) keeps its token in the OS keyring",
-                    quoted(&entry.name)
-                )
-            })
+            // The item's server binding is about which clusters may receive the token;
+            // here it goes only to CoreWeave's API, which is what the token is for.
+            crate::keystore::read_for_plugin(&reference, interactive)
+                .map(|item| item.token)
+                .with_context(|| {
+                    format!(
+                        "user {} (in {file}) keeps its token in the OS keyring",
+                        quoted(&entry.name)
+                    )
+                })
         }
         Ok(Some(ExecKind::Other { command })) => bail!(
             "user {} (in {file}) runs another exec credential plugin ({}); kubectl-coreweave does not run it",

@@ -4,6 +4,13 @@
 //!
 //! kubectl shows the plugin's stderr to the user, so every failure is one line there that
 //! says what to do; stdout stays empty then (kubectl would try to parse it).
+//!
+//! An item is served only to the servers it is bound to ([`crate::keystore::Item`]): the
+//! exec entries the plugin writes set `provideClusterInfo: true`, so kubectl names the
+//! server it is about to call in `KUBERNETES_EXEC_INFO` (`spec.cluster.server`). Whoever can
+//! write a kubeconfig can name any item against any server; only `token store`, `import`
+//! and `rotate`, run by the user, bind servers to an item. Without a cluster in the exec
+//! info (run by hand, or an entry written before bindings), nothing is served.
 
 use std::io::Write;
 
@@ -26,6 +33,14 @@ pub struct ExecInfo {
     pub api_version: String,
     /// Whether kubectl's stdin is a terminal the plugin may prompt on.
     pub interactive: bool,
+    /// The server kubectl is about to call (`spec.cluster.server`), when the exec entry
+    /// asks for cluster info.
+    pub server: Option<String>,
+    /// How kubectl verifies that server (`spec.cluster`'s CA bytes, base64, TLS server
+    /// name, whether it skips verification).
+    pub ca: String,
+    pub tls_server_name: String,
+    pub insecure: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +71,20 @@ struct RawInfo {
 struct RawSpec {
     #[serde(default)]
     interactive: Option<bool>,
+    #[serde(default)]
+    cluster: Option<RawCluster>,
+}
+
+#[derive(Deserialize)]
+struct RawCluster {
+    #[serde(default)]
+    server: Option<String>,
+    #[serde(rename = "certificate-authority-data", default)]
+    ca: Option<String>,
+    #[serde(rename = "tls-server-name", default)]
+    tls_server_name: Option<String>,
+    #[serde(rename = "insecure-skip-tls-verify", default)]
+    insecure: Option<bool>,
 }
 
 /// Reads `KUBERNETES_EXEC_INFO`. Unset (the plugin run by hand) means v1, not interactive.
@@ -64,6 +93,10 @@ pub fn exec_info(value: Option<std::ffi::OsString>) -> Result<ExecInfo, ExecInfo
         return Ok(ExecInfo {
             api_version: API_VERSIONS[0].to_string(),
             interactive: false,
+            server: None,
+            ca: String::new(),
+            tls_server_name: String::new(),
+            insecure: false,
         });
     };
     if value.len() > MAX_EXEC_INFO {
@@ -85,15 +118,59 @@ pub fn exec_info(value: Option<std::ffi::OsString>) -> Result<ExecInfo, ExecInfo
             crate::secret::escape_controls(&api_version).into_owned(),
         ));
     }
-    Ok(ExecInfo {
-        api_version,
-        interactive: raw.spec.and_then(|s| s.interactive).unwrap_or(false),
+    let spec = raw.spec;
+    let interactive = spec.as_ref().and_then(|s| s.interactive).unwrap_or(false);
+    let cluster = spec.and_then(|s| s.cluster);
+    Ok(match cluster {
+        Some(c) => ExecInfo {
+            api_version,
+            interactive,
+            server: c.server,
+            ca: c.ca.unwrap_or_default(),
+            tls_server_name: c.tls_server_name.unwrap_or_default(),
+            insecure: c.insecure.unwrap_or(false),
+        },
+        None => ExecInfo {
+            api_version,
+            interactive,
+            server: None,
+            ca: String::new(),
+            tls_server_name: String::new(),
+            insecure: false,
+        },
     })
 }
 
+/// The one-command fix for an entry or item from before bindings.
+const REBIND: &str =
+    "run `kubectl coreweave token store` in this context to bind the item to its cluster";
+
 pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let info = exec_info(std::env::var_os("KUBERNETES_EXEC_INFO"))?;
-    let token = crate::keystore::read_for_plugin(reference, info.interactive)?;
+    crate::keystore::check_reference(reference)?;
+    let item_name = crate::secret::quoted(reference);
+    let Some(server) = info.server.as_deref() else {
+        anyhow::bail!(
+            "kubectl gave no cluster for keyring item {item_name}, so its token is not sent (the exec entry lacks provideClusterInfo: true, or the plugin was run by hand); {REBIND}"
+        );
+    };
+    let shown_server = crate::secret::shown(server);
+    let wanted =
+        binding(server, &info.ca, &info.tls_server_name, info.insecure).map_err(|why| {
+            anyhow::anyhow!("keyring item {item_name} is not sent to server {shown_server}: {why}")
+        })?;
+    let item = crate::keystore::read_for_plugin(reference, info.interactive)?;
+    let Some(servers) = &item.servers else {
+        anyhow::bail!(
+            "keyring item {item_name} is bound to no cluster yet (stored before kubectl-coreweave bound items to clusters), so it is not sent to server {shown_server}; {REBIND}"
+        );
+    };
+    if !servers.contains(&wanted) {
+        anyhow::bail!(
+            "keyring item {item_name} is not bound to server {shown_server} (with this certificate authority and TLS server name), so its token is not sent; if this cluster is yours, run `kubectl coreweave token store` in this context"
+        );
+    }
+    let token = item.token;
     let credential = serde_json::json!({
         "apiVersion": info.api_version,
         "kind": "ExecCredential",
@@ -101,6 +178,134 @@ pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     });
     writeln!(out, "{credential}")?;
     Ok(())
+}
+
+/// The binding kubectl's connection would need: the normalised server, the CA bytes in
+/// one base64 spelling (standard, padded; `ca` as kubectl passes it, or as a kubeconfig's
+/// `certificate-authority-data` holds it), the TLS server name in lower case. A server
+/// reached without verifying its certificate cannot be bound.
+pub fn binding(
+    server: &str,
+    ca: &str,
+    tls_server_name: &str,
+    insecure: bool,
+) -> Result<crate::keystore::Binding, &'static str> {
+    use base64::Engine as _;
+    if insecure {
+        return Err("kubectl does not verify its certificate (insecure-skip-tls-verify)");
+    }
+    let server = normal_server(server)?;
+    let ca = if ca.is_empty() {
+        String::new()
+    } else {
+        // Go's base64 decoder (kubectl's) skips line breaks.
+        let compact: String = ca.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|_| "its certificate-authority-data is not base64")?;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    Ok(crate::keystore::Binding {
+        server,
+        ca,
+        tls_server_name: tls_server_name.to_ascii_lowercase(),
+    })
+}
+
+/// A server URL in the one spelling kubectl would reach it by: scheme and host in lower
+/// case, the default port dropped, trailing slashes of the path dropped. Anything where
+/// two readers could disagree on the host (user info, a non-ASCII or percent-encoded
+/// host, a query or fragment, no scheme, characters outside the plain URL set) is refused
+/// rather than guessed at: a binding then matches only what it plainly names.
+pub fn normal_server(server: &str) -> Result<String, &'static str> {
+    const MAX_SERVER: usize = 2048;
+    if server.len() > MAX_SERVER {
+        return Err("the server URL is too long");
+    }
+    if !server
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"\\\"<>^`{|}".contains(&b))
+    {
+        return Err("the server URL holds characters outside a plain URL");
+    }
+    let (scheme, rest) = server
+        .split_once("://")
+        .ok_or("the server URL has no scheme (https://)")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return Err("the server URL is not https:// or http://"),
+    };
+    if rest.contains(['?', '#']) {
+        return Err("the server URL has a query or fragment");
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if authority.contains('@') {
+        return Err("the server URL carries user info (user@host)");
+    }
+    if authority.contains('%') {
+        return Err("the server URL's host is percent-encoded");
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (inside, after) = v6
+            .split_once(']')
+            .ok_or("the server URL's host is not valid")?;
+        if inside.is_empty()
+            || !inside
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return Err("the server URL's host is not valid");
+        }
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or("the server URL's host is not valid")?,
+            ),
+        };
+        (format!("[{}]", inside.to_ascii_lowercase()), port)
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && !l.starts_with("xn--")
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if host.is_empty() || !host.split('.').all(label_ok) {
+            return Err("the server URL's host is not a plain ASCII host name");
+        }
+        (host.to_ascii_lowercase(), port)
+    };
+    let port = match port {
+        None => None,
+        Some(p) => {
+            let n: u16 = p
+                .parse()
+                .ok()
+                .filter(|n| *n > 0 && p.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or("the server URL's port is not valid")?;
+            (n.to_string() != default_port).then_some(n)
+        }
+    };
+    let path = path.trim_end_matches('/');
+    if path.split('/').any(|seg| seg == "." || seg == "..") {
+        return Err("the server URL's path has . or .. segments");
+    }
+    Ok(match port {
+        Some(n) => format!("{scheme}://{host}:{n}{path}"),
+        None => format!("{scheme}://{host}{path}"),
+    })
 }
 
 #[cfg(test)]
@@ -136,5 +341,92 @@ mod tests {
             info(r#"{"kind":"Pod","apiVersion":"client.authentication.k8s.io/v1"}"#),
             Err(ExecInfoError::Kind(_))
         ));
+    }
+
+    #[test]
+    fn the_cluster_server_is_read() {
+        let i = info(r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false,"cluster":{"server":"https://a.example.com","certificate-authority-data":"eA=="}}}"#)
+            .expect("reads");
+        assert_eq!(i.server.as_deref(), Some("https://a.example.com"));
+        assert_eq!(exec_info(None).expect("unset").server, None);
+    }
+
+    #[test]
+    fn servers_compare_as_kubectl_reaches_them() {
+        let same = [
+            "https://a.example.com",
+            "https://a.example.com/",
+            "HTTPS://A.Example.COM",
+            "https://a.example.com:443",
+            "https://a.example.com:443//",
+        ];
+        for s in same {
+            assert_eq!(
+                normal_server(s).as_deref(),
+                Ok("https://a.example.com"),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            normal_server("https://127.0.0.1:6443/p/").as_deref(),
+            Ok("https://127.0.0.1:6443/p")
+        );
+        assert_eq!(
+            normal_server("https://[::1]:443").as_deref(),
+            Ok("https://[::1]")
+        );
+        assert_eq!(normal_server("http://h:80").as_deref(), Ok("http://h"));
+        assert_ne!(normal_server("http://h"), normal_server("https://h"));
+        assert_ne!(normal_server("https://h:8443"), normal_server("https://h"));
+        assert_ne!(normal_server("https://h/p"), normal_server("https://h"));
+        assert_ne!(normal_server("https://h."), normal_server("https://h"));
+        for bad in [
+            "a.example.com",
+            "https://a.example.com@evil.example.com",
+            "https://user:pw@a.example.com",
+            "https://a.example.com%2eevil.com",
+            "https://ä.example.com",
+            "https://xn--4ca.example.com",
+            "https://a.example.com?x=1",
+            "https://a.example.com#f",
+            "https://a.example.com\\@evil.com",
+            "https://a.example.com:0",
+            "https://a.example.com:99999",
+            "https://a.example.com:+443",
+            "https://a.example.com/../x",
+            "ftp://a.example.com",
+            "https://",
+            "https://a..b",
+            "https://a b",
+            "https://[zz]",
+        ] {
+            assert!(normal_server(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_binding_is_the_server_and_the_trust_it_is_reached_by() {
+        let b = binding("HTTPS://A.example.com/", "eA==", "N.Example", false).expect("binds");
+        assert_eq!(b.server, "https://a.example.com");
+        assert_eq!(b.ca, "eA==");
+        assert_eq!(b.tls_server_name, "n.example");
+        // Line breaks in base64 (Go's decoder skips them) are the same bytes.
+        assert_eq!(
+            binding("https://a.example.com", "e\nA==", "", false)
+                .expect("binds")
+                .ca,
+            "eA=="
+        );
+        assert_ne!(
+            binding("https://a.example.com", "eA==", "", false),
+            binding("https://a.example.com", "eQ==", "", false)
+        );
+        assert!(binding("https://a.example.com", "", "", true).is_err());
+        assert!(binding("https://a.example.com", "not base64!", "", false).is_err());
+        let i = info(r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"cluster":{"server":"https://a","certificate-authority-data":"eA==","tls-server-name":"n","insecure-skip-tls-verify":true}}}"#).expect("reads");
+        assert_eq!(
+            (i.ca.as_str(), i.tls_server_name.as_str(), i.insecure),
+            ("eA==", "n", true)
+        );
     }
 }

@@ -38,6 +38,9 @@ pub struct Target {
     pub token_file: Option<PathBuf>,
     /// The inline `token` holds the old token too (also rewritten).
     pub inline: bool,
+    /// Set when the entry runs this plugin's `token credential ITEM` and the item holds
+    /// the old token (the item is rewritten, before any file).
+    pub keyring_item: Option<String>,
     /// The entry carries a `coreweave.com/token` extension (about the old token: it is
     /// brought up to date, or its expiry would describe a token that is gone).
     pub has_extension: bool,
@@ -141,7 +144,7 @@ pub fn run(
             writes: prepare_writes(&kc, &targets, &new, &record, args.force)?,
             targets,
         };
-        if let Some(item) = &keyring_item {
+        for item in items_of(&plan.targets) {
             writeln!(
                 out,
                 "Would update keyring item {} (service {})",
@@ -224,29 +227,53 @@ pub fn run(
         for w in &plan.writes {
             write::remove_stale_temp_files(&w.path);
         }
-        // The keyring item first (written and read back), then the files; if a file fails,
-        // the item gets the old token back, so nothing is left half rotated.
-        let keyring = match &keyring_item {
-            Some(item) => {
-                let keyring = crate::keystore::Keyring::open()?;
-                keyring.put(item, &new)?;
-                Some((keyring, item))
-            }
-            None => None,
-        };
-        if let Err(e) = write::commit(&plan.writes) {
-            if let Some((keyring, item)) = &keyring {
-                if let Err(restore) = keyring.put(item, &old) {
-                    bail!("{e}; putting the old token back into keyring item {item:?} failed too: {restore}");
+        // The keyring items first (each written and read back), then the files; if an item
+        // or a file fails, the items written get their old record back, so nothing is left
+        // half rotated. Each item stays bound to its servers, and to those of the contexts
+        // whose users hold it (rotate vetted them above unless --force).
+        let mut written: Vec<(&str, crate::keystore::Item)> = Vec::new();
+        let restore = |written: &[(&str, crate::keystore::Item)], e: anyhow::Error| {
+            let keyring = crate::keystore::Keyring::open();
+            for (item, before) in written.iter().rev() {
+                let back = keyring
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|k| k.put_item(item, before));
+                if let Err(restore) = back {
+                    return anyhow::anyhow!("{e}; putting the old token back into keyring item {item:?} failed too: {restore}");
                 }
             }
-            return Err(e.into());
+            e
+        };
+        let items = items_of(&plan.targets);
+        if !items.is_empty() {
+            let keyring = crate::keystore::Keyring::open()?;
+            for item in &items {
+                let before = keyring
+                    .get_item(item)
+                    .map_err(|e| restore(&written, e.into()))?;
+                let servers = super::store::servers_of(
+                    &kc,
+                    plan.targets
+                        .iter()
+                        .filter(|t| t.keyring_item.as_deref() == Some(*item))
+                        .map(|t| (t.file.as_path(), t.user.as_str())),
+                    out,
+                )?;
+                keyring
+                    .put(item, &new, &servers)
+                    .map_err(|e| restore(&written, e.into()))?;
+                written.push((item, before));
+            }
+        }
+        if let Err(e) = write::commit(&plan.writes) {
+            return Err(restore(&written, e.into()));
         }
         drop(locks);
         // Object Storage keys made with the old token are not handed out again.
         crate::objectstorage::cache::forget(&old);
         print_done(&plan, &record, &backups, out)?;
-        if let Some(item) = &keyring_item {
+        for item in items {
             writeln!(
                 out,
                 "Updated keyring item {} (service {})",
@@ -362,6 +389,15 @@ fn source_of(args: &RotateArgs) -> Result<Source, source::SourceError> {
     })
 }
 
+/// The keyring items the targets read, each once, in order.
+fn items_of(targets: &[Target]) -> Vec<&str> {
+    let items: BTreeSet<&str> = targets
+        .iter()
+        .filter_map(|t| t.keyring_item.as_deref())
+        .collect();
+    items.into_iter().collect()
+}
+
 /// Every name's lock and every file's lock, in one global order (see [`write::lock_all`]).
 fn lock_all(paths: &BTreeSet<PathBuf>, timeout: Duration) -> anyhow::Result<Vec<FileLock>> {
     Ok(write::lock_all(
@@ -388,52 +424,23 @@ fn files_of(targets: &[Target], expires_known: bool) -> BTreeSet<PathBuf> {
         .collect()
 }
 
-/// [`find_targets`]; with the token in the keyring, no kubeconfig entry need hold it, and the
-/// active entry is a target for its extension only.
+/// [`find_targets`]: with the token in the keyring, the entries reading the item are
+/// among them (for the item, and for their extension).
 fn targets_for(
     kc: &Kubeconfig,
     active: Sourced,
     old: &Token,
     only_current: bool,
-    in_keyring: bool,
+    _in_keyring: bool,
 ) -> anyhow::Result<Vec<Target>> {
-    let mut targets = match find_targets(kc, active, old, only_current) {
-        Err(_) if in_keyring => Vec::new(),
-        found => found?,
-    };
-    if in_keyring {
-        // The entry whose exec entry reads the item: no token to edit, but its
-        // `coreweave.com/token` extension is kept up to date like any other's.
-        let entry = &kc.files[active.file].config.users[active.index];
-        targets.push(Target {
-            file: kc.path(active.file).to_path_buf(),
-            user: entry.name.clone(),
-            contexts: kc
-                .contexts()
-                .into_iter()
-                .filter(|(_, c)| {
-                    c.context.as_ref().and_then(|c| c.user.as_deref()) == Some(&entry.name)
-                })
-                .map(|(name, _)| name.to_string())
-                .collect(),
-            shadowed_by: None,
-            token_file: None,
-            inline: false,
-            has_extension: entry
-                .user
-                .as_ref()
-                .and_then(|u| u.extensions.as_ref())
-                .is_some_and(|e| {
-                    e.iter()
-                        .any(|x| x.name == crate::coreweave::TOKEN_EXTENSION)
-                }),
-        });
-    }
-    Ok(targets)
+    find_targets(kc, active, old, only_current)
 }
 
 /// Which entries hold `old`. Entries are compared by the token client-go would use
-/// (tokenFile content first), in every loaded file, shadowed entries included.
+/// (tokenFile content first, or the keyring item an exec entry of this plugin reads), in
+/// every loaded file, shadowed entries included: the same holders `token list` shows.
+/// An item that cannot be read is an error: rotate would not know whether it misses a
+/// holder.
 pub fn find_targets(
     kc: &Kubeconfig,
     active: Sourced,
@@ -470,8 +477,30 @@ pub fn find_targets(
             continue;
         }
         let file = kc.path(origin.file);
-        let Ok(cred) = credential_of(file, entry) else {
-            continue;
+        let cred = match credential_of(file, entry) {
+            Ok(c) => c,
+            Err(_) => match kc.files[origin.file].exec_kind(&entry.name) {
+                Ok(Some(edit::ExecKind::Plugin { reference })) => {
+                    // An item that is gone holds no token.
+                    let read = crate::keystore::read_once(reference);
+                    if let Err(crate::keystore::KeyringError::NoItem(_)) = read {
+                        continue;
+                    }
+                    let item = read.with_context(|| {
+                        format!(
+                            "user {} in {} keeps its token in keyring item {}, which must be read to know whether it holds the token; nothing was written",
+                            quoted(&entry.name),
+                            shown_path(file),
+                            quoted(reference)
+                        )
+                    })?;
+                    Credential::Keyring {
+                        reference: reference.clone(),
+                        token: item.token,
+                    }
+                }
+                _ => continue,
+            },
         };
         if cred.token() != old {
             continue;
@@ -481,10 +510,10 @@ pub fn find_targets(
             .user(&entry.name)
             .filter(|(winner, _)| *winner != origin)
             .map(|(winner, _)| kc.path(winner.file).to_path_buf());
-        let (token_file, inline) = match cred {
-            Credential::Inline(_) => (None, true),
-            Credential::File { path, .. } => (Some(path), inline_token == Some(old.expose())),
-            Credential::Keyring { .. } => continue,
+        let (token_file, inline, keyring_item) = match cred {
+            Credential::Inline(_) => (None, true, None),
+            Credential::File { path, .. } => (Some(path), inline_token == Some(old.expose()), None),
+            Credential::Keyring { reference, .. } => (None, false, Some(reference)),
         };
         targets.push(Target {
             file: file.to_path_buf(),
@@ -499,6 +528,7 @@ pub fn find_targets(
             shadowed_by,
             token_file,
             inline,
+            keyring_item,
             has_extension: entry
                 .user
                 .as_ref()
@@ -712,14 +742,20 @@ fn token_file_content(original: &[u8], new: &Token) -> Vec<u8> {
 }
 
 fn describe(t: &Target) -> String {
-    let where_ = match &t.token_file {
-        Some(p) => format!(
+    let where_ = match (&t.token_file, &t.keyring_item) {
+        (Some(p), _) => format!(
             "tokenFile {} of user {} in {}",
             shown_path(p),
             quoted(&t.user),
             shown_path(&t.file)
         ),
-        None => format!("user {} in {}", quoted(&t.user), shown_path(&t.file)),
+        (None, Some(item)) => format!(
+            "keyring item {} of user {} in {}",
+            quoted(item),
+            quoted(&t.user),
+            shown_path(&t.file)
+        ),
+        (None, None) => format!("user {} in {}", quoted(&t.user), shown_path(&t.file)),
     };
     let used = match (&t.shadowed_by, t.contexts.is_empty()) {
         (Some(f), _) => format!("shadowed by the entry in {}", shown_path(f)),

@@ -17,7 +17,7 @@ use anyhow::{bail, Context as _};
 
 use crate::cli::{Interactive, StoreArgs};
 use crate::keystore::{check_reference, Keyring, KeyringError};
-use crate::kubeconfig::edit::{self, exec_of, plugin_users, Edit, ExecKind, InteractiveMode};
+use crate::kubeconfig::edit::{self, Edit, ExecKind, InteractiveMode};
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig};
@@ -51,16 +51,14 @@ pub fn store(
             path.display()
         ),
         Ok(Credential::Keyring { reference, .. }) => {
-            bail!("user {:?} is already stored in keyring item {reference:?}", resolved.user)
+            return rebind(paths, explicit, &kc, active, &reference, args, out)
         }
         Err(e) => {
-            let text = &kc.files[active.file].text;
-            if let Ok(Some(ExecKind::Plugin { reference })) = exec_of(text, &resolved.user) {
-                bail!(
-                    "user {:?} (in {}) is already stored in keyring item {reference:?}",
-                    resolved.user,
-                    active_file.display()
-                );
+            if let Ok(Some(ExecKind::Plugin { reference })) =
+                kc.files[active.file].exec_kind(&resolved.user)
+            {
+                let reference = reference.clone();
+                return rebind(paths, explicit, &kc, active, &reference, args, out);
             }
             return Err(e.into());
         }
@@ -122,7 +120,8 @@ pub fn store(
     }
     let writes = plan(&kc, &targets)?;
     let existed = keyring.find(&reference)?.is_some();
-    keyring.put(&reference, &token)?;
+    let servers = bound_servers(&kc, &targets, out)?;
+    keyring.put(&reference, &token, &servers)?;
     if write::interrupted() {
         bail!("interrupted; the keyring item {reference:?} was written, no file was changed");
     }
@@ -146,7 +145,132 @@ pub fn store(
         shown(&reference)
     )?;
     print_targets(&targets, out)?;
+    let bound = crate::keystore::read_once(&reference)
+        .ok()
+        .and_then(|i| i.servers)
+        .unwrap_or(servers);
+    writeln!(
+        out,
+        "`token credential` sends it only to {}.",
+        shown_servers(&bound)
+    )?;
     writeln!(out, "Undo with `kubectl coreweave token unstore`.")?;
+    Ok(())
+}
+
+/// `token store` for a user already stored: bind its item to the servers of the user's
+/// contexts (with --all, of every entry that reads the item), and write the entries again
+/// as `store` writes them now (`provideClusterInfo: true`). This is the one-command fix
+/// for entries and items from before bindings.
+fn rebind(
+    paths: &[PathBuf],
+    explicit: bool,
+    kc: &Kubeconfig,
+    active: crate::kubeconfig::Sourced,
+    reference: &str,
+    args: &StoreArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(args.lock_timeout);
+    let active_file = kc.path(active.file).to_path_buf();
+    let user = kc.files[active.file].config.users[active.index]
+        .name
+        .clone();
+    if args.item.as_deref().is_some_and(|i| i != reference) {
+        bail!(
+            "user {user:?} (in {}) is already stored in keyring item {reference:?}; `token unstore` it first to move it to another item",
+            active_file.display()
+        );
+    }
+    let mode = match args.interactive_mode {
+        Interactive::IfAvailable => InteractiveMode::IfAvailable,
+        Interactive::Never => InteractiveMode::Never,
+    };
+    let targets = unstore_targets(kc, &active_file, &user, reference, args.all)?;
+    let keyring = open_for_store()?;
+    let item = keyring.get_item(reference)?;
+    let plan = |kc: &Kubeconfig| -> anyhow::Result<Vec<PlannedWrite>> {
+        let mut writes = Vec::new();
+        for loaded in &kc.files {
+            if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
+                continue;
+            }
+            let here: Vec<&Target> = targets.iter().filter(|t| t.file == loaded.path).collect();
+            if here.is_empty() {
+                continue;
+            }
+            let cannot = || format!("cannot edit kubeconfig {}", loaded.path.display());
+            // The entry is swapped back to a token and out again, each step proven; the
+            // token lives only in memory in between.
+            let back: Vec<Edit> = here
+                .iter()
+                .map(|t| Edit::ExecToToken {
+                    user: &t.user,
+                    token: item.token.expose(),
+                })
+                .collect();
+            let middle = edit::apply_loaded(loaded, &back).with_context(cannot)?;
+            let again: Vec<Edit> = here
+                .iter()
+                .map(|t| Edit::TokenToExec {
+                    user: &t.user,
+                    reference,
+                    mode,
+                })
+                .collect();
+            let text = edit::apply(&middle, &again).with_context(cannot)?;
+            if text != loaded.text {
+                writes.push(PlannedWrite {
+                    path: loaded.path.clone(),
+                    original: Some(loaded.text.clone().into_bytes()),
+                    new: text.into_bytes(),
+                });
+            }
+        }
+        Ok(writes)
+    };
+    let servers = bound_servers(kc, &targets, out)?;
+    let shown_servers = shown_servers(&servers);
+    if args.dry_run {
+        let writes = plan(kc)?;
+        writeln!(
+            out,
+            "Would bind keyring item {} (service {}) to {shown_servers} and rewrite {}:",
+            quoted(reference),
+            crate::keystore::SERVICE,
+            count(writes.len(), "file", "files")
+        )?;
+        print_targets(&targets, out)?;
+        print_diff(&writes, out)?;
+        writeln!(out, "Dry run: nothing was written.")?;
+        return Ok(());
+    }
+    let _signals = write::InterruptGuard::install();
+    let files: BTreeSet<PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
+    let locks = lock_all(&files, timeout)?;
+    let kc = Kubeconfig::load(paths, explicit)?;
+    let writes = plan(&kc)?;
+    keyring.put(reference, &item.token, &servers)?;
+    if write::interrupted() {
+        bail!("interrupted; keyring item {reference:?} was bound, no file was changed");
+    }
+    for w in &writes {
+        write::remove_stale_temp_files(&w.path);
+    }
+    if let Err(e) = write::commit(&writes) {
+        let _ = keyring.put_item(reference, &item);
+        return Err(e.into());
+    }
+    drop(locks);
+    writeln!(
+        out,
+        "Bound keyring item {} (service {}) to {shown_servers}; {} run `kubectl-coreweave token credential {}`:",
+        quoted(reference),
+        crate::keystore::SERVICE,
+        count(targets.len(), "user entry", "user entries"),
+        shown(reference)
+    )?;
+    print_targets(&targets, out)?;
     Ok(())
 }
 
@@ -163,8 +287,11 @@ pub fn unstore(
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
     let cannot_read = || format!("cannot read kubeconfig {}", active_file.display());
-    let reference = match exec_of(&kc.files[active.file].text, &resolved.user)
+    let reference = match kc.files[active.file]
+        .exec_kind(&resolved.user)
+        .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(cannot_read)?
+        .cloned()
     {
         Some(ExecKind::Plugin { reference }) => reference,
         Some(ExecKind::Other { command }) => bail!(
@@ -181,6 +308,16 @@ pub fn unstore(
     let targets = unstore_targets(&kc, &active_file, &resolved.user, &reference, args.all)?;
     let keyring = Keyring::open()?;
     let token = keyring.get(&reference)?;
+    // What is written back follows rotate's rules for a new token (not empty, printable
+    // ASCII only), so an emptied or tampered item never becomes `token: ""` or a token
+    // kubectl would send mangled. The shape rule is rotate's `--force` one: `store` took the
+    // token as the file held it, and `unstore` gives it back.
+    super::source::validate(
+        &token,
+        &Token::new(""),
+        &format!("keyring item {}", quoted(&reference)),
+        true,
+    )?;
     let plan = |kc: &Kubeconfig, targets: &[Target]| {
         plan_writes(kc, targets, |user| Edit::ExecToToken {
             user,
@@ -251,10 +388,11 @@ pub fn credential(
     }
     let file = kc.path(origin.file);
     let user = &kc.files[origin.file].config.users[origin.index].name;
-    match exec_of(&kc.files[origin.file].text, user) {
+    match kc.files[origin.file].exec_kind(user) {
         Ok(Some(ExecKind::Plugin { reference })) => {
-            let token = Keyring::open()
-                .and_then(|k| k.get(&reference))
+            let reference = reference.clone();
+            let token = crate::keystore::read_once(&reference)
+                .map(|item| item.token)
                 .with_context(|| {
                     format!(
                         "user {user:?} (in {}) keeps its token in the OS keyring",
@@ -266,7 +404,7 @@ pub fn credential(
         Ok(Some(ExecKind::Other { command })) => bail!(
             "user {user:?} (in {}) runs another exec credential plugin ({:?}); kubectl-coreweave does not run it",
             file.display(),
-            crate::secret::escape_controls(&command)
+            crate::secret::escape_controls(command)
         ),
         _ => Err(err.into()),
     }
@@ -280,10 +418,122 @@ pub fn stored_credential(
 ) -> Option<anyhow::Result<Credential>> {
     let entry = &kc.files[origin.file].config.users[origin.index];
     entry.user.as_ref()?.exec.as_ref()?;
-    match exec_of(&kc.files[origin.file].text, &entry.name) {
+    match kc.files[origin.file].exec_kind(&entry.name) {
         Ok(Some(ExecKind::Plugin { .. })) => Some(credential(kc, origin)),
         _ => None,
     }
+}
+
+/// The servers the contexts of these user entries send their token to, with the trust
+/// kubectl verifies each by (CA, TLS server name), as `token credential` compares them:
+/// what an item holding their token is bound to. A context whose cluster cannot be bound
+/// (no server, no TLS verification, an unreadable CA) is left out, with a note.
+pub(crate) fn servers_of<'a>(
+    kc: &Kubeconfig,
+    entries: impl IntoIterator<Item = (&'a Path, &'a str)>,
+    out: &mut dyn Write,
+) -> std::io::Result<Vec<crate::keystore::Binding>> {
+    use base64::Engine as _;
+    let entries: BTreeSet<(&Path, &str)> = entries.into_iter().collect();
+    let mut names = Vec::new();
+    for (name, ctx) in kc.contexts() {
+        let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) else {
+            continue;
+        };
+        // The entry kubectl uses for this name (a shadowed one is not reached).
+        let Some((origin, _)) = kc.user(user) else {
+            continue;
+        };
+        if entries.contains(&(kc.path(origin.file), user)) {
+            names.push(name.to_string());
+        }
+    }
+    // All at once (each file's clusters read once); context by context only when one of
+    // them cannot be read, to name it and bind the others.
+    let targets: Vec<(String, Result<crate::cluster::ClusterTarget, String>)> =
+        match crate::cluster::cluster_targets(kc, &names) {
+            Ok(t) => names.iter().cloned().zip(t.into_iter().map(Ok)).collect(),
+            Err(_) => names
+                .iter()
+                .map(|n| {
+                    let one = crate::cluster::cluster_targets(kc, std::slice::from_ref(n))
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut t| t.pop().ok_or_else(|| "no cluster".to_string()));
+                    (n.clone(), one)
+                })
+                .collect(),
+        };
+    let mut servers = BTreeSet::new();
+    for (name, target) in targets {
+        let note = |out: &mut dyn Write, why: &str| {
+            writeln!(out, "Note: context {} is not bound: {why}", quoted(&name))
+        };
+        let target = match target {
+            Ok(t) => t,
+            Err(e) => {
+                note(out, &e)?;
+                continue;
+            }
+        };
+        let ca = match &target.ca {
+            crate::cluster::CaSource::Data(d) => d.clone(),
+            crate::cluster::CaSource::System => String::new(),
+            crate::cluster::CaSource::File(p) => {
+                // A CA bundle is a few kB; 1 MiB leaves room for many.
+                let read = crate::kubeconfig::token_file::open_regular(p)
+                    .and_then(|f| crate::kubeconfig::token_file::read_capped(f, 1024 * 1024));
+                match read {
+                    Ok(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
+                    Err(e) => {
+                        note(
+                            out,
+                            &format!(
+                                "cannot read its certificate-authority {}: {}",
+                                crate::secret::shown_path(p),
+                                crate::io_message(&e)
+                            ),
+                        )?;
+                        continue;
+                    }
+                }
+            }
+        };
+        match super::credential::binding(
+            &target.server,
+            &ca,
+            target.tls_server_name.as_deref().unwrap_or(""),
+            target.insecure_skip_tls_verify,
+        ) {
+            Ok(b) => {
+                servers.insert(b);
+            }
+            Err(why) => note(out, &format!("{why} ({})", shown(&target.server)))?,
+        }
+    }
+    Ok(servers.into_iter().collect())
+}
+
+fn shown_servers(servers: &[crate::keystore::Binding]) -> String {
+    if servers.is_empty() {
+        "no server".to_string()
+    } else {
+        let mut names: Vec<String> = servers.iter().map(|b| shown(&b.server)).collect();
+        names.dedup();
+        names.join(", ")
+    }
+}
+
+fn bound_servers(
+    kc: &Kubeconfig,
+    targets: &[Target],
+    out: &mut dyn Write,
+) -> anyhow::Result<Vec<crate::keystore::Binding>> {
+    let servers = servers_of(
+        kc,
+        targets.iter().map(|t| (t.file.as_path(), t.user.as_str())),
+        out,
+    )?;
+    Ok(servers)
 }
 
 /// The keyring for `store`, or the refusal that says what to do instead.
@@ -335,13 +585,14 @@ fn unstore_targets(
     }
     let mut targets = Vec::new();
     for f in &kc.files {
-        let users = plugin_users(&f.text)
-            .with_context(|| format!("cannot read kubeconfig {}", f.path.display()))?;
-        for (user, r) in users {
-            if r == reference {
+        for u in &f.config.users {
+            let kind = f
+                .exec_kind(&u.name)
+                .map_err(|e| anyhow::anyhow!("cannot read kubeconfig {}: {e}", f.path.display()))?;
+            if matches!(kind, Some(ExecKind::Plugin { reference: r }) if r == reference) {
                 targets.push(Target {
                     file: f.path.clone(),
-                    user,
+                    user: u.name.clone(),
                 });
             }
         }

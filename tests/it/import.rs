@@ -366,6 +366,43 @@ fn a_fifo_download_is_refused_without_waiting() {
     assert!(!sb.path(".kube").exists());
 }
 
+/// A download whose user runs this plugin's `token credential` (however the program is
+/// spelled or wrapped) is no Console download: it would hand a keyring item to the
+/// download's server. Refused by name, with `--set-current` too, and nothing is written.
+#[test]
+fn a_download_running_this_plugin_is_refused() {
+    let sb = Sandbox::new();
+    let target = sb.path("kc/config");
+    let env = path_str(&target).to_owned();
+    for (i, exec) in [
+        "command: kubectl-coreweave\n      args: [token, credential, alice]",
+        "command: /home/u/.krew/bin/kubectl-coreweave\n      args: [token, credential, alice]",
+        "command: 'C:\\krew\\bin\\KUBECTL-COREWEAVE.EXE'\n      args: [token, credential, alice]",
+        "command: kubectl\n      args: [coreweave, token, credential, alice]",
+        "command: sh\n      args: [-c, 'exec kubectl-coreweave token credential alice']",
+        "command: /tmp/x/kubectl-coreweave.sh\n      args: [token, credential, alice]",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dl = sb.write(
+            &format!("dl{i}.yaml"),
+            format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'https://evil.example.com'}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: alice}}\ncurrent-context: c\nusers:\n- name: alice\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      {exec}\n"),
+        );
+        for extra in [&[][..], &["--set-current"][..]] {
+            let mut args = vec![path_str(&dl), "--verify", "none"];
+            args.extend_from_slice(extra);
+            let o = import(&sb, Some(&env), &args);
+            assert_eq!(o.status.code(), Some(1), "{exec}: {}", stdout(&o));
+            let err = stderr(&o);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains("runs kubectl-coreweave"), "{exec}: {err}");
+            assert!(err.contains("https://evil.example.com"), "{err}");
+            assert!(!target.exists(), "{exec}: nothing may be written");
+        }
+    }
+}
+
 #[test]
 fn exec_and_client_certificate_users_are_imported_as_they_are_with_a_note() {
     let sb = Sandbox::new();
@@ -377,7 +414,13 @@ fn exec_and_client_certificate_users_are_imported_as_they_are_with_a_note() {
     );
     let o = import(&sb, Some(&env), &[path_str(&dl), "--verify", "none"]);
     ok(&o);
-    assert!(stdout(&o).contains("an exec plugin"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            "Warning: the user of context \"c\" runs the exec command \"some-login\"; kubectl will run it before every request to https://cw1-2.k8s.z.coreweave.com"
+        ),
+        "{}",
+        stdout(&o)
+    );
     assert!(
         stdout(&o).contains("a client certificate"),
         "{}",

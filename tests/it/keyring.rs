@@ -17,7 +17,9 @@ const ALICE: &str = "CW-SECRET-keyringtest-alice-0123456789abcdef";
 const BOB: &str = "CW-SECRET-keyringtest-bob-fedcba9876543210";
 /// A kubeconfig whose user runs another program through exec.
 const OTHER_TOOL: &str = include_str!("../fixtures/exec-other-tool.yaml");
-const V1_INFO: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
+/// The server the hand-written items below are bound to, and kubectl's exec info naming it.
+const BOUND: &str = "https://bound.k8s.test.coreweave.com";
+const V1_INFO: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false,"cluster":{"server":"https://bound.k8s.test.coreweave.com/"}}}"#;
 
 /// The session bus the keyring runs on; a test without one fails (never skips).
 fn bus() -> OsString {
@@ -86,12 +88,65 @@ fn secret_tool(args: &[&str], input: Option<&str>) -> Output {
 }
 
 /// The item's value as `secret-tool lookup` reads it, if any.
-fn lookup(item: &str) -> Option<String> {
+fn lookup_raw(item: &str) -> Option<String> {
     let o = secret_tool(
         &["lookup", "service", "kubectl-coreweave", "username", item],
         None,
     );
     o.status.success().then(|| stdout(&o))
+}
+
+/// The item's record (`{"kubectl-coreweave":1,"servers":[…],"token":"…"}`), read
+/// independently of the plugin.
+fn record(item: &str) -> Option<serde_json::Value> {
+    let raw = lookup_raw(item)?;
+    let v: serde_json::Value = serde_json::from_str(&raw).expect("the item holds a record");
+    assert_eq!(v["kubectl-coreweave"], 1, "{v}");
+    Some(v)
+}
+
+/// The token the item holds, if any.
+fn lookup(item: &str) -> Option<String> {
+    record(item).map(|v| v["token"].as_str().expect("token").to_string())
+}
+
+/// The servers the item is bound to.
+fn bound_servers(item: &str) -> Vec<String> {
+    record(item).map_or_else(Vec::new, |v| {
+        v["servers"]
+            .as_array()
+            .expect("servers")
+            .iter()
+            .map(|s| s["server"].as_str().expect("string").to_string())
+            .collect()
+    })
+}
+
+/// Writes an item behind the plugin's back: a record bound to `servers`, or (None) a bare
+/// token as items were written before bindings.
+fn put_item(item: &str, token: &str, servers: Option<&[&str]>) {
+    let value = match servers {
+        Some(s) => {
+            let s: Vec<serde_json::Value> = s
+                .iter()
+                .map(|server| serde_json::json!({"server": server, "ca": "", "tlsServerName": ""}))
+                .collect();
+            serde_json::json!({"kubectl-coreweave": 1, "servers": s, "token": token}).to_string()
+        }
+        None => token.to_string(),
+    };
+    let o = secret_tool(
+        &[
+            "store",
+            "--label=test",
+            "service",
+            "kubectl-coreweave",
+            "username",
+            item,
+        ],
+        Some(&value),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 fn clear(item: &str) {
@@ -123,8 +178,9 @@ fn one_error_line(o: &Output) -> String {
 
 /// `kubectl auth whoami` through the kubeconfig, with the plugin on PATH.
 fn kubectl_whoami(sb: &Sandbox, kubeconfig: &Path) -> Output {
-    Command::new("kubectl")
-        .env_clear()
+    let mut c = Command::new("kubectl");
+    sb.session.join(&mut c);
+    c.env_clear()
         .env("PATH", path_with_plugin())
         .env("HOME", sb.path("home"))
         .env("KUBECONFIG", kubeconfig)
@@ -171,7 +227,12 @@ fn store_then_kubectl_runs_the_plugin_and_unstore_gives_back_the_same_bytes() {
         "{stored}"
     );
     assert!(stored.contains("interactiveMode: IfAvailable"));
-    assert!(stored.contains("provideClusterInfo: false"));
+    assert!(stored.contains("provideClusterInfo: true"));
+    assert_eq!(
+        bound_servers(item),
+        [fake.url()],
+        "bound to the context's server"
+    );
 
     let before = fake.requests_with(ALICE).len();
     let w = kubectl_whoami(&sb, &k);
@@ -237,25 +298,13 @@ fn store_all_moves_every_entry_holding_the_token() {
 #[test]
 fn credential_prints_only_the_exec_credential() {
     let item = "kr-credential";
-    let o = secret_tool(
-        &[
-            "store",
-            "--label=test",
-            "service",
-            "kubectl-coreweave",
-            "username",
-            item,
-        ],
-        Some(BOB),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    put_item(item, BOB, Some(&[BOUND]));
     let sb = Sandbox::new();
     for (info, version) in [
         (Some(V1_INFO), "client.authentication.k8s.io/v1"),
-        (None, "client.authentication.k8s.io/v1"),
         (
             Some(
-                r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":true}}"#,
+                r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":true,"cluster":{"server":"HTTPS://Bound.K8s.Test.CoreWeave.com:443"}}}"#,
             ),
             "client.authentication.k8s.io/v1beta1",
         ),
@@ -363,8 +412,15 @@ fn a_locked_keyring_is_one_line() {
         }
     }
     let session = |script: &str| {
-        Command::new("dbus-run-session")
-            .args(["--", "sh", "-c", script])
+        let mut c = Command::new("dbus-run-session");
+        sb.session.join(&mut c);
+        // The daemon's stderr goes to a file, not to our pipe: a daemon that outlives
+        // its bus would otherwise hold the pipe open and `output()` would never return.
+        let script = format!(
+            "gk() {{ gnome-keyring-daemon \"$@\" --components=secrets >/dev/null 2>>gk.err; }}; \
+             : >gk.err; {{ {script}; }}; rc=$?; cat gk.err >&2; exit $rc"
+        );
+        c.args(["--", "sh", "-c", &script])
             .current_dir(sb.dir.path())
             .env("HOME", &home)
             .env("XDG_RUNTIME_DIR", &run)
@@ -374,19 +430,18 @@ fn a_locked_keyring_is_one_line() {
             .expect("dbus-run-session must exist: .ci/run installs dbus")
     };
     let first = session(&format!(
-        "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
+        "printf pw | gk --unlock && \
          printf '%s' '{ALICE}' | secret-tool store --label=t service kubectl-coreweave username kr-locked"
     ));
     assert!(first.status.success(), "{}", stderr(&first));
     // Not interactive (what kubectl says without a terminal): no unlock prompt is raised.
     let second = session(
-        "gnome-keyring-daemon --start --components=secrets >/dev/null && \
+        "gk --start && \
          \"$BIN\" token credential kr-locked 2>err; echo \"rc=$?\"; cat err >&2",
     );
     let out = stdout(&second);
     assert_eq!(out.trim(), "rc=1", "{out} {}", stderr(&second));
     let err = stderr(&second);
-    // gnome-keyring writes to the same stderr without a line break of its own.
     let ours: Vec<&str> = err.lines().filter(|l| l.contains("error:")).collect();
     assert_eq!(ours.len(), 1, "{err}");
     assert!(ours[0].contains("keyring is locked"), "{err}");
@@ -399,8 +454,8 @@ fn a_locked_keyring_is_one_line() {
     // Interactive: the keyring's own unlock prompt is asked for (here it cannot show, so
     // the read still fails, as locked).
     let third = session(
-        "gnome-keyring-daemon --start --components=secrets >/dev/null && \
-         KUBERNETES_EXEC_INFO='{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\",\"spec\":{\"interactive\":true}}' \
+        "gk --start && \
+         KUBERNETES_EXEC_INFO='{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\",\"spec\":{\"interactive\":true,\"cluster\":{\"server\":\"https://bound.k8s.test.coreweave.com\"}}}' \
          \"$BIN\" token credential kr-locked 2>err; echo \"rc=$?\"; cat err >&2",
     );
     let err = stderr(&third);
@@ -411,6 +466,30 @@ fn a_locked_keyring_is_one_line() {
     );
     assert!(err.contains("keyring is locked"), "{err}");
     assert!(!err.contains(ALICE));
+
+    // One command asks at most once, however many stored entries it reads: `token list`
+    // over three entries in three items.
+    let mut config = String::from("apiVersion: v1\nkind: Config\nusers:\n");
+    for n in 1..=3 {
+        config.push_str(&format!("- name: u{n}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      args:\n      - token\n      - credential\n      - kr-locked-{n}\n      command: kubectl-coreweave\n      interactiveMode: IfAvailable\n      provideClusterInfo: true\n"));
+    }
+    sb.write("three.yaml", &config);
+    let store = session(&format!(
+        "printf pw | gk --unlock && \
+         for n in 1 2 3; do printf '%s' '{ALICE}' | secret-tool store --label=t service kubectl-coreweave username kr-locked-$n || exit 1; done"
+    ));
+    assert!(store.status.success(), "{}", stderr(&store));
+    let list = session(
+        "gk --start && \
+         \"$BIN\" token list --kubeconfig three.yaml 2>err; echo \"rc=$?\"; cat err >&2",
+    );
+    let err = stderr(&list);
+    assert_eq!(
+        err.matches("Activating service name='org.gnome.keyring.SystemPrompter'")
+            .count(),
+        1,
+        "one unlock prompt for the command: {err}"
+    );
 }
 
 #[test]
@@ -654,20 +733,7 @@ fn a_failed_rotate_puts_the_old_token_back_into_the_keyring() {
 #[test]
 fn credential_keeps_a_short_lived_copy_that_writes_drop() {
     let item = "kr-copy";
-    let store = |token: &str| {
-        let o = secret_tool(
-            &[
-                "store",
-                "--label=t",
-                "service",
-                "kubectl-coreweave",
-                "username",
-                item,
-            ],
-            Some(token),
-        );
-        assert!(o.status.success(), "{}", stderr(&o));
-    };
+    let store = |token: &str| put_item(item, token, Some(&[BOUND]));
     store(ALICE);
     let sb = Sandbox::new();
     let credential = || {
@@ -684,16 +750,16 @@ fn credential_keeps_a_short_lived_copy_that_writes_drop() {
     // Changed behind the plugin's back: the copy still answers.
     store(BOB);
     assert!(stdout(&credential()).contains(ALICE));
-    // Another D-Bus session (another Secret Service) never sees this copy.
-    let elsewhere: OsString = format!("unix:path={}", sb.path("no-bus").display()).into();
+    // Another session keyring (another login session) has no copy: it reads the item.
+    let other = Sandbox::new();
     let o = plugin_on(
-        &sb,
+        &other,
         None,
-        &elsewhere,
+        &bus(),
         &["token", "credential", item],
         Some(V1_INFO),
     );
-    one_error_line(&o);
+    assert!(stdout(&o).contains(BOB), "{}", stderr(&o));
     // A store through the plugin drops the copy.
     let fake = FakeKube::start(&[]);
     let k = kubeconfig_for(&sb, &fake, &[("kr-copy-user", BOB)]);
@@ -764,7 +830,13 @@ fn import_can_store_the_token_in_the_keyring() {
     let text = std::fs::read_to_string(&k).expect("read");
     assert!(!text.contains(ALICE), "the token is in the file:\n{text}");
     assert!(text.contains("command: kubectl-coreweave"), "{text}");
+    assert!(text.contains("provideClusterInfo: true"), "{text}");
     assert_eq!(lookup(item).as_deref(), Some(ALICE));
+    assert_eq!(
+        bound_servers(item),
+        [fake.url()],
+        "bound to the download's server"
+    );
     let o = kubectl_whoami(&sb, &k);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -780,4 +852,459 @@ fn import_can_store_the_token_in_the_keyring() {
         assert_eq!(std::fs::read_to_string(&k).expect("read"), text);
     }
     clear(item);
+}
+
+/// The exec entry `token store` wrote for `user` in `stored` (from `exec:` to its last
+/// line), to put into another kubeconfig as an attacker who can write it would.
+fn exec_block(stored: &str) -> String {
+    let start = stored.find("exec:").expect("an exec entry");
+    let end = stored[start..]
+        .find("provideClusterInfo: true")
+        .map(|i| start + i + "provideClusterInfo: true".len())
+        .expect("provideClusterInfo");
+    stored[start..end].to_string()
+}
+
+/// The issue's check: a kubeconfig that names a stored item against a server the item is
+/// not bound to gets no token. The real kubectl runs the exec entry against a second TLS
+/// server that records every bearer it is sent; it sees none, and kubectl shows the one
+/// line that names the server and the item. The bound server, spelled differently, is
+/// still served.
+#[test]
+fn a_stored_item_is_sent_only_to_the_servers_it_is_bound_to() {
+    let item = "kr-bound";
+    clear(item);
+    let ours = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let evil = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &ours, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(bound_servers(item), [ours.url()]);
+    let stored = std::fs::read_to_string(&k).expect("read");
+    let w = kubectl_whoami(&sb, &k);
+    assert!(w.status.success(), "kubectl: {}", stderr(&w));
+    assert!(!ours.requests_with(ALICE).is_empty());
+
+    // The hostile kubeconfig: the same exec entry, against another server (its own CA, so
+    // only the item's binding stands between the token and that server). The copy in the
+    // kernel keyring is warm from the command above.
+    let hostile_dir = Sandbox::new();
+    let hostile = kubeconfig_for(&hostile_dir, &evil, &[(item, ALICE)]);
+    let text = std::fs::read_to_string(&hostile).expect("read");
+    let text = text.replace(&format!("token: {ALICE}"), &exec_block(&stored));
+    assert!(!text.contains(ALICE), "{text}");
+    for (variant, want) in [
+        (text.clone(), "is not bound to server"),
+        (
+            text.replace("provideClusterInfo: true", "provideClusterInfo: false"),
+            "kubectl gave no cluster",
+        ),
+    ] {
+        std::fs::write(&hostile, &variant).expect("write");
+        let w = kubectl_whoami(&sb, &hostile);
+        assert!(!w.status.success(), "kubectl: {}", stdout(&w));
+        let err = stderr(&w);
+        assert_no_token(&w);
+        let ours_line: Vec<&str> = err.lines().filter(|l| l.contains("kr-bound")).collect();
+        assert!(!ours_line.is_empty(), "{err}");
+        assert!(err.contains(want), "{err}");
+        if want.contains("not bound") {
+            assert!(err.contains(&evil.url()), "the server is named: {err}");
+        } else {
+            assert!(err.contains("token store"), "the fix is named: {err}");
+        }
+        assert!(
+            evil.requests().iter().all(|r| r.bearer.is_none()),
+            "the other server was sent a token"
+        );
+    }
+    assert!(evil.requests_with(ALICE).is_empty());
+
+    // The bound server's own name, but trusted through another certificate authority (the
+    // attacker's, with a proxy-url of theirs it would read the token), or not verified at
+    // all: refused before kubectl connects.
+    let ours_ca = support::fake_kube::base64_encode(ours.ca.pem.as_bytes());
+    let evil_ca = support::fake_kube::base64_encode(evil.ca.pem.as_bytes());
+    assert!(stored.contains(&ours_ca));
+    let before = ours.requests_with(ALICE).len();
+    for (variant, want) in [
+        (stored.replace(&ours_ca, &evil_ca), "certificate authority"),
+        (
+            stored.replace(
+                &format!("certificate-authority-data: {ours_ca}"),
+                "insecure-skip-tls-verify: true",
+            ),
+            "insecure-skip-tls-verify",
+        ),
+    ] {
+        std::fs::write(&hostile, &variant).expect("write");
+        let w = kubectl_whoami(&sb, &hostile);
+        assert!(!w.status.success(), "kubectl: {}", stdout(&w));
+        assert!(stderr(&w).contains(want), "{}", stderr(&w));
+        assert!(stderr(&w).contains("kr-bound"), "{}", stderr(&w));
+    }
+    assert_eq!(ours.requests_with(ALICE).len(), before, "nothing was sent");
+
+    // The bound server under another spelling (a trailing slash, the scheme in capitals)
+    // is the same server to kubectl, and is served.
+    let respelled = stored.replace(
+        &format!("server: {}", ours.url()),
+        &format!("server: {}/", ours.url().replace("https://", "HTTPS://")),
+    );
+    assert_ne!(respelled, stored);
+    std::fs::write(&k, &respelled).expect("write");
+    let before = ours.requests_with(ALICE).len();
+    let w = kubectl_whoami(&sb, &k);
+    assert!(w.status.success(), "kubectl: {}", stderr(&w));
+    assert!(ours.requests_with(ALICE).len() > before);
+    clear(item);
+}
+
+/// An entry and item written before bindings (a bare token in the item,
+/// `provideClusterInfo: false` in the file) are not served; the message names the one
+/// command that fixes them, and after it kubectl works again.
+#[test]
+fn an_entry_stored_before_bindings_gets_a_one_command_fix() {
+    let item = "kr-legacy";
+    clear(item);
+    let ours = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &ours, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stored = std::fs::read_to_string(&k).expect("read");
+    let old_style = stored.replace("provideClusterInfo: true", "provideClusterInfo: false");
+    std::fs::write(&k, &old_style).expect("write");
+    put_item(item, ALICE, None);
+
+    let w = kubectl_whoami(&sb, &k);
+    assert!(!w.status.success(), "kubectl: {}", stdout(&w));
+    assert!(
+        stderr(&w).contains("kubectl coreweave token store"),
+        "{}",
+        stderr(&w)
+    );
+    assert!(ours.requests_with(ALICE).is_empty(), "nothing was sent");
+    // The item alone from before bindings (the entry already new): refused too, warm
+    // copy or not.
+    std::fs::write(&k, &stored).expect("write");
+    for _ in 0..2 {
+        let w = kubectl_whoami(&sb, &k);
+        assert!(!w.status.success(), "kubectl: {}", stdout(&w));
+        assert!(stderr(&w).contains("bound to no cluster"), "{}", stderr(&w));
+    }
+    assert!(ours.requests_with(ALICE).is_empty(), "nothing was sent");
+
+    // The fix: `token store` again, for the entry of the old style.
+    std::fs::write(&k, &old_style).expect("write");
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    assert!(
+        stdout(&o).contains("Bound keyring item \"kr-legacy\""),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&k).expect("read"), stored);
+    assert_eq!(bound_servers(item), [ours.url()]);
+    assert_eq!(lookup(item).as_deref(), Some(ALICE));
+    let w = kubectl_whoami(&sb, &k);
+    assert!(w.status.success(), "kubectl: {}", stderr(&w));
+    assert!(!ours.requests_with(ALICE).is_empty());
+    clear(item);
+}
+
+/// The short-lived copy is keyed by the item, not by how the bus address is spelled: a
+/// rotate run with the address written one way drops the copy that `token credential`
+/// reads with it written another (with `,guid=`, without it, unset so the default
+/// `$XDG_RUNTIME_DIR/bus` is used).
+#[test]
+fn rotate_drops_the_copy_however_the_bus_address_is_spelled() {
+    let item = "kr-spelling";
+    clear(item);
+    let fake = FakeKube::start(&[]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &fake, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let full = bus().into_string().expect("utf-8 bus address");
+    let (no_guid, _) = full
+        .split_once(",guid=")
+        .expect("dbus-run-session gives an address with a guid");
+    let socket = no_guid
+        .strip_prefix("unix:path=")
+        .expect("a unix:path= address");
+    let run = sb.path("run");
+    std::fs::create_dir(&run).expect("mkdir");
+    std::os::unix::fs::symlink(socket, run.join("bus")).expect("symlink");
+    let spellings = [Some(full.as_str()), Some(no_guid), None];
+    let info = format!(
+        r#"{{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{{"interactive":false,"cluster":{{"server":"{}","certificate-authority-data":"{}"}}}}}}"#,
+        fake.url(),
+        support::fake_kube::base64_encode(fake.ca.pem.as_bytes())
+    );
+    let run_with = |spelling: Option<&str>, args: &[&str], exec_info: Option<&str>| {
+        let mut c = sb.cmd(Some(k.to_str().expect("utf-8")));
+        match spelling {
+            Some(address) => c.env("DBUS_SESSION_BUS_ADDRESS", address),
+            None => c.env("XDG_RUNTIME_DIR", &run),
+        };
+        if let Some(i) = exec_info {
+            c.env("KUBERNETES_EXEC_INFO", i);
+        }
+        c.args(args).output().expect("run plugin")
+    };
+    let credential = |spelling| run_with(spelling, &["token", "credential", item], Some(&info));
+    let mut current = ALICE;
+    for (i, rotate_with) in spellings.iter().enumerate() {
+        let read_with = spellings[(i + 1) % 3];
+        let o = credential(read_with);
+        assert!(stdout(&o).contains(current), "{}", stderr(&o));
+        let next = if current == ALICE { BOB } else { ALICE };
+        sb.write("new", format!("{next}\n"));
+        let o = run_with(
+            *rotate_with,
+            &[
+                "token",
+                "rotate",
+                "--force",
+                "--from-file",
+                "new",
+                "--verify",
+                "none",
+            ],
+            None,
+        );
+        assert!(
+            o.status.success(),
+            "rotate with {rotate_with:?}: {}",
+            stderr(&o)
+        );
+        for spelling in spellings {
+            let o = credential(spelling);
+            assert!(
+                stdout(&o).contains(next),
+                "rotated with {rotate_with:?}, read with {spelling:?}: a stale copy answered ({})",
+                stderr(&o)
+            );
+        }
+        current = next;
+    }
+    clear(item);
+}
+
+/// The issue's check for rotate: with `KUBECONFIG=a.yaml:b.yaml`, the old token held
+/// inline in a.yaml, in keyring item C (one entry) and item D (two entries) in b.yaml and
+/// in a tokenFile, a rotate from a.yaml's context reaches every holder: afterwards
+/// `token show --raw` on each prints the new token, the report names every entry and item,
+/// and kubectl reaches the cluster with the new token through an item.
+#[test]
+fn rotate_reaches_every_holder_across_files_and_items() {
+    let (item_c, item_d) = ("kr-holders-c", "kr-holders-d");
+    for i in [item_c, item_d] {
+        clear(i);
+    }
+    let fake = FakeKube::start(&[
+        (ALICE, FakeUser::new("alice@example.com")),
+        (BOB, FakeUser::new("alice@example.com")),
+    ]);
+    let sb = Sandbox::new();
+    let a = write_kubeconfig(
+        &sb.path("a.yaml"),
+        &[ClusterSpec::new(
+            "ca",
+            fake.url(),
+            Trust::Data(&fake.ca.pem),
+        )],
+        &[("ctx-a", "ca", "alice")],
+        &[("alice", ALICE)],
+    );
+    let b = write_kubeconfig(
+        &sb.path("b.yaml"),
+        &[ClusterSpec::new(
+            "cb",
+            fake.url(),
+            Trust::Data(&fake.ca.pem),
+        )],
+        &[
+            ("ctx-bob", "cb", "bob"),
+            ("ctx-carol", "cb", "carol"),
+            ("ctx-dave", "cb", "dave"),
+        ],
+        &[
+            ("bob", ALICE),
+            ("carol", ALICE),
+            ("dave", ALICE),
+            ("other", BOB),
+        ],
+    );
+    sb.write("erin-token", format!("{ALICE}\n"));
+    let text = std::fs::read_to_string(&b).expect("read");
+    let text = text.replace(
+        "users:\n",
+        "users:\n- name: erin\n  user:\n    tokenFile: erin-token\n",
+    );
+    std::fs::write(&b, text).expect("write");
+    let b_only = b.to_str().expect("utf-8");
+    for (user, item) in [("bob", item_c), ("carol", item_d), ("dave", item_d)] {
+        let o = sb
+            .cmd(Some(b_only))
+            .env("DBUS_SESSION_BUS_ADDRESS", bus())
+            .args(["--user", user, "token", "store", "--item", item])
+            .output()
+            .expect("run");
+        assert!(o.status.success(), "{user}: {}", stderr(&o));
+    }
+    let both = format!("{}:{}", a.display(), b.display());
+    let run = |args: &[&str]| {
+        sb.cmd(Some(&both))
+            .env("DBUS_SESSION_BUS_ADDRESS", bus())
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    // `token list` shows the one token with all its holders.
+    let o = run(&["token", "list", "-o", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listed = stdout(&o);
+    for holder in ["alice", "bob", "carol", "dave", "erin"] {
+        assert!(
+            listed.contains(&format!("\"{holder}\"")),
+            "{holder}: {listed}"
+        );
+    }
+
+    sb.write("new", format!("{BOB}\n"));
+    let rotate = [
+        "--context",
+        "ctx-a",
+        "token",
+        "rotate",
+        "--force",
+        "--from-file",
+        "new",
+        "--verify",
+        "none",
+    ];
+    let mut dry = rotate.to_vec();
+    dry.push("--dry-run");
+    let o = run(&dry);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    let report = stdout(&o);
+    for line in [
+        "Would rotate the token of 5 user entries",
+        "keyring item \"kr-holders-c\" of user \"bob\"",
+        "keyring item \"kr-holders-d\" of user \"carol\"",
+        "keyring item \"kr-holders-d\" of user \"dave\"",
+        "Would update keyring item \"kr-holders-c\"",
+        "Would update keyring item \"kr-holders-d\"",
+    ] {
+        assert!(report.contains(line), "{line}: {report}");
+    }
+    assert_eq!(
+        lookup(item_c).as_deref(),
+        Some(ALICE),
+        "a dry run writes nothing"
+    );
+
+    let o = run(&rotate);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_token(&o);
+    let report = stdout(&o);
+    for line in [
+        "Rotated the token of 5 user entries",
+        "user \"alice\" in",
+        "tokenFile",
+        "keyring item \"kr-holders-c\" of user \"bob\"",
+        "keyring item \"kr-holders-d\" of user \"carol\"",
+        "keyring item \"kr-holders-d\" of user \"dave\"",
+        "Updated keyring item \"kr-holders-c\"",
+        "Updated keyring item \"kr-holders-d\"",
+    ] {
+        assert!(report.contains(line), "{line}: {report}");
+    }
+    for user in ["alice", "bob", "carol", "dave", "erin", "other"] {
+        let o = run(&["--user", user, "token", "show", "--raw"]);
+        assert!(o.status.success(), "{user}: {}", stderr(&o));
+        assert_eq!(stdout(&o).trim(), BOB, "{user} holds the new token");
+    }
+    // Through kubectl: an item holder's context reaches the cluster with the new token.
+    let before = fake.requests_with(BOB).len();
+    let w = {
+        let mut c = Command::new("kubectl");
+        sb.session.join(&mut c);
+        c.env_clear()
+            .env("PATH", path_with_plugin())
+            .env("HOME", sb.path("home"))
+            .env("KUBECONFIG", &both)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus())
+            .args([
+                "--context",
+                "ctx-dave",
+                "auth",
+                "whoami",
+                "--request-timeout=10s",
+            ])
+            .output()
+            .expect("kubectl")
+    };
+    assert!(w.status.success(), "kubectl: {}", stderr(&w));
+    assert!(fake.requests_with(BOB).len() > before);
+    for i in [item_c, item_d] {
+        clear(i);
+    }
+}
+
+/// `unstore` writes back only what rotate would accept as a token: an emptied item or one
+/// holding a space is refused, and the file keeps its exec entry.
+#[test]
+fn unstore_applies_rotates_token_rules() {
+    let item = "kr-unstore-rules";
+    clear(item);
+    let fake = FakeKube::start(&[]);
+    let sb = Sandbox::new();
+    let k = kubeconfig_for(&sb, &fake, &[(item, ALICE)]);
+    let o = plugin(&sb, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stored = std::fs::read(&k).expect("read");
+    for (bad, says) in [("", "is empty"), ("CW-SECRET-a b", "a space")] {
+        put_item(item, bad, Some(&[BOUND]));
+        let o = plugin(&sb, &k, &["token", "unstore"]);
+        let err = one_error_line(&o);
+        assert!(err.contains(says), "{err}");
+        assert!(err.contains(item), "{err}");
+        assert_eq!(std::fs::read(&k).expect("read"), stored);
+    }
+    clear(item);
+}
+
+/// A program whose file name merely starts like the plugin's is another program, as kubectl
+/// would run it: `show` and `rotate` name it and never read the keyring for it.
+#[test]
+fn a_lookalike_program_is_not_taken_for_the_plugin() {
+    let sb = Sandbox::new();
+    let text = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://c.k8s.test.coreweave.com\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      args:\n      - token\n      - credential\n      - kr-lookalike\n      command: /tmp/x/kubectl-coreweave.sh\n      provideClusterInfo: true\n";
+    let k = sb.write("config", text);
+    put_item("kr-lookalike", ALICE, Some(&[BOUND]));
+    for args in [
+        &["token", "show", "--raw"][..],
+        &[
+            "token",
+            "rotate",
+            "--from-file",
+            "new",
+            "--verify",
+            "none",
+            "--dry-run",
+        ][..],
+    ] {
+        let o = plugin(&sb, &k, args);
+        let err = one_error_line(&o);
+        assert!(err.contains("kubectl-coreweave.sh"), "{args:?}: {err}");
+        assert!(err.contains("another exec credential plugin"), "{err}");
+    }
+    clear("kr-lookalike");
 }

@@ -111,3 +111,31 @@ fn a_rotate_into_a_closed_stdout_writes_nothing() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(std::fs::read(&k).expect("read"), before);
 }
+
+/// `completion SHELL` writes like every other command (clap_complete's own writer would
+/// panic, status 134): a full disk is one line and 1, a reader gone is quiet and 141.
+#[test]
+fn completion_write_errors_are_like_every_other_command() {
+    let (sb, _) = setup();
+    for shell_name in ["bash", "zsh", "fish", "powershell"] {
+        let o = shell(&sb, ">/dev/full", &format!("completion {shell_name}"));
+        assert_eq!(o.status.code(), Some(1), "{shell_name}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("error: cannot write to standard output: "),
+            "{err}"
+        );
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let o = sb
+            .cmd(None)
+            .args(["completion", shell_name])
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run plugin");
+        assert_eq!(o.status.code(), Some(141), "{shell_name}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{shell_name}");
+    }
+}

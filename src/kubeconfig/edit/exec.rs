@@ -71,6 +71,25 @@ pub fn exec_of(src: &str, user: &str) -> Result<Option<ExecKind>, EditError> {
     Ok(Some(classify(&doc, exec)))
 }
 
+/// Every user of the file with an exec entry, and what it runs: [`exec_of`] for all users
+/// on one parse.
+pub fn exec_kinds(src: &str) -> Result<HashMap<String, ExecKind>, EditError> {
+    let doc = Doc::parse(src, Stream::Drop)?;
+    let entries = user_entries(&doc)?;
+    let mut out = HashMap::new();
+    for (name, item) in entries {
+        let Some(user_map) = found(&doc, item, "user").filter(|m| doc.is_map(*m)) else {
+            continue;
+        };
+        let Some((_, exec)) = found_pair(&doc, user_map, "exec") else {
+            continue;
+        };
+        let exec = doc.resolve(exec).unwrap_or(exec);
+        out.insert(name.to_string(), classify(&doc, exec));
+    }
+    Ok(out)
+}
+
 /// Every user of the file whose exec entry runs this plugin, with its item reference.
 pub fn plugin_users(src: &str) -> Result<Vec<(String, String)>, EditError> {
     let doc = Doc::parse(src, Stream::Drop)?;
@@ -100,15 +119,24 @@ fn classify(doc: &Doc<'_>, exec: NodeId) -> ExecKind {
             Kind::Seq { items } => items.iter().map(|i| doc.scalar_text(*i)).collect(),
             _ => None,
         });
-    let plugin = std::path::Path::new(&command)
-        .file_stem()
-        .is_some_and(|s| s == PLUGIN_COMMAND);
+    let plugin = is_plugin_program(&command);
     match args.as_deref() {
         Some(["token", "credential", reference]) if plugin => ExecKind::Plugin {
             reference: (*reference).to_string(),
         },
         _ => ExecKind::Other { command },
     }
+}
+
+/// Whether an exec `command` runs this plugin as kubectl would run it: the program's file
+/// name (after the last `/`, or `\` for a Windows path) is exactly `kubectl-coreweave`, or
+/// `kubectl-coreweave.exe`. A name that merely starts the same (`kubectl-coreweave.sh`)
+/// is another program, which kubectl would run.
+pub fn is_plugin_program(command: &str) -> bool {
+    // Only Windows reads `\` as a folder separator; elsewhere it is part of a file name.
+    let separators: &[char] = if cfg!(windows) { &['/', '\\'] } else { &['/'] };
+    let name = command.rsplit(separators).next().unwrap_or("");
+    name == PLUGIN_COMMAND || name == "kubectl-coreweave.exe"
 }
 
 /// One splice per swap ([`Edit::TokenToExec`] or [`Edit::ExecToToken`]): the `token:`
@@ -248,7 +276,9 @@ fn exec_text(indent: &str, newline: &str, reference: &str, mode: InteractiveMode
         format!("command: {PLUGIN_COMMAND}"),
         format!("installHint: {}", double_quoted(INSTALL_HINT)),
         format!("interactiveMode: {}", mode.as_str()),
-        "provideClusterInfo: false".into(),
+        // kubectl names the server in KUBERNETES_EXEC_INFO, and `token credential`
+        // serves the item only to the servers it is bound to.
+        "provideClusterInfo: true".into(),
     ];
     let mut text = String::from("exec:");
     for line in lines {
@@ -268,7 +298,7 @@ pub fn exec_json(reference: &str, mode: InteractiveMode) -> Value {
         "command": PLUGIN_COMMAND,
         "installHint": INSTALL_HINT,
         "interactiveMode": mode.as_str(),
-        "provideClusterInfo": false,
+        "provideClusterInfo": true,
     })
 }
 
@@ -424,7 +454,7 @@ mod tests {
         assert!(!stored.contains("CW-SECRET-aaaa1111"), "{stored}");
         assert!(stored.contains("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"));
         assert!(
-            stored.contains("      provideClusterInfo: false # note\n"),
+            stored.contains("      provideClusterInfo: true # note\n"),
             "{stored}"
         );
         assert!(stored.contains("token: CW-SECRET-bbbb2222"));
@@ -576,5 +606,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_plugin_is_recognised_by_its_exact_program_name() {
+        for ours in [
+            "kubectl-coreweave",
+            "/home/u/.krew/bin/kubectl-coreweave",
+            "kubectl-coreweave.exe",
+            "./kubectl-coreweave",
+        ] {
+            assert!(is_plugin_program(ours), "{ours}");
+        }
+        for other in [
+            "/tmp/x/kubectl-coreweave.sh",
+            "kubectl-coreweave.py",
+            "kubectl-coreweave-wrapper",
+            "kubectl-coreweave/",
+            "kubectl-Coreweave",
+            "kubectl",
+            "",
+        ] {
+            assert!(!is_plugin_program(other), "{other}");
+        }
+        let src = "users:\n- name: a\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /tmp/x/kubectl-coreweave.sh\n      args: [token, credential, a]\n";
+        assert_eq!(
+            exec_of(src, "a").expect("reads"),
+            Some(ExecKind::Other {
+                command: "/tmp/x/kubectl-coreweave.sh".into()
+            })
+        );
     }
 }

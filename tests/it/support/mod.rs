@@ -11,15 +11,18 @@ pub fn bin() -> &'static str {
 }
 
 /// A temporary folder that holds the kubeconfig files of one test and serves as HOME, so
-/// the developer's own ~/.kube/config never takes part.
+/// the developer's own ~/.kube/config never takes part; and, on Linux, the test's own
+/// kernel session keyring ([`SessionKeyring`]).
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    pub session: SessionKeyring,
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
         Sandbox {
             dir: tempfile::tempdir().expect("temp dir"),
+            session: SessionKeyring::new(),
         }
     }
 
@@ -50,6 +53,7 @@ impl Sandbox {
         if let Some(k) = kubeconfig_env {
             c.env("KUBECONFIG", k);
         }
+        self.session.join(&mut c);
         c
     }
 
@@ -58,6 +62,115 @@ impl Sandbox {
             .args(args)
             .output()
             .expect("run plugin")
+    }
+}
+
+/// The kernel session keyring of one test. `token credential` keeps its short-lived copy
+/// of an item in the session keyring, keyed by the item's name and the uid; tests run in
+/// parallel (and other suites on the same machine) with the same item names and uid, so
+/// every program a test runs joins the test's own session keyring, as every command of one
+/// login session shares that session's keyring: copies live across the test's commands
+/// (a copy a rotate must drop is really there) and never leak between tests.
+///
+/// The keyring is named uniquely and held by the test thread's thread keyring (it lives
+/// as long as the test); the children join it by name (`keyctl join-session-keyring`),
+/// which needs search permission for the user.
+pub struct SessionKeyring {
+    /// The keyring's name and id; `None` where the kernel keyring is not available (a
+    /// container whose seccomp profile refuses keyctl): the plugin then keeps no copies
+    /// either, and there is nothing to keep apart.
+    #[cfg(target_os = "linux")]
+    ring: Option<(std::ffi::CString, i64)>,
+}
+
+impl SessionKeyring {
+    #[cfg(target_os = "linux")]
+    pub fn new() -> SessionKeyring {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "kubectl-coreweave-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let name = std::ffi::CString::new(name).expect("no NUL");
+        const KEY_SPEC_THREAD_KEYRING: libc::c_long = -1;
+        const KEYCTL_SETPERM: libc::c_long = 5;
+        // SAFETY: plain syscalls with valid NUL-terminated strings and no payload.
+        let id = unsafe {
+            libc::syscall(
+                libc::SYS_add_key,
+                c"keyring".as_ptr(),
+                name.as_ptr(),
+                std::ptr::null::<u8>(),
+                0usize,
+                KEY_SPEC_THREAD_KEYRING,
+            )
+        };
+        if id <= 0 {
+            let e = std::io::Error::last_os_error();
+            assert!(
+                matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS | libc::EPERM | libc::EACCES)
+                ),
+                "cannot create a kernel keyring for the test: {e}"
+            );
+            return SessionKeyring { ring: None };
+        }
+        // Possessor and user: view, read, write, search, link, setattr.
+        let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, id, 0x3f3f_0000_i64) };
+        assert_eq!(rc, 0, "keyctl setperm: {}", std::io::Error::last_os_error());
+        SessionKeyring {
+            ring: Some((name, id)),
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn new() -> SessionKeyring {
+        SessionKeyring {}
+    }
+
+    /// Makes `c` (and everything it runs, kubectl's exec plugins too) use this keyring as
+    /// its session keyring.
+    #[cfg(target_os = "linux")]
+    pub fn join(&self, c: &mut Command) {
+        use std::os::unix::process::CommandExt;
+        let Some((name, _)) = &self.ring else {
+            return;
+        };
+        let name = name.clone();
+        const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+        // SAFETY: between fork and exec only a syscall runs, on memory allocated before.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) < 0 {
+                    let e = std::io::Error::last_os_error();
+                    // A child run as another user (`nobody`, set before this runs) may
+                    // not join root's keyring; it never reaches the OS keyring either.
+                    if e.raw_os_error() != Some(libc::EACCES) {
+                        return Err(e);
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn join(&self, _c: &mut Command) {}
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for SessionKeyring {
+    fn drop(&mut self) {
+        const KEYCTL_INVALIDATE: libc::c_long = 21;
+        if let Some((_, id)) = self.ring {
+            // SAFETY: a plain syscall on the keyring's id.
+            unsafe {
+                libc::syscall(libc::SYS_keyctl, KEYCTL_INVALIDATE, id);
+            }
+        }
     }
 }
 
