@@ -22,3 +22,4 @@ mod show;
 mod show_check;
 #[cfg(unix)]
 mod terminal;
+mod unmanaged;
