@@ -80,11 +80,13 @@ pub fn store(
         resolved.server.as_deref(),
         args.force,
     )?;
+    let command = edit::exec_command(args.bare_command);
     let plan = |kc: &Kubeconfig, targets: &[Target]| {
         plan_writes(kc, targets, |user| Edit::TokenToExec {
             user,
             reference: &reference,
             mode,
+            command: &command,
         })
     };
 

@@ -8,6 +8,8 @@ mod cluster;
 mod complete;
 mod coreweave_api;
 mod differential;
+#[cfg(unix)]
+mod exec_path;
 mod fuzz_editor;
 mod hostile;
 mod import;
