@@ -14,6 +14,8 @@ mod fuzz_editor;
 mod hostile;
 mod import;
 mod keyring;
+#[cfg(target_os = "linux")]
+mod keyring_bounds;
 mod list;
 mod output;
 mod rotate;
