@@ -191,6 +191,14 @@ pub struct StoreArgs {
     /// Seconds to wait for another writer's <file>.lock to go away
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub lock_timeout: u64,
+    /// Store even a token whose contexts reach CKS's unmanaged-auth endpoint
+    /// (https://api.<cluster>.k8s.<zone>.coreweave.com), which refuses Console API tokens
+    #[arg(long)]
+    pub force: bool,
+    /// Write the exec entry's command as the bare name `kubectl-coreweave` (found on
+    /// kubectl's PATH) instead of the plugin's absolute path
+    #[arg(long)]
+    pub bare_command: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -345,6 +353,10 @@ pub struct ImportArgs {
     /// (as `token store` leaves it; the token never touches the file)
     #[arg(long, value_enum, default_value_t = ImportStore::Inline, value_name = "WHERE")]
     pub store: ImportStore,
+    /// With --store keyring: write the exec entry's command as the bare name
+    /// `kubectl-coreweave` (found on kubectl's PATH) instead of the plugin's absolute path
+    #[arg(long)]
+    pub bare_command: bool,
     /// With --replace-token: rotate even entries that are not CoreWeave credentials (a
     /// server outside coreweave.com), or whose old token belongs to another principal or org
     #[arg(long, requires = "replace_token")]

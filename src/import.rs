@@ -400,6 +400,15 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
             crate::secret::escape_controls(e.get("command").and_then(Value::as_str).unwrap_or(""))
                 .into_owned()
         });
+        // CKS's unmanaged-auth endpoint refuses Console API tokens: a token bound for it
+        // would fail on every kubectl command, and the user should import the managed one.
+        if token.is_some() && crate::coreweave::is_unmanaged_auth_server(&server) {
+            bail!(
+                "downloaded kubeconfig {origin}: context {name} sends a token to {}, which is {}; import the Console's managed-auth kubeconfig instead; nothing was written",
+                shown(&server),
+                crate::coreweave::UNMANAGED_AUTH_REASON
+            );
+        }
         let other_credential = if u.get("tokenFile").is_some() {
             Some("a tokenFile")
         } else if exec.is_some() {
@@ -660,7 +669,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                 // The token goes to the keyring item named after the user (written and read
                 // back before the file changes); the entry runs this plugin instead.
                 u["user"] = serde_json::json!({
-                    "exec": exec_json(&user, InteractiveMode::IfAvailable)
+                    "exec": exec_json(&user, InteractiveMode::IfAvailable, &edit::exec_command(args.bare_command))
                 });
                 if let Some(t) = &inc.token {
                     keyring_items.push((user.clone(), t.clone(), bound(&inc.cluster)));
@@ -738,6 +747,18 @@ fn same_server(a: &str, b: &str) -> bool {
 /// `<cluster name>-<org>` for a CoreWeave host `<org>-<hash>.k8s.<zone>.coreweave.com`
 /// (cluster names are unique within an organisation); otherwise the download's own name.
 pub fn derived_name(context: &str, server: &str) -> String {
+    // The unmanaged-auth endpoint of the same cluster: the managed name, marked.
+    if crate::coreweave::is_unmanaged_auth_server(server) {
+        if let Some((scheme, rest)) = server.trim().split_once("://") {
+            if rest
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case("api."))
+            {
+                let base = derived_name(context, &format!("{scheme}://{}", &rest[4..]));
+                return format!("{base}-unmanaged");
+            }
+        }
+    }
     let host = server
         .split_once("://")
         .map_or(server, |(_, rest)| rest)
@@ -872,6 +893,13 @@ mod tests {
                 "https://cw9f3a-1b2c3d.k8s.us-east-04a.coreweave.com:443/"
             ),
             "cw9f3a-1b2c3d"
+        );
+        assert_eq!(
+            derived_name(
+                "my-cluster",
+                "https://API.cw9f3a-1b2c3d.k8s.us-east-04a.coreweave.com"
+            ),
+            "my-cluster-cw9f3a-unmanaged"
         );
         assert_eq!(derived_name("dev", "https://10.0.0.1:6443"), "dev");
         assert_eq!(derived_name("", "https://10.0.0.1:6443"), "coreweave");

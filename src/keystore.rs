@@ -152,6 +152,69 @@ pub enum KeyringError {
     BadReference(String),
     #[error("keyring item {reference:?}: {detail}")]
     Other { reference: String, detail: String },
+    #[error("{store} did not answer within {seconds} s (it hangs, or waits on an unlock prompt no one sees); check that it runs and is unlocked{hint}, or give it longer with {TIMEOUT_ENV}=SECONDS")]
+    TimedOut {
+        store: &'static str,
+        seconds: u64,
+        hint: &'static str,
+    },
+}
+
+/// Seconds any one keyring call may take ([`bounded`]), overriding the defaults.
+pub const TIMEOUT_ENV: &str = "KUBECTL_COREWEAVE_KEYRING_TIMEOUT";
+/// kubectl waits on `token credential` before every command; a keyring that does not
+/// answer must not hang it (a stopped gnome-keyring-daemon leaves D-Bus calls unanswered
+/// for D-Bus's own 25 s, a missing prompter for ever).
+const DEFAULT_TIMEOUT_SECS: u64 = 10;
+/// A read that may raise the desktop's unlock prompt waits for a person to type.
+const PROMPT_TIMEOUT_SECS: u64 = 60;
+
+/// The platform's store, as named in errors.
+#[cfg(target_os = "macos")]
+const STORE_NAME: (&str, &str) = ("the macOS Keychain", "");
+#[cfg(windows)]
+const STORE_NAME: (&str, &str) = ("Windows Credential Manager", "");
+#[cfg(not(any(target_os = "macos", windows)))]
+const STORE_NAME: (&str, &str) = (
+    "the Secret Service (D-Bus org.freedesktop.secrets)",
+    " (restart gnome-keyring-daemon or the desktop's keyring, and unlock it)",
+);
+
+/// Runs one keyring call on its own thread and waits at most the deadline: the call itself
+/// cannot be cancelled (D-Bus and the platform APIs block), so on time-out it is left to
+/// finish or die with the process, which is about to end with the error.
+fn bounded<T: Send + 'static>(
+    may_prompt: bool,
+    call: impl FnOnce() -> Result<T, KeyringError> + Send + 'static,
+) -> Result<T, KeyringError> {
+    let seconds = std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(if may_prompt {
+            PROMPT_TIMEOUT_SECS
+        } else {
+            DEFAULT_TIMEOUT_SECS
+        });
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("keyring".into())
+        .spawn(move || {
+            let _ = tx.send(call());
+        });
+    if let Err(e) = spawned {
+        return Err(KeyringError::Unreachable(one_line(&format!(
+            "cannot start a thread for the keyring call: {e}"
+        ))));
+    }
+    match rx.recv_timeout(std::time::Duration::from_secs(seconds)) {
+        Ok(result) => result,
+        Err(_) => Err(KeyringError::TimedOut {
+            store: STORE_NAME.0,
+            seconds,
+            hint: STORE_NAME.1,
+        }),
+    }
 }
 
 /// A reference may name any item, but it is written on a kubeconfig command line and read
@@ -183,7 +246,8 @@ pub fn read_for_plugin(reference: &str, interactive: bool) -> Result<Item, Keyri
     if let Some(item) = cache::get(reference) {
         return Ok(item);
     }
-    let item = plugin_read(reference, interactive)?;
+    let owned = reference.to_owned();
+    let item = bounded(interactive, move || plugin_read(&owned, interactive))?;
     cache::put(reference, &item);
     Ok(item)
 }
@@ -384,8 +448,25 @@ pub struct Keyring {
 impl Keyring {
     /// Connects to the platform's store; on the Secret Service this is the D-Bus session.
     pub fn open() -> Result<Keyring, KeyringError> {
-        let store = platform_store().map_err(|e| KeyringError::Unreachable(detail(&e)))?;
+        let store = bounded(false, || {
+            platform_store().map_err(|e| KeyringError::Unreachable(detail(&e)))
+        })?;
         Ok(Keyring { store })
+    }
+
+    /// `call` on this store under [`bounded`]'s deadline.
+    fn bounded<T: Send + 'static>(
+        &self,
+        reference: &str,
+        call: impl FnOnce(&Keyring, &str) -> Result<T, KeyringError> + Send + 'static,
+    ) -> Result<T, KeyringError> {
+        let keyring = Keyring {
+            store: Arc::clone(&self.store),
+        };
+        let reference = reference.to_owned();
+        // The store may raise its own unlock prompt (keyring-core's Secret Service store
+        // always asks; Keychain and Credential Manager may).
+        bounded(true, move || call(&keyring, &reference))
     }
 
     fn entry(&self, reference: &str) -> Result<Entry, KeyringError> {
@@ -410,8 +491,9 @@ impl Keyring {
         if let Some(why) = LOCKED.get() {
             return Err(KeyringError::Locked(why.clone()));
         }
-        let entry = self.entry(reference)?;
-        let bytes = entry.get_secret().map_err(|e| classify(reference, e));
+        let bytes = self.bounded(reference, |k, r| {
+            k.entry(r)?.get_secret().map_err(|e| classify(r, e))
+        });
         if let Err(KeyringError::Locked(why)) = &bytes {
             let _ = LOCKED.set(why.clone());
         }
@@ -466,12 +548,13 @@ impl Keyring {
                 token.expose().len(),
             ));
         }
-        let entry = self.entry(reference)?;
+        check_reference(reference)?;
         cache::forget(reference);
         remember(reference, None);
-        entry
-            .set_password(&item.encode())
-            .map_err(|e| classify(reference, e))?;
+        let value = item.encode();
+        self.bounded(reference, move |k, r| {
+            k.entry(r)?.set_password(&value).map_err(|e| classify(r, e))
+        })?;
         let back = self.get_item(reference)?;
         if &back != item {
             return Err(KeyringError::Other {
@@ -485,20 +568,22 @@ impl Keyring {
 
     /// Deletes the item; a missing item is not an error.
     pub fn delete(&self, reference: &str) -> Result<(), KeyringError> {
-        let entry = self.entry(reference)?;
+        check_reference(reference)?;
         cache::forget(reference);
         remember(reference, None);
-        match entry.delete_credential() {
+        self.bounded(reference, |k, r| match k.entry(r)?.delete_credential() {
             Ok(()) | Err(Error::NoEntry) => Ok(()),
-            Err(e) => Err(classify(reference, e)),
-        }
+            Err(e) => Err(classify(r, e)),
+        })
     }
 }
 
 /// The platform's store itself, for items that are not tokens (the Object Storage key
 /// cache, `objectstorage/cache.rs`, files its own items under [`SERVICE`]).
 pub fn platform_credential_store() -> Result<Arc<CredentialStore>, KeyringError> {
-    platform_store().map_err(|e| KeyringError::Unreachable(detail(&e)))
+    bounded(false, || {
+        platform_store().map_err(|e| KeyringError::Unreachable(detail(&e)))
+    })
 }
 
 #[cfg(target_os = "macos")]

@@ -2,7 +2,7 @@
 //! an exit status: 0 success, 1 failure (one `error: …` line on stderr), 2 usage error
 //! (clap's message). Writing to stdout is watched by [`Stdout`]: a reader that went away
 //! (EPIPE, `| head -c0`) ends the program quietly, as kubectl does; any other write error
-//! (`>&-`, `/dev/full`) is one error line and status 1.
+//! (`/dev/full`) is one error line and status 1, after the command did its work.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -13,14 +13,14 @@ use kubectl_coreweave::stdout::{Stdout, WriteFailure};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(args());
-    let mut out = match Stdout::open() {
-        Ok(out) => out,
-        Err(e) => return report(&e),
-    };
-    let result = kubectl_coreweave::run(cli, &mut out).and_then(|()| Ok(out.finish()?));
-    match out.failure() {
-        Some(failure) => report(failure),
-        None => ExitCode::from(kubectl_coreweave::exit_status(result.map(|()| 0))),
+    let mut out = Stdout::open();
+    let result = kubectl_coreweave::run(cli, &mut out);
+    out.finish();
+    // The command's own failure comes first; a report that could not be shown only
+    // matters when the command itself succeeded (its work is done and stays done).
+    match (result, out.failure()) {
+        (Ok(()), Some(failure)) => report(failure),
+        (result, _) => ExitCode::from(kubectl_coreweave::exit_status(result.map(|()| 0))),
     }
 }
 

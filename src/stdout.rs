@@ -1,6 +1,11 @@
 //! Standard output as the commands write it: every write error is remembered, so `main`
 //! can tell a reader that went away (EPIPE: end quietly, as kubectl does) from any other
 //! failure (one error line, status 1), whatever the command did with the error itself.
+//!
+//! A write that fails is not an error to the command: the writer records it and swallows
+//! it and every later write, so a report that could not be shown never stops or undoes the
+//! work it reports on (a rotate into `/dev/full` still writes the files, then says it
+//! could not report). The command finishes; `main` reports the failure.
 
 use std::io::{self, Write};
 
@@ -20,29 +25,20 @@ pub struct Stdout {
 }
 
 impl Stdout {
-    /// Stdout, or why it cannot be written at all. Checked before a command runs, so a
-    /// command whose result could not be shown changes nothing (a rotate never writes the
-    /// files and then fails to say so).
-    ///
-    /// A stdout that was closed when the program started (`>&-`) was replaced by /dev/null
-    /// in Rust's start-up (so that no file the program opens lands on descriptor 1), opened
-    /// read-write; a shell's `>/dev/null` opens it write-only. So /dev/null open read-write
-    /// counts as closed. A launcher that hands over /dev/null read-write itself (Python's
-    /// `subprocess.DEVNULL`) looks the same and is refused too: give it `>/dev/null`
-    /// write-only, or read the output.
-    pub fn open() -> Result<Stdout, WriteFailure> {
-        if closed_at_start() {
-            return Err(WriteFailure::Other("it is closed".into()));
-        }
-        Ok(Stdout {
+    /// Stdout as it was handed over. `/dev/null` is an ordinary stdout whether it was
+    /// opened write-only (a shell's `>/dev/null`, Go's `exec.Cmd`) or read-write (Python's
+    /// `subprocess.DEVNULL`, Node's `stdio: 'ignore'`, and what Rust's start-up puts in
+    /// place of a stdout closed with `>&-`): the output is discarded, the command works.
+    pub fn open() -> Stdout {
+        Stdout {
             inner: io::stdout().lock(),
             failure: None,
-        })
+        }
     }
 
-    /// Flush what is buffered; the error is also recorded.
-    pub fn finish(&mut self) -> io::Result<()> {
-        self.flush()
+    /// Flush what is buffered; a failure is recorded like any other.
+    pub fn finish(&mut self) {
+        let _ = self.flush();
     }
 
     /// The first write failure, if any.
@@ -50,46 +46,33 @@ impl Stdout {
         self.failure.as_ref()
     }
 
-    fn record(&mut self, e: io::Error) -> io::Error {
+    fn record(&mut self, e: &io::Error) {
         if self.failure.is_none() {
             self.failure = Some(match e.kind() {
                 io::ErrorKind::BrokenPipe => WriteFailure::ReaderGone,
-                _ => WriteFailure::Other(crate::io_message(&e)),
+                _ => WriteFailure::Other(crate::io_message(e)),
             });
         }
-        e
     }
 }
 
 impl Write for Stdout {
+    /// Never fails: after the first failure, output is dropped (see the module comment).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.failure.is_some() {
-            return Err(io::Error::other("standard output cannot be written"));
+        if self.failure.is_none() {
+            if let Err(e) = self.inner.write_all(buf) {
+                self.record(&e);
+            }
         }
-        self.inner.write(buf).map_err(|e| self.record(e))
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if let Some(WriteFailure::ReaderGone | WriteFailure::Other(_)) = self.failure {
-            return Err(io::Error::other("standard output cannot be written"));
+        if self.failure.is_none() {
+            if let Err(e) = self.inner.flush() {
+                self.record(&e);
+            }
         }
-        self.inner.flush().map_err(|e| self.record(e))
+        Ok(())
     }
-}
-
-/// Whether descriptor 1 is /dev/null open read-write: what Rust's start-up puts in place
-/// of a closed stdout (see [`Stdout::open`]).
-#[cfg(unix)]
-fn closed_at_start() -> bool {
-    use rustix::fs::{fcntl_getfl, fstat, stat, OFlags};
-    let out = io::stdout();
-    let (Ok(flags), Ok(st), Ok(null)) = (fcntl_getfl(&out), fstat(&out), stat("/dev/null")) else {
-        return false;
-    };
-    flags & OFlags::RWMODE == OFlags::RDWR && st.st_rdev == null.st_rdev && st.st_ino == null.st_ino
-}
-
-#[cfg(not(unix))]
-fn closed_at_start() -> bool {
-    false
 }

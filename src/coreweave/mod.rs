@@ -28,24 +28,67 @@ pub use error::ApiError;
 /// rotatedAt}}]`. client-go keeps named extensions when it rewrites a file.
 pub const TOKEN_EXTENSION: &str = "coreweave.com/token";
 
-/// Whether kubectl sends a token for `server` to a CoreWeave cluster: an `https` URL whose
-/// host is `coreweave.com` or ends in `.coreweave.com` (ASCII case ignored, a final dot
-/// ignored), as CKS servers are (`https://<org>-<hash>.k8s.<zone>.coreweave.com`). Any other
-/// scheme, host, IP address or a server that is not a URL is not.
-pub fn is_coreweave_server(server: &str) -> bool {
+/// What a kubeconfig `server` is, as far as a Console API token is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    /// A CKS cluster's managed endpoint (or another https host under coreweave.com): it
+    /// takes Console API tokens.
+    ConsoleToken,
+    /// CKS's unmanaged-auth endpoint `https://api.<org>-<hash>.k8s.<zone>.coreweave.com`:
+    /// it accepts only the identities the cluster's own OIDC or webhook set-up accepts,
+    /// never a Console API token.
+    UnmanagedAuth,
+    /// Anything else: not a CoreWeave cluster.
+    Other,
+}
+
+/// The one-line reason given wherever an unmanaged-auth endpoint is left alone.
+pub const UNMANAGED_AUTH_REASON: &str = "CKS's unmanaged-auth endpoint (https://api.<cluster>.k8s.<zone>.coreweave.com), which does not take Console API tokens (it accepts only the identities the cluster's own OIDC or webhook set-up accepts; the managed endpoint is the same host without `api.`)";
+
+/// Classifies `server`: an `https` URL whose host is `coreweave.com` or ends in
+/// `.coreweave.com` (ASCII case ignored, a final dot ignored) is CoreWeave's; of those,
+/// a host of exactly six labels `api.<cluster>.k8s.<zone>.coreweave.com` (an `api` label
+/// directly above a cluster label under `k8s.<zone>`) is the unmanaged-auth endpoint.
+/// `api-x.…`, `api.k8s.<zone>.…` (no cluster label), `x.api.<cluster>.k8s.…` and hosts
+/// with more labels between are not. Any other scheme, host, IP address or a server that
+/// is not a URL is [`ServerKind::Other`].
+pub fn server_kind(server: &str) -> ServerKind {
     let Ok(url) = reqwest::Url::parse(server.trim()) else {
-        return false;
+        return ServerKind::Other;
     };
     let Some(host) = url.domain() else {
-        return false;
+        return ServerKind::Other;
     };
-    let host = host.trim_end_matches('.');
-    url.scheme() == "https" && (host == "coreweave.com" || host.ends_with(".coreweave.com"))
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if url.scheme() != "https" || !(host == "coreweave.com" || host.ends_with(".coreweave.com")) {
+        return ServerKind::Other;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    match labels.as_slice() {
+        ["api", cluster, "k8s", zone, "coreweave", "com"]
+            if !cluster.is_empty() && !zone.is_empty() =>
+        {
+            ServerKind::UnmanagedAuth
+        }
+        _ => ServerKind::ConsoleToken,
+    }
+}
+
+/// Whether kubectl sends a token for `server` to a CoreWeave cluster that takes Console
+/// API tokens ([`ServerKind::ConsoleToken`]), as CKS's managed endpoints
+/// (`https://<org>-<hash>.k8s.<zone>.coreweave.com`) do.
+pub fn is_coreweave_server(server: &str) -> bool {
+    server_kind(server) == ServerKind::ConsoleToken
+}
+
+/// Whether `server` is CKS's unmanaged-auth endpoint ([`ServerKind::UnmanagedAuth`]).
+pub fn is_unmanaged_auth_server(server: &str) -> bool {
+    server_kind(server) == ServerKind::UnmanagedAuth
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_coreweave_server;
+    use super::{is_coreweave_server, server_kind, ServerKind};
 
     #[test]
     fn coreweave_servers_are_https_hosts_under_coreweave_com() {
@@ -69,6 +112,43 @@ mod tests {
             "https://k.example",
         ] {
             assert!(!is_coreweave_server(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn the_unmanaged_endpoint_is_api_directly_above_a_cluster_under_k8s() {
+        for yes in [
+            "https://api.cw1234-a1b2c3.k8s.us-east-04a.coreweave.com",
+            "https://API.Org-1.K8S.ORD1.COREWEAVE.COM:443/",
+            "https://api.cw1234-a1b2c3.k8s.us-east-04a.coreweave.com./",
+            "  https://api.x.k8s.z.coreweave.com/path?q  ",
+        ] {
+            assert_eq!(server_kind(yes), ServerKind::UnmanagedAuth, "{yes}");
+            assert!(!is_coreweave_server(yes), "{yes}");
+        }
+        // Close, but a managed endpoint (or another CoreWeave host) that takes the token.
+        for managed in [
+            "https://cw1234-a1b2c3.k8s.us-east-04a.coreweave.com",
+            "https://api-cw1234-a1b2c3.k8s.us-east-04a.coreweave.com",
+            "https://apix.cw1234-a1b2c3.k8s.us-east-04a.coreweave.com",
+            "https://api.k8s.us-east-04a.coreweave.com",
+            "https://x.api.cw1234-a1b2c3.k8s.us-east-04a.coreweave.com",
+            "https://api.a.b.k8s.us-east-04a.coreweave.com",
+            "https://api.cw1234-a1b2c3.k8s.coreweave.com",
+            "https://api.cw1234-a1b2c3.k9s.us-east-04a.coreweave.com",
+            "https://api.coreweave.com",
+        ] {
+            assert_eq!(server_kind(managed), ServerKind::ConsoleToken, "{managed}");
+        }
+        // Not CoreWeave at all, however close the text.
+        for other in [
+            "http://api.cw1234-a1b2c3.k8s.us-east-04a.coreweave.com",
+            "https://api.cw1234-a1b2c3.k8s.us-east-04a.coreweave.com.evil.example",
+            "https://api.cw1234-a1b2c3.k8s.us-east-04a.coreweave.com@evil.example",
+            "https://api.cw1234-a1b2c3.k8s.us-east-04a.evilcoreweave.com",
+            "api.cw1234-a1b2c3.k8s.us-east-04a.coreweave.com:443",
+        ] {
+            assert_eq!(server_kind(other), ServerKind::Other, "{other}");
         }
     }
 }

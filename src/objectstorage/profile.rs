@@ -119,7 +119,10 @@ fn check_profile_name(name: &str) -> anyhow::Result<()> {
 
 /// The `credential_process` value: the plugin's absolute path and the flags to pass on.
 fn credential_process(g: &GlobalArgs, duration: Option<Duration>) -> anyhow::Result<String> {
-    let exe = plugin_command_path()?;
+    // The path rule of the exec entries: krew's `bin/` link or cargo's bin folder, the
+    // path that survives upgrades, not the versioned file it resolves to.
+    let exe =
+        crate::kubeconfig::edit::installed_path().context("cannot find the plugin's own path")?;
     let mut words = vec![text_of(&exe, "the plugin's path")?];
     words.push("objectstorage".into());
     words.push("credentials".into());
@@ -164,25 +167,6 @@ fn text_of(p: &Path, what: &str) -> anyhow::Result<String> {
             shown_path(p)
         ),
     }
-}
-
-/// The absolute path the profile runs the plugin by. kubectl starts a plugin by the full
-/// path it found on PATH (krew's `~/.krew/bin/kubectl-coreweave` link, which survives
-/// upgrades), so an absolute `argv[0]` naming this same executable is kept as it is;
-/// otherwise the executable's own path. (Issue 19 writes the one rule for exec entries;
-/// this is to be unified with it.)
-pub fn plugin_command_path() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("cannot find the plugin's own path")?;
-    let same = |p: &Path| match (std::fs::canonicalize(p), std::fs::canonicalize(&exe)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if let Some(arg0) = std::env::args_os().next().map(PathBuf::from) {
-        if arg0.is_absolute() && same(&arg0) {
-            return Ok(arg0);
-        }
-    }
-    Ok(exe)
 }
 
 /// One word of the command as botocore splits it: shlex on POSIX, the Windows command-line

@@ -584,9 +584,10 @@ fn refuse_foreign(
     };
     if let Some(server) = active_server.filter(|s| foreign(s)) {
         bail!(
-            "{}: the active context sends its token to {}, which is not a CoreWeave cluster (https://….coreweave.com); pass --force to rotate it anyway; nothing was written",
+            "{}: the active context sends its token to {}, {}; pass --force to rotate it anyway; nothing was written",
             entry(first),
-            shown(server)
+            shown(server),
+            not_console_token_cluster(server)
         );
     }
     for t in targets {
@@ -598,15 +599,25 @@ fn refuse_foreign(
                 .and_then(|(_, c)| c.cluster.as_ref()?.server.as_deref());
             if let Some(server) = server.filter(|s| foreign(s)) {
                 bail!(
-                    "{}: context {} sends its token to {}, which is not a CoreWeave cluster (https://….coreweave.com); pass --force to rotate it anyway; nothing was written",
+                    "{}: context {} sends its token to {}, {}; pass --force to rotate it anyway; nothing was written",
                     entry(t),
                     quoted(name),
-                    shown(server)
+                    shown(server),
+                    not_console_token_cluster(server)
                 );
             }
         }
     }
     Ok(())
+}
+
+/// Why `server` (one [`refuse_foreign`] refused) is not a Console-token cluster.
+pub fn not_console_token_cluster(server: &str) -> String {
+    if crate::coreweave::is_unmanaged_auth_server(server) {
+        format!("which is {}", crate::coreweave::UNMANAGED_AUTH_REASON)
+    } else {
+        "which is not a CoreWeave cluster (https://….coreweave.com)".into()
+    }
 }
 
 /// The new bytes of every file that changes: each kubeconfig edited by the proving

@@ -70,12 +70,21 @@ pub fn store(
         Interactive::IfAvailable => InteractiveMode::IfAvailable,
         Interactive::Never => InteractiveMode::Never,
     };
-    let targets = store_targets(&kc, active, &token, args.all)?;
+    let targets = store_targets(
+        &kc,
+        active,
+        &token,
+        args.all,
+        resolved.server.as_deref(),
+        args.force,
+    )?;
+    let command = edit::exec_command(args.bare_command);
     let plan = |kc: &Kubeconfig, targets: &[Target]| {
         plan_writes(kc, targets, |user| Edit::TokenToExec {
             user,
             reference: &reference,
             mode,
+            command: &command,
         })
     };
 
@@ -160,7 +169,8 @@ pub fn store(
 
 /// `token store` for a user already stored: bind its item to the servers of the user's
 /// contexts (with --all, of every entry that reads the item), and write the entries again
-/// as `store` writes them now (`provideClusterInfo: true`). This is the one-command fix
+/// as `store` writes them now (`provideClusterInfo: true`, the installed path unless
+/// `--bare-command`). This is the one-command fix
 /// for entries and items from before bindings.
 fn rebind(
     paths: &[PathBuf],
@@ -187,6 +197,7 @@ fn rebind(
         Interactive::Never => InteractiveMode::Never,
     };
     let targets = unstore_targets(kc, &active_file, &user, reference, args.all)?;
+    let command = edit::exec_command(args.bare_command);
     let keyring = open_for_store()?;
     let item = keyring.get_item(reference)?;
     let plan = |kc: &Kubeconfig| -> anyhow::Result<Vec<PlannedWrite>> {
@@ -216,6 +227,7 @@ fn rebind(
                     user: &t.user,
                     reference,
                     mode,
+                    command: &command,
                 })
                 .collect();
             let text = edit::apply(&middle, &again).with_context(cannot)?;
@@ -552,8 +564,13 @@ fn store_targets(
     active: crate::kubeconfig::Sourced,
     token: &Token,
     all: bool,
+    active_server: Option<&str>,
+    force: bool,
 ) -> anyhow::Result<Vec<Target>> {
     let found = super::rotate::find_targets(kc, active, token, !all)?;
+    if !force {
+        refuse_unmanaged_auth(kc, active_server, &found)?;
+    }
     let mut targets: Vec<Target> = found
         .into_iter()
         .filter(|t| t.inline && t.token_file.is_none())
@@ -568,6 +585,38 @@ fn store_targets(
         bail!("no user entry holds the token inline; nothing to store");
     }
     Ok(targets)
+}
+
+/// A token that reaches CKS's unmanaged-auth endpoint is not a Console-token credential
+/// there (the endpoint refuses Console API tokens): without `--force`, store leaves the
+/// users alone and says why, naming the first context that sends a token there.
+fn refuse_unmanaged_auth(
+    kc: &Kubeconfig,
+    active_server: Option<&str>,
+    found: &[super::rotate::Target],
+) -> anyhow::Result<()> {
+    let server_of = |context: &str| {
+        kc.context(context)
+            .and_then(|(_, c)| c.context.as_ref()?.cluster.as_deref())
+            .and_then(|c| kc.cluster(c))
+            .and_then(|(_, c)| c.cluster.as_ref()?.server.as_deref())
+    };
+    let named = active_server.map(|s| ("the active context".to_owned(), s));
+    let by_context = found.iter().flat_map(|t| {
+        t.contexts
+            .iter()
+            .filter_map(|c| server_of(c).map(|s| (format!("context {}", quoted(c)), s)))
+    });
+    for (what, server) in named.into_iter().chain(by_context) {
+        if crate::coreweave::is_unmanaged_auth_server(server) {
+            bail!(
+                "{what} sends its token to {}, which is {}; pass --force to store it anyway; nothing was written",
+                shown(server),
+                crate::coreweave::UNMANAGED_AUTH_REASON
+            );
+        }
+    }
+    Ok(())
 }
 
 fn unstore_targets(

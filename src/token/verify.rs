@@ -58,6 +58,7 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
     } else {
         Vec::new()
     };
+    refuse_unmanaged_auth(&targets)?;
     let deadline = Deadline::after(verify_timeout);
     cfg.deadline = Some(deadline);
     // Every call of the check on one runtime (`net::block_on`): whoami of the new token,
@@ -134,4 +135,22 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
         proof.clusters = contexts.to_vec();
     }
     Ok(proof)
+}
+
+/// CKS's unmanaged-auth endpoint refuses every Console API token: its refusal would say
+/// nothing about the new token, so `--verify cluster` names the endpoint instead of
+/// sending the token there and blaming it.
+fn refuse_unmanaged_auth(targets: &[cluster::ClusterTarget]) -> anyhow::Result<()> {
+    match targets
+        .iter()
+        .find(|t| coreweave::is_unmanaged_auth_server(&t.server))
+    {
+        Some(t) => bail!(
+            "cannot check the new token on context {}: its server {} is {}, so it would refuse any Console token; nothing was written (--verify api checks the token with CoreWeave only)",
+            crate::secret::quoted(&t.context),
+            crate::secret::shown(&t.server),
+            coreweave::UNMANAGED_AUTH_REASON
+        ),
+        None => Ok(()),
+    }
 }

@@ -223,7 +223,8 @@ fn store_then_kubectl_runs_the_plugin_and_unstore_gives_back_the_same_bytes() {
     let stored = std::fs::read_to_string(&k).expect("read");
     assert!(!stored.contains(ALICE), "{stored}");
     assert!(
-        stored.contains("command: kubectl-coreweave") && stored.contains("- credential"),
+        stored.contains(&format!("command: \"{}\"\n", support::bin()))
+            && stored.contains("- credential"),
         "{stored}"
     );
     assert!(stored.contains("interactiveMode: IfAvailable"));
@@ -829,7 +830,10 @@ fn import_can_store_the_token_in_the_keyring() {
     assert_no_token(&o);
     let text = std::fs::read_to_string(&k).expect("read");
     assert!(!text.contains(ALICE), "the token is in the file:\n{text}");
-    assert!(text.contains("command: kubectl-coreweave"), "{text}");
+    assert!(
+        text.contains(&format!("command: \"{}\"", support::bin())),
+        "{text}"
+    );
     assert!(text.contains("provideClusterInfo: true"), "{text}");
     assert_eq!(lookup(item).as_deref(), Some(ALICE));
     assert_eq!(

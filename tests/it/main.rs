@@ -8,10 +8,14 @@ mod cluster;
 mod complete;
 mod coreweave_api;
 mod differential;
+#[cfg(unix)]
+mod exec_path;
 mod fuzz_editor;
 mod hostile;
 mod import;
 mod keyring;
+#[cfg(target_os = "linux")]
+mod keyring_bounds;
 mod list;
 #[cfg(target_os = "linux")]
 mod objectstorage;
@@ -24,3 +28,4 @@ mod show;
 mod show_check;
 #[cfg(unix)]
 mod terminal;
+mod unmanaged;

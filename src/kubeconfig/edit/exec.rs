@@ -28,6 +28,69 @@ pub const INSTALL_HINT: &str = "This kubeconfig keeps its CoreWeave token in the
     (https://github.com/coreweave-community/kubectl-coreweave), or ask for a kubeconfig \
     with an inline token.";
 
+/// The `command` a new exec entry runs: the bare name when `bare` (kubectl then looks it up
+/// on its PATH, which GUIs started from a desktop often lack), else this program's absolute
+/// path as it was installed ([`installed_path`]), so the entry works without the shell's
+/// PATH. A path that is not UTF-8 cannot be written into a kubeconfig: the bare name then.
+pub fn exec_command(bare: bool) -> String {
+    if bare {
+        return PLUGIN_COMMAND.to_owned();
+    }
+    installed_path()
+        .and_then(|p| p.into_os_string().into_string().ok())
+        .unwrap_or_else(|| PLUGIN_COMMAND.to_owned())
+}
+
+/// The absolute path this program was started through, not the file it resolves to: kubectl
+/// runs a plugin by the path it found on PATH (argv[0]), which for krew is the link
+/// `~/.krew/bin/kubectl-coreweave`; resolving it would give krew's versioned store folder,
+/// which the next `kubectl krew upgrade` deletes. Started by bare name from a shell, the
+/// name is looked up on PATH as kubectl would. A candidate counts only if it leads to this
+/// very executable; without one, the executable's own path.
+pub fn installed_path() -> Option<std::path::PathBuf> {
+    use std::path::{Path, PathBuf};
+    let me = std::env::current_exe().ok()?;
+    let real = std::fs::canonicalize(&me).ok()?;
+    let is_me = |p: &Path| std::fs::canonicalize(p).is_ok_and(|c| c == real);
+    let cwd = std::env::current_dir().ok();
+    let absolute = |p: &Path| -> Option<PathBuf> {
+        // Lexically only (components() drops `.`): a link's own path is what is kept.
+        let p: PathBuf = if p.is_absolute() {
+            p.components().collect()
+        } else {
+            cwd.as_ref()?.join(p).components().collect()
+        };
+        p.is_absolute().then_some(p)
+    };
+    let on_path = |name: &std::ffi::OsStr| -> Vec<PathBuf> {
+        let dirs = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&dirs)
+            .filter(|d| !d.as_os_str().is_empty())
+            .flat_map(|d| {
+                let plain = d.join(name);
+                let mut exe = plain.clone().into_os_string();
+                exe.push(".exe");
+                [plain, PathBuf::from(exe)]
+            })
+            .collect()
+    };
+    let argv0 = std::env::args_os().next().map(PathBuf::from);
+    let mut candidates = Vec::new();
+    if let Some(a) = argv0.filter(|a| !a.as_os_str().is_empty()) {
+        if a.components().count() > 1 || a.is_absolute() {
+            candidates.push(a);
+        } else {
+            candidates.extend(on_path(a.as_os_str()));
+        }
+    }
+    candidates.extend(on_path(PLUGIN_COMMAND.as_ref()));
+    candidates
+        .iter()
+        .filter_map(|c| absolute(c))
+        .find(|c| is_me(c))
+        .or(Some(me))
+}
+
 /// How the exec entry lets the plugin prompt (client-go's `interactiveMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InteractiveMode {
@@ -128,15 +191,20 @@ fn classify(doc: &Doc<'_>, exec: NodeId) -> ExecKind {
     }
 }
 
-/// Whether an exec `command` runs this plugin as kubectl would run it: the program's file
-/// name (after the last `/`, or `\` for a Windows path) is exactly `kubectl-coreweave`, or
-/// `kubectl-coreweave.exe`. A name that merely starts the same (`kubectl-coreweave.sh`)
-/// is another program, which kubectl would run.
+/// Whether an exec `command` runs this plugin as kubectl would run it: the bare name (found
+/// on PATH) or a path whose last part is exactly `kubectl-coreweave` (what [`exec_command`]
+/// writes, before and after the absolute path). On Windows `\` also separates folders,
+/// `kubectl-coreweave.exe` is the same program and names match without regard to case, as
+/// the file system does. A name that merely starts the same (`kubectl-coreweave.sh`) is
+/// another program, which kubectl would run.
 pub fn is_plugin_program(command: &str) -> bool {
-    // Only Windows reads `\` as a folder separator; elsewhere it is part of a file name.
-    let separators: &[char] = if cfg!(windows) { &['/', '\\'] } else { &['/'] };
-    let name = command.rsplit(separators).next().unwrap_or("");
-    name == PLUGIN_COMMAND || name == "kubectl-coreweave.exe"
+    if cfg!(windows) {
+        let name = command.rsplit(['/', '\\']).next().unwrap_or("");
+        name.eq_ignore_ascii_case(PLUGIN_COMMAND)
+            || name.eq_ignore_ascii_case("kubectl-coreweave.exe")
+    } else {
+        command.rsplit('/').next() == Some(PLUGIN_COMMAND)
+    }
 }
 
 /// One splice per swap ([`Edit::TokenToExec`] or [`Edit::ExecToToken`]): the `token:`
@@ -154,7 +222,8 @@ pub(super) fn plan(
                 user,
                 reference,
                 mode,
-            } => to_exec(src, doc, &entries, user, reference, mode)?,
+                command,
+            } => to_exec(src, doc, &entries, user, reference, mode, command)?,
             Edit::ExecToToken { user, token } => to_token(doc, &entries, user, token)?,
             _ => continue,
         });
@@ -169,6 +238,7 @@ fn to_exec(
     user: &str,
     reference: &str,
     mode: InteractiveMode,
+    command: &str,
 ) -> Result<Splice, EditError> {
     let user_map = editable_user_map(doc, entries, user)?;
     for key in ["exec", "tokenFile"] {
@@ -199,7 +269,7 @@ fn to_exec(
     Ok(Splice {
         start,
         end,
-        text: exec_text(&indent, newline, reference, mode),
+        text: exec_text(&indent, newline, reference, mode, command),
     })
 }
 
@@ -250,10 +320,11 @@ pub(super) fn intend_exec(
     user: &str,
     reference: &str,
     mode: InteractiveMode,
+    command: &str,
 ) -> Result<(), EditError> {
     let auth = loaded_auth(data, user)?;
     auth.remove("token");
-    auth.insert("exec".into(), exec_json(reference, mode));
+    auth.insert("exec".into(), exec_json(reference, mode, command));
     Ok(())
 }
 
@@ -266,14 +337,20 @@ pub(super) fn intend_token(data: &mut Value, user: &str, token: &str) -> Result<
 }
 
 /// The exec mapping in kubectl's key order; the first line continues `token`'s line.
-fn exec_text(indent: &str, newline: &str, reference: &str, mode: InteractiveMode) -> String {
+fn exec_text(
+    indent: &str,
+    newline: &str,
+    reference: &str,
+    mode: InteractiveMode,
+    command: &str,
+) -> String {
     let lines = [
         format!("apiVersion: {EXEC_API_VERSION}"),
         "args:".into(),
         "- token".into(),
         "- credential".into(),
         format!("- {reference}"),
-        format!("command: {PLUGIN_COMMAND}"),
+        format!("command: {}", scalar(command)),
         format!("installHint: {}", double_quoted(INSTALL_HINT)),
         format!("interactiveMode: {}", mode.as_str()),
         // kubectl names the server in KUBERNETES_EXEC_INFO, and `token credential`
@@ -291,11 +368,11 @@ fn exec_text(indent: &str, newline: &str, reference: &str, mode: InteractiveMode
 }
 
 /// The `exec:` mapping that runs this plugin's `token credential REFERENCE`.
-pub fn exec_json(reference: &str, mode: InteractiveMode) -> Value {
+pub fn exec_json(reference: &str, mode: InteractiveMode, command: &str) -> Value {
     serde_json::json!({
         "apiVersion": EXEC_API_VERSION,
         "args": ["token", "credential", reference],
-        "command": PLUGIN_COMMAND,
+        "command": command,
         "installHint": INSTALL_HINT,
         "interactiveMode": mode.as_str(),
         "provideClusterInfo": true,
@@ -428,9 +505,37 @@ mod tests {
                 user,
                 reference,
                 mode,
+                command: PLUGIN_COMMAND,
             })
             .collect();
         apply(src, &edits)
+    }
+
+    #[test]
+    fn an_absolute_command_is_written_quoted_and_read_back() {
+        #[cfg(windows)]
+        const COMMAND: &str = "C:\\Program Files\\kubectl-coreweave.exe";
+        #[cfg(windows)]
+        const WRITTEN: &str = "command: \"C:\\\\Program Files\\\\kubectl-coreweave.exe\"\n";
+        #[cfg(not(windows))]
+        const COMMAND: &str = "/opt/my tools: #1/kubectl-coreweave";
+        #[cfg(not(windows))]
+        const WRITTEN: &str = "command: \"/opt/my tools: #1/kubectl-coreweave\"\n";
+        let src = "users:\n- name: a\n  user:\n    token: CW-SECRET-x\n";
+        let edits = [Edit::TokenToExec {
+            user: "a",
+            reference: "a",
+            mode: InteractiveMode::Never,
+            command: COMMAND,
+        }];
+        let out = apply(src, &edits).expect("edit");
+        assert!(out.contains(WRITTEN), "{out}");
+        assert_eq!(
+            exec_of(&out, "a").expect("read"),
+            Some(ExecKind::Plugin {
+                reference: "a".into()
+            })
+        );
     }
 
     fn load(text: &str, which: &str) -> Result<Value, EditError> {
@@ -610,20 +715,31 @@ mod tests {
 
     #[test]
     fn the_plugin_is_recognised_by_its_exact_program_name() {
+        let windows = [
+            "C:\\Users\\u\\.krew\\bin\\kubectl-coreweave.exe",
+            "kubectl-coreweave.exe",
+            "KUBECTL-COREWEAVE.EXE",
+            "kubectl-Coreweave",
+        ];
         for ours in [
             "kubectl-coreweave",
             "/home/u/.krew/bin/kubectl-coreweave",
-            "kubectl-coreweave.exe",
+            "/root/.cargo/bin/kubectl-coreweave",
             "./kubectl-coreweave",
         ] {
             assert!(is_plugin_program(ours), "{ours}");
+        }
+        for name in windows {
+            assert_eq!(is_plugin_program(name), cfg!(windows), "{name}");
         }
         for other in [
             "/tmp/x/kubectl-coreweave.sh",
             "kubectl-coreweave.py",
             "kubectl-coreweave-wrapper",
+            "/usr/bin/kubectl-coreweave-evil",
+            "/opt/kubectl-coreweave/helper",
+            "xkubectl-coreweave",
             "kubectl-coreweave/",
-            "kubectl-Coreweave",
             "kubectl",
             "",
         ] {

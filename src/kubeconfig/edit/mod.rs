@@ -23,8 +23,8 @@ use super::load::LoadedFile;
 use super::yaml_tree::{apply_splices, Doc, Stream};
 pub use append::{new_file, Additions};
 pub use exec::{
-    exec_json, exec_kinds, exec_of, is_plugin_program, plugin_users, ExecKind, InteractiveMode,
-    EXEC_API_VERSION, INSTALL_HINT, PLUGIN_COMMAND,
+    exec_command, exec_json, exec_kinds, exec_of, installed_path, is_plugin_program, plugin_users,
+    ExecKind, InteractiveMode, EXEC_API_VERSION, INSTALL_HINT, PLUGIN_COMMAND,
 };
 pub use extension::TokenExtension;
 pub(crate) use proof::data_options;
@@ -47,6 +47,8 @@ pub enum Edit<'a> {
         user: &'a str,
         reference: &'a str,
         mode: InteractiveMode,
+        /// The exec entry's `command` ([`exec::exec_command`]).
+        command: &'a str,
     },
     /// Replace the user's exec entry (one that runs this plugin) by an inline `token:`
     /// (`token unstore`).
@@ -85,7 +87,8 @@ impl Edit<'_> {
                 user,
                 reference,
                 mode,
-            } => exec::intend_exec(data, user, reference, mode),
+                command,
+            } => exec::intend_exec(data, user, reference, mode, command),
             Edit::ExecToToken { user, token } => exec::intend_token(data, user, token),
             Edit::Append(additions) => append::intend(data, additions),
         }
@@ -316,6 +319,7 @@ mod tests {
             user: "a",
             reference: "r",
             mode: InteractiveMode::Never,
+            command: PLUGIN_COMMAND,
         };
         let e = apply(FLOW, &[token("CW-SECRET-new-1111"), swap]).expect_err("two changes");
         assert!(e.to_string().contains("two different changes"), "{e}");

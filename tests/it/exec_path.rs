@@ -1,0 +1,242 @@
+//! The exec entry's command (issue 19, item 6): `token store` and `kubeconfig import
+//! --store keyring` write the plugin's absolute path as installed (krew's `bin/` link, not
+//! the versioned store folder it points into), so kubectl runs it without the plugin on
+//! PATH, as desktop GUIs do, and after an upgrade; `--bare-command` keeps the bare name,
+//! and entries with the bare name keep working and are still the plugin's own. Runs on the
+//! real Secret Service (.ci/with-keyring) and the real kubectl against the TLS fake.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::fake_kube::{write_kubeconfig, ClusterSpec, FakeKube, FakeUser, Trust};
+use crate::support::{self, stderr, stdout, Sandbox};
+
+const ALICE: &str = "CW-SECRET-execpath-alice-0123456789abcdef";
+
+fn bus() -> OsString {
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").unwrap_or_else(|| {
+        panic!("no D-Bus session: run the tests through .ci/with-keyring (see README)")
+    })
+}
+
+/// The folder kubectl is in, checked to hold no `kubectl-coreweave`: a PATH of only this
+/// is a desktop's PATH without the plugin.
+fn path_without_plugin() -> OsString {
+    let kubectl = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+        .expect("kubectl must be on PATH: .ci/run installs it");
+    let dir = kubectl.parent().expect("folder").to_path_buf();
+    assert!(!dir.join("kubectl-coreweave").exists(), "{}", dir.display());
+    std::env::join_paths([dir]).expect("PATH")
+}
+
+fn path_with(first: &Path) -> OsString {
+    let mut dirs = vec![first.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path_without_plugin()));
+    std::env::join_paths(dirs).expect("PATH")
+}
+
+/// krew's layout: `store/coreweave/<version>/kubectl-coreweave` (here a link to the built
+/// plugin) and `bin/kubectl-coreweave`, a link into the current version's folder.
+fn krew_install(root: &Path, version: &str) -> PathBuf {
+    let store = root.join("store/coreweave").join(version);
+    std::fs::create_dir_all(&store).expect("mkdir");
+    let exe = store.join("kubectl-coreweave");
+    std::os::unix::fs::symlink(support::bin(), &exe).expect("link");
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let link = bin.join("kubectl-coreweave");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&exe, &link).expect("link");
+    bin
+}
+
+fn kubectl(sb: &Sandbox, path: &OsString, kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new("kubectl")
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", sb.path("home"))
+        .env("KUBECONFIG", kubeconfig)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus())
+        .env("COREWEAVE_API_ENDPOINT", "http://127.0.0.1:9")
+        .args(args)
+        .output()
+        .expect("kubectl")
+}
+
+fn whoami(sb: &Sandbox, path: &OsString, kubeconfig: &Path) -> Output {
+    kubectl(
+        sb,
+        path,
+        kubeconfig,
+        &["auth", "whoami", "-o", "json", "--request-timeout=10s"],
+    )
+}
+
+#[track_caller]
+fn is_alice(o: &Output) {
+    assert!(o.status.success(), "kubectl: {}", stderr(o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["status"]["userInfo"]["username"], "alice@example.com");
+}
+
+fn clear(item: &str) {
+    let _ = Command::new("secret-tool")
+        .args(["clear", "service", "kubectl-coreweave", "username", item])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus())
+        .output();
+}
+
+fn setup(sb: &Sandbox, fake: &FakeKube, user: &str) -> PathBuf {
+    write_kubeconfig(
+        &sb.path("config"),
+        &[ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem))],
+        &[("ctx", "c", user)],
+        &[(user, ALICE)],
+    )
+}
+
+#[test]
+fn store_through_krew_writes_the_bin_link_and_kubectl_needs_no_path() {
+    let item = "ep-krew";
+    clear(item);
+    let fake = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let k = setup(&sb, &fake, item);
+    let original = std::fs::read(&k).expect("read");
+    let krew = sb.path("krew");
+    let bin = krew_install(&krew, "v0.1.0");
+
+    // As a user runs it: `kubectl coreweave token store`, kubectl finding krew's link.
+    let o = kubectl(&sb, &path_with(&bin), &k, &["coreweave", "token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&k).expect("read");
+    let link = bin.join("kubectl-coreweave");
+    assert!(
+        text.contains(&format!("command: \"{}\"\n", link.display())),
+        "{text}"
+    );
+    assert!(!text.contains("store/coreweave"), "{text}");
+
+    // A desktop GUI's PATH, without the plugin: kubectl runs the entry by its path.
+    is_alice(&whoami(&sb, &path_without_plugin(), &k));
+
+    // `kubectl krew upgrade`: a new version folder, the link moved, the old folder gone.
+    krew_install(&krew, "v0.2.0");
+    std::fs::remove_dir_all(krew.join("store/coreweave/v0.1.0")).expect("rm");
+    is_alice(&whoami(&sb, &path_without_plugin(), &k));
+
+    // The entry is the plugin's own: unstore gives back the original bytes.
+    let o = kubectl(
+        &sb,
+        &path_with(&bin),
+        &k,
+        &["coreweave", "token", "unstore"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&k).expect("read"), original);
+
+    // Started by bare name from a shell: the name is looked up on PATH, as kubectl would.
+    let o = Command::new("sh")
+        .args(["-c", "kubectl-coreweave token store"])
+        .env_clear()
+        .env("PATH", path_with(&bin))
+        .env("HOME", sb.path("home"))
+        .env("KUBECONFIG", &k)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus())
+        .current_dir(sb.dir.path())
+        .output()
+        .expect("sh");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&k).expect("read");
+    assert!(
+        text.contains(&format!("command: \"{}\"\n", link.display())),
+        "{text}"
+    );
+    is_alice(&whoami(&sb, &path_without_plugin(), &k));
+    clear(item);
+}
+
+#[test]
+fn bare_command_keeps_the_name_and_bare_entries_keep_working() {
+    let item = "ep-bare";
+    clear(item);
+    let fake = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let k = setup(&sb, &fake, item);
+    let original = std::fs::read(&k).expect("read");
+    let bin = krew_install(&sb.path("krew"), "v0.1.0");
+    let o = kubectl(
+        &sb,
+        &path_with(&bin),
+        &k,
+        &["coreweave", "token", "store", "--bare-command"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&k).expect("read");
+    assert!(text.contains("command: kubectl-coreweave\n"), "{text}");
+    // With the plugin on PATH it works; without, kubectl shows the install hint.
+    is_alice(&whoami(&sb, &path_with(&bin), &k));
+    let o = whoami(&sb, &path_without_plugin(), &k);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("kubectl krew install coreweave"),
+        "{}",
+        stderr(&o)
+    );
+    // Still the plugin's own entry: show follows it, unstore takes it back.
+    let o = kubectl(&sb, &path_with(&bin), &k, &["coreweave", "token", "show"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(item), "{}", stdout(&o));
+    let o = kubectl(
+        &sb,
+        &path_with(&bin),
+        &k,
+        &["coreweave", "token", "unstore"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&k).expect("read"), original);
+    clear(item);
+}
+
+#[test]
+fn import_into_the_keyring_writes_the_absolute_path() {
+    let fake = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let dl = sb.write(
+        "dl.yaml",
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: ep-import\n  cluster:\n    server: {}\n    certificate-authority-data: {}\ncontexts:\n- name: ep-import\n  context: {{cluster: ep-import, user: token}}\ncurrent-context: ep-import\nusers:\n- name: token\n  user:\n    token: {ALICE}\n",
+            fake.url(),
+            support::fake_kube::base64_encode(fake.ca.pem.as_bytes())
+        ),
+    );
+    clear("ep-import");
+    let k = sb.path("kc/config");
+    let bin = krew_install(&sb.path("krew"), "v0.1.0");
+    let dl = dl.to_str().expect("utf-8");
+    let o = kubectl(
+        &sb,
+        &path_with(&bin),
+        &k,
+        &[
+            "coreweave",
+            "kubeconfig",
+            "import",
+            dl,
+            "--verify",
+            "none",
+            "--store",
+            "keyring",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&k).expect("read");
+    let link = bin.join("kubectl-coreweave");
+    assert!(text.contains(&link.display().to_string()), "{text}");
+    assert!(!text.contains(ALICE), "{text}");
+    is_alice(&whoami(&sb, &path_without_plugin(), &k));
+    clear("ep-import");
+}
