@@ -28,7 +28,6 @@ pub use exec::{
 };
 pub use extension::TokenExtension;
 pub(crate) use proof::data_options;
-pub(super) use text::double_quoted;
 
 /// One change to a kubeconfig's first document.
 #[derive(Debug, Clone, Copy, PartialEq)]
