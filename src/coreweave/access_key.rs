@@ -158,15 +158,12 @@ fn parse_access_key(body: &[u8], url: &str, token: &Token) -> Result<AccessKey, 
     }
     let expiry = match field(&["expiry", "expireTime"]) {
         None => None,
-        Some(text) => Some(
-            crate::time::parse_rfc3339(text.trim())
-                .ok_or_else(|| {
-                    unexpected(format!(
-                        "expiry {:?} is not an RFC 3339 time",
-                        redact(text, &all)
-                    ))
-                })?,
-        ),
+        Some(text) => Some(crate::time::parse_rfc3339(text.trim()).ok_or_else(|| {
+            unexpected(format!(
+                "expiry {:?} is not an RFC 3339 time",
+                redact(text, &all)
+            ))
+        })?),
     };
     Ok(AccessKey {
         access_key_id: id.to_string(),
