@@ -90,12 +90,13 @@ pub struct LoadedFile {
     pub token_spans: Option<Vec<Option<TokenSpan>>>,
     /// Each user's `exec:` entry as the plugin reads it (this plugin's `token credential
     /// ITEM`, or another program), read from `text` once, on first use, for every user at
-    /// once: a command asks per user, and a parse per user was quadratic.
+    /// once: a command asks per user, and a parse per user was quadratic. Filled by
+    /// [`super::edit::exec_kind`] (the loader sits below the editor).
     pub exec: std::sync::OnceLock<Result<ExecKinds, String>>,
 }
 
 /// User name → what its exec entry runs (users without one are absent).
-pub type ExecKinds = std::collections::HashMap<String, super::edit::ExecKind>;
+pub type ExecKinds = std::collections::HashMap<String, super::model::ExecKind>;
 
 /// How a kubeconfig file is encoded. kubectl's YAML reader (go-yaml) takes UTF-16 when
 /// the file starts with a UTF-16 byte-order mark (Windows PowerShell 5's `>` writes
@@ -109,18 +110,6 @@ pub enum Encoding {
 }
 
 impl LoadedFile {
-    /// What the user's exec entry runs, when the user exists and has one; an error (the
-    /// editor's reading of the file failed) as text.
-    pub fn exec_kind(&self, user: &str) -> Result<Option<&super::edit::ExecKind>, &str> {
-        match self
-            .exec
-            .get_or_init(|| super::edit::exec_kinds(&self.text).map_err(|e| e.to_string()))
-        {
-            Ok(kinds) => Ok(kinds.get(user)),
-            Err(e) => Err(e),
-        }
-    }
-
     /// The text for the kubeconfig editors, which write bytes back as UTF-8: a UTF-16 file
     /// is refused (by name) rather than rewritten in another encoding.
     pub fn editable_text(&self) -> Result<&str, KubeconfigError> {

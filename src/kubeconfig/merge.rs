@@ -258,7 +258,7 @@ fn scalar(value: &str, style: ScalarStyle, tag: TagClass) -> String {
             return value.to_owned();
         }
     }
-    super::edit::double_quoted(value)
+    super::text::double_quoted(value)
 }
 
 /// Text that reads back as the same plain scalar inside a flow collection. What fails this

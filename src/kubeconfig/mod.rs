@@ -14,6 +14,8 @@
 //!   `kubeconfig import`, planned together on one parse and accepted by one proof.
 //! - `merge.rs`: merge keys (`<<`) applied as kubectl's YAML decoder applies them.
 //! - `yaml_tree.rs`: the node tree with byte spans the editor plans its splices on.
+//! - `text.rs`: the YAML text writer (quoted scalars, the file's columns and line breaks),
+//!   below both `merge.rs` and `edit/` so neither imports the other.
 //! - `token_file.rs`: bounded reading of tokens, and when a `tokenFile` may be rewritten.
 //! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
 //!
@@ -27,6 +29,7 @@ pub mod mask;
 mod merge;
 pub mod model;
 pub mod resolve;
+mod text;
 pub mod token_file;
 pub mod write;
 mod yaml_tree;

@@ -282,3 +282,12 @@ impl<'de> Deserialize<'de> for LenientString {
         d.deserialize_any(V)
     }
 }
+
+/// What a user entry's `exec:` runs, as far as `token show` and `unstore` need to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecKind {
+    /// This plugin's `token credential REF`.
+    Plugin { reference: String },
+    /// Some other program (named as written, or empty when no command is given).
+    Other { command: String },
+}

@@ -479,7 +479,8 @@ pub fn find_targets(
         let file = kc.path(origin.file);
         let cred = match credential_of(file, entry) {
             Ok(c) => c,
-            Err(_) => match kc.files[origin.file].exec_kind(&entry.name) {
+            Err(_) => match crate::kubeconfig::edit::exec_kind(&kc.files[origin.file], &entry.name)
+            {
                 Ok(Some(edit::ExecKind::Plugin { reference })) => {
                     // An item that is gone holds no token.
                     let read = crate::keystore::read_once(reference);

@@ -55,7 +55,7 @@ pub fn store(
         }
         Err(e) => {
             if let Ok(Some(ExecKind::Plugin { reference })) =
-                kc.files[active.file].exec_kind(&resolved.user)
+                edit::exec_kind(&kc.files[active.file], &resolved.user)
             {
                 let reference = reference.clone();
                 return rebind(paths, explicit, &kc, active, &reference, args, out);
@@ -299,8 +299,7 @@ pub fn unstore(
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
     let cannot_read = || format!("cannot read kubeconfig {}", active_file.display());
-    let reference = match kc.files[active.file]
-        .exec_kind(&resolved.user)
+    let reference = match edit::exec_kind(&kc.files[active.file], &resolved.user)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(cannot_read)?
         .cloned()
@@ -400,7 +399,7 @@ pub fn credential(
     }
     let file = kc.path(origin.file);
     let user = &kc.files[origin.file].config.users[origin.index].name;
-    match kc.files[origin.file].exec_kind(user) {
+    match edit::exec_kind(&kc.files[origin.file], user) {
         Ok(Some(ExecKind::Plugin { reference })) => {
             let reference = reference.clone();
             let token = crate::keystore::read_once(&reference)
@@ -430,7 +429,7 @@ pub fn stored_credential(
 ) -> Option<anyhow::Result<Credential>> {
     let entry = &kc.files[origin.file].config.users[origin.index];
     entry.user.as_ref()?.exec.as_ref()?;
-    match kc.files[origin.file].exec_kind(&entry.name) {
+    match edit::exec_kind(&kc.files[origin.file], &entry.name) {
         Ok(Some(ExecKind::Plugin { .. })) => Some(credential(kc, origin)),
         _ => None,
     }
@@ -635,8 +634,7 @@ fn unstore_targets(
     let mut targets = Vec::new();
     for f in &kc.files {
         for u in &f.config.users {
-            let kind = f
-                .exec_kind(&u.name)
+            let kind = edit::exec_kind(f, &u.name)
                 .map_err(|e| anyhow::anyhow!("cannot read kubeconfig {}: {e}", f.path.display()))?;
             if matches!(kind, Some(ExecKind::Plugin { reference: r }) if r == reference) {
                 targets.push(Target {

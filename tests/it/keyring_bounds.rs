@@ -12,7 +12,19 @@ use crate::support::{self, stderr, stdout, Sandbox};
 
 const ALICE: &str = "CW-SECRET-keyringbounds-alice-0123456789ab";
 const BOB: &str = "CW-SECRET-keyringbounds-bob-ba9876543210";
-const V1_INFO: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
+/// As `token store` records it (normalised: no trailing slash); kubectl passes it as written.
+const SERVER: &str = "https://bound.k8s.test.coreweave.com";
+const V1_INFO: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false,"cluster":{"server":"https://bound.k8s.test.coreweave.com/"}}}"#;
+
+/// The item as `token store` writes it: the token bound to [`SERVER`].
+fn bound_record(token: &str) -> String {
+    serde_json::json!({
+        "kubectl-coreweave": 1,
+        "servers": [{"server": SERVER, "ca": "", "tlsServerName": ""}],
+        "token": token,
+    })
+    .to_string()
+}
 
 fn bus() -> OsString {
     std::env::var_os("DBUS_SESSION_BUS_ADDRESS").unwrap_or_else(|| {
@@ -39,7 +51,7 @@ fn secret_tool_store(item: &str, token: &str) {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(token.as_bytes())
+        .write_all(bound_record(token).as_bytes())
         .expect("write");
     assert!(child.wait().expect("secret-tool").success());
 }
@@ -69,9 +81,10 @@ fn a_secret_service_that_does_not_answer_is_one_line_naming_it() {
     // Inside a private session: a keyring holding the item, then its daemon stopped (found
     // by the bus name it owns, never by process name), the plugin run, the daemon resumed
     // and ended.
+    let record = bound_record(ALICE);
     let script = format!(
         "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
-         printf '%s' '{ALICE}' | secret-tool store --label=t service kubectl-coreweave username kb-hung && \
+         printf '%s' '{record}' | secret-tool store --label=t service kubectl-coreweave username kb-hung && \
          pid=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
                org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets | awk '/uint32/ {{print $2}}') && \
          kill -STOP \"$pid\" && \
@@ -188,7 +201,8 @@ fn keyctl_denied_by_seccomp_falls_through_to_the_secret_service() {
     secret_tool_store(item, ALICE);
     // A first read leaves a copy in the kernel keyring; the item then changes behind the
     // plugin's back, and the copy still answers (the copy is really there and used).
-    assert!(stdout(&credential(&sb, item, false)).contains(ALICE));
+    let first = credential(&sb, item, false);
+    assert!(stdout(&first).contains(ALICE), "{}", stderr(&first));
     secret_tool_store(item, BOB);
     assert!(stdout(&credential(&sb, item, false)).contains(ALICE));
     // Under the filter the copy cannot be read (EPERM): the Secret Service answers, with

@@ -107,14 +107,7 @@ impl InteractiveMode {
     }
 }
 
-/// What a user entry's `exec:` runs, as far as `token show` and `unstore` need to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExecKind {
-    /// This plugin's `token credential REF`.
-    Plugin { reference: String },
-    /// Some other program (named as written, or empty when no command is given).
-    Other { command: String },
-}
+pub use crate::kubeconfig::model::ExecKind;
 
 /// The user's `exec:` entry, when the user exists and has one (read leniently: a layout the
 /// editor would refuse is still described).
@@ -132,6 +125,23 @@ pub fn exec_of(src: &str, user: &str) -> Result<Option<ExecKind>, EditError> {
     };
     let exec = doc.resolve(exec).unwrap_or(exec);
     Ok(Some(classify(&doc, exec)))
+}
+
+/// What the user's exec entry in `file` runs, when the user exists and has one; an error
+/// (the editor's reading of the file failed) as text. All users are read on the first
+/// call and kept with the file: a command asks per user, and a parse per user was
+/// quadratic.
+pub fn exec_kind<'a>(
+    file: &'a crate::kubeconfig::LoadedFile,
+    user: &str,
+) -> Result<Option<&'a ExecKind>, &'a str> {
+    match file
+        .exec
+        .get_or_init(|| exec_kinds(&file.text).map_err(|e| e.to_string()))
+    {
+        Ok(kinds) => Ok(kinds.get(user)),
+        Err(e) => Err(e),
+    }
 }
 
 /// Every user of the file with an exec entry, and what it runs: [`exec_of`] for all users
