@@ -183,7 +183,7 @@ const STORE_NAME: (&str, &str) = (
 /// Runs one keyring call on its own thread and waits at most the deadline: the call itself
 /// cannot be cancelled (D-Bus and the platform APIs block), so on time-out it is left to
 /// finish or die with the process, which is about to end with the error.
-fn bounded<T: Send + 'static>(
+pub(crate) fn bounded<T: Send + 'static>(
     may_prompt: bool,
     call: impl FnOnce() -> Result<T, KeyringError> + Send + 'static,
 ) -> Result<T, KeyringError> {
@@ -491,8 +491,13 @@ impl Keyring {
         if let Some(why) = LOCKED.get() {
             return Err(KeyringError::Locked(why.clone()));
         }
+        // The password, not the raw secret: Credential Manager keeps what `set_password`
+        // wrote as UTF-16, and only `get_password` reads it back as the text written.
         let bytes = self.bounded(reference, |k, r| {
-            k.entry(r)?.get_secret().map_err(|e| classify(r, e))
+            k.entry(r)?
+                .get_password()
+                .map(String::into_bytes)
+                .map_err(|e| classify(r, e))
         });
         if let Err(KeyringError::Locked(why)) = &bytes {
             let _ = LOCKED.set(why.clone());

@@ -183,19 +183,33 @@ mod backend {
 /// the keyring; [`super::get`] ignores keys past their margin and each write drops them.
 #[cfg(not(target_os = "linux"))]
 mod backend {
+    // Each call under the keyring deadline (`keystore::bounded`): a hung keyring costs
+    // the cache, never the answer.
+    use crate::keystore::{bounded, platform_credential_store};
+
     pub(super) fn read(name: &str) -> Option<Vec<u8>> {
-        let store = crate::keystore::platform_credential_store().ok()?;
-        super::os::read(&store, name)
+        let store = platform_credential_store().ok()?;
+        let name = name.to_owned();
+        bounded(false, move || Ok(super::os::read(&store, &name)))
+            .ok()
+            .flatten()
     }
 
     pub(super) fn write(name: &str, bytes: &[u8], _seconds: i64) -> bool {
-        crate::keystore::platform_credential_store()
-            .is_ok_and(|store| super::os::write(&store, name, bytes))
+        let Ok(store) = platform_credential_store() else {
+            return false;
+        };
+        let (name, bytes) = (name.to_owned(), bytes.to_vec());
+        bounded(false, move || Ok(super::os::write(&store, &name, &bytes))).unwrap_or(false)
     }
 
     pub(super) fn remove(name: &str) {
-        if let Ok(store) = crate::keystore::platform_credential_store() {
-            super::os::remove(&store, name);
+        if let Ok(store) = platform_credential_store() {
+            let name = name.to_owned();
+            let _ = bounded(false, move || {
+                super::os::remove(&store, &name);
+                Ok(())
+            });
         }
     }
 }
