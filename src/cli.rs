@@ -371,9 +371,6 @@ pub struct ImportArgs {
 #[derive(Debug, Args, Clone, Default)]
 #[command(group = clap::ArgGroup::new("source").multiple(false))]
 pub struct RotateArgs {
-    /// A token handed over by `kubeconfig import --replace-token` (never from the command line).
-    #[arg(skip)]
-    pub imported: Option<crate::secret::Token>,
     /// Read the new token from the first line of standard input
     #[arg(long, group = "source")]
     pub from_stdin: bool,

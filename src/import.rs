@@ -210,7 +210,6 @@ pub fn run(
     // Same server, another token: rotate's own machinery, every entry holding the old token.
     for (context, new) in conflicts {
         let rotate = RotateArgs {
-            imported: Some(new),
             verify: args.verify,
             api: args.api.clone(),
             lock_timeout: args.lock_timeout,
@@ -223,7 +222,14 @@ pub fn run(
             context: Some(context),
             user: None,
         };
-        crate::token::rotate::run(paths, explicit, &sel, &rotate, out)?;
+        crate::token::rotate::rotate(
+            paths,
+            explicit,
+            &sel,
+            &rotate,
+            Some(crate::token::source::Source::Imported(new)),
+            out,
+        )?;
     }
     Ok(())
 }
@@ -253,7 +259,7 @@ fn bound(cluster: &Value) -> Vec<crate::keystore::Binding> {
 /// The keyring item of the entry kubectl uses for `user`, when it runs this plugin.
 fn stored_reference(kc: &Kubeconfig, user: &str) -> Option<String> {
     let (origin, _) = kc.user(user)?;
-    match crate::token::store::stored_credential(kc, origin)? {
+    match crate::token::holders::stored_credential(kc, origin)? {
         Ok(crate::kubeconfig::Credential::Keyring { reference, .. }) => Some(reference),
         _ => None,
     }
@@ -580,7 +586,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                 .user
                 .as_deref()
                 .and_then(|u| kc.user(u))
-                .and_then(|(origin, _)| crate::token::store::credential(kc, origin).ok())
+                .and_then(|(origin, _)| crate::token::holders::credential(kc, origin).ok())
                 .map(|cred| cred.token().clone());
             if let Some(server) = server {
                 contexts_by_target.push((name.to_owned(), server, token));
@@ -594,7 +600,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                     if let Some((origin, _)) = kc.user(&u.name) {
                         // A token `token store` moved into the keyring counts too, or
                         // importing the same download again would write it back inline.
-                        if let Ok(cred) = crate::token::store::credential(kc, origin) {
+                        if let Ok(cred) = crate::token::holders::credential(kc, origin) {
                             users_by_token.push((u.name.clone(), cred.token().clone()));
                         }
                     }

@@ -241,7 +241,7 @@ pub fn collect(
             // `token store` moved it into the OS keyring: the exec entry leads there (one
             // keyring read per such entry).
             Err(KubeconfigError::NoToken { .. }) => {
-                match super::store::stored_credential(kc, origin) {
+                match super::holders::stored_credential(kc, origin) {
                     Some(Ok(c)) if c.token().is_coreweave() => c,
                     Some(Err(e)) => {
                         other_users += 1;

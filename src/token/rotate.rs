@@ -7,7 +7,7 @@
 //! (the editor proves each one by re-parsing), and only then commit them one by one with
 //! rollback. `--dry-run` stops after the first plan and takes no lock.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,41 +17,14 @@ use anyhow::{bail, Context as _};
 use crate::cli::{RotateArgs, Verify};
 use crate::kubeconfig::edit::{self, Edit, TokenExtension};
 use crate::kubeconfig::mask;
-use crate::kubeconfig::resolve::{credential_of, Selection};
+use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::token_file;
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::{quoted, shown, shown_path, Token};
+use crate::token::holders::{self, Target};
 use crate::token::source::{self, Source};
 use crate::token::verify;
-
-/// One user entry that holds the old token, and how it holds it.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub file: PathBuf,
-    pub user: String,
-    /// Merged contexts that use this entry; empty for a shadowed entry.
-    pub contexts: Vec<String>,
-    /// The earlier file whose same-named entry hides this one from kubectl.
-    pub shadowed_by: Option<PathBuf>,
-    /// Set when the token lives in a tokenFile (that file is rewritten).
-    pub token_file: Option<PathBuf>,
-    /// The inline `token` holds the old token too (also rewritten).
-    pub inline: bool,
-    /// Set when the entry runs this plugin's `token credential ITEM` and the item holds
-    /// the old token (the item is rewritten, before any file).
-    pub keyring_item: Option<String>,
-    /// The entry carries a `coreweave.com/token` extension (about the old token: it is
-    /// brought up to date, or its expiry would describe a token that is gone).
-    pub has_extension: bool,
-}
-
-impl Target {
-    /// Whether rotating this entry rewrites its kubeconfig file.
-    fn writes_kubeconfig(&self, expires_known: bool) -> bool {
-        self.inline || expires_known || self.has_extension
-    }
-}
 
 /// Every file to write, with its bytes before and after.
 #[derive(Debug)]
@@ -60,6 +33,7 @@ pub struct Plan {
     pub writes: Vec<PlannedWrite>,
 }
 
+/// `token rotate`: the new token from the source the flags name.
 pub fn run(
     paths: &[PathBuf],
     explicit: bool,
@@ -67,9 +41,23 @@ pub fn run(
     args: &RotateArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    rotate(paths, explicit, sel, args, None, out)
+}
+
+/// Rotates every holder of the selected user's token to the token `given` (for `kubeconfig
+/// import --replace-token`, which hands over a downloaded token), or to the one the flags
+/// name when `None`. The token never travels in `RotateArgs`, which mirrors the command line.
+pub fn rotate(
+    paths: &[PathBuf],
+    explicit: bool,
+    sel: &Selection,
+    args: &RotateArgs,
+    given: Option<Source>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let kc = Kubeconfig::load_settled(paths, explicit, Duration::from_secs(args.lock_timeout))?;
     let resolved = kc.resolve(sel)?;
-    let credential = super::store::credential(&kc, resolved.user_origin)?;
+    let credential = holders::credential(&kc, resolved.user_origin)?;
     let old = credential.token().clone();
     // A token `token store` moved into the OS keyring: the item is rotated too.
     let keyring_item = match &credential {
@@ -108,7 +96,10 @@ pub fn run(
     } else {
         // Check --expires before asking for anything.
         let expires = args.expires.as_deref().map(expiry_time).transpose()?;
-        let source = source_of(args)?;
+        let source = match given {
+            Some(s) => s,
+            None => source_of(args)?,
+        };
         (source.clone(), source::fetch(&source)?, expires)
     };
     let new = source::without_bom(new);
@@ -184,7 +175,7 @@ pub fn run(
                 quoted(&resolved.user)
             );
         };
-        if super::store::credential(&kc, active)
+        if holders::credential(&kc, active)
             .map(|c| c.token() == &old)
             .ok()
             != Some(true)
@@ -252,7 +243,7 @@ pub fn run(
                 let before = keyring
                     .get_item(item)
                     .map_err(|e| restore(&written, e.into()))?;
-                let servers = super::store::servers_of(
+                let servers = holders::servers_of(
                     &kc,
                     plan.targets
                         .iter()
@@ -371,9 +362,7 @@ fn print_proof(proof: &verify::Proof, out: &mut dyn Write) -> std::io::Result<()
 }
 
 fn source_of(args: &RotateArgs) -> Result<Source, source::SourceError> {
-    Ok(if let Some(token) = &args.imported {
-        Source::Imported(token.clone())
-    } else if args.from_stdin {
+    Ok(if args.from_stdin {
         Source::Stdin
     } else if let Some(p) = &args.from_file {
         Source::File(p.clone())
@@ -433,117 +422,7 @@ fn targets_for(
     only_current: bool,
     _in_keyring: bool,
 ) -> anyhow::Result<Vec<Target>> {
-    find_targets(kc, active, old, only_current)
-}
-
-/// Which entries hold `old`. Entries are compared by the token client-go would use
-/// (tokenFile content first, or the keyring item an exec entry of this plugin reads), in
-/// every loaded file, shadowed entries included: the same holders `token list` shows.
-/// An item that cannot be read is an error: rotate would not know whether it misses a
-/// holder.
-pub fn find_targets(
-    kc: &Kubeconfig,
-    active: Sourced,
-    old: &Token,
-    only_current: bool,
-) -> anyhow::Result<Vec<Target>> {
-    // Which merged contexts name each user, computed once: 2,000 users times 2,000
-    // contexts, asked one by one, would be quadratic.
-    let contexts = kc.contexts();
-    let mut contexts_of: HashMap<&str, Vec<String>> = HashMap::with_capacity(contexts.len());
-    for (name, ctx) in contexts {
-        if let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) {
-            contexts_of.entry(user).or_default().push(name.to_string());
-        }
-    }
-    // The same file listed twice under different names (a symlink in KUBECONFIG) is one
-    // file: its entries are edited once, through the first name.
-    let mut canonical: Vec<Option<PathBuf>> = Vec::new();
-    for f in &kc.files {
-        let c = std::fs::canonicalize(&f.path).ok();
-        let seen = c.is_some() && canonical.contains(&c);
-        canonical.push(if seen {
-            None
-        } else {
-            c.or_else(|| Some(f.path.clone()))
-        });
-    }
-    let mut targets = Vec::new();
-    for (origin, entry) in kc.all_users() {
-        if only_current && origin != active {
-            continue;
-        }
-        if canonical[origin.file].is_none() && origin != active {
-            continue;
-        }
-        let file = kc.path(origin.file);
-        let cred = match credential_of(file, entry) {
-            Ok(c) => c,
-            Err(_) => match crate::kubeconfig::edit::exec_kind(&kc.files[origin.file], &entry.name)
-            {
-                Ok(Some(edit::ExecKind::Plugin { reference })) => {
-                    // An item that is gone holds no token.
-                    let read = crate::keystore::read_once(reference);
-                    if let Err(crate::keystore::KeyringError::NoItem(_)) = read {
-                        continue;
-                    }
-                    let item = read.with_context(|| {
-                        format!(
-                            "user {} in {} keeps its token in keyring item {}, which must be read to know whether it holds the token; nothing was written",
-                            quoted(&entry.name),
-                            shown_path(file),
-                            quoted(reference)
-                        )
-                    })?;
-                    Credential::Keyring {
-                        reference: reference.clone(),
-                        token: item.token,
-                    }
-                }
-                _ => continue,
-            },
-        };
-        if cred.token() != old {
-            continue;
-        }
-        let inline_token = entry.user.as_ref().and_then(|u| u.token.as_deref());
-        let shadowed_by = kc
-            .user(&entry.name)
-            .filter(|(winner, _)| *winner != origin)
-            .map(|(winner, _)| kc.path(winner.file).to_path_buf());
-        let (token_file, inline, keyring_item) = match cred {
-            Credential::Inline(_) => (None, true, None),
-            Credential::File { path, .. } => (Some(path), inline_token == Some(old.expose()), None),
-            Credential::Keyring { reference, .. } => (None, false, Some(reference)),
-        };
-        targets.push(Target {
-            file: file.to_path_buf(),
-            user: entry.name.clone(),
-            contexts: match &shadowed_by {
-                Some(_) => Vec::new(),
-                None => contexts_of
-                    .get(entry.name.as_str())
-                    .cloned()
-                    .unwrap_or_default(),
-            },
-            shadowed_by,
-            token_file,
-            inline,
-            keyring_item,
-            has_extension: entry
-                .user
-                .as_ref()
-                .and_then(|u| u.extensions.as_ref())
-                .is_some_and(|e| {
-                    e.iter()
-                        .any(|x| x.name == crate::coreweave::TOKEN_EXTENSION)
-                }),
-        });
-    }
-    if targets.is_empty() {
-        bail!("no user entry holds the active user's token any more; nothing to rotate");
-    }
-    Ok(targets)
+    holders::find_targets(kc, active, old, only_current)
 }
 
 /// Rotate changes CoreWeave credentials only: the token must be CoreWeave-shaped, and

@@ -152,7 +152,7 @@ pub fn run(
     let resolved = kc.resolve(sel)?;
     // An exec entry of this plugin is followed into the keyring; another program's is
     // reported, never run.
-    let credential = super::store::credential(kc, resolved.user_origin)?;
+    let credential = super::holders::credential(kc, resolved.user_origin)?;
     // Settings are checked before anything is printed or sent.
     let api = if args.check {
         Some(ApiConfig::resolve(

@@ -22,6 +22,7 @@ use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig};
 use crate::secret::{quoted, shown, Token};
+use crate::token::holders;
 
 /// One user entry to change.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -379,151 +380,6 @@ pub fn unstore(
     Ok(())
 }
 
-/// The active user's token wherever it is kept: the kubeconfig (inline or tokenFile), or
-/// the OS keyring when the user's exec entry runs this plugin's `token credential ITEM`.
-/// An exec entry of another program is named in the error and never run.
-pub fn credential(
-    kc: &Kubeconfig,
-    origin: crate::kubeconfig::Sourced,
-) -> anyhow::Result<Credential> {
-    let err = match kc.credential(origin) {
-        Ok(c) => return Ok(c),
-        Err(e) => e,
-    };
-    let has_exec = kc.files[origin.file].config.users[origin.index]
-        .user
-        .as_ref()
-        .is_some_and(|u| u.exec.is_some());
-    if !has_exec {
-        return Err(err.into());
-    }
-    let file = kc.path(origin.file);
-    let user = &kc.files[origin.file].config.users[origin.index].name;
-    match edit::exec_kind(&kc.files[origin.file], user) {
-        Ok(Some(ExecKind::Plugin { reference })) => {
-            let reference = reference.clone();
-            let token = crate::keystore::read_once(&reference)
-                .map(|item| item.token)
-                .with_context(|| {
-                    format!(
-                        "user {user:?} (in {}) keeps its token in the OS keyring",
-                        file.display()
-                    )
-                })?;
-            Ok(Credential::Keyring { reference, token })
-        }
-        Ok(Some(ExecKind::Other { command })) => bail!(
-            "user {user:?} (in {}) runs another exec credential plugin ({:?}); kubectl-coreweave does not run it",
-            file.display(),
-            crate::secret::escape_controls(command)
-        ),
-        _ => Err(err.into()),
-    }
-}
-
-/// Whether a user entry is an exec entry of this plugin (what `token store` writes), and
-/// then its token from the keyring; `None` for any other entry.
-pub fn stored_credential(
-    kc: &Kubeconfig,
-    origin: crate::kubeconfig::Sourced,
-) -> Option<anyhow::Result<Credential>> {
-    let entry = &kc.files[origin.file].config.users[origin.index];
-    entry.user.as_ref()?.exec.as_ref()?;
-    match edit::exec_kind(&kc.files[origin.file], &entry.name) {
-        Ok(Some(ExecKind::Plugin { .. })) => Some(credential(kc, origin)),
-        _ => None,
-    }
-}
-
-/// The servers the contexts of these user entries send their token to, with the trust
-/// kubectl verifies each by (CA, TLS server name), as `token credential` compares them:
-/// what an item holding their token is bound to. A context whose cluster cannot be bound
-/// (no server, no TLS verification, an unreadable CA) is left out, with a note.
-pub(crate) fn servers_of<'a>(
-    kc: &Kubeconfig,
-    entries: impl IntoIterator<Item = (&'a Path, &'a str)>,
-    out: &mut dyn Write,
-) -> std::io::Result<Vec<crate::keystore::Binding>> {
-    use base64::Engine as _;
-    let entries: BTreeSet<(&Path, &str)> = entries.into_iter().collect();
-    let mut names = Vec::new();
-    for (name, ctx) in kc.contexts() {
-        let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) else {
-            continue;
-        };
-        // The entry kubectl uses for this name (a shadowed one is not reached).
-        let Some((origin, _)) = kc.user(user) else {
-            continue;
-        };
-        if entries.contains(&(kc.path(origin.file), user)) {
-            names.push(name.to_string());
-        }
-    }
-    // All at once (each file's clusters read once); context by context only when one of
-    // them cannot be read, to name it and bind the others.
-    let targets: Vec<(String, Result<crate::cluster::ClusterTarget, String>)> =
-        match crate::cluster::cluster_targets(kc, &names) {
-            Ok(t) => names.iter().cloned().zip(t.into_iter().map(Ok)).collect(),
-            Err(_) => names
-                .iter()
-                .map(|n| {
-                    let one = crate::cluster::cluster_targets(kc, std::slice::from_ref(n))
-                        .map_err(|e| e.to_string())
-                        .and_then(|mut t| t.pop().ok_or_else(|| "no cluster".to_string()));
-                    (n.clone(), one)
-                })
-                .collect(),
-        };
-    let mut servers = BTreeSet::new();
-    for (name, target) in targets {
-        let note = |out: &mut dyn Write, why: &str| {
-            writeln!(out, "Note: context {} is not bound: {why}", quoted(&name))
-        };
-        let target = match target {
-            Ok(t) => t,
-            Err(e) => {
-                note(out, &e)?;
-                continue;
-            }
-        };
-        let ca = match &target.ca {
-            crate::cluster::CaSource::Data(d) => d.clone(),
-            crate::cluster::CaSource::System => String::new(),
-            crate::cluster::CaSource::File(p) => {
-                // A CA bundle is a few kB; 1 MiB leaves room for many.
-                let read = crate::kubeconfig::token_file::open_regular(p)
-                    .and_then(|f| crate::kubeconfig::token_file::read_capped(f, 1024 * 1024));
-                match read {
-                    Ok(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
-                    Err(e) => {
-                        note(
-                            out,
-                            &format!(
-                                "cannot read its certificate-authority {}: {}",
-                                crate::secret::shown_path(p),
-                                crate::io_message(&e)
-                            ),
-                        )?;
-                        continue;
-                    }
-                }
-            }
-        };
-        match super::credential::binding(
-            &target.server,
-            &ca,
-            target.tls_server_name.as_deref().unwrap_or(""),
-            target.insecure_skip_tls_verify,
-        ) {
-            Ok(b) => {
-                servers.insert(b);
-            }
-            Err(why) => note(out, &format!("{why} ({})", shown(&target.server)))?,
-        }
-    }
-    Ok(servers.into_iter().collect())
-}
-
 fn shown_servers(servers: &[crate::keystore::Binding]) -> String {
     if servers.is_empty() {
         "no server".to_string()
@@ -539,7 +395,7 @@ fn bound_servers(
     targets: &[Target],
     out: &mut dyn Write,
 ) -> anyhow::Result<Vec<crate::keystore::Binding>> {
-    let servers = servers_of(
+    let servers = holders::servers_of(
         kc,
         targets.iter().map(|t| (t.file.as_path(), t.user.as_str())),
         out,
@@ -566,7 +422,7 @@ fn store_targets(
     active_server: Option<&str>,
     force: bool,
 ) -> anyhow::Result<Vec<Target>> {
-    let found = super::rotate::find_targets(kc, active, token, !all)?;
+    let found = holders::find_targets(kc, active, token, !all)?;
     if !force {
         refuse_unmanaged_auth(kc, active_server, &found)?;
     }
@@ -592,7 +448,7 @@ fn store_targets(
 fn refuse_unmanaged_auth(
     kc: &Kubeconfig,
     active_server: Option<&str>,
-    found: &[super::rotate::Target],
+    found: &[holders::Target],
 ) -> anyhow::Result<()> {
     let server_of = |context: &str| {
         kc.context(context)

@@ -1,0 +1,299 @@
+//! Who holds a token: the user entries, in every loaded file, whose effective token (inline,
+//! a tokenFile, or the OS keyring item this plugin's exec entry reads) is a given token, and
+//! the servers their contexts send it to. `token rotate`, `token store` and `kubeconfig
+//! import` plan from this one answer, and `token show`/`list` read credentials through it,
+//! so "holder" means the same thing everywhere (`token list` shows the same set).
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+
+use crate::kubeconfig::edit::{self, ExecKind};
+use crate::kubeconfig::resolve::credential_of;
+use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
+use crate::secret::{quoted, shown, shown_path, Token};
+
+/// One user entry that holds the old token, and how it holds it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub file: PathBuf,
+    pub user: String,
+    /// Merged contexts that use this entry; empty for a shadowed entry.
+    pub contexts: Vec<String>,
+    /// The earlier file whose same-named entry hides this one from kubectl.
+    pub shadowed_by: Option<PathBuf>,
+    /// Set when the token lives in a tokenFile (that file is rewritten).
+    pub token_file: Option<PathBuf>,
+    /// The inline `token` holds the old token too (also rewritten).
+    pub inline: bool,
+    /// Set when the entry runs this plugin's `token credential ITEM` and the item holds
+    /// the old token (the item is rewritten, before any file).
+    pub keyring_item: Option<String>,
+    /// The entry carries a `coreweave.com/token` extension (about the old token: it is
+    /// brought up to date, or its expiry would describe a token that is gone).
+    pub has_extension: bool,
+}
+
+impl Target {
+    /// Whether rotating this entry rewrites its kubeconfig file.
+    pub(crate) fn writes_kubeconfig(&self, expires_known: bool) -> bool {
+        self.inline || expires_known || self.has_extension
+    }
+}
+
+/// Which entries hold `old`. Entries are compared by the token client-go would use
+/// (tokenFile content first, or the keyring item an exec entry of this plugin reads), in
+/// every loaded file, shadowed entries included: the same holders `token list` shows.
+/// An item that cannot be read is an error: rotate would not know whether it misses a
+/// holder.
+pub fn find_targets(
+    kc: &Kubeconfig,
+    active: Sourced,
+    old: &Token,
+    only_current: bool,
+) -> anyhow::Result<Vec<Target>> {
+    // Which merged contexts name each user, computed once: 2,000 users times 2,000
+    // contexts, asked one by one, would be quadratic.
+    let contexts = kc.contexts();
+    let mut contexts_of: HashMap<&str, Vec<String>> = HashMap::with_capacity(contexts.len());
+    for (name, ctx) in contexts {
+        if let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) {
+            contexts_of.entry(user).or_default().push(name.to_string());
+        }
+    }
+    // The same file listed twice under different names (a symlink in KUBECONFIG) is one
+    // file: its entries are edited once, through the first name.
+    let mut canonical: Vec<Option<PathBuf>> = Vec::new();
+    for f in &kc.files {
+        let c = std::fs::canonicalize(&f.path).ok();
+        let seen = c.is_some() && canonical.contains(&c);
+        canonical.push(if seen {
+            None
+        } else {
+            c.or_else(|| Some(f.path.clone()))
+        });
+    }
+    let mut targets = Vec::new();
+    for (origin, entry) in kc.all_users() {
+        if only_current && origin != active {
+            continue;
+        }
+        if canonical[origin.file].is_none() && origin != active {
+            continue;
+        }
+        let file = kc.path(origin.file);
+        let cred = match credential_of(file, entry) {
+            Ok(c) => c,
+            Err(_) => match crate::kubeconfig::edit::exec_kind(&kc.files[origin.file], &entry.name)
+            {
+                Ok(Some(edit::ExecKind::Plugin { reference })) => {
+                    // An item that is gone holds no token.
+                    let read = crate::keystore::read_once(reference);
+                    if let Err(crate::keystore::KeyringError::NoItem(_)) = read {
+                        continue;
+                    }
+                    let item = read.with_context(|| {
+                        format!(
+                            "user {} in {} keeps its token in keyring item {}, which must be read to know whether it holds the token; nothing was written",
+                            quoted(&entry.name),
+                            shown_path(file),
+                            quoted(reference)
+                        )
+                    })?;
+                    Credential::Keyring {
+                        reference: reference.clone(),
+                        token: item.token,
+                    }
+                }
+                _ => continue,
+            },
+        };
+        if cred.token() != old {
+            continue;
+        }
+        let inline_token = entry.user.as_ref().and_then(|u| u.token.as_deref());
+        let shadowed_by = kc
+            .user(&entry.name)
+            .filter(|(winner, _)| *winner != origin)
+            .map(|(winner, _)| kc.path(winner.file).to_path_buf());
+        let (token_file, inline, keyring_item) = match cred {
+            Credential::Inline(_) => (None, true, None),
+            Credential::File { path, .. } => (Some(path), inline_token == Some(old.expose()), None),
+            Credential::Keyring { reference, .. } => (None, false, Some(reference)),
+        };
+        targets.push(Target {
+            file: file.to_path_buf(),
+            user: entry.name.clone(),
+            contexts: match &shadowed_by {
+                Some(_) => Vec::new(),
+                None => contexts_of
+                    .get(entry.name.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+            shadowed_by,
+            token_file,
+            inline,
+            keyring_item,
+            has_extension: entry
+                .user
+                .as_ref()
+                .and_then(|u| u.extensions.as_ref())
+                .is_some_and(|e| {
+                    e.iter()
+                        .any(|x| x.name == crate::coreweave::TOKEN_EXTENSION)
+                }),
+        });
+    }
+    if targets.is_empty() {
+        bail!("no user entry holds the active user's token any more; nothing to rotate");
+    }
+    Ok(targets)
+}
+
+/// The active user's token wherever it is kept: the kubeconfig (inline or tokenFile), or
+/// the OS keyring when the user's exec entry runs this plugin's `token credential ITEM`.
+/// An exec entry of another program is named in the error and never run.
+pub fn credential(
+    kc: &Kubeconfig,
+    origin: crate::kubeconfig::Sourced,
+) -> anyhow::Result<Credential> {
+    let err = match kc.credential(origin) {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
+    let has_exec = kc.files[origin.file].config.users[origin.index]
+        .user
+        .as_ref()
+        .is_some_and(|u| u.exec.is_some());
+    if !has_exec {
+        return Err(err.into());
+    }
+    let file = kc.path(origin.file);
+    let user = &kc.files[origin.file].config.users[origin.index].name;
+    match edit::exec_kind(&kc.files[origin.file], user) {
+        Ok(Some(ExecKind::Plugin { reference })) => {
+            let reference = reference.clone();
+            let token = crate::keystore::read_once(&reference)
+                .map(|item| item.token)
+                .with_context(|| {
+                    format!(
+                        "user {user:?} (in {}) keeps its token in the OS keyring",
+                        file.display()
+                    )
+                })?;
+            Ok(Credential::Keyring { reference, token })
+        }
+        Ok(Some(ExecKind::Other { command })) => bail!(
+            "user {user:?} (in {}) runs another exec credential plugin ({:?}); kubectl-coreweave does not run it",
+            file.display(),
+            crate::secret::escape_controls(command)
+        ),
+        _ => Err(err.into()),
+    }
+}
+
+/// Whether a user entry is an exec entry of this plugin (what `token store` writes), and
+/// then its token from the keyring; `None` for any other entry.
+pub fn stored_credential(
+    kc: &Kubeconfig,
+    origin: crate::kubeconfig::Sourced,
+) -> Option<anyhow::Result<Credential>> {
+    let entry = &kc.files[origin.file].config.users[origin.index];
+    entry.user.as_ref()?.exec.as_ref()?;
+    match edit::exec_kind(&kc.files[origin.file], &entry.name) {
+        Ok(Some(ExecKind::Plugin { .. })) => Some(credential(kc, origin)),
+        _ => None,
+    }
+}
+
+/// The servers the contexts of these user entries send their token to, with the trust
+/// kubectl verifies each by (CA, TLS server name), as `token credential` compares them:
+/// what an item holding their token is bound to. A context whose cluster cannot be bound
+/// (no server, no TLS verification, an unreadable CA) is left out, with a note.
+pub(crate) fn servers_of<'a>(
+    kc: &Kubeconfig,
+    entries: impl IntoIterator<Item = (&'a Path, &'a str)>,
+    out: &mut dyn Write,
+) -> std::io::Result<Vec<crate::keystore::Binding>> {
+    use base64::Engine as _;
+    let entries: BTreeSet<(&Path, &str)> = entries.into_iter().collect();
+    let mut names = Vec::new();
+    for (name, ctx) in kc.contexts() {
+        let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) else {
+            continue;
+        };
+        // The entry kubectl uses for this name (a shadowed one is not reached).
+        let Some((origin, _)) = kc.user(user) else {
+            continue;
+        };
+        if entries.contains(&(kc.path(origin.file), user)) {
+            names.push(name.to_string());
+        }
+    }
+    // All at once (each file's clusters read once); context by context only when one of
+    // them cannot be read, to name it and bind the others.
+    let targets: Vec<(String, Result<crate::cluster::ClusterTarget, String>)> =
+        match crate::cluster::cluster_targets(kc, &names) {
+            Ok(t) => names.iter().cloned().zip(t.into_iter().map(Ok)).collect(),
+            Err(_) => names
+                .iter()
+                .map(|n| {
+                    let one = crate::cluster::cluster_targets(kc, std::slice::from_ref(n))
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut t| t.pop().ok_or_else(|| "no cluster".to_string()));
+                    (n.clone(), one)
+                })
+                .collect(),
+        };
+    let mut servers = BTreeSet::new();
+    for (name, target) in targets {
+        let note = |out: &mut dyn Write, why: &str| {
+            writeln!(out, "Note: context {} is not bound: {why}", quoted(&name))
+        };
+        let target = match target {
+            Ok(t) => t,
+            Err(e) => {
+                note(out, &e)?;
+                continue;
+            }
+        };
+        let ca = match &target.ca {
+            crate::cluster::CaSource::Data(d) => d.clone(),
+            crate::cluster::CaSource::System => String::new(),
+            crate::cluster::CaSource::File(p) => {
+                // A CA bundle is a few kB; 1 MiB leaves room for many.
+                let read = crate::kubeconfig::token_file::open_regular(p)
+                    .and_then(|f| crate::kubeconfig::token_file::read_capped(f, 1024 * 1024));
+                match read {
+                    Ok(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
+                    Err(e) => {
+                        note(
+                            out,
+                            &format!(
+                                "cannot read its certificate-authority {}: {}",
+                                crate::secret::shown_path(p),
+                                crate::io_message(&e)
+                            ),
+                        )?;
+                        continue;
+                    }
+                }
+            }
+        };
+        match super::credential::binding(
+            &target.server,
+            &ca,
+            target.tls_server_name.as_deref().unwrap_or(""),
+            target.insecure_skip_tls_verify,
+        ) {
+            Ok(b) => {
+                servers.insert(b);
+            }
+            Err(why) => note(out, &format!("{why} ({})", shown(&target.server)))?,
+        }
+    }
+    Ok(servers.into_iter().collect())
+}
