@@ -30,14 +30,14 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
-use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::client::legacy::connect::Connect;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::ServerName;
 use serde::Deserialize;
 
 use crate::kubeconfig::{base_dir, Kubeconfig};
+use crate::net::connect::{cause, chain, Cause, Route};
+use crate::net::proxy::{parse_proxy, without_userinfo, Proxy};
 use crate::net::{self, redact, Capped, Deadline, ProxyEnv};
 use crate::secret::Token;
 
@@ -475,48 +475,34 @@ async fn review(
     timeout: Duration,
     env: &ProxyEnv,
 ) -> Result<UserInfo, ClusterError> {
-    let setup = setup(t, token, env)?;
-    let mut tcp = HttpConnector::new();
-    tcp.enforce_http(false);
-    tcp.set_connect_timeout(Some(timeout));
-    // One connector type per kind of proxy; the reviews are the same over each.
-    match &setup.proxy {
-        None => reviews(t, token, timeout, &setup, https(&setup, tcp)).await,
-        Some((_, Proxy::Http { uri, auth })) => {
-            let mut tunnel = Tunnel::new(uri.clone(), tcp);
-            if let Some(a) = auth {
-                tunnel = tunnel.with_auth(a.clone());
-            }
-            reviews(t, token, timeout, &setup, https(&setup, tunnel)).await
-        }
-        // As kube and client-go: the proxy's certificate is verified with the cluster
-        // entry's trust settings.
-        Some((_, Proxy::Https { uri, auth })) => {
-            let mut tunnel = Tunnel::new(uri.clone(), https(&setup, tcp));
-            if let Some(a) = auth {
-                tunnel = tunnel.with_auth(a.clone());
-            }
-            reviews(t, token, timeout, &setup, https(&setup, tunnel)).await
-        }
-        Some((_, Proxy::Socks5 { uri })) => {
-            let socks = SocksV5::new(uri.clone(), tcp);
-            reviews(t, token, timeout, &setup, https(&setup, socks)).await
-        }
-    }
+    let setup = setup(t, token, env, timeout)?;
+    net::connect::over(
+        &setup.route,
+        Reviews {
+            t,
+            token,
+            timeout,
+            setup: &setup,
+        },
+    )
+    .await
 }
 
-/// TLS over `inner`, with the target's trust and server name; plain http is refused
-/// earlier ([`cluster_targets`]).
-fn https<C>(setup: &Setup, inner: C) -> HttpsConnector<C> {
-    let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(setup.tls.clone())
-        .https_only();
-    match &setup.server_name {
-        Some(name) => builder
-            .with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name.clone()))
-            .enable_http1()
-            .wrap_connector(inner),
-        None => builder.enable_http1().wrap_connector(inner),
+/// The reviews of one target, over whichever connector its route takes.
+struct Reviews<'a> {
+    t: &'a ClusterTarget,
+    token: &'a Token,
+    timeout: Duration,
+    setup: &'a Setup,
+}
+
+impl net::connect::OverConnector for Reviews<'_> {
+    type Output = Result<UserInfo, ClusterError>;
+    fn run<C>(self, connector: C) -> impl std::future::Future<Output = Self::Output> + Send
+    where
+        C: Connect + Clone + Send + Sync + 'static,
+    {
+        reviews(self.t, self.token, self.timeout, self.setup, connector)
     }
 }
 
@@ -755,33 +741,22 @@ fn judge(t: &ClusterTarget, token: &Token, answer: Answer) -> Judged {
 }
 
 /// How one target is reached: kube's configuration of the cluster and user (URL, server
-/// name, the bearer), the TLS configuration (trust as the cluster entry says), the
-/// server name to verify, and the proxy with where it came from (for messages).
+/// name, the bearer), and the route (TLS as the cluster entry says, the server name to
+/// verify, the proxy with where it came from).
 struct Setup {
     config: kube::Config,
-    tls: rustls::ClientConfig,
-    server_name: Option<ServerName<'static>>,
-    proxy: Option<(String, Proxy)>,
-}
-
-enum Proxy {
-    Http {
-        uri: http::Uri,
-        auth: Option<http::HeaderValue>,
-    },
-    Https {
-        uri: http::Uri,
-        auth: Option<http::HeaderValue>,
-    },
-    /// A socks5 proxy-url's user and password are not sent (kube never did; see the
-    /// module doc).
-    Socks5 { uri: http::Uri },
+    route: Route,
 }
 
 /// Everything one target needs, built from its entry, and for a cluster without
 /// `proxy-url` the proxy of the environment as kubectl chooses it. Fails with
 /// [`ClusterError::Config`] before anything is sent.
-fn setup(t: &ClusterTarget, token: &Token, env: &ProxyEnv) -> Result<Setup, ClusterError> {
+fn setup(
+    t: &ClusterTarget,
+    token: &Token,
+    env: &ProxyEnv,
+    timeout: Duration,
+) -> Result<Setup, ClusterError> {
     use kube::client::ConfigExt as _;
     let config_err = |detail: String| ClusterError::Config {
         context: t.context.clone(),
@@ -900,10 +875,19 @@ fn setup(t: &ClusterTarget, token: &Token, env: &ProxyEnv) -> Result<Setup, Clus
     };
     Ok(Setup {
         config,
-        tls,
-        server_name,
-        proxy,
+        route: Route {
+            tls,
+            server_name,
+            proxy,
+            connect_timeout: timeout,
+            https_only: true,
+        },
     })
+}
+
+/// The proxy of a target's `proxy-url` (or the environment's `p`), as client-go takes it.
+fn proxy(t: &ClusterTarget, p: &str) -> Result<Proxy, String> {
+    parse_proxy(&format!("cluster {:?}: proxy-url", t.cluster), p)
 }
 
 /// The environment's proxy for this target's server, as kubectl chooses it (only when the
@@ -928,55 +912,6 @@ fn read_ca_file(path: &Path) -> Result<Vec<u8>, String> {
         return Err(format!("larger than {MAX_CA_FILE} bytes"));
     }
     Ok(pem)
-}
-
-/// The proxy of a `proxy-url`, as client-go takes it: `http://` and `https://` (CONNECT,
-/// with `Proxy-Authorization: Basic` from the URL's user and password) or `socks5://`.
-fn proxy(t: &ClusterTarget, p: &str) -> Result<Proxy, String> {
-    let entry = format!("cluster {:?}", t.cluster);
-    let not_a_url = |why: String| {
-        let hint = if p.contains('@') {
-            " (a `/`, `?` or `#` in its user or password must be percent-encoded)"
-        } else {
-            ""
-        };
-        format!(
-            "{entry}: proxy-url {:?} is not a URL: {why}{hint}",
-            without_userinfo(p)
-        )
-    };
-    let uri: http::Uri = p.parse().map_err(|e| not_a_url(format!("{e}")))?;
-    // The URI parser leaves the port unchecked: with an unescaped `/` in the password,
-    // the user name would become the proxy's host (and be looked up in DNS). Go's URL
-    // parser, and so kubectl, refuse such a proxy-url; so does the check. An empty port
-    // is the scheme's default for both.
-    let port = uri
-        .authority()
-        .and_then(|a| a.as_str().rsplit('@').next())
-        .and_then(|h| h.rsplit(']').next())
-        .and_then(|h| h.rsplit_once(':'))
-        .map(|(_, port)| port);
-    if port.is_some_and(|p| !p.is_empty()) && uri.port_u16().is_none() {
-        return Err(not_a_url("invalid port".into()));
-    }
-    let auth = || {
-        let userinfo = uri.authority()?.as_str().rsplit_once('@')?.0;
-        let decoded = percent_encoding::percent_decode_str(userinfo).collect::<Vec<u8>>();
-        use base64::Engine as _;
-        let basic = base64::engine::general_purpose::STANDARD.encode(decoded);
-        let mut v = http::HeaderValue::from_str(&format!("Basic {basic}")).ok()?;
-        v.set_sensitive(true);
-        Some(v)
-    };
-    match uri.scheme_str() {
-        Some("http") => Ok(Proxy::Http { auth: auth(), uri }),
-        Some("https") => Ok(Proxy::Https { auth: auth(), uri }),
-        Some("socks5") => Ok(Proxy::Socks5 { uri }),
-        other => Err(format!(
-            "{entry}: proxy-url scheme {:?} is not supported (use http://, https:// or socks5://)",
-            redact(other.unwrap_or(""), &[])
-        )),
-    }
 }
 
 /// The DER certificates of a PEM bundle, or why there are none.
@@ -1019,31 +954,12 @@ fn classify(
         Cause::Timeout => ClusterError::Timeout { server, timeout },
         Cause::Connect => ClusterError::Connect {
             server,
-            detail: match &setup.proxy {
+            detail: match &setup.route.proxy {
                 Some((through, _)) => format!("through {through}: {detail}"),
                 None => detail,
             },
         },
         Cause::Other => ClusterError::Unexpected { server, detail },
-    }
-}
-
-/// A proxy URL without any `user:password@`, for messages. Everything up to the last `@`
-/// goes, not only a well-formed userinfo: a password with an unescaped `/`, `@` or `:`
-/// makes the URL malformed, and that is exactly when it would be shown in an error.
-fn without_userinfo(url: &str) -> String {
-    let Some(at) = url.rfind('@') else {
-        return url.to_string();
-    };
-    let host = &url[at + 1..];
-    let scheme = url.split_once("://").map(|(s, _)| s).filter(|s| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-    });
-    match scheme {
-        Some(scheme) => format!("{scheme}://{host}"),
-        None => host.to_string(),
     }
 }
 
@@ -1060,76 +976,6 @@ fn trust(t: &ClusterTarget) -> String {
         CaSource::File(p) => format!("certificate-authority {}{name}", p.display()),
         CaSource::System => format!("the system's roots{name}"),
     }
-}
-
-/// How a request failed, by the types in the chain of causes: a rustls error is TLS; an
-/// I/O timeout a timeout; a connector failure of hyper-util's client (DNS, TCP, the
-/// proxy's CONNECT or SOCKS answer) or a refused or reset connection is a connection
-/// error. Looks inside `io::Error`s too (their `source()` skips the error they wrap,
-/// which is where rustls puts its own).
-enum Cause {
-    Tls,
-    Timeout,
-    Connect,
-    Other,
-}
-
-fn cause(e: &(dyn StdError + 'static)) -> Cause {
-    use std::io::ErrorKind::*;
-    let mut stack: Vec<&(dyn StdError + 'static)> = vec![e];
-    let mut found = Cause::Other;
-    while let Some(e) = stack.pop() {
-        if e.downcast_ref::<rustls::Error>().is_some() {
-            return Cause::Tls;
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                TimedOut => return Cause::Timeout,
-                ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected
-                | AddrNotAvailable | HostUnreachable | NetworkUnreachable => found = Cause::Connect,
-                _ => {}
-            }
-            if let Some(inner) = io.get_ref() {
-                stack.push(inner);
-            }
-        }
-        if e.downcast_ref::<hyper_util::client::legacy::Error>()
-            .is_some_and(|e| e.is_connect())
-            && matches!(found, Cause::Other)
-        {
-            found = Cause::Connect;
-        }
-        if let Some(s) = e.source() {
-            stack.push(s);
-        }
-    }
-    found
-}
-
-/// The error and its causes on one line: hyper-util's client wrapper (`client error
-/// (Connect)`) and repeated texts dropped.
-fn chain(e: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut stack: Vec<&(dyn StdError + 'static)> = vec![e];
-    while let Some(e) = stack.pop() {
-        let wrapper = e
-            .downcast_ref::<hyper_util::client::legacy::Error>()
-            .is_some();
-        let text = e.to_string();
-        if !text.is_empty() && !wrapper && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                stack.push(inner);
-                continue;
-            }
-        }
-        if let Some(s) = e.source() {
-            stack.push(s);
-        }
-    }
-    parts.join(": ")
 }
 
 fn canonical_reason(code: u16) -> &'static str {

@@ -2,9 +2,10 @@
 //! and [`mint_service_account_token`] (the alpha OIDC exchange), with the settings they
 //! run on ([`ApiConfig`]) and the retry rules each follows.
 //!
-//! The plugin is synchronous; these functions are a blocking facade over async `reqwest`,
-//! run on the network layer's runtime (`crate::net`: one per command, built by the first
-//! call), so a command that never calls them (`token show` without `--check`) never
+//! The plugin is synchronous; these functions are a blocking facade over hyper-util's
+//! client on the network layer's connector (`crate::net::connect`: TLS by the platform's
+//! verifier, `HTTPS_PROXY`/`NO_PROXY` as kubectl reads them), run on its runtime
+//! (`crate::net`: one per command, built by the first call), so a command that never calls them (`token show` without `--check`) never
 //! starts a runtime, loads TLS roots or opens a socket. Do not call the blocking ones from
 //! inside that runtime; use [`whoami_async`] there. A new call is a path, an idempotency,
 //! the secrets to redact and a request builder handed to `call` (async) or `run`
@@ -16,13 +17,23 @@
 //! retries anything transient; minting creates a token on the server, so it retries only
 //! what proves the server did nothing (a refused connection, a 429 with `Retry-After`).
 
+use std::error::Error as StdError;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::Connect;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::error::{redact, ApiError};
+use crate::net::connect::{cause, Cause, Route};
+use crate::net::proxy::{parse_proxy, without_userinfo};
+use crate::net::{self, Capped, ProxyEnv};
 use crate::secret::Token;
 use crate::time::{format_duration, parse_go_duration, parse_http_date, parse_rfc3339};
 use jiff::{SignedDuration, Timestamp};
@@ -190,10 +201,8 @@ pub fn whoami(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
 pub async fn whoami_async(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
     let url = request_url(cfg, WHOAMI_PATH)?;
     let secrets = [token.expose()];
-    let body = call(cfg, &url, Idempotency::Idempotent, &secrets, |c| {
-        c.get(&url)
-            .bearer_auth(token.expose())
-            .header("Accept", "application/json")
+    let body = call(cfg, &url, Idempotency::Idempotent, &secrets, || {
+        request(http::Method::GET, &url, Some(token), &[], Bytes::new())
     })
     .await?;
     parse_principal(&body, &url, &secrets)
@@ -244,14 +253,20 @@ pub fn mint_service_account_token(
     let mut secrets: Vec<&str> = vec![oidc_token.expose()];
     secrets.extend(oidc_token.expose().split('.'));
     let timeout_ms = cfg.timeout.as_millis().to_string();
-    let body = run(cfg, &url, Idempotency::NotIdempotent, &secrets, |c| {
-        c.post(&url)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .header("Connect-Protocol-Version", "1")
-            // Tells the server to stop working on it when we stop waiting.
-            .header("Connect-Timeout-Ms", timeout_ms.as_str())
-            .body(payload.clone())
+    let payload = Bytes::from(payload);
+    let body = run(cfg, &url, Idempotency::NotIdempotent, &secrets, || {
+        request(
+            http::Method::POST,
+            &url,
+            None,
+            &[
+                ("content-type", "application/json"),
+                ("connect-protocol-version", "1"),
+                // Tells the server to stop working on it when we stop waiting.
+                ("connect-timeout-ms", timeout_ms.as_str()),
+            ],
+            payload.clone(),
+        )
     })?;
     let minted = parse_minted(&body, &url, &secrets)?;
     check_minted(&minted, duration, &url)?;
@@ -277,12 +292,15 @@ pub(crate) fn post_json(
     } else {
         Idempotency::NotIdempotent
     };
-    let body = run(cfg, &url, idempotency, secrets, |c| {
-        c.post(&url)
-            .bearer_auth(bearer.expose())
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .body(payload.clone())
+    let payload = Bytes::from(payload);
+    let body = run(cfg, &url, idempotency, secrets, || {
+        request(
+            http::Method::POST,
+            &url,
+            Some(bearer),
+            &[("content-type", "application/json")],
+            payload.clone(),
+        )
     })?;
     Ok((url, body))
 }
@@ -338,6 +356,42 @@ enum Idempotency {
     NotIdempotent,
 }
 
+/// One request as sent: built anew for each try (a body is consumed by sending it).
+type Request = http::Request<Full<Bytes>>;
+
+/// A request to `url` with the plugin's user agent, `Accept: application/json`, the
+/// `headers` given, and, when given, `bearer` as its Authorization (marked sensitive, so
+/// that hyper never shows it). Fails, naming no value, when a header cannot carry what
+/// it is given (a token with a control character).
+fn request(
+    method: http::Method,
+    url: &str,
+    bearer: Option<&Token>,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Request, String> {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header(http::header::USER_AGENT, USER_AGENT)
+        .header(http::header::ACCEPT, "application/json");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let mut request = builder.body(Full::new(body)).map_err(|e| e.to_string())?;
+    if let Some(token) = bearer {
+        let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.expose()))
+            .map_err(|_| "the token cannot be sent in an HTTP header".to_string())?;
+        value.set_sensitive(true);
+        request
+            .headers_mut()
+            .insert(http::header::AUTHORIZATION, value);
+    }
+    Ok(request)
+}
+
+const USER_AGENT: &str = concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION"));
+
 /// One call, blocking: on the command's runtime ([`crate::net::block_on`]), try until
 /// success, a final failure or the retry budget runs out. Returns the body of a 2xx answer.
 fn run(
@@ -345,24 +399,32 @@ fn run(
     url: &str,
     idempotency: Idempotency,
     secrets: &[&str],
-    build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    request: impl Fn() -> Result<Request, String> + Send + Sync,
 ) -> Result<Vec<u8>, ApiError> {
-    crate::net::block_on(call(cfg, url, idempotency, secrets, build)).map_err(ApiError::Client)?
+    crate::net::block_on(call(cfg, url, idempotency, secrets, request)).map_err(ApiError::Client)?
 }
 
-/// One call: build a client, try until success, a final failure or the retry budget runs
-/// out, all of it within `cfg.deadline`. Returns the body of a 2xx answer. This is the
-/// shape of every CoreWeave API call: a path, an [`Idempotency`], the secrets to redact
-/// from answers, and a request builder.
+/// One call: the route to the API, then tries until success, a final failure or the
+/// retry budget runs out, all of it within `cfg.deadline`. Returns the body of a 2xx
+/// answer. This is the shape of every CoreWeave API call: a path, an [`Idempotency`], the
+/// secrets to redact from answers, and a request builder.
 async fn call(
     cfg: &ApiConfig,
     url: &str,
     idempotency: Idempotency,
     secrets: &[&str],
-    build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    request: impl Fn() -> Result<Request, String> + Send + Sync,
 ) -> Result<Vec<u8>, ApiError> {
-    let client = http_client(cfg, url)?;
-    let call = with_retries(cfg, url, idempotency, secrets, || build(&client));
+    let route = route(cfg, url)?;
+    let tries = Tries {
+        cfg,
+        url,
+        idempotency,
+        secrets,
+        request: &request,
+        through: route.proxy.as_ref().map(|(through, _)| through.as_str()),
+    };
+    let call = net::connect::over(&route, tries);
     match cfg.deadline {
         None => call.await,
         Some(d) => tokio::time::timeout_at(d.at.into(), call)
@@ -376,30 +438,76 @@ async fn call(
     }
 }
 
-/// A reqwest client for one call. rustls with the ring provider (installed once per
-/// process; "already installed" is fine), no redirects (the API does not redirect, and a
-/// redirect must not carry the bearer token elsewhere), and no proxy for a loopback
-/// endpoint (a proxy cannot reach the caller's loopback; tests run there). The system's
-/// roots are loaded (by the platform verifier) only for an https endpoint.
-fn http_client(cfg: &ApiConfig, url: &str) -> Result<reqwest::Client, ApiError> {
+/// How the API is reached, through the network layer's connector: TLS verified by the
+/// platform's verifier (the system's roots, loaded only for an https call), no redirects
+/// (hyper's client follows none, and a redirect must not carry the bearer token
+/// elsewhere), and the environment's `HTTPS_PROXY`/`NO_PROXY` as kubectl reads them for
+/// clusters (never for loopback, which a proxy cannot reach). Plain http (loopback only,
+/// see `normalize_endpoint`) gets an empty root store: it never does TLS.
+fn route(cfg: &ApiConfig, url: &str) -> Result<Route, ApiError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .timeout(cfg.timeout)
-        .connect_timeout(cfg.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION")));
-    let parsed = reqwest::Url::parse(url);
-    if parsed.as_ref().is_ok_and(is_loopback) {
-        builder = builder.no_proxy();
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| ApiError::InvalidRequest(format!("cannot form the request to {url}: {e}")))?;
+    let https = uri.scheme_str() == Some("https");
+    let tls = if https {
+        use rustls_platform_verifier::BuilderVerifierExt as _;
+        rustls::ClientConfig::builder()
+            .with_platform_verifier()
+            .map_err(|e| {
+                ApiError::Client(format!("cannot load the system's root certificates: {e}"))
+            })?
+            .with_no_client_auth()
+    } else {
+        rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth()
+    };
+    let proxy = match uri.host().filter(|_| https) {
+        Some(host) => ProxyEnv::from_process().for_https(host, uri.port_u16().unwrap_or(443)),
+        None => None,
+    };
+    let proxy = match proxy {
+        Some(p) => Some((
+            format!("HTTPS_PROXY {}", without_userinfo(&p)),
+            parse_proxy("HTTPS_PROXY", &p)
+                .map_err(|why| ApiError::Client(format!("{why} (from the environment)")))?,
+        )),
+        None => None,
+    };
+    Ok(Route {
+        tls,
+        server_name: None,
+        proxy,
+        connect_timeout: cfg.timeout,
+        https_only: false,
+    })
+}
+
+/// The tries of one call, run over whichever connector the route takes.
+struct Tries<'a, F> {
+    cfg: &'a ApiConfig,
+    url: &'a str,
+    idempotency: Idempotency,
+    secrets: &'a [&'a str],
+    request: &'a F,
+    /// The proxy the call goes through, for messages.
+    through: Option<&'a str>,
+}
+
+impl<F> net::connect::OverConnector for Tries<'_, F>
+where
+    F: Fn() -> Result<Request, String> + Send + Sync,
+{
+    type Output = Result<Vec<u8>, ApiError>;
+    async fn run<C>(self, connector: C) -> Self::Output
+    where
+        C: Connect + Clone + Send + Sync + 'static,
+    {
+        let client =
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
+        with_retries(&self, &client).await
     }
-    // Plain http (loopback only, see `normalize_endpoint`) never does TLS, and redirects
-    // are not followed: an empty root store spares reading the system's CA bundle.
-    if parsed.as_ref().is_ok_and(|u| u.scheme() == "http") {
-        builder = builder.tls_certs_only(std::iter::empty());
-    }
-    builder
-        .build()
-        .map_err(|e| ApiError::Client(innermost_cause(&e)))
 }
 
 /// A try's answer: status, `Retry-After`, and the body (cut at [`MAX_BODY`]).
@@ -410,30 +518,54 @@ struct Answer {
     cut: bool,
 }
 
-async fn send_once(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
-    let mut response = request.send().await?;
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let mut body = Vec::new();
-    let mut cut = false;
-    while let Some(chunk) = response.chunk().await? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_BODY {
-            body.truncate(MAX_BODY);
-            cut = true;
-            break;
-        }
-    }
-    Ok(Answer {
-        status,
-        retry_after,
-        body,
-        cut,
-    })
+/// How a try failed to get an answer.
+enum Failure {
+    /// The request could not be formed; the text names no value.
+    Request(String),
+    /// No whole answer within the request timeout.
+    Timeout,
+    /// The connection, TLS, the proxy, or the exchange failed.
+    Transport(Box<dyn StdError + Send + Sync>),
+}
+
+/// One try within `timeout`: send, then read the status, `Retry-After` and the body.
+async fn send_once<C>(
+    client: &Client<C, Full<Bytes>>,
+    request: Result<Request, String>,
+    timeout: Duration,
+) -> Result<Answer, Failure>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    let request = request.map_err(Failure::Request)?;
+    let exchange = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| Failure::Transport(e.into()))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (body, cut) = match net::read_capped(response.into_body(), MAX_BODY)
+            .await
+            .map_err(|e| Failure::Transport(e.into()))?
+        {
+            Capped::Whole(body) => (body, false),
+            Capped::Over(body) => (body, true),
+        };
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+            cut,
+        })
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or(Err(Failure::Timeout))
 }
 
 /// What to do after a failed try.
@@ -444,19 +576,21 @@ enum Next {
     Retry(Duration, ApiError),
 }
 
-async fn with_retries(
-    cfg: &ApiConfig,
-    url: &str,
-    idempotency: Idempotency,
-    secrets: &[&str],
-    request: impl Fn() -> reqwest::RequestBuilder,
-) -> Result<Vec<u8>, ApiError> {
+async fn with_retries<F, C>(
+    t: &Tries<'_, F>,
+    client: &Client<C, Full<Bytes>>,
+) -> Result<Vec<u8>, ApiError>
+where
+    F: Fn() -> Result<Request, String> + Send + Sync,
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    let (cfg, url) = (t.cfg, t.url);
     let mut tries: u32 = 0;
     let mut waited = Duration::ZERO;
     loop {
         tries += 1;
         let backoff = backoff(tries);
-        let next = match send_once(request()).await {
+        let next = match send_once(client, (t.request)(), cfg.timeout).await {
             Ok(answer) if (200..300).contains(&answer.status) => {
                 if answer.cut {
                     return Err(ApiError::Unexpected {
@@ -466,8 +600,8 @@ async fn with_retries(
                 }
                 return Ok(answer.body);
             }
-            Ok(answer) => judge_status(answer, url, tries, idempotency, backoff, secrets),
-            Err(e) => judge_transport(&e, cfg, url, tries, idempotency, backoff, secrets),
+            Ok(answer) => judge_status(answer, url, tries, t.idempotency, backoff, t.secrets),
+            Err(failure) => judge_transport(failure, t, tries, backoff),
         };
         match next {
             Next::Fail(e) => return Err(e),
@@ -538,80 +672,62 @@ fn judge_status(
     }
 }
 
-fn judge_transport(
-    e: &reqwest::Error,
-    cfg: &ApiConfig,
-    url: &str,
-    tries: u32,
-    idempotency: Idempotency,
-    backoff: Duration,
-    secrets: &[&str],
-) -> Next {
-    if e.is_builder() {
-        // The request could not be formed: a token a header cannot carry (a control
-        // character). The cause names no value; retrying cannot help.
-        return Next::Fail(ApiError::InvalidRequest(format!(
-            "cannot form the request to {url}: {}",
-            redact(&innermost_cause(e), secrets)
-        )));
-    }
-    let error = if e.is_timeout() {
-        ApiError::Timeout {
-            url: url.into(),
-            timeout: format_duration(cfg.timeout),
-            tries,
-        }
-    } else {
-        ApiError::Connection {
-            url: url.into(),
-            cause: redact(&innermost_cause(e), secrets),
-            tries,
-        }
+/// A try that got no answer. Told apart by the types of the causes: a TLS failure (the
+/// certificate, the name, the protocol) is the same on the next try and is never retried;
+/// a timeout may have reached the server; a failure of the connector (DNS, TCP, the
+/// proxy, the TLS handshake) sent nothing, so even a call that is not idempotent may be
+/// repeated after it.
+fn judge_transport<F>(failure: Failure, t: &Tries<'_, F>, tries: u32, backoff: Duration) -> Next {
+    let url = t.url;
+    let timeout = || ApiError::Timeout {
+        url: url.into(),
+        timeout: format_duration(t.cfg.timeout),
+        tries,
     };
-    // A certificate the server presents, or a proxy we cannot use, will be the same on
-    // the next try.
-    if is_permanent(e) {
+    let retry = |error| match t.idempotency {
+        Idempotency::Idempotent => Next::Retry(backoff, error),
+        Idempotency::NotIdempotent => Next::Fail(error),
+    };
+    let e = match failure {
+        Failure::Request(why) => {
+            // Retrying cannot help.
+            return Next::Fail(ApiError::InvalidRequest(format!(
+                "cannot form the request to {url}: {}",
+                redact(&why, t.secrets)
+            )));
+        }
+        Failure::Timeout => return retry(timeout()),
+        Failure::Transport(e) => e,
+    };
+    let kind = cause(&*e);
+    if kind == Cause::Timeout {
+        return retry(timeout());
+    }
+    let detail = redact(&innermost_cause(&*e), t.secrets);
+    let error = ApiError::Connection {
+        url: url.into(),
+        cause: match t.through {
+            Some(through) => format!("through {through}: {detail}"),
+            None => detail,
+        },
+        tries,
+    };
+    if kind == Cause::Tls {
         return Next::Fail(error);
     }
-    // A failed connect sent nothing; anything later may have reached the server.
-    let retry = idempotency == Idempotency::Idempotent || (e.is_connect() && !e.is_timeout());
-    if retry {
+    let sent_nothing = e
+        .downcast_ref::<hyper_util::client::legacy::Error>()
+        .is_some_and(|e| e.is_connect());
+    if sent_nothing {
         Next::Retry(backoff, error)
     } else {
-        Next::Fail(error)
+        retry(error)
     }
-}
-
-/// A transport failure that no retry can mend: TLS (the certificate, the name, the
-/// protocol) or a proxy setting. `io::Error` hides what it wraps from `source()`, so the
-/// walk looks inside it too.
-fn is_permanent(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut stack: Vec<&(dyn std::error::Error + 'static)> = vec![e];
-    while let Some(e) = stack.pop() {
-        if e.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        let text = e.to_string();
-        // reqwest's words for a proxy (HTTPS_PROXY) whose scheme it cannot use.
-        if text.contains("invalid peer certificate") || text.contains("unsupported scheme") {
-            return true;
-        }
-        if let Some(inner) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-        {
-            stack.push(inner);
-        }
-        if let Some(s) = e.source() {
-            stack.push(s);
-        }
-    }
-    false
 }
 
 /// The deepest error in a chain: "Connection refused (os error 111)" rather than
-/// reqwest's "error sending request for url (…)".
-fn innermost_cause(e: &(dyn std::error::Error + 'static)) -> String {
+/// hyper-util's "client error (Connect)".
+fn innermost_cause(e: &(dyn StdError + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;
@@ -754,7 +870,7 @@ fn normalize_endpoint(value: &str, origin: &'static str) -> Result<String, ApiEr
         reason: reason.to_string(),
     };
     let trimmed = value.trim().trim_end_matches('/');
-    let url = reqwest::Url::parse(trimmed).map_err(|e| invalid(&e.to_string()))?;
+    let url = url::Url::parse(trimmed).map_err(|e| invalid(&e.to_string()))?;
     if url.host().is_none() {
         return Err(invalid("no host"));
     }
@@ -779,7 +895,7 @@ fn normalize_endpoint(value: &str, origin: &'static str) -> Result<String, ApiEr
 }
 
 /// 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and `localhost`.
-fn is_loopback(url: &reqwest::Url) -> bool {
+fn is_loopback(url: &url::Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };

@@ -1,8 +1,9 @@
 //! [`ApiError`]: every way a call to the CoreWeave API can fail, as one lowercase line that
 //! names the endpoint and says what happened.
 //!
-//! No message ever carries a token: the request's headers are never formatted, no
-//! `reqwest::Error` is kept (only the innermost cause's text), and whatever a server says
+//! No message ever carries a token: the request's headers are never formatted (the
+//! bearer's is marked sensitive), no transport error is kept (only the innermost cause's
+//! text), and whatever a server says
 //! back goes through [`redact`] first, which masks the secrets of the request and any
 //! `CW-SECRET-…` it finds. `Debug` is derived over the same redacted fields.
 

@@ -53,7 +53,7 @@ pub const UNMANAGED_AUTH_REASON: &str = "CKS's unmanaged-auth endpoint (https://
 /// with more labels between are not. Any other scheme, host, IP address or a server that
 /// is not a URL is [`ServerKind::Other`].
 pub fn server_kind(server: &str) -> ServerKind {
-    let Ok(url) = reqwest::Url::parse(server.trim()) else {
+    let Ok(url) = url::Url::parse(server.trim()) else {
         return ServerKind::Other;
     };
     let Some(host) = url.domain() else {

@@ -658,7 +658,10 @@ fn certificate_errors_are_not_retried() {
 }
 
 /// A proxy in the environment that the client cannot use (a scheme it does not speak)
-/// fails at once: retrying cannot change the environment.
+/// fails at once: retrying cannot change the environment. (`socks5://` was this test's
+/// example while reqwest, built without SOCKS, was the API's client. The network layer's
+/// connector speaks SOCKS5 as kubectl does, and Go reads any other value as `http://` +
+/// value, so what cannot be used is a proxy URL that does not parse.)
 #[test]
 fn an_unusable_proxy_is_not_retried() {
     let sb = Sandbox::new();
@@ -668,7 +671,7 @@ fn an_unusable_proxy_is_not_retried() {
     );
     let o = sb
         .cmd(Some(path_str(&k)))
-        .env("HTTPS_PROXY", "socks5://127.0.0.1:9")
+        .env("HTTPS_PROXY", "http://user:hunter2@127.0.0.1:notaport")
         .args([
             "token",
             "show",
@@ -681,6 +684,67 @@ fn an_unusable_proxy_is_not_retried() {
         .expect("run plugin");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("unsupported scheme socks5"), "{err}");
+    assert!(
+        err.contains("HTTPS_PROXY \"http://127.0.0.1:notaport\" is not a URL"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
     assert!(!err.contains("gave up after"), "retried: {err}");
+}
+
+/// The CoreWeave API calls go through the environment's `HTTPS_PROXY` exactly as kubectl
+/// sends a cluster's requests (the network layer's one proxy rule): through it for a
+/// named host; not for a loopback address, nor for a host `NO_PROXY`
+/// names. The API is a TLS server on loopback whose certificate names a host only the
+/// proxy resolves, trusted through `SSL_CERT_FILE` (the platform verifier's roots on
+/// Linux), so a call that went through the proxy reaches it (and is refused: the fake
+/// knows no user), with the bearer token arriving there and nowhere else.
+#[test]
+fn the_api_goes_through_https_proxy_as_kubectl_would() {
+    use support::fake_kube::{ConnectProxy, FakeKube, FakeKubeOptions};
+    const NAME: &str = "api.proxied.test";
+    let api = FakeKube::start_with(&[], FakeKubeOptions::with_extra_name(NAME));
+    let port = api.addr.port();
+    let sb = Sandbox::new();
+    let ca = sb.write("ca.pem", &api.ca.pem);
+    let k = sb.write(
+        "config",
+        kubeconfig(Some("c"), &[("c", "k", "u")], &[("u", TOKEN)]),
+    );
+    let check = |endpoint: &str, env: &[(&str, &str)]| {
+        let mut cmd = sb.cmd(Some(path_str(&k)));
+        cmd.env("SSL_CERT_FILE", &ca)
+            .args(["token", "show", "--check", "--request-timeout", "5s"])
+            .args(["--api-endpoint", endpoint]);
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        cmd.output().expect("run plugin")
+    };
+    let by_name = format!("https://{NAME}:{port}");
+    let proxy = ConnectProxy::start_resolving(NAME);
+    let o = check(&by_name, &[("HTTPS_PROXY", &proxy.url())]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("token rejected"), "{}", stderr(&o));
+    assert_eq!(proxy.targets(), [format!("{NAME}:{port}")]);
+    let seen = api.requests_with(TOKEN);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].path, "/v1beta1/auth/whoami");
+    assert_eq!(seen[0].sni.as_deref(), Some(NAME));
+
+    // A loopback address never goes through a proxy; it answers directly.
+    let o = check(&api.url(), &[("HTTPS_PROXY", &proxy.url())]);
+    assert!(stderr(&o).contains("token rejected"), "{}", stderr(&o));
+    assert_eq!(proxy.targets().len(), 1);
+    assert_eq!(api.requests_with(TOKEN).len(), 2);
+
+    // NO_PROXY naming the domain: direct, where the name does not resolve.
+    let o = check(
+        &by_name,
+        &[("HTTPS_PROXY", &proxy.url()), ("NO_PROXY", "proxied.test")],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot reach"), "{}", stderr(&o));
+    assert_eq!(proxy.targets().len(), 1);
+    assert_eq!(api.requests_with(TOKEN).len(), 2);
 }

@@ -1,172 +1,11 @@
-//! The network layer every check runs on (`token show --check`, `token list --check`,
-//! `token rotate --verify api|cluster`, `--mint`): what the CoreWeave API calls
-//! (`coreweave/client.rs`) and the cluster check (`cluster.rs`) share.
-//!
-//! - The runtime: a `tokio` current-thread runtime for each check a command makes,
-//!   built when it starts and dropped when it ends ([`block_on`]); a command that makes
-//!   none (`show`, `rotate --verify none`, `version`) never builds one, nor a TLS
-//!   configuration or a root store.
-//! - Concurrency: one model, tokio tasks on that runtime, bounded ([`all_bounded`]).
-//! - Deadlines: a total time limit shared by several calls ([`Deadline`]).
-//! - Server text: [`redact`] is the one gate every text a server chose passes before it
-//!   is shown; answers are read to at most [`MAX_BODY`] bytes ([`read_capped`]).
-//! - Proxies from the environment as kubectl (Go's `httpproxy`) reads them ([`ProxyEnv`]).
-//!
-//! Nothing here prints. Do not call [`block_on`] from inside a task of the runtime.
+//! Proxies: which one a request goes through and how its URL is read. [`ProxyEnv`] is
+//! the environment as kubectl (Go's `httpproxy`) reads it; [`Proxy`] a proxy URL as
+//! client-go takes one (`proxy-url`, or the environment's); [`without_userinfo`] the one
+//! way a proxy URL is shown.
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
 
-use crate::secret::Token;
-
-/// Largest answer body read, from CoreWeave and from a cluster alike: the documented
-/// answers are a few hundred bytes, and an endless answer must not take the memory of the
-/// machine.
-pub const MAX_BODY: usize = 1 << 20;
-
-/// Longest server message kept in an error, in characters: enough for a Connect error's
-/// sentence or a Status message, short of an HTML error page.
-pub const MAX_MESSAGE_CHARS: usize = 300;
-
-/// A total time limit shared by several calls: when it is reached the call in flight is
-/// dropped and fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline {
-    pub at: Instant,
-    /// The limit as the user gave it, for messages.
-    pub limit: Duration,
-}
-
-impl Deadline {
-    /// `limit` from now; a limit too large for the clock is a century.
-    pub fn after(limit: Duration) -> Deadline {
-        let now = Instant::now();
-        Deadline {
-            at: now
-                .checked_add(limit)
-                .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400)),
-            limit,
-        }
-    }
-}
-
-/// Runs `f` to completion on a `tokio` current-thread runtime built for it, then drops
-/// the runtime. A command makes its calls inside one such run where they belong together
-/// (`list --check`'s whoami calls, the cluster check's reviews), so building it is paid
-/// once per check, and only by a command that makes one. Dropping the runtime on return
-/// ends every task and connection it holds: a try that timed out is closed at once, not
-/// left open until the process exits (a kept runtime would not run its tasks again, so
-/// they would stay half-done). Fails only when the runtime cannot be built (no event
-/// loop: out of file descriptors).
-pub fn block_on<F: Future>(f: F) -> Result<F::Output, String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(|e| format!("cannot start the network runtime: {e}"))?;
-    Ok(rt.block_on(f))
-}
-
-/// Runs `jobs` as tokio tasks, at most `limit` at once, and waits for them until
-/// `deadline`. Returns each job's output in the jobs' order; `None` for a job that had
-/// not finished by the deadline (it is aborted) or that panicked. Call it inside
-/// [`block_on`].
-pub async fn all_bounded<T, F>(
-    jobs: Vec<F>,
-    limit: usize,
-    deadline: Option<Deadline>,
-) -> Vec<Option<T>>
-where
-    F: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let mut results: Vec<Option<T>> = (0..jobs.len()).map(|_| None).collect();
-    let mut set = tokio::task::JoinSet::new();
-    let mut pending = jobs.into_iter().enumerate();
-    let mut more = true;
-    loop {
-        while more && set.len() < limit.max(1) {
-            match pending.next() {
-                Some((i, job)) => {
-                    set.spawn(async move { (i, job.await) });
-                }
-                None => more = false,
-            }
-        }
-        if set.is_empty() {
-            break;
-        }
-        let next = match deadline {
-            Some(d) => match tokio::time::timeout_at(d.at.into(), set.join_next()).await {
-                Ok(next) => next,
-                // Dropping the set aborts the jobs still running.
-                Err(_) => break,
-            },
-            None => set.join_next().await,
-        };
-        if let Some(Ok((i, out))) = next {
-            results[i] = Some(out);
-        }
-    }
-    results
-}
-
-/// How a body read with [`read_capped`] ended.
-pub enum Capped {
-    Whole(Vec<u8>),
-    /// Longer than the cap: reading stopped there; what was read, cut at the cap.
-    Over(Vec<u8>),
-}
-
-/// Reads `body` to its end or to `cap` bytes, whichever comes first.
-pub async fn read_capped<B>(mut body: B, cap: usize) -> Result<Capped, B::Error>
-where
-    B: http_body::Body + Unpin,
-{
-    use bytes::Buf as _;
-    use http_body_util::BodyExt as _;
-    let mut read = Vec::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(mut data) = frame?.into_data() {
-            while data.has_remaining() {
-                let chunk = data.chunk();
-                if read.len() + chunk.len() > cap {
-                    let room = cap - read.len();
-                    read.extend_from_slice(&chunk[..room]);
-                    return Ok(Capped::Over(read));
-                }
-                read.extend_from_slice(chunk);
-                let n = chunk.len();
-                data.advance(n);
-            }
-        }
-    }
-    Ok(Capped::Whole(read))
-}
-
-/// The one gate for text a server chose (a Connect `code` or `message`, a Kubernetes
-/// Status `reason`/`message`/`details`, a whoami uid, an HTML error page), before it goes
-/// into anything shown: every secret of the request (`secrets`: the bearer just sent) and
-/// every `CW-SECRET-…` masked as [`Token::masked`] masks it, control characters escaped
-/// (a server must not recolour the terminal or forge a line), at most
-/// [`MAX_MESSAGE_CHARS`] characters kept.
-pub fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut s = text.trim().to_string();
-    for secret in secrets {
-        // Shorter fragments are as likely to be ordinary words as secrets.
-        if secret.chars().count() >= 8 {
-            s = s.replace(secret, &Token::new(*secret).masked());
-        }
-    }
-    s = crate::secret::mask_coreweave_tokens(&s);
-    let s = crate::secret::escape_controls(&s);
-    if s.chars().count() > MAX_MESSAGE_CHARS {
-        s.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…"
-    } else {
-        s.into_owned()
-    }
-}
+use super::redact;
 
 /// The proxy settings of the environment, read as kubectl reads them: client-go's
 /// transport uses Go's `http.ProxyFromEnvironment` (`golang.org/x/net/http/httpproxy`)
@@ -342,6 +181,88 @@ fn cidr_contains((net, bits): (IpAddr, u8), ip: IpAddr) -> bool {
     }
 }
 
+/// A proxy to go through, as client-go takes a proxy URL.
+pub enum Proxy {
+    /// HTTP CONNECT, with `Proxy-Authorization: Basic` from the URL's user and password.
+    Http {
+        uri: http::Uri,
+        auth: Option<http::HeaderValue>,
+    },
+    /// HTTP CONNECT over TLS to the proxy.
+    Https {
+        uri: http::Uri,
+        auth: Option<http::HeaderValue>,
+    },
+    /// A socks5 proxy's user and password are not sent (kube never did).
+    Socks5 { uri: http::Uri },
+}
+
+/// The proxy of a URL, as client-go takes it: `http://` and `https://` (CONNECT, with
+/// `Proxy-Authorization: Basic` from the URL's user and password) or `socks5://`.
+/// `what` names the setting in messages (`cluster "k": proxy-url`, `HTTPS_PROXY`); the
+/// URL is shown only without its user and password.
+pub fn parse_proxy(what: &str, p: &str) -> Result<Proxy, String> {
+    let not_a_url = |why: String| {
+        let hint = if p.contains('@') {
+            " (a `/`, `?` or `#` in its user or password must be percent-encoded)"
+        } else {
+            ""
+        };
+        format!("{what} {:?} is not a URL: {why}{hint}", without_userinfo(p))
+    };
+    let uri: http::Uri = p.parse().map_err(|e| not_a_url(format!("{e}")))?;
+    // The URI parser leaves the port unchecked: with an unescaped `/` in the password,
+    // the user name would become the proxy's host (and be looked up in DNS). Go's URL
+    // parser, and so kubectl, refuse such a proxy-url; so does the check. An empty port
+    // is the scheme's default for both.
+    let port = uri
+        .authority()
+        .and_then(|a| a.as_str().rsplit('@').next())
+        .and_then(|h| h.rsplit(']').next())
+        .and_then(|h| h.rsplit_once(':'))
+        .map(|(_, port)| port);
+    if port.is_some_and(|p| !p.is_empty()) && uri.port_u16().is_none() {
+        return Err(not_a_url("invalid port".into()));
+    }
+    let auth = || {
+        let userinfo = uri.authority()?.as_str().rsplit_once('@')?.0;
+        let decoded = percent_encoding::percent_decode_str(userinfo).collect::<Vec<u8>>();
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode(decoded);
+        let mut v = http::HeaderValue::from_str(&format!("Basic {basic}")).ok()?;
+        v.set_sensitive(true);
+        Some(v)
+    };
+    match uri.scheme_str() {
+        Some("http") => Ok(Proxy::Http { auth: auth(), uri }),
+        Some("https") => Ok(Proxy::Https { auth: auth(), uri }),
+        Some("socks5") => Ok(Proxy::Socks5 { uri }),
+        other => Err(format!(
+            "{what} scheme {:?} is not supported (use http://, https:// or socks5://)",
+            redact(other.unwrap_or(""), &[])
+        )),
+    }
+}
+
+/// A proxy URL without any `user:password@`, for messages. Everything up to the last `@`
+/// goes, not only a well-formed userinfo: a password with an unescaped `/`, `@` or `:`
+/// makes the URL malformed, and that is exactly when it would be shown in an error.
+pub fn without_userinfo(url: &str) -> String {
+    let Some(at) = url.rfind('@') else {
+        return url.to_string();
+    };
+    let host = &url[at + 1..];
+    let scheme = url.split_once("://").map(|(s, _)| s).filter(|s| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    });
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}"),
+        None => host.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,32 +339,5 @@ mod tests {
             let got = env(p, no).for_https(host, port).is_some();
             assert_eq!(got, proxied, "NO_PROXY={no:?} host {host}:{port}");
         }
-    }
-
-    #[test]
-    fn bounded_jobs_keep_their_order_and_stop_at_the_deadline() {
-        let out = block_on(async {
-            let jobs: Vec<_> = (0..5u64)
-                .map(|i| async move {
-                    tokio::time::sleep(Duration::from_millis(50 - i * 10)).await;
-                    i
-                })
-                .collect();
-            all_bounded(jobs, 2, None).await
-        })
-        .unwrap();
-        assert_eq!(out, [Some(0), Some(1), Some(2), Some(3), Some(4)]);
-        let out = block_on(async {
-            let jobs: Vec<std::pin::Pin<Box<dyn Future<Output = u8> + Send>>> = vec![
-                Box::pin(async { 1 }),
-                Box::pin(async {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                    2
-                }),
-            ];
-            all_bounded(jobs, 2, Some(Deadline::after(Duration::from_millis(100)))).await
-        })
-        .unwrap();
-        assert_eq!(out, [Some(1), None]);
     }
 }
