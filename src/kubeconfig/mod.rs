@@ -17,7 +17,8 @@
 //! - `text.rs`: the YAML text writer (quoted scalars, the file's columns and line breaks),
 //!   below both `merge.rs` and `edit/` so neither imports the other.
 //! - `token_file.rs`: bounded reading of tokens, and when a `tokenFile` may be rewritten.
-//! - `write.rs`: the only writer of files: locks, atomic replace, backups, rollback.
+//! - `write/`: the only writer of files: locks, atomic replace, the multi-file commit with
+//!   rollback, backups.
 //!
 //! Nothing here touches the network.
 
