@@ -1,6 +1,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
