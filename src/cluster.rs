@@ -2,8 +2,9 @@
 //! `token rotate` writes it, by sending what `kubectl auth whoami` sends (a
 //! `SelfSubjectReview`, v1, then v1beta1 and v1alpha1 on 404) with that token.
 //!
-//! - [`cluster_targets`]: what the check needs of each context's cluster entry, re-read
-//!   from the file that defines it (relative CA paths against its folder, as client-go).
+//! - [`cluster_targets`]: what the check needs of each context's cluster entry, from the
+//!   loader's model (the one reading of each file; relative CA paths against the folder of
+//!   the file that defines the entry, as client-go).
 //!   A context kubectl would not send the token to (`http://` server) or would refuse
 //!   (CA data with a CA file, insecure with a CA) is refused here, before anything is sent.
 //! - [`verify_until`]: the reviews, concurrently, each within the timeout and all within
@@ -23,7 +24,6 @@
 //! It never prints or writes, and sends only the token it is given. Every server text and
 //! error cause goes through [`redact`]; a proxy-url is shown without its user and password.
 
-use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,7 +33,6 @@ use std::sync::Arc;
 use hyper_util::client::legacy::connect::Connect;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::ServerName;
-use serde::Deserialize;
 
 use crate::kubeconfig::{base_dir, Kubeconfig};
 use crate::net::connect::{cause, chain, Cause, Route};
@@ -173,14 +172,13 @@ fn seconds(d: &Duration) -> String {
 // ---------------------------------------------------------------------------------------
 
 /// The targets for `contexts`, in that order: each context's cluster entry as merged by
-/// kubectl (first file defining the name wins), re-read from that file's text.
+/// kubectl (first file defining the name wins), as the loader read it.
 /// Fails on the first context that cannot be checked at all: unknown, without a cluster,
 /// naming an undefined cluster, or a cluster without `server`.
 pub fn cluster_targets(
     kc: &Kubeconfig,
     contexts: &[String],
 ) -> Result<Vec<ClusterTarget>, ClusterError> {
-    let mut parsed: HashMap<usize, Vec<ClusterEntry>> = HashMap::new();
     let mut out = Vec::with_capacity(contexts.len());
     for name in contexts {
         let config_err = |detail: String| ClusterError::Config {
@@ -210,24 +208,7 @@ pub fn cluster_targets(
             )));
         };
         let path = kc.path(origin.file);
-        let entries = match parsed.entry(origin.file) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(parse_clusters(path, &kc.files[origin.file].text).map_err(&config_err)?)
-            }
-        };
-        // Both parses read the same text with the same rules, so the positions agree; a
-        // disagreement would mean the loader and this parser differ, and is refused.
-        let entry = entries
-            .get(origin.index)
-            .filter(|e| e.name == merged.name)
-            .ok_or_else(|| {
-                config_err(format!(
-                    "cluster {cluster_name:?} in {}: entry not found on re-reading the file",
-                    path.display()
-                ))
-            })?;
-        let fields = entry.cluster.clone().unwrap_or_default();
+        let fields = merged.cluster.clone().unwrap_or_default();
         let server = fields.server.unwrap_or_default();
         if server.is_empty() {
             return Err(config_err(format!(
@@ -278,61 +259,6 @@ pub fn cluster_targets(
         });
     }
     Ok(out)
-}
-
-/// Only the `clusters` list of a file, and of each entry only what the check uses.
-#[derive(Deserialize, Default)]
-struct ClustersOnly {
-    #[serde(default, deserialize_with = "crate::kubeconfig::model::null_as_empty")]
-    clusters: Vec<ClusterEntry>,
-}
-
-#[derive(Deserialize, Default)]
-struct ClusterEntry {
-    #[serde(default, deserialize_with = "crate::kubeconfig::model::null_as_empty")]
-    name: String,
-    #[serde(default)]
-    cluster: Option<ClusterFields>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-struct ClusterFields {
-    #[serde(default)]
-    server: Option<String>,
-    #[serde(rename = "certificate-authority-data", default)]
-    certificate_authority_data: Option<String>,
-    #[serde(rename = "certificate-authority", default)]
-    certificate_authority: Option<String>,
-    #[serde(rename = "insecure-skip-tls-verify", default)]
-    insecure_skip_tls_verify: Option<bool>,
-    #[serde(rename = "tls-server-name", default)]
-    tls_server_name: Option<String>,
-    #[serde(rename = "proxy-url", default)]
-    proxy_url: Option<String>,
-}
-
-/// Parse the `clusters` list with the loader's options (`load::parse`): first document
-/// only, no YAML 1.1 type guessing, last duplicate key wins.
-fn parse_clusters(path: &Path, text: &str) -> Result<Vec<ClusterEntry>, String> {
-    let doc = crate::kubeconfig::load::first_document(text);
-    if doc.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    // A document that is `null`, `~` or only comments is an empty config, as in `load.rs`,
-    // whose reader (merge keys and limits as kubectl reads them) this shares.
-    let parsed: Option<ClustersOnly> =
-        crate::kubeconfig::load::from_document(doc).map_err(|e| {
-            // The parser's message may quote a scalar of the file; only the place is kept.
-            let e = e.kubectl_position(doc);
-            let (line, column) = (e.line, e.column);
-            format!(
-                "kubeconfig {}:{line}:{column}: a cluster entry field has the wrong type \
-             (server, certificate-authority, certificate-authority-data, tls-server-name and \
-             proxy-url are strings, insecure-skip-tls-verify is true or false)",
-                path.display()
-            )
-        })?;
-    Ok(parsed.map(|p| p.clusters).unwrap_or_default())
 }
 
 // ---------------------------------------------------------------------------------------

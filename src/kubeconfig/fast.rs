@@ -6,8 +6,9 @@
 //! many times over, and on a few megabytes of kubeconfig the full YAML parser alone takes
 //! far longer than the whole budget. This scanner goes over each line with vector
 //! instructions (`memchr` and a printable-ASCII check the compiler vectorises), allocates
-//! only the strings the model keeps, and skips everything else (certificate data above
-//! all) without copying it: about 2 ms for 2.8 MB where the full parse takes 65 ms.
+//! only the strings the model keeps (a cluster's `certificate-authority-data` among them,
+//! for the cluster check), and skips everything else (client certificates, exec entries)
+//! without copying it: about 2 ms for 2.8 MB where the full parse takes 65 ms.
 //!
 //! Its rule: return `Some` only when certain that the full parser would return `Ok` with
 //! exactly the same value; on anything unusual or unsure (anchors, tags, block or
@@ -383,6 +384,25 @@ impl<'a> Parser<'a> {
         Ok(s)
     }
 
+    /// A boolean field (`Option<bool>`): only plain `true` and `false`, and null; any other
+    /// spelling goes to the full parser.
+    fn boolean(&mut self, n: usize, rest: Text<'a>) -> R<Option<bool>> {
+        let b = match value(rest)? {
+            Val::Plain("true") => Some(true),
+            Val::Plain("false") => Some(false),
+            Val::Plain(s) if is_null(s) => None,
+            Val::Empty => {
+                return match self.nested(n, true)? {
+                    Nested::Null => Ok(None),
+                    _ => Err(Bail),
+                }
+            }
+            _ => return Err(Bail),
+        };
+        self.no_deeper(n)?;
+        Ok(b)
+    }
+
     /// Where the scalar written in `rest` stands in the document (None for no scalar).
     fn span_of(&self, rest: Text<'a>) -> R<Option<TokenSpan>> {
         let base = self.src.as_ptr() as usize;
@@ -552,6 +572,26 @@ impl<'a> Parser<'a> {
                 "server" => {
                     once(&mut seen, 1)?;
                     out.server = self.string(c, rest)?;
+                }
+                "certificate-authority-data" => {
+                    once(&mut seen, 2)?;
+                    out.certificate_authority_data = self.string(c, rest)?;
+                }
+                "certificate-authority" => {
+                    once(&mut seen, 4)?;
+                    out.certificate_authority = self.string(c, rest)?;
+                }
+                "insecure-skip-tls-verify" => {
+                    once(&mut seen, 8)?;
+                    out.insecure_skip_tls_verify = self.boolean(c, rest)?;
+                }
+                "tls-server-name" => {
+                    once(&mut seen, 16)?;
+                    out.tls_server_name = self.string(c, rest)?;
+                }
+                "proxy-url" => {
+                    once(&mut seen, 32)?;
+                    out.proxy_url = self.string(c, rest)?;
                 }
                 _ => {
                     self.skip(c, rest)?;
@@ -1928,7 +1968,24 @@ users: # after a key
                 "certificate-authority-data",
                 base64(40..600).prop_map(|s| (Node::Scalar(s), true)),
             ),
+            opt_field("certificate-authority", string_field()),
+            opt_field("insecure-skip-tls-verify", bool_field()),
+            opt_field("tls-server-name", string_field()),
+            opt_field("proxy-url", string_field()),
         ])
+    }
+
+    /// A boolean field: `true`, `false` and null are read by the fast path; other
+    /// spellings (YAML 1.1 words, quoted, numbers, collections) may go to the full parser.
+    fn bool_field() -> impl Strategy<Value = (Node, bool)> {
+        prop_oneof![
+            6 => prop::sample::select(vec!["true", "false"])
+                .prop_map(|s| (Node::Scalar(s.to_string()), true)),
+            1 => prop::sample::select(vec!["", "~", "null"])
+                .prop_map(|s| (Node::Scalar(s.to_string()), true)),
+            2 => prop::sample::select(vec!["True", "FALSE", "yes", "off", "'true'", "1", "[]", "{}"])
+                .prop_map(|s| (Node::Scalar(s.to_string()), false)),
+        ]
     }
 
     fn context() -> impl Strategy<Value = (Node, bool)> {

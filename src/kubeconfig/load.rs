@@ -526,10 +526,51 @@ type Scanned = (FileConfig, Option<Vec<Option<TokenSpan>>>);
 fn parse_document(path: &Path, doc: &str) -> Result<Scanned, KubeconfigError> {
     // The common layouts take the fast path (about 1 ms a megabyte); anything it is not
     // sure of goes to the full parser, which also writes the error messages.
-    if let Some((config, spans)) = super::fast::parse_with_token_spans(doc) {
-        return Ok((config, Some(spans)));
+    let (config, spans) = match super::fast::parse_with_token_spans(doc) {
+        Some((config, spans)) => (config, Some(spans)),
+        None => (parse_full_at(path, doc)?, None),
+    };
+    check_ca_data(path, &config)?;
+    Ok((config, spans))
+}
+
+/// kubectl decodes `certificate-authority-data` as base64 while loading, and a file where
+/// it is not refuses to load ("illegal base64 data"); the plugin refuses it too, in every
+/// command, since the cluster check is its only reader.
+fn check_ca_data(path: &Path, config: &FileConfig) -> Result<(), KubeconfigError> {
+    for c in &config.clusters {
+        let data = c
+            .cluster
+            .as_ref()
+            .and_then(|c| c.certificate_authority_data.as_deref());
+        if data.is_some_and(|d| !is_go_base64(d)) {
+            return Err(KubeconfigError::BadBase64 {
+                path: path.to_path_buf(),
+                cluster: c.name.clone(),
+                field: "certificate-authority-data",
+            });
+        }
     }
-    parse_full_at(path, doc).map(|config| (config, None))
+    Ok(())
+}
+
+/// Whether Go's `base64.StdEncoding` decodes `s` (what `encoding/json` does for a
+/// `[]byte` field): line breaks anywhere are skipped, the rest is whole groups of four
+/// from the standard alphabet, the last group padded with `=` or `==`. Like Go's
+/// default (non-strict) decoding, unused bits of the last group are not checked.
+pub(crate) fn is_go_base64(s: &str) -> bool {
+    let mut n = 0usize;
+    let mut padding = 0usize;
+    for b in s.bytes() {
+        match b {
+            b'\r' | b'\n' => continue,
+            b'=' => padding += 1,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' if padding == 0 => {}
+            _ => return false,
+        }
+        n += 1;
+    }
+    n % 4 == 0 && padding <= 2
 }
 
 fn parse_full_at(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError> {
@@ -625,12 +666,6 @@ impl DocError {
             column,
             message,
         }
-    }
-
-    /// The same error at kubectl's line and column.
-    pub(crate) fn kubectl_position(mut self, doc: &str) -> DocError {
-        (self.line, self.column) = kubectl_position(doc, self.line, self.column);
-        self
     }
 }
 
@@ -874,6 +909,33 @@ pub(crate) fn first_document(text: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn base64_as_go_decodes_it() {
+        for ok in [
+            "",
+            "Zm9v",
+            "Zm9vYg==",
+            "Zm9vYmE=",
+            "Zm9v\nYmFy",
+            "Zm9v\r\nYmE=\n",
+            "////",
+        ] {
+            assert!(super::is_go_base64(ok), "{ok:?}");
+        }
+        for bad in [
+            "Zm9",
+            "Zm9vY",
+            "Zm9vY===",
+            "Zm=v",
+            "Zm9v YmFy",
+            "Zm9v-_==",
+            "not base64!!",
+            "=Zm9",
+        ] {
+            assert!(!super::is_go_base64(bad), "{bad:?}");
+        }
+    }
+
     use super::{decode, first_document, Encoding};
 
     /// What `token rotate` keeps its first parse on: the same bytes in the same files,

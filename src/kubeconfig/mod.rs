@@ -87,6 +87,15 @@ pub enum KubeconfigError {
         kind: String,
     },
     #[error(
+        "kubeconfig {}: cluster {}: {field} is not base64 (kubectl refuses this file too)",
+        shown_path(.path), quoted(.cluster)
+    )]
+    BadBase64 {
+        path: PathBuf,
+        cluster: String,
+        field: &'static str,
+    },
+    #[error(
         "kubeconfig {}: {list} has two entries named {} (kubectl refuses this file too)",
         shown_path(.path), quoted(.name)
     )]

@@ -32,10 +32,27 @@ pub struct NamedCluster {
     pub cluster: Option<Cluster>,
 }
 
+/// A cluster entry: where the server is and how kubectl reaches it (the fields the cluster
+/// check needs to do as kubectl does). `certificate-authority-data` is kept as written
+/// (base64); the check decodes it.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct Cluster {
     #[serde(default)]
     pub server: Option<String>,
+    #[serde(rename = "certificate-authority-data", default)]
+    pub certificate_authority_data: Option<String>,
+    #[serde(rename = "certificate-authority", default)]
+    pub certificate_authority: Option<String>,
+    #[serde(
+        rename = "insecure-skip-tls-verify",
+        default,
+        deserialize_with = "strict_bool"
+    )]
+    pub insecure_skip_tls_verify: Option<bool>,
+    #[serde(rename = "tls-server-name", default)]
+    pub tls_server_name: Option<String>,
+    #[serde(rename = "proxy-url", default)]
+    pub proxy_url: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -133,6 +150,48 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A boolean as kubectl decodes one: a plain YAML boolean or null. The parser would also
+/// turn a quoted `"true"` or a number into a bool, where kubectl's JSON decoding refuses
+/// the file ("cannot unmarshal string into ... of type bool"); this refuses them too.
+/// (Left: the parser reads YAML 1.1's words in any case, so `tRUE` is true here and an
+/// error to kubectl, which knows only `true`, `True` and `TRUE`; README, "Known
+/// differences".)
+fn strict_bool<'de, D>(d: D) -> Result<Option<bool>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    use serde::de::Visitor;
+    use std::fmt;
+
+    struct StrictBool;
+
+    impl<'de> Visitor<'de> for StrictBool {
+        type Value = Option<bool>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("true or false, unquoted")
+        }
+
+        fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+            Ok(Some(b))
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(StrictBool)
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    d.deserialize_any(StrictBool)
 }
 
 /// `extension:` of a named extension: a mapping gives a [`CoreweaveTokenExtension`] of its

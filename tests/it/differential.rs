@@ -1190,6 +1190,63 @@ fn unknown_key_that_looks_like_a_boolean_is_refused_by_the_plugin() {
     );
 }
 
+/// The cluster fields the loader reads for the cluster check (CA, TLS name, proxy,
+/// insecure) load as kubectl loads them: written with their types they are read, and a
+/// value of the wrong type, or CA data that is not base64, fails the whole load in both, whichever of the two readers
+/// (the line scanner or the full parser) takes the file.
+#[test]
+fn cluster_tls_and_proxy_fields_load_as_kubectl_loads_them() {
+    let file = |fields: &str| {
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: ctx\nclusters:\n- name: k\n  cluster:\n    server: https://k.example\n{fields}contexts:\n- name: ctx\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user:\n    token: CW-SECRET-fields\n"
+        )
+    };
+    let good = [
+        "    certificate-authority-data: Zm9vYmFy\n    tls-server-name: api.internal\n    proxy-url: http://proxy.internal:3128\n",
+        "    certificate-authority: ca.crt\n    insecure-skip-tls-verify: false\n",
+        "    insecure-skip-tls-verify: true\n    proxy-url: socks5://127.0.0.1:1080\n",
+        "    {insecure-skip-tls-verify: true, tls-server-name: 'x'}\n",
+        "    insecure-skip-tls-verify: ~\n    tls-server-name:\n",
+    ];
+    for (i, fields) in good.into_iter().enumerate() {
+        // The flow mapping replaces the block one whole.
+        let text = if fields.trim_start().starts_with('{') {
+            file("").replace(
+                "  cluster:\n    server: https://k.example\n",
+                &format!(
+                    "  cluster: {{server: 'https://k.example', {}\n",
+                    &fields.trim()[1..]
+                ),
+            )
+        } else {
+            file(fields)
+        };
+        hand(&format!("cluster_fields_good_{i}"))
+            .file("a/config", &text)
+            .kubeconfig_env(&["a/config"])
+            .expect_token("CW-SECRET-fields");
+    }
+    let bad = [
+        "    insecure-skip-tls-verify: \"true\"\n",
+        "    insecure-skip-tls-verify: maybe\n",
+        "    insecure-skip-tls-verify: [true]\n",
+        "    tls-server-name: [a, b]\n",
+        "    proxy-url: {host: proxy}\n",
+        "    certificate-authority: [ca.crt]\n",
+        "    certificate-authority-data: {pem: x}\n",
+        "    tls-server-name: 6443\n",
+        "    certificate-authority-data: 'not base64!!'\n",
+        "    certificate-authority-data: Zm9vY\n",
+        "    certificate-authority-data: Zm9v=Zm9v\n",
+    ];
+    for (i, fields) in bad.into_iter().enumerate() {
+        hand(&format!("cluster_fields_bad_{i}"))
+            .file("a/config", &file(fields))
+            .kubeconfig_env(&["a/config"])
+            .expect_fail();
+    }
+}
+
 #[test]
 fn home_kube_config_is_read_when_kubeconfig_is_unset_or_empty() {
     let files = |h: Hand| {
@@ -1863,18 +1920,21 @@ fn file_kubectl_cannot_decode_fails_the_load() {
 }
 
 /// A documented difference: the plugin type-checks only the fields it reads. kubectl
-/// refuses a file with `insecure-skip-tls-verify: "yes"` or undecodable base64; the plugin
-/// still shows the token (checking every field would cost `token show --raw` its speed).
+/// refuses a file whose `client-key-data` is not base64 or whose `preferences` are a list;
+/// the plugin still shows the token (checking every field would cost `token show --raw`
+/// its speed). The cluster fields it reads are checked:
+/// `cluster_tls_and_proxy_fields_load_as_kubectl_loads_them`.
 #[test]
 fn unread_fields_are_not_type_checked() {
-    for broken in [
-        "  cluster: {server: https://k.example, insecure-skip-tls-verify: \"yes\"}",
-        "  cluster: {server: https://k.example, certificate-authority-data: \"not base64!\"}",
+    for file in [
+        simple("{token: CW-SECRET-a, client-key-data: \"not base64!\"}"),
+        simple("{token: CW-SECRET-a}").replace(
+            "current-context: ctx\n",
+            "current-context: ctx\npreferences: [1]\n",
+        ),
     ] {
         let sb = tempfile::tempdir().expect("temp dir");
         let k = sb.path().join("config");
-        let file = simple("{token: CW-SECRET-a}")
-            .replace("  cluster:\n    server: https://k.example", broken);
         assert_ne!(
             file,
             simple("{token: CW-SECRET-a}"),

@@ -1087,7 +1087,7 @@ impl Gen {
             cluster_items.push(map(vec![("name", s(c)), ("cluster", Y::Map(body))]));
         }
         if kind == FileKind::Malformed(Malformed::WrongType) {
-            match self.rng.below(4) {
+            match self.rng.below(7) {
                 0 => cluster_items.push(map(vec![
                     ("name", s("broken-tls")),
                     ("cluster", map(vec![("server", Y::Int(6443))])),
@@ -1095,6 +1095,38 @@ impl Gen {
                 1 => cluster_items.push(map(vec![
                     ("name", s("broken-ca")),
                     ("cluster", map(vec![("server", Y::Bool(true))])),
+                ])),
+                // The fields the cluster check reads: a quoted boolean, CA data that is
+                // not base64, a proxy URL that is not a string.
+                3 => cluster_items.push(map(vec![
+                    ("name", s("broken-insecure")),
+                    (
+                        "cluster",
+                        map(vec![
+                            ("server", s("https://insecure.example")),
+                            ("insecure-skip-tls-verify", s("true")),
+                        ]),
+                    ),
+                ])),
+                4 => cluster_items.push(map(vec![
+                    ("name", s("broken-ca-data")),
+                    (
+                        "cluster",
+                        map(vec![
+                            ("server", s("https://ca.example")),
+                            ("certificate-authority-data", s("Zm9vY")),
+                        ]),
+                    ),
+                ])),
+                5 => cluster_items.push(map(vec![
+                    ("name", s("broken-proxy")),
+                    (
+                        "cluster",
+                        map(vec![
+                            ("server", s("https://proxy.example")),
+                            ("proxy-url", Y::Seq(vec![s("http://p:3128")])),
+                        ]),
+                    ),
                 ])),
                 2 => {
                     self.wrong_type_user = true;
