@@ -714,16 +714,13 @@ fn setup(
     }
     let listed = match &t.ca {
         CaSource::Data(b64) => {
-            let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            use base64::Engine as _;
-            let pem = base64::engine::general_purpose::STANDARD
-                .decode(cleaned)
-                .map_err(|e| {
-                    config_err(format!(
-                        "{}: certificate-authority-data is not base64: {e}",
-                        entry()
-                    ))
-                })?;
+            // The loader checked it with the same decoder (`load::decode_go_base64`).
+            let pem = crate::kubeconfig::load::decode_go_base64(b64).map_err(|e| {
+                config_err(format!(
+                    "{}: certificate-authority-data is not base64: {e}",
+                    entry()
+                ))
+            })?;
             Some(pem_certificates(&pem).map_err(|why| {
                 config_err(format!("{}: certificate-authority-data {why}", entry()))
             })?)
