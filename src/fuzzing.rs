@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
+use crate::commands::token::diff::Line;
 use crate::kubeconfig::edit::{replace_user_tokens, TokenEdit};
 use crate::kubeconfig::load;
-use crate::token::diff::Line;
 
 const NEW: &str = "CW-SECRET-fuzz-new-token-0001";
 
@@ -92,7 +92,7 @@ pub fn check_edit(
             .collect()
     };
     let (mut removed, mut added) = (String::new(), String::new());
-    for line in crate::token::diff::lines(src, out) {
+    for line in crate::commands::token::diff::lines(src, out) {
         match line {
             Line::Removed(l) => removed.push_str(&skeleton(l)),
             Line::Added(l) => added.push_str(&skeleton(l)),

@@ -53,7 +53,7 @@ pub struct Item {
 /// authority and a `proxy-url` it runs, read the token. Public data, no secret.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Binding {
-    /// The server URL, normalised ([`crate::token::credential::normal_server`]).
+    /// The server URL, normalised ([`crate::commands::token::credential::normal_server`]).
     pub server: String,
     /// The certificate authority's bytes, base64 (standard alphabet, padded) as kubectl
     /// passes them in `KUBERNETES_EXEC_INFO`; empty for the system's roots.
@@ -584,7 +584,7 @@ impl Keyring {
 }
 
 /// The platform's store itself, for items that are not tokens (the Object Storage key
-/// cache, `objectstorage/cache.rs`, files its own items under [`SERVICE`]).
+/// cache, `commands/objectstorage/cache.rs`, files its own items under [`SERVICE`]).
 pub fn platform_credential_store() -> Result<Arc<CredentialStore>, KeyringError> {
     bounded(false, || {
         platform_store().map_err(|e| KeyringError::Unreachable(detail(&e)))

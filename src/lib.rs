@@ -7,23 +7,22 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod commands;
 pub mod complete;
 pub mod coreweave;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod import;
 pub mod keystore;
 pub mod kubeconfig;
 pub mod net;
-pub mod objectstorage;
 pub mod secret;
 pub mod stdout;
 pub mod time;
-pub mod token;
 
 use std::io::Write;
 
 use cli::{Cli, Command, KubeconfigCommand, ObjectstorageCommand, TokenCommand};
+use commands::{kubeconfig::import, objectstorage, token};
 use kubeconfig::resolve::Selection;
 use kubeconfig::{config_paths, Kubeconfig};
 

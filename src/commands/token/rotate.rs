@@ -15,6 +15,9 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 
 use crate::cli::{RotateArgs, Verify};
+use crate::commands::token::holders::{self, Target};
+use crate::commands::token::source::{self, Source};
+use crate::commands::token::verify;
 use crate::kubeconfig::edit::{self, Edit, TokenExtension};
 use crate::kubeconfig::mask;
 use crate::kubeconfig::resolve::Selection;
@@ -22,9 +25,6 @@ use crate::kubeconfig::token_file;
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::{quoted, shown, shown_path, Token};
-use crate::token::holders::{self, Target};
-use crate::token::source::{self, Source};
-use crate::token::verify;
 
 /// Every file to write, with its bytes before and after.
 #[derive(Debug)]
@@ -262,7 +262,7 @@ pub fn rotate(
         }
         drop(locks);
         // Object Storage keys made with the old token are not handed out again.
-        crate::objectstorage::cache::forget(&old);
+        crate::commands::objectstorage::cache::forget(&old);
         print_done(&plan, &record, &backups, out)?;
         for item in items {
             writeln!(

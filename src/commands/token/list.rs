@@ -14,12 +14,12 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::cli::{ListArgs, OutputFormat};
+use crate::commands::token::show::{token_extension, Expiry, EXPIRY_WARNING_DAYS};
 use crate::coreweave::{ApiConfig, ApiError, Principal};
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Credential, Kubeconfig, KubeconfigError, Sourced};
 use crate::secret::{escape_controls, mask_coreweave_tokens, Token};
 use crate::time::humanize;
-use crate::token::show::{token_extension, Expiry, EXPIRY_WARNING_DAYS};
 use jiff::{SignedDuration, Timestamp};
 
 /// At most this many whoami calls are in flight at once: enough to hide the latency of a

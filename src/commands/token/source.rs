@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::commands::token::terminal::{self, Answer, Echo};
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::token_file::{read_capped, read_line_capped, MAX_TOKEN_BYTES};
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
 use crate::secret::{Token, COREWEAVE_PREFIX, MIN_SECRET_CHARS, SECRET_ALPHABET};
-use crate::token::terminal::{self, Answer, Echo};
 
 /// Where the Console creates API access tokens.
 pub const CONSOLE_TOKENS_URL: &str = "https://console.coreweave.com/tokens";

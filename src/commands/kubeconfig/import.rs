@@ -20,6 +20,7 @@ use anyhow::{bail, Context as _};
 use serde_json::Value;
 
 use crate::cli::{ImportArgs, ImportStore, RotateArgs, Verify};
+use crate::commands::token::store::open_for_store;
 use crate::coreweave::{ApiConfig, Principal};
 use crate::keystore::Keyring;
 use crate::kubeconfig::edit::{self, exec_json, Additions, Edit, InteractiveMode};
@@ -29,7 +30,6 @@ use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, PlannedWrite};
 use crate::kubeconfig::{load, Kubeconfig};
 use crate::secret::{quoted, shown, shown_path, Token};
-use crate::token::store::open_for_store;
 
 /// A Console download is a few kilobytes; this leaves room for many clusters.
 const MAX_DOWNLOAD: u64 = 1024 * 1024;
@@ -133,7 +133,7 @@ pub fn run(
         }
         if let Some(after) = after {
             let before = before.unwrap_or_default();
-            let diff = crate::token::diff::unified(
+            let diff = crate::commands::token::diff::unified(
                 &before,
                 &after,
                 &kubeconfig_lines(&before),
@@ -222,12 +222,12 @@ pub fn run(
             context: Some(context),
             user: None,
         };
-        crate::token::rotate::rotate(
+        crate::commands::token::rotate::rotate(
             paths,
             explicit,
             &sel,
             &rotate,
-            Some(crate::token::source::Source::Imported(new)),
+            Some(crate::commands::token::source::Source::Imported(new)),
             out,
         )?;
     }
@@ -243,7 +243,7 @@ fn bound(cluster: &Value) -> Vec<crate::keystore::Binding> {
     if !text("certificate-authority").is_empty() {
         return Vec::new();
     }
-    crate::token::credential::binding(
+    crate::commands::token::credential::binding(
         text("server"),
         text("certificate-authority-data"),
         text("tls-server-name"),
@@ -259,7 +259,7 @@ fn bound(cluster: &Value) -> Vec<crate::keystore::Binding> {
 /// The keyring item of the entry kubectl uses for `user`, when it runs this plugin.
 fn stored_reference(kc: &Kubeconfig, user: &str) -> Option<String> {
     let (origin, _) = kc.user(user)?;
-    match crate::token::holders::stored_credential(kc, origin)? {
+    match crate::commands::token::holders::stored_credential(kc, origin)? {
         Ok(crate::kubeconfig::Credential::Keyring { reference, .. }) => Some(reference),
         _ => None,
     }
@@ -586,7 +586,9 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                 .user
                 .as_deref()
                 .and_then(|u| kc.user(u))
-                .and_then(|(origin, _)| crate::token::holders::credential(kc, origin).ok())
+                .and_then(|(origin, _)| {
+                    crate::commands::token::holders::credential(kc, origin).ok()
+                })
                 .map(|cred| cred.token().clone());
             if let Some(server) = server {
                 contexts_by_target.push((name.to_owned(), server, token));
@@ -600,7 +602,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                     if let Some((origin, _)) = kc.user(&u.name) {
                         // A token `token store` moved into the keyring counts too, or
                         // importing the same download again would write it back inline.
-                        if let Ok(cred) = crate::token::holders::credential(kc, origin) {
+                        if let Ok(cred) = crate::commands::token::holders::credential(kc, origin) {
                             users_by_token.push((u.name.clone(), cred.token().clone()));
                         }
                     }

@@ -16,13 +16,13 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 
 use crate::cli::{Interactive, StoreArgs};
+use crate::commands::token::holders;
 use crate::keystore::{check_reference, Keyring, KeyringError};
 use crate::kubeconfig::edit::{self, Edit, ExecKind, InteractiveMode};
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
 use crate::kubeconfig::{Credential, Kubeconfig};
 use crate::secret::{quoted, shown, Token};
-use crate::token::holders;
 
 /// One user entry to change.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -364,7 +364,7 @@ pub fn unstore(
     write::commit(&writes)?;
     drop(locks);
     // Object Storage keys kept for this token go with its keyring storage.
-    crate::objectstorage::cache::forget(&token);
+    crate::commands::objectstorage::cache::forget(&token);
     writeln!(
         out,
         "Put the token back into {}:",

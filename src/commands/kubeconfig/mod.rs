@@ -1,0 +1,3 @@
+//! `kubectl coreweave kubeconfig …`: the commands that add to the kubeconfig files.
+
+pub mod import;
