@@ -610,7 +610,7 @@ pub(crate) fn is_go_base64(s: &str) -> bool {
     } else {
         0
     };
-    (bytes.len() - breaks + padding) % 4 == 0
+    (bytes.len() - breaks + padding).is_multiple_of(4)
 }
 
 /// The bytes of a kubeconfig `[]byte` field (`certificate-authority-data`), decoded as
