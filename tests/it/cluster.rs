@@ -988,9 +988,9 @@ fn targets_report_a_bad_field_without_its_value() {
              contexts:\n- name: a\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    token: x\n"
         ),
     );
-    let e = Kubeconfig::load(std::slice::from_ref(&k), true)
-        .err()
-        .expect("a file kubectl refuses does not load");
+    let Err(e) = Kubeconfig::load(std::slice::from_ref(&k), true) else {
+        panic!("a file kubectl refuses does not load");
+    };
     let shown = format!("{e} {e:?}");
     assert!(shown.contains(&format!("{}:5:", k.display())), "{shown}");
     assert!(!shown.contains("clustertest-alice"), "{shown}");
