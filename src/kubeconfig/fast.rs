@@ -22,7 +22,7 @@
 use serde::de::IgnoredAny;
 
 use super::model::{
-    Cluster, Context, CoreweaveTokenExtension, FileConfig, NamedCluster, NamedContext,
+    Cluster, Context, CoreweaveTokenExtension, Exec, FileConfig, NamedCluster, NamedContext,
     NamedExtension, NamedUser, User,
 };
 
@@ -660,7 +660,7 @@ impl<'a> Parser<'a> {
                 }
                 "exec" => {
                     once(&mut seen, 4)?;
-                    out.exec = self.presence(c, rest)?;
+                    out.exec = self.opt_struct(c, rest, Self::exec)?;
                 }
                 "auth-provider" => {
                     once(&mut seen, 8)?;
@@ -688,6 +688,61 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// A user's `exec:` mapping: the `command` and `args` the model keeps; other keys
+    /// are skipped.
+    fn exec(&mut self, c: usize) -> R<Exec> {
+        let mut out = Exec::default();
+        let mut seen = 0u8;
+        while let Some((key, rest)) = self.entry(c)? {
+            match key {
+                "command" => {
+                    once(&mut seen, 1)?;
+                    out.command = self.string(c, rest)?;
+                }
+                "args" => {
+                    once(&mut seen, 2)?;
+                    out.args = self.strings(c, rest)?;
+                }
+                _ => {
+                    self.skip(c, rest)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A list of strings of a mapping at column `n` (`args`): `None` for null; each item
+    /// a scalar on its `-` line (anything else goes to the full parser).
+    fn strings(&mut self, n: usize, rest: Text<'a>) -> R<Option<Vec<Option<String>>>> {
+        match value(rest)? {
+            Val::Empty => match self.nested(n, true)? {
+                Nested::Null => Ok(None),
+                Nested::Seq(m) => {
+                    self.enter()?;
+                    let mut out = Vec::new();
+                    while let Some(item) = self.seq_entry(m)? {
+                        if let Val::Empty = value(item)? {
+                            return Err(Bail);
+                        }
+                        out.push(self.string(m, item)?);
+                    }
+                    self.leave();
+                    Ok(Some(out))
+                }
+                Nested::Map(_) => Err(Bail),
+            },
+            Val::EmptySeq => {
+                self.no_deeper(n)?;
+                Ok(Some(Vec::new()))
+            }
+            Val::Plain(s) if is_null(s) => {
+                self.no_deeper(n)?;
+                Ok(None)
+            }
+            _ => Err(Bail),
+        }
     }
 
     /// An entry of a user's `extensions`: its name, and the fields of the
@@ -1269,7 +1324,7 @@ users:
       username: null
       client-certificate: ''
       auth-provider:
-      exec: []
+      exec: {}
 extensions:
   - name: x
     extension:
@@ -1409,17 +1464,13 @@ null-list:
     /// Presence fields are set for any non-null value, as the full parser sets them.
     #[test]
     fn presence_follows_the_full_parser() {
+        let doc =
+            |snippet: &str| format!("users:\n- name: a\n  user:\n    {snippet}\n    token: t\n");
         let cases = [
             ("exec: {}", true),
-            ("exec: []", true),
-            ("exec: ''", true),
-            ("exec: \"\"", true),
-            ("exec: x", true),
-            ("exec: 123", true),
-            ("exec: yes", true),
-            ("exec: nULL", true),
             ("exec:\n      command: aws", true),
-            ("exec:\n    - a", true),
+            ("exec:\n      command: aws\n      args:\n      - eks\n      - '--region'\n      - \"us-east-1\"", true),
+            ("exec:\n      apiVersion: client.authentication.k8s.io/v1\n      args: []", true),
             ("exec:", false),
             ("exec: ~", false),
             ("exec: null", false),
@@ -1428,11 +1479,27 @@ null-list:
             ("exec: # nothing", false),
         ];
         for (snippet, present) in cases {
-            let doc = format!("users:\n- name: a\n  user:\n    {snippet}\n    token: t\n");
-            let c = accepted(snippet, &doc);
+            let c = accepted(snippet, &doc(snippet));
             let user = c.users[0].user.as_ref().expect("user");
             assert_eq!(user.exec.is_some(), present, "{snippet}");
             assert_eq!(user.token.as_deref(), Some("t"), "{snippet}");
+        }
+        // An exec entry that is not a mapping, or whose `command` or `args` have the wrong
+        // type, is refused by kubectl's decoding and by the loader; the fast path leaves
+        // it to the full parser.
+        for snippet in [
+            "exec: []",
+            "exec: ''",
+            "exec: x",
+            "exec: 123",
+            "exec: nULL",
+            "exec:\n    - a",
+            "exec:\n      command: [aws]",
+            "exec:\n      args: aws",
+            "exec:\n      args:\n      - {a: b}",
+        ] {
+            assert!(full_parse(&doc(snippet)).is_err(), "{snippet}");
+            assert!(parse(&doc(snippet)).is_none(), "{snippet}");
         }
     }
 
@@ -1959,6 +2026,25 @@ users: # after a key
         ]
     }
 
+    /// A user's `exec:`: `command` and `args` (a list of strings) read, other keys
+    /// skipped.
+    fn exec_field() -> impl Strategy<Value = (Node, bool)> {
+        let args = prop_oneof![
+            6 => (prop::collection::vec(string_field(), 0..4), seq_style()).prop_map(|(v, style)| {
+                let clean = v.iter().all(|(_, c)| *c) && !v.iter().any(|(n, _)| matches!(n, Node::Scalar(s) if s.is_empty()));
+                (Node::Seq(v.into_iter().map(|(n, _)| n).collect(), style), clean)
+            }),
+            1 => prop::sample::select(vec!["[]", "", "~"])
+                .prop_map(|s| (Node::Scalar(s.to_string()), true)),
+            1 => prop::sample::select(vec!["x", "{}"])
+                .prop_map(|s| (Node::Scalar(s.to_string()), false)),
+        ];
+        struct_field(vec![
+            opt_field("command", string_field()),
+            opt_field("args", args),
+        ])
+    }
+
     fn presence() -> impl Strategy<Value = (Node, bool)> {
         prop_oneof![
             2 => unknown_value(),
@@ -2006,7 +2092,7 @@ users: # after a key
         struct_field(vec![
             opt_field("token", string_field()),
             opt_field("tokenFile", string_field()),
-            opt_field("exec", presence()),
+            opt_field("exec", exec_field()),
             opt_field("auth-provider", presence()),
             opt_field("client-certificate", presence()),
             opt_field("client-certificate-data", presence()),

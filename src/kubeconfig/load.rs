@@ -88,15 +88,7 @@ pub struct LoadedFile {
     /// scanner (`fast.rs`) read the file: the editor's fast path starts from it instead of
     /// reading the file again.
     pub token_spans: Option<Vec<Option<TokenSpan>>>,
-    /// Each user's `exec:` entry as the plugin reads it (this plugin's `token credential
-    /// ITEM`, or another program), read from `text` once, on first use, for every user at
-    /// once: a command asks per user, and a parse per user was quadratic. Filled by
-    /// [`super::edit::exec_kind`] (the loader sits below the editor).
-    pub exec: std::sync::OnceLock<Result<ExecKinds, String>>,
 }
-
-/// User name → what its exec entry runs (users without one are absent).
-pub type ExecKinds = std::collections::HashMap<String, super::model::ExecKind>;
 
 /// How a kubeconfig file is encoded. kubectl's YAML reader (go-yaml) takes UTF-16 when
 /// the file starts with a UTF-16 byte-order mark (Windows PowerShell 5's `>` writes
@@ -166,7 +158,6 @@ impl Kubeconfig {
                 encoding,
                 config,
                 token_spans,
-                exec: std::sync::OnceLock::new(),
             })?;
         }
         Ok(kc)

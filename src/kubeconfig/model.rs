@@ -90,7 +90,7 @@ pub struct User {
     #[serde(rename = "tokenFile", default)]
     pub token_file: Option<String>,
     #[serde(default)]
-    pub exec: Option<serde::de::IgnoredAny>,
+    pub exec: Option<Exec>,
     #[serde(rename = "auth-provider", default)]
     pub auth_provider: Option<serde::de::IgnoredAny>,
     #[serde(rename = "client-certificate", default)]
@@ -339,6 +339,72 @@ impl<'de> Deserialize<'de> for LenientString {
         }
 
         d.deserialize_any(V)
+    }
+}
+
+/// A user's `exec:` entry, as far as the plugin reads it: the program and its arguments
+/// (client-go's `ExecConfig.Command` and `.Args`; `args: [null]` is an empty string to
+/// Go). The other fields (`env`, `apiVersion`, ...) are not read, so not type-checked.
+#[derive(Default, Clone, PartialEq, Deserialize)]
+pub struct Exec {
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Option<Vec<Option<String>>>,
+}
+
+// By hand: arguments may carry secrets (`--token=...`); only their number is shown.
+impl std::fmt::Debug for Exec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exec")
+            .field("command", &self.command)
+            .field("args", &self.args.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+impl Exec {
+    /// What the entry runs: this plugin's `token credential ITEM`, or another program.
+    pub fn kind(&self) -> ExecKind {
+        let command = self.command.clone().unwrap_or_default();
+        let args: Option<Vec<&str>> = self
+            .args
+            .as_ref()
+            .map(|a| a.iter().map(|x| x.as_deref().unwrap_or("")).collect());
+        match args.as_deref() {
+            Some(["token", "credential", reference]) if is_plugin_program(&command) => {
+                ExecKind::Plugin {
+                    reference: (*reference).to_string(),
+                }
+            }
+            _ => ExecKind::Other { command },
+        }
+    }
+}
+
+impl User {
+    /// What the user's `exec:` entry runs, when it has one.
+    pub fn exec_kind(&self) -> Option<ExecKind> {
+        self.exec.as_ref().map(Exec::kind)
+    }
+}
+
+/// The command an exec entry written by `token store` runs.
+pub const PLUGIN_COMMAND: &str = "kubectl-coreweave";
+
+/// Whether an exec `command` runs this plugin as kubectl would run it: the bare name (found
+/// on PATH) or a path whose last part is exactly `kubectl-coreweave` (what the editor's
+/// `exec_command` writes, before and after the absolute path). On Windows `\` also
+/// separates folders, `kubectl-coreweave.exe` is the same program and names match without
+/// regard to case, as the file system does. A name that merely starts the same
+/// (`kubectl-coreweave.sh`) is another program, which kubectl would run.
+pub fn is_plugin_program(command: &str) -> bool {
+    if cfg!(windows) {
+        let name = command.rsplit(['/', '\\']).next().unwrap_or("");
+        name.eq_ignore_ascii_case(PLUGIN_COMMAND)
+            || name.eq_ignore_ascii_case("kubectl-coreweave.exe")
+    } else {
+        command.rsplit('/').next() == Some(PLUGIN_COMMAND)
     }
 }
 

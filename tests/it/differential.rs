@@ -1247,6 +1247,44 @@ fn cluster_tls_and_proxy_fields_load_as_kubectl_loads_them() {
     }
 }
 
+/// A user's `exec:` entry loads as kubectl loads it now that the model reads its
+/// `command` and `args` (for what it runs): a mapping of the right types is read, and
+/// kubectl's decoding errors (not a mapping, `command` not a string, `args` not a list of
+/// strings) fail the whole load in both.
+#[test]
+fn exec_entries_load_as_kubectl_loads_them() {
+    for (i, body) in [
+        "{token: CW-SECRET-exec, exec: {command: aws, args: [eks, get-token], env: [{name: A, value: b}]}}",
+        "{token: CW-SECRET-exec, exec: {args: [~, '', x]}}",
+        "{token: CW-SECRET-exec, exec: {}}",
+        "{token: CW-SECRET-exec, exec: ~}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        hand(&format!("exec_entry_good_{i}"))
+            .file("a/config", &simple(body))
+            .kubeconfig_env(&["a/config"])
+            .expect_token("CW-SECRET-exec");
+    }
+    for (i, body) in [
+        "{token: CW-SECRET-exec, exec: x}",
+        "{token: CW-SECRET-exec, exec: []}",
+        "{token: CW-SECRET-exec, exec: {command: [aws]}}",
+        "{token: CW-SECRET-exec, exec: {args: aws}}",
+        "{token: CW-SECRET-exec, exec: {args: [1]}}",
+        "{token: CW-SECRET-exec, exec: {args: [{a: b}]}}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        hand(&format!("exec_entry_bad_{i}"))
+            .file("a/config", &simple(body))
+            .kubeconfig_env(&["a/config"])
+            .expect_fail();
+    }
+}
+
 #[test]
 fn home_kube_config_is_read_when_kubeconfig_is_unset_or_empty() {
     let files = |h: Hand| {

@@ -18,7 +18,7 @@ use super::{cache, S3_ENDPOINT};
 use crate::cli::{KeyOutput, ObjectCredentialsArgs};
 use crate::coreweave::access_key::{create_access_key, AccessKey, Lifetime};
 use crate::coreweave::ApiConfig;
-use crate::kubeconfig::edit::{exec_kind, ExecKind};
+use crate::kubeconfig::edit::ExecKind;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::{Kubeconfig, Sourced};
 use crate::secret::{quoted, Token};
@@ -89,12 +89,12 @@ fn token_of(kc: &Kubeconfig, origin: Sourced) -> anyhow::Result<Token> {
         return Err(err.into());
     }
     let file = crate::secret::shown_path(kc.path(origin.file));
-    match exec_kind(&kc.files[origin.file], &entry.name) {
-        Ok(Some(ExecKind::Plugin { reference })) => {
+    match entry.user.as_ref().and_then(|u| u.exec_kind()) {
+        Some(ExecKind::Plugin { reference }) => {
             let interactive = std::io::stdin().is_terminal();
             // The item's server binding is about which clusters may receive the token;
             // here it goes only to CoreWeave's API, which is what the token is for.
-            crate::keystore::read_for_plugin(reference, interactive)
+            crate::keystore::read_for_plugin(&reference, interactive)
                 .map(|item| item.token)
                 .with_context(|| {
                     format!(
@@ -103,12 +103,12 @@ fn token_of(kc: &Kubeconfig, origin: Sourced) -> anyhow::Result<Token> {
                     )
                 })
         }
-        Ok(Some(ExecKind::Other { command })) => bail!(
+        Some(ExecKind::Other { command }) => bail!(
             "user {} (in {file}) runs another exec credential plugin ({}); kubectl-coreweave does not run it",
             quoted(&entry.name),
-            quoted(command)
+            quoted(&command)
         ),
-        _ => Err(err.into()),
+        None => Err(err.into()),
     }
 }
 

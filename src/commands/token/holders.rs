@@ -86,11 +86,10 @@ pub fn find_targets(
         let file = kc.path(origin.file);
         let cred = match credential_of(file, entry) {
             Ok(c) => c,
-            Err(_) => match crate::kubeconfig::edit::exec_kind(&kc.files[origin.file], &entry.name)
-            {
-                Ok(Some(edit::ExecKind::Plugin { reference })) => {
+            Err(_) => match entry.user.as_ref().and_then(|u| u.exec_kind()) {
+                Some(edit::ExecKind::Plugin { reference }) => {
                     // An item that is gone holds no token.
-                    let read = crate::keystore::read_once(reference);
+                    let read = crate::keystore::read_once(&reference);
                     if let Err(crate::keystore::KeyringError::NoItem(_)) = read {
                         continue;
                     }
@@ -99,11 +98,11 @@ pub fn find_targets(
                             "user {} in {} keeps its token in keyring item {}, which must be read to know whether it holds the token; nothing was written",
                             quoted(&entry.name),
                             shown_path(file),
-                            quoted(reference)
+                            quoted(&reference)
                         )
                     })?;
                     Credential::Keyring {
-                        reference: reference.clone(),
+                        reference,
                         token: item.token,
                     }
                 }
@@ -164,18 +163,14 @@ pub fn credential(
         Ok(c) => return Ok(c),
         Err(e) => e,
     };
-    let has_exec = kc.files[origin.file].config.users[origin.index]
-        .user
-        .as_ref()
-        .is_some_and(|u| u.exec.is_some());
-    if !has_exec {
+    let entry = &kc.files[origin.file].config.users[origin.index];
+    let Some(kind) = entry.user.as_ref().and_then(|u| u.exec_kind()) else {
         return Err(err.into());
-    }
+    };
     let file = kc.path(origin.file);
-    let user = &kc.files[origin.file].config.users[origin.index].name;
-    match edit::exec_kind(&kc.files[origin.file], user) {
-        Ok(Some(ExecKind::Plugin { reference })) => {
-            let reference = reference.clone();
+    let user = &entry.name;
+    match kind {
+        ExecKind::Plugin { reference } => {
             let token = crate::keystore::read_once(&reference)
                 .map(|item| item.token)
                 .with_context(|| {
@@ -186,12 +181,11 @@ pub fn credential(
                 })?;
             Ok(Credential::Keyring { reference, token })
         }
-        Ok(Some(ExecKind::Other { command })) => bail!(
+        ExecKind::Other { command } => bail!(
             "user {user:?} (in {}) runs another exec credential plugin ({:?}); kubectl-coreweave does not run it",
             file.display(),
-            crate::secret::escape_controls(command)
+            crate::secret::escape_controls(&command)
         ),
-        _ => Err(err.into()),
     }
 }
 
@@ -202,10 +196,9 @@ pub fn stored_credential(
     origin: crate::kubeconfig::Sourced,
 ) -> Option<anyhow::Result<Credential>> {
     let entry = &kc.files[origin.file].config.users[origin.index];
-    entry.user.as_ref()?.exec.as_ref()?;
-    match edit::exec_kind(&kc.files[origin.file], &entry.name) {
-        Ok(Some(ExecKind::Plugin { .. })) => Some(credential(kc, origin)),
-        _ => None,
+    match entry.user.as_ref()?.exec_kind()? {
+        ExecKind::Plugin { .. } => Some(credential(kc, origin)),
+        ExecKind::Other { .. } => None,
     }
 }
 

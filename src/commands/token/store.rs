@@ -55,10 +55,12 @@ pub fn store(
             return rebind(paths, explicit, &kc, active, &reference, args, out)
         }
         Err(e) => {
-            if let Ok(Some(ExecKind::Plugin { reference })) =
-                edit::exec_kind(&kc.files[active.file], &resolved.user)
+            if let Some(ExecKind::Plugin { reference }) = kc.files[active.file].config.users
+                [active.index]
+                .user
+                .as_ref()
+                .and_then(|u| u.exec_kind())
             {
-                let reference = reference.clone();
                 return rebind(paths, explicit, &kc, active, &reference, args, out);
             }
             return Err(e.into());
@@ -299,11 +301,10 @@ pub fn unstore(
     let resolved = kc.resolve(sel)?;
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
-    let cannot_read = || format!("cannot read kubeconfig {}", active_file.display());
-    let reference = match edit::exec_kind(&kc.files[active.file], &resolved.user)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(cannot_read)?
-        .cloned()
+    let reference = match kc.files[active.file].config.users[active.index]
+        .user
+        .as_ref()
+        .and_then(|u| u.exec_kind())
     {
         Some(ExecKind::Plugin { reference }) => reference,
         Some(ExecKind::Other { command }) => bail!(
@@ -490,8 +491,7 @@ fn unstore_targets(
     let mut targets = Vec::new();
     for f in &kc.files {
         for u in &f.config.users {
-            let kind = edit::exec_kind(f, &u.name)
-                .map_err(|e| anyhow::anyhow!("cannot read kubeconfig {}: {e}", f.path.display()))?;
+            let kind = u.user.as_ref().and_then(|u| u.exec_kind());
             if matches!(kind, Some(ExecKind::Plugin { reference: r }) if r == reference) {
                 targets.push(Target {
                     file: f.path.clone(),

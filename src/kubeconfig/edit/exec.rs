@@ -13,13 +13,12 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::super::edit_error::{unsupported, EditError};
-use super::super::yaml_tree::{Doc, Kind, Lookup, NodeId, PathRule, Splice, Stream};
+use super::super::yaml_tree::{Doc, Kind, Lookup, NodeId, PathRule, Splice};
 use super::proof::loaded_auth;
 use super::text::{double_quoted, scalar};
 use super::Edit;
 
-/// The command an exec entry written by `token store` runs.
-pub const PLUGIN_COMMAND: &str = "kubectl-coreweave";
+pub use crate::kubeconfig::model::{is_plugin_program, PLUGIN_COMMAND};
 /// The exec entry's `apiVersion`.
 pub const EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1";
 /// Shown by kubectl when `kubectl-coreweave` is not on PATH.
@@ -109,112 +108,22 @@ impl InteractiveMode {
 
 pub use crate::kubeconfig::model::ExecKind;
 
-/// The user's `exec:` entry, when the user exists and has one (read leniently: a layout the
-/// editor would refuse is still described).
-pub fn exec_of(src: &str, user: &str) -> Result<Option<ExecKind>, EditError> {
-    let doc = Doc::parse(src, Stream::Drop)?;
-    let entries = user_entries(&doc)?;
-    let Some(&item) = entries.get(user) else {
-        return Ok(None);
-    };
-    let Some(user_map) = found(&doc, item, "user").filter(|m| doc.is_map(*m)) else {
-        return Ok(None);
-    };
-    let Some((_, exec)) = found_pair(&doc, user_map, "exec") else {
-        return Ok(None);
-    };
-    let exec = doc.resolve(exec).unwrap_or(exec);
-    Ok(Some(classify(&doc, exec)))
-}
-
-/// What the user's exec entry in `file` runs, when the user exists and has one; an error
-/// (the editor's reading of the file failed) as text. All users are read on the first
-/// call and kept with the file: a command asks per user, and a parse per user was
-/// quadratic.
-pub fn exec_kind<'a>(
-    file: &'a crate::kubeconfig::LoadedFile,
-    user: &str,
-) -> Result<Option<&'a ExecKind>, &'a str> {
-    match file
-        .exec
-        .get_or_init(|| exec_kinds(&file.text).map_err(|e| e.to_string()))
-    {
-        Ok(kinds) => Ok(kinds.get(user)),
-        Err(e) => Err(e),
-    }
-}
-
-/// Every user of the file with an exec entry, and what it runs: [`exec_of`] for all users
-/// on one parse.
-pub fn exec_kinds(src: &str) -> Result<HashMap<String, ExecKind>, EditError> {
-    let doc = Doc::parse(src, Stream::Drop)?;
-    let entries = user_entries(&doc)?;
-    let mut out = HashMap::new();
-    for (name, item) in entries {
-        let Some(user_map) = found(&doc, item, "user").filter(|m| doc.is_map(*m)) else {
-            continue;
-        };
-        let Some((_, exec)) = found_pair(&doc, user_map, "exec") else {
-            continue;
-        };
-        let exec = doc.resolve(exec).unwrap_or(exec);
-        out.insert(name.to_string(), classify(&doc, exec));
-    }
-    Ok(out)
-}
-
-/// Every user of the file whose exec entry runs this plugin, with its item reference.
-pub fn plugin_users(src: &str) -> Result<Vec<(String, String)>, EditError> {
-    let doc = Doc::parse(src, Stream::Drop)?;
-    let entries = user_entries(&doc)?;
-    let mut out = Vec::new();
-    for (name, item) in entries {
-        let exec = found(&doc, item, "user")
-            .filter(|m| doc.is_map(*m))
-            .and_then(|m| found(&doc, m, "exec"))
-            .and_then(|e| doc.resolve(e));
-        if let Some(ExecKind::Plugin { reference }) = exec.map(|e| classify(&doc, e)) {
-            out.push((name.to_string(), reference));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
+/// What the exec node the editor is about to replace runs, read from its tree by the
+/// model's rule ([`crate::kubeconfig::model::Exec::kind`]).
 fn classify(doc: &Doc<'_>, exec: NodeId) -> ExecKind {
     let command = found(doc, exec, "command")
         .and_then(|c| doc.scalar_text(c))
-        .unwrap_or("")
-        .to_string();
-    let args: Option<Vec<&str>> = found(doc, exec, "args")
+        .map(str::to_string);
+    let args: Option<Vec<Option<String>>> = found(doc, exec, "args")
         .and_then(|a| doc.resolve(a))
         .and_then(|a| match &doc.nodes.get(a)?.kind {
-            Kind::Seq { items } => items.iter().map(|i| doc.scalar_text(*i)).collect(),
+            Kind::Seq { items } => items
+                .iter()
+                .map(|i| doc.scalar_text(*i).map(|t| Some(t.to_string())))
+                .collect(),
             _ => None,
         });
-    let plugin = is_plugin_program(&command);
-    match args.as_deref() {
-        Some(["token", "credential", reference]) if plugin => ExecKind::Plugin {
-            reference: (*reference).to_string(),
-        },
-        _ => ExecKind::Other { command },
-    }
-}
-
-/// Whether an exec `command` runs this plugin as kubectl would run it: the bare name (found
-/// on PATH) or a path whose last part is exactly `kubectl-coreweave` (what [`exec_command`]
-/// writes, before and after the absolute path). On Windows `\` also separates folders,
-/// `kubectl-coreweave.exe` is the same program and names match without regard to case, as
-/// the file system does. A name that merely starts the same (`kubectl-coreweave.sh`) is
-/// another program, which kubectl would run.
-pub fn is_plugin_program(command: &str) -> bool {
-    if cfg!(windows) {
-        let name = command.rsplit(['/', '\\']).next().unwrap_or("");
-        name.eq_ignore_ascii_case(PLUGIN_COMMAND)
-            || name.eq_ignore_ascii_case("kubectl-coreweave.exe")
-    } else {
-        command.rsplit('/').next() == Some(PLUGIN_COMMAND)
-    }
+    crate::kubeconfig::model::Exec { command, args }.kind()
 }
 
 /// One splice per swap ([`Edit::TokenToExec`] or [`Edit::ExecToToken`]): the `token:`
@@ -502,6 +411,17 @@ fn found(doc: &Doc<'_>, map: NodeId, key: &str) -> Option<NodeId> {
 mod tests {
     use super::super::apply;
     use super::*;
+
+    /// What the loader reads the user's exec entry as (the model, as every command reads it).
+    fn exec_of(src: &str, user: &str) -> Result<Option<ExecKind>, String> {
+        let config = crate::kubeconfig::load::parse(std::path::Path::new("config"), src)
+            .map_err(|e| e.to_string())?;
+        Ok(config
+            .users
+            .iter()
+            .find(|u| u.name == user)
+            .and_then(|u| u.user.as_ref()?.exec_kind()))
+    }
 
     fn token_to_exec(
         src: &str,

@@ -23,8 +23,8 @@ use super::load::LoadedFile;
 use super::yaml_tree::{apply_splices, Doc, Stream};
 pub use append::{new_file, Additions};
 pub use exec::{
-    exec_command, exec_json, exec_kind, exec_kinds, exec_of, installed_path, is_plugin_program,
-    plugin_users, ExecKind, InteractiveMode, EXEC_API_VERSION, INSTALL_HINT, PLUGIN_COMMAND,
+    exec_command, exec_json, installed_path, is_plugin_program, ExecKind, InteractiveMode,
+    EXEC_API_VERSION, INSTALL_HINT, PLUGIN_COMMAND,
 };
 pub use extension::TokenExtension;
 pub(crate) use proof::data_options;
