@@ -155,7 +155,7 @@ fn unchanged_on_disk(w: &PlannedWrite) -> Result<(), WriteError> {
 /// neither hang a rotate that holds locks nor fill its memory.
 pub(super) fn read_current(path: &Path) -> io::Result<Vec<u8>> {
     let file = crate::kubeconfig::token_file::open_regular(path)?;
-    crate::kubeconfig::token_file::read_capped(file, crate::kubeconfig::MAX_FILE_SIZE)
+    crate::kubeconfig::token_file::read_file_capped(&file, crate::kubeconfig::MAX_FILE_SIZE)
 }
 
 pub(super) fn restore(w: &PlannedWrite) -> Result<(), WriteError> {
