@@ -217,7 +217,9 @@ impl Kubeconfig {
                 return false;
             };
             let same = match f.encoding {
-                Encoding::Utf8 => holds(file, f.text.as_bytes()),
+                Encoding::Utf8 => {
+                    super::token_file::file_holds(&file, f.text.as_bytes()).unwrap_or(false)
+                }
                 // Decoded when read: compared as decoded (rare; no need to stream).
                 Encoding::Utf16Le | Encoding::Utf16Be => {
                     drop(file);
@@ -351,29 +353,6 @@ fn check_unique<'a>(
         }
     }
     Ok(())
-}
-
-/// Whether `file` holds exactly `expected`, read in blocks (a bounded read: it stops at the
-/// first difference or one block past `expected`'s length).
-fn holds(mut file: std::fs::File, expected: &[u8]) -> bool {
-    if file.metadata().map(|m| m.len()).ok() != u64::try_from(expected.len()).ok() {
-        return false;
-    }
-    let mut block = vec![0u8; 64 * 1024];
-    let mut at = 0usize;
-    loop {
-        let n = match file.read(&mut block) {
-            Ok(0) => return at == expected.len(),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return false,
-        };
-        let end = at.saturating_add(n);
-        if expected.get(at..end) != block.get(..n) {
-            return false;
-        }
-        at = end;
-    }
 }
 
 /// Read one file as text, refusing directories, huge files and what is neither UTF-8 nor

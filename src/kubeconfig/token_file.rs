@@ -23,6 +23,30 @@ pub fn read_file_capped(file: &File, cap: u64) -> io::Result<Vec<u8>> {
     read_capped_sized(file, cap, size)
 }
 
+/// Whether `file` holds exactly `expected`, read in blocks: a bounded read that stops at
+/// the first difference or one block past `expected`'s length, and never holds a second
+/// copy of a large file.
+pub fn file_holds(mut file: &File, expected: &[u8]) -> io::Result<bool> {
+    if file.metadata()?.len() != u64::try_from(expected.len()).unwrap_or(u64::MAX) {
+        return Ok(false);
+    }
+    let mut block = vec![0u8; 64 * 1024];
+    let mut at = 0usize;
+    loop {
+        let n = match file.read(&mut block) {
+            Ok(0) => return Ok(at == expected.len()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let end = at.saturating_add(n);
+        if expected.get(at..end) != block.get(..n) {
+            return Ok(false);
+        }
+        at = end;
+    }
+}
+
 fn read_capped_sized(reader: impl Read, cap: u64, size: u64) -> io::Result<Vec<u8>> {
     let hint = usize::try_from(size.min(cap)).unwrap_or(0);
     let mut bytes = Vec::with_capacity(hint.saturating_add(1));

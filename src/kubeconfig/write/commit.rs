@@ -131,9 +131,16 @@ pub fn commit(writes: &[PlannedWrite]) -> Result<CommitReport, CommitError> {
 }
 
 fn unchanged_on_disk(w: &PlannedWrite) -> Result<(), WriteError> {
-    let now = match read_current(&w.path) {
-        Ok(bytes) => Some(bytes),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+    // Compared in blocks, not read whole: the commit already holds each file's original
+    // and new text, and a third copy was the rotate's peak.
+    let read =
+        crate::kubeconfig::token_file::open_regular(&w.path).and_then(|file| match &w.original {
+            Some(original) => crate::kubeconfig::token_file::file_holds(&file, original),
+            None => Ok(false),
+        });
+    let same = match read {
+        Ok(same) => same,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => w.original.is_none(),
         Err(error) => {
             return Err(WriteError::Read {
                 path: w.path.clone(),
@@ -141,7 +148,7 @@ fn unchanged_on_disk(w: &PlannedWrite) -> Result<(), WriteError> {
             })
         }
     };
-    if now == w.original {
+    if same {
         Ok(())
     } else {
         Err(WriteError::Changed {
