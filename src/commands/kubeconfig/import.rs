@@ -177,7 +177,7 @@ pub fn run(
         write::remove_stale_temp_files(&target);
         if let Err(e) = write::commit(&[PlannedWrite {
             path: target.clone(),
-            original: before.map(String::into_bytes),
+            original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
             new: after.into_bytes(),
         }]) {
             // The file is as it was: items no entry uses would only confuse.

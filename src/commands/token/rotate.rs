@@ -7,6 +7,7 @@
 //! (the editor proves each one by re-parsing), and only then commit them one by one with
 //! rollback. `--dry-run` stops after the first plan and takes no lock.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,9 +29,9 @@ use crate::secret::{quoted, shown, shown_path, Token};
 
 /// Every file to write, with its bytes before and after.
 #[derive(Debug)]
-pub struct Plan {
+pub struct Plan<'a> {
     pub targets: Vec<Target>,
-    pub writes: Vec<PlannedWrite>,
+    pub writes: Vec<PlannedWrite<'a>>,
 }
 
 /// `token rotate`: the new token from the source the flags name.
@@ -502,13 +503,13 @@ pub fn not_console_token_cluster(server: &str) -> String {
 
 /// The new bytes of every file that changes: each kubeconfig edited by the proving
 /// editor, each token file replaced whole (once, whatever names reach it).
-pub fn prepare_writes(
-    kc: &Kubeconfig,
+pub fn prepare_writes<'k>(
+    kc: &'k Kubeconfig,
     targets: &[Target],
     new: &Token,
     record: &TokenExtension<'_>,
     force: bool,
-) -> anyhow::Result<Vec<PlannedWrite>> {
+) -> anyhow::Result<Vec<PlannedWrite<'k>>> {
     let expires_known = record.expires.is_some();
     let mut writes = Vec::new();
     for loaded in &kc.files {
@@ -539,7 +540,7 @@ pub fn prepare_writes(
             .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
         writes.push(PlannedWrite {
             path: loaded.path.clone(),
-            original: Some(loaded.text.clone().into_bytes()),
+            original: Some(Cow::Borrowed(loaded.text.as_bytes())),
             new: text.into_bytes(),
         });
     }
@@ -548,7 +549,7 @@ pub fn prepare_writes(
         writes.push(PlannedWrite {
             path: path.to_path_buf(),
             new: token_file_content(&original, new),
-            original: Some(original),
+            original: Some(Cow::Owned(original)),
         });
     }
     Ok(writes)
@@ -688,7 +689,7 @@ fn print_targets(targets: &[Target], out: &mut dyn Write) -> std::io::Result<()>
 }
 
 fn print_done(
-    plan: &Plan,
+    plan: &Plan<'_>,
     record: &TokenExtension<'_>,
     backups: &[PathBuf],
     out: &mut dyn Write,
@@ -714,7 +715,7 @@ fn print_done(
     Ok(())
 }
 
-fn print_dry_run(plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()> {
+fn print_dry_run(plan: &Plan<'_>, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(
         out,
         "Would rotate the token of {} ({} to write):",

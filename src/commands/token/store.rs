@@ -203,7 +203,7 @@ fn rebind(
     let command = edit::exec_command(args.bare_command);
     let keyring = open_for_store()?;
     let item = keyring.get_item(reference)?;
-    let plan = |kc: &Kubeconfig| -> anyhow::Result<Vec<PlannedWrite>> {
+    let plan = |kc: &Kubeconfig| -> anyhow::Result<Vec<PlannedWrite<'static>>> {
         let mut writes = Vec::new();
         for loaded in &kc.files {
             if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
@@ -237,7 +237,7 @@ fn rebind(
             if text != loaded.text {
                 writes.push(PlannedWrite {
                     path: loaded.path.clone(),
-                    original: Some(loaded.text.clone().into_bytes()),
+                    original: Some(std::borrow::Cow::Owned(loaded.text.clone().into_bytes())),
                     new: text.into_bytes(),
                 });
             }
@@ -509,7 +509,7 @@ fn plan_writes<'t>(
     kc: &Kubeconfig,
     targets: &'t [Target],
     edit_of: impl Fn(&'t str) -> Edit<'t>,
-) -> anyhow::Result<Vec<PlannedWrite>> {
+) -> anyhow::Result<Vec<PlannedWrite<'static>>> {
     let mut writes = Vec::new();
     for loaded in &kc.files {
         if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
@@ -527,7 +527,7 @@ fn plan_writes<'t>(
             .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
         writes.push(PlannedWrite {
             path: loaded.path.clone(),
-            original: Some(loaded.text.clone().into_bytes()),
+            original: Some(std::borrow::Cow::Owned(loaded.text.clone().into_bytes())),
             new: text.into_bytes(),
         });
     }

@@ -1,6 +1,7 @@
 //! The multi-file commit: check each planned file against the bytes it was planned from,
 //! write them in order, and put back the ones written when a later one fails.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs;
 use std::io;
@@ -9,19 +10,21 @@ use std::path::{Path, PathBuf};
 use super::*;
 
 /// One planned change: the file, the exact bytes it was planned from, and the new bytes.
-pub struct PlannedWrite {
+pub struct PlannedWrite<'a> {
     pub path: PathBuf,
     /// What the file held when read; `None` if it did not exist (a rollback then removes it).
-    pub original: Option<Vec<u8>>,
+    /// Borrowed from the loaded file where there is one: a second copy of every file was
+    /// the largest part of a big rotate's peak memory.
+    pub original: Option<Cow<'a, [u8]>>,
     pub new: Vec<u8>,
 }
 
 /// Shows sizes only: the bytes are kubeconfigs and tokens.
-impl fmt::Debug for PlannedWrite {
+impl fmt::Debug for PlannedWrite<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PlannedWrite")
             .field("path", &self.path)
-            .field("original_len", &self.original.as_ref().map(Vec::len))
+            .field("original_len", &self.original.as_ref().map(|o| o.len()))
             .field("new_len", &self.new.len())
             .finish()
     }

@@ -567,7 +567,7 @@ fn backup_belongs_to_the_original_owner() {
 
 // ---- commit ----
 
-fn plan(dir: &Path, files: &[(&str, Option<&str>, &str)]) -> Vec<PlannedWrite> {
+fn plan(dir: &Path, files: &[(&str, Option<&str>, &str)]) -> Vec<PlannedWrite<'static>> {
     files
         .iter()
         .map(|(name, old, new)| {
@@ -577,7 +577,7 @@ fn plan(dir: &Path, files: &[(&str, Option<&str>, &str)]) -> Vec<PlannedWrite> {
             }
             PlannedWrite {
                 path,
-                original: old.map(|o| o.as_bytes().to_vec()),
+                original: old.map(|o| o.as_bytes().to_vec().into()),
                 new: new.as_bytes().to_vec(),
             }
         })
@@ -751,7 +751,7 @@ fn commit_refuses_a_file_that_appeared_since_planning() {
 fn planned_write_debug_hides_the_bytes() {
     let w = PlannedWrite {
         path: PathBuf::from("/k/config"),
-        original: Some(b"token: CW-SECRET-old".to_vec()),
+        original: Some(b"token: CW-SECRET-old".to_vec().into()),
         new: b"token: CW-SECRET-new".to_vec(),
     };
     let shown = format!("{w:?}");
