@@ -10,8 +10,11 @@ use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::edit_error::{EditError, Position};
 use super::fast::TokenSpan;
+use super::from_tree::{self, Typing};
 use super::model::{FileConfig, NamedCluster, NamedContext, NamedUser};
+use super::yaml_tree::{Doc, Stream};
 use super::{Files, KubeconfigError, MAX_FILE_SIZE};
 
 /// The files to read, in precedence order, as client-go picks them:
@@ -496,12 +499,17 @@ type Scanned = (FileConfig, Option<Vec<Option<TokenSpan>>>);
 fn parse_document(path: &Path, doc: &str) -> Result<Scanned, KubeconfigError> {
     // The common layouts take the fast path (about 1 ms a megabyte); anything it is not
     // sure of goes to the full parser, which also writes the error messages.
-    let (config, spans) = match super::fast::parse_with_token_spans(doc) {
-        Some((config, spans)) => (config, Some(spans)),
-        None => (parse_full_at(path, doc)?, None),
-    };
-    check_ca_data(path, &config)?;
-    Ok((config, spans))
+    match super::fast::parse_with_token_spans(doc) {
+        Some((config, spans)) => {
+            check_ca_data(path, &config)?;
+            Ok((config, Some(spans)))
+        }
+        None => {
+            let config = parse_full_at(path, doc)?;
+            check_ca_data(path, &config)?;
+            Ok((config, None))
+        }
+    }
 }
 
 /// kubectl decodes `certificate-authority-data` as base64 while loading, and a file where
@@ -596,15 +604,55 @@ fn parse_full_at(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError> 
         // Empty, comments only, or a bare `---`: kubectl reads an empty config.
         return Ok(FileConfig::default());
     }
-    let config = match from_document::<FileConfig>(doc) {
-        Ok(config) => config,
+    let tree = tree_of(doc).map_err(|e| yaml_error(path, doc, e))?;
+    model_of(path, doc, &tree)
+}
+
+/// The node tree of a first document, as far as kubectl's decoder reads it (see
+/// [`root_end_before_junk`]).
+fn tree_of(doc: &str) -> Result<Doc<'_>, DocError> {
+    match Doc::parse(doc, Stream::Drop) {
+        Ok(tree) => Ok(tree),
         Err(e) => match root_end_before_junk(doc) {
-            Some(end) => from_document::<FileConfig>(doc.get(..end).unwrap_or(doc))
-                .map_err(|e| yaml_error(path, doc, e))?,
-            None => return Err(yaml_error(path, doc, e)),
+            Some(end) => Doc::parse(doc.get(..end).unwrap_or(doc), Stream::Drop)
+                .map_err(|e| tree_parse_error(&e)),
+            None => Err(tree_parse_error(&e)),
         },
+    }
+}
+
+/// [`parse_alone`] for a file whose entries are copied whole (`kubeconfig import`): the
+/// model, and the first document as generic data (merge keys applied as kubectl applies
+/// them), both read from one parse.
+pub fn parse_alone_with_data(
+    path: &Path,
+    text: &str,
+) -> Result<(FileConfig, serde_json::Value), KubeconfigError> {
+    let doc = first_document(text);
+    let place = |mut e: KubeconfigError| {
+        if let KubeconfigError::Yaml { line, column, .. } = &mut e {
+            (*line, *column) = kubectl_position(doc, *line, *column);
+        }
+        e
     };
-    check_version(path, config.unwrap_or_default())
+    if first_content(doc).is_none() {
+        return Ok((FileConfig::default(), serde_json::Value::Null));
+    }
+    let tree = tree_of(doc).map_err(|e| place(yaml_error(path, doc, e)))?;
+    let config = loadable(path, doc, &tree).map_err(place)?;
+    check_unique(path, "clusters", config.clusters.iter().map(|c| &c.name))?;
+    check_unique(path, "contexts", config.contexts.iter().map(|c| &c.name))?;
+    check_unique(path, "users", config.users.iter().map(|c| &c.name))?;
+    let data = on_parse_stack(|| from_tree::read::<serde_json::Value>(&tree, Typing::Data))
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| KubeconfigError::Yaml {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: "cannot be read as data".into(),
+        })?;
+    Ok((config, data.unwrap_or_default()))
 }
 
 /// kubectl's decoder (go-yaml's `Unmarshal`) stops once the first document's root node is
@@ -658,7 +706,7 @@ pub(crate) fn parse_full(doc: &str) -> Result<FileConfig, KubeconfigError> {
 }
 
 /// Why a document does not deserialize: where (as the parser counts; see
-/// [`kubectl_position`]) and the parser's message without any value it quotes.
+/// [`kubectl_position`]) and the reason, without any value it quotes.
 #[derive(Debug)]
 pub(crate) struct DocError {
     pub(crate) line: u64,
@@ -667,87 +715,83 @@ pub(crate) struct DocError {
 }
 
 impl DocError {
-    fn from_parser(e: &serde_saphyr::Error) -> DocError {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        let mut message = clean_parser_message(&e.without_snippet().to_string());
-        // The parser's limits, in kubectl's words for the same refusals.
-        if message.starts_with("budget breached: Depth") || message == "recursion limit exceeded" {
-            message = format!("exceeded max depth of {MAX_DEPTH}");
-        } else if message.starts_with("budget breached") || message.contains("alias replay") {
-            message = "document contains excessive aliasing".into();
-        }
+    fn at(position: Option<Position>, message: &str) -> DocError {
+        let position = position.unwrap_or(Position { line: 0, column: 0 });
         DocError {
-            line,
-            column,
-            message,
+            line: position.line as u64,
+            column: position.column as u64,
+            message: clean_parser_message(message),
         }
     }
 }
 
-/// A first document read into `T` as kubectl reads it: merge keys applied in document
-/// order (`merge.rs`), budgets that grow with the document, YAML 1.1 scalars refused in
-/// string fields (`no_schema`). `None` for a `null` document. Every reader of kubeconfig
-/// data goes through here, so they all read what kubectl reads.
-pub(crate) fn from_document<T: serde::de::DeserializeOwned + Send>(
-    doc: &str,
-) -> Result<Option<T>, DocError> {
-    // The deserializer recurses once per level of nesting, and kubectl reads files nested
-    // up to 10,000 deep: the parse runs on a thread whose stack fits that (reserved, not
-    // committed, until used), so a deep file fails with an error or loads, but never
-    // overflows the main thread's stack (1 MiB on Windows).
+/// A first document read into `T` as kubectl reads it, from its tree (`from_tree.rs`).
+#[cfg(test)]
+fn from_document<T: serde::de::DeserializeOwned>(doc: &str) -> Result<Option<T>, DocError> {
+    let tree = Doc::parse(doc, Stream::Drop).map_err(|e| tree_parse_error(&e))?;
+    from_tree::read::<T>(&tree, Typing::Kubeconfig)
+        .map_err(|e| DocError::at(e.position, &e.message))
+}
+
+fn tree_parse_error(e: &EditError) -> DocError {
+    match e {
+        EditError::Parse { position, reason } if reason == "recursion limit exceeded" => {
+            DocError::at(
+                Some(*position),
+                &format!("exceeded max depth of {}", from_tree::MAX_DEPTH),
+            )
+        }
+        EditError::Parse { position, reason } => DocError::at(Some(*position), reason),
+        other => DocError::at(None, &other.to_string()),
+    }
+}
+
+/// A file's model read from its tree, its version checked.
+pub(super) fn model_of(
+    path: &Path,
+    doc_text: &str,
+    tree: &Doc<'_>,
+) -> Result<FileConfig, KubeconfigError> {
+    // Merge keys are followed by recursion, as deep as a file chains them.
+    let config = on_parse_stack(|| from_tree::read::<FileConfig>(tree, Typing::Kubeconfig))
+        .map_err(|e| {
+            let message = format!("cannot start the parser: {}", crate::io_message(&e));
+            yaml_error(path, doc_text, DocError::at(None, &message))
+        })?
+        .map_err(|e| yaml_error(path, doc_text, DocError::at(e.position, &e.message)))?;
+    check_version(path, config.unwrap_or_default())
+}
+
+/// [`model_of`] with every check [`parse`] makes: the editor's proof reads the result of
+/// an edit through here, from the tree it parsed.
+pub(super) fn loadable(
+    path: &Path,
+    doc_text: &str,
+    tree: &Doc<'_>,
+) -> Result<FileConfig, KubeconfigError> {
+    let config = model_of(path, doc_text, tree)?;
+    check_ca_data(path, &config)?;
+    Ok(config)
+}
+
+/// Runs a reading of a tree (generic data recurses as deep as the file; merge keys as
+/// deep as a file chains them) on a thread whose stack fits kubectl's 10,000 levels of
+/// nesting (reserved, not committed, until used): a deep file fails with an error or
+/// loads, but never overflows the main thread's stack (1 MiB on Windows).
+pub(super) fn on_parse_stack<R: Send>(f: impl FnOnce() -> R + Send) -> std::io::Result<R> {
     std::thread::scope(|scope| {
-        let parse = std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("kubeconfig-parse".into())
             .stack_size(PARSE_STACK)
-            .spawn_scoped(scope, || from_document_here(doc));
-        match parse {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(e) => Err(DocError {
-                line: 0,
-                column: 0,
-                message: format!("cannot start the parser: {}", crate::io_message(&e)),
-            }),
-        }
+            .spawn_scoped(scope, f)?;
+        Ok(handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     })
 }
 
 /// The stack of the parser's thread: a few KiB a level of nesting in a debug build.
 const PARSE_STACK: usize = 512 << 20;
-
-fn from_document_here<T: serde::de::DeserializeOwned>(doc: &str) -> Result<Option<T>, DocError> {
-    match super::merge::resolve(doc) {
-        None => deserialize(doc).map_err(|e| DocError::from_parser(&e)),
-        Some(Err(e)) => Err(DocError {
-            line: e.position.line as u64,
-            column: e.position.column as u64,
-            message: e.message.to_owned(),
-        }),
-        // Each line of the resolved text holds one node: an error there is reported at
-        // that node's place in the file.
-        Some(Ok(resolved)) => deserialize(&resolved.text).map_err(|e| {
-            let mut error = DocError::from_parser(&e);
-            let at = usize::try_from(error.line)
-                .ok()
-                .and_then(|l| l.checked_sub(1))
-                .and_then(|l| resolved.lines.get(l));
-            if let Some(at) = at {
-                error.line = at.line as u64;
-                error.column = at.column as u64;
-            }
-            error
-        }),
-    }
-}
-
-/// Whether the first document of `text` holds a merge key (`<<`) that kubectl applies.
-pub fn has_merge_keys(text: &str) -> bool {
-    super::merge::resolve(first_document(text)).is_some()
-}
 
 /// [`from_document`] for the whole file model, a `null` document being an empty config.
 #[cfg(test)]
@@ -755,46 +799,6 @@ pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, String> {
     from_document::<FileConfig>(doc)
         .map(Option::unwrap_or_default)
         .map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))
-}
-
-/// Nesting the parser accepts: kubectl's decoder stops at 10,000 ("exceeded max depth").
-pub(super) const MAX_DEPTH: usize = 10_000;
-
-fn deserialize<T: serde::de::DeserializeOwned>(
-    doc: &str,
-) -> Result<Option<T>, serde_saphyr::Error> {
-    let mut options = serde_saphyr::options! {
-        no_schema: true,
-        with_snippet: false,
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-    };
-    // The parser's default budget (250,000 nodes) refuses about 27,000 contexts, far below
-    // the file size cap. Every node and alias takes at least a byte or two of text, so
-    // limits that grow with the document bound the work as the size cap does; only what
-    // aliases repeat is limited beyond that (alias bombs, which kubectl refuses too).
-    let n = doc.len();
-    if let Some(budget) = options.budget.as_mut() {
-        // Nodes repeated by aliases count too: what aliases may add is about the file's
-        // own size again.
-        budget.max_nodes = budget.max_nodes.max(n.saturating_mul(2).saturating_add(16));
-        budget.max_events = budget
-            .max_events
-            .max(n.saturating_mul(4).saturating_add(64));
-        budget.max_aliases = budget.max_aliases.max(n / 2);
-        budget.max_anchors = budget.max_anchors.max(n / 2);
-        budget.max_recorded_anchor_events = budget.max_recorded_anchor_events.max(n);
-        // Many aliases of one anchor (`user: *u` in every context) is ordinary; what they
-        // expand to is bounded below.
-        budget.enforce_alias_anchor_ratio = false;
-        budget.max_depth = MAX_DEPTH;
-        budget.flow_nesting_limit = MAX_DEPTH;
-    }
-    options.alias_limits.max_total_replayed_events = options
-        .alias_limits
-        .max_total_replayed_events
-        .max(n.saturating_mul(2));
-    // A document that is `null` or `~` is an empty config to kubectl, hence the Option.
-    serde_saphyr::from_str_with_options::<Option<T>>(doc, options)
 }
 
 fn check_version(path: &Path, config: FileConfig) -> Result<FileConfig, KubeconfigError> {
@@ -818,7 +822,9 @@ fn yaml_error(path: &Path, doc: &str, e: DocError) -> KubeconfigError {
         column,
         mut message,
     } = e;
-    if message.starts_with("expected mapping start") && Some((line, column)) == first_content(doc) {
+    // The root read as the model's top struct is not a mapping.
+    if message.ends_with("expected struct FileConfig") && Some((line, column)) == first_content(doc)
+    {
         message = "not a kubeconfig: the document is not a mapping".into();
     }
     KubeconfigError::Yaml {

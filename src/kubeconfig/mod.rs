@@ -12,10 +12,13 @@
 //! - `edit/`: the one format-preserving editor: token replacement, the `coreweave.com/token`
 //!   extension, the token⇄exec swap of `token store`/`unstore`, and whole entries added by
 //!   `kubeconfig import`, planned together on one parse and accepted by one proof.
-//! - `merge.rs`: merge keys (`<<`) applied as kubectl's YAML decoder applies them.
-//! - `yaml_tree.rs`: the node tree with byte spans the editor plans its splices on.
+//! - `yaml_tree.rs`: the node tree with byte spans: one parse of a file, which the editor
+//!   plans its splices on.
+//! - `from_tree.rs`: every reading of a file's data from that tree, as kubectl's decoder
+//!   reads it (merge keys, aliases, YAML 1.1 types): the model, the generic data the
+//!   editor's proof compares and `import` copies.
 //! - `text.rs`: the YAML text writer (quoted scalars, the file's columns and line breaks),
-//!   below both `merge.rs` and `edit/` so neither imports the other.
+//!   below `from_tree.rs` and `edit/`.
 //! - `token_file.rs`: bounded reading of tokens, and when a `tokenFile` may be rewritten.
 //! - `write/`: the only writer of files: locks, atomic replace, the multi-file commit with
 //!   rollback, backups.
@@ -25,9 +28,9 @@
 pub mod edit;
 mod edit_error;
 pub(crate) mod fast;
+mod from_tree;
 pub mod load;
 pub mod mask;
-mod merge;
 pub mod model;
 pub mod resolve;
 mod text;
@@ -40,7 +43,6 @@ use std::path::{Path, PathBuf};
 
 use crate::secret::{quoted, shown, shown_path};
 
-pub(crate) use edit::data_options;
 pub use load::{config_paths, home_dir, Encoding, Kubeconfig, LoadedFile, Sourced};
 pub use resolve::{Credential, Resolved};
 

@@ -70,6 +70,9 @@ pub(super) struct Node<'s> {
     pub(super) subtree_end: NodeId,
 }
 
+/// Nesting kubectl's decoder reads; deeper is "exceeded max depth of 10000".
+pub(super) const MAX_DEPTH: usize = 10_000;
+
 /// Whether `Doc::parse` keeps the comments' text, which the editor's proof compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stream {
@@ -109,6 +112,10 @@ struct NewNode<'s> {
 pub(super) fn parser_options(comments: bool) -> granit_parser::Options {
     let mut options = granit_parser::Options::default();
     options.emit_anchor_events = true;
+    // kubectl reads files nested up to 10,000 deep; the parser's default stops at 255.
+    // Nothing walks the tree by recursion as deep as the file (`from_tree.rs`).
+    options.flow_nesting_limit = MAX_DEPTH;
+    options.block_nesting_limit = MAX_DEPTH;
     if comments {
         options.emit_comments = true;
         options.max_buffered_comment_events = 1 << 24;

@@ -339,9 +339,6 @@ fn malformed_and_foreign_downloads_are_refused_and_nothing_is_written() {
         ("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n".to_owned(), "pod.yaml"),
         ("dangling.yaml", "apiVersion: v1\nkind: Config\ncontexts:\n- name: x\n  context: {cluster: nowhere, user: nobody}\n".to_owned(), "does not define"),
         ("dup.yaml", download("https://cw1-2.k8s.z.coreweave.com", None, TOKEN_A).replace("users:\n", "users:\n- name: token\n  user: {token: x}\n"), "dup.yaml"),
-        // kubectl applies `<<` in document order, YAML explicit keys first: the copy would
-        // differ from what kubectl reads.
-        ("merged.yaml", format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: &base {{server: 'https://cw1-2.k8s.z.coreweave.com'}}\n- name: d\n  cluster:\n    server: https://cw1-3.k8s.z.coreweave.com\n    <<: *base\ncontexts:\n- name: c\n  context: {{cluster: d, user: u}}\nusers:\n- name: u\n  user: {{token: {TOKEN_A}}}\n"), "merge keys"),
     ] {
         let dl = sb.write(name, body);
         let o = import(&sb, Some(&env), &[path_str(&dl), "--verify", "none"]);
@@ -351,6 +348,47 @@ fn malformed_and_foreign_downloads_are_refused_and_nothing_is_written() {
         no_token_in(&o);
         assert_eq!(std::fs::read(&target).unwrap(), before, "{name}");
     }
+}
+
+/// A download with merge keys is copied as kubectl reads it: `<<` applies where it stands
+/// (go-yaml's rule), so the merged `server` overwrites the explicit one written before it,
+/// where YAML's own rule would keep the explicit one. (Import used to refuse such a
+/// download, because it copied entries from a reading with YAML's rule.)
+#[test]
+fn merge_keys_in_a_download_are_copied_as_kubectl_reads_them() {
+    let sb = Sandbox::new();
+    let target = sb.write(
+        "kc/config",
+        support::kubeconfig(Some("c1"), &[("c1", "c1", "u1")], &[("u1", TOKEN_C)]),
+    );
+    let env = path_str(&target).to_owned();
+    let dl = sb.write(
+        "merged.yaml",
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: &base {{server: 'https://cw1-2.k8s.z.coreweave.com'}}\n- name: d\n  cluster:\n    server: https://cw1-3.k8s.z.coreweave.com\n    <<: *base\ncontexts:\n- name: x\n  context: {{cluster: d, user: u}}\nusers:\n- name: u\n  user: {{token: {TOKEN_A}}}\n"),
+    );
+    let (loads, download, _) = kubectl_view(sb.dir.path(), path_str(&dl));
+    assert!(loads);
+    let server_of = |view: &serde_json::Value, context: &str| {
+        let cluster = view["contexts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == context))
+            .map(|c| c["context"]["cluster"].clone())
+            .unwrap_or_default();
+        view["clusters"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == cluster))
+            .map(|c| c["cluster"]["server"].clone())
+            .unwrap_or_default()
+    };
+    let kubectl_reads = server_of(&download, "x");
+    assert_eq!(kubectl_reads, "https://cw1-2.k8s.z.coreweave.com");
+    let o = import(&sb, Some(&env), &[path_str(&dl), "--verify", "none"]);
+    ok(&o);
+    no_token_in(&o);
+    let (_, view, _) = kubectl_view(sb.dir.path(), &env);
+    let imported: Vec<String> = contexts(&view).into_iter().filter(|c| c != "c1").collect();
+    assert_eq!(imported.len(), 1, "{view}");
+    assert_eq!(server_of(&view, &imported[0]), kubectl_reads, "{view}");
 }
 
 /// A FIFO given as the download is refused at once, not waited on.

@@ -339,19 +339,9 @@ fn read_download(file: &Path) -> anyhow::Result<(String, String)> {
 /// The download's contexts, validated as kubectl would load the file, with their entries
 /// kept whole (every key, as written) for copying.
 fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result<Vec<Incoming>> {
-    let config: FileConfig = load::parse_alone(Path::new(origin), text)?;
-    // The entries are copied from a generic reading that applies merge keys by YAML's rule,
-    // not kubectl's: a download that has any is refused rather than copied differently
-    // from what kubectl reads (the Console writes none).
-    if load::has_merge_keys(text) {
-        bail!("downloaded kubeconfig {origin} uses merge keys (<<); write the entries out in full and import again");
-    }
-    let data: Value = if text.trim().is_empty() {
-        Value::Null
-    } else {
-        serde_saphyr::from_str_with_options(text, crate::kubeconfig::data_options())
-            .map_err(|_| anyhow::anyhow!("downloaded kubeconfig {origin} cannot be read as data"))?
-    };
+    // One parse gives both the model and the entries as data, merge keys applied as
+    // kubectl applies them, so what is copied is what kubectl reads.
+    let (config, data): (FileConfig, Value) = load::parse_alone_with_data(Path::new(origin), text)?;
     if config.contexts.is_empty() {
         bail!(
             "downloaded kubeconfig {origin} has no contexts: it is not a kubeconfig for a cluster"

@@ -476,9 +476,10 @@ pub(super) fn intend(
 #[cfg(test)]
 mod tests {
     use super::super::super::yaml_tree::{apply_splices, Stream};
-    use super::super::proof::{data_options, prove};
+    use super::super::proof::prove;
     use super::super::{apply, Edit};
     use super::*;
+    use crate::kubeconfig::from_tree::data_options;
 
     /// The planner with one extension edit per user.
     fn upsert_token_extension(

@@ -27,7 +27,6 @@ pub use exec::{
     EXEC_API_VERSION, INSTALL_HINT, PLUGIN_COMMAND,
 };
 pub use extension::TokenExtension;
-pub(crate) use proof::data_options;
 
 /// One change to a kubeconfig's first document.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -179,7 +178,7 @@ fn apply_to(
     // (After planning, whose refusals say more.)
     if loaded.is_none() {
         // Only a kubeconfig is rewritten, and the proof compares with what it means.
-        super::load::parse(std::path::Path::new(""), src).map_err(|_| {
+        super::load::loadable(std::path::Path::new(""), src, &doc).map_err(|_| {
             unsupported("the file cannot be loaded as a kubeconfig; nothing was changed".into())
         })?;
     }

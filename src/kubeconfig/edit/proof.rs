@@ -9,6 +9,7 @@ use std::ops::Range;
 use serde_json::Value;
 
 use super::super::edit_error::{verification, EditError};
+use super::super::from_tree::{self, Typing};
 use super::super::yaml_tree::{Doc, Splice, Stream};
 
 /// The byte half of every editor's proof: `out` is `src` with exactly these splices
@@ -57,50 +58,25 @@ pub(super) fn check_splices<'a>(
     doc_end.checked_add_signed(growth).ok_or_else(overflow)
 }
 
-/// The one set of serde-saphyr options every editor's proof loads text with.
-pub(crate) fn data_options() -> serde_saphyr::Options {
-    let mut options = serde_saphyr::Options::default();
-    // Error text from the loader may quote source lines (and so tokens): only its location
-    // is ever reported, and snippets are not rendered at all.
-    options.with_snippet = false;
-    options.crop_radius = 0;
-    // kubectl's loader keeps the last duplicate; either way both texts are loaded alike.
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
-    options.null_as_string = true;
-    if let Some(budget) = options.budget.as_mut() {
-        // Scale with large kubeconfigs; the parser itself bounds nesting.
-        budget.max_events = budget.max_events.max(8_000_000);
-        budget.max_nodes = budget.max_nodes.max(8_000_000);
-    }
-    options
+/// `text`'s first document as data, read from its tree as kubectl reads it (merge keys
+/// applied where they stand, `from_tree.rs`).
+pub(super) fn load_data(text: &str, which: &str) -> Result<Value, EditError> {
+    let tree = Doc::parse(text, Stream::Drop).map_err(|e| match e {
+        EditError::Parse { position, .. } => {
+            verification(format!("the {which} document does not parse at {position}"))
+        }
+        other => other,
+    })?;
+    data_of(&tree, which)
 }
 
-/// `text`'s first document as data; merge keys (`<<`) are applied as kubectl applies them
-/// (`merge.rs`), not as YAML's own rule would.
-pub(super) fn load_data<T: serde::de::DeserializeOwned>(
-    text: &str,
-    which: &str,
-) -> Result<T, EditError> {
-    let resolved;
-    let text = match super::super::merge::resolve(text) {
-        None => text,
-        Some(Ok(r)) => {
-            resolved = r.text;
-            &resolved
-        }
-        Some(Err(e)) => {
-            return Err(verification(format!(
-                "the {which} document cannot be loaded as data at {}",
-                e.position
-            )))
-        }
-    };
-    serde_saphyr::from_str_with_options(text, data_options()).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(" at {}:{}", l.line(), l.column()))
-            .unwrap_or_default();
+/// A parsed tree's first document as data (`Value::Null` when it is empty).
+pub(super) fn data_of(tree: &Doc<'_>, which: &str) -> Result<Value, EditError> {
+    let read =
+        crate::kubeconfig::load::on_parse_stack(|| from_tree::read::<Value>(tree, Typing::Data))
+            .map_err(|_| verification("cannot start the parser"))?;
+    read.map(Option::unwrap_or_default).map_err(|e| {
+        let at = e.position.map(|p| format!(" at {p}")).unwrap_or_default();
         verification(format!("the {which} document cannot be loaded as data{at}"))
     })
 }
@@ -151,18 +127,20 @@ pub(super) fn prove(
             "the comments of the edited text differ from the original's",
         ));
     }
-    let boundary = || verification("document end is not on a character boundary");
-    let before = src.get(..src_end).ok_or_else(boundary)?;
-    let after = out.get(..expected_end).ok_or_else(boundary)?;
-    let mut expected: Value = load_data(before, "original")?;
-    let actual: Value = load_data(after, "edited")?;
+    // Both readings come from the trees already parsed: the original's (the one the plan
+    // was made on) and the result's (parsed once, above).
+    let mut expected = data_of(doc, "original")?;
+    let actual = data_of(&edited, "edited")?;
     intend(&mut expected)?;
     if expected != actual {
         return Err(verification(format!(
             "the edited document's data is not the original with only {changes}"
         )));
     }
-    super::super::load::parse(std::path::Path::new(""), out)
+    let first = out
+        .get(..expected_end)
+        .ok_or_else(|| verification("document end is not on a character boundary"))?;
+    super::super::load::loadable(std::path::Path::new(""), first, &edited)
         .map_err(|_| verification("the edited document cannot be loaded as a kubeconfig"))?;
     Ok(())
 }

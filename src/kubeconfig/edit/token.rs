@@ -452,9 +452,10 @@ pub(super) fn intend(data: &mut Value, user: &str, new_token: &str) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::super::super::yaml_tree::Stream;
-    use super::super::proof::{data_options, prove};
+    use super::super::proof::prove;
     use super::super::{replace_user_tokens, TokenEdit};
     use super::*;
+    use crate::kubeconfig::from_tree::data_options;
 
     /// The planner's proof of token edits alone.
     fn verify(
@@ -1771,8 +1772,7 @@ users:   # people
 
         fn first_document(text: &str) -> Value {
             let docs: Vec<Value> =
-                serde_saphyr::from_multiple_with_options(text, super::data_options())
-                    .expect("loads");
+                serde_saphyr::from_multiple_with_options(text, data_options()).expect("loads");
             docs.into_iter().next().expect("one document")
         }
 
@@ -1931,8 +1931,8 @@ users:   # people
                     let users = expected["users"].as_array_mut().expect("users");
                     let entry = users
                         .iter_mut()
-                        // An entry without `name` is user "".
-                        .find(|e| e["name"] == *edit.user || (edit.user.is_empty() && e.get("name").is_none()))
+                        // An entry without `name`, or with a null one, is user "" (kubectl).
+                        .find(|e| e["name"] == *edit.user || (edit.user.is_empty() && e.get("name").is_none_or(serde_json::Value::is_null)))
                         .expect("entry");
                     entry["user"]["token"] = json!(edit.new_token);
                 }
