@@ -1,6 +1,7 @@
 //! The fast path for reading one kubeconfig file: a hand-written, line-based scanner for
 //! the block-style YAML subset that kubectl writes and that people usually write, filling
-//! the same [`FileConfig`] as the full serde-saphyr parse.
+//! the same [`FileConfig`] as the full reading (the node tree, `yaml_tree.rs`, read by
+//! `from_tree.rs`; "the full parser" below).
 //!
 //! It exists for startup speed: `token show --raw` must beat `kubectl config view --raw`
 //! many times over, and on a few megabytes of kubeconfig the full YAML parser alone takes
@@ -26,11 +27,11 @@ use super::model::{
     NamedExtension, NamedUser, User,
 };
 
-/// Larger documents go to the full parser, whose budget limits (64 MiB of scalars or of
-/// comments) must never be what tells the two apart.
+/// Larger documents go to the full parser: no limit of its own should ever be what tells
+/// the two apart.
 const MAX_DOC_BYTES: usize = 48 << 20;
-/// The full parser refuses a nesting deeper than 64; stay well inside it. (Its node budget
-/// grows with the document, by at least one node a byte: `load.rs::deserialize_full`.)
+/// Deeper nesting goes to the full parser (kubectl's limit is 10,000; no kubeconfig
+/// layout the scanner reads comes near 40).
 const MAX_DEPTH: usize = 40;
 /// The full parser looks at most 1,024 characters ahead for a key's colon.
 const MAX_KEY_LEN: usize = 256;
@@ -38,8 +39,8 @@ const MAX_KEY_LEN: usize = 256;
 /// `doc` is the text of the first YAML document (the caller already cut off later
 /// documents).
 ///
-/// Returns `Some(config)` only if the full parser (`serde_saphyr::from_str_with_options`
-/// with the options of `load.rs::parse`: `no_schema`, `LastWins` duplicate keys) would
+/// Returns `Some(config)` only if the full parser (the tree and `from_tree.rs`: YAML 1.1
+/// scalars refused in string fields, the last of duplicate keys kept) would
 /// return `Ok` with exactly this value, and only for an `apiVersion` of `v1` (or none) and
 /// a `kind` of `Config` (or none), so the caller's version check never needs the full
 /// parser's view. Returns `None` whenever unsure, including for every input the full
@@ -1143,7 +1144,7 @@ mod tests {
         crate::kubeconfig::load::parse_full(doc).map_err(|e| e.to_string())
     }
 
-    /// The serde-saphyr call alone, with `load.rs`'s options.
+    /// The tree reading alone (`load.rs::deserialize_full`), without the version check.
     fn full_deserialize(doc: &str) -> Result<FileConfig, String> {
         crate::kubeconfig::load::deserialize_full(doc).map_err(|e| e.to_string())
     }

@@ -432,10 +432,9 @@ pub(crate) fn decode(bytes: Vec<u8>) -> Option<(String, Encoding)> {
 /// Parse one file's text. kubectl reads only the first YAML document, accepts an empty
 /// file as an empty config, treats a missing apiVersion/kind as v1/Config and refuses any
 /// other; it decodes with YAML 1.1 types into string fields, so `token: 123` or
-/// `token: yes` are errors there, and `no_schema` makes them errors here. The price:
-/// `no_schema` also refuses mapping keys that YAML 1.1 reads as booleans or numbers
-/// (`n:`, `yes:`, `1:`), which kubectl turns into strings and ignores; no kubeconfig key
-/// looks like that, so the strictness on values is worth it.
+/// `token: yes` are errors there and here (`from_tree.rs`), while such keys (`yes:`,
+/// `1:`) are strings to both. The line scanner reads the common layouts; the node tree
+/// reads everything else.
 pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
     parse_scanned(path, text).map(|(config, _)| config)
 }

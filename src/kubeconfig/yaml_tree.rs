@@ -1,9 +1,10 @@
-//! The node tree the format-preserving editor (`edit/`) plans on: one granit-parser event
-//! pass that builds a light tree of the first document with the byte spans it splices at
-//! (and, for the proof, the comments), and what every kind of edit shares around it:
-//! kubectl's key lookup (merge keys included), the users list, the one rule for anchors,
-//! aliases, merge keys and tags on an edited path, and applying splices. `merge.rs` reads
-//! merge keys on the same tree.
+//! The node tree of a kubeconfig: one granit-parser event pass that builds a light tree of
+//! the first document with byte spans (and, for the editor's proof, the comments). Every
+//! reading of a file's data comes from it (`from_tree.rs`: the loader's model, the
+//! proof's data); the format-preserving editor (`edit/`) plans its splices on it. Also
+//! what every kind of edit shares around it: kubectl's key lookup (merge keys included),
+//! the users list, the one rule for anchors, aliases, merge keys and tags on an edited
+//! path, and applying splices.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -491,7 +492,7 @@ pub(super) fn is_merge_key(doc: &Doc<'_>, key: NodeId) -> bool {
     }
 }
 
-/// The key's value in the mapping as kubectl reads it (`merge.rs`): the last writer in
+/// The key's value in the mapping as kubectl reads it (`from_tree.rs`): the last writer in
 /// document order wins, whether the key itself or a merge key (`<<`) that provides it.
 /// A merge source the editor cannot follow makes the value unknown.
 pub(super) fn lookup_merged(doc: &Doc<'_>, map: NodeId, key: &str) -> MergedLookup {

@@ -1,8 +1,8 @@
 //! The proof every format-preserving edit ends with ([`prove`]): the result is the original
 //! with exactly the planned splices (byte for byte elsewhere, comments included), it
-//! re-parses, and its first document, loaded as data, equals the original's data with
-//! exactly the intended changes made. Also the one set of serde-saphyr options data is
-//! loaded with.
+//! re-parses (once), and its first document, read as data from that tree, equals the
+//! original's data (read from the tree the plan was made on) with exactly the intended
+//! changes made.
 
 use std::ops::Range;
 

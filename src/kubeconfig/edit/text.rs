@@ -1,4 +1,4 @@
 //! The editor's view of the YAML text writer, which lives in `kubeconfig::text` so that
-//! `merge.rs` can use it without importing the editor (issue 20 item 2: no import cycles).
+//! `from_tree.rs` can use it without importing the editor (issue 20 item 2: no import cycles).
 
 pub(super) use super::super::text::*;
