@@ -337,7 +337,7 @@ fn read_download(file: &Path) -> anyhow::Result<(String, String)> {
 }
 
 /// The download's contexts, validated as kubectl would load the file, with their entries
-/// kept whole (every key, as written) for copying.
+/// kept whole for copying (every key, as kubectl reads it: merge keys applied).
 fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result<Vec<Incoming>> {
     // One parse gives both the model and the entries as data, merge keys applied as
     // kubectl applies them, so what is copied is what kubectl reads.
