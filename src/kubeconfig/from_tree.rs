@@ -47,7 +47,8 @@ pub(super) enum Typing {
 }
 
 /// Why a tree cannot be read: where, and the reason. The reason may quote a value a
-/// visitor names; the loader cleans it before it is shown (`load::clean_parser_message`).
+/// visitor names, and a typed scalar's position within its own text; the loader cleans
+/// both away before it is shown (`load::clean_parser_message`).
 #[derive(Debug)]
 pub(super) struct TreeError {
     pub(super) position: Option<Position>,
@@ -87,6 +88,24 @@ pub(super) fn read<T: DeserializeOwned>(
         r: &reader,
         id: root,
     })
+}
+
+/// Whether the document is something a kubeconfig can be: a mapping, or null (an empty
+/// config). kubectl refuses anything else as "not a mapping".
+pub(super) fn root_is_mapping_or_null(doc: &Doc<'_>) -> bool {
+    let Some(root) = doc.root else {
+        return true;
+    };
+    let reader = Reader {
+        doc,
+        typing: Typing::Kubeconfig,
+    };
+    match reader.target(root) {
+        Ok((_, node)) => {
+            matches!(node.kind, Kind::Map { .. }) || matches!(reading(node), Some(Reading::Null))
+        }
+        Err(_) => true,
+    }
 }
 
 struct Reader<'d, 's> {
@@ -189,20 +208,6 @@ pub(crate) fn data_options() -> serde_saphyr::Options {
     options
 }
 
-/// The parser's message on one line, without the position it repeats and its snippet.
-fn parser_message(e: &serde_saphyr::Error) -> String {
-    let rendered = e.without_snippet().to_string();
-    let first = rendered
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("invalid value");
-    match first.rfind(" at line ") {
-        Some(i) => first[..i].to_owned(),
-        None => first.to_owned(),
-    }
-}
-
 impl<'d, 's> Reader<'d, 's> {
     fn fail(&self, at: NodeId, message: impl Into<String>) -> TreeError {
         TreeError {
@@ -245,7 +250,7 @@ impl<'d, 's> Reader<'d, 's> {
             Typing::Data => data_options(),
         };
         serde_saphyr::from_str_with_options::<T>(&text, options)
-            .map_err(|e| self.fail(at, parser_message(&e)))
+            .map_err(|e| self.fail(at, e.without_snippet().to_string()))
     }
 
     /// A mapping's entries as go-yaml v2 builds them: in document order, each key (from
@@ -296,38 +301,10 @@ impl<'d, 's> Reader<'d, 's> {
         value: NodeId,
     ) -> Result<(), TreeError> {
         let (_, node) = self.target(key)?;
-        let Kind::Scalar { value: name, .. } = &node.kind else {
-            return Err(self.fail(key, "a mapping key that is not a scalar"));
-        };
         // kubectl turns a number or boolean key into a string, but refuses a null one
         // ("unsupported map key").
         if let Some(Reading::Null) = reading(node) {
             return Err(self.fail(key, "a mapping key that is null"));
-        }
-        // Most mappings are small and have no repeated key: a scan beats hashing.
-        if out.len() < 16 && index.is_empty() {
-            let name = name.as_ref();
-            let found = out.iter().position(|(k, _)| {
-                self.doc
-                    .scalar_text(*k)
-                    .is_some_and(|existing| existing == name)
-            });
-            match found {
-                Some(i) => {
-                    if let Some(slot) = out.get_mut(i) {
-                        *slot = (key, value);
-                    }
-                }
-                None => out.push((key, value)),
-            }
-            if out.len() == 16 {
-                for (i, (k, _)) in out.iter().enumerate() {
-                    if let Some(text) = self.doc.scalar_text(*k) {
-                        index.insert(text, i);
-                    }
-                }
-            }
-            return Ok(());
         }
         let Some(name) = self.doc.scalar_text(key) else {
             return Err(self.fail(key, "a mapping key that is not a scalar"));

@@ -603,8 +603,8 @@ fn parse_full_at(path: &Path, doc: &str) -> Result<FileConfig, KubeconfigError> 
         // Empty, comments only, or a bare `---`: kubectl reads an empty config.
         return Ok(FileConfig::default());
     }
-    let tree = tree_of(doc).map_err(|e| yaml_error(path, doc, e))?;
-    model_of(path, doc, &tree)
+    let tree = tree_of(doc).map_err(|e| yaml_error(path, e))?;
+    model_of(path, &tree)
 }
 
 /// The node tree of a first document, as far as kubectl's decoder reads it (see
@@ -637,8 +637,8 @@ pub fn parse_alone_with_data(
     if first_content(doc).is_none() {
         return Ok((FileConfig::default(), serde_json::Value::Null));
     }
-    let tree = tree_of(doc).map_err(|e| place(yaml_error(path, doc, e)))?;
-    let config = loadable(path, doc, &tree).map_err(place)?;
+    let tree = tree_of(doc).map_err(|e| place(yaml_error(path, e)))?;
+    let config = loadable(path, &tree).map_err(place)?;
     check_unique(path, "clusters", config.clusters.iter().map(|c| &c.name))?;
     check_unique(path, "contexts", config.contexts.iter().map(|c| &c.name))?;
     check_unique(path, "users", config.users.iter().map(|c| &c.name))?;
@@ -746,29 +746,33 @@ fn tree_parse_error(e: &EditError) -> DocError {
 }
 
 /// A file's model read from its tree, its version checked.
-pub(super) fn model_of(
-    path: &Path,
-    doc_text: &str,
-    tree: &Doc<'_>,
-) -> Result<FileConfig, KubeconfigError> {
+pub(super) fn model_of(path: &Path, tree: &Doc<'_>) -> Result<FileConfig, KubeconfigError> {
+    if !from_tree::root_is_mapping_or_null(tree) {
+        let at = tree
+            .root
+            .map(|r| tree.position(r))
+            .unwrap_or(Position { line: 0, column: 0 });
+        return Err(KubeconfigError::Yaml {
+            path: path.to_path_buf(),
+            line: at.line as u64,
+            column: at.column as u64,
+            message: "not a kubeconfig: the document is not a mapping".into(),
+        });
+    }
     // Merge keys are followed by recursion, as deep as a file chains them.
     let config = on_parse_stack(|| from_tree::read::<FileConfig>(tree, Typing::Kubeconfig))
         .map_err(|e| {
             let message = format!("cannot start the parser: {}", crate::io_message(&e));
-            yaml_error(path, doc_text, DocError::at(None, &message))
+            yaml_error(path, DocError::at(None, &message))
         })?
-        .map_err(|e| yaml_error(path, doc_text, DocError::at(e.position, &e.message)))?;
+        .map_err(|e| yaml_error(path, DocError::at(e.position, &e.message)))?;
     check_version(path, config.unwrap_or_default())
 }
 
 /// [`model_of`] with every check [`parse`] makes: the editor's proof reads the result of
 /// an edit through here, from the tree it parsed.
-pub(super) fn loadable(
-    path: &Path,
-    doc_text: &str,
-    tree: &Doc<'_>,
-) -> Result<FileConfig, KubeconfigError> {
-    let config = model_of(path, doc_text, tree)?;
+pub(super) fn loadable(path: &Path, tree: &Doc<'_>) -> Result<FileConfig, KubeconfigError> {
+    let config = model_of(path, tree)?;
     check_ca_data(path, &config)?;
     Ok(config)
 }
@@ -815,17 +819,12 @@ fn check_version(path: &Path, config: FileConfig) -> Result<FileConfig, Kubeconf
     Ok(config)
 }
 
-fn yaml_error(path: &Path, doc: &str, e: DocError) -> KubeconfigError {
+fn yaml_error(path: &Path, e: DocError) -> KubeconfigError {
     let DocError {
         line,
         column,
-        mut message,
+        message,
     } = e;
-    // The root read as the model's top struct is not a mapping.
-    if message.ends_with("expected struct FileConfig") && Some((line, column)) == first_content(doc)
-    {
-        message = "not a kubeconfig: the document is not a mapping".into();
-    }
     KubeconfigError::Yaml {
         path: path.to_path_buf(),
         line,

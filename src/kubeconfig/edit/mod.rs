@@ -178,7 +178,7 @@ fn apply_to(
     // (After planning, whose refusals say more.)
     if loaded.is_none() {
         // Only a kubeconfig is rewritten, and the proof compares with what it means.
-        super::load::loadable(std::path::Path::new(""), src, &doc).map_err(|_| {
+        super::load::loadable(std::path::Path::new(""), &doc).map_err(|_| {
             unsupported("the file cannot be loaded as a kubeconfig; nothing was changed".into())
         })?;
     }
