@@ -199,6 +199,18 @@ pub struct StoreArgs {
     /// kubectl's PATH) instead of the plugin's absolute path
     #[arg(long)]
     pub bare_command: bool,
+    /// Bind the clusters of other contexts that name the stored users too (listed first)
+    /// without asking
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also give the token to callers that name no cluster (clients that set no
+    /// KUBERNETES_EXEC_INFO, such as Node's @kubernetes/client-node): any kubeconfig that
+    /// names the item can then send it to any server
+    #[arg(long, conflicts_with = "deny_clients_without_cluster_info")]
+    pub allow_clients_without_cluster_info: bool,
+    /// Take back --allow-clients-without-cluster-info
+    #[arg(long)]
+    pub deny_clients_without_cluster_info: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

@@ -18,6 +18,7 @@ pub mod net;
 pub mod secret;
 pub mod stdout;
 pub mod time;
+pub mod transaction;
 
 use std::io::Write;
 

@@ -96,12 +96,12 @@ fn lookup_raw(item: &str) -> Option<String> {
     o.status.success().then(|| stdout(&o))
 }
 
-/// The item's record (`{"kubectl-coreweave":1,"servers":[…],"token":"…"}`), read
+/// The item's record (`{"kubectl-coreweave":2,"servers":[…],"token":"…"}`), read
 /// independently of the plugin.
 fn record(item: &str) -> Option<serde_json::Value> {
     let raw = lookup_raw(item)?;
     let v: serde_json::Value = serde_json::from_str(&raw).expect("the item holds a record");
-    assert_eq!(v["kubectl-coreweave"], 1, "{v}");
+    assert_eq!(v["kubectl-coreweave"], 2, "{v}");
     Some(v)
 }
 

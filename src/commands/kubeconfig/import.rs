@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::cli::{ImportArgs, ImportStore, RotateArgs, Verify};
 use crate::commands::token::store::open_for_store;
 use crate::coreweave::{ApiConfig, Principal};
-use crate::keystore::Keyring;
+use crate::transaction;
 use crate::kubeconfig::edit::{self, exec_json, Additions, Edit, InteractiveMode};
 use crate::kubeconfig::mask::kubeconfig_lines;
 use crate::kubeconfig::model::FileConfig;
@@ -154,50 +154,55 @@ pub fn run(
     // What kubectl's writer could not write is refused before anything is created or locked.
     write::check_writable(&target)?;
     create_parent(&target)?;
-    let _signals = write::InterruptGuard::install();
-    let lock = write::lock(&target, timeout)?;
-    // Under the lock: read everything again and plan from what is really there.
-    let kc = load_existing(&existing)?;
-    let Plan {
-        decisions,
-        additions,
-        keyring_items,
-    } = plan(kc.as_ref())?;
-    drop(kc);
-    let conflicts = report_conflicts(&decisions, args)?;
-    let before = read_target(&target)?;
-    if let Some(after) = render(&target, before.as_deref(), &additions)? {
-        if write::interrupted() {
-            bail!("interrupted; nothing was written");
-        }
-        let created = match &keyring {
-            Some(k) => put_items(k, &keyring_items)?,
-            None => Vec::new(),
-        };
-        write::remove_stale_temp_files(&target);
-        if let Err(e) = write::commit(&[PlannedWrite {
-            path: target.clone(),
-            original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
-            new: after.into_bytes(),
-        }]) {
-            // The file is as it was: items no entry uses would only confuse.
-            if let Some(k) = &keyring {
-                for item in &created {
-                    let _ = k.delete(item);
-                }
+    let first = plan(load_existing(&existing)?.as_ref())?;
+    let scope = transaction::Scope {
+        files: [target.clone()].into(),
+        items: first.keyring_items.iter().map(|(i, _, _)| i.clone()).collect(),
+    };
+    drop(keyring);
+    // Under the locks (the target file and every item): read everything again and plan
+    // from what is really there.
+    let (decisions, conflicts, stored) =
+        transaction::run(paths, false, scope.clone(), timeout, None, |kc, reads| {
+            let Plan {
+                decisions,
+                additions,
+                keyring_items,
+            } = plan((!kc.files.is_empty()).then_some(kc))?;
+            let needed: BTreeSet<String> =
+                keyring_items.iter().map(|(i, _, _)| i.clone()).collect();
+            if !needed.is_subset(&scope.items) {
+                return Ok(transaction::Step::Widen(transaction::Scope {
+                    files: scope.files.clone(),
+                    items: needed,
+                }));
             }
-            return Err(e.into());
-        }
-        for (item, _, _) in &keyring_items {
-            writeln!(
-                out,
-                "Stored the token in keyring item {} (service {}); the user entry runs `kubectl-coreweave token credential`.",
-                quoted(item),
-                crate::keystore::SERVICE
-            )?;
-        }
+            let conflicts = report_conflicts(&decisions, args)?;
+            let before = read_target(&target)?;
+            let mut changes = transaction::Changes::default();
+            let mut stored = Vec::new();
+            if let Some(after) = render(&target, before.as_deref(), &additions)? {
+                changes.items = item_changes(reads, &keyring_items)?;
+                stored = keyring_items.into_iter().map(|(i, _, _)| i).collect();
+                changes.files.push(PlannedWrite {
+                    path: target.clone(),
+                    original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
+                    new: after.into_bytes(),
+                });
+            }
+            Ok(transaction::Step::Commit(
+                changes,
+                (decisions, conflicts, stored),
+            ))
+        })?;
+    for item in &stored {
+        writeln!(
+            out,
+            "Stored the token in keyring item {} (service {}); the user entry runs `kubectl-coreweave token credential`.",
+            quoted(item),
+            crate::keystore::SERVICE
+        )?;
     }
-    drop(lock);
     print_summary(
         &decisions,
         &incoming,
@@ -265,41 +270,41 @@ fn stored_reference(kc: &Kubeconfig, user: &str) -> Option<String> {
     }
 }
 
-/// Writes each item and reads it back; an item that already holds another token is refused
-/// before anything is written. Returns the items that did not exist before.
-fn put_items(
-    keyring: &Keyring,
+/// Each item the import writes, as read under its lock: a new item holds the token and the
+/// download's cluster; an item that holds the same token gains that cluster (the user
+/// imports it); one that holds another token is refused, before anything is written.
+fn item_changes(
+    reads: &transaction::Reads,
     items: &[(String, Token, Vec<crate::keystore::Binding>)],
-) -> anyhow::Result<Vec<String>> {
-    for (item, token, _) in items {
+) -> anyhow::Result<Vec<(String, transaction::ItemChange)>> {
+    let mut changes = Vec::new();
+    for (item, token, servers) in items {
         crate::keystore::check_reference(item)
             .map_err(|e| anyhow::anyhow!("{e}; choose another name with --name"))?;
-        if let Some(held) = keyring.find(item)? {
-            if &held != token {
-                bail!(
-                    "keyring item {} already holds another token; choose another name with --name; nothing was written",
-                    quoted(item)
-                );
-            }
-        }
-    }
-    let mut created = Vec::new();
-    for (item, token, servers) in items {
-        if keyring.find(item)?.is_none() {
-            created.push(item.clone());
-        }
-        keyring.put(item, token, servers)?;
-        if keyring.get(item).ok().as_ref() != Some(token) {
-            for c in &created {
-                let _ = keyring.delete(c);
-            }
-            bail!(
-                "keyring item {} did not read back as written; nothing was written",
+        let after = match reads.item(item)? {
+            Some(held) if &held.token != token => bail!(
+                "keyring item {} already holds another token; choose another name with --name; nothing was written",
                 quoted(item)
-            );
-        }
+            ),
+            Some(held) => {
+                let mut bound = held.servers.clone().unwrap_or_default();
+                bound.extend(servers.iter().cloned());
+                bound.sort();
+                bound.dedup();
+                crate::keystore::Item {
+                    servers: Some(bound),
+                    ..held.clone()
+                }
+            }
+            None => crate::keystore::Item {
+                token: token.clone(),
+                servers: Some(servers.clone()),
+                clients_without_cluster_info: false,
+            },
+        };
+        changes.push((item.clone(), transaction::ItemChange::Put(after)));
     }
-    Ok(created)
+    Ok(changes)
 }
 
 /// The download's text and how to name it in messages.

@@ -9,8 +9,10 @@
 //! exec entries the plugin writes set `provideClusterInfo: true`, so kubectl names the
 //! server it is about to call in `KUBERNETES_EXEC_INFO` (`spec.cluster.server`). Whoever can
 //! write a kubeconfig can name any item against any server; only `token store`, `import`
-//! and `rotate`, run by the user, bind servers to an item. Without a cluster in the exec
-//! info (run by hand, or an entry written before bindings), nothing is served.
+//! and `kubeconfig add`, run by the user, bind servers to an item (rotate carries bindings
+//! over unchanged). Without a cluster in the exec info (run by hand, an entry written
+//! before bindings, a client that sets no `KUBERNETES_EXEC_INFO`), nothing is served unless
+//! the item was stored with `--allow-clients-without-cluster-info`.
 
 use std::io::Write;
 
@@ -145,14 +147,24 @@ pub fn exec_info(value: Option<std::ffi::OsString>) -> Result<ExecInfo, ExecInfo
 const REBIND: &str =
     "run `kubectl coreweave token store` in this context to bind the item to its cluster";
 
+/// The flag that lets an item serve callers that name no cluster.
+pub const WITHOUT_CLUSTER_INFO_FLAG: &str = "--allow-clients-without-cluster-info";
+
 pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let info = exec_info(std::env::var_os("KUBERNETES_EXEC_INFO"))?;
     crate::keystore::check_reference(reference)?;
     let item_name = crate::secret::quoted(reference);
     let Some(server) = info.server.as_deref() else {
-        anyhow::bail!(
-            "kubectl gave no cluster for keyring item {item_name}, so its token is not sent (the exec entry lacks provideClusterInfo: true, or the plugin was run by hand); {REBIND}"
-        );
+        // A caller that names no server (a client without KUBERNETES_EXEC_INFO, such as
+        // Node's @kubernetes/client-node, or an entry without provideClusterInfo) is served
+        // only by an item its owner opted in, which no kubeconfig can do.
+        let item = crate::keystore::read_for_plugin(reference, info.interactive)?;
+        if !item.clients_without_cluster_info {
+            anyhow::bail!(
+                "kubectl gave no cluster for keyring item {item_name} (the exec entry lacks provideClusterInfo: true, the plugin was run by hand, or the client sets no KUBERNETES_EXEC_INFO, as @kubernetes/client-node does), so its token is not sent; {REBIND}; for clients that never name a cluster, run `kubectl coreweave token store {WITHOUT_CLUSTER_INFO_FLAG}` in a context of this user"
+            );
+        }
+        return answer(&info.api_version, item.token, out);
     };
     let shown_server = crate::secret::shown(server);
     let wanted =
@@ -170,9 +182,12 @@ pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
             "keyring item {item_name} is not bound to server {shown_server} (with this certificate authority and TLS server name), so its token is not sent; if this cluster is yours, run `kubectl coreweave token store` in this context"
         );
     }
-    let token = item.token;
+    answer(&info.api_version, item.token, out)
+}
+
+fn answer(api_version: &str, token: crate::secret::Token, out: &mut dyn Write) -> anyhow::Result<()> {
     let credential = serde_json::json!({
-        "apiVersion": info.api_version,
+        "apiVersion": api_version,
         "kind": "ExecCredential",
         "status": { "token": token.expose() },
     });
@@ -180,8 +195,8 @@ pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The binding kubectl's connection would need: the normalised server, the CA bytes in
-/// one base64 spelling (standard, padded; `ca` as kubectl passes it, or as a kubeconfig's
+/// The binding kubectl's connection would need: the normalised server, the SHA-256 of the
+/// CA bytes (`ca` is base64, as kubectl passes it, or as a kubeconfig's
 /// `certificate-authority-data` holds it), the TLS server name in lower case. A server
 /// reached without verifying its certificate cannot be bound.
 pub fn binding(
@@ -195,7 +210,7 @@ pub fn binding(
         return Err("kubectl does not verify its certificate (insecure-skip-tls-verify)");
     }
     let server = normal_server(server)?;
-    let ca = if ca.is_empty() {
+    let ca_sha256 = if ca.is_empty() {
         String::new()
     } else {
         // Go's base64 decoder (kubectl's) skips line breaks.
@@ -203,11 +218,11 @@ pub fn binding(
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(compact)
             .map_err(|_| "its certificate-authority-data is not base64")?;
-        base64::engine::general_purpose::STANDARD.encode(bytes)
+        crate::keystore::sha256_hex(&bytes)
     };
     Ok(crate::keystore::Binding {
         server,
-        ca,
+        ca_sha256,
         tls_server_name: tls_server_name.to_ascii_lowercase(),
     })
 }
@@ -408,14 +423,14 @@ mod tests {
     fn a_binding_is_the_server_and_the_trust_it_is_reached_by() {
         let b = binding("HTTPS://A.example.com/", "eA==", "N.Example", false).expect("binds");
         assert_eq!(b.server, "https://a.example.com");
-        assert_eq!(b.ca, "eA==");
+        assert_eq!(b.ca_sha256, crate::keystore::sha256_hex(b"x"));
         assert_eq!(b.tls_server_name, "n.example");
         // Line breaks in base64 (Go's decoder skips them) are the same bytes.
         assert_eq!(
             binding("https://a.example.com", "e\nA==", "", false)
                 .expect("binds")
-                .ca,
-            "eA=="
+                .ca_sha256,
+            crate::keystore::sha256_hex(b"x")
         );
         assert_ne!(
             binding("https://a.example.com", "eA==", "", false),

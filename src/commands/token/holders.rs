@@ -202,16 +202,26 @@ pub fn stored_credential(
     }
 }
 
-/// The servers the contexts of these user entries send their token to, with the trust
-/// kubectl verifies each by (CA, TLS server name), as `token credential` compares them:
-/// what an item holding their token is bound to. A context whose cluster cannot be bound
+/// One context's cluster as a keyring item's binding, with what a user needs to judge it
+/// before it is added: the context, the file that defines its cluster, and its proxy.
+#[derive(Debug, Clone)]
+pub struct ContextBinding {
+    pub context: String,
+    pub binding: crate::keystore::Binding,
+    pub cluster_file: PathBuf,
+    /// The cluster's `proxy-url` without user info (a password is never shown).
+    pub proxy_url: Option<String>,
+}
+
+/// The clusters the contexts of these user entries send their token to, with the trust
+/// kubectl verifies each by (CA, TLS server name), as `token credential` compares them: what
+/// an item holding their token could be bound to. A context whose cluster cannot be bound
 /// (no server, no TLS verification, an unreadable CA) is left out, with a note.
-pub(crate) fn servers_of<'a>(
+pub(crate) fn context_bindings<'a>(
     kc: &Kubeconfig,
     entries: impl IntoIterator<Item = (&'a Path, &'a str)>,
     out: &mut dyn Write,
-) -> std::io::Result<Vec<crate::keystore::Binding>> {
-    use base64::Engine as _;
+) -> std::io::Result<Vec<ContextBinding>> {
     let entries: BTreeSet<(&Path, &str)> = entries.into_iter().collect();
     let mut names = Vec::new();
     for (name, ctx) in kc.contexts() {
@@ -226,23 +236,18 @@ pub(crate) fn servers_of<'a>(
             names.push(name.to_string());
         }
     }
-    // All at once (each file's clusters read once); context by context only when one of
-    // them cannot be read, to name it and bind the others.
-    let targets: Vec<(String, Result<crate::cluster::ClusterTarget, String>)> =
-        match crate::cluster::cluster_targets(kc, &names) {
-            Ok(t) => names.iter().cloned().zip(t.into_iter().map(Ok)).collect(),
-            Err(_) => names
-                .iter()
-                .map(|n| {
-                    let one = crate::cluster::cluster_targets(kc, std::slice::from_ref(n))
-                        .map_err(|e| e.to_string())
-                        .and_then(|mut t| t.pop().ok_or_else(|| "no cluster".to_string()));
-                    (n.clone(), one)
-                })
-                .collect(),
-        };
-    let mut servers = BTreeSet::new();
-    for (name, target) in targets {
+    bindings_of(kc, &names, out)
+}
+
+/// The clusters of these contexts as bindings ([`context_bindings`]), each that can be
+/// bound; the others are named in a note.
+pub(crate) fn bindings_of(
+    kc: &Kubeconfig,
+    names: &[String],
+    out: &mut dyn Write,
+) -> std::io::Result<Vec<ContextBinding>> {
+    let mut found = Vec::new();
+    for (name, target) in cluster_targets_each(kc, names) {
         let note = |out: &mut dyn Write, why: &str| {
             writeln!(out, "Note: context {} is not bound: {why}", quoted(&name))
         };
@@ -253,40 +258,78 @@ pub(crate) fn servers_of<'a>(
                 continue;
             }
         };
-        let ca = match &target.ca {
-            crate::cluster::CaSource::Data(d) => d.clone(),
-            crate::cluster::CaSource::System => String::new(),
-            crate::cluster::CaSource::File(p) => {
-                // A CA bundle is a few kB; 1 MiB leaves room for many.
-                let read = crate::kubeconfig::token_file::open_regular(p)
-                    .and_then(|f| crate::kubeconfig::token_file::read_capped(f, 1024 * 1024));
-                match read {
-                    Ok(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
-                    Err(e) => {
-                        note(
-                            out,
-                            &format!(
-                                "cannot read its certificate-authority {}: {}",
-                                crate::secret::shown_path(p),
-                                crate::io_message(&e)
-                            ),
-                        )?;
-                        continue;
-                    }
-                }
+        let ca = match ca_base64(&target.ca) {
+            Ok(ca) => ca,
+            Err(why) => {
+                note(out, &why)?;
+                continue;
             }
         };
-        match super::credential::binding(
+        let binding = match super::credential::binding(
             &target.server,
             &ca,
             target.tls_server_name.as_deref().unwrap_or(""),
             target.insecure_skip_tls_verify,
         ) {
-            Ok(b) => {
-                servers.insert(b);
+            Ok(b) => b,
+            Err(why) => {
+                note(out, &format!("{why} ({})", shown(&target.server)))?;
+                continue;
             }
-            Err(why) => note(out, &format!("{why} ({})", shown(&target.server)))?,
+        };
+        let cluster_file = kc
+            .cluster(&target.cluster)
+            .map(|(origin, _)| kc.path(origin.file).to_path_buf())
+            .unwrap_or_default();
+        found.push(ContextBinding {
+            context: name,
+            binding,
+            cluster_file,
+            proxy_url: target.proxy_url.as_deref().map(crate::net::proxy::without_userinfo),
+        });
+    }
+    Ok(found)
+}
+
+/// Each context's cluster: all at once (each file's clusters read once), context by context
+/// only when one of them cannot be read, to name it and keep the others.
+fn cluster_targets_each(
+    kc: &Kubeconfig,
+    names: &[String],
+) -> Vec<(String, Result<crate::cluster::ClusterTarget, String>)> {
+    match crate::cluster::cluster_targets(kc, names) {
+        Ok(t) => names.iter().cloned().zip(t.into_iter().map(Ok)).collect(),
+        Err(_) => names
+            .iter()
+            .map(|n| {
+                let one = crate::cluster::cluster_targets(kc, std::slice::from_ref(n))
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut t| t.pop().ok_or_else(|| "no cluster".to_string()));
+                (n.clone(), one)
+            })
+            .collect(),
+    }
+}
+
+/// A cluster's CA as base64 bytes (empty for the system's roots), read from its file when
+/// the kubeconfig names one.
+fn ca_base64(ca: &crate::cluster::CaSource) -> Result<String, String> {
+    use base64::Engine as _;
+    match ca {
+        crate::cluster::CaSource::Data(d) => Ok(d.clone()),
+        crate::cluster::CaSource::System => Ok(String::new()),
+        crate::cluster::CaSource::File(p) => {
+            // A CA bundle is a few kB; 1 MiB leaves room for many.
+            crate::kubeconfig::token_file::open_regular(p)
+                .and_then(|f| crate::kubeconfig::token_file::read_capped(f, 1024 * 1024))
+                .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
+                .map_err(|e| {
+                    format!(
+                        "cannot read its certificate-authority {}: {}",
+                        crate::secret::shown_path(p),
+                        crate::io_message(&e)
+                    )
+                })
         }
     }
-    Ok(servers.into_iter().collect())
 }

@@ -23,7 +23,8 @@ use crate::kubeconfig::edit::{self, Edit, TokenExtension};
 use crate::kubeconfig::mask;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::token_file;
-use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
+use crate::kubeconfig::write::{self, PlannedWrite};
+use crate::transaction;
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::{quoted, shown, shown_path, Token};
 
@@ -106,10 +107,10 @@ pub fn rotate(
     let new = source::without_bom(new);
     source::validate(&new, &old, &source.describe(), args.force)?;
 
-    let contexts: Vec<String> = targets
-        .iter()
-        .flat_map(|t| t.contexts.iter().cloned())
-        .collect();
+    let contexts = match args.verify {
+        Verify::Cluster => verifiable_contexts(&kc, &targets, out)?,
+        _ => Vec::new(),
+    };
     let proof = match args.verify {
         Verify::None => verify::Proof::default(),
         how => verify::prove(&verify::Request {
@@ -150,132 +151,139 @@ pub fn rotate(
         source::confirm(&confirm_question(targets.len(), &files))?;
     }
 
-    // Everything is read again under the lock. Files that still hold the bytes planned
-    // from keep the first parse (parsing is most of a large rotate's CPU); after any change
-    // everything is parsed and planned again.
-    let mut first = Some(kc);
+    // Everything is read again under the locks (files and keyring items), in one
+    // transaction; files that still hold the bytes planned from keep the first parse
+    // (parsing is most of a large rotate's CPU).
+    let scope = transaction::Scope {
+        files,
+        items: items_of(&targets).into_iter().map(str::to_owned).collect(),
+    };
     let timeout = Duration::from_secs(args.lock_timeout);
-    // The files to lock come from the unlocked plan; if the plan under the lock needs a file
-    // that is not locked (someone edited in between), lock again with the larger set.
-    let mut to_lock = files;
-    let _signals = write::InterruptGuard::install();
-    for _ in 0..3 {
-        let locks = lock_all(&to_lock, timeout)?;
-        let kc = match first
-            .take()
-            .filter(|kc| kc.unchanged_on_disk(paths, explicit))
-        {
-            Some(kc) => kc,
-            None => Kubeconfig::load(paths, explicit)?,
-        };
-        let Some(active) = find_entry(&kc, &active_file, &resolved.user)
-            .or_else(|| kc.resolve(sel).ok().map(|r| r.user_origin))
-        else {
-            bail!(
-                "user {} disappeared from the kubeconfig while rotating; nothing was written",
-                quoted(&resolved.user)
-            );
-        };
-        if holders::credential(&kc, active)
-            .map(|c| c.token() == &old)
-            .ok()
-            != Some(true)
-        {
-            bail!(
-                "the token of user {} changed on disk while rotating (another rotate?); nothing was written",
-                quoted(&resolved.user)
-            );
-        }
-        let targets = targets_for(&kc, active, &old, args.only_current, keyring_item.is_some())?;
-        if !args.force {
-            let server = kc.resolve(sel).ok().and_then(|r| r.server);
-            refuse_foreign(
-                &kc,
-                server.as_deref(),
-                &targets,
-                &old,
-                &mut coreweave_servers,
-            )?;
-        }
-        let needed = files_of(&targets, expires_known);
-        if !needed.is_subset(&to_lock) {
-            drop(locks);
-            to_lock.extend(needed);
-            continue;
-        }
-        let plan = Plan {
-            writes: prepare_writes(&kc, &targets, &new, &record, args.force)?,
-            targets,
-        };
-        let mut backups = Vec::new();
-        if args.backup {
-            for w in &plan.writes {
-                backups.push(write::backup(&w.path)?);
+    let (plan_targets, writes_count, backups) = transaction::run(
+        paths,
+        explicit,
+        scope.clone(),
+        timeout,
+        Some(kc),
+        |kc, reads| {
+            let Some(active) = find_entry(kc, &active_file, &resolved.user)
+                .or_else(|| kc.resolve(sel).ok().map(|r| r.user_origin))
+            else {
+                bail!(
+                    "user {} disappeared from the kubeconfig while rotating; nothing was written",
+                    quoted(&resolved.user)
+                );
+            };
+            if holders::credential(kc, active)
+                .map(|c| c.token() == &old)
+                .ok()
+                != Some(true)
+            {
+                bail!(
+                    "the token of user {} changed on disk while rotating (another rotate?); nothing was written",
+                    quoted(&resolved.user)
+                );
             }
-        }
-        if write::interrupted() {
-            bail!("interrupted; nothing was written");
-        }
-        for w in &plan.writes {
-            write::remove_stale_temp_files(&w.path);
-        }
-        // The keyring items first (each written and read back), then the files; if an item
-        // or a file fails, the items written get their old record back, so nothing is left
-        // half rotated. Each item stays bound to its servers, and to those of the contexts
-        // whose users hold it (rotate vetted them above unless --force).
-        let mut written: Vec<(&str, crate::keystore::Item)> = Vec::new();
-        let restore = |written: &[(&str, crate::keystore::Item)], e: anyhow::Error| {
-            let keyring = crate::keystore::Keyring::open();
-            for (item, before) in written.iter().rev() {
-                let back = keyring
-                    .as_ref()
-                    .map_err(Clone::clone)
-                    .and_then(|k| k.put_item(item, before));
-                if let Err(restore) = back {
-                    return anyhow::anyhow!("{e}; putting the old token back into keyring item {item:?} failed too: {restore}");
+            let targets =
+                targets_for(kc, active, &old, args.only_current, keyring_item.is_some())?;
+            if !args.force {
+                let server = kc.resolve(sel).ok().and_then(|r| r.server);
+                refuse_foreign(
+                    kc,
+                    server.as_deref(),
+                    &targets,
+                    &old,
+                    &mut coreweave_servers,
+                )?;
+            }
+            let needed = transaction::Scope {
+                files: files_of(&targets, expires_known),
+                items: items_of(&targets).into_iter().map(str::to_owned).collect(),
+            };
+            if !needed.files.is_subset(&scope.files) || !needed.items.is_subset(&scope.items) {
+                return Ok(transaction::Step::Widen(needed));
+            }
+            let writes = prepare_writes(kc, &targets, &new, &record, args.force)?;
+            // Each item keeps exactly the bindings it has: a rotation never widens where a
+            // token may go (a file on KUBECONFIG naming the item cannot add its server).
+            let mut items = Vec::new();
+            for item in items_of(&targets) {
+                let Some(before) = reads.item(item)? else {
+                    bail!(
+                        "keyring item {} disappeared while rotating; nothing was written",
+                        quoted(item)
+                    );
+                };
+                let after = crate::keystore::Item {
+                    token: new.clone(),
+                    ..before.clone()
+                };
+                items.push((item.to_owned(), transaction::ItemChange::Put(after)));
+            }
+            let mut backups = Vec::new();
+            if args.backup {
+                for w in &writes {
+                    backups.push(write::backup(&w.path)?);
                 }
             }
-            e
+            let count = writes.len();
+            Ok(transaction::Step::Commit(
+                transaction::Changes {
+                    files: writes,
+                    items,
+                },
+                (targets, count, backups),
+            ))
+        },
+    )?;
+    // Object Storage keys made with the old token are not handed out again.
+    crate::commands::objectstorage::cache::forget(&old);
+    print_done(&plan_targets, writes_count, &record, &backups, out)?;
+    for item in items_of(&plan_targets) {
+        writeln!(
+            out,
+            "Updated keyring item {} (service {})",
+            quoted(item),
+            crate::keystore::SERVICE
+        )?;
+    }
+    Ok(())
+}
+
+/// The contexts `--verify cluster` may send the new token to: every context of an entry
+/// that keeps its token in the kubeconfig, and of an entry reading a keyring item only
+/// those whose cluster (server, CA, TLS server name) the item is bound to: a file on
+/// KUBECONFIG that names the item cannot have the token sent to its own server or proxy.
+fn verifiable_contexts(
+    kc: &Kubeconfig,
+    targets: &[Target],
+    out: &mut dyn Write,
+) -> anyhow::Result<Vec<String>> {
+    let mut contexts = Vec::new();
+    for t in targets {
+        let Some(item) = &t.keyring_item else {
+            contexts.extend(t.contexts.iter().cloned());
+            continue;
         };
-        let items = items_of(&plan.targets);
-        if !items.is_empty() {
-            let keyring = crate::keystore::Keyring::open()?;
-            for item in &items {
-                let before = keyring
-                    .get_item(item)
-                    .map_err(|e| restore(&written, e.into()))?;
-                let servers = holders::servers_of(
-                    &kc,
-                    plan.targets
-                        .iter()
-                        .filter(|t| t.keyring_item.as_deref() == Some(*item))
-                        .map(|t| (t.file.as_path(), t.user.as_str())),
+        let bound = crate::keystore::read_once(item)?.servers.unwrap_or_default();
+        let entry = [(t.file.as_path(), t.user.as_str())];
+        for cb in holders::context_bindings(kc, entry, &mut std::io::sink())? {
+            if bound.contains(&cb.binding) {
+                contexts.push(cb.context);
+            } else {
+                writeln!(
                     out,
+                    "Note: context {} is not verified: keyring item {} is not bound to its cluster {}",
+                    quoted(&cb.context),
+                    quoted(item),
+                    shown(&cb.binding.server)
                 )?;
-                keyring
-                    .put(item, &new, &servers)
-                    .map_err(|e| restore(&written, e.into()))?;
-                written.push((item, before));
             }
         }
-        if let Err(e) = write::commit(&plan.writes) {
-            return Err(restore(&written, e.into()));
-        }
-        drop(locks);
-        // Object Storage keys made with the old token are not handed out again.
-        crate::commands::objectstorage::cache::forget(&old);
-        print_done(&plan, &record, &backups, out)?;
-        for item in items {
-            writeln!(
-                out,
-                "Updated keyring item {} (service {})",
-                quoted(item),
-                crate::keystore::SERVICE
-            )?;
-        }
-        return Ok(());
     }
-    bail!("the kubeconfig files kept changing while rotating; nothing was written")
+    contexts.sort();
+    contexts.dedup();
+    Ok(contexts)
 }
 
 /// `--mint`: the service-account OIDC exchange.
@@ -386,14 +394,6 @@ fn items_of(targets: &[Target]) -> Vec<&str> {
         .filter_map(|t| t.keyring_item.as_deref())
         .collect();
     items.into_iter().collect()
-}
-
-/// Every name's lock and every file's lock, in one global order (see [`write::lock_all`]).
-fn lock_all(paths: &BTreeSet<PathBuf>, timeout: Duration) -> anyhow::Result<Vec<FileLock>> {
-    Ok(write::lock_all(
-        paths.iter().map(PathBuf::as_path),
-        timeout,
-    )?)
 }
 
 fn find_entry(kc: &Kubeconfig, file: &Path, user: &str) -> Option<Sourced> {
@@ -689,7 +689,8 @@ fn print_targets(targets: &[Target], out: &mut dyn Write) -> std::io::Result<()>
 }
 
 fn print_done(
-    plan: &Plan<'_>,
+    targets: &[Target],
+    writes: usize,
     record: &TokenExtension<'_>,
     backups: &[PathBuf],
     out: &mut dyn Write,
@@ -697,10 +698,10 @@ fn print_done(
     writeln!(
         out,
         "Rotated the token of {} ({} written):",
-        count(plan.targets.len(), "user entry", "user entries"),
-        count(plan.writes.len(), "file", "files")
+        count(targets.len(), "user entry", "user entries"),
+        count(writes, "file", "files")
     )?;
-    print_targets(&plan.targets, out)?;
+    print_targets(targets, out)?;
     if let Some(e) = record.expires {
         writeln!(
             out,

@@ -8,7 +8,6 @@
 //! does. Where no keyring is reachable nothing changes: the command refuses, it never falls
 //! back to a file.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,10 +16,11 @@ use anyhow::{bail, Context as _};
 
 use crate::cli::{Interactive, StoreArgs};
 use crate::commands::token::holders;
-use crate::keystore::{check_reference, Keyring, KeyringError};
+use crate::keystore::{check_reference, Binding, Item, Keyring, KeyringError};
 use crate::kubeconfig::edit::{self, Edit, ExecKind, InteractiveMode};
 use crate::kubeconfig::resolve::Selection;
-use crate::kubeconfig::write::{self, FileLock, PlannedWrite};
+use crate::kubeconfig::write::PlannedWrite;
+use crate::transaction::{self, ItemChange};
 use crate::kubeconfig::{Credential, Kubeconfig};
 use crate::secret::{quoted, shown, Token};
 
@@ -52,7 +52,7 @@ pub fn store(
             path.display()
         ),
         Ok(Credential::Keyring { reference, .. }) => {
-            return rebind(paths, explicit, &kc, active, &reference, args, out)
+            return rebind(paths, explicit, &kc, active, &reference, &resolved.context, args, out)
         }
         Err(e) => {
             if let Some(ExecKind::Plugin { reference }) = kc.files[active.file].config.users
@@ -61,7 +61,7 @@ pub fn store(
                 .as_ref()
                 .and_then(|u| u.exec_kind())
             {
-                return rebind(paths, explicit, &kc, active, &reference, args, out);
+                return rebind(paths, explicit, &kc, active, &reference, &resolved.context, args, out);
             }
             return Err(e.into());
         }
@@ -92,13 +92,14 @@ pub fn store(
     };
 
     let keyring = open_for_store()?;
-    if let Some(held) = keyring.find(&reference)? {
-        if held != token {
-            bail!(
-                "keyring item {reference:?} already holds another token; choose another item with --item, or `token unstore` the users that use it"
-            );
-        }
+    let held = keyring.find_item(&reference)?;
+    if held.as_ref().is_some_and(|h| h.token != token) {
+        bail!(
+            "keyring item {reference:?} already holds another token; choose another item with --item, or `token unstore` the users that use it"
+        );
     }
+    let existing = held.as_ref().and_then(|h| h.servers.clone()).unwrap_or_default();
+    let approved = approve_bindings(&kc, &targets, &resolved.context, &existing, &reference, args, out)?;
     if args.dry_run {
         let writes = plan(&kc, &targets)?;
         writeln!(
@@ -114,40 +115,47 @@ pub fn store(
         return Ok(());
     }
     drop(kc);
+    drop(keyring);
 
-    let _signals = write::InterruptGuard::install();
-    let files: BTreeSet<PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
-    let locks = lock_all(&files, timeout)?;
-    let kc = Kubeconfig::load(paths, explicit)?;
-    let still = kc
-        .all_users()
-        .find(|(s, u)| kc.path(s.file) == active_file && u.name == resolved.user)
-        .and_then(|(s, _)| kc.credential(s).ok())
-        .is_some_and(|c| matches!(&c, Credential::Inline(t) if t == &token));
-    if !still {
-        bail!(
-            "the token of user {:?} changed on disk while storing; nothing was written",
-            resolved.user
-        );
-    }
-    let writes = plan(&kc, &targets)?;
-    let existed = keyring.find(&reference)?.is_some();
-    let servers = bound_servers(&kc, &targets, out)?;
-    keyring.put(&reference, &token, &servers)?;
-    if write::interrupted() {
-        bail!("interrupted; the keyring item {reference:?} was written, no file was changed");
-    }
-    for w in &writes {
-        write::remove_stale_temp_files(&w.path);
-    }
-    if let Err(e) = write::commit(&writes) {
-        // Files are as they were: an item no entry uses would only confuse.
-        if !existed && e.nothing_changed() {
-            let _ = keyring.delete(&reference);
+    let scope = transaction::Scope {
+        files: targets.iter().map(|t| t.file.clone()).collect(),
+        items: [reference.clone()].into(),
+    };
+    let bound = transaction::run(paths, explicit, scope, timeout, None, |kc, reads| {
+        let still = kc
+            .all_users()
+            .find(|(s, u)| kc.path(s.file) == active_file && u.name == resolved.user)
+            .and_then(|(s, _)| kc.credential(s).ok())
+            .is_some_and(|c| matches!(&c, Credential::Inline(t) if t == &token));
+        if !still {
+            bail!(
+                "the token of user {:?} changed on disk while storing; nothing was written",
+                resolved.user
+            );
         }
-        return Err(e.into());
-    }
-    drop(locks);
+        let writes = plan(kc, &targets)?;
+        let item = match reads.item(&reference)? {
+            Some(h) if h.token != token => bail!(
+                "keyring item {reference:?} was given another token while storing (a rotate?); nothing was written"
+            ),
+            Some(h) => Item {
+                servers: Some(with(h.servers.as_deref().unwrap_or_default(), &approved)),
+                clients_without_cluster_info: without_cluster_info(args, h),
+                ..h.clone()
+            },
+            None => Item {
+                token: token.clone(),
+                servers: Some(with(&[], &approved)),
+                clients_without_cluster_info: args.allow_clients_without_cluster_info,
+            },
+        };
+        let bound = item.servers.clone().unwrap_or_default();
+        let changes = transaction::Changes {
+            files: writes,
+            items: vec![(reference.clone(), ItemChange::Put(item))],
+        };
+        Ok(transaction::Step::Commit(changes, bound))
+    })?;
     writeln!(
         out,
         "Stored the token in keyring item {} (service {}); {} now run `kubectl-coreweave token credential {}`:",
@@ -157,10 +165,6 @@ pub fn store(
         shown(&reference)
     )?;
     print_targets(&targets, out)?;
-    let bound = crate::keystore::read_once(&reference)
-        .ok()
-        .and_then(|i| i.servers)
-        .unwrap_or(servers);
     writeln!(
         out,
         "`token credential` sends it only to {}.",
@@ -170,17 +174,137 @@ pub fn store(
     Ok(())
 }
 
-/// `token store` for a user already stored: bind its item to the servers of the user's
-/// contexts (with --all, of every entry that reads the item), and write the entries again
-/// as `store` writes them now (`provideClusterInfo: true`, the installed path unless
-/// `--bare-command`). This is the one-command fix
-/// for entries and items from before bindings.
+/// `existing` and `added`, each binding once, in order.
+fn with(existing: &[Binding], added: &[Binding]) -> Vec<Binding> {
+    let mut all: Vec<Binding> = existing.iter().chain(added).cloned().collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// The item's setting for callers that name no cluster: as the flags say, else as it was.
+fn without_cluster_info(args: &StoreArgs, held: &Item) -> bool {
+    if args.allow_clients_without_cluster_info {
+        true
+    } else if args.deny_clients_without_cluster_info {
+        false
+    } else {
+        held.clients_without_cluster_info
+    }
+}
+
+/// The bindings `store` adds to the item. The selected context's cluster is bound as the
+/// user asked; every other context naming the stored users (another file on KUBECONFIG,
+/// `--all`) is listed with what it trusts (server, CA fingerprint, TLS server name, proxy,
+/// the file that defines it) and bound only when the user confirms, or passes `--yes`.
+/// A CoreWeave managed endpoint is publicly trusted: a cluster entry that gives one its own
+/// certificate authority is how a hostile file would read the token, so it is not bound
+/// without `--force` (an error for the selected context, a note for the others).
+fn approve_bindings(
+    kc: &Kubeconfig,
+    targets: &[Target],
+    selected: &str,
+    existing: &[Binding],
+    reference: &str,
+    args: &StoreArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<Vec<Binding>> {
+    // The selected context first (with --user it need not name the stored user).
+    let mut found = holders::bindings_of(kc, &[selected.to_owned()], &mut std::io::sink())?;
+    found.extend(holders::context_bindings(
+        kc,
+        targets.iter().map(|t| (t.file.as_path(), t.user.as_str())),
+        out,
+    )?);
+    let mut approved = Vec::new();
+    let mut to_ask: Vec<holders::ContextBinding> = Vec::new();
+    for cb in found {
+        if existing.contains(&cb.binding) || approved.contains(&cb.binding) {
+            continue;
+        }
+        let pinned_public = crate::coreweave::is_coreweave_server(&cb.binding.server)
+            && !cb.binding.ca_sha256.is_empty();
+        if pinned_public && !args.force {
+            let why = format!(
+                "its cluster {} is a CoreWeave managed endpoint, which is publicly trusted, but {} gives it its own certificate authority (SHA-256 {}); pass --force if you trust that file",
+                shown(&cb.binding.server),
+                crate::secret::shown_path(&cb.cluster_file),
+                cb.binding.ca_sha256
+            );
+            if cb.context == selected {
+                bail!("context {} is not bound: {why}; nothing was written", quoted(&cb.context));
+            }
+            writeln!(out, "Note: context {} is not bound: {why}", quoted(&cb.context))?;
+            continue;
+        }
+        if cb.context == selected {
+            approved.push(cb.binding);
+        } else {
+            to_ask.push(cb);
+        }
+    }
+    to_ask.retain(|cb| !approved.contains(&cb.binding));
+    if to_ask.is_empty() {
+        return Ok(approved);
+    }
+    writeln!(
+        out,
+        "Keyring item {} would also be sent to the clusters of {} (each a new binding):",
+        quoted(reference),
+        count(to_ask.len(), "other context", "other contexts")
+    )?;
+    for cb in &to_ask {
+        writeln!(out, "  {}", describe_binding(cb))?;
+    }
+    if !args.dry_run && !args.yes {
+        use std::io::IsTerminal as _;
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "token store would bind {} (listed above); pass --yes to bind them, or run it in each context you want bound; nothing was written",
+                count(to_ask.len(), "more cluster", "more clusters")
+            );
+        }
+        super::source::confirm(&format!(
+            "Bind keyring item {} to {} as well?",
+            quoted(reference),
+            count(to_ask.len(), "more cluster", "more clusters")
+        ))?;
+    }
+    approved.extend(to_ask.into_iter().map(|cb| cb.binding));
+    Ok(approved)
+}
+
+/// One line per new binding: everything that decides who can read the token.
+fn describe_binding(cb: &holders::ContextBinding) -> String {
+    let b = &cb.binding;
+    let ca = if b.ca_sha256.is_empty() {
+        "the system's roots".to_string()
+    } else {
+        format!("CA SHA-256 {}", b.ca_sha256)
+    };
+    let or_none = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(shown).unwrap_or("-".into());
+    format!(
+        "{} ({ca}, tls-server-name {}, proxy-url {}) of context {} in {}",
+        shown(&b.server),
+        or_none(Some(&b.tls_server_name)),
+        or_none(cb.proxy_url.as_deref()),
+        quoted(&cb.context),
+        crate::secret::shown_path(&cb.cluster_file)
+    )
+}
+
+/// `token store` for a user already stored: bind its item to the selected context's cluster
+/// (and, confirmed, the others naming its users; with `--all`, of every entry that reads the
+/// item), and write the entries again as `store` writes them now (`provideClusterInfo:
+/// true`, the installed path unless `--bare-command`). This is the one-command fix for
+/// entries and items from before bindings. The token is the item's, as read under its lock.
 fn rebind(
     paths: &[PathBuf],
     explicit: bool,
     kc: &Kubeconfig,
     active: crate::kubeconfig::Sourced,
     reference: &str,
+    selected: &str,
     args: &StoreArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -203,7 +327,7 @@ fn rebind(
     let command = edit::exec_command(args.bare_command);
     let keyring = open_for_store()?;
     let item = keyring.get_item(reference)?;
-    let plan = |kc: &Kubeconfig| -> anyhow::Result<Vec<PlannedWrite<'static>>> {
+    let plan = |kc: &Kubeconfig, token: &Token| -> anyhow::Result<Vec<PlannedWrite<'static>>> {
         let mut writes = Vec::new();
         for loaded in &kc.files {
             if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
@@ -220,7 +344,7 @@ fn rebind(
                 .iter()
                 .map(|t| Edit::ExecToToken {
                     user: &t.user,
-                    token: item.token.expose(),
+                    token: token.expose(),
                 })
                 .collect();
             let middle = edit::apply_loaded(loaded, &back).with_context(cannot)?;
@@ -244,10 +368,11 @@ fn rebind(
         }
         Ok(writes)
     };
-    let servers = bound_servers(kc, &targets, out)?;
-    let shown_servers = shown_servers(&servers);
+    let existing = item.servers.clone().unwrap_or_default();
+    let approved = approve_bindings(kc, &targets, selected, &existing, reference, args, out)?;
     if args.dry_run {
-        let writes = plan(kc)?;
+        let shown_servers = shown_servers(&with(&existing, &approved));
+        let writes = plan(kc, &item.token)?;
         writeln!(
             out,
             "Would bind keyring item {} (service {}) to {shown_servers} and rewrite {}:",
@@ -260,28 +385,34 @@ fn rebind(
         writeln!(out, "Dry run: nothing was written.")?;
         return Ok(());
     }
-    let _signals = write::InterruptGuard::install();
-    let files: BTreeSet<PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
-    let locks = lock_all(&files, timeout)?;
-    let kc = Kubeconfig::load(paths, explicit)?;
-    let writes = plan(&kc)?;
-    keyring.put(reference, &item.token, &servers)?;
-    if write::interrupted() {
-        bail!("interrupted; keyring item {reference:?} was bound, no file was changed");
-    }
-    for w in &writes {
-        write::remove_stale_temp_files(&w.path);
-    }
-    if let Err(e) = write::commit(&writes) {
-        let _ = keyring.put_item(reference, &item);
-        return Err(e.into());
-    }
-    drop(locks);
+    drop(keyring);
+    let scope = transaction::Scope {
+        files: targets.iter().map(|t| t.file.clone()).collect(),
+        items: [reference.to_owned()].into(),
+    };
+    let bound = transaction::run(paths, explicit, scope, timeout, None, |kc, reads| {
+        let Some(held) = reads.item(reference)? else {
+            bail!("keyring item {reference:?} was deleted while storing; nothing was written");
+        };
+        let writes = plan(kc, &held.token)?;
+        let after = Item {
+            servers: Some(with(held.servers.as_deref().unwrap_or_default(), &approved)),
+            clients_without_cluster_info: without_cluster_info(args, held),
+            ..held.clone()
+        };
+        let bound = after.servers.clone().unwrap_or_default();
+        let changes = transaction::Changes {
+            files: writes,
+            items: vec![(reference.to_owned(), ItemChange::Put(after))],
+        };
+        Ok(transaction::Step::Commit(changes, bound))
+    })?;
     writeln!(
         out,
-        "Bound keyring item {} (service {}) to {shown_servers}; {} run `kubectl-coreweave token credential {}`:",
+        "Bound keyring item {} (service {}) to {}; {} run `kubectl-coreweave token credential {}`:",
         quoted(reference),
         crate::keystore::SERVICE,
+        shown_servers(&bound),
         count(targets.len(), "user entry", "user entries"),
         shown(reference)
     )?;
@@ -321,24 +452,25 @@ pub fn unstore(
     let targets = unstore_targets(&kc, &active_file, &resolved.user, &reference, args.all)?;
     let keyring = Keyring::open()?;
     let token = keyring.get(&reference)?;
-    // What is written back follows rotate's rules for a new token (not empty, printable
-    // ASCII only), so an emptied or tampered item never becomes `token: ""` or a token
-    // kubectl would send mangled. The shape rule is rotate's `--force` one: `store` took the
-    // token as the file held it, and `unstore` gives it back.
-    super::source::validate(
-        &token,
-        &Token::new(""),
-        &format!("keyring item {}", quoted(&reference)),
-        true,
-    )?;
-    let plan = |kc: &Kubeconfig, targets: &[Target]| {
-        plan_writes(kc, targets, |user| Edit::ExecToToken {
+    drop(keyring);
+    let plan = |kc: &Kubeconfig, token: &Token| {
+        // What is written back follows rotate's rules for a new token (not empty, printable
+        // ASCII only), so an emptied or tampered item never becomes `token: ""` or a token
+        // kubectl would send mangled. The shape rule is rotate's `--force` one: `store` took
+        // the token as the file held it, and `unstore` gives it back.
+        super::source::validate(
+            token,
+            &Token::new(""),
+            &format!("keyring item {}", quoted(&reference)),
+            true,
+        )?;
+        plan_writes(kc, &targets, |user| Edit::ExecToToken {
             user,
             token: token.expose(),
         })
     };
     if args.dry_run {
-        let writes = plan(&kc, &targets)?;
+        let writes = plan(&kc, &token)?;
         writeln!(
             out,
             "Would put the token of keyring item {} back into {}:",
@@ -351,19 +483,22 @@ pub fn unstore(
         return Ok(());
     }
     drop(kc);
-    let _signals = write::InterruptGuard::install();
-    let files: BTreeSet<PathBuf> = targets.iter().map(|t| t.file.clone()).collect();
-    let locks = lock_all(&files, timeout)?;
-    let kc = Kubeconfig::load(paths, explicit)?;
-    let writes = plan(&kc, &targets)?;
-    if write::interrupted() {
-        bail!("interrupted; nothing was written");
-    }
-    for w in &writes {
-        write::remove_stale_temp_files(&w.path);
-    }
-    write::commit(&writes)?;
-    drop(locks);
+    // The item is locked too: the token written back is the one it holds under the lock,
+    // never one a concurrent rotate has just replaced.
+    let scope = transaction::Scope {
+        files: targets.iter().map(|t| t.file.clone()).collect(),
+        items: [reference.clone()].into(),
+    };
+    let token = transaction::run(paths, explicit, scope, timeout, None, |kc, reads| {
+        let Some(held) = reads.item(&reference)? else {
+            bail!("keyring item {reference:?} was deleted while unstoring; nothing was written");
+        };
+        let changes = transaction::Changes {
+            files: plan(kc, &held.token)?,
+            items: Vec::new(),
+        };
+        Ok(transaction::Step::Commit(changes, held.token.clone()))
+    })?;
     // Object Storage keys kept for this token go with its keyring storage.
     crate::commands::objectstorage::cache::forget(&token);
     writeln!(
@@ -389,19 +524,6 @@ fn shown_servers(servers: &[crate::keystore::Binding]) -> String {
         names.dedup();
         names.join(", ")
     }
-}
-
-fn bound_servers(
-    kc: &Kubeconfig,
-    targets: &[Target],
-    out: &mut dyn Write,
-) -> anyhow::Result<Vec<crate::keystore::Binding>> {
-    let servers = holders::servers_of(
-        kc,
-        targets.iter().map(|t| (t.file.as_path(), t.user.as_str())),
-        out,
-    )?;
-    Ok(servers)
 }
 
 /// The keyring for `store`, or the refusal that says what to do instead.
@@ -532,13 +654,6 @@ fn plan_writes<'t>(
         });
     }
     Ok(writes)
-}
-
-fn lock_all(paths: &BTreeSet<PathBuf>, timeout: Duration) -> anyhow::Result<Vec<FileLock>> {
-    paths
-        .iter()
-        .map(|p| write::lock(p, timeout).map_err(anyhow::Error::from))
-        .collect()
 }
 
 fn print_targets(targets: &[Target], out: &mut dyn Write) -> std::io::Result<()> {

@@ -5,15 +5,13 @@
 //!
 //! kubectl runs `token credential` before every command, and a Secret Service read costs a
 //! D-Bus connection and an encrypted session (see BENCHMARKS.md), so on Linux the plugin
-//! keeps a copy of the item in the kernel's session keyring for [`CACHE_SECONDS`]
-//! ([`read_for_plugin`]); every write through [`Keyring`] drops that copy. The copy is
-//! keyed by what names the item (service, item name, the user's uid), never by how the
-//! environment spells the bus address, so every write drops the copy `credential` reads.
+//! keeps a short-lived copy of the item in its login session's kernel keyring
+//! (`kernel_copy.rs`); every write through [`Keyring`] drops it.
 //!
-//! An item holds its token and the servers it may be sent to ([`Item`]), together in the
-//! secret value as one versioned record, so every platform store keeps them the same way,
-//! and they are written and read in one call: a token is never found without its binding.
-//! Items written before bindings existed hold the bare token; they read as unbound.
+//! An item holds its token and the servers it may be sent to ([`Item`], `record.rs`), in
+//! one versioned record, written and read in one call: a token is never found without its
+//! binding. Writers lock an item ([`item_lock_path`]) as they lock files, in one
+//! transaction (`crate::transaction`).
 //!
 //! Errors say which of the three things a user can act on went wrong (no keyring reachable,
 //! keyring locked, no such item); none carries the secret (keyring-core's `BadEncoding`
@@ -29,103 +27,74 @@ use crate::secret::Token;
 /// The service every item is filed under (`secret-tool search service kubectl-coreweave`).
 pub const SERVICE: &str = "kubectl-coreweave";
 
-/// A bearer token is tens of bytes; an item far larger than this holds something else, and
-/// kubectl would send it on every request.
-const MAX_TOKEN_LEN: usize = 64 * 1024;
+mod kernel_copy;
+mod record;
 
-/// The whole item: the token and its servers (a few hundred bytes each).
-const MAX_ITEM_LEN: usize = 256 * 1024;
+pub use record::{side, sha256_hex, Binding, Item, MAX_INLINE_RECORD};
+use record::{MAX_TOKEN_LEN};
 
-/// The record key that marks an item holding a token and its binding (version 1).
-const RECORD_TAG: &str = "kubectl-coreweave";
-
-/// What an item holds: the token, and the servers `token credential` may send it to.
-/// `servers` is `None` for an item written before items were bound (a bare token), which
-/// is served to no server until `token store` binds it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Item {
-    pub token: Token,
-    pub servers: Option<Vec<Binding>>,
-}
-
-/// One server an item may be sent to, with the trust kubectl verifies it by: a server
-/// name alone would let a kubeconfig that names the same server, but its own certificate
-/// authority and a `proxy-url` it runs, read the token. Public data, no secret.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub struct Binding {
-    /// The server URL, normalised ([`crate::commands::token::credential::normal_server`]).
-    pub server: String,
-    /// The certificate authority's bytes, base64 (standard alphabet, padded) as kubectl
-    /// passes them in `KUBERNETES_EXEC_INFO`; empty for the system's roots.
-    #[serde(default)]
-    pub ca: String,
-    /// `tls-server-name`, lower case; empty when not set.
-    #[serde(rename = "tlsServerName", default)]
-    pub tls_server_name: String,
-}
-
-impl std::fmt::Debug for Item {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Item")
-            .field("token", &self.token)
-            .field("servers", &self.servers)
-            .finish()
+/// Where the plugin keeps what belongs to keyring items but is no secret (item locks,
+/// spilled server lists): `~/.kube/kubectl-coreweave/`, the home folder as kubectl finds it.
+pub fn state_folder() -> Result<std::path::PathBuf, KeyringError> {
+    let home = crate::kubeconfig::load::home_dir();
+    if !home.is_absolute() {
+        return Err(KeyringError::Unreachable(
+            "no home folder (HOME is unset or not absolute) to keep keyring item locks in".into(),
+        ));
     }
+    Ok(home.join(".kube").join("kubectl-coreweave"))
 }
 
-impl Item {
-    /// The secret value: `{"kubectl-coreweave":1,"servers":[…],"token":"…"}`, or the bare
-    /// token for an item that is bound to nothing yet (as it was written).
-    fn encode(&self) -> String {
-        match &self.servers {
-            Some(servers) => serde_json::json!({
-                RECORD_TAG: 1,
-                "servers": servers,
-                "token": self.token.expose(),
-            })
-            .to_string(),
-            None => self.token.expose().to_string(),
-        }
-    }
+/// Creates `dir` (and its parents) private to the user, as kubectl's own folders are.
+fn private_folder(dir: &std::path::Path) -> Result<(), KeyringError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| {
+        KeyringError::Unreachable(format!(
+            "cannot create folder {}: {}",
+            crate::secret::shown_path(dir),
+            crate::io_message(&e)
+        ))
+    })
+}
 
-    /// Reads an item's value: the versioned record, or (an item written before bindings,
-    /// or by hand with `secret-tool store`) the bare token, unbound.
-    fn decode(reference: &str, bytes: Vec<u8>) -> Result<Item, KeyringError> {
-        if bytes.len() > MAX_ITEM_LEN {
-            return Err(KeyringError::TooLarge(reference.to_string(), bytes.len()));
+/// The path whose client-go style `.lock` guards an item: every writer of the item (rotate,
+/// store, unstore, import, add) takes it, with the files it writes, in one order.
+pub fn item_lock_path(reference: &str) -> Result<std::path::PathBuf, KeyringError> {
+    check_reference(reference)?;
+    let dir = state_folder()?.join("locks");
+    private_folder(&dir)?;
+    Ok(dir.join(format!("item-{}", side::item_prefix(reference))))
+}
+
+fn write_side_file(reference: &str, name: &str, bytes: &[u8]) -> Result<(), KeyringError> {
+    let dir = side::folder()?;
+    private_folder(&dir)?;
+    crate::kubeconfig::write::write_atomic(&dir.join(name), bytes).map_err(|e| {
+        KeyringError::Other {
+            reference: reference.to_string(),
+            detail: format!("cannot write its server list: {e}"),
         }
-        #[derive(serde::Deserialize)]
-        struct Record {
-            #[serde(rename = "kubectl-coreweave")]
-            version: u32,
-            servers: Vec<Binding>,
-            token: String,
+    })
+}
+
+/// Removes the item's spilled server lists other than the one `keep` uses (all of them
+/// when `keep` is `None`): called once a transaction has committed, so a rollback always
+/// finds the list the old record names.
+pub fn sweep_side_files(reference: &str, keep: Option<&Item>) {
+    let Ok(dir) = side::folder() else { return };
+    let keep = keep.and_then(|i| i.encode(reference).side.map(|(name, _)| name));
+    let prefix = format!("{}-", side::item_prefix(reference));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && Some(&name) != keep.as_ref() {
+            let _ = std::fs::remove_file(entry.path());
         }
-        if bytes.starts_with(b"{\"kubectl-coreweave\"") {
-            let record: Record =
-                serde_json::from_slice(&bytes).map_err(|_| KeyringError::Other {
-                    reference: reference.to_string(),
-                    detail: "the item's record is not readable; store the token again".into(),
-                })?;
-            if record.version != 1 {
-                return Err(KeyringError::Other {
-                    reference: reference.to_string(),
-                    detail: format!(
-                        "the item was written by a newer kubectl-coreweave (record version {})",
-                        record.version
-                    ),
-                });
-            }
-            let token = token_from(reference, record.token.into_bytes())?;
-            return Ok(Item {
-                token,
-                servers: Some(record.servers),
-            });
-        }
-        Ok(Item {
-            token: token_from(reference, bytes)?,
-            servers: None,
-        })
     }
 }
 
@@ -243,12 +212,12 @@ pub const CACHE_SECONDS: usize = 300;
 /// A locked keyring is unlocked (the desktop's prompt) only when `interactive`.
 pub fn read_for_plugin(reference: &str, interactive: bool) -> Result<Item, KeyringError> {
     check_reference(reference)?;
-    if let Some(item) = cache::get(reference) {
+    if let Some(item) = kernel_copy::get(reference) {
         return Ok(item);
     }
     let owned = reference.to_owned();
     let item = bounded(interactive, move || plugin_read(&owned, interactive))?;
-    cache::put(reference, &item);
+    kernel_copy::put(reference, &item);
     Ok(item)
 }
 
@@ -304,14 +273,6 @@ fn plugin_read(reference: &str, interactive: bool) -> Result<Item, KeyringError>
     Item::decode(reference, item.get_secret().map_err(fail)?)
 }
 
-fn token_from(reference: &str, bytes: Vec<u8>) -> Result<Token, KeyringError> {
-    if bytes.len() > MAX_TOKEN_LEN {
-        return Err(KeyringError::TooLarge(reference.to_string(), bytes.len()));
-    }
-    String::from_utf8(bytes)
-        .map(Token::new)
-        .map_err(|_| KeyringError::NotText(reference.to_string()))
-}
 
 /// The Secret Service session's encryption guards the secret on a bus that leaves the
 /// machine. On a local socket it guards it from no one who could not ask the keyring
@@ -345,68 +306,10 @@ fn plugin_read(reference: &str, _interactive: bool) -> Result<Item, KeyringError
     Keyring::open()?.get_item(reference)
 }
 
-/// A copy of items in the kernel's session keyring (Linux keyutils), only ever readable by
-/// processes of this login session, expiring on its own after [`CACHE_SECONDS`]. The
-/// description names the item as the store does (service and item name) and the user, and
-/// nothing the environment may spell two ways: a write through the plugin drops the one
-/// copy `credential` would read, however the bus address is written.
-#[cfg(target_os = "linux")]
-mod cache {
-    use linux_keyutils::{KeyRing, KeyRingIdentifier};
-
-    use super::Item;
-
-    fn description(reference: &str) -> String {
-        let uid = rustix::process::getuid().as_raw();
-        format!("{}:{uid}:{reference}", super::SERVICE)
-    }
-
-    /// The session keyring, or the user's session keyring when the process has none (no
-    /// PAM session): never a new anonymous one, which would die with this process.
-    fn session() -> Option<KeyRing> {
-        KeyRing::from_special_id(KeyRingIdentifier::Session, false).ok()
-    }
-
-    pub(super) fn get(reference: &str) -> Option<Item> {
-        let key = session()?.search(&description(reference)).ok()?;
-        let bytes = key.read_to_vec().ok()?;
-        Item::decode(reference, bytes).ok()
-    }
-
-    /// Best effort: without a copy the plugin is only slower.
-    pub(super) fn put(reference: &str, item: &Item) {
-        let Some(ring) = session() else { return };
-        if let Ok(key) = ring.add_key(&description(reference), item.encode().as_bytes()) {
-            if key.set_timeout(super::CACHE_SECONDS).is_err() {
-                let _ = key.invalidate();
-            }
-        }
-    }
-
-    pub(super) fn forget(reference: &str) {
-        if let Some(key) = session().and_then(|r| r.search(&description(reference)).ok()) {
-            let _ = key.invalidate();
-        }
-    }
-}
-
-/// Other systems' keyrings answer without a D-Bus round trip: no copy is kept.
-#[cfg(not(target_os = "linux"))]
-mod cache {
-    use super::Item;
-
-    pub(super) fn get(_reference: &str) -> Option<Item> {
-        None
-    }
-
-    pub(super) fn put(_reference: &str, _item: &Item) {}
-
-    pub(super) fn forget(_reference: &str) {}
-}
-
 /// The item, read at most once per process (connecting once): `show`, `list`, `rotate` and
 /// `import` ask for each entry that reads an item, and many entries may read one. Writes
-/// through [`Keyring`] update what later reads here see.
+/// through [`Keyring`] update what later reads here see. A transaction reads its items
+/// again under their locks ([`Keyring::get_item`]), never from here.
 pub fn read_once(reference: &str) -> Result<Item, KeyringError> {
     let mut guard = READ
         .lock()
@@ -429,6 +332,21 @@ static READ: std::sync::Mutex<Option<HashMap<String, Result<Item, KeyringError>>
     std::sync::Mutex::new(None);
 
 /// What a write through [`Keyring`] left in the item (`None`: deleted, or unknown).
+/// What [`read_once`] answers for `reference` from now on: a transaction's read of the item
+/// under its lock, so holders are planned from what the item really holds.
+pub fn refresh(reference: &str, item: Option<&Item>) {
+    let mut guard = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let known = match item {
+        Some(i) => Ok(i.clone()),
+        None => Err(KeyringError::NoItem(reference.to_string())),
+    };
+    guard
+        .get_or_insert_with(HashMap::new)
+        .insert(reference.to_string(), known);
+}
+
 fn remember(reference: &str, item: Option<&Item>) {
     let mut guard = READ
         .lock()
@@ -519,30 +437,6 @@ impl Keyring {
         }
     }
 
-    /// Writes `token` to the item, bound to the servers it was bound to (when it exists)
-    /// and to `servers`: a binding only grows through an explicit store, import or rotate.
-    pub fn put(
-        &self,
-        reference: &str,
-        token: &Token,
-        servers: &[Binding],
-    ) -> Result<(), KeyringError> {
-        let mut bound: Vec<Binding> = self
-            .find_item(reference)?
-            .and_then(|i| i.servers)
-            .unwrap_or_default();
-        bound.extend(servers.iter().cloned());
-        bound.sort();
-        bound.dedup();
-        self.put_item(
-            reference,
-            &Item {
-                token: token.clone(),
-                servers: Some(bound),
-            },
-        )
-    }
-
     /// Writes the item exactly (replacing its value) and reads it back: the caller changes
     /// no file unless the keyring really holds it.
     pub fn put_item(&self, reference: &str, item: &Item) -> Result<(), KeyringError> {
@@ -554,9 +448,13 @@ impl Keyring {
             ));
         }
         check_reference(reference)?;
-        cache::forget(reference);
+        kernel_copy::forget(reference);
         remember(reference, None);
-        let value = item.encode();
+        let encoded = item.encode(reference);
+        if let Some((name, bytes)) = &encoded.side {
+            write_side_file(reference, name, bytes)?;
+        }
+        let value = encoded.secret;
         self.bounded(reference, move |k, r| {
             k.entry(r)?.set_password(&value).map_err(|e| classify(r, e))
         })?;
@@ -574,7 +472,7 @@ impl Keyring {
     /// Deletes the item; a missing item is not an error.
     pub fn delete(&self, reference: &str) -> Result<(), KeyringError> {
         check_reference(reference)?;
-        cache::forget(reference);
+        kernel_copy::forget(reference);
         remember(reference, None);
         self.bounded(reference, |k, r| match k.entry(r)?.delete_credential() {
             Ok(()) | Err(Error::NoEntry) => Ok(()),
@@ -691,40 +589,15 @@ mod tests {
 
     #[test]
     fn an_item_must_be_token_sized_text() {
-        assert!(token_from("r", b"CW-SECRET-a".to_vec()).is_ok());
+        assert!(record::token_from("r", b"CW-SECRET-a".to_vec()).is_ok());
         assert!(matches!(
-            token_from("r", vec![b'x'; MAX_TOKEN_LEN + 1]),
+            record::token_from("r", vec![b'x'; MAX_TOKEN_LEN + 1]),
             Err(KeyringError::TooLarge(_, _))
         ));
         assert!(matches!(
-            token_from("r", b"\xff".to_vec()),
+            record::token_from("r", b"\xff".to_vec()),
             Err(KeyringError::NotText(_))
         ));
-    }
-
-    #[test]
-    fn an_item_reads_back_as_written_bound_or_not() {
-        let b = Binding {
-            server: "https://a".into(),
-            ca: "eA==".into(),
-            tls_server_name: String::new(),
-        };
-        for servers in [None, Some(vec![]), Some(vec![b])] {
-            let item = Item {
-                token: Token::new("CW-SECRET-abc"),
-                servers,
-            };
-            let back = Item::decode("r", item.encode().into_bytes()).expect("reads");
-            assert_eq!(back, item);
-        }
-        let bare = Item::decode("r", b"CW-SECRET-abc".to_vec()).expect("reads");
-        assert_eq!(bare.servers, None);
-        assert!(Item::decode(
-            "r",
-            br#"{"kubectl-coreweave":2,"servers":[],"token":"x"}"#.to_vec()
-        )
-        .is_err());
-        assert!(Item::decode("r", br#"{"kubectl-coreweave":1,"token":"x"}"#.to_vec()).is_err());
     }
 
     #[test]

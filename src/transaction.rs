@@ -1,0 +1,225 @@
+//! The one write transaction of every command that changes kubeconfig files or keyring
+//! items (rotate, store and its rebind, unstore): lock every file and every item it
+//! touches, read both again under the locks, let the command plan from what is really
+//! there, then commit items and files together, rolling both back if any part fails.
+//!
+//! Items are locked like files, with client-go's `.lock` protocol on a path per item
+//! ([`keystore::item_lock_path`]), in the same global order as the files, so no two
+//! writers wait for each other in a circle. Each item is written compare-and-swap: it is
+//! read once more just before it is replaced, and if it is no longer what the plan was
+//! made from (a writer that takes no lock: an older plugin, `secret-tool`) nothing is
+//! written. Commands describe what to change; this module owns how.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::bail;
+
+use crate::keystore::{self, Item, Keyring};
+use crate::kubeconfig::write::{self, PlannedWrite};
+use crate::kubeconfig::Kubeconfig;
+use crate::secret::quoted;
+
+/// What a transaction locks.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    pub files: BTreeSet<PathBuf>,
+    pub items: BTreeSet<String>,
+}
+
+impl Scope {
+    fn covers(&self, other: &Scope) -> bool {
+        other.files.is_subset(&self.files) && other.items.is_subset(&self.items)
+    }
+}
+
+/// The items as read under their locks (`None`: no such item).
+pub struct Reads {
+    items: BTreeMap<String, Option<Item>>,
+}
+
+impl Reads {
+    /// The item as it is now; `Ok(None)` when it does not exist. Asking for an item the
+    /// scope did not lock is a bug in the command, reported as an error.
+    pub fn item(&self, reference: &str) -> anyhow::Result<Option<&Item>> {
+        match self.items.get(reference) {
+            Some(i) => Ok(i.as_ref()),
+            None => bail!(
+                "keyring item {} was not locked by this command; nothing was written",
+                quoted(reference)
+            ),
+        }
+    }
+}
+
+/// What to do with one item.
+#[derive(Debug)]
+pub enum ItemChange {
+    Put(Item),
+    Delete,
+}
+
+/// Everything one command changes.
+#[derive(Debug, Default)]
+pub struct Changes<'k> {
+    pub files: Vec<PlannedWrite<'k>>,
+    pub items: Vec<(String, ItemChange)>,
+}
+
+/// A plan made under the locks: commit it, or lock more and plan again (someone edited a
+/// file in between, so the plan needs files the first reading did not).
+pub enum Step<'k, T> {
+    Commit(Changes<'k>, T),
+    Widen(Scope),
+}
+
+/// Locks `scope`, reads the kubeconfig (`first` when its files are unchanged, else again)
+/// and the scope's items, and hands them to `plan`; commits what it returns. `plan` may
+/// run more than once (never more than three times) and must not write anything itself.
+pub fn run<T>(
+    paths: &[PathBuf],
+    explicit: bool,
+    mut scope: Scope,
+    timeout: Duration,
+    mut first: Option<Kubeconfig>,
+    mut plan: impl for<'k> FnMut(&'k Kubeconfig, &Reads) -> anyhow::Result<Step<'k, T>>,
+) -> anyhow::Result<T> {
+    let _signals = write::InterruptGuard::install();
+    let mut keyring: Option<Keyring> = None;
+    for _ in 0..3 {
+        let mut lock_paths: Vec<PathBuf> = scope.files.iter().cloned().collect();
+        for item in &scope.items {
+            lock_paths.push(keystore::item_lock_path(item)?);
+        }
+        let locks = write::lock_all(lock_paths.iter().map(PathBuf::as_path), timeout)?;
+        let kc = match first
+            .take()
+            .filter(|kc| kc.unchanged_on_disk(paths, explicit))
+        {
+            Some(kc) => kc,
+            None => Kubeconfig::load(paths, explicit)?,
+        };
+        if !scope.items.is_empty() && keyring.is_none() {
+            keyring = Some(Keyring::open()?);
+        }
+        let mut items = BTreeMap::new();
+        for item in &scope.items {
+            let k = keyring.as_ref().expect("opened above");
+            let read = k.find_item(item)?;
+            keystore::refresh(item, read.as_ref());
+            items.insert(item.clone(), read);
+        }
+        let reads = Reads { items };
+        let (changes, value) = match plan(&kc, &reads)? {
+            Step::Widen(more) => {
+                let wider = Scope {
+                    files: scope.files.union(&more.files).cloned().collect(),
+                    items: scope.items.union(&more.items).cloned().collect(),
+                };
+                if scope.covers(&wider) {
+                    bail!("the command asked to lock what it holds already; nothing was written");
+                }
+                drop(locks);
+                scope = wider;
+                continue;
+            }
+            Step::Commit(changes, value) => (changes, value),
+        };
+        let wanted = Scope {
+            files: changes.files.iter().map(|w| w.path.clone()).collect(),
+            items: changes.items.iter().map(|(r, _)| r.clone()).collect(),
+        };
+        if !files_covered(&scope.files, &wanted.files) || !wanted.items.is_subset(&scope.items) {
+            bail!("the plan writes something this command did not lock; nothing was written");
+        }
+        if write::interrupted() {
+            bail!("interrupted; nothing was written");
+        }
+        commit(keyring.as_ref(), &reads, &changes)?;
+        drop(locks);
+        return Ok(value);
+    }
+    bail!("the kubeconfig files kept changing while planning; nothing was written")
+}
+
+/// Each file written is one the scope locked (by the same name).
+fn files_covered(locked: &BTreeSet<PathBuf>, written: &BTreeSet<PathBuf>) -> bool {
+    written.iter().all(|w| locked.contains(w))
+}
+
+/// Items first (each compared with what the plan read, written and read back), then the
+/// files; if anything fails, every item written gets its old record back (or is deleted
+/// again) before the error is returned.
+fn commit(keyring: Option<&Keyring>, reads: &Reads, changes: &Changes<'_>) -> anyhow::Result<()> {
+    for w in &changes.files {
+        write::remove_stale_temp_files(&w.path);
+    }
+    let mut written: Vec<(&str, Option<&Item>)> = Vec::new();
+    if !changes.items.is_empty() {
+        let k = keyring.expect("items in scope open the keyring");
+        for (reference, change) in &changes.items {
+            let before = reads.item(reference)?;
+            let step = swap(k, reference, before, change);
+            if let Err(e) = step {
+                return Err(restore(k, &written, e));
+            }
+            written.push((reference, before));
+        }
+    }
+    if let Err(e) = write::commit(&changes.files) {
+        return Err(match keyring {
+            Some(k) => restore(k, &written, e.into()),
+            None => e.into(),
+        });
+    }
+    for (reference, change) in &changes.items {
+        match change {
+            ItemChange::Put(item) => keystore::sweep_side_files(reference, Some(item)),
+            ItemChange::Delete => keystore::sweep_side_files(reference, None),
+        }
+    }
+    Ok(())
+}
+
+/// Compare-and-swap one item: it must still be what the plan read.
+fn swap(
+    k: &Keyring,
+    reference: &str,
+    before: Option<&Item>,
+    change: &ItemChange,
+) -> anyhow::Result<()> {
+    let now = k.find_item(reference)?;
+    if now.as_ref() != before {
+        bail!(
+            "keyring item {} changed while this command ran (another writer that takes no lock?); nothing was written",
+            quoted(reference)
+        );
+    }
+    match change {
+        ItemChange::Put(item) => k.put_item(reference, item)?,
+        ItemChange::Delete => k.delete(reference)?,
+    }
+    Ok(())
+}
+
+fn restore(k: &Keyring, written: &[(&str, Option<&Item>)], e: anyhow::Error) -> anyhow::Error {
+    for (reference, before) in written.iter().rev() {
+        let back = match before {
+            Some(item) => k.put_item(reference, item),
+            None => k.delete(reference),
+        };
+        if let Err(again) = back {
+            return anyhow::anyhow!(
+                "{e}; putting keyring item {} back as it was failed too: {again}",
+                quoted(reference)
+            );
+        }
+    }
+    e
+}
+
+/// The files a command's targets live in, for a [`Scope`].
+pub fn files<'a>(paths: impl IntoIterator<Item = &'a Path>) -> BTreeSet<PathBuf> {
+    paths.into_iter().map(Path::to_path_buf).collect()
+}
