@@ -30,8 +30,8 @@ pub const SERVICE: &str = "kubectl-coreweave";
 mod kernel_copy;
 mod record;
 
-pub use record::{side, sha256_hex, Binding, Item, MAX_INLINE_RECORD};
-use record::{MAX_TOKEN_LEN};
+use record::MAX_TOKEN_LEN;
+pub use record::{sha256_hex, side, Binding, Item, MAX_INLINE_RECORD};
 
 /// Where the plugin keeps what belongs to keyring items but is no secret (item locks,
 /// spilled server lists): `~/.kube/kubectl-coreweave/`, the home folder as kubectl finds it.
@@ -272,7 +272,6 @@ fn plugin_read(reference: &str, interactive: bool) -> Result<Item, KeyringError>
     };
     Item::decode(reference, item.get_secret().map_err(fail)?)
 }
-
 
 /// The Secret Service session's encryption guards the secret on a bus that leaves the
 /// machine. On a local socket it guards it from no one who could not ask the keyring

@@ -187,7 +187,8 @@ impl Item {
             #[serde(rename = "kubectl-coreweave")]
             version: u32,
         }
-        let unreadable = || other("the item's record is not readable; store the token again".into());
+        let unreadable =
+            || other("the item's record is not readable; store the token again".into());
         let version: Version = serde_json::from_slice(&bytes).map_err(|_| unreadable())?;
         match version.version {
             1 => {
@@ -283,7 +284,9 @@ pub mod side {
             detail: why,
         };
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(fail("the item's record is not readable; store the token again".into()));
+            return Err(fail(
+                "the item's record is not readable; store the token again".into(),
+            ));
         }
         let path = folder()?.join(file_name(reference, hash));
         let shown = crate::secret::shown_path(&path);
@@ -367,7 +370,11 @@ mod tests {
             clients_without_cluster_info: false,
         };
         let encoded = item.encode("alice");
-        assert!(encoded.secret.len() <= MAX_INLINE_RECORD, "{}", encoded.secret.len());
+        assert!(
+            encoded.secret.len() <= MAX_INLINE_RECORD,
+            "{}",
+            encoded.secret.len()
+        );
         let (name, bytes) = encoded.side.expect("spilled");
         assert!(name.starts_with(&side::item_prefix("alice")));
         assert!(name.ends_with(&format!("{}.json", sha256_hex(&bytes))));

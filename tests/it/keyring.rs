@@ -13,8 +13,8 @@ use std::process::{Command, Output};
 use support::fake_kube::{write_kubeconfig, ClusterSpec, FakeKube, FakeUser, Trust};
 use support::{stderr, stdout, Sandbox};
 
-const ALICE: &str = "CW-SECRET-keyringtest-alice-0123456789abcdef";
-const BOB: &str = "CW-SECRET-keyringtest-bob-fedcba9876543210";
+pub(crate) const ALICE: &str = "CW-SECRET-keyringtest-alice-0123456789abcdef";
+pub(crate) const BOB: &str = "CW-SECRET-keyringtest-bob-fedcba9876543210";
 /// A kubeconfig whose user runs another program through exec.
 const OTHER_TOOL: &str = include_str!("../fixtures/exec-other-tool.yaml");
 /// The server the hand-written items below are bound to, and kubectl's exec info naming it.
@@ -22,7 +22,7 @@ const BOUND: &str = "https://bound.k8s.test.coreweave.com";
 const V1_INFO: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false,"cluster":{"server":"https://bound.k8s.test.coreweave.com/"}}}"#;
 
 /// The session bus the keyring runs on; a test without one fails (never skips).
-fn bus() -> OsString {
+pub(crate) fn bus() -> OsString {
     std::env::var_os("DBUS_SESSION_BUS_ADDRESS").unwrap_or_else(|| {
         panic!(
             "no D-Bus session: run the tests through .ci/with-keyring (see README), which \
@@ -32,7 +32,7 @@ fn bus() -> OsString {
 }
 
 /// PATH with the built plugin first, so kubectl finds `kubectl-coreweave`.
-fn path_with_plugin() -> OsString {
+pub(crate) fn path_with_plugin() -> OsString {
     let dir = Path::new(support::bin()).parent().expect("bin folder");
     let mut paths = vec![dir.to_path_buf()];
     paths.extend(std::env::split_paths(
@@ -42,11 +42,11 @@ fn path_with_plugin() -> OsString {
 }
 
 /// The plugin in the sandbox, on the test keyring.
-fn plugin(sb: &Sandbox, kubeconfig: &Path, args: &[&str]) -> Output {
+pub(crate) fn plugin(sb: &Sandbox, kubeconfig: &Path, args: &[&str]) -> Output {
     plugin_on(sb, Some(kubeconfig), &bus(), args, None)
 }
 
-fn plugin_on(
+pub(crate) fn plugin_on(
     sb: &Sandbox,
     kubeconfig: Option<&Path>,
     bus: &OsString,
@@ -64,7 +64,7 @@ fn plugin_on(
     c.args(args).output().expect("run plugin")
 }
 
-fn secret_tool(args: &[&str], input: Option<&str>) -> Output {
+pub(crate) fn secret_tool(args: &[&str], input: Option<&str>) -> Output {
     use std::io::Write;
     let mut c = Command::new("secret-tool");
     c.args(args)
@@ -88,7 +88,7 @@ fn secret_tool(args: &[&str], input: Option<&str>) -> Output {
 }
 
 /// The item's value as `secret-tool lookup` reads it, if any.
-fn lookup_raw(item: &str) -> Option<String> {
+pub(crate) fn lookup_raw(item: &str) -> Option<String> {
     let o = secret_tool(
         &["lookup", "service", "kubectl-coreweave", "username", item],
         None,
@@ -98,7 +98,7 @@ fn lookup_raw(item: &str) -> Option<String> {
 
 /// The item's record (`{"kubectl-coreweave":2,"servers":[…],"token":"…"}`), read
 /// independently of the plugin.
-fn record(item: &str) -> Option<serde_json::Value> {
+pub(crate) fn record(item: &str) -> Option<serde_json::Value> {
     let raw = lookup_raw(item)?;
     let v: serde_json::Value = serde_json::from_str(&raw).expect("the item holds a record");
     assert_eq!(v["kubectl-coreweave"], 2, "{v}");
@@ -106,12 +106,12 @@ fn record(item: &str) -> Option<serde_json::Value> {
 }
 
 /// The token the item holds, if any.
-fn lookup(item: &str) -> Option<String> {
+pub(crate) fn lookup(item: &str) -> Option<String> {
     record(item).map(|v| v["token"].as_str().expect("token").to_string())
 }
 
 /// The servers the item is bound to.
-fn bound_servers(item: &str) -> Vec<String> {
+pub(crate) fn bound_servers(item: &str) -> Vec<String> {
     record(item).map_or_else(Vec::new, |v| {
         v["servers"]
             .as_array()
@@ -124,7 +124,7 @@ fn bound_servers(item: &str) -> Vec<String> {
 
 /// Writes an item behind the plugin's back: a record bound to `servers`, or (None) a bare
 /// token as items were written before bindings.
-fn put_item(item: &str, token: &str, servers: Option<&[&str]>) {
+pub(crate) fn put_item(item: &str, token: &str, servers: Option<&[&str]>) {
     let value = match servers {
         Some(s) => {
             let s: Vec<serde_json::Value> = s
@@ -149,7 +149,7 @@ fn put_item(item: &str, token: &str, servers: Option<&[&str]>) {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
-fn clear(item: &str) {
+pub(crate) fn clear(item: &str) {
     secret_tool(
         &["clear", "service", "kubectl-coreweave", "username", item],
         None,
@@ -158,7 +158,7 @@ fn clear(item: &str) {
 
 /// No output of the plugin carries a token.
 #[track_caller]
-fn assert_no_token(o: &Output) {
+pub(crate) fn assert_no_token(o: &Output) {
     let all = format!("{}{}", stdout(o), stderr(o));
     for t in [ALICE, BOB] {
         let secret = t.strip_prefix("CW-SECRET-").expect("prefix");
@@ -167,7 +167,7 @@ fn assert_no_token(o: &Output) {
 }
 
 #[track_caller]
-fn one_error_line(o: &Output) -> String {
+pub(crate) fn one_error_line(o: &Output) -> String {
     assert!(!o.status.success(), "expected failure: {}", stdout(o));
     assert!(o.stdout.is_empty(), "stdout must stay empty: {}", stdout(o));
     let err = stderr(o);
@@ -177,7 +177,7 @@ fn one_error_line(o: &Output) -> String {
 }
 
 /// `kubectl auth whoami` through the kubeconfig, with the plugin on PATH.
-fn kubectl_whoami(sb: &Sandbox, kubeconfig: &Path) -> Output {
+pub(crate) fn kubectl_whoami(sb: &Sandbox, kubeconfig: &Path) -> Output {
     let mut c = Command::new("kubectl");
     sb.session.join(&mut c);
     c.env_clear()
@@ -191,7 +191,7 @@ fn kubectl_whoami(sb: &Sandbox, kubeconfig: &Path) -> Output {
 }
 
 /// One context on the fake, users `(name, token)`; the first user is the context's.
-fn kubeconfig_for(sb: &Sandbox, fake: &FakeKube, users: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn kubeconfig_for(sb: &Sandbox, fake: &FakeKube, users: &[(&str, &str)]) -> PathBuf {
     write_kubeconfig(
         &sb.path("config"),
         &[ClusterSpec::new("c", fake.url(), Trust::Data(&fake.ca.pem))],
@@ -860,7 +860,7 @@ fn import_can_store_the_token_in_the_keyring() {
 
 /// The exec entry `token store` wrote for `user` in `stored` (from `exec:` to its last
 /// line), to put into another kubeconfig as an attacker who can write it would.
-fn exec_block(stored: &str) -> String {
+pub(crate) fn exec_block(stored: &str) -> String {
     let start = stored.find("exec:").expect("an exec entry");
     let end = stored[start..]
         .find("provideClusterInfo: true")

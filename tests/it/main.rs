@@ -16,6 +16,8 @@ mod import;
 mod keyring;
 #[cfg(target_os = "linux")]
 mod keyring_bounds;
+#[cfg(target_os = "linux")]
+mod keyring_transaction;
 mod list;
 #[cfg(target_os = "linux")]
 mod objectstorage;

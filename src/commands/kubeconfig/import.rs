@@ -22,7 +22,6 @@ use serde_json::Value;
 use crate::cli::{ImportArgs, ImportStore, RotateArgs, Verify};
 use crate::commands::token::store::open_for_store;
 use crate::coreweave::{ApiConfig, Principal};
-use crate::transaction;
 use crate::kubeconfig::edit::{self, exec_json, Additions, Edit, InteractiveMode};
 use crate::kubeconfig::mask::kubeconfig_lines;
 use crate::kubeconfig::model::FileConfig;
@@ -30,6 +29,7 @@ use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, PlannedWrite};
 use crate::kubeconfig::{load, Kubeconfig};
 use crate::secret::{quoted, shown, shown_path, Token};
+use crate::transaction;
 
 /// A Console download is a few kilobytes; this leaves room for many clusters.
 const MAX_DOWNLOAD: u64 = 1024 * 1024;
@@ -157,7 +157,11 @@ pub fn run(
     let first = plan(load_existing(&existing)?.as_ref())?;
     let scope = transaction::Scope {
         files: [target.clone()].into(),
-        items: first.keyring_items.iter().map(|(i, _, _)| i.clone()).collect(),
+        items: first
+            .keyring_items
+            .iter()
+            .map(|(i, _, _)| i.clone())
+            .collect(),
     };
     drop(keyring);
     // Under the locks (the target file and every item): read everything again and plan

@@ -185,7 +185,11 @@ pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     answer(&info.api_version, item.token, out)
 }
 
-fn answer(api_version: &str, token: crate::secret::Token, out: &mut dyn Write) -> anyhow::Result<()> {
+fn answer(
+    api_version: &str,
+    token: crate::secret::Token,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let credential = serde_json::json!({
         "apiVersion": api_version,
         "kind": "ExecCredential",

@@ -285,7 +285,10 @@ pub(crate) fn bindings_of(
             context: name,
             binding,
             cluster_file,
-            proxy_url: target.proxy_url.as_deref().map(crate::net::proxy::without_userinfo),
+            proxy_url: target
+                .proxy_url
+                .as_deref()
+                .map(crate::net::proxy::without_userinfo),
         });
     }
     Ok(found)

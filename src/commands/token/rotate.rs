@@ -24,9 +24,9 @@ use crate::kubeconfig::mask;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::token_file;
 use crate::kubeconfig::write::{self, PlannedWrite};
-use crate::transaction;
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::{quoted, shown, shown_path, Token};
+use crate::transaction;
 
 /// Every file to write, with its bytes before and after.
 #[derive(Debug)]
@@ -184,8 +184,7 @@ pub fn rotate(
                     quoted(&resolved.user)
                 );
             }
-            let targets =
-                targets_for(kc, active, &old, args.only_current, keyring_item.is_some())?;
+            let targets = targets_for(kc, active, &old, args.only_current, keyring_item.is_some())?;
             if !args.force {
                 let server = kc.resolve(sel).ok().and_then(|r| r.server);
                 refuse_foreign(
@@ -265,7 +264,9 @@ fn verifiable_contexts(
             contexts.extend(t.contexts.iter().cloned());
             continue;
         };
-        let bound = crate::keystore::read_once(item)?.servers.unwrap_or_default();
+        let bound = crate::keystore::read_once(item)?
+            .servers
+            .unwrap_or_default();
         let entry = [(t.file.as_path(), t.user.as_str())];
         for cb in holders::context_bindings(kc, entry, &mut std::io::sink())? {
             if bound.contains(&cb.binding) {

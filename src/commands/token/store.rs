@@ -20,9 +20,9 @@ use crate::keystore::{check_reference, Binding, Item, Keyring, KeyringError};
 use crate::kubeconfig::edit::{self, Edit, ExecKind, InteractiveMode};
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::PlannedWrite;
-use crate::transaction::{self, ItemChange};
 use crate::kubeconfig::{Credential, Kubeconfig};
 use crate::secret::{quoted, shown, Token};
+use crate::transaction::{self, ItemChange};
 
 /// One user entry to change.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,8 +98,19 @@ pub fn store(
             "keyring item {reference:?} already holds another token; choose another item with --item, or `token unstore` the users that use it"
         );
     }
-    let existing = held.as_ref().and_then(|h| h.servers.clone()).unwrap_or_default();
-    let approved = approve_bindings(&kc, &targets, &resolved.context, &existing, &reference, args, out)?;
+    let existing = held
+        .as_ref()
+        .and_then(|h| h.servers.clone())
+        .unwrap_or_default();
+    let approved = approve_bindings(
+        &kc,
+        &targets,
+        &resolved.context,
+        &existing,
+        &reference,
+        args,
+        out,
+    )?;
     if args.dry_run {
         let writes = plan(&kc, &targets)?;
         writeln!(
@@ -232,9 +243,16 @@ fn approve_bindings(
                 cb.binding.ca_sha256
             );
             if cb.context == selected {
-                bail!("context {} is not bound: {why}; nothing was written", quoted(&cb.context));
+                bail!(
+                    "context {} is not bound: {why}; nothing was written",
+                    quoted(&cb.context)
+                );
             }
-            writeln!(out, "Note: context {} is not bound: {why}", quoted(&cb.context))?;
+            writeln!(
+                out,
+                "Note: context {} is not bound: {why}",
+                quoted(&cb.context)
+            )?;
             continue;
         }
         if cb.context == selected {

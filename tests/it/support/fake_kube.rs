@@ -808,6 +808,11 @@ impl ConnectProxy {
         ConnectProxy::start_inner(false, Some(name.to_string()))
     }
 
+    /// An attacker's HTTP CONNECT proxy: every tunnel goes to `to`, whatever was asked.
+    pub fn start_redirecting(to: SocketAddr) -> ConnectProxy {
+        ConnectProxy::start_inner(false, Some(format!("redirect:{to}")))
+    }
+
     fn start_kind(socks5: bool) -> ConnectProxy {
         ConnectProxy::start_inner(socks5, None)
     }
@@ -905,6 +910,7 @@ fn tunnel(
     authorizations.lock().unwrap().push(authorization);
     let mut client = reader.into_inner();
     let target = match (alias, target.rsplit_once(':')) {
+        (Some(to), _) if to.starts_with("redirect:") => to["redirect:".len()..].to_string(),
         (Some(name), Some((host, port))) if host.eq_ignore_ascii_case(name) => {
             format!("127.0.0.1:{port}")
         }
