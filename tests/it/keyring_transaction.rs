@@ -601,3 +601,108 @@ fn a_binding_of_a_thousand_clusters_fits_and_is_vouched_for() {
     assert_no_token(&o);
     clear(item);
 }
+
+/// Node's `@kubernetes/client-node` runs the exec entry without `KUBERNETES_EXEC_INFO`: it
+/// names no cluster, so a stored token is refused to it (and the refusal names the way out)
+/// until the item is stored with `--allow-clients-without-cluster-info`; then the real
+/// client reaches the cluster with the token. `.ci/setup` installs the client (pinned).
+#[test]
+fn a_node_client_gets_the_token_only_when_the_item_opts_in() {
+    let item = "kt-node";
+    clear(item);
+    let ours = fake();
+    let sb = Sandbox::new();
+    let k = write_kubeconfig(
+        &sb.path("config"),
+        &[ClusterSpec::new("c", ours.url(), Trust::Data(&ours.ca.pem))],
+        &[("ctx", "c", "alice")],
+        &[("alice", ALICE)],
+    );
+    let o = plugin(&sb, &k, &["token", "store", "--item", item]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tools = std::env::var_os("KUBECTL_COREWEAVE_NODETOOLS").unwrap_or_else(|| {
+        panic!("KUBECTL_COREWEAVE_NODETOOLS is unset: run the tests through .ci/test, whose .ci/setup installs @kubernetes/client-node")
+    });
+    let entry = PathBuf::from(tools).join("node_modules/@kubernetes/client-node/dist/index.js");
+    assert!(
+        entry.is_file(),
+        "{} is missing: .ci/setup installs @kubernetes/client-node",
+        entry.display()
+    );
+    let script = sb.write(
+        "whoami.mjs",
+        r#"const k8s = await import(process.env.CLIENT_NODE);
+const kc = new k8s.KubeConfig();
+kc.loadFromFile(process.env.KUBECONFIG_FILE);
+const api = kc.makeApiClient(k8s.AuthenticationV1Api);
+try {
+  const r = await api.createSelfSubjectReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" } });
+  console.log(JSON.stringify(r.status.userInfo));
+} catch (e) {
+  console.error(String(e && e.message ? e.message : e));
+  process.exit(1);
+}
+"#,
+    );
+    let node = || {
+        let mut c = Command::new("node");
+        sb.session.join(&mut c);
+        c.env_clear()
+            .env("PATH", path_with_plugin())
+            .env("HOME", sb.dir.path())
+            .env("DBUS_SESSION_BUS_ADDRESS", bus())
+            .env("CLIENT_NODE", format!("file://{}", entry.display()))
+            .env("KUBECONFIG_FILE", &k)
+            .arg(&script)
+            .output()
+            .expect("node (the nodejs package)")
+    };
+    let o = node();
+    assert!(
+        !o.status.success(),
+        "served without the opt-in: {}",
+        stdout(&o)
+    );
+    assert_no_token(&o);
+    assert!(
+        ours.requests_with(ALICE).is_empty(),
+        "the token went out without the opt-in"
+    );
+    // The refusal, as the plugin prints it to such a client, names the flag.
+    let o = sb
+        .cmd(None)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus())
+        .args(["token", "credential", item])
+        .output()
+        .expect("run");
+    assert!(
+        stderr(&o).contains("--allow-clients-without-cluster-info"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = plugin(
+        &sb,
+        &k,
+        &["token", "store", "--allow-clients-without-cluster-info"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = node();
+    assert!(o.status.success(), "node: {}", stderr(&o));
+    assert!(stdout(&o).contains("alice@example.com"), "{}", stdout(&o));
+    assert!(!ours.requests_with(ALICE).is_empty());
+    // And back.
+    let o = plugin(
+        &sb,
+        &k,
+        &["token", "store", "--deny-clients-without-cluster-info"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = node();
+    assert!(
+        !o.status.success(),
+        "served after the opt-out: {}",
+        stdout(&o)
+    );
+    clear(item);
+}
