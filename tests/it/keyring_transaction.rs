@@ -111,7 +111,7 @@ fn setup(item: &str) -> Setup {
     // The loopback stand-in pins its own CA on a managed endpoint: --force says it is ours.
     let o = run(&sb, &main_s, &["token", "store", "--item", item, "--force"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(bound_servers(item), [server.clone()]);
+    assert_eq!(bound_servers(item), std::slice::from_ref(&server));
     let stored = std::fs::read_to_string(&main).expect("read");
 
     let mut evil_cluster = ClusterSpec::new("evil", server, Trust::Data(&evil.ca.pem));

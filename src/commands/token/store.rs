@@ -52,7 +52,7 @@ pub fn store(
             path.display()
         ),
         Ok(Credential::Keyring { reference, .. }) => {
-            return rebind(paths, explicit, &kc, active, &reference, &resolved.context, args, out)
+            return rebind(paths, explicit, &kc, &resolved, &reference, args, out)
         }
         Err(e) => {
             if let Some(ExecKind::Plugin { reference }) = kc.files[active.file].config.users
@@ -61,7 +61,7 @@ pub fn store(
                 .as_ref()
                 .and_then(|u| u.exec_kind())
             {
-                return rebind(paths, explicit, &kc, active, &reference, &resolved.context, args, out);
+                return rebind(paths, explicit, &kc, &resolved, &reference, args, out);
             }
             return Err(e.into());
         }
@@ -320,12 +320,12 @@ fn rebind(
     paths: &[PathBuf],
     explicit: bool,
     kc: &Kubeconfig,
-    active: crate::kubeconfig::Sourced,
+    resolved: &crate::kubeconfig::resolve::Resolved,
     reference: &str,
-    selected: &str,
     args: &StoreArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    let (active, selected) = (resolved.user_origin, resolved.context.as_str());
     let timeout = Duration::from_secs(args.lock_timeout);
     let active_file = kc.path(active.file).to_path_buf();
     let user = kc.files[active.file].config.users[active.index]
