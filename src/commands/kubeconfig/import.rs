@@ -667,7 +667,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                 // The token goes to the keyring item named after the user (written and read
                 // back before the file changes); the entry runs this plugin instead.
                 u["user"] = serde_json::json!({
-                    "exec": exec_json(&user, InteractiveMode::IfAvailable, &edit::exec_command(args.bare_command))
+                    "exec": exec_json(&user, InteractiveMode::IfAvailable, &edit::exec_command(args.bare_command)?)
                 });
                 if let Some(t) = &inc.token {
                     keyring_items.push((user.clone(), t.clone(), bound(&inc.cluster)));
