@@ -10,10 +10,11 @@
 //! ```
 //!
 //! The command names the plugin by its absolute path (the AWS CLI runs it without a shell
-//! and with its own PATH) and carries the `--kubeconfig`, `--context`, `--user` and
-//! `--duration` given here; without them the profile follows the current context of the
-//! kubeconfig the AWS CLI's environment points at. Words are quoted for botocore's split
-//! (shlex on POSIX, the Windows rules on Windows). `--write` adds the section with
+//! and with its own PATH), refused where others could replace it (`safe_program.rs`;
+//! `--bare-command` writes the bare name), and carries the `--kubeconfig`, `--context`,
+//! `--user` and `--duration` given here, each as `--flag=value`; without them the profile
+//! follows the current context of the kubeconfig the AWS CLI's environment points at.
+//! Words are quoted for botocore's split (shlex on POSIX, the Windows rules on Windows). `--write` adds the section with
 //! `aws_config.rs`'s plan under `<file>.lock`, replacing the file atomically (owner and
 //! mode kept, a new file 0600 in a 0700 folder).
 
