@@ -218,7 +218,9 @@ mod tests {
         let e = check(&p).expect_err("open folder");
         assert_eq!(e.path, t.path().join("bin"));
         assert_eq!(e.why, Why::Writable { mode: 0o777 });
-        assert!(e.to_string().contains("writable by its group and others (mode 0777)"));
+        assert!(e
+            .to_string()
+            .contains("writable by its group and others (mode 0777)"));
         mode(&t.path().join("bin"), 0o775);
         assert_eq!(
             check(&p).expect_err("group").why,

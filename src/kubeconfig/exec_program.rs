@@ -137,7 +137,9 @@ mod tests {
             let link = t.path().join("kubectl-cw");
             std::os::unix::fs::symlink(me, &link).expect("link");
             assert!(is_this_program(link.to_str().expect("utf-8")));
-            assert!(foreign_program_note(link.to_str().unwrap(), "u", &t.path().join("c")).is_none());
+            assert!(
+                foreign_program_note(link.to_str().unwrap(), "u", &t.path().join("c")).is_none()
+            );
         }
         let copy = t.path().join("copy");
         std::fs::write(&copy, b"not me").expect("write");

@@ -482,7 +482,9 @@ fn runs_this_plugin(exec: &Value) -> bool {
             && args.iter().any(|a| a.eq_ignore_ascii_case("coreweave")))
         || args.iter().any(|a| names_plugin(a))
         || env_values.into_iter().any(names_plugin)
-        || words.windows(2).any(|w| w[0] == "token" && w[1] == "credential")
+        || words
+            .windows(2)
+            .any(|w| w[0] == "token" && w[1] == "credential")
         || is_this_program(command)
         || (kubectl
             && args

@@ -715,19 +715,35 @@ mod tests {
             reference: "it".into(),
         });
         // Written now: the marker, whatever the program is called.
-        for command in ["/home/u/bin/kubectl-cw", "kubectl-cw", "/opt/x/kubectl-coreweave"] {
-            let src = entry(command, "[token, credential, it, --plugin=kubectl-coreweave]");
+        for command in [
+            "/home/u/bin/kubectl-cw",
+            "kubectl-cw",
+            "/opt/x/kubectl-coreweave",
+        ] {
+            let src = entry(
+                command,
+                "[token, credential, it, --plugin=kubectl-coreweave]",
+            );
             assert_eq!(exec_of(&src, "a").expect("reads"), ours, "{command}");
         }
         // Written before the marker: by the program's name.
-        let src = entry("/home/u/.krew/bin/kubectl-coreweave", "[token, credential, it]");
+        let src = entry(
+            "/home/u/.krew/bin/kubectl-coreweave",
+            "[token, credential, it]",
+        );
         assert_eq!(exec_of(&src, "a").expect("reads"), ours);
         // Not the plugin's: another name without the marker, another marker, more args.
         for (command, args) in [
             ("/home/u/bin/kubectl-cw", "[token, credential, it]"),
             ("kubectl-cw", "[token, credential, it, --plugin=other]"),
-            ("kubectl-cw", "[token, credential, it, --plugin=kubectl-coreweave, x]"),
-            ("kubectl-cw", "[--plugin=kubectl-coreweave, token, credential, it]"),
+            (
+                "kubectl-cw",
+                "[token, credential, it, --plugin=kubectl-coreweave, x]",
+            ),
+            (
+                "kubectl-cw",
+                "[--plugin=kubectl-coreweave, token, credential, it]",
+            ),
         ] {
             let src = entry(command, args);
             assert_eq!(
