@@ -20,6 +20,8 @@ mod list;
 #[cfg(target_os = "linux")]
 mod objectstorage;
 mod output;
+#[cfg(unix)]
+mod renamed;
 mod rotate;
 mod rotate_stress;
 mod rotate_verify;
