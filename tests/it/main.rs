@@ -26,6 +26,8 @@ mod rotate;
 mod rotate_stress;
 mod rotate_verify;
 mod secrets;
+#[cfg(target_os = "linux")]
+mod shell_values;
 mod show;
 mod show_check;
 #[cfg(unix)]
