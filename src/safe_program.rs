@@ -182,6 +182,7 @@ fn check_owner(path: &Path, meta: &std::fs::Metadata, me: u32) -> Result<(), Uns
     })
 }
 
+#[cfg(unix)]
 fn unreadable(path: &Path, e: &std::io::Error) -> UnsafeProgram {
     UnsafeProgram {
         path: path.to_path_buf(),
