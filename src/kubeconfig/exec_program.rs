@@ -66,18 +66,6 @@ pub fn foreign_program_note(command: &str, user: &str, kubeconfig: &Path) -> Opt
     })
 }
 
-/// [`foreign_program_note`] for the user entry at `origin`, when it is an exec entry of
-/// this plugin (by its marker or its name) whose program is not this executable.
-pub fn note_of(kc: &super::Kubeconfig, origin: super::Sourced) -> Option<String> {
-    let entry = &kc.files[origin.file].config.users[origin.index];
-    let exec = entry.user.as_ref()?.exec.as_ref()?;
-    if !matches!(exec.kind(), super::model::ExecKind::Plugin { .. }) {
-        return None;
-    }
-    let command = exec.command.as_deref().unwrap_or("");
-    foreign_program_note(command, &entry.name, kc.path(origin.file))
-}
-
 /// This executable with every link resolved, found once per process.
 fn this_executable() -> Option<&'static Path> {
     static ME: OnceLock<Option<PathBuf>> = OnceLock::new();

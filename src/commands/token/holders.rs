@@ -202,6 +202,23 @@ pub fn stored_credential(
     }
 }
 
+/// What `token show` and `token list` say about the user entry at `origin` when it is an
+/// exec entry of this plugin whose program is not this executable
+/// ([`crate::kubeconfig::exec_program::foreign_program_note`]).
+pub fn foreign_program_note(kc: &Kubeconfig, origin: Sourced) -> Option<String> {
+    let entry = &kc.files[origin.file].config.users[origin.index];
+    let exec = entry.user.as_ref()?.exec.as_ref()?;
+    if !matches!(exec.kind(), ExecKind::Plugin { .. }) {
+        return None;
+    }
+    let command = exec.command.as_deref().unwrap_or("");
+    crate::kubeconfig::exec_program::foreign_program_note(
+        command,
+        &entry.name,
+        kc.path(origin.file),
+    )
+}
+
 /// The servers the contexts of these user entries send their token to, with the trust
 /// kubectl verifies each by (CA, TLS server name), as `token credential` compares them:
 /// what an item holding their token is bound to. A context whose cluster cannot be bound

@@ -279,7 +279,7 @@ pub fn collect(
                 },
             ),
             Credential::Keyring { reference, token } => {
-                warnings.extend(crate::kubeconfig::exec_program::note_of(kc, origin));
+                warnings.extend(super::holders::foreign_program_note(kc, origin));
                 (
                     token,
                     Storage::Keyring {

@@ -168,7 +168,7 @@ pub fn run(
         .map(|e| Expiry::at(e, Timestamp::now()));
     let mut warnings = warnings(&resolved, credential.token());
     if matches!(credential, Credential::Keyring { .. }) {
-        warnings.extend(crate::kubeconfig::exec_program::note_of(
+        warnings.extend(super::holders::foreign_program_note(
             kc,
             resolved.user_origin,
         ));
