@@ -171,6 +171,10 @@ pub enum TokenCommand {
         /// The keyring item (`args` of the exec entry)
         #[arg(value_name = "ITEM")]
         reference: String,
+        /// The marker `token store` writes after the item (`--plugin=kubectl-coreweave`),
+        /// so the entry is recognised as this plugin's under any program name
+        #[arg(long, hide = true, value_parser = ["kubectl-coreweave"])]
+        plugin: Option<String>,
     },
 }
 
@@ -287,6 +291,10 @@ pub struct ObjectProfileArgs {
     /// Seconds to wait for another writer's <file>.lock to go away
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub lock_timeout: u64,
+    /// Write credential_process with the plugin's bare name (found on the AWS CLI's PATH)
+    /// instead of its absolute path
+    #[arg(long)]
+    pub bare_command: bool,
 }
 
 /// `--duration` of an Object Storage key: 1s to 12h.

@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod keystore;
 pub mod kubeconfig;
 pub mod net;
+pub mod safe_program;
 pub mod secret;
 pub mod stdout;
 pub mod time;
@@ -92,7 +93,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         } => token::rotate::run(&paths, explicit.is_some(), &selection, &args, out),
         // kubectl runs this before every request: no kubeconfig is read.
         Command::Token {
-            command: TokenCommand::Credential { reference },
+            command: TokenCommand::Credential { reference, .. },
         } => token::credential::run(&reference, out),
         Command::Token {
             command: TokenCommand::Store(args),

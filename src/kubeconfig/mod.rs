@@ -27,6 +27,7 @@
 
 pub mod edit;
 mod edit_error;
+pub mod exec_program;
 pub(crate) mod fast;
 mod from_tree;
 pub mod load;

@@ -365,17 +365,28 @@ impl std::fmt::Debug for Exec {
 
 impl Exec {
     /// What the entry runs: this plugin's `token credential ITEM`, or another program.
+    /// The plugin's own entry is recognised by [`PLUGIN_MARKER`] after `token credential
+    /// ITEM`, whatever the program is called (an install linked as `kubectl-cw`), or, as
+    /// written before the marker, by the program's name ([`is_plugin_program`]) or by the
+    /// program being this very executable ([`crate::kubeconfig::exec_program`]).
+    /// Recognition only decides which keyring item the entry reads: nothing here, or in
+    /// any command, ever runs the entry's program.
     pub fn kind(&self) -> ExecKind {
         let command = self.command.clone().unwrap_or_default();
         let args: Option<Vec<&str>> = self
             .args
             .as_ref()
             .map(|a| a.iter().map(|x| x.as_deref().unwrap_or("")).collect());
+        let plugin = |reference: &str| ExecKind::Plugin {
+            reference: reference.to_string(),
+        };
         match args.as_deref() {
-            Some(["token", "credential", reference]) if is_plugin_program(&command) => {
-                ExecKind::Plugin {
-                    reference: (*reference).to_string(),
-                }
+            Some(["token", "credential", reference, PLUGIN_MARKER]) => plugin(reference),
+            Some(["token", "credential", reference])
+                if is_plugin_program(&command)
+                    || crate::kubeconfig::exec_program::is_this_program(&command) =>
+            {
+                plugin(reference)
             }
             _ => ExecKind::Other { command },
         }
@@ -391,6 +402,12 @@ impl User {
 
 /// The command an exec entry written by `token store` runs.
 pub const PLUGIN_COMMAND: &str = "kubectl-coreweave";
+
+/// The last argument of every exec entry this plugin writes (`token credential ITEM
+/// --plugin=kubectl-coreweave`): with the item it names, it marks the entry as this
+/// plugin's own under any program name. `token credential` accepts it and nothing else
+/// there.
+pub const PLUGIN_MARKER: &str = "--plugin=kubectl-coreweave";
 
 /// Whether an exec `command` runs this plugin as kubectl would run it: the bare name (found
 /// on PATH) or a path whose last part is exactly `kubectl-coreweave` (what the editor's

@@ -2,8 +2,10 @@
 //! --store keyring` write the plugin's absolute path as installed (krew's `bin/` link, not
 //! the versioned store folder it points into), so kubectl runs it without the plugin on
 //! PATH, as desktop GUIs do, and after an upgrade; `--bare-command` keeps the bare name,
-//! and entries with the bare name keep working and are still the plugin's own. Runs on the
-//! real Secret Service (.ci/with-keyring) and the real kubectl against the TLS fake.
+//! and entries with the bare name keep working and are still the plugin's own. A path
+//! others could replace (issue 28, item 6: a 0777 folder, another user's files) is never
+//! written, into the kubeconfig or the AWS profile. Runs on the real Secret Service
+//! (.ci/with-keyring) and the real kubectl against the TLS fake.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -239,4 +241,184 @@ fn import_into_the_keyring_writes_the_absolute_path() {
     assert!(!text.contains(ALICE), "{text}");
     is_alice(&whoami(&sb, &path_without_plugin(), &k));
     clear("ep-import");
+}
+
+// ---- a program others can replace is never written (issue 28, item 6) ----
+
+/// `program` (an installed copy or link of the plugin) run directly, as a user runs it from
+/// its folder, with the sandbox's HOME, AWS config and the keyring's bus.
+fn run_program(sb: &Sandbox, program: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(program)
+        .env_clear()
+        .env("PATH", path_without_plugin())
+        .env("HOME", sb.path("home"))
+        .env("KUBECONFIG", kubeconfig)
+        .env("AWS_CONFIG_FILE", sb.path("home/.aws/config"))
+        .env("DBUS_SESSION_BUS_ADDRESS", bus())
+        .env("COREWEAVE_API_ENDPOINT", "http://127.0.0.1:9")
+        .current_dir(program.parent().expect("folder"))
+        .args(args)
+        .output()
+        .expect("run the installed plugin")
+}
+
+/// A copy of the built plugin as `dir/kubectl-coreweave` (mode 0755), `dir` made `mode`.
+fn install_copy(dir: &Path, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let exe = dir.join("kubectl-coreweave");
+    std::fs::copy(support::bin(), &exe).expect("copy the plugin");
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    exe
+}
+
+fn item_exists(item: &str) -> bool {
+    let o = Command::new("secret-tool")
+        .args(["lookup", "service", "kubectl-coreweave", "username", item])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus())
+        .output()
+        .expect("secret-tool (libsecret-tools) must be installed: .ci/setup installs it");
+    !o.stdout.is_empty()
+}
+
+/// Refused with one line that names `unsafe_path` and `why`, offers --bare-command, and
+/// leaves the kubeconfig, the keyring and the AWS config as they were.
+#[track_caller]
+fn refused(o: &Output, unsafe_path: &Path, why: &str, k: &Path, original: &[u8], item: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(o));
+    assert!(o.stdout.is_empty(), "{}", stdout(o));
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for part in [&unsafe_path.display().to_string(), why, "--bare-command"] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    assert_eq!(
+        std::fs::read(k).expect("read"),
+        original,
+        "kubeconfig changed"
+    );
+    assert!(!item_exists(item), "keyring item {item} was written");
+}
+
+/// As an attacker sets it up: the plugin copied into a folder anyone can write (a 0777
+/// download folder), then `token store` and `objectstorage profile --write` run from there.
+/// Both refuse before writing anything; `--bare-command` writes the bare name instead.
+#[test]
+fn an_install_in_a_folder_anyone_can_write_is_never_written() {
+    let item = "ep-open";
+    clear(item);
+    let fake = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let k = setup(&sb, &fake, item);
+    let original = std::fs::read(&k).expect("read");
+    let open = sb.path("open");
+    let exe = install_copy(&open, 0o777);
+    let aws_config = sb.path("home/.aws/config");
+
+    let o = run_program(&sb, &exe, &k, &["token", "store"]);
+    refused(
+        &o,
+        &open,
+        "writable by its group and others (mode 0777)",
+        &k,
+        &original,
+        item,
+    );
+    let o = run_program(&sb, &exe, &k, &["token", "store", "--dry-run"]);
+    refused(&o, &open, "mode 0777", &k, &original, item);
+    let o = run_program(&sb, &exe, &k, &["objectstorage", "profile", "--write"]);
+    refused(&o, &open, "mode 0777", &k, &original, item);
+    assert!(!aws_config.exists(), "the AWS config was written");
+    // Printing the profile would hand the same path to the user's config: refused too.
+    let o = run_program(&sb, &exe, &k, &["objectstorage", "profile"]);
+    refused(&o, &open, "mode 0777", &k, &original, item);
+
+    // --bare-command: the name, looked up on PATH when kubectl or the AWS CLI runs it.
+    let o = run_program(
+        &sb,
+        &exe,
+        &k,
+        &["objectstorage", "profile", "--write", "--bare-command"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let profile = std::fs::read_to_string(&aws_config).expect("profile written");
+    assert!(
+        profile.contains("credential_process = kubectl-coreweave objectstorage credentials\n"),
+        "{profile}"
+    );
+    let o = run_program(&sb, &exe, &k, &["token", "store", "--bare-command"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&k).expect("read");
+    assert!(text.contains("command: kubectl-coreweave\n"), "{text}");
+    assert!(!text.contains(&open.display().to_string()), "{text}");
+    // kubectl finds it by name on a PATH that holds a safe install.
+    let bin = krew_install(&sb.path("krew"), "v0.1.0");
+    is_alice(&whoami(&sb, &path_with(&bin), &k));
+    clear(item);
+}
+
+/// Root running the plugin from a folder and binary another user owns (`nobody`): that
+/// user could replace it and run code as root on every kubectl call. CI runs as root.
+#[test]
+fn as_root_an_install_another_user_owns_is_never_written() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test needs root (as in CI) to give files to another user"
+    );
+    let nobody = 65534;
+    let item = "ep-nobody";
+    clear(item);
+    let fake = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let k = setup(&sb, &fake, item);
+    let original = std::fs::read(&k).expect("read");
+    // The folder and the program both belong to nobody.
+    let theirs = sb.path("theirs");
+    let exe = install_copy(&theirs, 0o755);
+    std::os::unix::fs::chown(&theirs, Some(nobody), Some(nobody)).expect("chown");
+    std::os::unix::fs::chown(&exe, Some(nobody), Some(nobody)).expect("chown");
+    let o = run_program(&sb, &exe, &k, &["token", "store"]);
+    refused(&o, &theirs, "owned by uid 65534", &k, &original, item);
+    let o = run_program(&sb, &exe, &k, &["objectstorage", "profile", "--write"]);
+    refused(&o, &theirs, "owned by uid 65534", &k, &original, item);
+    // Root's own folder, nobody's program.
+    let mine = sb.path("mine");
+    let exe = install_copy(&mine, 0o755);
+    std::os::unix::fs::chown(&exe, Some(nobody), Some(nobody)).expect("chown");
+    let o = run_program(&sb, &exe, &k, &["token", "store"]);
+    refused(&o, &exe, "owned by uid 65534", &k, &original, item);
+    assert!(!sb.path("home/.aws/config").exists());
+    clear(item);
+}
+
+/// A 0755 folder the user owns (here root, as CI runs): stored with the copy's own path,
+/// and kubectl runs it without the plugin on PATH; the profile names the same path.
+#[test]
+fn an_install_only_the_user_can_write_is_written() {
+    let item = "ep-mine";
+    clear(item);
+    let fake = FakeKube::start(&[(ALICE, FakeUser::new("alice@example.com"))]);
+    let sb = Sandbox::new();
+    let k = setup(&sb, &fake, item);
+    let exe = install_copy(&sb.path("opt/cw"), 0o755);
+    let o = run_program(&sb, &exe, &k, &["token", "store"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&k).expect("read");
+    assert!(
+        text.contains(&format!("command: \"{}\"\n", exe.display())),
+        "{text}"
+    );
+    is_alice(&whoami(&sb, &path_without_plugin(), &k));
+    let o = run_program(&sb, &exe, &k, &["objectstorage", "profile", "--write"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let profile = std::fs::read_to_string(sb.path("home/.aws/config")).expect("profile");
+    assert!(
+        profile.contains(&format!(
+            "credential_process = {} objectstorage credentials\n",
+            exe.display()
+        )),
+        "{profile}"
+    );
+    clear(item);
 }

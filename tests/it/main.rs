@@ -22,10 +22,14 @@ mod list;
 #[cfg(target_os = "linux")]
 mod objectstorage;
 mod output;
+#[cfg(unix)]
+mod renamed;
 mod rotate;
 mod rotate_stress;
 mod rotate_verify;
 mod secrets;
+#[cfg(target_os = "linux")]
+mod shell_values;
 mod show;
 mod show_check;
 #[cfg(unix)]

@@ -518,7 +518,7 @@ fn profile_prints_and_writes_without_touching_other_bytes() {
     assert_eq!(
         text,
         format!(
-            "[profile coreweave]\ncredential_process = {bin} objectstorage credentials --context cw --duration 2h\nendpoint_url = https://cwobject.com\ns3 =\n  addressing_style = virtual\n"
+            "[profile coreweave]\ncredential_process = {bin} objectstorage credentials --context=cw --duration=2h\nendpoint_url = https://cwobject.com\ns3 =\n  addressing_style = virtual\n"
         )
     );
     // A new file: 0600 in a new 0700 folder.
@@ -917,7 +917,7 @@ fn a_token_file_user_and_the_context_flag_pick_the_token() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains(&format!("credentials --kubeconfig {kc} --context filed\n")),
+        stdout(&o).contains(&format!("credentials --kubeconfig={kc} --context=filed\n")),
         "{}",
         stdout(&o)
     );

@@ -395,7 +395,8 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
         if let Some(exec) = exec {
             if runs_this_plugin(exec) {
                 bail!(
-                    "downloaded kubeconfig {origin}: the user of context {} runs kubectl-coreweave as its exec credential plugin, which a Console download never does (it would hand a token from this machine's keyring to server {}); refusing it",
+                    "downloaded kubeconfig {origin}: user {} (of context {}) runs kubectl-coreweave as its exec credential plugin, which a Console download never does (it would hand a token from this machine's keyring to server {}); refusing it; nothing was written",
+                    quoted(&user_name),
                     quoted(&ctx.name),
                     shown(&server)
                 );
@@ -453,8 +454,13 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
 
 /// Whether a downloaded exec entry runs this plugin, however it is spelled: the program
 /// named kubectl-coreweave (any folder, any case, any extension), kubectl's `coreweave`
-/// subcommand, or any argument or environment value that names it (a shell wrapper).
+/// subcommand, any argument or environment value that names it (a shell wrapper, the
+/// marker `--plugin=kubectl-coreweave`), the words `token credential` anywhere in its
+/// arguments (the plugin installed under another name, `kubectl cw token credential`), or
+/// a program that is this very executable (by path or on PATH, or as the kubectl plugin
+/// its first argument names).
 fn runs_this_plugin(exec: &Value) -> bool {
+    use crate::kubeconfig::exec_program::is_this_program;
     let names_plugin = |s: &str| s.to_ascii_lowercase().contains("kubectl-coreweave");
     let command = exec.get("command").and_then(Value::as_str).unwrap_or("");
     let program = command
@@ -473,11 +479,26 @@ fn runs_this_plugin(exec: &Value) -> bool {
         .into_iter()
         .flatten()
         .filter_map(|e| e.get("value").and_then(Value::as_str));
+    let words: Vec<String> = args
+        .iter()
+        .flat_map(|a| a.split(|c: char| !(c.is_alphanumeric() || "-_./".contains(c))))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let kubectl = program == "kubectl" || program == "kubectl.exe";
     names_plugin(command)
         || (program.starts_with("kubectl")
             && args.iter().any(|a| a.eq_ignore_ascii_case("coreweave")))
         || args.iter().any(|a| names_plugin(a))
         || env_values.into_iter().any(names_plugin)
+        || words
+            .windows(2)
+            .any(|w| w[0] == "token" && w[1] == "credential")
+        || is_this_program(command)
+        || (kubectl
+            && args
+                .first()
+                .is_some_and(|name| is_this_program(&format!("kubectl-{name}"))))
 }
 
 /// The file kubectl writes new entries to (client-go's `GetDefaultFilename`): the
@@ -676,7 +697,7 @@ fn plan(kc: Option<&Kubeconfig>, incoming: &[Incoming], args: &ImportArgs) -> an
                 // The token goes to the keyring item named after the user (written and read
                 // back before the file changes); the entry runs this plugin instead.
                 u["user"] = serde_json::json!({
-                    "exec": exec_json(&user, InteractiveMode::IfAvailable, &edit::exec_command(args.bare_command))
+                    "exec": exec_json(&user, InteractiveMode::IfAvailable, &edit::exec_command(args.bare_command)?)
                 });
                 if let Some(t) = &inc.token {
                     keyring_items.push((user.clone(), t.clone(), bound(&inc.cluster)));

@@ -52,7 +52,10 @@ pub fn run(
     let text = match args.output {
         KeyOutput::Json => credential_process_json(&key),
         KeyOutput::Env => env_lines(&key, true),
-        KeyOutput::EnvNoExport => env_lines(&key, false),
+        KeyOutput::EnvNoExport => {
+            check_bare_values(&key)?;
+            env_lines(&key, false)
+        }
     };
     out.write_all(text.as_bytes())?;
     Ok(())
@@ -132,7 +135,8 @@ pub fn credential_process_json(key: &AccessKey) -> String {
 /// and `AWS_ENDPOINT_URL_S3`, one a line, as `aws configure export-credentials` prints
 /// them: `export K='v'` for a shell's `eval`, or bare `K=v` for env files. The values
 /// are printable ASCII without spaces (`access_key` refuses anything else); for the shell
-/// a value is single-quoted unless it is plainly safe.
+/// a value is single-quoted unless it is plainly safe; bare lines are written only after
+/// [`check_bare_values`] found every value plainly safe.
 pub fn env_lines(key: &AccessKey, export: bool) -> String {
     let mut vars = vec![
         ("AWS_ACCESS_KEY_ID", key.access_key_id.as_str()),
@@ -155,15 +159,42 @@ pub fn env_lines(key: &AccessKey, export: bool) -> String {
 
 /// A word for a POSIX shell: as is when made of safe characters only, else single-quoted.
 pub fn sh_quote(value: &str) -> String {
-    let safe = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/+=._-:,@%".contains(c));
-    if safe {
+    if is_shell_safe(value) {
         value.to_string()
     } else {
         format!("'{}'", value.replace('\'', r"'\''"))
     }
+}
+
+/// Whether a shell reads `value` as itself, unquoted: nothing it expands, splits or
+/// interprets (`$`, backticks, quotes, `~`, globs, spaces, ...).
+fn is_shell_safe(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/+=._-:,@%".contains(c))
+}
+
+/// `-o env-no-export` writes values bare, as env files (`docker --env-file`, systemd's
+/// `EnvironmentFile`) take them, with no quotes to strip; a shell sourcing the same file
+/// (`set -a; . file`) would run `$(…)` or backticks in a value. So a value from the API that
+/// a shell would interpret is refused, never printed: AWS-style keys never hold one.
+fn check_bare_values(key: &AccessKey) -> anyhow::Result<()> {
+    let mut fields = vec![
+        ("access key id", key.access_key_id.as_str()),
+        ("secret key", key.secret_key.expose()),
+    ];
+    if let Some(s) = &key.session_token {
+        fields.push(("session token", s.expose()));
+    }
+    for (name, value) in fields {
+        if !is_shell_safe(value) {
+            bail!(
+                "the Object Storage API answered with a {name} holding characters a shell would interpret; -o env-no-export writes values unquoted, so it prints nothing: use -o env (quoted for a shell) or -o json"
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -203,6 +234,13 @@ mod tests {
              export AWS_SECRET_ACCESS_KEY='a/b+c$(x)'\\''y'\n\
              export AWS_ENDPOINT_URL_S3=https://cwobject.com\n"
         );
+        assert!(check_bare_values(&key(None)).is_err());
+        let mut plain = key(Some("st"));
+        plain.secret_key = Token::new("a/b+c=");
+        check_bare_values(&plain).expect("plain values");
+        plain.access_key_id = "`id`".into();
+        let e = check_bare_values(&plain).expect_err("backticks");
+        assert!(!e.to_string().contains("`id`"), "{e}");
         let bare = env_lines(&key(Some("st")), false);
         assert!(bare.contains("AWS_SESSION_TOKEN=st\n"), "{bare}");
         assert!(bare.starts_with("AWS_ACCESS_KEY_ID=CWKEY\n"), "{bare}");

@@ -10,10 +10,11 @@
 //! ```
 //!
 //! The command names the plugin by its absolute path (the AWS CLI runs it without a shell
-//! and with its own PATH) and carries the `--kubeconfig`, `--context`, `--user` and
-//! `--duration` given here; without them the profile follows the current context of the
-//! kubeconfig the AWS CLI's environment points at. Words are quoted for botocore's split
-//! (shlex on POSIX, the Windows rules on Windows). `--write` adds the section with
+//! and with its own PATH), refused where others could replace it (`safe_program.rs`;
+//! `--bare-command` writes the bare name), and carries the `--kubeconfig`, `--context`,
+//! `--user` and `--duration` given here, each as `--flag=value`; without them the profile
+//! follows the current context of the kubeconfig the AWS CLI's environment points at.
+//! Words are quoted for botocore's split (shlex on POSIX, the Windows rules on Windows). `--write` adds the section with
 //! `aws_config.rs`'s plan under `<file>.lock`, replacing the file atomically (owner and
 //! mode kept, a new file 0600 in a 0700 folder).
 
@@ -34,7 +35,7 @@ pub const CONFIG_ENV: &str = "AWS_CONFIG_FILE";
 
 pub fn run(g: &GlobalArgs, args: &ObjectProfileArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     check_profile_name(&args.name)?;
-    let command = credential_process(g, args.duration)?;
+    let command = credential_process(g, args.duration, args.bare_command)?;
     let section = section(&args.name, &command);
     // Static keys in the credentials file win over credential_process in botocore: the
     // profile would silently use them.
@@ -117,13 +118,18 @@ fn check_profile_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `credential_process` value: the plugin's absolute path and the flags to pass on.
-fn credential_process(g: &GlobalArgs, duration: Option<Duration>) -> anyhow::Result<String> {
+/// The `credential_process` value: the plugin (its absolute path, checked as the exec
+/// entry's is, or its bare name) and the flags to pass on. Each flag is written as
+/// `--flag=value`, so a value that starts with `-` (a context named `-o`) stays a value.
+fn credential_process(
+    g: &GlobalArgs,
+    duration: Option<Duration>,
+    bare: bool,
+) -> anyhow::Result<String> {
     // The path rule of the exec entries: krew's `bin/` link or cargo's bin folder, the
     // path that survives upgrades, not the versioned file it resolves to.
-    let exe =
-        crate::kubeconfig::edit::installed_path().context("cannot find the plugin's own path")?;
-    let mut words = vec![text_of(&exe, "the plugin's path")?];
+    let exe = crate::kubeconfig::edit::exec_command(bare)?;
+    let mut words = vec![text_of(Path::new(&exe), "the plugin's path")?];
     words.push("objectstorage".into());
     words.push("credentials".into());
     if let Some(k) = g
@@ -133,8 +139,7 @@ fn credential_process(g: &GlobalArgs, duration: Option<Duration>) -> anyhow::Res
     {
         let abs = std::path::absolute(k)
             .with_context(|| format!("cannot make {} absolute", shown_path(k)))?;
-        words.push("--kubeconfig".into());
-        words.push(text_of(&abs, "--kubeconfig")?);
+        words.push(format!("--kubeconfig={}", text_of(&abs, "--kubeconfig")?));
     }
     for (flag, value) in [("--context", &g.context), ("--user", &g.user)] {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
@@ -144,13 +149,11 @@ fn credential_process(g: &GlobalArgs, duration: Option<Duration>) -> anyhow::Res
                     crate::secret::quoted(v)
                 );
             }
-            words.push(flag.into());
-            words.push(v.to_string());
+            words.push(format!("{flag}={v}"));
         }
     }
     if let Some(d) = duration {
-        words.push("--duration".into());
-        words.push(crate::time::format_duration(d));
+        words.push(format!("--duration={}", crate::time::format_duration(d)));
     }
     Ok(words
         .iter()

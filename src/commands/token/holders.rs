@@ -202,6 +202,23 @@ pub fn stored_credential(
     }
 }
 
+/// What `token show` and `token list` say about the user entry at `origin` when it is an
+/// exec entry of this plugin whose program is not this executable
+/// ([`crate::kubeconfig::exec_program::foreign_program_note`]).
+pub fn foreign_program_note(kc: &Kubeconfig, origin: Sourced) -> Option<String> {
+    let entry = &kc.files[origin.file].config.users[origin.index];
+    let exec = entry.user.as_ref()?.exec.as_ref()?;
+    if !matches!(exec.kind(), ExecKind::Plugin { .. }) {
+        return None;
+    }
+    let command = exec.command.as_deref().unwrap_or("");
+    crate::kubeconfig::exec_program::foreign_program_note(
+        command,
+        &entry.name,
+        kc.path(origin.file),
+    )
+}
+
 /// One context's cluster as a keyring item's binding, with what a user needs to judge it
 /// before it is added: the context, the file that defines its cluster, and its proxy.
 #[derive(Debug, Clone)]

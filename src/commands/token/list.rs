@@ -278,12 +278,15 @@ pub fn collect(
                     path: clean(&path.display().to_string()),
                 },
             ),
-            Credential::Keyring { reference, token } => (
-                token,
-                Storage::Keyring {
-                    item: clean(&reference),
-                },
-            ),
+            Credential::Keyring { reference, token } => {
+                warnings.extend(super::holders::foreign_program_note(kc, origin));
+                (
+                    token,
+                    Storage::Keyring {
+                        item: clean(&reference),
+                    },
+                )
+            }
         };
         let row = *row_of.entry(token.clone()).or_insert_with(|| {
             rows.push(TokenEntry {

@@ -167,6 +167,12 @@ pub fn run(
         .and_then(|e| e.expires.as_deref())
         .map(|e| Expiry::at(e, Timestamp::now()));
     let mut warnings = warnings(&resolved, credential.token());
+    if matches!(credential, Credential::Keyring { .. }) {
+        warnings.extend(super::holders::foreign_program_note(
+            kc,
+            resolved.user_origin,
+        ));
+    }
     if let Some(e) = expiry.as_ref().filter(|e| e.left.is_none()) {
         warnings.push(format!(
             "the {TOKEN_EXTENSION} extension of user {} has expires {}, which is not an RFC 3339 time",

@@ -81,7 +81,7 @@ pub fn store(
         resolved.server.as_deref(),
         args.force,
     )?;
-    let command = edit::exec_command(args.bare_command);
+    let command = edit::exec_command(args.bare_command)?;
     let plan = |kc: &Kubeconfig, targets: &[Target]| {
         plan_writes(kc, targets, |user| Edit::TokenToExec {
             user,
@@ -342,7 +342,7 @@ fn rebind(
         Interactive::Never => InteractiveMode::Never,
     };
     let targets = unstore_targets(kc, &active_file, &user, reference, args.all)?;
-    let command = edit::exec_command(args.bare_command);
+    let command = edit::exec_command(args.bare_command)?;
     let keyring = open_for_store()?;
     let item = keyring.get_item(reference)?;
     let plan = |kc: &Kubeconfig, token: &Token| -> anyhow::Result<Vec<PlannedWrite<'static>>> {

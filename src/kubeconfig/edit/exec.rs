@@ -18,7 +18,7 @@ use super::proof::loaded_auth;
 use super::text::{double_quoted, scalar};
 use super::Edit;
 
-pub use crate::kubeconfig::model::{is_plugin_program, PLUGIN_COMMAND};
+pub use crate::kubeconfig::model::{is_plugin_program, PLUGIN_COMMAND, PLUGIN_MARKER};
 /// The exec entry's `apiVersion`.
 pub const EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1";
 /// Shown by kubectl when `kubectl-coreweave` is not on PATH.
@@ -30,14 +30,35 @@ pub const INSTALL_HINT: &str = "This kubeconfig keeps its CoreWeave token in the
 /// The `command` a new exec entry runs: the bare name when `bare` (kubectl then looks it up
 /// on its PATH, which GUIs started from a desktop often lack), else this program's absolute
 /// path as it was installed ([`installed_path`]), so the entry works without the shell's
-/// PATH. A path that is not UTF-8 cannot be written into a kubeconfig: the bare name then.
-pub fn exec_command(bare: bool) -> String {
+/// PATH, once [`crate::safe_program`] finds no one else can replace it. The bare name is
+/// the name the plugin is installed under (`kubectl-coreweave`, or `kubectl-cw` for a link
+/// of that name), so kubectl finds this very plugin. A path that is not UTF-8 cannot be
+/// written into a kubeconfig: the bare name then.
+pub fn exec_command(bare: bool) -> anyhow::Result<String> {
+    let installed = installed_path();
+    let name = installed.as_deref().and_then(bare_name);
     if bare {
-        return PLUGIN_COMMAND.to_owned();
+        return Ok(name.unwrap_or_else(|| PLUGIN_COMMAND.to_owned()));
     }
-    installed_path()
-        .and_then(|p| p.into_os_string().into_string().ok())
-        .unwrap_or_else(|| PLUGIN_COMMAND.to_owned())
+    match installed.and_then(|p| p.into_os_string().into_string().ok()) {
+        Some(path) => {
+            crate::safe_program::check_for_writing(path.as_ref(), "--bare-command")?;
+            Ok(path)
+        }
+        None => Ok(name.unwrap_or_else(|| PLUGIN_COMMAND.to_owned())),
+    }
+}
+
+/// The file name kubectl's PATH lookup finds the program by (without `.exe` on Windows).
+fn bare_name(path: &std::path::Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let name = match name.len().checked_sub(4) {
+        Some(cut) if cfg!(windows) && name.get(cut..)?.eq_ignore_ascii_case(".exe") => {
+            name.get(..cut)?
+        }
+        _ => name,
+    };
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// The absolute path this program was started through, not the file it resolves to: kubectl
@@ -269,6 +290,8 @@ fn exec_text(
         "- token".into(),
         "- credential".into(),
         format!("- {reference}"),
+        // A constant plain scalar, as kubectl writes such an argument.
+        format!("- {PLUGIN_MARKER}"),
         format!("command: {}", scalar(command)),
         format!("installHint: {}", double_quoted(INSTALL_HINT)),
         format!("interactiveMode: {}", mode.as_str()),
@@ -290,7 +313,7 @@ fn exec_text(
 pub fn exec_json(reference: &str, mode: InteractiveMode, command: &str) -> Value {
     serde_json::json!({
         "apiVersion": EXEC_API_VERSION,
-        "args": ["token", "credential", reference],
+        "args": ["token", "credential", reference, PLUGIN_MARKER],
         "command": command,
         "installHint": INSTALL_HINT,
         "interactiveMode": mode.as_str(),
@@ -682,5 +705,62 @@ mod tests {
                 command: "/tmp/x/kubectl-coreweave.sh".into()
             })
         );
+    }
+    #[test]
+    fn the_marker_makes_an_entry_the_plugins_own_under_any_program_name() {
+        let entry = |command: &str, args: &str| {
+            format!("users:\n- name: a\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {command}\n      args: {args}\n")
+        };
+        let ours = Some(ExecKind::Plugin {
+            reference: "it".into(),
+        });
+        // Written now: the marker, whatever the program is called.
+        for command in [
+            "/home/u/bin/kubectl-cw",
+            "kubectl-cw",
+            "/opt/x/kubectl-coreweave",
+        ] {
+            let src = entry(
+                command,
+                "[token, credential, it, --plugin=kubectl-coreweave]",
+            );
+            assert_eq!(exec_of(&src, "a").expect("reads"), ours, "{command}");
+        }
+        // Written before the marker: by the program's name.
+        let src = entry(
+            "/home/u/.krew/bin/kubectl-coreweave",
+            "[token, credential, it]",
+        );
+        assert_eq!(exec_of(&src, "a").expect("reads"), ours);
+        // Not the plugin's: another name without the marker, another marker, more args.
+        for (command, args) in [
+            ("/home/u/bin/kubectl-cw", "[token, credential, it]"),
+            ("kubectl-cw", "[token, credential, it, --plugin=other]"),
+            (
+                "kubectl-cw",
+                "[token, credential, it, --plugin=kubectl-coreweave, x]",
+            ),
+            (
+                "kubectl-cw",
+                "[--plugin=kubectl-coreweave, token, credential, it]",
+            ),
+        ] {
+            let src = entry(command, args);
+            assert_eq!(
+                exec_of(&src, "a").expect("reads"),
+                Some(ExecKind::Other {
+                    command: command.into()
+                }),
+                "{command} {args}"
+            );
+        }
+        // What the editor writes carries the marker, and reads back as the plugin's.
+        let out = token_to_exec(SRC, &["a"], "it", InteractiveMode::Never).expect("stores");
+        assert!(
+            out.contains("      - it\n      - --plugin=kubectl-coreweave\n"),
+            "{out}"
+        );
+        let a = exec_json("it", InteractiveMode::Never, "/x/kubectl-cw");
+        assert_eq!(a["args"][3], PLUGIN_MARKER);
     }
 }

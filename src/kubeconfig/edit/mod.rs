@@ -24,7 +24,7 @@ use super::yaml_tree::{apply_splices, Doc, Stream};
 pub use append::{new_file, Additions};
 pub use exec::{
     exec_command, exec_json, installed_path, is_plugin_program, ExecKind, InteractiveMode,
-    EXEC_API_VERSION, INSTALL_HINT, PLUGIN_COMMAND,
+    EXEC_API_VERSION, INSTALL_HINT, PLUGIN_COMMAND, PLUGIN_MARKER,
 };
 pub use extension::TokenExtension;
 
