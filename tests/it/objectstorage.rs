@@ -24,7 +24,7 @@ use support::{stderr, stdout, Sandbox};
 const KEY_PATH: &str = "/v1/cwobject/access-key";
 
 /// A token unique to this test run, so no kept key of another run can match it.
-fn unique_token(tag: &str) -> String {
+pub(crate) fn unique_token(tag: &str) -> String {
     format!(
         "CW-SECRET-objstore-{tag}-{}-{:016x}",
         std::process::id(),
@@ -45,7 +45,7 @@ const RING_PERM: libc::c_long = 0x3f3f_0000;
 
 /// A named keyring held by this test process; commands given to [`Ring::apply`] join it
 /// as their session keyring, so what the plugin keeps there lives as long as the test.
-struct Ring {
+pub(crate) struct Ring {
     name: CString,
     id: i32,
 }
@@ -85,7 +85,7 @@ impl Ring {
         }
     }
 
-    fn apply(&self, cmd: &mut Command) {
+    pub(crate) fn apply(&self, cmd: &mut Command) {
         let name = self.name.clone();
         // SAFETY: one async-signal-safe syscall between fork and exec.
         unsafe {
@@ -115,7 +115,7 @@ impl Ring {
     }
 
     /// (description, payload) of every key in the ring.
-    fn contents(&self) -> Vec<(String, Vec<u8>)> {
+    pub(crate) fn contents(&self) -> Vec<(String, Vec<u8>)> {
         let ids = Ring::read(self.id);
         ids.chunks_exact(4)
             .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
@@ -153,17 +153,18 @@ impl Drop for Ring {
     }
 }
 
-/// One test's world: a sandbox HOME with a kubeconfig, the fake API, a keyring.
-struct World {
-    sb: Sandbox,
-    fake: FakeCoreweave,
-    ring: Ring,
-    kubeconfig: PathBuf,
-    token: String,
+/// One test's world: a sandbox HOME with a kubeconfig, the fake API (which also stands in
+/// for the S3 endpoint the plugin checks new keys against), a keyring.
+pub(crate) struct World {
+    pub(crate) sb: Sandbox,
+    pub(crate) fake: FakeCoreweave,
+    pub(crate) ring: Ring,
+    pub(crate) kubeconfig: PathBuf,
+    pub(crate) token: String,
 }
 
 impl World {
-    fn new(tag: &str) -> World {
+    pub(crate) fn new(tag: &str) -> World {
         let sb = Sandbox::new();
         let token = unique_token(tag);
         let kubeconfig = sb.write(
@@ -182,29 +183,37 @@ impl World {
         }
     }
 
-    /// The plugin with the sandbox's HOME, TMPDIR and kubeconfig, the fake API, the ring.
-    fn plugin(&self, args: &[&str]) -> Output {
+    /// The plugin with the sandbox's HOME, TMPDIR and kubeconfig, the fake API as the
+    /// CoreWeave API and as the S3 endpoint (`AWS_ENDPOINT_URL_S3`), the ring.
+    pub(crate) fn plugin(&self, args: &[&str]) -> Output {
+        self.plugin_with(args, |_| {})
+    }
+
+    /// [`World::plugin`] with a change to the command before it runs.
+    pub(crate) fn plugin_with(&self, args: &[&str], change: impl FnOnce(&mut Command)) -> Output {
         let mut c = self.sb.cmd(Some(support::path_str(&self.kubeconfig)));
         c.env("COREWEAVE_API_ENDPOINT", self.fake.url())
+            .env("AWS_ENDPOINT_URL_S3", self.fake.url())
             .env("TMPDIR", self.sb.path("tmp"))
             .env("AWS_CONFIG_FILE", self.sb.path(".aws/config"))
             .args(args);
+        change(&mut c);
         self.ring.apply(&mut c);
         c.output().expect("run plugin")
     }
 
-    fn mints(&self) -> usize {
+    pub(crate) fn mints(&self) -> usize {
         self.fake.access_keys().len()
     }
 }
 
-fn json_of(o: &Output) -> serde_json::Value {
+pub(crate) fn json_of(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", stderr(o));
     serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
 }
 
 /// AWS's credential_process contract, as botocore reads it.
-fn assert_aws_contract(v: &serde_json::Value) {
+pub(crate) fn assert_aws_contract(v: &serde_json::Value) {
     let o = v.as_object().expect("an object");
     assert_eq!(v["Version"], 1, "{v}");
     assert!(
@@ -234,7 +243,7 @@ fn assert_aws_contract(v: &serde_json::Value) {
     }
 }
 
-fn one_error_line(o: &Output) -> String {
+pub(crate) fn one_error_line(o: &Output) -> String {
     assert!(!o.status.success(), "succeeded: {}", stdout(o));
     assert!(o.stdout.is_empty(), "stdout on failure: {}", stdout(o));
     let e = stderr(o);
@@ -242,22 +251,34 @@ fn one_error_line(o: &Output) -> String {
     e
 }
 
+const ACCESS_KEY: [&str; 4] = ["objectstorage", "credentials", "--key-kind", "access-key"];
+
+/// `objectstorage credentials --key-kind access-key` and more arguments.
+fn access_key_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    ACCESS_KEY
+        .iter()
+        .copied()
+        .chain(more.iter().copied())
+        .collect()
+}
+
 #[test]
 fn two_calls_mint_once_and_print_aws_contract() {
     let w = World::new("twice");
-    let first = json_of(&w.plugin(&["objectstorage", "credentials"]));
+    let first = json_of(&w.plugin(&ACCESS_KEY));
     assert_aws_contract(&first);
-    let second = json_of(&w.plugin(&["objectstorage", "credentials"]));
+    let second = json_of(&w.plugin(&ACCESS_KEY));
     assert_eq!(first, second);
     assert_eq!(w.mints(), 1);
-    // One API round trip for the mint, none for the kept answer.
-    assert_eq!(w.fake.requests().len(), 1);
+    // One API round trip for the mint, none for the kept answer; one S3 check of the new key.
+    assert_eq!(w.fake.api_requests().len(), 1);
+    assert_eq!(w.fake.s3_requests().len(), 1);
     let keys = w.fake.access_keys();
     assert_eq!(keys[0].access_key_id, first["AccessKeyId"]);
     assert_eq!(keys[0].secret_key, first["SecretAccessKey"]);
     assert_eq!(keys[0].token, w.token);
     assert_eq!(keys[0].duration_seconds, 3600);
-    let req = &w.fake.requests()[0];
+    let req = &w.fake.api_requests()[0];
     assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", KEY_PATH));
     assert_eq!(
         req.authorization(),
@@ -269,10 +290,10 @@ fn two_calls_mint_once_and_print_aws_contract() {
     let left = at.as_second() - jiff::Timestamp::now().as_second();
     assert!((3500..=3600).contains(&left), "{left}");
     // Another duration is another key; the first is still reused.
-    let short = json_of(&w.plugin(&["objectstorage", "credentials", "--duration", "30m"]));
+    let short = json_of(&w.plugin(&access_key_args(&["--duration", "30m"])));
     assert_ne!(short["AccessKeyId"], first["AccessKeyId"]);
     assert_eq!(w.mints(), 2);
-    assert_eq!(json_of(&w.plugin(&["objectstorage", "credentials"])), first);
+    assert_eq!(json_of(&w.plugin(&ACCESS_KEY)), first);
     assert_eq!(w.mints(), 2);
     // What is kept: in the test's session keyring, named by a hash, never the token.
     let kept = w.ring.contents();
@@ -294,12 +315,12 @@ fn keys_expire_out_of_the_cache_and_permanent_keys_are_never_kept() {
     let w = World::new("perm");
     // A 10-minute key has no life left beyond its margin (10 minutes): every call mints.
     for _ in 0..2 {
-        json_of(&w.plugin(&["objectstorage", "credentials", "--duration", "10m"]));
+        json_of(&w.plugin(&access_key_args(&["--duration", "10m"])));
     }
     assert_eq!(w.mints(), 2);
     // A permanent key: asked with 0, printed without Expiration, never reused.
     for _ in 0..2 {
-        let v = json_of(&w.plugin(&["objectstorage", "credentials", "--permanent"]));
+        let v = json_of(&w.plugin(&access_key_args(&["--permanent"])));
         assert_aws_contract(&v);
         assert!(v.get("Expiration").is_none(), "{v}");
     }
@@ -310,16 +331,10 @@ fn keys_expire_out_of_the_cache_and_permanent_keys_are_never_kept() {
     assert!(w.ring.contents().is_empty());
     // --duration is bounded.
     for bad in ["12h1s", "0s", "1.5s", "soon"] {
-        let o = w.plugin(&["objectstorage", "credentials", "--duration", bad]);
+        let o = w.plugin(&access_key_args(&["--duration", bad]));
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
     }
-    let o = w.plugin(&[
-        "objectstorage",
-        "credentials",
-        "--permanent",
-        "--duration",
-        "1h",
-    ]);
+    let o = w.plugin(&access_key_args(&["--permanent", "--duration", "1h"]));
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(w.mints(), 4);
 }
@@ -371,14 +386,17 @@ fn rotate_and_a_new_token_never_reuse_the_old_key() {
 fn env_output_and_the_upper_case_key_id() {
     let w = World::new("env");
     w.fake.spell_key_id_upper(true);
-    let o = w.plugin(&["objectstorage", "credentials", "-o", "env"]);
+    let o = w.plugin(&access_key_args(&["-o", "env"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let key = &w.fake.access_keys()[0];
+    // The region is the zone of the context's server (c1.k8s.test.coreweave.com).
     assert_eq!(
         stdout(&o),
         format!(
-            "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_ENDPOINT_URL_S3=https://cwobject.com\n",
-            key.access_key_id, key.secret_key
+            "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_REGION=test\nexport AWS_ENDPOINT_URL_S3={}\n",
+            key.access_key_id,
+            key.secret_key,
+            w.fake.url()
         )
     );
     // A shell reads them back as they were.
@@ -394,7 +412,7 @@ fn env_output_and_the_upper_case_key_id() {
         stdout(&sh),
         format!("{} {}", key.access_key_id, key.secret_key)
     );
-    let o = w.plugin(&["objectstorage", "credentials", "-o", "env-no-export"]);
+    let o = w.plugin(&access_key_args(&["-o", "env-no-export"]));
     assert!(stdout(&o).starts_with(&format!("AWS_ACCESS_KEY_ID={}\n", key.access_key_id)));
     assert_eq!(w.mints(), 1);
 }
@@ -413,7 +431,7 @@ fn api_refusals_are_one_line_that_says_what_to_do() {
                 "permission_denied",
                 &format!("no cwobject:CreateAccessKey for {}", w.token),
             ),
-            "Object Storage Admin role or the cwobject:CreateAccessKey permission",
+            "Object Storage Admin role or a policy granting the cwobject:CreateAccessKey permission",
         ),
         (
             Reply::json(200, serde_json::json!({"principalName": "p"})),
@@ -450,29 +468,29 @@ fn api_refusals_are_one_line_that_says_what_to_do() {
     ];
     for (reply, expect) in cases {
         w.fake.script([reply]);
-        let o = w.plugin(&["objectstorage", "credentials"]);
+        let o = w.plugin(&ACCESS_KEY);
         let e = one_error_line(&o);
         assert!(e.contains(expect), "{expect}: {e}");
         assert!(!e.contains(w.token.trim_start_matches("CW-SECRET-")), "{e}");
     }
     assert!(w.ring.contents().is_empty());
     // 429 (with Retry-After) and 5xx are retried as the client retries; one key results.
-    let before = w.fake.requests().len();
+    let before = w.fake.api_requests().len();
     w.fake.script([
         Reply::connect_error(429, "resource_exhausted", "slow down").header("Retry-After", "0"),
         Reply::connect_error(503, "unavailable", "busy"),
     ]);
-    let v = json_of(&w.plugin(&["objectstorage", "credentials"]));
+    let v = json_of(&w.plugin(&ACCESS_KEY));
     assert_aws_contract(&v);
-    assert_eq!(w.fake.requests().len() - before, 3);
+    assert_eq!(w.fake.api_requests().len() - before, 3);
     assert_eq!(w.mints(), 1);
     // A permanent key is not retried after a 5xx: the server may have made one.
     w.fake
         .script([Reply::connect_error(500, "internal", "oops")]);
-    let before = w.fake.requests().len();
-    let e = one_error_line(&w.plugin(&["objectstorage", "credentials", "--permanent"]));
+    let before = w.fake.api_requests().len();
+    let e = one_error_line(&w.plugin(&access_key_args(&["--permanent"])));
     assert!(e.contains("500"), "{e}");
-    assert_eq!(w.fake.requests().len() - before, 1);
+    assert_eq!(w.fake.api_requests().len() - before, 1);
 }
 
 #[test]
@@ -504,21 +522,26 @@ fn only_a_coreweave_token_is_sent() {
 #[test]
 fn profile_prints_and_writes_without_touching_other_bytes() {
     let w = World::new("profile");
-    let o = w.plugin(&[
+    let args = [
         "objectstorage",
         "profile",
         "--context",
         "cw",
+        "--key-kind",
+        "access-key",
         "--duration",
         "2h",
-    ]);
+    ];
+    let o = w.plugin_with(&args, |c| {
+        c.env_remove("AWS_ENDPOINT_URL_S3");
+    });
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let bin = support::bin();
     assert_eq!(
         text,
         format!(
-            "[profile coreweave]\ncredential_process = {bin} objectstorage credentials --context cw --duration 2h\nendpoint_url = https://cwobject.com\ns3 =\n  addressing_style = virtual\n"
+            "[profile coreweave]\ncredential_process = {bin} objectstorage credentials --context cw --key-kind access-key --duration 2h --region test\nregion = test\nendpoint_url = https://cwobject.com\ns3 =\n  addressing_style = virtual\n"
         )
     );
     // A new file: 0600 in a new 0700 folder.
@@ -681,20 +704,23 @@ fn http_post(port: u16, path: &str, body: &str) -> Option<u16> {
     answer.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn aws(w: &World, moto: &Moto, args: &[&str]) -> Output {
+/// The AWS CLI as a user runs it: the profile alone says the endpoint and the region.
+fn aws(w: &World, args: &[&str]) -> Output {
     let mut c = python_tool("aws", &w.sb);
     c.env("AWS_CONFIG_FILE", w.sb.path(".aws/config"))
+        .env_remove("AWS_DEFAULT_REGION")
         .env("KUBECONFIG", &w.kubeconfig)
         .env("COREWEAVE_API_ENDPOINT", w.fake.url())
-        .args(["--endpoint-url", &moto.url])
         .args(args);
     w.ring.apply(&mut c);
     c.output()
         .expect("aws must be installed: .ci/run installs it (pip install awscli)")
 }
 
-/// An IAM access key made by moto (signature checks off until `reset-auth`).
-fn moto_key(w: &World, moto: &Moto) -> (String, String) {
+/// Temporary credentials made by moto's STS for the role `cw` (signature checks off until
+/// `reset-auth`): what the token exchange hands out, a key with its session token, which
+/// moto's S3 then checks (a session token it did not make is refused as InvalidToken).
+fn moto_session_key(w: &World, moto: &Moto) -> (String, String, String) {
     let o = python_tool("aws", &w.sb)
         .env("AWS_CONFIG_FILE", w.sb.path("no-config"))
         .env("AWS_ACCESS_KEY_ID", "setup")
@@ -702,18 +728,22 @@ fn moto_key(w: &World, moto: &Moto) -> (String, String) {
         .args([
             "--endpoint-url",
             &moto.url,
-            "iam",
-            "create-access-key",
-            "--user-name",
-            "cw",
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/cw",
+            "--role-session-name",
+            "kubectl-coreweave",
         ])
         .output()
         .expect("aws");
     let v = json_of(&o);
-    let k = &v["AccessKey"];
+    let c = &v["Credentials"];
+    let text = |k: &str| c[k].as_str().expect(k).to_string();
     (
-        k["AccessKeyId"].as_str().expect("id").to_string(),
-        k["SecretAccessKey"].as_str().expect("secret").to_string(),
+        text("AccessKeyId"),
+        text("SecretAccessKey"),
+        text("SessionToken"),
     )
 }
 
@@ -730,7 +760,11 @@ fn moto_setup(w: &World, moto: &Moto, args: &[&str]) {
 }
 
 /// Every regular file under `dir` (not following links) whose bytes hold `needle`.
-fn files_holding(dir: &Path, needle: &[u8], since: std::time::SystemTime) -> Vec<PathBuf> {
+pub(crate) fn files_holding(
+    dir: &Path,
+    needle: &[u8],
+    since: std::time::SystemTime,
+) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -763,14 +797,25 @@ fn aws_cli_lists_buckets_through_the_profile_with_the_minted_key() {
     let started = std::time::SystemTime::now();
     let w = World::new("awscli");
     let moto = Moto::start(&w.sb);
-    moto_setup(&w, &moto, &["iam", "create-user", "--user-name", "cw"]);
     moto_setup(
         &w,
         &moto,
         &[
             "iam",
-            "put-user-policy",
-            "--user-name",
+            "create-role",
+            "--role-name",
+            "cw",
+            "--assume-role-policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
+        ],
+    );
+    moto_setup(
+        &w,
+        &moto,
+        &[
+            "iam",
+            "put-role-policy",
+            "--role-name",
             "cw",
             "--policy-name",
             "all",
@@ -783,42 +828,88 @@ fn aws_cli_lists_buckets_through_the_profile_with_the_minted_key() {
         &moto,
         &["s3api", "create-bucket", "--bucket", "cw-listed-bucket"],
     );
-    let first = moto_key(&w, &moto);
-    let unused = moto_key(&w, &moto);
-    // From here on moto checks every signature against its IAM keys.
+    let first = moto_session_key(&w, &moto);
+    let unused = moto_session_key(&w, &moto);
+    // From here on moto checks every signature (and session token) against its keys.
     assert_eq!(
         http_post(moto.port(), "/moto-api/reset-auth", "0"),
         Some(200)
     );
-    w.fake.provide_keys([first.clone(), unused.clone()]);
+    w.fake.provide_session_keys([first.clone(), unused.clone()]);
 
+    // The profile names moto as its endpoint; the region is the context's zone.
     let o = w.plugin(&[
         "--kubeconfig",
         support::path_str(&w.kubeconfig),
         "objectstorage",
         "profile",
         "cw",
+        "--endpoint",
+        &moto.url,
         "--write",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let o = aws(&w, &["configure", "get", "region", "--profile", "cw"]);
+    assert_eq!(stdout(&o).trim(), "test", "{}", stderr(&o));
     for round in 0..2 {
-        let o = aws(&w, &moto, &["--profile", "cw", "s3", "ls"]);
+        let o = aws(&w, &["--profile", "cw", "s3", "ls"]);
         assert!(o.status.success(), "round {round}: {}", stderr(&o));
         assert!(stdout(&o).contains("cw-listed-bucket"), "{}", stdout(&o));
     }
-    // One key for both calls: the first moto key, the only one S3 could have verified
-    // (the second was never handed out).
+    let upload = w.sb.write("tmp/upload.txt", "through the exchanged key\n");
+    let o = aws(
+        &w,
+        &[
+            "--profile",
+            "cw",
+            "s3",
+            "cp",
+            support::path_str(&upload),
+            "s3://cw-listed-bucket/a.txt",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let back = w.sb.path("tmp/back.txt");
+    let o = aws(
+        &w,
+        &[
+            "--profile",
+            "cw",
+            "s3",
+            "cp",
+            "s3://cw-listed-bucket/a.txt",
+            support::path_str(&back),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&back).unwrap(),
+        "through the exchanged key\n"
+    );
+    // One key for every call, from the token exchange: the first moto key, the only one S3
+    // could have verified (the second was never handed out). The plugin's own check of it
+    // was a ListBuckets moto verified too, before the key was printed.
     let keys = w.fake.access_keys();
     assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].kind, "api-token");
     assert_eq!(
-        (keys[0].access_key_id.clone(), keys[0].secret_key.clone()),
+        (
+            keys[0].access_key_id.clone(),
+            keys[0].secret_key.clone(),
+            keys[0].session_token.clone().unwrap_or_default()
+        ),
         first
     );
+    let exchanges = w.fake.api_requests();
+    assert_eq!(exchanges.len(), 1);
+    assert_eq!(exchanges[0].method, "GET");
+    assert!(w.fake.s3_requests().is_empty(), "the check went to moto");
     // Control: a key S3 does not know is refused, so the listing above proves the key.
     let mut bad = python_tool("aws", &w.sb);
     bad.env("AWS_CONFIG_FILE", w.sb.path("no-config"))
         .env("AWS_ACCESS_KEY_ID", &first.0)
         .env("AWS_SECRET_ACCESS_KEY", format!("{}x", first.1))
+        .env("AWS_SESSION_TOKEN", &first.2)
         .args(["--endpoint-url", &moto.url, "s3", "ls"]);
     let o = bad.output().expect("aws");
     assert!(!o.status.success());
@@ -830,13 +921,22 @@ fn aws_cli_lists_buckets_through_the_profile_with_the_minted_key() {
 
     // No file under HOME (the AWS config folder is in it), the sandbox's TMPDIR or the
     // system's temp folder holds the secret key after the calls.
-    let secret = first.1.as_bytes();
-    let mut holding = files_holding(w.sb.dir.path(), secret, started);
-    holding.extend(files_holding(&std::env::temp_dir(), secret, started));
-    assert!(holding.is_empty(), "the secret key is in {holding:?}");
-    let token = w.token.as_bytes();
-    let holding = files_holding(&w.sb.path(".aws"), token, started);
-    assert!(holding.is_empty(), "the token is in {holding:?}");
+    let session = keys[0].session_token.clone().unwrap_or_default();
+    for (what, secret) in [
+        ("secret key", first.1.as_str()),
+        ("session token", session.as_str()),
+        ("API token", w.token.as_str()),
+    ] {
+        let mut holding = files_holding(w.sb.dir.path(), secret.as_bytes(), started);
+        holding.extend(files_holding(
+            &std::env::temp_dir(),
+            secret.as_bytes(),
+            started,
+        ));
+        // The kubeconfig holds the API token, as it did before.
+        holding.retain(|p| *p != w.kubeconfig);
+        assert!(holding.is_empty(), "the {what} is in {holding:?}");
+    }
 }
 
 /// The session bus of `.ci/with-keyring`; a test without one fails (never skips).
@@ -853,6 +953,7 @@ fn a_token_kept_in_the_os_keyring_makes_keys_and_unstore_drops_them() {
     let run = |args: &[&str]| {
         let mut c = w.sb.cmd(Some(support::path_str(&w.kubeconfig)));
         c.env("COREWEAVE_API_ENDPOINT", w.fake.url())
+            .env("AWS_ENDPOINT_URL_S3", w.fake.url())
             .env("DBUS_SESSION_BUS_ADDRESS", bus())
             .args(args);
         w.ring.apply(&mut c);
@@ -917,7 +1018,10 @@ fn a_token_file_user_and_the_context_flag_pick_the_token() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains(&format!("credentials --kubeconfig {kc} --context filed\n")),
+        stdout(&o).contains(&format!(
+            "credentials --kubeconfig {kc} --context filed --endpoint {} --region test\n",
+            w.fake.url()
+        )),
         "{}",
         stdout(&o)
     );
