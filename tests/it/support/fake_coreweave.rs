@@ -159,6 +159,8 @@ struct State {
     exchange_lifetime: jiff::SignedDuration,
     /// The S3 stand-in accepts a key this long after it was made; never for None.
     s3_accept_after: Option<Duration>,
+    /// The S3 stand-in's answer to every check, when set.
+    s3_answer: Option<Reply>,
     /// Keys to hand out next, in order (the exchange passes a supplied session token on).
     key_supply: VecDeque<(String, String, Option<String>)>,
     access_keys: Vec<MintedKey>,
@@ -180,6 +182,7 @@ impl Default for State {
             session_tokens: true,
             exchange_lifetime: jiff::SignedDuration::from_hours(1),
             s3_accept_after: Some(Duration::ZERO),
+            s3_answer: None,
             key_supply: VecDeque::new(),
             access_keys: Vec::new(),
             upper_id: false,
@@ -307,6 +310,12 @@ impl FakeCoreweave {
     /// The S3 stand-in accepts a key this long after it was made (`None`: never).
     pub fn s3_accept_after(&self, after: Option<Duration>) -> &FakeCoreweave {
         self.state().s3_accept_after = after;
+        self
+    }
+
+    /// The S3 stand-in answers every check with `reply` (`None`: as keys propagate).
+    pub fn s3_answer(&self, reply: Option<Reply>) -> &FakeCoreweave {
+        self.state().s3_answer = reply;
         self
     }
 
@@ -563,6 +572,9 @@ fn exchange(state: &mut State, request: &Recorded) -> Reply {
 
 /// `GET /` as an S3 endpoint's ListBuckets: a key the fake made, once it has "propagated".
 fn list_buckets(state: &State, request: &Recorded) -> Reply {
+    if let Some(reply) = &state.s3_answer {
+        return reply.clone();
+    }
     let id = request
         .authorization()
         .and_then(|a| a.strip_prefix("AWS4-HMAC-SHA256 Credential="))
