@@ -19,6 +19,7 @@ mod keyring_bounds;
 mod list;
 #[cfg(target_os = "linux")]
 mod objectstorage;
+mod objectstorage_awscli;
 mod objectstorage_exchange;
 mod output;
 mod rotate;
