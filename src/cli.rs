@@ -234,21 +234,37 @@ pub enum ObjectstorageCommand {
     /// expects it (or as environment variables)
     #[command(after_help = "Examples:\n  \
         kubectl coreweave objectstorage credentials\n  \
-        eval \"$(kubectl coreweave objectstorage credentials -o env)\"; rclone lsd :s3:\n\n\
-        POST /v1/cwobject/access-key with the active user's token (inline, tokenFile or the\n\
-        OS keyring). A temporary key is reused while more than max(10 minutes, a tenth of its\n\
-        life) is left; it is kept in the kernel session keyring (Linux) or the OS keyring,\n\
-        never in a file, and is dropped when the token is rotated or unstored.")]
+        eval \"$(kubectl coreweave objectstorage credentials -o env)\"; rclone lsd :s3:\n  \
+        kubectl coreweave objectstorage credentials --key-kind access-key --duration 30m\n\n\
+        By default the token is exchanged for temporary keys (GET\n\
+        /v1/cwobject/temporary-credentials/api-token) that carry your own identity\n\
+        (coreweave/<UID>) and groups; --key-kind access-key makes a key with POST\n\
+        /v1/cwobject/access-key instead. A new key is checked with one signed ListBuckets\n\
+        and waited for (at most --wait-timeout) until the S3 endpoint accepts it. A key is\n\
+        reused while more than max(10 minutes, a tenth of its life) is left; it is kept in\n\
+        the kernel session keyring (Linux) or the OS keyring, never in a file, and is\n\
+        dropped when the token is rotated or unstored.")]
     Credentials(ObjectCredentialsArgs),
     /// Print (or add to ~/.aws/config) the AWS profile that runs `objectstorage credentials`
     #[command(after_help = "Examples:\n  \
         kubectl coreweave objectstorage profile\n  \
-        kubectl coreweave objectstorage profile cw --write && aws --profile cw s3 ls\n\n\
+        kubectl coreweave objectstorage profile cw --write && aws --profile cw s3 ls\n  \
+        kubectl coreweave objectstorage profile lota --endpoint lota --write\n\n\
         The profile runs this plugin by its absolute path, with the --kubeconfig, --context,\n\
-        --user and --duration given here. --write adds it to $AWS_CONFIG_FILE, else\n\
-        ~/.aws/config, atomically, keeping every other byte; a profile of that name that\n\
-        says something else is refused, an identical one is left as it is.")]
+        --user, --region and key flags given here. Its region is the availability zone of\n\
+        the context's CKS cluster (https://<org>-<hash>.k8s.<zone>.coreweave.com), else\n\
+        --region. --write adds it to $AWS_CONFIG_FILE, else ~/.aws/config, atomically,\n\
+        keeping every other byte; a profile of that name that says something else is\n\
+        refused, an identical one is left as it is.")]
     Profile(ObjectProfileArgs),
+    /// Show the identity and groups the Object Storage keys carry, for bucket policies
+    #[command(after_help = "Examples:\n  \
+        kubectl coreweave objectstorage whoami\n  \
+        kubectl coreweave objectstorage whoami -o json\n\n\
+        Asks the CoreWeave API who the token belongs to (GET /v1beta1/auth/whoami). Keys from\n\
+        the token exchange carry the identity coreweave/<UID> and the groups in the\n\
+        condition key iam:<ORG-ID>:groups.")]
+    Whoami(ObjectWhoamiArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -262,17 +278,54 @@ pub enum KeyOutput {
     EnvNoExport,
 }
 
+/// How an Object Storage key is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum KeyKind {
+    /// GET /v1/cwobject/temporary-credentials/api-token: keys with your identity and groups
+    #[default]
+    #[value(name = "api-token")]
+    ApiToken,
+    /// POST /v1/cwobject/access-key: a key of the token itself, with --duration or --permanent
+    #[value(name = "access-key")]
+    AccessKey,
+}
+
+/// The S3 endpoint flags shared by `credentials` and `profile`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct S3Args {
+    /// The S3 endpoint: cwobject (https://cwobject.com), lota (http://cwlota.com, inside
+    /// CoreWeave clusters) or a URL [default: $AWS_ENDPOINT_URL_S3, else cwobject]
+    #[arg(long, value_name = "ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// The availability zone, e.g. us-east-04a [default: the zone of the context's CKS
+    /// server, else $AWS_REGION or $AWS_DEFAULT_REGION]
+    #[arg(long, value_name = "ZONE")]
+    pub region: Option<String>,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct ObjectCredentialsArgs {
-    /// Lifetime of a new key (at most 12h)
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = key_duration, conflicts_with = "permanent")]
-    pub duration: std::time::Duration,
-    /// Make a key that never expires (never taken from or kept in the cache)
-    #[arg(long)]
+    /// How the key is made [default: api-token]
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub key_kind: Option<KeyKind>,
+    /// Lifetime of a new key (at most 12h; with --key-kind access-key) [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = key_duration, conflicts_with = "permanent", requires = "key_kind")]
+    pub duration: Option<std::time::Duration>,
+    /// Make a key that never expires (with --key-kind access-key; never taken from or kept
+    /// in the cache)
+    #[arg(long, requires = "key_kind")]
     pub permanent: bool,
+    /// Print a new key without checking that the S3 endpoint accepts it yet
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Longest wait for the S3 endpoint to accept a new key, e.g. 60s or 2m
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = wait_timeout, conflicts_with = "no_wait")]
+    pub wait_timeout: std::time::Duration,
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = KeyOutput::Json, value_name = "FORMAT")]
     pub output: KeyOutput,
+    #[command(flatten)]
+    pub s3: S3Args,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -285,9 +338,17 @@ pub struct ObjectProfileArgs {
     /// Add it to the AWS config file instead of printing it
     #[arg(long)]
     pub write: bool,
-    /// The keys' lifetime, passed on to `objectstorage credentials`
-    #[arg(long, value_name = "DURATION", value_parser = key_duration)]
+    /// How the keys are made, passed on to `objectstorage credentials` [default: api-token]
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub key_kind: Option<KeyKind>,
+    /// The keys' lifetime, passed on to `objectstorage credentials` (with --key-kind access-key)
+    #[arg(long, value_name = "DURATION", value_parser = key_duration, requires = "key_kind")]
     pub duration: Option<std::time::Duration>,
+    /// Passed on to `objectstorage credentials`: print new keys without checking them
+    #[arg(long)]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// Seconds to wait for another writer's <file>.lock to go away
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub lock_timeout: u64,
@@ -295,6 +356,31 @@ pub struct ObjectProfileArgs {
     /// instead of its absolute path
     #[arg(long)]
     pub bare_command: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ObjectWhoamiArgs {
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = WhoamiOutput::Text, value_name = "FORMAT")]
+    pub output: WhoamiOutput,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WhoamiOutput {
+    Text,
+    Json,
+}
+
+/// `--wait-timeout`: 1s to 10m.
+fn wait_timeout(value: &str) -> Result<std::time::Duration, String> {
+    let d = crate::time::parse_go_duration(value)
+        .map_err(|e| format!("{e}; use a duration such as 30s, 60s or 2m"))?;
+    if d < std::time::Duration::from_secs(1) || d > std::time::Duration::from_secs(600) {
+        return Err("the wait lasts 1s to 10m (--no-wait for none)".into());
+    }
+    Ok(d)
 }
 
 /// `--duration` of an Object Storage key: 1s to 12h.

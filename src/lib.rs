@@ -73,7 +73,23 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         Command::Objectstorage {
             command: ObjectstorageCommand::Profile(args),
-        } => objectstorage::profile::run(g, &args, out),
+        } => {
+            // The region comes from the context's server unless --region gives it.
+            let server = match args.s3.region {
+                Some(_) => None,
+                None => {
+                    let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
+                    kc.resolve(&selection)?.server
+                }
+            };
+            objectstorage::profile::run(g, &args, server.as_deref(), out)
+        }
+        Command::Objectstorage {
+            command: ObjectstorageCommand::Whoami(args),
+        } => {
+            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
+            objectstorage::whoami::run(&kc, &selection, &args, out)
+        }
         Command::Token {
             command: TokenCommand::Show(args),
         } => {

@@ -62,7 +62,8 @@ pub struct AccessKey {
 pub enum AccessKeyError {
     #[error(
         "{url}: the token is accepted but may not create Object Storage access keys ({status}); \
-         its principal needs the Object Storage Admin role or the cwobject:CreateAccessKey permission"
+         its principal needs the Object Storage Admin role or a policy granting the \
+         cwobject:CreateAccessKey permission"
     )]
     Forbidden { url: String, status: String },
     #[error(transparent)]
@@ -95,26 +96,56 @@ pub fn create_access_key(
     let payload = serde_json::json!({ "durationSeconds": lifetime.seconds() }).to_string();
     let secrets = [token.expose()];
     let idempotent = matches!(lifetime, Lifetime::Temporary(_));
-    let (url, body) = match post_json(cfg, ACCESS_KEY_PATH, token, payload, idempotent, &secrets) {
-        Ok(answer) => answer,
-        Err(ApiError::Rejected {
+    let (url, body) =
+        post_json(cfg, ACCESS_KEY_PATH, token, payload, idempotent, &secrets).map_err(forbidden)?;
+    let key = parse_access_key(&body, &url, token)?;
+    check_expiry(&key, lifetime, Timestamp::now(), &url)?;
+    Ok(key)
+}
+
+/// A 403 as [`AccessKeyError::Forbidden`], which names the right that is missing; any other
+/// error as it is.
+pub(super) fn forbidden(e: ApiError) -> AccessKeyError {
+    match e {
+        ApiError::Rejected {
             url,
             status: 403,
             code,
             message,
-        }) => {
+        } => {
             let mut status = "403".to_string();
             for part in [code, message].into_iter().flatten() {
                 status.push(' ');
                 status.push_str(&part);
             }
-            return Err(AccessKeyError::Forbidden { url, status });
+            AccessKeyError::Forbidden { url, status }
         }
-        Err(e) => return Err(e.into()),
-    };
-    let key = parse_access_key(&body, &url, token)?;
-    check_expiry(&key, lifetime, Timestamp::now(), &url)?;
-    Ok(key)
+        e => e.into(),
+    }
+}
+
+/// Each present field is a short run of printable ASCII (what an S3 client can send in a
+/// header) and holds no copy of the bearer token.
+pub(super) fn check_fields(
+    fields: &[(&str, Option<&str>)],
+    token: &Token,
+    url: &str,
+) -> Result<(), ApiError> {
+    for (name, value) in fields {
+        let Some(value) = value else { continue };
+        let what = if value.len() > MAX_KEY_FIELD || !value.bytes().all(|b| b.is_ascii_graphic()) {
+            format!("a {name} that is not a short run of printable characters")
+        } else if value.contains(token.expose()) {
+            format!("a {name} that holds the API token")
+        } else {
+            continue;
+        };
+        return Err(ApiError::Unexpected {
+            url: url.into(),
+            what,
+        });
+    }
+    Ok(())
 }
 
 /// `{"accessKeyId"|"accessKeyID", "secretKey", "principalName", "expiry"}`.
@@ -141,21 +172,15 @@ fn parse_access_key(body: &[u8], url: &str, token: &Token) -> Result<AccessKey, 
     let session = field(&["sessionToken", "session_token"]);
     let mut all = vec![token.expose(), secret];
     all.extend(session);
-    for (name, value) in [
-        ("accessKeyId", Some(id)),
-        ("secretKey", Some(secret)),
-        ("sessionToken", session),
-    ] {
-        let Some(value) = value else { continue };
-        if value.len() > MAX_KEY_FIELD || !value.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(unexpected(format!(
-                "a {name} that is not a short run of printable characters"
-            )));
-        }
-        if value.contains(token.expose()) {
-            return Err(unexpected(format!("a {name} that holds the API token")));
-        }
-    }
+    check_fields(
+        &[
+            ("accessKeyId", Some(id)),
+            ("secretKey", Some(secret)),
+            ("sessionToken", session),
+        ],
+        token,
+        url,
+    )?;
     let expiry = match field(&["expiry", "expireTime"]) {
         None => None,
         Some(text) => Some(crate::time::parse_rfc3339(text.trim()).ok_or_else(|| {

@@ -305,6 +305,21 @@ pub(crate) fn post_json(
     Ok((url, body))
 }
 
+/// The GET twin of [`post_json`]: `GET <path>` with `bearer` as the bearer token, a read,
+/// so retried as `whoami` is. Returns the request's URL and the body of the 2xx answer.
+pub(crate) fn get_json(
+    cfg: &ApiConfig,
+    path: &str,
+    bearer: &Token,
+    secrets: &[&str],
+) -> Result<(String, Vec<u8>), ApiError> {
+    let url = request_url(cfg, path)?;
+    let body = run(cfg, &url, Idempotency::Idempotent, secrets, || {
+        request(http::Method::GET, &url, Some(bearer), &[], Bytes::new())
+    })?;
+    Ok((url, body))
+}
+
 /// A minted token is refused, before anything uses it, when it cannot be what was asked
 /// for: longer than any CoreWeave token, not sendable as a header, already expired, or
 /// living far longer than the requested duration.
@@ -390,7 +405,7 @@ fn request(
     Ok(request)
 }
 
-const USER_AGENT: &str = concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION"));
 
 /// One call, blocking: on the command's runtime ([`crate::net::block_on`]), try until
 /// success, a final failure or the retry budget runs out. Returns the body of a 2xx answer.
@@ -415,7 +430,7 @@ async fn call(
     secrets: &[&str],
     request: impl Fn() -> Result<Request, String> + Send + Sync,
 ) -> Result<Vec<u8>, ApiError> {
-    let route = route(cfg, url)?;
+    let route = route(cfg.timeout, url)?;
     let tries = Tries {
         cfg,
         url,
@@ -443,8 +458,9 @@ async fn call(
 /// (hyper's client follows none, and a redirect must not carry the bearer token
 /// elsewhere), and the environment's `HTTPS_PROXY`/`NO_PROXY` as kubectl reads them for
 /// clusters (never for loopback, which a proxy cannot reach). Plain http (loopback only,
-/// see `normalize_endpoint`) gets an empty root store: it never does TLS.
-fn route(cfg: &ApiConfig, url: &str) -> Result<Route, ApiError> {
+/// see `normalize_endpoint`) gets an empty root store: it never does TLS. The Object
+/// Storage key check (`s3_check.rs`) reaches the S3 endpoint the same way.
+pub(crate) fn route(connect_timeout: Duration, url: &str) -> Result<Route, ApiError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let uri: http::Uri = url
         .parse()
@@ -479,7 +495,7 @@ fn route(cfg: &ApiConfig, url: &str) -> Result<Route, ApiError> {
         tls,
         server_name: None,
         proxy,
-        connect_timeout: cfg.timeout,
+        connect_timeout,
         https_only: false,
     })
 }
@@ -895,7 +911,7 @@ fn normalize_endpoint(value: &str, origin: &'static str) -> Result<String, ApiEr
 }
 
 /// 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and `localhost`.
-fn is_loopback(url: &url::Url) -> bool {
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };

@@ -4,8 +4,13 @@
 //!
 //! - `client.rs`: [`ApiConfig`] (endpoint, timeout, retries; from flags, environment,
 //!   defaults), the blocking calls and their retry rules.
-//! - `access_key.rs`: `POST /v1/cwobject/access-key` (Object Storage keys, for
-//!   `objectstorage credentials`), through `client.rs`'s one `post_json` hook.
+//! - `temporary_credentials.rs`: `GET /v1/cwobject/temporary-credentials/api-token`, the
+//!   token exchange that makes Object Storage keys with the token's own identity (the
+//!   default of `objectstorage credentials`), through `client.rs`'s `get_json` hook.
+//! - `access_key.rs`: `POST /v1/cwobject/access-key` (Object Storage keys of the token
+//!   itself, `--key-kind access-key`), through `client.rs`'s one `post_json` hook.
+//! - `s3_check.rs`: one SigV4-signed ListBuckets, repeated until the S3 endpoint accepts a
+//!   new key (bounded), over the same route as the API calls.
 //! - `error.rs`: [`ApiError`], one line per failure, never carrying a token; and
 //!   [`error::redact`], the one gate every text a server chose passes before it is shown
 //!   (the CoreWeave API's and the clusters' alike).
@@ -16,6 +21,8 @@
 pub mod access_key;
 pub mod client;
 pub mod error;
+pub mod s3_check;
+pub mod temporary_credentials;
 
 pub use client::{
     mint_service_account_token, whoami, ApiConfig, Deadline, Minted, Principal, DEFAULT_ENDPOINT,

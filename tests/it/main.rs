@@ -21,6 +21,8 @@ mod keyring_transaction;
 mod list;
 #[cfg(target_os = "linux")]
 mod objectstorage;
+mod objectstorage_awscli;
+mod objectstorage_exchange;
 mod output;
 #[cfg(unix)]
 mod renamed;

@@ -1,8 +1,7 @@
-//! `objectstorage credentials` and `objectstorage profile` against the fake CoreWeave API,
-//! and the real AWS CLI (awscli from PyPI) listing buckets through the written profile on
-//! moto's S3 server (PyPI) with signature checks on: moto accepts only keys its IAM made,
-//! and the fake API hands out exactly those, so a listing proves the key the plugin minted
-//! is the one S3 verified. `.ci/run` installs both; these tests never skip.
+//! `objectstorage credentials` (`--key-kind access-key` mostly; the token exchange is
+//! `objectstorage_exchange.rs`) and `objectstorage profile` against the fake CoreWeave API,
+//! and the test world the Object Storage modules share ([`World`]: a sandbox, the fake, a
+//! keyring). The real AWS CLI against moto is `objectstorage_awscli.rs`.
 //!
 //! Every plugin and AWS CLI process here runs in a session keyring of its test's own (a
 //! named keyring the test holds, joined before exec), so tests running at once, here or
@@ -11,12 +10,9 @@
 use crate::support;
 
 use std::ffi::CString;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use support::fake_coreweave::{FakeCoreweave, Reply};
 use support::{stderr, stdout, Sandbox};
@@ -24,7 +20,7 @@ use support::{stderr, stdout, Sandbox};
 const KEY_PATH: &str = "/v1/cwobject/access-key";
 
 /// A token unique to this test run, so no kept key of another run can match it.
-fn unique_token(tag: &str) -> String {
+pub(crate) fn unique_token(tag: &str) -> String {
     format!(
         "CW-SECRET-objstore-{tag}-{}-{:016x}",
         std::process::id(),
@@ -45,7 +41,7 @@ const RING_PERM: libc::c_long = 0x3f3f_0000;
 
 /// A named keyring held by this test process; commands given to [`Ring::apply`] join it
 /// as their session keyring, so what the plugin keeps there lives as long as the test.
-struct Ring {
+pub(crate) struct Ring {
     name: CString,
     id: i32,
 }
@@ -85,7 +81,7 @@ impl Ring {
         }
     }
 
-    fn apply(&self, cmd: &mut Command) {
+    pub(crate) fn apply(&self, cmd: &mut Command) {
         let name = self.name.clone();
         // SAFETY: one async-signal-safe syscall between fork and exec.
         unsafe {
@@ -115,7 +111,7 @@ impl Ring {
     }
 
     /// (description, payload) of every key in the ring.
-    fn contents(&self) -> Vec<(String, Vec<u8>)> {
+    pub(crate) fn contents(&self) -> Vec<(String, Vec<u8>)> {
         let ids = Ring::read(self.id);
         ids.chunks_exact(4)
             .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
@@ -153,17 +149,18 @@ impl Drop for Ring {
     }
 }
 
-/// One test's world: a sandbox HOME with a kubeconfig, the fake API, a keyring.
-struct World {
-    sb: Sandbox,
-    fake: FakeCoreweave,
-    ring: Ring,
-    kubeconfig: PathBuf,
-    token: String,
+/// One test's world: a sandbox HOME with a kubeconfig, the fake API (which also stands in
+/// for the S3 endpoint the plugin checks new keys against), a keyring.
+pub(crate) struct World {
+    pub(crate) sb: Sandbox,
+    pub(crate) fake: FakeCoreweave,
+    pub(crate) ring: Ring,
+    pub(crate) kubeconfig: PathBuf,
+    pub(crate) token: String,
 }
 
 impl World {
-    fn new(tag: &str) -> World {
+    pub(crate) fn new(tag: &str) -> World {
         let sb = Sandbox::new();
         let token = unique_token(tag);
         let kubeconfig = sb.write(
@@ -182,29 +179,37 @@ impl World {
         }
     }
 
-    /// The plugin with the sandbox's HOME, TMPDIR and kubeconfig, the fake API, the ring.
-    fn plugin(&self, args: &[&str]) -> Output {
+    /// The plugin with the sandbox's HOME, TMPDIR and kubeconfig, the fake API as the
+    /// CoreWeave API and as the S3 endpoint (`AWS_ENDPOINT_URL_S3`), the ring.
+    pub(crate) fn plugin(&self, args: &[&str]) -> Output {
+        self.plugin_with(args, |_| {})
+    }
+
+    /// [`World::plugin`] with a change to the command before it runs.
+    pub(crate) fn plugin_with(&self, args: &[&str], change: impl FnOnce(&mut Command)) -> Output {
         let mut c = self.sb.cmd(Some(support::path_str(&self.kubeconfig)));
         c.env("COREWEAVE_API_ENDPOINT", self.fake.url())
+            .env("AWS_ENDPOINT_URL_S3", self.fake.url())
             .env("TMPDIR", self.sb.path("tmp"))
             .env("AWS_CONFIG_FILE", self.sb.path(".aws/config"))
             .args(args);
+        change(&mut c);
         self.ring.apply(&mut c);
         c.output().expect("run plugin")
     }
 
-    fn mints(&self) -> usize {
+    pub(crate) fn mints(&self) -> usize {
         self.fake.access_keys().len()
     }
 }
 
-fn json_of(o: &Output) -> serde_json::Value {
+pub(crate) fn json_of(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", stderr(o));
     serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
 }
 
 /// AWS's credential_process contract, as botocore reads it.
-fn assert_aws_contract(v: &serde_json::Value) {
+pub(crate) fn assert_aws_contract(v: &serde_json::Value) {
     let o = v.as_object().expect("an object");
     assert_eq!(v["Version"], 1, "{v}");
     assert!(
@@ -234,7 +239,7 @@ fn assert_aws_contract(v: &serde_json::Value) {
     }
 }
 
-fn one_error_line(o: &Output) -> String {
+pub(crate) fn one_error_line(o: &Output) -> String {
     assert!(!o.status.success(), "succeeded: {}", stdout(o));
     assert!(o.stdout.is_empty(), "stdout on failure: {}", stdout(o));
     let e = stderr(o);
@@ -242,22 +247,34 @@ fn one_error_line(o: &Output) -> String {
     e
 }
 
+const ACCESS_KEY: [&str; 4] = ["objectstorage", "credentials", "--key-kind", "access-key"];
+
+/// `objectstorage credentials --key-kind access-key` and more arguments.
+fn access_key_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    ACCESS_KEY
+        .iter()
+        .copied()
+        .chain(more.iter().copied())
+        .collect()
+}
+
 #[test]
 fn two_calls_mint_once_and_print_aws_contract() {
     let w = World::new("twice");
-    let first = json_of(&w.plugin(&["objectstorage", "credentials"]));
+    let first = json_of(&w.plugin(&ACCESS_KEY));
     assert_aws_contract(&first);
-    let second = json_of(&w.plugin(&["objectstorage", "credentials"]));
+    let second = json_of(&w.plugin(&ACCESS_KEY));
     assert_eq!(first, second);
     assert_eq!(w.mints(), 1);
-    // One API round trip for the mint, none for the kept answer.
-    assert_eq!(w.fake.requests().len(), 1);
+    // One API round trip for the mint, none for the kept answer; one S3 check of the new key.
+    assert_eq!(w.fake.api_requests().len(), 1);
+    assert_eq!(w.fake.s3_requests().len(), 1);
     let keys = w.fake.access_keys();
     assert_eq!(keys[0].access_key_id, first["AccessKeyId"]);
     assert_eq!(keys[0].secret_key, first["SecretAccessKey"]);
     assert_eq!(keys[0].token, w.token);
     assert_eq!(keys[0].duration_seconds, 3600);
-    let req = &w.fake.requests()[0];
+    let req = &w.fake.api_requests()[0];
     assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", KEY_PATH));
     assert_eq!(
         req.authorization(),
@@ -269,10 +286,10 @@ fn two_calls_mint_once_and_print_aws_contract() {
     let left = at.as_second() - jiff::Timestamp::now().as_second();
     assert!((3500..=3600).contains(&left), "{left}");
     // Another duration is another key; the first is still reused.
-    let short = json_of(&w.plugin(&["objectstorage", "credentials", "--duration", "30m"]));
+    let short = json_of(&w.plugin(&access_key_args(&["--duration", "30m"])));
     assert_ne!(short["AccessKeyId"], first["AccessKeyId"]);
     assert_eq!(w.mints(), 2);
-    assert_eq!(json_of(&w.plugin(&["objectstorage", "credentials"])), first);
+    assert_eq!(json_of(&w.plugin(&ACCESS_KEY)), first);
     assert_eq!(w.mints(), 2);
     // What is kept: in the test's session keyring, named by a hash, never the token.
     let kept = w.ring.contents();
@@ -294,12 +311,12 @@ fn keys_expire_out_of_the_cache_and_permanent_keys_are_never_kept() {
     let w = World::new("perm");
     // A 10-minute key has no life left beyond its margin (10 minutes): every call mints.
     for _ in 0..2 {
-        json_of(&w.plugin(&["objectstorage", "credentials", "--duration", "10m"]));
+        json_of(&w.plugin(&access_key_args(&["--duration", "10m"])));
     }
     assert_eq!(w.mints(), 2);
     // A permanent key: asked with 0, printed without Expiration, never reused.
     for _ in 0..2 {
-        let v = json_of(&w.plugin(&["objectstorage", "credentials", "--permanent"]));
+        let v = json_of(&w.plugin(&access_key_args(&["--permanent"])));
         assert_aws_contract(&v);
         assert!(v.get("Expiration").is_none(), "{v}");
     }
@@ -310,16 +327,10 @@ fn keys_expire_out_of_the_cache_and_permanent_keys_are_never_kept() {
     assert!(w.ring.contents().is_empty());
     // --duration is bounded.
     for bad in ["12h1s", "0s", "1.5s", "soon"] {
-        let o = w.plugin(&["objectstorage", "credentials", "--duration", bad]);
+        let o = w.plugin(&access_key_args(&["--duration", bad]));
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
     }
-    let o = w.plugin(&[
-        "objectstorage",
-        "credentials",
-        "--permanent",
-        "--duration",
-        "1h",
-    ]);
+    let o = w.plugin(&access_key_args(&["--permanent", "--duration", "1h"]));
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(w.mints(), 4);
 }
@@ -371,14 +382,17 @@ fn rotate_and_a_new_token_never_reuse_the_old_key() {
 fn env_output_and_the_upper_case_key_id() {
     let w = World::new("env");
     w.fake.spell_key_id_upper(true);
-    let o = w.plugin(&["objectstorage", "credentials", "-o", "env"]);
+    let o = w.plugin(&access_key_args(&["-o", "env"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let key = &w.fake.access_keys()[0];
+    // The region is the zone of the context's server (c1.k8s.test.coreweave.com).
     assert_eq!(
         stdout(&o),
         format!(
-            "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_ENDPOINT_URL_S3=https://cwobject.com\n",
-            key.access_key_id, key.secret_key
+            "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_REGION=test\nexport AWS_ENDPOINT_URL_S3={}\n",
+            key.access_key_id,
+            key.secret_key,
+            w.fake.url()
         )
     );
     // A shell reads them back as they were.
@@ -394,7 +408,7 @@ fn env_output_and_the_upper_case_key_id() {
         stdout(&sh),
         format!("{} {}", key.access_key_id, key.secret_key)
     );
-    let o = w.plugin(&["objectstorage", "credentials", "-o", "env-no-export"]);
+    let o = w.plugin(&access_key_args(&["-o", "env-no-export"]));
     assert!(stdout(&o).starts_with(&format!("AWS_ACCESS_KEY_ID={}\n", key.access_key_id)));
     assert_eq!(w.mints(), 1);
 }
@@ -413,7 +427,7 @@ fn api_refusals_are_one_line_that_says_what_to_do() {
                 "permission_denied",
                 &format!("no cwobject:CreateAccessKey for {}", w.token),
             ),
-            "Object Storage Admin role or the cwobject:CreateAccessKey permission",
+            "Object Storage Admin role or a policy granting the cwobject:CreateAccessKey permission",
         ),
         (
             Reply::json(200, serde_json::json!({"principalName": "p"})),
@@ -450,29 +464,29 @@ fn api_refusals_are_one_line_that_says_what_to_do() {
     ];
     for (reply, expect) in cases {
         w.fake.script([reply]);
-        let o = w.plugin(&["objectstorage", "credentials"]);
+        let o = w.plugin(&ACCESS_KEY);
         let e = one_error_line(&o);
         assert!(e.contains(expect), "{expect}: {e}");
         assert!(!e.contains(w.token.trim_start_matches("CW-SECRET-")), "{e}");
     }
     assert!(w.ring.contents().is_empty());
     // 429 (with Retry-After) and 5xx are retried as the client retries; one key results.
-    let before = w.fake.requests().len();
+    let before = w.fake.api_requests().len();
     w.fake.script([
         Reply::connect_error(429, "resource_exhausted", "slow down").header("Retry-After", "0"),
         Reply::connect_error(503, "unavailable", "busy"),
     ]);
-    let v = json_of(&w.plugin(&["objectstorage", "credentials"]));
+    let v = json_of(&w.plugin(&ACCESS_KEY));
     assert_aws_contract(&v);
-    assert_eq!(w.fake.requests().len() - before, 3);
+    assert_eq!(w.fake.api_requests().len() - before, 3);
     assert_eq!(w.mints(), 1);
     // A permanent key is not retried after a 5xx: the server may have made one.
     w.fake
         .script([Reply::connect_error(500, "internal", "oops")]);
-    let before = w.fake.requests().len();
-    let e = one_error_line(&w.plugin(&["objectstorage", "credentials", "--permanent"]));
+    let before = w.fake.api_requests().len();
+    let e = one_error_line(&w.plugin(&access_key_args(&["--permanent"])));
     assert!(e.contains("500"), "{e}");
-    assert_eq!(w.fake.requests().len() - before, 1);
+    assert_eq!(w.fake.api_requests().len() - before, 1);
 }
 
 #[test]
@@ -504,21 +518,26 @@ fn only_a_coreweave_token_is_sent() {
 #[test]
 fn profile_prints_and_writes_without_touching_other_bytes() {
     let w = World::new("profile");
-    let o = w.plugin(&[
+    let args = [
         "objectstorage",
         "profile",
         "--context",
         "cw",
+        "--key-kind",
+        "access-key",
         "--duration",
         "2h",
-    ]);
+    ];
+    let o = w.plugin_with(&args, |c| {
+        c.env_remove("AWS_ENDPOINT_URL_S3");
+    });
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let bin = support::bin();
     assert_eq!(
         text,
         format!(
-            "[profile coreweave]\ncredential_process = {bin} objectstorage credentials --context=cw --duration=2h\nendpoint_url = https://cwobject.com\ns3 =\n  addressing_style = virtual\n"
+            "[profile coreweave]\ncredential_process = {bin} objectstorage credentials --context=cw --key-kind=access-key --duration=2h --region=test\nregion = test\nendpoint_url = https://cwobject.com\ns3 =\n  addressing_style = virtual\n"
         )
     );
     // A new file: 0600 in a new 0700 folder.
@@ -592,145 +611,12 @@ fn profile_prints_and_writes_without_touching_other_bytes() {
     assert!(w.fake.requests().is_empty());
 }
 
-// ---- the real AWS CLI against moto's S3 ----
-
-/// The environment the Python tools run in: PATH (and pyenv's root, where it is one) and
-/// nothing of the developer's AWS set-up.
-fn python_tool(program: &str, sb: &Sandbox) -> Command {
-    let mut c = Command::new(program);
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", sb.dir.path())
-        .env("TMPDIR", sb.path("tmp"))
-        .env("LANG", "C.UTF-8")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_SHARED_CREDENTIALS_FILE", sb.path(".aws/credentials"));
-    for passed in ["PYENV_ROOT", "PYENV_VERSION"] {
-        if let Some(v) = std::env::var_os(passed) {
-            c.env(passed, v);
-        }
-    }
-    c
-}
-
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start(sb: &Sandbox) -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let log = std::fs::File::create(sb.path("moto.log")).expect("log");
-        let child = python_tool("moto_server", sb)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect(
-                "moto_server must be installed: .ci/run installs it (pip install 'moto[server]')",
-            );
-        let moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while http_post(port, "/moto-api/reset", "").is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not start: {}",
-                std::fs::read_to_string(sb.path("moto.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-
-    fn port(&self) -> u16 {
-        self.url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port")
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A plain-text POST to loopback; the status line's code.
-fn http_post(port: u16, path: &str, body: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).ok()?;
-    answer.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn aws(w: &World, moto: &Moto, args: &[&str]) -> Output {
-    let mut c = python_tool("aws", &w.sb);
-    c.env("AWS_CONFIG_FILE", w.sb.path(".aws/config"))
-        .env("KUBECONFIG", &w.kubeconfig)
-        .env("COREWEAVE_API_ENDPOINT", w.fake.url())
-        .args(["--endpoint-url", &moto.url])
-        .args(args);
-    w.ring.apply(&mut c);
-    c.output()
-        .expect("aws must be installed: .ci/run installs it (pip install awscli)")
-}
-
-/// An IAM access key made by moto (signature checks off until `reset-auth`).
-fn moto_key(w: &World, moto: &Moto) -> (String, String) {
-    let o = python_tool("aws", &w.sb)
-        .env("AWS_CONFIG_FILE", w.sb.path("no-config"))
-        .env("AWS_ACCESS_KEY_ID", "setup")
-        .env("AWS_SECRET_ACCESS_KEY", "setup")
-        .args([
-            "--endpoint-url",
-            &moto.url,
-            "iam",
-            "create-access-key",
-            "--user-name",
-            "cw",
-        ])
-        .output()
-        .expect("aws");
-    let v = json_of(&o);
-    let k = &v["AccessKey"];
-    (
-        k["AccessKeyId"].as_str().expect("id").to_string(),
-        k["SecretAccessKey"].as_str().expect("secret").to_string(),
-    )
-}
-
-fn moto_setup(w: &World, moto: &Moto, args: &[&str]) {
-    let o = python_tool("aws", &w.sb)
-        .env("AWS_CONFIG_FILE", w.sb.path("no-config"))
-        .env("AWS_ACCESS_KEY_ID", "setup")
-        .env("AWS_SECRET_ACCESS_KEY", "setup")
-        .args(["--endpoint-url", &moto.url])
-        .args(args)
-        .output()
-        .expect("aws");
-    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-}
-
 /// Every regular file under `dir` (not following links) whose bytes hold `needle`.
-fn files_holding(dir: &Path, needle: &[u8], since: std::time::SystemTime) -> Vec<PathBuf> {
+pub(crate) fn files_holding(
+    dir: &Path,
+    needle: &[u8],
+    since: std::time::SystemTime,
+) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -758,87 +644,6 @@ fn files_holding(dir: &Path, needle: &[u8], since: std::time::SystemTime) -> Vec
     found
 }
 
-#[test]
-fn aws_cli_lists_buckets_through_the_profile_with_the_minted_key() {
-    let started = std::time::SystemTime::now();
-    let w = World::new("awscli");
-    let moto = Moto::start(&w.sb);
-    moto_setup(&w, &moto, &["iam", "create-user", "--user-name", "cw"]);
-    moto_setup(
-        &w,
-        &moto,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "cw",
-            "--policy-name",
-            "all",
-            "--policy-document",
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-        ],
-    );
-    moto_setup(
-        &w,
-        &moto,
-        &["s3api", "create-bucket", "--bucket", "cw-listed-bucket"],
-    );
-    let first = moto_key(&w, &moto);
-    let unused = moto_key(&w, &moto);
-    // From here on moto checks every signature against its IAM keys.
-    assert_eq!(
-        http_post(moto.port(), "/moto-api/reset-auth", "0"),
-        Some(200)
-    );
-    w.fake.provide_keys([first.clone(), unused.clone()]);
-
-    let o = w.plugin(&[
-        "--kubeconfig",
-        support::path_str(&w.kubeconfig),
-        "objectstorage",
-        "profile",
-        "cw",
-        "--write",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    for round in 0..2 {
-        let o = aws(&w, &moto, &["--profile", "cw", "s3", "ls"]);
-        assert!(o.status.success(), "round {round}: {}", stderr(&o));
-        assert!(stdout(&o).contains("cw-listed-bucket"), "{}", stdout(&o));
-    }
-    // One key for both calls: the first moto key, the only one S3 could have verified
-    // (the second was never handed out).
-    let keys = w.fake.access_keys();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(
-        (keys[0].access_key_id.clone(), keys[0].secret_key.clone()),
-        first
-    );
-    // Control: a key S3 does not know is refused, so the listing above proves the key.
-    let mut bad = python_tool("aws", &w.sb);
-    bad.env("AWS_CONFIG_FILE", w.sb.path("no-config"))
-        .env("AWS_ACCESS_KEY_ID", &first.0)
-        .env("AWS_SECRET_ACCESS_KEY", format!("{}x", first.1))
-        .args(["--endpoint-url", &moto.url, "s3", "ls"]);
-    let o = bad.output().expect("aws");
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("SignatureDoesNotMatch"),
-        "{}",
-        stderr(&o)
-    );
-
-    // No file under HOME (the AWS config folder is in it), the sandbox's TMPDIR or the
-    // system's temp folder holds the secret key after the calls.
-    let secret = first.1.as_bytes();
-    let mut holding = files_holding(w.sb.dir.path(), secret, started);
-    holding.extend(files_holding(&std::env::temp_dir(), secret, started));
-    assert!(holding.is_empty(), "the secret key is in {holding:?}");
-    let token = w.token.as_bytes();
-    let holding = files_holding(&w.sb.path(".aws"), token, started);
-    assert!(holding.is_empty(), "the token is in {holding:?}");
-}
-
 /// The session bus of `.ci/with-keyring`; a test without one fails (never skips).
 fn bus() -> std::ffi::OsString {
     std::env::var_os("DBUS_SESSION_BUS_ADDRESS").unwrap_or_else(|| {
@@ -853,6 +658,7 @@ fn a_token_kept_in_the_os_keyring_makes_keys_and_unstore_drops_them() {
     let run = |args: &[&str]| {
         let mut c = w.sb.cmd(Some(support::path_str(&w.kubeconfig)));
         c.env("COREWEAVE_API_ENDPOINT", w.fake.url())
+            .env("AWS_ENDPOINT_URL_S3", w.fake.url())
             .env("DBUS_SESSION_BUS_ADDRESS", bus())
             .args(args);
         w.ring.apply(&mut c);
@@ -917,7 +723,10 @@ fn a_token_file_user_and_the_context_flag_pick_the_token() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains(&format!("credentials --kubeconfig={kc} --context=filed\n")),
+        stdout(&o).contains(&format!(
+            "credentials --kubeconfig={kc} --context=filed --endpoint={} --region=test\n",
+            w.fake.url()
+        )),
         "{}",
         stdout(&o)
     );

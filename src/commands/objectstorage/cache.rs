@@ -6,7 +6,8 @@
 //!
 //! One item per token, named by a hash of it (`cwobject:<40 hex>`, SHA-256 over a domain
 //! label and the token; never the token itself), so a rotated token never finds a key
-//! made with the old one. The item holds one key per API endpoint and duration asked. A
+//! made with the old one. The item holds one key per API endpoint and kind of key (the
+//! token exchange's, or `/access-key`'s of each duration asked). A
 //! key is reused while more than its margin is left: max(10 minutes, a tenth of the key's
 //! whole life). Ten minutes is botocore's mandatory refresh window: a key handed out with
 //! less left would make an AWS SDK re-run the process before every request. The kernel copy times out on its own when the last key in it stops being
@@ -60,14 +61,15 @@ impl Kept {
     }
 }
 
-/// The item: `"<endpoint> <seconds>"` → key.
+/// The item: `"<endpoint> <kind>"` → key; the kind is `api-token` for the token exchange,
+/// the asked seconds for `/access-key`.
 #[derive(Default, Serialize, Deserialize)]
 struct Item {
     keys: BTreeMap<String, Kept>,
 }
 
-fn slot(endpoint: &str, duration_secs: u64) -> String {
-    format!("{endpoint} {duration_secs}")
+fn slot(endpoint: &str, kind: &str) -> String {
+    format!("{endpoint} {kind}")
 }
 
 fn decode(bytes: &[u8]) -> Option<Item> {
@@ -77,10 +79,10 @@ fn decode(bytes: &[u8]) -> Option<Item> {
     serde_json::from_slice(bytes).ok()
 }
 
-/// A kept key for this token, endpoint and duration with more than its margin left.
-pub fn get(token: &Token, endpoint: &str, duration_secs: u64, now: i64) -> Option<AccessKey> {
+/// A kept key for this token, API endpoint and kind with more than its margin left.
+pub fn get(token: &Token, endpoint: &str, kind: &str, now: i64) -> Option<AccessKey> {
     let item = decode(&backend::read(&item_name(token))?)?;
-    let kept = item.keys.get(&slot(endpoint, duration_secs))?;
+    let kept = item.keys.get(&slot(endpoint, kind))?;
     if kept.reusable_for(now) <= 0 || kept.minted > now {
         return None;
     }
@@ -95,13 +97,7 @@ pub fn get(token: &Token, endpoint: &str, duration_secs: u64, now: i64) -> Optio
 
 /// Keeps `key` (a temporary one, minted at `minted`) for later calls; false when there is
 /// nowhere to keep it. Keys of the same item that are no longer reusable are dropped.
-pub fn put(
-    token: &Token,
-    endpoint: &str,
-    duration_secs: u64,
-    key: &AccessKey,
-    minted: i64,
-) -> bool {
+pub fn put(token: &Token, endpoint: &str, kind: &str, key: &AccessKey, minted: i64) -> bool {
     let Some(expiry) = key.expiry.map(|t| t.as_second()) else {
         return true; // permanent keys are never kept
     };
@@ -111,7 +107,7 @@ pub fn put(
         .unwrap_or_default();
     item.keys.retain(|_, k| k.reusable_for(minted) > 0);
     item.keys.insert(
-        slot(endpoint, duration_secs),
+        slot(endpoint, kind),
         Kept {
             id: key.access_key_id.clone(),
             secret: key.secret_key.expose().to_string(),

@@ -1,27 +1,69 @@
-//! `kubectl coreweave objectstorage credentials`: an Object Storage access key for the
-//! active user's token, printed as AWS's `credential_process` JSON (`Version: 1`,
-//! `AccessKeyId`, `SecretAccessKey`, `SessionToken` when there is one, `Expiration`) or as
-//! environment variables.
+//! `kubectl coreweave objectstorage credentials`: an Object Storage key for the active
+//! user's token, printed as AWS's `credential_process` JSON (`Version: 1`, `AccessKeyId`,
+//! `SecretAccessKey`, `SessionToken` when there is one, `Expiration`) or as environment
+//! variables.
 //!
-//! The AWS CLI runs this for every command and keeps nothing, so a kept key is looked up
-//! before anything touches the network (`cache.rs`); a miss costs one API round trip. The
-//! token is found as `token show` finds it (inline, `tokenFile`, or an exec entry of this
-//! plugin, read through the keyring as `token credential` reads it) and is sent only when it
-//! is a CoreWeave API access token. Nothing printed or kept holds the token.
+//! The key comes from the token exchange (`coreweave::temporary_credentials`: the user's
+//! own identity and groups), or with `--key-kind access-key` from `POST
+//! /v1/cwobject/access-key` (`--duration`, `--permanent`). The AWS CLI runs this for every
+//! command and keeps nothing, so a kept key is looked up before anything touches the
+//! network (`cache.rs`) and printed at once; a miss costs one API round trip, then a new
+//! key is checked against the S3 endpoint until it is accepted (`coreweave::s3_check`,
+//! bounded by `--wait-timeout`, skipped with `--no-wait`) and only then kept. The token is
+//! found as `token show` finds it (inline, `tokenFile`, or an exec entry of this plugin,
+//! read through the keyring as `token credential` reads it) and is sent only when it is a
+//! CoreWeave API access token. Nothing printed or kept holds the token.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use super::{cache, S3_ENDPOINT};
-use crate::cli::{KeyOutput, ObjectCredentialsArgs};
+use super::{cache, settings};
+use crate::cli::{KeyKind, KeyOutput, ObjectCredentialsArgs};
 use crate::coreweave::access_key::{create_access_key, AccessKey, Lifetime};
+use crate::coreweave::s3_check::{wait_until_accepted, Check};
+use crate::coreweave::temporary_credentials::exchange;
 use crate::coreweave::ApiConfig;
 use crate::kubeconfig::edit::ExecKind;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::{Kubeconfig, Sourced};
 use crate::secret::{quoted, Token};
+
+/// `--duration`'s default for `--key-kind access-key`.
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(3600);
+
+/// Which key to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Make {
+    Exchange,
+    AccessKey(Lifetime),
+}
+
+impl Make {
+    fn of(args: &ObjectCredentialsArgs) -> anyhow::Result<Make> {
+        match args.key_kind.unwrap_or_default() {
+            KeyKind::ApiToken if args.duration.is_some() || args.permanent => bail!(
+                "--duration and --permanent are for keys made with POST /v1/cwobject/access-key; \
+                 add --key-kind access-key (the token exchange's keys expire when CoreWeave says)"
+            ),
+            KeyKind::ApiToken => Ok(Make::Exchange),
+            KeyKind::AccessKey if args.permanent => Ok(Make::AccessKey(Lifetime::Permanent)),
+            KeyKind::AccessKey => Ok(Make::AccessKey(Lifetime::Temporary(
+                args.duration.unwrap_or(DEFAULT_DURATION),
+            ))),
+        }
+    }
+
+    /// The kept key's kind (`cache.rs`); `None` for a key never kept.
+    fn slot(self) -> Option<String> {
+        match self {
+            Make::Exchange => Some("api-token".into()),
+            Make::AccessKey(Lifetime::Temporary(d)) => Some(d.as_secs().to_string()),
+            Make::AccessKey(Lifetime::Permanent) => None,
+        }
+    }
+}
 
 pub fn run(
     kc: &Kubeconfig,
@@ -31,10 +73,49 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let resolved = kc.resolve(sel)?;
     // Settings are checked before any token is read for sending.
+    let make = Make::of(args)?;
     let api = ApiConfig::resolve(
         args.api.api_endpoint.as_deref(),
         args.api.request_timeout.as_deref(),
     )?;
+    let env = |k: &str| std::env::var(k).ok();
+    let endpoint = settings::endpoint(args.s3.endpoint.as_deref(), &env)?;
+    let region = settings::region(args.s3.region.as_deref(), resolved.server.as_deref(), &env)?
+        .map(|(r, _)| r);
+    let check = match (&region, args.no_wait) {
+        (_, true) => None,
+        (Some(region), false) => Some(Check {
+            endpoint: &endpoint,
+            region,
+            request_timeout: api.timeout,
+            wait: args.wait_timeout,
+        }),
+        (None, false) => bail!(
+            "no availability zone to check new keys with: the context's server is not a CKS \
+             endpoint (https://<org>-<hash>.k8s.<zone>.coreweave.com) and AWS_REGION is unset; \
+             give --region ZONE (e.g. us-east-04a), or --no-wait"
+        ),
+    };
+    let token = coreweave_token(kc, &resolved)?;
+    let key = key_for(&api, &token, make, check.as_ref())?;
+    let text = match args.output {
+        KeyOutput::Json => credential_process_json(&key),
+        KeyOutput::Env => env_lines(&key, true, &endpoint, region.as_deref()),
+        KeyOutput::EnvNoExport => {
+            check_bare_values(&key)?;
+            env_lines(&key, false, &endpoint, region.as_deref())
+        }
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// The token of the resolved user, when it is a CoreWeave API access token (no other
+/// token is ever sent to the CoreWeave API).
+pub(super) fn coreweave_token(
+    kc: &Kubeconfig,
+    resolved: &crate::kubeconfig::resolve::Resolved,
+) -> anyhow::Result<Token> {
     let token = token_of(kc, resolved.user_origin)?;
     if !token.is_coreweave() {
         bail!(
@@ -44,37 +125,40 @@ pub fn run(
             crate::secret::shown_path(kc.path(resolved.user_origin.file))
         );
     }
-    let key = if args.permanent {
-        create_access_key(&api, &token, Lifetime::Permanent)?
-    } else {
-        key_for(&api, &token, args.duration)?
-    };
-    let text = match args.output {
-        KeyOutput::Json => credential_process_json(&key),
-        KeyOutput::Env => env_lines(&key, true),
-        KeyOutput::EnvNoExport => {
-            check_bare_values(&key)?;
-            env_lines(&key, false)
-        }
-    };
-    out.write_all(text.as_bytes())?;
-    Ok(())
+    Ok(token)
 }
 
-/// A kept key with more than its margin left, else a new one (kept for the next call).
-fn key_for(api: &ApiConfig, token: &Token, duration: Duration) -> anyhow::Result<AccessKey> {
-    let secs = duration.as_secs();
+/// A kept key with more than its margin left, else a new one: checked against the S3
+/// endpoint (unless `check` is `None`), then kept for the next call.
+fn key_for(
+    api: &ApiConfig,
+    token: &Token,
+    make: Make,
+    check: Option<&Check<'_>>,
+) -> anyhow::Result<AccessKey> {
     // The kept record counts whole seconds since the Unix epoch.
     let now = jiff::Timestamp::now().as_second();
-    if let Some(kept) = cache::get(token, &api.endpoint, secs, now) {
+    let slot = make.slot();
+    if let Some(kept) = slot
+        .as_deref()
+        .and_then(|s| cache::get(token, &api.endpoint, s, now))
+    {
         return Ok(kept);
     }
-    let key = create_access_key(api, token, Lifetime::Temporary(duration))?;
-    if !cache::put(token, &api.endpoint, secs, &key, now) {
-        eprintln!(
-            "warning: no keyring to keep the Object Storage key in (the kernel session keyring \
-             on Linux, the OS keyring elsewhere); every call makes a new key"
-        );
+    let key = match make {
+        Make::Exchange => exchange(api, token)?,
+        Make::AccessKey(lifetime) => create_access_key(api, token, lifetime)?,
+    };
+    if let Some(check) = check {
+        wait_until_accepted(&key, check)?;
+    }
+    if let Some(slot) = slot {
+        if !cache::put(token, &api.endpoint, &slot, &key, now) {
+            eprintln!(
+                "warning: no keyring to keep the Object Storage key in (the kernel session \
+                 keyring on Linux, the OS keyring elsewhere); every call makes a new key"
+            );
+        }
     }
     Ok(key)
 }
@@ -131,13 +215,14 @@ pub fn credential_process_json(key: &AccessKey) -> String {
     format!("{v}\n")
 }
 
-/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (when there is one)
-/// and `AWS_ENDPOINT_URL_S3`, one a line, as `aws configure export-credentials` prints
-/// them: `export K='v'` for a shell's `eval`, or bare `K=v` for env files. The values
-/// are printable ASCII without spaces (`access_key` refuses anything else); for the shell
-/// a value is single-quoted unless it is plainly safe; bare lines are written only after
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (when there is one),
+/// `AWS_REGION` (when one is known) and `AWS_ENDPOINT_URL_S3`, one a line, as `aws
+/// configure export-credentials` prints them: `export K='v'` for a shell's `eval`, or bare
+/// `K=v` for env files. The values are printable ASCII without spaces (`access_key` and
+/// `temporary_credentials` refuse anything else); for the shell a value is single-quoted
+/// unless it is plainly safe; bare lines are written only after
 /// [`check_bare_values`] found every value plainly safe.
-pub fn env_lines(key: &AccessKey, export: bool) -> String {
+pub fn env_lines(key: &AccessKey, export: bool, endpoint: &str, region: Option<&str>) -> String {
     let mut vars = vec![
         ("AWS_ACCESS_KEY_ID", key.access_key_id.as_str()),
         ("AWS_SECRET_ACCESS_KEY", key.secret_key.expose()),
@@ -145,7 +230,10 @@ pub fn env_lines(key: &AccessKey, export: bool) -> String {
     if let Some(s) = &key.session_token {
         vars.push(("AWS_SESSION_TOKEN", s.expose()));
     }
-    vars.push(("AWS_ENDPOINT_URL_S3", S3_ENDPOINT));
+    if let Some(r) = region {
+        vars.push(("AWS_REGION", r));
+    }
+    vars.push(("AWS_ENDPOINT_URL_S3", endpoint));
     let mut text = String::new();
     for (name, value) in vars {
         if export {
@@ -227,7 +315,7 @@ mod tests {
 
     #[test]
     fn env_lines_are_shell_safe() {
-        let text = env_lines(&key(None), true);
+        let text = env_lines(&key(None), true, "https://cwobject.com", None);
         assert_eq!(
             text,
             "export AWS_ACCESS_KEY_ID=CWKEY\n\
@@ -241,7 +329,16 @@ mod tests {
         plain.access_key_id = "`id`".into();
         let e = check_bare_values(&plain).expect_err("backticks");
         assert!(!e.to_string().contains("`id`"), "{e}");
-        let bare = env_lines(&key(Some("st")), false);
+        let bare = env_lines(
+            &key(Some("st")),
+            false,
+            "http://cwlota.com",
+            Some("us-east-04a"),
+        );
+        assert!(
+            bare.ends_with("AWS_REGION=us-east-04a\nAWS_ENDPOINT_URL_S3=http://cwlota.com\n"),
+            "{bare}"
+        );
         assert!(bare.contains("AWS_SESSION_TOKEN=st\n"), "{bare}");
         assert!(bare.starts_with("AWS_ACCESS_KEY_ID=CWKEY\n"), "{bare}");
     }

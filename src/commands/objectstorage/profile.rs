@@ -3,7 +3,8 @@
 //!
 //! ```ini
 //! [profile coreweave]
-//! credential_process = /home/me/.krew/bin/kubectl-coreweave objectstorage credentials
+//! credential_process = /home/me/.krew/bin/kubectl-coreweave objectstorage credentials --region us-east-04a
+//! region = us-east-04a
 //! endpoint_url = https://cwobject.com
 //! s3 =
 //!   addressing_style = virtual
@@ -12,9 +13,13 @@
 //! The command names the plugin by its absolute path (the AWS CLI runs it without a shell
 //! and with its own PATH), refused where others could replace it (`safe_program.rs`;
 //! `--bare-command` writes the bare name), and carries the `--kubeconfig`, `--context`,
-//! `--user` and `--duration` given here, each as `--flag=value`; without them the profile
-//! follows the current context of the kubeconfig the AWS CLI's environment points at.
-//! Words are quoted for botocore's split (shlex on POSIX, the Windows rules on Windows). `--write` adds the section with
+//! `--user`, `--key-kind`, `--duration`, `--no-wait` and `--endpoint` given here, each as
+//! `--flag=value` (a value that starts with `-` stays a value); without them the profile
+//! follows the current context of the kubeconfig the AWS CLI's environment points at. The
+//! region (`settings.rs`: the context's zone, else `--region`) is written both as the
+//! profile's `region` and as the command's `--region`, so the new key's check is signed for
+//! the region the AWS CLI then signs for. Words are quoted for botocore's split (shlex on
+//! POSIX, the Windows rules on Windows). `--write` adds the section with
 //! `aws_config.rs`'s plan under `<file>.lock`, replacing the file atomically (owner and
 //! mode kept, a new file 0600 in a 0700 folder).
 
@@ -25,18 +30,37 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 
 use super::aws_config::{plan_add, Plan, MAX_AWS_CONFIG};
-use super::S3_ENDPOINT;
-use crate::cli::{GlobalArgs, ObjectProfileArgs};
+use super::settings::{self, LOTA_ENDPOINT, S3_ENDPOINT};
+use crate::cli::{GlobalArgs, KeyKind, ObjectProfileArgs};
 use crate::kubeconfig::write;
 use crate::secret::shown_path;
 
 /// Where the AWS CLI reads its config from when `AWS_CONFIG_FILE` is unset.
 pub const CONFIG_ENV: &str = "AWS_CONFIG_FILE";
 
-pub fn run(g: &GlobalArgs, args: &ObjectProfileArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+/// `server`: the context's cluster server, which names the zone (unless `--region` does).
+pub fn run(
+    g: &GlobalArgs,
+    args: &ObjectProfileArgs,
+    server: Option<&str>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     check_profile_name(&args.name)?;
-    let command = credential_process(g, args.duration, args.bare_command)?;
-    let section = section(&args.name, &command);
+    if args.duration.is_some() && args.key_kind != Some(KeyKind::AccessKey) {
+        bail!("--duration is for keys made with POST /v1/cwobject/access-key; add --key-kind access-key");
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let endpoint = settings::endpoint(args.s3.endpoint.as_deref(), &env)?;
+    let Some((region, _)) = settings::region(args.s3.region.as_deref(), server, &env)? else {
+        bail!(
+            "cannot tell the availability zone for the profile's region: the context's server \
+             {} is not a CKS endpoint (https://<org>-<hash>.k8s.<zone>.coreweave.com); give \
+             --region ZONE (e.g. us-east-04a)",
+            server.map_or_else(|| "(none)".to_string(), crate::secret::quoted)
+        );
+    };
+    let command = credential_process(g, args, &endpoint, &region)?;
+    let section = section(&args.name, &command, &region, &endpoint);
     // Static keys in the credentials file win over credential_process in botocore: the
     // profile would silently use them.
     if let Some((file, lines)) = shadowing_credentials(&args.name)? {
@@ -90,14 +114,14 @@ pub fn run(g: &GlobalArgs, args: &ObjectProfileArgs, out: &mut dyn Write) -> any
 }
 
 /// `[profile NAME]` (`[default]` for the default profile) and its settings, `\n` ended.
-pub fn section(name: &str, command: &str) -> String {
+pub fn section(name: &str, command: &str, region: &str, endpoint: &str) -> String {
     let header = if name == "default" {
         "[default]".to_string()
     } else {
         format!("[profile {name}]")
     };
     format!(
-        "{header}\ncredential_process = {command}\nendpoint_url = {S3_ENDPOINT}\ns3 =\n  addressing_style = virtual\n"
+        "{header}\ncredential_process = {command}\nregion = {region}\nendpoint_url = {endpoint}\ns3 =\n  addressing_style = virtual\n"
     )
 }
 
@@ -123,12 +147,13 @@ fn check_profile_name(name: &str) -> anyhow::Result<()> {
 /// `--flag=value`, so a value that starts with `-` (a context named `-o`) stays a value.
 fn credential_process(
     g: &GlobalArgs,
-    duration: Option<Duration>,
-    bare: bool,
+    args: &ObjectProfileArgs,
+    endpoint: &str,
+    region: &str,
 ) -> anyhow::Result<String> {
     // The path rule of the exec entries: krew's `bin/` link or cargo's bin folder, the
     // path that survives upgrades, not the versioned file it resolves to.
-    let exe = crate::kubeconfig::edit::exec_command(bare)?;
+    let exe = crate::kubeconfig::edit::exec_command(args.bare_command)?;
     let mut words = vec![text_of(Path::new(&exe), "the plugin's path")?];
     words.push("objectstorage".into());
     words.push("credentials".into());
@@ -152,9 +177,21 @@ fn credential_process(
             words.push(format!("{flag}={v}"));
         }
     }
-    if let Some(d) = duration {
+    if args.key_kind == Some(KeyKind::AccessKey) {
+        words.push("--key-kind=access-key".into());
+    }
+    if let Some(d) = args.duration {
         words.push(format!("--duration={}", crate::time::format_duration(d)));
     }
+    if args.no_wait {
+        words.push("--no-wait".into());
+    }
+    match endpoint {
+        S3_ENDPOINT => {}
+        LOTA_ENDPOINT => words.push("--endpoint=lota".into()),
+        url => words.push(format!("--endpoint={url}")),
+    }
+    words.push(format!("--region={region}"));
     Ok(words
         .iter()
         .map(|w| quote_word(w))
@@ -294,8 +331,11 @@ mod tests {
 
     #[test]
     fn the_default_profile_has_no_prefix() {
-        assert!(section("default", "p").starts_with("[default]\n"));
-        assert!(section("cw", "p").starts_with("[profile cw]\ncredential_process = p\n"));
+        assert!(section("default", "p", "z", "e").starts_with("[default]\n"));
+        assert_eq!(
+            section("cw", "p", "us-east-04a", "http://cwlota.com"),
+            "[profile cw]\ncredential_process = p\nregion = us-east-04a\nendpoint_url = http://cwlota.com\ns3 =\n  addressing_style = virtual\n"
+        );
     }
 
     #[cfg(unix)]

@@ -16,6 +16,15 @@
 //!   next one given to [`FakeCoreweave::provide_keys`] (keys a local S3 stand-in knows),
 //!   else a made-up one, expiring `durationSeconds` from now (the epoch for 0, as the API
 //!   reports a permanent key). Every key made is recorded ([`FakeCoreweave::access_keys`]).
+//! - `GET /v1/cwobject/temporary-credentials/api-token` with a known token exchanges it
+//!   (AWS's container-credentials shape): the next supplied key, else a made-up one, with a
+//!   made-up session token ([`FakeCoreweave::exchange_session_tokens`]) and an Expiration
+//!   [`FakeCoreweave::exchange_lifetime`] from now (an hour unless set).
+//! - `GET /` stands in for an S3 endpoint's ListBuckets: a SigV4 `Authorization` naming a
+//!   key the fake made is accepted once [`FakeCoreweave::s3_accept_after`] has passed since
+//!   it was made (at once unless set; never for `None`); before that, and for any other
+//!   key, `403 InvalidAccessKeyId` as S3 answers a key it does not know yet. The signature
+//!   itself is not checked here (moto's S3 checks it, in the AWS CLI tests).
 //! - Dropping the fake stops it: the accept loop ends and pending delays are cut short.
 
 use std::collections::{HashMap, VecDeque};
@@ -135,13 +144,25 @@ pub struct MintedKey {
     pub token: String,
     pub access_key_id: String,
     pub secret_key: String,
+    /// `/access-key`'s `durationSeconds`; 0 for the exchange's keys.
     pub duration_seconds: u64,
+    /// `access-key` or `api-token` (the exchange).
+    pub kind: &'static str,
+    pub session_token: Option<String>,
+    pub made: Instant,
 }
 
-#[derive(Default)]
 struct State {
-    /// Keys to hand out next, in order.
-    key_supply: VecDeque<(String, String)>,
+    /// The exchange answers with a session token (`Token`), else an empty one.
+    session_tokens: bool,
+    /// The exchange's keys live this long.
+    exchange_lifetime: jiff::SignedDuration,
+    /// The S3 stand-in accepts a key this long after it was made; never for None.
+    s3_accept_after: Option<Duration>,
+    /// The S3 stand-in's answer to every check, when set.
+    s3_answer: Option<Reply>,
+    /// Keys to hand out next, in order (the exchange passes a supplied session token on).
+    key_supply: VecDeque<(String, String, Option<String>)>,
     access_keys: Vec<MintedKey>,
     /// Spell the key id `accessKeyID`, as some of CoreWeave's examples do.
     upper_id: bool,
@@ -153,6 +174,25 @@ struct State {
     requests: Vec<Recorded>,
     /// Recorded requests not yet answered, hung up on, or left by their client.
     pending: usize,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            session_tokens: true,
+            exchange_lifetime: jiff::SignedDuration::from_hours(1),
+            s3_accept_after: Some(Duration::ZERO),
+            s3_answer: None,
+            key_supply: VecDeque::new(),
+            access_keys: Vec::new(),
+            upper_id: false,
+            tokens: HashMap::new(),
+            delays: HashMap::new(),
+            script: VecDeque::new(),
+            requests: Vec::new(),
+            pending: 0,
+        }
+    }
 }
 
 struct Shared {
@@ -231,7 +271,21 @@ impl FakeCoreweave {
 
     /// Object Storage keys to hand out, in order, before made-up ones.
     pub fn provide_keys(&self, keys: impl IntoIterator<Item = (String, String)>) -> &FakeCoreweave {
-        self.state().key_supply.extend(keys);
+        self.state()
+            .key_supply
+            .extend(keys.into_iter().map(|(id, secret)| (id, secret, None)));
+        self
+    }
+
+    /// Keys with their session tokens to hand out, in order, before made-up ones.
+    pub fn provide_session_keys(
+        &self,
+        keys: impl IntoIterator<Item = (String, String, String)>,
+    ) -> &FakeCoreweave {
+        self.state().key_supply.extend(
+            keys.into_iter()
+                .map(|(id, secret, t)| (id, secret, Some(t))),
+        );
         self
     }
 
@@ -239,6 +293,46 @@ impl FakeCoreweave {
     pub fn spell_key_id_upper(&self, upper: bool) -> &FakeCoreweave {
         self.state().upper_id = upper;
         self
+    }
+
+    /// Whether the exchange's answers carry a session token (`Token`); they do unless told.
+    pub fn exchange_session_tokens(&self, on: bool) -> &FakeCoreweave {
+        self.state().session_tokens = on;
+        self
+    }
+
+    /// How long the exchange's keys live (an hour unless told).
+    pub fn exchange_lifetime(&self, life: jiff::SignedDuration) -> &FakeCoreweave {
+        self.state().exchange_lifetime = life;
+        self
+    }
+
+    /// The S3 stand-in accepts a key this long after it was made (`None`: never).
+    pub fn s3_accept_after(&self, after: Option<Duration>) -> &FakeCoreweave {
+        self.state().s3_accept_after = after;
+        self
+    }
+
+    /// The S3 stand-in answers every check with `reply` (`None`: as keys propagate).
+    pub fn s3_answer(&self, reply: Option<Reply>) -> &FakeCoreweave {
+        self.state().s3_answer = reply;
+        self
+    }
+
+    /// The requests of the S3 stand-in (`GET /`).
+    pub fn s3_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == "/")
+            .collect()
+    }
+
+    /// The requests to the CoreWeave API (everything but the S3 stand-in's).
+    pub fn api_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path != "/")
+            .collect()
     }
 
     /// Every Object Storage key made so far.
@@ -292,6 +386,10 @@ fn serve(stream: TcpStream, shared: &Shared) {
         let reply = match state.script.pop_front() {
             Some(r) => r,
             None if request.path == "/v1/cwobject/access-key" => access_key(&mut state, &request),
+            None if request.path == "/v1/cwobject/temporary-credentials/api-token" => {
+                exchange(&mut state, &request)
+            }
+            None if request.path == "/" => list_buckets(&state, &request),
             None => default_reply(&state, &request),
         };
         (state.requests.len() - 1, reply)
@@ -391,13 +489,7 @@ fn access_key(state: &mut State, request: &Recorded) -> Reply {
     else {
         return Reply::connect_error(400, "invalid_argument", "durationSeconds missing");
     };
-    let (id, secret) = state.key_supply.pop_front().unwrap_or_else(|| {
-        let n = state.access_keys.len();
-        (
-            format!("CWFAKE{n:04}{}", fastrand::u32(..)),
-            (0..40).map(|_| fastrand::alphanumeric()).collect(),
-        )
-    });
+    let (id, secret, _) = next_key(state);
     let expiry = if duration == 0 {
         jiff::Timestamp::UNIX_EPOCH
     } else {
@@ -408,6 +500,9 @@ fn access_key(state: &mut State, request: &Recorded) -> Reply {
         access_key_id: id.clone(),
         secret_key: secret.clone(),
         duration_seconds: duration,
+        kind: "access-key",
+        session_token: None,
+        made: Instant::now(),
     });
     let id_field = if state.upper_id {
         "accessKeyID"
@@ -421,6 +516,83 @@ fn access_key(state: &mut State, request: &Recorded) -> Reply {
     });
     body[id_field] = id.into();
     Reply::json(200, body)
+}
+
+/// The next supplied key, else a made-up one.
+fn next_key(state: &mut State) -> (String, String, Option<String>) {
+    state.key_supply.pop_front().unwrap_or_else(|| {
+        let n = state.access_keys.len();
+        (
+            format!("CWFAKE{n:04}{}", fastrand::u32(..)),
+            (0..40).map(|_| fastrand::alphanumeric()).collect(),
+            None,
+        )
+    })
+}
+
+/// `GET /v1/cwobject/temporary-credentials/api-token`: a key for a known token, in AWS's
+/// container-credentials shape.
+fn exchange(state: &mut State, request: &Recorded) -> Reply {
+    let token = request
+        .authorization()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if request.method != "GET" {
+        return Reply::connect_error(405, "unimplemented", "GET only");
+    }
+    if !state.tokens.contains_key(token) {
+        return Reply::connect_error(401, "unauthenticated", "invalid or expired token");
+    }
+    let (id, secret, supplied) = next_key(state);
+    let session = supplied.or_else(|| {
+        state
+            .session_tokens
+            .then(|| format!("FakeSession{}", fastrand::u64(..)))
+    });
+    let expiry = jiff::Timestamp::now() + state.exchange_lifetime;
+    state.access_keys.push(MintedKey {
+        token: token.to_string(),
+        access_key_id: id.clone(),
+        secret_key: secret.clone(),
+        duration_seconds: 0,
+        kind: "api-token",
+        session_token: session.clone(),
+        made: Instant::now(),
+    });
+    Reply::json(
+        200,
+        serde_json::json!({
+            "AccessKeyId": id,
+            "SecretAccessKey": secret,
+            "Token": session.unwrap_or_default(),
+            "Expiration": expiry.to_string(),
+        }),
+    )
+}
+
+/// `GET /` as an S3 endpoint's ListBuckets: a key the fake made, once it has "propagated".
+fn list_buckets(state: &State, request: &Recorded) -> Reply {
+    if let Some(reply) = &state.s3_answer {
+        return reply.clone();
+    }
+    let id = request
+        .authorization()
+        .and_then(|a| a.strip_prefix("AWS4-HMAC-SHA256 Credential="))
+        .and_then(|c| c.split('/').next())
+        .unwrap_or("");
+    let known = state.access_keys.iter().find(|k| k.access_key_id == id);
+    let accepted = match (known, state.s3_accept_after) {
+        (Some(k), Some(after)) => k.made.elapsed() >= after,
+        _ => false,
+    };
+    let xml = if accepted {
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>".to_string()
+    } else {
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>".to_string()
+    };
+    Reply::status(if accepted { 200 } else { 403 })
+        .header("Content-Type", "application/xml")
+        .body(xml)
 }
 
 fn read_request(stream: &TcpStream) -> Option<Recorded> {

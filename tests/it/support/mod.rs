@@ -49,6 +49,8 @@ impl Sandbox {
             // No test may reach the real API: a default `--verify api` meets a closed
             // loopback port unless the test points it at its fake.
             .env("COREWEAVE_API_ENDPOINT", "http://127.0.0.1:9")
+            // Nor the real S3 endpoint, which `objectstorage credentials` checks new keys at.
+            .env("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
             .current_dir(self.dir.path());
         if let Some(k) = kubeconfig_env {
             c.env("KUBECONFIG", k);
