@@ -247,7 +247,26 @@ fn import_into_the_keyring_writes_the_absolute_path() {
 
 /// `program` (an installed copy or link of the plugin) run directly, as a user runs it from
 /// its folder, with the sandbox's HOME, AWS config and the keyring's bus.
+/// A copy written a moment ago can be "busy" (ETXTBSY) while a child another test thread
+/// forked still holds its write descriptor until it execs: tried again for a while.
 fn run_program(sb: &Sandbox, program: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
+    for _ in 0..100 {
+        match try_program(sb, program, kubeconfig, args) {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            other => return other.expect("run the installed plugin"),
+        }
+    }
+    try_program(sb, program, kubeconfig, args).expect("run the installed plugin")
+}
+
+fn try_program(
+    sb: &Sandbox,
+    program: &Path,
+    kubeconfig: &Path,
+    args: &[&str],
+) -> std::io::Result<Output> {
     Command::new(program)
         .env_clear()
         .env("PATH", path_without_plugin())
@@ -259,7 +278,6 @@ fn run_program(sb: &Sandbox, program: &Path, kubeconfig: &Path, args: &[&str]) -
         .current_dir(program.parent().expect("folder"))
         .args(args)
         .output()
-        .expect("run the installed plugin")
 }
 
 /// A copy of the built plugin as `dir/kubectl-coreweave` (mode 0755), `dir` made `mode`.
@@ -327,11 +345,21 @@ fn an_install_in_a_folder_anyone_can_write_is_never_written() {
     );
     let o = run_program(&sb, &exe, &k, &["token", "store", "--dry-run"]);
     refused(&o, &open, "mode 0777", &k, &original, item);
-    let o = run_program(&sb, &exe, &k, &["objectstorage", "profile", "--write"]);
+    let o = run_program(
+        &sb,
+        &exe,
+        &k,
+        &["objectstorage", "profile", "--write", "--region", "test"],
+    );
     refused(&o, &open, "mode 0777", &k, &original, item);
     assert!(!aws_config.exists(), "the AWS config was written");
     // Printing the profile would hand the same path to the user's config: refused too.
-    let o = run_program(&sb, &exe, &k, &["objectstorage", "profile"]);
+    let o = run_program(
+        &sb,
+        &exe,
+        &k,
+        &["objectstorage", "profile", "--region", "test"],
+    );
     refused(&o, &open, "mode 0777", &k, &original, item);
 
     // --bare-command: the name, looked up on PATH when kubectl or the AWS CLI runs it.
@@ -339,12 +367,21 @@ fn an_install_in_a_folder_anyone_can_write_is_never_written() {
         &sb,
         &exe,
         &k,
-        &["objectstorage", "profile", "--write", "--bare-command"],
+        &[
+            "objectstorage",
+            "profile",
+            "--write",
+            "--bare-command",
+            "--region",
+            "test",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let profile = std::fs::read_to_string(&aws_config).expect("profile written");
     assert!(
-        profile.contains("credential_process = kubectl-coreweave objectstorage credentials\n"),
+        profile.contains(
+            "credential_process = kubectl-coreweave objectstorage credentials --region=test\n"
+        ),
         "{profile}"
     );
     let o = run_program(&sb, &exe, &k, &["token", "store", "--bare-command"]);
@@ -380,7 +417,12 @@ fn as_root_an_install_another_user_owns_is_never_written() {
     std::os::unix::fs::chown(&exe, Some(nobody), Some(nobody)).expect("chown");
     let o = run_program(&sb, &exe, &k, &["token", "store"]);
     refused(&o, &theirs, "owned by uid 65534", &k, &original, item);
-    let o = run_program(&sb, &exe, &k, &["objectstorage", "profile", "--write"]);
+    let o = run_program(
+        &sb,
+        &exe,
+        &k,
+        &["objectstorage", "profile", "--write", "--region", "test"],
+    );
     refused(&o, &theirs, "owned by uid 65534", &k, &original, item);
     // Root's own folder, nobody's program.
     let mine = sb.path("mine");
@@ -410,12 +452,17 @@ fn an_install_only_the_user_can_write_is_written() {
         "{text}"
     );
     is_alice(&whoami(&sb, &path_without_plugin(), &k));
-    let o = run_program(&sb, &exe, &k, &["objectstorage", "profile", "--write"]);
+    let o = run_program(
+        &sb,
+        &exe,
+        &k,
+        &["objectstorage", "profile", "--write", "--region", "test"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let profile = std::fs::read_to_string(sb.path("home/.aws/config")).expect("profile");
     assert!(
         profile.contains(&format!(
-            "credential_process = {} objectstorage credentials\n",
+            "credential_process = {} objectstorage credentials --region=test\n",
             exe.display()
         )),
         "{profile}"

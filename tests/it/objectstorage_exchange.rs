@@ -319,14 +319,14 @@ fn the_region_comes_from_the_cks_server_or_must_be_given() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(
-        text.contains(&format!(" objectstorage credentials --kubeconfig {kc} --endpoint lota --region us-east-04a\nregion = us-east-04a\nendpoint_url = http://cwlota.com\ns3 =\n  addressing_style = virtual\n")),
+        text.contains(&format!(" objectstorage credentials --kubeconfig={kc} --endpoint=lota --region=us-east-04a\nregion = us-east-04a\nendpoint_url = http://cwlota.com\ns3 =\n  addressing_style = virtual\n")),
         "{text}"
     );
     let e = one_error_line(&profile(&["--context", "other"]));
     assert!(e.contains("give --region ZONE"), "{e}");
     let o = profile(&["--context", "other", "--region", "rno2a", "--no-wait"]);
     assert!(
-        stdout(&o).contains(" --context other --no-wait --region rno2a\nregion = rno2a\nendpoint_url = https://cwobject.com\n"),
+        stdout(&o).contains(" --context=other --no-wait --region=rno2a\nregion = rno2a\nendpoint_url = https://cwobject.com\n"),
         "{}",
         stdout(&o)
     );

@@ -90,7 +90,15 @@ fn env_output_never_runs_what_a_hostile_api_answers() {
         &sb,
         &fake,
         &k,
-        &["objectstorage", "credentials", "-o", "env-no-export"],
+        &[
+            "objectstorage",
+            "credentials",
+            "-o",
+            "env-no-export",
+            "--key-kind",
+            "access-key",
+            "--no-wait",
+        ],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(o.stdout.is_empty(), "{}", stdout(&o));
@@ -103,7 +111,15 @@ fn env_output_never_runs_what_a_hostile_api_answers() {
         &sb,
         &fake,
         &k,
-        &["objectstorage", "credentials", "-o", "env"],
+        &[
+            "objectstorage",
+            "credentials",
+            "-o",
+            "env",
+            "--key-kind",
+            "access-key",
+            "--no-wait",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let quoted = sb.path("quoted");
@@ -127,7 +143,10 @@ fn env_output_never_runs_what_a_hostile_api_answers() {
             "credentials",
             "-o",
             "env-no-export",
+            "--key-kind",
+            "access-key",
             "--permanent",
+            "--no-wait",
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -152,7 +171,14 @@ fn a_profile_for_a_context_named_like_a_flag_runs() {
         &sb,
         &fake,
         &k,
-        &["--context=-o", "objectstorage", "profile", "cw", "--write"],
+        &[
+            "--context=-o",
+            "objectstorage",
+            "profile",
+            "cw",
+            "--write",
+            "--no-wait",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let config = std::fs::read_to_string(sb.path(".aws/config")).expect("profile");
@@ -163,7 +189,10 @@ fn a_profile_for_a_context_named_like_a_flag_runs() {
         .to_string();
     assert_eq!(
         line,
-        format!("{} objectstorage credentials --context=-o", support::bin())
+        format!(
+            "{} objectstorage credentials --context=-o --no-wait --endpoint=http://127.0.0.1:9 --region=test",
+            support::bin()
+        )
     );
     // The control: the spelling without `=` is what clap rejects.
     let bad = Command::new(support::bin())
