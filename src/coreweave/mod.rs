@@ -6,6 +6,8 @@
 //!   defaults), the blocking calls and their retry rules.
 //! - `access_key.rs`: `POST /v1/cwobject/access-key` (Object Storage keys, for
 //!   `objectstorage credentials`), through `client.rs`'s one `post_json` hook.
+//! - `cks.rs`: `GET /v1beta1/cks/clusters` (the organization's CKS clusters, for `cluster
+//!   list` and `kubeconfig add`), through `client.rs`'s one `get_json_async` hook.
 //! - `error.rs`: [`ApiError`], one line per failure, never carrying a token; and
 //!   [`error::redact`], the one gate every text a server chose passes before it is shown
 //!   (the CoreWeave API's and the clusters' alike).
@@ -14,6 +16,7 @@
 //! endpoint only) the system's roots are built when a call is made.
 
 pub mod access_key;
+pub mod cks;
 pub mod client;
 pub mod error;
 

@@ -16,6 +16,9 @@
 //!   next one given to [`FakeCoreweave::provide_keys`] (keys a local S3 stand-in knows),
 //!   else a made-up one, expiring `durationSeconds` from now (the epoch for 0, as the API
 //!   reports a permanent key). Every key made is recorded ([`FakeCoreweave::access_keys`]).
+//! - `GET /v1beta1/cks/clusters` with a known token lists the clusters given for its org
+//!   ([`FakeCoreweave::clusters`]), `{"items": [...]}` in any shape a test writes; none
+//!   given is an org without clusters.
 //! - Dropping the fake stops it: the accept loop ends and pending delays are cut short.
 
 use std::collections::{HashMap, VecDeque};
@@ -150,6 +153,8 @@ struct State {
     /// token → how long whoami holds its default answer
     delays: HashMap<String, Duration>,
     script: VecDeque<Reply>,
+    /// orgUid → the items `GET /v1beta1/cks/clusters` lists
+    clusters: HashMap<String, Vec<serde_json::Value>>,
     requests: Vec<Recorded>,
     /// Recorded requests not yet answered, hung up on, or left by their client.
     pending: usize,
@@ -220,6 +225,12 @@ impl FakeCoreweave {
     /// whichever request comes first, unlike a scripted delay).
     pub fn slow_token(&self, token: &str, delay: Duration) -> &FakeCoreweave {
         self.state().delays.insert(token.to_string(), delay);
+        self
+    }
+
+    /// The CKS clusters of `org`, as the list answers them (replacing earlier ones).
+    pub fn clusters(&self, org: &str, items: Vec<serde_json::Value>) -> &FakeCoreweave {
+        self.state().clusters.insert(org.to_string(), items);
         self
     }
 
@@ -354,15 +365,25 @@ fn answer(stream: TcpStream, index: usize, reply: &Reply, shared: &Shared) {
     let _ = stream.shutdown(Shutdown::Write);
 }
 
-/// The answer when nothing is scripted: whoami by token, 404 elsewhere.
+/// The answer when nothing is scripted: whoami and the cluster list by token, 404
+/// elsewhere.
 fn default_reply(state: &State, request: &Recorded) -> Reply {
-    if request.path != "/v1beta1/auth/whoami" {
-        return Reply::connect_error(404, "not_found", "no such procedure");
-    }
     let token = request
         .authorization()
         .and_then(|a| a.strip_prefix("Bearer "))
         .unwrap_or("");
+    if request.path == "/v1beta1/cks/clusters" && request.method == "GET" {
+        return match state.tokens.get(token) {
+            Some((_, org)) => Reply::json(
+                200,
+                serde_json::json!({"items": state.clusters.get(org).cloned().unwrap_or_default()}),
+            ),
+            None => Reply::connect_error(401, "unauthenticated", "invalid or expired token"),
+        };
+    }
+    if request.path != "/v1beta1/auth/whoami" {
+        return Reply::connect_error(404, "not_found", "no such procedure");
+    }
     let reply = match state.tokens.get(token) {
         Some((uid, org)) => Reply::principal(uid, org),
         None => Reply::connect_error(401, "unauthenticated", "invalid or expired token"),
