@@ -71,7 +71,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Add kubeconfigs downloaded from the CoreWeave Console to your kubeconfig
+    /// List the CKS clusters your token's organization has
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+    /// Add CKS clusters to your kubeconfig, from the token alone or from a Console download
     Kubeconfig {
         #[command(subcommand)]
         command: KubeconfigCommand,
@@ -102,6 +107,31 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         words: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// List the CKS clusters of the active token's organization, and which contexts reach them
+    #[command(after_help = "Examples:\n  \
+        kubectl coreweave cluster list\n  \
+        kubectl coreweave cluster list --all-tokens -o json\n\n\
+        Asks CoreWeave (GET /v1beta1/cks/clusters, after whoami) with the active context's\n\
+        token. CONTEXTS names the contexts of your kubeconfig files whose cluster server is\n\
+        the cluster's endpoint, or -. `kubectl coreweave kubeconfig add NAME` adds one.")]
+    List(ClusterListArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClusterListArgs {
+    /// Output format: json or yaml (default: a table per organization); the schema is in the README
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+    /// Every distinct CoreWeave token the kubeconfig files hold (as `token list` finds
+    /// them), asked in parallel, grouped by organization
+    #[arg(long)]
+    pub all_tokens: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -129,7 +129,9 @@ pub fn parse_clusters(body: &[u8], url: &str, token: &Token) -> Result<Vec<CksCl
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| cluster(item, &secrets).map_err(|why| unexpected(format!("items[{i}]: {why}"))))
+        .map(|(i, item)| {
+            cluster(item, &secrets).map_err(|why| unexpected(format!("items[{i}]: {why}")))
+        })
         .collect()
 }
 
@@ -165,7 +167,11 @@ fn cluster(item: &Value, secrets: &[&str]) -> Result<CksCluster, String> {
         },
         _ => None,
     };
-    let optional = |k: &str| Some(text(k)).filter(|s| !s.is_empty()).map(|s| redact(&s, secrets));
+    let optional = |k: &str| {
+        Some(text(k))
+            .filter(|s| !s.is_empty())
+            .map(|s| redact(&s, secrets))
+    };
     Ok(CksCluster {
         id,
         name,
@@ -230,7 +236,10 @@ pub fn server_of(endpoint: &str) -> Result<String, &'static str> {
     if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
         return Err("has a path, query or fragment");
     }
-    let host = url.host_str().filter(|h| !h.is_empty()).ok_or("has no host")?;
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or("has no host")?;
     if host.contains('%') || host.starts_with("xn--") || host.contains(".xn--") {
         return Err("has an encoded host");
     }
@@ -260,10 +269,23 @@ mod tests {
             format!("{host}:443"),
             format!("HTTPS://{}", host.to_uppercase()),
         ] {
-            assert_eq!(server_of(&given).as_deref(), Ok(&*format!("https://{host}")), "{given}");
+            assert_eq!(
+                server_of(&given).as_deref(),
+                Ok(&*format!("https://{host}")),
+                "{given}"
+            );
         }
-        assert_eq!(server_of("127.0.0.1:6443").as_deref(), Ok("https://127.0.0.1:6443"));
-        for bad in ["http://x.coreweave.com", "x.coreweave.com/path", "u@x.coreweave.com", "https://x/?q", ""] {
+        assert_eq!(
+            server_of("127.0.0.1:6443").as_deref(),
+            Ok("https://127.0.0.1:6443")
+        );
+        for bad in [
+            "http://x.coreweave.com",
+            "x.coreweave.com/path",
+            "u@x.coreweave.com",
+            "https://x/?q",
+            "",
+        ] {
             assert!(server_of(bad).is_err(), "{bad}");
         }
     }
@@ -280,16 +302,28 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(got[0].status, "running");
-        assert_eq!(got[0].server.as_deref(), Some("https://a.k8s.z.coreweave.com"));
+        assert_eq!(
+            got[0].server.as_deref(),
+            Some("https://a.k8s.z.coreweave.com")
+        );
         assert_eq!(got[1].status, "2");
         assert!(!got[1].public);
         assert_eq!(got[2].server, None);
         assert!(got[2].unusable.is_none());
         assert!(got[3].is_deleting());
-        assert!(got[3].unusable.as_deref().unwrap().contains("name"), "{:?}", got[3]);
+        assert!(
+            got[3].unusable.as_deref().unwrap().contains("name"),
+            "{:?}",
+            got[3]
+        );
         assert_eq!(parse("{}").expect("empty"), vec![]);
         assert_eq!(parse(r#"{"items":null}"#).expect("empty"), vec![]);
-        for bad in ["[]", "not json", r#"{"items":{}}"#, r#"{"items":[{"name":"x"}]}"#] {
+        for bad in [
+            "[]",
+            "not json",
+            r#"{"items":{}}"#,
+            r#"{"items":[{"name":"x"}]}"#,
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -201,9 +201,14 @@ pub fn whoami(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
 pub async fn whoami_async(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
     let url = request_url(cfg, WHOAMI_PATH)?;
     let secrets = [token.expose()];
-    let body = call(cfg, &url, Idempotency::Idempotent, &secrets, MAX_BODY, || {
-        request(http::Method::GET, &url, Some(token), &[], Bytes::new())
-    })
+    let body = call(
+        cfg,
+        &url,
+        Idempotency::Idempotent,
+        &secrets,
+        MAX_BODY,
+        || request(http::Method::GET, &url, Some(token), &[], Bytes::new()),
+    )
     .await?;
     parse_principal(&body, &url, &secrets)
 }
@@ -254,20 +259,27 @@ pub fn mint_service_account_token(
     secrets.extend(oidc_token.expose().split('.'));
     let timeout_ms = cfg.timeout.as_millis().to_string();
     let payload = Bytes::from(payload);
-    let body = run(cfg, &url, Idempotency::NotIdempotent, &secrets, MAX_BODY, || {
-        request(
-            http::Method::POST,
-            &url,
-            None,
-            &[
-                ("content-type", "application/json"),
-                ("connect-protocol-version", "1"),
-                // Tells the server to stop working on it when we stop waiting.
-                ("connect-timeout-ms", timeout_ms.as_str()),
-            ],
-            payload.clone(),
-        )
-    })?;
+    let body = run(
+        cfg,
+        &url,
+        Idempotency::NotIdempotent,
+        &secrets,
+        MAX_BODY,
+        || {
+            request(
+                http::Method::POST,
+                &url,
+                None,
+                &[
+                    ("content-type", "application/json"),
+                    ("connect-protocol-version", "1"),
+                    // Tells the server to stop working on it when we stop waiting.
+                    ("connect-timeout-ms", timeout_ms.as_str()),
+                ],
+                payload.clone(),
+            )
+        },
+    )?;
     let minted = parse_minted(&body, &url, &secrets)?;
     check_minted(&minted, duration, &url)?;
     Ok(minted)

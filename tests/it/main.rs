@@ -5,6 +5,7 @@
 mod support;
 
 mod cluster;
+mod cluster_list;
 mod complete;
 mod coreweave_api;
 mod differential;
