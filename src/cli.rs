@@ -340,6 +340,82 @@ pub enum KubeconfigCommand {
         the same token is reused; one with another token is reported (--replace-token rotates\n\
         it, as token rotate does).")]
     Import(Box<ImportArgs>),
+    /// Add CKS clusters to the file kubectl writes to, from the API and the token alone
+    #[command(after_help = "Examples:\n  \
+        # A new laptop: every public cluster of the token's organization, in one command\n  \
+        kubectl coreweave kubeconfig add --all --from-stdin\n\n  \
+        # One cluster, with the active context's token; it becomes the current context\n  \
+        kubectl coreweave kubeconfig add my-cluster\n\n\
+        The token (the active context's, or --from-…) is checked with CoreWeave's whoami, then\n\
+        GET /v1beta1/cks/clusters lists the clusters. Each one not yet reached by a context\n\
+        gets a cluster (server https://<apiServerEndpoint>), a context and, once per token, a\n\
+        user, appended to the file kubectl writes to without changing a byte of what is there.\n\
+        Running it again changes nothing. Private clusters and clusters without an endpoint\n\
+        are skipped, with the reason.")]
+    Add(Box<AddArgs>),
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["clusters", "all"]))]
+#[command(group = clap::ArgGroup::new("source").multiple(false))]
+pub struct AddArgs {
+    /// The clusters to add, by name or id (see `kubectl coreweave cluster list`)
+    #[arg(value_name = "CLUSTER")]
+    pub clusters: Vec<String>,
+    /// Every cluster of the token's organization
+    #[arg(long, conflicts_with = "clusters")]
+    pub all: bool,
+    /// Add private clusters too (reachable only from inside their VPC)
+    #[arg(long)]
+    pub include_private: bool,
+    /// Rewrite the server of a cluster entry whose cluster moved (same id, another endpoint)
+    #[arg(long)]
+    pub update: bool,
+    /// Leave current-context alone even when one cluster is named
+    #[arg(long, conflicts_with = "set_current")]
+    pub no_set_current: bool,
+    /// Make this cluster's context current (name or id; with --all, or among several)
+    #[arg(long, value_name = "CLUSTER")]
+    pub set_current: Option<String>,
+    /// Namespace of the new contexts
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Where a token no user entry holds yet is kept [default: keyring when an OS keyring
+    /// answers, else inline]
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub store: Option<ImportStore>,
+    /// With the keyring: write the exec entry's command as the bare name `kubectl-coreweave`
+    #[arg(long)]
+    pub bare_command: bool,
+    /// Read the token from the first line of standard input
+    #[arg(long, group = "source")]
+    pub from_stdin: bool,
+    /// Read the token from a file
+    #[arg(long, group = "source", value_name = "PATH")]
+    pub from_file: Option<PathBuf>,
+    /// Take the token from a kubeconfig downloaded from the Console
+    #[arg(long, group = "source", value_name = "PATH")]
+    pub from_kubeconfig: Option<PathBuf>,
+    /// Run CMD with `sh -c` and take the first line of its output (a secret store)
+    #[arg(long, group = "source", value_name = "CMD")]
+    pub from_command: Option<String>,
+    /// Seconds --from-command may run before it is stopped
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub command_timeout: u64,
+    /// Show what would change (tokens masked) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before binding a keyring item to the new servers
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Total time for the API calls (whoami and the cluster list)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = verify_timeout)]
+    pub verify_timeout: std::time::Duration,
+    /// Seconds to wait for another writer's <file>.lock to go away
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub lock_timeout: u64,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

@@ -69,6 +69,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Kubeconfig {
             command: KubeconfigCommand::Import(args),
         } => import::run(&paths, explicit.is_some(), &args, out),
+        Command::Kubeconfig {
+            command: KubeconfigCommand::Add(args),
+        } => commands::kubeconfig::add::run(&paths, explicit.is_some(), &selection, &args, out),
         Command::Objectstorage {
             command: ObjectstorageCommand::Credentials(args),
         } => {

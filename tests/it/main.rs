@@ -4,6 +4,7 @@
 
 mod support;
 
+mod add;
 mod cluster;
 mod cluster_list;
 mod complete;
