@@ -226,6 +226,16 @@ fn one_cluster_becomes_current_under_a_name_that_clashes_with_nothing() {
     );
     assert_eq!(std::fs::read_to_string(&k).unwrap(), taken);
 
+    let set = ["--all", "--set-current", "nope", "--context", "dl"];
+    let o = add(&sb, Some(&k), &api, &set);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--set-current \"nope\": no such cluster"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&k).unwrap(), taken);
+
     let o = add(
         &sb,
         Some(&k),

@@ -54,7 +54,6 @@ pub fn run(
     let listed = list_clusters(&api, &token)?;
     let chosen = choose(&listed, args, &principal)?;
     let snapshot = existing(kc.as_ref(), &token)?;
-    drop(kc);
     let (store, store_note) = store_for(args, snapshot.holder.is_some());
     let command = edit::exec_command(args.bare_command);
     let opts = add_plan::Options {
@@ -76,30 +75,7 @@ pub fn run(
     let note = store_note.as_deref();
     if args.dry_run {
         print_summary(&plan, &chosen, whose, &target, note, true, out)?;
-        if let Some(item) = &plan.bound_item {
-            writeln!(
-                out,
-                "Would bind keyring item {} to the new servers.",
-                quoted(item)
-            )?;
-        }
-        let rendered = render(&edits_by_file(&target, &plan))?;
-        for (path, before, after) in rendered {
-            let before = before.unwrap_or_default();
-            let diff = crate::commands::token::diff::unified(
-                &before,
-                &after,
-                &kubeconfig_lines(&before),
-                &kubeconfig_lines(&after),
-                &shown_path(&path),
-                2,
-            );
-            for line in diff.lines() {
-                writeln!(out, "{line}")?;
-            }
-        }
-        writeln!(out, "Dry run: nothing was written.")?;
-        return Ok(());
+        return print_dry_run(&target, &plan, out);
     }
     let confirmed = confirm_bindings(&plan, args.yes, out)?;
     let keyring = match (&plan.new_item, &plan.bound_item) {
@@ -109,16 +85,43 @@ pub fn run(
     let replan = |kc: Option<&Kubeconfig>| -> anyhow::Result<Plan> {
         Ok(add_plan::plan(&existing(kc, &token)?, &chosen, &opts))
     };
-    let written = commit(
-        &target,
-        &existing_paths,
-        Duration::from_secs(args.lock_timeout),
-        &replan,
-        &confirmed,
-        keyring.as_ref(),
-        &token,
-    )?;
+    let writing = Writing {
+        target: &target,
+        paths,
+        timeout: Duration::from_secs(args.lock_timeout),
+        confirmed: &confirmed,
+        keyring: keyring.as_ref(),
+        token: &token,
+    };
+    let written = commit(&plan, kc, &writing, &replan)?;
     print_summary(&written, &chosen, whose, &target, note, false, out)
+}
+
+/// `--dry-run`: the keyring item to bind, and each file's diff with credentials masked.
+fn print_dry_run(target: &Path, plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()> {
+    if let Some(item) = &plan.bound_item {
+        writeln!(
+            out,
+            "Would bind keyring item {} to the new servers.",
+            quoted(item)
+        )?;
+    }
+    for (path, before, after) in render(&edits_by_file(target, plan), None)? {
+        let before = before.unwrap_or_default();
+        let diff = crate::commands::token::diff::unified(
+            &before,
+            &after,
+            &kubeconfig_lines(&before),
+            &kubeconfig_lines(&after),
+            &shown_path(&path),
+            2,
+        );
+        for line in diff.lines() {
+            writeln!(out, "{line}")?;
+        }
+    }
+    writeln!(out, "Dry run: nothing was written.")?;
+    Ok(())
 }
 
 /// The token and where it came from: a source flag, else the active context's CoreWeave
@@ -166,6 +169,18 @@ fn choose<'a>(
     args: &AddArgs,
     principal: &Principal,
 ) -> anyhow::Result<Vec<&'a CksCluster>> {
+    if let Some(name) = &args.set_current {
+        let among = listed
+            .iter()
+            .find(|c| &c.name == name || &c.id == name)
+            .is_some_and(|c| args.all || args.clusters.iter().any(|w| w == &c.id || w == &c.name));
+        if !among {
+            bail!(
+                "--set-current {}: no such cluster among those to add; nothing was written",
+                quoted(name)
+            );
+        }
+    }
     if args.all {
         return Ok(listed.iter().collect());
     }
@@ -371,19 +386,28 @@ fn edits_by_file<'p>(target: &Path, plan: &'p Plan) -> Vec<(PathBuf, Vec<Edit<'p
 /// Each file's bytes before and after (a new target: none before).
 fn render(
     files: &[(PathBuf, Vec<Edit<'_>>)],
+    kc: Option<&Kubeconfig>,
 ) -> anyhow::Result<Vec<(PathBuf, Option<String>, String)>> {
     let mut out = Vec::new();
     for (path, edits) in files {
-        let before = read_target(path)?;
-        let after = match (&before, edits.as_slice()) {
-            (Some(text), _) => edit::apply(text, edits),
-            (None, [Edit::Append(additions)]) => edit::new_file(additions),
-            (None, _) => bail!(
-                "kubeconfig {} disappeared; nothing was written",
-                shown_path(path)
-            ),
-        }
-        .map_err(|e| {
+        // A file the loader read is edited from that reading (not read or checked again).
+        let loaded = kc.and_then(|kc| kc.files.iter().find(|f| &f.path == path));
+        let (before, after) = match loaded {
+            Some(f) => (Some(f.text.clone()), edit::apply_loaded(f, edits)),
+            None => {
+                let before = read_target(path)?;
+                let after = match (&before, edits.as_slice()) {
+                    (Some(text), _) => edit::apply(text, edits),
+                    (None, [Edit::Append(additions)]) => edit::new_file(additions),
+                    (None, _) => bail!(
+                        "kubeconfig {} disappeared; nothing was written",
+                        shown_path(path)
+                    ),
+                };
+                (before, after)
+            }
+        };
+        let after = after.map_err(|e| {
             anyhow::anyhow!("kubeconfig {}: {e}; nothing was written", shown_path(path))
         })?;
         out.push((path.clone(), before, after));
@@ -391,46 +415,62 @@ fn render(
     Ok(out)
 }
 
-/// The write, as `import` does it: lock the target (and any file a moved cluster's entry
-/// is in), read everything again, plan again, then the keyring, then the files (restored
-/// on failure, and a keyring item made here removed). Returns the plan that was written.
-fn commit(
-    target: &Path,
-    existing_paths: &[PathBuf],
+/// What the write needs besides the plan: where, how long to wait for locks, the bindings
+/// the user agreed to, the keyring (when the plan needs it) and the token.
+struct Writing<'a> {
+    target: &'a Path,
+    /// The files kubectl reads (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`).
+    paths: &'a [PathBuf],
     timeout: Duration,
+    confirmed: &'a [crate::keystore::Binding],
+    keyring: Option<&'a Keyring>,
+    token: &'a Token,
+}
+
+/// The write, as `import` does it: lock the target (and any file a moved cluster's entry
+/// is in, as the `unlocked` plan says), read everything again (the first reading `first`
+/// is kept when the files still hold its bytes, as rotate keeps it), plan again, then the
+/// keyring, then the files (restored on failure, and a keyring item made here removed).
+/// Returns the plan that was written.
+fn commit(
+    unlocked: &Plan,
+    first: Option<Kubeconfig>,
+    w: &Writing<'_>,
     replan: &dyn Fn(Option<&Kubeconfig>) -> anyhow::Result<Plan>,
-    confirmed: &[crate::keystore::Binding],
-    keyring: Option<&Keyring>,
-    token: &Token,
 ) -> anyhow::Result<Plan> {
-    let unlocked = replan(load_existing(existing_paths)?.as_ref())?;
-    let files: BTreeSet<PathBuf> = edits_by_file(target, &unlocked)
+    let files: BTreeSet<PathBuf> = edits_by_file(w.target, unlocked)
         .into_iter()
         .map(|(f, _)| f)
-        .chain([target.to_path_buf()])
+        .chain([w.target.to_path_buf()])
         .collect();
     for f in &files {
         write::check_writable(f)?;
     }
-    create_parent(target)?;
+    create_parent(w.target)?;
     let _signals = write::InterruptGuard::install();
-    let _locks = write::lock_all(files.iter().map(PathBuf::as_path), timeout)?;
-    let plan = replan(load_existing(existing_paths)?.as_ref())?;
-    let edits = edits_by_file(target, &plan);
+    let _locks = write::lock_all(files.iter().map(PathBuf::as_path), w.timeout)?;
+    let existing: Vec<PathBuf> = w.paths.iter().filter(|p| p.exists()).cloned().collect();
+    let kc = match first {
+        Some(kc) if kc.unchanged_on_disk(&existing, false) => Some(kc),
+        _ => load_existing(&existing)?,
+    };
+    let plan = replan(kc.as_ref())?;
+    let edits = edits_by_file(w.target, &plan);
     if edits.iter().any(|(f, _)| !files.contains(f))
-        || plan.new_bindings.iter().any(|b| !confirmed.contains(b))
+        || plan.new_bindings.iter().any(|b| !w.confirmed.contains(b))
     {
         bail!("the kubeconfig changed while adding; nothing was written (run the command again)");
     }
-    let rendered = render(&edits)?;
+    let rendered = render(&edits, kc.as_ref())?;
+    drop(kc);
     if rendered.is_empty() {
         return Ok(plan);
     }
     if write::interrupted() {
         bail!("interrupted; nothing was written");
     }
-    let created = match keyring {
-        Some(k) => keyring_writes(k, &plan, token)?,
+    let created = match w.keyring {
+        Some(k) => keyring_writes(k, &plan, w.token)?,
         None => None,
     };
     for (path, _, _) in &rendered {
@@ -445,7 +485,7 @@ fn commit(
         })
         .collect();
     if let Err(e) = write::commit(&writes) {
-        if let (Some(k), Some(item)) = (keyring, created) {
+        if let (Some(k), Some(item)) = (w.keyring, created) {
             let _ = k.delete(&item);
         }
         return Err(e.into());
@@ -587,7 +627,7 @@ fn print_summary(
             quoted(u),
             store_note.map(|n| format!("; {n}")).unwrap_or_default()
         )?;
-    } else if !dry_run {
+    } else if !dry_run && plan.additions.is_empty() && plan.moves.is_empty() {
         writeln!(out, "Nothing to add; {} is unchanged.", shown_path(target))?;
     }
     Ok(())

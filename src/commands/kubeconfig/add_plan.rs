@@ -5,7 +5,7 @@
 //! network is touched here, so the command can plan again under the lock from a fresh
 //! snapshot and the tests can plan without either.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
@@ -149,8 +149,13 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
         (None, Store::Inline) => None,
     };
     let mut bound: Vec<Binding> = Vec::new();
+    // The contexts reaching each server, looked up once per cluster.
+    let mut reach: HashMap<&str, Vec<&Reach>> = HashMap::new();
+    for r in &existing.reach {
+        reach.entry(r.server.as_str()).or_default().push(r);
+    }
     for c in clusters {
-        let decision = decide(existing, c, opts, &mut taken);
+        let decision = decide(existing, &reach, c, opts, &mut taken);
         match &decision {
             Decision::Add { context } => {
                 let server = c.server.clone().unwrap_or_default();
@@ -213,6 +218,7 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
 /// One cluster's fate; a name is taken for an added one.
 fn decide(
     existing: &Existing,
+    reach: &HashMap<&str, Vec<&Reach>>,
     c: &CksCluster,
     opts: &Options<'_>,
     taken: &mut BTreeSet<String>,
@@ -251,11 +257,7 @@ fn decide(
             };
         }
     }
-    let reaching: Vec<&Reach> = existing
-        .reach
-        .iter()
-        .filter(|r| r.server == server)
-        .collect();
+    let reaching: &[&Reach] = reach.get(server).map_or(&[], Vec::as_slice);
     if let Some(r) = reaching.iter().find(|r| r.same_token).or(reaching.first()) {
         return Decision::Present {
             context: r.context.clone(),
