@@ -4,12 +4,14 @@
 //! time and peak memory of `token rotate` on one token held by 2,000 entries over 3 files
 //! (`--verify none`, and `--verify api` against a loopback whoami) against `kubectl config
 //! set-credentials` changing one entry of the same files; `token show`'s peak memory; and
-//! `token list` against `token show` on 2,000 contexts over 3 files (target: within 2x).
+//! `token list` against `token show` on 2,000 contexts over 3 files (target: within 2x);
+//! and `kubeconfig add --all` of 1,000 clusters from a loopback CKS list into the same set,
+//! against `token rotate --verify none` on it (target: within 2x).
 //!
 //! Run: `cargo bench --bench vs_kubectl` (BENCHMARKS.md records the figures). Set
 //! `BENCH_RUNS` to change the number of timed runs per command (default 30), and
-//! `BENCH_ONLY=list` (or `rotate`) to run only the `token list` (or `token rotate`)
-//! comparison.
+//! `BENCH_ONLY=list` (or `rotate`, or `add`) to run only the `token list` (or `token
+//! rotate`, or `kubeconfig add`) comparison.
 
 mod gen;
 
@@ -43,6 +45,10 @@ fn main() {
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     if only == "rotate" {
         rotate_against_kubectl(plugin, dir.path(), &home, runs);
+        return;
+    }
+    if only == "add" {
+        add_against_rotate(plugin, dir.path(), &home, runs);
         return;
     }
     if only == "exec" {
@@ -240,6 +246,134 @@ fn rotate_against_kubectl(plugin: &str, dir: &Path, home: &Path, runs: usize) {
         k / median(none.cpu.clone()).as_secs_f64(),
         k / median(verified.cpu.clone()).as_secs_f64()
     );
+}
+
+/// `kubeconfig add --all` of 1,000 clusters (one whoami, one list, one locked write per
+/// file) into the 2,000-context set, against `token rotate --verify none` on the same set.
+/// Each add starts from a fresh copy of the set (the copy is not timed); the API is a
+/// loopback stand-in answering whoami and the list.
+fn add_against_rotate(plugin: &str, dir: &Path, home: &Path, runs: usize) {
+    println!("\n## kubeconfig add --all: 1,000 clusters into 2,000 contexts over 3 files");
+    let d = dir.join("add-source");
+    std::fs::create_dir_all(&d).expect("dir");
+    let source = gen::kubeconfig_set(&d, 2000, 3, true);
+    let items: Vec<String> = (0..1000)
+        .map(|i| {
+            format!(
+                r#"{{"id":"id-{i}","name":"c{i}","zone":"z","public":true,"status":"STATUS_RUNNING","apiServerEndpoint":"cwbench-{i:04}.k8s.us-east-04a.coreweave.com"}}"#
+            )
+        })
+        .collect();
+    let api = format!(
+        "http://{}",
+        api_server(format!(r#"{{"items":[{}]}}"#, items.join(",")))
+    );
+    let r = dir.join("add-rotate");
+    std::fs::create_dir_all(&r).expect("dir");
+    let rotated = gen::join_paths(&gen::kubeconfig_set(&r, 2000, 3, true));
+    let tokens: Vec<_> = ["aaaa", "bbbb"]
+        .iter()
+        .map(|t| {
+            let p = r.join(format!("token-{t}"));
+            std::fs::write(&p, format!("CW-SECRET-bench-rotated-{t}\n")).expect("token");
+            p
+        })
+        .collect();
+    let (mut add, mut rotate) = (Measured::default(), Measured::default());
+    for i in 0..=runs {
+        let copy = dir.join(format!("add-{i}"));
+        std::fs::create_dir_all(&copy).expect("dir");
+        let paths: Vec<_> = source
+            .iter()
+            .map(|p| {
+                let to = copy.join(p.file_name().expect("name"));
+                std::fs::copy(p, &to).expect("copy");
+                to
+            })
+            .collect();
+        let env = gen::join_paths(&paths);
+        let args = [
+            "kubeconfig",
+            "add",
+            "--all",
+            "--store",
+            "inline",
+            "--api-endpoint",
+            &api,
+        ];
+        let a = run_measured(plugin, &args, &env, home);
+        let added = std::fs::read_to_string(&paths[0]).expect("read");
+        assert_eq!(
+            added.matches("coreweave.com/cks-cluster").count(),
+            1000,
+            "add --all"
+        );
+        let from = &tokens[i % 2];
+        let t = run_measured(
+            plugin,
+            &[
+                "token",
+                "rotate",
+                "--from-file",
+                path(from),
+                "--verify",
+                "none",
+            ],
+            &rotated,
+            home,
+        );
+        // The first round warms the caches; it is not counted.
+        if i > 0 {
+            add.push(a);
+            rotate.push(t);
+        }
+        let _ = std::fs::remove_dir_all(&copy);
+    }
+    println!(
+        "{:<46} {:>9} {:>9} {:>9} {:>9}",
+        "", "CPU ms", "max", "wall ms", "peak MiB"
+    );
+    add.print("kubeconfig add --all (1,000 clusters)");
+    rotate.print("token rotate --verify none");
+    println!(
+        "wall ratio add / rotate {:.2}x (target: at most 2x)",
+        median(add.wall.clone()).as_secs_f64() / median(rotate.wall.clone()).as_secs_f64()
+    );
+}
+
+/// A loopback stand-in for the CoreWeave API: whoami answers one principal, every other
+/// path `clusters` (the CKS list), one connection at a time.
+fn api_server(clusters: String) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let whoami = r#"{"principal":{"uid":"u-bench","orgUid":"cwbench","groups":[]}}"#;
+        let answer = |body: &str| {
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let body = if request.starts_with(b"GET /v1beta1/auth/whoami") {
+                whoami
+            } else {
+                clusters.as_str()
+            };
+            let _ = stream.write_all(answer(body).as_bytes());
+        }
+    });
+    addr
 }
 
 /// Wall time, CPU time and peak RSS of repeated runs of one command.

@@ -71,7 +71,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Add kubeconfigs downloaded from the CoreWeave Console to your kubeconfig
+    /// List the CKS clusters your token's organization has
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+    /// Add CKS clusters to your kubeconfig, from the token alone or from a Console download
     Kubeconfig {
         #[command(subcommand)]
         command: KubeconfigCommand,
@@ -102,6 +107,31 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         words: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// List the CKS clusters of the active token's organization, and which contexts reach them
+    #[command(after_help = "Examples:\n  \
+        kubectl coreweave cluster list\n  \
+        kubectl coreweave cluster list --all-tokens -o json\n\n\
+        Asks CoreWeave (GET /v1beta1/cks/clusters, after whoami) with the active context's\n\
+        token. CONTEXTS names the contexts of your kubeconfig files whose cluster server is\n\
+        the cluster's endpoint, or -. `kubectl coreweave kubeconfig add NAME` adds one.")]
+    List(ClusterListArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClusterListArgs {
+    /// Output format: json or yaml (default: a table per organization); the schema is in the README
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+    /// Every distinct CoreWeave token the kubeconfig files hold (as `token list` finds
+    /// them), asked in parallel, grouped by organization
+    #[arg(long)]
+    pub all_tokens: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -416,6 +446,82 @@ pub enum KubeconfigCommand {
         the same token is reused; one with another token is reported (--replace-token rotates\n\
         it, as token rotate does).")]
     Import(Box<ImportArgs>),
+    /// Add CKS clusters to the file kubectl writes to, from the API and the token alone
+    #[command(after_help = "Examples:\n  \
+        # A new laptop: every public cluster of the token's organization, in one command\n  \
+        kubectl coreweave kubeconfig add --all --from-stdin\n\n  \
+        # One cluster, with the active context's token; it becomes the current context\n  \
+        kubectl coreweave kubeconfig add my-cluster\n\n\
+        The token (the active context's, or --from-…) is checked with CoreWeave's whoami, then\n\
+        GET /v1beta1/cks/clusters lists the clusters. Each one not yet reached by a context\n\
+        gets a cluster (server https://<apiServerEndpoint>), a context and, once per token, a\n\
+        user, appended to the file kubectl writes to without changing a byte of what is there.\n\
+        Running it again changes nothing. Private clusters and clusters without an endpoint\n\
+        are skipped, with the reason.")]
+    Add(Box<AddArgs>),
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["clusters", "all"]))]
+#[command(group = clap::ArgGroup::new("source").multiple(false))]
+pub struct AddArgs {
+    /// The clusters to add, by name or id (see `kubectl coreweave cluster list`)
+    #[arg(value_name = "CLUSTER")]
+    pub clusters: Vec<String>,
+    /// Every cluster of the token's organization
+    #[arg(long, conflicts_with = "clusters")]
+    pub all: bool,
+    /// Add private clusters too (reachable only from inside their VPC)
+    #[arg(long)]
+    pub include_private: bool,
+    /// Rewrite the server of a cluster entry whose cluster moved (same id, another endpoint)
+    #[arg(long)]
+    pub update: bool,
+    /// Leave current-context alone even when one cluster is named
+    #[arg(long, conflicts_with = "set_current")]
+    pub no_set_current: bool,
+    /// Make this cluster's context current (name or id; with --all, or among several)
+    #[arg(long, value_name = "CLUSTER")]
+    pub set_current: Option<String>,
+    /// Namespace of the new contexts
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Where a token no user entry holds yet is kept [default: keyring when an OS keyring
+    /// answers, else inline]
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub store: Option<ImportStore>,
+    /// With the keyring: write the exec entry's command as the bare name `kubectl-coreweave`
+    #[arg(long)]
+    pub bare_command: bool,
+    /// Read the token from the first line of standard input
+    #[arg(long, group = "source")]
+    pub from_stdin: bool,
+    /// Read the token from a file
+    #[arg(long, group = "source", value_name = "PATH")]
+    pub from_file: Option<PathBuf>,
+    /// Take the token from a kubeconfig downloaded from the Console
+    #[arg(long, group = "source", value_name = "PATH")]
+    pub from_kubeconfig: Option<PathBuf>,
+    /// Run CMD with `sh -c` and take the first line of its output (a secret store)
+    #[arg(long, group = "source", value_name = "CMD")]
+    pub from_command: Option<String>,
+    /// Seconds --from-command may run before it is stopped
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub command_timeout: u64,
+    /// Show what would change (tokens masked) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before binding a keyring item to the new servers
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Total time for the API calls (whoami and the cluster list)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = verify_timeout)]
+    pub verify_timeout: std::time::Duration,
+    /// Seconds to wait for another writer's <file>.lock to go away
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub lock_timeout: u64,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

@@ -23,7 +23,7 @@ pub mod transaction;
 
 use std::io::Write;
 
-use cli::{Cli, Command, KubeconfigCommand, ObjectstorageCommand, TokenCommand};
+use cli::{Cli, ClusterCommand, Command, KubeconfigCommand, ObjectstorageCommand, TokenCommand};
 use commands::{kubeconfig::import, objectstorage, token};
 use kubeconfig::resolve::Selection;
 use kubeconfig::{config_paths, Kubeconfig};
@@ -62,9 +62,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Complete { words } => Ok(complete::run(&words, out)?),
+        Command::Cluster {
+            command: ClusterCommand::List(args),
+        } => {
+            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
+            commands::cluster::list::run(&kc, &selection, &args, out)
+        }
         Command::Kubeconfig {
             command: KubeconfigCommand::Import(args),
         } => import::run(&paths, explicit.is_some(), &args, out),
+        Command::Kubeconfig {
+            command: KubeconfigCommand::Add(args),
+        } => commands::kubeconfig::add::run(&paths, explicit.is_some(), &selection, &args, out),
         Command::Objectstorage {
             command: ObjectstorageCommand::Credentials(args),
         } => {

@@ -201,9 +201,14 @@ pub fn whoami(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
 pub async fn whoami_async(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
     let url = request_url(cfg, WHOAMI_PATH)?;
     let secrets = [token.expose()];
-    let body = call(cfg, &url, Idempotency::Idempotent, &secrets, || {
-        request(http::Method::GET, &url, Some(token), &[], Bytes::new())
-    })
+    let body = call(
+        cfg,
+        &url,
+        Idempotency::Idempotent,
+        &secrets,
+        MAX_BODY,
+        || request(http::Method::GET, &url, Some(token), &[], Bytes::new()),
+    )
     .await?;
     parse_principal(&body, &url, &secrets)
 }
@@ -254,20 +259,27 @@ pub fn mint_service_account_token(
     secrets.extend(oidc_token.expose().split('.'));
     let timeout_ms = cfg.timeout.as_millis().to_string();
     let payload = Bytes::from(payload);
-    let body = run(cfg, &url, Idempotency::NotIdempotent, &secrets, || {
-        request(
-            http::Method::POST,
-            &url,
-            None,
-            &[
-                ("content-type", "application/json"),
-                ("connect-protocol-version", "1"),
-                // Tells the server to stop working on it when we stop waiting.
-                ("connect-timeout-ms", timeout_ms.as_str()),
-            ],
-            payload.clone(),
-        )
-    })?;
+    let body = run(
+        cfg,
+        &url,
+        Idempotency::NotIdempotent,
+        &secrets,
+        MAX_BODY,
+        || {
+            request(
+                http::Method::POST,
+                &url,
+                None,
+                &[
+                    ("content-type", "application/json"),
+                    ("connect-protocol-version", "1"),
+                    // Tells the server to stop working on it when we stop waiting.
+                    ("connect-timeout-ms", timeout_ms.as_str()),
+                ],
+                payload.clone(),
+            )
+        },
+    )?;
     let minted = parse_minted(&body, &url, &secrets)?;
     check_minted(&minted, duration, &url)?;
     Ok(minted)
@@ -293,7 +305,7 @@ pub(crate) fn post_json(
         Idempotency::NotIdempotent
     };
     let payload = Bytes::from(payload);
-    let body = run(cfg, &url, idempotency, secrets, || {
+    let body = run(cfg, &url, idempotency, secrets, MAX_BODY, || {
         request(
             http::Method::POST,
             &url,
@@ -314,9 +326,28 @@ pub(crate) fn get_json(
     secrets: &[&str],
 ) -> Result<(String, Vec<u8>), ApiError> {
     let url = request_url(cfg, path)?;
-    let body = run(cfg, &url, Idempotency::Idempotent, secrets, || {
+    let body = run(cfg, &url, Idempotency::Idempotent, secrets, MAX_BODY, || {
         request(http::Method::GET, &url, Some(bearer), &[], Bytes::new())
     })?;
+    Ok((url, body))
+}
+
+/// The hook for reads kept in their own files (`cks.rs`): `GET <path>` with `bearer` as the
+/// bearer token, retried as `whoami` is (a read), its answer read to at most `cap` bytes (a
+/// listing may be far larger than [`MAX_BODY`]; a longer answer is an error naming the
+/// cap). Returns the request's URL (for messages) and the body of the 2xx answer.
+pub(crate) async fn get_json_async(
+    cfg: &ApiConfig,
+    path: &str,
+    bearer: &Token,
+    cap: usize,
+) -> Result<(String, Vec<u8>), ApiError> {
+    let url = request_url(cfg, path)?;
+    let secrets = [bearer.expose()];
+    let body = call(cfg, &url, Idempotency::Idempotent, &secrets, cap, || {
+        request(http::Method::GET, &url, Some(bearer), &[], Bytes::new())
+    })
+    .await?;
     Ok((url, body))
 }
 
@@ -414,20 +445,23 @@ fn run(
     url: &str,
     idempotency: Idempotency,
     secrets: &[&str],
+    cap: usize,
     request: impl Fn() -> Result<Request, String> + Send + Sync,
 ) -> Result<Vec<u8>, ApiError> {
-    crate::net::block_on(call(cfg, url, idempotency, secrets, request)).map_err(ApiError::Client)?
+    crate::net::block_on(call(cfg, url, idempotency, secrets, cap, request))
+        .map_err(ApiError::Client)?
 }
 
 /// One call: the route to the API, then tries until success, a final failure or the
 /// retry budget runs out, all of it within `cfg.deadline`. Returns the body of a 2xx
 /// answer. This is the shape of every CoreWeave API call: a path, an [`Idempotency`], the
-/// secrets to redact from answers, and a request builder.
+/// secrets to redact from answers, the most bytes of answer to read, and a request builder.
 async fn call(
     cfg: &ApiConfig,
     url: &str,
     idempotency: Idempotency,
     secrets: &[&str],
+    cap: usize,
     request: impl Fn() -> Result<Request, String> + Send + Sync,
 ) -> Result<Vec<u8>, ApiError> {
     let route = route(cfg.timeout, url)?;
@@ -436,6 +470,7 @@ async fn call(
         url,
         idempotency,
         secrets,
+        cap,
         request: &request,
         through: route.proxy.as_ref().map(|(through, _)| through.as_str()),
     };
@@ -506,6 +541,8 @@ struct Tries<'a, F> {
     url: &'a str,
     idempotency: Idempotency,
     secrets: &'a [&'a str],
+    /// The most bytes of an answer's body read.
+    cap: usize,
     request: &'a F,
     /// The proxy the call goes through, for messages.
     through: Option<&'a str>,
@@ -526,7 +563,7 @@ where
     }
 }
 
-/// A try's answer: status, `Retry-After`, and the body (cut at [`MAX_BODY`]).
+/// A try's answer: status, `Retry-After`, and the body (cut at the call's cap).
 struct Answer {
     status: u16,
     retry_after: Option<String>,
@@ -549,6 +586,7 @@ async fn send_once<C>(
     client: &Client<C, Full<Bytes>>,
     request: Result<Request, String>,
     timeout: Duration,
+    cap: usize,
 ) -> Result<Answer, Failure>
 where
     C: Connect + Clone + Send + Sync + 'static,
@@ -565,7 +603,7 @@ where
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let (body, cut) = match net::read_capped(response.into_body(), MAX_BODY)
+        let (body, cut) = match net::read_capped(response.into_body(), cap)
             .await
             .map_err(|e| Failure::Transport(e.into()))?
         {
@@ -606,12 +644,12 @@ where
     loop {
         tries += 1;
         let backoff = backoff(tries);
-        let next = match send_once(client, (t.request)(), cfg.timeout).await {
+        let next = match send_once(client, (t.request)(), cfg.timeout, t.cap).await {
             Ok(answer) if (200..300).contains(&answer.status) => {
                 if answer.cut {
                     return Err(ApiError::Unexpected {
                         url: url.into(),
-                        what: format!("an answer over {MAX_BODY} bytes"),
+                        what: format!("an answer over {} bytes", t.cap),
                     });
                 }
                 return Ok(answer.body);

@@ -11,6 +11,8 @@
 //!   itself, `--key-kind access-key`), through `client.rs`'s one `post_json` hook.
 //! - `s3_check.rs`: one SigV4-signed ListBuckets, repeated until the S3 endpoint accepts a
 //!   new key (bounded), over the same route as the API calls.
+//! - `cks.rs`: `GET /v1beta1/cks/clusters` (the organization's CKS clusters, for `cluster
+//!   list` and `kubeconfig add`), through `client.rs`'s `get_json_async` hook.
 //! - `error.rs`: [`ApiError`], one line per failure, never carrying a token; and
 //!   [`error::redact`], the one gate every text a server chose passes before it is shown
 //!   (the CoreWeave API's and the clusters' alike).
@@ -19,6 +21,7 @@
 //! endpoint only) the system's roots are built when a call is made.
 
 pub mod access_key;
+pub mod cks;
 pub mod client;
 pub mod error;
 pub mod s3_check;

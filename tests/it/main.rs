@@ -4,7 +4,9 @@
 
 mod support;
 
+mod add;
 mod cluster;
+mod cluster_list;
 mod complete;
 mod coreweave_api;
 mod differential;

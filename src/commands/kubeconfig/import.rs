@@ -455,7 +455,7 @@ fn parse_download(origin: &str, text: &str, args: &ImportArgs) -> anyhow::Result
 /// The file kubectl writes new entries to (client-go's `GetDefaultFilename`): the
 /// `--kubeconfig` file; else the first `KUBECONFIG` file that exists, or the last one when
 /// none does; else `~/.kube/config`.
-fn default_target(paths: &[PathBuf], explicit: bool) -> PathBuf {
+pub(super) fn default_target(paths: &[PathBuf], explicit: bool) -> PathBuf {
     if explicit || paths.len() <= 1 {
         return paths
             .first()
@@ -470,7 +470,7 @@ fn default_target(paths: &[PathBuf], explicit: bool) -> PathBuf {
         .unwrap_or_default()
 }
 
-fn load_existing(existing: &[PathBuf]) -> anyhow::Result<Option<Kubeconfig>> {
+pub(super) fn load_existing(existing: &[PathBuf]) -> anyhow::Result<Option<Kubeconfig>> {
     let existing: Vec<PathBuf> = existing.iter().filter(|p| p.exists()).cloned().collect();
     if existing.is_empty() {
         return Ok(None);
@@ -478,7 +478,7 @@ fn load_existing(existing: &[PathBuf]) -> anyhow::Result<Option<Kubeconfig>> {
     Ok(Some(Kubeconfig::load(&existing, false)?))
 }
 
-fn read_target(target: &Path) -> anyhow::Result<Option<String>> {
+pub(super) fn read_target(target: &Path) -> anyhow::Result<Option<String>> {
     match std::fs::read(target) {
         Ok(bytes) => Ok(Some(String::from_utf8(bytes).map_err(|_| {
             anyhow::anyhow!("kubeconfig {} is not UTF-8 text", target.display())
@@ -509,7 +509,7 @@ fn render(
     Ok(Some(after))
 }
 
-fn create_parent(target: &Path) -> anyhow::Result<()> {
+pub(super) fn create_parent(target: &Path) -> anyhow::Result<()> {
     let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) else {
         return Ok(());
     };

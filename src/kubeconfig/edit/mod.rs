@@ -1,6 +1,6 @@
 //! The one format-preserving kubeconfig editor. A change is a list of [`Edit`]s; the file
 //! is parsed once into `yaml_tree.rs`'s node tree, each kind of edit plans its splices on
-//! that tree (`token.rs`, `extension.rs`, `exec.rs`, `append.rs`), the splices are applied
+//! that tree (`token.rs`, `extension.rs`, `exec.rs`, `append.rs`, `server.rs`), the splices are applied
 //! together, and one proof (`proof.rs`) accepts the result or refuses it: every byte outside
 //! the splices kept, the result re-parsed with the original's comments, and its data equal
 //! to the original's with exactly the intended changes. Token-only edits of files the line
@@ -12,6 +12,7 @@ mod append;
 mod exec;
 mod extension;
 mod proof;
+mod server;
 mod text;
 mod token;
 
@@ -51,8 +52,10 @@ pub enum Edit<'a> {
     /// Replace the user's exec entry (one that runs this plugin) by an inline `token:`
     /// (`token unstore`).
     ExecToToken { user: &'a str, token: &'a str },
-    /// Add whole list entries and set `current-context` (`kubeconfig import`).
+    /// Add whole list entries and set `current-context` (`kubeconfig import`, `add`).
     Append(&'a Additions),
+    /// Replace `clusters[name == cluster].cluster.server` (`kubeconfig add --update`).
+    Server { cluster: &'a str, server: &'a str },
 }
 
 impl Edit<'_> {
@@ -62,7 +65,7 @@ impl Edit<'_> {
             Edit::Token { user, .. }
             | Edit::TokenToExec { user, .. }
             | Edit::ExecToToken { user, .. } => Some(user),
-            Edit::Extension { .. } | Edit::Append(_) => None,
+            Edit::Extension { .. } | Edit::Append(_) | Edit::Server { .. } => None,
         }
     }
 
@@ -73,6 +76,7 @@ impl Edit<'_> {
             Edit::Extension { .. } => "the coreweave.com/token extensions set",
             Edit::TokenToExec { .. } | Edit::ExecToToken { .. } => "the credentials swapped",
             Edit::Append(_) => "the new entries added",
+            Edit::Server { .. } => "the cluster servers changed",
         }
     }
 
@@ -89,6 +93,7 @@ impl Edit<'_> {
             } => exec::intend_exec(data, user, reference, mode, command),
             Edit::ExecToToken { user, token } => exec::intend_token(data, user, token),
             Edit::Append(additions) => append::intend(data, additions),
+            Edit::Server { cluster, server } => server::intend(data, cluster, server),
         }
     }
 }
@@ -169,6 +174,16 @@ fn apply_to(
         let planned = exec::plan(src, &doc, &swaps)?;
         replaced.extend(planned.iter().map(|s| s.start..s.end));
         splices.extend(planned);
+    }
+    let servers: Vec<(&str, &str)> = edits
+        .iter()
+        .filter_map(|e| match e {
+            Edit::Server { cluster, server } => Some((*cluster, *server)),
+            _ => None,
+        })
+        .collect();
+    if !servers.is_empty() {
+        splices.extend(server::plan(src, &doc, &servers)?);
     }
     for edit in &edits {
         if let Edit::Append(additions) = edit {

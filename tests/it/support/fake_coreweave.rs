@@ -25,6 +25,9 @@
 //!   it was made (at once unless set; never for `None`); before that, and for any other
 //!   key, `403 InvalidAccessKeyId` as S3 answers a key it does not know yet. The signature
 //!   itself is not checked here (moto's S3 checks it, in the AWS CLI tests).
+//! - `GET /v1beta1/cks/clusters` with a known token lists the clusters given for its org
+//!   ([`FakeCoreweave::clusters`]), `{"items": [...]}` in any shape a test writes; none
+//!   given is an org without clusters.
 //! - Dropping the fake stops it: the accept loop ends and pending delays are cut short.
 
 use std::collections::{HashMap, VecDeque};
@@ -171,6 +174,8 @@ struct State {
     /// token → how long whoami holds its default answer
     delays: HashMap<String, Duration>,
     script: VecDeque<Reply>,
+    /// orgUid → the items `GET /v1beta1/cks/clusters` lists
+    clusters: HashMap<String, Vec<serde_json::Value>>,
     requests: Vec<Recorded>,
     /// Recorded requests not yet answered, hung up on, or left by their client.
     pending: usize,
@@ -260,6 +265,12 @@ impl FakeCoreweave {
     /// whichever request comes first, unlike a scripted delay).
     pub fn slow_token(&self, token: &str, delay: Duration) -> &FakeCoreweave {
         self.state().delays.insert(token.to_string(), delay);
+        self
+    }
+
+    /// The CKS clusters of `org`, as the list answers them (replacing earlier ones).
+    pub fn clusters(&self, org: &str, items: Vec<serde_json::Value>) -> &FakeCoreweave {
+        self.state().clusters.insert(org.to_string(), items);
         self
     }
 
@@ -452,15 +463,25 @@ fn answer(stream: TcpStream, index: usize, reply: &Reply, shared: &Shared) {
     let _ = stream.shutdown(Shutdown::Write);
 }
 
-/// The answer when nothing is scripted: whoami by token, 404 elsewhere.
+/// The answer when nothing is scripted: whoami and the cluster list by token, 404
+/// elsewhere.
 fn default_reply(state: &State, request: &Recorded) -> Reply {
-    if request.path != "/v1beta1/auth/whoami" {
-        return Reply::connect_error(404, "not_found", "no such procedure");
-    }
     let token = request
         .authorization()
         .and_then(|a| a.strip_prefix("Bearer "))
         .unwrap_or("");
+    if request.path == "/v1beta1/cks/clusters" && request.method == "GET" {
+        return match state.tokens.get(token) {
+            Some((_, org)) => Reply::json(
+                200,
+                serde_json::json!({"items": state.clusters.get(org).cloned().unwrap_or_default()}),
+            ),
+            None => Reply::connect_error(401, "unauthenticated", "invalid or expired token"),
+        };
+    }
+    if request.path != "/v1beta1/auth/whoami" {
+        return Reply::connect_error(404, "not_found", "no such procedure");
+    }
     let reply = match state.tokens.get(token) {
         Some((uid, org)) => Reply::principal(uid, org),
         None => Reply::connect_error(401, "unauthenticated", "invalid or expired token"),
