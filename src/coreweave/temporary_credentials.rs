@@ -3,7 +3,7 @@
 //! bearer token in `Authorization`, a PascalCase answer), and the keys it gives carry the
 //! token's principal (`coreweave/<UID>`) and its SCIM groups, so bucket and organization
 //! policies written for a user or a group apply to them. Reached through `client.rs`'s one
-//! GET hook ([`super::client::get_json`]), a read, so retried as `whoami` is.
+//! GET hook (`client::get_json`), a read, so retried as `whoami` is.
 //!
 //! The answer is checked before anything uses it: an `AccessKeyId` and a `SecretAccessKey`
 //! an S3 client can send, no echo of the bearer token, a `Token` passed on only when it is
