@@ -326,9 +326,14 @@ pub(crate) fn get_json(
     secrets: &[&str],
 ) -> Result<(String, Vec<u8>), ApiError> {
     let url = request_url(cfg, path)?;
-    let body = run(cfg, &url, Idempotency::Idempotent, secrets, MAX_BODY, || {
-        request(http::Method::GET, &url, Some(bearer), &[], Bytes::new())
-    })?;
+    let body = run(
+        cfg,
+        &url,
+        Idempotency::Idempotent,
+        secrets,
+        MAX_BODY,
+        || request(http::Method::GET, &url, Some(bearer), &[], Bytes::new()),
+    )?;
     Ok((url, body))
 }
 

@@ -452,31 +452,38 @@ fn commit(
         items: item_of(unlocked).into_iter().collect(),
     };
     let existing: Vec<PathBuf> = w.paths.iter().filter(|p| p.exists()).cloned().collect();
-    transaction::run(&existing, false, scope.clone(), w.timeout, first, |kc, reads| {
-        let kc = (!kc.files.is_empty()).then_some(kc);
-        let plan = replan(kc)?;
-        let edits = edits_by_file(w.target, &plan);
-        if edits.iter().any(|(f, _)| !scope.files.contains(f))
-            || plan.new_bindings.iter().any(|b| !w.confirmed.contains(b))
-            || item_of(&plan).is_some_and(|i| !scope.items.contains(&i))
-        {
-            bail!("the kubeconfig changed while adding; nothing was written (run the command again)");
-        }
-        let rendered = render(&edits, kc)?;
-        let mut changes = transaction::Changes::default();
-        if !rendered.is_empty() {
-            changes.items = item_changes(reads, &plan, w.token)?;
-            changes.files = rendered
-                .into_iter()
-                .map(|(path, before, after)| PlannedWrite {
-                    path,
-                    original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
-                    new: after.into_bytes(),
-                })
-                .collect();
-        }
-        Ok(transaction::Step::Commit(changes, plan))
-    })
+    transaction::run(
+        &existing,
+        false,
+        scope.clone(),
+        w.timeout,
+        first,
+        |kc, reads| {
+            let kc = (!kc.files.is_empty()).then_some(kc);
+            let plan = replan(kc)?;
+            let edits = edits_by_file(w.target, &plan);
+            if edits.iter().any(|(f, _)| !scope.files.contains(f))
+                || plan.new_bindings.iter().any(|b| !w.confirmed.contains(b))
+                || item_of(&plan).is_some_and(|i| !scope.items.contains(&i))
+            {
+                bail!("the kubeconfig changed while adding; nothing was written (run the command again)");
+            }
+            let rendered = render(&edits, kc)?;
+            let mut changes = transaction::Changes::default();
+            if !rendered.is_empty() {
+                changes.items = item_changes(reads, &plan, w.token)?;
+                changes.files = rendered
+                    .into_iter()
+                    .map(|(path, before, after)| PlannedWrite {
+                        path,
+                        original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
+                        new: after.into_bytes(),
+                    })
+                    .collect();
+            }
+            Ok(transaction::Step::Commit(changes, plan))
+        },
+    )
 }
 
 /// The keyring item the plan writes: a new token's, or the holder's that gains bindings.

@@ -194,6 +194,7 @@ impl Default for State {
             tokens: HashMap::new(),
             delays: HashMap::new(),
             script: VecDeque::new(),
+            clusters: HashMap::new(),
             requests: Vec::new(),
             pending: 0,
         }
