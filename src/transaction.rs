@@ -29,7 +29,8 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn covers(&self, other: &Scope) -> bool {
+    /// Whether everything `other` names is locked here.
+    pub fn covers(&self, other: &Scope) -> bool {
         other.files.is_subset(&self.files) && other.items.is_subset(&self.items)
     }
 }
@@ -37,9 +38,15 @@ impl Scope {
 /// The items as read under their locks (`None`: no such item).
 pub struct Reads {
     items: BTreeMap<String, Option<Item>>,
+    locked: Scope,
 }
 
 impl Reads {
+    /// What this attempt holds locked (the first scope, widened by earlier attempts).
+    pub fn locked(&self) -> &Scope {
+        &self.locked
+    }
+
     /// The item as it is now; `Ok(None)` when it does not exist. Asking for an item the
     /// scope did not lock is a bug in the command, reported as an error.
     pub fn item(&self, reference: &str) -> anyhow::Result<Option<&Item>> {
@@ -110,7 +117,10 @@ pub fn run<T>(
             keystore::refresh(item, read.as_ref());
             items.insert(item.clone(), read);
         }
-        let reads = Reads { items };
+        let reads = Reads {
+            items,
+            locked: scope.clone(),
+        };
         let (changes, value) = match plan(&kc, &reads)? {
             Step::Widen(more) => {
                 let wider = Scope {

@@ -167,7 +167,7 @@ pub fn run(
     // Under the locks (the target file and every item): read everything again and plan
     // from what is really there.
     let (decisions, conflicts, stored) =
-        transaction::run(paths, false, scope.clone(), timeout, None, |kc, reads| {
+        transaction::run(paths, false, scope, timeout, None, |kc, reads| {
             let Plan {
                 decisions,
                 additions,
@@ -175,9 +175,9 @@ pub fn run(
             } = plan((!kc.files.is_empty()).then_some(kc))?;
             let needed: BTreeSet<String> =
                 keyring_items.iter().map(|(i, _, _)| i.clone()).collect();
-            if !needed.is_subset(&scope.items) {
+            if !needed.is_subset(&reads.locked().items) {
                 return Ok(transaction::Step::Widen(transaction::Scope {
-                    files: scope.files.clone(),
+                    files: reads.locked().files.clone(),
                     items: needed,
                 }));
             }

@@ -162,7 +162,7 @@ pub fn rotate(
     let (plan_targets, writes_count, backups) = transaction::run(
         paths,
         explicit,
-        scope.clone(),
+        scope,
         timeout,
         Some(kc),
         |kc, reads| {
@@ -199,7 +199,7 @@ pub fn rotate(
                 files: files_of(&targets, expires_known),
                 items: items_of(&targets).into_iter().map(str::to_owned).collect(),
             };
-            if !needed.files.is_subset(&scope.files) || !needed.items.is_subset(&scope.items) {
+            if !reads.locked().covers(&needed) {
                 return Ok(transaction::Step::Widen(needed));
             }
             let writes = prepare_writes(kc, &targets, &new, &record, args.force)?;
