@@ -282,11 +282,8 @@ fn store_lists_and_asks_before_binding_what_another_file_names() {
     clear(item);
 }
 
-/// Two rotates of a keyring-only holder at once: exactly one succeeds and the item holds
-/// its token; the other fails saying the token changed.
-#[test]
-fn two_rotates_of_a_keyring_item_never_lose_a_token() {
-    let item = "kt-race";
+/// One context on a fake whose user alice is stored in `item` (bound to the fake).
+fn stored(item: &str) -> (Sandbox, FakeKube, PathBuf) {
     clear(item);
     let ours = fake();
     let sb = Sandbox::new();
@@ -298,6 +295,15 @@ fn two_rotates_of_a_keyring_item_never_lose_a_token() {
     );
     let o = plugin(&sb, &k, &["token", "store", "--item", item]);
     assert!(o.status.success(), "{}", stderr(&o));
+    (sb, ours, k)
+}
+
+/// Two rotates of a keyring-only holder at once: exactly one succeeds and the item holds
+/// its token; the other fails saying the token changed.
+#[test]
+fn two_rotates_of_a_keyring_item_never_lose_a_token() {
+    let item = "kt-race";
+    let (sb, _ours, k) = stored(item);
     let kstr = k.to_str().expect("utf-8");
     const CAROL: &str = "CW-SECRET-keyringtest-carol-00112233445566";
     let spawn = |token: &str| {
@@ -345,17 +351,7 @@ fn two_rotates_of_a_keyring_item_never_lose_a_token() {
 #[test]
 fn store_waiting_on_a_lock_keeps_a_concurrent_rotate() {
     let item = "kt-store-race";
-    clear(item);
-    let ours = fake();
-    let sb = Sandbox::new();
-    let k = write_kubeconfig(
-        &sb.path("config"),
-        &[ClusterSpec::new("c", ours.url(), Trust::Data(&ours.ca.pem))],
-        &[("ctx", "c", "alice")],
-        &[("alice", ALICE)],
-    );
-    let o = plugin(&sb, &k, &["token", "store", "--item", item]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (sb, _ours, k) = stored(item);
     let kstr = k.to_str().expect("utf-8");
     // Someone (kubectl) holds the kubeconfig's lock.
     let lock = sb.path("config.lock");
@@ -410,17 +406,7 @@ fn store_waiting_on_a_lock_keeps_a_concurrent_rotate() {
 #[test]
 fn the_kernel_copy_is_private_to_its_session_and_bus() {
     let item = "kt-copy";
-    clear(item);
-    let ours = fake();
-    let sb = Sandbox::new();
-    let k = write_kubeconfig(
-        &sb.path("config"),
-        &[ClusterSpec::new("c", ours.url(), Trust::Data(&ours.ca.pem))],
-        &[("ctx", "c", "alice")],
-        &[("alice", ALICE)],
-    );
-    let o = plugin(&sb, &k, &["token", "store", "--item", item]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (sb, ours, _k) = stored(item);
     let info = format!(
         r#"{{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{{"interactive":false,"cluster":{{"server":"{}","certificate-authority-data":"{}"}}}}}}"#,
         ours.url(),
@@ -609,17 +595,7 @@ fn a_binding_of_a_thousand_clusters_fits_and_is_vouched_for() {
 #[test]
 fn a_node_client_gets_the_token_only_when_the_item_opts_in() {
     let item = "kt-node";
-    clear(item);
-    let ours = fake();
-    let sb = Sandbox::new();
-    let k = write_kubeconfig(
-        &sb.path("config"),
-        &[ClusterSpec::new("c", ours.url(), Trust::Data(&ours.ca.pem))],
-        &[("ctx", "c", "alice")],
-        &[("alice", ALICE)],
-    );
-    let o = plugin(&sb, &k, &["token", "store", "--item", item]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (sb, ours, k) = stored(item);
     let tools = std::env::var_os("KUBECTL_COREWEAVE_NODETOOLS").unwrap_or_else(|| {
         panic!("KUBECTL_COREWEAVE_NODETOOLS is unset: run the tests through .ci/test, whose .ci/setup installs @kubernetes/client-node")
     });
