@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -78,8 +79,7 @@ pub fn home_dir() -> PathBuf {
     }
 }
 
-/// One file that was read.
-#[derive(Debug)]
+/// One file that was read. Its `Debug` leaves out the text, which holds every token.
 pub struct LoadedFile {
     pub path: PathBuf,
     /// The text as read (decoded when the file is UTF-16; a byte-order mark stays at its
@@ -102,6 +102,18 @@ pub enum Encoding {
     Utf8,
     Utf16Le,
     Utf16Be,
+}
+
+impl fmt::Debug for LoadedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedFile")
+            .field("path", &self.path)
+            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .field("encoding", &self.encoding)
+            .field("config", &self.config)
+            .field("token_spans", &self.token_spans)
+            .finish()
+    }
 }
 
 impl LoadedFile {

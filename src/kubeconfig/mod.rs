@@ -203,6 +203,8 @@ pub fn base_dir(file: &Path) -> &Path {
 }
 
 #[cfg(test)]
+mod debug_hides_secrets;
+#[cfg(test)]
 mod tests {
     use super::*;
 

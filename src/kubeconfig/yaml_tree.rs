@@ -26,7 +26,7 @@ pub(super) enum TagClass {
     Other,
 }
 
-#[derive(Debug)]
+/// A node's content. Its `Debug` gives a scalar's length, not its text (it may be a token).
 pub(super) enum Kind<'s> {
     Scalar {
         value: Cow<'s, str>,
@@ -42,6 +42,21 @@ pub(super) enum Kind<'s> {
     Alias {
         anchor: usize,
     },
+}
+
+impl std::fmt::Debug for Kind<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Scalar { value, style } => f
+                .debug_struct("Scalar")
+                .field("value", &format_args!("<{} bytes>", value.len()))
+                .field("style", style)
+                .finish(),
+            Kind::Seq { items } => f.debug_struct("Seq").field("items", items).finish(),
+            Kind::Map { entries } => f.debug_struct("Map").field("entries", entries).finish(),
+            Kind::Alias { anchor } => f.debug_struct("Alias").field("anchor", anchor).finish(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -870,12 +885,23 @@ impl<'d> Users<'d> {
 // Splicing, and the byte half of each editor's proof.
 // ---------------------------------------------------------------------------------------
 
-/// Replace source bytes `start..end` (an insertion when they are equal) by `text`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Replace source bytes `start..end` (an insertion when they are equal) by `text`. Its
+/// `Debug` gives the text's length: the text may be a token.
+#[derive(Clone, PartialEq, Eq)]
 pub(super) struct Splice {
     pub(super) start: usize,
     pub(super) end: usize,
     pub(super) text: String,
+}
+
+impl std::fmt::Debug for Splice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Splice")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .finish()
+    }
 }
 
 /// `src` with the splices, which must be sorted by start, applied.

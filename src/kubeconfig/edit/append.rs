@@ -14,8 +14,9 @@ use super::super::yaml_tree::{Doc, Kind, Lookup, NodeId, Splice};
 use super::proof::load_data;
 use super::text::{column_of, dash_of_item, scalar};
 
-/// What to add to one file.
-#[derive(Debug, Default, Clone, PartialEq)]
+/// What to add to one file. Its `Debug` shows the entries' names only: a user entry holds
+/// its credential.
+#[derive(Default, Clone, PartialEq)]
 pub struct Additions {
     /// New entries per list, each a whole entry (`{"name": …, "cluster": {…}}`).
     pub clusters: Vec<Value>,
@@ -23,6 +24,23 @@ pub struct Additions {
     pub users: Vec<Value>,
     /// A new `current-context`, if it changes.
     pub current_context: Option<String>,
+}
+
+impl std::fmt::Debug for Additions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |entries: &[Value]| -> Vec<Option<String>> {
+            entries
+                .iter()
+                .map(|e| e.get("name").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        };
+        f.debug_struct("Additions")
+            .field("clusters", &names(&self.clusters))
+            .field("contexts", &names(&self.contexts))
+            .field("users", &names(&self.users))
+            .field("current_context", &self.current_context)
+            .finish()
+    }
 }
 
 impl Additions {
