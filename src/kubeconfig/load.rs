@@ -232,9 +232,7 @@ impl Kubeconfig {
                 return false;
             };
             let same = match f.encoding {
-                Encoding::Utf8 => {
-                    super::token_file::file_holds(&file, f.text.as_bytes()).unwrap_or(false)
-                }
+                Encoding::Utf8 => crate::io::file_holds(&file, f.text.as_bytes()).unwrap_or(false),
                 // Decoded when read: compared as decoded (rare; no need to stream).
                 Encoding::Utf16Le | Encoding::Utf16Be => {
                     drop(file);
@@ -774,7 +772,7 @@ pub(super) fn model_of(path: &Path, tree: &Doc<'_>) -> Result<FileConfig, Kubeco
     // Merge keys are followed by recursion, as deep as a file chains them.
     let config = on_parse_stack(|| from_tree::read::<FileConfig>(tree, Typing::Kubeconfig))
         .map_err(|e| {
-            let message = format!("cannot start the parser: {}", crate::io_message(&e));
+            let message = format!("cannot start the parser: {}", crate::io::io_message(&e));
             yaml_error(path, DocError::at(None, &message))
         })?
         .map_err(|e| yaml_error(path, DocError::at(e.position, &e.message)))?;

@@ -281,7 +281,7 @@ fn set_owner_and_mode(file: &File, original: Option<&fs::Metadata>) -> io::Resul
                 e.kind(),
                 format!(
                     "cannot keep its owner (uid {want_uid}, gid {want_gid}): {}",
-                    crate::io_message(&e)
+                    crate::io::io_message(&e)
                 ),
             )
         })?;
