@@ -16,7 +16,7 @@
 
 use std::ops::Range;
 
-use super::yaml_tree::{Doc, Kind, Stream};
+use super::read::yaml_tree::{Doc, Kind, Stream};
 use crate::secret::{self, Token, COREWEAVE_PREFIX};
 
 /// Keys whose values are credentials (client-go's `AuthInfo`, `auth-provider.config`).

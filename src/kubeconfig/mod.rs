@@ -28,23 +28,22 @@
 pub mod edit;
 mod edit_error;
 pub mod exec_program;
-pub(crate) mod fast;
-mod from_tree;
 pub mod load;
 pub mod mask;
 pub mod model;
+mod read;
 pub mod resolve;
 mod text;
 pub mod token_file;
 pub mod write;
-mod yaml_tree;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::secret::{quoted, shown, shown_path};
 
-pub use load::{config_paths, home_dir, Encoding, Kubeconfig, LoadedFile, Sourced};
+pub use load::{config_paths, home_dir, Kubeconfig, LoadedFile, Sourced};
+pub use read::document::Encoding;
 pub use resolve::{Credential, Resolved};
 
 /// Files larger than this are refused: a kubeconfig with thousands of contexts is a few MB.
@@ -300,7 +299,7 @@ mod debug_hides_secrets {
     use serde_json::json;
 
     use super::edit::{Additions, Edit, TokenEdit};
-    use super::yaml_tree::{Doc, Splice, Stream};
+    use super::read::yaml_tree::{Doc, Splice, Stream};
     use super::Kubeconfig;
 
     const OLD: &str = "CW-SECRET-debugOldAb3Cd5Ef7Gh9";

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::edit_error::{internal, EditError};
-use super::yaml_tree::Splice;
+use super::read::yaml_tree::Splice;
 
 /// Conservative on purpose: kubectl reads kubeconfig with a YAML 1.1 loader, so anything
 /// that could be a bool, null, number, timestamp or sexagesimal value in 1.1 or 1.2 is

@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::super::edit_error::{unsupported, verification, EditError};
-use super::super::yaml_tree::{Doc, Kind, Lookup, NodeId, Splice};
+use super::super::read::yaml_tree::{Doc, Kind, Lookup, NodeId, Splice};
 use super::proof::load_data;
 use super::text::{column_of, dash_of_item, scalar};
 

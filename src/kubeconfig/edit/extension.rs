@@ -21,7 +21,7 @@
 use serde_json::Value;
 
 use super::super::edit_error::{internal, unsupported, verification, EditError};
-use super::super::yaml_tree::{
+use super::super::read::yaml_tree::{
     self, anchor_label, check_no_merge, check_path, describe, duplicate_key, Doc, Kind, Lookup,
     NodeId, PathRule, Splice,
 };
@@ -475,11 +475,11 @@ pub(super) fn intend(
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::yaml_tree::{apply_splices, Stream};
+    use super::super::super::read::yaml_tree::{apply_splices, Stream};
     use super::super::proof::prove;
     use super::super::{apply, Edit};
     use super::*;
-    use crate::kubeconfig::from_tree::data_options;
+    use crate::kubeconfig::read::from_tree::data_options;
 
     /// The planner with one extension edit per user.
     fn upsert_token_extension(
@@ -1595,13 +1595,13 @@ users:
                 ),
             )
                 .prop_map(|(doc, mutations)| {
-                    crate::kubeconfig::yaml_tree::generated::mutate(
+                    crate::kubeconfig::read::yaml_tree::generated::mutate(
                         render(&doc),
                         &mutations,
                         &FRAGMENTS,
                     )
                 });
-            crate::kubeconfig::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
+            crate::kubeconfig::read::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
         }
 
         proptest! {

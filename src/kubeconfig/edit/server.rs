@@ -7,7 +7,9 @@
 use serde_json::Value;
 
 use super::super::edit_error::{unsupported, EditError};
-use super::super::yaml_tree::{check_no_merge, check_path, Doc, Kind, Lookup, PathRule, Splice};
+use super::super::read::yaml_tree::{
+    check_no_merge, check_path, Doc, Kind, Lookup, PathRule, Splice,
+};
 use super::text::scalar;
 
 /// The splices that set each `(cluster entry, server)` of `wanted`.

@@ -12,12 +12,12 @@ use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScalarStyle, Span, StructureStyle, Tag};
 
-use super::edit_error::{internal, unsupported, EditError, Position};
+use super::super::edit_error::{internal, unsupported, EditError, Position};
 
-pub(super) type NodeId = usize;
+pub(in crate::kubeconfig) type NodeId = usize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum TagClass {
+pub(in crate::kubeconfig) enum TagClass {
     None,
     /// `!!str` or the non-specific `!`: the value stays a string whatever it looks like.
     Str,
@@ -27,7 +27,7 @@ pub(super) enum TagClass {
 }
 
 /// A node's content. Its `Debug` gives a scalar's length, not its text (it may be a token).
-pub(super) enum Kind<'s> {
+pub(in crate::kubeconfig) enum Kind<'s> {
     Scalar {
         value: Cow<'s, str>,
         style: ScalarStyle,
@@ -60,55 +60,55 @@ impl std::fmt::Debug for Kind<'_> {
 }
 
 #[derive(Debug)]
-pub(super) struct Node<'s> {
-    pub(super) kind: Kind<'s>,
+pub(in crate::kubeconfig) struct Node<'s> {
+    pub(in crate::kubeconfig) kind: Kind<'s>,
     /// Start of the node's text: a scalar or alias, a block collection's first key or item,
     /// a flow collection's opening bracket.
-    pub(super) start: usize,
+    pub(in crate::kubeconfig) start: usize,
     /// End of the parser's span: a scalar's or alias's text (a block scalar's may run on
     /// over trailing blank lines), a flow collection's opening bracket.
-    pub(super) end: usize,
+    pub(in crate::kubeconfig) end: usize,
     /// Span of a flow collection's closing bracket.
-    pub(super) close: Option<Range<usize>>,
+    pub(in crate::kubeconfig) close: Option<Range<usize>>,
     /// End of the last non-blank text inside a collection (its last key, value or item;
     /// a block scalar counts without the trailing blank lines its span may include).
-    pub(super) content_end: usize,
-    pub(super) position: Position,
-    pub(super) anchor: usize,
-    pub(super) tag: TagClass,
+    pub(in crate::kubeconfig) content_end: usize,
+    pub(in crate::kubeconfig) position: Position,
+    pub(in crate::kubeconfig) anchor: usize,
+    pub(in crate::kubeconfig) tag: TagClass,
     /// The resolved tag (`handle` and `suffix` joined) of a `TagClass::Other` node.
-    pub(super) tag_uri: Option<String>,
+    pub(in crate::kubeconfig) tag_uri: Option<String>,
     /// True when this node itself is a flow collection.
-    pub(super) flow: bool,
+    pub(in crate::kubeconfig) flow: bool,
     /// True when any enclosing collection is a flow collection.
-    pub(super) in_flow: bool,
+    pub(in crate::kubeconfig) in_flow: bool,
     /// One past the id of the last node inside this one (ids follow document order).
-    pub(super) subtree_end: NodeId,
+    pub(in crate::kubeconfig) subtree_end: NodeId,
 }
 
 /// Nesting kubectl's decoder reads; deeper is "exceeded max depth of 10000".
-pub(super) const MAX_DEPTH: usize = 10_000;
+pub(in crate::kubeconfig) const MAX_DEPTH: usize = 10_000;
 
 /// Whether `Doc::parse` keeps the comments' text, which the editor's proof compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Stream {
+pub(in crate::kubeconfig) enum Stream {
     /// Parse without comments and keep only the tree.
     Drop,
     /// Parse with comments and keep every comment's place and text, in order.
     Comments,
 }
 
-pub(super) struct Doc<'s> {
+pub(in crate::kubeconfig) struct Doc<'s> {
     /// With `Stream::Comments`, the text of every comment of the whole stream, in order.
-    pub(super) comments: Vec<(usize, Cow<'s, str>)>,
-    pub(super) nodes: Vec<Node<'s>>,
-    pub(super) root: Option<NodeId>,
-    pub(super) anchor_nodes: HashMap<usize, NodeId>,
-    pub(super) anchor_names: HashMap<usize, Cow<'s, str>>,
+    pub(in crate::kubeconfig) comments: Vec<(usize, Cow<'s, str>)>,
+    pub(in crate::kubeconfig) nodes: Vec<Node<'s>>,
+    pub(in crate::kubeconfig) root: Option<NodeId>,
+    pub(in crate::kubeconfig) anchor_nodes: HashMap<usize, NodeId>,
+    pub(in crate::kubeconfig) anchor_names: HashMap<usize, Cow<'s, str>>,
     /// The aliases that refer to each anchor.
-    pub(super) alias_refs: HashMap<usize, Vec<NodeId>>,
+    pub(in crate::kubeconfig) alias_refs: HashMap<usize, Vec<NodeId>>,
     /// Byte offset where the first document ends (after `...` if present).
-    pub(super) doc_end: Option<usize>,
+    pub(in crate::kubeconfig) doc_end: Option<usize>,
 }
 
 /// A node about to be added to the tree.
@@ -125,7 +125,7 @@ struct NewNode<'s> {
 /// With `comments`, comments become events so that a comparison sees every one of them.
 /// The default buffering limit would then reject long comment blocks in otherwise valid
 /// files; the buffer is bounded by the input size anyway.
-pub(super) fn parser_options(comments: bool) -> granit_parser::Options {
+pub(in crate::kubeconfig) fn parser_options(comments: bool) -> granit_parser::Options {
     let mut options = granit_parser::Options::default();
     options.emit_anchor_events = true;
     // kubectl reads files nested up to 10,000 deep; the parser's default stops at 255.
@@ -141,14 +141,14 @@ pub(super) fn parser_options(comments: bool) -> granit_parser::Options {
     options
 }
 
-pub(super) fn marker_position(span: &Span) -> Position {
+pub(in crate::kubeconfig) fn marker_position(span: &Span) -> Position {
     Position {
         line: span.start.line(),
         column: span.start.col().saturating_add(1),
     }
 }
 
-pub(super) fn parse_error(err: &granit_parser::ScanError) -> EditError {
+pub(in crate::kubeconfig) fn parse_error(err: &granit_parser::ScanError) -> EditError {
     let reason = err.kind().to_string().replace(['\r', '\n'], " ");
     EditError::Parse {
         position: Position {
@@ -159,7 +159,7 @@ pub(super) fn parse_error(err: &granit_parser::ScanError) -> EditError {
     }
 }
 
-pub(super) fn byte_range(span: &Span) -> Result<Range<usize>, EditError> {
+pub(in crate::kubeconfig) fn byte_range(span: &Span) -> Result<Range<usize>, EditError> {
     span.byte_range()
         .ok_or_else(|| internal("parser reported no byte offsets"))
 }
@@ -196,7 +196,7 @@ fn leaf_end(src: &str, range: &Range<usize>) -> Option<usize> {
 impl<'s> Doc<'s> {
     /// Reads the whole stream, so that a later document that does not parse is an error,
     /// and builds the tree of the first document.
-    pub(super) fn parse(src: &'s str, stream: Stream) -> Result<Self, EditError> {
+    pub(in crate::kubeconfig) fn parse(src: &'s str, stream: Stream) -> Result<Self, EditError> {
         let keep = stream == Stream::Comments;
         let mut doc = Doc {
             comments: Vec::new(),
@@ -399,34 +399,34 @@ impl<'s> Doc<'s> {
         }
     }
 
-    pub(super) fn node(&self, id: NodeId) -> Result<&Node<'s>, EditError> {
+    pub(in crate::kubeconfig) fn node(&self, id: NodeId) -> Result<&Node<'s>, EditError> {
         self.nodes
             .get(id)
             .ok_or_else(|| internal("node id out of range"))
     }
 
-    pub(super) fn position(&self, id: NodeId) -> Position {
+    pub(in crate::kubeconfig) fn position(&self, id: NodeId) -> Position {
         self.nodes
             .get(id)
             .map_or(Position { line: 0, column: 0 }, |n| n.position)
     }
 
     /// Follows one alias; anchors never sit on aliases, so one step is enough.
-    pub(super) fn resolve(&self, id: NodeId) -> Option<NodeId> {
+    pub(in crate::kubeconfig) fn resolve(&self, id: NodeId) -> Option<NodeId> {
         match &self.nodes.get(id)?.kind {
             Kind::Alias { anchor } => self.anchor_nodes.get(anchor).copied(),
             _ => Some(id),
         }
     }
 
-    pub(super) fn scalar_text(&self, id: NodeId) -> Option<&str> {
+    pub(in crate::kubeconfig) fn scalar_text(&self, id: NodeId) -> Option<&str> {
         match &self.nodes.get(self.resolve(id)?)?.kind {
             Kind::Scalar { value, .. } => Some(value.as_ref()),
             _ => None,
         }
     }
 
-    pub(super) fn pairs(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
+    pub(in crate::kubeconfig) fn pairs(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
         match self.nodes.get(map).map(|n| &n.kind) {
             Some(Kind::Map { entries }) => entries
                 .chunks_exact(2)
@@ -436,19 +436,19 @@ impl<'s> Doc<'s> {
         }
     }
 
-    pub(super) fn is_map(&self, id: NodeId) -> bool {
+    pub(in crate::kubeconfig) fn is_map(&self, id: NodeId) -> bool {
         matches!(self.nodes.get(id).map(|n| &n.kind), Some(Kind::Map { .. }))
     }
 
     /// The anchor's name, escaped for a single-line message.
-    pub(super) fn anchor_name(&self, anchor: usize) -> Option<String> {
+    pub(in crate::kubeconfig) fn anchor_name(&self, anchor: usize) -> Option<String> {
         self.anchor_names
             .get(&anchor)
             .map(|n| n.escape_debug().to_string())
     }
 
     /// The key's own entry in the mapping; merge keys are not followed.
-    pub(super) fn lookup(&self, map: NodeId, key: &str) -> Lookup {
+    pub(in crate::kubeconfig) fn lookup(&self, map: NodeId, key: &str) -> Lookup {
         let mut found: Option<(NodeId, NodeId)> = None;
         for (k, v) in self.pairs(map) {
             if self.scalar_text(k) == Some(key) {
@@ -466,7 +466,7 @@ impl<'s> Doc<'s> {
 
     /// The merge keys (`<<`) of a mapping and their values. Quoted `"<<"` is an ordinary
     /// key in YAML, but not every loader agrees, so every spelling counts.
-    pub(super) fn merges(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
+    pub(in crate::kubeconfig) fn merges(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
         self.pairs(map)
             .into_iter()
             .filter(|(k, _)| self.scalar_text(*k) == Some("<<"))
@@ -474,12 +474,12 @@ impl<'s> Doc<'s> {
     }
 
     /// The first merge key of a mapping.
-    pub(super) fn merge_key(&self, map: NodeId) -> Option<NodeId> {
+    pub(in crate::kubeconfig) fn merge_key(&self, map: NodeId) -> Option<NodeId> {
         self.merges(map).first().map(|(key, _)| *key)
     }
 
     /// The first anchor defined inside (or on) a node.
-    pub(super) fn anchor_inside(&self, id: NodeId) -> Option<usize> {
+    pub(in crate::kubeconfig) fn anchor_inside(&self, id: NodeId) -> Option<usize> {
         let end = self.nodes.get(id)?.subtree_end;
         self.nodes
             .get(id..end)?
@@ -494,7 +494,7 @@ impl<'s> Doc<'s> {
 // ---------------------------------------------------------------------------------------
 
 /// Whether this key node is a merge key in go-yaml's reading.
-pub(super) fn is_merge_key(doc: &Doc<'_>, key: NodeId) -> bool {
+pub(in crate::kubeconfig) fn is_merge_key(doc: &Doc<'_>, key: NodeId) -> bool {
     let Some(node) = doc.nodes.get(key) else {
         return false;
     };
@@ -510,7 +510,7 @@ pub(super) fn is_merge_key(doc: &Doc<'_>, key: NodeId) -> bool {
 /// The key's value in the mapping as kubectl reads it (`from_tree.rs`): the last writer in
 /// document order wins, whether the key itself or a merge key (`<<`) that provides it.
 /// A merge source the editor cannot follow makes the value unknown.
-pub(super) fn lookup_merged(doc: &Doc<'_>, map: NodeId, key: &str) -> MergedLookup {
+pub(in crate::kubeconfig) fn lookup_merged(doc: &Doc<'_>, map: NodeId, key: &str) -> MergedLookup {
     lookup_at(doc, map, key, 0)
 }
 
@@ -577,7 +577,7 @@ fn search_merge(doc: &Doc<'_>, value: NodeId, key: &str, depth: usize) -> MergeS
     }
 }
 
-pub(super) enum MergedLookup {
+pub(in crate::kubeconfig) enum MergedLookup {
     Missing,
     Found {
         key: NodeId,
@@ -605,7 +605,7 @@ enum MergeSearch {
 }
 
 /// An untagged plain null.
-pub(super) fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
+pub(in crate::kubeconfig) fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
     match doc.nodes.get(id) {
         Some(Node {
             kind:
@@ -621,7 +621,7 @@ pub(super) fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
 }
 
 /// What a node is, with its article, for messages.
-pub(super) fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
+pub(in crate::kubeconfig) fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
     match doc.nodes.get(id).map(|n| &n.kind) {
         Some(Kind::Map { entries }) if entries.is_empty() => "an empty mapping",
         Some(Kind::Map { .. }) => "a mapping",
@@ -636,7 +636,7 @@ pub(super) fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
 /// The one rule for anchors, aliases and tags on an edited path (merge keys: `lookup_merged`
 /// and `check_no_merge`), in the two strengths the edits need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum PathRule {
+pub(in crate::kubeconfig) enum PathRule {
     /// The edit passes through or replaces a leaf inside: refuse an alias, or an anchor
     /// some alias refers to, since editing inside it would change the other place too.
     Unshared,
@@ -645,7 +645,7 @@ pub(super) enum PathRule {
 }
 
 /// `&name` for messages (escaped), or `an anchor` when the parser gave none.
-pub(super) fn anchor_label(doc: &Doc<'_>, anchor: usize) -> String {
+pub(in crate::kubeconfig) fn anchor_label(doc: &Doc<'_>, anchor: usize) -> String {
     match doc.anchor_name(anchor) {
         Some(name) => format!("&{name}"),
         None => "an anchor".to_owned(),
@@ -653,7 +653,7 @@ pub(super) fn anchor_label(doc: &Doc<'_>, anchor: usize) -> String {
 }
 
 /// Applies `rule` to the node `id`, described as `what` in the refusal.
-pub(super) fn check_path(
+pub(in crate::kubeconfig) fn check_path(
     doc: &Doc<'_>,
     rule: PathRule,
     id: NodeId,
@@ -690,7 +690,11 @@ pub(super) fn check_path(
 }
 
 /// Refuses any merge key (`<<`) in the mapping `map`, for an edit that adds text inside it.
-pub(super) fn check_no_merge(doc: &Doc<'_>, map: NodeId, what: &str) -> Result<(), EditError> {
+pub(in crate::kubeconfig) fn check_no_merge(
+    doc: &Doc<'_>,
+    map: NodeId,
+    what: &str,
+) -> Result<(), EditError> {
     match doc.merge_key(map) {
         Some(key) => Err(unsupported(format!(
             "{what} at {} has a merge key (<<) at {}; the editor does not edit through merge keys",
@@ -759,7 +763,7 @@ fn find_users_list(doc: &Doc<'_>, rule: PathRule) -> Result<(NodeId, NodeId), Ed
     }
 }
 
-pub(super) fn duplicate_key(
+pub(in crate::kubeconfig) fn duplicate_key(
     doc: &Doc<'_>,
     key: &str,
     what: &str,
@@ -773,16 +777,16 @@ pub(super) fn duplicate_key(
     ))
 }
 
-pub(super) enum Lookup {
+pub(in crate::kubeconfig) enum Lookup {
     Missing,
     Found { key: NodeId, value: NodeId },
     Duplicate { first: NodeId, second: NodeId },
 }
 
 /// The users list of the first document, its entries by name.
-pub(super) struct Users<'d> {
+pub(in crate::kubeconfig) struct Users<'d> {
     /// The `users` key.
-    pub(super) key: NodeId,
+    pub(in crate::kubeconfig) key: NodeId,
     by_name: HashMap<&'d str, NodeId>,
     /// The merge key of the first entry whose name may come from a merge key the rule
     /// does not follow (such an entry could be any user).
@@ -795,7 +799,10 @@ pub(super) struct Users<'d> {
 /// only a merge key supplies counts and one a merge key may override is refused; with
 /// `Untouched`, an entry with a merge key names no user. Items that are not mappings, and names that are not
 /// scalars, name no user.
-pub(super) fn users<'d>(doc: &'d Doc<'_>, rule: PathRule) -> Result<Users<'d>, EditError> {
+pub(in crate::kubeconfig) fn users<'d>(
+    doc: &'d Doc<'_>,
+    rule: PathRule,
+) -> Result<Users<'d>, EditError> {
     let (key, list) = find_users_list(doc, rule)?;
     let items: &[NodeId] = match &doc.node(list)?.kind {
         Kind::Seq { items } => items,
@@ -858,12 +865,16 @@ pub(super) fn users<'d>(doc: &'d Doc<'_>, rule: PathRule) -> Result<Users<'d>, E
 
 impl<'d> Users<'d> {
     /// Every user name with its entry (the item of the list).
-    pub(super) fn by_name(&self) -> &HashMap<&'d str, NodeId> {
+    pub(in crate::kubeconfig) fn by_name(&self) -> &HashMap<&'d str, NodeId> {
         &self.by_name
     }
 
     /// The entry of `user`, or why there is none.
-    pub(super) fn entry(&self, doc: &Doc<'_>, user: &str) -> Result<NodeId, EditError> {
+    pub(in crate::kubeconfig) fn entry(
+        &self,
+        doc: &Doc<'_>,
+        user: &str,
+    ) -> Result<NodeId, EditError> {
         if let Some(&item) = self.by_name.get(user) {
             return Ok(item);
         }
@@ -888,10 +899,10 @@ impl<'d> Users<'d> {
 /// Replace source bytes `start..end` (an insertion when they are equal) by `text`. Its
 /// `Debug` gives the text's length: the text may be a token.
 #[derive(Clone, PartialEq, Eq)]
-pub(super) struct Splice {
-    pub(super) start: usize,
-    pub(super) end: usize,
-    pub(super) text: String,
+pub(in crate::kubeconfig) struct Splice {
+    pub(in crate::kubeconfig) start: usize,
+    pub(in crate::kubeconfig) end: usize,
+    pub(in crate::kubeconfig) text: String,
 }
 
 impl std::fmt::Debug for Splice {
@@ -905,7 +916,10 @@ impl std::fmt::Debug for Splice {
 }
 
 /// `src` with the splices, which must be sorted by start, applied.
-pub(super) fn apply_splices<'a, I>(src: &str, splices: I) -> Result<String, EditError>
+pub(in crate::kubeconfig) fn apply_splices<'a, I>(
+    src: &str,
+    splices: I,
+) -> Result<String, EditError>
 where
     I: IntoIterator<Item = &'a Splice>,
     I::IntoIter: Clone,
@@ -935,7 +949,7 @@ where
 /// Inputs for the editor's generated-input properties: each kind's own documents, mutated
 /// with its own YAML fragments, next to arbitrary text.
 #[cfg(test)]
-pub(super) mod generated {
+pub(in crate::kubeconfig) mod generated {
     use proptest::prelude::*;
 
     /// `text` with each `(at, insert, fragment)` applied: `fragments[fragment]` inserted at

@@ -22,7 +22,7 @@
 
 use serde::de::IgnoredAny;
 
-use super::model::{
+use super::super::model::{
     Cluster, Context, CoreweaveTokenExtension, Exec, FileConfig, NamedCluster, NamedContext,
     NamedExtension, NamedUser, User,
 };
@@ -1105,14 +1105,14 @@ fn is_special_word(s: &str) -> bool {
 
 /// A plain scalar (not null) that the full parser, under `no_schema`, surely reads as
 /// this very string: not a boolean or null word in any case, and not a number.
-pub(super) fn is_clearly_string(s: &str) -> bool {
+pub(in crate::kubeconfig) fn is_clearly_string(s: &str) -> bool {
     !is_special_word(s) && !may_be_number(s)
 }
 
 /// A plain scalar that the full parser surely accepts where it skips a value (it still
 /// converts it, and refuses infinities and NaN): anything that cannot be a number, and
 /// short decimals such as `8443`, `-1` or `1.5`.
-pub(super) fn is_safe_ignored(s: &str) -> bool {
+pub(in crate::kubeconfig) fn is_safe_ignored(s: &str) -> bool {
     if !may_be_number(s) {
         return true;
     }
@@ -2223,7 +2223,7 @@ users: # after a key
     /// The property: the fast path gives up, or the full parser agrees with it; and the
     /// tree's generic reading types every scalar as serde-saphyr does.
     fn agrees(doc: &str) -> Result<bool, TestCaseError> {
-        if let Err(e) = crate::kubeconfig::from_tree::tests::same_data_as_serde_saphyr(doc) {
+        if let Err(e) = crate::kubeconfig::read::from_tree::tests::same_data_as_serde_saphyr(doc) {
             prop_assert!(false, "tree data differs ({}): {:?}", e, doc);
         }
         let Some(fast) = parse(doc) else {

@@ -32,16 +32,16 @@ use granit_parser::ScalarStyle;
 use serde::de::{self, DeserializeOwned, Unexpected, Visitor};
 use serde::Deserialize;
 
-use super::edit_error::Position;
+use super::super::edit_error::Position;
 use super::yaml_tree::{anchor_label, is_merge_key, Doc, Kind, Node, NodeId, TagClass};
 
-pub(super) use super::yaml_tree::MAX_DEPTH;
+pub(in crate::kubeconfig) use super::yaml_tree::MAX_DEPTH;
 
 /// How ambiguous scalars are typed: as the loader reads a kubeconfig (a plain `123` or
 /// `yes` is refused where a string belongs), or as generic data (`Value`), where every
 /// scalar has the type YAML gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Typing {
+pub(in crate::kubeconfig) enum Typing {
     Kubeconfig,
     Data,
 }
@@ -50,9 +50,9 @@ pub(super) enum Typing {
 /// visitor names, and a typed scalar's position within its own text; the loader cleans
 /// both away before it is shown (`load::clean_parser_message`).
 #[derive(Debug)]
-pub(super) struct TreeError {
-    pub(super) position: Option<Position>,
-    pub(super) message: String,
+pub(in crate::kubeconfig) struct TreeError {
+    pub(in crate::kubeconfig) position: Option<Position>,
+    pub(in crate::kubeconfig) message: String,
 }
 
 impl fmt::Display for TreeError {
@@ -73,7 +73,7 @@ impl de::Error for TreeError {
 }
 
 /// The first document of `doc` read into `T`; `None` for an empty or `null` document.
-pub(super) fn read<T: DeserializeOwned>(
+pub(in crate::kubeconfig) fn read<T: DeserializeOwned>(
     doc: &Doc<'_>,
     typing: Typing,
 ) -> Result<Option<T>, TreeError> {
@@ -92,7 +92,7 @@ pub(super) fn read<T: DeserializeOwned>(
 
 /// Whether the document is something a kubeconfig can be: a mapping, or null (an empty
 /// config). kubectl refuses anything else as "not a mapping".
-pub(super) fn root_is_mapping_or_null(doc: &Doc<'_>) -> bool {
+pub(in crate::kubeconfig) fn root_is_mapping_or_null(doc: &Doc<'_>) -> bool {
     let Some(root) = doc.root else {
         return true;
     };
@@ -168,7 +168,7 @@ fn scalar_document(node: &Node<'_>, value: &str, style: ScalarStyle) -> String {
             return out;
         }
     }
-    out.push_str(&super::text::double_quoted(value));
+    out.push_str(&super::super::text::double_quoted(value));
     out
 }
 
@@ -689,7 +689,7 @@ impl<'de> de::MapAccess<'de> for Entries<'_, '_, '_> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::kubeconfig::yaml_tree::Stream;
+    use crate::kubeconfig::read::yaml_tree::Stream;
     use serde_json::{json, Value};
 
     fn data(doc: &str) -> Result<Value, String> {
@@ -740,7 +740,7 @@ pub(crate) mod tests {
     #[test]
     fn the_loader_reads_merge_keys_as_kubectl_on_every_path() {
         let doc = "users:\n- name: u\n  user:\n    token: explicit\n    <<:\n      token: merged\n";
-        assert!(crate::kubeconfig::fast::parse(doc).is_none());
+        assert!(crate::kubeconfig::read::fast::parse(doc).is_none());
         let cfg = crate::kubeconfig::load::parse(std::path::Path::new(""), doc).expect("loads");
         let token = cfg.users[0].user.as_ref().and_then(|u| u.token.as_deref());
         assert_eq!(token, Some("merged"));
