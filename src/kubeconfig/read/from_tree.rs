@@ -134,7 +134,7 @@ fn reading<'a>(node: &'a Node<'_>) -> Option<Reading<'a>> {
             "" | "~" | "null" | "Null" | "NULL" => Reading::Null,
             "true" | "True" | "TRUE" => Reading::Bool(true),
             "false" | "False" | "FALSE" => Reading::Bool(false),
-            v if super::fast::is_clearly_string(v) => Reading::Str(v),
+            v if super::fast::scalar::is_clearly_string(v) => Reading::Str(v),
             _ => Reading::Typed,
         },
         TagClass::Merge | TagClass::Other => Reading::Typed,
@@ -344,7 +344,7 @@ impl<'d, 's> Reader<'d, 's> {
                     if scalars {
                         if let Some(Reading::Typed) = reading(node) {
                             let plain_untagged = node.tag == TagClass::None;
-                            if !(plain_untagged && super::fast::is_safe_ignored(value)) {
+                            if !(plain_untagged && super::fast::scalar::is_safe_ignored(value)) {
                                 self.typed::<de::IgnoredAny>(id, node)?;
                             }
                         }
