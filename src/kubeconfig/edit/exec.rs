@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::super::edit_error::{unsupported, EditError};
-use super::super::read::yaml_tree::{Doc, Kind, Lookup, NodeId, PathRule, Splice};
+use super::super::read::yaml_tree::{Doc, Kind, Lookup, NodeId, Splice};
+use super::path::{self, PathRule};
 use super::proof::loaded_auth;
 use super::text::{double_quoted, scalar};
 use super::Edit;
@@ -357,11 +358,7 @@ fn layout<'s>(
 /// Name → users list item, found as every editor finds them (`yaml_tree::users`); what
 /// this editor may change in an entry is checked by [`editable_user_map`].
 fn user_entries<'d>(doc: &'d Doc<'_>) -> Result<HashMap<&'d str, NodeId>, EditError> {
-    Ok(
-        super::super::read::yaml_tree::users(doc, PathRule::Unshared)?
-            .by_name()
-            .clone(),
-    )
+    Ok(path::users(doc, PathRule::Unshared)?.by_name().clone())
 }
 
 /// The `user` mapping of an entry the editor may change: block style all the way down, no

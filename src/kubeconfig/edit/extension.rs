@@ -21,10 +21,8 @@
 use serde_json::Value;
 
 use super::super::edit_error::{internal, unsupported, verification, EditError};
-use super::super::read::yaml_tree::{
-    self, anchor_label, check_no_merge, check_path, describe, duplicate_key, Doc, Kind, Lookup,
-    NodeId, PathRule, Splice,
-};
+use super::super::read::yaml_tree::{anchor_label, describe, Doc, Kind, Lookup, NodeId, Splice};
+use super::path::{self, check_no_merge, check_path, duplicate_key, PathRule};
 use super::proof::loaded_auth;
 use super::text::{
     column_of, dash_of_item, double_quoted, insert_after_line, line_break_after, pad,
@@ -100,7 +98,7 @@ pub(super) fn plan(
     doc: &Doc<'_>,
     records: &[(&str, &TokenExtension<'_>)],
 ) -> Result<Vec<Splice>, EditError> {
-    let users = yaml_tree::users(doc, PathRule::Untouched)?;
+    let users = path::users(doc, PathRule::Untouched)?;
     let users_key_column = doc
         .nodes
         .get(users.key)

@@ -11,6 +11,7 @@
 mod append;
 mod exec;
 mod extension;
+mod path;
 mod proof;
 mod server;
 mod text;

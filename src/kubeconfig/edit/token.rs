@@ -12,9 +12,10 @@ use super::super::edit_error::{internal, unsupported, EditError};
 use super::super::model::FileConfig;
 use super::super::read::fast::{ScalarStyle as ScanStyle, TokenSpan};
 use super::super::read::yaml_tree::{
-    self, anchor_label, apply_splices, check_path, describe, lookup_merged, Doc, Kind,
-    MergedLookup, Node, NodeId, PathRule, Splice, TagClass,
+    anchor_label, apply_splices, describe, lookup_merged, Doc, Kind, MergedLookup, Node, NodeId,
+    Splice, TagClass,
 };
+use super::path::{self, check_path, PathRule};
 use super::proof::loaded_auth;
 use super::text::{double_quoted, is_plain_safe, single_quoted};
 
@@ -119,7 +120,7 @@ pub(super) fn plan(
     doc: &Doc<'_>,
     wanted: &[(&str, &str)],
 ) -> Result<Vec<Splice>, EditError> {
-    let users = yaml_tree::users(doc, PathRule::Unshared)?;
+    let users = path::users(doc, PathRule::Unshared)?;
 
     let mut slots: Vec<Slot<'_>> = Vec::new();
     for (user, new_token) in wanted {
