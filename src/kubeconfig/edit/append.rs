@@ -159,59 +159,9 @@ pub(super) fn plan(
         }
     }
     if let Some(name) = &additions.current_context {
-        match doc.lookup(root, "current-context") {
-            Lookup::Duplicate { .. } => {
-                return Err(cannot_add("current-context", "the key appears twice"))
-            }
-            Lookup::Missing => {
-                let Some(indent) = root_indent else {
-                    return Err(cannot_add(
-                        "current-context",
-                        "a flow-style or unindentable top level",
-                    ));
-                };
-                tail.push_str(&format!(
-                    "{}current-context: {}\n",
-                    " ".repeat(indent),
-                    scalar(name)
-                ));
-            }
-            Lookup::Found { value, .. } => {
-                let node = doc.node(value)?;
-                match &node.kind {
-                    Kind::Scalar { style, .. }
-                        if node.start < node.end
-                            && matches!(
-                                style,
-                                granit_parser::ScalarStyle::Plain
-                                    | granit_parser::ScalarStyle::SingleQuoted
-                                    | granit_parser::ScalarStyle::DoubleQuoted
-                            ) =>
-                    {
-                        splices.push(Splice {
-                            start: node.start,
-                            end: node.end,
-                            text: scalar(name),
-                        });
-                    }
-                    Kind::Scalar { .. } => {
-                        // Empty (`current-context:`): the value goes right after the colon.
-                        let at = after_colon(text, doc, root, "current-context")
-                            .ok_or_else(|| cannot_add("current-context", "no colon found"))?;
-                        splices.push(Splice {
-                            start: at,
-                            end: at,
-                            text: format!(" {}", scalar(name)),
-                        });
-                    }
-                    _ => {
-                        return Err(cannot_add(
-                            "current-context",
-                            "not a plain or quoted string",
-                        ))
-                    }
-                }
-            }
+        if let Some(splice) = current_context_splice(text, doc, root, root_indent, name, &mut tail)?
+        {
+            splices.push(splice);
         }
     }
     if !tail.is_empty() {
@@ -233,6 +183,69 @@ pub(super) fn plan(
         }
     }
     Ok(splices)
+}
+
+/// The new `current-context`: a splice replacing the value the file has, or (returning
+/// `None`) a line added to `tail` when the key is missing.
+fn current_context_splice(
+    text: &str,
+    doc: &Doc<'_>,
+    root: NodeId,
+    root_indent: Option<usize>,
+    name: &str,
+    tail: &mut String,
+) -> Result<Option<Splice>, EditError> {
+    match doc.lookup(root, "current-context") {
+        Lookup::Duplicate { .. } => Err(cannot_add("current-context", "the key appears twice")),
+        Lookup::Missing => {
+            let Some(indent) = root_indent else {
+                return Err(cannot_add(
+                    "current-context",
+                    "a flow-style or unindentable top level",
+                ));
+            };
+            tail.push_str(&format!(
+                "{}current-context: {}\n",
+                " ".repeat(indent),
+                scalar(name)
+            ));
+            Ok(None)
+        }
+        Lookup::Found { value, .. } => {
+            let node = doc.node(value)?;
+            match &node.kind {
+                Kind::Scalar { style, .. }
+                    if node.start < node.end
+                        && matches!(
+                            style,
+                            granit_parser::ScalarStyle::Plain
+                                | granit_parser::ScalarStyle::SingleQuoted
+                                | granit_parser::ScalarStyle::DoubleQuoted
+                        ) =>
+                {
+                    Ok(Some(Splice {
+                        start: node.start,
+                        end: node.end,
+                        text: scalar(name),
+                    }))
+                }
+                Kind::Scalar { .. } => {
+                    // Empty (`current-context:`): the value goes right after the colon.
+                    let at = after_colon(text, doc, root, "current-context")
+                        .ok_or_else(|| cannot_add("current-context", "no colon found"))?;
+                    Ok(Some(Splice {
+                        start: at,
+                        end: at,
+                        text: format!(" {}", scalar(name)),
+                    }))
+                }
+                _ => Err(cannot_add(
+                    "current-context",
+                    "not a plain or quoted string",
+                )),
+            }
+        }
+    }
 }
 
 /// The splice that adds `entries` to the list at `value`.

@@ -272,62 +272,72 @@ impl<'s> Doc<'s> {
                     doc.alias_refs.entry(*anchor).or_default().push(id);
                 }
                 Event::SequenceStart(style, anchor, tag) if building => {
-                    let id = doc.add(
-                        &stack,
-                        NewNode {
-                            kind: Kind::Seq { items: Vec::new() },
-                            range: byte_range(&span)?,
-                            position: marker_position(&span),
-                            anchor: *anchor,
-                            tag: tag_class(tag.as_ref()),
-                            tag_uri: tag_uri(tag.as_ref()),
-                            flow: *style == StructureStyle::Flow,
-                        },
-                    )?;
-                    stack.push(id);
+                    let kind = Kind::Seq { items: Vec::new() };
+                    doc.start_collection(&mut stack, kind, &span, *style, *anchor, tag.as_ref())?;
                 }
                 Event::MappingStart(style, anchor, tag) if building => {
-                    let id = doc.add(
-                        &stack,
-                        NewNode {
-                            kind: Kind::Map {
-                                entries: Vec::new(),
-                            },
-                            range: byte_range(&span)?,
-                            position: marker_position(&span),
-                            anchor: *anchor,
-                            tag: tag_class(tag.as_ref()),
-                            tag_uri: tag_uri(tag.as_ref()),
-                            flow: *style == StructureStyle::Flow,
-                        },
-                    )?;
-                    stack.push(id);
+                    let kind = Kind::Map {
+                        entries: Vec::new(),
+                    };
+                    doc.start_collection(&mut stack, kind, &span, *style, *anchor, tag.as_ref())?;
                 }
                 Event::SequenceEnd | Event::MappingEnd if building => {
-                    let range = byte_range(&span)?;
-                    let Some(id) = stack.pop() else {
-                        return Err(internal("collection end without a start"));
-                    };
-                    let subtree_end = doc.nodes.len();
-                    let node = doc
-                        .nodes
-                        .get_mut(id)
-                        .ok_or_else(|| internal("node id out of range"))?;
-                    node.subtree_end = subtree_end;
-                    let outer_end = if node.flow {
-                        node.close = Some(range.clone());
-                        range.end
-                    } else {
-                        node.content_end
-                    };
-                    if let Some(&parent) = stack.last() {
-                        doc.bump(parent, outer_end);
-                    }
+                    doc.end_collection(&mut stack, &span)?;
                 }
                 _ => {}
             }
         }
         Ok(doc)
+    }
+
+    /// A sequence or mapping opens: its node, made the parent of what follows.
+    fn start_collection(
+        &mut self,
+        stack: &mut Vec<NodeId>,
+        kind: Kind<'s>,
+        span: &Span,
+        style: StructureStyle,
+        anchor: usize,
+        tag: Option<&Cow<'_, Tag>>,
+    ) -> Result<(), EditError> {
+        let id = self.add(
+            stack,
+            NewNode {
+                kind,
+                range: byte_range(span)?,
+                position: marker_position(span),
+                anchor,
+                tag: tag_class(tag),
+                tag_uri: tag_uri(tag),
+                flow: style == StructureStyle::Flow,
+            },
+        )?;
+        stack.push(id);
+        Ok(())
+    }
+
+    /// The innermost open collection closes: where its subtree and its text end.
+    fn end_collection(&mut self, stack: &mut Vec<NodeId>, span: &Span) -> Result<(), EditError> {
+        let range = byte_range(span)?;
+        let Some(id) = stack.pop() else {
+            return Err(internal("collection end without a start"));
+        };
+        let subtree_end = self.nodes.len();
+        let node = self
+            .nodes
+            .get_mut(id)
+            .ok_or_else(|| internal("node id out of range"))?;
+        node.subtree_end = subtree_end;
+        let outer_end = if node.flow {
+            node.close = Some(range.clone());
+            range.end
+        } else {
+            node.content_end
+        };
+        if let Some(&parent) = stack.last() {
+            self.bump(parent, outer_end);
+        }
+        Ok(())
     }
 
     fn add(&mut self, stack: &[NodeId], new: NewNode<'s>) -> Result<NodeId, EditError> {
