@@ -1,29 +1,10 @@
-//! Kubeconfig files as kubectl sees them: which files are read, how they merge, which
-//! context, user and cluster are active, and where each entry came from, so that an edit
-//! goes back to the file that defined the entry.
-//!
-//! - `model.rs`: the serde types for one file (only the keys the plugin reads).
-//! - `load.rs`: the file list (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`), reading with
-//!   limits, parsing, and client-go's merge with origin tracking.
-//! - `fast.rs`: a fast path for the common block-style layouts (it gives up, and the full
-//!   parser decides, whenever it is unsure).
-//! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
-//! - `mask.rs`: kubeconfig text as it may be printed, credentials hidden.
-//! - `edit/`: the one format-preserving editor: token replacement, the `coreweave.com/token`
-//!   extension, the token⇄exec swap of `token store`/`unstore`, and whole entries added by
-//!   `kubeconfig import`, planned together on one parse and accepted by one proof.
-//! - `yaml_tree.rs`: the node tree with byte spans: one parse of a file, which the editor
-//!   plans its splices on.
-//! - `from_tree.rs`: every reading of a file's data from that tree, as kubectl's decoder
-//!   reads it (merge keys, aliases, YAML 1.1 types): the model, the generic data the
-//!   editor's proof compares and `import` copies.
-//! - `text.rs`: the YAML text writer (quoted scalars, the file's columns and line breaks),
-//!   below `from_tree.rs` and `edit/`.
-//! - `token_file.rs`: bounded reading of tokens, and when a `tokenFile` may be rewritten.
-//! - `write/`: the only writer of files: locks, atomic replace, the multi-file commit with
-//!   rollback, backups.
-//!
-//! Nothing here touches the network.
+//! Kubeconfig files as kubectl sees them, without the network: which files are read and
+//! how they merge (`load.rs`, into `model.rs`'s types), the readers of their text
+//! (`read/`), the active context, user and credential (`resolve.rs`), text as it may be
+//! printed (`mask.rs`), the one format-preserving editor (`edit/`, over `text.rs`'s YAML
+//! writer, errors in `edit_error.rs`), the `tokenFile` rules (`token_file.rs`), what an
+//! exec entry runs (`exec_program.rs`), and the only writer of files (`write/`). Every
+//! entry remembers the file it came from, so an edit goes back to that file.
 
 pub mod edit;
 mod edit_error;

@@ -14,9 +14,9 @@ use serde_json::Value;
 
 use super::super::edit_error::{unsupported, EditError};
 use super::super::read::yaml_tree::{Doc, Kind, Lookup, NodeId, Splice};
+use super::super::text::{double_quoted, scalar};
 use super::path::{self, PathRule};
 use super::proof::loaded_auth;
-use super::text::{double_quoted, scalar};
 use super::Edit;
 
 pub use crate::kubeconfig::model::{is_plugin_program, PLUGIN_COMMAND, PLUGIN_MARKER};

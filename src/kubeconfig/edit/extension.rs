@@ -1,32 +1,19 @@
 //! Records a token's expiry as the `coreweave.com/token` entry of a user's `extensions`
-//! list, which client-go keeps through its own rewrites, keeping every other byte:
-//!
-//! ```yaml
-//! users:
-//! - name: token
-//!   user:
-//!     token: CW-SECRET-...
-//!     extensions:
-//!     - name: coreweave.com/token
-//!       extension:
-//!         expires: "2027-01-01T00:00:00Z"
-//!         source: "console"
-//!         rotatedAt: "2026-11-28T17:40:00Z"
-//! ```
-//!
-//! The planner's extension splices over `yaml_tree.rs`, in the file's own layout (layout
-//! and refusal rules: ARCHITECTURE.md, "Editing a kubeconfig"). With no expiry, no
-//! `expires` key is written.
+//! list (client-go keeps extensions through its own rewrites), keeping every other byte:
+//! `extensions: [{name: coreweave.com/token, extension: {expires: …, source: console,
+//! rotatedAt: …}}]`, written in the file's own layout. The planner's extension splices
+//! over `yaml_tree.rs` (layout and refusal rules: ARCHITECTURE.md, "Editing a
+//! kubeconfig"). With no expiry, no `expires` key is written.
 
 use serde_json::Value;
 
 use super::super::edit_error::{internal, unsupported, verification, EditError};
 use super::super::read::yaml_tree::{anchor_label, describe, Doc, Kind, Lookup, NodeId, Splice};
-use super::path::{self, check_no_merge, check_path, duplicate_key, PathRule};
-use super::proof::loaded_auth;
-use super::text::{
+use super::super::text::{
     column_of, dash_of_item, double_quoted, insert_after_line, line_break_after, pad,
 };
+use super::path::{self, check_no_merge, check_path, duplicate_key, PathRule};
+use super::proof::loaded_auth;
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
 

@@ -14,7 +14,6 @@ mod extension;
 mod path;
 mod proof;
 mod server;
-mod text;
 mod token;
 
 use serde_json::Value;

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::super::edit_error::{unsupported, EditError};
 use super::super::read::yaml_tree::{Doc, Kind, Lookup, Splice};
+use super::super::text::scalar;
 use super::path::{check_no_merge, check_path, PathRule};
-use super::text::scalar;
 
 /// The splices that set each `(cluster entry, server)` of `wanted`.
 pub(super) fn plan(

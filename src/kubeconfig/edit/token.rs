@@ -15,9 +15,9 @@ use super::super::read::yaml_tree::{
     anchor_label, apply_splices, describe, lookup_merged, Doc, Kind, MergedLookup, Node, NodeId,
     Splice, TagClass,
 };
+use super::super::text::{double_quoted, is_plain_safe, single_quoted};
 use super::path::{self, check_path, PathRule};
 use super::proof::loaded_auth;
-use super::text::{double_quoted, is_plain_safe, single_quoted};
 
 /// The line scanner's reading of a file and where each user's token scalar is.
 pub(super) type Scanned<'a> = (&'a FileConfig, &'a [Option<TokenSpan>]);
@@ -50,8 +50,8 @@ pub(super) fn replace_fast(
         }
     };
     // Each wanted user's entry, found through an index: a rotate may edit every entry of a
-    // file, and searching the list once per edit was quadratic (8% of the instructions of
-    // a 2,000-entry rotate). A name listed twice is left to the general editor.
+    // file, and searching the list once per edit would be quadratic. A name listed twice is
+    // left to the general editor.
     let mut by_name: HashMap<&str, Option<usize>> = HashMap::new();
     for (i, u) in original.users.iter().enumerate() {
         by_name

@@ -1,29 +1,10 @@
-//! Every reading of a kubeconfig's data comes from its node tree (`yaml_tree::Doc`): one
-//! parse gives the tree the editor plans on and, through the serde deserializer here, the
-//! model the loader hands every command (`model::FileConfig`), the generic data the
-//! editor's proof compares and `kubeconfig import` copies (`serde_json::Value`), and the
-//! check that the result of an edit still loads. (The line scanner, `fast.rs`, is the one
-//! other producer of the model, for the layouts it reads whole; property tests hold it to
-//! this reading.)
-//!
-//! It reads as kubectl's decoder (sigs.k8s.io/yaml over go-yaml v2) reads:
-//! - a mapping's entries are built in document order, a later key overwriting an earlier
-//!   one, and a merge key (`<<`) applies where it stands: the mapping it names (or, for a
-//!   list, each mapping from last to first) is written over the keys read so far, and keys
-//!   after it overwrite it in turn. (YAML's own rule, explicit keys always win, reads other
-//!   values.) A merge key is a plain, untagged `<<`, or one tagged `!!merge`; a quoted
-//!   `"<<"` is an ordinary key;
-//! - aliases are followed; what they expand to is bounded by a budget that grows with the
-//!   document (an alias bomb is refused, "document contains excessive aliasing"), and
-//!   nesting stops at 10,000 levels ("exceeded max depth of 10000"), kubectl's words;
-//! - scalars are typed as kubectl's YAML 1.1 reading types them, so a plain `123`, `yes`
-//!   or `~` is not a string. A quoted, block or `!!str` scalar is a string, and so is a
-//!   plain one that cannot be anything else (`fast::is_clearly_string`, the scanner's own
-//!   rule); the rest (numbers, YAML 1.1 words, explicit tags) are few, and serde-saphyr
-//!   types each of them on its own text, with the options the whole file used to be read
-//!   with, so every scalar keeps the type it had;
-//! - values the model does not name are still checked as kubectl's decoding checks them
-//!   (an infinity or NaN anywhere refuses the file), without being kept.
+//! Every reading of a kubeconfig's data from its node tree (`yaml_tree::Doc`), through the
+//! serde deserializer here: the model the loader hands every command (`model::FileConfig`),
+//! the generic data the editor's proof compares and `kubeconfig import` copies
+//! (`serde_json::Value`), and the check that an edit's result still loads. It reads as
+//! kubectl's decoder (sigs.k8s.io/yaml over go-yaml v2) does, with the rules at [`read`]:
+//! one parse then serves the editor and every reader. (`fast.rs` is the one other producer
+//! of the model, for the layouts it reads whole; property tests hold it to this reading.)
 
 use std::collections::HashMap;
 use std::fmt;
@@ -73,6 +54,23 @@ impl de::Error for TreeError {
 }
 
 /// The first document of `doc` read into `T`; `None` for an empty or `null` document.
+/// kubectl's decoding rules:
+/// - a mapping's entries are built in document order, a later key overwriting an earlier
+///   one, and a merge key (`<<`) applies where it stands: the mapping it names (or, for a
+///   list, each mapping from last to first) is written over the keys read so far, and keys
+///   after it overwrite it in turn (YAML's own rule, explicit keys always win, reads other
+///   values). A merge key is a plain, untagged `<<`, or one tagged `!!merge`; a quoted
+///   `"<<"` is an ordinary key;
+/// - aliases are followed, what they expand to bounded by a budget that grows with the
+///   document ("document contains excessive aliasing"), and nesting stops at 10,000 levels
+///   ("exceeded max depth of 10000"), kubectl's words;
+/// - scalars are typed as YAML 1.1 types them, so a plain `123`, `yes` or `~` is not a
+///   string. A quoted, block or `!!str` scalar is a string, and so is a plain one that
+///   cannot be anything else (`fast::scalar::is_clearly_string`, the scanner's own rule);
+///   the rest (numbers, YAML 1.1 words, explicit tags) are few, and serde-saphyr types each
+///   on its own text, with the options that give every scalar kubectl's type;
+/// - values the model does not name are still checked as kubectl checks them (an infinity
+///   or NaN anywhere refuses the file), without being kept.
 pub(in crate::kubeconfig) fn read<T: DeserializeOwned>(
     doc: &Doc<'_>,
     typing: Typing,
@@ -236,7 +234,7 @@ impl<'d, 's> Reader<'d, 's> {
         }
     }
 
-    /// A scalar typed by serde-saphyr on its own text, as the whole file used to be.
+    /// A scalar typed by serde-saphyr on its own text, with the options of [`Typing`].
     fn typed<T: DeserializeOwned>(&self, at: NodeId, node: &Node<'_>) -> Result<T, TreeError> {
         let Kind::Scalar { value, style } = &node.kind else {
             return Err(self.fail(at, "not a scalar"));
@@ -699,8 +697,7 @@ pub(crate) mod tests {
             .map_err(|e| format!("{:?}: {}", e.position, e.message))
     }
 
-    /// Where serde-saphyr (the reader the whole file used to go through) reads a document
-    /// without merge keys, the tree's generic reading is the same data: every scalar keeps
+    /// Where serde-saphyr, a whole-document YAML reader, reads a document without merge keys, the tree's generic reading is the same data: every scalar keeps
     /// its type. `Err` names the first difference.
     pub(crate) fn same_data_as_serde_saphyr(doc: &str) -> Result<(), String> {
         if doc.contains("<<") {
@@ -768,8 +765,7 @@ pub(crate) mod tests {
     }
 
     /// kubectl turns number and boolean keys into strings and refuses a null key; the
-    /// loader does the same (it used to refuse the first two, through serde-saphyr's
-    /// strict typing).
+    /// loader does the same.
     #[test]
     fn keys_are_read_as_kubectl_reads_them() {
         let load = |doc: &str| crate::kubeconfig::load::parse(std::path::Path::new("f"), doc);
