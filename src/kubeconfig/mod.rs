@@ -280,7 +280,8 @@ mod debug_hides_secrets {
     use serde_json::json;
 
     use super::edit::{Additions, Edit, TokenEdit};
-    use super::read::yaml_tree::{Doc, Splice, Stream};
+    use super::read::yaml_tree::{Doc, Stream};
+    use super::text::Splice;
     use super::Kubeconfig;
 
     const OLD: &str = "CW-SECRET-debugOldAb3Cd5Ef7Gh9";

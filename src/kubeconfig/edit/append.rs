@@ -10,7 +10,8 @@
 use serde_json::{Map, Value};
 
 use super::super::edit_error::{unsupported, verification, EditError};
-use super::super::read::yaml_tree::{Doc, Kind, Lookup, NodeId, Splice};
+use super::super::read::yaml_tree::{Doc, Kind, Lookup, NodeId};
+use super::super::text::Splice;
 use super::super::text::{column_of, dash_of_item, scalar};
 use super::proof::load_data;
 

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::super::edit_error::{unsupported, EditError};
-use super::super::read::yaml_tree::{Doc, Kind, Lookup, NodeId, Splice};
+use super::super::read::yaml_tree::{Doc, Kind, Lookup, NodeId};
+use super::super::text::Splice;
 use super::super::text::{double_quoted, scalar};
 use super::path::{self, PathRule};
 use super::proof::loaded_auth;

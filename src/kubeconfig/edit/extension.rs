@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use super::super::edit_error::{internal, unsupported, verification, EditError};
-use super::super::read::yaml_tree::{anchor_label, describe, Doc, Kind, Lookup, NodeId, Splice};
+use super::super::read::yaml_tree::{anchor_label, describe, Doc, Kind, Lookup, NodeId};
+use super::super::text::Splice;
 use super::super::text::{
     column_of, dash_of_item, double_quoted, insert_after_line, line_break_after, pad,
 };
@@ -460,7 +461,8 @@ pub(super) fn intend(
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::read::yaml_tree::{apply_splices, Stream};
+    use super::super::super::read::yaml_tree::Stream;
+    use super::super::super::text::apply_splices;
     use super::super::proof::prove;
     use super::super::{apply, Edit};
     use super::*;

@@ -21,7 +21,8 @@ use serde_json::Value;
 use super::edit_error::unsupported;
 pub use super::edit_error::{EditError, Position};
 use super::load::LoadedFile;
-use super::read::yaml_tree::{apply_splices, Doc, Stream};
+use super::read::yaml_tree::{Doc, Stream};
+use super::text::apply_splices;
 pub use append::{new_file, Additions};
 pub use exec::{
     exec_command, exec_json, installed_path, is_plugin_program, ExecKind, InteractiveMode,
@@ -433,7 +434,7 @@ mod tests {
         let doc = Doc::parse(src, Stream::Comments).expect("parses");
         let at = src.find("CW-SECRET-old-aaaa").expect("token");
         // A token splice that swallows the comment after it: the data agree.
-        let greedy = [super::super::read::yaml_tree::Splice {
+        let greedy = [super::super::text::Splice {
             start: at,
             end: src.find(" # note\n").expect("comment") + " # note".len(),
             text: "CW-SECRET-new-1234".to_owned(),

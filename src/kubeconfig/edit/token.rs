@@ -12,9 +12,9 @@ use super::super::edit_error::{internal, unsupported, EditError};
 use super::super::model::FileConfig;
 use super::super::read::fast::{ScalarStyle as ScanStyle, TokenSpan};
 use super::super::read::yaml_tree::{
-    anchor_label, apply_splices, describe, lookup_merged, Doc, Kind, MergedLookup, Node, NodeId,
-    Splice, TagClass,
+    anchor_label, describe, lookup_merged, Doc, Kind, MergedLookup, Node, NodeId, TagClass,
 };
+use super::super::text::{apply_splices, Splice};
 use super::super::text::{double_quoted, is_plain_safe, single_quoted};
 use super::path::{self, check_path, PathRule};
 use super::proof::loaded_auth;

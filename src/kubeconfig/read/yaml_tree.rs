@@ -2,8 +2,8 @@
 //! the first document with byte spans (and, for the editor's proof, the comments). Every
 //! reading of a file's data comes from it (`from_tree.rs`: the loader's model, the
 //! proof's data); the format-preserving editor (`edit/`) plans its splices on it. Also
-//! kubectl's key lookup (merge keys included) and applying splices; the users list and the
-//! rule for an edited path are the editor's (`edit/path.rs`).
+//! kubectl's key lookup (merge keys included); the users list and the rule for an edited
+//! path are the editor's (`edit/path.rs`), the splices the writer's (`text.rs`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -654,60 +654,6 @@ pub(in crate::kubeconfig) enum Lookup {
     Missing,
     Found { key: NodeId, value: NodeId },
     Duplicate { first: NodeId, second: NodeId },
-}
-
-// ---------------------------------------------------------------------------------------
-// Splicing, and the byte half of each editor's proof.
-// ---------------------------------------------------------------------------------------
-
-/// Replace source bytes `start..end` (an insertion when they are equal) by `text`. Its
-/// `Debug` gives the text's length: the text may be a token.
-#[derive(Clone, PartialEq, Eq)]
-pub(in crate::kubeconfig) struct Splice {
-    pub(in crate::kubeconfig) start: usize,
-    pub(in crate::kubeconfig) end: usize,
-    pub(in crate::kubeconfig) text: String,
-}
-
-impl std::fmt::Debug for Splice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Splice")
-            .field("start", &self.start)
-            .field("end", &self.end)
-            .field("text", &format_args!("<{} bytes>", self.text.len()))
-            .finish()
-    }
-}
-
-/// `src` with the splices, which must be sorted by start, applied.
-pub(in crate::kubeconfig) fn apply_splices<'a, I>(
-    src: &str,
-    splices: I,
-) -> Result<String, EditError>
-where
-    I: IntoIterator<Item = &'a Splice>,
-    I::IntoIter: Clone,
-{
-    let splices = splices.into_iter();
-    let added: usize = splices.clone().map(|s| s.text.len()).sum();
-    let mut out = String::with_capacity(src.len().saturating_add(added));
-    let mut cursor = 0usize;
-    for splice in splices {
-        if splice.start < cursor || splice.end < splice.start {
-            return Err(internal("overlapping edits"));
-        }
-        let keep = src
-            .get(cursor..splice.start)
-            .ok_or_else(|| internal("edit is not on character boundaries"))?;
-        out.push_str(keep);
-        out.push_str(&splice.text);
-        cursor = splice.end;
-    }
-    let rest = src
-        .get(cursor..)
-        .ok_or_else(|| internal("edit is not on character boundaries"))?;
-    out.push_str(rest);
-    Ok(out)
 }
 
 /// Inputs for the editor's generated-input properties: each kind's own documents, mutated
