@@ -826,11 +826,11 @@ fn env_proxy(t: &ClusterTarget, env: &ProxyEnv) -> Option<String> {
 fn read_ca_file(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
     const MAX_CA_FILE: u64 = 4 << 20;
-    let file = std::fs::File::open(path).map_err(|e| crate::io_message(&e))?;
+    let file = std::fs::File::open(path).map_err(|e| crate::io::io_message(&e))?;
     let mut pem = Vec::new();
     file.take(MAX_CA_FILE + 1)
         .read_to_end(&mut pem)
-        .map_err(|e| crate::io_message(&e))?;
+        .map_err(|e| crate::io::io_message(&e))?;
     if pem.len() as u64 > MAX_CA_FILE {
         return Err(format!("larger than {MAX_CA_FILE} bytes"));
     }

@@ -5,6 +5,10 @@
 //! (`coreweave`, `cluster`) is linked in but only runs when a command talks to CoreWeave or
 //! to a cluster: nothing builds a runtime or a TLS configuration before that.
 
+// Unit tests write their fixtures directly; production code writes only through
+// kubeconfig::write (clippy.toml).
+#![cfg_attr(test, allow(clippy::disallowed_methods))]
+
 pub mod cli;
 pub mod cluster;
 pub mod commands;
@@ -12,6 +16,7 @@ pub mod complete;
 pub mod coreweave;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod io;
 pub mod keystore;
 pub mod kubeconfig;
 pub mod net;
@@ -144,7 +149,7 @@ pub fn exit_status(result: anyhow::Result<u8>) -> u8 {
             // Each layer masks what it quotes; this last pass through the one masking
             // function also catches a token or a control character in text a layer took
             // from elsewhere (an OS error, a parser, a server).
-            let text = without_os_error_codes(&format!("{e:#}"));
+            let text = io::without_os_error_codes(&format!("{e:#}"));
             eprintln!("error: {}", secret::shown(&text));
             e.downcast_ref::<token::list::CheckFailed>()
                 .map_or(1, |f| f.status)
@@ -170,47 +175,4 @@ pub fn version_line() -> String {
         env!("KUBECTL_COREWEAVE_COMMIT"),
         env!("KUBECTL_COREWEAVE_TARGET")
     )
-}
-
-/// An I/O error as a user reads it: "permission denied", not "Permission denied (os error 13)".
-pub fn io_message(e: &std::io::Error) -> String {
-    without_os_error_codes(&e.to_string())
-}
-
-/// Drops the " (os error N)" that std appends to every OS error's text: the number helps no
-/// user, and kubectl prints none.
-fn without_os_error_codes(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(" (os error ") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + " (os error ".len()..];
-        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 && after[digits..].starts_with(')') {
-            rest = &after[digits + 1..];
-        } else {
-            out.push_str(" (os error ");
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn os_error_codes_are_dropped() {
-        assert_eq!(
-            without_os_error_codes("cannot read x: Permission denied (os error 13)"),
-            "cannot read x: Permission denied"
-        );
-        assert_eq!(
-            without_os_error_codes("a (os error x) b"),
-            "a (os error x) b"
-        );
-        assert_eq!(without_os_error_codes("no tail"), "no tail");
-    }
 }

@@ -187,7 +187,7 @@ fn unreadable(path: &Path, e: &std::io::Error) -> UnsafeProgram {
     UnsafeProgram {
         path: path.to_path_buf(),
         why: Why::Unreadable {
-            error: crate::io_message(e),
+            error: crate::io::io_message(e),
         },
     }
 }

@@ -50,7 +50,7 @@ impl Stdout {
         if self.failure.is_none() {
             self.failure = Some(match e.kind() {
                 io::ErrorKind::BrokenPipe => WriteFailure::ReaderGone,
-                _ => WriteFailure::Other(crate::io_message(e)),
+                _ => WriteFailure::Other(crate::io::io_message(e)),
             });
         }
     }

@@ -55,7 +55,7 @@ fn private_folder(dir: &std::path::Path) -> Result<(), KeyringError> {
         KeyringError::Unreachable(format!(
             "cannot create folder {}: {}",
             crate::secret::shown_path(dir),
-            crate::io_message(&e)
+            crate::io::io_message(&e)
         ))
     })
 }

@@ -290,14 +290,14 @@ pub mod side {
         }
         let path = folder()?.join(file_name(reference, hash));
         let shown = crate::secret::shown_path(&path);
-        let bytes = crate::kubeconfig::token_file::open_regular(&path)
+        let bytes = crate::io::open_regular(&path)
             .and_then(|f| {
-                crate::kubeconfig::token_file::read_capped(f, MAX_SIDE_FILE)
+                crate::io::read_capped(f, MAX_SIDE_FILE)
             })
             .map_err(|e| {
                 fail(format!(
                     "cannot read its server list {shown}: {}; run `kubectl coreweave token store` again",
-                    crate::io_message(&e)
+                    crate::io::io_message(&e)
                 ))
             })?;
         if sha256_hex(&bytes) != hash {

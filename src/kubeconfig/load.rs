@@ -7,14 +7,18 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::edit_error::{EditError, Position};
-use super::fast::TokenSpan;
-use super::from_tree::{self, Typing};
 use super::model::{FileConfig, NamedCluster, NamedContext, NamedUser};
-use super::yaml_tree::{Doc, Stream};
+use super::read::document::{
+    decode, first_content, first_document, kubectl_position, root_end_before_junk, Encoding,
+};
+use super::read::fast::TokenSpan;
+use super::read::from_tree::{self, Typing};
+use super::read::yaml_tree::{Doc, Stream};
 use super::{Files, KubeconfigError, MAX_FILE_SIZE};
 
 /// The files to read, in precedence order, as client-go picks them:
@@ -78,8 +82,7 @@ pub fn home_dir() -> PathBuf {
     }
 }
 
-/// One file that was read.
-#[derive(Debug)]
+/// One file that was read. Its `Debug` leaves out the text, which holds every token.
 pub struct LoadedFile {
     pub path: PathBuf,
     /// The text as read (decoded when the file is UTF-16; a byte-order mark stays at its
@@ -93,15 +96,16 @@ pub struct LoadedFile {
     pub token_spans: Option<Vec<Option<TokenSpan>>>,
 }
 
-/// How a kubeconfig file is encoded. kubectl's YAML reader (go-yaml) takes UTF-16 when
-/// the file starts with a UTF-16 byte-order mark (Windows PowerShell 5's `>` writes
-/// UTF-16LE with one), and UTF-8 otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    /// UTF-8, with or without a byte-order mark (kept in the text).
-    Utf8,
-    Utf16Le,
-    Utf16Be,
+impl fmt::Debug for LoadedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedFile")
+            .field("path", &self.path)
+            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .field("encoding", &self.encoding)
+            .field("config", &self.config)
+            .field("token_spans", &self.token_spans)
+            .finish()
+    }
 }
 
 impl LoadedFile {
@@ -220,9 +224,7 @@ impl Kubeconfig {
                 return false;
             };
             let same = match f.encoding {
-                Encoding::Utf8 => {
-                    super::token_file::file_holds(&file, f.text.as_bytes()).unwrap_or(false)
-                }
+                Encoding::Utf8 => crate::io::file_holds(&file, f.text.as_bytes()).unwrap_or(false),
                 // Decoded when read: compared as decoded (rare; no need to stream).
                 Encoding::Utf16Le | Encoding::Utf16Be => {
                     drop(file);
@@ -406,29 +408,6 @@ fn read_file(path: &Path, explicit: bool) -> Result<Option<(String, Encoding)>, 
         .ok_or_else(|| KubeconfigError::NotUtf8(path.to_path_buf()))
 }
 
-/// The file's text and encoding: UTF-16 when it starts with a UTF-16 byte-order mark (the
-/// mark stays in the text, as a UTF-8 one does), UTF-8 otherwise; `None` when it is not
-/// valid in that encoding.
-pub(crate) fn decode(bytes: Vec<u8>) -> Option<(String, Encoding)> {
-    let utf16 = |encoding: Encoding, unit: fn([u8; 2]) -> u16| {
-        let (pairs, odd) = bytes.as_chunks::<2>();
-        if !odd.is_empty() {
-            return None;
-        }
-        let text = char::decode_utf16(pairs.iter().map(|p| unit(*p)))
-            .collect::<Result<String, _>>()
-            .ok()?;
-        Some((text, encoding))
-    };
-    match bytes.as_slice() {
-        [0xFF, 0xFE, ..] => utf16(Encoding::Utf16Le, u16::from_le_bytes),
-        [0xFE, 0xFF, ..] => utf16(Encoding::Utf16Be, u16::from_be_bytes),
-        // UTF-8 takes the bytes as they are read, not a copy of them (2 MB at 2,000
-        // contexts, each page of it a fault).
-        _ => String::from_utf8(bytes).ok().map(|t| (t, Encoding::Utf8)),
-    }
-}
-
 /// Parse one file's text. kubectl reads only the first YAML document, accepts an empty
 /// file as an empty config, treats a missing apiVersion/kind as v1/Config and refuses any
 /// other; it decodes with YAML 1.1 types into string fields, so `token: 123` or
@@ -450,55 +429,13 @@ fn parse_scanned(path: &Path, text: &str) -> Result<Scanned, KubeconfigError> {
     })
 }
 
-/// Where kubectl's reader (go-yaml, YAML 1.1) places a position the parser (YAML 1.2)
-/// reports: YAML 1.1 also ends a line at NEL, LS and PS (U+0085, U+2028, U+2029), so
-/// after one of those the line is one more and the column counts from it. Both count
-/// columns in characters, from 1, and neither counts a byte-order mark. (kubectl's own
-/// message gives only the line, 0-based for some errors and none on the first line; the
-/// plugin reports lines from 1 and the column too.)
-pub(crate) fn kubectl_position(doc: &str, line: u64, column: u64) -> (u64, u64) {
-    if line == 0 || !doc.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
-        return (line, column);
-    }
-    let (mut l, mut c) = (1u64, 1u64);
-    let (mut kl, mut kc) = (1u64, 1u64);
-    let mut chars = doc
-        .strip_prefix('\u{feff}')
-        .unwrap_or(doc)
-        .chars()
-        .peekable();
-    while l < line || (l == line && c < column) {
-        let Some(ch) = chars.next() else {
-            break;
-        };
-        match ch {
-            '\r' | '\n' => {
-                if ch == '\r' {
-                    chars.next_if_eq(&'\n');
-                }
-                (l, c) = (l.saturating_add(1), 1);
-                (kl, kc) = (kl.saturating_add(1), 1);
-            }
-            '\u{85}' | '\u{2028}' | '\u{2029}' => {
-                c = c.saturating_add(1);
-                (kl, kc) = (kl.saturating_add(1), 1);
-            }
-            _ => {
-                c = c.saturating_add(1);
-                kc = kc.saturating_add(1);
-            }
-        }
-    }
-    (kl, kc)
-}
-
 /// A file's reading, with its token spans when the line scanner read it.
 type Scanned = (FileConfig, Option<Vec<Option<TokenSpan>>>);
 
 fn parse_document(path: &Path, doc: &str) -> Result<Scanned, KubeconfigError> {
     // The common layouts take the fast path (about 1 ms a megabyte); anything it is not
     // sure of goes to the full parser, which also writes the error messages.
-    match super::fast::parse_with_token_spans(doc) {
+    match super::read::fast::parse_with_token_spans(doc) {
         Some((config, spans)) => {
             check_ca_data(path, &config)?;
             Ok((config, Some(spans)))
@@ -654,56 +591,6 @@ pub fn parse_alone_with_data(
     Ok((config, data.unwrap_or_default()))
 }
 
-/// kubectl's decoder (go-yaml's `Unmarshal`) stops once the first document's root node is
-/// complete: it scans one token further and never asks for the next document's start, so
-/// text after a flow-style root (`{…}` and then more lines without a `---`), which YAML and
-/// this parser call an error, is not read at all. Where the parse fails after the root
-/// ends, where the root ends, when the next token is one go-yaml scans without error;
-/// `None` otherwise. Tokens whose scanning can fail (quoted and block scalars, tags,
-/// anchors, aliases, directives, reserved characters) are left as errors, as an unclosed
-/// quote there is one in kubectl too.
-fn root_end_before_junk(doc: &str) -> Option<usize> {
-    use granit_parser::{Event, Parser};
-    let mut depth = 0usize;
-    let mut root_end: Option<usize> = None;
-    for item in Parser::new_from_str(doc) {
-        let Ok((event, span)) = item else {
-            let end = root_end?;
-            let next = doc
-                .get(end..)?
-                .lines()
-                .map(str::trim_start)
-                .find(|l| !l.is_empty() && !l.starts_with('#'))?;
-            let scans =
-                !next.starts_with(['"', '\'', '|', '>', '!', '&', '*', '%', '@', '`', '\t']);
-            return scans.then_some(end);
-        };
-        let ends_root = match event {
-            Event::MappingStart(..) | Event::SequenceStart(..) => {
-                depth = depth.saturating_add(1);
-                false
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                depth = depth.saturating_sub(1);
-                depth == 0
-            }
-            Event::Scalar(..) | Event::Alias(..) => depth == 0,
-            Event::StreamEnd => return None,
-            _ => false,
-        };
-        if ends_root && root_end.is_none() {
-            root_end = Some(span.byte_range()?.end);
-        }
-    }
-    None
-}
-
-/// The full parser alone on a first document (the fast path's oracle in its tests).
-#[cfg(test)]
-pub(crate) fn parse_full(doc: &str) -> Result<FileConfig, KubeconfigError> {
-    parse_full_at(Path::new(""), doc)
-}
-
 /// Why a document does not deserialize: where (as the parser counts; see
 /// [`kubectl_position`]) and the reason, without any value it quotes.
 #[derive(Debug)]
@@ -722,14 +609,6 @@ impl DocError {
             message: clean_parser_message(message),
         }
     }
-}
-
-/// A first document read into `T` as kubectl reads it, from its tree (`from_tree.rs`).
-#[cfg(test)]
-fn from_document<T: serde::de::DeserializeOwned>(doc: &str) -> Result<Option<T>, DocError> {
-    let tree = Doc::parse(doc, Stream::Drop).map_err(|e| tree_parse_error(&e))?;
-    from_tree::read::<T>(&tree, Typing::Kubeconfig)
-        .map_err(|e| DocError::at(e.position, &e.message))
 }
 
 fn tree_parse_error(e: &EditError) -> DocError {
@@ -762,7 +641,7 @@ pub(super) fn model_of(path: &Path, tree: &Doc<'_>) -> Result<FileConfig, Kubeco
     // Merge keys are followed by recursion, as deep as a file chains them.
     let config = on_parse_stack(|| from_tree::read::<FileConfig>(tree, Typing::Kubeconfig))
         .map_err(|e| {
-            let message = format!("cannot start the parser: {}", crate::io_message(&e));
+            let message = format!("cannot start the parser: {}", crate::io::io_message(&e));
             yaml_error(path, DocError::at(None, &message))
         })?
         .map_err(|e| yaml_error(path, DocError::at(e.position, &e.message)))?;
@@ -795,14 +674,6 @@ pub(super) fn on_parse_stack<R: Send>(f: impl FnOnce() -> R + Send) -> std::io::
 
 /// The stack of the parser's thread: a few KiB a level of nesting in a debug build.
 const PARSE_STACK: usize = 512 << 20;
-
-/// [`from_document`] for the whole file model, a `null` document being an empty config.
-#[cfg(test)]
-pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, String> {
-    from_document::<FileConfig>(doc)
-        .map(Option::unwrap_or_default)
-        .map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))
-}
 
 fn check_version(path: &Path, config: FileConfig) -> Result<FileConfig, KubeconfigError> {
     let api_version = config.api_version.as_deref().unwrap_or("");
@@ -866,67 +737,26 @@ fn clean_parser_message(rendered: &str) -> String {
     out
 }
 
-/// Line and column (1-based) of the first content of a document: what a parser reports
-/// when the whole document has the wrong type.
-fn first_content(doc: &str) -> Option<(u64, u64)> {
-    for (i, line) in doc.lines().enumerate() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') || t.starts_with('%') || t == "---" {
-            continue;
-        }
-        let indent = line.len() - line.trim_start().len();
-        return Some((i as u64 + 1, indent as u64 + 1));
-    }
-    None
+/// The full parser alone on a first document (the fast path's oracle in its tests).
+#[cfg(test)]
+pub(crate) fn parse_full(doc: &str) -> Result<FileConfig, KubeconfigError> {
+    parse_full_at(Path::new(""), doc)
 }
 
-/// The text of the first YAML document: everything before a second `---` marker at the
-/// start of a line (a leading `---` opens the first document and is kept).
-pub(crate) fn first_document(text: &str) -> &str {
-    // A byte-order mark belongs to the stream, not to the first line's content.
-    let bom = if text.starts_with('\u{feff}') {
-        '\u{feff}'.len_utf8()
-    } else {
-        0
-    };
-    // A marker ends the document only after content (a leading `---` is content).
-    let mut offset = bom;
-    for line in text[bom..].split_inclusive('\n') {
-        offset += line.len();
-        let trimmed = line.trim_end_matches(['\n', '\r']);
-        let blank_or_comment = trimmed.trim().is_empty() || trimmed.trim_start().starts_with('#');
-        if !blank_or_comment && !trimmed.starts_with('%') {
-            break;
-        }
-    }
-    // Every later line starts after a `\n`: the markers are found by searching for
-    // `\n---` and `\n...`, not by walking the 20,000 lines of a 2 MB kubeconfig (each
-    // command reads every file through here, and `token rotate` does it three times).
-    let Some(rest) = text
-        .get(offset.saturating_sub(1)..)
-        .filter(|_| offset < text.len())
-    else {
-        return text;
-    };
-    let is_marker = |start: usize| {
-        let line = &text[start..];
-        let line = line[..memchr::memchr(b'\n', line.as_bytes()).unwrap_or(line.len())]
-            .trim_end_matches('\r');
-        line == "---"
-            || line.starts_with("--- ")
-            || line.starts_with("---\t")
-            || line == "..."
-            || line.starts_with("... ")
-    };
-    let first = |needle: &[u8]| {
-        memchr::memmem::find_iter(rest.as_bytes(), needle)
-            .map(|at| offset + at)
-            .find(|&start| is_marker(start))
-    };
-    match first(b"\n---").into_iter().chain(first(b"\n...")).min() {
-        Some(end) => &text[..end],
-        None => text,
-    }
+/// A first document read into `T` as kubectl reads it, from its tree (`from_tree.rs`).
+#[cfg(test)]
+fn from_document<T: serde::de::DeserializeOwned>(doc: &str) -> Result<Option<T>, DocError> {
+    let tree = Doc::parse(doc, Stream::Drop).map_err(|e| tree_parse_error(&e))?;
+    from_tree::read::<T>(&tree, Typing::Kubeconfig)
+        .map_err(|e| DocError::at(e.position, &e.message))
+}
+
+/// [`from_document`] for the whole file model, a `null` document being an empty config.
+#[cfg(test)]
+pub(crate) fn deserialize_full(doc: &str) -> Result<FileConfig, String> {
+    from_document::<FileConfig>(doc)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))
 }
 
 #[cfg(test)]

@@ -1,22 +1,15 @@
 //! Kubeconfig text as the plugin may print it (the lines of `token rotate --dry-run`):
-//! every credential value hidden and every line passed through [`secret::shown`], the one
-//! function all kubeconfig-derived text goes through on its way out.
-//!
-//! Two finders mark the bytes to hide, and their union is hidden:
-//! - the YAML tree (when the first document parses): the value of every credential key,
-//!   in any style, with the node an alias points at, and every scalar holding
-//!   `CW-SECRET-`, so keys spelled with escapes (`"tok\u0065n"`) and tokens folded over
-//!   several lines are found;
-//! - a line scanner for what the tree does not see (comments, later documents, text that
-//!   does not parse): `key: value` and `"key": value` anywhere on a line, the value quoted
-//!   or plain, on the same line or on more-indented lines below (block scalars).
-//!
-//! Over-hiding costs a less informative preview; under-hiding leaks a credential, so every
-//! doubt hides.
+//! every credential value hidden and every line passed through [`secret::shown`]. Two
+//! finders mark the bytes to hide, and their union is hidden: the YAML tree (when the first
+//! document parses: every credential key's value in any style, aliases followed, every
+//! scalar holding `CW-SECRET-`), and a line scanner for what the tree does not see
+//! (comments, later documents, text that does not parse: `key: value` anywhere on a line,
+//! block scalars below). Over-hiding costs a less informative preview; under-hiding leaks a
+//! credential, so every doubt hides.
 
 use std::ops::Range;
 
-use super::yaml_tree::{Doc, Kind, Stream};
+use super::read::yaml_tree::{Doc, Kind, Stream};
 use crate::secret::{self, Token, COREWEAVE_PREFIX};
 
 /// Keys whose values are credentials (client-go's `AuthInfo`, `auth-provider.config`).

@@ -1,50 +1,30 @@
-//! Kubeconfig files as kubectl sees them: which files are read, how they merge, which
-//! context, user and cluster are active, and where each entry came from, so that an edit
-//! goes back to the file that defined the entry.
-//!
-//! - `model.rs`: the serde types for one file (only the keys the plugin reads).
-//! - `load.rs`: the file list (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`), reading with
-//!   limits, parsing, and client-go's merge with origin tracking.
-//! - `fast.rs`: a fast path for the common block-style layouts (it gives up, and the full
-//!   parser decides, whenever it is unsure).
-//! - `resolve.rs`: the active context, its user and cluster, and the user's credentials.
-//! - `mask.rs`: kubeconfig text as it may be printed, credentials hidden.
-//! - `edit/`: the one format-preserving editor: token replacement, the `coreweave.com/token`
-//!   extension, the token⇄exec swap of `token store`/`unstore`, and whole entries added by
-//!   `kubeconfig import`, planned together on one parse and accepted by one proof.
-//! - `yaml_tree.rs`: the node tree with byte spans: one parse of a file, which the editor
-//!   plans its splices on.
-//! - `from_tree.rs`: every reading of a file's data from that tree, as kubectl's decoder
-//!   reads it (merge keys, aliases, YAML 1.1 types): the model, the generic data the
-//!   editor's proof compares and `import` copies.
-//! - `text.rs`: the YAML text writer (quoted scalars, the file's columns and line breaks),
-//!   below `from_tree.rs` and `edit/`.
-//! - `token_file.rs`: bounded reading of tokens, and when a `tokenFile` may be rewritten.
-//! - `write/`: the only writer of files: locks, atomic replace, the multi-file commit with
-//!   rollback, backups.
-//!
-//! Nothing here touches the network.
+//! Kubeconfig files as kubectl sees them, without the network: which files are read and
+//! how they merge (`load.rs`, into `model.rs`'s types), the readers of their text
+//! (`read/`), the active context, user and credential (`resolve.rs`), text as it may be
+//! printed (`mask.rs`), the one format-preserving editor (`edit/`, over `text.rs`'s YAML
+//! writer, errors in `edit_error.rs`), the `tokenFile` rules (`token_file.rs`), what an
+//! exec entry runs (`exec_program.rs`), and the only writer of files (`write/`). Every
+//! entry remembers the file it came from, so an edit goes back to that file.
 
 pub mod edit;
 mod edit_error;
 pub mod exec_program;
-pub(crate) mod fast;
-mod from_tree;
 pub mod load;
 pub mod mask;
 pub mod model;
+mod read;
 pub mod resolve;
 mod text;
 pub mod token_file;
 pub mod write;
-mod yaml_tree;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::secret::{quoted, shown, shown_path};
 
-pub use load::{config_paths, home_dir, Encoding, Kubeconfig, LoadedFile, Sourced};
+pub use load::{config_paths, home_dir, Kubeconfig, LoadedFile, Sourced};
+pub use read::document::Encoding;
 pub use resolve::{Credential, Resolved};
 
 /// Files larger than this are refused: a kubeconfig with thousands of contexts is a few MB.
@@ -290,5 +270,93 @@ mod tests {
             );
             assert!(text.contains("CW-SECRET-…"), "{text}");
         }
+    }
+}
+
+// Every type here that holds a file's text or a credential has a `Debug` that leaves the
+// secret out: a `{:?}` in an error, a log line or a test failure never prints a token.
+#[cfg(test)]
+mod debug_hides_secrets {
+    use serde_json::json;
+
+    use super::edit::{Additions, Edit, TokenEdit};
+    use super::read::yaml_tree::{Doc, Stream};
+    use super::text::Splice;
+    use super::Kubeconfig;
+
+    const OLD: &str = "CW-SECRET-debugOldAb3Cd5Ef7Gh9";
+    const NEW: &str = "CW-SECRET-debugNewZy8Xw6Vu4Ts2";
+
+    fn kubeconfig_text() -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    \
+             server: https://k.example\ncontexts:\n- name: c\n  context:\n    cluster: k\n    \
+             user: u\nusers:\n- name: u\n  user:\n    token: {OLD}\n    exec:\n      command: x\n      \
+             args: [--token={OLD}]\n"
+        )
+    }
+
+    fn assert_hidden(what: &str, debug: &str) {
+        for secret in [OLD, NEW, "debugOld", "debugNew"] {
+            assert!(!debug.contains(secret), "{what} shows {secret}: {debug}");
+        }
+    }
+
+    #[test]
+    fn kubeconfig_and_loaded_file_hide_the_text_and_tokens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config");
+        let text = kubeconfig_text();
+        std::fs::write(&path, &text).expect("write");
+        let kc = Kubeconfig::load(std::slice::from_ref(&path), true).expect("load");
+        assert_eq!(kc.files[0].text, text, "the text is there to hide");
+        let debug = format!("{kc:?}");
+        assert_hidden("Kubeconfig", &debug);
+        assert!(debug.contains("config"), "the path is shown: {debug}");
+        assert_hidden("LoadedFile", &format!("{:#?}", kc.files[0]));
+    }
+
+    #[test]
+    fn edits_hide_the_tokens_they_write() {
+        let additions = Additions {
+            users: vec![json!({"name": "u", "user": {"token": NEW}})],
+            ..Additions::default()
+        };
+        let edits = [
+            Edit::Token {
+                user: "u",
+                new_token: NEW,
+            },
+            Edit::ExecToToken {
+                user: "u",
+                token: NEW,
+            },
+            Edit::Append(&additions),
+        ];
+        for edit in edits {
+            let debug = format!("{edit:?}");
+            assert_hidden("Edit", &debug);
+            assert!(debug.contains("\"u\""), "the user is shown: {debug}");
+        }
+        let token_edit = TokenEdit {
+            user: "u",
+            new_token: NEW,
+        };
+        assert_hidden("TokenEdit", &format!("{token_edit:?}"));
+    }
+
+    #[test]
+    fn the_tree_and_its_splices_hide_scalar_text() {
+        let text = kubeconfig_text();
+        let doc = Doc::parse(&text, Stream::Drop).expect("parse");
+        let kinds: Vec<String> = doc.nodes.iter().map(|n| format!("{n:?}")).collect();
+        assert!(!kinds.is_empty());
+        assert_hidden("Node", &kinds.join("\n"));
+        let splice = Splice {
+            start: 0,
+            end: 3,
+            text: NEW.to_string(),
+        };
+        assert_hidden("Splice", &format!("{splice:?}"));
     }
 }

@@ -1,11 +1,10 @@
 //! How the editor writes text: scalars that every YAML 1.1 and 1.2 loader reads back as
-//! the intended string, and the file's own layout (columns, list dashes, line breaks)
-//! that added lines follow.
+//! the intended string, the file's own layout (columns, list dashes, line breaks) that
+//! added lines follow, and the splices that put new text into a file's bytes.
 
 use std::fmt;
 
 use super::edit_error::{internal, EditError};
-use super::yaml_tree::Splice;
 
 /// Conservative on purpose: kubectl reads kubeconfig with a YAML 1.1 loader, so anything
 /// that could be a bool, null, number, timestamp or sexagesimal value in 1.1 or 1.2 is
@@ -180,4 +179,54 @@ pub(in crate::kubeconfig) fn insert_after_line(
         end: at,
         text,
     })
+}
+
+/// Replace source bytes `start..end` (an insertion when they are equal) by `text`. Its
+/// `Debug` gives the text's length: the text may be a token.
+#[derive(Clone, PartialEq, Eq)]
+pub(in crate::kubeconfig) struct Splice {
+    pub(in crate::kubeconfig) start: usize,
+    pub(in crate::kubeconfig) end: usize,
+    pub(in crate::kubeconfig) text: String,
+}
+
+impl std::fmt::Debug for Splice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Splice")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .finish()
+    }
+}
+
+/// `src` with the splices, which must be sorted by start, applied.
+pub(in crate::kubeconfig) fn apply_splices<'a, I>(
+    src: &str,
+    splices: I,
+) -> Result<String, EditError>
+where
+    I: IntoIterator<Item = &'a Splice>,
+    I::IntoIter: Clone,
+{
+    let splices = splices.into_iter();
+    let added: usize = splices.clone().map(|s| s.text.len()).sum();
+    let mut out = String::with_capacity(src.len().saturating_add(added));
+    let mut cursor = 0usize;
+    for splice in splices {
+        if splice.start < cursor || splice.end < splice.start {
+            return Err(internal("overlapping edits"));
+        }
+        let keep = src
+            .get(cursor..splice.start)
+            .ok_or_else(|| internal("edit is not on character boundaries"))?;
+        out.push_str(keep);
+        out.push_str(&splice.text);
+        cursor = splice.end;
+    }
+    let rest = src
+        .get(cursor..)
+        .ok_or_else(|| internal("edit is not on character boundaries"))?;
+    out.push_str(rest);
+    Ok(out)
 }

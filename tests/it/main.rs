@@ -1,6 +1,8 @@
 //! The integration tests: one test binary, so the fakes in `support` (a CoreWeave API and
 //! a TLS Kubernetes API on loopback) compile and link once. Each module runs the built
 //! `kubectl-coreweave` against temporary kubeconfigs, with the real kubectl as the oracle.
+// Tests write their fixtures directly; the plugin writes only through kubeconfig::write.
+#![allow(clippy::disallowed_methods)]
 
 mod support;
 

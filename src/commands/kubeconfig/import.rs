@@ -320,19 +320,19 @@ fn read_download(file: &Path) -> anyhow::Result<(String, String)> {
             .take(MAX_DOWNLOAD + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| {
-                anyhow::anyhow!("cannot read standard input: {}", crate::io_message(&e))
+                anyhow::anyhow!("cannot read standard input: {}", crate::io::io_message(&e))
             })?;
         "from standard input".to_owned()
     } else {
         let name = shown_path(file);
         // Regular files only, opened without blocking (a FIFO named as the download would
         // otherwise hang the command).
-        crate::kubeconfig::token_file::open_regular(file)
+        crate::io::open_regular(file)
             .and_then(|f| f.take(MAX_DOWNLOAD + 1).read_to_end(&mut bytes))
             .map_err(|e| {
                 anyhow::anyhow!(
                     "cannot read downloaded kubeconfig {name}: {}",
-                    crate::io_message(&e)
+                    crate::io::io_message(&e)
                 )
             })?;
         name
@@ -487,7 +487,7 @@ pub(super) fn read_target(target: &Path) -> anyhow::Result<Option<String>> {
         Err(e) => bail!(
             "cannot read kubeconfig {}: {}",
             target.display(),
-            crate::io_message(&e)
+            crate::io::io_message(&e)
         ),
     }
 }
@@ -521,7 +521,7 @@ pub(super) fn create_parent(target: &Path) -> anyhow::Result<()> {
         anyhow::anyhow!(
             "cannot create folder {}: {}",
             dir.display(),
-            crate::io_message(&e)
+            crate::io::io_message(&e)
         )
     })
 }

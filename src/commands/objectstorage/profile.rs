@@ -290,7 +290,7 @@ fn read_bounded(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
         Err(e) => bail!(
             "cannot read {}: {}",
             shown_path(path),
-            crate::io_message(&e)
+            crate::io::io_message(&e)
         ),
     };
     let mut bytes = Vec::new();

@@ -340,14 +340,14 @@ fn ca_base64(ca: &crate::cluster::CaSource) -> Result<String, String> {
         crate::cluster::CaSource::System => Ok(String::new()),
         crate::cluster::CaSource::File(p) => {
             // A CA bundle is a few kB; 1 MiB leaves room for many.
-            crate::kubeconfig::token_file::open_regular(p)
-                .and_then(|f| crate::kubeconfig::token_file::read_capped(f, 1024 * 1024))
+            crate::io::open_regular(p)
+                .and_then(|f| crate::io::read_capped(f, 1024 * 1024))
                 .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
                 .map_err(|e| {
                     format!(
                         "cannot read its certificate-authority {}: {}",
                         crate::secret::shown_path(p),
-                        crate::io_message(&e)
+                        crate::io::io_message(&e)
                     )
                 })
         }

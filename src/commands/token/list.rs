@@ -264,7 +264,7 @@ pub fn collect(
                 if let Some(io) =
                     std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>())
                 {
-                    text = format!("{text}: {}", crate::io_message(io));
+                    text = format!("{text}: {}", crate::io::io_message(io));
                 }
                 warnings.push(format!("{text}; not listed"));
                 continue;

@@ -296,12 +296,12 @@ pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
         .map_err(|e| anyhow::anyhow!("--duration {:?}: {e}", args.duration))?;
     // Bounded like every token read: a projected service-account token is a few KiB.
     let oidc = std::fs::File::open(oidc_file)
-        .and_then(|f| token_file::read_capped(f, token_file::MAX_TOKEN_BYTES))
+        .and_then(|f| crate::io::read_capped(f, token_file::MAX_TOKEN_BYTES))
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot read --oidc-token-file {}: {}",
                 oidc_file.display(),
-                crate::io_message(&e)
+                crate::io::io_message(&e)
             )
         })?;
     let oidc = Token::new(String::from_utf8_lossy(&oidc).trim());
@@ -614,7 +614,8 @@ fn read_rewritable_token_file(
             k.path.display()
         )));
     }
-    let bytes = token_file::read_token_file(path).map_err(|e| refuse(&crate::io_message(&e)))?;
+    let bytes =
+        token_file::read_token_file(path).map_err(|e| refuse(&crate::io::io_message(&e)))?;
     if let Some(reason) = token_file::not_a_token_file(&bytes, force) {
         return Err(refuse(&reason));
     }

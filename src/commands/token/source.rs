@@ -11,8 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::commands::token::terminal::{self, Answer, Echo};
+use crate::io::{read_capped, read_line_capped};
 use crate::kubeconfig::resolve::{credential_of, Selection};
-use crate::kubeconfig::token_file::{read_capped, read_line_capped, MAX_TOKEN_BYTES};
+use crate::kubeconfig::token_file::MAX_TOKEN_BYTES;
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
 use crate::secret::{Token, COREWEAVE_PREFIX, MIN_SECRET_CHARS, SECRET_ALPHABET};
 

@@ -10,12 +10,14 @@
 use serde_json::{Map, Value};
 
 use super::super::edit_error::{unsupported, verification, EditError};
-use super::super::yaml_tree::{Doc, Kind, Lookup, NodeId, Splice};
+use super::super::read::yaml_tree::{Doc, Kind, Lookup, NodeId};
+use super::super::text::Splice;
+use super::super::text::{column_of, dash_of_item, scalar};
 use super::proof::load_data;
-use super::text::{column_of, dash_of_item, scalar};
 
-/// What to add to one file.
-#[derive(Debug, Default, Clone, PartialEq)]
+/// What to add to one file. Its `Debug` shows the entries' names only: a user entry holds
+/// its credential.
+#[derive(Default, Clone, PartialEq)]
 pub struct Additions {
     /// New entries per list, each a whole entry (`{"name": …, "cluster": {…}}`).
     pub clusters: Vec<Value>,
@@ -23,6 +25,23 @@ pub struct Additions {
     pub users: Vec<Value>,
     /// A new `current-context`, if it changes.
     pub current_context: Option<String>,
+}
+
+impl std::fmt::Debug for Additions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |entries: &[Value]| -> Vec<Option<String>> {
+            entries
+                .iter()
+                .map(|e| e.get("name").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        };
+        f.debug_struct("Additions")
+            .field("clusters", &names(&self.clusters))
+            .field("contexts", &names(&self.contexts))
+            .field("users", &names(&self.users))
+            .field("current_context", &self.current_context)
+            .finish()
+    }
 }
 
 impl Additions {
@@ -141,59 +160,9 @@ pub(super) fn plan(
         }
     }
     if let Some(name) = &additions.current_context {
-        match doc.lookup(root, "current-context") {
-            Lookup::Duplicate { .. } => {
-                return Err(cannot_add("current-context", "the key appears twice"))
-            }
-            Lookup::Missing => {
-                let Some(indent) = root_indent else {
-                    return Err(cannot_add(
-                        "current-context",
-                        "a flow-style or unindentable top level",
-                    ));
-                };
-                tail.push_str(&format!(
-                    "{}current-context: {}\n",
-                    " ".repeat(indent),
-                    scalar(name)
-                ));
-            }
-            Lookup::Found { value, .. } => {
-                let node = doc.node(value)?;
-                match &node.kind {
-                    Kind::Scalar { style, .. }
-                        if node.start < node.end
-                            && matches!(
-                                style,
-                                granit_parser::ScalarStyle::Plain
-                                    | granit_parser::ScalarStyle::SingleQuoted
-                                    | granit_parser::ScalarStyle::DoubleQuoted
-                            ) =>
-                    {
-                        splices.push(Splice {
-                            start: node.start,
-                            end: node.end,
-                            text: scalar(name),
-                        });
-                    }
-                    Kind::Scalar { .. } => {
-                        // Empty (`current-context:`): the value goes right after the colon.
-                        let at = after_colon(text, doc, root, "current-context")
-                            .ok_or_else(|| cannot_add("current-context", "no colon found"))?;
-                        splices.push(Splice {
-                            start: at,
-                            end: at,
-                            text: format!(" {}", scalar(name)),
-                        });
-                    }
-                    _ => {
-                        return Err(cannot_add(
-                            "current-context",
-                            "not a plain or quoted string",
-                        ))
-                    }
-                }
-            }
+        if let Some(splice) = current_context_splice(text, doc, root, root_indent, name, &mut tail)?
+        {
+            splices.push(splice);
         }
     }
     if !tail.is_empty() {
@@ -215,6 +184,69 @@ pub(super) fn plan(
         }
     }
     Ok(splices)
+}
+
+/// The new `current-context`: a splice replacing the value the file has, or (returning
+/// `None`) a line added to `tail` when the key is missing.
+fn current_context_splice(
+    text: &str,
+    doc: &Doc<'_>,
+    root: NodeId,
+    root_indent: Option<usize>,
+    name: &str,
+    tail: &mut String,
+) -> Result<Option<Splice>, EditError> {
+    match doc.lookup(root, "current-context") {
+        Lookup::Duplicate { .. } => Err(cannot_add("current-context", "the key appears twice")),
+        Lookup::Missing => {
+            let Some(indent) = root_indent else {
+                return Err(cannot_add(
+                    "current-context",
+                    "a flow-style or unindentable top level",
+                ));
+            };
+            tail.push_str(&format!(
+                "{}current-context: {}\n",
+                " ".repeat(indent),
+                scalar(name)
+            ));
+            Ok(None)
+        }
+        Lookup::Found { value, .. } => {
+            let node = doc.node(value)?;
+            match &node.kind {
+                Kind::Scalar { style, .. }
+                    if node.start < node.end
+                        && matches!(
+                            style,
+                            granit_parser::ScalarStyle::Plain
+                                | granit_parser::ScalarStyle::SingleQuoted
+                                | granit_parser::ScalarStyle::DoubleQuoted
+                        ) =>
+                {
+                    Ok(Some(Splice {
+                        start: node.start,
+                        end: node.end,
+                        text: scalar(name),
+                    }))
+                }
+                Kind::Scalar { .. } => {
+                    // Empty (`current-context:`): the value goes right after the colon.
+                    let at = after_colon(text, doc, root, "current-context")
+                        .ok_or_else(|| cannot_add("current-context", "no colon found"))?;
+                    Ok(Some(Splice {
+                        start: at,
+                        end: at,
+                        text: format!(" {}", scalar(name)),
+                    }))
+                }
+                _ => Err(cannot_add(
+                    "current-context",
+                    "not a plain or quoted string",
+                )),
+            }
+        }
+    }
 }
 
 /// The splice that adds `entries` to the list at `value`.

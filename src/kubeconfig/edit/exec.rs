@@ -13,9 +13,11 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::super::edit_error::{unsupported, EditError};
-use super::super::yaml_tree::{Doc, Kind, Lookup, NodeId, PathRule, Splice};
+use super::super::read::yaml_tree::{Doc, Kind, Lookup, NodeId};
+use super::super::text::Splice;
+use super::super::text::{double_quoted, scalar};
+use super::path::{self, PathRule};
 use super::proof::loaded_auth;
-use super::text::{double_quoted, scalar};
 use super::Edit;
 
 pub use crate::kubeconfig::model::{is_plugin_program, PLUGIN_COMMAND, PLUGIN_MARKER};
@@ -357,9 +359,7 @@ fn layout<'s>(
 /// Name → users list item, found as every editor finds them (`yaml_tree::users`); what
 /// this editor may change in an entry is checked by [`editable_user_map`].
 fn user_entries<'d>(doc: &'d Doc<'_>) -> Result<HashMap<&'d str, NodeId>, EditError> {
-    Ok(super::super::yaml_tree::users(doc, PathRule::Unshared)?
-        .by_name()
-        .clone())
+    Ok(path::users(doc, PathRule::Unshared)?.by_name().clone())
 }
 
 /// The `user` mapping of an entry the editor may change: block style all the way down, no
@@ -620,17 +620,17 @@ mod tests {
                 ),
             )
                 .prop_map(|(base, mutations)| {
-                    crate::kubeconfig::yaml_tree::generated::mutate(
+                    crate::kubeconfig::read::yaml_tree::generated::mutate(
                         base.to_string(),
                         &mutations,
                         &FRAGMENTS,
                     )
                 });
-            crate::kubeconfig::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
+            crate::kubeconfig::read::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
         }
 
         fn token_of(text: &str) -> Option<String> {
-            let data = load(crate::kubeconfig::load::first_document(text), "x").ok()?;
+            let data = load(crate::kubeconfig::read::document::first_document(text), "x").ok()?;
             data.get("users")?
                 .as_array()?
                 .iter()
@@ -659,8 +659,8 @@ mod tests {
                 prop_assert!(token_of(&out).is_none());
                 let back = exec_to_token(&out, &[("a", &token)]).expect("unstores");
                 prop_assert_eq!(
-                    load(crate::kubeconfig::load::first_document(&back), "b").expect("loads"),
-                    load(crate::kubeconfig::load::first_document(&src), "s").expect("loads")
+                    load(crate::kubeconfig::read::document::first_document(&back), "b").expect("loads"),
+                    load(crate::kubeconfig::read::document::first_document(&src), "s").expect("loads")
                 );
             }
         }

@@ -1,34 +1,20 @@
 //! Records a token's expiry as the `coreweave.com/token` entry of a user's `extensions`
-//! list, which client-go keeps through its own rewrites, keeping every other byte:
-//!
-//! ```yaml
-//! users:
-//! - name: token
-//!   user:
-//!     token: CW-SECRET-...
-//!     extensions:
-//!     - name: coreweave.com/token
-//!       extension:
-//!         expires: "2027-01-01T00:00:00Z"
-//!         source: "console"
-//!         rotatedAt: "2026-11-28T17:40:00Z"
-//! ```
-//!
-//! The planner's extension splices over `yaml_tree.rs`, in the file's own layout (layout
-//! and refusal rules: ARCHITECTURE.md, "Editing a kubeconfig"). With no expiry, no
-//! `expires` key is written.
+//! list (client-go keeps extensions through its own rewrites), keeping every other byte:
+//! `extensions: [{name: coreweave.com/token, extension: {expires: …, source: console,
+//! rotatedAt: …}}]`, written in the file's own layout. The planner's extension splices
+//! over `yaml_tree.rs` (layout and refusal rules: ARCHITECTURE.md, "Editing a
+//! kubeconfig"). With no expiry, no `expires` key is written.
 
 use serde_json::Value;
 
 use super::super::edit_error::{internal, unsupported, verification, EditError};
-use super::super::yaml_tree::{
-    self, anchor_label, check_no_merge, check_path, describe, duplicate_key, Doc, Kind, Lookup,
-    NodeId, PathRule, Splice,
-};
-use super::proof::loaded_auth;
-use super::text::{
+use super::super::read::yaml_tree::{anchor_label, describe, Doc, Kind, Lookup, NodeId};
+use super::super::text::Splice;
+use super::super::text::{
     column_of, dash_of_item, double_quoted, insert_after_line, line_break_after, pad,
 };
+use super::path::{self, check_no_merge, check_path, duplicate_key, PathRule};
+use super::proof::loaded_auth;
 // The `name` of the extension entry this module owns (`token show` reads the same one).
 use crate::coreweave::TOKEN_EXTENSION as EXTENSION_NAME;
 
@@ -100,7 +86,7 @@ pub(super) fn plan(
     doc: &Doc<'_>,
     records: &[(&str, &TokenExtension<'_>)],
 ) -> Result<Vec<Splice>, EditError> {
-    let users = yaml_tree::users(doc, PathRule::Untouched)?;
+    let users = path::users(doc, PathRule::Untouched)?;
     let users_key_column = doc
         .nodes
         .get(users.key)
@@ -475,11 +461,12 @@ pub(super) fn intend(
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::yaml_tree::{apply_splices, Stream};
+    use super::super::super::read::yaml_tree::Stream;
+    use super::super::super::text::apply_splices;
     use super::super::proof::prove;
     use super::super::{apply, Edit};
     use super::*;
-    use crate::kubeconfig::from_tree::data_options;
+    use crate::kubeconfig::read::from_tree::data_options;
 
     /// The planner with one extension edit per user.
     fn upsert_token_extension(
@@ -1595,13 +1582,13 @@ users:
                 ),
             )
                 .prop_map(|(doc, mutations)| {
-                    crate::kubeconfig::yaml_tree::generated::mutate(
+                    crate::kubeconfig::read::yaml_tree::generated::mutate(
                         render(&doc),
                         &mutations,
                         &FRAGMENTS,
                     )
                 });
-            crate::kubeconfig::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
+            crate::kubeconfig::read::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
         }
 
         proptest! {

@@ -11,9 +11,9 @@
 mod append;
 mod exec;
 mod extension;
+mod path;
 mod proof;
 mod server;
-mod text;
 mod token;
 
 use serde_json::Value;
@@ -21,7 +21,8 @@ use serde_json::Value;
 use super::edit_error::unsupported;
 pub use super::edit_error::{EditError, Position};
 use super::load::LoadedFile;
-use super::yaml_tree::{apply_splices, Doc, Stream};
+use super::read::yaml_tree::{Doc, Stream};
+use super::text::apply_splices;
 pub use append::{new_file, Additions};
 pub use exec::{
     exec_command, exec_json, installed_path, is_plugin_program, ExecKind, InteractiveMode,
@@ -29,8 +30,8 @@ pub use exec::{
 };
 pub use extension::TokenExtension;
 
-/// One change to a kubeconfig's first document.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One change to a kubeconfig's first document. Its `Debug` leaves out the tokens.
+#[derive(Clone, Copy, PartialEq)]
 pub enum Edit<'a> {
     /// Replace `users[name == user].user.token` by `new_token` (validated by the caller;
     /// the editor only quotes it correctly).
@@ -56,6 +57,47 @@ pub enum Edit<'a> {
     Append(&'a Additions),
     /// Replace `clusters[name == cluster].cluster.server` (`kubeconfig add --update`).
     Server { cluster: &'a str, server: &'a str },
+}
+
+impl std::fmt::Debug for Edit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = format_args!("<redacted>");
+        match self {
+            Edit::Token { user, .. } => f
+                .debug_struct("Token")
+                .field("user", user)
+                .field("new_token", &hidden)
+                .finish(),
+            Edit::ExecToToken { user, .. } => f
+                .debug_struct("ExecToToken")
+                .field("user", user)
+                .field("token", &hidden)
+                .finish(),
+            Edit::Extension { user, record } => f
+                .debug_struct("Extension")
+                .field("user", user)
+                .field("record", record)
+                .finish(),
+            Edit::TokenToExec {
+                user,
+                reference,
+                mode,
+                command,
+            } => f
+                .debug_struct("TokenToExec")
+                .field("user", user)
+                .field("reference", reference)
+                .field("mode", mode)
+                .field("command", command)
+                .finish(),
+            Edit::Append(additions) => f.debug_tuple("Append").field(additions).finish(),
+            Edit::Server { cluster, server } => f
+                .debug_struct("Server")
+                .field("cluster", cluster)
+                .field("server", server)
+                .finish(),
+        }
+    }
 }
 
 impl Edit<'_> {
@@ -227,12 +269,22 @@ pub fn replace_user_tokens(src: &str, edits: &[TokenEdit<'_>]) -> Result<String,
 }
 
 /// Replace `users[name == user].user.token` in the first YAML document with `new_token`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Its `Debug` leaves out the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TokenEdit<'a> {
     /// The `name` of the entry in the kubeconfig `users` list.
     pub user: &'a str,
     /// The token to store; the caller validates it, the editor only quotes it correctly.
     pub new_token: &'a str,
+}
+
+impl std::fmt::Debug for TokenEdit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenEdit")
+            .field("user", &self.user)
+            .field("new_token", &format_args!("<redacted>"))
+            .finish()
+    }
 }
 
 /// The edits without repeats, in their first order; refuses two different changes of one
@@ -382,7 +434,7 @@ mod tests {
         let doc = Doc::parse(src, Stream::Comments).expect("parses");
         let at = src.find("CW-SECRET-old-aaaa").expect("token");
         // A token splice that swallows the comment after it: the data agree.
-        let greedy = [super::super::yaml_tree::Splice {
+        let greedy = [super::super::text::Splice {
             start: at,
             end: src.find(" # note\n").expect("comment") + " # note".len(),
             text: "CW-SECRET-new-1234".to_owned(),

@@ -9,8 +9,9 @@ use std::ops::Range;
 use serde_json::Value;
 
 use super::super::edit_error::{verification, EditError};
-use super::super::from_tree::{self, Typing};
-use super::super::yaml_tree::{Doc, Splice, Stream};
+use super::super::read::from_tree::{self, Typing};
+use super::super::read::yaml_tree::{Doc, Stream};
+use super::super::text::Splice;
 
 /// The byte half of every editor's proof: `out` is `src` with exactly these splices
 /// applied, all of them inside the first document (which ends at `doc_end` in `src`), and

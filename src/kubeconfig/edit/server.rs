@@ -7,8 +7,10 @@
 use serde_json::Value;
 
 use super::super::edit_error::{unsupported, EditError};
-use super::super::yaml_tree::{check_no_merge, check_path, Doc, Kind, Lookup, PathRule, Splice};
-use super::text::scalar;
+use super::super::read::yaml_tree::{Doc, Kind, Lookup};
+use super::super::text::scalar;
+use super::super::text::Splice;
+use super::path::{check_no_merge, check_path, PathRule};
 
 /// The splices that set each `(cluster entry, server)` of `wanted`.
 pub(super) fn plan(

@@ -9,14 +9,15 @@ use granit_parser::ScalarStyle;
 use serde_json::Value;
 
 use super::super::edit_error::{internal, unsupported, EditError};
-use super::super::fast::{ScalarStyle as ScanStyle, TokenSpan};
 use super::super::model::FileConfig;
-use super::super::yaml_tree::{
-    self, anchor_label, apply_splices, check_path, describe, lookup_merged, Doc, Kind,
-    MergedLookup, Node, NodeId, PathRule, Splice, TagClass,
+use super::super::read::fast::{ScalarStyle as ScanStyle, TokenSpan};
+use super::super::read::yaml_tree::{
+    anchor_label, describe, lookup_merged, Doc, Kind, MergedLookup, Node, NodeId, TagClass,
 };
+use super::super::text::{apply_splices, Splice};
+use super::super::text::{double_quoted, is_plain_safe, single_quoted};
+use super::path::{self, check_path, PathRule};
 use super::proof::loaded_auth;
-use super::text::{double_quoted, is_plain_safe, single_quoted};
 
 /// The line scanner's reading of a file and where each user's token scalar is.
 pub(super) type Scanned<'a> = (&'a FileConfig, &'a [Option<TokenSpan>]);
@@ -35,7 +36,7 @@ pub(super) fn replace_fast(
     scanned: Option<Scanned<'_>>,
     wanted: &[(&str, &str)],
 ) -> Option<String> {
-    let doc = super::super::load::first_document(src);
+    let doc = super::super::read::document::first_document(src);
     if !src.get(doc.len()..)?.trim().is_empty() {
         // Later documents: the planner checks that they still parse.
         return None;
@@ -44,13 +45,13 @@ pub(super) fn replace_fast(
     let (original, spans) = match scanned {
         Some((config, spans)) => (config, spans),
         None => {
-            read = super::super::fast::parse_with_token_spans(doc)?;
+            read = super::super::read::fast::parse_with_token_spans(doc)?;
             (&read.0, read.1.as_slice())
         }
     };
     // Each wanted user's entry, found through an index: a rotate may edit every entry of a
-    // file, and searching the list once per edit was quadratic (8% of the instructions of
-    // a 2,000-entry rotate). A name listed twice is left to the general editor.
+    // file, and searching the list once per edit would be quadratic. A name listed twice is
+    // left to the general editor.
     let mut by_name: HashMap<&str, Option<usize>> = HashMap::new();
     for (i, u) in original.users.iter().enumerate() {
         by_name
@@ -86,7 +87,7 @@ pub(super) fn replace_fast(
     let out = apply_splices(src, &splices).ok()?;
     // Only the first document changed length: later bytes (blank here) follow it as before.
     let new_doc_end = out.len().checked_sub(src.len().checked_sub(doc.len())?)?;
-    let mut actual = super::super::fast::parse(out.get(..new_doc_end)?)?;
+    let mut actual = super::super::read::fast::parse(out.get(..new_doc_end)?)?;
     // The result must read as the original with exactly the chosen tokens set: each one
     // is checked and set back to the original's, and what is left must equal the original
     // (no copy of the original is made: at 2,000 entries that copy cost more than the
@@ -119,7 +120,7 @@ pub(super) fn plan(
     doc: &Doc<'_>,
     wanted: &[(&str, &str)],
 ) -> Result<Vec<Splice>, EditError> {
-    let users = yaml_tree::users(doc, PathRule::Unshared)?;
+    let users = path::users(doc, PathRule::Unshared)?;
 
     let mut slots: Vec<Slot<'_>> = Vec::new();
     for (user, new_token) in wanted {
@@ -451,11 +452,11 @@ pub(super) fn intend(data: &mut Value, user: &str, new_token: &str) -> Result<()
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::yaml_tree::Stream;
+    use super::super::super::read::yaml_tree::Stream;
     use super::super::proof::prove;
     use super::super::{replace_user_tokens, TokenEdit};
     use super::*;
-    use crate::kubeconfig::from_tree::data_options;
+    use crate::kubeconfig::read::from_tree::data_options;
 
     /// The planner's proof of token edits alone.
     fn verify(
@@ -574,7 +575,8 @@ mod tests {
     #[test]
     fn the_loads_reading_gives_the_same_edit_and_a_stale_one_is_refused() {
         let scan = |text: &str| {
-            crate::kubeconfig::fast::parse_with_token_spans(text).expect("the scanner reads it")
+            crate::kubeconfig::read::fast::parse_with_token_spans(text)
+                .expect("the scanner reads it")
         };
         let wanted = [("alice", NEW), ("bob", NEW2)];
         let (config, spans) = scan(KUBECTL);
@@ -1882,13 +1884,13 @@ users:   # people
                 ),
             )
                 .prop_map(|(doc, mutations)| {
-                    crate::kubeconfig::yaml_tree::generated::mutate(
+                    crate::kubeconfig::read::yaml_tree::generated::mutate(
                         render(&doc).text,
                         &mutations,
                         &FRAGMENTS,
                     )
                 });
-            crate::kubeconfig::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
+            crate::kubeconfig::read::yaml_tree::generated::arbitrary_input(&FRAGMENTS, mutated)
         }
 
         fn user_and_token() -> impl Strategy<Value = (String, String)> {

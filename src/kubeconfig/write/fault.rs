@@ -1,4 +1,10 @@
-//! The fault-injection hook of debug builds (see the module doc of `write`).
+//! The fault-injection hook of debug builds. Integration tests cannot make a write fail as
+//! root (root ignores permissions), so in debug builds only, `KUBECTL_COREWEAVE_FAULT` makes
+//! `write_atomic` fail after writing its temporary file and before the rename. Items,
+//! comma-separated: `write-fail:<file-name>` (every write whose path or symlink target has
+//! that file name), `rename-fail:<n>` (the n-th `write_atomic` call of the process, from 1,
+//! backups and rollback restores included). `write-fail:config-b` makes a commit fail on
+//! `config-b` and roll back the files written before it. Release builds never read it.
 
 use std::path::Path;
 

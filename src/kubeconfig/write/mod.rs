@@ -1,50 +1,12 @@
-//! The only code that writes kubeconfig and token files: locks, atomic replace and the
-//! multi-file commit, one file each, with the backups and the signal guard beside them.
-//!
-//! - **Locking** (`lock.rs`, [`lock_all`]): `<file>.lock`, created with `O_CREAT|O_EXCL` exactly as
-//!   client-go does before kubectl writes a kubeconfig, so kubectl and this plugin never write
-//!   the same file at once: one for the path as given (the name kubectl locks) and one for
-//!   the file it resolves to, so every name of one file meets on a lock.
-//! - **Permission** (`replace.rs`, [`check_writable`]): what kubectl's writer would refuse (a read-only
-//!   file, another user's file) is refused before any lock.
-//! - **Atomic replace** (`replace.rs`, [`write_atomic`]): a temporary file beside the real target, the
-//!   original's mode and owner exactly, `fsync`, `rename`, `fsync` of the folder. A crash or
-//!   a full disk leaves either the old file or the new one, never half of each (kubectl's own
-//!   in-place `os.WriteFile` can leave a truncated file). Symlinks are followed and kept, as
-//!   kubectl does. Temporary files a dead writer left are removed
-//!   ([`remove_stale_temp_files`]).
-//! - **Multi-file commit** (`commit.rs`, [`commit`]): one rotation may touch several files; they are checked
-//!   against the bytes they were planned from, written in order, and if one fails the ones
-//!   already written are put back, and the error says exactly which file holds what.
-//!
-//! Beside them: `backup.rs` ([`backup`], a private copy `<file>.bak-<UTC time>` before an
-//! edit), `interrupt.rs` ([`InterruptGuard`]: while locks are held, a stop signal only sets
-//! a flag, so the locks are removed on the way out) and `fault.rs` (the hook below). This
-//! file holds the one error type and the helpers they share.
-//!
-//! Where its job stops: it never parses YAML or picks files; callers plan the bytes and hold
+//! The only code that writes kubeconfig and token files, one job a file: `lock.rs` locks as
+//! client-go takes them (`<file>.lock` with `O_CREAT|O_EXCL`, for the path as given and for
+//! the file it resolves to), `replace.rs` the permission check and the atomic replace (a
+//! temporary file beside the target, the original's mode and owner, `fsync`, `rename`,
+//! `fsync` of the folder), `commit.rs` the multi-file commit with rollback; beside them
+//! `backup.rs`, `interrupt.rs` (while locks are held a stop signal only sets a flag) and
+//! `fault.rs` (debug builds' fault hook). This file holds the one error type and the
+//! helpers they share. It never parses YAML or picks files: callers plan the bytes and hold
 //! the locks.
-//!
-//! Errors are one line that names the path and says what to do. Each embeds its I/O cause
-//! instead of exposing it as `source()`, so printing the error chain shows every cause once.
-//!
-//! A hard-linked file stops sharing content with its other names after a replace (rename makes
-//! a new inode); kubectl writes in place and keeps the link. Nobody is known to hard-link a
-//! kubeconfig, and atomicity matters more.
-//!
-//! # Fault injection (debug builds only)
-//!
-//! Integration tests cannot make a write fail as root (root ignores permissions), so in debug
-//! builds, and only there, the environment variable `KUBECTL_COREWEAVE_FAULT` makes
-//! [`write_atomic`] fail after writing its temporary file and before the rename. It holds
-//! comma-separated items:
-//!
-//! - `write-fail:<file-name>`: every write whose path, or symlink target, has that file name;
-//! - `rename-fail:<n>`: the n-th call to `write_atomic` in the process, counting from 1
-//!   (backups and rollback restores count too).
-//!
-//! Example: `KUBECTL_COREWEAVE_FAULT=write-fail:config-b` makes a commit fail on `config-b`
-//! and roll back the files written before it. Release builds never read the variable.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -80,6 +42,9 @@ const MAX_SYMLINKS: usize = 40;
 #[cfg(unix)]
 const PRIVATE_MODE: u32 = 0o600;
 
+/// Every way a write fails. Each message is one line that names the path and says what to
+/// do, and embeds its I/O cause instead of exposing it as `source()`, so printing the error
+/// chain shows every cause once.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("interrupted while waiting for {lock}; nothing was written")]

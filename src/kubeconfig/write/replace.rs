@@ -125,7 +125,11 @@ fn can_keep_owner(uid: u32, gid: u32, dir: &Path) -> bool {
 /// and left in place; the final target is replaced. The new file has exactly the original's
 /// mode and owner (0600 and the caller's owner for a new file); a file the caller may not
 /// write, or whose owner could not be kept, is refused (see [`check_writable`]). On any
-/// error the original is untouched and no temporary file is left.
+/// error the original is untouched and no temporary file is left. A crash or a full disk
+/// leaves the old file or the new one, never half of each (kubectl's in-place
+/// `os.WriteFile` can leave a truncated file). A hard-linked file stops sharing content with
+/// its other names (rename makes a new inode), where kubectl keeps the link: nobody is known
+/// to hard-link a kubeconfig, and atomicity matters more.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     // Evaluated first so `rename-fail:<n>` counts calls, not calls that got far.
     let fault = injected_fault(path);
@@ -281,7 +285,7 @@ fn set_owner_and_mode(file: &File, original: Option<&fs::Metadata>) -> io::Resul
                 e.kind(),
                 format!(
                     "cannot keep its owner (uid {want_uid}, gid {want_gid}): {}",
-                    crate::io_message(&e)
+                    crate::io::io_message(&e)
                 ),
             )
         })?;

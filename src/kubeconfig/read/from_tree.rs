@@ -1,29 +1,10 @@
-//! Every reading of a kubeconfig's data comes from its node tree (`yaml_tree::Doc`): one
-//! parse gives the tree the editor plans on and, through the serde deserializer here, the
-//! model the loader hands every command (`model::FileConfig`), the generic data the
-//! editor's proof compares and `kubeconfig import` copies (`serde_json::Value`), and the
-//! check that the result of an edit still loads. (The line scanner, `fast.rs`, is the one
-//! other producer of the model, for the layouts it reads whole; property tests hold it to
-//! this reading.)
-//!
-//! It reads as kubectl's decoder (sigs.k8s.io/yaml over go-yaml v2) reads:
-//! - a mapping's entries are built in document order, a later key overwriting an earlier
-//!   one, and a merge key (`<<`) applies where it stands: the mapping it names (or, for a
-//!   list, each mapping from last to first) is written over the keys read so far, and keys
-//!   after it overwrite it in turn. (YAML's own rule, explicit keys always win, reads other
-//!   values.) A merge key is a plain, untagged `<<`, or one tagged `!!merge`; a quoted
-//!   `"<<"` is an ordinary key;
-//! - aliases are followed; what they expand to is bounded by a budget that grows with the
-//!   document (an alias bomb is refused, "document contains excessive aliasing"), and
-//!   nesting stops at 10,000 levels ("exceeded max depth of 10000"), kubectl's words;
-//! - scalars are typed as kubectl's YAML 1.1 reading types them, so a plain `123`, `yes`
-//!   or `~` is not a string. A quoted, block or `!!str` scalar is a string, and so is a
-//!   plain one that cannot be anything else (`fast::is_clearly_string`, the scanner's own
-//!   rule); the rest (numbers, YAML 1.1 words, explicit tags) are few, and serde-saphyr
-//!   types each of them on its own text, with the options the whole file used to be read
-//!   with, so every scalar keeps the type it had;
-//! - values the model does not name are still checked as kubectl's decoding checks them
-//!   (an infinity or NaN anywhere refuses the file), without being kept.
+//! Every reading of a kubeconfig's data from its node tree (`yaml_tree::Doc`), through the
+//! serde deserializer here: the model the loader hands every command (`model::FileConfig`),
+//! the generic data the editor's proof compares and `kubeconfig import` copies
+//! (`serde_json::Value`), and the check that an edit's result still loads. It reads as
+//! kubectl's decoder (sigs.k8s.io/yaml over go-yaml v2) does, with the rules at [`read`]:
+//! one parse then serves the editor and every reader. (`fast.rs` is the one other producer
+//! of the model, for the layouts it reads whole; property tests hold it to this reading.)
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,16 +13,16 @@ use granit_parser::ScalarStyle;
 use serde::de::{self, DeserializeOwned, Unexpected, Visitor};
 use serde::Deserialize;
 
-use super::edit_error::Position;
+use super::super::edit_error::Position;
 use super::yaml_tree::{anchor_label, is_merge_key, Doc, Kind, Node, NodeId, TagClass};
 
-pub(super) use super::yaml_tree::MAX_DEPTH;
+pub(in crate::kubeconfig) use super::yaml_tree::MAX_DEPTH;
 
 /// How ambiguous scalars are typed: as the loader reads a kubeconfig (a plain `123` or
 /// `yes` is refused where a string belongs), or as generic data (`Value`), where every
 /// scalar has the type YAML gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Typing {
+pub(in crate::kubeconfig) enum Typing {
     Kubeconfig,
     Data,
 }
@@ -50,9 +31,9 @@ pub(super) enum Typing {
 /// visitor names, and a typed scalar's position within its own text; the loader cleans
 /// both away before it is shown (`load::clean_parser_message`).
 #[derive(Debug)]
-pub(super) struct TreeError {
-    pub(super) position: Option<Position>,
-    pub(super) message: String,
+pub(in crate::kubeconfig) struct TreeError {
+    pub(in crate::kubeconfig) position: Option<Position>,
+    pub(in crate::kubeconfig) message: String,
 }
 
 impl fmt::Display for TreeError {
@@ -73,7 +54,24 @@ impl de::Error for TreeError {
 }
 
 /// The first document of `doc` read into `T`; `None` for an empty or `null` document.
-pub(super) fn read<T: DeserializeOwned>(
+/// kubectl's decoding rules:
+/// - a mapping's entries are built in document order, a later key overwriting an earlier
+///   one, and a merge key (`<<`) applies where it stands: the mapping it names (or, for a
+///   list, each mapping from last to first) is written over the keys read so far, and keys
+///   after it overwrite it in turn (YAML's own rule, explicit keys always win, reads other
+///   values). A merge key is a plain, untagged `<<`, or one tagged `!!merge`; a quoted
+///   `"<<"` is an ordinary key;
+/// - aliases are followed, what they expand to bounded by a budget that grows with the
+///   document ("document contains excessive aliasing"), and nesting stops at 10,000 levels
+///   ("exceeded max depth of 10000"), kubectl's words;
+/// - scalars are typed as YAML 1.1 types them, so a plain `123`, `yes` or `~` is not a
+///   string. A quoted, block or `!!str` scalar is a string, and so is a plain one that
+///   cannot be anything else (`fast::scalar::is_clearly_string`, the scanner's own rule);
+///   the rest (numbers, YAML 1.1 words, explicit tags) are few, and serde-saphyr types each
+///   on its own text, with the options that give every scalar kubectl's type;
+/// - values the model does not name are still checked as kubectl checks them (an infinity
+///   or NaN anywhere refuses the file), without being kept.
+pub(in crate::kubeconfig) fn read<T: DeserializeOwned>(
     doc: &Doc<'_>,
     typing: Typing,
 ) -> Result<Option<T>, TreeError> {
@@ -92,7 +90,7 @@ pub(super) fn read<T: DeserializeOwned>(
 
 /// Whether the document is something a kubeconfig can be: a mapping, or null (an empty
 /// config). kubectl refuses anything else as "not a mapping".
-pub(super) fn root_is_mapping_or_null(doc: &Doc<'_>) -> bool {
+pub(in crate::kubeconfig) fn root_is_mapping_or_null(doc: &Doc<'_>) -> bool {
     let Some(root) = doc.root else {
         return true;
     };
@@ -134,7 +132,7 @@ fn reading<'a>(node: &'a Node<'_>) -> Option<Reading<'a>> {
             "" | "~" | "null" | "Null" | "NULL" => Reading::Null,
             "true" | "True" | "TRUE" => Reading::Bool(true),
             "false" | "False" | "FALSE" => Reading::Bool(false),
-            v if super::fast::is_clearly_string(v) => Reading::Str(v),
+            v if super::fast::scalar::is_clearly_string(v) => Reading::Str(v),
             _ => Reading::Typed,
         },
         TagClass::Merge | TagClass::Other => Reading::Typed,
@@ -168,7 +166,7 @@ fn scalar_document(node: &Node<'_>, value: &str, style: ScalarStyle) -> String {
             return out;
         }
     }
-    out.push_str(&super::text::double_quoted(value));
+    out.push_str(&super::super::text::double_quoted(value));
     out
 }
 
@@ -236,7 +234,7 @@ impl<'d, 's> Reader<'d, 's> {
         }
     }
 
-    /// A scalar typed by serde-saphyr on its own text, as the whole file used to be.
+    /// A scalar typed by serde-saphyr on its own text, with the options of [`Typing`].
     fn typed<T: DeserializeOwned>(&self, at: NodeId, node: &Node<'_>) -> Result<T, TreeError> {
         let Kind::Scalar { value, style } = &node.kind else {
             return Err(self.fail(at, "not a scalar"));
@@ -344,7 +342,7 @@ impl<'d, 's> Reader<'d, 's> {
                     if scalars {
                         if let Some(Reading::Typed) = reading(node) {
                             let plain_untagged = node.tag == TagClass::None;
-                            if !(plain_untagged && super::fast::is_safe_ignored(value)) {
+                            if !(plain_untagged && super::fast::scalar::is_safe_ignored(value)) {
                                 self.typed::<de::IgnoredAny>(id, node)?;
                             }
                         }
@@ -689,7 +687,7 @@ impl<'de> de::MapAccess<'de> for Entries<'_, '_, '_> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::kubeconfig::yaml_tree::Stream;
+    use crate::kubeconfig::read::yaml_tree::Stream;
     use serde_json::{json, Value};
 
     fn data(doc: &str) -> Result<Value, String> {
@@ -699,8 +697,7 @@ pub(crate) mod tests {
             .map_err(|e| format!("{:?}: {}", e.position, e.message))
     }
 
-    /// Where serde-saphyr (the reader the whole file used to go through) reads a document
-    /// without merge keys, the tree's generic reading is the same data: every scalar keeps
+    /// Where serde-saphyr, a whole-document YAML reader, reads a document without merge keys, the tree's generic reading is the same data: every scalar keeps
     /// its type. `Err` names the first difference.
     pub(crate) fn same_data_as_serde_saphyr(doc: &str) -> Result<(), String> {
         if doc.contains("<<") {
@@ -740,7 +737,7 @@ pub(crate) mod tests {
     #[test]
     fn the_loader_reads_merge_keys_as_kubectl_on_every_path() {
         let doc = "users:\n- name: u\n  user:\n    token: explicit\n    <<:\n      token: merged\n";
-        assert!(crate::kubeconfig::fast::parse(doc).is_none());
+        assert!(crate::kubeconfig::read::fast::parse(doc).is_none());
         let cfg = crate::kubeconfig::load::parse(std::path::Path::new(""), doc).expect("loads");
         let token = cfg.users[0].user.as_ref().and_then(|u| u.token.as_deref());
         assert_eq!(token, Some("merged"));
@@ -768,8 +765,7 @@ pub(crate) mod tests {
     }
 
     /// kubectl turns number and boolean keys into strings and refuses a null key; the
-    /// loader does the same (it used to refuse the first two, through serde-saphyr's
-    /// strict typing).
+    /// loader does the same.
     #[test]
     fn keys_are_read_as_kubectl_reads_them() {
         let load = |doc: &str| crate::kubeconfig::load::parse(std::path::Path::new("f"), doc);

@@ -2,9 +2,8 @@
 //! the first document with byte spans (and, for the editor's proof, the comments). Every
 //! reading of a file's data comes from it (`from_tree.rs`: the loader's model, the
 //! proof's data); the format-preserving editor (`edit/`) plans its splices on it. Also
-//! what every kind of edit shares around it: kubectl's key lookup (merge keys included),
-//! the users list, the one rule for anchors, aliases, merge keys and tags on an edited
-//! path, and applying splices.
+//! kubectl's key lookup (merge keys included); the users list and the rule for an edited
+//! path are the editor's (`edit/path.rs`), the splices the writer's (`text.rs`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -12,12 +11,12 @@ use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScalarStyle, Span, StructureStyle, Tag};
 
-use super::edit_error::{internal, unsupported, EditError, Position};
+use super::super::edit_error::{internal, EditError, Position};
 
-pub(super) type NodeId = usize;
+pub(in crate::kubeconfig) type NodeId = usize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum TagClass {
+pub(in crate::kubeconfig) enum TagClass {
     None,
     /// `!!str` or the non-specific `!`: the value stays a string whatever it looks like.
     Str,
@@ -26,8 +25,8 @@ pub(super) enum TagClass {
     Other,
 }
 
-#[derive(Debug)]
-pub(super) enum Kind<'s> {
+/// A node's content. Its `Debug` gives a scalar's length, not its text (it may be a token).
+pub(in crate::kubeconfig) enum Kind<'s> {
     Scalar {
         value: Cow<'s, str>,
         style: ScalarStyle,
@@ -44,56 +43,71 @@ pub(super) enum Kind<'s> {
     },
 }
 
+impl std::fmt::Debug for Kind<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Scalar { value, style } => f
+                .debug_struct("Scalar")
+                .field("value", &format_args!("<{} bytes>", value.len()))
+                .field("style", style)
+                .finish(),
+            Kind::Seq { items } => f.debug_struct("Seq").field("items", items).finish(),
+            Kind::Map { entries } => f.debug_struct("Map").field("entries", entries).finish(),
+            Kind::Alias { anchor } => f.debug_struct("Alias").field("anchor", anchor).finish(),
+        }
+    }
+}
+
 #[derive(Debug)]
-pub(super) struct Node<'s> {
-    pub(super) kind: Kind<'s>,
+pub(in crate::kubeconfig) struct Node<'s> {
+    pub(in crate::kubeconfig) kind: Kind<'s>,
     /// Start of the node's text: a scalar or alias, a block collection's first key or item,
     /// a flow collection's opening bracket.
-    pub(super) start: usize,
+    pub(in crate::kubeconfig) start: usize,
     /// End of the parser's span: a scalar's or alias's text (a block scalar's may run on
     /// over trailing blank lines), a flow collection's opening bracket.
-    pub(super) end: usize,
+    pub(in crate::kubeconfig) end: usize,
     /// Span of a flow collection's closing bracket.
-    pub(super) close: Option<Range<usize>>,
+    pub(in crate::kubeconfig) close: Option<Range<usize>>,
     /// End of the last non-blank text inside a collection (its last key, value or item;
     /// a block scalar counts without the trailing blank lines its span may include).
-    pub(super) content_end: usize,
-    pub(super) position: Position,
-    pub(super) anchor: usize,
-    pub(super) tag: TagClass,
+    pub(in crate::kubeconfig) content_end: usize,
+    pub(in crate::kubeconfig) position: Position,
+    pub(in crate::kubeconfig) anchor: usize,
+    pub(in crate::kubeconfig) tag: TagClass,
     /// The resolved tag (`handle` and `suffix` joined) of a `TagClass::Other` node.
-    pub(super) tag_uri: Option<String>,
+    pub(in crate::kubeconfig) tag_uri: Option<String>,
     /// True when this node itself is a flow collection.
-    pub(super) flow: bool,
+    pub(in crate::kubeconfig) flow: bool,
     /// True when any enclosing collection is a flow collection.
-    pub(super) in_flow: bool,
+    pub(in crate::kubeconfig) in_flow: bool,
     /// One past the id of the last node inside this one (ids follow document order).
-    pub(super) subtree_end: NodeId,
+    pub(in crate::kubeconfig) subtree_end: NodeId,
 }
 
 /// Nesting kubectl's decoder reads; deeper is "exceeded max depth of 10000".
-pub(super) const MAX_DEPTH: usize = 10_000;
+pub(in crate::kubeconfig) const MAX_DEPTH: usize = 10_000;
 
 /// Whether `Doc::parse` keeps the comments' text, which the editor's proof compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Stream {
+pub(in crate::kubeconfig) enum Stream {
     /// Parse without comments and keep only the tree.
     Drop,
     /// Parse with comments and keep every comment's place and text, in order.
     Comments,
 }
 
-pub(super) struct Doc<'s> {
+pub(in crate::kubeconfig) struct Doc<'s> {
     /// With `Stream::Comments`, the text of every comment of the whole stream, in order.
-    pub(super) comments: Vec<(usize, Cow<'s, str>)>,
-    pub(super) nodes: Vec<Node<'s>>,
-    pub(super) root: Option<NodeId>,
-    pub(super) anchor_nodes: HashMap<usize, NodeId>,
-    pub(super) anchor_names: HashMap<usize, Cow<'s, str>>,
+    pub(in crate::kubeconfig) comments: Vec<(usize, Cow<'s, str>)>,
+    pub(in crate::kubeconfig) nodes: Vec<Node<'s>>,
+    pub(in crate::kubeconfig) root: Option<NodeId>,
+    pub(in crate::kubeconfig) anchor_nodes: HashMap<usize, NodeId>,
+    pub(in crate::kubeconfig) anchor_names: HashMap<usize, Cow<'s, str>>,
     /// The aliases that refer to each anchor.
-    pub(super) alias_refs: HashMap<usize, Vec<NodeId>>,
+    pub(in crate::kubeconfig) alias_refs: HashMap<usize, Vec<NodeId>>,
     /// Byte offset where the first document ends (after `...` if present).
-    pub(super) doc_end: Option<usize>,
+    pub(in crate::kubeconfig) doc_end: Option<usize>,
 }
 
 /// A node about to be added to the tree.
@@ -110,7 +124,7 @@ struct NewNode<'s> {
 /// With `comments`, comments become events so that a comparison sees every one of them.
 /// The default buffering limit would then reject long comment blocks in otherwise valid
 /// files; the buffer is bounded by the input size anyway.
-pub(super) fn parser_options(comments: bool) -> granit_parser::Options {
+pub(in crate::kubeconfig) fn parser_options(comments: bool) -> granit_parser::Options {
     let mut options = granit_parser::Options::default();
     options.emit_anchor_events = true;
     // kubectl reads files nested up to 10,000 deep; the parser's default stops at 255.
@@ -126,14 +140,14 @@ pub(super) fn parser_options(comments: bool) -> granit_parser::Options {
     options
 }
 
-pub(super) fn marker_position(span: &Span) -> Position {
+pub(in crate::kubeconfig) fn marker_position(span: &Span) -> Position {
     Position {
         line: span.start.line(),
         column: span.start.col().saturating_add(1),
     }
 }
 
-pub(super) fn parse_error(err: &granit_parser::ScanError) -> EditError {
+pub(in crate::kubeconfig) fn parse_error(err: &granit_parser::ScanError) -> EditError {
     let reason = err.kind().to_string().replace(['\r', '\n'], " ");
     EditError::Parse {
         position: Position {
@@ -144,7 +158,7 @@ pub(super) fn parse_error(err: &granit_parser::ScanError) -> EditError {
     }
 }
 
-pub(super) fn byte_range(span: &Span) -> Result<Range<usize>, EditError> {
+pub(in crate::kubeconfig) fn byte_range(span: &Span) -> Result<Range<usize>, EditError> {
     span.byte_range()
         .ok_or_else(|| internal("parser reported no byte offsets"))
 }
@@ -181,7 +195,7 @@ fn leaf_end(src: &str, range: &Range<usize>) -> Option<usize> {
 impl<'s> Doc<'s> {
     /// Reads the whole stream, so that a later document that does not parse is an error,
     /// and builds the tree of the first document.
-    pub(super) fn parse(src: &'s str, stream: Stream) -> Result<Self, EditError> {
+    pub(in crate::kubeconfig) fn parse(src: &'s str, stream: Stream) -> Result<Self, EditError> {
         let keep = stream == Stream::Comments;
         let mut doc = Doc {
             comments: Vec::new(),
@@ -258,62 +272,72 @@ impl<'s> Doc<'s> {
                     doc.alias_refs.entry(*anchor).or_default().push(id);
                 }
                 Event::SequenceStart(style, anchor, tag) if building => {
-                    let id = doc.add(
-                        &stack,
-                        NewNode {
-                            kind: Kind::Seq { items: Vec::new() },
-                            range: byte_range(&span)?,
-                            position: marker_position(&span),
-                            anchor: *anchor,
-                            tag: tag_class(tag.as_ref()),
-                            tag_uri: tag_uri(tag.as_ref()),
-                            flow: *style == StructureStyle::Flow,
-                        },
-                    )?;
-                    stack.push(id);
+                    let kind = Kind::Seq { items: Vec::new() };
+                    doc.start_collection(&mut stack, kind, &span, *style, *anchor, tag.as_ref())?;
                 }
                 Event::MappingStart(style, anchor, tag) if building => {
-                    let id = doc.add(
-                        &stack,
-                        NewNode {
-                            kind: Kind::Map {
-                                entries: Vec::new(),
-                            },
-                            range: byte_range(&span)?,
-                            position: marker_position(&span),
-                            anchor: *anchor,
-                            tag: tag_class(tag.as_ref()),
-                            tag_uri: tag_uri(tag.as_ref()),
-                            flow: *style == StructureStyle::Flow,
-                        },
-                    )?;
-                    stack.push(id);
+                    let kind = Kind::Map {
+                        entries: Vec::new(),
+                    };
+                    doc.start_collection(&mut stack, kind, &span, *style, *anchor, tag.as_ref())?;
                 }
                 Event::SequenceEnd | Event::MappingEnd if building => {
-                    let range = byte_range(&span)?;
-                    let Some(id) = stack.pop() else {
-                        return Err(internal("collection end without a start"));
-                    };
-                    let subtree_end = doc.nodes.len();
-                    let node = doc
-                        .nodes
-                        .get_mut(id)
-                        .ok_or_else(|| internal("node id out of range"))?;
-                    node.subtree_end = subtree_end;
-                    let outer_end = if node.flow {
-                        node.close = Some(range.clone());
-                        range.end
-                    } else {
-                        node.content_end
-                    };
-                    if let Some(&parent) = stack.last() {
-                        doc.bump(parent, outer_end);
-                    }
+                    doc.end_collection(&mut stack, &span)?;
                 }
                 _ => {}
             }
         }
         Ok(doc)
+    }
+
+    /// A sequence or mapping opens: its node, made the parent of what follows.
+    fn start_collection(
+        &mut self,
+        stack: &mut Vec<NodeId>,
+        kind: Kind<'s>,
+        span: &Span,
+        style: StructureStyle,
+        anchor: usize,
+        tag: Option<&Cow<'_, Tag>>,
+    ) -> Result<(), EditError> {
+        let id = self.add(
+            stack,
+            NewNode {
+                kind,
+                range: byte_range(span)?,
+                position: marker_position(span),
+                anchor,
+                tag: tag_class(tag),
+                tag_uri: tag_uri(tag),
+                flow: style == StructureStyle::Flow,
+            },
+        )?;
+        stack.push(id);
+        Ok(())
+    }
+
+    /// The innermost open collection closes: where its subtree and its text end.
+    fn end_collection(&mut self, stack: &mut Vec<NodeId>, span: &Span) -> Result<(), EditError> {
+        let range = byte_range(span)?;
+        let Some(id) = stack.pop() else {
+            return Err(internal("collection end without a start"));
+        };
+        let subtree_end = self.nodes.len();
+        let node = self
+            .nodes
+            .get_mut(id)
+            .ok_or_else(|| internal("node id out of range"))?;
+        node.subtree_end = subtree_end;
+        let outer_end = if node.flow {
+            node.close = Some(range.clone());
+            range.end
+        } else {
+            node.content_end
+        };
+        if let Some(&parent) = stack.last() {
+            self.bump(parent, outer_end);
+        }
+        Ok(())
     }
 
     fn add(&mut self, stack: &[NodeId], new: NewNode<'s>) -> Result<NodeId, EditError> {
@@ -384,34 +408,34 @@ impl<'s> Doc<'s> {
         }
     }
 
-    pub(super) fn node(&self, id: NodeId) -> Result<&Node<'s>, EditError> {
+    pub(in crate::kubeconfig) fn node(&self, id: NodeId) -> Result<&Node<'s>, EditError> {
         self.nodes
             .get(id)
             .ok_or_else(|| internal("node id out of range"))
     }
 
-    pub(super) fn position(&self, id: NodeId) -> Position {
+    pub(in crate::kubeconfig) fn position(&self, id: NodeId) -> Position {
         self.nodes
             .get(id)
             .map_or(Position { line: 0, column: 0 }, |n| n.position)
     }
 
     /// Follows one alias; anchors never sit on aliases, so one step is enough.
-    pub(super) fn resolve(&self, id: NodeId) -> Option<NodeId> {
+    pub(in crate::kubeconfig) fn resolve(&self, id: NodeId) -> Option<NodeId> {
         match &self.nodes.get(id)?.kind {
             Kind::Alias { anchor } => self.anchor_nodes.get(anchor).copied(),
             _ => Some(id),
         }
     }
 
-    pub(super) fn scalar_text(&self, id: NodeId) -> Option<&str> {
+    pub(in crate::kubeconfig) fn scalar_text(&self, id: NodeId) -> Option<&str> {
         match &self.nodes.get(self.resolve(id)?)?.kind {
             Kind::Scalar { value, .. } => Some(value.as_ref()),
             _ => None,
         }
     }
 
-    pub(super) fn pairs(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
+    pub(in crate::kubeconfig) fn pairs(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
         match self.nodes.get(map).map(|n| &n.kind) {
             Some(Kind::Map { entries }) => entries
                 .chunks_exact(2)
@@ -421,19 +445,19 @@ impl<'s> Doc<'s> {
         }
     }
 
-    pub(super) fn is_map(&self, id: NodeId) -> bool {
+    pub(in crate::kubeconfig) fn is_map(&self, id: NodeId) -> bool {
         matches!(self.nodes.get(id).map(|n| &n.kind), Some(Kind::Map { .. }))
     }
 
     /// The anchor's name, escaped for a single-line message.
-    pub(super) fn anchor_name(&self, anchor: usize) -> Option<String> {
+    pub(in crate::kubeconfig) fn anchor_name(&self, anchor: usize) -> Option<String> {
         self.anchor_names
             .get(&anchor)
             .map(|n| n.escape_debug().to_string())
     }
 
     /// The key's own entry in the mapping; merge keys are not followed.
-    pub(super) fn lookup(&self, map: NodeId, key: &str) -> Lookup {
+    pub(in crate::kubeconfig) fn lookup(&self, map: NodeId, key: &str) -> Lookup {
         let mut found: Option<(NodeId, NodeId)> = None;
         for (k, v) in self.pairs(map) {
             if self.scalar_text(k) == Some(key) {
@@ -451,7 +475,7 @@ impl<'s> Doc<'s> {
 
     /// The merge keys (`<<`) of a mapping and their values. Quoted `"<<"` is an ordinary
     /// key in YAML, but not every loader agrees, so every spelling counts.
-    pub(super) fn merges(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
+    pub(in crate::kubeconfig) fn merges(&self, map: NodeId) -> Vec<(NodeId, NodeId)> {
         self.pairs(map)
             .into_iter()
             .filter(|(k, _)| self.scalar_text(*k) == Some("<<"))
@@ -459,12 +483,12 @@ impl<'s> Doc<'s> {
     }
 
     /// The first merge key of a mapping.
-    pub(super) fn merge_key(&self, map: NodeId) -> Option<NodeId> {
+    pub(in crate::kubeconfig) fn merge_key(&self, map: NodeId) -> Option<NodeId> {
         self.merges(map).first().map(|(key, _)| *key)
     }
 
     /// The first anchor defined inside (or on) a node.
-    pub(super) fn anchor_inside(&self, id: NodeId) -> Option<usize> {
+    pub(in crate::kubeconfig) fn anchor_inside(&self, id: NodeId) -> Option<usize> {
         let end = self.nodes.get(id)?.subtree_end;
         self.nodes
             .get(id..end)?
@@ -479,7 +503,7 @@ impl<'s> Doc<'s> {
 // ---------------------------------------------------------------------------------------
 
 /// Whether this key node is a merge key in go-yaml's reading.
-pub(super) fn is_merge_key(doc: &Doc<'_>, key: NodeId) -> bool {
+pub(in crate::kubeconfig) fn is_merge_key(doc: &Doc<'_>, key: NodeId) -> bool {
     let Some(node) = doc.nodes.get(key) else {
         return false;
     };
@@ -495,7 +519,7 @@ pub(super) fn is_merge_key(doc: &Doc<'_>, key: NodeId) -> bool {
 /// The key's value in the mapping as kubectl reads it (`from_tree.rs`): the last writer in
 /// document order wins, whether the key itself or a merge key (`<<`) that provides it.
 /// A merge source the editor cannot follow makes the value unknown.
-pub(super) fn lookup_merged(doc: &Doc<'_>, map: NodeId, key: &str) -> MergedLookup {
+pub(in crate::kubeconfig) fn lookup_merged(doc: &Doc<'_>, map: NodeId, key: &str) -> MergedLookup {
     lookup_at(doc, map, key, 0)
 }
 
@@ -562,7 +586,7 @@ fn search_merge(doc: &Doc<'_>, value: NodeId, key: &str, depth: usize) -> MergeS
     }
 }
 
-pub(super) enum MergedLookup {
+pub(in crate::kubeconfig) enum MergedLookup {
     Missing,
     Found {
         key: NodeId,
@@ -590,7 +614,7 @@ enum MergeSearch {
 }
 
 /// An untagged plain null.
-pub(super) fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
+pub(in crate::kubeconfig) fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
     match doc.nodes.get(id) {
         Some(Node {
             kind:
@@ -606,7 +630,7 @@ pub(super) fn is_null(doc: &Doc<'_>, id: NodeId) -> bool {
 }
 
 /// What a node is, with its article, for messages.
-pub(super) fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
+pub(in crate::kubeconfig) fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
     match doc.nodes.get(id).map(|n| &n.kind) {
         Some(Kind::Map { entries }) if entries.is_empty() => "an empty mapping",
         Some(Kind::Map { .. }) => "a mapping",
@@ -618,298 +642,24 @@ pub(super) fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
     }
 }
 
-/// The one rule for anchors, aliases and tags on an edited path (merge keys: `lookup_merged`
-/// and `check_no_merge`), in the two strengths the edits need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum PathRule {
-    /// The edit passes through or replaces a leaf inside: refuse an alias, or an anchor
-    /// some alias refers to, since editing inside it would change the other place too.
-    Unshared,
-    /// The edit adds text inside this node: refuse every alias, anchor and explicit tag.
-    Untouched,
-}
-
 /// `&name` for messages (escaped), or `an anchor` when the parser gave none.
-pub(super) fn anchor_label(doc: &Doc<'_>, anchor: usize) -> String {
+pub(in crate::kubeconfig) fn anchor_label(doc: &Doc<'_>, anchor: usize) -> String {
     match doc.anchor_name(anchor) {
         Some(name) => format!("&{name}"),
         None => "an anchor".to_owned(),
     }
 }
 
-/// Applies `rule` to the node `id`, described as `what` in the refusal.
-pub(super) fn check_path(
-    doc: &Doc<'_>,
-    rule: PathRule,
-    id: NodeId,
-    what: &str,
-) -> Result<(), EditError> {
-    let node = doc.node(id)?;
-    let at = node.position;
-    let referenced = |a: usize| doc.alias_refs.get(&a).is_some_and(|r| !r.is_empty());
-    match (rule, &node.kind) {
-        (PathRule::Unshared, Kind::Alias { anchor }) => Err(unsupported(format!(
-            "{what} at {at} is shared through anchor {}",
-            anchor_label(doc, *anchor)
-        ))),
-        (PathRule::Unshared, _) if node.anchor != 0 && referenced(node.anchor) => {
-            Err(unsupported(format!(
-                "{what} at {at} is shared through anchor {}",
-                anchor_label(doc, node.anchor)
-            )))
-        }
-        (PathRule::Unshared, _) => Ok(()),
-        (PathRule::Untouched, Kind::Alias { anchor }) => Err(unsupported(format!(
-            "{what} at {at} is an alias ({}); the editor does not edit through aliases",
-            anchor_label(doc, *anchor).replacen('&', "*", 1)
-        ))),
-        (PathRule::Untouched, _) if node.anchor != 0 => Err(unsupported(format!(
-            "{what} at {at} carries anchor {}; the editor does not edit anchored nodes",
-            anchor_label(doc, node.anchor)
-        ))),
-        (PathRule::Untouched, _) if node.tag != TagClass::None => Err(unsupported(format!(
-            "{what} at {at} carries an explicit tag"
-        ))),
-        (PathRule::Untouched, _) => Ok(()),
-    }
-}
-
-/// Refuses any merge key (`<<`) in the mapping `map`, for an edit that adds text inside it.
-pub(super) fn check_no_merge(doc: &Doc<'_>, map: NodeId, what: &str) -> Result<(), EditError> {
-    match doc.merge_key(map) {
-        Some(key) => Err(unsupported(format!(
-            "{what} at {} has a merge key (<<) at {}; the editor does not edit through merge keys",
-            doc.position(map),
-            doc.position(key)
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Returns the `users` key and its list in the first document, with `rule` applied to the
-/// top-level mapping and the list (an `Untouched` top level may hold no merge key either);
-/// the `users` key is read as kubectl reads it, and refused when a merge key may supply it.
-fn find_users_list(doc: &Doc<'_>, rule: PathRule) -> Result<(NodeId, NodeId), EditError> {
-    let Some(root) = doc.root else {
-        return Err(EditError::NoUsers {
-            reason: "the file contains no yaml document".to_owned(),
-        });
-    };
-    if !doc.is_map(root) {
-        return Err(EditError::NoUsers {
-            reason: format!(
-                "the first document at {} is {}, not a mapping",
-                doc.position(root),
-                describe(doc, root)
-            ),
-        });
-    }
-    check_path(doc, rule, root, "the top-level mapping")?;
-    if rule == PathRule::Untouched {
-        check_no_merge(doc, root, "the top-level mapping")?;
-    }
-    let (users_key, users) = match lookup_merged(doc, root, "users") {
-        MergedLookup::Missing => {
-            return Err(EditError::NoUsers {
-                reason: "the top-level mapping has no users key".to_owned(),
-            })
-        }
-        MergedLookup::Found { key, value } => (key, value),
-        MergedLookup::Duplicate { first, second } => {
-            return Err(duplicate_key(
-                doc,
-                "users",
-                "the top-level mapping",
-                first,
-                second,
-            ))
-        }
-        MergedLookup::Merged { merge_key, .. } | MergedLookup::Ambiguous { merge_key } => {
-            return Err(unsupported(format!(
-                "the users list may come from the merge key (<<) at {}",
-                doc.position(merge_key)
-            )))
-        }
-    };
-    check_path(doc, rule, users, "the users list")?;
-    match doc.node(users)?.kind {
-        Kind::Seq { .. } => Ok((users_key, users)),
-        _ => Err(EditError::NoUsers {
-            reason: format!(
-                "users at {} is {}, not a list",
-                doc.position(users),
-                describe(doc, users)
-            ),
-        }),
-    }
-}
-
-pub(super) fn duplicate_key(
-    doc: &Doc<'_>,
-    key: &str,
-    what: &str,
-    first: NodeId,
-    second: NodeId,
-) -> EditError {
-    unsupported(format!(
-        "key {key:?} appears twice in {what} (at {} and {})",
-        doc.position(first),
-        doc.position(second)
-    ))
-}
-
-pub(super) enum Lookup {
+pub(in crate::kubeconfig) enum Lookup {
     Missing,
     Found { key: NodeId, value: NodeId },
     Duplicate { first: NodeId, second: NodeId },
 }
 
-/// The users list of the first document, its entries by name.
-pub(super) struct Users<'d> {
-    /// The `users` key.
-    pub(super) key: NodeId,
-    by_name: HashMap<&'d str, NodeId>,
-    /// The merge key of the first entry whose name may come from a merge key the rule
-    /// does not follow (such an entry could be any user).
-    unnamed_merge: Option<NodeId>,
-}
-
-/// Finds the users list (`find_users_list`) and maps each user name to its entry (the item
-/// of the list), refusing a name used twice, as kubectl does. An entry without `name`, or
-/// with a null one, is the user named "" (kubectl reads both so). With `Unshared`, a name
-/// only a merge key supplies counts and one a merge key may override is refused; with
-/// `Untouched`, an entry with a merge key names no user. Items that are not mappings, and names that are not
-/// scalars, name no user.
-pub(super) fn users<'d>(doc: &'d Doc<'_>, rule: PathRule) -> Result<Users<'d>, EditError> {
-    let (key, list) = find_users_list(doc, rule)?;
-    let items: &[NodeId] = match &doc.node(list)?.kind {
-        Kind::Seq { items } => items,
-        _ => &[],
-    };
-    let mut users = Users {
-        key,
-        by_name: HashMap::new(),
-        unnamed_merge: None,
-    };
-    for &item in items {
-        let Some(entry) = doc.resolve(item).filter(|e| doc.is_map(*e)) else {
-            continue;
-        };
-        let name = match (rule, doc.merge_key(entry)) {
-            (PathRule::Untouched, Some(merge)) => {
-                // A merge key may rename the entry, even after a `name` of its own
-                // (kubectl applies `<<` in document order).
-                users.unnamed_merge.get_or_insert(merge);
-                continue;
-            }
-            _ => lookup_merged(doc, entry, "name"),
-        };
-        let name = match name {
-            // A null name is the empty one: kubectl decodes `name:` and `name: ~` as "".
-            MergedLookup::Found { value, .. } | MergedLookup::Merged { value, .. }
-                if is_null(doc, value) =>
-            {
-                ""
-            }
-            MergedLookup::Found { value, .. } | MergedLookup::Merged { value, .. } => {
-                match doc.scalar_text(value) {
-                    Some(name) => name,
-                    None => continue,
-                }
-            }
-            MergedLookup::Missing => "",
-            MergedLookup::Duplicate { first, second } => {
-                let what = format!("the users entry at {}", doc.position(item));
-                return Err(duplicate_key(doc, "name", &what, first, second));
-            }
-            MergedLookup::Ambiguous { merge_key } => {
-                return Err(unsupported(format!(
-                    "the name of the users entry at {} may come from the merge key (<<) at {}",
-                    doc.position(item),
-                    doc.position(merge_key)
-                )))
-            }
-        };
-        if let Some(prev) = users.by_name.insert(name, item) {
-            return Err(EditError::DuplicateUser {
-                user: name.to_owned(),
-                first: doc.position(prev),
-                second: doc.position(item),
-            });
-        }
-    }
-    Ok(users)
-}
-
-impl<'d> Users<'d> {
-    /// Every user name with its entry (the item of the list).
-    pub(super) fn by_name(&self) -> &HashMap<&'d str, NodeId> {
-        &self.by_name
-    }
-
-    /// The entry of `user`, or why there is none.
-    pub(super) fn entry(&self, doc: &Doc<'_>, user: &str) -> Result<NodeId, EditError> {
-        if let Some(&item) = self.by_name.get(user) {
-            return Ok(item);
-        }
-        if let Some(merge) = self.unnamed_merge {
-            return Err(unsupported(format!(
-                "user {user:?} is not named in the users list, but the name of the entry \
-                 with the merge key (<<) at {} is not known",
-                doc.position(merge)
-            )));
-        }
-        Err(EditError::UserNotFound {
-            user: user.to_owned(),
-            users_at: doc.position(self.key),
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Splicing, and the byte half of each editor's proof.
-// ---------------------------------------------------------------------------------------
-
-/// Replace source bytes `start..end` (an insertion when they are equal) by `text`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Splice {
-    pub(super) start: usize,
-    pub(super) end: usize,
-    pub(super) text: String,
-}
-
-/// `src` with the splices, which must be sorted by start, applied.
-pub(super) fn apply_splices<'a, I>(src: &str, splices: I) -> Result<String, EditError>
-where
-    I: IntoIterator<Item = &'a Splice>,
-    I::IntoIter: Clone,
-{
-    let splices = splices.into_iter();
-    let added: usize = splices.clone().map(|s| s.text.len()).sum();
-    let mut out = String::with_capacity(src.len().saturating_add(added));
-    let mut cursor = 0usize;
-    for splice in splices {
-        if splice.start < cursor || splice.end < splice.start {
-            return Err(internal("overlapping edits"));
-        }
-        let keep = src
-            .get(cursor..splice.start)
-            .ok_or_else(|| internal("edit is not on character boundaries"))?;
-        out.push_str(keep);
-        out.push_str(&splice.text);
-        cursor = splice.end;
-    }
-    let rest = src
-        .get(cursor..)
-        .ok_or_else(|| internal("edit is not on character boundaries"))?;
-    out.push_str(rest);
-    Ok(out)
-}
-
 /// Inputs for the editor's generated-input properties: each kind's own documents, mutated
 /// with its own YAML fragments, next to arbitrary text.
 #[cfg(test)]
-pub(super) mod generated {
+pub(in crate::kubeconfig) mod generated {
     use proptest::prelude::*;
 
     /// `text` with each `(at, insert, fragment)` applied: `fragments[fragment]` inserted at
