@@ -1,6 +1,6 @@
 //! The network layer every check runs on (`token show --check`, `token list --check`,
 //! `token rotate --verify api|cluster`, `--mint`): what the CoreWeave API calls
-//! (`coreweave/client.rs`) and the cluster check (`cluster.rs`) share.
+//! (`coreweave/client.rs`) and the cluster check (`cluster/`) share.
 //!
 //! - The runtime: a `tokio` current-thread runtime for each check a command makes,
 //!   built when it starts and dropped when it ends ([`block_on`]); a command that makes
