@@ -26,6 +26,7 @@ pub mod client;
 pub mod error;
 pub mod s3_check;
 pub mod temporary_credentials;
+mod transport;
 
 pub use client::{
     mint_service_account_token, whoami, ApiConfig, Deadline, Minted, Principal, DEFAULT_ENDPOINT,

@@ -6,7 +6,7 @@
 //! endpoint accepts the key or the wait runs out.
 //!
 //! The request goes through the network layer as the CoreWeave API calls do
-//! (`client::route`: the platform's verifier, `HTTPS_PROXY`/`NO_PROXY`, the connect
+//! (`transport::route`: the platform's verifier, `HTTPS_PROXY`/`NO_PROXY`, the connect
 //! timeout), each try within the request timeout, the whole wait within its bound, the
 //! answer read to at most [`MAX_ERROR_BODY`]. What the answers mean:
 //! - 2xx: accepted. 403 `AccessDenied` too: the endpoint knows the key, and only its
@@ -28,7 +28,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::access_key::AccessKey;
-use super::client::{route, USER_AGENT};
+use super::transport::{route, USER_AGENT};
 use crate::net::connect::{cause, Cause, OverConnector};
 use crate::net::{self, redact, Capped};
 use crate::time::format_duration;
