@@ -4,11 +4,6 @@
 //! `--raw` is the hot path (a drop-in for the kubectl jsonpath one-liner in scripts): it
 //! resolves the one user and prints; the summary's extra work (other contexts, their token
 //! files) is done only for the other output forms.
-//!
-//! Two additions reach beyond the files: the expiry recorded in the user entry's
-//! `coreweave.com/token` extension (shown, and warned about on stderr when it is near or
-//! past), and `--check`, which asks the CoreWeave API whether it accepts the token. Only
-//! `--check` touches the network; without it no runtime, TLS or socket is ever set up.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -143,6 +138,10 @@ impl Expiry {
     }
 }
 
+/// Two additions reach beyond the files: the expiry recorded in the user entry's
+/// `coreweave.com/token` extension (shown, and warned about on stderr when it is near or
+/// past), and `--check`, which asks the CoreWeave API whether it accepts the token. Only
+/// `--check` touches the network; without it no runtime, TLS or socket is ever set up.
 pub fn run(
     kc: &Kubeconfig,
     sel: &Selection,
