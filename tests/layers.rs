@@ -33,6 +33,9 @@ struct Crate {
     /// (module, exported name) → the path it re-exports, as written, and the module
     /// the path is relative to.
     reexports: BTreeMap<(Module, String), (Module, Vec<String>)>,
+    /// The same for names a module imports for itself (`use commands::token;`), so that
+    /// `token::list::run` there lands on `commands::token::list`.
+    aliases: BTreeMap<(Module, String), (Module, Vec<String>)>,
 }
 
 /// Whether `#[cfg(…)]` attributes make an item exist only in tests.
@@ -113,6 +116,7 @@ impl Crate {
         let mut krate = Crate {
             modules: BTreeMap::new(),
             reexports: BTreeMap::new(),
+            aliases: BTreeMap::new(),
         };
         krate.read_dir(src, src);
         krate
@@ -165,6 +169,15 @@ impl Crate {
                             .insert((module.clone(), name), (module.clone(), path));
                     }
                 }
+                syn::Item::Use(u) => {
+                    let mut paths = Vec::new();
+                    use_paths(&u.tree, Vec::new(), &mut paths);
+                    for (path, name) in paths {
+                        self.aliases
+                            .insert((module.clone(), name), (module.clone(), path));
+                    }
+                    kept.push(syn::Item::Use(u));
+                }
                 other => kept.push(other),
             }
         }
@@ -196,10 +209,18 @@ impl Crate {
             child => {
                 let mut b = from.to_vec();
                 b.push(child.to_string());
-                if from == ["main"] || !self.is_module(&b) {
+                if from != ["main"] && self.is_module(&b) {
+                    b
+                } else if let Some((at, path)) = self.aliases.get(&(from.to_vec(), child.into())) {
+                    if depth >= 16 || path.len() < 2 {
+                        return None;
+                    }
+                    let mut target = path.clone();
+                    target.extend(rest.iter().cloned());
+                    return self.resolve(at, &target, depth + 1);
+                } else {
                     return None;
                 }
-                b
             }
         };
         self.descend(base, rest, depth)
@@ -397,6 +418,8 @@ fn the_graph_sees_reexports_the_root_and_code_after_tests() {
         Some(vec!["kubeconfig".to_string(), "load".to_string()])
     );
     assert!(uses("crate", "cli"), "{edges:?}");
+    // lib.rs says `token::list::run` after `use commands::{…, token}`.
+    assert!(uses("crate", "commands::token::list"), "{edges:?}");
     assert!(uses("main", "crate"), "{edges:?}");
     let parsed: syn::File = syn::parse_str(
         "#[cfg(test)] mod tests { use crate::a; } #[cfg(all(test, unix))] fn t() { crate::b::f() } fn later() { crate::c::f() }",
@@ -405,6 +428,7 @@ fn the_graph_sees_reexports_the_root_and_code_after_tests() {
     let mut k = Crate {
         modules: BTreeMap::new(),
         reexports: BTreeMap::new(),
+        aliases: BTreeMap::new(),
     };
     for m in ["a", "b", "c", "x"] {
         k.modules.insert(vec![m.into()], Vec::new());
