@@ -338,12 +338,7 @@ fn judge(t: &ClusterTarget, token: &Token, answer: Answer) -> Judged {
     let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     let text = |s: &str| redact(s, &secrets);
     if (200..300).contains(&status) {
-        return Judged::Done(accepted(status, json, &secrets).map_err(|detail| {
-            ClusterError::Unexpected {
-                server: t.server.clone(),
-                detail,
-            }
-        }));
+        return Judged::Done(accepted(t, status, json, &secrets));
     }
     if (300..400).contains(&status) {
         let to = location
@@ -404,26 +399,31 @@ fn judge(t: &ClusterTarget, token: &Token, answer: Answer) -> Judged {
 
 /// The user a 2xx answer names, or why it is not an acceptance.
 fn accepted(
+    t: &ClusterTarget,
     status: u16,
     json: Option<serde_json::Value>,
     secrets: &[&str],
-) -> Result<UserInfo, String> {
+) -> Result<UserInfo, ClusterError> {
     use k8s_openapi::api::authentication::v1::SelfSubjectReviewStatus;
+    let unexpected = |detail: String| ClusterError::Unexpected {
+        server: t.server.clone(),
+        detail,
+    };
     let text = |s: &str| redact(s, secrets);
     let Some(json) = json else {
-        return Err(format!(
+        return Err(unexpected(format!(
             "answered {status} with a body that is not a SelfSubjectReview (not JSON)"
-        ));
+        )));
     };
     // The review's status has one shape in v1, v1beta1 and v1alpha1: k8s-openapi's.
     let review: Option<SelfSubjectReviewStatus> =
         serde_json::from_value(json["status"].clone()).ok();
     let info = review.and_then(|r| r.user_info).unwrap_or_default();
     let Some(username) = info.username.as_deref().map(text).filter(|u| !u.is_empty()) else {
-        return Err(format!(
+        return Err(unexpected(format!(
             "answered {status} without status.userInfo.username: the cluster did not say \
              who the token belongs to, so it is not an acceptance"
-        ));
+        )));
     };
     Ok(UserInfo {
         username,
