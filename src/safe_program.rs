@@ -3,19 +3,6 @@
 //! `credential_process` (`objectstorage profile --write`). kubectl and the AWS CLI run that
 //! path on every call, as the user, so whoever can replace the file, or any folder above
 //! it, runs code as the user.
-//!
-//! On unix the rule is: the program, every folder above it and every symbolic link on the
-//! way are owned by the user (effective uid) or root, and no folder or program is writable by
-//! its group or by others. A sticky folder (like `/tmp`, mode 1777) is fine above a safe
-//! folder, where no one else can rename that folder away, but never as the folder the
-//! program (or a link to it) sits in directly: anyone may create a file of that name there
-//! once the current one is gone. Both the path as written (krew's `bin/` link) and every
-//! link it leads through to the real file are checked, with the folders each is in, as
-//! written and as resolved. Access control lists are not read.
-//!
-//! On Windows nothing is checked: who may write a folder there is an ACL question that
-//! modes and owners do not answer; the installers' folders (`%USERPROFILE%\.krew\bin`,
-//! `%USERPROFILE%\.cargo\bin`) are the user's own.
 
 use std::path::{Path, PathBuf};
 
@@ -80,6 +67,19 @@ pub fn check_for_writing(program: &Path, way_out: &str) -> anyhow::Result<()> {
 }
 
 /// Check `program` (an absolute path, as it will be written) by the module's rule.
+///
+/// On unix the rule is: the program, every folder above it and every symbolic link on the
+/// way are owned by the user (effective uid) or root, and no folder or program is writable by
+/// its group or by others. A sticky folder (like `/tmp`, mode 1777) is fine above a safe
+/// folder, where no one else can rename that folder away, but never as the folder the
+/// program (or a link to it) sits in directly: anyone may create a file of that name there
+/// once the current one is gone. Both the path as written (krew's `bin/` link) and every
+/// link it leads through to the real file are checked, with the folders each is in, as
+/// written and as resolved. Access control lists are not read.
+///
+/// On Windows nothing is checked: who may write a folder there is an ACL question that
+/// modes and owners do not answer; the installers' folders (`%USERPROFILE%\.krew\bin`,
+/// `%USERPROFILE%\.cargo\bin`) are the user's own.
 #[cfg(unix)]
 pub fn check(program: &Path) -> Result<(), UnsafeProgram> {
     let me = rustix::process::geteuid().as_raw();

@@ -2,13 +2,6 @@
 //! items (rotate, store and its rebind, unstore): lock every file and every item it
 //! touches, read both again under the locks, let the command plan from what is really
 //! there, then commit items and files together, rolling both back if any part fails.
-//!
-//! Items are locked like files, with client-go's `.lock` protocol on a path per item
-//! ([`keystore::item_lock_path`]), in the same global order as the files, so no two
-//! writers wait for each other in a circle. Each item is written compare-and-swap: it is
-//! read once more just before it is replaced, and if it is no longer what the plan was
-//! made from (a writer that takes no lock: an older plugin, `secret-tool`) nothing is
-//! written. Commands describe what to change; this module owns how.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -84,6 +77,13 @@ pub enum Step<'k, T> {
 /// Locks `scope`, reads the kubeconfig (`first` when its files are unchanged, else again)
 /// and the scope's items, and hands them to `plan`; commits what it returns. `plan` may
 /// run more than once (never more than three times) and must not write anything itself.
+///
+/// Items are locked like files, with client-go's `.lock` protocol on a path per item
+/// ([`keystore::item_lock_path`]), in the same global order as the files, so no two
+/// writers wait for each other in a circle. Each item is written compare-and-swap: it is
+/// read once more just before it is replaced, and if it is no longer what the plan was
+/// made from (a writer that takes no lock: an older plugin, `secret-tool`) nothing is
+/// written. Commands describe what to change; this module owns how.
 pub fn run<T>(
     paths: &[PathBuf],
     explicit: bool,

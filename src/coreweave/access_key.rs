@@ -2,12 +2,6 @@
 //! token, for `objectstorage credentials`. Kept apart from `client.rs` and reaching it only
 //! through its one hook ([`super::client::post_json`]), so the client's transport can
 //! change under it.
-//!
-//! The answer is checked before anything uses it: a key and a secret that an S3 client can
-//! send, no echo of the bearer token, and an expiry that fits what was asked: a temporary
-//! key expires after now and at most [`MINT_EXPIRY_SLACK`] plus a tenth past the asked
-//! duration; a permanent key (asked with `durationSeconds: 0`, reported with the epoch or no
-//! expiry) is accepted only when a permanent key was asked for.
 
 use std::time::Duration;
 
@@ -76,6 +70,12 @@ pub enum AccessKeyError {
 /// request the server failed may have made a key nobody ever sees, which expires on its
 /// own); a permanent one only when the server surely did nothing (a refused connection, a
 /// 429 with `Retry-After`), since a stray permanent key would live for ever.
+///
+/// The answer is checked before anything uses it: a key and a secret that an S3 client can
+/// send, no echo of the bearer token, and an expiry that fits what was asked: a temporary
+/// key expires after now and at most [`MINT_EXPIRY_SLACK`] plus a tenth past the asked
+/// duration; a permanent key (asked with `durationSeconds: 0`, reported with the epoch or no
+/// expiry) is accepted only when a permanent key was asked for.
 pub fn create_access_key(
     cfg: &ApiConfig,
     token: &Token,

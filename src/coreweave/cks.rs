@@ -1,13 +1,6 @@
 //! `GET /v1beta1/cks/clusters`: the CKS clusters a token's organization has, for `cluster
 //! list` and `kubeconfig add`. Kept apart from `client.rs` and reaching it only through its
 //! one read hook ([`super::client::get_json_async`]).
-//!
-//! The answer is read leniently where CoreWeave's two reference pages differ (`status` an
-//! integer enum in the older one, a string in the newer; `apiServerEndpoint` a bare host or
-//! a URL) and strictly where a kubeconfig entry is made from it: a cluster whose name,
-//! endpoint or zone cannot be written as they are is kept, with the reason it cannot be
-//! added ([`CksCluster::unusable`]). Bounded: at most [`MAX_CLUSTERS`] items in at most
-//! [`MAX_ANSWER`] bytes; more is an error that says so, never a silent cut.
 
 use serde_json::Value;
 
@@ -75,6 +68,13 @@ pub enum ClustersError {
 
 /// The clusters `token` may read, as tasks on the network layer's runtime (several
 /// tokens at once for `cluster list --all-tokens`).
+///
+/// The answer is read leniently where CoreWeave's two reference pages differ (`status` an
+/// integer enum in the older one, a string in the newer; `apiServerEndpoint` a bare host or
+/// a URL) and strictly where a kubeconfig entry is made from it: a cluster whose name,
+/// endpoint or zone cannot be written as they are is kept, with the reason it cannot be
+/// added ([`CksCluster::unusable`]). Bounded: at most [`MAX_CLUSTERS`] items in at most
+/// [`MAX_ANSWER`] bytes; more is an error that says so, never a silent cut.
 pub async fn list_clusters_async(
     cfg: &ApiConfig,
     token: &Token,

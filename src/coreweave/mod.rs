@@ -1,24 +1,11 @@
-//! The CoreWeave API (`https://api.coreweave.com`), as far as the plugin talks to it:
-//! whether a token is accepted (`whoami`, for `token show --check`) and the alpha
-//! service-account token exchange (`mint_service_account_token`).
-//!
-//! - `client.rs`: [`ApiConfig`] (endpoint, timeout, retries; from flags, environment,
-//!   defaults), the blocking calls and their retry rules.
-//! - `temporary_credentials.rs`: `GET /v1/cwobject/temporary-credentials/api-token`, the
-//!   token exchange that makes Object Storage keys with the token's own identity (the
-//!   default of `objectstorage credentials`), through `client.rs`'s `get_json` hook.
-//! - `access_key.rs`: `POST /v1/cwobject/access-key` (Object Storage keys of the token
-//!   itself, `--key-kind access-key`), through `client.rs`'s one `post_json` hook.
-//! - `s3_check.rs`: one SigV4-signed ListBuckets, repeated until the S3 endpoint accepts a
-//!   new key (bounded), over the same route as the API calls.
-//! - `cks.rs`: `GET /v1beta1/cks/clusters` (the organization's CKS clusters, for `cluster
-//!   list` and `kubeconfig add`), through `client.rs`'s `get_json_async` hook.
-//! - `error.rs`: [`ApiError`], one line per failure, never carrying a token; and
-//!   [`error::redact`], the one gate every text a server chose passes before it is shown
-//!   (the CoreWeave API's and the clusters' alike).
-//!
-//! Nothing here runs at load time: a runtime, a TLS configuration and (for an https
-//! endpoint only) the system's roots are built when a call is made.
+//! The CoreWeave API (`https://api.coreweave.com`), as far as the plugin talks to it.
+//! `client.rs`: [`ApiConfig`] and the calls (`whoami`, the alpha mint exchange, the hooks
+//! below), over `transport.rs` (requests, tries, retry rules); `temporary_credentials.rs`
+//! and `access_key.rs`: the two ways to an Object Storage key; `s3_check.rs`: whether the
+//! S3 endpoint accepts a new key yet; `cks.rs`: the organization's CKS clusters;
+//! `error.rs`: [`ApiError`] and [`error::redact`], the one gate every text a server chose
+//! passes before it is shown. Nothing here runs at load time: a runtime, a TLS
+//! configuration and the system's roots are built when a call is made.
 
 pub mod access_key;
 pub mod cks;
@@ -26,6 +13,7 @@ pub mod client;
 pub mod error;
 pub mod s3_check;
 pub mod temporary_credentials;
+mod transport;
 
 pub use client::{
     mint_service_account_token, whoami, ApiConfig, Deadline, Minted, Principal, DEFAULT_ENDPOINT,
@@ -89,9 +77,9 @@ fn parsed_server_kind(server: &str) -> ServerKind {
 /// (none empty, none an `xn--` label, the last of letters only, so never an IPv4
 /// address), then nothing, a port of at most five digits up to 65535, and a path of
 /// unreserved characters. `None` for anything else, which the full parse reads. Rotate
-/// classifies every context's server, and at 2,000 contexts the full parse was a tenth
-/// of its instructions; `tests::the_plain_form_reads_as_the_full_parse_does` holds the
-/// two to the same answers.
+/// classifies every context's server, and at 2,000 contexts the full parse would be a
+/// tenth of its instructions; `tests::the_plain_form_reads_as_the_full_parse_does` holds
+/// the two to the same answers.
 fn plain_https_host(server: &str) -> Option<&str> {
     let rest = server.strip_prefix("https://")?;
     let end = rest.find([':', '/']).unwrap_or(rest.len());

@@ -4,20 +4,6 @@
 //! [`wait_until_accepted`] sends one ListBuckets (`GET /` on the endpoint), signed with
 //! AWS Signature Version 4 by `aws-sigv4` (AWS's own signer), and repeats it until the
 //! endpoint accepts the key or the wait runs out.
-//!
-//! The request goes through the network layer as the CoreWeave API calls do
-//! (`client::route`: the platform's verifier, `HTTPS_PROXY`/`NO_PROXY`, the connect
-//! timeout), each try within the request timeout, the whole wait within its bound, the
-//! answer read to at most [`MAX_ERROR_BODY`]. What the answers mean:
-//! - 2xx: accepted. 403 `AccessDenied` too: the endpoint knows the key, and only its
-//!   policy keeps it from listing buckets (a user whose policies name buckets).
-//! - 401, any other 403 (`InvalidAccessKeyId`, `SignatureDoesNotMatch`, …), 429, 5xx and
-//!   connections that fail or time out: not yet; asked again after 250 ms, doubling to 2 s.
-//! - Any other answer (400 `AuthorizationHeaderMalformed` for a wrong region, a redirect)
-//!   and TLS failures: waiting cannot help, so the check fails at once.
-//!
-//! No secret leaves here: the signature is derived from the secret key, the session token
-//! rides in a header marked sensitive, and server text passes [`redact`] with both masked.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -28,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::access_key::AccessKey;
-use super::client::{route, USER_AGENT};
+use super::transport::{route, USER_AGENT};
 use crate::net::connect::{cause, Cause, OverConnector};
 use crate::net::{self, redact, Capped};
 use crate::time::format_duration;
@@ -88,6 +74,20 @@ pub enum CheckError {
 }
 
 /// Sends signed ListBuckets requests until `check.endpoint` accepts `key`, or fails.
+///
+/// The request goes through the network layer as the CoreWeave API calls do
+/// (`transport::route`: the platform's verifier, `HTTPS_PROXY`/`NO_PROXY`, the connect
+/// timeout), each try within the request timeout, the whole wait within its bound, the
+/// answer read to at most [`MAX_ERROR_BODY`]. What the answers mean:
+/// - 2xx: accepted. 403 `AccessDenied` too: the endpoint knows the key, and only its
+///   policy keeps it from listing buckets (a user whose policies name buckets).
+/// - 401, any other 403 (`InvalidAccessKeyId`, `SignatureDoesNotMatch`, …), 429, 5xx and
+///   connections that fail or time out: not yet; asked again after 250 ms, doubling to 2 s.
+/// - Any other answer (400 `AuthorizationHeaderMalformed` for a wrong region, a redirect)
+///   and TLS failures: waiting cannot help, so the check fails at once.
+///
+/// No secret leaves here: the signature is derived from the secret key, the session token
+/// rides in a header marked sensitive, and server text passes [`redact`] with both masked.
 pub fn wait_until_accepted(key: &AccessKey, check: &Check<'_>) -> Result<Accepted, CheckError> {
     let url = format!("{}/", check.endpoint);
     let client_err = |why: String| CheckError::Client {

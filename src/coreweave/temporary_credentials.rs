@@ -4,11 +4,6 @@
 //! token's principal (`coreweave/<UID>`) and its SCIM groups, so bucket and organization
 //! policies written for a user or a group apply to them. Reached through `client.rs`'s one
 //! GET hook (`client::get_json`), a read, so retried as `whoami` is.
-//!
-//! The answer is checked before anything uses it: an `AccessKeyId` and a `SecretAccessKey`
-//! an S3 client can send, no echo of the bearer token, a `Token` passed on only when it is
-//! not empty, and an `Expiration` that is an RFC 3339 time after now and at most
-//! [`MAX_LIFETIME`] ahead. An answer without one is refused, so it is never kept.
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
@@ -26,6 +21,11 @@ pub const EXCHANGE_PATH: &str = "/v1/cwobject/temporary-credentials/api-token";
 pub const MAX_LIFETIME: SignedDuration = SignedDuration::from_hours(36);
 
 /// Exchanges `token` for a temporary key.
+///
+/// The answer is checked before anything uses it: an `AccessKeyId` and a `SecretAccessKey`
+/// an S3 client can send, no echo of the bearer token, a `Token` passed on only when it is
+/// not empty, and an `Expiration` that is an RFC 3339 time after now and at most
+/// [`MAX_LIFETIME`] ahead. An answer without one is refused, so it is never kept.
 pub fn exchange(cfg: &ApiConfig, token: &Token) -> Result<AccessKey, AccessKeyError> {
     if token.expose().trim().is_empty() {
         return Err(ApiError::InvalidRequest("the API token is empty".into()).into());

@@ -1,14 +1,11 @@
 //! `token credential`'s short-lived copy of an item in the kernel's session keyring
 //! (Linux): kubectl runs the plugin before every command, and a Secret Service read costs a
-//! D-Bus connection and an encrypted session (BENCHMARKS.md).
-//!
-//! The copy is private to what could read the item itself: it is kept only in a session
-//! keyring of the process's own login session (never the uid's shared user-session keyring,
-//! which a process without a session of its own, in a container or over ssh without
-//! pam_keyinit, falls back to), and it is filed under the Secret Service it was read from
-//! (the D-Bus session address), so a process on another D-Bus session misses it and asks
-//! its own Secret Service. Keys are readable by their possessor only. Every write of the
-//! item drops every copy of it, whichever bus it came from.
+//! D-Bus connection and an encrypted session (BENCHMARKS.md). The copy is kept only in a
+//! session keyring of the process's own login session (never the uid's shared user-session
+//! keyring, which a process without a session falls back to: a container, ssh without
+//! pam_keyinit), filed under the D-Bus session address it was read from, so a process on
+//! another bus asks its own Secret Service. Keys are readable by their possessor only;
+//! every write of the item drops every copy of it, whichever bus it came from.
 
 #[cfg(target_os = "linux")]
 mod imp {

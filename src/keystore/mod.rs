@@ -3,19 +3,10 @@
 //! `kubectl-coreweave`, through keyring-core with the platform's own store (Keychain on
 //! macOS, Credential Manager on Windows, the Secret Service elsewhere on Unix).
 //!
-//! kubectl runs `token credential` before every command, and a Secret Service read costs a
-//! D-Bus connection and an encrypted session (see BENCHMARKS.md), so on Linux the plugin
-//! keeps a short-lived copy of the item in its login session's kernel keyring
-//! (`kernel_copy.rs`); every write through [`Keyring`] drops it.
-//!
 //! An item holds its token and the servers it may be sent to ([`Item`], `record.rs`), in
 //! one versioned record, written and read in one call: a token is never found without its
 //! binding. Writers lock an item ([`item_lock_path`]) as they lock files, in one
 //! transaction (`crate::transaction`).
-//!
-//! Errors say which of the three things a user can act on went wrong (no keyring reachable,
-//! keyring locked, no such item); none carries the secret (keyring-core's `BadEncoding`
-//! holds the raw bytes, so its text is never shown).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -101,6 +92,9 @@ pub fn sweep_side_files(reference: &str, keep: Option<&Item>) {
 /// Item references are short names that travel on the exec entry's command line.
 const MAX_REFERENCE_LEN: usize = 200;
 
+/// Errors say which of the three things a user can act on went wrong (no keyring reachable,
+/// keyring locked, no such item); none carries the secret (keyring-core's `BadEncoding`
+/// holds the raw bytes, so its text is never shown).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum KeyringError {
     #[error("no OS keyring is reachable ({0})")]
@@ -358,6 +352,11 @@ fn remember(reference: &str, item: Option<&Item>) {
 }
 
 /// The platform's credential store, connected.
+///
+/// kubectl runs `token credential` before every command, and a Secret Service read costs a
+/// D-Bus connection and an encrypted session (see BENCHMARKS.md), so on Linux the plugin
+/// keeps a short-lived copy of the item in its login session's kernel keyring
+/// (`kernel_copy.rs`); every write through [`Keyring`] drops it.
 pub struct Keyring {
     store: Arc<CredentialStore>,
 }

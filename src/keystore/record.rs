@@ -1,13 +1,6 @@
 //! What a keyring item holds, and how it is spelled in the secret: the token, the servers
 //! `token credential` may send it to ([`Binding`]) and whether it also serves callers that
 //! name no server. One versioned JSON record per item, the same on every platform.
-//!
-//! A binding names its certificate authority by SHA-256, not by its bytes, so a record
-//! stays small; still, Windows Credential Manager holds at most 2,560 bytes (1,280 UTF-16
-//! characters), so a record longer than [`MAX_INLINE_RECORD`] keeps its server list in a
-//! file beside the item ([`side`]) and names it by the list's SHA-256: the item vouches for
-//! the file, and a file that does not hash to what the item says is refused. Every
-//! platform spills at the same size, so what Linux tests is what Windows runs.
 
 use sha2::Digest as _;
 
@@ -19,6 +12,13 @@ const VERSION: u32 = 2;
 
 /// Longest record kept whole in the secret: well inside Credential Manager's 1,280
 /// characters, leaving room for a token of up to about 1,100 characters when spilled.
+///
+/// A binding names its certificate authority by SHA-256, not by its bytes, so a record
+/// stays small; still, Windows Credential Manager holds at most 2,560 bytes (1,280 UTF-16
+/// characters), so a record longer than [`MAX_INLINE_RECORD`] keeps its server list in a
+/// file beside the item ([`side`]) and names it by the list's SHA-256: the item vouches for
+/// the file, and a file that does not hash to what the item says is refused. Every
+/// platform spills at the same size, so what Linux tests is what Windows runs.
 pub const MAX_INLINE_RECORD: usize = 1000;
 
 /// A bearer token is tens of bytes; an item far larger than this holds something else.

@@ -1,20 +1,11 @@
 //! The network layer every check runs on (`token show --check`, `token list --check`,
-//! `token rotate --verify api|cluster`, `--mint`): what the CoreWeave API calls
-//! (`coreweave/client.rs`) and the cluster check (`cluster.rs`) share.
-//!
-//! - The runtime: a `tokio` current-thread runtime for each check a command makes,
-//!   built when it starts and dropped when it ends ([`block_on`]); a command that makes
-//!   none (`show`, `rotate --verify none`, `version`) never builds one, nor a TLS
-//!   configuration or a root store.
-//! - Concurrency: one model, tokio tasks on that runtime, bounded ([`all_bounded`]).
-//! - Deadlines: a total time limit shared by several calls ([`Deadline`]).
-//! - Server text: [`redact`] is the one gate every text a server chose passes before it
-//!   is shown; answers are read to at most [`MAX_BODY`] bytes ([`read_capped`]).
-//! - Proxies ([`proxy`]): the environment's as kubectl (Go's `httpproxy`) reads them, and
-//!   a proxy URL as client-go takes one.
-//! - Connections ([`connect`]): TLS directly or through a proxy, and what a failure was.
-//!
-//! Nothing here prints. Do not call [`block_on`] from inside a task of the runtime.
+//! `token rotate --verify api|cluster`, `--mint`), shared by the CoreWeave API calls
+//! (`coreweave/`) and the cluster check (`cluster/`): a `tokio` current-thread runtime per
+//! check, built only when one is made ([`block_on`]; never from inside a task of it);
+//! bounded concurrency ([`all_bounded`]); shared deadlines ([`Deadline`]); [`redact`] for
+//! server text and answers read to at most [`MAX_BODY`] bytes ([`read_capped`]); proxies
+//! as Go and client-go take them ([`proxy`]); connections and what a failure was
+//! ([`connect`]). Nothing here prints.
 
 use std::future::Future;
 use std::time::{Duration, Instant};

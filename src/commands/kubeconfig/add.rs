@@ -2,13 +2,6 @@
 //! organization as a cluster, a context and (once per token) a user in the file kubectl
 //! writes to, from the API alone, as `aws eks update-kubeconfig` and `gcloud … get-credentials`
 //! do for theirs. No Console download.
-//!
-//! The order: the token (the active context's, or rotate's sources) proven by whoami; one
-//! `GET /v1beta1/cks/clusters`; a snapshot of the kubeconfig files (names, servers, CKS
-//! records, who holds the token) and the plan from it (`add_plan.rs`, data only); new
-//! keyring bindings listed and confirmed; then the write in [`commit`], the one transaction
-//! (files and the item locked, read again, planned again, item and files committed
-//! together), with the same editor, proof and diff as `import`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
@@ -34,6 +27,12 @@ use crate::kubeconfig::{Credential, Kubeconfig};
 use crate::secret::{quoted, shown, shown_path, Token};
 use crate::transaction;
 
+/// The order: the token (the active context's, or rotate's sources) proven by whoami; one
+/// `GET /v1beta1/cks/clusters`; a snapshot of the kubeconfig files (names, servers, CKS
+/// records, who holds the token) and the plan from it (`add_plan.rs`, data only); new
+/// keyring bindings listed and confirmed; then the write in `commit`, the one transaction
+/// (files and the item locked, read again, planned again, item and files committed
+/// together), with the same editor, proof and diff as `import`.
 pub fn run(
     paths: &[PathBuf],
     explicit: bool,

@@ -1,19 +1,6 @@
 //! Adding one profile to the AWS config file (`AWS_CONFIG_FILE`, else `~/.aws/config`)
 //! without re-serialising it: the new section is appended, in the file's own line ending,
 //! and every existing byte is kept.
-//!
-//! Which sections count as the profile is decided on the safe side of every reader: any
-//! line whose trimmed text starts with `[` and has a `]` is read as a header, even indented
-//! or inside what Python's configparser would take for a continuation value; its name is
-//! what lies between the first `[` and the last `]` (configparser's greedy pattern) or the
-//! first `]` (a simpler reader's);
-//! `[NAME]`, `[profile NAME]` with any spacing, and a quoted NAME all name the profile
-//! (botocore splits `profile NAME` with shlex; the credentials file uses bare names).
-//! Comment lines (`#`, `;`) are not headers, as for configparser. So a profile the AWS CLI
-//! would see is never missed; a look-alike only makes `--write` refuse.
-//!
-//! The file is read with a bound, must be UTF-8 text without NUL bytes, may use LF or CRLF
-//! and may lack a final line break.
 
 /// An AWS config file is a few kilobytes.
 pub const MAX_AWS_CONFIG: u64 = 1024 * 1024;
@@ -126,6 +113,16 @@ fn names_exactly(header: &str, name: &str) -> bool {
 /// The sections of another AWS file (the shared credentials file) that could name
 /// profile `name`, by their header's line number; a text that is not UTF-8 is read as
 /// far as it is.
+///
+/// Which sections count as the profile is decided on the safe side of every reader: any
+/// line whose trimmed text starts with `[` and has a `]` is read as a header, even indented
+/// or inside what Python's configparser would take for a continuation value; its name is
+/// what lies between the first `[` and the last `]` (configparser's greedy pattern) or the
+/// first `]` (a simpler reader's);
+/// `[NAME]`, `[profile NAME]` with any spacing, and a quoted NAME all name the profile
+/// (botocore splits `profile NAME` with shlex; the credentials file uses bare names).
+/// Comment lines (`#`, `;`) are not headers, as for configparser. So a profile the AWS CLI
+/// would see is never missed; a look-alike only makes `--write` refuse.
 pub fn lines_naming(bytes: &[u8], name: &str) -> Vec<usize> {
     let text = String::from_utf8_lossy(bytes);
     sections(&text)
@@ -157,6 +154,9 @@ fn settings(body: &[&str]) -> Vec<(bool, String)> {
 
 /// How to add `section` (its text with `\n` line breaks, header first) as profile `name`
 /// to a file holding `original` (None: no file yet).
+///
+/// The file is read with a bound, must be UTF-8 text without NUL bytes, may use LF or CRLF
+/// and may lack a final line break.
 pub fn plan_add(
     original: Option<&[u8]>,
     name: &str,

@@ -3,16 +3,6 @@
 //! copy of the token: readable only by this login session's processes, gone at logout or
 //! when its timeout runs out); elsewhere the OS keyring (Keychain, Credential Manager),
 //! through keyring-core, under the service `kubectl-coreweave`.
-//!
-//! One item per token, named by a hash of it (`cwobject:<40 hex>`, SHA-256 over a domain
-//! label and the token; never the token itself), so a rotated token never finds a key
-//! made with the old one. The item holds one key per API endpoint and kind of key (the
-//! token exchange's, or `/access-key`'s of each duration asked). A
-//! key is reused while more than its margin is left: max(10 minutes, a tenth of the key's
-//! whole life). Ten minutes is botocore's mandatory refresh window: a key handed out with
-//! less left would make an AWS SDK re-run the process before every request. The kernel copy times out on its own when the last key in it stops being
-//! reusable. A permanent key is never kept. `token rotate` and `token unstore` drop the
-//! item of the old token ([`forget`]).
 
 use std::collections::BTreeMap;
 
@@ -28,6 +18,16 @@ pub const MIN_MARGIN_SECS: i64 = 600;
 const MAX_ITEM: usize = 16 * 1024;
 
 /// The item's name for `token`: `cwobject:` and 40 hex digits of SHA-256.
+///
+/// One item per token, named by a hash of it (`cwobject:<40 hex>`, SHA-256 over a domain
+/// label and the token; never the token itself), so a rotated token never finds a key
+/// made with the old one. The item holds one key per API endpoint and kind of key (the
+/// token exchange's, or `/access-key`'s of each duration asked). A key is reused while
+/// more than its margin is left: max(10 minutes, a tenth of the key's whole life). Ten
+/// minutes is botocore's mandatory refresh window: a key handed out with less left would
+/// make an AWS SDK re-run the process before every request. The kernel copy times out on
+/// its own when the last key in it stops being reusable. A permanent key is never kept. `token rotate` and `token unstore` drop the
+/// item of the old token ([`forget`]).
 pub fn item_name(token: &Token) -> String {
     let mut h = Sha256::new();
     h.update(b"kubectl-coreweave objectstorage key cache v1\0");

@@ -2,17 +2,6 @@
 //! user's token, printed as AWS's `credential_process` JSON (`Version: 1`, `AccessKeyId`,
 //! `SecretAccessKey`, `SessionToken` when there is one, `Expiration`) or as environment
 //! variables.
-//!
-//! The key comes from the token exchange (`coreweave::temporary_credentials`: the user's
-//! own identity and groups), or with `--key-kind access-key` from `POST
-//! /v1/cwobject/access-key` (`--duration`, `--permanent`). The AWS CLI runs this for every
-//! command and keeps nothing, so a kept key is looked up before anything touches the
-//! network (`cache.rs`) and printed at once; a miss costs one API round trip, then a new
-//! key is checked against the S3 endpoint until it is accepted (`coreweave::s3_check`,
-//! bounded by `--wait-timeout`, skipped with `--no-wait`) and only then kept. The token is
-//! found as `token show` finds it (inline, `tokenFile`, or an exec entry of this plugin,
-//! read through the keyring as `token credential` reads it) and is sent only when it is a
-//! CoreWeave API access token. Nothing printed or kept holds the token.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -65,6 +54,16 @@ impl Make {
     }
 }
 
+/// The key comes from the token exchange (`coreweave::temporary_credentials`: the user's
+/// own identity and groups), or with `--key-kind access-key` from `POST
+/// /v1/cwobject/access-key` (`--duration`, `--permanent`). The AWS CLI runs this for every
+/// command and keeps nothing, so a kept key is looked up before anything touches the
+/// network (`cache.rs`) and printed at once; a miss costs one API round trip, then a new
+/// key is checked against the S3 endpoint until it is accepted (`coreweave::s3_check`,
+/// bounded by `--wait-timeout`, skipped with `--no-wait`) and only then kept. The token is
+/// found as `token show` finds it (inline, `tokenFile`, or an exec entry of this plugin,
+/// read through the keyring as `token credential` reads it) and is sent only when it is a
+/// CoreWeave API access token. Nothing printed or kept holds the token.
 pub fn run(
     kc: &Kubeconfig,
     sel: &Selection,

@@ -1,27 +1,6 @@
 //! `kubectl coreweave objectstorage profile [NAME] [--write]`: the AWS config profile that
-//! gets its keys from `objectstorage credentials`:
-//!
-//! ```ini
-//! [profile coreweave]
-//! credential_process = /home/me/.krew/bin/kubectl-coreweave objectstorage credentials --region us-east-04a
-//! region = us-east-04a
-//! endpoint_url = https://cwobject.com
-//! s3 =
-//!   addressing_style = virtual
-//! ```
-//!
-//! The command names the plugin by its absolute path (the AWS CLI runs it without a shell
-//! and with its own PATH), refused where others could replace it (`safe_program.rs`;
-//! `--bare-command` writes the bare name), and carries the `--kubeconfig`, `--context`,
-//! `--user`, `--key-kind`, `--duration`, `--no-wait` and `--endpoint` given here, each as
-//! `--flag=value` (a value that starts with `-` stays a value); without them the profile
-//! follows the current context of the kubeconfig the AWS CLI's environment points at. The
-//! region (`settings.rs`: the context's zone, else `--region`) is written both as the
-//! profile's `region` and as the command's `--region`, so the new key's check is signed for
-//! the region the AWS CLI then signs for. Words are quoted for botocore's split (shlex on
-//! POSIX, the Windows rules on Windows). `--write` adds the section with
-//! `aws_config.rs`'s plan under `<file>.lock`, replacing the file atomically (owner and
-//! mode kept, a new file 0600 in a 0700 folder).
+//! gets its keys from `objectstorage credentials`, printed, or with `--write` added to the
+//! AWS config file (`aws_config.rs`'s plan under `<file>.lock`, replaced atomically).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -39,6 +18,29 @@ use crate::secret::shown_path;
 pub const CONFIG_ENV: &str = "AWS_CONFIG_FILE";
 
 /// `server`: the context's cluster server, which names the zone (unless `--region` does).
+///
+/// The section it prints or adds:
+///
+/// ```ini
+/// [profile coreweave]
+/// credential_process = /home/me/.krew/bin/kubectl-coreweave objectstorage credentials --region us-east-04a
+/// region = us-east-04a
+/// endpoint_url = https://cwobject.com
+/// s3 =
+///   addressing_style = virtual
+/// ```
+///
+/// The command names the plugin by its absolute path (the AWS CLI runs it without a shell
+/// and with its own PATH), refused where others could replace it (`safe_program.rs`;
+/// `--bare-command` writes the bare name), and carries the `--kubeconfig`, `--context`,
+/// `--user`, `--key-kind`, `--duration`, `--no-wait` and `--endpoint` given here, each as
+/// `--flag=value` (a value that starts with `-` stays a value); without them the profile
+/// follows the current context of the kubeconfig the AWS CLI's environment points at. The
+/// region (`settings.rs`: the context's zone, else `--region`) is written both as the
+/// profile's `region` and as the command's `--region`, so the new key's check is signed for
+/// the region the AWS CLI then signs for. Words are quoted for botocore's split (shlex on
+/// POSIX, the Windows rules on Windows). `--write` keeps the file's owner and mode; a new
+/// file is 0600 in a 0700 folder.
 pub fn run(
     g: &GlobalArgs,
     args: &ObjectProfileArgs,

@@ -2,15 +2,6 @@
 //! the client set-up: the region is the availability zone (`us-east-04a`), the endpoint
 //! `https://cwobject.com` with virtual-hosted addressing, or `http://cwlota.com` (LOTA)
 //! from inside CoreWeave clusters.
-//!
-//! - Endpoint: `--endpoint` (`cwobject`, `lota` or a URL), else `AWS_ENDPOINT_URL_S3` (the
-//!   variable the AWS CLI and SDKs themselves prefer to a profile's `endpoint_url`, so
-//!   the key check goes where they will), else `cwobject`. A URL is `https://`, or
-//!   `http://` only to loopback (tests) or to CoreWeave's LOTA host, which serves plain
-//!   http inside the clusters.
-//! - Region: `--region`, else the zone of the context's CKS server
-//!   (`https://<org>-<hash>.k8s.<zone>.coreweave.com`), else `AWS_REGION`, else
-//!   `AWS_DEFAULT_REGION`.
 
 use anyhow::bail;
 
@@ -24,6 +15,12 @@ pub const LOTA_ENDPOINT: &str = "http://cwlota.com";
 pub const ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL_S3";
 
 /// The S3 endpoint as used: a URL without a trailing slash.
+///
+/// `--endpoint` (`cwobject`, `lota` or a URL), else `AWS_ENDPOINT_URL_S3` (the variable
+/// the AWS CLI and SDKs themselves prefer to a profile's `endpoint_url`, so the key check
+/// goes where they will), else `cwobject`. A URL is `https://`, or `http://` only to
+/// loopback (tests) or to CoreWeave's LOTA host, which serves plain http inside the
+/// clusters.
 pub fn endpoint(
     flag: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -74,6 +71,10 @@ pub fn endpoint(
 }
 
 /// The region and where it came from, or `None` when nothing says.
+///
+/// `--region`, else the zone of the context's CKS server
+/// (`https://<org>-<hash>.k8s.<zone>.coreweave.com`), else `AWS_REGION`, else
+/// `AWS_DEFAULT_REGION`.
 pub fn region(
     flag: Option<&str>,
     server: Option<&str>,

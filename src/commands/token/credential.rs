@@ -4,15 +4,6 @@
 //!
 //! kubectl shows the plugin's stderr to the user, so every failure is one line there that
 //! says what to do; stdout stays empty then (kubectl would try to parse it).
-//!
-//! An item is served only to the servers it is bound to ([`crate::keystore::Item`]): the
-//! exec entries the plugin writes set `provideClusterInfo: true`, so kubectl names the
-//! server it is about to call in `KUBERNETES_EXEC_INFO` (`spec.cluster.server`). Whoever can
-//! write a kubeconfig can name any item against any server; only `token store`, `import`
-//! and `kubeconfig add`, run by the user, bind servers to an item (rotate carries bindings
-//! over unchanged). Without a cluster in the exec info (run by hand, an entry written
-//! before bindings, a client that sets no `KUBERNETES_EXEC_INFO`), nothing is served unless
-//! the item was stored with `--allow-clients-without-cluster-info`.
 
 use std::io::Write;
 
@@ -150,6 +141,14 @@ const REBIND: &str =
 /// The flag that lets an item serve callers that name no cluster.
 pub const WITHOUT_CLUSTER_INFO_FLAG: &str = "--allow-clients-without-cluster-info";
 
+/// An item is served only to the servers it is bound to ([`crate::keystore::Item`]): the
+/// exec entries the plugin writes set `provideClusterInfo: true`, so kubectl names the
+/// server it is about to call in `KUBERNETES_EXEC_INFO` (`spec.cluster.server`). Whoever can
+/// write a kubeconfig can name any item against any server; only `token store`, `import`
+/// and `kubeconfig add`, run by the user, bind servers to an item (rotate carries bindings
+/// over unchanged). Without a cluster in the exec info (run by hand, an entry written
+/// before bindings, a client that sets no `KUBERNETES_EXEC_INFO`), nothing is served unless
+/// the item was stored with `--allow-clients-without-cluster-info`.
 pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let info = exec_info(std::env::var_os("KUBERNETES_EXEC_INFO"))?;
     crate::keystore::check_reference(reference)?;

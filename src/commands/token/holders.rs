@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 
 use crate::kubeconfig::edit::{self, ExecKind};
+use crate::kubeconfig::model::NamedUser;
 use crate::kubeconfig::resolve::credential_of;
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::{quoted, shown, shown_path, Token};
@@ -63,18 +64,7 @@ pub fn find_targets(
             contexts_of.entry(user).or_default().push(name.to_string());
         }
     }
-    // The same file listed twice under different names (a symlink in KUBECONFIG) is one
-    // file: its entries are edited once, through the first name.
-    let mut canonical: Vec<Option<PathBuf>> = Vec::new();
-    for f in &kc.files {
-        let c = std::fs::canonicalize(&f.path).ok();
-        let seen = c.is_some() && canonical.contains(&c);
-        canonical.push(if seen {
-            None
-        } else {
-            c.or_else(|| Some(f.path.clone()))
-        });
-    }
+    let canonical = first_names(kc);
     let mut targets = Vec::new();
     for (origin, entry) in kc.all_users() {
         if only_current && origin != active {
@@ -86,27 +76,9 @@ pub fn find_targets(
         let file = kc.path(origin.file);
         let cred = match credential_of(file, entry) {
             Ok(c) => c,
-            Err(_) => match entry.user.as_ref().and_then(|u| u.exec_kind()) {
-                Some(edit::ExecKind::Plugin { reference }) => {
-                    // An item that is gone holds no token.
-                    let read = crate::keystore::read_once(&reference);
-                    if let Err(crate::keystore::KeyringError::NoItem(_)) = read {
-                        continue;
-                    }
-                    let item = read.with_context(|| {
-                        format!(
-                            "user {} in {} keeps its token in keyring item {}, which must be read to know whether it holds the token; nothing was written",
-                            quoted(&entry.name),
-                            shown_path(file),
-                            quoted(&reference)
-                        )
-                    })?;
-                    Credential::Keyring {
-                        reference,
-                        token: item.token,
-                    }
-                }
-                _ => continue,
+            Err(_) => match keyring_credential(entry, file)? {
+                Some(c) => c,
+                None => continue,
             },
         };
         if cred.token() != old {
@@ -150,6 +122,49 @@ pub fn find_targets(
         bail!("no user entry holds the active user's token any more; nothing to rotate");
     }
     Ok(targets)
+}
+
+/// Each file's canonical path, `None` for a file listed again under another name (a
+/// symlink in KUBECONFIG): its entries are edited once, through the first name.
+fn first_names(kc: &Kubeconfig) -> Vec<Option<PathBuf>> {
+    let mut canonical: Vec<Option<PathBuf>> = Vec::new();
+    for f in &kc.files {
+        let c = std::fs::canonicalize(&f.path).ok();
+        let seen = c.is_some() && canonical.contains(&c);
+        canonical.push(if seen {
+            None
+        } else {
+            c.or_else(|| Some(f.path.clone()))
+        });
+    }
+    canonical
+}
+
+/// The keyring item an entry of this plugin's exec kind reads, when its credential is not
+/// in the file; `None` for another kind of entry or an item that is gone (no token).
+fn keyring_credential(entry: &NamedUser, file: &Path) -> anyhow::Result<Option<Credential>> {
+    let Some(edit::ExecKind::Plugin { reference }) =
+        entry.user.as_ref().and_then(|u| u.exec_kind())
+    else {
+        return Ok(None);
+    };
+    // An item that is gone holds no token.
+    let read = crate::keystore::read_once(&reference);
+    if let Err(crate::keystore::KeyringError::NoItem(_)) = read {
+        return Ok(None);
+    }
+    let item = read.with_context(|| {
+        format!(
+            "user {} in {} keeps its token in keyring item {}, which must be read to know whether it holds the token; nothing was written",
+            quoted(&entry.name),
+            shown_path(file),
+            quoted(&reference)
+        )
+    })?;
+    Ok(Some(Credential::Keyring {
+        reference,
+        token: item.token,
+    }))
 }
 
 /// The active user's token wherever it is kept: the kubeconfig (inline or tokenFile), or

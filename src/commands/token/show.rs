@@ -4,11 +4,6 @@
 //! `--raw` is the hot path (a drop-in for the kubectl jsonpath one-liner in scripts): it
 //! resolves the one user and prints; the summary's extra work (other contexts, their token
 //! files) is done only for the other output forms.
-//!
-//! Two additions reach beyond the files: the expiry recorded in the user entry's
-//! `coreweave.com/token` extension (shown, and warned about on stderr when it is near or
-//! past), and `--check`, which asks the CoreWeave API whether it accepts the token. Only
-//! `--check` touches the network; without it no runtime, TLS or socket is ever set up.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -143,6 +138,10 @@ impl Expiry {
     }
 }
 
+/// Two additions reach beyond the files: the expiry recorded in the user entry's
+/// `coreweave.com/token` extension (shown, and warned about on stderr when it is near or
+/// past), and `--check`, which asks the CoreWeave API whether it accepts the token. Only
+/// `--check` touches the network; without it no runtime, TLS or socket is ever set up.
 pub fn run(
     kc: &Kubeconfig,
     sel: &Selection,
@@ -196,20 +195,7 @@ pub fn run(
         },
         None => None,
     };
-    let check = verdict.as_ref().map(|v| match v {
-        Ok(p) => Check {
-            accepted: true,
-            principal: Some(p.uid.clone()),
-            org: Some(p.org_uid.clone()),
-            error: None,
-        },
-        Err(e) => Check {
-            accepted: false,
-            principal: None,
-            org: None,
-            error: Some(e.to_string()),
-        },
-    });
+    let check = verdict.as_ref().map(check_of);
     let rejected: Option<ApiError> = verdict.and_then(Result::err);
     if args.raw && args.output.is_none() {
         for w in &warnings {
@@ -230,6 +216,36 @@ pub fn run(
     // Nor is a rejected token printed whole inside -o json|yaml --raw.
     let raw = args.raw && rejected.is_none();
     let report = report(kc, &resolved, &credential, raw, warnings, extras);
+    let text = rendered(&report, args.output)?;
+    out.write_all(text.as_bytes())
+        .context("cannot write to stdout")?;
+    // Printed first, then exit 1: the report says why, and scripts can test the status.
+    match rejected {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// What `--check` found: whom the API says the token is, or why it rejected it.
+fn check_of(verdict: &Result<crate::coreweave::Principal, ApiError>) -> Check {
+    match verdict {
+        Ok(p) => Check {
+            accepted: true,
+            principal: Some(p.uid.clone()),
+            org: Some(p.org_uid.clone()),
+            error: None,
+        },
+        Err(e) => Check {
+            accepted: false,
+            principal: None,
+            org: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// The report as `-o json`, `-o yaml` or the summary.
+fn rendered(report: &Report, output: Option<OutputFormat>) -> anyhow::Result<String> {
     // Structured output keeps every value exact, but never lets a name or a server from
     // the file drive the terminal: control and invisible characters are escapes.
     let json = || -> anyhow::Result<String> {
@@ -237,7 +253,7 @@ pub fn run(
         s.push('\n');
         Ok(s)
     };
-    let text = match args.output {
+    Ok(match output {
         Some(OutputFormat::Json) => json()?,
         Some(OutputFormat::Yaml) => {
             let yaml = serde_saphyr::to_string(&report)?;
@@ -249,15 +265,8 @@ pub fn run(
                 yaml
             }
         }
-        None => summary(&report),
-    };
-    out.write_all(text.as_bytes())
-        .context("cannot write to stdout")?;
-    // Printed first, then exit 1: the report says why, and scripts can test the status.
-    match rejected {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+        None => summary(report),
+    })
 }
 
 /// The `coreweave.com/token` extension of the user entry at `origin`, if it has one (the

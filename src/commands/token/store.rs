@@ -345,46 +345,8 @@ fn rebind(
     let command = edit::exec_command(args.bare_command)?;
     let keyring = open_for_store()?;
     let item = keyring.get_item(reference)?;
-    let plan = |kc: &Kubeconfig, token: &Token| -> anyhow::Result<Vec<PlannedWrite<'static>>> {
-        let mut writes = Vec::new();
-        for loaded in &kc.files {
-            if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
-                continue;
-            }
-            let here: Vec<&Target> = targets.iter().filter(|t| t.file == loaded.path).collect();
-            if here.is_empty() {
-                continue;
-            }
-            let cannot = || format!("cannot edit kubeconfig {}", loaded.path.display());
-            // The entry is swapped back to a token and out again, each step proven; the
-            // token lives only in memory in between.
-            let back: Vec<Edit> = here
-                .iter()
-                .map(|t| Edit::ExecToToken {
-                    user: &t.user,
-                    token: token.expose(),
-                })
-                .collect();
-            let middle = edit::apply_loaded(loaded, &back).with_context(cannot)?;
-            let again: Vec<Edit> = here
-                .iter()
-                .map(|t| Edit::TokenToExec {
-                    user: &t.user,
-                    reference,
-                    mode,
-                    command: &command,
-                })
-                .collect();
-            let text = edit::apply(&middle, &again).with_context(cannot)?;
-            if text != loaded.text {
-                writes.push(PlannedWrite {
-                    path: loaded.path.clone(),
-                    original: Some(std::borrow::Cow::Owned(loaded.text.clone().into_bytes())),
-                    new: text.into_bytes(),
-                });
-            }
-        }
-        Ok(writes)
+    let plan = |kc: &Kubeconfig, token: &Token| {
+        rewrite_entries(kc, &targets, token, reference, mode, &command)
     };
     let existing = item.servers.clone().unwrap_or_default();
     let approved = approve_bindings(kc, &targets, selected, &existing, reference, args, out)?;
@@ -436,6 +398,57 @@ fn rebind(
     )?;
     print_targets(&targets, out)?;
     Ok(())
+}
+
+/// The files of `targets` with their exec entries swapped back to `token` and out again
+/// as `store` writes them now, each step proven; the token lives only in memory between.
+fn rewrite_entries(
+    kc: &Kubeconfig,
+    targets: &[Target],
+    token: &Token,
+    reference: &str,
+    mode: InteractiveMode,
+    command: &str,
+) -> anyhow::Result<Vec<PlannedWrite<'static>>> {
+    let mut writes = Vec::new();
+    for loaded in &kc.files {
+        if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
+            continue;
+        }
+        let here: Vec<&Target> = targets.iter().filter(|t| t.file == loaded.path).collect();
+        if here.is_empty() {
+            continue;
+        }
+        let cannot = || format!("cannot edit kubeconfig {}", loaded.path.display());
+        // The entry is swapped back to a token and out again, each step proven; the
+        // token lives only in memory in between.
+        let back: Vec<Edit> = here
+            .iter()
+            .map(|t| Edit::ExecToToken {
+                user: &t.user,
+                token: token.expose(),
+            })
+            .collect();
+        let middle = edit::apply_loaded(loaded, &back).with_context(cannot)?;
+        let again: Vec<Edit> = here
+            .iter()
+            .map(|t| Edit::TokenToExec {
+                user: &t.user,
+                reference,
+                mode,
+                command,
+            })
+            .collect();
+        let text = edit::apply(&middle, &again).with_context(cannot)?;
+        if text != loaded.text {
+            writes.push(PlannedWrite {
+                path: loaded.path.clone(),
+                original: Some(std::borrow::Cow::Owned(loaded.text.clone().into_bytes())),
+                new: text.into_bytes(),
+            });
+        }
+    }
+    Ok(writes)
 }
 
 pub fn unstore(
