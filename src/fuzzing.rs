@@ -69,7 +69,7 @@ pub fn check_edit(
             .find(|u| &u.name == name)
             .expect("edited user exists");
         let user = entry.user.get_or_insert_with(Default::default);
-        old_tokens.extend(user.token.replace(NEW.to_string()));
+        old_tokens.extend(user.token.replace(crate::secret::Token::new(NEW)));
     }
     let actual = load::parse(nowhere, out).expect("the edited file does not load");
     assert_eq!(actual, expected, "the edited file means something else");
@@ -79,7 +79,7 @@ pub fn check_edit(
     // drops or gains), comments and keys on those lines included.
     let alphabet: std::collections::HashSet<char> = old_tokens
         .iter()
-        .flat_map(|t| t.chars())
+        .flat_map(|t| t.expose().chars())
         .chain(NEW.chars())
         .collect();
     let skeleton = |text: &str| -> String {

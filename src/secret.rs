@@ -63,6 +63,13 @@ impl Token {
     }
 }
 
+/// Read from a kubeconfig's `token:` as the string it is.
+impl<'de> serde::Deserialize<'de> for Token {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Token, D::Error> {
+        String::deserialize(d).map(Token)
+    }
+}
+
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Token({})", self.masked())

@@ -5,6 +5,7 @@
 //! text by `edit/`, not re-serialised from these types, so nothing is lost by skipping).
 //! Field names and types follow client-go's `clientcmd/api/v1/types.go`.
 
+use crate::secret::Token;
 use serde::{Deserialize, Deserializer};
 
 /// One kubeconfig file's content.
@@ -86,7 +87,7 @@ pub struct NamedUser {
 #[derive(Default, Clone, PartialEq, Deserialize)]
 pub struct User {
     #[serde(default)]
-    pub token: Option<String>,
+    pub token: Option<Token>,
     #[serde(rename = "tokenFile", default)]
     pub token_file: Option<String>,
     #[serde(default)]

@@ -131,7 +131,11 @@ impl Kubeconfig {
 pub fn credential_of(file: &Path, entry: &NamedUser) -> Result<Credential, KubeconfigError> {
     let empty = User::default();
     let user = entry.user.as_ref().unwrap_or(&empty);
-    let inline = user.token.as_deref().filter(|t| !t.is_empty());
+    let inline = user
+        .token
+        .as_ref()
+        .map(Token::expose)
+        .filter(|t| !t.is_empty());
     if let Some(tf) = user.token_file.as_deref().filter(|t| !t.is_empty()) {
         let path = base_dir(file).join(tf);
         // Bounded and regular files only: a FIFO or /dev/zero named here must not hang or

@@ -84,7 +84,10 @@ pub fn find_targets(
         if cred.token() != old {
             continue;
         }
-        let inline_token = entry.user.as_ref().and_then(|u| u.token.as_deref());
+        let inline_token = entry
+            .user
+            .as_ref()
+            .and_then(|u| u.token.as_ref().map(Token::expose));
         let shadowed_by = kc
             .user(&entry.name)
             .filter(|(winner, _)| *winner != origin)

@@ -94,7 +94,7 @@ pub(super) fn replace_fast(
     // comparison).
     for ((_, new_token), &i) in wanted.iter().zip(&at) {
         let token = &mut actual.users.get_mut(i)?.user.as_mut()?.token;
-        if token.as_deref() != Some(*new_token) {
+        if token.as_ref().map(crate::secret::Token::expose) != Some(*new_token) {
             return None;
         }
         *token = original.users.get(i)?.user.as_ref()?.token.clone();
@@ -1157,7 +1157,7 @@ users:   # people
             cfg.users
                 .iter()
                 .find(|u| u.name == user)
-                .and_then(|u| u.user.as_ref()?.token.clone())
+                .and_then(|u| Some(u.user.as_ref()?.token.as_ref()?.expose().to_string()))
         };
         let after = "base: &b\n  token: CW-SECRET-test-old-1\nusers:\n- name: a\n  user:\n    <<: *b\n    token: CW-SECRET-test-old-2\n";
         let out = ok(after, &[("a", NEW)]);

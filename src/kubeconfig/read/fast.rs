@@ -601,7 +601,7 @@ impl<'a> Parser<'a> {
                 "token" => {
                     once(&mut seen, 1)?;
                     self.token = self.span_of(rest)?;
-                    out.token = self.string(c, rest)?;
+                    out.token = self.string(c, rest)?.map(crate::secret::Token::new);
                 }
                 "tokenFile" => {
                     once(&mut seen, 2)?;
@@ -1089,7 +1089,7 @@ null-list:
         assert_eq!(ctx, Some(Some("tenant-my-org")));
         let user = c.users[0].user.as_ref().expect("user");
         assert_eq!(
-            user.token.as_deref(),
+            user.token.as_ref().map(crate::secret::Token::expose),
             Some("CW-SECRET-fake-0123456789abcdef-0123456789abcdef")
         );
 
@@ -1107,7 +1107,10 @@ null-list:
             .and_then(|c| c.namespace.as_deref());
         assert_eq!(ns, Some("team-a#1"));
         let me = h.users[0].user.as_ref().expect("user");
-        assert_eq!(me.token.as_deref(), Some("tab\tnewline\nslash/back\\"));
+        assert_eq!(
+            me.token.as_ref().map(crate::secret::Token::expose),
+            Some("tab\tnewline\nslash/back\\")
+        );
         assert!(h.users[1].user.as_ref().is_some_and(|u| u.exec.is_some()));
         assert!(h.users[2].user.is_none());
         let last = h.users[6].user.as_ref().expect("user");
@@ -1143,7 +1146,11 @@ null-list:
             let c = accepted(snippet, &doc(snippet));
             let user = c.users[0].user.as_ref().expect("user");
             assert_eq!(user.exec.is_some(), present, "{snippet}");
-            assert_eq!(user.token.as_deref(), Some("t"), "{snippet}");
+            assert_eq!(
+                user.token.as_ref().map(crate::secret::Token::expose),
+                Some("t"),
+                "{snippet}"
+            );
         }
         // An exec entry that is not a mapping, or whose `command` or `args` have the wrong
         // type, is refused by kubectl's decoding and by the loader; the fast path leaves
@@ -1181,7 +1188,10 @@ users: # after a key
         let c = accepted("comments", doc);
         assert_eq!(c.current_context.as_deref(), Some("a"));
         assert_eq!(
-            c.users[0].user.as_ref().and_then(|u| u.token.as_deref()),
+            c.users[0]
+                .user
+                .as_ref()
+                .and_then(|u| u.token.as_ref().map(crate::secret::Token::expose)),
             Some("t")
         );
     }

@@ -739,7 +739,10 @@ pub(crate) mod tests {
         let doc = "users:\n- name: u\n  user:\n    token: explicit\n    <<:\n      token: merged\n";
         assert!(crate::kubeconfig::read::fast::parse(doc).is_none());
         let cfg = crate::kubeconfig::load::parse(std::path::Path::new(""), doc).expect("loads");
-        let token = cfg.users[0].user.as_ref().and_then(|u| u.token.as_deref());
+        let token = cfg.users[0]
+            .user
+            .as_ref()
+            .and_then(|u| u.token.as_ref().map(crate::secret::Token::expose));
         assert_eq!(token, Some("merged"));
         let err = crate::kubeconfig::load::parse(std::path::Path::new("f"), "u:\n  <<: [x]\n")
             .expect_err("a merge of a scalar is refused");
@@ -773,7 +776,10 @@ pub(crate) mod tests {
             let doc = format!("users:\n- name: u\n  {key}: x\n  user: {{token: t}}\n");
             let cfg = load(&doc).unwrap_or_else(|e| panic!("{key}: {e}"));
             assert_eq!(
-                cfg.users[0].user.as_ref().and_then(|u| u.token.as_deref()),
+                cfg.users[0]
+                    .user
+                    .as_ref()
+                    .and_then(|u| u.token.as_ref().map(crate::secret::Token::expose)),
                 Some("t")
             );
         }
