@@ -11,7 +11,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 
 use crate::net::connect::Route;
-use crate::net::proxy::{parse_proxy, without_userinfo, Proxy};
+use crate::net::proxy::{parse_proxy, without_userinfo, Proxy, ProxyError};
 use crate::net::{redact, ProxyEnv};
 use crate::secret::Token;
 
@@ -165,7 +165,7 @@ fn route_proxy(t: &ClusterTarget, env: &ProxyEnv) -> Result<Option<(String, Prox
     Ok(match &t.proxy_url {
         Some(p) => Some((
             format!("proxy-url {}", without_userinfo(p)),
-            proxy(t, p).map_err(config_err)?,
+            proxy(t, p).map_err(|e| config_err(e.to_string()))?,
         )),
         None => match env_proxy(t, env) {
             Some(p) => Some((
@@ -180,7 +180,7 @@ fn route_proxy(t: &ClusterTarget, env: &ProxyEnv) -> Result<Option<(String, Prox
 }
 
 /// The proxy of a target's `proxy-url` (or the environment's `p`), as client-go takes it.
-fn proxy(t: &ClusterTarget, p: &str) -> Result<Proxy, String> {
+fn proxy(t: &ClusterTarget, p: &str) -> Result<Proxy, ProxyError> {
     parse_proxy(&format!("cluster {:?}: proxy-url", t.cluster), p)
 }
 

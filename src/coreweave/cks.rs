@@ -101,7 +101,7 @@ pub async fn list_clusters_async(
 
 /// [`list_clusters_async`], blocking.
 pub fn list_clusters(cfg: &ApiConfig, token: &Token) -> Result<Vec<CksCluster>, ClustersError> {
-    crate::net::block_on(list_clusters_async(cfg, token)).map_err(ApiError::Client)?
+    crate::net::block_on(list_clusters_async(cfg, token)).map_err(|e| ApiError::Client(e.into()))?
 }
 
 /// `{"items": [...]}`; no `items` (or `null`) is an organization without clusters.

@@ -105,7 +105,7 @@ pub fn wait_until_accepted(key: &AccessKey, check: &Check<'_>) -> Result<Accepte
         let route = route(check.request_timeout, &url).map_err(|e| client_err(e.to_string()))?;
         net::connect::over(&route, poll).await
     })
-    .map_err(client_err)?
+    .map_err(|e| client_err(e.to_string()))?
 }
 
 /// The tries of one check, over whichever connector the route takes.

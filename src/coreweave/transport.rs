@@ -17,7 +17,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::client::{ApiConfig, FIRST_BACKOFF, MAX_BACKOFF, MAX_RETRY_AFTER, MAX_TOTAL_WAIT};
-use super::error::{redact, ApiError};
+use super::error::{redact, ApiError, ClientError};
 use crate::net::connect::{cause, Cause, Route};
 use crate::net::proxy::{parse_proxy, without_userinfo};
 use crate::net::{self, Capped, ProxyEnv};
@@ -80,7 +80,7 @@ pub(super) fn run(
     request: impl Fn() -> Result<Request, String> + Send + Sync,
 ) -> Result<Vec<u8>, ApiError> {
     crate::net::block_on(call(cfg, url, idempotency, secrets, cap, request))
-        .map_err(ApiError::Client)?
+        .map_err(|e| ApiError::Client(e.into()))?
 }
 
 /// One call: the route to the API, then tries until success, a final failure or the
@@ -136,9 +136,7 @@ pub(crate) fn route(connect_timeout: Duration, url: &str) -> Result<Route, ApiEr
         use rustls_platform_verifier::BuilderVerifierExt as _;
         rustls::ClientConfig::builder()
             .with_platform_verifier()
-            .map_err(|e| {
-                ApiError::Client(format!("cannot load the system's root certificates: {e}"))
-            })?
+            .map_err(|e| ApiError::Client(ClientError::Roots(e)))?
             .with_no_client_auth()
     } else {
         rustls::ClientConfig::builder()
@@ -153,7 +151,7 @@ pub(crate) fn route(connect_timeout: Duration, url: &str) -> Result<Route, ApiEr
         Some(p) => Some((
             format!("HTTPS_PROXY {}", without_userinfo(&p)),
             parse_proxy("HTTPS_PROXY", &p)
-                .map_err(|why| ApiError::Client(format!("{why} (from the environment)")))?,
+                .map_err(|why| ApiError::Client(ClientError::Proxy(why)))?,
         )),
         None => None,
     };

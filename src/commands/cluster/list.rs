@@ -182,7 +182,7 @@ fn ask_all(api: &ApiConfig, tokens: &[(Token, Vec<String>)]) -> Vec<Answer> {
             .into_iter()
             .map(|a| a.unwrap_or_else(|| Err("no answer".into())))
             .collect(),
-        Err(why) => tokens.iter().map(|_| Err(why.clone())).collect(),
+        Err(why) => tokens.iter().map(|_| Err(why.to_string())).collect(),
     }
 }
 

@@ -103,7 +103,9 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
     // The old token may be expired or revoked (often the reason to rotate): only the API
     // saying so (401/403) lets the comparison go. Any other failure leaves the question
     // open, and an open question must not let another org's token through.
-    match old_answer.unwrap_or_else(|| Err(coreweave::ApiError::Client("not asked".into()))) {
+    match old_answer.unwrap_or_else(|| Err(coreweave::ApiError::Client(
+        coreweave::error::ClientError::NotAsked,
+    ))) {
         Ok(old_p) => {
             if !old_p.same_as(&new_p) && !force {
                 bail!(

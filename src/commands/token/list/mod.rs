@@ -246,7 +246,10 @@ pub fn check_all(cfg: &ApiConfig, tokens: &[Token]) -> Vec<CheckResult> {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| not_checked("not checked".into())))
             .collect(),
-        Err(why) => tokens.iter().map(|_| not_checked(why.clone())).collect(),
+        Err(why) => tokens
+            .iter()
+            .map(|_| not_checked(why.to_string()))
+            .collect(),
     }
 }
 
