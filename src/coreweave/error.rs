@@ -35,7 +35,7 @@ pub enum ApiError {
     InvalidTimeout {
         value: String,
         origin: &'static str,
-        reason: &'static str,
+        reason: crate::time::DurationError,
     },
     /// An argument of a call that is wrong before anything is sent.
     #[error("{0}")]
