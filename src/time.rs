@@ -127,9 +127,7 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
     // friendly format does not; so each `<number><unit>` is read by jiff on its own.
     let mut total = SignedDuration::ZERO;
     while !rest.is_empty() {
-        let n = rest
-            .find(|c| !is_number(c))
-            .ok_or(DurationError::NoUnit)?;
+        let n = rest.find(|c| !is_number(c)).ok_or(DurationError::NoUnit)?;
         let end = rest[n..].find(is_number).map_or(rest.len(), |u| n + u);
         let (number, unit) = (&rest[..n], &rest[n..end]);
         if !GO_UNITS.contains(&unit) {

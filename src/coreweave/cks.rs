@@ -240,7 +240,8 @@ pub fn server_of(endpoint: &str) -> Result<String, BadEndpoint> {
     } else {
         format!("https://{endpoint}")
     };
-    let url = url::Url::parse(&with_scheme).map_err(|_| BadEndpoint("is not a host name or URL"))?;
+    let url =
+        url::Url::parse(&with_scheme).map_err(|_| BadEndpoint("is not a host name or URL"))?;
     if url.scheme() != "https" {
         return Err(BadEndpoint("is not https"));
     }

@@ -215,7 +215,9 @@ pub fn binding(
 ) -> Result<crate::keystore::Binding, Unbindable> {
     use base64::Engine as _;
     if insecure {
-        return Err(Unbindable("kubectl does not verify its certificate (insecure-skip-tls-verify)"));
+        return Err(Unbindable(
+            "kubectl does not verify its certificate (insecure-skip-tls-verify)",
+        ));
     }
     let server = normal_server(server)?;
     let ca_sha256 = if ca.is_empty() {
@@ -249,7 +251,9 @@ pub fn normal_server(server: &str) -> Result<String, Unbindable> {
         .bytes()
         .all(|b| b.is_ascii_graphic() && !b"\\\"<>^`{|}".contains(&b))
     {
-        return Err(Unbindable("the server URL holds characters outside a plain URL"));
+        return Err(Unbindable(
+            "the server URL holds characters outside a plain URL",
+        ));
     }
     let (scheme, rest) = server
         .split_once("://")
@@ -306,7 +310,9 @@ pub fn normal_server(server: &str) -> Result<String, Unbindable> {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
         if host.is_empty() || !host.split('.').all(label_ok) {
-            return Err(Unbindable("the server URL's host is not a plain ASCII host name"));
+            return Err(Unbindable(
+                "the server URL's host is not a plain ASCII host name",
+            ));
         }
         (host.to_ascii_lowercase(), port)
     };
