@@ -158,7 +158,21 @@ fn tokens(
 }
 
 /// One token's answer: its organization and clusters.
-type Answer = Result<(String, Vec<CksCluster>), String>;
+type Answer = Result<(String, Vec<CksCluster>), AskError>;
+
+/// Why a token's organization and clusters are not known (shown in its row).
+#[derive(Debug, thiserror::Error)]
+enum AskError {
+    #[error(transparent)]
+    Api(#[from] crate::coreweave::ApiError),
+    #[error(transparent)]
+    Clusters(#[from] crate::coreweave::cks::ClustersError),
+    #[error(transparent)]
+    Net(crate::net::NetError),
+    /// The total time ran out before this token's calls were over.
+    #[error("no answer")]
+    NoAnswer,
+}
 
 /// whoami, then the list, for every token, [`CONCURRENCY`] tokens at a time.
 fn ask_all(api: &ApiConfig, tokens: &[(Token, Vec<String>)]) -> Vec<Answer> {
@@ -167,12 +181,8 @@ fn ask_all(api: &ApiConfig, tokens: &[(Token, Vec<String>)]) -> Vec<Answer> {
         .map(|(token, _)| {
             let (api, token) = (api.clone(), token.clone());
             async move {
-                let principal = whoami_async(&api, &token)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let clusters = list_clusters_async(&api, &token)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let principal = whoami_async(&api, &token).await?;
+                let clusters = list_clusters_async(&api, &token).await?;
                 Ok((principal.org_uid, clusters))
             }
         })
@@ -180,9 +190,12 @@ fn ask_all(api: &ApiConfig, tokens: &[(Token, Vec<String>)]) -> Vec<Answer> {
     match crate::net::block_on(crate::net::all_bounded(jobs, CONCURRENCY, api.deadline)) {
         Ok(answers) => answers
             .into_iter()
-            .map(|a| a.unwrap_or_else(|| Err("no answer".into())))
+            .map(|a| a.unwrap_or(Err(AskError::NoAnswer)))
             .collect(),
-        Err(why) => tokens.iter().map(|_| Err(why.to_string())).collect(),
+        Err(why) => tokens
+            .iter()
+            .map(|_| Err(AskError::Net(why.clone())))
+            .collect(),
     }
 }
 
@@ -202,7 +215,7 @@ fn report(kc: &Kubeconfig, tokens: Vec<(Token, Vec<String>)>, answers: Vec<Answe
             Err(error) => {
                 failures.push(Failure {
                     token,
-                    error: shown(&error),
+                    error: shown(&error.to_string()),
                 });
                 continue;
             }
