@@ -7,6 +7,7 @@
 
 use std::io::Write;
 
+use anyhow::Context as _;
 use serde::Deserialize;
 
 /// The ExecCredential versions this plugin answers in; the answer carries the version
@@ -167,8 +168,8 @@ pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     let shown_server = crate::secret::shown(server);
     let wanted =
-        binding(server, &info.ca, &info.tls_server_name, info.insecure).map_err(|why| {
-            anyhow::anyhow!("keyring item {item_name} is not sent to server {shown_server}: {why}")
+        binding(server, &info.ca, &info.tls_server_name, info.insecure).with_context(|| {
+            format!("keyring item {item_name} is not sent to server {shown_server}")
         })?;
     let item = crate::keystore::read_for_plugin(reference, info.interactive)?;
     let Some(servers) = &item.servers else {

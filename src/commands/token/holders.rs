@@ -335,13 +335,10 @@ pub enum Unbound {
     NoCluster,
     #[error(
         "cannot read its certificate-authority {}: {}",
-        crate::secret::shown_path(path),
-        crate::io::io_message(cause)
+        crate::secret::shown_path(&.0.path),
+        .0.message()
     )]
-    CaFile {
-        path: std::path::PathBuf,
-        cause: std::io::Error,
-    },
+    CaFile(crate::io::PathError),
 }
 
 /// Each context's cluster: all at once (each file's clusters read once), context by context
@@ -373,13 +370,9 @@ fn ca_base64(ca: &crate::cluster::CaSource) -> Result<String, Unbound> {
         crate::cluster::CaSource::System => Ok(String::new()),
         crate::cluster::CaSource::File(p) => {
             // A CA bundle is a few kB; 1 MiB leaves room for many.
-            crate::io::open_regular(p)
-                .and_then(|f| crate::io::read_capped(f, 1024 * 1024))
+            crate::io::read_regular(p, 1024 * 1024)
                 .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
-                .map_err(|cause| Unbound::CaFile {
-                    path: p.clone(),
-                    cause,
-                })
+                .map_err(Unbound::CaFile)
         }
     }
 }

@@ -293,7 +293,7 @@ pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
         bail!("--mint needs --service-account UID and --oidc-token-file PATH");
     };
     let duration = crate::time::parse_go_duration(&args.duration)
-        .map_err(|e| anyhow::anyhow!("--duration {:?}: {e}", args.duration))?;
+        .with_context(|| format!("--duration {:?}", args.duration))?;
     // Bounded like every token read: a projected service-account token is a few KiB.
     let oidc = std::fs::File::open(oidc_file)
         .and_then(|f| crate::io::read_capped(f, token_file::MAX_TOKEN_BYTES))
@@ -614,8 +614,7 @@ fn read_rewritable_token_file(
             k.path.display()
         )));
     }
-    let bytes =
-        token_file::read_token_file(path).map_err(|e| refuse(&crate::io::io_message(&e)))?;
+    let bytes = token_file::read_token_file(path).map_err(|e| refuse(&e.message()))?;
     if let Some(reason) = token_file::not_a_token_file(&bytes, force) {
         return Err(refuse(&reason));
     }

@@ -342,13 +342,9 @@ pub(super) fn create_parent(target: &Path) -> anyhow::Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create folder {}: {}",
-            dir.display(),
-            crate::io::io_message(&e)
-        )
-    })
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create folder {}", dir.display()))
 }
 
 #[allow(clippy::too_many_arguments)]
