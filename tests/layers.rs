@@ -1,8 +1,9 @@
 //! Layers that cannot loop: parses `src/**/*.rs` with `syn`, collects which module uses
 //! which (every path in production code: `use` trees, expressions, types, macro bodies),
 //! sees through `pub use` re-exports to the module that defines the item, and fails on any
-//! import cycle. Nodes are the top-level modules, the crate root (`lib.rs`), the binary
-//! (`main.rs`) and the submodules of `kubeconfig`, `commands` and each command group.
+//! import cycle, or on a module below the top that reads clap's structs. Nodes are the
+//! top-level modules, the crate root (`lib.rs`), the binary (`main.rs`) and the submodules
+//! of `kubeconfig`, `commands` and each command group.
 //! Items under `#[cfg(test)]` are left out wherever they stand in a file. Print the graph
 //! with `cargo test --test layers -- --nocapture`.
 
@@ -436,4 +437,28 @@ fn the_graph_sees_reexports_the_root_and_code_after_tests() {
     k.add(vec!["x".into()], parsed.items);
     let (e, _) = graph(&k);
     assert_eq!(e["x"], BTreeSet::from(["c".to_string()]));
+}
+
+/// The command line stops at the top: clap's structs (`cli`) are read by the crate root,
+/// the binary, `settings.rs` (which turns them into each command's options) and
+/// `complete.rs` (which completes the command line itself); no command and no layer below
+/// the commands sees them.
+#[test]
+fn only_the_top_reads_the_command_line() {
+    let krate = Crate::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let (edges, _) = graph(&krate);
+    let readers: BTreeSet<&str> = edges
+        .iter()
+        .filter(|(_, to)| to.contains("cli"))
+        .map(|(from, _)| from.as_str())
+        .collect();
+    assert!(readers.contains("settings"), "{readers:?}");
+    let below: Vec<&&str> = readers
+        .iter()
+        .filter(|m| !["crate", "main", "settings", "complete"].contains(*m))
+        .collect();
+    assert!(
+        below.is_empty(),
+        "modules below the top read clap's structs: {below:?}"
+    );
 }

@@ -9,4 +9,5 @@
 pub mod cluster;
 pub mod kubeconfig;
 pub mod objectstorage;
+pub mod options;
 pub mod token;

@@ -13,7 +13,7 @@ use std::io::Write;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::cli::{ClusterListArgs, OutputFormat};
+use crate::commands::options::{ClusterListOptions, OutputFormat};
 use crate::coreweave::cks::{list_clusters_async, CksCluster};
 use crate::coreweave::client::whoami_async;
 use crate::coreweave::ApiConfig;
@@ -74,16 +74,13 @@ const CONCURRENCY: usize = crate::commands::token::list::CHECK_CONCURRENCY;
 pub fn run(
     kc: &Kubeconfig,
     sel: &Selection,
-    args: &ClusterListArgs,
+    args: &ClusterListOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if kc.files.is_empty() {
         return Err(KubeconfigError::NoFiles(kc.files_for_messages()).into());
     }
-    let api = ApiConfig::resolve(
-        args.api.api_endpoint.as_deref(),
-        args.api.request_timeout.as_deref(),
-    )?;
+    let api = args.api.resolve()?;
     let tokens = tokens(kc, sel, args.all_tokens)?;
     let answers = ask_all(&api, &tokens);
     let report = report(kc, tokens, answers);

@@ -11,14 +11,13 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use crate::cli::{RotateArgs, Verify};
+use crate::commands::options::{MintOptions, NewToken, RotateOptions};
 use crate::commands::token::holders::{self, Target};
 use crate::commands::token::source::{self, Source};
-use crate::commands::token::verify;
+use crate::commands::token::verify::{self, How};
 use crate::kubeconfig::edit::{self, Edit, TokenExtension};
 use crate::kubeconfig::mask;
 use crate::kubeconfig::resolve::Selection;
@@ -35,29 +34,16 @@ pub struct Plan<'a> {
     pub writes: Vec<PlannedWrite<'a>>,
 }
 
-/// `token rotate`: the new token from the source the flags name.
+/// `token rotate`: every holder of the selected user's token gets the new token that
+/// `args.new_token` names (`kubeconfig import --replace-token` hands over a downloaded one).
 pub fn run(
     paths: &[PathBuf],
     explicit: bool,
     sel: &Selection,
-    args: &RotateArgs,
+    args: &RotateOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    rotate(paths, explicit, sel, args, None, out)
-}
-
-/// Rotates every holder of the selected user's token to the token `given` (for `kubeconfig
-/// import --replace-token`, which hands over a downloaded token), or to the one the flags
-/// name when `None`. The token never travels in `RotateArgs`, which mirrors the command line.
-pub fn rotate(
-    paths: &[PathBuf],
-    explicit: bool,
-    sel: &Selection,
-    args: &RotateArgs,
-    given: Option<Source>,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let kc = Kubeconfig::load_settled(paths, explicit, Duration::from_secs(args.lock_timeout))?;
+    let kc = Kubeconfig::load_settled(paths, explicit, args.lock_timeout)?;
     let resolved = kc.resolve(sel)?;
     let credential = holders::credential(&kc, resolved.user_origin)?;
     let old = credential.token().clone();
@@ -87,20 +73,20 @@ pub fn rotate(
         )?;
     }
     check_token_files(&kc, &targets, args.force)?;
-    let files = files_of(&targets, args.mint || args.expires.is_some());
+    let files = files_of(&targets, args.records_expiry());
     for f in &files {
         write::check_writable(f)?;
     }
 
-    let (source, new, expires) = if args.mint {
-        let minted = mint(args)?;
+    let (source, new, expires) = if let NewToken::Mint(m) = &args.new_token {
+        let minted = mint(m, &args.api)?;
         (Source::Minted, minted.token, Some(minted.expire_time))
     } else {
         // Check --expires before asking for anything.
         let expires = args.expires.as_deref().map(expiry_time).transpose()?;
-        let source = match given {
-            Some(s) => s,
-            None => source_of(args)?,
+        let source = match &args.new_token {
+            NewToken::From(s) => s.clone(),
+            _ => Source::prompt_or_error()?,
         };
         (source.clone(), source::fetch(&source)?, expires)
     };
@@ -108,11 +94,11 @@ pub fn rotate(
     source::validate(&new, &old, &source.describe(), args.force)?;
 
     let contexts = match args.verify {
-        Verify::Cluster => verifiable_contexts(&kc, &targets, out)?,
+        How::Cluster => verifiable_contexts(&kc, &targets, out)?,
         _ => Vec::new(),
     };
     let proof = match args.verify {
-        Verify::None => verify::Proof::default(),
+        How::None => verify::Proof::default(),
         how => verify::prove(&verify::Request {
             kc: &kc,
             contexts: &contexts,
@@ -158,7 +144,7 @@ pub fn rotate(
         files,
         items: items_of(&targets).into_iter().map(str::to_owned).collect(),
     };
-    let timeout = Duration::from_secs(args.lock_timeout);
+    let timeout = args.lock_timeout;
     let (plan_targets, writes_count, backups) = transaction::run(
         paths,
         explicit,
@@ -288,7 +274,10 @@ fn verifiable_contexts(
 }
 
 /// `--mint`: the service-account OIDC exchange.
-pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
+pub fn mint(
+    args: &MintOptions,
+    api: &crate::coreweave::ApiSettings,
+) -> anyhow::Result<crate::coreweave::Minted> {
     let (Some(uid), Some(oidc_file)) = (&args.service_account, &args.oidc_token_file) else {
         bail!("--mint needs --service-account UID and --oidc-token-file PATH");
     };
@@ -305,16 +294,9 @@ pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
             )
         })?;
     let oidc = Token::new(String::from_utf8_lossy(&oidc).trim());
-    let cfg = crate::coreweave::ApiConfig::resolve(
-        args.api.api_endpoint.as_deref(),
-        args.api.request_timeout.as_deref(),
-    )?;
+    let cfg = api.resolve()?;
     Ok(crate::coreweave::mint_service_account_token(
-        &cfg,
-        &args.mint_path,
-        &oidc,
-        uid,
-        duration,
+        &cfg, &args.path, &oidc, uid, duration,
     )?)
 }
 
@@ -369,23 +351,6 @@ fn print_proof(proof: &verify::Proof, out: &mut dyn Write) -> std::io::Result<()
         )?;
     }
     Ok(())
-}
-
-fn source_of(args: &RotateArgs) -> Result<Source, source::SourceError> {
-    Ok(if args.from_stdin {
-        Source::Stdin
-    } else if let Some(p) = &args.from_file {
-        Source::File(p.clone())
-    } else if let Some(p) = &args.from_kubeconfig {
-        Source::Kubeconfig(p.clone())
-    } else if let Some(c) = &args.from_command {
-        Source::Command {
-            command: c.clone(),
-            timeout: Duration::from_secs(args.command_timeout),
-        }
-    } else {
-        Source::prompt_or_error()?
-    })
 }
 
 /// The keyring items the targets read, each once, in order.

@@ -10,11 +10,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use crate::cli::{Interactive, StoreArgs};
+use crate::commands::options::{Interactive, StoreOptions};
 use crate::commands::token::holders;
 use crate::keystore::{check_reference, Binding, Item, Keyring, KeyringError};
 use crate::kubeconfig::edit::{self, Edit, ExecKind, InteractiveMode};
@@ -35,10 +34,10 @@ pub fn store(
     paths: &[PathBuf],
     explicit: bool,
     sel: &Selection,
-    args: &StoreArgs,
+    args: &StoreOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let timeout = Duration::from_secs(args.lock_timeout);
+    let timeout = args.lock_timeout;
     let kc = Kubeconfig::load_settled(paths, explicit, timeout)?;
     let resolved = kc.resolve(sel)?;
     let active = resolved.user_origin;
@@ -194,7 +193,7 @@ fn with(existing: &[Binding], added: &[Binding]) -> Vec<Binding> {
 }
 
 /// The item's setting for callers that name no cluster: as the flags say, else as it was.
-fn without_cluster_info(args: &StoreArgs, held: &Item) -> bool {
+fn without_cluster_info(args: &StoreOptions, held: &Item) -> bool {
     if args.allow_clients_without_cluster_info {
         true
     } else if args.deny_clients_without_cluster_info {
@@ -217,7 +216,7 @@ fn approve_bindings(
     selected: &str,
     existing: &[Binding],
     reference: &str,
-    args: &StoreArgs,
+    args: &StoreOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<Vec<Binding>> {
     // The selected context first (with --user it need not name the stored user).
@@ -322,11 +321,11 @@ fn rebind(
     kc: &Kubeconfig,
     resolved: &crate::kubeconfig::resolve::Resolved,
     reference: &str,
-    args: &StoreArgs,
+    args: &StoreOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let (active, selected) = (resolved.user_origin, resolved.context.as_str());
-    let timeout = Duration::from_secs(args.lock_timeout);
+    let timeout = args.lock_timeout;
     let active_file = kc.path(active.file).to_path_buf();
     let user = kc.files[active.file].config.users[active.index]
         .name
@@ -455,10 +454,10 @@ pub fn unstore(
     paths: &[PathBuf],
     explicit: bool,
     sel: &Selection,
-    args: &StoreArgs,
+    args: &StoreOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let timeout = Duration::from_secs(args.lock_timeout);
+    let timeout = args.lock_timeout;
     let kc = Kubeconfig::load_settled(paths, explicit, timeout)?;
     let resolved = kc.resolve(sel)?;
     let active = resolved.user_origin;

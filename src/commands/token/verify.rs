@@ -7,12 +7,22 @@
 
 use anyhow::{anyhow, bail};
 
-use crate::cli::{ApiArgs, Verify};
 use crate::cluster;
 use crate::coreweave::client::whoami_async;
-use crate::coreweave::{self, ApiConfig, Deadline, Principal};
+use crate::coreweave::{self, ApiSettings, Deadline, Principal};
 use crate::kubeconfig::Kubeconfig;
 use crate::secret::Token;
+
+/// How a new token is proven (`--verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// CoreWeave's whoami accepts it (and, unless forced, it has the old one's owner).
+    Api,
+    /// `Api`, and every context that will use it gets its cluster's SelfSubjectReview.
+    Cluster,
+    /// No check (offline).
+    None,
+}
 
 /// What was proven, for the report.
 #[derive(Debug, Default)]
@@ -28,8 +38,8 @@ pub struct Request<'a> {
     pub contexts: &'a [String],
     pub old: &'a Token,
     pub new: &'a Token,
-    pub how: Verify,
-    pub api: &'a ApiArgs,
+    pub how: How,
+    pub api: &'a ApiSettings,
     pub force: bool,
     /// `--verify-timeout`: for all the checks together.
     pub verify_timeout: std::time::Duration,
@@ -47,12 +57,12 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
         force,
         verify_timeout,
     } = req;
-    if how == Verify::None {
+    if how == How::None {
         return Ok(Proof::default());
     }
-    let mut cfg = ApiConfig::resolve(api.api_endpoint.as_deref(), api.request_timeout.as_deref())?;
+    let mut cfg = api.resolve()?;
     // Refuse what cannot be checked before a token is sent anywhere.
-    let targets = if how == Verify::Cluster && !contexts.is_empty() {
+    let targets = if how == How::Cluster && !contexts.is_empty() {
         cluster::cluster_targets(kc, contexts)
             .map_err(|e| anyhow!("cannot check the clusters: {e}; nothing was written"))?
     } else {

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 
-use crate::cli::ImportArgs;
+use crate::commands::options::ImportOptions;
 use crate::kubeconfig::load;
 use crate::kubeconfig::model::FileConfig;
 use crate::secret::{quoted, shown, shown_path, Token};
@@ -66,7 +66,7 @@ pub(super) fn read_download(file: &Path) -> anyhow::Result<(String, String)> {
 pub(super) fn parse_download(
     origin: &str,
     text: &str,
-    args: &ImportArgs,
+    args: &ImportOptions,
 ) -> anyhow::Result<Vec<Incoming>> {
     // One parse gives both the model and the entries as data, merge keys applied as
     // kubectl applies them, so what is copied is what kubectl reads.

@@ -10,14 +10,14 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 
-use crate::cli::{ImportArgs, ImportStore, RotateArgs, Verify};
+use crate::commands::options::{ImportOptions, Keep, NewToken, RotateOptions};
 use crate::commands::token::store::open_for_store;
-use crate::coreweave::{ApiConfig, Principal};
+use crate::commands::token::verify::How;
+use crate::coreweave::Principal;
 use crate::kubeconfig::edit::{self, Additions, Edit};
 use crate::kubeconfig::mask::kubeconfig_lines;
 use crate::kubeconfig::resolve::Selection;
@@ -36,7 +36,7 @@ use plan::{plan, report_conflicts, Decision, Plan};
 pub fn run(
     paths: &[PathBuf],
     explicit: bool,
-    args: &ImportArgs,
+    args: &ImportOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let (origin, text) = read_download(&args.file)?;
@@ -51,11 +51,8 @@ pub fn run(
 
     // The new tokens are proven before anything is locked or written.
     let mut principals = Vec::new();
-    if args.verify != Verify::None {
-        let mut api = ApiConfig::resolve(
-            args.api.api_endpoint.as_deref(),
-            args.api.request_timeout.as_deref(),
-        )?;
+    if args.verify != How::None {
+        let mut api = args.api.resolve()?;
         api.deadline = Some(crate::coreweave::Deadline::after(args.verify_timeout));
         let distinct: BTreeSet<&str> = incoming
             .iter()
@@ -74,8 +71,8 @@ pub fn run(
     // The keyring is reached before anything is planned or locked: without one, nothing
     // changes (never a silent fall back to the token in the file).
     let keyring = match args.store {
-        ImportStore::Keyring => Some(open_for_store()?),
-        ImportStore::Inline => None,
+        Keep::Keyring => Some(open_for_store()?),
+        Keep::Inline => None,
     };
 
     if args.dry_run {
@@ -115,7 +112,7 @@ pub fn run(
         return Ok(());
     }
 
-    let timeout = Duration::from_secs(args.lock_timeout);
+    let timeout = args.lock_timeout;
     // The lock file sits beside the target, so a new target's folder comes first (0700).
     // What kubectl's writer could not write is refused before anything is created or locked.
     write::check_writable(&target)?;
@@ -184,27 +181,24 @@ pub fn run(
     )?;
     // Same server, another token: rotate's own machinery, every entry holding the old token.
     for (context, new) in conflicts {
-        let rotate = RotateArgs {
-            verify: args.verify,
-            api: args.api.clone(),
+        let rotate = RotateOptions {
+            new_token: NewToken::From(crate::commands::token::source::Source::Imported(new)),
+            only_current: false,
+            dry_run: false,
+            backup: false,
             lock_timeout: args.lock_timeout,
             force: args.force,
-            verify_timeout: args.verify_timeout,
             yes: true,
-            ..RotateArgs::default()
+            verify: args.verify,
+            verify_timeout: args.verify_timeout,
+            expires: None,
+            api: args.api.clone(),
         };
         let sel = Selection {
             context: Some(context),
             user: None,
         };
-        crate::commands::token::rotate::rotate(
-            paths,
-            explicit,
-            &sel,
-            &rotate,
-            Some(crate::commands::token::source::Source::Imported(new)),
-            out,
-        )?;
+        crate::commands::token::rotate::run(paths, explicit, &sel, &rotate, out)?;
     }
     Ok(())
 }
@@ -353,7 +347,7 @@ fn print_summary(
     incoming: &[Incoming],
     principals: &[(Token, Principal)],
     target: &Path,
-    args: &ImportArgs,
+    args: &ImportOptions,
     dry_run: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -420,7 +414,7 @@ fn print_summary(
             }
         }
     }
-    if args.verify == Verify::None && !dry_run {
+    if args.verify == How::None && !dry_run {
         writeln!(
             out,
             "The token was not checked with CoreWeave (--verify none)."
