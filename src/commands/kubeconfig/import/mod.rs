@@ -48,120 +48,25 @@ pub fn run(
         );
     }
     let target = default_target(paths, explicit);
-
     // The new tokens are proven before anything is locked or written.
-    let mut principals = Vec::new();
-    if args.verify != How::None {
-        let mut api = args.api.resolve()?;
-        api.deadline = Some(crate::coreweave::Deadline::after(args.verify_timeout));
-        let distinct: BTreeSet<&str> = incoming
-            .iter()
-            .filter_map(|i| i.token.as_ref().map(Token::expose))
-            .collect();
-        for t in distinct {
-            let token = Token::new(t);
-            let p = crate::coreweave::whoami(&api, &token)
-                .with_context(|| format!("CoreWeave does not accept the token of {origin} ({token}); nothing was written (--verify none skips this check)"))?;
-            principals.push((token, p));
-        }
-    }
-
+    let principals = prove_tokens(&origin, &incoming, args)?;
     let existing: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).cloned().collect();
-    let plan = |kc: Option<&Kubeconfig>| plan(kc, &incoming, args);
     // The keyring is reached before anything is planned or locked: without one, nothing
     // changes (never a silent fall back to the token in the file).
     let keyring = match args.store {
         Keep::Keyring => Some(open_for_store()?),
         Keep::Inline => None,
     };
-
-    if args.dry_run {
-        let kc = load_existing(&existing)?;
-        let Plan {
-            decisions,
-            additions,
-            keyring_items,
-        } = plan(kc.as_ref())?;
-        report_conflicts(&decisions, args)?;
-        let before = read_target(&target)?;
-        let after = render(&target, before.as_deref(), &additions)?;
-        print_summary(&decisions, &incoming, &principals, &target, args, true, out)?;
-        for (item, _, _) in &keyring_items {
-            writeln!(
-                out,
-                "Would write the token to keyring item {} (service {}).",
-                quoted(item),
-                crate::keystore::SERVICE
-            )?;
-        }
-        if let Some(after) = after {
-            let before = before.unwrap_or_default();
-            let diff = crate::commands::token::diff::unified(
-                &before,
-                &after,
-                &kubeconfig_lines(&before),
-                &kubeconfig_lines(&after),
-                &shown_path(&target),
-                2,
-            );
-            for line in diff.lines() {
-                writeln!(out, "{line}")?;
-            }
-        }
-        writeln!(out, "Dry run: nothing was written.")?;
-        return Ok(());
-    }
-
-    let timeout = args.lock_timeout;
-    // The lock file sits beside the target, so a new target's folder comes first (0700).
-    // What kubectl's writer could not write is refused before anything is created or locked.
-    write::check_writable(&target)?;
-    create_parent(&target)?;
-    let first = plan(load_existing(&existing)?.as_ref())?;
-    let scope = transaction::Scope {
-        files: [target.clone()].into(),
-        items: first
-            .keyring_items
-            .iter()
-            .map(|(i, _, _)| i.clone())
-            .collect(),
+    let import = Import {
+        incoming: &incoming,
+        principals: &principals,
+        target: &target,
+        args,
     };
-    drop(keyring);
-    // Under the locks (the target file and every item): read everything again and plan
-    // from what is really there.
-    let (decisions, conflicts, stored) =
-        transaction::run(paths, false, scope, timeout, None, |kc, reads| {
-            let Plan {
-                decisions,
-                additions,
-                keyring_items,
-            } = plan((!kc.files.is_empty()).then_some(kc))?;
-            let needed: BTreeSet<String> =
-                keyring_items.iter().map(|(i, _, _)| i.clone()).collect();
-            if !needed.is_subset(&reads.locked().items) {
-                return Ok(transaction::Step::Widen(transaction::Scope {
-                    files: reads.locked().files.clone(),
-                    items: needed,
-                }));
-            }
-            let conflicts = report_conflicts(&decisions, args)?;
-            let before = read_target(&target)?;
-            let mut changes = transaction::Changes::default();
-            let mut stored = Vec::new();
-            if let Some(after) = render(&target, before.as_deref(), &additions)? {
-                changes.items = item_changes(reads, &keyring_items)?;
-                stored = keyring_items.into_iter().map(|(i, _, _)| i).collect();
-                changes.files.push(PlannedWrite {
-                    path: target.clone(),
-                    original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
-                    new: after.into_bytes(),
-                });
-            }
-            Ok(transaction::Step::Commit(
-                changes,
-                (decisions, conflicts, stored),
-            ))
-        })?;
+    if args.dry_run {
+        return import.dry_run(&existing, out);
+    }
+    let (decisions, conflicts, stored) = import.write(paths, &existing, keyring)?;
     for item in &stored {
         writeln!(
             out,
@@ -179,7 +84,43 @@ pub fn run(
         false,
         out,
     )?;
-    // Same server, another token: rotate's own machinery, every entry holding the old token.
+    replace_tokens(paths, explicit, conflicts, args, out)
+}
+
+/// `--verify api`: each distinct token of the download, with whom CoreWeave says it is.
+fn prove_tokens(
+    origin: &str,
+    incoming: &[Incoming],
+    args: &ImportOptions,
+) -> anyhow::Result<Vec<(Token, Principal)>> {
+    let mut principals = Vec::new();
+    if args.verify == How::None {
+        return Ok(principals);
+    }
+    let mut api = args.api.resolve()?;
+    api.deadline = Some(crate::coreweave::Deadline::after(args.verify_timeout));
+    let distinct: BTreeSet<&str> = incoming
+        .iter()
+        .filter_map(|i| i.token.as_ref().map(Token::expose))
+        .collect();
+    for t in distinct {
+        let token = Token::new(t);
+        let p = crate::coreweave::whoami(&api, &token)
+            .with_context(|| format!("CoreWeave does not accept the token of {origin} ({token}); nothing was written (--verify none skips this check)"))?;
+        principals.push((token, p));
+    }
+    Ok(principals)
+}
+
+/// Same server, another token (`--replace-token`): rotate's own machinery, every entry
+/// holding the old token.
+fn replace_tokens(
+    paths: &[PathBuf],
+    explicit: bool,
+    conflicts: Vec<(String, Token)>,
+    args: &ImportOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     for (context, new) in conflicts {
         let rotate = RotateOptions {
             new_token: NewToken::From(crate::commands::token::source::Source::Imported(new)),
@@ -201,6 +142,144 @@ pub fn run(
         crate::commands::token::rotate::run(paths, explicit, &sel, &rotate, out)?;
     }
     Ok(())
+}
+
+/// One import: the download's contexts, the principals its tokens proved, and the file
+/// they go to.
+struct Import<'a> {
+    incoming: &'a [Incoming],
+    principals: &'a [(Token, Principal)],
+    target: &'a Path,
+    args: &'a ImportOptions,
+}
+
+/// The decisions made, the contexts whose token `--replace-token` replaces, and the
+/// keyring items written.
+type Imported = (Vec<Decision>, Vec<(String, Token)>, Vec<String>);
+
+impl Import<'_> {
+    fn plan(&self, kc: Option<&Kubeconfig>) -> anyhow::Result<Plan> {
+        plan(kc, self.incoming, self.args)
+    }
+
+    /// `--dry-run`: the summary, the items and the target's diff, masked; no lock taken.
+    fn dry_run(&self, existing: &[PathBuf], out: &mut dyn Write) -> anyhow::Result<()> {
+        let (target, args) = (self.target, self.args);
+        let kc = load_existing(existing)?;
+        let Plan {
+            decisions,
+            additions,
+            keyring_items,
+        } = self.plan(kc.as_ref())?;
+        report_conflicts(&decisions, args)?;
+        let before = read_target(target)?;
+        let after = render(target, before.as_deref(), &additions)?;
+        print_summary(
+            &decisions,
+            self.incoming,
+            self.principals,
+            target,
+            args,
+            true,
+            out,
+        )?;
+        for (item, _, _) in &keyring_items {
+            writeln!(
+                out,
+                "Would write the token to keyring item {} (service {}).",
+                quoted(item),
+                crate::keystore::SERVICE
+            )?;
+        }
+        if let Some(after) = after {
+            let before = before.unwrap_or_default();
+            let diff = crate::commands::token::diff::unified(
+                &before,
+                &after,
+                &kubeconfig_lines(&before),
+                &kubeconfig_lines(&after),
+                &shown_path(target),
+                2,
+            );
+            for line in diff.lines() {
+                writeln!(out, "{line}")?;
+            }
+        }
+        writeln!(out, "Dry run: nothing was written.")?;
+        Ok(())
+    }
+
+    /// The write: the target's folder made, a first plan for what to lock, then under the
+    /// locks (the target file and every item) everything read again and planned from what
+    /// is really there.
+    fn write(
+        &self,
+        paths: &[PathBuf],
+        existing: &[PathBuf],
+        keyring: Option<crate::keystore::Keyring>,
+    ) -> anyhow::Result<Imported> {
+        let target = self.target;
+        // The lock file sits beside the target, so a new target's folder comes first (0700).
+        // What kubectl's writer could not write is refused before anything is created or
+        // locked.
+        write::check_writable(target)?;
+        create_parent(target)?;
+        let first = self.plan(load_existing(existing)?.as_ref())?;
+        let scope = transaction::Scope {
+            files: [target.to_path_buf()].into(),
+            items: first
+                .keyring_items
+                .iter()
+                .map(|(i, _, _)| i.clone())
+                .collect(),
+        };
+        drop(keyring);
+        transaction::run(
+            paths,
+            false,
+            scope,
+            self.args.lock_timeout,
+            None,
+            |kc, reads| self.under_lock(kc, reads),
+        )
+    }
+
+    fn under_lock<'k>(
+        &self,
+        kc: &'k Kubeconfig,
+        reads: &transaction::Reads,
+    ) -> anyhow::Result<transaction::Step<'k, Imported>> {
+        let target = self.target;
+        let Plan {
+            decisions,
+            additions,
+            keyring_items,
+        } = self.plan((!kc.files.is_empty()).then_some(kc))?;
+        let needed: BTreeSet<String> = keyring_items.iter().map(|(i, _, _)| i.clone()).collect();
+        if !needed.is_subset(&reads.locked().items) {
+            return Ok(transaction::Step::Widen(transaction::Scope {
+                files: reads.locked().files.clone(),
+                items: needed,
+            }));
+        }
+        let conflicts = report_conflicts(&decisions, self.args)?;
+        let before = read_target(target)?;
+        let mut changes = transaction::Changes::default();
+        let mut stored = Vec::new();
+        if let Some(after) = render(target, before.as_deref(), &additions)? {
+            changes.items = item_changes(reads, &keyring_items)?;
+            stored = keyring_items.into_iter().map(|(i, _, _)| i).collect();
+            changes.files.push(PlannedWrite {
+                path: target.to_path_buf(),
+                original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
+                new: after.into_bytes(),
+            });
+        }
+        Ok(transaction::Step::Commit(
+            changes,
+            (decisions, conflicts, stored),
+        ))
+    }
 }
 
 /// The download's cluster as an item's binding (server, CA data, TLS server name); none
