@@ -194,6 +194,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn errors_of_a_path_carry_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let e = read_regular(&missing, 16).unwrap_err();
+        assert_eq!(e.path, missing);
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(!e.message().contains("os error"), "{}", e.message());
+        assert_eq!(
+            e.to_string(),
+            format!("{}: {}", missing.display(), e.message())
+        );
+        let e = open_regular(dir.path()).unwrap_err();
+        assert_eq!(e.path, dir.path());
+        assert_eq!(e.message(), "it is a folder, not a regular file");
+        let long = dir.path().join("long");
+        std::fs::write(&long, b"abcde").unwrap();
+        assert_eq!(read_regular(&long, 5).unwrap(), b"abcde");
+        let e = read_regular(&long, 4).unwrap_err();
+        assert_eq!(
+            (e.path.as_path(), e.kind()),
+            (long.as_path(), io::ErrorKind::InvalidData)
+        );
+    }
+
+    #[test]
     fn capped_reads_refuse_one_byte_past_the_cap() {
         assert_eq!(read_capped(&b"abcd"[..], 4).unwrap(), b"abcd");
         assert!(read_capped(&b"abcde"[..], 4).is_err());
