@@ -404,27 +404,24 @@ pub enum WhoamiOutput {
 }
 
 /// `--wait-timeout`: 1s to 10m.
-fn wait_timeout(value: &str) -> Result<std::time::Duration, String> {
+fn wait_timeout(value: &str) -> Result<std::time::Duration, DurationFlagError> {
     let d = crate::time::parse_go_duration(value)
-        .map_err(|e| format!("{e}; use a duration such as 30s, 60s or 2m"))?;
+        .map_err(|e| DurationFlagError::Unreadable(e, "30s, 60s or 2m"))?;
     if d < std::time::Duration::from_secs(1) || d > std::time::Duration::from_secs(600) {
-        return Err("the wait lasts 1s to 10m (--no-wait for none)".into());
+        return Err(DurationFlagError::WaitRange);
     }
     Ok(d)
 }
 
 /// `--duration` of an Object Storage key: 1s to 12h.
-fn key_duration(value: &str) -> Result<std::time::Duration, String> {
+fn key_duration(value: &str) -> Result<std::time::Duration, DurationFlagError> {
     let d = crate::time::parse_go_duration(value)
-        .map_err(|e| format!("{e}; use a duration such as 15m, 1h or 12h"))?;
+        .map_err(|e| DurationFlagError::Unreadable(e, "15m, 1h or 12h"))?;
     if d.as_secs() == 0
         || d > crate::coreweave::access_key::MAX_KEY_DURATION
         || d.subsec_nanos() != 0
     {
-        return Err(
-            "a key lasts whole seconds, 1s to 12h (--permanent for a key that never expires)"
-                .into(),
-        );
+        return Err(DurationFlagError::KeyRange);
     }
     Ok(d)
 }
@@ -698,9 +695,21 @@ pub struct ApiArgs {
 }
 
 /// `--verify-timeout`, checked when the command line is read, before a token is asked for.
-fn verify_timeout(value: &str) -> Result<std::time::Duration, String> {
+fn verify_timeout(value: &str) -> Result<std::time::Duration, DurationFlagError> {
     crate::time::parse_go_duration(value)
-        .map_err(|e| format!("{e}; use a duration such as 30s, 2m or 1m30s"))
+        .map_err(|e| DurationFlagError::Unreadable(e, "30s, 2m or 1m30s"))
+}
+
+/// Why a duration flag's value is refused (clap prints it after the flag's name).
+#[derive(Debug, thiserror::Error)]
+pub enum DurationFlagError {
+    /// Not a duration; the examples fit the flag.
+    #[error("{0}; use a duration such as {1}")]
+    Unreadable(crate::time::DurationError, &'static str),
+    #[error("the wait lasts 1s to 10m (--no-wait for none)")]
+    WaitRange,
+    #[error("a key lasts whole seconds, 1s to 12h (--permanent for a key that never expires)")]
+    KeyRange,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

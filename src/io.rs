@@ -1,10 +1,45 @@
 //! I/O below every layer: bounded reads of outside input (a cap on every read, regular
 //! files only, opened without blocking), and the text of an I/O error as a user reads it.
-//! Every module that reads a file, standard input or a side file reads through here.
+//! Every module that reads a file, standard input or a side file reads through here; what
+//! opens a path fails with a [`PathError`], which carries the path.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// An I/O error on a file, with the file (as cargo-util's `paths` adds the path to every
+/// error). Callers that word their own message take [`PathError::message`].
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {}", crate::secret::shown_path(path), io_message(cause))]
+pub struct PathError {
+    pub path: PathBuf,
+    /// Not a `#[source]`: the text above already ends with it.
+    pub cause: io::Error,
+}
+
+impl PathError {
+    fn at(path: &Path) -> impl FnOnce(io::Error) -> PathError + '_ {
+        |cause| PathError {
+            path: path.to_path_buf(),
+            cause,
+        }
+    }
+
+    pub fn kind(&self) -> io::ErrorKind {
+        self.cause.kind()
+    }
+
+    /// The cause alone, as a user reads it ([`io_message`]).
+    pub fn message(&self) -> String {
+        io_message(&self.cause)
+    }
+}
+
+/// The whole of the regular file `path` ([`open_regular`]), refusing more than `cap` bytes.
+pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, PathError> {
+    let file = open_regular(path)?;
+    read_file_capped(&file, cap).map_err(PathError::at(path))
+}
 
 /// Read all of `reader`, refusing more than `cap` bytes.
 pub fn read_capped(reader: impl Read, cap: u64) -> io::Result<Vec<u8>> {
@@ -77,7 +112,11 @@ fn too_long(cap: u64) -> io::Error {
 /// waiting on it a reader), and on unix the open itself cannot block (`O_NONBLOCK`, which
 /// regular files ignore) if the file is swapped for a FIFO in between; the open file is
 /// checked again.
-pub fn open_regular(path: &Path) -> io::Result<File> {
+pub fn open_regular(path: &Path) -> Result<File, PathError> {
+    open_regular_io(path).map_err(PathError::at(path))
+}
+
+fn open_regular_io(path: &Path) -> io::Result<File> {
     let not_regular = |meta: &std::fs::Metadata| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -153,6 +192,31 @@ pub fn without_os_error_codes(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_of_a_path_carry_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let e = read_regular(&missing, 16).unwrap_err();
+        assert_eq!(e.path, missing);
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(!e.message().contains("os error"), "{}", e.message());
+        assert_eq!(
+            e.to_string(),
+            format!("{}: {}", missing.display(), e.message())
+        );
+        let e = open_regular(dir.path()).unwrap_err();
+        assert_eq!(e.path, dir.path());
+        assert_eq!(e.message(), "it is a folder, not a regular file");
+        let long = dir.path().join("long");
+        std::fs::write(&long, b"abcde").unwrap();
+        assert_eq!(read_regular(&long, 5).unwrap(), b"abcde");
+        let e = read_regular(&long, 4).unwrap_err();
+        assert_eq!(
+            (e.path.as_path(), e.kind()),
+            (long.as_path(), io::ErrorKind::InvalidData)
+        );
+    }
 
     #[test]
     fn capped_reads_refuse_one_byte_past_the_cap() {

@@ -22,6 +22,7 @@ pub mod kubeconfig;
 pub mod net;
 pub mod safe_program;
 pub mod secret;
+pub mod settings;
 pub mod stdout;
 pub mod time;
 pub mod transaction;
@@ -31,27 +32,24 @@ use std::io::Write;
 use cli::{Cli, ClusterCommand, Command, KubeconfigCommand, ObjectstorageCommand, TokenCommand};
 use commands::{kubeconfig::import, objectstorage, token};
 use kubeconfig::resolve::Selection;
-use kubeconfig::{config_paths, Kubeconfig};
+use kubeconfig::Kubeconfig;
 
 /// How long `token show` waits for another writer's `<file>.lock` when a file does not load.
 const SHOW_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Run one parsed command line, writing its result to `out`.
+/// Run one parsed command line, writing its result to `out`: the flags become settings
+/// here (`settings.rs`), and each command runs on those.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
-    let g = &cli.global;
-    let explicit = g
-        .kubeconfig
-        .as_deref()
-        .filter(|p| !p.as_os_str().is_empty());
+    let source = settings::kubeconfig_source(&cli.global);
+    let (paths, explicit) = (&source.paths, source.explicit.is_some());
     let selection = Selection {
-        context: g.context.clone(),
-        user: g.user.clone(),
+        context: cli.global.context.clone(),
+        user: cli.global.user.clone(),
     };
-    let paths = config_paths(
-        explicit,
-        std::env::var_os("KUBECONFIG"),
-        Some(kubeconfig::home_dir()),
-    );
+    // The commands that only read take the files as they settle (a second is plenty for
+    // kubectl to finish a write; a stale lock costs a broken file's error that second);
+    // the ones that write load them themselves, with their own lock timeout.
+    let load = || Kubeconfig::load_settled(paths, explicit, SHOW_PATIENCE);
     match cli.command {
         Command::Version => {
             writeln!(out, "{}", version_line())?;
@@ -70,67 +68,58 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Cluster {
             command: ClusterCommand::List(args),
         } => {
-            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
-            commands::cluster::list::run(&kc, &selection, &args, out)
+            commands::cluster::list::run(&load()?, &selection, &settings::cluster_list(&args), out)
         }
         Command::Kubeconfig {
             command: KubeconfigCommand::Import(args),
-        } => import::run(&paths, explicit.is_some(), &args, out),
+        } => import::run(paths, explicit, &settings::import(&args), out),
         Command::Kubeconfig {
             command: KubeconfigCommand::Add(args),
-        } => commands::kubeconfig::add::run(&paths, explicit.is_some(), &selection, &args, out),
+        } => {
+            commands::kubeconfig::add::run(paths, explicit, &selection, &settings::add(&args), out)
+        }
         Command::Objectstorage {
             command: ObjectstorageCommand::Credentials(args),
-        } => {
-            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
-            objectstorage::credentials::run(&kc, &selection, &args, out)
-        }
+        } => objectstorage::credentials::run(
+            &load()?,
+            &selection,
+            &settings::credentials(&args),
+            out,
+        ),
         Command::Objectstorage {
             command: ObjectstorageCommand::Profile(args),
         } => {
+            let options = settings::profile(&args);
             // The region comes from the context's server unless --region gives it.
-            let server = match args.s3.region {
+            let server = match options.s3.region {
                 Some(_) => None,
-                None => {
-                    let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
-                    kc.resolve(&selection)?.server
-                }
+                None => load()?.resolve(&selection)?.server,
             };
-            objectstorage::profile::run(g, &args, server.as_deref(), out)
+            let kubeconfig = source.explicit.as_deref();
+            objectstorage::profile::run(kubeconfig, &selection, &options, server.as_deref(), out)
         }
         Command::Objectstorage {
             command: ObjectstorageCommand::Whoami(args),
-        } => {
-            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
-            objectstorage::whoami::run(&kc, &selection, &args, out)
-        }
+        } => objectstorage::whoami::run(&load()?, &selection, &settings::whoami(&args), out),
         Command::Token {
             command: TokenCommand::Show(args),
-        } => {
-            // A second is plenty for kubectl to finish a write; a stale lock costs a broken
-            // file's error that second.
-            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
-            token::show::run(&kc, &selection, &args, out)
-        }
+        } => token::show::run(&load()?, &selection, &settings::show(&args), out),
         Command::Token {
             command: TokenCommand::List(args),
-        } => {
-            let kc = Kubeconfig::load_settled(&paths, explicit.is_some(), SHOW_PATIENCE)?;
-            token::list::run(&kc, &selection, &args, out)
-        }
+        } => token::list::run(&load()?, &selection, &settings::list(&args), out),
         Command::Token {
             command: TokenCommand::Rotate(args),
-        } => token::rotate::run(&paths, explicit.is_some(), &selection, &args, out),
+        } => token::rotate::run(paths, explicit, &selection, &settings::rotate(&args), out),
         // kubectl runs this before every request: no kubeconfig is read.
         Command::Token {
             command: TokenCommand::Credential { reference, .. },
         } => token::credential::run(&reference, out),
         Command::Token {
             command: TokenCommand::Store(args),
-        } => token::store::store(&paths, explicit.is_some(), &selection, &args, out),
+        } => token::store::store(paths, explicit, &selection, &settings::store(&args), out),
         Command::Token {
             command: TokenCommand::Unstore(args),
-        } => token::store::unstore(&paths, explicit.is_some(), &selection, &args, out),
+        } => token::store::unstore(paths, explicit, &selection, &settings::store(&args), out),
     }
 }
 

@@ -55,14 +55,26 @@ impl UnsafeProgram {
     }
 }
 
-/// Check `program` (the path as it will be written) by the module's rule; the error is the
-/// one-line refusal, naming what is unsafe and `way_out`, the flag that writes the bare name.
-pub fn check_for_writing(program: &Path, way_out: &str) -> anyhow::Result<()> {
-    check(program).map_err(|e| {
-        anyhow::anyhow!(
-            "not writing {} as the program to run: {e}, so someone else could replace what runs as you on every call; nothing was written; install the plugin where only you or root can write, or use {way_out} to write its bare name (looked up on PATH)",
-            shown_path(program)
-        )
+/// The one-line refusal to write a program others could replace: what is unsafe, and
+/// `way_out`, the flag that writes the bare name instead.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "not writing {} as the program to run: {unsafe_at}, so someone else could replace what runs as you on every call; nothing was written; install the plugin where only you or root can write, or use {way_out} to write its bare name (looked up on PATH)",
+    shown_path(program)
+)]
+pub struct NotWriting {
+    pub program: PathBuf,
+    /// Not a `#[source]`: the text above already holds it.
+    pub unsafe_at: UnsafeProgram,
+    pub way_out: &'static str,
+}
+
+/// Check `program` (the path as it will be written) by the module's rule.
+pub fn check_for_writing(program: &Path, way_out: &'static str) -> Result<(), NotWriting> {
+    check(program).map_err(|unsafe_at| NotWriting {
+        program: program.to_path_buf(),
+        unsafe_at,
+        way_out,
     })
 }
 

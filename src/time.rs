@@ -84,16 +84,35 @@ pub fn parse_http_date(text: &str) -> Option<Timestamp> {
 /// `week`, `hours`, spaces and commas, which Go and kubectl refuse.
 const GO_UNITS: [&str; 8] = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"];
 
+/// Why a text is not a duration [`parse_go_duration`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("empty")]
+    Empty,
+    #[error("negative")]
+    Negative,
+    #[error("a number without a unit")]
+    NoUnit,
+    #[error("unknown unit (use ns, us, ms, s, m or h)")]
+    UnknownUnit,
+    #[error("not a number")]
+    NotANumber,
+    #[error("too large")]
+    TooLarge,
+    #[error("zero")]
+    Zero,
+}
+
 /// A Go duration (`10s`, `1m30s`, `500ms`, `1.5h`, `.5s`; units ns, us, µs, ms, s, m, h) or
 /// a plain number of seconds (`10`, `2.5`). Zero, negative and empty are refused: a timeout
 /// of nothing is a mistake, not "no timeout".
-pub fn parse_go_duration(text: &str) -> Result<Duration, &'static str> {
+pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
     let s = text.trim();
     if s.is_empty() {
-        return Err("empty");
+        return Err(DurationError::Empty);
     }
     if s.starts_with('-') {
-        return Err("negative");
+        return Err(DurationError::Negative);
     }
     let s = s.strip_prefix('+').unwrap_or(s);
     let is_number = |c: char| c.is_ascii_digit() || c == '.';
@@ -108,36 +127,34 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, &'static str> {
     // friendly format does not; so each `<number><unit>` is read by jiff on its own.
     let mut total = SignedDuration::ZERO;
     while !rest.is_empty() {
-        let n = rest
-            .find(|c| !is_number(c))
-            .ok_or("a number without a unit")?;
+        let n = rest.find(|c| !is_number(c)).ok_or(DurationError::NoUnit)?;
         let end = rest[n..].find(is_number).map_or(rest.len(), |u| n + u);
         let (number, unit) = (&rest[..n], &rest[n..end]);
         if !GO_UNITS.contains(&unit) {
-            return Err("unknown unit (use ns, us, ms, s, m or h)");
+            return Err(DurationError::UnknownUnit);
         }
         total = total
             .checked_add(go_segment(number, unit)?)
-            .ok_or("too large")?;
+            .ok_or(DurationError::TooLarge)?;
         rest = &rest[end..];
     }
     // Go's limit is about 292 years; the plugin's waits are far below 31.
     if total > SignedDuration::from_secs(1_000_000_000) {
-        return Err("too large");
+        return Err(DurationError::TooLarge);
     }
-    let d = Duration::try_from(total).map_err(|_| "negative")?;
+    let d = Duration::try_from(total).map_err(|_| DurationError::Negative)?;
     if d.is_zero() {
-        return Err("zero");
+        return Err(DurationError::Zero);
     }
     Ok(d)
 }
 
 /// One `<number><unit>` of a Go duration as jiff reads it. Go also writes `.5s` and `5.s`,
 /// and any number of decimals (jiff takes nine, a nanosecond's worth of an hour is finer).
-fn go_segment(number: &str, unit: &str) -> Result<SignedDuration, &'static str> {
+fn go_segment(number: &str, unit: &str) -> Result<SignedDuration, DurationError> {
     let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
     if (whole.is_empty() && frac.is_empty()) || frac.contains('.') {
-        return Err("not a number");
+        return Err(DurationError::NotANumber);
     }
     let whole = if whole.is_empty() { "0" } else { whole };
     let frac = &frac[..frac.len().min(9)];
@@ -150,7 +167,7 @@ fn go_segment(number: &str, unit: &str) -> Result<SignedDuration, &'static str> 
     };
     jiff::fmt::friendly::SpanParser::new()
         .parse_duration(&text)
-        .map_err(|_| "not a number")
+        .map_err(|_| DurationError::NotANumber)
 }
 
 /// A duration, short, in a form `parse_go_duration` and Go read back: `300ms`, `10s`,

@@ -1,9 +1,10 @@
 //! Layers that cannot loop: parses `src/**/*.rs` with `syn`, collects which module uses
-//! which (every path in production code: `use` trees, expressions, types, macro bodies),
-//! sees through `pub use` re-exports to the module that defines the item, and fails on any
-//! import cycle. Nodes are the top-level modules, the crate root (`lib.rs`), the binary
-//! (`main.rs`) and the submodules of `kubeconfig`, `commands` and each command group.
-//! Items under `#[cfg(test)]` are left out wherever they stand in a file. Print the graph
+//! which (every path in production code: `use` trees, expressions, types, macro bodies,
+//! attribute arguments), sees through `pub use` re-exports to the module that defines the
+//! item, and fails on any import cycle, or on a module below the top that reads clap's
+//! structs. Nodes are the top-level modules, the crate root (`lib.rs`), the binary
+//! (`main.rs`) and the submodules of `kubeconfig`, `commands` and each command group. Items
+//! under `#[cfg(test)]` are left out wherever they stand in a file. Print the graph
 //! with `cargo test --test layers -- --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -262,6 +263,23 @@ impl Crate {
 /// Collects every path a module's production items mention.
 struct Paths(Vec<Vec<String>>);
 
+impl Paths {
+    /// Every `a::b::c` run in `tokens`, as a candidate path.
+    fn tokens(&mut self, tokens: String) {
+        let text = tokens.replace(" :: ", "::");
+        for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')) {
+            if word.contains("::") {
+                self.0.push(
+                    word.split("::")
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                );
+            }
+        }
+    }
+}
+
 impl<'a> Visit<'a> for Paths {
     fn visit_path(&mut self, p: &'a syn::Path) {
         // A lone name is a value, type or macro, never a module (those take a `::`).
@@ -281,20 +299,18 @@ impl<'a> Visit<'a> for Paths {
     fn visit_macro(&mut self, m: &'a syn::Macro) {
         syn::visit::visit_macro(self, m);
         // Macro bodies are tokens to syn; every `a::b::c` run in them is a candidate path.
-        let text = m.tokens.to_string().replace(" :: ", "::");
-        for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')) {
-            if word.contains("::") {
-                self.0.push(
-                    word.split("::")
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect(),
-                );
+        self.tokens(m.tokens.to_string());
+    }
+
+    /// An attribute's arguments are tokens too (`#[error("…", crate::secret::shown(x))]`);
+    /// doc comments are prose, whose `a::b` names no dependency.
+    fn visit_attribute(&mut self, a: &'a syn::Attribute) {
+        if let syn::Meta::List(list) = &a.meta {
+            if !list.path.is_ident("doc") {
+                self.tokens(list.tokens.to_string());
             }
         }
     }
-
-    fn visit_attribute(&mut self, _: &'a syn::Attribute) {}
 
     /// `pub(crate)` and `pub(super)` name who may see an item, not what it uses.
     fn visit_visibility(&mut self, _: &'a syn::Visibility) {}
@@ -421,6 +437,8 @@ fn the_graph_sees_reexports_the_root_and_code_after_tests() {
     // lib.rs says `token::list::run` after `use commands::{…, token}`.
     assert!(uses("crate", "commands::token::list"), "{edges:?}");
     assert!(uses("main", "crate"), "{edges:?}");
+    // io.rs names `crate::secret` only inside a `#[error(…)]` attribute.
+    assert!(uses("io", "secret"), "{edges:?}");
     let parsed: syn::File = syn::parse_str(
         "#[cfg(test)] mod tests { use crate::a; } #[cfg(all(test, unix))] fn t() { crate::b::f() } fn later() { crate::c::f() }",
     )
@@ -436,4 +454,28 @@ fn the_graph_sees_reexports_the_root_and_code_after_tests() {
     k.add(vec!["x".into()], parsed.items);
     let (e, _) = graph(&k);
     assert_eq!(e["x"], BTreeSet::from(["c".to_string()]));
+}
+
+/// The command line stops at the top: clap's structs (`cli`) are read by the crate root,
+/// the binary, `settings.rs` (which turns them into each command's options) and
+/// `complete.rs` (which completes the command line itself); no command and no layer below
+/// the commands sees them.
+#[test]
+fn only_the_top_reads_the_command_line() {
+    let krate = Crate::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let (edges, _) = graph(&krate);
+    let readers: BTreeSet<&str> = edges
+        .iter()
+        .filter(|(_, to)| to.contains("cli"))
+        .map(|(from, _)| from.as_str())
+        .collect();
+    assert!(readers.contains("settings"), "{readers:?}");
+    let below: Vec<&&str> = readers
+        .iter()
+        .filter(|m| !["crate", "main", "settings", "complete"].contains(*m))
+        .collect();
+    assert!(
+        below.is_empty(),
+        "modules below the top read clap's structs: {below:?}"
+    );
 }

@@ -70,6 +70,23 @@ impl std::fmt::Debug for ClusterTarget {
     }
 }
 
+/// Why a cluster's certificate authority cannot be used (the message names the entry).
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    #[error("{}", crate::io::io_message(.0))]
+    Read(std::io::Error),
+    #[error("larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("is not valid PEM: {0}")]
+    NotPem(rustls::pki_types::pem::Error),
+    #[error("holds no PEM certificate")]
+    NoCertificate,
+    #[error("no certificate of its certificate authority can be used")]
+    NoneUsable,
+    #[error("its certificate authority cannot be used: {0}")]
+    Verifier(rustls::client::VerifierBuilderError),
+}
+
 /// Who the cluster says the token belongs to (`status.userInfo` of the review).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserInfo {

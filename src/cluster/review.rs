@@ -57,7 +57,7 @@ pub fn verify_with(
                 context: t.context.clone(),
                 result: Err(ClusterError::Unexpected {
                     server: t.server.clone(),
-                    detail: why.clone(),
+                    detail: why.to_string(),
                 }),
             })
             .collect(),

@@ -11,11 +11,11 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 
 use crate::net::connect::Route;
-use crate::net::proxy::{parse_proxy, without_userinfo, Proxy};
+use crate::net::proxy::{parse_proxy, without_userinfo, Proxy, ProxyError};
 use crate::net::{redact, ProxyEnv};
 use crate::secret::Token;
 
-use super::{tls, CaSource, ClusterError, ClusterTarget};
+use super::{tls, CaError, CaSource, ClusterError, ClusterTarget};
 
 /// How one target is reached: kube's configuration of the cluster and user (URL, server
 /// name, the bearer), and the route (TLS as the cluster entry says, the server name to
@@ -165,7 +165,7 @@ fn route_proxy(t: &ClusterTarget, env: &ProxyEnv) -> Result<Option<(String, Prox
     Ok(match &t.proxy_url {
         Some(p) => Some((
             format!("proxy-url {}", without_userinfo(p)),
-            proxy(t, p).map_err(config_err)?,
+            proxy(t, p).map_err(|e| config_err(e.to_string()))?,
         )),
         None => match env_proxy(t, env) {
             Some(p) => Some((
@@ -180,7 +180,7 @@ fn route_proxy(t: &ClusterTarget, env: &ProxyEnv) -> Result<Option<(String, Prox
 }
 
 /// The proxy of a target's `proxy-url` (or the environment's `p`), as client-go takes it.
-fn proxy(t: &ClusterTarget, p: &str) -> Result<Proxy, String> {
+fn proxy(t: &ClusterTarget, p: &str) -> Result<Proxy, ProxyError> {
     parse_proxy(&format!("cluster {:?}: proxy-url", t.cluster), p)
 }
 
@@ -194,31 +194,31 @@ fn env_proxy(t: &ClusterTarget, env: &ProxyEnv) -> Option<String> {
 
 /// A CA file, bounded: a certificate bundle is kilobytes, not the gigabytes a wrong path
 /// (a device, a log) could hold.
-fn read_ca_file(path: &Path) -> Result<Vec<u8>, String> {
+fn read_ca_file(path: &Path) -> Result<Vec<u8>, CaError> {
     use std::io::Read as _;
     const MAX_CA_FILE: u64 = 4 << 20;
-    let file = std::fs::File::open(path).map_err(|e| crate::io::io_message(&e))?;
+    let file = std::fs::File::open(path).map_err(CaError::Read)?;
     let mut pem = Vec::new();
     file.take(MAX_CA_FILE + 1)
         .read_to_end(&mut pem)
-        .map_err(|e| crate::io::io_message(&e))?;
+        .map_err(CaError::Read)?;
     if pem.len() as u64 > MAX_CA_FILE {
-        return Err(format!("larger than {MAX_CA_FILE} bytes"));
+        return Err(CaError::TooLarge(MAX_CA_FILE));
     }
     Ok(pem)
 }
 
 /// The DER certificates of a PEM bundle, or why there are none.
-fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, CaError> {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::CertificateDer;
     let mut out = Vec::new();
     for cert in CertificateDer::pem_slice_iter(pem) {
-        let cert = cert.map_err(|e| format!("is not valid PEM: {e}"))?;
+        let cert = cert.map_err(CaError::NotPem)?;
         out.push(cert.to_vec());
     }
     if out.is_empty() {
-        return Err("holds no PEM certificate".into());
+        return Err(CaError::NoCertificate);
     }
     Ok(out)
 }

@@ -20,17 +20,17 @@ pub struct ListedOrChained {
 }
 
 impl ListedOrChained {
-    pub fn new(certs: Vec<Vec<u8>>, provider: Arc<CryptoProvider>) -> Result<Self, String> {
+    pub fn new(certs: Vec<Vec<u8>>, provider: Arc<CryptoProvider>) -> Result<Self, super::CaError> {
         let listed: Vec<CertificateDer<'static>> =
             certs.into_iter().map(CertificateDer::from).collect();
         let mut roots = rustls::RootCertStore::empty();
         let (added, _) = roots.add_parsable_certificates(listed.iter().cloned());
         if added == 0 {
-            return Err("no certificate of its certificate authority can be used".into());
+            return Err(super::CaError::NoneUsable);
         }
         let chained = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
-            .map_err(|e| format!("its certificate authority cannot be used: {e}"))?;
+            .map_err(super::CaError::Verifier)?;
         Ok(ListedOrChained { chained, listed })
     }
 }

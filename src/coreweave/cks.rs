@@ -101,7 +101,7 @@ pub async fn list_clusters_async(
 
 /// [`list_clusters_async`], blocking.
 pub fn list_clusters(cfg: &ApiConfig, token: &Token) -> Result<Vec<CksCluster>, ClustersError> {
-    crate::net::block_on(list_clusters_async(cfg, token)).map_err(ApiError::Client)?
+    crate::net::block_on(list_clusters_async(cfg, token)).map_err(|e| ApiError::Client(e.into()))?
 }
 
 /// `{"items": [...]}`; no `items` (or `null`) is an organization without clusters.
@@ -135,10 +135,24 @@ pub fn parse_clusters(body: &[u8], url: &str, token: &Token) -> Result<Vec<CksCl
         .collect()
 }
 
+/// Why an item of the list is not a cluster at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotACluster {
+    #[error("not an object")]
+    NotAnObject,
+    #[error("a cluster without id or name")]
+    NoIdOrName,
+}
+
+/// Why an `apiServerEndpoint` is not a server the plugin writes (one fixed reason a case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadEndpoint(pub &'static str);
+
 /// One item; an error only for an item that is not a cluster at all (no id or name).
-fn cluster(item: &Value, secrets: &[&str]) -> Result<CksCluster, String> {
+fn cluster(item: &Value, secrets: &[&str]) -> Result<CksCluster, NotACluster> {
     if !item.is_object() {
-        return Err("not an object".into());
+        return Err(NotACluster::NotAnObject);
     }
     let text = |k: &str| match item.get(k) {
         Some(Value::String(s)) => s.trim().to_string(),
@@ -146,7 +160,7 @@ fn cluster(item: &Value, secrets: &[&str]) -> Result<CksCluster, String> {
     };
     let (id, name) = (text("id"), text("name"));
     if id.is_empty() || name.is_empty() {
-        return Err("a cluster without id or name".into());
+        return Err(NotACluster::NoIdOrName);
     }
     let mut unusable = None;
     for (field, value) in [("id", &id), ("name", &name), ("zone", &text("zone"))] {
@@ -217,31 +231,32 @@ fn status(v: Option<&Value>) -> String {
 
 /// `https://host[:port]` for an `apiServerEndpoint` given as a bare host (the reference's
 /// example), `host:port`, or an `https://` URL with no more than a `/` after the host.
-pub fn server_of(endpoint: &str) -> Result<String, &'static str> {
+pub fn server_of(endpoint: &str) -> Result<String, BadEndpoint> {
     if endpoint.len() > MAX_FIELD + 14 {
-        return Err("is too long");
+        return Err(BadEndpoint("is too long"));
     }
     let with_scheme = if endpoint.contains("://") {
         endpoint.to_string()
     } else {
         format!("https://{endpoint}")
     };
-    let url = url::Url::parse(&with_scheme).map_err(|_| "is not a host name or URL")?;
+    let url =
+        url::Url::parse(&with_scheme).map_err(|_| BadEndpoint("is not a host name or URL"))?;
     if url.scheme() != "https" {
-        return Err("is not https");
+        return Err(BadEndpoint("is not https"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("carries user info");
+        return Err(BadEndpoint("carries user info"));
     }
     if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
-        return Err("has a path, query or fragment");
+        return Err(BadEndpoint("has a path, query or fragment"));
     }
     let host = url
         .host_str()
         .filter(|h| !h.is_empty())
-        .ok_or("has no host")?;
+        .ok_or(BadEndpoint("has no host"))?;
     if host.contains('%') || host.starts_with("xn--") || host.contains(".xn--") {
-        return Err("has an encoded host");
+        return Err(BadEndpoint("has an encoded host"));
     }
     // The URL parser lower-cases the host and drops the default port: the spelling
     // `token credential` compares an item's bindings in.

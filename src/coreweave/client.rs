@@ -176,7 +176,7 @@ pub struct Minted {
 /// accepts the token, [`ApiError::Rejected`] when it answers 401 or 403. A read, so 5xx,
 /// timeouts, broken connections and 429 are retried (see the module doc for the bounds).
 pub fn whoami(cfg: &ApiConfig, token: &Token) -> Result<Principal, ApiError> {
-    crate::net::block_on(whoami_async(cfg, token)).map_err(ApiError::Client)?
+    crate::net::block_on(whoami_async(cfg, token)).map_err(|e| ApiError::Client(e.into()))?
 }
 
 /// [`whoami`] as a future, for several calls at once on the network layer's runtime

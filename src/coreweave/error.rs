@@ -10,7 +10,7 @@
 #[cfg(test)]
 use crate::net::MAX_MESSAGE_CHARS;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// The endpoint is not an absolute http(s) URL we are willing to use.
     #[error("invalid CoreWeave API endpoint {endpoint:?} (from {origin}): {reason}")]
@@ -35,7 +35,7 @@ pub enum ApiError {
     InvalidTimeout {
         value: String,
         origin: &'static str,
-        reason: &'static str,
+        reason: crate::time::DurationError,
     },
     /// An argument of a call that is wrong before anything is sent.
     #[error("{0}")]
@@ -96,7 +96,21 @@ pub enum ApiError {
     Unexpected { url: String, what: String },
     /// The HTTP client or its runtime could not be set up.
     #[error("cannot start the HTTP client: {0}")]
-    Client(String),
+    Client(ClientError),
+}
+
+/// Why the HTTP client could not be set up.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
+    #[error("cannot load the system's root certificates: {0}")]
+    Roots(rustls::Error),
+    #[error("{0} (from the environment)")]
+    Proxy(crate::net::proxy::ProxyError),
+    /// A call that was never made (its answer stands in for one not needed).
+    #[error("not asked")]
+    NotAsked,
 }
 
 impl ApiError {

@@ -3,6 +3,7 @@
 //! below), over `transport.rs` (requests, tries, retry rules); `temporary_credentials.rs`
 //! and `access_key.rs`: the two ways to an Object Storage key; `s3_check.rs`: whether the
 //! S3 endpoint accepts a new key yet; `cks.rs`: the organization's CKS clusters;
+//! `settings.rs`: [`ApiSettings`], the API flags as given, resolved when a call is made;
 //! `error.rs`: [`ApiError`] and [`error::redact`], the one gate every text a server chose
 //! passes before it is shown. Nothing here runs at load time: a runtime, a TLS
 //! configuration and the system's roots are built when a call is made.
@@ -12,6 +13,7 @@ pub mod cks;
 pub mod client;
 pub mod error;
 pub mod s3_check;
+pub mod settings;
 pub mod temporary_credentials;
 mod transport;
 
@@ -20,6 +22,7 @@ pub use client::{
     DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENDPOINT_ENV, MINT_PATH, TIMEOUT_ENV, WHOAMI_PATH,
 };
 pub use error::ApiError;
+pub use settings::ApiSettings;
 
 /// The name of the kubeconfig user extension that records a token's expiry and origin:
 /// `users[].user.extensions: [{name: coreweave.com/token, extension: {expires, source,

@@ -105,7 +105,7 @@ pub fn wait_until_accepted(key: &AccessKey, check: &Check<'_>) -> Result<Accepte
         let route = route(check.request_timeout, &url).map_err(|e| client_err(e.to_string()))?;
         net::connect::over(&route, poll).await
     })
-    .map_err(client_err)?
+    .map_err(|e| client_err(e.to_string()))?
 }
 
 /// The tries of one check, over whichever connector the route takes.
@@ -171,7 +171,7 @@ impl Poll<'_> {
     {
         let request = match signed_list_buckets(self.key, self.url, self.check.region) {
             Ok(r) => r,
-            Err(why) => return Outcome::Refused(why),
+            Err(why) => return Outcome::Refused(why.to_string()),
         };
         let exchange = async {
             let response = client.request(request).await?;
@@ -223,11 +223,25 @@ impl Poll<'_> {
 
 /// `GET <url>` signed with SigV4 for service `s3` in `region`, the empty payload's hash in
 /// `x-amz-content-sha256` as S3 wants it.
+/// Why the ListBuckets request could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("cannot sign the request: {0}")]
+    Params(aws_sigv4::sign::v4::signing_params::BuildError),
+    #[error("cannot sign the request to {url}: {cause}")]
+    Sign {
+        url: String,
+        cause: aws_sigv4::http_request::SigningError,
+    },
+    #[error("cannot form the request to {url}: {cause}")]
+    Form { url: String, cause: http::Error },
+}
+
 fn signed_list_buckets(
     key: &AccessKey,
     url: &str,
     region: &str,
-) -> Result<http::Request<Full<Bytes>>, String> {
+) -> Result<http::Request<Full<Bytes>>, SignError> {
     use aws_sigv4::http_request::{
         sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
     };
@@ -248,19 +262,28 @@ fn signed_list_buckets(
         .time(SystemTime::now())
         .settings(settings)
         .build()
-        .map_err(|e| format!("cannot sign the request: {e}"))?
+        .map_err(SignError::Params)?
         .into();
     let signable = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
-        .map_err(|e| format!("cannot sign the request to {url}: {e}"))?;
+        .map_err(|cause| SignError::Sign {
+        url: url.to_string(),
+        cause,
+    })?;
     let (instructions, _) = sign(signable, &params)
-        .map_err(|e| format!("cannot sign the request to {url}: {e}"))?
+        .map_err(|cause| SignError::Sign {
+            url: url.to_string(),
+            cause,
+        })?
         .into_parts();
     let mut request = http::Request::builder()
         .method(http::Method::GET)
         .uri(url)
         .header(http::header::USER_AGENT, USER_AGENT)
         .body(Full::new(Bytes::new()))
-        .map_err(|e| format!("cannot form the request to {url}: {e}"))?;
+        .map_err(|cause| SignError::Form {
+            url: url.to_string(),
+            cause,
+        })?;
     instructions.apply_to_request_http1x(&mut request);
     for name in ["authorization", "x-amz-security-token"] {
         if let Some(v) = request.headers_mut().get_mut(name) {

@@ -17,7 +17,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::client::{ApiConfig, FIRST_BACKOFF, MAX_BACKOFF, MAX_RETRY_AFTER, MAX_TOTAL_WAIT};
-use super::error::{redact, ApiError};
+use super::error::{redact, ApiError, ClientError};
 use crate::net::connect::{cause, Cause, Route};
 use crate::net::proxy::{parse_proxy, without_userinfo};
 use crate::net::{self, Capped, ProxyEnv};
@@ -46,7 +46,7 @@ pub(super) fn request(
     bearer: Option<&Token>,
     headers: &[(&str, &str)],
     body: Bytes,
-) -> Result<Request, String> {
+) -> Result<Request, RequestError> {
     let mut builder = http::Request::builder()
         .method(method)
         .uri(url)
@@ -55,16 +55,25 @@ pub(super) fn request(
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
-    let mut request = builder.body(Full::new(body)).map_err(|e| e.to_string())?;
+    let mut request = builder.body(Full::new(body)).map_err(RequestError::Form)?;
     if let Some(token) = bearer {
         let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.expose()))
-            .map_err(|_| "the token cannot be sent in an HTTP header".to_string())?;
+            .map_err(|_| RequestError::TokenHeader)?;
         value.set_sensitive(true);
         request
             .headers_mut()
             .insert(http::header::AUTHORIZATION, value);
     }
     Ok(request)
+}
+
+/// Why a request could not be formed; the text names no value.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("{0}")]
+    Form(http::Error),
+    #[error("the token cannot be sent in an HTTP header")]
+    TokenHeader,
 }
 
 pub(crate) const USER_AGENT: &str = concat!("kubectl-coreweave/", env!("CARGO_PKG_VERSION"));
@@ -77,10 +86,10 @@ pub(super) fn run(
     idempotency: Idempotency,
     secrets: &[&str],
     cap: usize,
-    request: impl Fn() -> Result<Request, String> + Send + Sync,
+    request: impl Fn() -> Result<Request, RequestError> + Send + Sync,
 ) -> Result<Vec<u8>, ApiError> {
     crate::net::block_on(call(cfg, url, idempotency, secrets, cap, request))
-        .map_err(ApiError::Client)?
+        .map_err(|e| ApiError::Client(e.into()))?
 }
 
 /// One call: the route to the API, then tries until success, a final failure or the
@@ -93,7 +102,7 @@ pub(super) async fn call(
     idempotency: Idempotency,
     secrets: &[&str],
     cap: usize,
-    request: impl Fn() -> Result<Request, String> + Send + Sync,
+    request: impl Fn() -> Result<Request, RequestError> + Send + Sync,
 ) -> Result<Vec<u8>, ApiError> {
     let route = route(cfg.timeout, url)?;
     let tries = Tries {
@@ -136,9 +145,7 @@ pub(crate) fn route(connect_timeout: Duration, url: &str) -> Result<Route, ApiEr
         use rustls_platform_verifier::BuilderVerifierExt as _;
         rustls::ClientConfig::builder()
             .with_platform_verifier()
-            .map_err(|e| {
-                ApiError::Client(format!("cannot load the system's root certificates: {e}"))
-            })?
+            .map_err(|e| ApiError::Client(ClientError::Roots(e)))?
             .with_no_client_auth()
     } else {
         rustls::ClientConfig::builder()
@@ -153,7 +160,7 @@ pub(crate) fn route(connect_timeout: Duration, url: &str) -> Result<Route, ApiEr
         Some(p) => Some((
             format!("HTTPS_PROXY {}", without_userinfo(&p)),
             parse_proxy("HTTPS_PROXY", &p)
-                .map_err(|why| ApiError::Client(format!("{why} (from the environment)")))?,
+                .map_err(|why| ApiError::Client(ClientError::Proxy(why)))?,
         )),
         None => None,
     };
@@ -181,7 +188,7 @@ struct Tries<'a, F> {
 
 impl<F> net::connect::OverConnector for Tries<'_, F>
 where
-    F: Fn() -> Result<Request, String> + Send + Sync,
+    F: Fn() -> Result<Request, RequestError> + Send + Sync,
 {
     type Output = Result<Vec<u8>, ApiError>;
     async fn run<C>(self, connector: C) -> Self::Output
@@ -205,7 +212,7 @@ struct Answer {
 /// How a try failed to get an answer.
 enum Failure {
     /// The request could not be formed; the text names no value.
-    Request(String),
+    Request(RequestError),
     /// No whole answer within the request timeout.
     Timeout,
     /// The connection, TLS, the proxy, or the exchange failed.
@@ -215,7 +222,7 @@ enum Failure {
 /// One try within `timeout`: send, then read the status, `Retry-After` and the body.
 async fn send_once<C>(
     client: &Client<C, Full<Bytes>>,
-    request: Result<Request, String>,
+    request: Result<Request, RequestError>,
     timeout: Duration,
     cap: usize,
 ) -> Result<Answer, Failure>
@@ -266,7 +273,7 @@ async fn with_retries<F, C>(
     client: &Client<C, Full<Bytes>>,
 ) -> Result<Vec<u8>, ApiError>
 where
-    F: Fn() -> Result<Request, String> + Send + Sync,
+    F: Fn() -> Result<Request, RequestError> + Send + Sync,
     C: Connect + Clone + Send + Sync + 'static,
 {
     let (cfg, url) = (t.cfg, t.url);
@@ -378,7 +385,7 @@ fn judge_transport<F>(failure: Failure, t: &Tries<'_, F>, tries: u32, backoff: D
             // Retrying cannot help.
             return Next::Fail(ApiError::InvalidRequest(format!(
                 "cannot form the request to {url}: {}",
-                redact(&why, t.secrets)
+                redact(&why.to_string(), t.secrets)
             )));
         }
         Failure::Timeout => return retry(timeout()),

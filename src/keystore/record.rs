@@ -290,16 +290,12 @@ pub mod side {
         }
         let path = folder()?.join(file_name(reference, hash));
         let shown = crate::secret::shown_path(&path);
-        let bytes = crate::io::open_regular(&path)
-            .and_then(|f| {
-                crate::io::read_capped(f, MAX_SIDE_FILE)
-            })
-            .map_err(|e| {
-                fail(format!(
-                    "cannot read its server list {shown}: {}; run `kubectl coreweave token store` again",
-                    crate::io::io_message(&e)
-                ))
-            })?;
+        let bytes = crate::io::read_regular(&path, MAX_SIDE_FILE).map_err(|e| {
+            fail(format!(
+                "cannot read its server list {shown}: {}; run `kubectl coreweave token store` again",
+                e.message()
+            ))
+        })?;
         if sha256_hex(&bytes) != hash {
             return Err(fail(format!(
                 "its server list {shown} is not the one the item was written with; it is not used (run `kubectl coreweave token store` again)"

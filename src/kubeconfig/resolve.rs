@@ -140,10 +140,12 @@ pub fn credential_of(file: &Path, entry: &NamedUser) -> Result<Credential, Kubec
         let path = base_dir(file).join(tf);
         // Bounded and regular files only: a FIFO or /dev/zero named here must not hang or
         // exhaust the plugin; such a file counts as unreadable.
-        let content = super::token_file::read_token_file(&path).and_then(|bytes| {
-            String::from_utf8(bytes)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-        });
+        let content = super::token_file::read_token_file(&path)
+            .map_err(|e| e.cause)
+            .and_then(|bytes| {
+                String::from_utf8(bytes)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            });
         match (content, inline) {
             (Ok(text), _) if !text.trim().is_empty() => {
                 return Ok(Credential::File {

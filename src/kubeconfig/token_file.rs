@@ -3,10 +3,9 @@
 //! past the cap (through `crate::io`'s bounded reads), so `/dev/zero` or a runaway file is
 //! refused at once instead of filling memory.
 
-use std::io;
 use std::path::Path;
 
-use crate::io::{open_regular, read_capped};
+use crate::io::{read_regular, PathError};
 
 /// A CoreWeave token is about 60 bytes; a long OIDC or cloud JWT a few KiB. 16 KiB leaves
 /// room for those and bounds every read.
@@ -15,9 +14,8 @@ pub const MAX_TOKEN_BYTES: u64 = 16 * 1024;
 /// A `tokenFile` as client-go would read it, but bounded and regular files only: a FIFO
 /// (which would block until someone writes to it), a device or a folder is refused, without
 /// blocking, because it is opened non-blocking and checked before reading.
-pub fn read_token_file(path: &Path) -> io::Result<Vec<u8>> {
-    let file = open_regular(path)?;
-    read_capped(file, MAX_TOKEN_BYTES)
+pub fn read_token_file(path: &Path) -> Result<Vec<u8>, PathError> {
+    read_regular(path, MAX_TOKEN_BYTES)
 }
 
 /// Why the bytes of a `tokenFile` are not a token file that rotate may replace whole: it

@@ -48,6 +48,15 @@ impl Deadline {
     }
 }
 
+/// What fails in the network layer before any request is made. Its text carries the
+/// cause (callers copy it into one error per target), so the cause is not also a source.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NetError {
+    /// No runtime could be built (no event loop: out of file descriptors).
+    #[error("cannot start the network runtime: {0}")]
+    Runtime(std::sync::Arc<std::io::Error>),
+}
+
 /// Runs `f` to completion on a `tokio` current-thread runtime built for it, then drops
 /// the runtime. A command makes its calls inside one such run where they belong together
 /// (`list --check`'s whoami calls, the cluster check's reviews), so building it is paid
@@ -56,12 +65,12 @@ impl Deadline {
 /// left open until the process exits (a kept runtime would not run its tasks again, so
 /// they would stay half-done). Fails only when the runtime cannot be built (no event
 /// loop: out of file descriptors).
-pub fn block_on<F: Future>(f: F) -> Result<F::Output, String> {
+pub fn block_on<F: Future>(f: F) -> Result<F::Output, NetError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
-        .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+        .map_err(|e| NetError::Runtime(std::sync::Arc::new(e)))?;
     Ok(rt.block_on(f))
 }
 

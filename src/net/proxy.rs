@@ -197,18 +197,32 @@ pub enum Proxy {
     Socks5 { uri: http::Uri },
 }
 
+/// A proxy setting that cannot be used; `what` names the setting, the URL is shown
+/// without its user and password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    #[error("{what} {url:?} is not a URL: {why}{}", if *userinfo { " (a `/`, `?` or `#` in its user or password must be percent-encoded)" } else { "" })]
+    NotAUrl {
+        what: String,
+        url: String,
+        why: String,
+        /// The setting had a `user:password@` part.
+        userinfo: bool,
+    },
+    #[error("{what} scheme {scheme:?} is not supported (use http://, https:// or socks5://)")]
+    Scheme { what: String, scheme: String },
+}
+
 /// The proxy of a URL, as client-go takes it: `http://` and `https://` (CONNECT, with
 /// `Proxy-Authorization: Basic` from the URL's user and password) or `socks5://`.
 /// `what` names the setting in messages (`cluster "k": proxy-url`, `HTTPS_PROXY`); the
 /// URL is shown only without its user and password.
-pub fn parse_proxy(what: &str, p: &str) -> Result<Proxy, String> {
-    let not_a_url = |why: String| {
-        let hint = if p.contains('@') {
-            " (a `/`, `?` or `#` in its user or password must be percent-encoded)"
-        } else {
-            ""
-        };
-        format!("{what} {:?} is not a URL: {why}{hint}", without_userinfo(p))
+pub fn parse_proxy(what: &str, p: &str) -> Result<Proxy, ProxyError> {
+    let not_a_url = |why: String| ProxyError::NotAUrl {
+        what: what.to_string(),
+        url: without_userinfo(p),
+        why,
+        userinfo: p.contains('@'),
     };
     let uri: http::Uri = p.parse().map_err(|e| not_a_url(format!("{e}")))?;
     // The URI parser leaves the port unchecked: with an unescaped `/` in the password,
@@ -237,10 +251,10 @@ pub fn parse_proxy(what: &str, p: &str) -> Result<Proxy, String> {
         Some("http") => Ok(Proxy::Http { auth: auth(), uri }),
         Some("https") => Ok(Proxy::Https { auth: auth(), uri }),
         Some("socks5") => Ok(Proxy::Socks5 { uri }),
-        other => Err(format!(
-            "{what} scheme {:?} is not supported (use http://, https:// or socks5://)",
-            redact(other.unwrap_or(""), &[])
-        )),
+        other => Err(ProxyError::Scheme {
+            what: what.to_string(),
+            scheme: redact(other.unwrap_or(""), &[]),
+        }),
     }
 }
 

@@ -13,7 +13,7 @@ use std::io::Write;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::cli::{ClusterListArgs, OutputFormat};
+use crate::commands::options::{ClusterListOptions, OutputFormat};
 use crate::coreweave::cks::{list_clusters_async, CksCluster};
 use crate::coreweave::client::whoami_async;
 use crate::coreweave::ApiConfig;
@@ -74,16 +74,13 @@ const CONCURRENCY: usize = crate::commands::token::list::CHECK_CONCURRENCY;
 pub fn run(
     kc: &Kubeconfig,
     sel: &Selection,
-    args: &ClusterListArgs,
+    args: &ClusterListOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if kc.files.is_empty() {
         return Err(KubeconfigError::NoFiles(kc.files_for_messages()).into());
     }
-    let api = ApiConfig::resolve(
-        args.api.api_endpoint.as_deref(),
-        args.api.request_timeout.as_deref(),
-    )?;
+    let api = args.api.resolve()?;
     let tokens = tokens(kc, sel, args.all_tokens)?;
     let answers = ask_all(&api, &tokens);
     let report = report(kc, tokens, answers);
@@ -158,7 +155,21 @@ fn tokens(
 }
 
 /// One token's answer: its organization and clusters.
-type Answer = Result<(String, Vec<CksCluster>), String>;
+type Answer = Result<(String, Vec<CksCluster>), AskError>;
+
+/// Why a token's organization and clusters are not known (shown in its row).
+#[derive(Debug, thiserror::Error)]
+enum AskError {
+    #[error(transparent)]
+    Api(#[from] crate::coreweave::ApiError),
+    #[error(transparent)]
+    Clusters(#[from] crate::coreweave::cks::ClustersError),
+    #[error(transparent)]
+    Net(crate::net::NetError),
+    /// The total time ran out before this token's calls were over.
+    #[error("no answer")]
+    NoAnswer,
+}
 
 /// whoami, then the list, for every token, [`CONCURRENCY`] tokens at a time.
 fn ask_all(api: &ApiConfig, tokens: &[(Token, Vec<String>)]) -> Vec<Answer> {
@@ -167,12 +178,8 @@ fn ask_all(api: &ApiConfig, tokens: &[(Token, Vec<String>)]) -> Vec<Answer> {
         .map(|(token, _)| {
             let (api, token) = (api.clone(), token.clone());
             async move {
-                let principal = whoami_async(&api, &token)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let clusters = list_clusters_async(&api, &token)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let principal = whoami_async(&api, &token).await?;
+                let clusters = list_clusters_async(&api, &token).await?;
                 Ok((principal.org_uid, clusters))
             }
         })
@@ -180,9 +187,12 @@ fn ask_all(api: &ApiConfig, tokens: &[(Token, Vec<String>)]) -> Vec<Answer> {
     match crate::net::block_on(crate::net::all_bounded(jobs, CONCURRENCY, api.deadline)) {
         Ok(answers) => answers
             .into_iter()
-            .map(|a| a.unwrap_or_else(|| Err("no answer".into())))
+            .map(|a| a.unwrap_or(Err(AskError::NoAnswer)))
             .collect(),
-        Err(why) => tokens.iter().map(|_| Err(why.clone())).collect(),
+        Err(why) => tokens
+            .iter()
+            .map(|_| Err(AskError::Net(why.clone())))
+            .collect(),
     }
 }
 
@@ -202,7 +212,7 @@ fn report(kc: &Kubeconfig, tokens: Vec<(Token, Vec<String>)>, answers: Vec<Answe
             Err(error) => {
                 failures.push(Failure {
                     token,
-                    error: shown(&error),
+                    error: shown(&error.to_string()),
                 });
                 continue;
             }

@@ -12,12 +12,12 @@ use anyhow::{bail, Context as _};
 
 use super::add_plan::{self, Decision, Existing, Holder, Plan, Reach, Record, SetCurrent, Store};
 use super::import::{create_parent, default_target, load_existing, read_target};
-use crate::cli::{AddArgs, ImportStore};
+use crate::commands::options::{AddOptions, Keep};
 use crate::commands::token::credential::normal_server;
 use crate::commands::token::holders;
 use crate::commands::token::source::{self, Source};
 use crate::coreweave::cks::{list_clusters, CksCluster};
-use crate::coreweave::{ApiConfig, Principal};
+use crate::coreweave::Principal;
 use crate::keystore::{Item, Keyring};
 use crate::kubeconfig::edit::{self, Edit};
 use crate::kubeconfig::mask::kubeconfig_lines;
@@ -37,13 +37,10 @@ pub fn run(
     paths: &[PathBuf],
     explicit: bool,
     sel: &Selection,
-    args: &AddArgs,
+    args: &AddOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let mut api = ApiConfig::resolve(
-        args.api.api_endpoint.as_deref(),
-        args.api.request_timeout.as_deref(),
-    )?;
+    let mut api = args.api.resolve()?;
     api.deadline = Some(crate::coreweave::Deadline::after(args.verify_timeout));
     let target = default_target(paths, explicit);
     let existing_paths: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).cloned().collect();
@@ -89,7 +86,7 @@ pub fn run(
     let writing = Writing {
         target: &target,
         paths,
-        timeout: Duration::from_secs(args.lock_timeout),
+        timeout: args.lock_timeout,
         confirmed: &confirmed,
         token: &token,
     };
@@ -129,20 +126,9 @@ fn print_dry_run(target: &Path, plan: &Plan, out: &mut dyn Write) -> anyhow::Res
 fn token_for(
     kc: Option<&Kubeconfig>,
     sel: &Selection,
-    args: &AddArgs,
+    args: &AddOptions,
 ) -> anyhow::Result<(Token, String)> {
-    let flag = if args.from_stdin {
-        Some(Source::Stdin)
-    } else if let Some(p) = &args.from_file {
-        Some(Source::File(p.clone()))
-    } else if let Some(p) = &args.from_kubeconfig {
-        Some(Source::Kubeconfig(p.clone()))
-    } else {
-        args.from_command.as_ref().map(|c| Source::Command {
-            command: c.clone(),
-            timeout: Duration::from_secs(args.command_timeout),
-        })
-    };
+    let flag = args.source.clone();
     if flag.is_none() {
         let active = kc.and_then(|kc| {
             let r = kc.resolve(sel).ok()?;
@@ -166,7 +152,7 @@ fn token_for(
 /// The clusters asked for, in the order given (`--all`: the API's order).
 fn choose<'a>(
     listed: &'a [CksCluster],
-    args: &AddArgs,
+    args: &AddOptions,
     principal: &Principal,
 ) -> anyhow::Result<Vec<&'a CksCluster>> {
     if let Some(name) = &args.set_current {
@@ -206,10 +192,10 @@ fn choose<'a>(
 
 /// Where a new token goes: `--store`, else the keyring when one answers (the note says why
 /// not otherwise). Irrelevant when a user entry already holds the token.
-fn store_for(args: &AddArgs, held: bool) -> (Store, Option<String>) {
+fn store_for(args: &AddOptions, held: bool) -> (Store, Option<String>) {
     match (args.store, held) {
-        (Some(ImportStore::Keyring), _) => (Store::Keyring, None),
-        (Some(ImportStore::Inline), _) | (None, true) => (Store::Inline, None),
+        (Some(Keep::Keyring), _) => (Store::Keyring, None),
+        (Some(Keep::Inline), _) | (None, true) => (Store::Inline, None),
         (None, false) => {
             let probe = Keyring::open().and_then(|k| k.find("kubectl-coreweave-probe").map(|_| ()));
             match probe {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 
 use super::{cache, settings};
-use crate::cli::{KeyKind, KeyOutput, ObjectCredentialsArgs};
+use crate::commands::options::{CredentialsOptions, KeyKind, KeyOutput};
 use crate::coreweave::access_key::{create_access_key, AccessKey, Lifetime};
 use crate::coreweave::s3_check::{wait_until_accepted, Check};
 use crate::coreweave::temporary_credentials::exchange;
@@ -30,7 +30,7 @@ enum Make {
 }
 
 impl Make {
-    fn of(args: &ObjectCredentialsArgs) -> anyhow::Result<Make> {
+    fn of(args: &CredentialsOptions) -> anyhow::Result<Make> {
         match args.key_kind.unwrap_or_default() {
             KeyKind::ApiToken if args.duration.is_some() || args.permanent => bail!(
                 "--duration and --permanent are for keys made with POST /v1/cwobject/access-key; \
@@ -67,16 +67,13 @@ impl Make {
 pub fn run(
     kc: &Kubeconfig,
     sel: &Selection,
-    args: &ObjectCredentialsArgs,
+    args: &CredentialsOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let resolved = kc.resolve(sel)?;
     // Settings are checked before any token is read for sending.
     let make = Make::of(args)?;
-    let api = ApiConfig::resolve(
-        args.api.api_endpoint.as_deref(),
-        args.api.request_timeout.as_deref(),
-    )?;
+    let api = args.api.resolve()?;
     let env = |k: &str| std::env::var(k).ok();
     let endpoint = settings::endpoint(args.s3.endpoint.as_deref(), &env)?;
     let region = settings::region(args.s3.region.as_deref(), resolved.server.as_deref(), &env)?

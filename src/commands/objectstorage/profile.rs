@@ -4,13 +4,13 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
 use super::aws_config::{plan_add, Plan, MAX_AWS_CONFIG};
 use super::settings::{self, LOTA_ENDPOINT, S3_ENDPOINT};
-use crate::cli::{GlobalArgs, KeyKind, ObjectProfileArgs};
+use crate::commands::options::{KeyKind, ProfileOptions};
+use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write;
 use crate::secret::shown_path;
 
@@ -42,8 +42,9 @@ pub const CONFIG_ENV: &str = "AWS_CONFIG_FILE";
 /// POSIX, the Windows rules on Windows). `--write` keeps the file's owner and mode; a new
 /// file is 0600 in a 0700 folder.
 pub fn run(
-    g: &GlobalArgs,
-    args: &ObjectProfileArgs,
+    kubeconfig: Option<&Path>,
+    sel: &Selection,
+    args: &ProfileOptions,
     server: Option<&str>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -61,7 +62,7 @@ pub fn run(
             server.map_or_else(|| "(none)".to_string(), crate::secret::quoted)
         );
     };
-    let command = credential_process(g, args, &endpoint, &region)?;
+    let command = credential_process(kubeconfig, sel, args, &endpoint, &region)?;
     let section = section(&args.name, &command, &region, &endpoint);
     // Static keys in the credentials file win over credential_process in botocore: the
     // profile would silently use them.
@@ -88,7 +89,7 @@ pub fn run(
         }
     }
     write::check_writable(&path)?;
-    let lock = write::lock(&path, Duration::from_secs(args.lock_timeout))?;
+    let lock = write::lock(&path, args.lock_timeout)?;
     // Read and planned under the lock, from what is really there.
     let result = (|| -> anyhow::Result<bool> {
         let original = read_bounded(&path)?;
@@ -148,8 +149,9 @@ fn check_profile_name(name: &str) -> anyhow::Result<()> {
 /// entry's is, or its bare name) and the flags to pass on. Each flag is written as
 /// `--flag=value`, so a value that starts with `-` (a context named `-o`) stays a value.
 fn credential_process(
-    g: &GlobalArgs,
-    args: &ObjectProfileArgs,
+    kubeconfig: Option<&Path>,
+    sel: &Selection,
+    args: &ProfileOptions,
     endpoint: &str,
     region: &str,
 ) -> anyhow::Result<String> {
@@ -159,16 +161,12 @@ fn credential_process(
     let mut words = vec![text_of(Path::new(&exe), "the plugin's path")?];
     words.push("objectstorage".into());
     words.push("credentials".into());
-    if let Some(k) = g
-        .kubeconfig
-        .as_deref()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
+    if let Some(k) = kubeconfig {
         let abs = std::path::absolute(k)
             .with_context(|| format!("cannot make {} absolute", shown_path(k)))?;
         words.push(format!("--kubeconfig={}", text_of(&abs, "--kubeconfig")?));
     }
-    for (flag, value) in [("--context", &g.context), ("--user", &g.user)] {
+    for (flag, value) in [("--context", &sel.context), ("--user", &sel.user)] {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
             if v.chars().any(char::is_control) {
                 bail!(

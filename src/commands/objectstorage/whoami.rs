@@ -7,22 +7,19 @@
 
 use std::io::Write;
 
-use crate::cli::{ObjectWhoamiArgs, WhoamiOutput};
-use crate::coreweave::{whoami, ApiConfig, Principal};
+use crate::commands::options::{WhoamiOptions, WhoamiOutput};
+use crate::coreweave::{whoami, Principal};
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::Kubeconfig;
 
 pub fn run(
     kc: &Kubeconfig,
     sel: &Selection,
-    args: &ObjectWhoamiArgs,
+    args: &WhoamiOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let resolved = kc.resolve(sel)?;
-    let api = ApiConfig::resolve(
-        args.api.api_endpoint.as_deref(),
-        args.api.request_timeout.as_deref(),
-    )?;
+    let api = args.api.resolve()?;
     let token = super::credentials::coreweave_token(kc, &resolved)?;
     let principal = whoami(&api, &token)?;
     let text = match args.output {

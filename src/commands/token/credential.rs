@@ -7,6 +7,7 @@
 
 use std::io::Write;
 
+use anyhow::Context as _;
 use serde::Deserialize;
 
 /// The ExecCredential versions this plugin answers in; the answer carries the version
@@ -167,8 +168,8 @@ pub fn run(reference: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     let shown_server = crate::secret::shown(server);
     let wanted =
-        binding(server, &info.ca, &info.tls_server_name, info.insecure).map_err(|why| {
-            anyhow::anyhow!("keyring item {item_name} is not sent to server {shown_server}: {why}")
+        binding(server, &info.ca, &info.tls_server_name, info.insecure).with_context(|| {
+            format!("keyring item {item_name} is not sent to server {shown_server}")
         })?;
     let item = crate::keystore::read_for_plugin(reference, info.interactive)?;
     let Some(servers) = &item.servers else {
@@ -198,6 +199,11 @@ fn answer(
     Ok(())
 }
 
+/// Why a server cannot be bound (one fixed reason per case, for the one-line refusal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unbindable(pub &'static str);
+
 /// The binding kubectl's connection would need: the normalised server, the SHA-256 of the
 /// CA bytes (`ca` is base64, as kubectl passes it, or as a kubeconfig's
 /// `certificate-authority-data` holds it), the TLS server name in lower case. A server
@@ -207,10 +213,12 @@ pub fn binding(
     ca: &str,
     tls_server_name: &str,
     insecure: bool,
-) -> Result<crate::keystore::Binding, &'static str> {
+) -> Result<crate::keystore::Binding, Unbindable> {
     use base64::Engine as _;
     if insecure {
-        return Err("kubectl does not verify its certificate (insecure-skip-tls-verify)");
+        return Err(Unbindable(
+            "kubectl does not verify its certificate (insecure-skip-tls-verify)",
+        ));
     }
     let server = normal_server(server)?;
     let ca_sha256 = if ca.is_empty() {
@@ -220,7 +228,7 @@ pub fn binding(
         let compact: String = ca.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(compact)
-            .map_err(|_| "its certificate-authority-data is not base64")?;
+            .map_err(|_| Unbindable("its certificate-authority-data is not base64"))?;
         crate::keystore::sha256_hex(&bytes)
     };
     Ok(crate::keystore::Binding {
@@ -235,55 +243,57 @@ pub fn binding(
 /// two readers could disagree on the host (user info, a non-ASCII or percent-encoded
 /// host, a query or fragment, no scheme, characters outside the plain URL set) is refused
 /// rather than guessed at: a binding then matches only what it plainly names.
-pub fn normal_server(server: &str) -> Result<String, &'static str> {
+pub fn normal_server(server: &str) -> Result<String, Unbindable> {
     const MAX_SERVER: usize = 2048;
     if server.len() > MAX_SERVER {
-        return Err("the server URL is too long");
+        return Err(Unbindable("the server URL is too long"));
     }
     if !server
         .bytes()
         .all(|b| b.is_ascii_graphic() && !b"\\\"<>^`{|}".contains(&b))
     {
-        return Err("the server URL holds characters outside a plain URL");
+        return Err(Unbindable(
+            "the server URL holds characters outside a plain URL",
+        ));
     }
     let (scheme, rest) = server
         .split_once("://")
-        .ok_or("the server URL has no scheme (https://)")?;
+        .ok_or(Unbindable("the server URL has no scheme (https://)"))?;
     let scheme = scheme.to_ascii_lowercase();
     let default_port = match scheme.as_str() {
         "https" => "443",
         "http" => "80",
-        _ => return Err("the server URL is not https:// or http://"),
+        _ => return Err(Unbindable("the server URL is not https:// or http://")),
     };
     if rest.contains(['?', '#']) {
-        return Err("the server URL has a query or fragment");
+        return Err(Unbindable("the server URL has a query or fragment"));
     }
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
     if authority.contains('@') {
-        return Err("the server URL carries user info (user@host)");
+        return Err(Unbindable("the server URL carries user info (user@host)"));
     }
     if authority.contains('%') {
-        return Err("the server URL's host is percent-encoded");
+        return Err(Unbindable("the server URL's host is percent-encoded"));
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (inside, after) = v6
             .split_once(']')
-            .ok_or("the server URL's host is not valid")?;
+            .ok_or(Unbindable("the server URL's host is not valid"))?;
         if inside.is_empty()
             || !inside
                 .bytes()
                 .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
         {
-            return Err("the server URL's host is not valid");
+            return Err(Unbindable("the server URL's host is not valid"));
         }
         let port = match after {
             "" => None,
             p => Some(
                 p.strip_prefix(':')
-                    .ok_or("the server URL's host is not valid")?,
+                    .ok_or(Unbindable("the server URL's host is not valid"))?,
             ),
         };
         (format!("[{}]", inside.to_ascii_lowercase()), port)
@@ -301,7 +311,9 @@ pub fn normal_server(server: &str) -> Result<String, &'static str> {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
         if host.is_empty() || !host.split('.').all(label_ok) {
-            return Err("the server URL's host is not a plain ASCII host name");
+            return Err(Unbindable(
+                "the server URL's host is not a plain ASCII host name",
+            ));
         }
         (host.to_ascii_lowercase(), port)
     };
@@ -312,13 +324,13 @@ pub fn normal_server(server: &str) -> Result<String, &'static str> {
                 .parse()
                 .ok()
                 .filter(|n| *n > 0 && p.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or("the server URL's port is not valid")?;
+                .ok_or(Unbindable("the server URL's port is not valid"))?;
             (n.to_string() != default_port).then_some(n)
         }
     };
     let path = path.trim_end_matches('/');
     if path.split('/').any(|seg| seg == "." || seg == "..") {
-        return Err("the server URL's path has . or .. segments");
+        return Err(Unbindable("the server URL's path has . or .. segments"));
     }
     Ok(match port {
         Some(n) => format!("{scheme}://{host}:{n}{path}"),

@@ -289,14 +289,14 @@ pub(crate) fn bindings_of(
         let target = match target {
             Ok(t) => t,
             Err(e) => {
-                note(out, &e)?;
+                note(out, &e.to_string())?;
                 continue;
             }
         };
         let ca = match ca_base64(&target.ca) {
             Ok(ca) => ca,
             Err(why) => {
-                note(out, &why)?;
+                note(out, &why.to_string())?;
                 continue;
             }
         };
@@ -329,20 +329,35 @@ pub(crate) fn bindings_of(
     Ok(found)
 }
 
+/// Why a context's cluster cannot be bound to a keyring item (the note names the context).
+#[derive(Debug, thiserror::Error)]
+pub enum Unbound {
+    #[error(transparent)]
+    Cluster(crate::cluster::ClusterError),
+    #[error("no cluster")]
+    NoCluster,
+    #[error(
+        "cannot read its certificate-authority {}: {}",
+        crate::secret::shown_path(&.0.path),
+        .0.message()
+    )]
+    CaFile(crate::io::PathError),
+}
+
 /// Each context's cluster: all at once (each file's clusters read once), context by context
 /// only when one of them cannot be read, to name it and keep the others.
 fn cluster_targets_each(
     kc: &Kubeconfig,
     names: &[String],
-) -> Vec<(String, Result<crate::cluster::ClusterTarget, String>)> {
+) -> Vec<(String, Result<crate::cluster::ClusterTarget, Unbound>)> {
     match crate::cluster::cluster_targets(kc, names) {
         Ok(t) => names.iter().cloned().zip(t.into_iter().map(Ok)).collect(),
         Err(_) => names
             .iter()
             .map(|n| {
                 let one = crate::cluster::cluster_targets(kc, std::slice::from_ref(n))
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut t| t.pop().ok_or_else(|| "no cluster".to_string()));
+                    .map_err(Unbound::Cluster)
+                    .and_then(|mut t| t.pop().ok_or(Unbound::NoCluster));
                 (n.clone(), one)
             })
             .collect(),
@@ -351,23 +366,16 @@ fn cluster_targets_each(
 
 /// A cluster's CA as base64 bytes (empty for the system's roots), read from its file when
 /// the kubeconfig names one.
-fn ca_base64(ca: &crate::cluster::CaSource) -> Result<String, String> {
+fn ca_base64(ca: &crate::cluster::CaSource) -> Result<String, Unbound> {
     use base64::Engine as _;
     match ca {
         crate::cluster::CaSource::Data(d) => Ok(d.clone()),
         crate::cluster::CaSource::System => Ok(String::new()),
         crate::cluster::CaSource::File(p) => {
             // A CA bundle is a few kB; 1 MiB leaves room for many.
-            crate::io::open_regular(p)
-                .and_then(|f| crate::io::read_capped(f, 1024 * 1024))
+            crate::io::read_regular(p, 1024 * 1024)
                 .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
-                .map_err(|e| {
-                    format!(
-                        "cannot read its certificate-authority {}: {}",
-                        crate::secret::shown_path(p),
-                        crate::io::io_message(&e)
-                    )
-                })
+                .map_err(Unbound::CaFile)
         }
     }
 }

@@ -11,14 +11,13 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use crate::cli::{RotateArgs, Verify};
+use crate::commands::options::{MintOptions, NewToken, RotateOptions};
 use crate::commands::token::holders::{self, Target};
 use crate::commands::token::source::{self, Source};
-use crate::commands::token::verify;
+use crate::commands::token::verify::{self, How};
 use crate::kubeconfig::edit::{self, Edit, TokenExtension};
 use crate::kubeconfig::mask;
 use crate::kubeconfig::resolve::Selection;
@@ -35,117 +34,46 @@ pub struct Plan<'a> {
     pub writes: Vec<PlannedWrite<'a>>,
 }
 
-/// `token rotate`: the new token from the source the flags name.
+/// `token rotate`: every holder of the selected user's token gets the new token that
+/// `args.new_token` names (`kubeconfig import --replace-token` hands over a downloaded one).
 pub fn run(
     paths: &[PathBuf],
     explicit: bool,
     sel: &Selection,
-    args: &RotateArgs,
+    args: &RotateOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    rotate(paths, explicit, sel, args, None, out)
-}
-
-/// Rotates every holder of the selected user's token to the token `given` (for `kubeconfig
-/// import --replace-token`, which hands over a downloaded token), or to the one the flags
-/// name when `None`. The token never travels in `RotateArgs`, which mirrors the command line.
-pub fn rotate(
-    paths: &[PathBuf],
-    explicit: bool,
-    sel: &Selection,
-    args: &RotateArgs,
-    given: Option<Source>,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let kc = Kubeconfig::load_settled(paths, explicit, Duration::from_secs(args.lock_timeout))?;
+    let kc = Kubeconfig::load_settled(paths, explicit, args.lock_timeout)?;
     let resolved = kc.resolve(sel)?;
     let credential = holders::credential(&kc, resolved.user_origin)?;
     let old = credential.token().clone();
     // A token `token store` moved into the OS keyring: the item is rotated too.
-    let keyring_item = match &credential {
-        Credential::Keyring { reference, .. } => Some(reference.clone()),
-        _ => None,
-    };
+    let in_keyring = matches!(credential, Credential::Keyring { .. });
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
 
     // Without the lock only the targets are found; the edits are made (and proven) once,
-    // under the lock, from the bytes that will really be replaced. Whether they may be
-    // rotated at all is settled before a new token is asked for, any check over the
-    // network, the prompt or a lock (a dry run too): an entry that is not a CoreWeave
-    // credential, a token file that is not one, and a file kubectl's writer could not
-    // write. A minted token and `--expires` both record an expiry in the kubeconfig.
-    let targets = targets_for(&kc, active, &old, args.only_current, keyring_item.is_some())?;
+    // under the lock, from the bytes that will really be replaced.
+    let targets = targets_for(&kc, active, &old, args.only_current, in_keyring)?;
     let mut coreweave_servers = HashSet::new();
-    if !args.force {
-        refuse_foreign(
-            &kc,
-            resolved.server.as_deref(),
-            &targets,
-            &old,
-            &mut coreweave_servers,
-        )?;
-    }
-    check_token_files(&kc, &targets, args.force)?;
-    let files = files_of(&targets, args.mint || args.expires.is_some());
-    for f in &files {
-        write::check_writable(f)?;
-    }
-
-    let (source, new, expires) = if args.mint {
-        let minted = mint(args)?;
-        (Source::Minted, minted.token, Some(minted.expire_time))
-    } else {
-        // Check --expires before asking for anything.
-        let expires = args.expires.as_deref().map(expiry_time).transpose()?;
-        let source = match given {
-            Some(s) => s,
-            None => source_of(args)?,
-        };
-        (source.clone(), source::fetch(&source)?, expires)
-    };
-    let new = source::without_bom(new);
-    source::validate(&new, &old, &source.describe(), args.force)?;
-
-    let contexts = match args.verify {
-        Verify::Cluster => verifiable_contexts(&kc, &targets, out)?,
-        _ => Vec::new(),
-    };
-    let proof = match args.verify {
-        Verify::None => verify::Proof::default(),
-        how => verify::prove(&verify::Request {
-            kc: &kc,
-            contexts: &contexts,
-            old: &old,
-            new: &new,
-            how,
-            api: &args.api,
-            force: args.force,
-            verify_timeout: args.verify_timeout,
-        })?,
-    };
-    print_proof(&proof, out)?;
+    let files = settle(
+        &kc,
+        resolved.server.as_deref(),
+        &targets,
+        &old,
+        args,
+        &mut coreweave_servers,
+    )?;
+    let (source, new, expires) = new_token(args, &old)?;
+    prove(&kc, &targets, &old, &new, args, out)?;
     let rotated_at = crate::time::format_rfc3339(jiff::Timestamp::now());
     let record = TokenExtension {
         expires: expires.as_deref(),
         source: source.kind(),
         rotated_at: &rotated_at,
     };
-    let expires_known = expires.is_some();
     if args.dry_run {
-        let plan = Plan {
-            writes: prepare_writes(&kc, &targets, &new, &record, args.force)?,
-            targets,
-        };
-        for item in items_of(&plan.targets) {
-            writeln!(
-                out,
-                "Would update keyring item {} (service {})",
-                crate::secret::quoted(item),
-                crate::keystore::SERVICE
-            )?;
-        }
-        return print_dry_run(&plan, out);
+        return dry_run(&kc, targets, &new, &record, args.force, out);
     }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
         source::confirm(&confirm_question(targets.len(), &files))?;
@@ -158,82 +86,23 @@ pub fn rotate(
         files,
         items: items_of(&targets).into_iter().map(str::to_owned).collect(),
     };
-    let timeout = Duration::from_secs(args.lock_timeout);
+    let rotation = Rotation {
+        sel,
+        user: &resolved.user,
+        active_file: &active_file,
+        old: &old,
+        new: &new,
+        record: &record,
+        in_keyring,
+        args,
+    };
     let (plan_targets, writes_count, backups) = transaction::run(
         paths,
         explicit,
         scope,
-        timeout,
+        args.lock_timeout,
         Some(kc),
-        |kc, reads| {
-            let Some(active) = find_entry(kc, &active_file, &resolved.user)
-                .or_else(|| kc.resolve(sel).ok().map(|r| r.user_origin))
-            else {
-                bail!(
-                    "user {} disappeared from the kubeconfig while rotating; nothing was written",
-                    quoted(&resolved.user)
-                );
-            };
-            if holders::credential(kc, active)
-                .map(|c| c.token() == &old)
-                .ok()
-                != Some(true)
-            {
-                bail!(
-                    "the token of user {} changed on disk while rotating (another rotate?); nothing was written",
-                    quoted(&resolved.user)
-                );
-            }
-            let targets = targets_for(kc, active, &old, args.only_current, keyring_item.is_some())?;
-            if !args.force {
-                let server = kc.resolve(sel).ok().and_then(|r| r.server);
-                refuse_foreign(
-                    kc,
-                    server.as_deref(),
-                    &targets,
-                    &old,
-                    &mut coreweave_servers,
-                )?;
-            }
-            let needed = transaction::Scope {
-                files: files_of(&targets, expires_known),
-                items: items_of(&targets).into_iter().map(str::to_owned).collect(),
-            };
-            if !reads.locked().covers(&needed) {
-                return Ok(transaction::Step::Widen(needed));
-            }
-            let writes = prepare_writes(kc, &targets, &new, &record, args.force)?;
-            // Each item keeps exactly the bindings it has: a rotation never widens where a
-            // token may go (a file on KUBECONFIG naming the item cannot add its server).
-            let mut items = Vec::new();
-            for item in items_of(&targets) {
-                let Some(before) = reads.item(item)? else {
-                    bail!(
-                        "keyring item {} disappeared while rotating; nothing was written",
-                        quoted(item)
-                    );
-                };
-                let after = crate::keystore::Item {
-                    token: new.clone(),
-                    ..before.clone()
-                };
-                items.push((item.to_owned(), transaction::ItemChange::Put(after)));
-            }
-            let mut backups = Vec::new();
-            if args.backup {
-                for w in &writes {
-                    backups.push(write::backup(&w.path)?);
-                }
-            }
-            let count = writes.len();
-            Ok(transaction::Step::Commit(
-                transaction::Changes {
-                    files: writes,
-                    items,
-                },
-                (targets, count, backups),
-            ))
-        },
+        |kc, reads| rotation.under_lock(kc, reads, &mut coreweave_servers),
     )?;
     // Object Storage keys made with the old token are not handed out again.
     crate::commands::objectstorage::cache::forget(&old);
@@ -247,6 +116,205 @@ pub fn rotate(
         )?;
     }
     Ok(())
+}
+
+/// Whether the targets may be rotated at all, settled before a new token is asked for, any
+/// check over the network, the prompt or a lock (a dry run too): an entry that is not a
+/// CoreWeave credential, a token file that is not one, and a file kubectl's writer could
+/// not write. Returns the files to change (a minted token and `--expires` both record an
+/// expiry in the kubeconfig).
+fn settle(
+    kc: &Kubeconfig,
+    server: Option<&str>,
+    targets: &[Target],
+    old: &Token,
+    args: &RotateOptions,
+    coreweave_servers: &mut HashSet<String>,
+) -> anyhow::Result<BTreeSet<PathBuf>> {
+    if !args.force {
+        refuse_foreign(kc, server, targets, old, coreweave_servers)?;
+    }
+    check_token_files(kc, targets, args.force)?;
+    let files = files_of(targets, args.records_expiry());
+    for f in &files {
+        write::check_writable(f)?;
+    }
+    Ok(files)
+}
+
+/// The new token, where it came from and the expiry to record, checked against the old one.
+fn new_token(args: &RotateOptions, old: &Token) -> anyhow::Result<(Source, Token, Option<String>)> {
+    let (source, new, expires) = if let NewToken::Mint(m) = &args.new_token {
+        let minted = mint(m, &args.api)?;
+        (Source::Minted, minted.token, Some(minted.expire_time))
+    } else {
+        // Check --expires before asking for anything.
+        let expires = args.expires.as_deref().map(expiry_time).transpose()?;
+        let source = match &args.new_token {
+            NewToken::From(s) => s.clone(),
+            _ => Source::prompt_or_error()?,
+        };
+        (source.clone(), source::fetch(&source)?, expires)
+    };
+    let new = source::without_bom(new);
+    source::validate(&new, old, &source.describe(), args.force)?;
+    Ok((source, new, expires))
+}
+
+/// `--verify api|cluster`: the new token proven before anything is written, and what the
+/// checks found printed.
+fn prove(
+    kc: &Kubeconfig,
+    targets: &[Target],
+    old: &Token,
+    new: &Token,
+    args: &RotateOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let contexts = match args.verify {
+        How::Cluster => verifiable_contexts(kc, targets, out)?,
+        _ => Vec::new(),
+    };
+    let proof = match args.verify {
+        How::None => verify::Proof::default(),
+        how => verify::prove(&verify::Request {
+            kc,
+            contexts: &contexts,
+            old,
+            new,
+            how,
+            api: &args.api,
+            force: args.force,
+            verify_timeout: args.verify_timeout,
+        })?,
+    };
+    print_proof(&proof, out)?;
+    Ok(())
+}
+
+/// `--dry-run`: the edits made and proven as they would be written, shown masked.
+fn dry_run(
+    kc: &Kubeconfig,
+    targets: Vec<Target>,
+    new: &Token,
+    record: &TokenExtension<'_>,
+    force: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let plan = Plan {
+        writes: prepare_writes(kc, &targets, new, record, force)?,
+        targets,
+    };
+    for item in items_of(&plan.targets) {
+        writeln!(
+            out,
+            "Would update keyring item {} (service {})",
+            crate::secret::quoted(item),
+            crate::keystore::SERVICE
+        )?;
+    }
+    print_dry_run(&plan, out)
+}
+
+/// What the locked part of a rotation needs from the first reading.
+struct Rotation<'a> {
+    sel: &'a Selection,
+    /// The active user's name, and the file it came from.
+    user: &'a str,
+    active_file: &'a Path,
+    old: &'a Token,
+    new: &'a Token,
+    record: &'a TokenExtension<'a>,
+    in_keyring: bool,
+    args: &'a RotateOptions,
+}
+
+/// The targets, the number of files written and the backups made.
+type Rotated = (Vec<Target>, usize, Vec<PathBuf>);
+
+impl Rotation<'_> {
+    /// The plan again under the locks, from what is really there: the active user and its
+    /// token must be as first read, and every file and item to change must be locked (else
+    /// the transaction widens its locks and calls again).
+    fn under_lock<'k>(
+        &self,
+        kc: &'k Kubeconfig,
+        reads: &transaction::Reads,
+        coreweave_servers: &mut HashSet<String>,
+    ) -> anyhow::Result<transaction::Step<'k, Rotated>> {
+        let (sel, args) = (self.sel, self.args);
+        let Some(active) = find_entry(kc, self.active_file, self.user)
+            .or_else(|| kc.resolve(sel).ok().map(|r| r.user_origin))
+        else {
+            bail!(
+                "user {} disappeared from the kubeconfig while rotating; nothing was written",
+                quoted(self.user)
+            );
+        };
+        if holders::credential(kc, active)
+            .map(|c| c.token() == self.old)
+            .ok()
+            != Some(true)
+        {
+            bail!(
+                "the token of user {} changed on disk while rotating (another rotate?); nothing was written",
+                quoted(self.user)
+            );
+        }
+        let targets = targets_for(kc, active, self.old, args.only_current, self.in_keyring)?;
+        if !args.force {
+            let server = kc.resolve(sel).ok().and_then(|r| r.server);
+            refuse_foreign(kc, server.as_deref(), &targets, self.old, coreweave_servers)?;
+        }
+        let needed = transaction::Scope {
+            files: files_of(&targets, self.record.expires.is_some()),
+            items: items_of(&targets).into_iter().map(str::to_owned).collect(),
+        };
+        if !reads.locked().covers(&needed) {
+            return Ok(transaction::Step::Widen(needed));
+        }
+        let writes = prepare_writes(kc, &targets, self.new, self.record, args.force)?;
+        let items = self.items_after(&targets, reads)?;
+        let mut backups = Vec::new();
+        if args.backup {
+            for w in &writes {
+                backups.push(write::backup(&w.path)?);
+            }
+        }
+        let count = writes.len();
+        Ok(transaction::Step::Commit(
+            transaction::Changes {
+                files: writes,
+                items,
+            },
+            (targets, count, backups),
+        ))
+    }
+
+    /// Each item with the new token and exactly the bindings it has: a rotation never
+    /// widens where a token may go (a file on KUBECONFIG naming the item cannot add its
+    /// server).
+    fn items_after(
+        &self,
+        targets: &[Target],
+        reads: &transaction::Reads,
+    ) -> anyhow::Result<Vec<(String, transaction::ItemChange)>> {
+        let mut items = Vec::new();
+        for item in items_of(targets) {
+            let Some(before) = reads.item(item)? else {
+                bail!(
+                    "keyring item {} disappeared while rotating; nothing was written",
+                    quoted(item)
+                );
+            };
+            let after = crate::keystore::Item {
+                token: self.new.clone(),
+                ..before.clone()
+            };
+            items.push((item.to_owned(), transaction::ItemChange::Put(after)));
+        }
+        Ok(items)
+    }
 }
 
 /// The contexts `--verify cluster` may send the new token to: every context of an entry
@@ -288,12 +356,15 @@ fn verifiable_contexts(
 }
 
 /// `--mint`: the service-account OIDC exchange.
-pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
+pub fn mint(
+    args: &MintOptions,
+    api: &crate::coreweave::ApiSettings,
+) -> anyhow::Result<crate::coreweave::Minted> {
     let (Some(uid), Some(oidc_file)) = (&args.service_account, &args.oidc_token_file) else {
         bail!("--mint needs --service-account UID and --oidc-token-file PATH");
     };
     let duration = crate::time::parse_go_duration(&args.duration)
-        .map_err(|e| anyhow::anyhow!("--duration {:?}: {e}", args.duration))?;
+        .with_context(|| format!("--duration {:?}", args.duration))?;
     // Bounded like every token read: a projected service-account token is a few KiB.
     let oidc = std::fs::File::open(oidc_file)
         .and_then(|f| crate::io::read_capped(f, token_file::MAX_TOKEN_BYTES))
@@ -305,16 +376,9 @@ pub fn mint(args: &RotateArgs) -> anyhow::Result<crate::coreweave::Minted> {
             )
         })?;
     let oidc = Token::new(String::from_utf8_lossy(&oidc).trim());
-    let cfg = crate::coreweave::ApiConfig::resolve(
-        args.api.api_endpoint.as_deref(),
-        args.api.request_timeout.as_deref(),
-    )?;
+    let cfg = api.resolve()?;
     Ok(crate::coreweave::mint_service_account_token(
-        &cfg,
-        &args.mint_path,
-        &oidc,
-        uid,
-        duration,
+        &cfg, &args.path, &oidc, uid, duration,
     )?)
 }
 
@@ -369,23 +433,6 @@ fn print_proof(proof: &verify::Proof, out: &mut dyn Write) -> std::io::Result<()
         )?;
     }
     Ok(())
-}
-
-fn source_of(args: &RotateArgs) -> Result<Source, source::SourceError> {
-    Ok(if args.from_stdin {
-        Source::Stdin
-    } else if let Some(p) = &args.from_file {
-        Source::File(p.clone())
-    } else if let Some(p) = &args.from_kubeconfig {
-        Source::Kubeconfig(p.clone())
-    } else if let Some(c) = &args.from_command {
-        Source::Command {
-            command: c.clone(),
-            timeout: Duration::from_secs(args.command_timeout),
-        }
-    } else {
-        Source::prompt_or_error()?
-    })
 }
 
 /// The keyring items the targets read, each once, in order.
@@ -614,8 +661,7 @@ fn read_rewritable_token_file(
             k.path.display()
         )));
     }
-    let bytes =
-        token_file::read_token_file(path).map_err(|e| refuse(&crate::io::io_message(&e)))?;
+    let bytes = token_file::read_token_file(path).map_err(|e| refuse(&e.message()))?;
     if let Some(reason) = token_file::not_a_token_file(&bytes, force) {
         return Err(refuse(&reason));
     }

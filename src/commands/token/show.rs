@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::cli::{OutputFormat, ShowArgs};
-use crate::coreweave::{ApiConfig, ApiError, TOKEN_EXTENSION};
+use crate::commands::options::{OutputFormat, ShowOptions};
+use crate::coreweave::{ApiError, TOKEN_EXTENSION};
 use crate::kubeconfig::model::CoreweaveTokenExtension;
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::{Credential, Kubeconfig, Resolved, Sourced};
@@ -145,7 +145,7 @@ impl Expiry {
 pub fn run(
     kc: &Kubeconfig,
     sel: &Selection,
-    args: &ShowArgs,
+    args: &ShowOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let resolved = kc.resolve(sel)?;
@@ -154,10 +154,7 @@ pub fn run(
     let credential = super::holders::credential(kc, resolved.user_origin)?;
     // Settings are checked before anything is printed or sent.
     let api = if args.check {
-        Some(ApiConfig::resolve(
-            args.api.api_endpoint.as_deref(),
-            args.api.request_timeout.as_deref(),
-        )?)
+        Some(args.api.resolve()?)
     } else {
         None
     };

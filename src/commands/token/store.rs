@@ -10,11 +10,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use crate::cli::{Interactive, StoreArgs};
+use crate::commands::options::{Interactive, StoreOptions};
 use crate::commands::token::holders;
 use crate::keystore::{check_reference, Binding, Item, Keyring, KeyringError};
 use crate::kubeconfig::edit::{self, Edit, ExecKind, InteractiveMode};
@@ -35,35 +34,18 @@ pub fn store(
     paths: &[PathBuf],
     explicit: bool,
     sel: &Selection,
-    args: &StoreArgs,
+    args: &StoreOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let timeout = Duration::from_secs(args.lock_timeout);
+    let timeout = args.lock_timeout;
     let kc = Kubeconfig::load_settled(paths, explicit, timeout)?;
     let resolved = kc.resolve(sel)?;
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
-    let token = match kc.credential(active) {
-        Ok(Credential::Inline(t)) => t,
-        Ok(Credential::File { path, .. }) => bail!(
-            "user {:?} (in {}) keeps its token in tokenFile {}; `token store` moves inline tokens only",
-            resolved.user,
-            active_file.display(),
-            path.display()
-        ),
-        Ok(Credential::Keyring { reference, .. }) => {
+    let token = match held_by(&kc, &resolved, &active_file)? {
+        Held::Inline(t) => t,
+        Held::Item(reference) => {
             return rebind(paths, explicit, &kc, &resolved, &reference, args, out)
-        }
-        Err(e) => {
-            if let Some(ExecKind::Plugin { reference }) = kc.files[active.file].config.users
-                [active.index]
-                .user
-                .as_ref()
-                .and_then(|u| u.exec_kind())
-            {
-                return rebind(paths, explicit, &kc, &resolved, &reference, args, out);
-            }
-            return Err(e.into());
         }
     };
     let reference = args.item.clone().unwrap_or_else(|| resolved.user.clone());
@@ -82,26 +64,17 @@ pub fn store(
         args.force,
     )?;
     let command = edit::exec_command(args.bare_command)?;
-    let plan = |kc: &Kubeconfig, targets: &[Target]| {
-        plan_writes(kc, targets, |user| Edit::TokenToExec {
-            user,
-            reference: &reference,
-            mode,
-            command: &command,
-        })
+    let storing = Storing {
+        reference: &reference,
+        token: &token,
+        targets: &targets,
+        mode,
+        command: &command,
+        args,
     };
 
     let keyring = open_for_store()?;
-    let held = keyring.find_item(&reference)?;
-    if held.as_ref().is_some_and(|h| h.token != token) {
-        bail!(
-            "keyring item {reference:?} already holds another token; choose another item with --item, or `token unstore` the users that use it"
-        );
-    }
-    let existing = held
-        .as_ref()
-        .and_then(|h| h.servers.clone())
-        .unwrap_or_default();
+    let existing = storing.bindings_held(&keyring)?;
     let approved = approve_bindings(
         &kc,
         &targets,
@@ -112,18 +85,7 @@ pub fn store(
         out,
     )?;
     if args.dry_run {
-        let writes = plan(&kc, &targets)?;
-        writeln!(
-            out,
-            "Would write the token to keyring item {} (service {}) and change {}:",
-            quoted(&reference),
-            crate::keystore::SERVICE,
-            count(targets.len(), "user entry", "user entries")
-        )?;
-        print_targets(&targets, out)?;
-        print_diff(&writes, out)?;
-        writeln!(out, "Dry run: nothing was written.")?;
-        return Ok(());
+        return storing.dry_run(&kc, out);
     }
     drop(kc);
     drop(keyring);
@@ -144,45 +106,148 @@ pub fn store(
                 resolved.user
             );
         }
-        let writes = plan(kc, &targets)?;
-        let item = match reads.item(&reference)? {
-            Some(h) if h.token != token => bail!(
+        storing.under_lock(kc, reads, &approved)
+    })?;
+    storing.print_stored(&bound, out)
+}
+
+/// Where the active user's token is: inline (to be stored), or already in a keyring item of
+/// this plugin's (to be bound to more clusters).
+enum Held {
+    Inline(Token),
+    Item(String),
+}
+
+/// The active user's token as `token store` takes it; a token file is refused.
+fn held_by(
+    kc: &Kubeconfig,
+    resolved: &crate::kubeconfig::resolve::Resolved,
+    active_file: &Path,
+) -> anyhow::Result<Held> {
+    let active = resolved.user_origin;
+    match kc.credential(active) {
+        Ok(Credential::Inline(t)) => Ok(Held::Inline(t)),
+        Ok(Credential::File { path, .. }) => bail!(
+            "user {:?} (in {}) keeps its token in tokenFile {}; `token store` moves inline tokens only",
+            resolved.user,
+            active_file.display(),
+            path.display()
+        ),
+        Ok(Credential::Keyring { reference, .. }) => Ok(Held::Item(reference)),
+        Err(e) => {
+            if let Some(ExecKind::Plugin { reference }) = kc.files[active.file].config.users
+                [active.index]
+                .user
+                .as_ref()
+                .and_then(|u| u.exec_kind())
+            {
+                return Ok(Held::Item(reference));
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// One `token store`: the token, the item it goes to, and the user entries that will run
+/// the plugin instead.
+struct Storing<'a> {
+    reference: &'a str,
+    token: &'a Token,
+    targets: &'a [Target],
+    mode: InteractiveMode,
+    command: &'a str,
+    args: &'a StoreOptions,
+}
+
+impl<'a> Storing<'a> {
+    /// Each target's token replaced by the exec entry, proven by the editor.
+    fn plan(&self, kc: &Kubeconfig) -> anyhow::Result<Vec<PlannedWrite<'static>>> {
+        plan_writes(kc, self.targets, |user| Edit::TokenToExec {
+            user,
+            reference: self.reference,
+            mode: self.mode,
+            command: self.command,
+        })
+    }
+
+    /// The bindings the item already has; an item that holds another token is refused.
+    fn bindings_held(&self, keyring: &Keyring) -> anyhow::Result<Vec<Binding>> {
+        let held = keyring.find_item(self.reference)?;
+        if held.as_ref().is_some_and(|h| &h.token != self.token) {
+            bail!(
+                "keyring item {:?} already holds another token; choose another item with --item, or `token unstore` the users that use it",
+                self.reference
+            );
+        }
+        Ok(held.and_then(|h| h.servers).unwrap_or_default())
+    }
+
+    fn dry_run(&self, kc: &Kubeconfig, out: &mut dyn Write) -> anyhow::Result<()> {
+        let writes = self.plan(kc)?;
+        writeln!(
+            out,
+            "Would write the token to keyring item {} (service {}) and change {}:",
+            quoted(self.reference),
+            crate::keystore::SERVICE,
+            count(self.targets.len(), "user entry", "user entries")
+        )?;
+        print_targets(self.targets, out)?;
+        print_diff(&writes, out)?;
+        writeln!(out, "Dry run: nothing was written.")?;
+        Ok(())
+    }
+
+    /// Under the locks: the entries' edits and the item, with the token and its bindings
+    /// (those it had and those approved). Returns the bindings it ends with.
+    fn under_lock<'k>(
+        &self,
+        kc: &'k Kubeconfig,
+        reads: &transaction::Reads,
+        approved: &[Binding],
+    ) -> anyhow::Result<transaction::Step<'k, Vec<Binding>>> {
+        let (reference, token, args) = (self.reference, self.token, self.args);
+        let writes = self.plan(kc)?;
+        let item = match reads.item(reference)? {
+            Some(h) if &h.token != token => bail!(
                 "keyring item {reference:?} was given another token while storing (a rotate?); nothing was written"
             ),
             Some(h) => Item {
-                servers: Some(with(h.servers.as_deref().unwrap_or_default(), &approved)),
+                servers: Some(with(h.servers.as_deref().unwrap_or_default(), approved)),
                 clients_without_cluster_info: without_cluster_info(args, h),
                 ..h.clone()
             },
             None => Item {
                 token: token.clone(),
-                servers: Some(with(&[], &approved)),
+                servers: Some(with(&[], approved)),
                 clients_without_cluster_info: args.allow_clients_without_cluster_info,
             },
         };
         let bound = item.servers.clone().unwrap_or_default();
         let changes = transaction::Changes {
             files: writes,
-            items: vec![(reference.clone(), ItemChange::Put(item))],
+            items: vec![(reference.to_owned(), ItemChange::Put(item))],
         };
         Ok(transaction::Step::Commit(changes, bound))
-    })?;
-    writeln!(
-        out,
-        "Stored the token in keyring item {} (service {}); {} now run `kubectl-coreweave token credential {}`:",
-        quoted(&reference),
-        crate::keystore::SERVICE,
-        count(targets.len(), "user entry", "user entries"),
-        shown(&reference)
-    )?;
-    print_targets(&targets, out)?;
-    writeln!(
-        out,
-        "`token credential` sends it only to {}.",
-        shown_servers(&bound)
-    )?;
-    writeln!(out, "Undo with `kubectl coreweave token unstore`.")?;
-    Ok(())
+    }
+
+    fn print_stored(&self, bound: &[Binding], out: &mut dyn Write) -> anyhow::Result<()> {
+        writeln!(
+            out,
+            "Stored the token in keyring item {} (service {}); {} now run `kubectl-coreweave token credential {}`:",
+            quoted(self.reference),
+            crate::keystore::SERVICE,
+            count(self.targets.len(), "user entry", "user entries"),
+            shown(self.reference)
+        )?;
+        print_targets(self.targets, out)?;
+        writeln!(
+            out,
+            "`token credential` sends it only to {}.",
+            shown_servers(bound)
+        )?;
+        writeln!(out, "Undo with `kubectl coreweave token unstore`.")?;
+        Ok(())
+    }
 }
 
 /// `existing` and `added`, each binding once, in order.
@@ -194,7 +259,7 @@ fn with(existing: &[Binding], added: &[Binding]) -> Vec<Binding> {
 }
 
 /// The item's setting for callers that name no cluster: as the flags say, else as it was.
-fn without_cluster_info(args: &StoreArgs, held: &Item) -> bool {
+fn without_cluster_info(args: &StoreOptions, held: &Item) -> bool {
     if args.allow_clients_without_cluster_info {
         true
     } else if args.deny_clients_without_cluster_info {
@@ -217,7 +282,7 @@ fn approve_bindings(
     selected: &str,
     existing: &[Binding],
     reference: &str,
-    args: &StoreArgs,
+    args: &StoreOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<Vec<Binding>> {
     // The selected context first (with --user it need not name the stored user).
@@ -322,11 +387,11 @@ fn rebind(
     kc: &Kubeconfig,
     resolved: &crate::kubeconfig::resolve::Resolved,
     reference: &str,
-    args: &StoreArgs,
+    args: &StoreOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let (active, selected) = (resolved.user_origin, resolved.context.as_str());
-    let timeout = Duration::from_secs(args.lock_timeout);
+    let timeout = args.lock_timeout;
     let active_file = kc.path(active.file).to_path_buf();
     let user = kc.files[active.file].config.users[active.index]
         .name
@@ -455,10 +520,10 @@ pub fn unstore(
     paths: &[PathBuf],
     explicit: bool,
     sel: &Selection,
-    args: &StoreArgs,
+    args: &StoreOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let timeout = Duration::from_secs(args.lock_timeout);
+    let timeout = args.lock_timeout;
     let kc = Kubeconfig::load_settled(paths, explicit, timeout)?;
     let resolved = kc.resolve(sel)?;
     let active = resolved.user_origin;

@@ -7,12 +7,22 @@
 
 use anyhow::{anyhow, bail};
 
-use crate::cli::{ApiArgs, Verify};
 use crate::cluster;
 use crate::coreweave::client::whoami_async;
-use crate::coreweave::{self, ApiConfig, Deadline, Principal};
+use crate::coreweave::{self, ApiSettings, Deadline, Principal};
 use crate::kubeconfig::Kubeconfig;
 use crate::secret::Token;
+
+/// How a new token is proven (`--verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// CoreWeave's whoami accepts it (and, unless forced, it has the old one's owner).
+    Api,
+    /// `Api`, and every context that will use it gets its cluster's SelfSubjectReview.
+    Cluster,
+    /// No check (offline).
+    None,
+}
 
 /// What was proven, for the report.
 #[derive(Debug, Default)]
@@ -28,8 +38,8 @@ pub struct Request<'a> {
     pub contexts: &'a [String],
     pub old: &'a Token,
     pub new: &'a Token,
-    pub how: Verify,
-    pub api: &'a ApiArgs,
+    pub how: How,
+    pub api: &'a ApiSettings,
     pub force: bool,
     /// `--verify-timeout`: for all the checks together.
     pub verify_timeout: std::time::Duration,
@@ -47,12 +57,12 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
         force,
         verify_timeout,
     } = req;
-    if how == Verify::None {
+    if how == How::None {
         return Ok(Proof::default());
     }
-    let mut cfg = ApiConfig::resolve(api.api_endpoint.as_deref(), api.request_timeout.as_deref())?;
+    let mut cfg = api.resolve()?;
     // Refuse what cannot be checked before a token is sent anywhere.
-    let targets = if how == Verify::Cluster && !contexts.is_empty() {
+    let targets = if how == How::Cluster && !contexts.is_empty() {
         cluster::cluster_targets(kc, contexts)
             .map_err(|e| anyhow!("cannot check the clusters: {e}; nothing was written"))?
     } else {
@@ -85,38 +95,8 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
         (new_answer, Some(old_answer), reviews)
     })
     .map_err(|why| anyhow!("cannot check the new token: {why}; nothing was written"))?;
-    let new_p = new_answer.map_err(|e| {
-        if e.is_rejection() {
-            anyhow!("the new token was not accepted: {e}; nothing was written")
-        } else if matches!(
-            e,
-            coreweave::ApiError::Connection { .. } | coreweave::ApiError::Timeout { .. }
-        ) {
-            // Offline, or the API cannot be reached from here: skipping the check is the
-            // way on. An answer that is wrong (an error status, a rate limit, a bad
-            // endpoint) is not fixed by skipping it, so no hint there.
-            anyhow!("cannot check the new token with CoreWeave: {e}; nothing was written (--verify none skips the check when the API cannot be reached)")
-        } else {
-            anyhow!("cannot check the new token with CoreWeave: {e}; nothing was written")
-        }
-    })?;
-    // The old token may be expired or revoked (often the reason to rotate): only the API
-    // saying so (401/403) lets the comparison go. Any other failure leaves the question
-    // open, and an open question must not let another org's token through.
-    match old_answer.unwrap_or_else(|| Err(coreweave::ApiError::Client("not asked".into()))) {
-        Ok(old_p) => {
-            if !old_p.same_as(&new_p) && !force {
-                bail!(
-                    "the new token belongs to principal {} in org {}, the old one to principal {} in org {}; pass --force if that is intended; nothing was written",
-                    new_p.uid, new_p.org_uid, old_p.uid, old_p.org_uid
-                );
-            }
-        }
-        Err(e) if e.is_rejection() || force => {}
-        Err(e) => bail!(
-            "cannot tell whose the old token is, so cannot check that the new one belongs to the same principal and org: {e}; pass --force to rotate anyway; nothing was written"
-        ),
-    }
+    let new_p = accepted(new_answer)?;
+    same_owner(old_answer, &new_p, force)?;
     let mut proof = Proof {
         principal: Some(new_p),
         clusters: Vec::new(),
@@ -135,6 +115,52 @@ pub fn prove(req: &Request<'_>) -> anyhow::Result<Proof> {
         proof.clusters = contexts.to_vec();
     }
     Ok(proof)
+}
+
+/// The new token's principal, or why the check failed (with the way on when there is one).
+fn accepted(answer: Result<Principal, coreweave::ApiError>) -> anyhow::Result<Principal> {
+    answer.map_err(|e| {
+        if e.is_rejection() {
+            anyhow!("the new token was not accepted: {e}; nothing was written")
+        } else if matches!(
+            e,
+            coreweave::ApiError::Connection { .. } | coreweave::ApiError::Timeout { .. }
+        ) {
+            // Offline, or the API cannot be reached from here: skipping the check is the
+            // way on. An answer that is wrong (an error status, a rate limit, a bad
+            // endpoint) is not fixed by skipping it, so no hint there.
+            anyhow!("cannot check the new token with CoreWeave: {e}; nothing was written (--verify none skips the check when the API cannot be reached)")
+        } else {
+            anyhow!("cannot check the new token with CoreWeave: {e}; nothing was written")
+        }
+    })
+}
+
+/// The old token may be expired or revoked (often the reason to rotate): only the API
+/// saying so (401/403) lets the comparison go. Any other failure leaves the question
+/// open, and an open question must not let another org's token through.
+fn same_owner(
+    old_answer: Option<Result<Principal, coreweave::ApiError>>,
+    new_p: &Principal,
+    force: bool,
+) -> anyhow::Result<()> {
+    match old_answer.unwrap_or_else(|| Err(coreweave::ApiError::Client(
+        coreweave::error::ClientError::NotAsked,
+    ))) {
+        Ok(old_p) => {
+            if !old_p.same_as(new_p) && !force {
+                bail!(
+                    "the new token belongs to principal {} in org {}, the old one to principal {} in org {}; pass --force if that is intended; nothing was written",
+                    new_p.uid, new_p.org_uid, old_p.uid, old_p.org_uid
+                );
+            }
+        }
+        Err(e) if e.is_rejection() || force => {}
+        Err(e) => bail!(
+            "cannot tell whose the old token is, so cannot check that the new one belongs to the same principal and org: {e}; pass --force to rotate anyway; nothing was written"
+        ),
+    }
+    Ok(())
 }
 
 /// CKS's unmanaged-auth endpoint refuses every Console API token: its refusal would say

@@ -36,7 +36,7 @@ pub const INSTALL_HINT: &str = "This kubeconfig keeps its CoreWeave token in the
 /// the name the plugin is installed under (`kubectl-coreweave`, or `kubectl-cw` for a link
 /// of that name), so kubectl finds this very plugin. A path that is not UTF-8 cannot be
 /// written into a kubeconfig: the bare name then.
-pub fn exec_command(bare: bool) -> anyhow::Result<String> {
+pub fn exec_command(bare: bool) -> Result<String, crate::safe_program::NotWriting> {
     let installed = installed_path();
     let name = installed.as_deref().and_then(bare_name);
     if bare {

@@ -136,10 +136,12 @@ pub fn commit(writes: &[PlannedWrite]) -> Result<CommitReport, CommitError> {
 fn unchanged_on_disk(w: &PlannedWrite) -> Result<(), WriteError> {
     // Compared in blocks, not read whole: the commit already holds each file's original
     // and new text, and a third copy was the rotate's peak.
-    let read = crate::io::open_regular(&w.path).and_then(|file| match &w.original {
-        Some(original) => crate::io::file_holds(&file, original),
-        None => Ok(false),
-    });
+    let read = crate::io::open_regular(&w.path)
+        .map_err(|e| e.cause)
+        .and_then(|file| match &w.original {
+            Some(original) => crate::io::file_holds(&file, original),
+            None => Ok(false),
+        });
     let same = match read {
         Ok(same) => same,
         Err(e) if e.kind() == io::ErrorKind::NotFound => w.original.is_none(),
@@ -163,8 +165,8 @@ fn unchanged_on_disk(w: &PlannedWrite) -> Result<(), WriteError> {
 /// kubeconfig size cap, so a file swapped for a FIFO or a device since it was planned can
 /// neither hang a rotate that holds locks nor fill its memory.
 pub(super) fn read_current(path: &Path) -> io::Result<Vec<u8>> {
-    let file = crate::io::open_regular(path)?;
-    crate::io::read_file_capped(&file, crate::kubeconfig::MAX_FILE_SIZE)
+    // The write layer's errors name the path themselves (`WriteError`).
+    crate::io::read_regular(path, crate::kubeconfig::MAX_FILE_SIZE).map_err(|e| e.cause)
 }
 
 pub(super) fn restore(w: &PlannedWrite) -> Result<(), WriteError> {

@@ -4,10 +4,10 @@
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::bail;
+use anyhow::{bail, Context as _};
 use serde_json::Value;
 
-use crate::cli::ImportArgs;
+use crate::commands::options::ImportOptions;
 use crate::kubeconfig::load;
 use crate::kubeconfig::model::FileConfig;
 use crate::secret::{quoted, shown, shown_path, Token};
@@ -37,22 +37,20 @@ pub(super) fn read_download(file: &Path) -> anyhow::Result<(String, String)> {
             .lock()
             .take(MAX_DOWNLOAD + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| {
-                anyhow::anyhow!("cannot read standard input: {}", crate::io::io_message(&e))
-            })?;
+            .context("cannot read standard input")?;
         "from standard input".to_owned()
     } else {
         let name = shown_path(file);
         // Regular files only, opened without blocking (a FIFO named as the download would
         // otherwise hang the command).
+        let unreadable = |message: String| {
+            anyhow::anyhow!("cannot read downloaded kubeconfig {name}: {message}")
+        };
         crate::io::open_regular(file)
-            .and_then(|f| f.take(MAX_DOWNLOAD + 1).read_to_end(&mut bytes))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot read downloaded kubeconfig {name}: {}",
-                    crate::io::io_message(&e)
-                )
-            })?;
+            .map_err(|e| unreadable(e.message()))?
+            .take(MAX_DOWNLOAD + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| unreadable(crate::io::io_message(&e)))?;
         name
     };
     if bytes.len() as u64 > MAX_DOWNLOAD {
@@ -68,7 +66,7 @@ pub(super) fn read_download(file: &Path) -> anyhow::Result<(String, String)> {
 pub(super) fn parse_download(
     origin: &str,
     text: &str,
-    args: &ImportArgs,
+    args: &ImportOptions,
 ) -> anyhow::Result<Vec<Incoming>> {
     // One parse gives both the model and the entries as data, merge keys applied as
     // kubectl applies them, so what is copied is what kubectl reads.

@@ -10,14 +10,14 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 
-use crate::cli::{ImportArgs, ImportStore, RotateArgs, Verify};
+use crate::commands::options::{ImportOptions, Keep, NewToken, RotateOptions};
 use crate::commands::token::store::open_for_store;
-use crate::coreweave::{ApiConfig, Principal};
+use crate::commands::token::verify::How;
+use crate::coreweave::Principal;
 use crate::kubeconfig::edit::{self, Additions, Edit};
 use crate::kubeconfig::mask::kubeconfig_lines;
 use crate::kubeconfig::resolve::Selection;
@@ -36,7 +36,7 @@ use plan::{plan, report_conflicts, Decision, Plan};
 pub fn run(
     paths: &[PathBuf],
     explicit: bool,
-    args: &ImportArgs,
+    args: &ImportOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let (origin, text) = read_download(&args.file)?;
@@ -48,123 +48,25 @@ pub fn run(
         );
     }
     let target = default_target(paths, explicit);
-
     // The new tokens are proven before anything is locked or written.
-    let mut principals = Vec::new();
-    if args.verify != Verify::None {
-        let mut api = ApiConfig::resolve(
-            args.api.api_endpoint.as_deref(),
-            args.api.request_timeout.as_deref(),
-        )?;
-        api.deadline = Some(crate::coreweave::Deadline::after(args.verify_timeout));
-        let distinct: BTreeSet<&str> = incoming
-            .iter()
-            .filter_map(|i| i.token.as_ref().map(Token::expose))
-            .collect();
-        for t in distinct {
-            let token = Token::new(t);
-            let p = crate::coreweave::whoami(&api, &token)
-                .with_context(|| format!("CoreWeave does not accept the token of {origin} ({token}); nothing was written (--verify none skips this check)"))?;
-            principals.push((token, p));
-        }
-    }
-
+    let principals = prove_tokens(&origin, &incoming, args)?;
     let existing: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).cloned().collect();
-    let plan = |kc: Option<&Kubeconfig>| plan(kc, &incoming, args);
     // The keyring is reached before anything is planned or locked: without one, nothing
     // changes (never a silent fall back to the token in the file).
     let keyring = match args.store {
-        ImportStore::Keyring => Some(open_for_store()?),
-        ImportStore::Inline => None,
+        Keep::Keyring => Some(open_for_store()?),
+        Keep::Inline => None,
     };
-
+    let import = Import {
+        incoming: &incoming,
+        principals: &principals,
+        target: &target,
+        args,
+    };
     if args.dry_run {
-        let kc = load_existing(&existing)?;
-        let Plan {
-            decisions,
-            additions,
-            keyring_items,
-        } = plan(kc.as_ref())?;
-        report_conflicts(&decisions, args)?;
-        let before = read_target(&target)?;
-        let after = render(&target, before.as_deref(), &additions)?;
-        print_summary(&decisions, &incoming, &principals, &target, args, true, out)?;
-        for (item, _, _) in &keyring_items {
-            writeln!(
-                out,
-                "Would write the token to keyring item {} (service {}).",
-                quoted(item),
-                crate::keystore::SERVICE
-            )?;
-        }
-        if let Some(after) = after {
-            let before = before.unwrap_or_default();
-            let diff = crate::commands::token::diff::unified(
-                &before,
-                &after,
-                &kubeconfig_lines(&before),
-                &kubeconfig_lines(&after),
-                &shown_path(&target),
-                2,
-            );
-            for line in diff.lines() {
-                writeln!(out, "{line}")?;
-            }
-        }
-        writeln!(out, "Dry run: nothing was written.")?;
-        return Ok(());
+        return import.dry_run(&existing, out);
     }
-
-    let timeout = Duration::from_secs(args.lock_timeout);
-    // The lock file sits beside the target, so a new target's folder comes first (0700).
-    // What kubectl's writer could not write is refused before anything is created or locked.
-    write::check_writable(&target)?;
-    create_parent(&target)?;
-    let first = plan(load_existing(&existing)?.as_ref())?;
-    let scope = transaction::Scope {
-        files: [target.clone()].into(),
-        items: first
-            .keyring_items
-            .iter()
-            .map(|(i, _, _)| i.clone())
-            .collect(),
-    };
-    drop(keyring);
-    // Under the locks (the target file and every item): read everything again and plan
-    // from what is really there.
-    let (decisions, conflicts, stored) =
-        transaction::run(paths, false, scope, timeout, None, |kc, reads| {
-            let Plan {
-                decisions,
-                additions,
-                keyring_items,
-            } = plan((!kc.files.is_empty()).then_some(kc))?;
-            let needed: BTreeSet<String> =
-                keyring_items.iter().map(|(i, _, _)| i.clone()).collect();
-            if !needed.is_subset(&reads.locked().items) {
-                return Ok(transaction::Step::Widen(transaction::Scope {
-                    files: reads.locked().files.clone(),
-                    items: needed,
-                }));
-            }
-            let conflicts = report_conflicts(&decisions, args)?;
-            let before = read_target(&target)?;
-            let mut changes = transaction::Changes::default();
-            let mut stored = Vec::new();
-            if let Some(after) = render(&target, before.as_deref(), &additions)? {
-                changes.items = item_changes(reads, &keyring_items)?;
-                stored = keyring_items.into_iter().map(|(i, _, _)| i).collect();
-                changes.files.push(PlannedWrite {
-                    path: target.clone(),
-                    original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
-                    new: after.into_bytes(),
-                });
-            }
-            Ok(transaction::Step::Commit(
-                changes,
-                (decisions, conflicts, stored),
-            ))
-        })?;
+    let (decisions, conflicts, stored) = import.write(paths, &existing, keyring)?;
     for item in &stored {
         writeln!(
             out,
@@ -182,31 +84,202 @@ pub fn run(
         false,
         out,
     )?;
-    // Same server, another token: rotate's own machinery, every entry holding the old token.
+    replace_tokens(paths, explicit, conflicts, args, out)
+}
+
+/// `--verify api`: each distinct token of the download, with whom CoreWeave says it is.
+fn prove_tokens(
+    origin: &str,
+    incoming: &[Incoming],
+    args: &ImportOptions,
+) -> anyhow::Result<Vec<(Token, Principal)>> {
+    let mut principals = Vec::new();
+    if args.verify == How::None {
+        return Ok(principals);
+    }
+    let mut api = args.api.resolve()?;
+    api.deadline = Some(crate::coreweave::Deadline::after(args.verify_timeout));
+    let distinct: BTreeSet<&str> = incoming
+        .iter()
+        .filter_map(|i| i.token.as_ref().map(Token::expose))
+        .collect();
+    for t in distinct {
+        let token = Token::new(t);
+        let p = crate::coreweave::whoami(&api, &token)
+            .with_context(|| format!("CoreWeave does not accept the token of {origin} ({token}); nothing was written (--verify none skips this check)"))?;
+        principals.push((token, p));
+    }
+    Ok(principals)
+}
+
+/// Same server, another token (`--replace-token`): rotate's own machinery, every entry
+/// holding the old token.
+fn replace_tokens(
+    paths: &[PathBuf],
+    explicit: bool,
+    conflicts: Vec<(String, Token)>,
+    args: &ImportOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     for (context, new) in conflicts {
-        let rotate = RotateArgs {
-            verify: args.verify,
-            api: args.api.clone(),
+        let rotate = RotateOptions {
+            new_token: NewToken::From(crate::commands::token::source::Source::Imported(new)),
+            only_current: false,
+            dry_run: false,
+            backup: false,
             lock_timeout: args.lock_timeout,
             force: args.force,
-            verify_timeout: args.verify_timeout,
             yes: true,
-            ..RotateArgs::default()
+            verify: args.verify,
+            verify_timeout: args.verify_timeout,
+            expires: None,
+            api: args.api.clone(),
         };
         let sel = Selection {
             context: Some(context),
             user: None,
         };
-        crate::commands::token::rotate::rotate(
-            paths,
-            explicit,
-            &sel,
-            &rotate,
-            Some(crate::commands::token::source::Source::Imported(new)),
-            out,
-        )?;
+        crate::commands::token::rotate::run(paths, explicit, &sel, &rotate, out)?;
     }
     Ok(())
+}
+
+/// One import: the download's contexts, the principals its tokens proved, and the file
+/// they go to.
+struct Import<'a> {
+    incoming: &'a [Incoming],
+    principals: &'a [(Token, Principal)],
+    target: &'a Path,
+    args: &'a ImportOptions,
+}
+
+/// The decisions made, the contexts whose token `--replace-token` replaces, and the
+/// keyring items written.
+type Imported = (Vec<Decision>, Vec<(String, Token)>, Vec<String>);
+
+impl Import<'_> {
+    fn plan(&self, kc: Option<&Kubeconfig>) -> anyhow::Result<Plan> {
+        plan(kc, self.incoming, self.args)
+    }
+
+    /// `--dry-run`: the summary, the items and the target's diff, masked; no lock taken.
+    fn dry_run(&self, existing: &[PathBuf], out: &mut dyn Write) -> anyhow::Result<()> {
+        let (target, args) = (self.target, self.args);
+        let kc = load_existing(existing)?;
+        let Plan {
+            decisions,
+            additions,
+            keyring_items,
+        } = self.plan(kc.as_ref())?;
+        report_conflicts(&decisions, args)?;
+        let before = read_target(target)?;
+        let after = render(target, before.as_deref(), &additions)?;
+        print_summary(
+            &decisions,
+            self.incoming,
+            self.principals,
+            target,
+            args,
+            true,
+            out,
+        )?;
+        for (item, _, _) in &keyring_items {
+            writeln!(
+                out,
+                "Would write the token to keyring item {} (service {}).",
+                quoted(item),
+                crate::keystore::SERVICE
+            )?;
+        }
+        if let Some(after) = after {
+            let before = before.unwrap_or_default();
+            let diff = crate::commands::token::diff::unified(
+                &before,
+                &after,
+                &kubeconfig_lines(&before),
+                &kubeconfig_lines(&after),
+                &shown_path(target),
+                2,
+            );
+            for line in diff.lines() {
+                writeln!(out, "{line}")?;
+            }
+        }
+        writeln!(out, "Dry run: nothing was written.")?;
+        Ok(())
+    }
+
+    /// The write: the target's folder made, a first plan for what to lock, then under the
+    /// locks (the target file and every item) everything read again and planned from what
+    /// is really there.
+    fn write(
+        &self,
+        paths: &[PathBuf],
+        existing: &[PathBuf],
+        keyring: Option<crate::keystore::Keyring>,
+    ) -> anyhow::Result<Imported> {
+        let target = self.target;
+        // The lock file sits beside the target, so a new target's folder comes first (0700).
+        // What kubectl's writer could not write is refused before anything is created or
+        // locked.
+        write::check_writable(target)?;
+        create_parent(target)?;
+        let first = self.plan(load_existing(existing)?.as_ref())?;
+        let scope = transaction::Scope {
+            files: [target.to_path_buf()].into(),
+            items: first
+                .keyring_items
+                .iter()
+                .map(|(i, _, _)| i.clone())
+                .collect(),
+        };
+        drop(keyring);
+        transaction::run(
+            paths,
+            false,
+            scope,
+            self.args.lock_timeout,
+            None,
+            |kc, reads| self.under_lock(kc, reads),
+        )
+    }
+
+    fn under_lock<'k>(
+        &self,
+        kc: &'k Kubeconfig,
+        reads: &transaction::Reads,
+    ) -> anyhow::Result<transaction::Step<'k, Imported>> {
+        let target = self.target;
+        let Plan {
+            decisions,
+            additions,
+            keyring_items,
+        } = self.plan((!kc.files.is_empty()).then_some(kc))?;
+        let needed: BTreeSet<String> = keyring_items.iter().map(|(i, _, _)| i.clone()).collect();
+        if !needed.is_subset(&reads.locked().items) {
+            return Ok(transaction::Step::Widen(transaction::Scope {
+                files: reads.locked().files.clone(),
+                items: needed,
+            }));
+        }
+        let conflicts = report_conflicts(&decisions, self.args)?;
+        let before = read_target(target)?;
+        let mut changes = transaction::Changes::default();
+        let mut stored = Vec::new();
+        if let Some(after) = render(target, before.as_deref(), &additions)? {
+            changes.items = item_changes(reads, &keyring_items)?;
+            stored = keyring_items.into_iter().map(|(i, _, _)| i).collect();
+            changes.files.push(PlannedWrite {
+                path: target.to_path_buf(),
+                original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
+                new: after.into_bytes(),
+            });
+        }
+        Ok(transaction::Step::Commit(
+            changes,
+            (decisions, conflicts, stored),
+        ))
+    }
 }
 
 /// The download's cluster as an item's binding (server, CA data, TLS server name); none
@@ -342,13 +415,9 @@ pub(super) fn create_parent(target: &Path) -> anyhow::Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create folder {}: {}",
-            dir.display(),
-            crate::io::io_message(&e)
-        )
-    })
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create folder {}", dir.display()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -357,7 +426,7 @@ fn print_summary(
     incoming: &[Incoming],
     principals: &[(Token, Principal)],
     target: &Path,
-    args: &ImportArgs,
+    args: &ImportOptions,
     dry_run: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -424,7 +493,7 @@ fn print_summary(
             }
         }
     }
-    if args.verify == Verify::None && !dry_run {
+    if args.verify == How::None && !dry_run {
         writeln!(
             out,
             "The token was not checked with CoreWeave (--verify none)."

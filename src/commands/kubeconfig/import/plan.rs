@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use anyhow::bail;
 use serde_json::Value;
 
-use crate::cli::{ImportArgs, ImportStore};
+use crate::commands::options::{ImportOptions, Keep};
 use crate::kubeconfig::edit::{self, exec_json, Additions, InteractiveMode};
 use crate::kubeconfig::Kubeconfig;
 use crate::secret::{quoted, Token};
@@ -48,7 +48,7 @@ pub(super) struct Plan {
 pub(super) fn plan(
     kc: Option<&Kubeconfig>,
     incoming: &[Incoming],
-    args: &ImportArgs,
+    args: &ImportOptions,
 ) -> anyhow::Result<Plan> {
     let Existing {
         mut taken,
@@ -101,7 +101,7 @@ pub(super) fn plan(
         if !reuse_user {
             let mut u = inc.user.clone();
             u["name"] = Value::String(user.clone());
-            if args.store == ImportStore::Keyring && inc.other_credential.is_none() {
+            if args.store == Keep::Keyring && inc.other_credential.is_none() {
                 // The token goes to the keyring item named after the user (written and read
                 // back before the file changes); the entry runs this plugin instead.
                 u["user"] = serde_json::json!({
@@ -224,7 +224,7 @@ fn existing(kc: &Kubeconfig) -> Existing {
 fn wanted_current(
     kc: Option<&Kubeconfig>,
     decisions: &[Decision],
-    args: &ImportArgs,
+    args: &ImportOptions,
 ) -> Option<String> {
     let had_current = kc
         .and_then(Kubeconfig::current_context)
@@ -254,7 +254,7 @@ fn wanted_current(
 /// first one is an error.
 pub(super) fn report_conflicts(
     decisions: &[Decision],
-    args: &ImportArgs,
+    args: &ImportOptions,
 ) -> anyhow::Result<Vec<(String, Token)>> {
     let mut conflicts = Vec::new();
     for d in decisions {

@@ -13,7 +13,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::cli::{ListArgs, OutputFormat};
+use crate::commands::options::{ListOptions, OutputFormat};
 use crate::coreweave::{ApiConfig, ApiError, Principal};
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
@@ -156,7 +156,7 @@ pub struct CheckFailed {
 pub fn run(
     kc: &Kubeconfig,
     sel: &Selection,
-    args: &ListArgs,
+    args: &ListOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if kc.files.is_empty() {
@@ -175,10 +175,7 @@ pub fn run(
     }
     // Settings are checked before anything is printed or sent.
     let api = if args.check {
-        Some(ApiConfig::resolve(
-            args.api.api_endpoint.as_deref(),
-            args.api.request_timeout.as_deref(),
-        )?)
+        Some(args.api.resolve()?)
     } else {
         None
     };
@@ -246,7 +243,10 @@ pub fn check_all(cfg: &ApiConfig, tokens: &[Token]) -> Vec<CheckResult> {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| not_checked("not checked".into())))
             .collect(),
-        Err(why) => tokens.iter().map(|_| not_checked(why.clone())).collect(),
+        Err(why) => tokens
+            .iter()
+            .map(|_| not_checked(why.to_string()))
+            .collect(),
     }
 }
 
