@@ -5,7 +5,8 @@
 //! structs. Nodes are the top-level modules, the crate root (`lib.rs`), the binary
 //! (`main.rs`) and the submodules of `kubeconfig`, `commands` and each command group. Items
 //! under `#[cfg(test)]` are left out wherever they stand in a file. Print the graph
-//! with `cargo test --test layers -- --nocapture`.
+//! with `cargo test --test layers -- --nocapture`. The same reading holds production code to
+//! sizes a reader can hold: no function over 100 lines, no file over 900 production lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -478,4 +479,174 @@ fn only_the_top_reads_the_command_line() {
         below.is_empty(),
         "modules below the top read clap's structs: {below:?}"
     );
+}
+/// The longest production function a reader is asked to hold, and the longest file.
+const MAX_FN_LINES: usize = 100;
+const MAX_FILE_LINES: usize = 900;
+
+/// Every production function's length (from `fn` to its closing brace) and every file's
+/// production lines (its lines less its test-only items); files that are test modules
+/// (`#[cfg(test)] mod tests;`) are left out.
+struct Sizes {
+    fns: Vec<(usize, String)>,
+    files: Vec<(usize, String)>,
+}
+
+fn lines(span: proc_macro2::Span) -> usize {
+    span.end().line + 1 - span.start().line
+}
+
+fn fn_sizes(items: &[syn::Item], at: &str, out: &mut Vec<(usize, String)>) {
+    use syn::spanned::Spanned;
+    for item in items.iter().filter(|i| !test_only(item_attrs(i))) {
+        match item {
+            syn::Item::Fn(f) => {
+                let span = f.sig.fn_token.span.join(f.block.span()).expect("one file");
+                out.push((lines(span), format!("{at}::{}", f.sig.ident)));
+            }
+            syn::Item::Impl(i) => {
+                let ty = match &*i.self_ty {
+                    syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+                    _ => None,
+                }
+                .unwrap_or_else(|| "_".into());
+                for f in i.items.iter().filter_map(|x| match x {
+                    syn::ImplItem::Fn(f) if !test_only(&f.attrs) => Some(f),
+                    _ => None,
+                }) {
+                    let span = f.sig.fn_token.span.join(f.block.span()).expect("one file");
+                    out.push((lines(span), format!("{at}::{ty}::{}", f.sig.ident)));
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    fn_sizes(inner, &format!("{at}::{}", m.ident), out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn sizes(src: &Path) -> Sizes {
+    use syn::spanned::Spanned;
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read src dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().and_then(|e| e.to_str()) == Some("rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    walk(src, &mut paths);
+    let files: BTreeMap<_, _> = paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("read source");
+            let file = syn::parse_file(&text).expect("syn parses the sources");
+            (p, (text.lines().count(), file))
+        })
+        .collect();
+    // `#[cfg(test)] mod name;` in `dir/x.rs` is `dir/x/name.rs`; in `mod.rs`/`lib.rs`, `dir/name.rs`.
+    let mut test_files = BTreeSet::new();
+    for (path, (_, file)) in &files {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let dir = match stem {
+            "mod" | "lib" | "main" => path.parent().expect("in src").to_path_buf(),
+            _ => path.with_extension(""),
+        };
+        for item in &file.items {
+            if let syn::Item::Mod(m) = item {
+                if m.content.is_none() && test_only(&m.attrs) {
+                    test_files.insert(dir.join(format!("{}.rs", m.ident)));
+                    test_files.insert(dir.join(m.ident.to_string()).join("mod.rs"));
+                }
+            }
+        }
+    }
+    let mut sizes = Sizes {
+        fns: Vec::new(),
+        files: Vec::new(),
+    };
+    for (path, (total, file)) in files.iter().filter(|(p, _)| !test_files.contains(*p)) {
+        let name = path
+            .strip_prefix(src)
+            .expect("under src")
+            .display()
+            .to_string();
+        let tests: usize = file
+            .items
+            .iter()
+            .filter(|i| test_only(item_attrs(i)))
+            .map(|i| lines(i.span()))
+            .sum();
+        sizes.files.push((total - tests, name.clone()));
+        fn_sizes(&file.items, &name, &mut sizes.fns);
+    }
+    sizes.fns.sort_by(|a, b| b.cmp(a));
+    sizes.files.sort_by(|a, b| b.cmp(a));
+    sizes
+}
+
+#[test]
+fn production_functions_and_files_are_short() {
+    let s = sizes(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    println!("longest production functions (lines, fn to closing brace):");
+    for (n, name) in s.fns.iter().take(10) {
+        println!("  {n:5} {name}");
+    }
+    println!("production files over 700 lines:");
+    for (n, name) in s.files.iter().take_while(|(n, _)| *n > 700) {
+        println!("  {n:5} {name}");
+    }
+    let long: Vec<_> = s.fns.iter().filter(|(n, _)| *n > MAX_FN_LINES).collect();
+    let big: Vec<_> = s
+        .files
+        .iter()
+        .filter(|(n, _)| *n > MAX_FILE_LINES)
+        .collect();
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FN_LINES} lines: {long:?}"
+    );
+    assert!(
+        big.is_empty(),
+        "files over {MAX_FILE_LINES} production lines: {big:?}"
+    );
+}
+
+/// The size check measures what it claims: a function's lines from `fn` to its brace, test
+/// items and test-module files left out.
+#[test]
+fn the_size_check_counts_production_lines_only() {
+    let dir = std::env::temp_dir().join(format!("layers-sizes-{}", std::process::id()));
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("a")).expect("mkdir");
+    let body = "    let x = 1;\n".repeat(5);
+    std::fs::write(
+        src.join("a.rs"),
+        format!(
+            "/// doc\nfn long() {{\n{body}}}\n#[cfg(test)]\nmod tests {{\n    fn t() {{\n{body}    }}\n}}\n#[cfg(test)]\nmod more;\nstruct S;\nimpl S {{\n    fn m(&self) {{}}\n}}\n"
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        src.join("a").join("more.rs"),
+        format!("fn t() {{\n{body}}}\n"),
+    )
+    .expect("write");
+    let s = sizes(&src);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        s.fns,
+        vec![(7, "a.rs::long".to_string()), (1, "a.rs::S::m".to_string())]
+    );
+    // 24 lines, the 12 of the two test-only items left out; `a/more.rs` not counted.
+    assert_eq!(s.files, vec![(12, "a.rs".to_string())]);
 }
