@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Show and rotate the CoreWeave API access token in your kubeconfig.
 #[derive(Debug, Parser)]
@@ -69,23 +69,23 @@ pub enum Command {
     /// Show, list or rotate the CoreWeave tokens in your kubeconfig
     Token {
         #[command(subcommand)]
-        command: TokenCommand,
+        command: Deferred<TokenCommand>,
     },
     /// List the CKS clusters your token's organization has
     Cluster {
         #[command(subcommand)]
-        command: ClusterCommand,
+        command: Deferred<ClusterCommand>,
     },
     /// Add CKS clusters to your kubeconfig, from the token alone or from a Console download
     Kubeconfig {
         #[command(subcommand)]
-        command: KubeconfigCommand,
+        command: Deferred<KubeconfigCommand>,
     },
     /// Make CoreWeave AI Object Storage (S3) keys from the token, for the AWS CLI and others
     #[command(name = "objectstorage")]
     Objectstorage {
         #[command(subcommand)]
-        command: ObjectstorageCommand,
+        command: Deferred<ObjectstorageCommand>,
     },
     /// Print the plugin's version, git commit and target
     #[command(args = hidden_kubeconfig_flags())]
@@ -729,6 +729,64 @@ pub enum OutputFormat {
     Yaml,
 }
 
+/// A subcommand group whose subcommands clap builds only when the command line enters the
+/// group ([`clap::Command::defer`]). The derive builds the whole tree on every run, and
+/// that was most of the start-up of `version`, `token show` and `token credential` (which
+/// kubectl runs before each of its commands). Groups only: a deferred leaf would take its
+/// arguments after the global flags and reorder its help.
+#[derive(Debug, Clone, Default)]
+pub struct Deferred<T>(pub T);
+
+/// Set by [`whole_command`]: a completion script describes every subcommand, the `help`
+/// subcommand's tree included, which clap derives from the groups as they are when it builds.
+static WHOLE_TREE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The command tree with every group built, for the completion scripts.
+pub fn whole_command() -> clap::Command {
+    WHOLE_TREE.store(true, std::sync::atomic::Ordering::Relaxed);
+    <Cli as clap::CommandFactory>::command()
+}
+
+impl<T> std::ops::Deref for Deferred<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(matches).map(Deferred)
+    }
+    fn from_arg_matches_mut(matches: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(matches).map(Deferred)
+    }
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+    fn update_from_arg_matches_mut(
+        &mut self,
+        matches: &mut clap::ArgMatches,
+    ) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(matches)
+    }
+}
+
+impl<T: Subcommand> Subcommand for Deferred<T> {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        if WHOLE_TREE.load(std::sync::atomic::Ordering::Relaxed) {
+            return T::augment_subcommands(cmd);
+        }
+        cmd.defer(T::augment_subcommands)
+    }
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_subcommands_for_update)
+    }
+    fn has_subcommand(name: &str) -> bool {
+        T::has_subcommand(name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -799,5 +857,35 @@ mod tests {
         .expect("parses");
         assert_eq!(cli.global.context.as_deref(), Some("c"));
         assert_eq!(cli.global.kubeconfig, Some(PathBuf::from("/k")));
+    }
+
+    /// A parse builds the group it enters and no other; building the whole tree (as help
+    /// and the completion scripts do) still reaches every subcommand.
+    #[test]
+    fn groups_are_built_only_when_entered() {
+        use clap::CommandFactory as _;
+        let mut root = Cli::command();
+        let token = root.find_subcommand("token").expect("token");
+        assert_eq!(
+            token.get_subcommands().count(),
+            0,
+            "built before it was entered"
+        );
+        let parsed = Cli::try_parse_from(["kubectl-coreweave", "token", "credential", "item"])
+            .expect("parses");
+        assert!(matches!(
+            parsed.command,
+            Command::Token {
+                command: Deferred(TokenCommand::Credential { ref reference, .. })
+            } if reference == "item"
+        ));
+        root.build();
+        for group in ["token", "cluster", "kubeconfig", "objectstorage"] {
+            let sub = root.find_subcommand(group).expect("group");
+            assert!(
+                sub.get_subcommands().count() > 0,
+                "{group} not built by build()"
+            );
+        }
     }
 }

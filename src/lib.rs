@@ -29,7 +29,9 @@ pub mod transaction;
 
 use std::io::Write;
 
-use cli::{Cli, ClusterCommand, Command, KubeconfigCommand, ObjectstorageCommand, TokenCommand};
+use cli::{
+    Cli, ClusterCommand, Command, Deferred, KubeconfigCommand, ObjectstorageCommand, TokenCommand,
+};
 use commands::{kubeconfig::import, objectstorage, token};
 use kubeconfig::resolve::Selection;
 use kubeconfig::Kubeconfig;
@@ -56,7 +58,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Completion { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut cmd = cli::whole_command();
             // clap_complete panics when its writer fails: the script (a few kB) is built
             // in memory and written like any other output (EPIPE quiet, others one line).
             let mut script = Vec::new();
@@ -66,20 +68,20 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         Command::Complete { words } => Ok(complete::run(&words, out)?),
         Command::Cluster {
-            command: ClusterCommand::List(args),
+            command: Deferred(ClusterCommand::List(args)),
         } => {
             commands::cluster::list::run(&load()?, &selection, &settings::cluster_list(&args), out)
         }
         Command::Kubeconfig {
-            command: KubeconfigCommand::Import(args),
+            command: Deferred(KubeconfigCommand::Import(args)),
         } => import::run(paths, explicit, &settings::import(&args), out),
         Command::Kubeconfig {
-            command: KubeconfigCommand::Add(args),
+            command: Deferred(KubeconfigCommand::Add(args)),
         } => {
             commands::kubeconfig::add::run(paths, explicit, &selection, &settings::add(&args), out)
         }
         Command::Objectstorage {
-            command: ObjectstorageCommand::Credentials(args),
+            command: Deferred(ObjectstorageCommand::Credentials(args)),
         } => objectstorage::credentials::run(
             &load()?,
             &selection,
@@ -87,7 +89,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             out,
         ),
         Command::Objectstorage {
-            command: ObjectstorageCommand::Profile(args),
+            command: Deferred(ObjectstorageCommand::Profile(args)),
         } => {
             let options = settings::profile(&args);
             // The region comes from the context's server unless --region gives it.
@@ -99,26 +101,26 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             objectstorage::profile::run(kubeconfig, &selection, &options, server.as_deref(), out)
         }
         Command::Objectstorage {
-            command: ObjectstorageCommand::Whoami(args),
+            command: Deferred(ObjectstorageCommand::Whoami(args)),
         } => objectstorage::whoami::run(&load()?, &selection, &settings::whoami(&args), out),
         Command::Token {
-            command: TokenCommand::Show(args),
+            command: Deferred(TokenCommand::Show(args)),
         } => token::show::run(&load()?, &selection, &settings::show(&args), out),
         Command::Token {
-            command: TokenCommand::List(args),
+            command: Deferred(TokenCommand::List(args)),
         } => token::list::run(&load()?, &selection, &settings::list(&args), out),
         Command::Token {
-            command: TokenCommand::Rotate(args),
+            command: Deferred(TokenCommand::Rotate(args)),
         } => token::rotate::run(paths, explicit, &selection, &settings::rotate(&args), out),
         // kubectl runs this before every request: no kubeconfig is read.
         Command::Token {
-            command: TokenCommand::Credential { reference, .. },
+            command: Deferred(TokenCommand::Credential { reference, .. }),
         } => token::credential::run(&reference, out),
         Command::Token {
-            command: TokenCommand::Store(args),
+            command: Deferred(TokenCommand::Store(args)),
         } => token::store::store(paths, explicit, &selection, &settings::store(&args), out),
         Command::Token {
-            command: TokenCommand::Unstore(args),
+            command: Deferred(TokenCommand::Unstore(args)),
         } => token::store::unstore(paths, explicit, &selection, &settings::store(&args), out),
     }
 }

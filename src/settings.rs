@@ -275,7 +275,7 @@ mod tests {
         line.extend_from_slice(args);
         match cli::Cli::try_parse_from(line).expect("parses").command {
             cli::Command::Token {
-                command: cli::TokenCommand::Rotate(args),
+                command: cli::Deferred(cli::TokenCommand::Rotate(args)),
             } => rotate(&args),
             _ => unreachable!("a rotate command line"),
         }

@@ -84,6 +84,16 @@ fn completion_scripts_for_every_shell() {
         assert!(o.status.success(), "{shell}");
         assert!(stdout(&o).contains("kubectl-coreweave"), "{shell}");
     }
+    // Every level is in the script, the `help` subcommand's tree included, though a
+    // parse builds only the group it enters.
+    let bash = stdout(&sb.run(None, &["completion", "bash"]));
+    for path in [
+        "kubectl__coreweave__subcmd__kubeconfig__subcmd__add)",
+        "kubectl__coreweave__subcmd__help__subcmd__kubeconfig__subcmd__add)",
+        "kubectl__coreweave__subcmd__help__subcmd__token__subcmd__rotate)",
+    ] {
+        assert!(bash.contains(path), "{path} missing from the bash script");
+    }
     let o = sb.run(None, &["completion", "tcsh"]);
     assert_eq!(o.status.code(), Some(2));
 }
