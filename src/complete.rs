@@ -12,7 +12,7 @@ use std::io::Write;
 use clap::CommandFactory;
 
 use crate::cli::Cli;
-use crate::kubeconfig::{config_paths, Kubeconfig};
+use crate::kubeconfig::KubeconfigSource;
 
 /// cobra's ShellCompDirective values.
 const DIRECTIVE_DEFAULT: u32 = 0; // let the shell complete file names
@@ -96,13 +96,12 @@ enum Kind {
 }
 
 fn names(flags: &Flags, kind: Kind) -> Vec<(String, String)> {
-    let explicit = flags.kubeconfig.as_deref().map(std::path::Path::new);
-    let paths = config_paths(
-        explicit,
+    let source = KubeconfigSource::new(
+        flags.kubeconfig.as_ref().map(std::path::PathBuf::from),
         std::env::var_os("KUBECONFIG"),
         Some(crate::kubeconfig::home_dir()),
     );
-    let Ok(kc) = Kubeconfig::load(&paths, explicit.is_some()) else {
+    let Ok(kc) = source.load() else {
         return Vec::new();
     };
     let mut v: Vec<(String, String)> = match kind {

@@ -34,7 +34,6 @@ use cli::{
 };
 use commands::{kubeconfig::import, objectstorage, token};
 use kubeconfig::resolve::Selection;
-use kubeconfig::Kubeconfig;
 
 /// How long `token show` waits for another writer's `<file>.lock` when a file does not load.
 const SHOW_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -43,7 +42,6 @@ const SHOW_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 /// here (`settings.rs`), and each command runs on those.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let source = settings::kubeconfig_source(&cli.global);
-    let (paths, explicit) = (&source.paths, source.explicit.is_some());
     let selection = Selection {
         context: cli.global.context.clone(),
         user: cli.global.user.clone(),
@@ -51,7 +49,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     // The commands that only read take the files as they settle (a second is plenty for
     // kubectl to finish a write; a stale lock costs a broken file's error that second);
     // the ones that write load them themselves, with their own lock timeout.
-    let load = || Kubeconfig::load_settled(paths, explicit, SHOW_PATIENCE);
+    let load = || source.load_settled(SHOW_PATIENCE);
     match cli.command {
         Command::Version => {
             writeln!(out, "{}", version_line())?;
@@ -74,12 +72,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         Command::Kubeconfig {
             command: Deferred(KubeconfigCommand::Import(args)),
-        } => import::run(paths, explicit, &settings::import(&args), out),
+        } => import::run(&source, &settings::import(&args), out),
         Command::Kubeconfig {
             command: Deferred(KubeconfigCommand::Add(args)),
-        } => {
-            commands::kubeconfig::add::run(paths, explicit, &selection, &settings::add(&args), out)
-        }
+        } => commands::kubeconfig::add::run(&source, &selection, &settings::add(&args), out),
         Command::Objectstorage {
             command: Deferred(ObjectstorageCommand::Credentials(args)),
         } => objectstorage::credentials::run(
@@ -111,17 +107,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         } => token::list::run(&load()?, &selection, &settings::list(&args), out),
         Command::Token {
             command: Deferred(TokenCommand::Rotate(args)),
-        } => token::rotate::run(paths, explicit, &selection, &settings::rotate(&args), out),
+        } => token::rotate::run(&source, &selection, &settings::rotate(&args), out),
         // kubectl runs this before every request: no kubeconfig is read.
         Command::Token {
             command: Deferred(TokenCommand::Credential { reference, .. }),
         } => token::credential::run(&reference, out),
         Command::Token {
             command: Deferred(TokenCommand::Store(args)),
-        } => token::store::store(paths, explicit, &selection, &settings::store(&args), out),
+        } => token::store::store(&source, &selection, &settings::store(&args), out),
         Command::Token {
             command: Deferred(TokenCommand::Unstore(args)),
-        } => token::store::unstore(paths, explicit, &selection, &settings::store(&args), out),
+        } => token::store::unstore(&source, &selection, &settings::store(&args), out),
     }
 }
 

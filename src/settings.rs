@@ -16,26 +16,15 @@ use crate::commands::options::{
 use crate::commands::token::source::Source;
 use crate::commands::token::verify::How;
 use crate::coreweave::ApiSettings;
-
-/// Where kubectl reads its kubeconfig from: `--kubeconfig` (an empty value counts as not
-/// given, as in kubectl), else `KUBECONFIG`, else `~/.kube/config`.
-#[derive(Debug, Clone)]
-pub struct KubeconfigSource {
-    /// The files, in kubectl's order.
-    pub paths: Vec<PathBuf>,
-    /// `--kubeconfig`, when given.
-    pub explicit: Option<PathBuf>,
-}
+use crate::kubeconfig::KubeconfigSource;
 
 /// The kubeconfig flags and the environment.
 pub fn kubeconfig_source(g: &cli::GlobalArgs) -> KubeconfigSource {
-    let explicit = g.kubeconfig.clone().filter(|p| !p.as_os_str().is_empty());
-    let paths = crate::kubeconfig::config_paths(
-        explicit.as_deref(),
+    KubeconfigSource::new(
+        g.kubeconfig.clone(),
         std::env::var_os("KUBECONFIG"),
         Some(crate::kubeconfig::home_dir()),
-    );
-    KubeconfigSource { paths, explicit }
+    )
 }
 
 /// `--api-endpoint` and `--request-timeout`.

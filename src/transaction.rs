@@ -12,6 +12,7 @@ use anyhow::bail;
 use crate::keystore::{self, Item, Keyring};
 use crate::kubeconfig::write::{self, PlannedWrite};
 use crate::kubeconfig::Kubeconfig;
+use crate::kubeconfig::KubeconfigSource;
 use crate::secret::quoted;
 
 /// What a transaction locks.
@@ -85,8 +86,7 @@ pub enum Step<'k, T> {
 /// made from (a writer that takes no lock: an older plugin, `secret-tool`) nothing is
 /// written. Commands describe what to change; this module owns how.
 pub fn run<T>(
-    paths: &[PathBuf],
-    explicit: bool,
+    source: &KubeconfigSource,
     mut scope: Scope,
     timeout: Duration,
     mut first: Option<Kubeconfig>,
@@ -100,12 +100,9 @@ pub fn run<T>(
             lock_paths.push(keystore::item_lock_path(item)?);
         }
         let locks = write::lock_all(lock_paths.iter().map(PathBuf::as_path), timeout)?;
-        let kc = match first
-            .take()
-            .filter(|kc| kc.unchanged_on_disk(paths, explicit))
-        {
+        let kc = match first.take().filter(|kc| source.unchanged_on_disk(kc)) {
             Some(kc) => kc,
-            None => Kubeconfig::load(paths, explicit)?,
+            None => source.load()?,
         };
         if !scope.items.is_empty() && keyring.is_none() {
             keyring = Some(Keyring::open()?);

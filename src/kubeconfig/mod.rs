@@ -14,6 +14,7 @@ pub mod mask;
 pub mod model;
 mod read;
 pub mod resolve;
+pub mod source;
 mod text;
 pub mod token_file;
 pub mod write;
@@ -26,6 +27,7 @@ use crate::secret::{quoted, shown, shown_path};
 pub use load::{config_paths, home_dir, Kubeconfig, LoadedFile, Sourced};
 pub use read::document::Encoding;
 pub use resolve::{Credential, Resolved};
+pub use source::KubeconfigSource;
 
 /// Files larger than this are refused: a kubeconfig with thousands of contexts is a few MB.
 pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;

@@ -23,6 +23,7 @@ use crate::kubeconfig::edit::{self, Edit};
 use crate::kubeconfig::mask::kubeconfig_lines;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, PlannedWrite};
+use crate::kubeconfig::KubeconfigSource;
 use crate::kubeconfig::{Credential, Kubeconfig};
 use crate::secret::{quoted, shown, shown_path, Token};
 use crate::transaction;
@@ -34,16 +35,20 @@ use crate::transaction;
 /// (files and the item locked, read again, planned again, item and files committed
 /// together), with the same editor, proof and diff as `import`.
 pub fn run(
-    paths: &[PathBuf],
-    explicit: bool,
+    source: &KubeconfigSource,
     sel: &Selection,
     args: &AddOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let mut api = args.api.resolve()?;
     api.deadline = Some(crate::coreweave::Deadline::after(args.verify_timeout));
-    let target = default_target(paths, explicit);
-    let existing_paths: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).cloned().collect();
+    let target = default_target(source);
+    let existing_paths: Vec<PathBuf> = source
+        .paths
+        .iter()
+        .filter(|p| p.exists())
+        .cloned()
+        .collect();
     let kc = load_existing(&existing_paths)?;
     let (token, origin) = token_for(kc.as_ref(), sel, args)?;
     let principal = crate::coreweave::whoami(&api, &token).with_context(|| {
@@ -85,7 +90,7 @@ pub fn run(
     };
     let writing = Writing {
         target: &target,
-        paths,
+        source,
         timeout: args.lock_timeout,
         confirmed: &confirmed,
         token: &token,
@@ -406,7 +411,7 @@ fn render(
 struct Writing<'a> {
     target: &'a Path,
     /// The files kubectl reads (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`).
-    paths: &'a [PathBuf],
+    source: &'a KubeconfigSource,
     timeout: Duration,
     confirmed: &'a [crate::keystore::Binding],
     token: &'a Token,
@@ -436,39 +441,43 @@ fn commit(
         files,
         items: item_of(unlocked).into_iter().collect(),
     };
-    let existing: Vec<PathBuf> = w.paths.iter().filter(|p| p.exists()).cloned().collect();
-    transaction::run(
-        &existing,
-        false,
-        scope.clone(),
-        w.timeout,
-        first,
-        |kc, reads| {
-            let kc = (!kc.files.is_empty()).then_some(kc);
-            let plan = replan(kc)?;
-            let edits = edits_by_file(w.target, &plan);
-            if edits.iter().any(|(f, _)| !scope.files.contains(f))
-                || plan.new_bindings.iter().any(|b| !w.confirmed.contains(b))
-                || item_of(&plan).is_some_and(|i| !scope.items.contains(&i))
-            {
-                bail!("the kubeconfig changed while adding; nothing was written (run the command again)");
-            }
-            let rendered = render(&edits, kc)?;
-            let mut changes = transaction::Changes::default();
-            if !rendered.is_empty() {
-                changes.items = item_changes(reads, &plan, w.token)?;
-                changes.files = rendered
-                    .into_iter()
-                    .map(|(path, before, after)| PlannedWrite {
-                        path,
-                        original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
-                        new: after.into_bytes(),
-                    })
-                    .collect();
-            }
-            Ok(transaction::Step::Commit(changes, plan))
-        },
-    )
+    let existing = KubeconfigSource {
+        paths: w
+            .source
+            .paths
+            .iter()
+            .filter(|p| p.exists())
+            .cloned()
+            .collect(),
+        explicit: None,
+    };
+    transaction::run(&existing, scope.clone(), w.timeout, first, |kc, reads| {
+        let kc = (!kc.files.is_empty()).then_some(kc);
+        let plan = replan(kc)?;
+        let edits = edits_by_file(w.target, &plan);
+        if edits.iter().any(|(f, _)| !scope.files.contains(f))
+            || plan.new_bindings.iter().any(|b| !w.confirmed.contains(b))
+            || item_of(&plan).is_some_and(|i| !scope.items.contains(&i))
+        {
+            bail!(
+                "the kubeconfig changed while adding; nothing was written (run the command again)"
+            );
+        }
+        let rendered = render(&edits, kc)?;
+        let mut changes = transaction::Changes::default();
+        if !rendered.is_empty() {
+            changes.items = item_changes(reads, &plan, w.token)?;
+            changes.files = rendered
+                .into_iter()
+                .map(|(path, before, after)| PlannedWrite {
+                    path,
+                    original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
+                    new: after.into_bytes(),
+                })
+                .collect();
+        }
+        Ok(transaction::Step::Commit(changes, plan))
+    })
 }
 
 /// The keyring item the plan writes: a new token's, or the holder's that gains bindings.

@@ -23,6 +23,7 @@ use crate::kubeconfig::mask;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::token_file;
 use crate::kubeconfig::write::{self, PlannedWrite};
+use crate::kubeconfig::KubeconfigSource;
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::{quoted, shown, shown_path, Token};
 use crate::transaction;
@@ -37,13 +38,12 @@ pub struct Plan<'a> {
 /// `token rotate`: every holder of the selected user's token gets the new token that
 /// `args.new_token` names (`kubeconfig import --replace-token` hands over a downloaded one).
 pub fn run(
-    paths: &[PathBuf],
-    explicit: bool,
+    kubeconfig: &KubeconfigSource,
     sel: &Selection,
     args: &RotateOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let kc = Kubeconfig::load_settled(paths, explicit, args.lock_timeout)?;
+    let kc = kubeconfig.load_settled(args.lock_timeout)?;
     let resolved = kc.resolve(sel)?;
     let credential = holders::credential(&kc, resolved.user_origin)?;
     let old = credential.token().clone();
@@ -97,8 +97,7 @@ pub fn run(
         args,
     };
     let (plan_targets, writes_count, backups) = transaction::run(
-        paths,
-        explicit,
+        kubeconfig,
         scope,
         args.lock_timeout,
         Some(kc),

@@ -14,7 +14,7 @@ use crate::commands::token::terminal::{self, Answer, Echo};
 use crate::io::{read_capped, read_line_capped};
 use crate::kubeconfig::resolve::{credential_of, Selection};
 use crate::kubeconfig::token_file::MAX_TOKEN_BYTES;
-use crate::kubeconfig::{Kubeconfig, KubeconfigError};
+use crate::kubeconfig::{KubeconfigError, KubeconfigSource};
 use crate::secret::{Token, COREWEAVE_PREFIX, MIN_SECRET_CHARS, SECRET_ALPHABET};
 
 /// Where the Console creates API access tokens.
@@ -204,7 +204,9 @@ fn from_downloaded_kubeconfig(path: &Path) -> Result<Token, SourceError> {
             source,
         },
     };
-    let kc = Kubeconfig::load(&[path.to_path_buf()], true).map_err(flag)?;
+    let kc = KubeconfigSource::file(path.to_path_buf())
+        .load()
+        .map_err(flag)?;
     if kc.current_context().is_some() {
         let r = kc.resolve(&Selection::default()).map_err(flag)?;
         return Ok(kc.credential(r.user_origin).map_err(flag)?.token().clone());

@@ -19,6 +19,7 @@ use crate::keystore::{check_reference, Binding, Item, Keyring, KeyringError};
 use crate::kubeconfig::edit::{self, Edit, ExecKind, InteractiveMode};
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::PlannedWrite;
+use crate::kubeconfig::KubeconfigSource;
 use crate::kubeconfig::{Credential, Kubeconfig};
 use crate::secret::{quoted, shown, Token};
 use crate::transaction::{self, ItemChange};
@@ -31,22 +32,19 @@ struct Target {
 }
 
 pub fn store(
-    paths: &[PathBuf],
-    explicit: bool,
+    source: &KubeconfigSource,
     sel: &Selection,
     args: &StoreOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let timeout = args.lock_timeout;
-    let kc = Kubeconfig::load_settled(paths, explicit, timeout)?;
+    let kc = source.load_settled(timeout)?;
     let resolved = kc.resolve(sel)?;
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
     let token = match held_by(&kc, &resolved, &active_file)? {
         Held::Inline(t) => t,
-        Held::Item(reference) => {
-            return rebind(paths, explicit, &kc, &resolved, &reference, args, out)
-        }
+        Held::Item(reference) => return rebind(source, &kc, &resolved, &reference, args, out),
     };
     let reference = args.item.clone().unwrap_or_else(|| resolved.user.clone());
     check_reference(&reference)
@@ -94,7 +92,7 @@ pub fn store(
         files: targets.iter().map(|t| t.file.clone()).collect(),
         items: [reference.clone()].into(),
     };
-    let bound = transaction::run(paths, explicit, scope, timeout, None, |kc, reads| {
+    let bound = transaction::run(source, scope, timeout, None, |kc, reads| {
         let still = kc
             .all_users()
             .find(|(s, u)| kc.path(s.file) == active_file && u.name == resolved.user)
@@ -382,8 +380,7 @@ fn describe_binding(cb: &holders::ContextBinding) -> String {
 /// true`, the installed path unless `--bare-command`). This is the one-command fix for
 /// entries and items from before bindings. The token is the item's, as read under its lock.
 fn rebind(
-    paths: &[PathBuf],
-    explicit: bool,
+    source: &KubeconfigSource,
     kc: &Kubeconfig,
     resolved: &crate::kubeconfig::resolve::Resolved,
     reference: &str,
@@ -435,7 +432,7 @@ fn rebind(
         files: targets.iter().map(|t| t.file.clone()).collect(),
         items: [reference.to_owned()].into(),
     };
-    let bound = transaction::run(paths, explicit, scope, timeout, None, |kc, reads| {
+    let bound = transaction::run(source, scope, timeout, None, |kc, reads| {
         let Some(held) = reads.item(reference)? else {
             bail!("keyring item {reference:?} was deleted while storing; nothing was written");
         };
@@ -517,14 +514,13 @@ fn rewrite_entries(
 }
 
 pub fn unstore(
-    paths: &[PathBuf],
-    explicit: bool,
+    source: &KubeconfigSource,
     sel: &Selection,
     args: &StoreOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let timeout = args.lock_timeout;
-    let kc = Kubeconfig::load_settled(paths, explicit, timeout)?;
+    let kc = source.load_settled(timeout)?;
     let resolved = kc.resolve(sel)?;
     let active = resolved.user_origin;
     let active_file = kc.path(active.file).to_path_buf();
@@ -585,7 +581,7 @@ pub fn unstore(
         files: targets.iter().map(|t| t.file.clone()).collect(),
         items: [reference.clone()].into(),
     };
-    let token = transaction::run(paths, explicit, scope, timeout, None, |kc, reads| {
+    let token = transaction::run(source, scope, timeout, None, |kc, reads| {
         let Some(held) = reads.item(&reference)? else {
             bail!("keyring item {reference:?} was deleted while unstoring; nothing was written");
         };

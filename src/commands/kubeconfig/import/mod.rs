@@ -23,6 +23,7 @@ use crate::kubeconfig::mask::kubeconfig_lines;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::write::{self, PlannedWrite};
 use crate::kubeconfig::Kubeconfig;
+use crate::kubeconfig::KubeconfigSource;
 use crate::secret::{quoted, shown, shown_path, Token};
 use crate::transaction;
 
@@ -34,8 +35,7 @@ pub use plan::derived_name;
 use plan::{plan, report_conflicts, Decision, Plan};
 
 pub fn run(
-    paths: &[PathBuf],
-    explicit: bool,
+    source: &KubeconfigSource,
     args: &ImportOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -47,10 +47,15 @@ pub fn run(
             incoming.len()
         );
     }
-    let target = default_target(paths, explicit);
+    let target = default_target(source);
     // The new tokens are proven before anything is locked or written.
     let principals = prove_tokens(&origin, &incoming, args)?;
-    let existing: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).cloned().collect();
+    let existing: Vec<PathBuf> = source
+        .paths
+        .iter()
+        .filter(|p| p.exists())
+        .cloned()
+        .collect();
     // The keyring is reached before anything is planned or locked: without one, nothing
     // changes (never a silent fall back to the token in the file).
     let keyring = match args.store {
@@ -66,7 +71,7 @@ pub fn run(
     if args.dry_run {
         return import.dry_run(&existing, out);
     }
-    let (decisions, conflicts, stored) = import.write(paths, &existing, keyring)?;
+    let (decisions, conflicts, stored) = import.write(source, &existing, keyring)?;
     for item in &stored {
         writeln!(
             out,
@@ -84,7 +89,7 @@ pub fn run(
         false,
         out,
     )?;
-    replace_tokens(paths, explicit, conflicts, args, out)
+    replace_tokens(source, conflicts, args, out)
 }
 
 /// `--verify api`: each distinct token of the download, with whom CoreWeave says it is.
@@ -115,8 +120,7 @@ fn prove_tokens(
 /// Same server, another token (`--replace-token`): rotate's own machinery, every entry
 /// holding the old token.
 fn replace_tokens(
-    paths: &[PathBuf],
-    explicit: bool,
+    source: &KubeconfigSource,
     conflicts: Vec<(String, Token)>,
     args: &ImportOptions,
     out: &mut dyn Write,
@@ -139,7 +143,7 @@ fn replace_tokens(
             context: Some(context),
             user: None,
         };
-        crate::commands::token::rotate::run(paths, explicit, &sel, &rotate, out)?;
+        crate::commands::token::rotate::run(source, &sel, &rotate, out)?;
     }
     Ok(())
 }
@@ -214,7 +218,7 @@ impl Import<'_> {
     /// is really there.
     fn write(
         &self,
-        paths: &[PathBuf],
+        source: &KubeconfigSource,
         existing: &[PathBuf],
         keyring: Option<crate::keystore::Keyring>,
     ) -> anyhow::Result<Imported> {
@@ -235,8 +239,7 @@ impl Import<'_> {
         };
         drop(keyring);
         transaction::run(
-            paths,
-            false,
+            &source.may_be_missing(),
             scope,
             self.args.lock_timeout,
             None,
@@ -353,8 +356,9 @@ fn item_changes(
 /// The file kubectl writes new entries to (client-go's `GetDefaultFilename`): the
 /// `--kubeconfig` file; else the first `KUBECONFIG` file that exists, or the last one when
 /// none does; else `~/.kube/config`.
-pub(super) fn default_target(paths: &[PathBuf], explicit: bool) -> PathBuf {
-    if explicit || paths.len() <= 1 {
+pub(super) fn default_target(source: &KubeconfigSource) -> PathBuf {
+    let paths = &source.paths;
+    if source.is_explicit() || paths.len() <= 1 {
         return paths
             .first()
             .cloned()
