@@ -88,9 +88,9 @@ fn completion_scripts_for_every_shell() {
     // parse builds only the group it enters.
     let bash = stdout(&sb.run(None, &["completion", "bash"]));
     for path in [
-        "kubectl__coreweave__subcmd__kubeconfig__subcmd__add)",
-        "kubectl__coreweave__subcmd__help__subcmd__kubeconfig__subcmd__add)",
-        "kubectl__coreweave__subcmd__help__subcmd__token__subcmd__rotate)",
+        "cmd=\"kubectl__coreweave__subcmd__kubeconfig__subcmd__add\"",
+        "cmd=\"kubectl__coreweave__subcmd__help__subcmd__kubeconfig__subcmd__add\"",
+        "cmd=\"kubectl__coreweave__subcmd__help__subcmd__token__subcmd__rotate\"",
     ] {
         assert!(bash.contains(path), "{path} missing from the bash script");
     }
