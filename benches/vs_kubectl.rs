@@ -152,6 +152,7 @@ fn main() {
 
     println!("\n## peak memory of token show --raw, 2,000 contexts over 3 files");
     let d = dir.path().join("show-2000");
+    std::fs::create_dir_all(&d).expect("dir");
     let env = gen::join_paths(&gen::kubeconfig_set(&d, 2000, 3, false));
     let mut show = Measured::default();
     let mut kubectl = Measured::default();
