@@ -46,6 +46,11 @@ impl KubeconfigSource {
         }
     }
 
+    /// The files that exist now.
+    pub fn existing(&self) -> Vec<PathBuf> {
+        self.paths.iter().filter(|p| p.exists()).cloned().collect()
+    }
+
     pub fn is_explicit(&self) -> bool {
         self.explicit.is_some()
     }

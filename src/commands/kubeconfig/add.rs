@@ -43,12 +43,7 @@ pub fn run(
     let mut api = args.api.resolve()?;
     api.deadline = Some(crate::coreweave::Deadline::after(args.verify_timeout));
     let target = default_target(source);
-    let existing_paths: Vec<PathBuf> = source
-        .paths
-        .iter()
-        .filter(|p| p.exists())
-        .cloned()
-        .collect();
+    let existing_paths = source.existing();
     let kc = load_existing(&existing_paths)?;
     let (token, origin) = token_for(kc.as_ref(), sel, args)?;
     let principal = crate::coreweave::whoami(&api, &token).with_context(|| {
@@ -442,13 +437,7 @@ fn commit(
         items: item_of(unlocked).into_iter().collect(),
     };
     let existing = KubeconfigSource {
-        paths: w
-            .source
-            .paths
-            .iter()
-            .filter(|p| p.exists())
-            .cloned()
-            .collect(),
+        paths: w.source.existing(),
         explicit: None,
     };
     transaction::run(&existing, scope.clone(), w.timeout, first, |kc, reads| {

@@ -50,12 +50,7 @@ pub fn run(
     let target = default_target(source);
     // The new tokens are proven before anything is locked or written.
     let principals = prove_tokens(&origin, &incoming, args)?;
-    let existing: Vec<PathBuf> = source
-        .paths
-        .iter()
-        .filter(|p| p.exists())
-        .cloned()
-        .collect();
+    let existing = source.existing();
     // The keyring is reached before anything is planned or locked: without one, nothing
     // changes (never a silent fall back to the token in the file).
     let keyring = match args.store {
