@@ -52,7 +52,7 @@ impl Additions {
             && self.current_context.is_none()
     }
 
-    fn lists(&self) -> [(&'static str, &[Value]); 3] {
+    pub(super) fn lists(&self) -> [(&'static str, &[Value]); 3] {
         [
             ("clusters", &self.clusters),
             ("contexts", &self.contexts),
@@ -361,13 +361,13 @@ fn line_end(src: &str, at: usize) -> usize {
 }
 
 /// Every line of `block` prefixed with `pad`.
-fn indent_lines(block: &str, pad: &str) -> String {
+pub(super) fn indent_lines(block: &str, pad: &str) -> String {
     block.lines().map(|l| format!("{pad}{l}\n")).collect()
 }
 
 /// One list item (`- key: …` and its continuation lines), in kubectl's block layout:
 /// two spaces per level, list items at their parent key's column.
-fn block_item(entry: &Value, indent: usize) -> String {
+pub(super) fn block_item(entry: &Value, indent: usize) -> String {
     let mut out = String::new();
     match entry {
         Value::Object(map) if !map.is_empty() => {
