@@ -96,6 +96,9 @@ fn the_loads_reading_gives_the_same_result_and_a_stale_one_is_refused() {
     );
 }
 
+/// A fast plan, as the proof takes it.
+type Plan = Vec<(Part, Splice)>;
+
 /// Runs the fast proof on `planned` as given (applied to `src` to make the result).
 fn prove_planned(
     src: &str,
@@ -112,13 +115,13 @@ fn the_proof_refuses_wrong_splices_and_insertions() {
     let (original, _, layout) = fast::parse_with_spans(KUBECTL).expect("scans");
     let good = plan(KUBECTL, &layout, &adds()).expect("plans");
     assert_eq!(prove_planned(KUBECTL, &good, &adds()), Ok(()));
-    let tampered = |f: &dyn Fn(&mut Vec<(Part, Splice)>)| {
+    let tampered = |f: &dyn Fn(&mut Plan)| {
         let mut p = good.clone();
         f(&mut p);
         p.sort_by_key(|(_, s)| (s.start, s.end));
         prove_planned(KUBECTL, &p, &adds())
     };
-    let cluster = |p: &mut Vec<(Part, Splice)>| -> usize {
+    let cluster = |p: &mut Plan| -> usize {
         p.iter()
             .position(|(part, _)| *part == Part::List("clusters"))
             .expect("a clusters splice")
