@@ -9,13 +9,13 @@
 
 use serde_json::{Map, Value};
 
-use super::super::load::{is_go_base64, loadable};
+use super::super::load::is_go_base64;
 use super::super::model::FileConfig;
 use super::super::read::document::first_document;
 use super::super::read::fast::{self, ListAt, ScalarAt, TopLayout};
 use super::super::read::yaml_tree::{Doc, Stream};
 use super::super::text::{apply_splices, column_of, dash_of_item, scalar, Splice};
-use super::append::{block_item, indent_lines, Additions};
+use super::append::{block_item, Additions};
 use super::proof::{check_splices, data_of};
 
 /// The line scanner's reading of a file and its top level's layout.
@@ -76,7 +76,9 @@ fn cas_decode(config: &FileConfig) -> bool {
 
 /// The splices that make `additions` in `src`, from its `layout`, in the order `append.rs`
 /// makes them (lists, then `current-context`, then the keys the file lacks), sorted as it
-/// sorts them: the same bytes. `None` for what only the planner writes (flow lists).
+/// sorts them: the same bytes (an item rendered at its column is the planner's item
+/// rendered at column 0 and indented). `None` for what only the planner writes (flow
+/// lists).
 pub(super) fn plan(
     src: &str,
     layout: &TopLayout,
@@ -98,10 +100,10 @@ pub(super) fn plan(
         }
         match at {
             ListAt::Absent => {
-                let pad = " ".repeat(root_indent?);
-                tail.push_str(&format!("{pad}{key}:\n"));
+                let indent = root_indent?;
+                tail.push_str(&format!("{}{key}:\n", " ".repeat(indent)));
                 for e in entries {
-                    tail.push_str(&indent_lines(&block_item(e, 0), &pad));
+                    tail.push_str(&block_item(e, indent));
                 }
             }
             ListAt::Block {
@@ -109,13 +111,12 @@ pub(super) fn plan(
                 end,
             } => {
                 let (dash, _) = dash_of_item(src, *first)?;
-                let pad = " ".repeat(dash);
                 let mut text = String::new();
                 if open_end(*end) {
                     text.push('\n');
                 }
                 for e in entries {
-                    text.push_str(&indent_lines(&block_item(e, 0), &pad));
+                    text.push_str(&block_item(e, dash));
                 }
                 let splice = Splice {
                     start: *end,
@@ -264,26 +265,37 @@ pub(super) fn prove(
 /// The model of the inserted text `alone` (one document), once its data, read by the node
 /// tree, is exactly what `additions` asks for.
 fn inserted_model(alone: &str, additions: &Additions) -> Result<FileConfig, &'static str> {
-    let mut wanted = Map::new();
-    for (key, entries) in additions.lists() {
-        if !entries.is_empty() {
-            wanted.insert(key.to_owned(), Value::Array(entries.to_vec()));
-        }
-    }
-    if let Some(name) = &additions.current_context {
-        wanted.insert("current-context".to_owned(), Value::String(name.clone()));
-    }
     let tree = Doc::parse(alone, Stream::Drop).map_err(|_| "the inserted text does not parse")?;
     let data = match data_of(&tree, "inserted") {
         // Nothing inserted (nothing to add) is no entries.
-        Ok(Value::Null) => Value::Object(Map::new()),
-        Ok(data) => data,
-        Err(_) => return Err("the inserted text is not data"),
+        Ok(Value::Null) => Map::new(),
+        Ok(Value::Object(data)) => data,
+        _ => return Err("the inserted text is not data"),
     };
-    if data != Value::Object(wanted) {
+    drop(tree);
+    // Exactly the lists with entries and the name, compared in place (no copy of them).
+    let lists = additions.lists();
+    let keys = lists.iter().filter(|(_, e)| !e.is_empty()).count()
+        + usize::from(additions.current_context.is_some());
+    let lists_ok = lists.iter().all(|(key, entries)| {
+        entries.is_empty()
+            || data.get(*key).and_then(Value::as_array).map(Vec::as_slice) == Some(entries)
+    });
+    let name_ok = additions.current_context.as_ref().is_none_or(|name| {
+        data.get("current-context").and_then(Value::as_str) == Some(name.as_str())
+    });
+    if data.len() != keys || !lists_ok || !name_ok {
         return Err("the inserted text is not exactly the entries to add");
     }
-    loadable(std::path::Path::new(""), &tree).map_err(|_| "the new entries do not load")
+    // Its model, by the scanner (which answers only as the tree would read it).
+    let new = if alone.is_empty() {
+        FileConfig::default()
+    } else {
+        fast::parse(alone).ok_or("the line scanner does not read the inserted text")?
+    };
+    cas_decode(&new)
+        .then_some(new)
+        .ok_or("the new entries do not load")
 }
 
 #[cfg(test)]
