@@ -3,8 +3,8 @@
 //! level (where each block list's last line ends, where `current-context` is) exactly as
 //! `append.rs` plans them on the node tree, and proven without parsing the file into a
 //! tree: the bytes outside the splices kept, the result read whole by the scanner as the
-//! original's model plus exactly the new entries, and the inserted text, parsed on its own,
-//! exactly the entries requested. Anything else (flow or empty lists, a later document, a
+//! original's model plus exactly the new entries, and the inserted text, read on its own as
+//! data, exactly the entries requested. Anything else (flow or empty lists, a later document, a
 //! layout the scanner refuses) is `None`, and the planner decides, errors included.
 
 use serde_json::{Map, Value};
@@ -180,9 +180,10 @@ pub(super) fn plan(
 ///   last line without a break), and the `current-context` splice stays on its line, so
 ///   in the scanner's layouts, where every scalar, key and indicator stands on one line,
 ///   no existing line can be read differently;
-/// - the inserted text, parsed on its own by the node tree as one document (each list's
-///   items under their key, `current-context` as its own line), is exactly the requested
-///   entries and name;
+/// - the inserted text, read on its own as one document (each list's items under their
+///   key, `current-context` as its own line) by the scanner's data reading (`fast/data.rs`,
+///   held to the node tree's) or, where that declines, by the node tree, is exactly the
+///   requested entries and name;
 /// - the line scanner reads `out` whole, as the original's model with exactly the
 ///   inserted text's model after each list's items and the new `current-context`.
 pub(super) fn prove(
@@ -262,17 +263,27 @@ pub(super) fn prove(
         .ok_or("the result is not the original with exactly the new entries")
 }
 
-/// The model of the inserted text `alone` (one document), once its data, read by the node
-/// tree, is exactly what `additions` asks for.
+/// The model of the inserted text `alone` (one document), once its data, read on its own
+/// (by the scanner's data reading, or the node tree where that declines), is exactly what
+/// `additions` asks for.
 fn inserted_model(alone: &str, additions: &Additions) -> Result<FileConfig, &'static str> {
-    let tree = Doc::parse(alone, Stream::Drop).map_err(|_| "the inserted text does not parse")?;
-    let data = match data_of(&tree, "inserted") {
+    // The scanner reads it as data when it is sure the tree reads the same (the text holds
+    // only strings); anything else, the tree reads.
+    let data = match fast::data(alone) {
+        Some(data) => Ok(data),
+        None if alone.is_empty() => Ok(Value::Null),
+        None => Doc::parse(alone, Stream::Drop)
+            .map_err(|_| "the inserted text does not parse")
+            .and_then(|tree| {
+                data_of(&tree, "inserted").map_err(|_| "the inserted text is not data")
+            }),
+    };
+    let data = match data? {
         // Nothing inserted (nothing to add) is no entries.
-        Ok(Value::Null) => Map::new(),
-        Ok(Value::Object(data)) => data,
+        Value::Null => Map::new(),
+        Value::Object(data) => data,
         _ => return Err("the inserted text is not data"),
     };
-    drop(tree);
     // Exactly the lists with entries and the name, compared in place (no copy of them).
     let lists = additions.lists();
     let keys = lists.iter().filter(|(_, e)| !e.is_empty()).count()

@@ -15,7 +15,10 @@ use super::super::model::{
     NamedExtension, NamedUser, User,
 };
 
+mod data;
 pub(in crate::kubeconfig) mod scalar;
+
+pub use data::data;
 
 use scalar::*;
 
@@ -54,18 +57,7 @@ pub fn parse_with_spans(doc: &str) -> Option<(FileConfig, Vec<Option<TokenSpan>>
     if doc.len() > MAX_DOC_BYTES {
         return None;
     }
-    let mut p = Parser {
-        src: doc,
-        pos: 0,
-        cur: None,
-        doc_start_allowed: true,
-        nodes: 0,
-        depth: 0,
-        token: None,
-        user_tokens: Vec::new(),
-        last_end: 0,
-        top: TopLayout::default(),
-    };
+    let mut p = Parser::new(doc);
     let config = p.file().ok()?;
     let version_ok = matches!(config.api_version.as_deref(), None | Some("" | "v1"));
     let kind_ok = matches!(config.kind.as_deref(), None | Some("" | "Config"));
@@ -175,6 +167,21 @@ pub enum ScalarAt {
 }
 
 impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Self {
+        Parser {
+            src,
+            pos: 0,
+            cur: None,
+            doc_start_allowed: true,
+            nodes: 0,
+            depth: 0,
+            token: None,
+            user_tokens: Vec::new(),
+            last_end: 0,
+            top: TopLayout::default(),
+        }
+    }
+
     /// Read the next physical line, checking every character: printable ASCII, or a
     /// non-ASCII character that YAML prints and that no parser treats as a break or a
     /// byte-order mark. Tabs, control characters and a CR not followed by LF give up.
