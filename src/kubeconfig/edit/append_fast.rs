@@ -3,9 +3,10 @@
 //! level (where each block list's last line ends, where `current-context` is) exactly as
 //! `append.rs` plans them on the node tree, and proven without parsing the file into a
 //! tree: the bytes outside the splices kept, the result read whole by the scanner as the
-//! original's model plus exactly the new entries, and the inserted text, read on its own as
-//! data, exactly the entries requested. Anything else (flow or empty lists, a later document, a
-//! layout the scanner refuses) is `None`, and the planner decides, errors included.
+//! original's model plus exactly the new entries, and the inserted text, read on its own
+//! as data, exactly the entries requested. Anything else (flow or empty lists, a later
+//! document, a layout the scanner refuses) is `None`, and the planner decides, errors
+//! included.
 
 use serde_json::{Map, Value};
 
