@@ -16,7 +16,7 @@ use super::model::{FileConfig, NamedCluster, NamedContext, NamedUser};
 use super::read::document::{
     decode, first_content, first_document, kubectl_position, root_end_before_junk, Encoding,
 };
-use super::read::fast::TokenSpan;
+use super::read::fast::{TokenSpan, TopLayout};
 use super::read::from_tree::{self, Typing};
 use super::read::yaml_tree::{Doc, Stream};
 use super::{Files, KubeconfigError, MAX_FILE_SIZE};
@@ -94,6 +94,9 @@ pub struct LoadedFile {
     /// scanner (`fast.rs`) read the file: the editor's fast path starts from it instead of
     /// reading the file again.
     pub token_spans: Option<Vec<Option<TokenSpan>>>,
+    /// Where the top level's lists and `current-context` stand, when the line scanner
+    /// read the file: the editor's append fast path starts from it.
+    pub layout: Option<TopLayout>,
 }
 
 impl fmt::Debug for LoadedFile {
@@ -104,6 +107,7 @@ impl fmt::Debug for LoadedFile {
             .field("encoding", &self.encoding)
             .field("config", &self.config)
             .field("token_spans", &self.token_spans)
+            .field("layout", &self.layout)
             .finish()
     }
 }
@@ -158,13 +162,15 @@ impl Kubeconfig {
             let Some((text, encoding)) = read_file(path, explicit)? else {
                 continue;
             };
-            let (config, token_spans) = parse_scanned(path, &text)?;
+            let (config, spans) = parse_scanned(path, &text)?;
+            let (token_spans, layout) = spans.unzip();
             kc.add(LoadedFile {
                 path: path.clone(),
                 text,
                 encoding,
                 config,
                 token_spans,
+                layout,
             })?;
         }
         Ok(kc)
@@ -429,16 +435,16 @@ fn parse_scanned(path: &Path, text: &str) -> Result<Scanned, KubeconfigError> {
     })
 }
 
-/// A file's reading, with its token spans when the line scanner read it.
-type Scanned = (FileConfig, Option<Vec<Option<TokenSpan>>>);
+/// A file's reading, with its token spans and layout when the line scanner read it.
+type Scanned = (FileConfig, Option<(Vec<Option<TokenSpan>>, TopLayout)>);
 
 fn parse_document(path: &Path, doc: &str) -> Result<Scanned, KubeconfigError> {
     // The common layouts take the fast path (about 1 ms a megabyte); anything it is not
     // sure of goes to the full parser, which also writes the error messages.
-    match super::read::fast::parse_with_token_spans(doc) {
-        Some((config, spans)) => {
+    match super::read::fast::parse_with_spans(doc) {
+        Some((config, spans, layout)) => {
             check_ca_data(path, &config)?;
-            Ok((config, Some(spans)))
+            Ok((config, Some((spans, layout))))
         }
         None => {
             let config = parse_full_at(path, doc)?;

@@ -52,7 +52,7 @@ impl Additions {
             && self.current_context.is_none()
     }
 
-    fn lists(&self) -> [(&'static str, &[Value]); 3] {
+    pub(super) fn lists(&self) -> [(&'static str, &[Value]); 3] {
         [
             ("clusters", &self.clusters),
             ("contexts", &self.contexts),
@@ -367,42 +367,44 @@ fn indent_lines(block: &str, pad: &str) -> String {
 
 /// One list item (`- key: …` and its continuation lines), in kubectl's block layout:
 /// two spaces per level, list items at their parent key's column.
-fn block_item(entry: &Value, indent: usize) -> String {
+pub(super) fn block_item(entry: &Value, indent: usize) -> String {
     let mut out = String::new();
+    write_item(&mut out, entry, indent);
+    out
+}
+
+/// [`block_item`], written into `out` (a thousand entries are one string, not thousands).
+fn write_item(out: &mut String, entry: &Value, indent: usize) {
+    push_pad(out, indent);
+    out.push_str("- ");
     match entry {
-        Value::Object(map) if !map.is_empty() => {
-            let body = block_map(map, indent + 2);
-            // The first key goes on the dash's line.
-            out.push_str(&" ".repeat(indent));
-            out.push_str("- ");
-            out.push_str(body.trim_start());
-        }
+        // The first key goes on the dash's line.
+        Value::Object(map) if !map.is_empty() => write_map(out, map, indent + 2, true),
         other => {
-            out.push_str(&" ".repeat(indent));
-            out.push_str("- ");
             out.push_str(&inline(other));
             out.push('\n');
         }
     }
-    out
 }
 
-fn block_map(map: &Map<String, Value>, indent: usize) -> String {
-    let pad = " ".repeat(indent);
-    let mut out = String::new();
-    for (k, v) in map {
-        out.push_str(&pad);
+/// A block mapping's lines, its keys at `indent` (the first key without its padding when
+/// it follows a dash).
+fn write_map(out: &mut String, map: &Map<String, Value>, indent: usize, after_dash: bool) {
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 || !after_dash {
+            push_pad(out, indent);
+        }
         out.push_str(&scalar(k));
         out.push(':');
         match v {
             Value::Object(m) if !m.is_empty() => {
                 out.push('\n');
-                out.push_str(&block_map(m, indent + 2));
+                write_map(out, m, indent + 2, false);
             }
             Value::Array(items) if !items.is_empty() => {
                 out.push('\n');
                 for item in items {
-                    out.push_str(&block_item(item, indent));
+                    write_item(out, item, indent);
                 }
             }
             other => {
@@ -412,7 +414,10 @@ fn block_map(map: &Map<String, Value>, indent: usize) -> String {
             }
         }
     }
-    out
+}
+
+fn push_pad(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
 /// A value on one line: scalars as scalars, empty collections as `{}`/`[]`.

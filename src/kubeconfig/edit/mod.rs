@@ -3,12 +3,14 @@
 //! that tree (`token.rs`, `extension.rs`, `exec.rs`, `append.rs`, `server.rs`), the splices are applied
 //! together, and one proof (`proof.rs`) accepts the result or refuses it: every byte outside
 //! the splices kept, the result re-parsed with the original's comments, and its data equal
-//! to the original's with exactly the intended changes. Token-only edits of files the line
-//! scanner reads whole take its faster, separately proven path first (`token.rs`).
+//! to the original's with exactly the intended changes. Token-only edits and additions of
+//! entries to files the line scanner reads whole take its faster, separately proven paths
+//! first (`token.rs`, `append_fast.rs`).
 //! Why it works this way: ARCHITECTURE.md, "Editing a kubeconfig". No error message carries
 //! a scalar's value.
 
 mod append;
+mod append_fast;
 mod exec;
 mod extension;
 mod path;
@@ -181,20 +183,36 @@ fn apply_to(
             return Ok(out);
         }
     }
+    if let [Edit::Append(additions)] = edits.as_slice() {
+        let scanned = loaded.and_then(|f| Some((&f.config, f.layout.as_ref()?)));
+        if let Some(out) = append_fast::append_fast(src, scanned, additions) {
+            return Ok(out);
+        }
+    }
     if src.trim().is_empty() {
         if let [Edit::Append(additions)] = edits.as_slice() {
             // An empty file is an empty config to kubectl; it gets the whole new layout.
             return Ok(format!("{src}{}", new_file(additions)?));
         }
     }
+    planned(src, loaded.is_some(), &edits, &tokens)
+}
 
+/// The planner's path: `edits` (distinct, not empty; `tokens` the token edits among them)
+/// planned on one parse of `src` and proven. `loaded`: the loader read `src` already.
+fn planned(
+    src: &str,
+    loaded: bool,
+    edits: &[Edit<'_>],
+    tokens: &[(&str, &str)],
+) -> Result<String, EditError> {
     let doc = Doc::parse(src, Stream::Comments)?;
     let mut splices = Vec::new();
     // Spans whose comments the plan drops with them: an old extension mapping or exec
     // entry replaced whole. A token scalar holds none.
     let mut replaced = Vec::new();
     if !tokens.is_empty() {
-        splices.extend(token::plan(src, &doc, &tokens)?);
+        splices.extend(token::plan(src, &doc, tokens)?);
     }
     let records: Vec<(&str, &TokenExtension<'_>)> = edits
         .iter()
@@ -227,13 +245,13 @@ fn apply_to(
     if !servers.is_empty() {
         splices.extend(server::plan(src, &doc, &servers)?);
     }
-    for edit in &edits {
+    for edit in edits {
         if let Edit::Append(additions) = edit {
             splices.extend(append::plan(src, &doc, additions)?);
         }
     }
     // (After planning, whose refusals say more.)
-    if loaded.is_none() {
+    if !loaded {
         // Only a kubeconfig is rewritten, and the proof compares with what it means.
         super::load::loadable(std::path::Path::new(""), &doc).map_err(|_| {
             unsupported("the file cannot be loaded as a kubeconfig; nothing was changed".into())

@@ -15,7 +15,10 @@ use super::super::model::{
     NamedExtension, NamedUser, User,
 };
 
+mod data;
 pub(in crate::kubeconfig) mod scalar;
+
+pub use data::data;
 
 use scalar::*;
 
@@ -45,26 +48,23 @@ pub fn parse(doc: &str) -> Option<FileConfig> {
 /// [`parse`], and for each entry of `users` (in order) where its `token` scalar is, when
 /// it has a non-null one.
 pub fn parse_with_token_spans(doc: &str) -> Option<(FileConfig, Vec<Option<TokenSpan>>)> {
+    parse_with_spans(doc).map(|(config, tokens, _)| (config, tokens))
+}
+
+/// [`parse_with_token_spans`], and where the top level's lists and `current-context`
+/// stand (the editor's append fast path).
+pub fn parse_with_spans(doc: &str) -> Option<(FileConfig, Vec<Option<TokenSpan>>, TopLayout)> {
     if doc.len() > MAX_DOC_BYTES {
         return None;
     }
-    let mut p = Parser {
-        src: doc,
-        pos: 0,
-        cur: None,
-        doc_start_allowed: true,
-        nodes: 0,
-        depth: 0,
-        token: None,
-        user_tokens: Vec::new(),
-    };
+    let mut p = Parser::new(doc);
     let config = p.file().ok()?;
     let version_ok = matches!(config.api_version.as_deref(), None | Some("" | "v1"));
     let kind_ok = matches!(config.kind.as_deref(), None | Some("" | "Config"));
     if p.user_tokens.len() != config.users.len() {
         return None;
     }
-    (version_ok && kind_ok).then_some((config, p.user_tokens))
+    (version_ok && kind_ok).then_some((config, p.user_tokens, p.top))
 }
 
 /// A line with content (not blank, not only a comment).
@@ -72,6 +72,8 @@ pub fn parse_with_token_spans(doc: &str) -> Option<(FileConfig, Vec<Option<Token
 struct Line<'a> {
     /// Column of the first character of `text`.
     indent: usize,
+    /// The offset after the line's break (the end of the text on the last line).
+    end: usize,
     /// From the first non-space character to the end of the line, line break excluded.
     text: Text<'a>,
 }
@@ -100,6 +102,10 @@ struct Parser<'a> {
     token: Option<TokenSpan>,
     /// One slot per entry of `users`, in order, for the editor.
     user_tokens: Vec<Option<TokenSpan>>,
+    /// The end of the last line consumed (`Line::end`).
+    last_end: usize,
+    /// The top level's layout, for the editor.
+    top: TopLayout,
 }
 
 /// Where a user's `token` scalar stands in the document, quotes included, and how it is
@@ -117,7 +123,65 @@ pub enum ScalarStyle {
     Double,
 }
 
+/// Where the top-level mapping's parts stand in the document, as the editor's append
+/// fast path needs them: it adds entries after a list's last line and sets
+/// `current-context`. Offsets are into the document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopLayout {
+    /// Where the first top-level key starts.
+    pub root_start: usize,
+    /// The end of the document's last content line, its line break included.
+    pub content_end: usize,
+    pub clusters: ListAt,
+    pub contexts: ListAt,
+    pub users: ListAt,
+    pub current_context: ScalarAt,
+}
+
+/// A top-level list (`clusters`, `contexts`, `users`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ListAt {
+    /// No such key.
+    #[default]
+    Absent,
+    /// A block list of at least one item.
+    Block {
+        /// Where the first item's content starts, if on its `-` line.
+        first: Option<usize>,
+        /// The end of the list's last content line, its line break included.
+        end: usize,
+    },
+    /// Null, empty or `[]`.
+    Empty,
+}
+
+/// The top-level `current-context`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ScalarAt {
+    #[default]
+    Absent,
+    /// A scalar on the key's line, quotes included (`~` and `null` too).
+    Scalar(std::ops::Range<usize>),
+    /// Nothing after the colon but spaces or a comment: the colon's end.
+    Empty(usize),
+}
+
 impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Self {
+        Parser {
+            src,
+            pos: 0,
+            cur: None,
+            doc_start_allowed: true,
+            nodes: 0,
+            depth: 0,
+            token: None,
+            user_tokens: Vec::new(),
+            last_end: 0,
+            top: TopLayout::default(),
+        }
+    }
+
     /// Read the next physical line, checking every character: printable ASCII, or a
     /// non-ASCII character that YAML prints and that no parser treats as a break or a
     /// byte-order mark. Tabs, control characters and a CR not followed by LF give up.
@@ -157,6 +221,7 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let indent = raw.s.len().saturating_sub(text.s.len());
+            let end = self.pos;
             if indent == 0 && (text.s.starts_with("---") || text.s.starts_with("...")) {
                 if text.s == "---" && self.doc_start_allowed {
                     self.doc_start_allowed = false;
@@ -165,7 +230,7 @@ impl<'a> Parser<'a> {
                 return Err(Bail);
             }
             self.doc_start_allowed = false;
-            let line = Line { indent, text };
+            let line = Line { indent, end, text };
             self.cur = Some(line);
             return Ok(Some(line));
         }
@@ -173,7 +238,9 @@ impl<'a> Parser<'a> {
     }
 
     fn advance(&mut self) {
-        self.cur = None;
+        if let Some(line) = self.cur.take() {
+            self.last_end = line.end;
+        }
     }
 
     fn bump(&mut self, nodes: usize) -> R<()> {
@@ -266,7 +333,9 @@ impl<'a> Parser<'a> {
     /// The document: a block mapping at column 0.
     fn file(&mut self) -> R<FileConfig> {
         match self.peek()? {
-            Some(line) if line.indent == 0 => {}
+            Some(line) if line.indent == 0 => {
+                self.top.root_start = self.offset_of(line.text.s)?;
+            }
             _ => return Err(Bail),
         }
         self.enter()?;
@@ -285,31 +354,94 @@ impl<'a> Parser<'a> {
                 }
                 "current-context" => {
                     once(&mut seen, 4)?;
+                    self.top.current_context = self.scalar_at(rest)?;
                     cfg.current_context = self.string(0, rest)?;
                 }
                 "clusters" => {
                     once(&mut seen, 8)?;
+                    let first = self.first_item(rest)?;
                     cfg.clusters = self.list(0, rest, Self::named_cluster)?;
+                    self.top.clusters = self.list_at(first, cfg.clusters.len());
                 }
                 "contexts" => {
                     once(&mut seen, 16)?;
+                    let first = self.first_item(rest)?;
                     cfg.contexts = self.list(0, rest, Self::named_context)?;
+                    self.top.contexts = self.list_at(first, cfg.contexts.len());
                 }
                 "users" => {
                     once(&mut seen, 32)?;
+                    let first = self.first_item(rest)?;
                     cfg.users = self.list(0, rest, Self::named_user)?;
+                    self.top.users = self.list_at(first, cfg.users.len());
                 }
                 _ => {
                     self.skip(0, rest)?;
                 }
             }
         }
+        self.top.content_end = self.last_end;
         self.leave();
         // entry() ends only at the end of the text or at a line left of column 0.
         match self.peek()? {
             None => Ok(cfg),
             Some(_) => Err(Bail),
         }
+    }
+
+    /// Where `inner` (a part of the document) starts in it.
+    fn offset_of(&self, inner: &str) -> R<usize> {
+        (inner.as_ptr() as usize)
+            .checked_sub(self.src.as_ptr() as usize)
+            .ok_or(Bail)
+    }
+
+    /// Where a top-level list's first item has its content, when the list is a block list
+    /// whose first `-` line holds some (`rest` follows the list's key), read before the
+    /// list is.
+    fn first_item(&mut self, rest: Text<'a>) -> R<Option<usize>> {
+        if !matches!(value(rest)?, Val::Empty) {
+            return Ok(None);
+        }
+        let Nested::Seq(_) = self.nested(0, true)? else {
+            return Ok(None);
+        };
+        let Some(line) = self.peek()? else {
+            return Ok(None);
+        };
+        let content = line.text.from(1)?.trim_start()?;
+        if content.s.is_empty() || content.s.starts_with('#') {
+            return Ok(None);
+        }
+        self.offset_of(content.s).map(Some)
+    }
+
+    /// A top-level list just read, with `len` items: a block list ends at the last line
+    /// consumed.
+    fn list_at(&self, first: Option<usize>, len: usize) -> ListAt {
+        if len == 0 {
+            ListAt::Empty
+        } else {
+            ListAt::Block {
+                first,
+                end: self.last_end,
+            }
+        }
+    }
+
+    /// Where the scalar written in `rest` (after a top-level key's colon) stands.
+    fn scalar_at(&self, rest: Text<'a>) -> R<ScalarAt> {
+        let at = self.offset_of(rest.s)?;
+        let text = rest.trim_start()?;
+        let start = self.offset_of(text.s)?;
+        Ok(match value(rest)? {
+            Val::Empty => ScalarAt::Empty(at),
+            Val::Plain(s) => ScalarAt::Scalar(start..start.saturating_add(s.len())),
+            Val::Single(s) | Val::Double(s) => {
+                ScalarAt::Scalar(start..start.saturating_add(s.len()).saturating_add(2))
+            }
+            Val::EmptyMap | Val::EmptySeq => return Err(Bail),
+        })
     }
 
     /// A string field (`Option<String>`) of a mapping at column `n`; `rest` follows the colon.
@@ -473,7 +605,11 @@ impl<'a> Parser<'a> {
         let col = m
             .saturating_add(1)
             .saturating_add(rest.s.len().saturating_sub(text.s.len()));
-        self.cur = Some(Line { indent: col, text });
+        self.cur = Some(Line {
+            indent: col,
+            end: self.last_end,
+            text,
+        });
         Ok(Some(col))
     }
 
@@ -777,7 +913,11 @@ impl<'a> Parser<'a> {
                 let col = m
                     .saturating_add(1)
                     .saturating_add(rest.s.len().saturating_sub(text.s.len()));
-                self.cur = Some(Line { indent: col, text });
+                self.cur = Some(Line {
+                    indent: col,
+                    end: self.last_end,
+                    text,
+                });
                 self.skip_map(col)?;
             } else {
                 if let Val::Plain(s) = value(rest)? {
