@@ -566,6 +566,20 @@ fn sizes(src: &Path) -> Sizes {
                 if m.content.is_none() && test_only(&m.attrs) {
                     test_files.insert(dir.join(format!("{}.rs", m.ident)));
                     test_files.insert(dir.join(m.ident.to_string()).join("mod.rs"));
+                    // `#[path = "x_tests.rs"]` is relative to the declaring file's folder.
+                    for attr in m.attrs.iter().filter(|a| a.path().is_ident("path")) {
+                        if let syn::Meta::NameValue(syn::MetaNameValue {
+                            value:
+                                syn::Expr::Lit(syn::ExprLit {
+                                    lit: syn::Lit::Str(file),
+                                    ..
+                                }),
+                            ..
+                        }) = &attr.meta
+                        {
+                            test_files.insert(path.with_file_name(file.value()));
+                        }
+                    }
                 }
             }
         }
@@ -633,7 +647,7 @@ fn the_size_check_counts_production_lines_only() {
     std::fs::write(
         src.join("a.rs"),
         format!(
-            "/// doc\nfn long() {{\n{body}}}\n#[cfg(test)]\nmod tests {{\n    fn t() {{\n{body}    }}\n}}\n#[cfg(test)]\nmod more;\nstruct S;\nimpl S {{\n    fn m(&self) {{}}\n}}\n"
+            "/// doc\nfn long() {{\n{body}}}\n#[cfg(test)]\nmod tests {{\n    fn t() {{\n{body}    }}\n}}\n#[cfg(test)]\nmod more;\n#[cfg(test)]\n#[path = \"a_tests.rs\"]\nmod t;\nstruct S;\nimpl S {{\n    fn m(&self) {{}}\n}}\n"
         ),
     )
     .expect("write");
@@ -642,12 +656,14 @@ fn the_size_check_counts_production_lines_only() {
         format!("fn t() {{\n{body}}}\n"),
     )
     .expect("write");
+    std::fs::write(src.join("a_tests.rs"), format!("fn t() {{\n{body}}}\n")).expect("write");
     let s = sizes(&src);
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(
         s.fns,
         vec![(7, "a.rs::long".to_string()), (1, "a.rs::S::m".to_string())]
     );
-    // 24 lines, the 12 of the two test-only items left out; `a/more.rs` not counted.
+    // 27 lines, the 15 of the three test-only items left out; `a/more.rs` and
+    // `a_tests.rs` are test modules.
     assert_eq!(s.files, vec![(12, "a.rs".to_string())]);
 }
