@@ -2,8 +2,8 @@
 //! list (client-go keeps extensions through its own rewrites), keeping every other byte:
 //! `extensions: [{name: coreweave.com/token, extension: {expires: …, source: console,
 //! rotatedAt: …}}]`, written in the file's own layout. The planner's extension splices
-//! over `yaml_tree.rs` (layout and refusal rules: ARCHITECTURE.md, "Editing a
-//! kubeconfig"). With no expiry, no `expires` key is written.
+//! over `yaml_tree.rs` (layout and refusal rules:
+//! docs/editing.md). With no expiry, no `expires` key is written.
 
 use serde_json::Value;
 

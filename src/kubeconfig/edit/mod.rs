@@ -6,7 +6,7 @@
 //! to the original's with exactly the intended changes. Token-only edits and additions of
 //! entries to files the line scanner reads whole take its faster, separately proven paths
 //! first (`token.rs`, `append_fast.rs`).
-//! Why it works this way: ARCHITECTURE.md, "Editing a kubeconfig". No error message carries
+//! Why it works this way: docs/editing.md. No error message carries
 //! a scalar's value.
 
 mod append;
