@@ -193,11 +193,11 @@ pub(super) fn prove(
     original: &FileConfig,
     planned: &[(Part, Splice)],
     additions: &Additions,
-) -> Result<(), &'static str> {
+) -> Result<(), Refused> {
     let new_end = check_splices(src, out, planned.iter().map(|(_, s)| s), src.len())
-        .map_err(|_| "bytes outside the splices changed")?;
+        .map_err(|_| Refused("bytes outside the splices changed"))?;
     if new_end != out.len() {
-        return Err("the result has text after its first document");
+        return Err(Refused("the result has text after its first document"));
     }
     let mut alone = String::new();
     for (part, splice) in planned {
@@ -212,11 +212,11 @@ pub(super) fn prove(
                     (false, true) => text
                         .strip_prefix("\r\n")
                         .or_else(|| text.strip_prefix('\n'))
-                        .ok_or("an insertion does not start a line")?,
-                    _ => return Err("an insertion does not start a line"),
+                        .ok_or(Refused("an insertion does not start a line"))?,
+                    _ => return Err(Refused("an insertion does not start a line")),
                 };
                 if splice.start != splice.end || !body.ends_with('\n') {
-                    return Err("an insertion is not whole lines");
+                    return Err(Refused("an insertion is not whole lines"));
                 }
                 if let Part::List(key) = part {
                     alone.push_str(key);
@@ -225,9 +225,11 @@ pub(super) fn prove(
                 alone.push_str(body);
             }
             Part::CurrentContext => {
-                let replaced = src.get(splice.start..splice.end).ok_or("bad splice")?;
+                let replaced = src
+                    .get(splice.start..splice.end)
+                    .ok_or(Refused("bad splice"))?;
                 if [replaced, text].iter().any(|t| t.contains(['\n', '\r'])) {
-                    return Err("the current-context splice leaves its line");
+                    return Err(Refused("the current-context splice leaves its line"));
                 }
                 alone.push_str("current-context: ");
                 alone.push_str(text.trim_start_matches(' '));
@@ -236,7 +238,7 @@ pub(super) fn prove(
         }
     }
     let new = inserted_model(&alone, additions)?;
-    let actual = fast::parse(out).ok_or("the line scanner does not read the result")?;
+    let actual = fast::parse(out).ok_or(Refused("the line scanner does not read the result"))?;
     let extended = |old: usize, all: usize, added: usize| all == old.saturating_add(added);
     let lists_ok = extended(
         original.clusters.len(),
@@ -259,31 +261,36 @@ pub(super) fn prove(
     let rest_ok = actual.api_version == original.api_version
         && actual.kind == original.kind
         && &actual.current_context == current;
-    (lists_ok && rest_ok)
-        .then_some(())
-        .ok_or("the result is not the original with exactly the new entries")
+    (lists_ok && rest_ok).then_some(()).ok_or(Refused(
+        "the result is not the original with exactly the new entries",
+    ))
 }
+
+/// Why the proof refused a fast-path result (the planner then decides; a test names it).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct Refused(pub &'static str);
 
 /// The model of the inserted text `alone` (one document), once its data, read on its own
 /// (by the scanner's data reading, or the node tree where that declines), is exactly what
 /// `additions` asks for.
-fn inserted_model(alone: &str, additions: &Additions) -> Result<FileConfig, &'static str> {
+fn inserted_model(alone: &str, additions: &Additions) -> Result<FileConfig, Refused> {
     // The scanner reads it as data when it is sure the tree reads the same (the text holds
     // only strings); anything else, the tree reads.
     let data = match fast::data(alone) {
         Some(data) => Ok(data),
         None if alone.is_empty() => Ok(Value::Null),
         None => Doc::parse(alone, Stream::Drop)
-            .map_err(|_| "the inserted text does not parse")
+            .map_err(|_| Refused("the inserted text does not parse"))
             .and_then(|tree| {
-                data_of(&tree, "inserted").map_err(|_| "the inserted text is not data")
+                data_of(&tree, "inserted").map_err(|_| Refused("the inserted text is not data"))
             }),
     };
     let data = match data? {
         // Nothing inserted (nothing to add) is no entries.
         Value::Null => Map::new(),
         Value::Object(data) => data,
-        _ => return Err("the inserted text is not data"),
+        _ => return Err(Refused("the inserted text is not data")),
     };
     // Exactly the lists with entries and the name, compared in place (no copy of them).
     let lists = additions.lists();
@@ -297,17 +304,19 @@ fn inserted_model(alone: &str, additions: &Additions) -> Result<FileConfig, &'st
         data.get("current-context").and_then(Value::as_str) == Some(name.as_str())
     });
     if data.len() != keys || !lists_ok || !name_ok {
-        return Err("the inserted text is not exactly the entries to add");
+        return Err(Refused(
+            "the inserted text is not exactly the entries to add",
+        ));
     }
     // Its model, by the scanner (which answers only as the tree would read it).
     let new = if alone.is_empty() {
         FileConfig::default()
     } else {
-        fast::parse(alone).ok_or("the line scanner does not read the inserted text")?
+        fast::parse(alone).ok_or(Refused("the line scanner does not read the inserted text"))?
     };
     cas_decode(&new)
         .then_some(new)
-        .ok_or("the new entries do not load")
+        .ok_or(Refused("the new entries do not load"))
 }
 
 #[cfg(test)]
