@@ -286,8 +286,8 @@ mod debug_hides_secrets {
     use super::text::Splice;
     use super::Kubeconfig;
 
-    const OLD: &str = "CW-SECRET-debugOldAb3Cd5Ef7Gh9";
-    const NEW: &str = "CW-SECRET-debugNewZy8Xw6Vu4Ts2";
+    const OLD: &str = "CW-SECRET-test-debug-old-fake-0001";
+    const NEW: &str = "CW-SECRET-test-debug-new-fake-0002";
 
     fn kubeconfig_text() -> String {
         format!(
@@ -299,7 +299,7 @@ mod debug_hides_secrets {
     }
 
     fn assert_hidden(what: &str, debug: &str) {
-        for secret in [OLD, NEW, "debugOld", "debugNew"] {
+        for secret in [OLD, NEW, "debug-old", "debug-new"] {
             assert!(!debug.contains(secret), "{what} shows {secret}: {debug}");
         }
     }
