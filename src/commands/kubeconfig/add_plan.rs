@@ -140,7 +140,10 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
     let mut plan = Plan::default();
     let user = match &existing.holder {
         Some(h) => (h.user.clone(), false),
-        None => (unique(&format!("coreweave-{}", opts.org), &taken), true),
+        None => (
+            super::import::unique(&format!("coreweave-{}", opts.org), &taken),
+            true,
+        ),
     };
     taken.insert(user.0.clone());
     let keyring_user = match (&existing.holder, opts.store) {
@@ -264,7 +267,7 @@ fn decide(
             same_token: r.same_token,
         };
     }
-    let name = unique(&super::import::derived_name(&c.name, server), taken);
+    let name = super::import::unique(&super::import::derived_name(&c.name, server), taken);
     taken.insert(name.clone());
     Decision::Add { context: name }
 }
@@ -314,17 +317,6 @@ pub fn binding(server: &str) -> Binding {
         ca_sha256: String::new(),
         tls_server_name: String::new(),
     }
-}
-
-/// `base`, or `base-2`, `base-3`… : the first that clashes with no name in `taken`.
-pub fn unique(base: &str, taken: &BTreeSet<String>) -> String {
-    if !taken.contains(base) {
-        return base.to_owned();
-    }
-    (2..)
-        .map(|n| format!("{base}-{n}"))
-        .find(|n| !taken.contains(n))
-        .unwrap_or_else(|| base.to_owned())
 }
 
 #[cfg(test)]

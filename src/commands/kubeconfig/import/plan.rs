@@ -314,7 +314,8 @@ pub fn derived_name(context: &str, server: &str) -> String {
     }
 }
 
-fn unique(base: &str, taken: &BTreeSet<String>) -> String {
+/// `base`, or `base-2`, `base-3`… : the first that clashes with no name in `taken`.
+pub fn unique(base: &str, taken: &BTreeSet<String>) -> String {
     if !taken.contains(base) {
         return base.to_owned();
     }
