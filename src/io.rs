@@ -70,11 +70,27 @@ pub fn file_holds(mut file: &File, expected: &[u8]) -> io::Result<bool> {
             Err(e) => return Err(e),
         };
         let end = at.saturating_add(n);
-        if expected.get(at..end) != block.get(..n) {
-            return Ok(false);
+        match (expected.get(at..end), block.get(..n)) {
+            (Some(want), Some(got)) if same_bytes(want, got) => {}
+            _ => return Ok(false),
         }
         at = end;
     }
+}
+
+/// Whether `a` and `b` are the same bytes, eight at a time. `==` on slices calls the C
+/// library's `bcmp`, and musl's (the Linux archives are static musl builds) compares one
+/// byte at a time, about seven instructions a byte: on megabyte kubeconfigs, checked
+/// against the disk before and under the lock, that was a fifth of rotate's work.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let (a_words, a_tail) = a.as_chunks::<8>();
+    let (b_words, b_tail) = b.as_chunks::<8>();
+    a.len() == b.len()
+        && a_words
+            .iter()
+            .zip(b_words)
+            .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
+        && a_tail == b_tail
 }
 
 fn read_capped_sized(reader: impl Read, cap: u64, size: u64) -> io::Result<Vec<u8>> {
@@ -192,6 +208,27 @@ pub fn without_os_error_codes(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The word-wise comparison agrees with slice equality: equal slices, one byte
+        /// changed anywhere (in a word or the tail), and different lengths.
+        #[test]
+        fn same_bytes_is_slice_equality(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100),
+            at in 0usize..100,
+            flip in 1u8..=255,
+            cut in 0usize..100,
+        ) {
+            proptest::prop_assert!(same_bytes(&a, &a.clone()));
+            let mut b = a.clone();
+            if let Some(byte) = b.get_mut(at) {
+                *byte ^= flip;
+                proptest::prop_assert!(!same_bytes(&a, &b));
+            }
+            let short = &a[..cut.min(a.len())];
+            proptest::prop_assert_eq!(same_bytes(&a, short), a.as_slice() == short);
+        }
+    }
 
     #[test]
     fn errors_of_a_path_carry_it() {

@@ -1,6 +1,6 @@
 //! The reviews, concurrently, each within the timeout and all within the deadline, as tasks
 //! on the network layer. Each goes through a `kube::Client` built for its target (kube's
-//! base-URI and auth layers, its typed create request: k8s-openapi's `SelfSubjectReview`
+//! base-URI layer, its typed create request: k8s-openapi's `SelfSubjectReview`
 //! for v1, a `DynamicObject` for v1beta1 and v1alpha1, which k8s-openapi no longer has).
 //! Only a 2xx naming the user is an acceptance; answers are read to [`MAX_BODY`];
 //! redirects are not followed.
@@ -157,7 +157,7 @@ async fn review(
     timeout: Duration,
     env: &ProxyEnv,
 ) -> Result<UserInfo, ClusterError> {
-    let setup = setup(t, token, env, timeout)?;
+    let setup = setup(t, env, timeout)?;
     net::connect::over(
         &setup.route,
         Reviews {
@@ -211,21 +211,24 @@ where
     };
     let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .build::<_, kube::client::Body>(connector);
-    let auth = setup.config.auth_layer().map_err(|e| {
-        config_err(format!(
-            "the token cannot be sent: {}",
-            redact(&e.to_string(), &[token.expose()])
-        ))
-    })?;
+    // The bearer goes on each request here rather than through kube's auth layer: that
+    // layer also carries exec plugins and auth providers (a JSONPath engine and regex,
+    // half a megabyte of the binary) for a token that is always given.
+    let mut bearer =
+        http::HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
+            config_err(
+                "the token cannot be sent: it holds a character an HTTP header cannot carry".into(),
+            )
+        })?;
+    bearer.set_sensitive(true);
     let service = tower::ServiceBuilder::new()
         .layer(setup.config.base_uri_layer())
-        .option_layer(auth)
         .map_err(tower::BoxError::from)
         .service(http);
     let client = kube::Client::new(service, "default");
     let mut last = None;
     for version in REVIEW_VERSIONS {
-        let answer = post_review(&client, version)
+        let answer = post_review(&client, version, &bearer)
             .await
             .map_err(|e| classify(t, token, timeout, setup, &e))?;
         match judge(t, token, answer) {
@@ -251,7 +254,11 @@ struct Answer {
 /// `DynamicObject` of that version. Both go as kube's typed create request; the answer's
 /// status, `Location` and at most [`MAX_BODY`] bytes of its body are read here rather than
 /// by `kube::Api` (which reads any length and follows no redirect but drops `Location`).
-async fn post_review(client: &kube::Client, version: &str) -> Result<Answer, kube::Error> {
+async fn post_review(
+    client: &kube::Client,
+    version: &str,
+    bearer: &http::HeaderValue,
+) -> Result<Answer, kube::Error> {
     use k8s_openapi::api::authentication::v1::SelfSubjectReview;
     let body = match version {
         "v1" => serde_json::to_vec(&SelfSubjectReview::default()),
@@ -278,6 +285,9 @@ async fn post_review(client: &kube::Client, version: &str) -> Result<Answer, kub
             .parse()
             .map_err(|e: http::uri::InvalidUri| kube::Error::HttpError(http::Error::from(e)))?;
     }
+    parts
+        .headers
+        .insert(http::header::AUTHORIZATION, bearer.clone());
     parts.headers.insert(
         http::header::ACCEPT,
         http::HeaderValue::from_static("application/json"),

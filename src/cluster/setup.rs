@@ -1,5 +1,5 @@
-//! How one target is reached: kube's configuration of the cluster and user (server,
-//! `tls-server-name`, the bearer); trust as kube's rustls configuration with its verifier
+//! How one target is reached: kube's configuration of the cluster (server,
+//! `tls-server-name`; the bearer is set on each request by the review); trust as kube's rustls configuration with its verifier
 //! replaced by ours (the listed CAs with Go's listed-leaf rule, or none) or the system's
 //! roots, loaded only for a target about to be contacted; and the proxy: the entry's
 //! `proxy-url`, else `HTTPS_PROXY` with `NO_PROXY` as kubectl reads them.
@@ -13,12 +13,11 @@ use rustls::pki_types::ServerName;
 use crate::net::connect::Route;
 use crate::net::proxy::{parse_proxy, without_userinfo, Proxy, ProxyError};
 use crate::net::{redact, ProxyEnv};
-use crate::secret::Token;
 
 use super::{tls, CaError, CaSource, ClusterError, ClusterTarget};
 
-/// How one target is reached: kube's configuration of the cluster and user (URL, server
-/// name, the bearer), and the route (TLS as the cluster entry says, the server name to
+/// How one target is reached: kube's configuration of the cluster (URL, server name),
+/// and the route (TLS as the cluster entry says, the server name to
 /// verify, the proxy with where it came from).
 pub(super) struct Setup {
     pub(super) config: kube::Config,
@@ -30,7 +29,6 @@ pub(super) struct Setup {
 /// [`ClusterError::Config`] before anything is sent.
 pub(super) fn setup(
     t: &ClusterTarget,
-    token: &Token,
     env: &ProxyEnv,
     timeout: Duration,
 ) -> Result<Setup, ClusterError> {
@@ -73,7 +71,6 @@ pub(super) fn setup(
     config.tls_server_name = t.tls_server_name.clone();
     config.accept_invalid_certs = t.insecure_skip_tls_verify;
     config.root_cert = (has_ca || t.insecure_skip_tls_verify).then(Vec::new);
-    config.auth_info.token = Some(token.expose().to_string().into());
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut tls = config.rustls_client_config().map_err(|e| {
         config_err(match t.ca {
