@@ -32,7 +32,6 @@ pub(super) fn setup(
     env: &ProxyEnv,
     timeout: Duration,
 ) -> Result<Setup, ClusterError> {
-    use kube::client::ConfigExt as _;
     let config_err = |detail: String| ClusterError::Config {
         context: t.context.clone(),
         detail,
@@ -62,33 +61,34 @@ pub(super) fn setup(
         )));
     }
     let listed = listed_certificates(t)?;
-    // kube's configuration of this cluster and user. Its TLS configuration is taken and
-    // its verifier replaced by ours where the entry lists a CA or skips verification, so
-    // it is given an empty root store there (its own would load the system's roots, and
-    // refuse a bundle with one unreadable certificate, which Go skips); with neither, its
-    // verifier is the platform's, loaded here for a cluster about to be contacted.
-    let mut config = kube::Config::new(server);
-    config.tls_server_name = t.tls_server_name.clone();
-    config.accept_invalid_certs = t.insecure_skip_tls_verify;
-    config.root_cert = (has_ca || t.insecure_skip_tls_verify).then(Vec::new);
+    // kube's configuration of this cluster gives the requests their base URL. The TLS
+    // configuration is built here, not by kube's `rustls_client_config`: that one first
+    // asks the user's exec plugin for a client certificate, which links kube's whole
+    // auth machinery (a JSONPath engine and regex, half a megabyte) for nothing. The
+    // verifier is the entry's: none (skip), the listed CAs, or the platform's roots,
+    // loaded here for a cluster about to be contacted.
+    let config = kube::Config::new(server);
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut tls = config.rustls_client_config().map_err(|e| {
-        config_err(match t.ca {
-            CaSource::System => format!("cannot load the system's root certificates: {e}"),
-            _ => format!("TLS setup: {e}"),
-        })
-    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    match (t.insecure_skip_tls_verify, listed) {
-        (true, _) => tls
+    let builder = rustls::ClientConfig::builder();
+    let tls = match (t.insecure_skip_tls_verify, listed) {
+        (true, _) => builder
             .dangerous()
-            .set_certificate_verifier(Arc::new(tls::NoVerification::new(provider))),
-        (false, Some(certs)) => tls.dangerous().set_certificate_verifier(Arc::new(
-            tls::ListedOrChained::new(certs, provider)
-                .map_err(|why| config_err(format!("{}: {why}", entry())))?,
-        )),
-        (false, None) => {}
+            .with_custom_certificate_verifier(Arc::new(tls::NoVerification::new(provider))),
+        (false, Some(certs)) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(
+                tls::ListedOrChained::new(certs, provider)
+                    .map_err(|why| config_err(format!("{}: {why}", entry())))?,
+            )),
+        (false, None) => {
+            use rustls_platform_verifier::BuilderVerifierExt as _;
+            builder.with_platform_verifier().map_err(|e| {
+                config_err(format!("cannot load the system's root certificates: {e}"))
+            })?
+        }
     }
+    .with_no_client_auth();
     let server_name = match &t.tls_server_name {
         Some(n) => Some(ServerName::try_from(n.clone()).map_err(|_| {
             config_err(format!(
