@@ -87,10 +87,31 @@ pub enum Step<'k, T> {
 /// written. Commands describe what to change; this module owns how.
 pub fn run<T>(
     source: &KubeconfigSource,
+    scope: Scope,
+    timeout: Duration,
+    first: Option<Kubeconfig>,
+    mut plan: impl for<'k> FnMut(&'k Kubeconfig, &Reads) -> anyhow::Result<Step<'k, T>>,
+) -> anyhow::Result<T> {
+    run_mut(
+        source,
+        scope,
+        timeout,
+        first,
+        |kc: &mut Kubeconfig, reads: &Reads| plan(kc, reads),
+    )
+}
+
+/// [`run`] for a plan that takes the reading apart as it goes: it may move each file's
+/// text into its write instead of borrowing it, and drop each file's model once that
+/// file is planned (`token rotate`: at 2,000 entries a file's model is as large as its
+/// text). The reading is the plan's alone: nothing here reads it after the plan returns,
+/// and an attempt that widens its locks reads the files again.
+pub fn run_mut<T>(
+    source: &KubeconfigSource,
     mut scope: Scope,
     timeout: Duration,
     mut first: Option<Kubeconfig>,
-    mut plan: impl for<'k> FnMut(&'k Kubeconfig, &Reads) -> anyhow::Result<Step<'k, T>>,
+    mut plan: impl for<'k> FnMut(&'k mut Kubeconfig, &Reads) -> anyhow::Result<Step<'k, T>>,
 ) -> anyhow::Result<T> {
     let _signals = write::InterruptGuard::install();
     let mut keyring: Option<Keyring> = None;
@@ -100,7 +121,7 @@ pub fn run<T>(
             lock_paths.push(keystore::item_lock_path(item)?);
         }
         let locks = write::lock_all(lock_paths.iter().map(PathBuf::as_path), timeout)?;
-        let kc = match first.take().filter(|kc| source.unchanged_on_disk(kc)) {
+        let mut kc = match first.take().filter(|kc| source.unchanged_on_disk(kc)) {
             Some(kc) => kc,
             None => source.load()?,
         };
@@ -118,7 +139,7 @@ pub fn run<T>(
             items,
             locked: scope.clone(),
         };
-        let (changes, value) = match plan(&kc, &reads)? {
+        let (changes, value) = match plan(&mut kc, &reads)? {
             Step::Widen(more) => {
                 let wider = Scope {
                     files: scope.files.union(&more.files).cloned().collect(),
