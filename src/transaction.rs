@@ -251,3 +251,54 @@ fn restore(k: &Keyring, written: &[(&str, Option<&Item>)], e: anyhow::Error) -> 
 pub fn files<'a>(paths: impl IntoIterator<Item = &'a Path>) -> BTreeSet<PathBuf> {
     paths.into_iter().map(Path::to_path_buf).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan may take the reading apart (rotate moves each file's text into its write and
+    /// drops the models); when it then asks for more locks, the next attempt must plan from
+    /// the files read again, never from what the first attempt left.
+    #[test]
+    fn a_widened_attempt_plans_from_a_fresh_reading() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let [a, b] = ["a", "b"].map(|n| dir.path().join(n));
+        for (path, user) in [(&a, "ua"), (&b, "ub")] {
+            let text =
+                format!("users:\n- name: {user}\n  user:\n    token: CW-SECRET-fresh-{user}\n");
+            std::fs::write(path, text).expect("write");
+        }
+        let source = KubeconfigSource {
+            paths: vec![a.clone(), b.clone()],
+            explicit: None,
+        };
+        let first = source.load().expect("loads");
+        let mut seen = Vec::new();
+        let users = run_mut(
+            &source,
+            transaction_scope(&a),
+            Duration::from_secs(5),
+            Some(first),
+            |kc, reads| {
+                seen.push(kc.all_users().count());
+                let files = std::mem::take(kc).into_files();
+                if !reads.locked().files.contains(&b) {
+                    return Ok(Step::Widen(transaction_scope(&b)));
+                }
+                let users = files.iter().map(|f| f.config.users.len()).sum::<usize>();
+                Ok(Step::Commit(Changes::default(), users))
+            },
+        )
+        .expect("commits");
+        assert_eq!(seen, [2, 2], "each attempt saw both files' users");
+        assert_eq!(users, 2);
+        assert!(!write::lock_path(&a).exists() && !write::lock_path(&b).exists());
+    }
+
+    fn transaction_scope(file: &Path) -> Scope {
+        Scope {
+            files: [file.to_path_buf()].into(),
+            items: BTreeSet::new(),
+        }
+    }
+}
