@@ -87,10 +87,31 @@ pub enum Step<'k, T> {
 /// written. Commands describe what to change; this module owns how.
 pub fn run<T>(
     source: &KubeconfigSource,
+    scope: Scope,
+    timeout: Duration,
+    first: Option<Kubeconfig>,
+    mut plan: impl for<'k> FnMut(&'k Kubeconfig, &Reads) -> anyhow::Result<Step<'k, T>>,
+) -> anyhow::Result<T> {
+    run_mut(
+        source,
+        scope,
+        timeout,
+        first,
+        |kc: &mut Kubeconfig, reads: &Reads| plan(kc, reads),
+    )
+}
+
+/// [`run`] for a plan that takes the reading apart as it goes: it may move each file's
+/// text into its write instead of borrowing it, and drop each file's model once that
+/// file is planned (`token rotate`: at 2,000 entries a file's model is as large as its
+/// text). The reading is the plan's alone: nothing here reads it after the plan returns,
+/// and an attempt that widens its locks reads the files again.
+pub fn run_mut<T>(
+    source: &KubeconfigSource,
     mut scope: Scope,
     timeout: Duration,
     mut first: Option<Kubeconfig>,
-    mut plan: impl for<'k> FnMut(&'k Kubeconfig, &Reads) -> anyhow::Result<Step<'k, T>>,
+    mut plan: impl for<'k> FnMut(&'k mut Kubeconfig, &Reads) -> anyhow::Result<Step<'k, T>>,
 ) -> anyhow::Result<T> {
     let _signals = write::InterruptGuard::install();
     let mut keyring: Option<Keyring> = None;
@@ -100,7 +121,7 @@ pub fn run<T>(
             lock_paths.push(keystore::item_lock_path(item)?);
         }
         let locks = write::lock_all(lock_paths.iter().map(PathBuf::as_path), timeout)?;
-        let kc = match first.take().filter(|kc| source.unchanged_on_disk(kc)) {
+        let mut kc = match first.take().filter(|kc| source.unchanged_on_disk(kc)) {
             Some(kc) => kc,
             None => source.load()?,
         };
@@ -118,7 +139,7 @@ pub fn run<T>(
             items,
             locked: scope.clone(),
         };
-        let (changes, value) = match plan(&kc, &reads)? {
+        let (changes, value) = match plan(&mut kc, &reads)? {
             Step::Widen(more) => {
                 let wider = Scope {
                     files: scope.files.union(&more.files).cloned().collect(),
@@ -229,4 +250,55 @@ fn restore(k: &Keyring, written: &[(&str, Option<&Item>)], e: anyhow::Error) -> 
 /// The files a command's targets live in, for a [`Scope`].
 pub fn files<'a>(paths: impl IntoIterator<Item = &'a Path>) -> BTreeSet<PathBuf> {
     paths.into_iter().map(Path::to_path_buf).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan may take the reading apart (rotate moves each file's text into its write and
+    /// drops the models); when it then asks for more locks, the next attempt must plan from
+    /// the files read again, never from what the first attempt left.
+    #[test]
+    fn a_widened_attempt_plans_from_a_fresh_reading() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let [a, b] = ["a", "b"].map(|n| dir.path().join(n));
+        for (path, user) in [(&a, "ua"), (&b, "ub")] {
+            let text =
+                format!("users:\n- name: {user}\n  user:\n    token: CW-SECRET-fresh-{user}\n");
+            std::fs::write(path, text).expect("write");
+        }
+        let source = KubeconfigSource {
+            paths: vec![a.clone(), b.clone()],
+            explicit: None,
+        };
+        let first = source.load().expect("loads");
+        let mut seen = Vec::new();
+        let users = run_mut(
+            &source,
+            transaction_scope(&a),
+            Duration::from_secs(5),
+            Some(first),
+            |kc, reads| {
+                seen.push(kc.all_users().count());
+                let files = std::mem::take(kc).into_files();
+                if !reads.locked().files.contains(&b) {
+                    return Ok(Step::Widen(transaction_scope(&b)));
+                }
+                let users = files.iter().map(|f| f.config.users.len()).sum::<usize>();
+                Ok(Step::Commit(Changes::default(), users))
+            },
+        )
+        .expect("commits");
+        assert_eq!(seen, [2, 2], "each attempt saw both files' users");
+        assert_eq!(users, 2);
+        assert!(!write::lock_path(&a).exists() && !write::lock_path(&b).exists());
+    }
+
+    fn transaction_scope(file: &Path) -> Scope {
+        Scope {
+            files: [file.to_path_buf()].into(),
+            items: BTreeSet::new(),
+        }
+    }
 }

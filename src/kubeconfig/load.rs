@@ -301,6 +301,12 @@ impl Kubeconfig {
         &self.files[file].path
     }
 
+    /// The files as read, the merged view dropped: for a writer that has planned from it
+    /// and now moves each file's text into its write.
+    pub fn into_files(self) -> Vec<LoadedFile> {
+        self.files
+    }
+
     pub fn context(&self, name: &str) -> Option<(Sourced, &NamedContext)> {
         let s = *self.contexts.get(name)?;
         Some((s, &self.files[s.file].config.contexts[s.index]))

@@ -210,8 +210,10 @@ where
     I::IntoIter: Clone,
 {
     let splices = splices.into_iter();
+    // Sized exactly: a planned write keeps the result until the commit.
     let added: usize = splices.clone().map(|s| s.text.len()).sum();
-    let mut out = String::with_capacity(src.len().saturating_add(added));
+    let removed: usize = splices.clone().map(|s| s.end.saturating_sub(s.start)).sum();
+    let mut out = String::with_capacity(src.len().saturating_add(added).saturating_sub(removed));
     let mut cursor = 0usize;
     for splice in splices {
         if splice.start < cursor || splice.end < splice.start {

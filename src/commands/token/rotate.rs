@@ -24,7 +24,7 @@ use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::token_file;
 use crate::kubeconfig::write::{self, PlannedWrite};
 use crate::kubeconfig::KubeconfigSource;
-use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
+use crate::kubeconfig::{Credential, Kubeconfig, LoadedFile, Sourced};
 use crate::secret::{quoted, shown, shown_path, Token};
 use crate::transaction;
 
@@ -73,7 +73,7 @@ pub fn run(
         rotated_at: &rotated_at,
     };
     if args.dry_run {
-        return dry_run(&kc, targets, &new, &record, args.force, out);
+        return dry_run(kc, targets, &new, &record, args.force, out);
     }
     if matches!(source, Source::Prompt) && !args.yes && !args.force {
         source::confirm(&confirm_question(targets.len(), &files))?;
@@ -86,6 +86,8 @@ pub fn run(
         files,
         items: items_of(&targets).into_iter().map(str::to_owned).collect(),
     };
+    // Found again under the lock: this first list need not live beside the edits.
+    drop(targets);
     let rotation = Rotation {
         sel,
         user: &resolved.user,
@@ -96,7 +98,7 @@ pub fn run(
         in_keyring,
         args,
     };
-    let (plan_targets, writes_count, backups) = transaction::run(
+    let (plan_targets, writes_count, backups) = transaction::run_mut(
         kubeconfig,
         scope,
         args.lock_timeout,
@@ -193,7 +195,7 @@ fn prove(
 
 /// `--dry-run`: the edits made and proven as they would be written, shown masked.
 fn dry_run(
-    kc: &Kubeconfig,
+    mut kc: Kubeconfig,
     targets: Vec<Target>,
     new: &Token,
     record: &TokenExtension<'_>,
@@ -201,7 +203,7 @@ fn dry_run(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let plan = Plan {
-        writes: prepare_writes(kc, &targets, new, record, force)?,
+        writes: prepare_writes(&mut kc, &targets, new, record, force)?,
         targets,
     };
     for item in items_of(&plan.targets) {
@@ -237,7 +239,7 @@ impl Rotation<'_> {
     /// the transaction widens its locks and calls again).
     fn under_lock<'k>(
         &self,
-        kc: &'k Kubeconfig,
+        kc: &'k mut Kubeconfig,
         reads: &transaction::Reads,
         coreweave_servers: &mut HashSet<String>,
     ) -> anyhow::Result<transaction::Step<'k, Rotated>> {
@@ -272,6 +274,8 @@ impl Rotation<'_> {
         if !reads.locked().covers(&needed) {
             return Ok(transaction::Step::Widen(needed));
         }
+        // Both checks are done: the servers they found need not live beside the edits.
+        drop(std::mem::take(coreweave_servers));
         let writes = prepare_writes(kc, &targets, self.new, self.record, args.force)?;
         let items = self.items_after(&targets, reads)?;
         let mut backups = Vec::new();
@@ -549,17 +553,32 @@ pub fn not_console_token_cluster(server: &str) -> String {
 }
 
 /// The new bytes of every file that changes: each kubeconfig edited by the proving
-/// editor, each token file replaced whole (once, whatever names reach it).
-pub fn prepare_writes<'k>(
-    kc: &'k Kubeconfig,
+/// editor, each token file replaced whole (once, whatever names reach it). The reading is
+/// taken apart as it goes (`kc` is left empty): each kubeconfig's text moves into its
+/// write as the original (for the check under the lock and for rollback, not copied), and
+/// its model is dropped before the next file is edited, so the models, the edited texts
+/// and the proof's readings of all the files are never held at once.
+pub fn prepare_writes(
+    kc: &mut Kubeconfig,
     targets: &[Target],
     new: &Token,
     record: &TokenExtension<'_>,
     force: bool,
-) -> anyhow::Result<Vec<PlannedWrite<'k>>> {
+) -> anyhow::Result<Vec<PlannedWrite<'static>>> {
+    // Token files first (written after the kubeconfigs): telling them apart from the
+    // kubeconfig files needs the whole reading.
+    let mut token_writes = Vec::new();
+    for (path, target) in token_files(targets) {
+        let original = read_rewritable_token_file(kc, target, path, force)?;
+        token_writes.push(PlannedWrite {
+            path: path.to_path_buf(),
+            new: token_file_content(&original, new),
+            original: Some(Cow::Owned(original)),
+        });
+    }
     let expires_known = record.expires.is_some();
     let mut writes = Vec::new();
-    for loaded in &kc.files {
+    for loaded in std::mem::take(kc).into_files() {
         let here: Vec<&Target> = targets
             .iter()
             .filter(|t| t.file == loaded.path && t.writes_kubeconfig(expires_known))
@@ -583,22 +602,21 @@ pub fn prepare_writes<'k>(
         let edits: Vec<Edit> = tokens.chain(records).collect();
         // (A UTF-16 file is refused here, by name.)
         loaded.editable_text()?;
-        let text = edit::apply_loaded(loaded, &edits)
+        let text = edit::apply_loaded(&loaded, &edits)
             .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
+        // The file's model is dropped here, before the next file's edit.
+        let LoadedFile {
+            path,
+            text: original,
+            ..
+        } = loaded;
         writes.push(PlannedWrite {
-            path: loaded.path.clone(),
-            original: Some(Cow::Borrowed(loaded.text.as_bytes())),
+            path,
+            original: Some(Cow::Owned(original.into_bytes())),
             new: text.into_bytes(),
         });
     }
-    for (path, target) in token_files(targets) {
-        let original = read_rewritable_token_file(kc, target, path, force)?;
-        writes.push(PlannedWrite {
-            path: path.to_path_buf(),
-            new: token_file_content(&original, new),
-            original: Some(Cow::Owned(original)),
-        });
-    }
+    writes.extend(token_writes);
     Ok(writes)
 }
 
