@@ -90,7 +90,7 @@ pub fn run(
         confirmed: &confirmed,
         token: &token,
     };
-    let written = commit(&plan, kc, &writing, &replan)?;
+    let written = commit(plan, snapshot.read_outside, kc, &writing, &replan)?;
     print_summary(&written, &chosen, whose, &target, note, false, out)
 }
 
@@ -235,9 +235,13 @@ fn existing(kc: Option<&Kubeconfig>, token: &Token) -> anyhow::Result<Existing> 
                 continue;
             }
             // The entry kubectl uses for this name; a keyring item is read to compare.
-            let credential = kc
-                .user(&u.name)
-                .and_then(|(origin, _)| holders::credential(kc, origin).ok());
+            let merged = kc.user(&u.name);
+            found.read_outside |= merged.is_some_and(|(_, m)| {
+                m.user.as_ref().is_some_and(|m| {
+                    m.exec.is_some() || m.token_file.as_deref().is_some_and(|f| !f.is_empty())
+                })
+            });
+            let credential = merged.and_then(|(origin, _)| holders::credential(kc, origin).ok());
             let same = credential.as_ref().is_some_and(|c| c.token() == token);
             holds.insert(&u.name, same);
             if same && found.holder.is_none() {
@@ -417,13 +421,19 @@ struct Writing<'a> {
 /// again (the first reading `first` is kept when the files still hold its bytes, as rotate
 /// keeps it), planned again, then the item (compare-and-swap) and the files, both put back
 /// if anything fails. Returns the plan that was written.
+///
+/// The plan is a function of the snapshot, the clusters and the options: when the first
+/// reading is kept and its snapshot read nothing outside the files (`read_outside`: no
+/// `tokenFile`, no keyring), planning again would give `unlocked` back, so it is used as
+/// it is (at 2,000 contexts the snapshot and the plan are a third of the command).
 fn commit(
-    unlocked: &Plan,
+    unlocked: Plan,
+    read_outside: bool,
     first: Option<Kubeconfig>,
     w: &Writing<'_>,
     replan: &dyn Fn(Option<&Kubeconfig>) -> anyhow::Result<Plan>,
 ) -> anyhow::Result<Plan> {
-    let files: BTreeSet<PathBuf> = edits_by_file(w.target, unlocked)
+    let files: BTreeSet<PathBuf> = edits_by_file(w.target, &unlocked)
         .into_iter()
         .map(|(f, _)| f)
         .chain([w.target.to_path_buf()])
@@ -434,15 +444,19 @@ fn commit(
     create_parent(w.target)?;
     let scope = transaction::Scope {
         files,
-        items: item_of(unlocked).into_iter().collect(),
+        items: item_of(&unlocked).into_iter().collect(),
     };
     let existing = KubeconfigSource {
         paths: w.source.existing(),
         explicit: None,
     };
+    let mut settled = (!read_outside).then_some(unlocked);
     transaction::run(&existing, scope.clone(), w.timeout, first, |kc, reads| {
         let kc = (!kc.files.is_empty()).then_some(kc);
-        let plan = replan(kc)?;
+        let plan = match settled.take().filter(|_| reads.first_kept()) {
+            Some(plan) => plan,
+            None => replan(kc)?,
+        };
         let edits = edits_by_file(w.target, &plan);
         if edits.iter().any(|(f, _)| !scope.files.contains(f))
             || plan.new_bindings.iter().any(|b| !w.confirmed.contains(b))

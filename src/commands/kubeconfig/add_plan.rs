@@ -34,6 +34,9 @@ pub struct Existing {
     /// The user entry kubectl uses that already holds the token (one user per token).
     pub holder: Option<Holder>,
     pub current_context: Option<String>,
+    /// Some credential compared was read outside the files (a `tokenFile`, the OS
+    /// keyring): a plan from this snapshot is not settled by the files' bytes alone.
+    pub read_outside: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
