@@ -5,7 +5,7 @@
 //! network is touched here, so the command can plan again under the lock from a fresh
 //! snapshot and the tests can plan without either.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
@@ -139,16 +139,17 @@ pub struct Plan {
 
 /// The plan for `clusters` (the ones the user asked for) over `existing`.
 pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -> Plan {
-    let mut taken = existing.taken.clone();
+    // The names this plan takes, beside the files' (which are not copied).
+    let mut taken = Taken {
+        files: &existing.taken,
+        new: HashSet::with_capacity(clusters.len() + 1),
+    };
     let mut plan = Plan::default();
     let user = match &existing.holder {
         Some(h) => (h.user.clone(), false),
-        None => (
-            super::import::unique(&format!("coreweave-{}", opts.org), &taken),
-            true,
-        ),
+        None => (taken.unique(&format!("coreweave-{}", opts.org)), true),
     };
-    taken.insert(user.0.clone());
+    taken.new.insert(user.0.clone());
     let keyring_user = match (&existing.holder, opts.store) {
         (Some(h), _) => h.item.as_ref().map(|(item, _)| item.clone()),
         (None, Store::Keyring) => Some(user.0.clone()),
@@ -156,7 +157,7 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
     };
     let mut bound: Vec<Binding> = Vec::new();
     // The contexts reaching each server, looked up once per cluster.
-    let mut reach: HashMap<&str, Vec<&Reach>> = HashMap::new();
+    let mut reach: HashMap<&str, Vec<&Reach>> = HashMap::with_capacity(existing.reach.len());
     for r in &existing.reach {
         reach.entry(r.server.as_str()).or_default().push(r);
     }
@@ -164,18 +165,14 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
         let decision = decide(existing, &reach, c, opts, &mut taken);
         match &decision {
             Decision::Add { context } => {
-                let server = c.server.clone().unwrap_or_default();
+                let server = c.server.as_deref().unwrap_or_default();
                 plan.additions
                     .clusters
-                    .push(cluster_entry(context, &server, c, opts.org));
-                let mut ctx = json!({"cluster": context, "user": user.0});
-                if let Some(ns) = opts.namespace {
-                    ctx["namespace"] = ns.into();
-                }
+                    .push(cluster_entry(context, server, c, opts.org));
                 plan.additions
                     .contexts
-                    .push(json!({"name": context, "context": ctx}));
-                bound.push(binding(&server));
+                    .push(context_entry(context, &user.0, opts.namespace));
+                bound.push(binding(server));
             }
             Decision::Moved {
                 entry,
@@ -221,13 +218,26 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
     plan
 }
 
+/// Every name in the files, and the ones this plan has taken so far.
+struct Taken<'a> {
+    files: &'a BTreeSet<String>,
+    new: HashSet<String>,
+}
+
+impl Taken<'_> {
+    /// `base`, or the first `base-N` that clashes with no name taken.
+    fn unique(&self, base: &str) -> String {
+        super::import::unique_by(base, |n| self.files.contains(n) || self.new.contains(n))
+    }
+}
+
 /// One cluster's fate; a name is taken for an added one.
 fn decide(
     existing: &Existing,
     reach: &HashMap<&str, Vec<&Reach>>,
     c: &CksCluster,
     opts: &Options<'_>,
-    taken: &mut BTreeSet<String>,
+    taken: &mut Taken<'_>,
 ) -> Decision {
     let skip = |reason: &str| Decision::Skipped {
         reason: reason.to_string(),
@@ -270,8 +280,8 @@ fn decide(
             same_token: r.same_token,
         };
     }
-    let name = super::import::unique(&super::import::derived_name(&c.name, server), taken);
-    taken.insert(name.clone());
+    let name = taken.unique(&super::import::derived_name(&c.name, server));
+    taken.new.insert(name.clone());
     Decision::Add { context: name }
 }
 
@@ -299,18 +309,49 @@ fn current(
     }
 }
 
+/// A JSON object of these members, built as it is (not through `json!`'s serializer:
+/// `add --all` builds a thousand of these).
+fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
+    Value::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
+
+fn text(s: &str) -> Value {
+    Value::String(s.to_owned())
+}
+
 /// A new cluster entry: the managed endpoint, publicly trusted (no CA), and the record.
 fn cluster_entry(name: &str, server: &str, c: &CksCluster, org: &str) -> Value {
-    json!({
-        "name": name,
-        "cluster": {
-            "server": server,
-            "extensions": [{
-                "name": CLUSTER_EXTENSION,
-                "extension": {"id": c.id, "name": c.name, "org": org, "zone": c.zone},
-            }],
-        },
-    })
+    let record = object([
+        ("id", text(&c.id)),
+        ("name", text(&c.name)),
+        ("org", text(org)),
+        ("zone", text(&c.zone)),
+    ]);
+    let extension = object([("name", text(CLUSTER_EXTENSION)), ("extension", record)]);
+    object([
+        ("name", text(name)),
+        (
+            "cluster",
+            object([
+                ("server", text(server)),
+                ("extensions", Value::Array(vec![extension])),
+            ]),
+        ),
+    ])
+}
+
+/// A new context entry: the cluster of the same name, the token's user, `--namespace`.
+fn context_entry(name: &str, user: &str, namespace: Option<&str>) -> Value {
+    let mut context = object([("cluster", text(name)), ("user", text(user))]);
+    if let (Some(ns), Value::Object(members)) = (namespace, &mut context) {
+        members.insert("namespace".to_owned(), text(ns));
+    }
+    object([("name", text(name)), ("context", context)])
 }
 
 /// The binding of a managed endpoint: the system's roots, no TLS server name.
