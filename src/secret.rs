@@ -128,7 +128,11 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
 /// before this, by whoever knows which key they sit under
 /// (`kubeconfig::mask::kubeconfig_lines` for whole files).
 pub fn shown(s: &str) -> String {
-    escape_controls(&mask_coreweave_tokens(s)).into_owned()
+    let masked = mask_coreweave_tokens(s);
+    match escape_controls(&masked) {
+        std::borrow::Cow::Borrowed(_) => masked,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
 }
 
 /// A path from a kubeconfig (or beside one) as [`shown`] prints it.

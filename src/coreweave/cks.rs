@@ -231,10 +231,26 @@ fn status(v: Option<&Value>) -> String {
 
 /// `https://host[:port]` for an `apiServerEndpoint` given as a bare host (the reference's
 /// example), `host:port`, or an `https://` URL with no more than a `/` after the host.
+///
+/// A bare host in the plainest form (lowercase ASCII labels, as CKS writes them) is taken
+/// as it is: the full URL parse is known to give that very host
+/// ([`super::plain_https_host`]); anything else is parsed. An organization's list is read
+/// on every `cluster list` and `kubeconfig add`, and the parse was most of it.
 pub fn server_of(endpoint: &str) -> Result<String, BadEndpoint> {
     if endpoint.len() > MAX_FIELD + 14 {
         return Err(BadEndpoint("is too long"));
     }
+    if !endpoint.contains("://") {
+        let server = format!("https://{endpoint}");
+        if super::plain_https_host(&server).is_some_and(|host| host.len() == endpoint.len()) {
+            return Ok(server);
+        }
+    }
+    parsed_server_of(endpoint)
+}
+
+/// [`server_of`] through the full URL parse.
+fn parsed_server_of(endpoint: &str) -> Result<String, BadEndpoint> {
     let with_scheme = if endpoint.contains("://") {
         endpoint.to_string()
     } else {
@@ -272,6 +288,31 @@ mod tests {
 
     fn parse(body: &str) -> Result<Vec<CksCluster>, ApiError> {
         parse_clusters(body.as_bytes(), "u", &Token::new("CW-SECRET-abcdefgh1234"))
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..Default::default() })]
+
+        /// A bare host taken as it is gives what the full parse gives, and so does every
+        /// other endpoint (which the parse reads).
+        #[test]
+        fn plain_hosts_are_taken_as_the_parse_takes_them(
+            scheme in prop::sample::select(vec!["", "", "", "https://", "http://", "HTTPS://"]),
+            labels in prop::collection::vec(
+                prop_oneof![
+                    6 => "[a-z0-9-]{1,8}",
+                    1 => prop::sample::select(vec!["", "xn--ls8h", "XN--abc", "API", "0", "255", "0x7f", "-", "a_b", "é", "%61", "a@b"]).prop_map(str::to_string),
+                ],
+                1..6,
+            ),
+            suffix in prop::sample::select(vec![".k8s.us-east-04a.coreweave.com", ".coreweave.com", "", ".1", ".com."]),
+            tail in prop::sample::select(vec!["", "", "", ":443", ":6443", ":0443", ":65536", ":", "/", "/p", "?q", "#f", " "]),
+        ) {
+            let endpoint = format!("{scheme}{}{suffix}{tail}", labels.join("."));
+            prop_assert_eq!(server_of(&endpoint), parsed_server_of(&endpoint), "{:?}", endpoint);
+        }
     }
 
     #[test]
