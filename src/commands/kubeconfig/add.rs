@@ -541,7 +541,8 @@ fn item_changes(
     Ok(vec![(item.clone(), transaction::ItemChange::Put(after))])
 }
 
-/// What was (or would be) done, one line per cluster.
+/// What was (or would be) done, one line per cluster, written into one buffer and out in
+/// one write (a line per cluster is a thousand lines for `--all` of a large org).
 fn print_summary(
     plan: &Plan,
     clusters: &[&CksCluster],
@@ -551,6 +552,7 @@ fn print_summary(
     dry_run: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
     let (token, principal) = whose;
     let (add, moved) = if dry_run {
         ("Would add", "would be rewritten")
@@ -558,22 +560,25 @@ fn print_summary(
         ("Added", "was rewritten")
     };
     let user = plan.user.as_ref();
+    let (target_shown, user_quoted) = (
+        shown_path(target),
+        quoted(user.map_or("", |u| u.0.as_str())),
+    );
+    let mut text = String::with_capacity(clusters.len() * 160 + 256);
     for (c, d) in clusters.iter().zip(&plan.decisions) {
         let name = quoted(&c.name);
         match d {
             Decision::Add { context } => writeln!(
-                out,
-                "{add} context {} for cluster {name} ({}) to {}, user {}.",
+                text,
+                "{add} context {} for cluster {name} ({}) to {target_shown}, user {user_quoted}.",
                 quoted(context),
                 shown(c.server.as_deref().unwrap_or("")),
-                shown_path(target),
-                quoted(user.map_or("", |u| u.0.as_str()))
             )?,
             Decision::Present {
                 context,
                 same_token,
             } => writeln!(
-                out,
+                text,
                 "Cluster {name} is already reached by context {}{}.",
                 quoted(context),
                 if *same_token {
@@ -589,7 +594,7 @@ fn print_summary(
                 to,
                 updated,
             } => writeln!(
-                out,
+                text,
                 "Cluster {name} moved from {} to {}: cluster entry {} in {} {}.",
                 shown(from),
                 shown(to),
@@ -602,13 +607,13 @@ fn print_summary(
                 }
             )?,
             Decision::Skipped { reason } => {
-                writeln!(out, "Skipped cluster {name}: {}.", shown(reason))?
+                writeln!(text, "Skipped cluster {name}: {}.", shown(reason))?
             }
         }
     }
     if let Some(c) = &plan.additions.current_context {
         let verb = if dry_run { "Would switch" } else { "Switched" };
-        writeln!(out, "{verb} current-context to {}.", quoted(c))?;
+        writeln!(text, "{verb} current-context to {}.", quoted(c))?;
     }
     if let Some((u, new)) = user {
         let kept = match (&plan.new_item, new) {
@@ -617,7 +622,7 @@ fn print_summary(
             (None, false) => "already held by this user entry".to_string(),
         };
         writeln!(
-            out,
+            text,
             "The token ({}) belongs to {} in organization {}; user {}: {kept}{}.",
             token,
             shown(&principal.uid),
@@ -626,7 +631,8 @@ fn print_summary(
             store_note.map(|n| format!("; {n}")).unwrap_or_default()
         )?;
     } else if !dry_run && plan.additions.is_empty() && plan.moves.is_empty() {
-        writeln!(out, "Nothing to add; {} is unchanged.", shown_path(target))?;
+        writeln!(text, "Nothing to add; {target_shown} is unchanged.")?;
     }
+    out.write_all(text.as_bytes())?;
     Ok(())
 }
