@@ -3,7 +3,7 @@
 //! writes to, from the API alone, as `aws eks update-kubeconfig` and `gcloud … get-credentials`
 //! do for theirs. No Console download.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -217,11 +217,16 @@ fn existing(kc: Option<&Kubeconfig>, token: &Token) -> anyhow::Result<Existing> 
     let Some(kc) = kc else {
         return Ok(Existing::default());
     };
+    let count = |n: fn(&crate::kubeconfig::model::FileConfig) -> usize| -> usize {
+        kc.files.iter().map(|f| n(&f.config)).sum()
+    };
+    let users = count(|c| c.users.len());
     let mut found = Existing {
         current_context: kc.current_context().map(str::to_owned),
+        taken: HashSet::with_capacity(count(|c| c.clusters.len() + c.contexts.len()) + users),
         ..Existing::default()
     };
-    let mut holds: HashMap<&str, bool> = HashMap::new();
+    let mut holds: HashMap<&str, bool> = HashMap::with_capacity(users);
     for f in &kc.files {
         found
             .taken

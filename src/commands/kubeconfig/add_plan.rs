@@ -5,7 +5,7 @@
 //! network is touched here, so the command can plan again under the lock from a fresh
 //! snapshot and the tests can plan without either.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
@@ -25,7 +25,7 @@ pub const CLUSTER_EXTENSION: &str = "coreweave.com/cks-cluster";
 #[derive(Debug, Default, Clone)]
 pub struct Existing {
     /// Every cluster, context and user name in every file (a new name must clash with none).
-    pub taken: BTreeSet<String>,
+    pub taken: HashSet<String>,
     /// Each merged context with its cluster's server (normalised) and whether its user
     /// holds the token being added.
     pub reach: Vec<Reach>,
@@ -220,7 +220,7 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
 
 /// Every name in the files, and the ones this plan has taken so far.
 struct Taken<'a> {
-    files: &'a BTreeSet<String>,
+    files: &'a HashSet<String>,
     new: HashSet<String>,
 }
 

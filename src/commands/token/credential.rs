@@ -306,8 +306,8 @@ pub fn normal_server(server: &str) -> Result<String, Unbindable> {
     let mut out = String::with_capacity(scheme.len() + 3 + host.len() + 6 + path.len());
     out.push_str(scheme);
     out.push_str("://");
-    // The host is ASCII (checked above): each byte lower-cased is the same text.
-    out.extend(host.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    out.push_str(host);
+    out[scheme.len() + 3..].make_ascii_lowercase();
     if let Some(n) = port {
         use std::fmt::Write as _;
         let _ = write!(out, ":{n}");
