@@ -144,7 +144,12 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
         files: &existing.taken,
         new: HashSet::with_capacity(clusters.len() + 1),
     };
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        decisions: Vec::with_capacity(clusters.len()),
+        ..Plan::default()
+    };
+    plan.additions.clusters.reserve(clusters.len());
+    plan.additions.contexts.reserve(clusters.len());
     let user = match &existing.holder {
         Some(h) => (h.user.clone(), false),
         None => (taken.unique(&format!("coreweave-{}", opts.org)), true),
@@ -155,7 +160,7 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
         (None, Store::Keyring) => Some(user.0.clone()),
         (None, Store::Inline) => None,
     };
-    let mut bound: Vec<Binding> = Vec::new();
+    let mut bound: Vec<Binding> = Vec::with_capacity(clusters.len());
     // The contexts reaching each server, looked up once per cluster.
     let mut reach: HashMap<&str, Vec<&Reach>> = HashMap::with_capacity(existing.reach.len());
     for r in &existing.reach {
@@ -312,12 +317,11 @@ fn current(
 /// A JSON object of these members, built as it is (not through `json!`'s serializer:
 /// `add --all` builds a thousand of these).
 fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
-    Value::Object(
-        members
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    )
+    let mut map = serde_json::Map::new();
+    for (k, v) in members {
+        map.insert(k.to_owned(), v);
+    }
+    Value::Object(map)
 }
 
 fn text(s: &str) -> Value {

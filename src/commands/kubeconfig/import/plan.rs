@@ -279,16 +279,16 @@ fn same_server(a: &str, b: &str) -> bool {
 /// `<cluster name>-<org>` for a CoreWeave host `<org>-<hash>.k8s.<zone>.coreweave.com`
 /// (cluster names are unique within an organisation); otherwise the download's own name.
 pub fn derived_name(context: &str, server: &str) -> String {
-    // The unmanaged-auth endpoint of the same cluster: the managed name, marked.
-    if crate::coreweave::is_unmanaged_auth_server(server) {
-        if let Some((scheme, rest)) = server.trim().split_once("://") {
-            if rest
-                .get(..4)
-                .is_some_and(|p| p.eq_ignore_ascii_case("api."))
-            {
-                let base = derived_name(context, &format!("{scheme}://{}", &rest[4..]));
-                return format!("{base}-unmanaged");
-            }
+    // The unmanaged-auth endpoint of the same cluster: the managed name, marked. (Its
+    // host starts with `api.`: that cheap test first.)
+    if let Some((scheme, rest)) = server.trim().split_once("://") {
+        if rest
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("api."))
+            && crate::coreweave::is_unmanaged_auth_server(server)
+        {
+            let base = derived_name(context, &format!("{scheme}://{}", &rest[4..]));
+            return format!("{base}-unmanaged");
         }
     }
     let host = server
