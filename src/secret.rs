@@ -144,13 +144,21 @@ pub fn shown_path(p: &std::path::Path) -> String {
 /// [`shown`] in double quotes, with `"` and `\` escaped as well: a name in a message
 /// (`context "dev" is not defined`) whose own quotes cannot end the quoting early.
 pub fn quoted(s: &str) -> String {
+    let plain = |t: &str| {
+        t.bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    };
+    if plain(s) && !s.contains(COREWEAVE_PREFIX) {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return out;
+    }
     let masked = mask_coreweave_tokens(s);
     let mut out = String::with_capacity(masked.len() + 2);
     out.push('"');
-    if masked
-        .bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-    {
+    if plain(&masked) {
         out.push_str(&masked);
         out.push('"');
         return out;

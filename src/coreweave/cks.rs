@@ -345,8 +345,9 @@ fn cluster(item: &Item, secrets: &[&str]) -> Result<CksCluster, NotACluster> {
     if id.is_empty() || name.is_empty() {
         return Err(NotACluster::NoIdOrName);
     }
+    let zone = text("zone");
     let mut unusable = None;
-    for (field, value) in [("id", &id), ("name", &name), ("zone", &text("zone"))] {
+    for (field, value) in [("id", &id), ("name", &name), ("zone", &zone)] {
         if let Some(why) = unfit(value) {
             unusable.get_or_insert(format!("its {field} {why}"));
         }
@@ -372,7 +373,7 @@ fn cluster(item: &Item, secrets: &[&str]) -> Result<CksCluster, NotACluster> {
     Ok(CksCluster {
         id,
         name,
-        zone: text("zone"),
+        zone,
         vpc_id: redact(&text("vpcId"), secrets),
         public: item.get("public").and_then(Value::as_bool).unwrap_or(false),
         version: redact(&text("version"), secrets),
@@ -424,7 +425,9 @@ pub fn server_of(endpoint: &str) -> Result<String, BadEndpoint> {
         return Err(BadEndpoint("is too long"));
     }
     if !endpoint.contains("://") {
-        let server = format!("https://{endpoint}");
+        let mut server = String::with_capacity(8 + endpoint.len());
+        server.push_str("https://");
+        server.push_str(endpoint);
         if super::plain_https_host(&server).is_some_and(|host| host.len() == endpoint.len()) {
             return Ok(server);
         }

@@ -253,20 +253,24 @@ pub fn normal_server(server: &str) -> Result<String, Unbindable> {
     if server.len() > MAX_SERVER {
         return Err(Unbindable("the server URL is too long"));
     }
-    if !server.bytes().all(|b| {
-        b.is_ascii_graphic()
-            && !matches!(
+    // One pass over the bytes: the plain URL set, and whether a query or fragment starts
+    // anywhere (past an http(s) scheme, that is in what follows it).
+    let mut query = false;
+    for b in server.bytes() {
+        if !b.is_ascii_graphic()
+            || matches!(
                 b,
                 b'\\' | b'"' | b'<' | b'>' | b'^' | b'`' | b'{' | b'|' | b'}'
             )
-    }) {
-        return Err(Unbindable(
-            "the server URL holds characters outside a plain URL",
-        ));
+        {
+            return Err(Unbindable(
+                "the server URL holds characters outside a plain URL",
+            ));
+        }
+        query |= b == b'?' || b == b'#';
     }
-    let (scheme, rest) = server
-        .split_once("://")
-        .ok_or(Unbindable("the server URL has no scheme (https://)"))?;
+    let (scheme, rest) =
+        scheme_and_rest(server).ok_or(Unbindable("the server URL has no scheme (https://)"))?;
     let (scheme, default_port) = if scheme.eq_ignore_ascii_case("https") {
         ("https", 443)
     } else if scheme.eq_ignore_ascii_case("http") {
@@ -274,7 +278,7 @@ pub fn normal_server(server: &str) -> Result<String, Unbindable> {
     } else {
         return Err(Unbindable("the server URL is not https:// or http://"));
     };
-    if rest.contains(['?', '#']) {
+    if query {
         return Err(Unbindable("the server URL has a query or fragment"));
     }
     let (authority, path) = match rest.find('/') {
@@ -314,6 +318,22 @@ pub fn normal_server(server: &str) -> Result<String, Unbindable> {
     }
     out.push_str(path);
     Ok(out)
+}
+
+/// The text before the first `://` and after it; an `https://` or `http://` start (any
+/// case) is taken without searching.
+fn scheme_and_rest(server: &str) -> Option<(&str, &str)> {
+    for scheme in ["https", "http"] {
+        let n = scheme.len();
+        if server
+            .get(..n)
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+            && server.get(n..n + 3) == Some("://")
+        {
+            return Some((&server[..n], &server[n + 3..]));
+        }
+    }
+    server.split_once("://")
 }
 
 /// The host (an IPv6 literal with its brackets) and the port text of a server URL's

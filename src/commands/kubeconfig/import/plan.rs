@@ -310,7 +310,11 @@ pub fn derived_name(context: &str, server: &str) -> String {
             if context.is_empty() || context.contains(org) {
                 first.to_owned()
             } else {
-                format!("{context}-{org}")
+                let mut name = String::with_capacity(context.len() + 1 + org.len());
+                name.push_str(context);
+                name.push('-');
+                name.push_str(org);
+                name
             }
         }
         _ if !context.is_empty() => context.to_owned(),
