@@ -11,7 +11,9 @@
 //! Run: `cargo bench --bench vs_kubectl` (BENCHMARKS.md records the figures). Set
 //! `BENCH_RUNS` to change the number of timed runs per command (default 30), and
 //! `BENCH_ONLY=list` (or `rotate`, or `add`) to run only the `token list` (or `token
-//! rotate`, or `kubeconfig add`) comparison.
+//! rotate`, or `kubeconfig add`) comparison. With `BENCH_ONLY=add`, `BENCH_KEEP=1` times
+//! nothing: it writes the add row's files, prints both command lines and serves the CKS
+//! stand-in until killed, for `valgrind --tool=callgrind` (BENCHMARKS.md).
 // Benchmarks write their inputs directly; the plugin writes only through kubeconfig::write.
 #![allow(clippy::disallowed_methods)]
 
@@ -282,6 +284,9 @@ fn add_against_rotate(plugin: &str, dir: &Path, home: &Path, runs: usize) {
             p
         })
         .collect();
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        keep_add_files(plugin, dir, &source, &api, &rotated, &tokens[0]);
+    }
     let (mut add, mut rotate) = (Measured::default(), Measured::default());
     for i in 0..=runs {
         let copy = dir.join(format!("add-{i}"));
@@ -342,6 +347,34 @@ fn add_against_rotate(plugin: &str, dir: &Path, home: &Path, runs: usize) {
         "wall ratio add / rotate {:.2}x (target: at most 2x)",
         median(add.wall.clone()).as_secs_f64() / median(rotate.wall.clone()).as_secs_f64()
     );
+}
+
+/// `BENCH_KEEP`: the add row's inputs kept on disk and its two command lines printed (each
+/// run edits its files: copy the source set first), the API served until the process is
+/// killed.
+fn keep_add_files(
+    plugin: &str,
+    dir: &Path,
+    source: &[std::path::PathBuf],
+    api: &str,
+    rotated: &str,
+    token: &Path,
+) -> ! {
+    let kept = dir.to_path_buf();
+    println!("files kept in {}", kept.display());
+    println!(
+        "add:    KUBECONFIG={} {plugin} kubeconfig add --all --store inline --api-endpoint {api}",
+        gen::join_paths(source)
+    );
+    println!(
+        "rotate: KUBECONFIG={rotated} {plugin} token rotate --from-file {} --verify none",
+        path(token)
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
+    }
 }
 
 /// A loopback stand-in for the CoreWeave API: whoami answers one principal, every other

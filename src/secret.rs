@@ -112,7 +112,8 @@ pub fn mask_coreweave_tokens(s: &str) -> String {
 /// so text read from a file or a server cannot move the cursor, recolour the terminal,
 /// reorder what is shown or forge a line of output.
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(is_hidden) {
+    // Printable ASCII (most text) holds nothing to escape: no char decoding for it.
+    if s.bytes().all(|b| (b' '..=b'~').contains(&b)) || !s.chars().any(is_hidden) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -128,7 +129,11 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
 /// before this, by whoever knows which key they sit under
 /// (`kubeconfig::mask::kubeconfig_lines` for whole files).
 pub fn shown(s: &str) -> String {
-    escape_controls(&mask_coreweave_tokens(s)).into_owned()
+    let masked = mask_coreweave_tokens(s);
+    match escape_controls(&masked) {
+        std::borrow::Cow::Borrowed(_) => masked,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
 }
 
 /// A path from a kubeconfig (or beside one) as [`shown`] prints it.
@@ -139,9 +144,25 @@ pub fn shown_path(p: &std::path::Path) -> String {
 /// [`shown`] in double quotes, with `"` and `\` escaped as well: a name in a message
 /// (`context "dev" is not defined`) whose own quotes cannot end the quoting early.
 pub fn quoted(s: &str) -> String {
+    let plain = |t: &str| {
+        t.bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    };
+    if plain(s) && !s.contains(COREWEAVE_PREFIX) {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return out;
+    }
     let masked = mask_coreweave_tokens(s);
     let mut out = String::with_capacity(masked.len() + 2);
     out.push('"');
+    if plain(&masked) {
+        out.push_str(&masked);
+        out.push('"');
+        return out;
+    }
     for c in masked.chars() {
         match c {
             '"' | '\\' => {
@@ -278,5 +299,41 @@ mod tests {
         assert_eq!(Token::new("").masked(), "…");
         assert_eq!(Token::new("eyJhbGciOiJSUzI1NiJ9.payload").masked(), "…load");
         assert_eq!(Token::new("CW-SECRET-ééééééééé").masked(), "CW-SECRET-…éé");
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// The printable-ASCII shortcuts of `escape_controls` and `quoted` give what the
+        /// character-by-character escaping gives.
+        #[test]
+        fn the_ascii_shortcuts_escape_as_every_character_is_escaped(
+            s in prop_oneof![
+                3 => "[ -~]{0,30}",
+                1 => "[ -~\\x00-\\x1f\\x7f\u{85}\u{ad}\u{200b}\u{202e}\u{feff}é\"\\\\]{0,30}",
+                1 => Just("ctx CW-SECRET-abcdefghijklmnop-0123 \"x\"".to_string()),
+            ],
+        ) {
+            let each: String = s.chars().fold(String::new(), |mut out, c| {
+                push_escaped(&mut out, c);
+                out
+            });
+            prop_assert_eq!(escape_controls(&s).into_owned(), each);
+            let masked = mask_coreweave_tokens(&s);
+            let mut quoted_each = String::from("\"");
+            for c in masked.chars() {
+                match c {
+                    '"' | '\\' => {
+                        quoted_each.push('\\');
+                        quoted_each.push(c);
+                    }
+                    c => push_escaped(&mut quoted_each, c),
+                }
+            }
+            quoted_each.push('"');
+            prop_assert_eq!(quoted(&s), quoted_each);
+        }
     }
 }

@@ -33,12 +33,20 @@ impl Scope {
 pub struct Reads {
     items: BTreeMap<String, Option<Item>>,
     locked: Scope,
+    first_kept: bool,
 }
 
 impl Reads {
     /// What this attempt holds locked (the first scope, widened by earlier attempts).
     pub fn locked(&self) -> &Scope {
         &self.locked
+    }
+
+    /// Whether the kubeconfig handed to the plan is the `first` reading the command passed
+    /// in (every file still holds its bytes): what the command decided from that reading
+    /// alone still stands.
+    pub fn first_kept(&self) -> bool {
+        self.first_kept
     }
 
     /// The item as it is now; `Ok(None)` when it does not exist. Asking for an item the
@@ -121,9 +129,9 @@ pub fn run_mut<T>(
             lock_paths.push(keystore::item_lock_path(item)?);
         }
         let locks = write::lock_all(lock_paths.iter().map(PathBuf::as_path), timeout)?;
-        let mut kc = match first.take().filter(|kc| source.unchanged_on_disk(kc)) {
-            Some(kc) => kc,
-            None => source.load()?,
+        let (mut kc, first_kept) = match first.take().filter(|kc| source.unchanged_on_disk(kc)) {
+            Some(kc) => (kc, true),
+            None => (source.load()?, false),
         };
         if !scope.items.is_empty() && keyring.is_none() {
             keyring = Some(Keyring::open()?);
@@ -138,6 +146,7 @@ pub fn run_mut<T>(
         let reads = Reads {
             items,
             locked: scope.clone(),
+            first_kept,
         };
         let (changes, value) = match plan(&mut kc, &reads)? {
             Step::Widen(more) => {

@@ -118,14 +118,24 @@ fn plain_https_host(server: &str) -> Option<&str> {
     path_ok.then_some(host)
 }
 
-/// What an `https` server with this host (lowercase, no final dot) is.
+/// What an `https` server with this host (lowercase, no final dot) is. The labels are
+/// walked, not collected: every context's server is classified on the hot paths.
 fn https_host_kind(host: &str) -> ServerKind {
-    if !(host == "coreweave.com" || host.ends_with(".coreweave.com")) {
-        return ServerKind::Other;
+    if host == "coreweave.com" {
+        return ServerKind::ConsoleToken;
     }
-    let labels: Vec<&str> = host.split('.').collect();
-    match labels.as_slice() {
-        ["api", cluster, "k8s", zone, "coreweave", "com"]
+    let Some(above) = host.strip_suffix(".coreweave.com") else {
+        return ServerKind::Other;
+    };
+    let mut labels = above.split('.');
+    match (
+        labels.next(),
+        labels.next(),
+        labels.next(),
+        labels.next(),
+        labels.next(),
+    ) {
+        (Some("api"), Some(cluster), Some("k8s"), Some(zone), None)
             if !cluster.is_empty() && !zone.is_empty() =>
         {
             ServerKind::UnmanagedAuth
@@ -180,6 +190,43 @@ mod tests {
                 prop_assert_eq!(parsed.as_deref(), Some(host), "{:?}", server);
             }
             prop_assert_eq!(server_kind(&server), super::parsed_server_kind(&server), "{:?}", server);
+        }
+    }
+
+    /// The classification of a host by a collected list of its labels, which
+    /// [`super::https_host_kind`] replaced.
+    fn collected_host_kind(host: &str) -> ServerKind {
+        if !(host == "coreweave.com" || host.ends_with(".coreweave.com")) {
+            return ServerKind::Other;
+        }
+        let labels: Vec<&str> = host.split('.').collect();
+        match labels.as_slice() {
+            ["api", cluster, "k8s", zone, "coreweave", "com"]
+                if !cluster.is_empty() && !zone.is_empty() =>
+            {
+                ServerKind::UnmanagedAuth
+            }
+            _ => ServerKind::ConsoleToken,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// Walking the labels classifies every host as collecting them did.
+        #[test]
+        fn walked_labels_classify_hosts_as_collected_ones_did(
+            labels in prop::collection::vec(
+                prop_oneof![
+                    4 => "[a-z0-9-]{0,6}",
+                    2 => prop::sample::select(vec!["api", "k8s", "coreweave", "com", "", "API", "x"]).prop_map(str::to_string),
+                ],
+                0..8,
+            ),
+            suffix in prop::sample::select(vec![".coreweave.com", "coreweave.com", ".coreweave.com.", "", ".com", "xcoreweave.com", ".k8s.z.coreweave.com"]),
+        ) {
+            let host = format!("{}{suffix}", labels.join("."));
+            prop_assert_eq!(super::https_host_kind(&host), collected_host_kind(&host), "{:?}", host);
         }
     }
 

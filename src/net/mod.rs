@@ -158,10 +158,15 @@ where
 /// (a server must not recolour the terminal or forge a line), at most
 /// [`MAX_MESSAGE_CHARS`] characters kept.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut s = text.trim().to_string();
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let mut s = text.to_string();
     for secret in secrets {
-        // Shorter fragments are as likely to be ordinary words as secrets.
-        if secret.chars().count() >= 8 {
+        // Shorter fragments are as likely to be ordinary words as secrets; the mask is
+        // made only for a secret that is there.
+        if secret.chars().count() >= 8 && s.contains(secret) {
             s = s.replace(secret, &Token::new(*secret).masked());
         }
     }

@@ -508,3 +508,43 @@ fn kubectl_reaches_added_clusters_through_the_keyring_and_new_bindings_are_confi
     assert!(w.status.success(), "{}", stderr(&w));
     clear_item(&item);
 }
+
+/// The plan made before the lock is kept only while the file still holds the bytes it was
+/// made from: a context reaching `train` written under kubectl's lock while `add` waits
+/// for it is seen, and `train` is not added a second time.
+#[test]
+fn a_cluster_reached_while_add_waits_for_the_lock_is_not_added() {
+    let (sb, api) = (Sandbox::new(), api("cwaaaa", TRAIN));
+    let k = sb.write("config", EXISTING);
+    let lock = sb.write("config.lock", "");
+    let child = sb
+        .cmd(Some(path_str(&k)))
+        .args(["kubeconfig", "add", "--api-endpoint", &api.url()])
+        .args(["--all", "--context", "dl"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run plugin");
+    // Another writer, holding the lock, adds a context for train's server, then unlocks.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let changed = EXISTING
+        .replace(
+            "clusters:\n",
+            &format!("clusters:\n- name: mine\n  cluster:\n    server: {TRAIN}\n"),
+        )
+        .replace(
+            "contexts:\n",
+            "contexts:\n- name: mine\n  context:\n    cluster: mine\n    user: token\n",
+        );
+    std::fs::write(&k, &changed).expect("the other writer");
+    std::fs::remove_file(&lock).expect("unlock");
+    let o = child.wait_with_output().expect("wait");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Cluster \"train\" is already reached by context \"mine\"."),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&k).expect("read"), changed);
+}

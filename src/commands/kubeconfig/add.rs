@@ -3,7 +3,7 @@
 //! writes to, from the API alone, as `aws eks update-kubeconfig` and `gcloud … get-credentials`
 //! do for theirs. No Console download.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -90,7 +90,7 @@ pub fn run(
         confirmed: &confirmed,
         token: &token,
     };
-    let written = commit(&plan, kc, &writing, &replan)?;
+    let written = commit(plan, snapshot.read_outside, kc, &writing, &replan)?;
     print_summary(&written, &chosen, whose, &target, note, false, out)
 }
 
@@ -217,11 +217,16 @@ fn existing(kc: Option<&Kubeconfig>, token: &Token) -> anyhow::Result<Existing> 
     let Some(kc) = kc else {
         return Ok(Existing::default());
     };
+    let count = |n: fn(&crate::kubeconfig::model::FileConfig) -> usize| -> usize {
+        kc.files.iter().map(|f| n(&f.config)).sum()
+    };
+    let users = count(|c| c.users.len());
     let mut found = Existing {
         current_context: kc.current_context().map(str::to_owned),
+        taken: HashSet::with_capacity(count(|c| c.clusters.len() + c.contexts.len()) + users),
         ..Existing::default()
     };
-    let mut holds: HashMap<&str, bool> = HashMap::new();
+    let mut holds: HashMap<&str, bool> = HashMap::with_capacity(users);
     for f in &kc.files {
         found
             .taken
@@ -235,9 +240,13 @@ fn existing(kc: Option<&Kubeconfig>, token: &Token) -> anyhow::Result<Existing> 
                 continue;
             }
             // The entry kubectl uses for this name; a keyring item is read to compare.
-            let credential = kc
-                .user(&u.name)
-                .and_then(|(origin, _)| holders::credential(kc, origin).ok());
+            let merged = kc.user(&u.name);
+            found.read_outside |= merged.is_some_and(|(_, m)| {
+                m.user.as_ref().is_some_and(|m| {
+                    m.exec.is_some() || m.token_file.as_deref().is_some_and(|f| !f.is_empty())
+                })
+            });
+            let credential = merged.and_then(|(origin, _)| holders::credential(kc, origin).ok());
             let same = credential.as_ref().is_some_and(|c| c.token() == token);
             holds.insert(&u.name, same);
             if same && found.holder.is_none() {
@@ -417,13 +426,19 @@ struct Writing<'a> {
 /// again (the first reading `first` is kept when the files still hold its bytes, as rotate
 /// keeps it), planned again, then the item (compare-and-swap) and the files, both put back
 /// if anything fails. Returns the plan that was written.
+///
+/// The plan is a function of the snapshot, the clusters and the options: when the first
+/// reading is kept and its snapshot read nothing outside the files (`read_outside`: no
+/// `tokenFile`, no keyring), planning again would give `unlocked` back, so it is used as
+/// it is (at 2,000 contexts the snapshot and the plan are a third of the command).
 fn commit(
-    unlocked: &Plan,
+    unlocked: Plan,
+    read_outside: bool,
     first: Option<Kubeconfig>,
     w: &Writing<'_>,
     replan: &dyn Fn(Option<&Kubeconfig>) -> anyhow::Result<Plan>,
 ) -> anyhow::Result<Plan> {
-    let files: BTreeSet<PathBuf> = edits_by_file(w.target, unlocked)
+    let files: BTreeSet<PathBuf> = edits_by_file(w.target, &unlocked)
         .into_iter()
         .map(|(f, _)| f)
         .chain([w.target.to_path_buf()])
@@ -434,15 +449,19 @@ fn commit(
     create_parent(w.target)?;
     let scope = transaction::Scope {
         files,
-        items: item_of(unlocked).into_iter().collect(),
+        items: item_of(&unlocked).into_iter().collect(),
     };
     let existing = KubeconfigSource {
         paths: w.source.existing(),
         explicit: None,
     };
+    let mut settled = (!read_outside).then_some(unlocked);
     transaction::run(&existing, scope.clone(), w.timeout, first, |kc, reads| {
         let kc = (!kc.files.is_empty()).then_some(kc);
-        let plan = replan(kc)?;
+        let plan = match settled.take().filter(|_| reads.first_kept()) {
+            Some(plan) => plan,
+            None => replan(kc)?,
+        };
         let edits = edits_by_file(w.target, &plan);
         if edits.iter().any(|(f, _)| !scope.files.contains(f))
             || plan.new_bindings.iter().any(|b| !w.confirmed.contains(b))
@@ -527,7 +546,8 @@ fn item_changes(
     Ok(vec![(item.clone(), transaction::ItemChange::Put(after))])
 }
 
-/// What was (or would be) done, one line per cluster.
+/// What was (or would be) done, one line per cluster, written into one buffer and out in
+/// one write (a line per cluster is a thousand lines for `--all` of a large org).
 fn print_summary(
     plan: &Plan,
     clusters: &[&CksCluster],
@@ -537,6 +557,7 @@ fn print_summary(
     dry_run: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
     let (token, principal) = whose;
     let (add, moved) = if dry_run {
         ("Would add", "would be rewritten")
@@ -544,22 +565,25 @@ fn print_summary(
         ("Added", "was rewritten")
     };
     let user = plan.user.as_ref();
+    let (target_shown, user_quoted) = (
+        shown_path(target),
+        quoted(user.map_or("", |u| u.0.as_str())),
+    );
+    let mut text = String::with_capacity(clusters.len() * 160 + 256);
     for (c, d) in clusters.iter().zip(&plan.decisions) {
         let name = quoted(&c.name);
         match d {
             Decision::Add { context } => writeln!(
-                out,
-                "{add} context {} for cluster {name} ({}) to {}, user {}.",
+                text,
+                "{add} context {} for cluster {name} ({}) to {target_shown}, user {user_quoted}.",
                 quoted(context),
                 shown(c.server.as_deref().unwrap_or("")),
-                shown_path(target),
-                quoted(user.map_or("", |u| u.0.as_str()))
             )?,
             Decision::Present {
                 context,
                 same_token,
             } => writeln!(
-                out,
+                text,
                 "Cluster {name} is already reached by context {}{}.",
                 quoted(context),
                 if *same_token {
@@ -575,7 +599,7 @@ fn print_summary(
                 to,
                 updated,
             } => writeln!(
-                out,
+                text,
                 "Cluster {name} moved from {} to {}: cluster entry {} in {} {}.",
                 shown(from),
                 shown(to),
@@ -588,13 +612,13 @@ fn print_summary(
                 }
             )?,
             Decision::Skipped { reason } => {
-                writeln!(out, "Skipped cluster {name}: {}.", shown(reason))?
+                writeln!(text, "Skipped cluster {name}: {}.", shown(reason))?
             }
         }
     }
     if let Some(c) = &plan.additions.current_context {
         let verb = if dry_run { "Would switch" } else { "Switched" };
-        writeln!(out, "{verb} current-context to {}.", quoted(c))?;
+        writeln!(text, "{verb} current-context to {}.", quoted(c))?;
     }
     if let Some((u, new)) = user {
         let kept = match (&plan.new_item, new) {
@@ -603,7 +627,7 @@ fn print_summary(
             (None, false) => "already held by this user entry".to_string(),
         };
         writeln!(
-            out,
+            text,
             "The token ({}) belongs to {} in organization {}; user {}: {kept}{}.",
             token,
             shown(&principal.uid),
@@ -612,7 +636,8 @@ fn print_summary(
             store_note.map(|n| format!("; {n}")).unwrap_or_default()
         )?;
     } else if !dry_run && plan.additions.is_empty() && plan.moves.is_empty() {
-        writeln!(out, "Nothing to add; {} is unchanged.", shown_path(target))?;
+        writeln!(text, "Nothing to add; {target_shown} is unchanged.")?;
     }
+    out.write_all(text.as_bytes())?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! network is touched here, so the command can plan again under the lock from a fresh
 //! snapshot and the tests can plan without either.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
@@ -25,7 +25,7 @@ pub const CLUSTER_EXTENSION: &str = "coreweave.com/cks-cluster";
 #[derive(Debug, Default, Clone)]
 pub struct Existing {
     /// Every cluster, context and user name in every file (a new name must clash with none).
-    pub taken: BTreeSet<String>,
+    pub taken: HashSet<String>,
     /// Each merged context with its cluster's server (normalised) and whether its user
     /// holds the token being added.
     pub reach: Vec<Reach>,
@@ -34,6 +34,9 @@ pub struct Existing {
     /// The user entry kubectl uses that already holds the token (one user per token).
     pub holder: Option<Holder>,
     pub current_context: Option<String>,
+    /// Some credential compared was read outside the files (a `tokenFile`, the OS
+    /// keyring): a plan from this snapshot is not settled by the files' bytes alone.
+    pub read_outside: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,24 +139,30 @@ pub struct Plan {
 
 /// The plan for `clusters` (the ones the user asked for) over `existing`.
 pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -> Plan {
-    let mut taken = existing.taken.clone();
-    let mut plan = Plan::default();
+    // The names this plan takes, beside the files' (which are not copied).
+    let mut taken = Taken {
+        files: &existing.taken,
+        new: HashSet::with_capacity(clusters.len() + 1),
+    };
+    let mut plan = Plan {
+        decisions: Vec::with_capacity(clusters.len()),
+        ..Plan::default()
+    };
+    plan.additions.clusters.reserve(clusters.len());
+    plan.additions.contexts.reserve(clusters.len());
     let user = match &existing.holder {
         Some(h) => (h.user.clone(), false),
-        None => (
-            super::import::unique(&format!("coreweave-{}", opts.org), &taken),
-            true,
-        ),
+        None => (taken.unique(&format!("coreweave-{}", opts.org)), true),
     };
-    taken.insert(user.0.clone());
+    taken.new.insert(user.0.clone());
     let keyring_user = match (&existing.holder, opts.store) {
         (Some(h), _) => h.item.as_ref().map(|(item, _)| item.clone()),
         (None, Store::Keyring) => Some(user.0.clone()),
         (None, Store::Inline) => None,
     };
-    let mut bound: Vec<Binding> = Vec::new();
+    let mut bound: Vec<Binding> = Vec::with_capacity(clusters.len());
     // The contexts reaching each server, looked up once per cluster.
-    let mut reach: HashMap<&str, Vec<&Reach>> = HashMap::new();
+    let mut reach: HashMap<&str, Vec<&Reach>> = HashMap::with_capacity(existing.reach.len());
     for r in &existing.reach {
         reach.entry(r.server.as_str()).or_default().push(r);
     }
@@ -161,18 +170,14 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
         let decision = decide(existing, &reach, c, opts, &mut taken);
         match &decision {
             Decision::Add { context } => {
-                let server = c.server.clone().unwrap_or_default();
+                let server = c.server.as_deref().unwrap_or_default();
                 plan.additions
                     .clusters
-                    .push(cluster_entry(context, &server, c, opts.org));
-                let mut ctx = json!({"cluster": context, "user": user.0});
-                if let Some(ns) = opts.namespace {
-                    ctx["namespace"] = ns.into();
-                }
+                    .push(cluster_entry(context, server, c, opts.org));
                 plan.additions
                     .contexts
-                    .push(json!({"name": context, "context": ctx}));
-                bound.push(binding(&server));
+                    .push(context_entry(context, &user.0, opts.namespace));
+                bound.push(binding(server));
             }
             Decision::Moved {
                 entry,
@@ -218,13 +223,26 @@ pub fn plan(existing: &Existing, clusters: &[&CksCluster], opts: &Options<'_>) -
     plan
 }
 
+/// Every name in the files, and the ones this plan has taken so far.
+struct Taken<'a> {
+    files: &'a HashSet<String>,
+    new: HashSet<String>,
+}
+
+impl Taken<'_> {
+    /// `base`, or the first `base-N` that clashes with no name taken.
+    fn unique(&self, base: &str) -> String {
+        super::import::unique_by(base, |n| self.files.contains(n) || self.new.contains(n))
+    }
+}
+
 /// One cluster's fate; a name is taken for an added one.
 fn decide(
     existing: &Existing,
     reach: &HashMap<&str, Vec<&Reach>>,
     c: &CksCluster,
     opts: &Options<'_>,
-    taken: &mut BTreeSet<String>,
+    taken: &mut Taken<'_>,
 ) -> Decision {
     let skip = |reason: &str| Decision::Skipped {
         reason: reason.to_string(),
@@ -267,8 +285,8 @@ fn decide(
             same_token: r.same_token,
         };
     }
-    let name = super::import::unique(&super::import::derived_name(&c.name, server), taken);
-    taken.insert(name.clone());
+    let name = taken.unique(&super::import::derived_name(&c.name, server));
+    taken.new.insert(name.clone());
     Decision::Add { context: name }
 }
 
@@ -296,18 +314,48 @@ fn current(
     }
 }
 
+/// A JSON object of these members, built as it is (not through `json!`'s serializer:
+/// `add --all` builds a thousand of these).
+fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
+    let mut map = serde_json::Map::new();
+    for (k, v) in members {
+        map.insert(k.to_owned(), v);
+    }
+    Value::Object(map)
+}
+
+fn text(s: &str) -> Value {
+    Value::String(s.to_owned())
+}
+
 /// A new cluster entry: the managed endpoint, publicly trusted (no CA), and the record.
 fn cluster_entry(name: &str, server: &str, c: &CksCluster, org: &str) -> Value {
-    json!({
-        "name": name,
-        "cluster": {
-            "server": server,
-            "extensions": [{
-                "name": CLUSTER_EXTENSION,
-                "extension": {"id": c.id, "name": c.name, "org": org, "zone": c.zone},
-            }],
-        },
-    })
+    let record = object([
+        ("id", text(&c.id)),
+        ("name", text(&c.name)),
+        ("org", text(org)),
+        ("zone", text(&c.zone)),
+    ]);
+    let extension = object([("name", text(CLUSTER_EXTENSION)), ("extension", record)]);
+    object([
+        ("name", text(name)),
+        (
+            "cluster",
+            object([
+                ("server", text(server)),
+                ("extensions", Value::Array(vec![extension])),
+            ]),
+        ),
+    ])
+}
+
+/// A new context entry: the cluster of the same name, the token's user, `--namespace`.
+fn context_entry(name: &str, user: &str, namespace: Option<&str>) -> Value {
+    let mut context = object([("cluster", text(name)), ("user", text(user))]);
+    if let (Some(ns), Value::Object(members)) = (namespace, &mut context) {
+        members.insert("namespace".to_owned(), text(ns));
+    }
+    object([("name", text(name)), ("context", context)])
 }
 
 /// The binding of a managed endpoint: the system's roots, no TLS server name.

@@ -243,29 +243,42 @@ pub fn binding(
 /// two readers could disagree on the host (user info, a non-ASCII or percent-encoded
 /// host, a query or fragment, no scheme, characters outside the plain URL set) is refused
 /// rather than guessed at: a binding then matches only what it plainly names.
+///
+/// Every context's server goes through here when `kubeconfig add` looks for clusters
+/// already present, so the normal form is written into one buffer with no other
+/// allocation; `tests::one_buffer_spells_servers_as_the_field_reading_did` holds it to
+/// the reading by fields it replaced.
 pub fn normal_server(server: &str) -> Result<String, Unbindable> {
     const MAX_SERVER: usize = 2048;
     if server.len() > MAX_SERVER {
         return Err(Unbindable("the server URL is too long"));
     }
-    if !server
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && !b"\\\"<>^`{|}".contains(&b))
-    {
-        return Err(Unbindable(
-            "the server URL holds characters outside a plain URL",
-        ));
+    // One pass over the bytes: the plain URL set, and whether a query or fragment starts
+    // anywhere (past an http(s) scheme, that is in what follows it).
+    let mut query = false;
+    for b in server.bytes() {
+        if !b.is_ascii_graphic()
+            || matches!(
+                b,
+                b'\\' | b'"' | b'<' | b'>' | b'^' | b'`' | b'{' | b'|' | b'}'
+            )
+        {
+            return Err(Unbindable(
+                "the server URL holds characters outside a plain URL",
+            ));
+        }
+        query |= b == b'?' || b == b'#';
     }
-    let (scheme, rest) = server
-        .split_once("://")
-        .ok_or(Unbindable("the server URL has no scheme (https://)"))?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => "443",
-        "http" => "80",
-        _ => return Err(Unbindable("the server URL is not https:// or http://")),
+    let (scheme, rest) =
+        scheme_and_rest(server).ok_or(Unbindable("the server URL has no scheme (https://)"))?;
+    let (scheme, default_port) = if scheme.eq_ignore_ascii_case("https") {
+        ("https", 443)
+    } else if scheme.eq_ignore_ascii_case("http") {
+        ("http", 80)
+    } else {
+        return Err(Unbindable("the server URL is not https:// or http://"));
     };
-    if rest.contains(['?', '#']) {
+    if query {
         return Err(Unbindable("the server URL has a query or fragment"));
     }
     let (authority, path) = match rest.find('/') {
@@ -278,7 +291,56 @@ pub fn normal_server(server: &str) -> Result<String, Unbindable> {
     if authority.contains('%') {
         return Err(Unbindable("the server URL's host is percent-encoded"));
     }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+    let (host, port) = host_and_port(authority)?;
+    let port = match port {
+        None => None,
+        Some(p) => {
+            let n: u16 = p
+                .parse()
+                .ok()
+                .filter(|n| *n > 0 && p.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or(Unbindable("the server URL's port is not valid"))?;
+            (n != default_port).then_some(n)
+        }
+    };
+    let path = path.trim_end_matches('/');
+    if path.split('/').any(|seg| seg == "." || seg == "..") {
+        return Err(Unbindable("the server URL's path has . or .. segments"));
+    }
+    let mut out = String::with_capacity(scheme.len() + 3 + host.len() + 6 + path.len());
+    out.push_str(scheme);
+    out.push_str("://");
+    out.push_str(host);
+    out[scheme.len() + 3..].make_ascii_lowercase();
+    if let Some(n) = port {
+        use std::fmt::Write as _;
+        let _ = write!(out, ":{n}");
+    }
+    out.push_str(path);
+    Ok(out)
+}
+
+/// The text before the first `://` and after it; an `https://` or `http://` start (any
+/// case) is taken without searching.
+fn scheme_and_rest(server: &str) -> Option<(&str, &str)> {
+    for scheme in ["https", "http"] {
+        let n = scheme.len();
+        if server
+            .get(..n)
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+            && server.get(n..n + 3) == Some("://")
+        {
+            return Some((&server[..n], &server[n + 3..]));
+        }
+    }
+    server.split_once("://")
+}
+
+/// The host (an IPv6 literal with its brackets) and the port text of a server URL's
+/// authority, the host checked to be one every reader takes the same way, not yet
+/// lower-cased.
+fn host_and_port(authority: &str) -> Result<(&str, Option<&str>), Unbindable> {
+    if let Some(v6) = authority.strip_prefix('[') {
         let (inside, after) = v6
             .split_once(']')
             .ok_or(Unbindable("the server URL's host is not valid"))?;
@@ -296,46 +358,26 @@ pub fn normal_server(server: &str) -> Result<String, Unbindable> {
                     .ok_or(Unbindable("the server URL's host is not valid"))?,
             ),
         };
-        (format!("[{}]", inside.to_ascii_lowercase()), port)
-    } else {
-        let (host, port) = match authority.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        };
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && !l.starts_with("xn--")
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        };
-        if host.is_empty() || !host.split('.').all(label_ok) {
-            return Err(Unbindable(
-                "the server URL's host is not a plain ASCII host name",
-            ));
-        }
-        (host.to_ascii_lowercase(), port)
-    };
-    let port = match port {
-        None => None,
-        Some(p) => {
-            let n: u16 = p
-                .parse()
-                .ok()
-                .filter(|n| *n > 0 && p.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or(Unbindable("the server URL's port is not valid"))?;
-            (n.to_string() != default_port).then_some(n)
-        }
-    };
-    let path = path.trim_end_matches('/');
-    if path.split('/').any(|seg| seg == "." || seg == "..") {
-        return Err(Unbindable("the server URL's path has . or .. segments"));
+        return Ok((&authority[..inside.len() + 2], port));
     }
-    Ok(match port {
-        Some(n) => format!("{scheme}://{host}:{n}{path}"),
-        None => format!("{scheme}://{host}{path}"),
-    })
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && !l.starts_with("xn--")
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if host.is_empty() || !host.split('.').all(label_ok) {
+        return Err(Unbindable(
+            "the server URL's host is not a plain ASCII host name",
+        ));
+    }
+    Ok((host, port))
 }
 
 #[cfg(test)]
@@ -458,5 +500,135 @@ mod tests {
             (i.ca.as_str(), i.tls_server_name.as_str(), i.insecure),
             ("eA==", "n", true)
         );
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 6000, ..Default::default() })]
+
+        /// The one-buffer spelling is the field reading's, answer for answer (the same
+        /// server or the same refusal), on servers built from the parts that decide it
+        /// and on arbitrary printable text.
+        #[test]
+        fn one_buffer_spells_servers_as_the_field_reading_did(
+            scheme in prop::sample::select(vec!["https", "https", "HTTPS", "HtTp", "http", "ftp", "", "https:"]),
+            sep in prop::sample::select(vec!["://", "://", "://", ":/", "//"]),
+            host in prop_oneof![
+                4 => "[a-zA-Z0-9_-]{1,8}(\\.[a-zA-Z0-9_-]{0,8}){0,4}",
+                1 => prop::sample::select(vec![
+                    "cw9f3a-1b2c.k8s.us-east-04a.coreweave.com", "CW9F3A.K8S.ORD1.COREWEAVE.COM",
+                    "127.0.0.1", "[::1]", "[FE80::A:b]", "[]", "[::1", "[g::1]", "[::1]x",
+                    "xn--ls8h.example", "XN--ls8h", "-a.b", "a-.b", "a..b", "a.", ".a", "",
+                    "u@h", "u:p@h", "h%41", "é.example", "a b",
+                ]).prop_map(str::to_string),
+            ],
+            port in prop::sample::select(vec!["", "", ":443", ":0443", ":80", ":080", ":6443", ":0", ":65535", ":65536", ":", ":+1", ":1a", ":99999999999"]),
+            path in prop::sample::select(vec!["", "", "/", "//", "/api", "/a/b/", "/a//", "/./x", "/..", "/a/../b", "/.well", "?q", "/p?q", "#f", "/%2e", "/a\\b", "/{x}"]),
+            junk in "[ -~]{0,24}",
+        ) {
+            let server = format!("{scheme}{sep}{host}{port}{path}");
+            prop_assert_eq!(normal_server(&server), field_reading(&server), "{:?}", server);
+            prop_assert_eq!(normal_server(&junk), field_reading(&junk), "{:?}", junk);
+            let long = format!("https://{}.example", "a".repeat(2040 + junk.len() % 16));
+            prop_assert_eq!(normal_server(&long), field_reading(&long));
+        }
+    }
+
+    /// The reading by fields [`normal_server`] replaced (a string per field, then one
+    /// `format!`), kept as the reference it must agree with.
+    fn field_reading(server: &str) -> Result<String, Unbindable> {
+        const MAX_SERVER: usize = 2048;
+        if server.len() > MAX_SERVER {
+            return Err(Unbindable("the server URL is too long"));
+        }
+        if !server
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\\\"<>^`{|}".contains(&b))
+        {
+            return Err(Unbindable(
+                "the server URL holds characters outside a plain URL",
+            ));
+        }
+        let (scheme, rest) = server
+            .split_once("://")
+            .ok_or(Unbindable("the server URL has no scheme (https://)"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => "443",
+            "http" => "80",
+            _ => return Err(Unbindable("the server URL is not https:// or http://")),
+        };
+        if rest.contains(['?', '#']) {
+            return Err(Unbindable("the server URL has a query or fragment"));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if authority.contains('@') {
+            return Err(Unbindable("the server URL carries user info (user@host)"));
+        }
+        if authority.contains('%') {
+            return Err(Unbindable("the server URL's host is percent-encoded"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (inside, after) = v6
+                .split_once(']')
+                .ok_or(Unbindable("the server URL's host is not valid"))?;
+            if inside.is_empty()
+                || !inside
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+            {
+                return Err(Unbindable("the server URL's host is not valid"));
+            }
+            let port = match after {
+                "" => None,
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or(Unbindable("the server URL's host is not valid"))?,
+                ),
+            };
+            (format!("[{}]", inside.to_ascii_lowercase()), port)
+        } else {
+            let (host, port) = match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            };
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && !l.starts_with("xn--")
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            };
+            if host.is_empty() || !host.split('.').all(label_ok) {
+                return Err(Unbindable(
+                    "the server URL's host is not a plain ASCII host name",
+                ));
+            }
+            (host.to_ascii_lowercase(), port)
+        };
+        let port = match port {
+            None => None,
+            Some(p) => {
+                let n: u16 = p
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0 && p.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or(Unbindable("the server URL's port is not valid"))?;
+                (n.to_string() != default_port).then_some(n)
+            }
+        };
+        let path = path.trim_end_matches('/');
+        if path.split('/').any(|seg| seg == "." || seg == "..") {
+            return Err(Unbindable("the server URL's path has . or .. segments"));
+        }
+        Ok(match port {
+            Some(n) => format!("{scheme}://{host}:{n}{path}"),
+            None => format!("{scheme}://{host}{path}"),
+        })
     }
 }

@@ -31,7 +31,7 @@ mod download;
 mod plan;
 
 use download::{parse_download, read_download, Incoming};
-pub use plan::{derived_name, unique};
+pub use plan::{derived_name, unique_by};
 use plan::{plan, report_conflicts, Decision, Plan};
 
 pub fn run(

@@ -279,16 +279,16 @@ fn same_server(a: &str, b: &str) -> bool {
 /// `<cluster name>-<org>` for a CoreWeave host `<org>-<hash>.k8s.<zone>.coreweave.com`
 /// (cluster names are unique within an organisation); otherwise the download's own name.
 pub fn derived_name(context: &str, server: &str) -> String {
-    // The unmanaged-auth endpoint of the same cluster: the managed name, marked.
-    if crate::coreweave::is_unmanaged_auth_server(server) {
-        if let Some((scheme, rest)) = server.trim().split_once("://") {
-            if rest
-                .get(..4)
-                .is_some_and(|p| p.eq_ignore_ascii_case("api."))
-            {
-                let base = derived_name(context, &format!("{scheme}://{}", &rest[4..]));
-                return format!("{base}-unmanaged");
-            }
+    // The unmanaged-auth endpoint of the same cluster: the managed name, marked. (Its
+    // host starts with `api.`: that cheap test first.)
+    if let Some((scheme, rest)) = server.trim().split_once("://") {
+        if rest
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("api."))
+            && crate::coreweave::is_unmanaged_auth_server(server)
+        {
+            let base = derived_name(context, &format!("{scheme}://{}", &rest[4..]));
+            return format!("{base}-unmanaged");
         }
     }
     let host = server
@@ -297,16 +297,24 @@ pub fn derived_name(context: &str, server: &str) -> String {
         .split(['/', ':'])
         .next()
         .unwrap_or("");
-    let labels: Vec<&str> = host.split('.').collect();
-    let coreweave = labels.len() >= 5
-        && labels[1] == "k8s"
-        && host.to_ascii_lowercase().ends_with(".coreweave.com");
-    match (coreweave, labels[0].rsplit_once('-')) {
+    // `add` names every listed cluster here: the labels are walked, not collected.
+    let mut labels = host.split('.');
+    let first = labels.next().unwrap_or("");
+    let suffix = ".coreweave.com".as_bytes();
+    let coreweave = labels.next() == Some("k8s")
+        && labels.count() >= 3
+        && host.len() >= suffix.len()
+        && host.as_bytes()[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix);
+    match (coreweave, first.rsplit_once('-')) {
         (true, Some((org, _hash))) if !org.is_empty() => {
             if context.is_empty() || context.contains(org) {
-                labels[0].to_owned()
+                first.to_owned()
             } else {
-                format!("{context}-{org}")
+                let mut name = String::with_capacity(context.len() + 1 + org.len());
+                name.push_str(context);
+                name.push('-');
+                name.push_str(org);
+                name
             }
         }
         _ if !context.is_empty() => context.to_owned(),
@@ -316,12 +324,18 @@ pub fn derived_name(context: &str, server: &str) -> String {
 
 /// `base`, or `base-2`, `base-3`… : the first that clashes with no name in `taken`.
 pub fn unique(base: &str, taken: &BTreeSet<String>) -> String {
-    if !taken.contains(base) {
+    unique_by(base, |n| taken.contains(n))
+}
+
+/// [`unique`] over any set of names, told by `taken` (`add` checks the files' names and
+/// its own new ones without copying the first).
+pub fn unique_by(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
         return base.to_owned();
     }
     (2..)
         .map(|n| format!("{base}-{n}"))
-        .find(|n| !taken.contains(n))
+        .find(|n| !taken(n))
         .unwrap_or_else(|| base.to_owned())
 }
 
@@ -361,5 +375,67 @@ mod tests {
         let taken: BTreeSet<String> = ["a".to_owned(), "a-2".to_owned()].into();
         assert_eq!(unique("a", &taken), "a-3");
         assert_eq!(unique("b", &taken), "b");
+    }
+
+    /// The naming by a collected list of labels, which [`derived_name`] replaced.
+    fn derived_name_collected(context: &str, server: &str) -> String {
+        if crate::coreweave::is_unmanaged_auth_server(server) {
+            if let Some((scheme, rest)) = server.trim().split_once("://") {
+                if rest
+                    .get(..4)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("api."))
+                {
+                    let base =
+                        derived_name_collected(context, &format!("{scheme}://{}", &rest[4..]));
+                    return format!("{base}-unmanaged");
+                }
+            }
+        }
+        let host = server
+            .split_once("://")
+            .map_or(server, |(_, rest)| rest)
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("");
+        let labels: Vec<&str> = host.split('.').collect();
+        let coreweave = labels.len() >= 5
+            && labels[1] == "k8s"
+            && host.to_ascii_lowercase().ends_with(".coreweave.com");
+        match (coreweave, labels[0].rsplit_once('-')) {
+            (true, Some((org, _hash))) if !org.is_empty() => {
+                if context.is_empty() || context.contains(org) {
+                    labels[0].to_owned()
+                } else {
+                    format!("{context}-{org}")
+                }
+            }
+            _ if !context.is_empty() => context.to_owned(),
+            _ => "coreweave".to_owned(),
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// Walking the host's labels names clusters as collecting them did.
+        #[test]
+        fn walked_labels_name_clusters_as_collected_ones_did(
+            context in prop::sample::select(vec!["", "train", "my-cluster-cw9f3a", "cw9f3a", "é"]),
+            scheme in prop::sample::select(vec!["https://", "HTTPS://", "http://", "", " https://"]),
+            labels in prop::collection::vec(
+                prop_oneof![
+                    4 => "[a-zA-Z0-9-]{0,8}",
+                    2 => prop::sample::select(vec!["api", "API", "k8s", "K8S", "cw9f3a-1b2c", "-x", "x-", "é-1"]).prop_map(str::to_string),
+                ],
+                0..6,
+            ),
+            suffix in prop::sample::select(vec![".coreweave.com", ".COREWEAVE.com", ".k8s.z.coreweave.com", ".coreweave.co", "coreweave.com", "", ".é.coreweave.com"]),
+            tail in prop::sample::select(vec!["", ":443", "/", "/p", ":x/y"]),
+        ) {
+            let server = format!("{scheme}{}{suffix}{tail}", labels.join("."));
+            prop_assert_eq!(derived_name(context, &server), derived_name_collected(context, &server), "{:?}", server);
+        }
     }
 }
