@@ -274,7 +274,7 @@ mod tests {
         let [a, b] = ["a", "b"].map(|n| dir.path().join(n));
         for (path, user) in [(&a, "ua"), (&b, "ub")] {
             let text =
-                format!("users:\n- name: {user}\n  user:\n    token: CW-SECRET-fresh-{user}\n");
+                format!("users:\n- name: {user}\n  user:\n    token: CW-SECRET-test-fake-{user}\n");
             std::fs::write(path, text).expect("write");
         }
         let source = KubeconfigSource {

@@ -473,7 +473,11 @@ mod tests {
     use super::*;
 
     fn parse(body: &str) -> Result<Vec<CksCluster>, ApiError> {
-        parse_clusters(body.as_bytes(), "u", &Token::new("CW-SECRET-abcdefgh1234"))
+        parse_clusters(
+            body.as_bytes(),
+            "u",
+            &Token::new("CW-SECRET-test-fake-cks-1234"),
+        )
     }
 
     use proptest::prelude::*;
@@ -504,7 +508,7 @@ mod tests {
     /// The answer read into one `Value`, as `parse_clusters` read it before, each item
     /// then made into an [`Item`] for the same `cluster`.
     fn parse_by_value(body: &[u8]) -> Result<Vec<CksCluster>, String> {
-        let token = Token::new("CW-SECRET-abcdefgh1234");
+        let token = Token::new("CW-SECRET-test-fake-cks-1234");
         let wrap = |what: String| {
             ApiError::Unexpected {
                 url: "u".into(),
@@ -548,7 +552,7 @@ mod tests {
                 "\"id-1\"", "\"train\"", "\"  a  \"", "\"\"", "\"STATUS_RUNNING\"", "2", "-1.5",
                 "true", "false", "null", "{}", "[]", "\"cw-1.k8s.z.coreweave.com\"",
                 "\"https://X.k8s.z.coreweave.com:443/\"", "\"http://x\"", "\"a\\u001b[31m\"",
-                "\"CW-SECRET-abcdefgh1234\"", "{\"a\":[1,{\"b\":null}]}", "\"\\u0074rain\"",
+                "\"CW-SECRET-test-fake-cks-1234\"", "{\"a\":[1,{\"b\":null}]}", "\"\\u0074rain\"",
             ]).prop_map(str::to_string),
             1 => (0usize..140).prop_map(|d| format!("{}{}", "[".repeat(d), "]".repeat(d))),
         ]
