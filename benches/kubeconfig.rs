@@ -60,7 +60,7 @@ fn edit_every_token_of_one_file(bencher: divan::Bencher, contexts: usize) {
         .config
         .users
         .iter()
-        .map(|u| u.name.clone())
+        .map(|u| u.name.to_string())
         .collect();
     let edits: Vec<TokenEdit> = names
         .iter()

@@ -119,7 +119,7 @@ fn names(flags: &Flags, kind: Kind) -> Vec<(String, String)> {
             .collect(),
         Kind::User => kc
             .all_users()
-            .map(|(_, u)| (u.name.clone(), String::new()))
+            .map(|(_, u)| (u.name.to_string(), String::new()))
             .collect(),
     };
     // Names go out through the one masking function like all kubeconfig text; a name it

@@ -26,7 +26,7 @@ pub fn editor(data: &[u8]) {
             .users
             .iter()
             .filter(|u| u.user.as_ref().and_then(|u| u.token.as_ref()).is_some())
-            .map(|u| u.name.clone())
+            .map(|u| u.name.to_string())
             .collect(),
         None => vec!["u".into()],
     };
@@ -66,7 +66,7 @@ pub fn check_edit(
         let entry = expected
             .users
             .iter_mut()
-            .find(|u| &u.name == name)
+            .find(|u| u.name == name)
             .expect("edited user exists");
         let user = entry.user.get_or_insert_with(Default::default);
         old_tokens.extend(user.token.replace(crate::secret::Token::new(NEW)));

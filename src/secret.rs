@@ -3,6 +3,7 @@
 //! printing a whole token takes an explicit call to [`Token::expose`], which only `--raw`
 //! output and the writers of kubeconfig and token files make.
 
+use bytestring::ByteString;
 use std::fmt;
 
 /// The prefix of every CoreWeave API access token.
@@ -16,12 +17,14 @@ pub const SECRET_ALPHABET: &str = "-_.~+/=";
 /// of real tokens.
 pub const MIN_SECRET_CHARS: usize = 8;
 
-/// A bearer token. Compared by value; shown only masked.
+/// A bearer token. Compared by value; shown only masked. Held as a [`ByteString`] so a
+/// token read from a kubeconfig stays a slice of the file's text, as the model's other
+/// strings are.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Token(String);
+pub struct Token(ByteString);
 
 impl Token {
-    pub fn new(value: impl Into<String>) -> Token {
+    pub fn new(value: impl Into<ByteString>) -> Token {
         Token(value.into())
     }
 
@@ -54,7 +57,7 @@ impl Token {
     pub fn masked(&self) -> String {
         let (prefix, secret) = match self.0.strip_prefix(COREWEAVE_PREFIX) {
             Some(rest) => (COREWEAVE_PREFIX, rest),
-            None => ("", self.0.as_str()),
+            None => ("", &*self.0),
         };
         let chars = secret.chars().count();
         let shown = (chars / 4).min(4);
@@ -66,7 +69,7 @@ impl Token {
 /// Read from a kubeconfig's `token:` as the string it is.
 impl<'de> serde::Deserialize<'de> for Token {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Token, D::Error> {
-        String::deserialize(d).map(Token)
+        ByteString::deserialize(d).map(Token)
     }
 }
 

@@ -71,15 +71,15 @@ pub enum ItemChange {
 
 /// Everything one command changes.
 #[derive(Debug, Default)]
-pub struct Changes<'k> {
-    pub files: Vec<PlannedWrite<'k>>,
+pub struct Changes {
+    pub files: Vec<PlannedWrite>,
     pub items: Vec<(String, ItemChange)>,
 }
 
 /// A plan made under the locks: commit it, or lock more and plan again (someone edited a
 /// file in between, so the plan needs files the first reading did not).
-pub enum Step<'k, T> {
-    Commit(Changes<'k>, T),
+pub enum Step<T> {
+    Commit(Changes, T),
     Widen(Scope),
 }
 
@@ -98,7 +98,7 @@ pub fn run<T>(
     scope: Scope,
     timeout: Duration,
     first: Option<Kubeconfig>,
-    mut plan: impl for<'k> FnMut(&'k Kubeconfig, &Reads) -> anyhow::Result<Step<'k, T>>,
+    mut plan: impl FnMut(&Kubeconfig, &Reads) -> anyhow::Result<Step<T>>,
 ) -> anyhow::Result<T> {
     run_mut(
         source,
@@ -119,7 +119,7 @@ pub fn run_mut<T>(
     mut scope: Scope,
     timeout: Duration,
     mut first: Option<Kubeconfig>,
-    mut plan: impl for<'k> FnMut(&'k mut Kubeconfig, &Reads) -> anyhow::Result<Step<'k, T>>,
+    mut plan: impl FnMut(&mut Kubeconfig, &Reads) -> anyhow::Result<Step<T>>,
 ) -> anyhow::Result<T> {
     let _signals = write::InterruptGuard::install();
     let mut keyring: Option<Keyring> = None;
@@ -188,7 +188,7 @@ fn files_covered(locked: &BTreeSet<PathBuf>, written: &BTreeSet<PathBuf>) -> boo
 /// Items first (each compared with what the plan read, written and read back), then the
 /// files; if anything fails, every item written gets its old record back (or is deleted
 /// again) before the error is returned.
-fn commit(keyring: Option<&Keyring>, reads: &Reads, changes: &Changes<'_>) -> anyhow::Result<()> {
+fn commit(keyring: Option<&Keyring>, reads: &Reads, changes: &Changes) -> anyhow::Result<()> {
     for w in &changes.files {
         write::remove_stale_temp_files(&w.path);
     }

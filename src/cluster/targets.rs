@@ -46,7 +46,7 @@ pub fn cluster_targets(
         };
         let path = kc.path(origin.file);
         let fields = merged.cluster.clone().unwrap_or_default();
-        let server = fields.server.unwrap_or_default();
+        let server = fields.server.as_deref().unwrap_or_default().to_string();
         if server.is_empty() {
             return Err(config_err(format!(
                 "cluster {cluster_name:?} (in {}) has no server",
@@ -78,11 +78,11 @@ pub fn cluster_targets(
                      certificate-authority ({}) are both set, which kubectl refuses as an \
                      error in configuration; remove one of them",
                     path.display(),
-                    base_dir(path).join(file).display()
+                    base_dir(path).join(&*file).display()
                 )))
             }
-            (Some(data), None) => CaSource::Data(data),
-            (None, Some(file)) => CaSource::File(base_dir(path).join(file)),
+            (Some(data), None) => CaSource::Data(data.to_string()),
+            (None, Some(file)) => CaSource::File(base_dir(path).join(&*file)),
             (None, None) => CaSource::System,
         };
         out.push(ClusterTarget {
@@ -91,8 +91,14 @@ pub fn cluster_targets(
             server,
             ca,
             insecure_skip_tls_verify: fields.insecure_skip_tls_verify.unwrap_or(false),
-            tls_server_name: fields.tls_server_name.filter(|s| !s.is_empty()),
-            proxy_url: fields.proxy_url.filter(|s| !s.is_empty()),
+            tls_server_name: fields
+                .tls_server_name
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_string()),
+            proxy_url: fields
+                .proxy_url
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_string()),
         });
     }
     Ok(out)

@@ -5,6 +5,7 @@
 //! shadowed entries (same name in a later file) stay reachable: `token rotate` edits them
 //! too, and every edit goes back to the file an entry came from.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
@@ -12,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::edit_error::{EditError, Position};
-use super::model::{FileConfig, NamedCluster, NamedContext, NamedUser};
+use super::model::{ByteString, FileConfig, NamedCluster, NamedContext, NamedUser};
 use super::read::document::{
     decode, first_content, first_document, kubectl_position, root_end_before_junk, Encoding,
 };
@@ -87,7 +88,7 @@ pub struct LoadedFile {
     pub path: PathBuf,
     /// The text as read (decoded when the file is UTF-16; a byte-order mark stays at its
     /// start): `token rotate` edits this and checks it again under the lock.
-    pub text: String,
+    pub text: ByteString,
     pub encoding: Encoding,
     pub config: FileConfig,
     /// Where each entry of `config.users` has its token scalar in `text`, when the line
@@ -144,10 +145,10 @@ pub struct Kubeconfig {
     pub files: Vec<LoadedFile>,
     /// Every path considered, read or not, for messages.
     pub searched: Vec<PathBuf>,
-    current_context: Option<String>,
-    clusters: HashMap<String, Sourced>,
-    contexts: HashMap<String, Sourced>,
-    users: HashMap<String, Sourced>,
+    current_context: Option<ByteString>,
+    clusters: HashMap<ByteString, Sourced>,
+    contexts: HashMap<ByteString, Sourced>,
+    users: HashMap<ByteString, Sourced>,
 }
 
 impl Kubeconfig {
@@ -162,6 +163,7 @@ impl Kubeconfig {
             let Some((text, encoding)) = read_file(path, explicit)? else {
                 continue;
             };
+            let text = ByteString::from(text);
             let (config, spans) = parse_scanned(path, &text)?;
             let (token_spans, layout) = spans.unzip();
             kc.add(LoadedFile {
@@ -234,7 +236,7 @@ impl Kubeconfig {
                 // Decoded when read: compared as decoded (rare; no need to stream).
                 Encoding::Utf16Le | Encoding::Utf16Be => {
                     drop(file);
-                    matches!(read_file(path, explicit), Ok(Some((text, e))) if text == f.text && e == f.encoding)
+                    matches!(read_file(path, explicit), Ok(Some((text, e))) if f.text == text && e == f.encoding)
                 }
             };
             if !same {
@@ -250,31 +252,54 @@ impl Kubeconfig {
     fn add(&mut self, file: LoadedFile) -> Result<(), KubeconfigError> {
         let n = self.files.len();
         let cfg = &file.config;
-        check_unique(&file.path, "clusters", cfg.clusters.iter().map(|c| &c.name))?;
-        check_unique(&file.path, "contexts", cfg.contexts.iter().map(|c| &c.name))?;
-        check_unique(&file.path, "users", cfg.users.iter().map(|c| &c.name))?;
         if self.current_context.is_none() {
             self.current_context = cfg.current_context.clone().filter(|c| !c.is_empty());
         }
-        // (Sized once: growing the maps entry by entry rehashed them over and over.)
-        self.clusters.reserve(cfg.clusters.len());
-        self.contexts.reserve(cfg.contexts.len());
-        self.users.reserve(cfg.users.len());
-        for (index, c) in cfg.clusters.iter().enumerate() {
-            self.clusters
-                .entry(c.name.clone())
-                .or_insert(Sourced { file: n, index });
-        }
-        for (index, c) in cfg.contexts.iter().enumerate() {
-            self.contexts
-                .entry(c.name.clone())
-                .or_insert(Sourced { file: n, index });
-        }
-        for (index, u) in cfg.users.iter().enumerate() {
-            self.users
-                .entry(u.name.clone())
-                .or_insert(Sourced { file: n, index });
-        }
+        // One hash of each name: the merge also finds a name listed twice in this file,
+        // which kubectl refuses (an error here drops the whole reading).
+        let merge = |map: &mut HashMap<ByteString, Sourced>,
+                     list: &'static str,
+                     names: &mut dyn ExactSizeIterator<Item = &ByteString>| {
+            // (Sized once: growing the maps entry by entry rehashed them over and over.)
+            map.reserve(names.len());
+            // This file's names that an earlier file already defines (the map keeps the
+            // earlier entry, so it cannot tell their second listing here).
+            let mut shadowed = std::collections::HashSet::new();
+            for (index, name) in names.enumerate() {
+                let twice = match map.entry(name.clone()) {
+                    Entry::Occupied(earlier) => {
+                        earlier.get().file == n || !shadowed.insert(&**name)
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(Sourced { file: n, index });
+                        false
+                    }
+                };
+                if twice {
+                    return Err(KubeconfigError::DuplicateName {
+                        path: file.path.clone(),
+                        list,
+                        name: name.to_string(),
+                    });
+                }
+            }
+            Ok(())
+        };
+        merge(
+            &mut self.clusters,
+            "clusters",
+            &mut cfg.clusters.iter().map(|c| &c.name),
+        )?;
+        merge(
+            &mut self.contexts,
+            "contexts",
+            &mut cfg.contexts.iter().map(|c| &c.name),
+        )?;
+        merge(
+            &mut self.users,
+            "users",
+            &mut cfg.users.iter().map(|u| &u.name),
+        )?;
         self.files.push(file);
         Ok(())
     }
@@ -327,7 +352,7 @@ impl Kubeconfig {
         let mut v: Vec<_> = self
             .contexts
             .iter()
-            .map(|(name, s)| (name.as_str(), &self.files[s.file].config.contexts[s.index]))
+            .map(|(name, s)| (&**name, &self.files[s.file].config.contexts[s.index]))
             .collect();
         v.sort_by(|a, b| a.0.cmp(b.0));
         v
@@ -357,15 +382,15 @@ pub fn parse_alone(path: &Path, text: &str) -> Result<FileConfig, KubeconfigErro
 fn check_unique<'a>(
     path: &Path,
     list: &'static str,
-    names: impl ExactSizeIterator<Item = &'a String>,
+    names: impl ExactSizeIterator<Item = &'a ByteString>,
 ) -> Result<(), KubeconfigError> {
     let mut seen = std::collections::HashSet::with_capacity(names.len());
     for name in names {
-        if !seen.insert(name.as_str()) {
+        if !seen.insert(&**name) {
             return Err(KubeconfigError::DuplicateName {
                 path: path.to_path_buf(),
                 list,
-                name: name.clone(),
+                name: name.to_string(),
             });
         }
     }
@@ -427,24 +452,28 @@ fn read_file(path: &Path, explicit: bool) -> Result<Option<(String, Encoding)>, 
 /// `1:`) are strings to both. The line scanner reads the common layouts; the node tree
 /// reads everything else.
 pub fn parse(path: &Path, text: &str) -> Result<FileConfig, KubeconfigError> {
-    parse_scanned(path, text).map(|(config, _)| config)
+    parse_scanned(path, &ByteString::from(text)).map(|(config, _)| config)
 }
 
-/// [`parse`], and where each user's token scalar is when the line scanner read the file.
-fn parse_scanned(path: &Path, text: &str) -> Result<Scanned, KubeconfigError> {
-    let doc = first_document(text);
-    parse_document(path, doc).map_err(|mut e| {
+/// [`parse`] of a text held as a [`ByteString`] (the model's strings are slices of it),
+/// and where each user's token scalar is when the line scanner read the file.
+pub(in crate::kubeconfig) fn parse_scanned(
+    path: &Path,
+    text: &ByteString,
+) -> Result<Scanned, KubeconfigError> {
+    let doc = text.slice_ref(first_document(text));
+    parse_document(path, &doc).map_err(|mut e| {
         if let KubeconfigError::Yaml { line, column, .. } = &mut e {
-            (*line, *column) = kubectl_position(doc, *line, *column);
+            (*line, *column) = kubectl_position(&doc, *line, *column);
         }
         e
     })
 }
 
 /// A file's reading, with its token spans and layout when the line scanner read it.
-type Scanned = (FileConfig, Option<(Vec<Option<TokenSpan>>, TopLayout)>);
+pub(in crate::kubeconfig) type Scanned = (FileConfig, Option<(Vec<Option<TokenSpan>>, TopLayout)>);
 
-fn parse_document(path: &Path, doc: &str) -> Result<Scanned, KubeconfigError> {
+fn parse_document(path: &Path, doc: &ByteString) -> Result<Scanned, KubeconfigError> {
     // The common layouts take the fast path (about 1 ms a megabyte); anything it is not
     // sure of goes to the full parser, which also writes the error messages.
     match super::read::fast::parse_with_spans(doc) {
@@ -473,7 +502,7 @@ fn check_ca_data(path: &Path, config: &FileConfig) -> Result<(), KubeconfigError
         if data.is_some_and(|d| !is_go_base64(d)) {
             return Err(KubeconfigError::BadBase64 {
                 path: path.to_path_buf(),
-                cluster: c.name.clone(),
+                cluster: c.name.to_string(),
                 field: "certificate-authority-data",
             });
         }

@@ -3,20 +3,23 @@
 //! These are plain serde types for one file, before merging. They name only the keys the
 //! plugin uses; every other key is skipped by the parser (never kept: files are edited as
 //! text by `edit/`, not re-serialised from these types, so nothing is lost by skipping).
-//! Field names and types follow client-go's `clientcmd/api/v1/types.go`.
+//! Field names and types follow client-go's `clientcmd/api/v1/types.go`. Strings are
+//! [`ByteString`]s: the line scanner slices them out of the file's text (one buffer,
+//! counted references) instead of copying each.
 
 use crate::secret::Token;
+pub use bytestring::ByteString;
 use serde::{Deserialize, Deserializer};
 
 /// One kubeconfig file's content.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct FileConfig {
     #[serde(rename = "apiVersion", default)]
-    pub api_version: Option<String>,
+    pub api_version: Option<ByteString>,
     #[serde(default)]
-    pub kind: Option<String>,
+    pub kind: Option<ByteString>,
     #[serde(rename = "current-context", default)]
-    pub current_context: Option<String>,
+    pub current_context: Option<ByteString>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub clusters: Vec<NamedCluster>,
     #[serde(default, deserialize_with = "null_as_empty")]
@@ -28,7 +31,7 @@ pub struct FileConfig {
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct NamedCluster {
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub name: String,
+    pub name: ByteString,
     #[serde(default)]
     pub cluster: Option<Cluster>,
 }
@@ -36,14 +39,14 @@ pub struct NamedCluster {
 /// A cluster entry: where the server is and how kubectl reaches it (the fields the cluster
 /// check needs to do as kubectl does). `certificate-authority-data` is kept as written
 /// (base64); the check decodes it.
-#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct Cluster {
     #[serde(default)]
-    pub server: Option<String>,
+    pub server: Option<ByteString>,
     #[serde(rename = "certificate-authority-data", default)]
-    pub certificate_authority_data: Option<String>,
+    pub certificate_authority_data: Option<ByteString>,
     #[serde(rename = "certificate-authority", default)]
-    pub certificate_authority: Option<String>,
+    pub certificate_authority: Option<ByteString>,
     #[serde(
         rename = "insecure-skip-tls-verify",
         default,
@@ -51,15 +54,41 @@ pub struct Cluster {
     )]
     pub insecure_skip_tls_verify: Option<bool>,
     #[serde(rename = "tls-server-name", default)]
-    pub tls_server_name: Option<String>,
+    pub tls_server_name: Option<ByteString>,
     #[serde(rename = "proxy-url", default)]
-    pub proxy_url: Option<String>,
+    pub proxy_url: Option<ByteString>,
+}
+
+// By hand for the CA data, most of a file's bytes, which the editor's proof compares in
+// two readings of each file it edits: `==` calls the C library's `bcmp`, byte by byte in
+// musl (see `io::same_bytes`).
+impl PartialEq for Cluster {
+    fn eq(&self, other: &Cluster) -> bool {
+        let Cluster {
+            server,
+            certificate_authority_data: ca_data,
+            certificate_authority,
+            insecure_skip_tls_verify,
+            tls_server_name,
+            proxy_url,
+        } = self;
+        let same_ca_data = match (ca_data, &other.certificate_authority_data) {
+            (Some(a), Some(b)) => crate::io::same_bytes(a.as_bytes(), b.as_bytes()),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        same_ca_data
+            && *server == other.server
+            && *certificate_authority == other.certificate_authority
+            && *insecure_skip_tls_verify == other.insecure_skip_tls_verify
+            && *tls_server_name == other.tls_server_name
+            && *proxy_url == other.proxy_url
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct NamedContext {
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub name: String,
+    pub name: ByteString,
     #[serde(default)]
     pub context: Option<Context>,
 }
@@ -67,17 +96,17 @@ pub struct NamedContext {
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct Context {
     #[serde(default)]
-    pub cluster: Option<String>,
+    pub cluster: Option<ByteString>,
     #[serde(default)]
-    pub user: Option<String>,
+    pub user: Option<ByteString>,
     #[serde(default)]
-    pub namespace: Option<String>,
+    pub namespace: Option<ByteString>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct NamedUser {
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub name: String,
+    pub name: ByteString,
     #[serde(default)]
     pub user: Option<User>,
 }
@@ -89,7 +118,7 @@ pub struct User {
     #[serde(default)]
     pub token: Option<Token>,
     #[serde(rename = "tokenFile", default)]
-    pub token_file: Option<String>,
+    pub token_file: Option<ByteString>,
     #[serde(default)]
     pub exec: Option<Exec>,
     #[serde(rename = "auth-provider", default)]
@@ -114,7 +143,7 @@ pub struct User {
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct NamedExtension {
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub name: String,
+    pub name: ByteString,
     #[serde(default, deserialize_with = "lenient_extension")]
     pub extension: Option<CoreweaveTokenExtension>,
 }
@@ -124,10 +153,10 @@ pub struct NamedExtension {
 /// secret is kept here.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CoreweaveTokenExtension {
-    pub expires: Option<String>,
-    pub source: Option<String>,
+    pub expires: Option<ByteString>,
+    pub source: Option<ByteString>,
     /// `rotatedAt` in the file.
-    pub rotated_at: Option<String>,
+    pub rotated_at: Option<ByteString>,
 }
 
 // By hand, so a derived Debug can never print a token.
@@ -228,7 +257,7 @@ where
                     }
                 };
                 // Duplicate keys: the last wins, as the loader's parser is set up to do.
-                *slot = map.next_value::<LenientString>()?.0;
+                *slot = map.next_value::<LenientString>()?.0.map(ByteString::from);
             }
             Ok(Some(ext))
         }
@@ -349,9 +378,9 @@ impl<'de> Deserialize<'de> for LenientString {
 #[derive(Default, Clone, PartialEq, Deserialize)]
 pub struct Exec {
     #[serde(default)]
-    pub command: Option<String>,
+    pub command: Option<ByteString>,
     #[serde(default)]
-    pub args: Option<Vec<Option<String>>>,
+    pub args: Option<Vec<Option<ByteString>>>,
 }
 
 // By hand: arguments may carry secrets (`--token=...`); only their number is shown.
@@ -373,7 +402,7 @@ impl Exec {
     /// Recognition only decides which keyring item the entry reads: nothing here, or in
     /// any command, ever runs the entry's program.
     pub fn kind(&self) -> ExecKind {
-        let command = self.command.clone().unwrap_or_default();
+        let command = self.command.as_deref().unwrap_or_default().to_string();
         let args: Option<Vec<&str>> = self
             .args
             .as_ref()
@@ -433,4 +462,69 @@ pub enum ExecKind {
     Plugin { reference: String },
     /// Some other program (named as written, or empty when no command is given).
     Other { command: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written equality of [`Cluster`] sees every field, and the whole of the CA
+    /// data (a byte changed in a word or in the tail, or a different length).
+    #[test]
+    fn clusters_differing_in_any_field_are_unequal() {
+        let ca = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t".repeat(3);
+        let base = Cluster {
+            server: Some("https://a.example".into()),
+            certificate_authority_data: Some(ca.as_str().into()),
+            certificate_authority: Some("ca.crt".into()),
+            insecure_skip_tls_verify: Some(false),
+            tls_server_name: Some("a".into()),
+            proxy_url: Some("http://proxy".into()),
+        };
+        assert_eq!(base, base.clone());
+        let mut changed = Vec::new();
+        for at in [0, 9, ca.len() - 1] {
+            let mut data = ca.clone().into_bytes();
+            data[at] = b'x';
+            changed.push(Cluster {
+                certificate_authority_data: Some(String::from_utf8(data).unwrap().into()),
+                ..base.clone()
+            });
+        }
+        changed.extend([
+            Cluster {
+                certificate_authority_data: Some(ca[1..].into()),
+                ..base.clone()
+            },
+            Cluster {
+                certificate_authority_data: None,
+                ..base.clone()
+            },
+            Cluster {
+                server: None,
+                ..base.clone()
+            },
+            Cluster {
+                certificate_authority: None,
+                ..base.clone()
+            },
+            Cluster {
+                insecure_skip_tls_verify: Some(true),
+                ..base.clone()
+            },
+            Cluster {
+                tls_server_name: None,
+                ..base.clone()
+            },
+            Cluster {
+                proxy_url: None,
+                ..base.clone()
+            },
+        ]);
+        for other in changed {
+            assert_ne!(base, other);
+            assert_ne!(other, base);
+        }
+        assert_eq!(Cluster::default(), Cluster::default());
+    }
 }

@@ -98,18 +98,21 @@ impl Kubeconfig {
             });
         };
         let cluster = ctx
-            .and_then(|c| c.cluster.clone())
-            .filter(|c| !c.is_empty());
+            .and_then(|c| c.cluster.as_deref())
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
         let found = cluster.as_deref().and_then(|c| self.cluster(c));
         Ok(Resolved {
             context: name.to_string(),
             context_origin,
             namespace: ctx
-                .and_then(|c| c.namespace.clone())
-                .filter(|n| !n.is_empty()),
+                .and_then(|c| c.namespace.as_deref())
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
             server: found
                 .and_then(|(_, c)| c.cluster.as_ref())
-                .and_then(|c| c.server.clone()),
+                .and_then(|c| c.server.as_deref())
+                .map(str::to_string),
             cluster_origin: found.map(|(s, _)| s),
             cluster,
             user: user.to_string(),
@@ -131,11 +134,7 @@ impl Kubeconfig {
 pub fn credential_of(file: &Path, entry: &NamedUser) -> Result<Credential, KubeconfigError> {
     let empty = User::default();
     let user = entry.user.as_ref().unwrap_or(&empty);
-    let inline = user
-        .token
-        .as_ref()
-        .map(Token::expose)
-        .filter(|t| !t.is_empty());
+    let inline = user.token.as_ref().filter(|t| !t.expose().is_empty());
     if let Some(tf) = user.token_file.as_deref().filter(|t| !t.is_empty()) {
         let path = base_dir(file).join(tf);
         // Bounded and regular files only: a FIFO or /dev/zero named here must not hang or
@@ -158,14 +157,14 @@ pub fn credential_of(file: &Path, entry: &NamedUser) -> Result<Credential, Kubec
             (_, Some(_)) => {}
             (Ok(_), None) => {
                 return Err(KubeconfigError::EmptyTokenFile {
-                    user: entry.name.clone(),
+                    user: entry.name.to_string(),
                     path,
                     file: file.to_path_buf(),
                 })
             }
             (Err(source), None) => {
                 return Err(KubeconfigError::TokenFile {
-                    user: entry.name.clone(),
+                    user: entry.name.to_string(),
                     path,
                     file: file.to_path_buf(),
                     source,
@@ -174,7 +173,7 @@ pub fn credential_of(file: &Path, entry: &NamedUser) -> Result<Credential, Kubec
         }
     }
     if let Some(t) = inline {
-        return Ok(Credential::Inline(Token::new(t)));
+        return Ok(Credential::Inline(t.clone()));
     }
     let (holds, hint) = if user.exec.is_some() {
         (
@@ -203,7 +202,7 @@ pub fn credential_of(file: &Path, entry: &NamedUser) -> Result<Credential, Kubec
         )
     };
     Err(KubeconfigError::NoToken {
-        user: entry.name.clone(),
+        user: entry.name.to_string(),
         file: file.to_path_buf(),
         holds,
         hint,

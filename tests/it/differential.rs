@@ -1086,6 +1086,29 @@ fn duplicate_user_name_in_a_later_file_fails_the_whole_load() {
         .expect_fail();
 }
 
+/// The same, where the earlier file defines the name too: the later file's two entries
+/// are both shadowed, and kubectl still refuses the file (the merge must tell them apart
+/// although it keeps neither).
+#[test]
+fn duplicate_name_in_a_later_file_fails_even_when_an_earlier_file_defines_it() {
+    hand("duplicate_name_in_a_later_file_fails_even_when_an_earlier_file_defines_it")
+        .file("a/config", &simple("{token: CW-SECRET-a}"))
+        .file(
+            "b/config",
+            "users:\n- name: u\n  user: {token: CW-SECRET-dup-1}\n- name: u\n  user: {token: CW-SECRET-dup-2}\n",
+        )
+        .kubeconfig_env(&["a/config", "b/config"])
+        .expect_fail();
+    hand("duplicate_cluster_in_a_later_file_fails_even_when_an_earlier_file_defines_it")
+        .file("a/config", &simple("{token: CW-SECRET-a}"))
+        .file(
+            "b/config",
+            "clusters:\n- name: k\n  cluster: {server: 'https://one.example'}\n- name: k\n  cluster: {server: 'https://two.example'}\n",
+        )
+        .kubeconfig_env(&["a/config", "b/config"])
+        .expect_fail();
+}
+
 #[test]
 fn unknown_kind_in_a_later_file_fails_the_whole_load() {
     hand("unknown_kind_in_a_later_file_fails_the_whole_load")

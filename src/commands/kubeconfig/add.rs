@@ -8,6 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::kubeconfig::model::ByteString;
 use anyhow::{bail, Context as _};
 
 use super::add_plan::{self, Decision, Existing, Holder, Plan, Reach, Record, SetCurrent, Store};
@@ -230,13 +231,13 @@ fn existing(kc: Option<&Kubeconfig>, token: &Token) -> anyhow::Result<Existing> 
     for f in &kc.files {
         found
             .taken
-            .extend(f.config.clusters.iter().map(|c| c.name.clone()));
+            .extend(f.config.clusters.iter().map(|c| c.name.to_string()));
         found
             .taken
-            .extend(f.config.contexts.iter().map(|c| c.name.clone()));
+            .extend(f.config.contexts.iter().map(|c| c.name.to_string()));
         for u in &f.config.users {
-            found.taken.insert(u.name.clone());
-            if holds.contains_key(u.name.as_str()) {
+            found.taken.insert(u.name.to_string());
+            if holds.contains_key(&*u.name) {
                 continue;
             }
             // The entry kubectl uses for this name; a keyring item is read to compare.
@@ -260,7 +261,7 @@ fn existing(kc: Option<&Kubeconfig>, token: &Token) -> anyhow::Result<Existing> 
                     _ => None,
                 };
                 found.holder = Some(Holder {
-                    user: u.name.clone(),
+                    user: u.name.to_string(),
                     item,
                 });
             }
@@ -382,7 +383,7 @@ fn edits_by_file<'p>(target: &Path, plan: &'p Plan) -> Vec<(PathBuf, Vec<Edit<'p
 fn render(
     files: &[(PathBuf, Vec<Edit<'_>>)],
     kc: Option<&Kubeconfig>,
-) -> anyhow::Result<Vec<(PathBuf, Option<String>, String)>> {
+) -> anyhow::Result<Vec<(PathBuf, Option<ByteString>, String)>> {
     let mut out = Vec::new();
     for (path, edits) in files {
         // A file the loader read is edited from that reading (not read or checked again).
@@ -399,7 +400,7 @@ fn render(
                         shown_path(path)
                     ),
                 };
-                (before, after)
+                (before.map(ByteString::from), after)
             }
         };
         let after = after.map_err(|e| {
@@ -479,7 +480,7 @@ fn commit(
                 .into_iter()
                 .map(|(path, before, after)| PlannedWrite {
                     path,
-                    original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
+                    original: before.map(ByteString::into_bytes),
                     new: after.into_bytes(),
                 })
                 .collect();

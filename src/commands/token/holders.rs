@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 
 use crate::kubeconfig::edit::{self, ExecKind};
-use crate::kubeconfig::model::NamedUser;
+use crate::kubeconfig::model::{ByteString, NamedUser};
 use crate::kubeconfig::resolve::credential_of;
 use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::{quoted, shown, shown_path, Token};
@@ -20,9 +20,10 @@ use crate::secret::{quoted, shown, shown_path, Token};
 #[derive(Debug, Clone)]
 pub struct Target {
     pub file: PathBuf,
-    pub user: String,
+    /// A slice of the file's text, as the model's names are.
+    pub user: ByteString,
     /// Merged contexts that use this entry; empty for a shadowed entry.
-    pub contexts: Vec<String>,
+    pub contexts: Vec<ByteString>,
     /// The earlier file whose same-named entry hides this one from kubectl.
     pub shadowed_by: Option<PathBuf>,
     /// Set when the token lives in a tokenFile (that file is rewritten).
@@ -58,10 +59,10 @@ pub fn find_targets(
     // Which merged contexts name each user, computed once: 2,000 users times 2,000
     // contexts, asked one by one, would be quadratic.
     let contexts = kc.contexts();
-    let mut contexts_of: HashMap<&str, Vec<String>> = HashMap::with_capacity(contexts.len());
-    for (name, ctx) in contexts {
+    let mut contexts_of: HashMap<&str, Vec<ByteString>> = HashMap::with_capacity(contexts.len());
+    for (_, ctx) in contexts {
         if let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) {
-            contexts_of.entry(user).or_default().push(name.to_string());
+            contexts_of.entry(user).or_default().push(ctx.name.clone());
         }
     }
     let canonical = first_names(kc);
@@ -102,10 +103,7 @@ pub fn find_targets(
             user: entry.name.clone(),
             contexts: match &shadowed_by {
                 Some(_) => Vec::new(),
-                None => contexts_of
-                    .get(entry.name.as_str())
-                    .cloned()
-                    .unwrap_or_default(),
+                None => contexts_of.get(&*entry.name).cloned().unwrap_or_default(),
             },
             shadowed_by,
             token_file,

@@ -7,7 +7,6 @@
 //! (the editor proves each one by re-parsing), and only then commit them one by one with
 //! rollback. `--dry-run` stops after the first plan and takes no lock.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,6 +19,7 @@ use crate::commands::token::source::{self, Source};
 use crate::commands::token::verify::{self, How};
 use crate::kubeconfig::edit::{self, Edit, TokenExtension};
 use crate::kubeconfig::mask;
+use crate::kubeconfig::model::ByteString;
 use crate::kubeconfig::resolve::Selection;
 use crate::kubeconfig::token_file;
 use crate::kubeconfig::write::{self, PlannedWrite};
@@ -30,9 +30,9 @@ use crate::transaction;
 
 /// Every file to write, with its bytes before and after.
 #[derive(Debug)]
-pub struct Plan<'a> {
+pub struct Plan {
     pub targets: Vec<Target>,
-    pub writes: Vec<PlannedWrite<'a>>,
+    pub writes: Vec<PlannedWrite>,
 }
 
 /// `token rotate`: every holder of the selected user's token gets the new token that
@@ -237,12 +237,12 @@ impl Rotation<'_> {
     /// The plan again under the locks, from what is really there: the active user and its
     /// token must be as first read, and every file and item to change must be locked (else
     /// the transaction widens its locks and calls again).
-    fn under_lock<'k>(
+    fn under_lock(
         &self,
-        kc: &'k mut Kubeconfig,
+        kc: &mut Kubeconfig,
         reads: &transaction::Reads,
         coreweave_servers: &mut HashSet<String>,
-    ) -> anyhow::Result<transaction::Step<'k, Rotated>> {
+    ) -> anyhow::Result<transaction::Step<Rotated>> {
         let (sel, args) = (self.sel, self.args);
         let Some(active) = find_entry(kc, self.active_file, self.user)
             .or_else(|| kc.resolve(sel).ok().map(|r| r.user_origin))
@@ -332,13 +332,13 @@ fn verifiable_contexts(
     let mut contexts = Vec::new();
     for t in targets {
         let Some(item) = &t.keyring_item else {
-            contexts.extend(t.contexts.iter().cloned());
+            contexts.extend(t.contexts.iter().map(ByteString::to_string));
             continue;
         };
         let bound = crate::keystore::read_once(item)?
             .servers
             .unwrap_or_default();
-        let entry = [(t.file.as_path(), t.user.as_str())];
+        let entry = [(t.file.as_path(), &*t.user)];
         for cb in holders::context_bindings(kc, entry, &mut std::io::sink())? {
             if bound.contains(&cb.binding) {
                 contexts.push(cb.context);
@@ -564,7 +564,7 @@ pub fn prepare_writes(
     new: &Token,
     record: &TokenExtension<'_>,
     force: bool,
-) -> anyhow::Result<Vec<PlannedWrite<'static>>> {
+) -> anyhow::Result<Vec<PlannedWrite>> {
     // Token files first (written after the kubeconfigs): telling them apart from the
     // kubeconfig files needs the whole reading.
     let mut token_writes = Vec::new();
@@ -573,7 +573,7 @@ pub fn prepare_writes(
         token_writes.push(PlannedWrite {
             path: path.to_path_buf(),
             new: token_file_content(&original, new),
-            original: Some(Cow::Owned(original)),
+            original: Some(original.into()),
         });
     }
     let expires_known = record.expires.is_some();
@@ -612,7 +612,7 @@ pub fn prepare_writes(
         } = loaded;
         writes.push(PlannedWrite {
             path,
-            original: Some(Cow::Owned(original.into_bytes())),
+            original: Some(original.into_bytes()),
             new: text.into_bytes(),
         });
     }
@@ -781,7 +781,7 @@ fn print_done(
     Ok(())
 }
 
-fn print_dry_run(plan: &Plan<'_>, out: &mut dyn Write) -> anyhow::Result<()> {
+fn print_dry_run(plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(
         out,
         "Would rotate the token of {} ({} to write):",

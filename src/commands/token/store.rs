@@ -159,7 +159,7 @@ struct Storing<'a> {
 
 impl<'a> Storing<'a> {
     /// Each target's token replaced by the exec entry, proven by the editor.
-    fn plan(&self, kc: &Kubeconfig) -> anyhow::Result<Vec<PlannedWrite<'static>>> {
+    fn plan(&self, kc: &Kubeconfig) -> anyhow::Result<Vec<PlannedWrite>> {
         plan_writes(kc, self.targets, |user| Edit::TokenToExec {
             user,
             reference: self.reference,
@@ -197,12 +197,12 @@ impl<'a> Storing<'a> {
 
     /// Under the locks: the entries' edits and the item, with the token and its bindings
     /// (those it had and those approved). Returns the bindings it ends with.
-    fn under_lock<'k>(
+    fn under_lock(
         &self,
-        kc: &'k Kubeconfig,
+        kc: &Kubeconfig,
         reads: &transaction::Reads,
         approved: &[Binding],
-    ) -> anyhow::Result<transaction::Step<'k, Vec<Binding>>> {
+    ) -> anyhow::Result<transaction::Step<Vec<Binding>>> {
         let (reference, token, args) = (self.reference, self.token, self.args);
         let writes = self.plan(kc)?;
         let item = match reads.item(reference)? {
@@ -471,7 +471,7 @@ fn rewrite_entries(
     reference: &str,
     mode: InteractiveMode,
     command: &str,
-) -> anyhow::Result<Vec<PlannedWrite<'static>>> {
+) -> anyhow::Result<Vec<PlannedWrite>> {
     let mut writes = Vec::new();
     for loaded in &kc.files {
         if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
@@ -502,10 +502,10 @@ fn rewrite_entries(
             })
             .collect();
         let text = edit::apply(&middle, &again).with_context(cannot)?;
-        if text != loaded.text {
+        if loaded.text != text {
             writes.push(PlannedWrite {
                 path: loaded.path.clone(),
-                original: Some(std::borrow::Cow::Owned(loaded.text.clone().into_bytes())),
+                original: Some(loaded.text.clone().into_bytes()),
                 new: text.into_bytes(),
             });
         }
@@ -646,7 +646,7 @@ fn store_targets(
         .filter(|t| t.inline && t.token_file.is_none())
         .map(|t| Target {
             file: t.file,
-            user: t.user,
+            user: t.user.to_string(),
         })
         .collect();
     targets.sort();
@@ -709,7 +709,7 @@ fn unstore_targets(
             if matches!(kind, Some(ExecKind::Plugin { reference: r }) if r == reference) {
                 targets.push(Target {
                     file: f.path.clone(),
-                    user: u.name.clone(),
+                    user: u.name.to_string(),
                 });
             }
         }
@@ -723,7 +723,7 @@ fn plan_writes<'t>(
     kc: &Kubeconfig,
     targets: &'t [Target],
     edit_of: impl Fn(&'t str) -> Edit<'t>,
-) -> anyhow::Result<Vec<PlannedWrite<'static>>> {
+) -> anyhow::Result<Vec<PlannedWrite>> {
     let mut writes = Vec::new();
     for loaded in &kc.files {
         if writes.iter().any(|w: &PlannedWrite| w.path == loaded.path) {
@@ -741,7 +741,7 @@ fn plan_writes<'t>(
             .with_context(|| format!("cannot edit kubeconfig {}", loaded.path.display()))?;
         writes.push(PlannedWrite {
             path: loaded.path.clone(),
-            original: Some(std::borrow::Cow::Owned(loaded.text.clone().into_bytes())),
+            original: Some(loaded.text.clone().into_bytes()),
             new: text.into_bytes(),
         });
     }

@@ -49,7 +49,7 @@ pub(super) fn append_fast(
     let (original, layout) = match scanned {
         Some(given) => given,
         None => {
-            let (config, _, layout) = fast::parse_with_spans(src)?;
+            let (config, _, layout) = fast::parse_with_spans(&src.into())?;
             // The loader checked a file it read; this one only the planner would have.
             if !cas_decode(&config) {
                 return None;

@@ -77,7 +77,7 @@ fn steps_aside_where_the_planner_decides() {
 /// The load's reading saves a scan; a reading of other text is caught by the proof.
 #[test]
 fn the_loads_reading_gives_the_same_result_and_a_stale_one_is_refused() {
-    let scan = |text: &str| fast::parse_with_spans(text).expect("the scanner reads it");
+    let scan = |text: &str| fast::parse_with_spans(&text.into()).expect("the scanner reads it");
     let (config, _, layout) = scan(KUBECTL);
     let given = append_fast(KUBECTL, Some((&config, &layout)), &adds());
     assert!(given.is_some());
@@ -112,7 +112,7 @@ fn prove_planned(
 
 #[test]
 fn the_proof_refuses_wrong_splices_and_insertions() {
-    let (original, _, layout) = fast::parse_with_spans(KUBECTL).expect("scans");
+    let (original, _, layout) = fast::parse_with_spans(&KUBECTL.into()).expect("scans");
     let good = plan(KUBECTL, &layout, &adds()).expect("plans");
     assert_eq!(prove_planned(KUBECTL, &good, &adds()), Ok(()));
     let tampered = |f: &dyn Fn(&mut Plan)| {
@@ -431,7 +431,7 @@ proptest! {
         }
         if let Some(got) = got {
             prop_assert_eq!(Ok(got.clone()), want.map_err(|e| e.to_string()), "{:?}", src);
-            let (config, _, layout) = fast::parse_with_spans(&src).expect("scanned");
+            let (config, _, layout) = fast::parse_with_spans(&src.as_str().into()).expect("scanned");
             prop_assert_eq!(append_fast(&src, Some((&config, &layout)), &adds), Some(got));
         }
     }

@@ -136,13 +136,13 @@ pub use crate::kubeconfig::model::ExecKind;
 fn classify(doc: &Doc<'_>, exec: NodeId) -> ExecKind {
     let command = found(doc, exec, "command")
         .and_then(|c| doc.scalar_text(c))
-        .map(str::to_string);
-    let args: Option<Vec<Option<String>>> = found(doc, exec, "args")
+        .map(Into::into);
+    let args: Option<Vec<Option<_>>> = found(doc, exec, "args")
         .and_then(|a| doc.resolve(a))
         .and_then(|a| match &doc.nodes.get(a)?.kind {
             Kind::Seq { items } => items
                 .iter()
-                .map(|i| doc.scalar_text(*i).map(|t| Some(t.to_string())))
+                .map(|i| doc.scalar_text(*i).map(|t| Some(t.into())))
                 .collect(),
             _ => None,
         });

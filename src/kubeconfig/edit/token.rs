@@ -9,7 +9,7 @@ use granit_parser::ScalarStyle;
 use serde_json::Value;
 
 use super::super::edit_error::{internal, unsupported, EditError};
-use super::super::model::FileConfig;
+use super::super::model::{ByteString, FileConfig};
 use super::super::read::fast::{ScalarStyle as ScanStyle, TokenSpan};
 use super::super::read::yaml_tree::{
     anchor_label, describe, lookup_merged, Doc, Kind, MergedLookup, Node, NodeId, TagClass,
@@ -55,7 +55,7 @@ pub(super) fn replace_fast(
     let mut by_name: HashMap<&str, Option<usize>> = HashMap::new();
     for (i, u) in original.users.iter().enumerate() {
         by_name
-            .entry(u.name.as_str())
+            .entry(&*u.name)
             .and_modify(|at| *at = None)
             .or_insert(Some(i));
     }
@@ -84,10 +84,12 @@ pub(super) fn replace_fast(
     if splices.last().is_some_and(|s| s.end > doc.len()) {
         return None;
     }
-    let out = apply_splices(src, &splices).ok()?;
+    // The result is read in place: the model's strings are slices of it.
+    let out = ByteString::from(apply_splices(src, &splices).ok()?);
     // Only the first document changed length: later bytes (blank here) follow it as before.
     let new_doc_end = out.len().checked_sub(src.len().checked_sub(doc.len())?)?;
-    let mut actual = super::super::read::fast::parse(out.get(..new_doc_end)?)?;
+    let new_doc = out.slice_ref(out.get(..new_doc_end)?);
+    let mut actual = super::super::read::fast::parse_like(&new_doc, original)?;
     // The result must read as the original with exactly the chosen tokens set: each one
     // is checked and set back to the original's, and what is left must equal the original
     // (no copy of the original is made: at 2,000 entries that copy cost more than the
@@ -99,7 +101,12 @@ pub(super) fn replace_fast(
         }
         *token = original.users.get(i)?.user.as_ref()?.token.clone();
     }
-    (actual == *original).then_some(out)
+    if actual != *original {
+        return None;
+    }
+    drop((actual, new_doc));
+    // The buffer is the result's alone again, so this takes it back without a copy.
+    String::from_utf8(Vec::from(out.into_bytes())).ok()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,12 +10,10 @@
 
 use serde::de::IgnoredAny;
 
-use super::super::model::{
-    Cluster, Context, CoreweaveTokenExtension, Exec, FileConfig, NamedCluster, NamedContext,
-    NamedExtension, NamedUser, User,
-};
+use super::super::model::{ByteString, FileConfig};
 
 mod data;
+mod entries;
 pub(in crate::kubeconfig) mod scalar;
 mod spans;
 
@@ -40,26 +38,51 @@ const MAX_DEPTH: usize = 40;
 /// a `kind` of `Config` (or none), so the caller's version check never needs the full
 /// parser's view. Returns `None` whenever unsure, including for every input the full
 /// parser would reject, and for a document without content.
+///
+/// The model's plain strings are slices of `doc`'s buffer; a caller holding the text
+/// as a [`ByteString`] already passes it to [`parse_shared`] instead, which copies nothing.
 pub fn parse(doc: &str) -> Option<FileConfig> {
-    if doc.len() > MAX_DOC_BYTES {
-        return None;
-    }
-    parse_with_token_spans(doc).map(|(config, _)| config)
+    parse_shared(&ByteString::from(doc))
+}
+
+/// [`parse`] of a document held as a [`ByteString`].
+pub fn parse_shared(doc: &ByteString) -> Option<FileConfig> {
+    parse_with_spans(doc).map(|(config, _, _)| config)
 }
 
 /// [`parse`], and for each entry of `users` (in order) where its `token` scalar is, when
 /// it has a non-null one.
 pub fn parse_with_token_spans(doc: &str) -> Option<(FileConfig, Vec<Option<TokenSpan>>)> {
-    parse_with_spans(doc).map(|(config, tokens, _)| (config, tokens))
+    parse_with_spans(&ByteString::from(doc)).map(|(config, tokens, _)| (config, tokens))
 }
 
-/// [`parse_with_token_spans`], and where the top level's lists and `current-context`
-/// stand (the editor's append fast path).
-pub fn parse_with_spans(doc: &str) -> Option<(FileConfig, Vec<Option<TokenSpan>>, TopLayout)> {
+/// [`parse_with_token_spans`] of a document held as a [`ByteString`], and where the top
+/// level's lists and `current-context` stand (the editor's append fast path).
+pub fn parse_with_spans(
+    doc: &ByteString,
+) -> Option<(FileConfig, Vec<Option<TokenSpan>>, TopLayout)> {
+    scan(doc, [0; 3])
+}
+
+/// [`parse_shared`] of a document expected to read as `like` but for some scalars (the
+/// editor's result, read again for its proof): its lists are allocated at `like`'s
+/// lengths instead of grown.
+pub fn parse_like(doc: &ByteString, like: &FileConfig) -> Option<FileConfig> {
+    let sizes = [like.clusters.len(), like.contexts.len(), like.users.len()];
+    scan(doc, sizes).map(|(config, _, _)| config)
+}
+
+/// `sizes`: the expected lengths of `clusters`, `contexts` and `users` (0: unknown).
+fn scan(
+    doc: &ByteString,
+    sizes: [usize; 3],
+) -> Option<(FileConfig, Vec<Option<TokenSpan>>, TopLayout)> {
     if doc.len() > MAX_DOC_BYTES {
         return None;
     }
     let mut p = Parser::new(doc);
+    p.sizes = sizes;
+    p.user_tokens.reserve_exact(sizes[2]);
     let config = p.file().ok()?;
     let version_ok = matches!(config.api_version.as_deref(), None | Some("" | "v1"));
     let kind_ok = matches!(config.kind.as_deref(), None | Some("" | "Config"));
@@ -90,6 +113,8 @@ enum Nested {
 }
 
 struct Parser<'a> {
+    /// The document; plain scalars are slices of its buffer.
+    owner: &'a ByteString,
     src: &'a str,
     /// Byte offset of the next line not yet read.
     pos: usize,
@@ -108,12 +133,15 @@ struct Parser<'a> {
     last_end: usize,
     /// The top level's layout, for the editor.
     top: TopLayout,
+    /// The expected lengths of the top level's lists, when known ([`parse_like`]).
+    sizes: [usize; 3],
 }
 
 impl<'a> Parser<'a> {
-    fn new(src: &'a str) -> Self {
+    fn new(owner: &'a ByteString) -> Self {
         Parser {
-            src,
+            owner,
+            src: owner,
             pos: 0,
             cur: None,
             doc_start_allowed: true,
@@ -123,6 +151,7 @@ impl<'a> Parser<'a> {
             user_tokens: Vec::new(),
             last_end: 0,
             top: TopLayout::default(),
+            sizes: [0; 3],
         }
     }
 
@@ -304,19 +333,19 @@ impl<'a> Parser<'a> {
                 "clusters" => {
                     once(&mut seen, 8)?;
                     let first = self.first_item(rest)?;
-                    cfg.clusters = self.list(0, rest, Self::named_cluster)?;
+                    cfg.clusters = self.list(0, rest, Self::named_cluster, self.sizes[0])?;
                     self.top.clusters = self.list_at(first, cfg.clusters.len());
                 }
                 "contexts" => {
                     once(&mut seen, 16)?;
                     let first = self.first_item(rest)?;
-                    cfg.contexts = self.list(0, rest, Self::named_context)?;
+                    cfg.contexts = self.list(0, rest, Self::named_context, self.sizes[1])?;
                     self.top.contexts = self.list_at(first, cfg.contexts.len());
                 }
                 "users" => {
                     once(&mut seen, 32)?;
                     let first = self.first_item(rest)?;
-                    cfg.users = self.list(0, rest, Self::named_user)?;
+                    cfg.users = self.list(0, rest, Self::named_user, self.sizes[2])?;
                     self.top.users = self.list_at(first, cfg.users.len());
                 }
                 _ => {
@@ -388,8 +417,9 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// A string field (`Option<String>`) of a mapping at column `n`; `rest` follows the colon.
-    fn string(&mut self, n: usize, rest: Text<'a>) -> R<Option<String>> {
+    /// A string field of a mapping at column `n`; `rest` follows the colon. A plain
+    /// scalar is a slice of the document; a quoted one is unquoted into its own buffer.
+    fn string(&mut self, n: usize, rest: Text<'a>) -> R<Option<ByteString>> {
         let val = value(rest)?;
         if let Val::Empty = val {
             return match self.nested(n, true)? {
@@ -400,10 +430,10 @@ impl<'a> Parser<'a> {
         let s = match val {
             Val::Empty | Val::EmptyMap | Val::EmptySeq => return Err(Bail),
             Val::Plain(s) if is_null(s) => None,
-            Val::Plain(s) if is_clearly_string(s) => Some(s.to_owned()),
+            Val::Plain(s) if is_clearly_string(s) => Some(self.owner.slice_ref(s)),
             Val::Plain(_) => return Err(Bail),
-            Val::Single(raw) => Some(raw.replace("''", "'")),
-            Val::Double(raw) => Some(unescape_double(raw)?),
+            Val::Single(raw) => Some(raw.replace("''", "'").into()),
+            Val::Double(raw) => Some(unescape_double(raw)?.into()),
         };
         self.no_deeper(n)?;
         Ok(s)
@@ -466,13 +496,14 @@ impl<'a> Parser<'a> {
         n: usize,
         rest: Text<'a>,
         item: fn(&mut Self, usize, Text<'a>) -> R<T>,
+        expected: usize,
     ) -> R<L> {
         match value(rest)? {
             Val::Empty => match self.nested(n, true)? {
                 Nested::Null => Ok(L::default()),
                 Nested::Seq(m) => {
                     self.enter()?;
-                    let mut out = Vec::new();
+                    let mut out = Vec::with_capacity(expected);
                     while let Some(rest) = self.seq_entry(m)? {
                         out.push(item(self, m, rest)?);
                     }
@@ -569,8 +600,8 @@ impl<'a> Parser<'a> {
         rest: Text<'a>,
         inner_key: &str,
         inner: fn(&mut Self, usize) -> R<T>,
-    ) -> R<(String, Option<T>)> {
-        let (mut name, mut value) = (String::new(), None);
+    ) -> R<(ByteString, Option<T>)> {
+        let (mut name, mut value) = (ByteString::new(), None);
         let Some(c) = self.item_map(m, rest)? else {
             return Ok((name, value));
         };
@@ -589,225 +620,6 @@ impl<'a> Parser<'a> {
         }
         self.leave();
         Ok((name, value))
-    }
-
-    fn named_cluster(&mut self, m: usize, rest: Text<'a>) -> R<NamedCluster> {
-        let (name, cluster) = self.named(m, rest, "cluster", Self::cluster)?;
-        Ok(NamedCluster { name, cluster })
-    }
-
-    fn cluster(&mut self, c: usize) -> R<Cluster> {
-        let mut out = Cluster::default();
-        let mut seen = 0u8;
-        while let Some((key, rest)) = self.entry(c)? {
-            match key {
-                "server" => {
-                    once(&mut seen, 1)?;
-                    out.server = self.string(c, rest)?;
-                }
-                "certificate-authority-data" => {
-                    once(&mut seen, 2)?;
-                    out.certificate_authority_data = self.string(c, rest)?;
-                }
-                "certificate-authority" => {
-                    once(&mut seen, 4)?;
-                    out.certificate_authority = self.string(c, rest)?;
-                }
-                "insecure-skip-tls-verify" => {
-                    once(&mut seen, 8)?;
-                    out.insecure_skip_tls_verify = self.boolean(c, rest)?;
-                }
-                "tls-server-name" => {
-                    once(&mut seen, 16)?;
-                    out.tls_server_name = self.string(c, rest)?;
-                }
-                "proxy-url" => {
-                    once(&mut seen, 32)?;
-                    out.proxy_url = self.string(c, rest)?;
-                }
-                _ => {
-                    self.skip(c, rest)?;
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn named_context(&mut self, m: usize, rest: Text<'a>) -> R<NamedContext> {
-        let (name, context) = self.named(m, rest, "context", Self::context)?;
-        Ok(NamedContext { name, context })
-    }
-
-    fn context(&mut self, c: usize) -> R<Context> {
-        let mut out = Context::default();
-        let mut seen = 0u8;
-        while let Some((key, rest)) = self.entry(c)? {
-            match key {
-                "cluster" => {
-                    once(&mut seen, 1)?;
-                    out.cluster = self.string(c, rest)?;
-                }
-                "user" => {
-                    once(&mut seen, 2)?;
-                    out.user = self.string(c, rest)?;
-                }
-                "namespace" => {
-                    once(&mut seen, 4)?;
-                    out.namespace = self.string(c, rest)?;
-                }
-                _ => {
-                    self.skip(c, rest)?;
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn named_user(&mut self, m: usize, rest: Text<'a>) -> R<NamedUser> {
-        self.token = None;
-        let out = self.named_user_entry(m, rest)?;
-        let span = self.token.take();
-        self.user_tokens.push(span);
-        Ok(out)
-    }
-
-    fn named_user_entry(&mut self, m: usize, rest: Text<'a>) -> R<NamedUser> {
-        let (name, user) = self.named(m, rest, "user", Self::user)?;
-        Ok(NamedUser { name, user })
-    }
-
-    fn user(&mut self, c: usize) -> R<User> {
-        let mut out = User::default();
-        let mut seen = 0u8;
-        while let Some((key, rest)) = self.entry(c)? {
-            match key {
-                "token" => {
-                    once(&mut seen, 1)?;
-                    self.token = self.span_of(rest)?;
-                    out.token = self.string(c, rest)?.map(crate::secret::Token::new);
-                }
-                "tokenFile" => {
-                    once(&mut seen, 2)?;
-                    out.token_file = self.string(c, rest)?;
-                }
-                "exec" => {
-                    once(&mut seen, 4)?;
-                    out.exec = self.opt_struct(c, rest, Self::exec)?;
-                }
-                "auth-provider" => {
-                    once(&mut seen, 8)?;
-                    out.auth_provider = self.presence(c, rest)?;
-                }
-                "client-certificate" => {
-                    once(&mut seen, 16)?;
-                    out.client_certificate = self.presence(c, rest)?;
-                }
-                "client-certificate-data" => {
-                    once(&mut seen, 32)?;
-                    out.client_certificate_data = self.presence(c, rest)?;
-                }
-                "username" => {
-                    once(&mut seen, 64)?;
-                    out.username = self.presence(c, rest)?;
-                }
-                "extensions" => {
-                    once(&mut seen, 128)?;
-                    out.extensions = self.list(c, rest, Self::named_extension)?;
-                }
-                _ => {
-                    self.skip(c, rest)?;
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// A user's `exec:` mapping: the `command` and `args` the model keeps; other keys
-    /// are skipped.
-    fn exec(&mut self, c: usize) -> R<Exec> {
-        let mut out = Exec::default();
-        let mut seen = 0u8;
-        while let Some((key, rest)) = self.entry(c)? {
-            match key {
-                "command" => {
-                    once(&mut seen, 1)?;
-                    out.command = self.string(c, rest)?;
-                }
-                "args" => {
-                    once(&mut seen, 2)?;
-                    out.args = self.strings(c, rest)?;
-                }
-                _ => {
-                    self.skip(c, rest)?;
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// A list of strings of a mapping at column `n` (`args`): `None` for null; each item
-    /// a scalar on its `-` line (anything else goes to the full parser).
-    fn strings(&mut self, n: usize, rest: Text<'a>) -> R<Option<Vec<Option<String>>>> {
-        match value(rest)? {
-            Val::Empty => match self.nested(n, true)? {
-                Nested::Null => Ok(None),
-                Nested::Seq(m) => {
-                    self.enter()?;
-                    let mut out = Vec::new();
-                    while let Some(item) = self.seq_entry(m)? {
-                        if let Val::Empty = value(item)? {
-                            return Err(Bail);
-                        }
-                        out.push(self.string(m, item)?);
-                    }
-                    self.leave();
-                    Ok(Some(out))
-                }
-                Nested::Map(_) => Err(Bail),
-            },
-            Val::EmptySeq => {
-                self.no_deeper(n)?;
-                Ok(Some(Vec::new()))
-            }
-            Val::Plain(s) if is_null(s) => {
-                self.no_deeper(n)?;
-                Ok(None)
-            }
-            _ => Err(Bail),
-        }
-    }
-
-    /// An entry of a user's `extensions`: its name, and the fields of the
-    /// `coreweave.com/token` record the model keeps (a mapping of strings; any other shape
-    /// goes to the full parser, whose lenient reading decides).
-    fn named_extension(&mut self, m: usize, rest: Text<'a>) -> R<NamedExtension> {
-        let (name, extension) = self.named(m, rest, "extension", Self::extension)?;
-        Ok(NamedExtension { name, extension })
-    }
-
-    fn extension(&mut self, c: usize) -> R<CoreweaveTokenExtension> {
-        let mut out = CoreweaveTokenExtension::default();
-        let mut seen = 0u8;
-        while let Some((key, rest)) = self.entry(c)? {
-            match key {
-                "expires" => {
-                    once(&mut seen, 1)?;
-                    out.expires = self.string(c, rest)?;
-                }
-                "source" => {
-                    once(&mut seen, 2)?;
-                    out.source = self.string(c, rest)?;
-                }
-                "rotatedAt" => {
-                    once(&mut seen, 4)?;
-                    out.rotated_at = self.string(c, rest)?;
-                }
-                _ => {
-                    self.skip(c, rest)?;
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// Skip the value of a key at column `n` (`rest` follows the colon), checking it as

@@ -1,7 +1,7 @@
 //! The multi-file commit: check each planned file against the bytes it was planned from,
 //! write them in order, and put back the ones written when a later one fails.
 
-use std::borrow::Cow;
+use bytes::Bytes;
 use std::fmt;
 use std::fs;
 use std::io;
@@ -10,17 +10,17 @@ use std::path::{Path, PathBuf};
 use super::*;
 
 /// One planned change: the file, the exact bytes it was planned from, and the new bytes.
-pub struct PlannedWrite<'a> {
+pub struct PlannedWrite {
     pub path: PathBuf,
     /// What the file held when read; `None` if it did not exist (a rollback then removes it).
-    /// Borrowed from the loaded file where there is one: a second copy of every file was
-    /// the largest part of a big rotate's peak memory.
-    pub original: Option<Cow<'a, [u8]>>,
+    /// The loaded file's own buffer where there is one (a counted reference, not a copy:
+    /// a second copy of every file was the largest part of a big rotate's peak memory).
+    pub original: Option<Bytes>,
     pub new: Vec<u8>,
 }
 
 /// Shows sizes only: the bytes are kubeconfigs and tokens.
-impl fmt::Debug for PlannedWrite<'_> {
+impl fmt::Debug for PlannedWrite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PlannedWrite")
             .field("path", &self.path)

@@ -567,7 +567,7 @@ fn backup_belongs_to_the_original_owner() {
 
 // ---- commit ----
 
-fn plan(dir: &Path, files: &[(&str, Option<&str>, &str)]) -> Vec<PlannedWrite<'static>> {
+fn plan(dir: &Path, files: &[(&str, Option<&str>, &str)]) -> Vec<PlannedWrite> {
     files
         .iter()
         .map(|(name, old, new)| {

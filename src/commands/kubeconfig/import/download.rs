@@ -145,7 +145,7 @@ pub(super) fn parse_download(
             }
         }
         incoming.push(Incoming {
-            context: ctx.name.clone(),
+            context: ctx.name.to_string(),
             cluster,
             context_entry,
             user,

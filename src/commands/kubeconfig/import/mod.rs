@@ -242,11 +242,11 @@ impl Import<'_> {
         )
     }
 
-    fn under_lock<'k>(
+    fn under_lock(
         &self,
-        kc: &'k Kubeconfig,
+        kc: &Kubeconfig,
         reads: &transaction::Reads,
-    ) -> anyhow::Result<transaction::Step<'k, Imported>> {
+    ) -> anyhow::Result<transaction::Step<Imported>> {
         let target = self.target;
         let Plan {
             decisions,
@@ -269,7 +269,7 @@ impl Import<'_> {
             stored = keyring_items.into_iter().map(|(i, _, _)| i).collect();
             changes.files.push(PlannedWrite {
                 path: target.to_path_buf(),
-                original: before.map(|b| std::borrow::Cow::Owned(b.into_bytes())),
+                original: before.map(|b| b.into_bytes().into()),
                 new: after.into_bytes(),
             });
         }

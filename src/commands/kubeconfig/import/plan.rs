@@ -176,9 +176,9 @@ fn existing(kc: &Kubeconfig) -> Existing {
     let mut contexts_by_target = Vec::new();
     let mut users_by_token: Vec<(String, Token)> = Vec::new();
     for f in &kc.files {
-        taken.extend(f.config.clusters.iter().map(|c| c.name.clone()));
-        taken.extend(f.config.contexts.iter().map(|c| c.name.clone()));
-        taken.extend(f.config.users.iter().map(|u| u.name.clone()));
+        taken.extend(f.config.clusters.iter().map(|c| c.name.to_string()));
+        taken.extend(f.config.contexts.iter().map(|c| c.name.to_string()));
+        taken.extend(f.config.users.iter().map(|u| u.name.to_string()));
     }
     for (name, ctx) in kc.contexts() {
         let c = ctx.context.clone().unwrap_or_default();
@@ -194,7 +194,7 @@ fn existing(kc: &Kubeconfig) -> Existing {
             .and_then(|(origin, _)| crate::commands::token::holders::credential(kc, origin).ok())
             .map(|cred| cred.token().clone());
         if let Some(server) = server {
-            contexts_by_target.push((name.to_owned(), server, token));
+            contexts_by_target.push((name.to_owned(), server.to_string(), token));
         }
     }
     // Only the entry a name resolves to counts: a shadowed entry is not what kubectl uses.
@@ -206,7 +206,7 @@ fn existing(kc: &Kubeconfig) -> Existing {
                     // A token `token store` moved into the keyring counts too, or
                     // importing the same download again would write it back inline.
                     if let Ok(cred) = crate::commands::token::holders::credential(kc, origin) {
-                        users_by_token.push((u.name.clone(), cred.token().clone()));
+                        users_by_token.push((u.name.to_string(), cred.token().clone()));
                     }
                 }
             }

@@ -17,7 +17,8 @@ pub fn data(doc: &str) -> Option<Value> {
     if doc.len() > super::MAX_DOC_BYTES {
         return None;
     }
-    let mut p = Parser::new(doc);
+    let owner = super::ByteString::from(doc);
+    let mut p = Parser::new(&owner);
     match p.peek().ok()? {
         Some(line) if line.indent == 0 => {}
         _ => return None,
