@@ -84,26 +84,24 @@ fn parsed_server_kind(server: &str) -> ServerKind {
 /// tenth of its instructions; `tests::the_plain_form_reads_as_the_full_parse_does` holds
 /// the two to the same answers.
 fn plain_https_host(server: &str) -> Option<&str> {
+    // Bytes, not `str` patterns: those go through the generic character searchers.
     let rest = server.strip_prefix("https://")?;
-    let end = rest.find([':', '/']).unwrap_or(rest.len());
+    let end = (rest.bytes())
+        .position(|b| b == b':' || b == b'/')
+        .unwrap_or(rest.len());
     let (host, mut tail) = rest.split_at(end);
-    let label_ok = |l: &str| {
+    let label_ok = |l: &[u8]| {
         !l.is_empty()
-            && !l.starts_with("xn--")
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with(b"xn--")
+            && l.iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
     };
-    if !host.split('.').all(label_ok)
-        || !host
-            .rsplit('.')
-            .next()?
-            .bytes()
-            .all(|b| b.is_ascii_lowercase())
-    {
+    let labels = || host.as_bytes().split(|b| *b == b'.');
+    if !labels().all(label_ok) || !labels().next_back()?.iter().all(u8::is_ascii_lowercase) {
         return None;
     }
     if let Some(after) = tail.strip_prefix(':') {
-        let digits = after.find('/').unwrap_or(after.len());
+        let digits = after.bytes().position(|b| b == b'/').unwrap_or(after.len());
         let (port, path) = after.split_at(digits);
         if port.is_empty() || port.len() > 5 || port.parse::<u32>().ok()? > 65_535 {
             return None;

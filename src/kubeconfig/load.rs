@@ -5,8 +5,8 @@
 //! shadowed entries (same name in a later file) stay reachable: `token rotate` edits them
 //! too, and every edit goes back to the file an entry came from.
 
+use foldhash::{HashMap, HashSet, HashSetExt};
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
@@ -264,7 +264,7 @@ impl Kubeconfig {
             map.reserve(names.len());
             // This file's names that an earlier file already defines (the map keeps the
             // earlier entry, so it cannot tell their second listing here).
-            let mut shadowed = std::collections::HashSet::new();
+            let mut shadowed = HashSet::new();
             for (index, name) in names.enumerate() {
                 let twice = match map.entry(name.clone()) {
                     Entry::Occupied(earlier) => {
@@ -349,13 +349,16 @@ impl Kubeconfig {
 
     /// The merged contexts (shadowed ones excluded), sorted by name as kubectl lists them.
     pub fn contexts(&self) -> Vec<(&str, &NamedContext)> {
-        let mut v: Vec<_> = self
-            .contexts
-            .iter()
-            .map(|(name, s)| (&**name, &self.files[s.file].config.contexts[s.index]))
-            .collect();
+        let mut v: Vec<_> = self.contexts_unordered().collect();
         v.sort_by(|a, b| a.0.cmp(b.0));
         v
+    }
+
+    /// [`Kubeconfig::contexts`] in no particular order, for callers that sort less.
+    pub fn contexts_unordered(&self) -> impl ExactSizeIterator<Item = (&str, &NamedContext)> {
+        self.contexts
+            .iter()
+            .map(|(name, s)| (&**name, &self.files[s.file].config.contexts[s.index]))
     }
 
     /// Every user entry in every file, shadowed ones included, with its origin.
@@ -384,7 +387,7 @@ fn check_unique<'a>(
     list: &'static str,
     names: impl ExactSizeIterator<Item = &'a ByteString>,
 ) -> Result<(), KubeconfigError> {
-    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    let mut seen = HashSet::with_capacity(names.len());
     for name in names {
         if !seen.insert(&**name) {
             return Err(KubeconfigError::DuplicateName {

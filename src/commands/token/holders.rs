@@ -4,7 +4,9 @@
 //! import` plan from this one answer, and `token show`/`list` read credentials through it,
 //! so "holder" means the same thing everywhere (`token list` shows the same set).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMapExt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -57,14 +59,18 @@ pub fn find_targets(
     only_current: bool,
 ) -> anyhow::Result<Vec<Target>> {
     // Which merged contexts name each user, computed once: 2,000 users times 2,000
-    // contexts, asked one by one, would be quadratic.
-    let contexts = kc.contexts();
-    let mut contexts_of: HashMap<&str, Vec<ByteString>> = HashMap::with_capacity(contexts.len());
+    // contexts, asked one by one, would be quadratic. Each user's list is sorted, not
+    // all the contexts (a user has one or a few).
+    let contexts = kc.contexts_unordered();
+    let mut contexts_of = foldhash::HashMap::<&str, Vec<ByteString>>::with_capacity(contexts.len());
     for (_, ctx) in contexts {
         if let Some(user) = ctx.context.as_ref().and_then(|c| c.user.as_deref()) {
             contexts_of.entry(user).or_default().push(ctx.name.clone());
         }
     }
+    contexts_of
+        .values_mut()
+        .for_each(|names| names.sort_unstable());
     let canonical = first_names(kc);
     let mut targets = Vec::new();
     for (origin, entry) in kc.all_users() {

@@ -55,7 +55,7 @@ pub fn run(
     // Without the lock only the targets are found; the edits are made (and proven) once,
     // under the lock, from the bytes that will really be replaced.
     let targets = targets_for(&kc, active, &old, args.only_current, in_keyring)?;
-    let mut coreweave_servers = HashSet::new();
+    let mut coreweave_servers = foldhash::HashSet::default();
     let files = settle(
         &kc,
         resolved.server.as_deref(),
@@ -130,7 +130,7 @@ fn settle(
     targets: &[Target],
     old: &Token,
     args: &RotateOptions,
-    coreweave_servers: &mut HashSet<String>,
+    coreweave_servers: &mut foldhash::HashSet<String>,
 ) -> anyhow::Result<BTreeSet<PathBuf>> {
     if !args.force {
         refuse_foreign(kc, server, targets, old, coreweave_servers)?;
@@ -241,7 +241,7 @@ impl Rotation<'_> {
         &self,
         kc: &mut Kubeconfig,
         reads: &transaction::Reads,
-        coreweave_servers: &mut HashSet<String>,
+        coreweave_servers: &mut foldhash::HashSet<String>,
     ) -> anyhow::Result<transaction::Step<Rotated>> {
         let (sel, args) = (self.sel, self.args);
         let Some(active) = find_entry(kc, self.active_file, self.user)
@@ -456,13 +456,17 @@ fn find_entry(kc: &Kubeconfig, file: &Path, user: &str) -> Option<Sourced> {
 /// The files a rotation of `targets` writes: kubeconfig files with inline tokens, and
 /// token files.
 fn files_of(targets: &[Target], expires_known: bool) -> BTreeSet<PathBuf> {
-    targets
-        .iter()
-        .flat_map(|t| {
-            let kubeconfig = t.writes_kubeconfig(expires_known).then(|| t.file.clone());
-            kubeconfig.into_iter().chain(t.token_file.clone())
-        })
-        .collect()
+    // Many targets share a few files: each path is copied once, not once per target.
+    let mut files = BTreeSet::new();
+    for t in targets {
+        let kubeconfig = t.writes_kubeconfig(expires_known).then_some(&t.file);
+        for path in kubeconfig.into_iter().chain(&t.token_file) {
+            if !files.contains(path) {
+                files.insert(path.clone());
+            }
+        }
+    }
+    files
 }
 
 /// [`find_targets`]: with the token in the keyring, the entries reading the item are
@@ -487,7 +491,7 @@ fn refuse_foreign(
     active_server: Option<&str>,
     targets: &[Target],
     old: &Token,
-    coreweave_servers: &mut HashSet<String>,
+    coreweave_servers: &mut foldhash::HashSet<String>,
 ) -> anyhow::Result<()> {
     let entry = |t: &Target| format!("user {} in {}", quoted(&t.user), shown_path(&t.file));
     let Some(first) = targets.first() else {

@@ -5,6 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use foldhash::HashMapExt;
+
 use granit_parser::ScalarStyle;
 use serde_json::Value;
 
@@ -52,7 +54,7 @@ pub(super) fn replace_fast(
     // Each wanted user's entry, found through an index: a rotate may edit every entry of a
     // file, and searching the list once per edit would be quadratic. A name listed twice is
     // left to the general editor.
-    let mut by_name: HashMap<&str, Option<usize>> = HashMap::new();
+    let mut by_name = foldhash::HashMap::<&str, Option<usize>>::with_capacity(original.users.len());
     for (i, u) in original.users.iter().enumerate() {
         by_name
             .entry(&*u.name)
