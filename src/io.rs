@@ -60,7 +60,9 @@ pub fn file_holds(mut file: &File, expected: &[u8]) -> io::Result<bool> {
     if file.metadata()?.len() != u64::try_from(expected.len()).unwrap_or(u64::MAX) {
         return Ok(false);
     }
-    let mut block = vec![0u8; 64 * 1024];
+    // On the stack: its pages stay mapped from one check to the next, where a heap block
+    // is handed back to the system when freed and faulted in again on the next check.
+    let mut block = [0u8; 64 * 1024];
     let mut at = 0usize;
     loop {
         let n = match file.read(&mut block) {

@@ -114,6 +114,24 @@ impl fmt::Debug for LoadedFile {
 }
 
 impl LoadedFile {
+    /// Read and parse one file; `Ok(None)` for a missing file that may be skipped.
+    fn read(path: &Path, explicit: bool) -> Result<Option<LoadedFile>, KubeconfigError> {
+        let Some((text, encoding)) = read_file(path, explicit)? else {
+            return Ok(None);
+        };
+        let text = ByteString::from(text);
+        let (config, spans) = parse_scanned(path, &text)?;
+        let (token_spans, layout) = spans.unzip();
+        Ok(Some(LoadedFile {
+            path: path.to_path_buf(),
+            text,
+            encoding,
+            config,
+            token_spans,
+            layout,
+        }))
+    }
+
     /// The text for the kubeconfig editors, which write bytes back as UTF-8: a UTF-16 file
     /// is refused (by name) rather than rewritten in another encoding.
     pub fn editable_text(&self) -> Result<&str, KubeconfigError> {
@@ -159,22 +177,25 @@ impl Kubeconfig {
             searched: paths.to_vec(),
             ..Kubeconfig::default()
         };
+        let mut files = Vec::with_capacity(paths.len());
         for path in paths {
-            let Some((text, encoding)) = read_file(path, explicit)? else {
-                continue;
-            };
-            let text = ByteString::from(text);
-            let (config, spans) = parse_scanned(path, &text)?;
-            let (token_spans, layout) = spans.unzip();
-            kc.add(LoadedFile {
-                path: path.clone(),
-                text,
-                encoding,
-                config,
-                token_spans,
-                layout,
-            })?;
+            match LoadedFile::read(path, explicit) {
+                Ok(Some(file)) => files.push(file),
+                Ok(None) => {}
+                Err(e) => {
+                    // kubectl refuses an earlier file listing a name twice before it
+                    // reads a later one: that error comes first.
+                    files.into_iter().try_for_each(|f| kc.add(f))?;
+                    return Err(e);
+                }
+            }
         }
+        // The maps sized once for all the files: grown file by file, each was built again.
+        let total = |list: fn(&FileConfig) -> usize| files.iter().map(|f| list(&f.config)).sum();
+        kc.clusters.reserve(total(|c| c.clusters.len()));
+        kc.contexts.reserve(total(|c| c.contexts.len()));
+        kc.users.reserve(total(|c| c.users.len()));
+        files.into_iter().try_for_each(|f| kc.add(f))?;
         Ok(kc)
     }
 
@@ -260,8 +281,6 @@ impl Kubeconfig {
         let merge = |map: &mut HashMap<ByteString, Sourced>,
                      list: &'static str,
                      names: &mut dyn ExactSizeIterator<Item = &ByteString>| {
-            // (Sized once: growing the maps entry by entry rehashed them over and over.)
-            map.reserve(names.len());
             // This file's names that an earlier file already defines (the map keeps the
             // earlier entry, so it cannot tell their second listing here).
             let mut shadowed = HashSet::new();

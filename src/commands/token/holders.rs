@@ -19,7 +19,7 @@ use crate::kubeconfig::{Credential, Kubeconfig, Sourced};
 use crate::secret::{quoted, shown, shown_path, Token};
 
 /// One user entry that holds the old token, and how it holds it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub file: PathBuf,
     /// A slice of the file's text, as the model's names are.
@@ -72,7 +72,8 @@ pub fn find_targets(
         .values_mut()
         .for_each(|names| names.sort_unstable());
     let canonical = first_names(kc);
-    let mut targets = Vec::new();
+    // Every entry may hold the token (a shared one does): room for all at once.
+    let mut targets = Vec::with_capacity(kc.files.iter().map(|f| f.config.users.len()).sum());
     for (origin, entry) in kc.all_users() {
         if only_current && origin != active {
             continue;
@@ -107,9 +108,10 @@ pub fn find_targets(
         targets.push(Target {
             file: file.to_path_buf(),
             user: entry.name.clone(),
+            // Taken, not copied: only the entry a name resolves to gets its contexts.
             contexts: match &shadowed_by {
                 Some(_) => Vec::new(),
-                None => contexts_of.get(&*entry.name).cloned().unwrap_or_default(),
+                None => contexts_of.remove(&*entry.name).unwrap_or_default(),
             },
             shadowed_by,
             token_file,

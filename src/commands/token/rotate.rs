@@ -86,9 +86,8 @@ pub fn run(
         files,
         items: items_of(&targets).into_iter().map(str::to_owned).collect(),
     };
-    // Found again under the lock: this first list need not live beside the edits.
-    drop(targets);
     let rotation = Rotation {
+        first_targets: &targets,
         sel,
         user: &resolved.user,
         active_file: &active_file,
@@ -219,6 +218,8 @@ fn dry_run(
 
 /// What the locked part of a rotation needs from the first reading.
 struct Rotation<'a> {
+    /// The holders found before the lock, from the reading the transaction starts with.
+    first_targets: &'a [Target],
     sel: &'a Selection,
     /// The active user's name, and the file it came from.
     user: &'a str,
@@ -263,7 +264,11 @@ impl Rotation<'_> {
             );
         }
         let targets = targets_for(kc, active, self.old, args.only_current, self.in_keyring)?;
-        if !args.force {
+        // The same reading and the same holders: their servers were checked before the
+        // lock, from this very reading (token files and items, read again, may change the
+        // holders; then everything is checked again).
+        let checked = reads.first_kept() && targets == self.first_targets;
+        if !args.force && !checked {
             let server = kc.resolve(sel).ok().and_then(|r| r.server);
             refuse_foreign(kc, server.as_deref(), &targets, self.old, coreweave_servers)?;
         }

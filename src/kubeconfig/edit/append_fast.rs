@@ -11,7 +11,7 @@
 use serde_json::{Map, Value};
 
 use super::super::load::is_go_base64;
-use super::super::model::FileConfig;
+use super::super::model::{ByteString, FileConfig};
 use super::super::read::document::first_document;
 use super::super::read::fast::{self, ListAt, ScalarAt, TopLayout};
 use super::super::read::yaml_tree::{Doc, Stream};
@@ -59,10 +59,10 @@ pub(super) fn append_fast(
         }
     };
     let planned = plan(src, layout, additions)?;
-    let out = apply_splices(src, planned.iter().map(|(_, s)| s)).ok()?;
-    prove(src, &out, original, &planned, additions)
-        .ok()
-        .map(|()| out)
+    // Proven in place (the proof's model is slices of it), then taken back whole.
+    let out = ByteString::from(apply_splices(src, planned.iter().map(|(_, s)| s)).ok()?);
+    prove(src, &out, original, &planned, additions).ok()?;
+    String::from_utf8(Vec::from(out.into_bytes())).ok()
 }
 
 /// Every cluster's `certificate-authority-data` is base64 as kubectl decodes it.
@@ -189,7 +189,7 @@ pub(super) fn plan(
 ///   inserted text's model after each list's items and the new `current-context`.
 pub(super) fn prove(
     src: &str,
-    out: &str,
+    out: &ByteString,
     original: &FileConfig,
     planned: &[(Part, Splice)],
     additions: &Additions,
@@ -238,7 +238,8 @@ pub(super) fn prove(
         }
     }
     let new = inserted_model(&alone, additions)?;
-    let actual = fast::parse(out).ok_or(Refused("the line scanner does not read the result"))?;
+    let actual =
+        fast::parse_shared(out).ok_or(Refused("the line scanner does not read the result"))?;
     let extended = |old: usize, all: usize, added: usize| all == old.saturating_add(added);
     let lists_ok = extended(
         original.clusters.len(),

@@ -107,7 +107,7 @@ fn prove_planned(
 ) -> Result<(), &'static str> {
     let original = fast::parse(src).expect("the scanner reads it");
     let out = apply_splices(src, planned.iter().map(|(_, s)| s)).expect("applies");
-    prove(src, &out, &original, planned, additions).map_err(|r| r.0)
+    prove(src, &out.as_str().into(), &original, planned, additions).map_err(|r| r.0)
 }
 
 #[test]
@@ -188,16 +188,23 @@ fn the_proof_refuses_wrong_splices_and_insertions() {
     assert_eq!(e, Err("the current-context splice leaves its line"));
     // A splice left out of the plan the proof is given.
     let out = apply_splices(KUBECTL, good.iter().map(|(_, s)| s)).expect("applies");
-    let e = prove(KUBECTL, &out, &original, &good[1..], &adds()).map_err(|r| r.0);
+    let e = prove(
+        KUBECTL,
+        &out.as_str().into(),
+        &original,
+        &good[1..],
+        &adds(),
+    )
+    .map_err(|r| r.0);
     assert_eq!(e, Err("bytes outside the splices changed"));
     // A byte outside the splices changed.
     let out = out.replacen("kind: Config", "kind: Confog", 1);
-    let e = prove(KUBECTL, &out, &original, &good, &adds()).map_err(|r| r.0);
+    let e = prove(KUBECTL, &out.as_str().into(), &original, &good, &adds()).map_err(|r| r.0);
     assert_eq!(e, Err("bytes outside the splices changed"));
     // The original's model, not this file's.
     let other = fast::parse(&KUBECTL.replace("name: u1\n", "name: u0\n")).expect("scans");
     let out = apply_splices(KUBECTL, good.iter().map(|(_, s)| s)).expect("applies");
-    let e = prove(KUBECTL, &out, &other, &good, &adds()).map_err(|r| r.0);
+    let e = prove(KUBECTL, &out.as_str().into(), &other, &good, &adds()).map_err(|r| r.0);
     assert_eq!(
         e,
         Err("the result is not the original with exactly the new entries")

@@ -36,7 +36,11 @@ impl<'a> Text<'a> {
 /// How many spaces `s` starts with. (A byte loop: `trim_start_matches(' ')` goes through
 /// the generic character searcher, about 45 instructions a line in the shipped build.)
 pub(super) fn leading_spaces(s: &str) -> usize {
-    s.bytes().take_while(|&b| b == b' ').count()
+    leading_spaces_of(s.as_bytes())
+}
+
+pub(super) fn leading_spaces_of(s: &[u8]) -> usize {
+    s.iter().take_while(|&&b| b == b' ').count()
 }
 
 /// A value on the same line as its key (or its `-`).
