@@ -61,8 +61,15 @@ impl Token {
         };
         let chars = secret.chars().count();
         let shown = (chars / 4).min(4);
-        let tail: String = secret.chars().skip(chars - shown).collect();
-        format!("{prefix}…{tail}")
+        let tail_at = secret
+            .char_indices()
+            .nth(chars - shown)
+            .map_or(secret.len(), |(at, _)| at);
+        let mut out = String::with_capacity(prefix.len() + '…'.len_utf8() + shown * 4);
+        out.push_str(prefix);
+        out.push('…');
+        out.push_str(&secret[tail_at..]);
+        out
     }
 }
 
@@ -89,9 +96,13 @@ impl fmt::Display for Token {
 /// the secret runs to the first character that cannot be part of a token in running
 /// text: whitespace, a quote, a bracket or separator, or the mask's own `…`.
 pub fn mask_coreweave_tokens(s: &str) -> String {
+    // Built once: `str::find` sets up a substring searcher on every call, and `token
+    // list` masks every cell of its table.
+    static PREFIX: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(COREWEAVE_PREFIX));
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(i) = rest.find(COREWEAVE_PREFIX) {
+    while let Some(i) = PREFIX.find(rest.as_bytes()) {
         out.push_str(&rest[..i]);
         let after = &rest[i + COREWEAVE_PREFIX.len()..];
         let end = after

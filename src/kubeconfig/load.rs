@@ -369,7 +369,8 @@ impl Kubeconfig {
     /// The merged contexts (shadowed ones excluded), sorted by name as kubectl lists them.
     pub fn contexts(&self) -> Vec<(&str, &NamedContext)> {
         let mut v: Vec<_> = self.contexts_unordered().collect();
-        v.sort_by(|a, b| a.0.cmp(b.0));
+        // (Names are unique: no order among equals to keep.)
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
         v
     }
 
