@@ -383,7 +383,7 @@ fn edits_by_file<'p>(target: &Path, plan: &'p Plan) -> Vec<(PathBuf, Vec<Edit<'p
 fn render(
     files: &[(PathBuf, Vec<Edit<'_>>)],
     kc: Option<&Kubeconfig>,
-) -> anyhow::Result<Vec<(PathBuf, Option<ByteString>, String)>> {
+) -> anyhow::Result<Vec<(PathBuf, Option<ByteString>, ByteString)>> {
     let mut out = Vec::new();
     for (path, edits) in files {
         // A file the loader read is edited from that reading (not read or checked again).
@@ -400,7 +400,7 @@ fn render(
                         shown_path(path)
                     ),
                 };
-                (before.map(ByteString::from), after)
+                (before.map(ByteString::from), after.map(ByteString::from))
             }
         };
         let after = after.map_err(|e| {

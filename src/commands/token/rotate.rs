@@ -581,7 +581,7 @@ pub fn prepare_writes(
         let original = read_rewritable_token_file(kc, target, path, force)?;
         token_writes.push(PlannedWrite {
             path: path.to_path_buf(),
-            new: token_file_content(&original, new),
+            new: token_file_content(&original, new).into(),
             original: Some(original.into()),
         });
     }

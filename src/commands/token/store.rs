@@ -506,7 +506,7 @@ fn rewrite_entries(
             writes.push(PlannedWrite {
                 path: loaded.path.clone(),
                 original: Some(loaded.text.clone().into_bytes()),
-                new: text.into_bytes(),
+                new: text.into_bytes().into(),
             });
         }
     }

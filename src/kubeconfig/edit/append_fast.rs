@@ -40,7 +40,7 @@ pub(super) fn append_fast(
     src: &str,
     scanned: Option<Scanned<'_>>,
     additions: &Additions,
-) -> Option<String> {
+) -> Option<ByteString> {
     if first_document(src).len() != src.len() {
         // Later documents: the planner checks that they still parse.
         return None;
@@ -59,10 +59,10 @@ pub(super) fn append_fast(
         }
     };
     let planned = plan(src, layout, additions)?;
-    // Proven in place (the proof's model is slices of it), then taken back whole.
+    // Proven in place: the proof's model is slices of it.
     let out = ByteString::from(apply_splices(src, planned.iter().map(|(_, s)| s)).ok()?);
     prove(src, &out, original, &planned, additions).ok()?;
-    String::from_utf8(Vec::from(out.into_bytes())).ok()
+    Some(out)
 }
 
 /// Every cluster's `certificate-authority-data` is base64 as kubectl decodes it.

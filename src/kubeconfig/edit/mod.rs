@@ -23,6 +23,7 @@ use serde_json::Value;
 use super::edit_error::unsupported;
 pub use super::edit_error::{EditError, Position};
 use super::load::LoadedFile;
+use super::model::ByteString;
 use super::read::yaml_tree::{Doc, Stream};
 use super::text::apply_splices;
 pub use append::{new_file, Additions};
@@ -148,13 +149,18 @@ impl Edit<'_> {
 /// as is a second different extension record for one user. No edits return the input
 /// unchanged without parsing it.
 pub fn apply(src: &str, edits: &[Edit<'_>]) -> Result<String, EditError> {
-    apply_to(src, None, edits)
+    let out = apply_to(src, None, edits)?;
+    // The buffer is the result's alone: taken back without a copy.
+    String::from_utf8(Vec::from(out.into_bytes()))
+        .map_err(|_| super::edit_error::internal("the edited text is not UTF-8"))
 }
 
 /// [`apply`] to a file the loader read: it is a kubeconfig already (not read again to
 /// check), and the token fast path starts from the line scanner's reading of it, when the
 /// scanner read it. A UTF-16 file is refused: the editor writes UTF-8.
-pub fn apply_loaded(file: &LoadedFile, edits: &[Edit<'_>]) -> Result<String, EditError> {
+/// The result is a [`ByteString`]: the token path proves it by reading it in place, and
+/// hands that very buffer to the writer.
+pub fn apply_loaded(file: &LoadedFile, edits: &[Edit<'_>]) -> Result<ByteString, EditError> {
     let src = file
         .editable_text()
         .map_err(|e| unsupported(e.to_string()))?;
@@ -165,10 +171,10 @@ fn apply_to(
     src: &str,
     loaded: Option<&LoadedFile>,
     edits: &[Edit<'_>],
-) -> Result<String, EditError> {
+) -> Result<ByteString, EditError> {
     let edits = distinct(edits)?;
     if edits.is_empty() {
-        return Ok(src.to_owned());
+        return Ok(src.into());
     }
     let scanned = loaded.and_then(|f| Some((&f.config, f.token_spans.as_deref()?)));
     let tokens: Vec<(&str, &str)> = edits
@@ -192,10 +198,10 @@ fn apply_to(
     if src.trim().is_empty() {
         if let [Edit::Append(additions)] = edits.as_slice() {
             // An empty file is an empty config to kubectl; it gets the whole new layout.
-            return Ok(format!("{src}{}", new_file(additions)?));
+            return Ok(format!("{src}{}", new_file(additions)?).into());
         }
     }
-    planned(src, loaded.is_some(), &edits, &tokens)
+    planned(src, loaded.is_some(), &edits, &tokens).map(ByteString::from)
 }
 
 /// The planner's path: `edits` (distinct, not empty; `tokens` the token edits among them)

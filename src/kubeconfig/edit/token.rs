@@ -37,7 +37,7 @@ pub(super) fn replace_fast(
     src: &str,
     scanned: Option<Scanned<'_>>,
     wanted: &[(&str, &str)],
-) -> Option<String> {
+) -> Option<ByteString> {
     let doc = super::super::read::document::first_document(src);
     if !src.get(doc.len()..)?.trim().is_empty() {
         // Later documents: the planner checks that they still parse.
@@ -106,9 +106,7 @@ pub(super) fn replace_fast(
     if actual != *original {
         return None;
     }
-    drop((actual, new_doc));
-    // The buffer is the result's alone again, so this takes it back without a copy.
-    String::from_utf8(Vec::from(out.into_bytes())).ok()
+    Some(out)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ pub struct PlannedWrite {
     /// The loaded file's own buffer where there is one (a counted reference, not a copy:
     /// a second copy of every file was the largest part of a big rotate's peak memory).
     pub original: Option<Bytes>,
-    pub new: Vec<u8>,
+    pub new: Bytes,
 }
 
 /// Shows sizes only: the bytes are kubeconfigs and tokens.

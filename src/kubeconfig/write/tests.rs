@@ -578,7 +578,7 @@ fn plan(dir: &Path, files: &[(&str, Option<&str>, &str)]) -> Vec<PlannedWrite> {
             PlannedWrite {
                 path,
                 original: old.map(|o| o.as_bytes().to_vec().into()),
-                new: new.as_bytes().to_vec(),
+                new: new.as_bytes().to_vec().into(),
             }
         })
         .collect()
@@ -752,7 +752,7 @@ fn planned_write_debug_hides_the_bytes() {
     let w = PlannedWrite {
         path: PathBuf::from("/k/config"),
         original: Some(b"token: CW-SECRET-old".to_vec().into()),
-        new: b"token: CW-SECRET-new".to_vec(),
+        new: b"token: CW-SECRET-new".to_vec().into(),
     };
     let shown = format!("{w:?}");
     assert!(

@@ -270,7 +270,7 @@ impl Import<'_> {
             changes.files.push(PlannedWrite {
                 path: target.to_path_buf(),
                 original: before.map(|b| b.into_bytes().into()),
-                new: after.into_bytes(),
+                new: after.into_bytes().into(),
             });
         }
         Ok(transaction::Step::Commit(
