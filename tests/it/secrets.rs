@@ -10,10 +10,10 @@ use std::process::{Output, Stdio};
 
 use support::{path_str, stderr, stdout, Sandbox};
 
-const OLD: &str = "CW-SECRET-aQk3Lm9Tz2Vb7Nc4";
-const NEW: &str = "CW-SECRET-fPw8Rt5Yu1Io6Ae3";
-const NEIGHBOUR: &str = "CW-SECRET-nGh2Jk7Ls4Df9Qe";
-const IN_COMMENT: &str = "CW-SECRET-cXc5Vb8Nm1Zq4Rt";
+const OLD: &str = "CW-SECRET-aQk3Lm9Tz2Vb7Nc4-test-fake";
+const NEW: &str = "CW-SECRET-fPw8Rt5Yu1Io6Ae3-test-fake";
+const NEIGHBOUR: &str = "CW-SECRET-nGh2Jk7Ls4Df9Qe-test-fake";
+const IN_COMMENT: &str = "CW-SECRET-cXc5Vb8Nm1Zq4Rt-test-fake";
 const FOREIGN_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.fWq3Er6Ty8Kp";
 const PASSWORD: &str = "pHu2Yx7Cv4Bn8Mk";
 const KEY_DATA: &str = "Y2xpZW50LWtleS1zZWNyZXQtWnE3eDlRdjdMcDNS";
